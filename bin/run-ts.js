@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Runs a TypeScript entry point through tsx's ESM loader, resolved from this
+// package (not from the caller's cwd), so `npx epqrng` works from anywhere.
+import { register } from 'tsx/esm/api';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+
+register();
+const [entry, ...rest] = process.argv.slice(2);
+process.argv = [process.argv[0], entry, ...rest];
+await import(pathToFileURL(resolve(entry)).href);
