@@ -1,0 +1,391 @@
+/**
+ * Reads recordings (format.ts) and raw captures, streaming: the file goes
+ * through in chunks, never whole, so a recording of any length replays in
+ * bounded memory.
+ *
+ * `RecordingParser` is the pure part (bytes in, records out, a state machine
+ * magic -> header -> records -> done); `openRecording` drives it from a file.
+ *
+ * Damage rules:
+ * - bad magic, a header that is cut, too long, fails its CRC, is not JSON or
+ *   fails the schema: InputError naming the field (nothing can be trusted);
+ * - a record that is cut or fails its checks (direction, reserved bytes,
+ *   length, CRC), or a missing end record: the cut. Every complete record
+ *   before it is delivered and one warning names the byte offset and the
+ *   record index of the cut.
+ */
+import { open } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import { InputError } from '../errors.ts';
+import {
+  MAGIC,
+  MAGIC_PREFIX_BYTES,
+  HEADER_MAX_BYTES,
+  RECORD_HEADER_BYTES,
+  RECORD_CRC_BYTES,
+  RECORD_MAX_BYTES,
+  Direction,
+  type DirectionCode,
+  type RecordingHeader,
+  EndRecordSchema,
+  type EndRecord,
+  parseHeaderJson,
+} from './format.ts';
+
+export interface RecordEntry {
+  /** 0-based index among the data records (D and H) of the file. */
+  index: number;
+  /** File offset of the record's first byte. */
+  offset: number;
+  direction: typeof Direction.DEVICE_TO_HOST | typeof Direction.HOST_TO_DEVICE;
+  timeUs: number;
+  /** The bytes as they crossed the link (a view; do not write to it). */
+  bytes: Buffer;
+}
+
+/** Where and why a recording stopped short. */
+export interface RecordingCut {
+  /** File offset of the first byte that could not be used. */
+  offset: number;
+  /** Index the next record would have had (= complete data records before the cut). */
+  recordIndex: number;
+  reason: string;
+}
+
+export type RecordingKind = 'recording' | 'raw';
+
+export function describeCut(cut: RecordingCut): string {
+  return `recording cut at byte ${cut.offset} (record ${cut.recordIndex}: ${cut.reason}): replaying the ${cut.recordIndex} complete records before it`;
+}
+
+type Phase = 'magic' | 'header' | 'records' | 'raw' | 'done';
+
+export class RecordingParser {
+  private phase: Phase = 'magic';
+  private pending: Buffer = Buffer.alloc(0);
+  /** File offset of pending[0]. */
+  private pendingOffset = 0;
+  private nextIndex = 0;
+  private headerValue: RecordingHeader | null = null;
+  private endValue: EndRecord | null = null;
+  private cutValue: RecordingCut | null = null;
+  private trailingBytes = 0;
+
+  get kind(): RecordingKind | null {
+    if (this.phase === 'magic') return null;
+    return this.phase === 'raw' ? 'raw' : 'recording';
+  }
+
+  /** The header, once parsed (null for raw captures and before it is complete). */
+  get header(): RecordingHeader | null {
+    return this.headerValue;
+  }
+
+  /** True once the magic and header are through (or the file is a raw capture). */
+  get ready(): boolean {
+    return this.phase === 'records' || this.phase === 'raw' || this.phase === 'done';
+  }
+
+  get end(): EndRecord | null {
+    return this.endValue;
+  }
+
+  get cut(): RecordingCut | null {
+    return this.cutValue;
+  }
+
+  /** Bytes after the end record (ignored). */
+  get trailing(): number {
+    return this.trailingBytes;
+  }
+
+  get recordsSeen(): number {
+    return this.nextIndex;
+  }
+
+  /** Feeds the next bytes of the file; returns the records they complete. */
+  push(chunk: Buffer): RecordEntry[] {
+    const out: RecordEntry[] = [];
+    if (this.phase === 'done') {
+      this.trailingBytes += chunk.length;
+      return out;
+    }
+    if (this.phase === 'raw') {
+      if (chunk.length > 0) out.push(this.rawEntry(chunk));
+      return out;
+    }
+    let buf: Buffer;
+    if (this.pending.length === 0) buf = chunk;
+    else buf = Buffer.concat([this.pending, chunk]);
+    let pos = 0;
+
+    if (this.phase === 'magic') {
+      const have = Math.min(buf.length, MAGIC.length);
+      const prefixLen = Math.min(have, MAGIC_PREFIX_BYTES);
+      if (!buf.subarray(0, prefixLen).equals(MAGIC.subarray(0, prefixLen))) {
+        // No recording magic: a raw capture of device-to-host bytes.
+        this.phase = 'raw';
+        this.pending = Buffer.alloc(0);
+        if (buf.length > 0) out.push(this.rawEntry(buf));
+        return out;
+      }
+      if (have < MAGIC.length) {
+        this.pending = buf;
+        return out;
+      }
+      if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+        throw new InputError(
+          'RECORDING_MAGIC',
+          `recording: bad magic (expected ${hex(MAGIC)}, got ${hex(buf.subarray(0, MAGIC.length))})`,
+        );
+      }
+      pos = MAGIC.length;
+      this.phase = 'header';
+    }
+
+    if (this.phase === 'header') {
+      if (buf.length - pos < 4) {
+        this.keep(buf, pos);
+        return out;
+      }
+      const headerLength = buf.readUInt32LE(pos);
+      if (headerLength < 2 || headerLength > HEADER_MAX_BYTES) {
+        throw new InputError('RECORDING_HEADER', `recording header: field headerLength: ${headerLength} outside 2..${HEADER_MAX_BYTES}`);
+      }
+      if (buf.length - pos < 4 + headerLength + 4) {
+        this.keep(buf, pos);
+        return out;
+      }
+      const stored = buf.readUInt32LE(pos + 4 + headerLength);
+      const computed = crc32(buf.subarray(pos, pos + 4 + headerLength));
+      if (stored !== computed) {
+        throw new InputError(
+          'RECORDING_HEADER',
+          `recording header: CRC mismatch (stored ${stored.toString(16).padStart(8, '0')}, computed ${computed.toString(16).padStart(8, '0')})`,
+        );
+      }
+      this.headerValue = parseHeaderJson(buf.subarray(pos + 4, pos + 4 + headerLength));
+      pos += 4 + headerLength + 4;
+      this.phase = 'records';
+    }
+
+    // phase === 'records'
+    const base = this.pendingOffset;
+    while (pos < buf.length) {
+      const left = buf.length - pos;
+      if (left < RECORD_HEADER_BYTES) break;
+      const direction = buf[pos];
+      const length = buf.readUInt32LE(pos + 4);
+      const problem =
+        direction !== Direction.DEVICE_TO_HOST && direction !== Direction.HOST_TO_DEVICE && direction !== Direction.END
+          ? `unknown direction 0x${direction.toString(16).padStart(2, '0')}`
+          : buf[pos + 1] !== 0 || buf[pos + 2] !== 0 || buf[pos + 3] !== 0
+            ? 'reserved bytes not zero'
+            : length < 1 || length > RECORD_MAX_BYTES
+              ? `length ${length} outside 1..${RECORD_MAX_BYTES}`
+              : null;
+      if (problem) {
+        this.stopAt(base + pos, problem);
+        return out;
+      }
+      const total = RECORD_HEADER_BYTES + length + RECORD_CRC_BYTES;
+      if (left < total) break;
+      const dataEnd = pos + RECORD_HEADER_BYTES + length;
+      if (buf.readUInt32LE(dataEnd) !== crc32(buf.subarray(pos, dataEnd))) {
+        this.stopAt(base + pos, 'CRC mismatch');
+        return out;
+      }
+      const timeUs = buf.readUInt32LE(pos + 8) + buf.readUInt32LE(pos + 12) * 0x1_0000_0000;
+      const bytes = buf.subarray(pos + RECORD_HEADER_BYTES, dataEnd);
+      if (direction === Direction.END) {
+        this.acceptEnd(bytes, base + pos);
+        this.trailingBytes += buf.length - (pos + total);
+        this.pending = Buffer.alloc(0);
+        return out;
+      }
+      out.push({ index: this.nextIndex++, offset: base + pos, direction: direction as RecordEntry['direction'], timeUs, bytes });
+      pos += total;
+    }
+    this.keep(buf, pos);
+    return out;
+  }
+
+  /**
+   * The file has ended. Returns the cut, if any: a torn record, or a
+   * recording without its end record. Throws if the header never completed.
+   */
+  finish(): RecordingCut | null {
+    if (this.phase === 'magic') {
+      if (this.pending.length === 0) {
+        this.phase = 'raw';
+        return null;
+      }
+      throw new InputError('RECORDING_MAGIC', `recording: bad magic (file is ${this.pending.length} bytes, shorter than the ${MAGIC.length}-byte magic)`);
+    }
+    if (this.phase === 'header') {
+      throw new InputError('RECORDING_HEADER', `recording header: truncated (file ends at byte ${this.pendingOffset + this.pending.length})`);
+    }
+    if (this.phase === 'records') {
+      const at = this.pendingOffset;
+      this.stopAt(at, this.pending.length > 0 ? `torn record, ${this.pending.length} bytes` : 'end of file without the end record');
+    }
+    return this.cutValue;
+  }
+
+  private acceptEnd(json: Buffer, offset: number): void {
+    let parsed: EndRecord | null = null;
+    try {
+      const r = EndRecordSchema.safeParse(JSON.parse(json.toString('utf8')));
+      if (r.success) parsed = r.data;
+    } catch {
+      parsed = null;
+    }
+    if (!parsed) {
+      this.stopAt(offset, 'unreadable end record');
+      return;
+    }
+    this.endValue = parsed;
+    this.phase = 'done';
+    if (parsed.records !== this.nextIndex) {
+      this.cutValue = { offset, recordIndex: this.nextIndex, reason: `end record counts ${parsed.records} records, file holds ${this.nextIndex}` };
+    }
+  }
+
+  private stopAt(offset: number, reason: string): void {
+    this.cutValue = { offset, recordIndex: this.nextIndex, reason };
+    this.phase = 'done';
+    this.pending = Buffer.alloc(0);
+  }
+
+  private keep(buf: Buffer, from: number): void {
+    this.pendingOffset += from;
+    // Copy the tail so the big chunk it came from can be collected.
+    this.pending = from === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(from));
+  }
+
+  private rawEntry(bytes: Buffer): RecordEntry {
+    const entry: RecordEntry = { index: this.nextIndex++, offset: this.pendingOffset, direction: Direction.DEVICE_TO_HOST, timeUs: 0, bytes };
+    this.pendingOffset += bytes.length;
+    return entry;
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
+export interface OpenRecordingOptions {
+  /** Read size; memory use is about twice this. */
+  chunkBytes?: number;
+  /** Called once with the cut's one-line description, if the file was cut. */
+  onWarning?: (message: string) => void;
+}
+
+/** An opened recording or raw capture; iterate `batches()` once. */
+export interface Recording {
+  path: string;
+  kind: RecordingKind;
+  /** null for a raw capture. */
+  header: RecordingHeader | null;
+  /** Records in file order, a batch per chunk read. Closes the file when done. */
+  batches(): AsyncGenerator<RecordEntry[], void, void>;
+  /** After iteration: the cut, or null when the recording was complete. */
+  readonly cut: RecordingCut | null;
+  /** After iteration: data records delivered. */
+  readonly records: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a file as a recording (by its magic) or a raw capture (any other
+ * bytes), reading just enough to check the header.
+ */
+export async function openRecording(path: string, { chunkBytes = 1 << 20, onWarning }: OpenRecordingOptions = {}): Promise<Recording> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError('RECORDING_OPEN', `cannot open recording ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(e)}`, { cause: e });
+  }
+  const fh = handle;
+  const parser = new RecordingParser();
+  const early: RecordEntry[] = [];
+  let eof = false;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await fh.close();
+  };
+  const readChunk = async (): Promise<Buffer | null> => {
+    const buf = Buffer.allocUnsafe(chunkBytes);
+    const { bytesRead } = await fh.read(buf, 0, chunkBytes, null);
+    if (bytesRead === 0) return null;
+    return bytesRead === chunkBytes ? buf : buf.subarray(0, bytesRead);
+  };
+  let warned = false;
+  const finish = (): void => {
+    const cut = parser.finish();
+    if (cut && !warned) {
+      warned = true;
+      onWarning?.(describeCut(cut));
+    }
+  };
+  try {
+    while (!parser.ready) {
+      const chunk = await readChunk();
+      if (chunk === null) {
+        eof = true;
+        finish();
+        break;
+      }
+      early.push(...parser.push(chunk));
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return {
+    path,
+    kind: parser.kind ?? 'raw',
+    header: parser.header,
+    get cut() {
+      return parser.cut;
+    },
+    get records() {
+      return parser.recordsSeen;
+    },
+    close,
+    async *batches() {
+      try {
+        if (early.length > 0) yield early.splice(0);
+        while (!eof) {
+          const chunk = await readChunk();
+          if (chunk === null) {
+            eof = true;
+            finish();
+            break;
+          }
+          const got = parser.push(chunk);
+          if (got.length > 0) yield got;
+          if (parser.cut && !warned) {
+            warned = true;
+            onWarning?.(describeCut(parser.cut));
+          }
+        }
+      } finally {
+        await close();
+      }
+    },
+  };
+}
+
+/** The device-to-host bytes of a recording (or all of a raw capture), in order. */
+export async function* deviceBytes(recording: Recording): AsyncGenerator<Buffer, void, void> {
+  for await (const batch of recording.batches()) {
+    for (const r of batch) if (r.direction === Direction.DEVICE_TO_HOST) yield r.bytes;
+  }
+}
+
+export type { DirectionCode };
