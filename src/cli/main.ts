@@ -1,0 +1,29 @@
+/**
+ * Process glue for `epqrng` (bin/epqrng.js imports this): runs the command
+ * named by argv through the framework, then exits with its code. Anything
+ * that escapes (an unhandled rejection, an uncaught exception) still ends as
+ * one `epqrng: ...` line and an exit code, never a stack trace, unless
+ * EPQRNG_DEBUG=1.
+ */
+import { describeError, runCli } from './framework.ts';
+
+const debug = process.env.EPQRNG_DEBUG === '1';
+
+function die(e: unknown): void {
+  const { line, exitCode } = describeError(e, debug);
+  process.stderr.write(line + '\n');
+  process.exit(exitCode);
+}
+process.on('unhandledRejection', die);
+process.on('uncaughtException', die);
+
+const code = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  isTTY: Boolean(process.stderr.isTTY),
+}, { debug });
+
+// Let piped stdout/stderr drain before exiting (an open port or timer must not keep us alive).
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+process.exit(code);

@@ -1,0 +1,70 @@
+/**
+ * Finding EPQ-1 chips among the host's serial ports (PROTOCOL 2: USB CDC-ACM,
+ * vendor id 0x1209, product id 0x0001, serial `EPQ1-` + 8 hex digits).
+ *
+ * The port lister is injectable (as node-serialport's `linuxList(spawnCmd)`),
+ * so discovery is testable without udev. The default one wraps
+ * `SerialPort.list()`, whose failures (here: `spawn udevadm ENOENT`) become a
+ * one-line DeviceError that tells the user how to go on without discovery.
+ */
+import { SerialPort } from 'serialport';
+import type { PortInfo } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import { DeviceError } from '../errors.ts';
+
+/** PROTOCOL 2: USB descriptors of an EPQ-1. */
+export const EPQ1_VENDOR_ID = 0x1209;
+export const EPQ1_PRODUCT_ID = 0x0001;
+
+/** Lists the host's serial ports (the shape of `SerialPort.list()`). */
+export type PortLister = () => Promise<PortInfo[]>;
+
+/** One EPQ-1 found on the host. */
+export interface DiscoveredDevice {
+  path: string;
+  serialNumber: string | undefined;
+  manufacturer: string | undefined;
+}
+
+export const defaultLister: PortLister = () => SerialPort.list();
+
+/** A USB id as listers report it ('1209', '0x1209', 'ABCD', or undefined) as a number. */
+function parseUsbId(id: string | undefined): number | undefined {
+  if (id === undefined) return undefined;
+  const hex = id.trim().toLowerCase().replace(/^0x/, '');
+  if (!/^[0-9a-f]{1,4}$/.test(hex)) return undefined;
+  return parseInt(hex, 16);
+}
+
+/** Whether a port is an EPQ-1 by its USB ids (PROTOCOL 2; ids compared as numbers, so case-insensitively). */
+export function isEpq1Port(port: PortInfo): boolean {
+  return parseUsbId(port.vendorId) === EPQ1_VENDOR_ID && parseUsbId(port.productId) === EPQ1_PRODUCT_ID;
+}
+
+/** Every EPQ-1 on the host. A lister failure is a DeviceError (exit 3) naming the cause. */
+export async function listDevices(lister: PortLister = defaultLister): Promise<DiscoveredDevice[]> {
+  let ports: PortInfo[];
+  try {
+    ports = await lister();
+  } catch (e) {
+    const cause = e instanceof Error ? e.message : String(e);
+    throw new DeviceError('LIST_FAILED', `cannot list serial ports: ${oneLine(cause)}; pass --port PATH`, { cause: e });
+  }
+  return ports.filter(isEpq1Port).map((p) => ({ path: p.path, serialNumber: p.serialNumber, manufacturer: p.manufacturer }));
+}
+
+/** The EPQ-1 with this USB serial number (compared case-insensitively), or a DeviceError naming what was found. */
+export async function findBySerial(serial: string, lister: PortLister = defaultLister): Promise<DiscoveredDevice> {
+  const devices = await listDevices(lister);
+  const want = serial.trim().toUpperCase();
+  const hit = devices.find((d) => d.serialNumber?.trim().toUpperCase() === want);
+  if (hit) return hit;
+  const found = devices.map((d) => d.serialNumber ?? `(no serial) at ${d.path}`);
+  throw new DeviceError(
+    'NOT_FOUND',
+    `no EPQ-1 with serial ${serial} found${found.length ? ` (found: ${found.join(', ')})` : ' (no EPQ-1 connected)'}`,
+  );
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
