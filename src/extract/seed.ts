@@ -1,0 +1,83 @@
+/**
+ * The extractor seed: the n + m - 1 bits that define the Toeplitz matrix
+ * (issue 3, scope 6). From the OS CSPRNG by default, or from a file given
+ * with `--extractor-seed FILE` (e.g. to replay a run with the same seed).
+ *
+ * A seed is held as exactly `bytesForBits(seedBits)` bytes, bits packed
+ * LSB-first (see naive.ts), with the unused high bits of the last byte
+ * cleared, so that `seedSha256` (which goes into every certificate) is a
+ * function of the bits the extractor actually uses. A file longer than
+ * needed is accepted and only its prefix is used.
+ *
+ * Because T[i][j] = s[i - j + n - 1], the rows 0 .. m'-1 only read the first
+ * n + m' - 1 bits: a seed drawn for (n, mMax) serves every m' <= mMax by its
+ * prefix, which is how blocks of varying certified length share one seed.
+ */
+import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { InputError } from '../errors.ts';
+import { bytesForBits } from './naive.ts';
+
+/** Seed length in bits for an n-bit input and an m-bit output. */
+export function seedBitsFor(inputBits: number, outputBits: number): number {
+  return inputBits + outputBits - 1;
+}
+
+function checkSeedBits(seedBits: number): void {
+  if (!Number.isSafeInteger(seedBits) || seedBits < 1) {
+    throw new RangeError(`seed length must be a positive integer number of bits, got ${seedBits}`);
+  }
+}
+
+/** Clears the bits at and above `seedBits` in a copy of the first bytes of `raw`. */
+function trimSeed(raw: Uint8Array, seedBits: number): Uint8Array {
+  const seed = Uint8Array.from(raw.subarray(0, bytesForBits(seedBits)));
+  const spare = seedBits & 7;
+  if (spare !== 0) seed[seed.length - 1] &= (1 << spare) - 1;
+  return seed;
+}
+
+/** A fresh seed of `seedBits` bits from the OS CSPRNG (node:crypto randomBytes). */
+export function randomSeed(seedBits: number, random: (size: number) => Uint8Array = randomBytes): Uint8Array {
+  checkSeedBits(seedBits);
+  return trimSeed(random(bytesForBits(seedBits)), seedBits);
+}
+
+/**
+ * The seed stored in `path` (raw bytes, bits LSB-first). Throws InputError
+ * SEED_UNREADABLE when the file cannot be read and SEED_TOO_SHORT when it
+ * holds fewer than `seedBits` bits.
+ */
+export function loadSeedFile(
+  path: string,
+  seedBits: number,
+  readFile: (path: string) => Uint8Array = readFileSync,
+): Uint8Array {
+  checkSeedBits(seedBits);
+  let raw: Uint8Array;
+  try {
+    raw = readFile(path);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new InputError('SEED_UNREADABLE', `cannot read extractor seed file ${path}: ${why}`, { cause: e });
+  }
+  const foundBits = raw.length * 8;
+  if (foundBits < seedBits) {
+    throw new InputError(
+      'SEED_TOO_SHORT',
+      `extractor seed file ${path} is too short: ${seedBits} bits needed, ${foundBits} bits found`,
+    );
+  }
+  return trimSeed(raw, seedBits);
+}
+
+/** The seed from `file` when given, else from the OS CSPRNG. */
+export function resolveExtractorSeed(opts: { file?: string; seedBits: number }): Uint8Array {
+  return opts.file === undefined ? randomSeed(opts.seedBits) : loadSeedFile(opts.file, opts.seedBits);
+}
+
+/** SHA-256 of the seed bytes, lowercase hex: the certificate's extractor seed hash. */
+export function seedSha256(seed: Uint8Array): string {
+  return createHash('sha256').update(seed).digest('hex');
+}
