@@ -5,3 +5,5 @@ export { crc32Of, frameCrc, storedCrc, writeFrameCrc } from './crc.ts';
 export { layoutOf, layoutOfType, LAYOUTS, ENUMS, PROTOCOL_VERSION, type TypeLayout, type FieldOp } from './layouts.ts';
 export { encodeFrame, encodeRaw, encodeTrialsInto } from './encode.ts';
 export { decodeFrame, decodeFramed, checkFraming } from './decode.ts';
+export { FrameSync, type FrameSyncOptions, type FrameSyncStats } from './sync.ts';
+export { FrameDecoder, alignedFrameDecoder, type FrameDecoderOptions } from './decoder.ts';

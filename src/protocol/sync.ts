@@ -1,0 +1,240 @@
+/**
+ * FrameSync: the re-synchronising frame scanner of PROTOCOL 3, independent of
+ * streams. Feed it any bytes with `push`; it calls back with every frame that
+ * passed all its checks, and counts everything else.
+ *
+ * State machine (per candidate start position `pos`):
+ *
+ *   HUNT    find the next 0xE5 (Buffer.indexOf); bytes before it are skipped.
+ *   MAGIC   second byte must be 0x51, else skip one byte -> HUNT.
+ *   WAIT    fewer than 64 bytes from pos: keep them as the tail (<= 63 bytes)
+ *           and wait for the next push.
+ *   CRC     CRC-32 over pos..pos+59 must equal the u32 at pos+60; else count
+ *           a CRC error, skip ONE byte -> HUNT (so a corrupted region costs
+ *           only the frames it touches and the scanner re-locks on the next
+ *           intact frame).
+ *   FIELDS  CRC-valid: decode. Bad flags/reserved/range, or a frame of the
+ *           wrong direction: drop all 64 bytes, count by reason, onInvalid.
+ *           Undefined type: drop 64 bytes, count, onUnknown (PROTOCOL 3: a
+ *           later minor version may add types). Else emit, advance 64.
+ *
+ * Guarantees: never throws on any input; never emits a frame that failed a
+ * check; memory bounded (a tail of at most 63 bytes between pushes; the
+ * boundary is handled in a fixed 126-byte scratch, never by concatenating
+ * chunks).
+ */
+import { frameCrc, storedCrc } from './crc.ts';
+import { decodeFramed } from './decode.ts';
+import { FrameError, type FrameErrorReason } from './errors.ts';
+import { layoutOfType } from './layouts.ts';
+import { FRAME_SIZE, MAGIC0, MAGIC1, type Frame, type UnknownFrame } from './types.ts';
+
+export interface FrameSyncStats {
+  /** Frames emitted (passed every check). */
+  frames: number;
+  /** Bytes pushed. */
+  bytesIn: number;
+  /** Bytes not part of an emitted frame (noise, corrupt, invalid, unknown, flushed tail). */
+  bytesSkipped: number;
+  /** Candidate positions with the magic but a wrong CRC. */
+  crcErrors: number;
+  /** CRC-valid frames dropped, by reason ('flags', 'reserved', 'range', 'direction'). */
+  invalid: Record<FrameErrorReason, number>;
+  /** CRC-valid frames of a type protocol 1.0 does not define. */
+  unknownTypes: number;
+}
+
+export interface FrameSyncOptions {
+  /** Which direction's frames to accept: 'device' for a host driver, 'host' for a device (simulator), 'any' for taps. */
+  accept?: 'device' | 'host' | 'any';
+  /** Called with each valid frame and the absolute stream offset of its first byte. */
+  onFrame?: (frame: Frame, streamOffset: number) => void;
+  /** Called with each CRC-valid but invalid frame (bad flags, reserved bits, ranges, direction). */
+  onInvalid?: (err: FrameError, streamOffset: number) => void;
+  /** Called with each CRC-valid frame of an undefined type (skipped, PROTOCOL 3). */
+  onUnknown?: (frame: UnknownFrame, streamOffset: number) => void;
+}
+
+const MAX_TAIL = FRAME_SIZE - 1;
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function newInvalidCounts(): Record<FrameErrorReason, number> {
+  return { length: 0, magic: 0, crc: 0, flags: 0, reserved: 0, range: 0, direction: 0 };
+}
+
+export class FrameSync {
+  readonly stats: FrameSyncStats = { frames: 0, bytesIn: 0, bytesSkipped: 0, crcErrors: 0, invalid: newInvalidCounts(), unknownTypes: 0 };
+  private readonly accept: 'device' | 'host' | 'any';
+  private readonly onFrame?: (frame: Frame, streamOffset: number) => void;
+  private readonly onInvalid?: (err: FrameError, streamOffset: number) => void;
+  private readonly onUnknown?: (frame: UnknownFrame, streamOffset: number) => void;
+  /** tail bytes in scratch[0..tailLength), then up to 63 bytes of the next chunk. */
+  private readonly scratch = Buffer.alloc(2 * MAX_TAIL);
+  private tailLength = 0;
+  /** Absolute stream offset of scratch[0] (the first tail byte). */
+  private tailStart = 0;
+  /** Frames emitted during the current push (returned by push). */
+  private out: Frame[] = [];
+  /** Absolute stream offset of the buffer being scanned, index 0. */
+  private base = 0;
+  private callbackFailed = false;
+  private callbackError: unknown = undefined;
+
+  constructor({ accept = 'any', onFrame, onInvalid, onUnknown }: FrameSyncOptions = {}) {
+    if (accept !== 'device' && accept !== 'host' && accept !== 'any') throw new TypeError(`"accept" must be 'device', 'host' or 'any', got ${String(accept)}`);
+    this.accept = accept;
+    this.onFrame = onFrame;
+    this.onInvalid = onInvalid;
+    this.onUnknown = onUnknown;
+  }
+
+  /** Bytes held back, waiting for the rest of a possible frame (0..63). */
+  get pending(): number {
+    return this.tailLength;
+  }
+
+  /**
+   * Scans `chunk` (after the held-back tail); calls the callbacks and returns
+   * the frames that completed in this push.
+   */
+  push(chunk: Uint8Array): Frame[] {
+    const out: Frame[] = [];
+    this.out = out;
+    this.pushInner(chunk);
+    if (this.callbackFailed) {
+      const e = this.callbackError;
+      this.callbackFailed = false;
+      this.callbackError = undefined;
+      throw e;
+    }
+    return out;
+  }
+
+  private pushInner(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    const buf = asBuffer(chunk);
+    const chunkStart = this.tailStart + this.tailLength;
+    this.stats.bytesIn += buf.length;
+    let from = 0;
+    if (this.tailLength > 0) {
+      // Boundary: tail + up to 63 bytes of the chunk, in the fixed scratch.
+      const t = this.tailLength;
+      const take = Math.min(MAX_TAIL, buf.length);
+      buf.copy(this.scratch, t, 0, take);
+      const end = t + take;
+      this.base = this.tailStart;
+      const pos = this.scan(this.scratch, 0, end, t);
+      if (pos < t) {
+        // Still undecided: the whole chunk fit in the scratch (end - pos < 64).
+        this.scratch.copy(this.scratch, 0, pos, end);
+        this.tailStart += pos;
+        this.tailLength = end - pos;
+        return;
+      }
+      from = pos - t; // the scan may have consumed a frame reaching into the chunk
+    }
+    this.base = chunkStart;
+    const pos = this.scan(buf, from, buf.length, buf.length);
+    const rest = buf.length - pos;
+    buf.copy(this.scratch, 0, pos, buf.length);
+    this.tailStart = chunkStart + pos;
+    this.tailLength = rest;
+  }
+
+  /** End of input: the held-back tail can never become a frame; count it as skipped. Returns its length. */
+  flush(): number {
+    const n = this.tailLength;
+    this.stats.bytesSkipped += n;
+    this.tailStart += n;
+    this.tailLength = 0;
+    return n;
+  }
+
+  /**
+   * Scans candidate starts in [pos, posLimit) of buf[.. end). Returns the
+   * first undecided position (fewer than 64 bytes left) or posLimit.
+   */
+  private scan(buf: Buffer, pos: number, end: number, posLimit: number): number {
+    const stats = this.stats;
+    while (pos < posLimit) {
+      // HUNT: PROTOCOL 3, search the following bytes for the magic.
+      if (buf[pos] !== MAGIC0) {
+        let next = buf.indexOf(MAGIC0, pos + 1);
+        if (next === -1 || next >= posLimit) next = posLimit;
+        stats.bytesSkipped += next - pos;
+        pos = next;
+        if (pos >= posLimit) break;
+      }
+      if (pos + 1 < end && buf[pos + 1] !== MAGIC1) {
+        stats.bytesSkipped++;
+        pos++;
+        continue;
+      }
+      if (end - pos < FRAME_SIZE) break; // WAIT
+      // CRC: PROTOCOL 3, a frame with a wrong CRC is not a frame; re-sync one byte on.
+      if (storedCrc(buf, pos) !== frameCrc(buf, pos)) {
+        stats.crcErrors++;
+        stats.bytesSkipped++;
+        pos++;
+        continue;
+      }
+      this.accept64(buf, pos);
+      pos += FRAME_SIZE;
+    }
+    return pos;
+  }
+
+  /** FIELDS: 64 CRC-valid bytes at pos. */
+  private accept64(buf: Buffer, pos: number): void {
+    const stats = this.stats;
+    const at = this.base + pos;
+    const type = buf[pos + 2];
+    const layout = layoutOfType(type);
+    let frame: Frame | UnknownFrame;
+    try {
+      if (layout && this.accept !== 'any' && layout.direction !== this.accept) {
+        const seq = (buf[pos + 4] | (buf[pos + 5] << 8) | (buf[pos + 6] << 16) | (buf[pos + 7] << 24)) >>> 0;
+        throw new FrameError('direction', `${layout.direction} frame ${layout.kind} where ${this.accept} frames are expected (PROTOCOL 3)`, { type, seq });
+      }
+      frame = decodeFramed(buf, pos);
+    } catch (e) {
+      stats.bytesSkipped += FRAME_SIZE;
+      if (e instanceof FrameError) {
+        stats.invalid[e.reason]++;
+        this.call(this.onInvalid, e, at);
+      } else {
+        stats.invalid.range++; // cannot happen: decodeFramed throws only FrameError
+      }
+      return;
+    }
+    if (frame.kind === 'UNKNOWN') {
+      stats.unknownTypes++;
+      stats.bytesSkipped += FRAME_SIZE;
+      this.call(this.onUnknown, frame, at);
+      return;
+    }
+    stats.frames++;
+    this.out.push(frame);
+    this.call(this.onFrame, frame, at);
+  }
+
+  /**
+   * Callbacks run inside the scan; a throwing callback must not leave the
+   * scanner half-updated, so its first error is kept and rethrown once the
+   * push has finished (later callbacks of that push still run).
+   */
+  private call<T>(cb: ((v: T, at: number) => void) | undefined, v: T, at: number): void {
+    if (!cb) return;
+    try {
+      cb(v, at);
+    } catch (e) {
+      if (!this.callbackFailed) {
+        this.callbackFailed = true;
+        this.callbackError = e;
+      }
+    }
+  }
+}
