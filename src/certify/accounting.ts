@@ -1,0 +1,170 @@
+/**
+ * Trial accounting (issue 3 scope 1): cuts the run's trial indices into
+ * blocks of N consecutive indices, [jN, (j+1)N), and fills each block's
+ * record histogram and extractor input as the TRIALS frames arrive.
+ *
+ * Rules:
+ * - PROTOCOL 4 TRIALS: without GAP consecutive frames are contiguous (next
+ *   first = first + n). A missing range is lost trials: flagged GAP, lost in
+ *   the device (overflow); unflagged, lost on the link. PROTOCOL 6: lost
+ *   trials are never dropped silently: they stay in their block, counted,
+ *   contribute fixed zero bits to the extractor input, and are scored at the
+ *   worst case by the estimator (estimate.ts).
+ * - A frame whose first index is below the next expected one (overlapping,
+ *   duplicated or backwards indices) is a protocol error: DeviceError.
+ * - PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved (0); a record with
+ *   one set ends the run as a protocol error: DeviceError.
+ *
+ * Hot path: per trial one histogram increment and one table lookup for the
+ * extractor bits (outcomes.ts), into typed arrays; no allocation per trial
+ * or per frame (one histogram and one input buffer per block).
+ */
+import { DeviceError } from '../errors.ts';
+import { TRIALS_FLAG } from '../protocol/types.ts';
+import { OUTCOME_BITS_TABLE } from './outcomes.ts';
+
+/** One block's raw tallies, handed over when its last index has been accounted for. */
+export interface BlockTally {
+  index: number;
+  /** First trial index of the block. */
+  firstTrial: number;
+  /** Trials in the block (N, or fewer for the run's incomplete last block). */
+  trials: number;
+  /** Trials recorded (received). */
+  recorded: number;
+  /** Trials lost in the device (GAP). */
+  lostDevice: number;
+  /** Trials lost on the link (missing without GAP). */
+  lostLink: number;
+  /** Histogram of the recorded record bytes (64 bins, index = record byte). */
+  histogram: Uint32Array;
+  /** Extractor input: 2 bits per trial, trial k of the block at bits 2k (a) and 2k+1 (b), LSB first; lost trials are 0. */
+  input: Uint8Array;
+}
+
+export interface AccountantOptions {
+  /** Trials per block (N). */
+  blockTrials: number;
+  /** Called with every run of recorded records, in trial order, within one block (for the health tests). */
+  onRecords?: (records: Uint8Array, start: number, end: number, blockIndex: number) => void;
+}
+
+export class TrialAccountant {
+  readonly blockTrials: number;
+  private readonly onRecords?: AccountantOptions['onRecords'];
+  /** Next trial index expected. */
+  private next = 0;
+  private block!: BlockTally;
+  /** Totals over the run. */
+  recordedTotal = 0;
+  lostDeviceTotal = 0;
+  lostLinkTotal = 0;
+
+  constructor({ blockTrials, onRecords }: AccountantOptions) {
+    if (!Number.isSafeInteger(blockTrials) || blockTrials < 8 || blockTrials % 4 !== 0) {
+      throw new RangeError('"blockTrials" must be a multiple of 4, at least 8');
+    }
+    this.blockTrials = blockTrials;
+    this.onRecords = onRecords;
+    this.block = this.newBlock(0);
+  }
+
+  /** The next trial index expected. */
+  get nextTrial(): number {
+    return this.next;
+  }
+
+  /** Index of the block being filled. */
+  get openBlockIndex(): number {
+    return this.block.index;
+  }
+
+  private newBlock(index: number): BlockTally {
+    return {
+      index,
+      firstTrial: index * this.blockTrials,
+      trials: this.blockTrials,
+      recorded: 0,
+      lostDevice: 0,
+      lostLink: 0,
+      histogram: new Uint32Array(64),
+      input: new Uint8Array(this.blockTrials / 4),
+    };
+  }
+
+  /**
+   * Accounts one TRIALS frame (PROTOCOL 4). Returns the blocks it completed
+   * (usually none), in order. Throws DeviceError on a protocol violation.
+   */
+  addTrials(first: number, n: number, records: Uint8Array, flags: number, seq: number, done: BlockTally[] = []): BlockTally[] {
+    if (first < this.next) {
+      // PROTOCOL 4 TRIALS: frames are contiguous or jump forward (GAP / link loss), never back.
+      throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq} starts at trial ${first}, below the next expected ${this.next}: overlapping, duplicate or backwards trial indices`, {
+        detail: { seq, first, expected: this.next },
+      });
+    }
+    if (first > this.next) this.addLost(first - this.next, (flags & TRIALS_FLAG.GAP) !== 0, done);
+    const N = this.blockTrials;
+    let k = 0;
+    while (k < n) {
+      const block = this.block;
+      const blockEnd = block.firstTrial + N;
+      const take = Math.min(n - k, blockEnd - this.next);
+      const end = k + take;
+      const hist = block.histogram;
+      const input = block.input;
+      let pos = this.next - block.firstTrial;
+      for (let i = k; i < end; i++) {
+        const r = records[i];
+        if (r > 63) {
+          // PROTOCOL 4 TRIALS: bits 7 and 6 of a record are reserved (0).
+          throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: record of trial ${first + i} has reserved bits set (0x${r.toString(16).padStart(2, '0')})`, {
+            detail: { seq, trial: first + i, record: r },
+          });
+        }
+        hist[r]++;
+        input[pos >> 2] |= OUTCOME_BITS_TABLE[r] << ((pos & 3) << 1);
+        pos++;
+      }
+      if (this.onRecords) this.onRecords(records, k, end, block.index);
+      block.recorded += take;
+      this.recordedTotal += take;
+      this.next += take;
+      k = end;
+      if (this.next === blockEnd) this.completeBlock(done);
+    }
+    return done;
+  }
+
+  /** Accounts `count` lost trials at the next indices (PROTOCOL 6: kept, counted). */
+  private addLost(count: number, device: boolean, done: BlockTally[]): void {
+    let left = count;
+    while (left > 0) {
+      const block = this.block;
+      const blockEnd = block.firstTrial + this.blockTrials;
+      const take = Math.min(left, blockEnd - this.next);
+      if (device) block.lostDevice += take;
+      else block.lostLink += take;
+      this.next += take;
+      left -= take;
+      if (this.next === blockEnd) this.completeBlock(done);
+    }
+    if (device) this.lostDeviceTotal += count;
+    else this.lostLinkTotal += count;
+  }
+
+  private completeBlock(done: BlockTally[]): void {
+    done.push(this.block);
+    this.block = this.newBlock(this.block.index + 1);
+  }
+
+  /** The run ended: the partial block, if any trial of it was accounted for (its `trials` is the count so far). */
+  finish(): BlockTally | null {
+    const block = this.block;
+    const accounted = this.next - block.firstTrial;
+    if (accounted === 0) return null;
+    block.trials = accounted;
+    block.input = block.input.subarray(0, Math.ceil(accounted / 4));
+    return block;
+  }
+}

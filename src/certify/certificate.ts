@@ -1,0 +1,138 @@
+/**
+ * The per-block certificate (issue 3 scope 7): one JSON line, versioned,
+ * validated by a zod schema.
+ *
+ * The certify stage fills everything but the extraction fields and hands a
+ * CertificateDraft to the extract stage, which completes `extraction`
+ * (extractor seed hash, output hash and length, previous certificate's hash:
+ * a chain) and writes the line with formatCertificateLine.
+ *
+ * Canonical form: keys sorted recursively, no whitespace (so a certificate
+ * hashes the same whoever wrote it); hashCertificate(line) is the SHA-256 of
+ * the canonical form of the line, in hex.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { InputError } from '../errors.ts';
+
+export const CERTIFICATE_VERSION = 1;
+
+const nonNegInt = z.number().int().nonnegative();
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (SHA-256)');
+const prob = z.number().min(0).max(1);
+
+export const certificateDraftSchema = z.object({
+  version: z.literal(CERTIFICATE_VERSION),
+  device: z.object({
+    serial: z.string().min(1),
+    firmware: z.string().regex(/^\d+\.\d+\.\d+$/, 'expected major.minor.patch'),
+  }),
+  blockIndex: nonNegInt,
+  /** Trial indices [first, first + count). */
+  trialRange: z.object({ first: nonNegInt, count: z.number().int().positive() }),
+  /** PROTOCOL 6: lost trials, kept in the block and scored at the worst case. */
+  lostTrials: z.object({ device: nonNegInt, link: nonNegInt, total: nonNegInt }),
+  /** N(a,b|x,y) at index 8x + 4y + 2a + b. */
+  counts: z.array(nonNegInt).length(16),
+  countsOrder: z.literal('N(a,b|x,y) at index 8x+4y+2a+b'),
+  /** Per-trial unbiased estimator of S, lost trials at -4. */
+  sEstimate: z.number().min(-4).max(4),
+  /** Azuma-Hoeffding lower confidence bound on S at eps.estimation. */
+  sLowerBound: z.number(),
+  /** The S the entropy bound is evaluated at (lower bound, or the EAT threshold). */
+  sEvaluated: z.number(),
+  eps: z.object({ total: prob, estimation: prob, smoothing: prob, extraction: prob }),
+  adversary: z.enum(['quantum', 'classical']),
+  /** The bound used, in words, with its source. */
+  bound: z.string().min(1),
+  /** Certified (smooth) min-entropy of the extractor input, bits. */
+  entropyBits: z.number().nonnegative(),
+  /** Extractor input length n, bits. */
+  inputBits: z.number().int().positive(),
+  /** Output length m = floor(k - 2 log2(1/eps_ext)) in whole bytes, bits. */
+  outputBits: z.number().int().positive().multipleOf(8),
+  binning: z.string().min(1),
+  settingsSource: z.enum(['internal', 'host']),
+  assumptions: z.array(z.string().min(1)).min(1),
+});
+
+export const extractionSchema = z.object({
+  /** SHA-256 of the extractor seed (hex). */
+  seedSha256: hex64,
+  /** SHA-256 of this block's output bytes (hex). */
+  outputSha256: hex64,
+  /** Output length in bytes (outputBits / 8). */
+  outputBytes: nonNegInt,
+  /** hashCertificate of the previous certificate line of the stream, or null for the first. */
+  prevCertificateSha256: hex64.nullable(),
+});
+
+export const certificateSchema = certificateDraftSchema.extend({ extraction: extractionSchema });
+
+export type CertificateDraft = z.infer<typeof certificateDraftSchema>;
+export type Extraction = z.infer<typeof extractionSchema>;
+export type Certificate = z.infer<typeof certificateSchema>;
+
+/** The assumptions every certificate states (PROTOCOL 6). */
+export function assumptionsFor(settingsSource: 'internal' | 'host'): string[] {
+  return [
+    'quantum theory holds (or, for the classical adversary, the side information is classical)',
+    'no signalling between stations A and B within a trial (chip shielding; not checkable by the host)',
+    'settings unknown to the source when a pair is emitted',
+    settingsSource === 'internal'
+      ? "settings from the chip's internal generator, trusted to be uniform and independent (checked by a per-block uniformity test only)"
+      : "settings from the host's randomness, echoed by the chip and checked trial by trial",
+    'trials are sequential: each trial ends before the next begins',
+  ];
+}
+
+/** The canonical JSON of a value: object keys sorted recursively, no whitespace. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value as Record<string, unknown>).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k]);
+    return out;
+  }
+  return value;
+}
+
+/** The certificate as one canonical JSON line (no trailing newline). Validates first. */
+export function formatCertificateLine(cert: Certificate): string {
+  return canonicalJson(certificateSchema.parse(cert));
+}
+
+/** SHA-256 (hex) of the canonical form of a certificate line. */
+export function hashCertificate(line: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    throw new InputError('CERTIFICATE', 'certificate line is not JSON');
+  }
+  return createHash('sha256').update(canonicalJson(parsed)).digest('hex');
+}
+
+/**
+ * Parses and validates one certificate line. Throws InputError naming the
+ * first bad field, e.g. 'certificate field "counts.3": expected number, received string'.
+ */
+export function parseCertificateLine(line: string): Certificate {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    throw new InputError('CERTIFICATE', 'certificate line is not JSON');
+  }
+  const result = certificateSchema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+    throw new InputError('CERTIFICATE', `certificate field "${field}": ${issue.message.split('\n')[0]}`);
+  }
+  return result.data;
+}

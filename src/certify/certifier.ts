@@ -1,0 +1,328 @@
+/**
+ * certifyRun: trial records in, certified blocks (or refusals) out
+ * (issue 3 scopes 1-5 and 7).
+ *
+ *   RunEvent[] batches --> TrialAccountant (blocks of N indices, lost trials kept)
+ *                      --> OutcomeHealthTests (RCT, APT on a and b), STATUS faults
+ *                      --> per block: estimate (S-hat), bound (entropy k, output m),
+ *                          settings uniformity --> BlockResult
+ *
+ * A certified block carries the extractor input (2 bits per trial, a then b,
+ * LSB first) and m; the extract stage hashes it and completes the
+ * certificate draft. A refused block carries nothing to extract: a failing
+ * block emits nothing.
+ *
+ * Defaults: quantum adversary, eps = 2^-64 per block, blocks of 2^22 =
+ * 4,194,304 trials (4.2 s of chip time at 1 M trials/s). minBlockTrials gives
+ * the smallest block with output at a given S: about 1.07 M trials at
+ * S = 2.4 and 1.91 M at S = 2.3 (quantum, 2^-64), so 2^22 certifies a
+ * mid-range calibrated chip (S about 2.4: m about 688 kbit per block) with
+ * margin down to S = 2.3 (m about 322 kbit), and the first bytes come after
+ * about 4.2 s of chip time, well within 30 s.
+ */
+import type { RunEvent } from '../device/run.ts';
+import { DeviceError } from '../errors.ts';
+import { Fault, FrameType, TRIALS_FLAG } from '../protocol/types.ts';
+import { TrialAccountant, type BlockTally } from './accounting.ts';
+import { blockBound, type Adversary } from './bounds.ts';
+import { assumptionsFor, CERTIFICATE_VERSION, type CertificateDraft } from './certificate.ts';
+import { estimateFromHistogram } from './estimate.ts';
+import { OutcomeHealthTests, type HealthCounters, type HealthOptions } from './health.ts';
+import { BINNING } from './outcomes.ts';
+
+export const DEFAULT_BLOCK_TRIALS = 2 ** 22;
+export const DEFAULT_EPS = 2 ** -64;
+export const DEFAULT_MAX_LOST_SHARE = 0.01;
+
+export interface CertifyOptions {
+  /** Trials per block, N (default 2^22). */
+  blockTrials?: number;
+  /** Total error per block (default 2^-64), split as epsSplit states. */
+  eps?: number;
+  /** Side information of the adversary (default 'quantum'). */
+  adversary?: Adversary;
+  /** The device, as its INFO frame names it (firmware 'major.minor.patch'). */
+  device: { serial: string; firmware: string };
+  /** Where x, y come from (default 'internal'); TRIALS frames must agree (PROTOCOL 4 TRIALS: HOST_SETTINGS). */
+  settingsSource?: 'internal' | 'host';
+  /** Largest share of lost trials a block may hold (default 0.01). */
+  maxLostShare?: number;
+  /** Health-test parameters (health.ts defaults). */
+  health?: HealthOptions;
+  /** STATUS fault bits that do not fail a block (default UNCALIBRATED only). */
+  ignoredFaults?: number;
+}
+
+export interface CertifiedBlock {
+  ok: true;
+  draft: CertificateDraft;
+  /** Extractor input, 2 bits per trial (bit 2k = a, 2k+1 = b of the block's trial k), LSB first. */
+  input: Uint8Array;
+  inputBits: number;
+  /** m, a multiple of 8. */
+  outputBits: number;
+}
+
+export type BlockTest = 'lost' | 'status' | 'bell' | 'rct' | 'apt' | 'settings' | 'entropy' | 'incomplete';
+
+export interface RefusedBlock {
+  ok: false;
+  blockIndex: number;
+  trialRange: { first: number; count: number };
+  /** One line naming the cause. */
+  reason: string;
+  /** The first test that failed. */
+  test: BlockTest;
+  /** Every test that failed, in the order checked. */
+  failedTests: BlockTest[];
+  counts: number[];
+  sEstimate: number;
+  sLowerBound: number;
+  lostTrials: number;
+}
+
+export type BlockResult = CertifiedBlock | RefusedBlock;
+
+export interface CertifierStats {
+  blocks: number;
+  certified: number;
+  refused: number;
+  certifiedBits: number;
+  recordedTrials: number;
+  lostDeviceTrials: number;
+  lostLinkTrials: number;
+  linkLostFrames: number;
+  invalidFrames: number;
+  statusFrames: number;
+}
+
+const FAULT_NAMES: Array<[number, string]> = Object.entries(Fault).map(([name, bit]) => [bit, name]);
+
+/** Push-based certifier: feed RunEvent batches, get BlockResults. certifyRun wraps it. */
+export class Certifier {
+  readonly blockTrials: number;
+  readonly eps: number;
+  readonly adversary: Adversary;
+  readonly settingsSource: 'internal' | 'host';
+  readonly maxLostShare: number;
+  readonly ignoredFaults: number;
+  readonly health: OutcomeHealthTests;
+  private readonly device: { serial: string; firmware: string };
+  private readonly accountant: TrialAccountant;
+  private healthAtBlockStart: HealthCounters;
+  private faultBits = 0;
+  private faultFromBlock = -1;
+  private faultToBlock = -1;
+  private finished = false;
+  readonly stats: CertifierStats = {
+    blocks: 0, certified: 0, refused: 0, certifiedBits: 0, recordedTrials: 0,
+    lostDeviceTrials: 0, lostLinkTrials: 0, linkLostFrames: 0, invalidFrames: 0, statusFrames: 0,
+  };
+
+  constructor({
+    blockTrials = DEFAULT_BLOCK_TRIALS,
+    eps = DEFAULT_EPS,
+    adversary = 'quantum',
+    device,
+    settingsSource = 'internal',
+    maxLostShare = DEFAULT_MAX_LOST_SHARE,
+    health,
+    ignoredFaults = Fault.UNCALIBRATED,
+  }: CertifyOptions) {
+    if (!(eps > 0 && eps < 1)) throw new RangeError('"eps" must be in (0, 1)');
+    if (adversary !== 'quantum' && adversary !== 'classical') throw new RangeError('"adversary" must be quantum or classical');
+    if (!(maxLostShare >= 0 && maxLostShare < 1)) throw new RangeError('"maxLostShare" must be in [0, 1)');
+    if (!device || typeof device.serial !== 'string' || typeof device.firmware !== 'string') throw new TypeError('"device" must name serial and firmware');
+    this.blockTrials = blockTrials;
+    this.eps = eps;
+    this.adversary = adversary;
+    this.settingsSource = settingsSource;
+    this.maxLostShare = maxLostShare;
+    this.ignoredFaults = ignoredFaults;
+    this.device = { serial: device.serial, firmware: device.firmware };
+    this.health = new OutcomeHealthTests(health);
+    const health_ = this.health;
+    this.accountant = new TrialAccountant({ blockTrials, onRecords: (r, s, e) => health_.update(r, s, e) });
+    this.healthAtBlockStart = this.health.snapshot();
+  }
+
+  /** Feeds one batch of run events; returns the blocks it completed, in order. */
+  push(events: readonly RunEvent[]): BlockResult[] {
+    if (this.finished) throw new Error('certifier already finished');
+    const out: BlockResult[] = [];
+    let done: BlockTally[] | undefined;
+    for (const ev of events) {
+      switch (ev.kind) {
+        case 'trials': {
+          const host = (ev.flags & TRIALS_FLAG.HOST_SETTINGS) !== 0;
+          if (host !== (this.settingsSource === 'host')) {
+            // PROTOCOL 4 TRIALS: HOST_SETTINGS says where x, y came from; it must match the run.
+            throw new DeviceError('PROTOCOL', `TRIALS frame seq ${ev.seq}: settings source ${host ? 'host' : 'internal'} but the run uses ${this.settingsSource} settings`, {
+              detail: { seq: ev.seq },
+            });
+          }
+          done = this.accountant.addTrials(ev.first, ev.n, ev.records, ev.flags, ev.seq, done ?? []);
+          if (done.length > 0) {
+            for (const t of done) out.push(this.finalize(t));
+            done.length = 0;
+          }
+          break;
+        }
+        case 'status':
+          this.stats.statusFrames++;
+          this.noteStatus(ev.status.faults, ev.status.trials);
+          break;
+        case 'linkLoss':
+          this.stats.linkLostFrames += ev.frames;
+          break;
+        case 'invalid':
+          this.stats.invalidFrames++;
+          if (ev.type === FrameType.TRIALS) {
+            // PROTOCOL 4 TRIALS: a CRC-valid TRIALS frame failing its checks (reserved record bits): its trials are unknowable.
+            throw new DeviceError('PROTOCOL', `invalid TRIALS frame: ${ev.reason}${ev.field ? ` (field ${ev.field})` : ''}`, { detail: { field: ev.field } });
+          }
+          break;
+        case 'credit':
+          break;
+      }
+    }
+    return out;
+  }
+
+  /** The run ended: the incomplete last block, if any, is refused (it is never extracted). */
+  finish(): BlockResult[] {
+    if (this.finished) return [];
+    this.finished = true;
+    const t = this.accountant.finish();
+    return t ? [this.finalize(t, true)] : [];
+  }
+
+  /** PROTOCOL 4 STATUS: a fault other than the ignored ones fails every block it may cover. */
+  private noteStatus(faults: number, trialsSinceStart: number): void {
+    const bits = faults & ~this.ignoredFaults;
+    if (bits === 0) return;
+    const open = this.accountant.openBlockIndex;
+    const last = Math.max(open, Math.floor(Math.max(0, trialsSinceStart - 1) / this.blockTrials));
+    if (this.faultFromBlock < 0) this.faultFromBlock = open;
+    this.faultToBlock = Math.max(this.faultToBlock, last);
+    this.faultBits |= bits;
+  }
+
+  private finalize(t: BlockTally, incomplete = false): BlockResult {
+    const lost = t.lostDevice + t.lostLink;
+    const est = estimateFromHistogram(t.histogram, lost);
+    const bound = blockBound(t.trials, est.sEstimate, this.eps, this.adversary);
+    const failed: Array<[BlockTest, string]> = [];
+    const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+
+    if (incomplete) failed.push(['incomplete', `run ended after ${t.trials} of the block's ${this.blockTrials} trials`]);
+    // PROTOCOL 6: lost trials count at worst case; too many and the block is refused.
+    if (lost > this.maxLostShare * t.trials) {
+      failed.push(['lost', `lost trials ${lost} of ${t.trials} (${pct(lost / t.trials)}; device ${t.lostDevice}, link ${t.lostLink}) > ${pct(this.maxLostShare)}`]);
+    }
+    // PROTOCOL 4 STATUS: faults during the block.
+    let faultBits = 0;
+    if (this.faultFromBlock >= 0 && t.index >= this.faultFromBlock && t.index <= this.faultToBlock) faultBits = this.faultBits;
+    if (this.faultFromBlock >= 0 && t.index >= this.faultToBlock) {
+      this.faultFromBlock = -1;
+      this.faultToBlock = -1;
+      this.faultBits = 0;
+    }
+    if (faultBits !== 0) {
+      const names = FAULT_NAMES.filter(([bit]) => (faultBits & bit) !== 0).map(([, name]) => name);
+      failed.push(['status', `device fault during the block: ${names.join(', ')}`]);
+    }
+    // Bell test: the lower confidence bound on S must exceed the local bound 2.
+    if (!(bound.sLowerBound > 2)) {
+      failed.push([
+        'bell',
+        est.sEstimate <= 2
+          ? `S = ${est.sEstimate.toFixed(3)} <= 2 (lower bound ${bound.sLowerBound.toFixed(3)} over ${t.trials} trials): no Bell violation; is the chip calibrated? run epqrng calibrate`
+          : `S lower bound ${bound.sLowerBound.toFixed(3)} <= 2 (S = ${est.sEstimate.toFixed(4)} over ${t.trials} trials, eps_est ${bound.eps.estimation.toExponential(2)}): violation not significant`,
+      ]);
+    }
+    // Health tests (NIST SP 800-90B 4.4) over the block's records.
+    const h = this.health.snapshot();
+    const h0 = this.healthAtBlockStart;
+    this.healthAtBlockStart = h;
+    const hc = this.health;
+    const rct = [h.rctA - h0.rctA, h.rctB - h0.rctB];
+    const apt = [h.aptA - h0.aptA, h.aptB - h0.aptB];
+    if (rct[0] + rct[1] > 0) {
+      failed.push(['rct', `repetition count test failed on outcome ${rct[0] > 0 ? 'a' : 'b'}: a run of ${hc.rctCutoff} equal bits (C = 1 + ceil(-log2(alpha)/H), alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.1)`]);
+    }
+    if (apt[0] + apt[1] > 0) {
+      failed.push(['apt', `adaptive proportion test failed on outcome ${apt[0] > 0 ? 'a' : 'b'}: ${hc.aptCutoff} or more equal bits in a window of 1024 (alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.2)`]);
+    }
+    // Settings uniformity (the estimator assumes q(x,y) = 1/4).
+    if (est.recordedTrials > 0) {
+      const u = hc.settingsUniform(est.settingCounts);
+      if (!u.ok) {
+        failed.push(['settings', `settings not uniform: chi-square ${u.chiSquare.toFixed(1)} > ${hc.settingsCritical.toFixed(1)} (3 dof, false alarm 2^${Math.log2(hc.settingsAlpha).toFixed(0)}), trials per x,y 00/01/10/11 = ${est.settingCounts.join('/')}`]);
+      }
+    }
+    if (failed.length === 0 && bound.outputBits < 8) {
+      failed.push(['entropy', `certified entropy ${bound.entropyBits.toFixed(1)} bits at S = ${est.sEstimate.toFixed(4)} over ${t.trials} trials leaves no output byte after 2 log2(1/eps_ext) = ${(2 * Math.log2(1 / bound.eps.extraction)).toFixed(1)} bits (${this.adversary} bound): use larger blocks`]);
+    }
+
+    this.stats.blocks++;
+    this.stats.recordedTrials += t.recorded;
+    this.stats.lostDeviceTrials += t.lostDevice;
+    this.stats.lostLinkTrials += t.lostLink;
+    if (failed.length > 0) {
+      this.stats.refused++;
+      return {
+        ok: false,
+        blockIndex: t.index,
+        trialRange: { first: t.firstTrial, count: t.trials },
+        reason: failed[0][1],
+        test: failed[0][0],
+        failedTests: failed.map(([test]) => test),
+        counts: est.counts,
+        sEstimate: est.sEstimate,
+        sLowerBound: bound.sLowerBound,
+        lostTrials: lost,
+      };
+    }
+    this.stats.certified++;
+    this.stats.certifiedBits += bound.outputBits;
+    const draft: CertificateDraft = {
+      version: CERTIFICATE_VERSION,
+      device: { ...this.device },
+      blockIndex: t.index,
+      trialRange: { first: t.firstTrial, count: t.trials },
+      lostTrials: { device: t.lostDevice, link: t.lostLink, total: lost },
+      counts: est.counts,
+      countsOrder: 'N(a,b|x,y) at index 8x+4y+2a+b',
+      sEstimate: est.sEstimate,
+      sLowerBound: bound.sLowerBound,
+      sEvaluated: bound.sEvaluated ?? bound.sLowerBound,
+      eps: { ...bound.eps },
+      adversary: this.adversary,
+      bound: bound.bound,
+      entropyBits: bound.entropyBits,
+      inputBits: bound.inputBits,
+      outputBits: bound.outputBits,
+      binning: BINNING,
+      settingsSource: this.settingsSource,
+      assumptions: assumptionsFor(this.settingsSource),
+    };
+    return { ok: true, draft, input: t.input, inputBits: bound.inputBits, outputBits: bound.outputBits };
+  }
+}
+
+/**
+ * Certifies a run block by block. Yields one BlockResult per block of
+ * `blockTrials` trial indices, in order, and a refused 'incomplete' result
+ * for a partial last block. Throws DeviceError on a protocol violation
+ * (overlapping indices, reserved record bits, settings-source mismatch),
+ * after yielding every block completed before it.
+ */
+export async function* certifyRun(run: AsyncIterable<RunEvent[]>, opts: CertifyOptions): AsyncGenerator<BlockResult> {
+  const certifier = new Certifier(opts);
+  for await (const batch of run) {
+    const results = certifier.push(batch);
+    for (const r of results) yield r;
+  }
+  for (const r of certifier.finish()) yield r;
+}

@@ -1,0 +1,220 @@
+/**
+ * Health tests on the raw outcome bits (issue 3 scope 5), stream-friendly:
+ * state is carried across frames and blocks, and failures are counted so the
+ * certifier can attribute them to the block being filled.
+ *
+ * - NIST SP 800-90B section 4.4.1, repetition count test (RCT), and
+ *   section 4.4.2, adaptive proportion test (APT), run separately on the
+ *   outcome bit streams a and b (outcomes.ts binning). Cutoffs are computed
+ *   from the standard's formulas for a false-positive probability alpha per
+ *   sample and an assessed min-entropy H per sample:
+ *     RCT: C = 1 + ceil(-log2(alpha) / H)                  (SP 800-90B 4.4.1)
+ *     APT: C = 1 + CRITBINOM(W, 2^-H, 1 - alpha), W = 1024 (binary samples)
+ *          (SP 800-90B 4.4.2), i.e. the smallest C with P[Binom(W, 2^-H) >= C] <= alpha.
+ *   Defaults: alpha = 2^-20 and H = 0.2 bit per outcome bit. H is a
+ *   deliberately low assessment (a most likely value of probability up to
+ *   2^-0.2 = 0.87): an honest chip's outcome bits are biased by detector
+ *   efficiency and no-clicks (P(0) about 0.55-0.7), and these tests are
+ *   there to catch a dead, latched or stuck station, not to certify entropy
+ *   (the Bell test does that).
+ * - Settings uniformity: Pearson chi-square of the four (x, y) counts of a
+ *   block against the uniform 1/4 (3 degrees of freedom), refused above the
+ *   critical value for a false-alarm rate of 2^-20 per block (chi-square
+ *   survival function Q(x) = erfc(sqrt(x/2)) + sqrt(2x/pi) exp(-x/2) for 3
+ *   degrees of freedom, Abramowitz & Stegun 26.4.4/26.4.5).
+ */
+import { OUTCOME_BITS_TABLE } from './outcomes.ts';
+
+export const DEFAULT_HEALTH_ALPHA = 2 ** -20;
+export const DEFAULT_ENTROPY_PER_BIT = 0.2;
+export const APT_WINDOW = 1024;
+export const DEFAULT_SETTINGS_ALPHA = 2 ** -20;
+
+/** SP 800-90B 4.4.1: C = 1 + ceil(-log2(alpha) / H). */
+export function rctCutoff(alpha: number, entropyPerSample: number): number {
+  return 1 + Math.ceil(-Math.log2(alpha) / entropyPerSample);
+}
+
+/** ln(k!) for k = 0..n. */
+function logFactorials(n: number): Float64Array {
+  const t = new Float64Array(n + 1);
+  for (let k = 1; k <= n; k++) t[k] = t[k - 1] + Math.log(k);
+  return t;
+}
+
+/** P[Binom(n, p) >= c], summed exactly in log space. */
+export function binomialUpperTail(n: number, p: number, c: number): number {
+  if (c <= 0) return 1;
+  if (c > n) return 0;
+  const lf = logFactorials(n);
+  let sum = 0;
+  for (let k = c; k <= n; k++) {
+    sum += Math.exp(lf[n] - lf[k] - lf[n - k] + k * Math.log(p) + (n - k) * Math.log1p(-p));
+  }
+  return sum;
+}
+
+/**
+ * SP 800-90B 4.4.2: C = 1 + CRITBINOM(W, 2^-H, 1 - alpha), where
+ * CRITBINOM(n, p, q) is the smallest k with P[Binom(n, p) <= k] >= q; so C is
+ * the smallest integer with P[Binom(W, 2^-H) >= C] <= alpha.
+ */
+export function aptCutoff(alpha: number, entropyPerSample: number, window = APT_WINDOW): number {
+  const p = 2 ** -entropyPerSample;
+  let c = Math.ceil(window * p);
+  while (c <= window && binomialUpperTail(window, p, c) > alpha) c++;
+  // c is now the smallest value with P[B >= c] <= alpha; that is 1 + CRITBINOM.
+  return c;
+}
+
+/** erfc(z) for z >= 0 (Chebyshev fit, fractional error < 1.2e-7; Numerical Recipes 6.2). */
+export function erfc(z: number): number {
+  const t = 1 / (1 + 0.5 * Math.abs(z));
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return z >= 0 ? r : 2 - r;
+}
+
+/** Survival function of chi-square with 3 degrees of freedom (A&S 26.4.5). */
+export function chiSquare3Survival(x: number): number {
+  if (x <= 0) return 1;
+  return erfc(Math.sqrt(x / 2)) + Math.sqrt((2 * x) / Math.PI) * Math.exp(-x / 2);
+}
+
+/** The chi-square (3 dof) value exceeded with probability alpha (bisection). */
+export function chiSquare3Critical(alpha: number): number {
+  let lo = 0;
+  let hi = 1;
+  while (chiSquare3Survival(hi) > alpha) hi *= 2;
+  for (let i = 0; i < 100; i++) {
+    const mid = (lo + hi) / 2;
+    if (chiSquare3Survival(mid) > alpha) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/** Pearson chi-square of four setting counts against uniform. */
+export function settingsChiSquare(settingCounts: readonly number[]): number {
+  const n = settingCounts[0] + settingCounts[1] + settingCounts[2] + settingCounts[3];
+  if (n === 0) return 0;
+  const e = n / 4;
+  let chi = 0;
+  for (let i = 0; i < 4; i++) chi += (settingCounts[i] - e) ** 2 / e;
+  return chi;
+}
+
+export interface HealthOptions {
+  /** False-positive probability per sample for RCT and APT (default 2^-20). */
+  alpha?: number;
+  /** Assessed min-entropy per outcome bit, bits (default 0.2). */
+  entropyPerBit?: number;
+  /** False-alarm probability per block of the settings-uniformity test (default 2^-20). */
+  settingsAlpha?: number;
+}
+
+/**
+ * RCT and APT on the outcome bits a and b, over a stream of record bytes.
+ * Lost trials are not samples: the tests run over the recorded outcomes in
+ * trial order, across frames and blocks.
+ */
+export class OutcomeHealthTests {
+  readonly alpha: number;
+  readonly entropyPerBit: number;
+  readonly rctCutoff: number;
+  readonly aptCutoff: number;
+  readonly settingsAlpha: number;
+  readonly settingsCritical: number;
+  /** Failures so far, per test and stream (a run reaching the cutoff counts once; a window once). */
+  rctFailuresA = 0;
+  rctFailuresB = 0;
+  aptFailuresA = 0;
+  aptFailuresB = 0;
+  private lastA = -1;
+  private lastB = -1;
+  private runA = 0;
+  private runB = 0;
+  private aptPos = 0;
+  private refA = 0;
+  private refB = 0;
+  private cntA = 0;
+  private cntB = 0;
+
+  constructor({ alpha = DEFAULT_HEALTH_ALPHA, entropyPerBit = DEFAULT_ENTROPY_PER_BIT, settingsAlpha = DEFAULT_SETTINGS_ALPHA }: HealthOptions = {}) {
+    if (!(alpha > 0 && alpha < 1)) throw new RangeError('"alpha" must be in (0, 1)');
+    if (!(entropyPerBit > 0 && entropyPerBit <= 1)) throw new RangeError('"entropyPerBit" must be in (0, 1]');
+    if (!(settingsAlpha > 0 && settingsAlpha < 1)) throw new RangeError('"settingsAlpha" must be in (0, 1)');
+    this.alpha = alpha;
+    this.entropyPerBit = entropyPerBit;
+    this.rctCutoff = rctCutoff(alpha, entropyPerBit);
+    this.aptCutoff = aptCutoff(alpha, entropyPerBit);
+    this.settingsAlpha = settingsAlpha;
+    this.settingsCritical = chiSquare3Critical(settingsAlpha);
+  }
+
+  /** Feeds records[start..end) (valid record bytes, in trial order). */
+  update(records: Uint8Array, start: number, end: number): void {
+    const C = this.rctCutoff;
+    const Capt = this.aptCutoff;
+    let lastA = this.lastA, lastB = this.lastB, runA = this.runA, runB = this.runB;
+    let aptPos = this.aptPos, refA = this.refA, refB = this.refB, cntA = this.cntA, cntB = this.cntB;
+    for (let i = start; i < end; i++) {
+      const ab = OUTCOME_BITS_TABLE[records[i]];
+      const a = ab & 1;
+      const b = ab >> 1;
+      // SP 800-90B 4.4.1: count identical consecutive samples; alarm at C.
+      if (a === lastA) {
+        if (++runA === C) this.rctFailuresA++;
+      } else {
+        lastA = a;
+        runA = 1;
+      }
+      if (b === lastB) {
+        if (++runB === C) this.rctFailuresB++;
+      } else {
+        lastB = b;
+        runB = 1;
+      }
+      // SP 800-90B 4.4.2: in each window of W samples, count the first sample's value; alarm at C.
+      if (aptPos === 0) {
+        refA = a;
+        refB = b;
+        cntA = 1;
+        cntB = 1;
+      } else {
+        if (a === refA) cntA++;
+        if (b === refB) cntB++;
+      }
+      if (++aptPos === APT_WINDOW) {
+        if (cntA >= Capt) this.aptFailuresA++;
+        if (cntB >= Capt) this.aptFailuresB++;
+        aptPos = 0;
+      }
+    }
+    this.lastA = lastA; this.lastB = lastB; this.runA = runA; this.runB = runB;
+    this.aptPos = aptPos; this.refA = refA; this.refB = refB; this.cntA = cntA; this.cntB = cntB;
+  }
+
+  /** A snapshot of the failure counters (to diff per block). */
+  snapshot(): HealthCounters {
+    return { rctA: this.rctFailuresA, rctB: this.rctFailuresB, aptA: this.aptFailuresA, aptB: this.aptFailuresB };
+  }
+
+  /** Whether four setting counts pass the uniformity test. */
+  settingsUniform(settingCounts: readonly number[]): { ok: boolean; chiSquare: number } {
+    const chiSquare = settingsChiSquare(settingCounts);
+    return { ok: chiSquare <= this.settingsCritical, chiSquare };
+  }
+}
+
+export interface HealthCounters {
+  rctA: number;
+  rctB: number;
+  aptA: number;
+  aptB: number;
+}
