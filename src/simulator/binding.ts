@@ -1,0 +1,177 @@
+/**
+ * An in-process serialport binding (BindingInterface of
+ * @serialport/bindings-interface) wired to a SimulatedChip, so that
+ *
+ *   new SerialPortStream({ binding, path, baudRate: 921600 })
+ *
+ * talks to the simulated chip through the very code path used with hardware.
+ *
+ * - `read()` resolves as soon as the chip has bytes; otherwise it waits for
+ *   the chip's `onOutput` (never polls). In virtual time a RUNNING chip makes
+ *   the next chunk of trials when the host asks for bytes, and the read
+ *   yields to the event loop (setImmediate) before resolving, so timers and
+ *   I/O keep running while a fast host drinks the stream.
+ * - `write()` hands the bytes to the chip at once (commands execute then).
+ * - `close()` cancels a pending read with an error whose `canceled` is true.
+ * - `list()` shows the port as PROTOCOL 2 describes the USB device.
+ */
+import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import { SimulatedChip, type ChipOptions } from './chip.ts';
+
+/** PROTOCOL 2: USB descriptor values. */
+export const USB_VENDOR_ID = '1209';
+export const USB_PRODUCT_ID = '0001';
+export const USB_MANUFACTURER = 'EPQ';
+
+class CanceledError extends Error {
+  readonly canceled = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'CanceledError';
+  }
+}
+
+class SimulatedPort implements BindingPortInterface {
+  readonly openOptions: Required<OpenOptions>;
+  isOpen = true;
+  private waiter: (() => void) | undefined;
+  private readonly release: () => void;
+
+  constructor(
+    private readonly chip: SimulatedChip,
+    openOptions: Required<OpenOptions>,
+    release: () => void,
+  ) {
+    this.openOptions = openOptions;
+    this.release = release;
+    chip.onOutput = () => this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    if (!Buffer.isBuffer(buffer)) throw new TypeError('"buffer" is not a Buffer');
+    for (;;) {
+      if (!this.isOpen) throw new CanceledError('Read canceled');
+      const bytes = this.chip.read(length);
+      if (bytes.length > 0) {
+        // Let timers and I/O run between chunks (a virtual-time chip answers every read at once).
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (!this.isOpen) throw new CanceledError('Read canceled');
+        buffer.set(bytes, offset);
+        return { buffer, bytesRead: bytes.length };
+      }
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+      });
+    }
+  }
+
+  async write(buffer: Buffer): Promise<void> {
+    if (!Buffer.isBuffer(buffer)) throw new TypeError('"buffer" is not a Buffer');
+    if (!this.isOpen) throw new CanceledError('Write canceled');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!this.isOpen) throw new CanceledError('Write canceled');
+    this.chip.receive(new Uint8Array(buffer));
+  }
+
+  async close(): Promise<void> {
+    if (!this.isOpen) throw new Error('Port is not open');
+    this.isOpen = false;
+    this.chip.onOutput = undefined;
+    this.release();
+    this.wake();
+  }
+
+  async update(options: UpdateOptions): Promise<void> {
+    if (!this.isOpen) throw new Error('Port is not open');
+    if (typeof options?.baudRate !== 'number') throw new TypeError('"options.baudRate" is not a number');
+    // PROTOCOL 2: the baud rate is ignored.
+  }
+
+  async set(_options: SetOptions): Promise<void> {
+    if (!this.isOpen) throw new Error('Port is not open');
+  }
+
+  async get(): Promise<PortStatus> {
+    if (!this.isOpen) throw new Error('Port is not open');
+    return { cts: true, dsr: true, dcd: true };
+  }
+
+  async getBaudRate(): Promise<{ baudRate: number }> {
+    if (!this.isOpen) throw new Error('Port is not open');
+    return { baudRate: this.openOptions.baudRate };
+  }
+
+  /** Discards what the chip has queued and the host has not read (the OS receive buffer). */
+  async flush(): Promise<void> {
+    if (!this.isOpen) throw new Error('Port is not open');
+    this.chip.discardOutput();
+  }
+
+  async drain(): Promise<void> {
+    if (!this.isOpen) throw new Error('Port is not open');
+  }
+}
+
+export interface SimulatedPortOptions extends ChipOptions {
+  /** The path the binding answers to (default `/dev/ttyEPQSIM<seed>`). */
+  path?: string;
+}
+
+export interface SimulatedPortHandle {
+  binding: BindingInterface;
+  path: string;
+  chip: SimulatedChip;
+}
+
+/** A serialport binding with one simulated EPQ-1 behind `path`. */
+export function createSimulatedPort(opts: SimulatedPortOptions): SimulatedPortHandle {
+  const { path = `/dev/ttyEPQSIM${opts.seed}`, ...chipOpts } = opts;
+  const chip = new SimulatedChip(chipOpts);
+  let openPort: SimulatedPort | undefined;
+  const binding: BindingInterface = {
+    async list(): Promise<PortInfo[]> {
+      return [
+        {
+          path,
+          manufacturer: USB_MANUFACTURER,
+          serialNumber: chip.serial,
+          pnpId: undefined,
+          locationId: undefined,
+          productId: USB_PRODUCT_ID,
+          vendorId: USB_VENDOR_ID,
+        },
+      ];
+    },
+    async open(options: OpenOptions): Promise<BindingPortInterface> {
+      if (!options || typeof options !== 'object') throw new TypeError('"options" is not an object');
+      if (!options.path) throw new TypeError('"path" is not a valid port');
+      if (!options.baudRate) throw new TypeError('"baudRate" is not a valid baudRate');
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (options.path !== path) throw new Error(`Error: No such file or directory, cannot open ${options.path}`);
+      if (openPort?.isOpen) throw new Error('Error Resource temporarily unavailable Cannot lock port');
+      const full: Required<OpenOptions> = {
+        dataBits: 8,
+        lock: true,
+        stopBits: 1,
+        parity: 'none',
+        rtscts: false,
+        xon: false,
+        xoff: false,
+        xany: false,
+        hupcl: true,
+        ...options,
+      } as Required<OpenOptions>;
+      openPort = new SimulatedPort(chip, full, () => {
+        openPort = undefined;
+      });
+      return openPort;
+    },
+  };
+  return { binding, path, chip };
+}

@@ -1,0 +1,129 @@
+/**
+ * Serves a SimulatedChip on a real pseudo-terminal, for other processes:
+ *
+ *   host process --- ptyPath (socat pty) === socat === internal pty --- SerialPort (native) --- chip
+ *
+ * `socat -d -d pty,raw,echo=0,link=<ptyPath> pty,raw,echo=0,link=<internal>`
+ * makes the PTY pair; the internal end is opened with serialport's native
+ * binding. The chip runs on the wall clock ('realtime'), paced at its trial
+ * rate; its output goes to the port one write at a time, so when the host
+ * does not read, the PTY fills, the chip's device buffer fills, and TRIALS
+ * overflow with GAP exactly as on hardware.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { SerialPort } from 'serialport';
+import { SimulatedChip, type ChipOptions } from './chip.ts';
+
+export interface PtyServeOptions extends Omit<ChipOptions, 'clock'> {
+  /** Where socat links the chip's own end (default `<ptyPath>.chip`). */
+  internalPath?: string;
+  /** How long to wait for socat's links (default 5000 ms). */
+  startTimeoutMs?: number;
+  /** socat executable (default `socat` on PATH). */
+  socatPath?: string;
+}
+
+export interface PtyServer {
+  chip: SimulatedChip;
+  /** The path a host opens. */
+  path: string;
+  /** Stops the chip, closes the port, ends socat. */
+  close(): Promise<void>;
+}
+
+/** How much chip output one port write carries at most. */
+const WRITE_CHUNK_BYTES = 16 * 1024;
+
+export async function servePty(ptyPath: string, opts: PtyServeOptions): Promise<PtyServer> {
+  const internalPath = opts.internalPath ?? `${ptyPath}.chip`;
+  const timeoutMs = opts.startTimeoutMs ?? 5000;
+  const socat = spawn(
+    opts.socatPath ?? 'socat',
+    ['-d', '-d', `pty,raw,echo=0,link=${ptyPath}`, `pty,raw,echo=0,link=${internalPath}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let socatLog = '';
+  socat.stderr?.on('data', (d: Buffer) => {
+    if (socatLog.length < 4096) socatLog += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => socat.once('exit', (code) => resolve(code)));
+  const spawnError = new Promise<Error>((resolve) => socat.once('error', resolve));
+
+  try {
+    await waitForLinks([ptyPath, internalPath], timeoutMs, exited, spawnError, () => socatLog);
+  } catch (e) {
+    socat.kill('SIGTERM');
+    throw e;
+  }
+
+  const { internalPath: _i, startTimeoutMs: _t, socatPath: _s, ...chipOpts } = opts;
+  const chip = new SimulatedChip({ ...chipOpts, clock: 'realtime' });
+  const port = new SerialPort({ path: realpathSync(internalPath), baudRate: 921600, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+
+  let writing = false;
+  let closing = false;
+  const pump = (): void => {
+    if (writing || closing || !port.isOpen) return;
+    const bytes = chip.read(WRITE_CHUNK_BYTES);
+    if (bytes.length === 0) return;
+    writing = true;
+    port.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => {
+      writing = false;
+      if (err) return;
+      // Back-pressure: the next write only once the port took this one.
+      if (port.writableLength > WRITE_CHUNK_BYTES) port.once('drain', pump);
+      else setImmediate(pump);
+    });
+  };
+  chip.onOutput = pump;
+  port.on('data', (d: Buffer) => chip.receive(new Uint8Array(d)));
+  port.on('error', () => {
+    /* the host side went away: keep serving until close() */
+  });
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      chip.close();
+      chip.onOutput = undefined;
+      if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+      await stopProcess(socat, exited);
+    })();
+    return closed;
+  };
+  return { chip, path: ptyPath, close };
+}
+
+async function waitForLinks(
+  paths: string[],
+  timeoutMs: number,
+  exited: Promise<number | null>,
+  spawnError: Promise<Error>,
+  log: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let failure: Error | undefined;
+  void exited.then((code) => {
+    failure ??= new Error(`socat exited (code ${code}) before creating ${paths.join(' and ')}: ${log().trim().split('\n').pop() ?? ''}`);
+  });
+  void spawnError.then((e) => {
+    failure ??= new Error(`cannot run socat: ${e.message}`);
+  });
+  for (;;) {
+    if (failure) throw failure;
+    if (paths.every((p) => existsSync(p))) return;
+    if (Date.now() > deadline) throw new Error(`socat did not create ${paths.join(' and ')} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function stopProcess(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+  await exited;
+  clearTimeout(timer);
+}
