@@ -211,7 +211,12 @@ export class Device extends EventEmitter {
     const binding = opts.binding ?? (SerialPort.binding as unknown as BindingInterface);
     const port = new SerialPortStream({ binding, path: opts.path, baudRate: opts.baudRate ?? 921600, autoOpen: false });
     await new Promise<void>((resolve, reject) => {
-      port.open((err) => (err ? reject(new DeviceError('OPEN_FAILED', `cannot open ${opts.path}: ${portMessage(err)}`, { cause: err })) : resolve()));
+      port.open((err) => {
+        if (!err) return resolve();
+        // bindings-cpp says "Error: No such file or directory, cannot open /dev/x": keep the cause, name the path once.
+        const cause = portMessage(err).replace(/,?\s*cannot open .*$/, '') || 'failed';
+        reject(new DeviceError('OPEN_FAILED', `cannot open ${opts.path}: ${cause}`, { cause: err }));
+      });
     });
     const device = new Device(port, opts.path, opts);
     try {

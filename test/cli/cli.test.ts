@@ -1,0 +1,163 @@
+/**
+ * The `epqrng` command as a user runs it: a child process (`node
+ * bin/epqrng.js ...`), its stdout, its stderr and its exit code. Bad input
+ * must give ONE stderr line naming the cause, the documented exit code
+ * (2 usage/input, 3 device), and no stack trace.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SerialPort } from 'serialport';
+import { encodeFrame } from '../../src/protocol/encode.ts';
+import { FrameSync } from '../../src/protocol/sync.ts';
+import { FrameType, type HostFrame } from '../../src/protocol/types.ts';
+import { hasSocat, ptyPair, type PtyPair } from './pty-pair.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function epqrng(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/epqrng.js', ...args], { cwd: root, env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** One line, `epqrng: ...`, no stack frames. */
+function expectOneLineError(r: Result, code: number, pattern: RegExp): void {
+  expect(r.code, r.stderr).toBe(code);
+  const lines = r.stderr.split('\n').filter((l) => l.length > 0);
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^epqrng: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('epqrng info --simulate', () => {
+  it('prints serial, model, firmware, protocol and calibration state', async () => {
+    const r = await epqrng(['info', '--simulate']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const fields = Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const i = l.indexOf(':');
+          return [l.slice(0, i), l.slice(i + 1).trim()];
+        }),
+    );
+    expect(fields.serial).toMatch(/^EPQ1-[0-9A-F]{8}$/); // PROTOCOL 2
+    expect(fields.model).toBe('EPQ-1');
+    expect(fields.firmware).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(fields.protocol).toBe('1.0');
+    expect(fields.calibration).toBe('calibrated'); // the in-process --simulate default
+    expect(fields['max rate']).toBe('1000000 trials/s');
+  });
+
+  it('--json prints the same as JSON; seeds and --sim-uncalibrated change what the chip says', async () => {
+    const [text, json, other, uncal] = await Promise.all([
+      epqrng(['info', '--simulate=3']),
+      epqrng(['info', '--simulate=3', '--json']),
+      epqrng(['info', '--simulate=4', '--json']),
+      epqrng(['info', '--simulate=3', '--sim-uncalibrated', '--json']),
+    ]);
+    expect(json.code, json.stderr).toBe(0);
+    const info = JSON.parse(json.stdout);
+    expect(info).toMatchObject({ model: 'EPQ-1', protocol: '1.0', calibration: 'calibrated', maxTrialRate: 1_000_000 });
+    expect(text.stdout).toContain(`serial:        ${info.serial}\n`);
+    expect(text.stdout).toContain(`firmware:      ${info.firmware}\n`);
+    expect(JSON.parse(other.stdout).serial).not.toBe(info.serial);
+    expect(JSON.parse(uncal.stdout)).toMatchObject({ serial: info.serial, calibration: 'uncalibrated', faults: ['UNCALIBRATED'] });
+  });
+});
+
+describe('bad input: one line, the documented exit code, no stack trace', () => {
+  it('a path that does not exist: exit 3', async () => {
+    const r = await epqrng(['info', '--port', '/dev/epqrng-no-such-port']);
+    expectOneLineError(r, 3, /^epqrng: cannot open \/dev\/epqrng-no-such-port: No such file or directory$/);
+  });
+
+  it('an invalid option value: exit 2, naming the option and the allowed values', async () => {
+    const r = await epqrng(['info', '--simulate', '--sim-mode', 'quantum']);
+    expectOneLineError(r, 2, /^epqrng: --sim-mode must be one of honest, lhv, postselect, tamper, biased \(got 'quantum'\)$/);
+    const seed = await epqrng(['info', '--simulate=-1']);
+    expectOneLineError(seed, 2, /^epqrng: --simulate must be an integer from 0 to 4294967295 \(got '-1'\)$/);
+    const unknown = await epqrng(['info', '--bogus']);
+    expectOneLineError(unknown, 2, /^epqrng: unknown option --bogus /);
+    const both = await epqrng(['info', '--simulate', '--port', '/dev/x']);
+    expectOneLineError(both, 2, /^epqrng: --port and --simulate are mutually exclusive; pass one$/);
+  });
+
+  it('an unknown command: exit 2, listing the commands found', async () => {
+    const r = await epqrng(['frobnicate']);
+    expectOneLineError(r, 2, /^epqrng: unknown command 'frobnicate' \(commands: .*\binfo\b.*\blist\b.*\)$/);
+  });
+
+  it('EPQRNG_DEBUG=1 adds the stack', async () => {
+    const r = await epqrng(['info', '--port', '/dev/epqrng-no-such-port'], { EPQRNG_DEBUG: '1' });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('list: either the EPQ-1 list or a one-line lister failure (exit 3)', async () => {
+    const r = await epqrng(['list', '--json']);
+    if (r.code === 0) expect(Array.isArray(JSON.parse(r.stdout))).toBe(true);
+    else expectOneLineError(r, 3, /^epqrng: cannot list serial ports: .+; pass --port PATH$/);
+  });
+});
+
+describe.skipIf(!hasSocat)('bad devices on a real pseudo-terminal (socat)', () => {
+  let silent: PtyPair;
+  let v2: PtyPair;
+  let v2Port: SerialPort | undefined;
+
+  beforeAll(async () => {
+    [silent, v2] = await Promise.all([ptyPair(), ptyPair()]);
+    // A "chip" that answers GET_INFO with protocol 2.0 (made by encodeFrame).
+    v2Port = new SerialPort({ path: v2.b, baudRate: 921600 });
+    let seq = 500;
+    const sync = new FrameSync({
+      accept: 'host',
+      onFrame: (f) => {
+        const frame = f as HostFrame;
+        if (frame.kind !== 'GET_INFO') return;
+        v2Port!.write(
+          Buffer.concat([
+            encodeFrame({ kind: 'ACK', seq: seq++, flags: 0, ackSeq: frame.seq, ackType: FrameType.GET_INFO, status: 0, detail: 0 }),
+            encodeFrame({ kind: 'INFO', seq: seq++, flags: 0, protocol: [2, 0], firmware: [2, 0, 0], serial: 'EPQ1-0000BEEF', model: 'EPQ-2', maxTrialRate: 1_000_000, capabilities: 15, settingsFifo: 0 }),
+          ]),
+        );
+      },
+    });
+    v2Port.on('data', (chunk: Buffer) => sync.push(chunk));
+    await new Promise<void>((resolve, reject) => {
+      v2Port!.once('open', () => resolve());
+      v2Port!.once('error', reject);
+    });
+  });
+
+  afterAll(async () => {
+    if (v2Port?.isOpen) await new Promise((r) => v2Port!.close(() => r(undefined)));
+    await Promise.all([silent?.close(), v2?.close()]);
+  });
+
+  it('a device that answers nothing: exit 3 after the ACK timeout and retries', async () => {
+    const t0 = Date.now();
+    const r = await epqrng(['info', '--port', silent.a]);
+    expectOneLineError(r, 3, new RegExp(`^epqrng: no answer from ${silent.a}: GET_INFO not acknowledged within 500 ms \\(3 tries\\); is it an EPQ-1\\?$`));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
+  });
+
+  it('a device with protocol major 2: exit 3, refused by name', async () => {
+    const r = await epqrng(['info', '--port', v2.a]);
+    expectOneLineError(r, 3, new RegExp(`^epqrng: device at ${v2.a} speaks protocol 2\\.0; this driver needs protocol 1\\.x$`));
+  });
+});
