@@ -19,8 +19,7 @@
 import { Device, type DeviceOpenOptions } from '../device/index.ts';
 import { findBySerial, listDevices, type PortLister } from '../device/index.ts';
 import { DeviceError, UsageError } from '../errors.ts';
-import { createSimulatedPort } from '../simulator/binding.ts';
-import { normalizeFaults, type ChipFaults } from '../simulator/chip.ts';
+import { createSimulatedPort, normalizeFaults, type ChipFaults } from '../simulator/index.ts';
 import { integer, keyValue, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
 
 export const SIM_MODES = ['honest', 'lhv', 'postselect', 'tamper', 'biased'] as const;

@@ -1,0 +1,61 @@
+/**
+ * `epqrng simulate --pty PATH [...]`: serves a simulated EPQ-1 on a real
+ * pseudo-terminal (through socat) for other processes, e.g.
+ *   epqrng simulate --pty /tmp/epq &  epqrng info --port /tmp/epq
+ * The chip runs in real time at its trial rate. Serves until SIGINT/SIGTERM.
+ */
+import { UsageError } from '../../errors.ts';
+import { servePty } from '../../simulator/index.ts';
+import type { CommandIo } from '../framework.ts';
+import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
+import { parseFaults, SIM_MODES } from '../device-options.ts';
+
+export const summary = 'serve a simulated EPQ-1 on a pseudo-terminal until interrupted';
+export const usage = `usage: epqrng simulate --pty PATH [--seed N] [--mode MODE] [--fault K=V ...] [--flash FILE] [--uncalibrated]
+  --pty PATH        where to create the chip's serial port (a symlink to a PTY)
+  --seed N          seeds the chip's hidden values and serial number (default 1)
+  --mode MODE       honest, lhv, postselect, tamper or biased (default honest)
+  --fault K=V       fault injection, repeatable: byteDropRate, byteFlipRate,
+                    byteDuplicateRate, frameLossRate, overflowRate (probabilities),
+                    latchedDetector (0..3), temperatureCentidegrees, pumpUnlocked, atMs
+  --flash FILE      the chip's flash (saved calibration) persisted in FILE
+  --uncalibrated    a factory-new chip; without it the chip starts calibrated,
+                    as if 'epqrng calibrate --save' had been run`;
+
+const specs = {
+  pty: { type: 'string' },
+  seed: { type: 'string' },
+  mode: { type: 'string' },
+  fault: { type: 'string', multiple: true },
+  flash: { type: 'string' },
+  uncalibrated: { type: 'boolean' },
+} as const;
+
+export async function run(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandLine(argv, specs);
+  if (values.pty === undefined) throw new UsageError('--pty PATH is required');
+  const path = validateOption('pty', pathValue, values.pty);
+  const seed = validateOption('seed', integer(0, 0xffffffff), values.seed ?? '1');
+  const mode = validateOption('mode', oneOf(SIM_MODES), values.mode ?? 'honest');
+  const faults = parseFaults('fault', values.fault ?? []);
+  const server = await servePty(path, {
+    seed,
+    mode,
+    calibrated: !values.uncalibrated,
+    faults,
+    ...(values.flash !== undefined ? { flashFile: validateOption('flash', pathValue, values.flash) } : {}),
+  });
+  io.stdout.write(`${server.path}\n`);
+  io.stderr.write(`serving simulated EPQ-1 ${server.chip.serial} (${mode}, seed ${seed}) on ${server.path}; Ctrl-C to stop\n`);
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await server.close();
+  return 0;
+}
