@@ -1,0 +1,146 @@
+/**
+ * Weighted least squares with uncertainties: ml-levenberg-marquardt finds the
+ * minimum of chi^2 = sum ((y_i - f(x_i; p)) / sigma_i)^2, then the covariance
+ * of the parameters is the inverse of the Fisher matrix J^T W J at the
+ * minimum (J the model's Jacobian by central differences, W = diag(1/sigma^2)),
+ * scaled by the reduced chi^2 when that exceeds 1 (the data scatter more than
+ * their stated errors: the honest uncertainty is the larger one).
+ * Reference: Press et al., Numerical Recipes, 3rd ed., section 15.5
+ * (Levenberg-Marquardt) and Eq. 15.5.15 (covariance = inverse of alpha).
+ */
+import { levenbergMarquardt } from 'ml-levenberg-marquardt';
+
+export interface FitSpec<X> {
+  /** Parameter names, in the order of `initial`. */
+  names: readonly string[];
+  xs: readonly X[];
+  ys: readonly number[];
+  /** One standard deviation of each y (must be > 0). */
+  sigmas: readonly number[];
+  model: (params: readonly number[], x: X) => number;
+  initial: readonly number[];
+  min?: readonly number[];
+  max?: readonly number[];
+  /** Finite-difference step per parameter, a small fraction of its scale. */
+  steps: readonly number[];
+  maxIterations?: number;
+}
+
+export interface FitResult {
+  names: string[];
+  values: number[];
+  /** One standard deviation per parameter (sqrt of the covariance diagonal). */
+  errors: number[];
+  covariance: number[][];
+  chi2: number;
+  dof: number;
+  iterations: number;
+}
+
+/** The value and uncertainty of one named parameter. */
+export function param(fit: FitResult, name: string): { value: number; error: number } {
+  const i = fit.names.indexOf(name);
+  if (i < 0) throw new Error(`fit has no parameter '${name}'`);
+  return { value: fit.values[i], error: fit.errors[i] };
+}
+
+export function chiSquare<X>(spec: FitSpec<X>, params: readonly number[]): number {
+  let chi2 = 0;
+  for (let i = 0; i < spec.xs.length; i++) {
+    const r = (spec.ys[i] - spec.model(params, spec.xs[i])) / spec.sigmas[i];
+    chi2 += r * r;
+  }
+  return chi2;
+}
+
+/** Inverse of a small symmetric positive matrix by Gauss-Jordan with partial pivoting; null when singular. */
+export function invertMatrix(m: readonly (readonly number[])[]): number[][] | null {
+  const n = m.length;
+  const a = m.map((row, i) => [...row, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))]);
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(a[r][col]) > Math.abs(a[pivot][col])) pivot = r;
+    const scale = Math.max(...m.map((row) => Math.abs(row[col])), 1e-300);
+    if (Math.abs(a[pivot][col]) <= 1e-14 * scale) return null;
+    [a[col], a[pivot]] = [a[pivot], a[col]];
+    const p = a[col][col];
+    for (let j = 0; j < 2 * n; j++) a[col][j] /= p;
+    for (let r = 0; r < n; r++) {
+      if (r === col) continue;
+      const f = a[r][col];
+      if (f === 0) continue;
+      for (let j = 0; j < 2 * n; j++) a[r][j] -= f * a[col][j];
+    }
+  }
+  return a.map((row) => row.slice(n));
+}
+
+/** Jacobian d f(x_i; p) / d p_k by central differences. */
+function jacobian<X>(spec: FitSpec<X>, params: readonly number[]): number[][] {
+  return spec.xs.map((x) =>
+    params.map((_, k) => {
+      const h = spec.steps[k];
+      const up = [...params];
+      const down = [...params];
+      up[k] += h;
+      down[k] -= h;
+      return (spec.model(up, x) - spec.model(down, x)) / (2 * h);
+    }),
+  );
+}
+
+/** Covariance of the parameters at `params` (Numerical Recipes Eq. 15.5.15), or null when degenerate. */
+export function covarianceAt<X>(spec: FitSpec<X>, params: readonly number[]): number[][] | null {
+  const j = jacobian(spec, params);
+  const p = params.length;
+  const fisher = Array.from({ length: p }, () => new Array<number>(p).fill(0));
+  for (let i = 0; i < j.length; i++) {
+    const w = 1 / (spec.sigmas[i] * spec.sigmas[i]);
+    for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) fisher[a][b] += j[i][a] * j[i][b] * w;
+  }
+  return invertMatrix(fisher);
+}
+
+/**
+ * Fits `model` to the data. Throws when the data cannot determine the
+ * parameters (fewer points than parameters, or a singular Fisher matrix).
+ */
+export function fitCurve<X>(spec: FitSpec<X>): FitResult {
+  const n = spec.xs.length;
+  const p = spec.initial.length;
+  if (n !== spec.ys.length || n !== spec.sigmas.length) throw new Error('fit: xs, ys and sigmas differ in length');
+  if (n <= p) throw new Error(`fit: ${n} points cannot determine ${p} parameters`);
+  if (spec.sigmas.some((s) => !(s > 0))) throw new Error('fit: every sigma must be > 0');
+  const index = Array.from({ length: n }, (_, i) => i);
+  const result = levenbergMarquardt(
+    { x: index, y: spec.ys },
+    (params) => (i) => spec.model(params, spec.xs[i]),
+    {
+      initialValues: spec.initial,
+      weights: spec.sigmas,
+      minValues: spec.min,
+      maxValues: spec.max,
+      gradientDifference: spec.steps,
+      centralDifference: true,
+      damping: 1e-2,
+      maxIterations: spec.maxIterations ?? 100,
+      errorTolerance: 1e-12,
+    },
+  );
+  const values = result.parameterValues;
+  const chi2 = chiSquare(spec, values);
+  const dof = n - p;
+  const cov = covarianceAt(spec, values);
+  if (!cov) throw new Error(`fit: the data do not determine ${spec.names.join(', ')}`);
+  const scale = Math.max(1, chi2 / dof);
+  const covariance = cov.map((row) => row.map((v) => v * scale));
+  return {
+    names: [...spec.names],
+    values,
+    errors: covariance.map((row, i) => Math.sqrt(Math.max(0, row[i]))),
+    covariance,
+    chi2,
+    dof,
+    iterations: result.iterations,
+  };
+}
