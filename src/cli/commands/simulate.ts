@@ -4,7 +4,7 @@
  *   epqrng simulate --pty /tmp/epq &  epqrng info --port /tmp/epq
  * The chip runs in real time at its trial rate. Serves until SIGINT/SIGTERM.
  */
-import { UsageError } from '../../errors.ts';
+import { DeviceError, UsageError } from '../../errors.ts';
 import { servePty } from '../../simulator/index.ts';
 import type { CommandIo } from '../framework.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
@@ -44,6 +44,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     calibrated: !values.uncalibrated,
     faults,
     ...(values.flash !== undefined ? { flashFile: validateOption('flash', pathValue, values.flash) } : {}),
+  }).catch((e: unknown) => {
+    throw new DeviceError('PTY_FAILED', `cannot serve a simulated chip on ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   });
   io.stdout.write(`${server.path}\n`);
   io.stderr.write(`serving simulated EPQ-1 ${server.chip.serial} (${mode}, seed ${seed}) on ${server.path}; Ctrl-C to stop\n`);
