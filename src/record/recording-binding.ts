@@ -1,0 +1,84 @@
+/**
+ * A serialport binding that tees a session into a recording: it wraps any
+ * BindingInterface (the native one, the simulator's in-process binding, a
+ * replay) and writes every chunk the host reads (device -> host) and every
+ * buffer it writes (host -> device) to a RecordingWriter, byte for byte, in
+ * the order the host saw them.
+ *
+ *   host (Device) --write--> [H record] --> inner port --> chip
+ *   host (Device) <--read--- [D record] <-- inner port <-- chip
+ *
+ * A write is recorded when the host issues it, before the inner port gets
+ * it, so a command always precedes its answer in the file. A read is
+ * recorded when it returns. What the OS buffered but the host never read
+ * (discarded by flush()) is not in the recording: the recording is what the
+ * host saw.
+ *
+ * The writer belongs to the caller: closing the port does not end the
+ * recording (a session may reopen the port).
+ */
+import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface';
+import type { RecordingWriter } from './writer.ts';
+
+export class RecordingPort implements BindingPortInterface {
+  constructor(
+    private readonly inner: BindingPortInterface,
+    private readonly writer: RecordingWriter,
+  ) {}
+
+  get openOptions(): Required<OpenOptions> {
+    return this.inner.openOptions;
+  }
+
+  get isOpen(): boolean {
+    return this.inner.isOpen;
+  }
+
+  async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    const result = await this.inner.read(buffer, offset, length);
+    if (result.bytesRead > 0 && this.writer.isOpen) {
+      this.writer.deviceToHost(result.buffer.subarray(offset, offset + result.bytesRead));
+    }
+    return result;
+  }
+
+  write(buffer: Buffer): Promise<void> {
+    if (buffer.length > 0 && this.writer.isOpen) this.writer.hostToDevice(buffer);
+    return this.inner.write(buffer);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  update(options: UpdateOptions): Promise<void> {
+    return this.inner.update(options);
+  }
+  set(options: SetOptions): Promise<void> {
+    return this.inner.set(options);
+  }
+  get(): Promise<PortStatus> {
+    return this.inner.get();
+  }
+  getBaudRate(): Promise<{ baudRate: number }> {
+    return this.inner.getBaudRate();
+  }
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+  drain(): Promise<void> {
+    return this.inner.drain();
+  }
+}
+
+/** `inner`, with every port it opens recorded into `writer`. */
+export function recordingBinding(inner: BindingInterface, writer: RecordingWriter): BindingInterface<RecordingPort> {
+  return {
+    list(): Promise<PortInfo[]> {
+      return inner.list();
+    },
+    async open(options: OpenOptions): Promise<RecordingPort> {
+      const port = await inner.open(options);
+      return new RecordingPort(port, writer);
+    },
+  };
+}

@@ -1,0 +1,345 @@
+/**
+ * A serialport binding that plays a recording as the chip.
+ *
+ * The recording is a sequence of D (device -> host) and H (host -> device)
+ * records. The replayed port delivers the D bytes in order, up to the next H
+ * record; there it waits for the host to write, compares what it writes with
+ * the recorded H bytes, and on a match goes on with the D bytes that
+ * followed. So the host code that made the recording (Device, calibrate,
+ * stream) runs against it unchanged, as fast as it can read.
+ *
+ * A divergent write (the host sends something the recording did not) fails
+ * with a DeviceError naming both sides, decoded, e.g.
+ *   replay diverged at record 12: expected SET_DELAY seq 7 (delay 1830), got SET_DELAY seq 7 (delay 1800)
+ * and every later read and write fails with the same error, so the host
+ * stops; `divergence` keeps it for the caller.
+ *
+ * The file is streamed (openRecording): at most `readAheadBytes` of D bytes
+ * wait in memory for the host, plus whatever lies between the host's write
+ * and the next H record when the host writes earlier than it did live.
+ * After the last record the port is silent, like a chip with nothing to say.
+ * flush() discards nothing: the recording holds only bytes the host read.
+ * Each read returns bytes of one recorded read at most, so the host sees
+ * the chunk boundaries the live host saw (a large recorded chunk may take
+ * several smaller reads).
+ */
+import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface';
+import { DeviceError, InputError } from '../errors.ts';
+import { openRecording, type Recording, type RecordEntry } from './reader.ts';
+import { Direction } from './format.ts';
+import { describeHostMismatch } from './describe.ts';
+
+export interface ReplayBindingOptions {
+  /** Called with the one-line warning when the recording was cut. */
+  onWarning?: (message: string) => void;
+  /** D bytes queued ahead of the host's reads. */
+  readAheadBytes?: number;
+  /** Read size from the file. */
+  chunkBytes?: number;
+}
+
+export interface ReplaySession {
+  binding: BindingInterface<ReplayPort>;
+  /** The path to open (any string works; this one names the recording). */
+  path: string;
+  /** The open port, once the host opened it. */
+  readonly port: ReplayPort | null;
+  /** The divergence error, if the host strayed from the recording. */
+  readonly divergence: DeviceError | null;
+}
+
+class CanceledError extends Error {
+  readonly canceled = true;
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+interface PendingRead {
+  buffer: Buffer;
+  offset: number;
+  length: number;
+  resolve: (r: { buffer: Buffer; bytesRead: number }) => void;
+  reject: (e: unknown) => void;
+}
+
+export class ReplayPort implements BindingPortInterface {
+  readonly openOptions: Required<OpenOptions>;
+  isOpen = true;
+  /** The first divergence (or null). */
+  divergence: DeviceError | null = null;
+  /** Progress, for tests and for the caller's end-of-recording checks. */
+  readonly progress = { deviceBytesDelivered: 0, hostBytesMatched: 0, recordsConsumed: 0 };
+
+  private readonly batches: AsyncGenerator<RecordEntry[], void, void>;
+  private batch: RecordEntry[] = [];
+  private bi = 0;
+  private readonly out: Buffer[] = [];
+  private outHead = 0;
+  private outBytes = 0;
+  /** The H record the host must write next, and how much of it it has written. */
+  private expect: { entry: RecordEntry; matched: number } | null = null;
+  private ended = false;
+  private pendingRead: PendingRead | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly readAheadBytes: number;
+  private endWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly recording: Recording,
+    openOptions: OpenOptions,
+    readAheadBytes: number,
+  ) {
+    this.openOptions = {
+      dataBits: 8,
+      lock: true,
+      stopBits: 1,
+      parity: 'none',
+      rtscts: false,
+      xon: false,
+      xoff: false,
+      xany: false,
+      hupcl: true,
+      ...openOptions,
+    } as Required<OpenOptions>;
+    this.batches = recording.batches();
+    this.readAheadBytes = readAheadBytes;
+  }
+
+  /** True once every record was consumed (delivered or matched). */
+  get atEnd(): boolean {
+    return this.ended && this.expect === null && this.outBytes === 0;
+  }
+
+  /** Resolves when the recording has been played to its end (all D bytes read, all H bytes matched). */
+  whenPlayed(): Promise<void> {
+    if (this.atEnd) return Promise.resolve();
+    return new Promise((resolve) => this.endWaiters.push(resolve));
+  }
+
+  private checkEnd(): void {
+    if (this.atEnd && this.endWaiters.length > 0) {
+      const w = this.endWaiters;
+      this.endWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  /** The next record, or null at the end of the recording. */
+  private async nextRecord(): Promise<RecordEntry | null> {
+    while (this.bi >= this.batch.length) {
+      if (this.ended) return null;
+      const r = await this.batches.next();
+      if (r.done) {
+        this.ended = true;
+        return null;
+      }
+      this.batch = r.value;
+      this.bi = 0;
+    }
+    this.progress.recordsConsumed++;
+    return this.batch[this.bi++];
+  }
+
+  /**
+   * Moves D records to the output queue until the next H record (which
+   * becomes `expect`), the end, or (when `untilHost` is false) the read-ahead
+   * limit. Pumps run one after another, never interleaved.
+   */
+  private pump(untilHost: boolean): Promise<void> {
+    const next = this.chain.then(() => this.pumpOnce(untilHost)).catch((e: unknown) => this.failWith(e));
+    this.chain = next;
+    return next;
+  }
+
+  private async pumpOnce(untilHost: boolean): Promise<void> {
+    while (this.isOpen && !this.divergence && this.expect === null && !this.ended) {
+      if (!untilHost && this.outBytes >= this.readAheadBytes) break;
+      const rec = await this.nextRecord();
+      if (rec === null) break;
+      if (rec.direction === Direction.HOST_TO_DEVICE) {
+        this.expect = { entry: rec, matched: 0 };
+        break;
+      }
+      this.out.push(rec.bytes);
+      this.outBytes += rec.bytes.length;
+      this.serveRead();
+    }
+    this.checkEnd();
+  }
+
+  private failWith(e: unknown): void {
+    const err =
+      e instanceof DeviceError
+        ? e
+        : new DeviceError('REPLAY_READ', `replay: cannot read the recording: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    if (!this.divergence) this.divergence = err;
+    if (this.pendingRead) {
+      const r = this.pendingRead;
+      this.pendingRead = null;
+      r.reject(err);
+    }
+  }
+
+  /** Fills the pending read from the output queue, if both exist. */
+  private serveRead(): void {
+    const r = this.pendingRead;
+    if (!r || this.outBytes === 0) return;
+    this.pendingRead = null;
+    r.resolve({ buffer: r.buffer, bytesRead: this.take(r.buffer, r.offset, r.length) });
+  }
+
+  private take(buffer: Buffer, offset: number, length: number): number {
+    // One recorded read per read at most: the host sees the chunks the live host saw.
+    let n = 0;
+    if (this.outHead < this.out.length) {
+      const head = this.out[this.outHead];
+      n = Math.min(head.length, length);
+      head.copy(buffer, offset, 0, n);
+      if (n === head.length) {
+        this.out[this.outHead++] = undefined as unknown as Buffer;
+      } else {
+        this.out[this.outHead] = head.subarray(n);
+      }
+    }
+    if (this.outHead > 256 && this.outHead * 2 > this.out.length) {
+      this.out.splice(0, this.outHead);
+      this.outHead = 0;
+    }
+    this.outBytes -= n;
+    this.progress.deviceBytesDelivered += n;
+    return n;
+  }
+
+  read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    if (!this.isOpen) return Promise.reject(new CanceledError('port is closed'));
+    if (this.divergence) return Promise.reject(this.divergence);
+    if (this.pendingRead) return Promise.reject(new Error('a read is already pending'));
+    if (length <= 0) return Promise.resolve({ buffer, bytesRead: 0 });
+    if (this.outBytes > 0) {
+      const n = this.take(buffer, offset, length);
+      if (this.outBytes < this.readAheadBytes / 2) void this.pump(false);
+      this.checkEnd();
+      return Promise.resolve({ buffer, bytesRead: n });
+    }
+    return new Promise((resolve, reject) => {
+      this.pendingRead = { buffer, offset, length, resolve, reject };
+      void this.pump(false);
+    });
+  }
+
+  async write(buffer: Buffer): Promise<void> {
+    if (!this.isOpen) throw new CanceledError('port is closed');
+    if (this.divergence) throw this.divergence;
+    let at = 0;
+    while (at < buffer.length) {
+      if (this.expect === null) {
+        await this.pump(true);
+        if (this.divergence) throw this.divergence;
+      }
+      const expect = this.expect as { entry: RecordEntry; matched: number } | null;
+      if (expect === null) {
+        this.diverge(null, 0, buffer, at);
+        throw this.divergence;
+      }
+      const want = expect.entry.bytes;
+      const k = Math.min(want.length - expect.matched, buffer.length - at);
+      for (let i = 0; i < k; i++) {
+        if (want[expect.matched + i] !== buffer[at + i]) {
+          this.diverge(expect.entry, expect.matched + i, buffer, at + i);
+          throw this.divergence;
+        }
+      }
+      expect.matched += k;
+      at += k;
+      this.progress.hostBytesMatched += k;
+      if (expect.matched === want.length) this.expect = null;
+    }
+    // What the chip said after this command is now due.
+    void this.pump(false);
+  }
+
+  private diverge(entry: RecordEntry | null, expectedAt: number, written: Buffer, writtenAt: number): void {
+    const detail = describeHostMismatch(entry?.bytes ?? null, expectedAt, written, writtenAt);
+    const where = entry ? `record ${entry.index}` : `the end of the recording (after ${this.recording.records} records)`;
+    const err = new DeviceError('REPLAY_DIVERGED', `replay diverged at ${where}: expected ${detail.expected}, got ${detail.got}`, {
+      detail: { record: entry?.index ?? null, expected: detail.expected, got: detail.got },
+    });
+    this.failWith(err);
+  }
+
+  async close(): Promise<void> {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    if (this.pendingRead) {
+      const r = this.pendingRead;
+      this.pendingRead = null;
+      r.reject(new CanceledError('port is closed'));
+    }
+    try {
+      await this.batches.return();
+    } catch {
+      // Closing the file: nothing left to report to.
+    }
+    await this.recording.close();
+  }
+
+  async update(_options: UpdateOptions): Promise<void> {}
+  async set(_options: SetOptions): Promise<void> {}
+  async get(): Promise<PortStatus> {
+    return { cts: true, dsr: true, dcd: true };
+  }
+  async getBaudRate(): Promise<{ baudRate: number }> {
+    return { baudRate: this.openOptions.baudRate };
+  }
+  async flush(): Promise<void> {}
+  async drain(): Promise<void> {}
+}
+
+/**
+ * A binding whose every open() plays `recordingPath` from its start. Raw
+ * captures have no host side and cannot be played as a device.
+ */
+export function createReplayBinding(
+  recordingPath: string,
+  { onWarning, readAheadBytes = 4 << 20, chunkBytes = 1 << 20 }: ReplayBindingOptions = {},
+): ReplaySession {
+  let port: ReplayPort | null = null;
+  const binding: BindingInterface<ReplayPort> = {
+    async list(): Promise<PortInfo[]> {
+      return [
+        {
+          path: recordingPath,
+          manufacturer: 'EPQ',
+          serialNumber: undefined,
+          pnpId: undefined,
+          locationId: undefined,
+          productId: '0001',
+          vendorId: '1209',
+        },
+      ];
+    },
+    async open(options: OpenOptions): Promise<ReplayPort> {
+      const recording = await openRecording(recordingPath, { onWarning, chunkBytes });
+      if (recording.kind === 'raw') {
+        await recording.close();
+        throw new InputError(
+          'REPLAY_RAW',
+          `${recordingPath} is a raw capture (no host side): it can be certified with epqrng replay, not played as a device`,
+        );
+      }
+      port = new ReplayPort(recording, options, readAheadBytes);
+      return port;
+    },
+  };
+  return {
+    binding,
+    path: recordingPath,
+    get port() {
+      return port;
+    },
+    get divergence() {
+      return port?.divergence ?? null;
+    },
+  };
+}

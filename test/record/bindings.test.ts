@@ -1,0 +1,156 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSimulatedPort } from '../../src/simulator/binding.ts';
+import { Device, runEventsFromBytes } from '../../src/device/index.ts';
+import { decodeFrame } from '../../src/protocol/decode.ts';
+import { RecordingWriter } from '../../src/record/writer.ts';
+import { recordingBinding } from '../../src/record/recording-binding.ts';
+import { createReplayBinding } from '../../src/record/replay-binding.ts';
+import { RecordingParser } from '../../src/record/reader.ts';
+import { Direction, type RecordingHeader } from '../../src/record/format.ts';
+import { DeviceError } from '../../src/errors.ts';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'epq-bind-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function header(device: Device, commandLine: string[]): RecordingHeader {
+  const { protocol, firmware, serial, model, maxTrialRate, capabilities, settingsFifo } = device.info;
+  return {
+    format: 'epqrng-recording',
+    version: 1,
+    tool: 'test',
+    commandLine,
+    clock: 'chip',
+    device: { protocol, firmware, serial, model, maxTrialRate, capabilities, settingsFifo },
+    extractorSeed: null,
+  };
+}
+
+/** The trial records of a run, concatenated, with the first index of each frame. */
+async function collectTrials(run: AsyncIterable<{ kind: string }[]>): Promise<{ firsts: number[]; records: Buffer }> {
+  const firsts: number[] = [];
+  const parts: Buffer[] = [];
+  for await (const batch of run) {
+    for (const ev of batch) {
+      if (ev.kind === 'trials') {
+        const t = ev as unknown as { first: number; records: Uint8Array };
+        firsts.push(t.first);
+        parts.push(Buffer.from(t.records));
+      }
+    }
+  }
+  return { firsts, records: Buffer.concat(parts) };
+}
+
+interface Session {
+  path: string;
+  trials: { firsts: number[]; records: Buffer };
+}
+
+/** A live session on the virtual-clock simulator, recorded: set the delay, run `limit` trials. */
+async function recordSession(name: string, limit: number, delayPs: number): Promise<Session> {
+  const sim = createSimulatedPort({ seed: 11, calibrated: true, clock: 'virtual' });
+  const path = join(dir, name);
+  const writer = new RecordingWriter(path, { clockUs: () => Math.round(sim.chip.clockMs * 1000) });
+  const device = await Device.open({ path: sim.path, binding: recordingBinding(sim.binding, writer) as never });
+  writer.begin(header(device, ['test', String(limit)]));
+  await device.setDelay(delayPs);
+  const run = await device.start({ limitTrials: limit });
+  const trials = await collectTrials(run);
+  await device.close();
+  writer.close();
+  return { path, trials };
+}
+
+describe('recording binding', () => {
+  it('records both directions byte-exact: the device bytes hold the same trials, the host bytes the same commands', async () => {
+    const s = await recordSession('live.epqrec', 4000, 1830);
+    expect(s.trials.records.length).toBe(4000);
+    const parser = new RecordingParser();
+    const entries = parser.push(readFileSync(s.path));
+    expect(parser.finish()).toBeNull();
+    expect(parser.header?.device?.serial).toMatch(/^EPQ1-[0-9A-F]{8}$/);
+    // Host side: GET_INFO, SET_DELAY 1830, START limit 4000, then whatever close sends, in order.
+    const host = Buffer.concat(entries.filter((e) => e.direction === Direction.HOST_TO_DEVICE).map((e) => e.bytes));
+    expect(host.length % 64).toBe(0);
+    const cmds = [];
+    for (let i = 0; i < host.length; i += 64) cmds.push(decodeFrame(host.subarray(i, i + 64)));
+    expect(cmds.slice(0, 3).map((c) => c.kind)).toEqual(['GET_INFO', 'SET_DELAY', 'START']);
+    expect(cmds[1]).toMatchObject({ kind: 'SET_DELAY', delay: 1830 });
+    expect(cmds[2]).toMatchObject({ kind: 'START', limit: 4000 });
+    // Device side: the same trials, through the capture path.
+    const device = entries.filter((e) => e.direction === Direction.DEVICE_TO_HOST).map((e) => e.bytes);
+    const fromBytes = await collectTrials(runEventsFromBytes(device));
+    expect(fromBytes.records.equals(s.trials.records)).toBe(true);
+    expect(fromBytes.firsts).toEqual(s.trials.firsts);
+    // Chip-time stamps never go backwards.
+    for (let i = 1; i < entries.length; i++) expect(entries[i].timeUs).toBeGreaterThanOrEqual(entries[i - 1].timeUs);
+  });
+});
+
+describe('replay binding', () => {
+  let live: Session;
+  beforeAll(async () => {
+    live = await recordSession('replay-src.epqrec', 6000, 1830);
+  });
+
+  it('plays the recording as the chip: the same host code gets the same trials', async () => {
+    const replay = createReplayBinding(live.path);
+    const device = await Device.open({ path: replay.path, binding: replay.binding as never });
+    await device.setDelay(1830);
+    const run = await device.start({ limitTrials: 6000 });
+    const trials = await collectTrials(run);
+    await device.close();
+    expect(replay.divergence).toBeNull();
+    expect(trials.records.equals(live.trials.records)).toBe(true);
+    expect(trials.firsts).toEqual(live.trials.firsts);
+    expect(replay.port?.progress.hostBytesMatched).toBeGreaterThanOrEqual(3 * 64);
+  });
+
+  it('a divergent command fails naming the recorded one and the one sent, decoded', async () => {
+    const replay = createReplayBinding(live.path);
+    const device = await Device.open({ path: replay.path, binding: replay.binding as never });
+    const err = await device.setDelay(1800).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await device.close().catch(() => undefined);
+    expect(err).toBeInstanceOf(DeviceError);
+    // Record 0 is GET_INFO, record 1 its answer, record 2 the SET_DELAY (one read per answer on the simulator).
+    const parser = new RecordingParser();
+    const entries = parser.push(readFileSync(live.path));
+    const setDelay = entries.filter((e) => e.direction === Direction.HOST_TO_DEVICE)[1];
+    const expected = `replay diverged at record ${setDelay.index}: expected SET_DELAY seq 1 (delay 1830), got SET_DELAY seq 1 (delay 1800)`;
+    expect(replay.divergence?.message).toBe(expected);
+    expect((err as Error).message).toContain(expected);
+  });
+
+  it('a host that goes on after the recording ends is told so', async () => {
+    const replay = createReplayBinding(live.path);
+    const device = await Device.open({ path: replay.path, binding: replay.binding as never });
+    await device.setDelay(1830);
+    const run = await device.start({ limitTrials: 6000 });
+    await collectTrials(run);
+    // The live session closed here; this replayed host asks for more.
+    const err = await device.getStatus().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await device.close().catch(() => undefined);
+    expect(err).toBeInstanceOf(DeviceError);
+    expect(replay.divergence?.message).toMatch(/^replay diverged at the end of the recording \(after \d+ records\): expected nothing more from the host, got GET_STATUS seq 3$/);
+  });
+
+  it('a raw capture cannot be played as a device', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const raw = join(dir, 'raw.bin');
+    writeFileSync(raw, Buffer.from([0xe5, 0x51, 1, 2, 3]));
+    const replay = createReplayBinding(raw);
+    await expect(Device.open({ path: replay.path, binding: replay.binding as never, retries: 0 })).rejects.toThrow(/raw capture/);
+  });
+});
