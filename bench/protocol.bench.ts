@@ -49,7 +49,7 @@ export async function run(): Promise<Figure[]> {
     }
     return generic;
   });
-  // restore the buffer to the fast-path frames (same bytes as encodeFrame wrote, different seq/first)
+  // the decoder passes below read the fast-path frames again (encodeFrame wrote the same bytes for its range)
   for (let i = 0; i < FRAMES; i++) encodeTrialsInto(buf, i * 64, i, 0, i * 40, records, 0, 40);
 
   let decoded = 0;

@@ -22,8 +22,8 @@
  */
 import { frameCrc, storedCrc } from './crc.ts';
 import { FrameError, flagsError, rangeError, reservedError } from './errors.ts';
-import { layoutOfType, type TypeLayout } from './layouts.ts';
-import { FRAME_SIZE, MAGIC0, MAGIC1, PAYLOAD_OFFSET, PAYLOAD_SIZE, type Frame, type UnknownFrame } from './types.ts';
+import { layoutOf, layoutOfType, type FieldOp, type TypeLayout } from './layouts.ts';
+import { FRAME_SIZE, MAGIC0, MAGIC1, PAYLOAD_OFFSET, PAYLOAD_SIZE, type Frame, type TrialsFrame, type UnknownFrame } from './types.ts';
 
 const TWO_POW_32 = 4294967296;
 const MAX_SAFE_HI = Math.floor(Number.MAX_SAFE_INTEGER / TWO_POW_32); // 0x1fffff
@@ -70,6 +70,11 @@ export function decodeFramed(bytes: Uint8Array, offset: number): Frame | Unknown
   const type = bytes[offset + 2];
   const flags = bytes[offset + 3];
   const seq = readU32(bytes, offset + 4);
+  if (type === TRIALS_TYPE) {
+    const f = decodeTrialsFast(bytes, offset, flags, seq);
+    if (f) return f;
+    // something is off: the generic path finds it and throws the exact error
+  }
   const layout = layoutOfType(type);
   if (!layout) {
     const payload = new Uint8Array(PAYLOAD_SIZE);
@@ -77,6 +82,45 @@ export function decodeFramed(bytes: Uint8Array, offset: number): Frame | Unknown
     return { kind: 'UNKNOWN', type, flags, seq, payload };
   }
   return decodeWithLayout(layout, bytes, offset, flags, seq);
+}
+
+// ---- TRIALS fast path: most of the traffic. Offsets come from the layout; any
+// frame it does not accept goes to the generic path, which throws the exact error.
+const TRIALS_LAYOUT = layoutOf('TRIALS');
+const TRIALS_TYPE = TRIALS_LAYOUT.type;
+const T_FLAGS_MASK = TRIALS_LAYOUT.flagsMask;
+const T_FIRST = TRIALS_LAYOUT.scalars.first.offset;
+const T_N = TRIALS_LAYOUT.scalars.n.offset;
+const [T_N_MIN, T_N_MAX] = TRIALS_LAYOUT.scalars.n.ranges[0];
+const T_REC_OP = TRIALS_LAYOUT.ops.find((op) => op.op === 'records');
+if (!T_REC_OP || T_REC_OP.op !== 'records' || T_REC_OP.bitsPerItem !== 8) throw new Error('frames.json: TRIALS records must be byte records');
+const T_REC = T_REC_OP.offset;
+const T_REC_RESERVED = T_REC_OP.reservedBitsMask;
+const T_REC_SIZE = T_REC_OP.size;
+const T_FIXED_OPS = TRIALS_LAYOUT.ops.map((op) => op.op).join(',');
+if (T_FIXED_OPS !== 'scalar,scalar,reserved,records' || TRIALS_LAYOUT.scalars.first.kind !== 'u64' || TRIALS_LAYOUT.scalars.n.kind !== 'u16') {
+  throw new Error(`frames.json: TRIALS layout changed (${T_FIXED_OPS}); update decodeTrialsFast`);
+}
+const T_RESERVED_OP = TRIALS_LAYOUT.ops[2] as Extract<FieldOp, { op: 'reserved' }>;
+
+function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq: number): TrialsFrame | undefined {
+  if ((flags & ~T_FLAGS_MASK) !== 0) return undefined;
+  const p = offset + PAYLOAD_OFFSET;
+  const hi = readU32(bytes, p + T_FIRST + 4);
+  if (hi > MAX_SAFE_HI) return undefined;
+  const n = bytes[p + T_N] | (bytes[p + T_N + 1] << 8);
+  if (n < T_N_MIN || n > T_N_MAX) return undefined;
+  for (let i = T_RESERVED_OP.offset; i < T_RESERVED_OP.offset + T_RESERVED_OP.size; i++) if (bytes[p + i] !== 0) return undefined;
+  const r = p + T_REC;
+  let bad = 0;
+  for (let k = 0; k < n; k++) bad |= bytes[r + k];
+  if ((bad & T_REC_RESERVED) !== 0) return undefined;
+  bad = 0;
+  for (let k = n; k < T_REC_SIZE; k++) bad |= bytes[r + k];
+  if (bad !== 0) return undefined;
+  const records = new Uint8Array(n);
+  records.set(bytes.subarray(r, r + n));
+  return { kind: 'TRIALS', flags, seq, first: hi * TWO_POW_32 + readU32(bytes, p + T_FIRST), n, records };
 }
 
 function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number, flags: number, seq: number): Frame {

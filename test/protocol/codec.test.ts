@@ -160,6 +160,37 @@ describe('round trips', () => {
     expect(n).toBe(20_000);
   });
 
+  it('a well-framed frame with mutated payload either fails with FrameError or decodes to a frame that re-encodes to the same bytes', () => {
+    const rand = mulberry32(77);
+    const outcomes = { decoded: 0, refused: 0 };
+    for (let i = 0; i < 20_000; i++) {
+      const layout = LAYOUTS[i % LAYOUTS.length];
+      const clean = encodeFrame(randomFrame(rand, layout));
+      const body = Buffer.from(clean.subarray(8, 60));
+      const edits = 1 + Math.floor(rand() * 3);
+      for (let e = 0; e < edits; e++) {
+        const at = Math.floor(rand() * 52);
+        body[at] = rand() < 0.5 ? body[at] ^ (1 << Math.floor(rand() * 8)) : Math.floor(rand() * 256);
+      }
+      const flags = rand() < 0.1 ? Math.floor(rand() * 256) : clean[3];
+      const bytes = encodeRaw(clean[2], flags, clean.readUInt32LE(4), body);
+      let f: ReturnType<typeof decodeFrame> | undefined;
+      try {
+        f = decodeFrame(bytes);
+      } catch (e) {
+        expect(e).toBeInstanceOf(FrameError);
+        outcomes.refused++;
+        continue;
+      }
+      expect(f.kind).not.toBe('UNKNOWN');
+      expect(encodeFrame(f as Frame).toString('hex')).toBe(bytes.toString('hex'));
+      outcomes.decoded++;
+    }
+    // both outcomes must be well represented, or the test proves nothing
+    expect(outcomes.decoded).toBeGreaterThan(2000);
+    expect(outcomes.refused).toBeGreaterThan(2000);
+  });
+
   it('encodeTrialsInto writes the same bytes as encodeFrame, over stale buffer contents', () => {
     const rand = mulberry32(9);
     const buf = Buffer.alloc(64 * 50, 0xff);
