@@ -112,19 +112,22 @@ export function fitCurve<X>(spec: FitSpec<X>): FitResult {
   if (n <= p) throw new Error(`fit: ${n} points cannot determine ${p} parameters`);
   if (spec.sigmas.some((s) => !(s > 0))) throw new Error('fit: every sigma must be > 0');
   const index = Array.from({ length: n }, (_, i) => i);
+  // Residuals are standardised here ((y - f)/sigma with unit weights) rather than
+  // through the library's `weights`, whose step (weight 1/w^2) and acceptance test
+  // (weight w^2) disagree in ml-levenberg-marquardt 5.1: with unit weights both
+  // minimise the same chi^2.
   const result = levenbergMarquardt(
-    { x: index, y: spec.ys },
-    (params) => (i) => spec.model(params, spec.xs[i]),
+    { x: index, y: spec.ys.map((y, i) => y / spec.sigmas[i]) },
+    (params) => (i) => spec.model(params, spec.xs[i]) / spec.sigmas[i],
     {
       initialValues: spec.initial,
-      weights: spec.sigmas,
       minValues: spec.min,
       maxValues: spec.max,
       gradientDifference: spec.steps,
       centralDifference: true,
       damping: 1e-2,
       maxIterations: spec.maxIterations ?? 100,
-      errorTolerance: 1e-12,
+      errorTolerance: 1e-9,
     },
   );
   const values = result.parameterValues;
