@@ -23,7 +23,7 @@
  * the chunk boundaries the live host saw (a large recorded chunk may take
  * several smaller reads).
  */
-import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface';
+import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import { DeviceError, InputError } from '../errors.ts';
 import { openRecording, type Recording, type RecordEntry } from './reader.ts';
 import { Direction } from './format.ts';
