@@ -158,8 +158,15 @@ export class TrialAccountant {
     this.block = this.newBlock(this.block.index + 1);
   }
 
-  /** The run ended: the partial block, if any trial of it was accounted for (its `trials` is the count so far). */
-  finish(): BlockTally | null {
+  /**
+   * The run ended after `trialsPerformed` trials (the chip's count, PROTOCOL 4
+   * STATUS `trials`, when known): trials it performed that never arrived are
+   * lost on the link (PROTOCOL 6), and may complete blocks. Returns the blocks
+   * completed that way followed by the partial block, if any trial of it was
+   * accounted for (its `trials` is the count so far).
+   */
+  finish(trialsPerformed = 0, done: BlockTally[] = []): BlockTally | null {
+    if (trialsPerformed > this.next) this.addLost(trialsPerformed - this.next, false, done);
     const block = this.block;
     const accounted = this.next - block.firstTrial;
     if (accounted === 0) return null;

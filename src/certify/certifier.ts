@@ -114,6 +114,8 @@ export class Certifier {
   private faultFromBlock = -1;
   private faultToBlock = -1;
   private finished = false;
+  /** The largest trial count a STATUS reported (PROTOCOL 4 STATUS: trials since START). */
+  private trialsReported = 0;
   readonly stats: CertifierStats = {
     blocks: 0, certified: 0, refused: 0, certifiedBits: 0, recordedTrials: 0,
     lostDeviceTrials: 0, lostLinkTrials: 0, linkLostFrames: 0, invalidFrames: 0, statusFrames: 0,
@@ -170,6 +172,7 @@ export class Certifier {
         }
         case 'status':
           this.stats.statusFrames++;
+          if (ev.status.trials > this.trialsReported) this.trialsReported = ev.status.trials;
           this.noteStatus(ev.status.faults, ev.status.trials);
           break;
         case 'linkLoss':
@@ -189,12 +192,19 @@ export class Certifier {
     return out;
   }
 
-  /** The run ended: the incomplete last block, if any, is refused (it is never extracted). */
+  /**
+   * The run ended. Trials a STATUS reported as performed but that never
+   * arrived are lost (PROTOCOL 6) and may complete blocks; the incomplete
+   * last block, if any, is refused (it is never extracted).
+   */
   finish(): BlockResult[] {
     if (this.finished) return [];
     this.finished = true;
-    const t = this.accountant.finish();
-    return t ? [this.finalize(t, true)] : [];
+    const done: BlockTally[] = [];
+    const t = this.accountant.finish(this.trialsReported, done);
+    const out = done.map((b) => this.finalize(b));
+    if (t) out.push(this.finalize(t, true));
+    return out;
   }
 
   /** PROTOCOL 4 STATUS: a fault other than the ignored ones fails every block it may cover. */

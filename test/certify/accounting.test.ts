@@ -1,0 +1,225 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { TrialAccountant } from '../../src/certify/accounting.ts';
+import { Certifier, certifyRun } from '../../src/certify/certifier.ts';
+import { estimateFromCounts, estimateFromHistogram, estimatorOfCell } from '../../src/certify/estimate.ts';
+import { A_TABLE, B_TABLE, CELL_TABLE, countCell } from '../../src/certify/outcomes.ts';
+import { DeviceError } from '../../src/errors.ts';
+import type { RunEvent } from '../../src/device/run.ts';
+import { asRun, chshRecords, collect, record, rng, toBatches } from './helpers.ts';
+
+const device = { serial: 'EPQ1-00C0FFEE', firmware: '1.0.0' };
+const idleStatus = {
+  kind: 'STATUS' as const, flags: 0, seq: 0, trials: 0, temperature: 2500, pump: 300, bias: [30000, 30000, 30000, 30000] as [number, number, number, number],
+  dark: [100, 100, 100, 100] as [number, number, number, number], window: 1000, angles: [0, 4500, 2250, 15750] as [number, number, number, number],
+  faults: 0, state: 0, source: 0, lost: 0, delay: 0,
+};
+
+function trials(first: number, records: Uint8Array, flags = 0, seq = 0): RunEvent {
+  return { kind: 'trials', first, n: records.length, records, flags, seq };
+}
+
+describe('binning and estimator tables', () => {
+  it('a = A1 & !A0, b = B1 & !B0: no-click and double-click give 0', () => {
+    expect(A_TABLE[0x08]).toBe(1); // A1 only
+    expect(A_TABLE[0x04]).toBe(0); // A0 only
+    expect(A_TABLE[0x0c]).toBe(0); // double click
+    expect(A_TABLE[0x00]).toBe(0); // no click
+    expect(B_TABLE[0x02]).toBe(1);
+    expect(B_TABLE[0x03]).toBe(0);
+    expect(B_TABLE[0x00]).toBe(0);
+    expect(CELL_TABLE[0x3a]).toBe(countCell(0x3a));
+    expect(countCell(record(1, 1, 1, 0))).toBe(8 + 4 + 2);
+  });
+
+  it('the per-trial estimator is unbiased: its exact mean over a known distribution is S', () => {
+    // Correlators (0.7, 0.5, 0.6, -0.4) with uniform settings and marginals: S = 2.2.
+    const e = [0.7, 0.5, 0.6, -0.4];
+    let mean = 0;
+    for (let cell = 0; cell < 16; cell++) {
+      const xy = cell >> 2;
+      const same = ((cell >> 1) & 1) === (cell & 1);
+      const p = 0.25 * (same ? (1 + e[xy]) / 4 : (1 - e[xy]) / 4);
+      mean += p * estimatorOfCell(cell);
+    }
+    expect(mean).toBeCloseTo(e[0] + e[1] + e[2] - e[3], 12);
+  });
+
+  it('S-hat from counts equals the plain mean of the per-trial estimator over the records', () => {
+    const recs = chshRecords(100_000, 2.4, 2);
+    const hist = new Uint32Array(64);
+    let sum = 0;
+    for (const r of recs) {
+      hist[r]++;
+      sum += estimatorOfCell(countCell(r));
+    }
+    const est = estimateFromHistogram(hist, 0);
+    expect(est.sEstimate).toBeCloseTo(sum / recs.length, 12);
+    // 5 sigma: Var(I) = 16 - S^2.
+    expect(Math.abs(est.sEstimate - 2.4)).toBeLessThan(5 * Math.sqrt((16 - 2.4 ** 2) / recs.length));
+  });
+
+  it('lost trials are scored as lost games (-4)', () => {
+    const counts = new Array(16).fill(0);
+    counts[0] = 10; // x=y=0, a=b=0: won
+    expect(estimateFromCounts(counts, 0).sEstimate).toBe(4);
+    expect(estimateFromCounts(counts, 10).sEstimate).toBe(0);
+  });
+});
+
+describe('trial accounting', () => {
+  it('cuts contiguous frames into blocks and packs a, b at bits 2k, 2k+1', () => {
+    const acc = new TrialAccountant({ blockTrials: 100 });
+    const recs = chshRecords(250, 2.4, 4);
+    const done = [];
+    for (let i = 0; i < 250; i += 40) done.push(...acc.addTrials(i, Math.min(40, 250 - i), recs.subarray(i, Math.min(250, i + 40)), 0, i));
+    expect(done.map((b) => [b.index, b.firstTrial, b.recorded])).toEqual([[0, 0, 100], [1, 100, 100]]);
+    for (const b of done) {
+      for (let k = 0; k < 100; k++) {
+        const r = recs[b.firstTrial + k];
+        expect((b.input[(2 * k) >> 3] >> ((2 * k) & 7)) & 1).toBe(A_TABLE[r]);
+        expect((b.input[(2 * k + 1) >> 3] >> ((2 * k + 1) & 7)) & 1).toBe(B_TABLE[r]);
+      }
+    }
+    const last = acc.finish();
+    expect(last?.trials).toBe(50);
+    expect(last?.input.length).toBe(13);
+  });
+
+  it('keeps lost trials in their blocks: GAP counts as device loss, a silent jump as link loss, across block edges', () => {
+    const acc = new TrialAccountant({ blockTrials: 100 });
+    const ones = new Uint8Array(40).fill(record(0, 0, 1, 1));
+    const done = [
+      ...acc.addTrials(0, 40, ones, 0, 0),
+      ...acc.addTrials(90, 40, ones, 1, 1), // GAP: 40..89 lost in the device
+      ...acc.addTrials(180, 40, ones, 0, 2), // silent jump: 130..179 lost on the link
+      ...acc.addTrials(260, 40, ones, 1, 3), // GAP: 220..259 lost in the device
+      ...acc.addTrials(340, 40, ones, 0, 4), // silent jump 300..339 (block 3), frame spans into block 3 only
+      ...acc.addTrials(460, 40, ones, 1, 5), // GAP 380..459 spans the edge at 400: 20 in block 3, 60 in block 4
+    ];
+    expect(done.map((b) => [b.index, b.recorded, b.lostDevice, b.lostLink])).toEqual([
+      [0, 50, 50, 0],
+      [1, 50, 0, 50],
+      [2, 60, 40, 0],
+      [3, 40, 20, 40],
+      [4, 40, 60, 0],
+    ]);
+    // Lost trials leave zero bits in the input: trial 40 of block 0 (lost) has a = b = 0, trial 0 has a = b = 1.
+    expect(done[0].input[0] & 0b11).toBe(0b11);
+    expect((done[0].input[10] >> 0) & 0b11).toBe(0);
+    expect(acc.finish(500)).toBeNull();
+    // Trials the chip reports as performed after the last frame are lost too (PROTOCOL 4 STATUS: trials).
+    const acc2 = new TrialAccountant({ blockTrials: 100 });
+    acc2.addTrials(0, 40, ones, 0, 0);
+    const tail = acc2.finish(70);
+    expect([tail?.trials, tail?.recorded, tail?.lostLink]).toEqual([70, 40, 30]);
+  });
+
+  it('refuses overlapping, duplicate and backwards indices as a protocol error', () => {
+    const acc = new TrialAccountant({ blockTrials: 100 });
+    const recs = new Uint8Array(40);
+    acc.addTrials(0, 40, recs, 0, 0);
+    expect(() => acc.addTrials(39, 40, recs, 0, 1)).toThrow(DeviceError);
+    expect(() => acc.addTrials(0, 40, recs, 0, 1)).toThrow(/below the next expected 40/);
+  });
+
+  it('ends the run with a DeviceError on reserved record bits or an invalid TRIALS frame', async () => {
+    const bad = new Uint8Array(40);
+    bad[7] = 0x80;
+    await expect(collect(certifyRun(asRun([[trials(0, bad)]]), { device, blockTrials: 100 }))).rejects.toThrow(/reserved bits set/);
+    const inv: RunEvent = { kind: 'invalid', reason: 'reserved record bits set', field: 'records', type: 1 };
+    await expect(collect(certifyRun(asRun([[inv]]), { device, blockTrials: 100 }))).rejects.toBeInstanceOf(DeviceError);
+    // An invalid frame of another type is counted, not fatal.
+    const c = new Certifier({ device, blockTrials: 100 });
+    c.push([{ kind: 'invalid', reason: 'bad range', type: 3 }]);
+    expect(c.stats.invalidFrames).toBe(1);
+  });
+
+  it('refuses a block with more lost trials than the set share, and keeps one below it', () => {
+    const N = 2 ** 20;
+    const recs = chshRecords(2 * N, 2.6, 9);
+    const lost: Array<[number, number]> = [[1000, Math.floor(0.011 * N)], [N + 1000, Math.floor(0.004 * N)]];
+    const c = new Certifier({ device, blockTrials: N, adversary: 'classical' });
+    const res = toBatches(recs, { lost, framesPerBatch: 4096 }).flatMap((b) => c.push(b));
+    expect(res.map((r) => r.ok)).toEqual([false, true]);
+    if (!res[0].ok) {
+      expect(res[0].test).toBe('lost');
+      expect(res[0].reason).toMatch(/^lost trials 11534 of 1048576 \(1\.10%; device 11534, link 0\) > 1\.00%$/);
+    }
+    if (res[1].ok) expect(res[1].draft.lostTrials).toEqual({ device: Math.floor(0.004 * N), link: 0, total: Math.floor(0.004 * N) });
+  });
+
+  it('property: losing any trials never raises S-hat (GAP or link, any pattern)', () => {
+    const recs = chshRecords(4000, 2.6, 13);
+    const full = new Certifier({ device, blockTrials: 4000, adversary: 'classical', maxLostShare: 0.99 });
+    const ref = toBatches(recs).flatMap((b) => full.push(b));
+    const sFull = ref[0].ok ? ref[0].draft.sEstimate : ref[0].sEstimate;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3999 }), fc.integer({ min: 1, max: 300 })), { minLength: 1, maxLength: 8 }),
+        fc.boolean(),
+        (ranges, gap) => {
+          const lost = ranges.map(([s, n]) => [s, Math.min(n, 4000 - s)] as [number, number]);
+          const c = new Certifier({ device, blockTrials: 4000, adversary: 'classical', maxLostShare: 0.99 });
+          // The run's final STATUS says 4000 trials were performed (PROTOCOL 4 STATUS), so trailing losses count too.
+          const end: RunEvent = { kind: 'status', status: { ...idleStatus, trials: 4000 } };
+          const res = [...[...toBatches(recs, { lost, gap }), [end]].flatMap((b) => c.push(b)), ...c.finish()];
+          expect(res).toHaveLength(1);
+          const r = res[0];
+          const s = r.ok ? r.draft.sEstimate : r.sEstimate;
+          expect(s).toBeLessThanOrEqual(sFull + 1e-12);
+        },
+      ),
+      { numRuns: 300, seed: 42 },
+    );
+  });
+});
+
+describe('STATUS faults', () => {
+  const status = (faults: number, trialsDone: number): RunEvent => ({
+    kind: 'status',
+    status: {
+      kind: 'STATUS', flags: 0, seq: 0, trials: trialsDone, temperature: 2500, pump: 300, bias: [30000, 30000, 30000, 30000],
+      dark: [100, 100, 100, 100], window: 1000, angles: [0, 4500, 2250, 15750], faults, state: 1, source: 0, lost: 0, delay: 0,
+    },
+  });
+
+  it('a fault other than UNCALIBRATED fails the block it falls in; UNCALIBRATED alone does not', () => {
+    const N = 2 ** 20;
+    const recs = chshRecords(3 * N, 2.6, 17);
+    const batches = toBatches(recs, { framesPerBatch: 4096 });
+    const c = new Certifier({ device, blockTrials: N, adversary: 'classical' });
+    const res = [];
+    for (let i = 0; i < batches.length; i++) {
+      res.push(...c.push(batches[i]));
+      if (i === 2) res.push(...c.push([status(0x20, 3 * 4096 * 40)])); // UNCALIBRATED, block 0
+      if (i === Math.floor(batches.length / 2)) res.push(...c.push([status(0x08 | 0x20, N + 10)])); // OVERFLOW, in block 1
+    }
+    expect(res.map((r) => (r.ok ? 'ok' : r.test))).toEqual(['ok', 'status', 'ok']);
+    if (!res[1].ok) expect(res[1].reason).toBe('device fault during the block: OVERFLOW');
+  });
+});
+
+describe('refusals', () => {
+  it('an uncalibrated chip (B never clicks in its gate) is refused for S <= 2 with the S value, and outputs nothing', async () => {
+    const N = 2 ** 20;
+    const r = rng(23);
+    const recs = new Uint8Array(N);
+    // A clicks at random (A1 with probability 0.4, A0 0.5, none 0.1), B never: S = 0.4 in expectation.
+    for (let i = 0; i < N; i++) {
+      const u = r();
+      recs[i] = ((r() < 0.5 ? 1 : 0) << 5) | ((r() < 0.5 ? 1 : 0) << 4) | (u < 0.4 ? 0x08 : u < 0.9 ? 0x04 : 0);
+    }
+    const res = await collect(certifyRun(asRun(toBatches(recs, { framesPerBatch: 4096 })), { device, blockTrials: N }));
+    expect(res).toHaveLength(1);
+    const b = res[0];
+    expect(b.ok).toBe(false);
+    if (!b.ok) {
+      expect(b.test).toBe('bell');
+      expect(b.reason).toMatch(/^S = 0\.4\d\d <= 2 \(lower bound 0\.\d+ over 1048576 trials\): no Bell violation; is the chip calibrated\? run epqrng calibrate$/);
+      expect(b.failedTests).toContain('rct');
+      expect('input' in b).toBe(false);
+      expect('draft' in b).toBe(false);
+    }
+  });
+});

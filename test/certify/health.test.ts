@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { Certifier } from '../../src/certify/certifier.ts';
+import {
+  aptCutoff,
+  APT_WINDOW,
+  chiSquare3Critical,
+  chiSquare3Survival,
+  OutcomeHealthTests,
+  rctCutoff,
+  settingsChiSquare,
+} from '../../src/certify/health.ts';
+import { chshRecords, record, rng, toBatches } from './helpers.ts';
+
+/** Independent binomial upper tail: pmf by the multiplicative recurrence from the mode side, in linear space with rescaling. */
+function tailByRecurrence(n: number, p: number, c: number): number {
+  // pmf(k+1) = pmf(k) * (n-k)/(k+1) * p/(1-p); start from log pmf(0) = n log(1-p).
+  let logPmf = n * Math.log1p(-p);
+  const pmf: number[] = [];
+  for (let k = 0; k <= n; k++) {
+    pmf.push(Math.exp(logPmf));
+    logPmf += Math.log((n - k) / (k + 1)) + Math.log(p / (1 - p));
+  }
+  let tail = 0;
+  for (let k = n; k >= c; k--) tail += pmf[k];
+  return tail;
+}
+
+describe('NIST SP 800-90B cutoffs', () => {
+  it('RCT: C = 1 + ceil(-log2(alpha)/H)', () => {
+    expect(rctCutoff(2 ** -20, 0.2)).toBe(1 + Math.ceil(20 / 0.2));
+    expect(rctCutoff(2 ** -20, 1)).toBe(21);
+    expect(rctCutoff(2 ** -30, 0.5)).toBe(61);
+  });
+
+  it('APT: the smallest C with P[Binom(1024, 2^-H) >= C] <= alpha (checked by an independent tail sum)', () => {
+    for (const [alpha, h] of [[2 ** -20, 0.2], [2 ** -20, 0.5], [2 ** -20, 1], [2 ** -30, 1], [2 ** -10, 1]] as const) {
+      const c = aptCutoff(alpha, h);
+      const p = 2 ** -h;
+      expect(tailByRecurrence(APT_WINDOW, p, c)).toBeLessThanOrEqual(alpha);
+      expect(tailByRecurrence(APT_WINDOW, p, c - 1)).toBeGreaterThan(alpha);
+    }
+  });
+
+  it('chi-square (3 dof) critical values: 7.815 at 5% (textbook table), survival = alpha at the critical value', () => {
+    expect(chiSquare3Critical(0.05)).toBeCloseTo(7.815, 2);
+    expect(chiSquare3Critical(0.01)).toBeCloseTo(11.345, 2);
+    const c = chiSquare3Critical(2 ** -20);
+    expect(chiSquare3Survival(c) / 2 ** -20).toBeCloseTo(1, 3);
+  });
+});
+
+describe('health tests on ideal data (fixed seeds)', () => {
+  it('RCT alarm count on ideal bits matches its rate from the cutoff formula (H = 1, alpha = 2^-10)', () => {
+    const t = new OutcomeHealthTests({ alpha: 2 ** -10, entropyPerBit: 1 });
+    const C = t.rctCutoff; // 11
+    const n = 2 ** 21;
+    const r = rng(7);
+    const recs = new Uint8Array(n);
+    for (let i = 0; i < n; i++) recs[i] = record(r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0);
+    t.update(recs, 0, n);
+    // A run reaches length C at a given position with probability (1/2) * 2^-(C-1) (a change, then C-1 repeats).
+    const expected = n * 0.5 * 2 ** -(C - 1);
+    for (const alarms of [t.rctFailuresA, t.rctFailuresB]) {
+      expect(Math.abs(alarms - expected)).toBeLessThan(5 * Math.sqrt(expected));
+      // The false-positive rate per sample is at most alpha, as the standard requires.
+      expect(alarms / n).toBeLessThanOrEqual(2 ** -10);
+    }
+  });
+
+  it('APT windows alarm at most at rate alpha (+5 sigma) on ideal bits, and never with the default cutoffs', () => {
+    const t = new OutcomeHealthTests({ alpha: 2 ** -10, entropyPerBit: 1 });
+    const d = new OutcomeHealthTests();
+    const n = 2 ** 21;
+    const recs = chshRecords(n, 2.4, 11);
+    t.update(recs, 0, n);
+    d.update(recs, 0, n);
+    const windows = n / APT_WINDOW;
+    const bound = windows * 2 ** -10 + 5 * Math.sqrt(windows * 2 ** -10);
+    expect(t.aptFailuresA).toBeLessThanOrEqual(bound);
+    expect(t.aptFailuresB).toBeLessThanOrEqual(bound);
+    expect(d.snapshot()).toEqual({ rctA: 0, rctB: 0, aptA: 0, aptB: 0 });
+  });
+
+  it('carries state across frames: any split of the stream gives the same alarms as one pass', () => {
+    const n = 200_000;
+    const r = rng(3);
+    const recs = new Uint8Array(n);
+    // Biased bits (P(1) = 0.1) so that both tests fire now and then with H = 1.
+    for (let i = 0; i < n; i++) recs[i] = record(0, 0, r() < 0.1 ? 1 : 0, r() < 0.1 ? 1 : 0);
+    const whole = new OutcomeHealthTests({ alpha: 2 ** -20, entropyPerBit: 1 });
+    whole.update(recs, 0, n);
+    const split = new OutcomeHealthTests({ alpha: 2 ** -20, entropyPerBit: 1 });
+    let i = 0;
+    while (i < n) {
+      const end = Math.min(n, i + 1 + Math.floor(r() * 57));
+      split.update(recs, i, end);
+      i = end;
+    }
+    expect(whole.snapshot().rctA).toBeGreaterThan(0);
+    expect(whole.snapshot().aptA).toBeGreaterThan(0);
+    expect(split.snapshot()).toEqual(whole.snapshot());
+  });
+
+  it('a dead detector (b always 0) fails the RCT within the cutoff, and the APT in the first windows', () => {
+    const t = new OutcomeHealthTests();
+    const n = 4096;
+    const r = rng(5);
+    const recs = new Uint8Array(n);
+    for (let i = 0; i < n; i++) recs[i] = record(r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, 0);
+    t.update(recs, 0, t.rctCutoff - 1);
+    expect(t.rctFailuresB).toBe(0);
+    t.update(recs, t.rctCutoff - 1, n);
+    expect(t.rctFailuresB).toBe(1);
+    expect(t.aptFailuresB).toBe(n / APT_WINDOW);
+    expect(t.rctFailuresA + t.aptFailuresA).toBe(0);
+  });
+});
+
+describe('settings uniformity', () => {
+  it('chi-square of four counts against uniform', () => {
+    expect(settingsChiSquare([25, 25, 25, 25])).toBe(0);
+    expect(settingsChiSquare([30, 20, 25, 25])).toBeCloseTo((25 + 25) / 25, 12);
+  });
+
+  it('a biased-settings chip, P(x=1) = 0.6, fails at the default block size; a uniform one passes', () => {
+    const N = 2 ** 22;
+    const device = { serial: 'EPQ1-00C0FFEE', firmware: '1.0.0' };
+    const biased = new Certifier({ device });
+    const resBiased = toBatches(chshRecords(N, 2.4, 21, 0.6), { framesPerBatch: 4096 }).flatMap((b) => biased.push(b));
+    expect(resBiased).toHaveLength(1);
+    expect(resBiased[0].ok).toBe(false);
+    if (!resBiased[0].ok) {
+      expect(resBiased[0].test).toBe('settings');
+      expect(resBiased[0].reason).toMatch(/^settings not uniform: chi-square \d+/);
+    }
+    const fair = new Certifier({ device });
+    const resFair = toBatches(chshRecords(N, 2.4, 22), { framesPerBatch: 4096 }).flatMap((b) => fair.push(b));
+    expect(resFair).toHaveLength(1);
+    expect(resFair[0].ok).toBe(true);
+  });
+});
