@@ -1000,6 +1000,8 @@ export class SimulatedChip {
     const seq = this.nextSeq();
     const first = this.recordFirst;
     this.emitFrame((buf, off) => encodeTrialsInto(buf, off, seq, flags, first, this.records, 0, n));
+    // PROTOCOL 4 CREDIT: whenever 4096 or more slots were freed since the last CREDIT.
+    if (this.source === 1 && this.freedSinceCredit >= CREDIT_STEP) this.sendCredit();
   }
 }
 
