@@ -220,9 +220,21 @@ function compileType(kind: FrameKind, raw: z.infer<typeof typeSchema>): TypeLayo
   return { kind, type: raw.type, direction: raw.direction, section: raw.section, flags, flagsMask, ops, scalars };
 }
 
-function load(): { byKind: Map<FrameKind, TypeLayout>; byType: (TypeLayout | undefined)[]; enums: Record<string, Record<string, number>>; protocol: { major: number; minor: number } } {
-  const text = readFileSync(new URL('../../firmware-protocol/frames.json', import.meta.url), 'utf8');
-  const parsed = framesSchema.parse(JSON.parse(text));
+export interface CompiledLayouts {
+  byKind: Map<FrameKind, TypeLayout>;
+  byType: (TypeLayout | undefined)[];
+  enums: Record<string, Record<string, number>>;
+  protocol: { major: number; minor: number };
+}
+
+/**
+ * Validates frames.json data and compiles its plans. Throws on anything the
+ * codec could not honour: a schema breach, a type number or kind that does
+ * not match types.ts, overlapping fields, a range that does not fit its kind,
+ * a count field allowing more items than its field holds.
+ */
+export function compileLayouts(data: unknown): CompiledLayouts {
+  const parsed = framesSchema.parse(data);
   const byKind = new Map<FrameKind, TypeLayout>();
   const byType: (TypeLayout | undefined)[] = new Array(256).fill(undefined);
   for (const [kind, raw] of Object.entries(parsed.types)) {
@@ -238,7 +250,12 @@ function load(): { byKind: Map<FrameKind, TypeLayout>; byType: (TypeLayout | und
   return { byKind, byType, enums: parsed.enums, protocol: parsed.protocol };
 }
 
-const loaded = load();
+/** The frames.json this codec is built from, parsed (not yet validated). */
+export function readFramesJson(): unknown {
+  return JSON.parse(readFileSync(new URL('../../firmware-protocol/frames.json', import.meta.url), 'utf8'));
+}
+
+const loaded = compileLayouts(readFramesJson());
 
 /** Protocol version the layouts describe (PROTOCOL 4 INFO: host refuses another major). */
 export const PROTOCOL_VERSION: Readonly<{ major: number; minor: number }> = loaded.protocol;
