@@ -166,6 +166,20 @@ describe('FrameDecoder', () => {
     expect(decoder.stats).toMatchObject({ frames: 5, bytesIn: bytes.length, bytesSkipped: 64 + 40 });
   });
 
+  it("turns a throwing 'invalid' listener into a stream error, after the chunk's frames", async () => {
+    const bad = encodeRaw(0x05, 0, 1, Buffer.from([0, 0, 0, 0, 0x81, 9]));
+    const decoder = new FrameDecoder({ accept: 'device' });
+    const out: Frame[] = [];
+    decoder.on('data', (f: Frame) => out.push(f));
+    decoder.on('invalid', () => {
+      throw new Error('stop the run');
+    });
+    decoder.write(Buffer.concat([bad, stream.subarray(0, 64)]));
+    const [err] = (await once(decoder, 'error')) as [Error];
+    expect(err.message).toBe('stop the run');
+    expect(out).toEqual([frames[0]]);
+  });
+
   it('alignedFrameDecoder cuts 64-byte pieces and still checks and re-syncs', async () => {
     const bytes = Buffer.concat([stream.subarray(0, 64 * 2), Buffer.from([0xaa]), stream.subarray(64 * 2, 64 * 6)]);
     const { input, output } = alignedFrameDecoder({ accept: 'device' });
