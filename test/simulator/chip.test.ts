@@ -10,7 +10,7 @@ import { encodeFrame } from '../../src/protocol/encode.ts';
 import { AckStatus, DeviceState, Fault, FrameType, TRIALS_FLAG, type CreditFrame, type DeviceFrame, type InfoFrame, type StatusFrame, type TrialsFrame } from '../../src/protocol/types.ts';
 import { idealSettings, FACTORY_SETTINGS } from '../../src/simulator/physics.ts';
 import { SimulatedChip } from '../../src/simulator/chip.ts';
-import { TestHost, trialsOf } from './host.ts';
+import { TestHost, trialsOf, type Cmd } from './host.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'epq-sim-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -80,7 +80,7 @@ describe('command validation', () => {
 
   it('valid boundary values are accepted', () => {
     const host = new TestHost({ seed: 3 });
-    for (const cmd of [
+    const cmds: Cmd[] = [
       { kind: 'SET_WINDOW', window: 100 },
       { kind: 'SET_WINDOW', window: 20000 },
       { kind: 'SET_BIAS', detector: 3, bias: 40000 },
@@ -89,7 +89,8 @@ describe('command validation', () => {
       { kind: 'SET_STATUS_INTERVAL', interval: 0 },
       { kind: 'SET_STATUS_INTERVAL', interval: 100 },
       { kind: 'SET_ANGLES', angles: [17999, 0, 9000, 13500] },
-    ] as const) {
+    ];
+    for (const cmd of cmds) {
       expect(host.command(cmd).ack.status).toBe(AckStatus.OK);
     }
     const st = host.status();
@@ -137,7 +138,7 @@ describe('states', () => {
   it('IDLE-only commands are BAD_STATE while RUNNING; GET_* and SET_STATUS_INTERVAL are not', () => {
     const host = new TestHost({ seed: 5 });
     expect(host.command({ kind: 'START', source: 0, rate: 0, limit: 0 }).ack.status).toBe(AckStatus.OK);
-    for (const cmd of [
+    const cmds: Cmd[] = [
       { kind: 'START', source: 0, rate: 0, limit: 0 },
       { kind: 'SET_ANGLES', angles: [0, 0, 0, 0] },
       { kind: 'SET_WINDOW', window: 500 },
@@ -147,7 +148,8 @@ describe('states', () => {
       { kind: 'MEASURE_COUNTS', id: 1, angleA: 0, angleB: 0, integration: 1 },
       { kind: 'SAVE_CALIBRATION' },
       settingsFrame([0]), // internal source
-    ] as const) {
+    ];
+    for (const cmd of cmds) {
       expect(host.command(cmd).ack.status).toBe(AckStatus.BAD_STATE);
     }
     expect(host.command({ kind: 'SET_STATUS_INTERVAL', interval: 500 }).ack.status).toBe(AckStatus.OK);

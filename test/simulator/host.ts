@@ -8,7 +8,7 @@ import { FrameSync } from '../../src/protocol/sync.ts';
 import type { AckFrame, DeviceFrame, Frame, HostFrame, StatusFrame, TrialsFrame } from '../../src/protocol/types.ts';
 import { SimulatedChip, type ChipOptions } from '../../src/simulator/chip.ts';
 
-type Cmd = HostFrame extends infer F ? (F extends HostFrame ? Omit<F, 'seq' | 'flags'> : never) : never;
+export type Cmd = HostFrame extends infer F ? (F extends HostFrame ? Omit<F, 'seq' | 'flags'> : never) : never;
 
 export class TestHost {
   readonly chip: SimulatedChip;
