@@ -101,9 +101,72 @@ export function covarianceAt<X>(spec: FitSpec<X>, params: readonly number[]): nu
   return invertMatrix(fisher);
 }
 
+/** Solves the small linear system a x = b (a symmetric positive); null when singular. */
+function solve(a: number[][], b: number[]): number[] | null {
+  const inv = invertMatrix(a);
+  return inv ? inv.map((row) => row.reduce((acc, v, j) => acc + v * b[j], 0)) : null;
+}
+
+function clampParams<X>(spec: FitSpec<X>, p: number[]): number[] {
+  return p.map((v, k) => Math.min(spec.max?.[k] ?? Infinity, Math.max(spec.min?.[k] ?? -Infinity, v)));
+}
+
 /**
- * Fits `model` to the data. Throws when the data cannot determine the
- * parameters (fewer points than parameters, or a singular Fisher matrix).
+ * Levenberg-Marquardt with Marquardt's scaling and step rejection (Numerical
+ * Recipes 3rd ed., section 15.5.2: solve (alpha + lambda diag alpha) delta = beta,
+ * keep the step only if chi^2 falls, else raise lambda tenfold). Used to
+ * finish the library's answer: ml-levenberg-marquardt 5.1 applies every step
+ * whether or not it lowers chi^2 (it only remembers the best point seen), so
+ * from a fair start it can wander off and never come back.
+ */
+export function refineFit<X>(spec: FitSpec<X>, start: readonly number[], maxIterations = 200): number[] {
+  let p = clampParams(spec, [...start]);
+  let chi2 = chiSquare(spec, p);
+  let lambda = 1e-3;
+  for (let it = 0; it < maxIterations && lambda < 1e12; it++) {
+    const j = jacobian(spec, p);
+    const n = p.length;
+    const alpha = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+    const beta = new Array<number>(n).fill(0);
+    for (let i = 0; i < j.length; i++) {
+      const w = 1 / (spec.sigmas[i] * spec.sigmas[i]);
+      const r = spec.ys[i] - spec.model(p, spec.xs[i]);
+      for (let a = 0; a < n; a++) {
+        beta[a] += j[i][a] * r * w;
+        for (let b = 0; b < n; b++) alpha[a][b] += j[i][a] * j[i][b] * w;
+      }
+    }
+    let improved = false;
+    while (lambda < 1e12) {
+      const damped = alpha.map((row, a) => row.map((v, b) => (a === b ? v * (1 + lambda) : v)));
+      const delta = solve(damped, beta);
+      if (!delta) {
+        lambda *= 10;
+        continue;
+      }
+      const trial = clampParams(spec, p.map((v, k) => v + delta[k]));
+      const trialChi2 = chiSquare(spec, trial);
+      if (Number.isFinite(trialChi2) && trialChi2 < chi2) {
+        const gain = chi2 - trialChi2;
+        p = trial;
+        chi2 = trialChi2;
+        lambda = Math.max(lambda / 10, 1e-12);
+        improved = true;
+        if (gain < 1e-10 * Math.max(1, chi2)) return p;
+        break;
+      }
+      lambda *= 10;
+    }
+    if (!improved) break;
+  }
+  return p;
+}
+
+/**
+ * Fits `model` to the data: ml-levenberg-marquardt from `initial`, finished
+ * by `refineFit` from both its answer and the start (the lower chi^2 wins). Throws when the
+ * data cannot determine the parameters (fewer points than parameters, or a
+ * singular Fisher matrix at the minimum).
  */
 export function fitCurve<X>(spec: FitSpec<X>): FitResult {
   const n = spec.xs.length;
@@ -112,29 +175,40 @@ export function fitCurve<X>(spec: FitSpec<X>): FitResult {
   if (n <= p) throw new Error(`fit: ${n} points cannot determine ${p} parameters`);
   if (spec.sigmas.some((s) => !(s > 0))) throw new Error('fit: every sigma must be > 0');
   const index = Array.from({ length: n }, (_, i) => i);
-  // Residuals are standardised here ((y - f)/sigma with unit weights) rather than
-  // through the library's `weights`, whose step (weight 1/w^2) and acceptance test
-  // (weight w^2) disagree in ml-levenberg-marquardt 5.1: with unit weights both
-  // minimise the same chi^2.
-  const result = levenbergMarquardt(
-    { x: index, y: spec.ys.map((y, i) => y / spec.sigmas[i]) },
-    (params) => (i) => spec.model(params, spec.xs[i]) / spec.sigmas[i],
-    {
-      initialValues: spec.initial,
-      minValues: spec.min,
-      maxValues: spec.max,
-      gradientDifference: spec.steps,
-      centralDifference: true,
-      damping: 1e-2,
-      maxIterations: spec.maxIterations ?? 100,
-      errorTolerance: 1e-9,
-    },
-  );
-  const values = result.parameterValues;
+  let libraryValues: number[] | null = null;
+  let iterations = 0;
+  try {
+    // Residuals are standardised here ((y - f)/sigma with unit weights) rather than
+    // through the library's `weights`, whose step (weight 1/w^2) and acceptance test
+    // (weight w^2) disagree in ml-levenberg-marquardt 5.1: with unit weights both
+    // minimise the same chi^2.
+    const result = levenbergMarquardt(
+      { x: index, y: spec.ys.map((y, i) => y / spec.sigmas[i]) },
+      (params) => (i) => spec.model(params, spec.xs[i]) / spec.sigmas[i],
+      {
+        initialValues: spec.initial,
+        minValues: spec.min,
+        maxValues: spec.max,
+        gradientDifference: spec.steps,
+        centralDifference: true,
+        damping: 1e-2,
+        maxIterations: spec.maxIterations ?? 100,
+        errorTolerance: 1e-9,
+      },
+    );
+    libraryValues = result.parameterValues;
+    iterations = result.iterations;
+  } catch {
+    // The library can throw on a numerically asymmetric normal matrix far from the minimum.
+  }
+  // Finish from both the library's answer and the start; keep the lower chi^2.
+  const fromStart = refineFit(spec, spec.initial);
+  const fromLibrary = libraryValues ? refineFit(spec, libraryValues) : fromStart;
+  const values = chiSquare(spec, fromLibrary) < chiSquare(spec, fromStart) ? fromLibrary : fromStart;
   const chi2 = chiSquare(spec, values);
   const dof = n - p;
   const cov = covarianceAt(spec, values);
-  if (!cov) throw new Error(`fit: the data do not determine ${spec.names.join(', ')}`);
+  if (!cov || cov.some((row, i) => !(row[i] >= 0) || !Number.isFinite(row[i]))) throw new Error(`fit: the data do not determine ${spec.names.join(', ')}`);
   const scale = Math.max(1, chi2 / dof);
   const covariance = cov.map((row) => row.map((v) => v * scale));
   return {
@@ -144,6 +218,6 @@ export function fitCurve<X>(spec: FitSpec<X>): FitResult {
     covariance,
     chi2,
     dof,
-    iterations: result.iterations,
+    iterations,
   };
 }

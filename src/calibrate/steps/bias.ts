@@ -90,8 +90,8 @@ export function efficiencySamples(points: readonly BiasPoint[], detector: number
 /** Fits eta(U); the start comes from a grid over (U_bd, U_s) with eta_max solved exactly. */
 export function fitEfficiencyCurve(samples: readonly EfficiencySample[]): Omit<EfficiencyCurve, 'darkAtBreakdownPerS'> {
   let best = { sse: Infinity, etaMax: 0.9, bd: 25000, s: 2000 };
-  for (let bd = 20000; bd <= 32000; bd += 50) {
-    for (let s = 300; s <= 6000; s += 100) {
+  for (let bd = 20000; bd <= 32000; bd += 200) {
+    for (let s = 300; s <= 6000; s += 300) {
       let num = 0, den = 0;
       for (const p of samples) {
         const f = efficiencyAtBias(p.biasMv, 1, bd, s);
