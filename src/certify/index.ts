@@ -1,0 +1,57 @@
+/**
+ * src/certify: trial accounting, outcomes, CHSH estimate, bounds, health
+ * tests, certificates (issue 3). Data flows protocol -> device -> certify ->
+ * extract; this stage imports only device (the RunEvent type) and protocol.
+ *
+ * Contract for the extract stage: certifyRun(run, opts) yields, per block of
+ * `blockTrials` trial indices and in order, either
+ *   { ok: true, draft, input, inputBits, outputBits }: hash `input` (inputBits
+ *     bits, LSB first) to `outputBits` bits with the Toeplitz extractor and
+ *     complete `draft` with its `extraction` fields (certificate.ts), or
+ *   { ok: false, reason, test, ... }: output nothing for that block.
+ */
+export {
+  certifyRun,
+  certifyRun as certifyStream,
+  Certifier,
+  DEFAULT_BLOCK_TRIALS,
+  DEFAULT_EPS,
+  DEFAULT_MAX_LOST_SHARE,
+  type BlockResult,
+  type BlockTest,
+  type CertifiedBlock,
+  type CertifierStats,
+  type CertifyOptions,
+  type RefusedBlock,
+} from './certifier.ts';
+export {
+  assumptionsFor,
+  canonicalJson,
+  certificateDraftSchema,
+  certificateSchema,
+  CERTIFICATE_VERSION,
+  extractionSchema,
+  formatCertificateLine,
+  hashCertificate,
+  parseCertificateLine,
+  type Certificate,
+  type CertificateDraft,
+  type Extraction,
+} from './certificate.ts';
+export {
+  azumaDeviation,
+  blockBound,
+  chshRate,
+  eatEntropy,
+  epsSplit,
+  minBlockTrials,
+  outputBitsFor,
+  pironioMinEntropy,
+  sLowerBound,
+  type Adversary,
+  type BlockBound,
+  type EpsSplit,
+} from './bounds.ts';
+export { estimateFromCounts, estimateFromHistogram, type ChshEstimate } from './estimate.ts';
+export { OutcomeHealthTests, rctCutoff, aptCutoff, type HealthOptions } from './health.ts';
+export { BINNING } from './outcomes.ts';
