@@ -28,6 +28,8 @@ import { DeviceError, InputError } from '../errors.ts';
 import { openRecording, type Recording, type RecordEntry } from './reader.ts';
 import { Direction } from './format.ts';
 import { describeHostMismatch } from './describe.ts';
+import { decodeFrame } from '../protocol/decode.ts';
+import { FRAME_SIZE } from '../protocol/types.ts';
 
 export interface ReplayBindingOptions {
   /** Called with the one-line warning when the recording was cut. */
@@ -36,6 +38,8 @@ export interface ReplayBindingOptions {
   readAheadBytes?: number;
   /** Read size from the file. */
   chunkBytes?: number;
+  /** See ReplayPort.onHostTurn. */
+  onHostTurn?: (kind: string, recordIndex: number) => void;
 }
 
 export interface ReplaySession {
@@ -117,7 +121,30 @@ export class ReplayPort implements BindingPortInterface {
     return new Promise((resolve) => this.endWaiters.push(resolve));
   }
 
+  /**
+   * Called when the port has delivered every device byte recorded before
+   * the next host write and waits for it: with the kind of the frame the
+   * recording expects (e.g. 'STOP'), so a replaying host whose live run
+   * stopped on a clock can stop at the same byte.
+   */
+  onHostTurn: ((kind: string, recordIndex: number) => void) | undefined;
+  private announced = -1;
+
   private checkEnd(): void {
+    const expect = this.expect;
+    if (expect && this.outBytes === 0 && this.announced !== expect.entry.index && this.onHostTurn) {
+      this.announced = expect.entry.index;
+      const at = expect.matched - (expect.matched % FRAME_SIZE);
+      let kind = 'bytes';
+      if (at + FRAME_SIZE <= expect.entry.bytes.length) {
+        try {
+          kind = decodeFrame(expect.entry.bytes.subarray(at, at + FRAME_SIZE)).kind;
+        } catch {
+          kind = 'invalid';
+        }
+      }
+      this.onHostTurn(kind, expect.entry.index);
+    }
     if (this.atEnd && this.endWaiters.length > 0) {
       const w = this.endWaiters;
       this.endWaiters = [];
@@ -187,6 +214,7 @@ export class ReplayPort implements BindingPortInterface {
     if (!r || this.outBytes === 0) return;
     this.pendingRead = null;
     r.resolve({ buffer: r.buffer, bytesRead: this.take(r.buffer, r.offset, r.length) });
+    this.checkEnd();
   }
 
   private take(buffer: Buffer, offset: number, length: number): number {
@@ -302,7 +330,7 @@ export class ReplayPort implements BindingPortInterface {
  */
 export function createReplayBinding(
   recordingPath: string,
-  { onWarning, readAheadBytes = 4 << 20, chunkBytes = 1 << 20 }: ReplayBindingOptions = {},
+  { onWarning, readAheadBytes = 4 << 20, chunkBytes = 1 << 20, onHostTurn }: ReplayBindingOptions = {},
 ): ReplaySession {
   let port: ReplayPort | null = null;
   const binding: BindingInterface<ReplayPort> = {
@@ -329,6 +357,7 @@ export function createReplayBinding(
         );
       }
       port = new ReplayPort(recording, options, readAheadBytes);
+      port.onHostTurn = onHostTurn;
       return port;
     },
   };

@@ -17,6 +17,7 @@ import { Device, findBySerial, listDevices, type DeviceOpenOptions, type PortLis
 import { createSimulatedPort } from '../../simulator/index.ts';
 import { DeviceError, InputError, UsageError } from '../../errors.ts';
 import { SessionRecorder, seedReference, type SessionRecorderOptions } from '../../record/session.ts';
+import { trialRun } from '../../record/trial-run.ts';
 import type { CommandIo } from '../framework.ts';
 import { decimal, integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, type DeviceSelection } from '../device-options.ts';
@@ -156,32 +157,29 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     chipTime: sel.kind === 'simulate',
   });
   let stopReason = '';
+  let stopRun: (() => void) | undefined;
   const onSignal = (): void => {
     stopReason = ' (interrupted)';
-    void runRef?.stop().catch(() => undefined);
+    stopRun?.();
   };
-  let runRef: Awaited<ReturnType<Device['start']>> | undefined;
   let timer: NodeJS.Timeout | undefined;
   process.once('SIGINT', onSignal);
   const t0Wall = performance.now();
   let t0Chip = 0;
   try {
-    const run = await device.start({ limitTrials, rateTrialsPerS });
-    runRef = run;
-    t0Chip = chipClockMs?.() ?? 0;
-    if (seconds > 0 && !chipClockMs) {
-      timer = setTimeout(() => void run.stop().catch(() => undefined), seconds * 1000);
-    }
-    let stopping = false;
-    for await (const _batch of run) {
-      if (seconds > 0 && chipClockMs && !stopping && chipClockMs() - t0Chip >= seconds * 1000) {
-        stopping = true;
-        void run.stop().catch(() => undefined);
-      }
-    }
-    // Every session ends with STOP and its ACK (a no-op on a chip that stopped at its limit).
-    await device.stop();
-    const s = run.stats;
+    const session = trialRun(device, {
+      limitTrials,
+      rateTrialsPerS,
+      shouldStop: () => seconds > 0 && chipClockMs !== undefined && chipClockMs() - t0Chip >= seconds * 1000,
+      onRun: (stop) => {
+        stopRun = stop;
+        t0Chip = chipClockMs?.() ?? 0;
+        if (seconds > 0 && !chipClockMs) timer = setTimeout(stop, seconds * 1000);
+      },
+    });
+    let result = await session.next();
+    while (!result.done) result = await session.next();
+    const s = result.value;
     const elapsed = chipClockMs ? `${((chipClockMs() - t0Chip) / 1000).toFixed(3)} s of chip time` : `${((performance.now() - t0Wall) / 1000).toFixed(3)} s`;
     await device.close();
     recorder.close();
