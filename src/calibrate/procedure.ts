@@ -29,12 +29,12 @@ import { DeviceError, isEpqError } from '../errors.ts';
 import { DeviceState, Fault, type InfoFrame } from '../protocol/types.ts';
 import { chshAnglesCentideg } from './angles.ts';
 import { CalibrationContext, describeFaults, type ProgressListener } from './context.ts';
-import { gateFraction } from './models.ts';
+import { darkClickProbability, gateFraction } from './models.ts';
 import { STEP_TITLES, type CalibrationPlan, type StepName } from './plan.ts';
 import type { CalibrationPort } from './port.ts';
 import { type CalibrationProfile, type ProfileSettings, parseProfile } from './profile.ts';
 import { g2FromTally } from './tally.ts';
-import { measureDarkCounts, type DarkResult } from './steps/dark.ts';
+import { darkRate, measureDarkCounts, type DarkResult } from './steps/dark.ts';
 import { measurePump, type PumpResult } from './steps/pump.ts';
 import { scanDelay, type DelayResult } from './steps/delay.ts';
 import { measureFringes, type FringeResult } from './steps/fringes.ts';
@@ -166,10 +166,12 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
   }
 
   const before = await step('before', () => verifyRun(ctx, plan.verifyTrials));
-  const measuredG2 = g2FromTally(before.tally);
-  const g2 = measuredG2 ?? ASSUMED_G2;
 
   const dark: DarkResult = await step('dark', () => measureDarkCounts(ctx, plan, previous.biasMv));
+  // g2 from the before run's double clicks, less the accidental ones of dark counts at its biases.
+  const beforeDark = [0, 1, 2, 3].map((d) => darkClickProbability(darkRate(dark.curves[d], before.settings.biasMv[d]), before.settings.windowPs));
+  const measuredG2 = g2FromTally(before.tally, beforeDark);
+  const g2 = measuredG2 ?? ASSUMED_G2;
 
   const pump: PumpResult = await step('pump', async () => {
     const r = await measurePump(ctx, plan, previous.windowPs);
