@@ -114,6 +114,7 @@ export class Certifier {
   private faultFromBlock = -1;
   private faultToBlock = -1;
   private finished = false;
+  private pendingError: unknown = undefined;
   /** The largest trial count a STATUS reported (PROTOCOL 4 STATUS: trials since START). */
   private trialsReported = 0;
   readonly stats: CertifierStats = {
@@ -148,10 +149,34 @@ export class Certifier {
     this.healthAtBlockStart = this.health.snapshot();
   }
 
-  /** Feeds one batch of run events; returns the blocks it completed, in order. */
+  /**
+   * Feeds one batch of run events; returns the blocks it completed, in order.
+   * A protocol error (DeviceError) is thrown once every block completed
+   * before it has been returned: at once, or at the next push/finish.
+   */
   push(events: readonly RunEvent[]): BlockResult[] {
+    this.throwPending();
     if (this.finished) throw new Error('certifier already finished');
     const out: BlockResult[] = [];
+    try {
+      this.pushEvents(events, out);
+    } catch (e) {
+      if (out.length === 0) throw e;
+      this.pendingError = e;
+    }
+    return out;
+  }
+
+  private throwPending(): void {
+    if (this.pendingError !== undefined) {
+      const e = this.pendingError;
+      this.pendingError = undefined;
+      this.finished = true;
+      throw e;
+    }
+  }
+
+  private pushEvents(events: readonly RunEvent[], out: BlockResult[]): void {
     let done: BlockTally[] | undefined;
     for (const ev of events) {
       switch (ev.kind) {
@@ -189,7 +214,6 @@ export class Certifier {
           break;
       }
     }
-    return out;
   }
 
   /**
@@ -198,6 +222,7 @@ export class Certifier {
    * last block, if any, is refused (it is never extracted).
    */
   finish(): BlockResult[] {
+    this.throwPending();
     if (this.finished) return [];
     this.finished = true;
     const done: BlockTally[] = [];

@@ -130,7 +130,7 @@ export class OutcomeHealthTests {
   readonly aptCutoff: number;
   readonly settingsAlpha: number;
   readonly settingsCritical: number;
-  /** Failures so far, per test and stream (a run reaching the cutoff counts once; a window once). */
+  /** Failures so far, per test and stream (each C equal samples in a row count once; a window once). */
   rctFailuresA = 0;
   rctFailuresB = 0;
   aptFailuresA = 0;
@@ -169,13 +169,20 @@ export class OutcomeHealthTests {
       const b = ab >> 1;
       // SP 800-90B 4.4.1: count identical consecutive samples; alarm at C.
       if (a === lastA) {
-        if (++runA === C) this.rctFailuresA++;
+        if (++runA === C) {
+          // Alarm, and count afresh: a stuck stream alarms again every C samples (so in every block it spans).
+          this.rctFailuresA++;
+          runA = 0;
+        }
       } else {
         lastA = a;
         runA = 1;
       }
       if (b === lastB) {
-        if (++runB === C) this.rctFailuresB++;
+        if (++runB === C) {
+          this.rctFailuresB++;
+          runB = 0;
+        }
       } else {
         lastB = b;
         runB = 1;

@@ -65,3 +65,20 @@ describe('adversarial chips produce nothing and name the reason', () => {
     expect(b).toEqual(a);
   });
 });
+
+describe('protocol errors after complete blocks', () => {
+  it('yields the blocks completed before the error in the same batch, then throws', async () => {
+    const recs = chshRecords(2048, 2.6, 3);
+    const [batch] = toBatches(recs, { framesPerBatch: 1000 });
+    const bad = new Uint8Array(40);
+    bad[0] = 0x40;
+    batch.push({ kind: 'trials', first: 2048, n: 40, records: bad, flags: 0, seq: 999 });
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const r of certifyRun(asRun([batch]), { device, blockTrials: 1024, adversary: 'classical' })) seen.push(r.ok ? 'ok' : r.test);
+      })(),
+    ).rejects.toThrow(/reserved bits set \(0x40\)/);
+    expect(seen).toHaveLength(2);
+  });
+});

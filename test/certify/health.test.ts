@@ -101,7 +101,7 @@ describe('health tests on ideal data (fixed seeds)', () => {
     expect(split.snapshot()).toEqual(whole.snapshot());
   });
 
-  it('a dead detector (b always 0) fails the RCT within the cutoff, and the APT in the first windows', () => {
+  it('a dead detector (b always 0) fails the RCT at the cutoff and every C samples after, and the APT in every window', () => {
     const t = new OutcomeHealthTests();
     const n = 4096;
     const r = rng(5);
@@ -110,7 +110,8 @@ describe('health tests on ideal data (fixed seeds)', () => {
     t.update(recs, 0, t.rctCutoff - 1);
     expect(t.rctFailuresB).toBe(0);
     t.update(recs, t.rctCutoff - 1, n);
-    expect(t.rctFailuresB).toBe(1);
+    // It alarms again every C samples while the run lasts (so every block it spans fails).
+    expect(t.rctFailuresB).toBe(Math.floor(n / t.rctCutoff));
     expect(t.aptFailuresB).toBe(n / APT_WINDOW);
     expect(t.rctFailuresA + t.aptFailuresA).toBe(0);
   });
