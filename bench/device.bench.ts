@@ -1,0 +1,57 @@
+/**
+ * Device layer throughput: a raw capture in memory (TRIALS frames with a
+ * STATUS every 1000 frames, as a chip at full rate sends them) turned into
+ * RunEvent batches by runEventsFromBytes, the path replay shares with live
+ * runs. Replay aims at 25 M trials/s (issue 5: a saturated USB 2.0 link),
+ * so this stage alone must go well beyond it.
+ */
+import { runEventsFromBytes, emptyRunStats } from '../src/device/index.ts';
+import { encodeFrame, encodeTrialsInto } from '../src/protocol/encode.ts';
+import { FRAME_SIZE } from '../src/protocol/types.ts';
+import type { Figure } from './run.ts';
+
+function capture(trials: number): Buffer {
+  const frames = Math.ceil(trials / 40);
+  const statuses = Math.floor(frames / 1000);
+  const buf = Buffer.alloc((frames + statuses) * FRAME_SIZE);
+  const records = new Uint8Array(40).map((_, k) => (k * 7) % 64);
+  let o = 0;
+  let seq = 0;
+  for (let f = 0; f < frames; f++) {
+    o = encodeTrialsInto(buf, o, seq++, 0, f * 40, records, 0, 40);
+    if (f % 1000 === 999) {
+      encodeFrame(
+        { kind: 'STATUS', seq: seq++, flags: 0, trials: (f + 1) * 40, temperature: 2500, pump: 300, bias: [30000, 30000, 30000, 30000], dark: [100, 100, 100, 100], window: 1000, angles: [0, 4500, 2250, 15750], faults: 0, state: 1, source: 0, lost: 0, delay: 0 },
+        buf,
+        o,
+      );
+      o += FRAME_SIZE;
+    }
+  }
+  return buf;
+}
+
+function* chunks(buf: Buffer, size: number): Generator<Buffer> {
+  for (let o = 0; o < buf.length; o += size) yield buf.subarray(o, Math.min(buf.length, o + size));
+}
+
+export async function run(): Promise<Figure[]> {
+  const trials = 20_000_000;
+  const buf = capture(trials);
+  let best = 0;
+  for (let rep = 0; rep < 3; rep++) {
+    const stats = emptyRunStats();
+    let seen = 0;
+    const t0 = performance.now();
+    for await (const batch of runEventsFromBytes(chunks(buf, 64 * 1024), stats)) {
+      for (const e of batch) if (e.kind === 'trials') seen += e.n;
+    }
+    const s = (performance.now() - t0) / 1000;
+    if (seen !== trials || stats.linkLostFrames !== 0) throw new Error(`bench capture decoded wrong: ${seen} trials, ${stats.linkLostFrames} lost`);
+    best = Math.max(best, trials / s);
+  }
+  return [
+    { name: 'device: runEventsFromBytes (capture -> RunEvent batches)', value: best, unit: 'trials/s', target: '>= 2.5e7', ok: best >= 25e6 },
+    { name: 'device: runEventsFromBytes bytes', value: (best / 40) * FRAME_SIZE / 1e6, unit: 'MB/s' },
+  ];
+}
