@@ -1,0 +1,179 @@
+/**
+ * runEventsFromBytes (the path replay shares with live runs) and the Run
+ * queue on their own: chunking never changes the events, corruption is
+ * skipped, lost and duplicated frames are reported, back-pressure pauses and
+ * resumes the link.
+ */
+import { describe, expect, it } from 'vitest';
+import { DeviceSeqTracker, Run, runEventsFromBytes, emptyRunStats, type RunEvent } from '../../src/device/index.ts';
+import { encodeFrame, encodeRaw } from '../../src/protocol/encode.ts';
+import { FrameType, type DeviceFrame } from '../../src/protocol/types.ts';
+import { baseStatus } from './fake-chip.ts';
+
+/** xorshift32, fixed seed: reproducible chunkings and corruption. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  };
+}
+
+function trialsFrame(seq: number, first: number, n: number, flags = 0): Buffer {
+  const records = new Uint8Array(n).map((_, k) => (first + k) % 48);
+  return encodeFrame({ kind: 'TRIALS', seq, flags, first, n, records } as DeviceFrame);
+}
+
+async function events(chunks: Iterable<Uint8Array>, stats = emptyRunStats()): Promise<RunEvent[]> {
+  const all: RunEvent[] = [];
+  for await (const batch of runEventsFromBytes(chunks, stats)) {
+    expect(batch.length).toBeGreaterThan(0); // no empty batches
+    all.push(...batch);
+  }
+  return all;
+}
+
+function split(buf: Buffer, random: () => number, maxChunk: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let o = 0; o < buf.length; ) {
+    const n = 1 + Math.floor(random() * maxChunk);
+    out.push(buf.subarray(o, o + n));
+    o += n;
+  }
+  return out;
+}
+
+describe('runEventsFromBytes', () => {
+  const frames: Buffer[] = [];
+  let seq = 10;
+  for (let i = 0; i < 200; i++) {
+    frames.push(trialsFrame(seq++, i * 40, 40));
+    if (i % 50 === 49) frames.push(encodeFrame({ ...baseStatus, seq: seq++, flags: 0, state: 1, trials: (i + 1) * 40 } as DeviceFrame));
+  }
+  frames.push(encodeFrame({ kind: 'CREDIT', seq: seq++, flags: 0, free: 4096, consumed: 123 }));
+  frames.push(encodeFrame({ kind: 'ACK', seq: seq++, flags: 0, ackSeq: 1, ackType: FrameType.STOP, status: 0, detail: 0 }));
+  const capture = Buffer.concat(frames);
+
+  it('gives the same events whatever the chunking (1 byte .. 4 KiB chunks)', async () => {
+    const whole = await events([capture]);
+    expect(whole.filter((e) => e.kind === 'trials')).toHaveLength(200);
+    expect(whole.filter((e) => e.kind === 'status')).toHaveLength(4);
+    expect(whole.at(-1)).toEqual({ kind: 'credit', free: 4096, consumed: 123 }); // the ACK is not a run event
+    const random = rng(7);
+    for (const maxChunk of [1, 3, 63, 64, 65, 200, 4096]) {
+      expect(await events(split(capture, random, maxChunk))).toEqual(whole);
+    }
+  });
+
+  it('skips corrupted frames and noise, re-locks, and reports the lost seqs as link loss', async () => {
+    const corrupted = Buffer.from(capture);
+    corrupted[64 * 5 + 20] ^= 0x01; // frame 5 fails its CRC
+    const noisy = Buffer.concat([Buffer.from([0xe5, 0x51, 0x01, 0xe5]), corrupted.subarray(0, 64 * 100), Buffer.alloc(37, 0xe5), corrupted.subarray(64 * 100)]);
+    const stats = emptyRunStats();
+    const got = await events(split(noisy, rng(3), 500), stats);
+    const trials = got.filter((e) => e.kind === 'trials');
+    expect(trials).toHaveLength(199);
+    expect(trials.map((t) => (t.kind === 'trials' ? t.first : -1))).not.toContain(5 * 40);
+    expect(got.filter((e) => e.kind === 'linkLoss')).toEqual([{ kind: 'linkLoss', frames: 1 }]);
+    expect(stats.linkLostFrames).toBe(1);
+    expect(stats.trials).toBe(199 * 40);
+  });
+
+  it('reports a CRC-valid frame with reserved record bits as invalid, not as link loss', async () => {
+    const payload = new Uint8Array(52);
+    payload[8] = 1;
+    payload[12] = 0x80; // PROTOCOL 4 TRIALS: bit 7 reserved
+    const bytes = Buffer.concat([trialsFrame(1, 0, 40), encodeRaw(FrameType.TRIALS, 0, 2, payload), trialsFrame(3, 40, 40)]);
+    const got = await events([bytes]);
+    expect(got.map((e) => e.kind)).toEqual(['trials', 'invalid', 'trials']);
+    expect(got[1]).toMatchObject({ kind: 'invalid', reason: 'reserved', type: FrameType.TRIALS });
+  });
+
+  it('drops an exact duplicate frame (same device seq)', async () => {
+    const f = trialsFrame(5, 0, 40);
+    const got = await events([Buffer.concat([f, f, trialsFrame(6, 40, 40)])]);
+    expect(got.map((e) => (e.kind === 'trials' ? e.first : e.kind))).toEqual([0, 40]);
+  });
+});
+
+describe('DeviceSeqTracker (PROTOCOL 3: one counter, +1 per frame, wrapping)', () => {
+  it('counts jumps across the wrap, ignores restarts, flags duplicates', () => {
+    const t = new DeviceSeqTracker();
+    expect(t.observe(0xfffffffe)).toBe(0);
+    expect(t.observe(0xffffffff)).toBe(0);
+    expect(t.observe(2)).toBe(2); // 0 and 1 lost across the wrap
+    expect(t.observe(2)).toBe(-1);
+    expect(t.observe(1)).toBe(0); // backwards: a counter restart, not 2^32 lost frames
+    expect(t).toMatchObject({ lostFrames: 2, duplicateFrames: 1, restarts: 1 });
+  });
+});
+
+describe('Run queue', () => {
+  function makeRun(highWaterEvents: number) {
+    const calls: string[] = [];
+    const run = new Run(
+      {
+        stop: async () => {
+          calls.push('stop');
+        },
+        sendSettings: async () => undefined,
+        pause: () => calls.push('pause'),
+        resume: () => calls.push('resume'),
+      },
+      undefined,
+      { highWaterEvents },
+    );
+    const push = (first: number) => {
+      run.assembler.trials({ kind: 'TRIALS', seq: first, flags: 0, first, n: 1, records: new Uint8Array(1) });
+      run.flush();
+    };
+    return { run, calls, push };
+  }
+
+  it('pauses above the high-water mark, resumes below a quarter of it, delivers everything in order', async () => {
+    const { run, calls, push } = makeRun(8);
+    for (let i = 0; i < 20; i++) push(i);
+    expect(calls).toEqual(['pause']);
+    const it = run[Symbol.asyncIterator]();
+    const firsts: number[] = [];
+    for (let i = 0; i < 18; i++) {
+      const r = await it.next();
+      firsts.push((r.value as RunEvent[]).map((e) => (e.kind === 'trials' ? e.first : -1))[0]!);
+    }
+    expect(calls).toEqual(['pause', 'resume']);
+    run.end();
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      firsts.push((r.value as RunEvent[]).map((e) => (e.kind === 'trials' ? e.first : -1))[0]!);
+    }
+    expect(firsts).toEqual([...Array(20).keys()]);
+  });
+
+  it('a waiting consumer gets the next batch directly; a failure comes after the queued events', async () => {
+    const { run, push } = makeRun(100);
+    const it = run[Symbol.asyncIterator]();
+    const waiting = it.next();
+    push(0);
+    expect((await waiting).value).toHaveLength(1);
+    push(1);
+    run.fail(new Error('unplugged'));
+    push(2); // after the failure: ignored
+    expect((await it.next()).value).toHaveLength(1);
+    await expect(it.next()).rejects.toThrow('unplugged');
+  });
+
+  it('stop() lifts back-pressure so STOP can be acknowledged', async () => {
+    const { run, calls, push } = makeRun(2);
+    for (let i = 0; i < 5; i++) push(i);
+    expect(calls).toEqual(['pause']);
+    await run.stop();
+    expect(calls).toEqual(['pause', 'resume', 'stop']);
+    for (let i = 5; i < 10; i++) push(i); // flushed trials keep coming, no new pause
+    expect(calls).toEqual(['pause', 'resume', 'stop']);
+  });
+});
