@@ -149,9 +149,18 @@ interface FlashContents {
 
 type Quad = [number, number, number, number];
 
-/** A 16-entry alias table (Walker 1977) with 28-bit integer thresholds: one u32 draws one pattern. */
+/**
+ * A 16-entry alias table (Walker 1977). One u32 draws one pattern: its top 4
+ * bits pick the column, its low 28 bits are compared with the column's
+ * threshold, whose integer part decides at once; only on a tie with the
+ * integer part (probability 2^-28) does a second u32 resolve the fraction,
+ * so the sampled distribution equals the computed one to about 2^-60.
+ */
 interface AliasTable {
-  threshold: Uint32Array;
+  /** floor(threshold * 2^28) per column. */
+  thresholdInt: Int32Array;
+  /** fractional part of threshold * 2^28, scaled to 2^32. */
+  thresholdFrac: Float64Array;
   alias: Uint8Array;
 }
 
@@ -161,7 +170,8 @@ function buildAlias(p: ArrayLike<number>): AliasTable {
   let sum = 0;
   for (let i = 0; i < n; i++) sum += p[i];
   for (let i = 0; i < n; i++) scaled[i] = (p[i] / sum) * n;
-  const threshold = new Uint32Array(n);
+  const thresholdInt = new Int32Array(n);
+  const thresholdFrac = new Float64Array(n);
   const alias = new Uint8Array(n);
   const small: number[] = [];
   const large: number[] = [];
@@ -169,16 +179,18 @@ function buildAlias(p: ArrayLike<number>): AliasTable {
   while (small.length && large.length) {
     const s = small.pop()!;
     const l = large.pop()!;
-    threshold[s] = Math.round(scaled[s] * 0x10000000);
+    const t = scaled[s] * 0x10000000;
+    thresholdInt[s] = Math.floor(t);
+    thresholdFrac[s] = (t - Math.floor(t)) * 0x100000000;
     alias[s] = l;
     scaled[l] = scaled[l] + scaled[s] - 1;
     (scaled[l] < 1 ? small : large).push(l);
   }
   for (const i of [...small, ...large]) {
-    threshold[i] = 0x10000000;
+    thresholdInt[i] = 0x10000000; // always the column itself
     alias[i] = i;
   }
-  return { threshold, alias };
+  return { thresholdInt, thresholdFrac, alias };
 }
 
 export class SimulatedChip {
@@ -912,7 +924,9 @@ export class SimulatedChip {
         const u = rng.u32();
         const col = u >>> 28;
         const t = tables[used];
-        pattern = (u & 0x0fffffff) < t.threshold[col] ? col : t.alias[col];
+        const low = u & 0x0fffffff;
+        const ti = t.thresholdInt[col];
+        pattern = low < ti || (low === ti && rng.u32() < t.thresholdFrac[col]) ? col : t.alias[col];
       }
       const index = this.trialIndex++;
       this.stats.trialsPerformed++;
