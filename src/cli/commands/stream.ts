@@ -1,0 +1,132 @@
+/**
+ * `epqrng stream`: certified random bytes (issue 3 scope 8).
+ *
+ * Bytes go to --out (default stdout) block by block, each block only after
+ * its certificate line went to --certs; a refused block writes nothing. A
+ * live status line goes to stderr when it is a terminal. Exit 1 (with one
+ * line saying why) when certification keeps failing.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Device } from '../../device/index.ts';
+import { UsageError } from '../../errors.ts';
+import { resolveExtractorSeed } from '../../extract/index.ts';
+import { seedBitsForBlock } from '../../extract/stream.ts';
+import { certifiedStream, type StreamProgress } from '../../output/certified-stream.ts';
+import { seedReference } from '../../record/session.ts';
+import type { CommandIo } from '../framework.ts';
+import { integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
+import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
+import { openRecordedDevice } from './record.ts';
+import { streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
+
+export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-extracted)';
+export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [--bytes N] [--out FILE|-]
+                     [--certs FILE] [--eps E] [--adversary quantum|classical] [--block-trials N]
+                     [--extractor-seed FILE] [--record FILE] [--max-refused K]
+  --bytes N               stop after N certified bytes (default: until interrupted)
+  --out FILE|-            where the bytes go (default -: stdout)
+  --record FILE           record the session (both directions of the link) for replay and verify
+${streamOptionsUsage}
+
+${deviceOptionsUsage}`;
+
+const specs = {
+  ...deviceOptionSpecs,
+  ...streamOptionSpecs,
+  bytes: { type: 'string' },
+  out: { type: 'string' },
+  record: { type: 'string' },
+} as const;
+
+/** Writes to a stream, honouring back-pressure. */
+async function write(out: NodeJS.WritableStream, data: Uint8Array | string): Promise<void> {
+  if (!out.write(data)) await once(out, 'drain');
+}
+
+function statusLine(p: Readonly<StreamProgress>, elapsedS: number): string {
+  const bitsPerTrial = p.trials > 0 ? p.certifiedBits / p.trials : 0;
+  const rate = elapsedS > 0 ? p.certifiedBits / elapsedS : 0;
+  return `S = ${p.sEstimate.toFixed(3)} (lower ${p.sLowerBound.toFixed(3)})  ${bitsPerTrial.toFixed(3)} bit/trial  ${(rate / 1000).toFixed(1)} kbit/s  blocks ${p.blocksPassed} ok ${p.blocksFailed} failed  lost ${p.lostTrials}  ${p.bytes} B`;
+}
+
+export async function run(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandLine(argv, specs);
+  const selection = deviceSelection(values);
+  const wanted = values.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), values.bytes);
+  const outPath = validateOption('out', pathValue, values.out ?? '-');
+  const { certsPath, eps, adversary, blockTrials, maxConsecutiveRefused, extractorSeedFile: seedFile } = streamSettings(values);
+  if (outPath !== '-' && certsPath !== undefined && outPath === certsPath) throw new UsageError('--out and --certs must be different files');
+
+  // The seed is read (or drawn) before the chip is touched: a bad seed file costs no run.
+  const seed = resolveExtractorSeed({ ...(seedFile !== undefined ? { file: seedFile } : {}), seedBits: seedBitsForBlock(blockTrials) });
+
+  let device: Device;
+  let closeRecording: (() => void) | undefined;
+  if (values.record !== undefined) {
+    const recordPath = validateOption('record', pathValue, values.record);
+    const rec = await openRecordedDevice(selection, {
+      out: recordPath,
+      tool: 'stream',
+      commandLine: ['stream', ...argv],
+      extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
+    });
+    device = rec.device;
+    closeRecording = () => rec.recorder.close();
+  } else {
+    device = await openDevice(selection);
+  }
+
+  const out: NodeJS.WritableStream = outPath === '-' ? io.stdout : createWriteStream(outPath);
+  const certs: WriteStream | undefined = certsPath === undefined ? undefined : createWriteStream(certsPath);
+  const pendingLines: string[] = [];
+  const started = Date.now();
+  let lastStatus = 0;
+  const progress = (p: Readonly<StreamProgress>): void => {
+    if (!io.isTTY) return;
+    const now = Date.now();
+    if (now - lastStatus < 200) return;
+    lastStatus = now;
+    io.stderr.write(`\r\x1b[K${statusLine(p, (now - started) / 1000)}`);
+  };
+  let final: StreamProgress | undefined;
+  try {
+    const stream = certifiedStream(device, {
+      bytes: wanted,
+      eps,
+      adversary,
+      blockTrials,
+      seed,
+      maxConsecutiveRefused,
+      onCertificate: (line) => pendingLines.push(line),
+      onRefused: (b) => {
+        if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
+      },
+      onProgress: progress,
+    });
+    for (;;) {
+      const r = await stream.next();
+      // A block's certificate is on disk before its bytes are released.
+      for (const line of pendingLines.splice(0)) if (certs) await write(certs, line + '\n');
+      if (r.done) {
+        final = r.value;
+        break;
+      }
+      await write(out, r.value);
+    }
+  } finally {
+    if (io.isTTY && lastStatus > 0) io.stderr.write('\n');
+    if (certs) {
+      certs.end();
+      await once(certs, 'close');
+    }
+    if (out !== io.stdout) {
+      out.end();
+      await once(out as WriteStream, 'close');
+    }
+    await device.close();
+    closeRecording?.();
+  }
+  if (io.isTTY && final) io.stderr.write(`${statusLine(final, (Date.now() - started) / 1000)}\n`);
+  return 0;
+}

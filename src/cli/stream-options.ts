@@ -1,0 +1,65 @@
+/**
+ * The certification options shared by `epqrng stream` (live) and `epqrng
+ * replay` (a recording): the same names, defaults and checks, so a replay
+ * given the live run's options reproduces its bytes and certificates.
+ */
+import { z } from 'zod';
+import type { Adversary } from '../certify/index.ts';
+import { DEFAULT_BLOCK_TRIALS, DEFAULT_EPS } from '../certify/index.ts';
+import { DEFAULT_MAX_CONSECUTIVE_REFUSED } from '../output/certified-stream.ts';
+import { integer, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
+
+export const streamOptionSpecs = {
+  certs: { type: 'string' },
+  eps: { type: 'string' },
+  adversary: { type: 'string' },
+  'block-trials': { type: 'string' },
+  'extractor-seed': { type: 'string' },
+  'max-refused': { type: 'string' },
+} as const satisfies OptionSpecs;
+
+export const streamOptionsUsage = `  --certs FILE            one certificate per certified block, JSON lines (a hash chain)
+  --eps E                 total error per block, e.g. 1e-20 or 2^-64 (default 2^-64)
+  --adversary A           quantum (default) or classical side information
+  --block-trials N        trials per block (default ${DEFAULT_BLOCK_TRIALS})
+  --extractor-seed FILE   Toeplitz seed bits from FILE (default: fresh from the OS CSPRNG)
+  --max-refused K         refused blocks in a row that end the run with exit 1 (default ${DEFAULT_MAX_CONSECUTIVE_REFUSED})`;
+
+const EPS_MESSAGE = 'must be a probability in (0, 1), as a decimal (1e-20) or a power of two (2^-64)';
+
+/** eps as a decimal or `2^-k` (the form the certificate literature uses). */
+export const epsValue = z
+  .string({ error: () => EPS_MESSAGE })
+  .trim()
+  .transform((s, ctx) => {
+    const pow = /^2\^(-\d+(\.\d+)?)$/.exec(s);
+    const v = pow ? 2 ** Number(pow[1]) : /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : NaN;
+    if (!(v > 0 && v < 1)) {
+      ctx.addIssue({ code: 'custom', message: EPS_MESSAGE });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+export interface StreamSettings {
+  certsPath?: string;
+  eps: number;
+  adversary: Adversary;
+  blockTrials: number;
+  maxConsecutiveRefused: number;
+  extractorSeedFile?: string;
+}
+
+/** Validates the shared options (one-line UsageError naming the option on any problem). */
+export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): StreamSettings {
+  const s: StreamSettings = {
+    eps: values.eps === undefined ? DEFAULT_EPS : validateOption('eps', epsValue, values.eps),
+    adversary: validateOption('adversary', oneOf(['quantum', 'classical'] as const), values.adversary ?? 'quantum'),
+    blockTrials: values['block-trials'] === undefined ? DEFAULT_BLOCK_TRIALS : validateOption('block-trials', integer(1000, 2 ** 26), values['block-trials']),
+    maxConsecutiveRefused:
+      values['max-refused'] === undefined ? DEFAULT_MAX_CONSECUTIVE_REFUSED : validateOption('max-refused', integer(1, 1_000_000), values['max-refused']),
+  };
+  if (values.certs !== undefined) s.certsPath = validateOption('certs', pathValue, values.certs);
+  if (values['extractor-seed'] !== undefined) s.extractorSeedFile = validateOption('extractor-seed', pathValue, values['extractor-seed']);
+  return s;
+}

@@ -1,0 +1,107 @@
+/**
+ * The extract stage of the stream (issue 3 scope 6): certified blocks in,
+ * bytes and finished certificates out.
+ *
+ *   certifyRun(run) --> { ok: true, draft, input, inputBits, outputBits }
+ *                   --> Toeplitz hash (one seed, one plan for the whole run)
+ *                   --> bytes + certificate line (seed hash, output hash,
+ *                       previous certificate's hash: a chain)
+ *
+ * A refused block passes through untouched: it has no input to hash and the
+ * stage writes nothing for it (fail closed).
+ *
+ * One seed serves every block of a run: the Toeplitz family is a strong
+ * two-universal extractor, so the seed may be public and reused, each block
+ * paying its own eps_ext (stated in its certificate). Blocks of one run share
+ * n; their m differ, and rows 0..m'-1 of T read only the seed's first
+ * n + m' - 1 bits, so a seed of n + mMax - 1 bits serves them all.
+ */
+import { createHash } from 'node:crypto';
+import type { RunEvent } from '../device/run.ts';
+import {
+  certifyRun,
+  DEFAULT_BLOCK_TRIALS,
+  formatCertificateLine,
+  hashCertificate,
+  type Certificate,
+  type CertifyOptions,
+  type RefusedBlock,
+} from '../certify/index.ts';
+import { ToeplitzPlan } from './toeplitz.ts';
+import { seedBitsFor, seedSha256 } from './seed.ts';
+
+/**
+ * Extractor input bits per trial: certifyRun hashes both outcome bits, a
+ * then b (certifier.ts, CertifiedBlock.input).
+ */
+export const INPUT_BITS_PER_TRIAL = 2;
+/**
+ * The largest output per trial any bound can certify: Pironio's H_min and
+ * the EAT rate are both at most 1 bit per trial (at S = 2 sqrt 2).
+ */
+export const MAX_OUTPUT_BITS_PER_TRIAL = 1;
+
+/** Extractor input length n for blocks of `blockTrials` trials. */
+export function inputBitsForBlock(blockTrials: number): number {
+  return INPUT_BITS_PER_TRIAL * blockTrials;
+}
+
+/** Seed length (bits) that serves every block of `blockTrials` trials. */
+export function seedBitsForBlock(blockTrials: number): number {
+  return seedBitsFor(inputBitsForBlock(blockTrials), MAX_OUTPUT_BITS_PER_TRIAL * blockTrials);
+}
+
+export interface ExtractOptions extends CertifyOptions {
+  /** The extractor seed, at least seedBitsForBlock(blockTrials) bits (see seed.ts). */
+  seed: Uint8Array;
+  /** hashCertificate of the certificate this run's chain continues from (default none). */
+  prevCertificateSha256?: string | null;
+}
+
+export interface ExtractedBlock {
+  ok: true;
+  /** The block's output: exactly certificate.outputBits / 8 bytes. */
+  bytes: Uint8Array;
+  certificate: Certificate;
+  /** The certificate as its canonical JSON line (no newline). */
+  line: string;
+}
+
+export type ExtractResult = ExtractedBlock | RefusedBlock;
+
+/** The certified blocks of a run, hashed to bytes, with their certificate chain. */
+export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractOptions): AsyncGenerator<ExtractResult, void, void> {
+  const { seed, prevCertificateSha256 = null, ...certifyOptions } = opts;
+  const blockTrials = certifyOptions.blockTrials ?? DEFAULT_BLOCK_TRIALS;
+  const n = inputBitsForBlock(blockTrials);
+  const mMax = MAX_OUTPUT_BITS_PER_TRIAL * blockTrials;
+  // Made on the first certified block: a run that certifies nothing costs no FFT tables.
+  let plan: ToeplitzPlan | undefined;
+  const seedHash = seedSha256(seed.subarray(0, Math.ceil(seedBitsFor(n, mMax) / 8)));
+  let prev = prevCertificateSha256;
+
+  for await (const block of certifyRun(run, certifyOptions)) {
+    if (!block.ok) {
+      yield block;
+      continue;
+    }
+    if (block.inputBits !== n || block.outputBits > mMax) {
+      // A mismatch here is a bug between the two stages, never a reason to hash with a wrong seed.
+      throw new Error(`extract: block ${block.draft.blockIndex} has n = ${block.inputBits}, m = ${block.outputBits}; the run's plan is n = ${n}, m <= ${mMax}`);
+    }
+    plan ??= new ToeplitzPlan(n, mMax, seed);
+    const bytes = plan.hash(block.input, block.outputBits);
+    const certificate: Certificate = {
+      ...block.draft,
+      extraction: {
+        seedSha256: seedHash,
+        outputSha256: createHash('sha256').update(bytes).digest('hex'),
+        outputBytes: bytes.length,
+        prevCertificateSha256: prev,
+      },
+    };
+    const line = formatCertificateLine(certificate);
+    prev = hashCertificate(line);
+    yield { ok: true, bytes, certificate, line };
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Certified bytes for users (issue 3 scope 8): the top of the data flow.
+ *
+ *   device.start() --> extractRun (certify + Toeplitz) --> bytes, certificates
+ *
+ * Fail closed: a refused block writes nothing; when certification keeps
+ * failing (`maxConsecutiveRefused` blocks in a row, default 3) the stream
+ * ends with a CertificationRefusedError naming the cause. Lost trials,
+ * GAPs and faults are decided by the certify stage; this stage only counts.
+ *
+ * The same `certifyEvents` drives `epqrng stream` (live) and `epqrng replay`
+ * (a recording), so a replay with the same seed reproduces the live bytes
+ * and certificate lines exactly.
+ */
+import type { Device, Run, RunEvent } from '../device/index.ts';
+import { CertificationRefusedError } from '../errors.ts';
+import { extractRun, type ExtractedBlock, type ExtractOptions } from '../extract/stream.ts';
+import type { RefusedBlock } from '../certify/index.ts';
+
+export const DEFAULT_MAX_CONSECUTIVE_REFUSED = 3;
+
+export interface StreamProgress {
+  blocksPassed: number;
+  blocksFailed: number;
+  /** Bytes delivered so far (after any --bytes cut). */
+  bytes: number;
+  /** Trials in finished blocks. */
+  trials: number;
+  /** Lost trials (device GAP + link) in finished blocks. */
+  lostTrials: number;
+  /** Certified output bits of passed blocks. */
+  certifiedBits: number;
+  /** The last finished block's S estimate and lower bound. */
+  sEstimate: number;
+  sLowerBound: number;
+}
+
+export interface CertifyEventsOptions extends ExtractOptions {
+  /** Stop after this many bytes (the last block's output is cut to fit); default unlimited. */
+  bytes?: number;
+  /** Refused blocks in a row that end the stream with CertificationRefusedError (default 3). */
+  maxConsecutiveRefused?: number;
+  /** Each certified block: its certificate line (before its bytes are yielded). */
+  onCertificate?: (line: string, block: ExtractedBlock) => void;
+  /** Each refused block. */
+  onRefused?: (block: RefusedBlock) => void;
+  /** After every finished block. */
+  onProgress?: (p: Readonly<StreamProgress>) => void;
+}
+
+/** One line: how many blocks failed and the certify stage's reason for the last one (which names the remedy). */
+function refusalMessage(block: RefusedBlock, consecutive: number): string {
+  return `certification refused for ${consecutive} block(s) in a row; block ${block.blockIndex}: ${block.reason}`;
+}
+
+/**
+ * Certified bytes from any source of run events (a live run or a recording).
+ * Ending the iteration early (break, or `bytes` reached) returns the source
+ * iterator, which for a live Run stops the chip (STOP then its ACK).
+ */
+export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: CertifyEventsOptions): AsyncGenerator<Uint8Array, StreamProgress, void> {
+  const { bytes: wanted = Infinity, maxConsecutiveRefused = DEFAULT_MAX_CONSECUTIVE_REFUSED, onCertificate, onRefused, onProgress, ...extract } = opts;
+  if (!(wanted >= 0)) throw new RangeError('"bytes" must be a non-negative number');
+  if (!(Number.isInteger(maxConsecutiveRefused) && maxConsecutiveRefused >= 1)) throw new RangeError('"maxConsecutiveRefused" must be an integer >= 1');
+  const p: StreamProgress = { blocksPassed: 0, blocksFailed: 0, bytes: 0, trials: 0, lostTrials: 0, certifiedBits: 0, sEstimate: NaN, sLowerBound: NaN };
+  if (wanted === 0) return p;
+  let refusedInRow = 0;
+  for await (const r of extractRun(events, extract)) {
+    if (!r.ok) {
+      // 'incomplete' is the run's unfinished last block: not a certification failure.
+      if (r.test === 'incomplete') continue;
+      p.blocksFailed++;
+      p.trials += r.trialRange.count;
+      p.lostTrials += r.lostTrials;
+      p.sEstimate = r.sEstimate;
+      p.sLowerBound = r.sLowerBound;
+      onRefused?.(r);
+      onProgress?.(p);
+      if (++refusedInRow >= maxConsecutiveRefused) throw new CertificationRefusedError(`REFUSED_${r.test.toUpperCase()}`, refusalMessage(r, refusedInRow));
+      continue;
+    }
+    refusedInRow = 0;
+    const c = r.certificate;
+    p.blocksPassed++;
+    p.trials += c.trialRange.count;
+    p.lostTrials += c.lostTrials.total;
+    p.certifiedBits += c.outputBits;
+    p.sEstimate = c.sEstimate;
+    p.sLowerBound = c.sLowerBound;
+    onCertificate?.(r.line, r);
+    const take = Math.min(r.bytes.length, wanted - p.bytes);
+    p.bytes += take;
+    onProgress?.(p);
+    yield take === r.bytes.length ? r.bytes : r.bytes.subarray(0, take);
+    if (p.bytes >= wanted) return p;
+  }
+  return p;
+}
+
+export interface CertifiedStreamOptions extends Omit<CertifyEventsOptions, 'device'> {
+  /** Called with the run once START is acknowledged (e.g. to feed host settings). */
+  onRun?: (run: Run) => void;
+}
+
+/**
+ * `for await (const bytes of certifiedStream(device, opts))`: certified
+ * bytes from a chip's internal-settings run, until `bytes` are delivered,
+ * the consumer stops, or certification keeps failing (throws
+ * CertificationRefusedError). The run is always ended with STOP/ACK.
+ */
+export async function* certifiedStream(device: Device, opts: CertifiedStreamOptions): AsyncGenerator<Uint8Array, StreamProgress, void> {
+  const { onRun, ...rest } = opts;
+  const run = await device.start({ source: 'internal' });
+  onRun?.(run);
+  const info = device.info;
+  try {
+    return yield* certifyEvents(run, {
+      ...rest,
+      device: { serial: info.serial, firmware: info.firmware.join('.') },
+    });
+  } finally {
+    // Normal end, early return or an error: the chip must not keep running.
+    await run.stop().catch(() => undefined);
+  }
+}
