@@ -27,6 +27,7 @@ export async function* trialRun(device: Device, { limitTrials, rateTrialsPerS, s
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    // Run.stop() is a no-op once the run has ended (limit reached).
     void run.stop().catch(() => undefined);
   };
   onRun?.(stop);

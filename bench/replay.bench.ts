@@ -1,0 +1,102 @@
+/**
+ * Replay throughput from a file on disk (issue 5: >= 25 M trials/s, peak RSS
+ * < 150 MB). A calibrated virtual-clock simulator session of TRIALS trials is
+ * recorded to a temporary file once; each replay then runs in a fresh child
+ * process (so its peak RSS is its own, not the recording's) and reports
+ * trials/s over the whole pipeline it names:
+ *
+ * - "capture": file -> reader -> runEventsFromBytes -> certifyRun (the raw
+ *   capture path of `epqrng replay`);
+ * - "device": file -> replay binding -> Device (record's host logic, every
+ *   command checked) -> certifyRun (the recording path).
+ *
+ * Extraction is not included: it is the extract stage's own figure
+ * (bench/extract*), and the trials/s target is about moving and certifying
+ * the records.
+ *
+ * Child mode: `node bin/run-ts.js bench/replay.bench.ts --child MODE FILE`.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Figure } from './run.ts';
+
+const TRIALS = 2 ** 24;
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+
+interface ChildResult {
+  trials: number;
+  seconds: number;
+  maxRssMB: number;
+  blocks: number;
+}
+
+async function child(mode: string, file: string): Promise<void> {
+  const { openRecording } = await import('../src/record/reader.ts');
+  const { captureEvents, recordedRunEvents } = await import('../src/record/replay.ts');
+  const { certifyRun } = await import('../src/certify/index.ts');
+  const rec = await openRecording(file);
+  const header = rec.header;
+  await rec.close();
+  if (!header?.device) throw new Error('bench recording has no device info');
+  const device = { serial: header.device.serial, firmware: header.device.firmware.join('.') };
+  const t0 = performance.now();
+  const events = mode === 'device' ? recordedRunEvents(file, header.commandLine).events : captureEvents(file);
+  let trials = 0;
+  let blocks = 0;
+  for await (const block of certifyRun(events, { device, blockTrials: 2 ** 20 })) {
+    blocks++;
+    trials += block.ok ? block.draft.trialRange.count : block.trialRange.count;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const result: ChildResult = { trials, seconds, maxRssMB: process.resourceUsage().maxRSS / 1024, blocks };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+async function makeRecording(file: string): Promise<void> {
+  const { createSimulatedPort } = await import('../src/simulator/index.ts');
+  const { Device } = await import('../src/device/index.ts');
+  const { SessionRecorder } = await import('../src/record/session.ts');
+  const { trialRun } = await import('../src/record/trial-run.ts');
+  const sim = createSimulatedPort({ seed: 5, calibrated: true, clock: 'virtual' });
+  const commandLine = ['record', '--simulate=5', '--trials', String(TRIALS), '--out', file];
+  const recorder = new SessionRecorder({ out: file, tool: 'record', commandLine, chipClockUs: () => Math.round(sim.chip.clockMs * 1000) });
+  const device = await Device.open({ path: sim.path, binding: recorder.wrap(sim.binding) });
+  recorder.begin(device.info);
+  const session = trialRun(device, { limitTrials: TRIALS, rateTrialsPerS: 0 });
+  while (!(await session.next()).done) {
+    // drain
+  }
+  await device.close();
+  recorder.close();
+}
+
+export async function run(): Promise<Figure[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'epq-replay-bench-'));
+  const file = join(dir, 'bench.epqrec');
+  try {
+    await makeRecording(file);
+    const figures: Figure[] = [{ name: 'replay: recording size on disk', value: statSync(file).size / 1e6, unit: `MB (${TRIALS} trials)` }];
+    for (const mode of ['capture', 'device']) {
+      const r = spawnSync(process.execPath, [join(root, 'bin/run-ts.js'), join(here, 'replay.bench.ts'), '--child', mode, file], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) throw new Error(`replay bench child (${mode}) failed: ${r.stderr}`);
+      const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
+      if (res.trials !== TRIALS) throw new Error(`replay bench child (${mode}) saw ${res.trials} trials, expected ${TRIALS}`);
+      const rate = res.trials / res.seconds;
+      figures.push({ name: `replay ${mode}: file -> certified blocks`, value: rate, unit: 'trials/s', target: '>= 2.5e7', ok: rate >= 25e6 });
+      figures.push({ name: `replay ${mode}: peak RSS (whole process)`, value: res.maxRssMB, unit: 'MB', target: '< 150', ok: res.maxRssMB < 150 });
+    }
+    return figures;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const childAt = process.argv.indexOf('--child');
+if (childAt >= 0) await child(process.argv[childAt + 1]!, process.argv[childAt + 2]!);

@@ -1,0 +1,127 @@
+/**
+ * The trial runs held in a recording or a raw capture, as the RunEvent[]
+ * batches the certify stage takes, by the same code paths as a live run:
+ *
+ * - a raw capture (device-to-host bytes only): runEventsFromBytes, the
+ *   scanner and assembler of a live run, over the file streamed in chunks;
+ * - a recording made by `epqrng record`: the Device itself over the replay
+ *   binding, driven by record's own host logic (trialRun), so the run holds
+ *   exactly the events the live run held (nothing from before START or
+ *   after STOP's ACK) and every host command is checked against the file.
+ *
+ * Recordings made by `stream --record` replay through the stream stage
+ * itself (src/cli/commands/replay.ts), which owns that host logic.
+ */
+import { Device, runEventsFromBytes, emptyRunStats, type RunEvent, type RunStats } from '../device/index.ts';
+import { FrameSync } from '../protocol/sync.ts';
+import type { InfoFrame } from '../protocol/types.ts';
+import { DeviceError } from '../errors.ts';
+import { openRecording, deviceBytes, type Recording } from './reader.ts';
+import { createReplayBinding, type ReplaySession } from './replay-binding.ts';
+import { trialRun, trialRunOptionsFrom } from './trial-run.ts';
+import type { RecordedDeviceInfo } from './format.ts';
+
+export interface ReplaySourceOptions {
+  /** The one-line warning of a cut recording. */
+  onWarning?: (message: string) => void;
+  /** File read size (memory is a small multiple of it). */
+  chunkBytes?: number;
+}
+
+/** The RunEvent batches of every device-to-host byte of a file (raw capture or recording). */
+export async function* captureEvents(
+  path: string,
+  { onWarning, chunkBytes = 1 << 20 }: ReplaySourceOptions = {},
+  stats: RunStats = emptyRunStats(),
+): AsyncGenerator<RunEvent[], void, void> {
+  const recording = await openRecording(path, { onWarning, chunkBytes });
+  yield* runEventsFromBytes(deviceBytes(recording), stats);
+}
+
+/**
+ * The INFO frame of a raw capture, if one lies in its first `scanBytes`
+ * (a capture that began when the port was opened holds the answer to GET_INFO).
+ */
+export async function findCaptureInfo(path: string, scanBytes = 1 << 20): Promise<RecordedDeviceInfo | null> {
+  const recording: Recording = await openRecording(path, { chunkBytes: Math.min(scanBytes, 1 << 20) });
+  let info: InfoFrame | null = null;
+  const sync = new FrameSync({
+    accept: 'device',
+    onFrame: (f) => {
+      if (!info && f.kind === 'INFO') info = f;
+    },
+  });
+  let seen = 0;
+  try {
+    for await (const chunk of deviceBytes(recording)) {
+      sync.push(chunk);
+      seen += chunk.length;
+      if (info || seen >= scanBytes) break;
+    }
+  } finally {
+    await recording.close();
+  }
+  const found = info as InfoFrame | null;
+  if (!found) return null;
+  return {
+    protocol: [found.protocol[0], found.protocol[1]],
+    firmware: [found.firmware[0], found.firmware[1], found.firmware[2]],
+    serial: found.serial,
+    model: found.model,
+    maxTrialRate: found.maxTrialRate,
+    capabilities: found.capabilities,
+    settingsFifo: found.settingsFifo,
+  };
+}
+
+export interface RecordedRun {
+  /** The run's event batches; throws the divergence if the host strayed. */
+  events: AsyncGenerator<RunEvent[], RunStats | undefined, void>;
+  session: ReplaySession;
+}
+
+/**
+ * Plays a recording made by `epqrng record` through the Device with
+ * record's host logic (START with the recorded limit and rate; STOP where the
+ * recording has it).
+ */
+export function recordedRunEvents(path: string, commandLine: readonly string[], { onWarning, chunkBytes }: ReplaySourceOptions = {}): RecordedRun {
+  const { limitTrials, rateTrialsPerS } = trialRunOptionsFrom(commandLine);
+  let stopRun: (() => void) | undefined;
+  const session = createReplayBinding(path, {
+    onWarning,
+    chunkBytes,
+    // A live run that ended on a clock (or a signal) got STOP here; one that
+    // reached its limit had ended by itself. The host sees the bytes already
+    // delivered once the pending I/O callbacks ran, so decide after them.
+    onHostTurn: (kind) => {
+      if (kind !== 'STOP') return;
+      setImmediate(() => setImmediate(() => stopRun?.()));
+    },
+  });
+  async function* events(): AsyncGenerator<RunEvent[], RunStats | undefined, void> {
+    let device: Device | undefined;
+    try {
+      device = await Device.open({ path: session.path, binding: session.binding as never, retries: 0 });
+      // stop() is a no-op on a run that has ended (Run.stop).
+      const run = trialRun(device, { limitTrials, rateTrialsPerS, onRun: (stop) => (stopRun = stop) });
+      let r = await run.next();
+      while (!r.done) {
+        yield r.value;
+        r = await run.next();
+      }
+      return r.value;
+    } catch (e) {
+      // The divergence names what went wrong better than the device's view of it (a failed write, a closed port).
+      if (session.divergence) throw session.divergence;
+      if (session.port && !session.port.atEnd && e instanceof DeviceError && e.code === 'NO_ANSWER') throw e;
+      if (session.port?.atEnd && e instanceof DeviceError) {
+        throw new DeviceError('REPLAY_ENDED', `the recording ended before the session did: ${e.message}`, { cause: e });
+      }
+      throw e;
+    } finally {
+      await device?.close().catch(() => undefined);
+    }
+  }
+  return { events: events(), session };
+}
