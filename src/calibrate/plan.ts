@@ -29,8 +29,9 @@ export const STEP_TITLES: Record<StepName, string> = {
 
 export interface CalibrationPlan {
   mode: 'normal' | 'quick';
-  /** Trials of each verification run (issue 4: at least 10^6). */
-  verifyTrials: number;
+  /** Trials of the verification runs before and after (issue 4: at least 10^6 each). */
+  verifyBeforeTrials: number;
+  verifyAfterTrials: number;
   /** Dark step: pump off, widest window, all four biases together. */
   darkBiasesMv: number[];
   darkWindowPs: number;
@@ -72,7 +73,8 @@ export function makePlan(mode: 'normal' | 'quick'): CalibrationPlan {
   const quick = mode === 'quick';
   return {
     mode,
-    verifyTrials: quick ? 1_000_000 : 2_000_000,
+    verifyBeforeTrials: 1_000_000,
+    verifyAfterTrials: quick ? 1_000_000 : 2_000_000,
     darkBiasesMv: range(27000, 38000, 1000),
     darkWindowPs: 20000, // PROTOCOL 5 SET_WINDOW: at most 20000
     darkIntegrationMs: quick ? 300 : 600,
@@ -101,7 +103,7 @@ export function makePlan(mode: 'normal' | 'quick'): CalibrationPlan {
 export function plannedChipTimeMs(plan: CalibrationPlan): number {
   const finePoints = Math.floor((2 * plan.fineHalfSpanPs) / plan.fineStepPs) + 1;
   return (
-    2 * (plan.verifyTrials / 1e6) * 1000 +
+    ((plan.verifyBeforeTrials + plan.verifyAfterTrials) / 1e6) * 1000 +
     plan.darkBiasesMv.length * plan.darkIntegrationMs +
     plan.pumpMicrowatts.length * plan.pumpIntegrationMs +
     plan.coarseDelaysPs.length * plan.coarseIntegrationMs +

@@ -26,7 +26,7 @@
  * DeviceError naming the step.
  */
 import { DeviceError, isEpqError } from '../errors.ts';
-import { DeviceState, Fault, type InfoFrame } from '../protocol/types.ts';
+import { DeviceState, FATAL_FAULTS, Fault, type InfoFrame } from '../protocol/types.ts';
 import { chshAnglesCentideg } from './angles.ts';
 import { CalibrationContext, describeFaults, type ProgressListener } from './context.ts';
 import { darkClickProbability, gateFraction } from './models.ts';
@@ -69,12 +69,13 @@ export class CalibrationFailedError extends DeviceError {
   constructor(
     readonly step: StepName,
     cause: unknown,
-    resetOk: boolean,
+    /** What RESET achieved: 'ok' (IDLE, previous calibration), the faults still set, or that RESET failed. */
+    readonly resetOutcome: { ok: true } | { ok: false; why: string },
   ) {
     const why = cause instanceof Error ? cause.message : String(cause);
     super(
       'CALIBRATION_FAILED',
-      `calibration failed at step '${step}' (${STEP_TITLES[step]}): ${why}; ${resetOk ? 'chip reset to its previous calibration' : 'RESET failed too: power-cycle the chip'}`,
+      `calibration failed at step '${step}' (${STEP_TITLES[step]}): ${why}; ${resetOutcome.ok ? 'chip reset to its previous calibration' : resetOutcome.why}`,
       { cause, detail: { step } },
     );
   }
@@ -111,6 +112,24 @@ function verification(v: VerifyResult) {
     },
     uncalibrated: v.settings.uncalibrated,
   };
+}
+
+/** RESET after a failed step (PROTOCOL 5: stop, clear faults, reload the saved calibration), and what it achieved. */
+async function resetAfterFailure(port: CalibrationPort): Promise<{ ok: true } | { ok: false; why: string }> {
+  try {
+    await port.reset();
+  } catch (e) {
+    return { ok: false, why: `RESET failed too (${e instanceof Error ? e.message : String(e)}): power-cycle the chip` };
+  }
+  try {
+    const status = await port.getStatus();
+    if (status.state !== DeviceState.IDLE || (status.faults & FATAL_FAULTS) !== 0) {
+      return { ok: false, why: `the chip stays in FAULT after RESET (${describeFaults(status.faults & FATAL_FAULTS)}): fix the cause, then RESET it` };
+    }
+  } catch (e) {
+    return { ok: false, why: `no STATUS after RESET (${e instanceof Error ? e.message : String(e)})` };
+  }
+  return { ok: true };
 }
 
 /** Whether the new calibration beats the previous one (issue 4 Saving). */
@@ -155,17 +174,17 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
       opts.onStepDone?.(name, ctx.chipMs[name] ?? 0);
       return result;
     } catch (e) {
-      let resetOk = true;
-      try {
-        await port.reset();
-      } catch {
-        resetOk = false;
+      let cause = isEpqError(e) || e instanceof Error ? e : new Error(String(e));
+      // A refused command often means the chip went to FAULT: say which fault (PROTOCOL 4 STATUS).
+      const faults = await port.getStatus().then((st) => st.faults & FATAL_FAULTS, () => 0);
+      if (faults !== 0 && !cause.message.includes(describeFaults(faults))) {
+        cause = new DeviceError('DEVICE_FAULT', `${cause.message} (chip fault ${describeFaults(faults)})`, { cause });
       }
-      throw new CalibrationFailedError(name, isEpqError(e) || e instanceof Error ? e : new Error(String(e)), resetOk);
+      throw new CalibrationFailedError(name, cause, await resetAfterFailure(port));
     }
   }
 
-  const before = await step('before', () => verifyRun(ctx, plan.verifyTrials));
+  const before = await step('before', () => verifyRun(ctx, plan.verifyBeforeTrials));
 
   const dark: DarkResult = await step('dark', () => measureDarkCounts(ctx, plan, previous.biasMv));
   // g2 from the before run's double clicks, less the accidental ones of dark counts at its biases.
@@ -248,7 +267,7 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
     await ctx.assertHealthy();
   });
 
-  const after = await step('after', () => verifyRun(ctx, plan.verifyTrials));
+  const after = await step('after', () => verifyRun(ctx, plan.verifyAfterTrials));
 
   // ---- save or leave as found ----
   const better = beatsPrevious(after, before);
