@@ -11,13 +11,21 @@
  *
  * - 'classical' (side information classical): Pironio et al., Nature 464,
  *   1021 (2010), Eq. (2) of the main text: per trial
- *     H_min(AB|XY) >= f(S) = 1 - log2(1 + sqrt(2 - S^2/4)),
- *   and for n trials (their finite-statistics statement, Methods) the
- *   min-entropy of the n outcome pairs is >= n f(S_lb), except with
- *   probability eps_est, where S_lb is a lower confidence bound on the mean
- *   Bell value from the Azuma-Hoeffding inequality (azumaDeviation below).
- *   The extractor input is both outcome bits of every trial (2n bits).
- *
+ *     H_min(AB|XY) >= f(S) = 1 - log2(1 + sqrt(2 - S^2/4)).
+ *   Over n trials we use the corrected finite-statistics form (Pironio &
+ *   Massar, Phys. Rev. A 87, 012336 (2013); Fehr, Gelles, Schaffner, Phys.
+ *   Rev. A 87, 012335 (2013), who showed the 2010 statement needs a fixed
+ *   threshold and a conditioning term). For a threshold S_thr fixed before
+ *   the data and the event Omega = {S-hat >= S_thr}: the trials' conditional
+ *   Bell values average below S_thr - mu only with probability
+ *   eps_mu = exp(-2 n mu^2 / 8^2) (Azuma-Hoeffding, azumaDeviation), and on
+ *   the complement the guessing probability of the 2n outcome bits is at most
+ *   2^(-n f(S_thr - mu)) (f convex, chain rule over trials). Conditioning on
+ *   Omega with Pr[Omega] >= eps_EA then gives
+ *     H_min^{eps_s}(AB^n | XY^n E, Omega) >= n f(S_thr - mu) - log2(1/eps_EA),
+ *     with eps_mu = eps_s * eps_EA,
+ *   the same structure as the EAT below (and the same threshold grid and
+ *   union bound). The extractor input is both outcome bits of every trial.
  * - 'quantum' (quantum side information, the default): the entropy
  *   accumulation theorem (EAT) of Dupuis, Fawzi, Renner as applied to CHSH
  *   by Arnon-Friedman, Dupuis, Fawzi, Renner, Vidick, Nat. Commun. 9, 459
@@ -44,8 +52,9 @@
  * Output length (leftover hash lemma with Toeplitz hashing; Tomamichel,
  * Schaffner, Smith, Renner, IEEE Trans. Inf. Theory 57, 5524 (2011)):
  *   m = floor(k - 2 log2(1/eps_ext)), rounded down to whole bytes.
- * Total error per block: quantum eps_EA + 2 eps_s + eps_ext; classical
- * eps_est + eps_ext (EPS_SPLIT below splits eps accordingly).
+ * Total error per block, both adversaries: eps_EA + 2 eps_s + eps_ext
+ * (either Pr[Omega] < eps_EA, or the output conditioned on Omega is
+ * 2 eps_s + eps_ext close to uniform; epsSplit below splits eps).
  */
 
 export type Adversary = 'quantum' | 'classical';
@@ -193,9 +202,9 @@ export function eatThresholdS(sEstimate: number): number | null {
 
 export interface EpsSplit {
   total: number;
-  /** Bell estimation: Azuma-Hoeffding (classical) or eps_EA of the EAT (quantum). */
+  /** eps_EA: the probability below which passing the Bell test needs no entropy (split over the threshold grid). */
   estimation: number;
-  /** Smoothing eps_s (quantum; counted twice in the total). 0 for classical. */
+  /** Smoothing eps_s (counted twice in the total). */
   smoothing: number;
   /** Extraction eps_ext (leftover hash lemma). */
   extraction: number;
@@ -203,20 +212,19 @@ export interface EpsSplit {
 
 /**
  * How the per-block error eps is split (the certificate states it):
- * quantum: eps = eps_EA + 2 eps_s + eps_ext with eps_EA = eps_ext = eps/3, eps_s = eps/6;
- * classical: eps = eps_est + eps_ext, each eps/2.
+ * eps = eps_EA + 2 eps_s + eps_ext with eps_EA = eps_ext = eps/3, eps_s = eps/6,
+ * for both adversaries.
  */
-export function epsSplit(eps: number, adversary: Adversary): EpsSplit {
-  if (adversary === 'quantum') return { total: eps, estimation: eps / 3, smoothing: eps / 6, extraction: eps / 3 };
-  return { total: eps, estimation: eps / 2, smoothing: 0, extraction: eps / 2 };
+export function epsSplit(eps: number, _adversary: Adversary): EpsSplit {
+  return { total: eps, estimation: eps / 3, smoothing: eps / 6, extraction: eps / 3 };
 }
 
 export interface BlockBound {
   adversary: Adversary;
   eps: EpsSplit;
-  /** Azuma-Hoeffding lower confidence bound on S at eps.estimation. */
+  /** Azuma-Hoeffding lower confidence bound on S at eps.estimation (the Bell test's criterion: > 2). */
   sLowerBound: number;
-  /** The value of S the entropy is evaluated at: sLowerBound (classical) or the EAT threshold (quantum). */
+  /** The S the entropy is evaluated at: S_thr - mu (classical) or the EAT threshold S_thr (quantum); null below the grid. */
   sEvaluated: number | null;
   /** Certified (smooth) min-entropy of the block in bits, >= 0. */
   entropyBits: number;
@@ -244,21 +252,24 @@ export function blockBound(trials: number, sEstimate: number, eps: number, adver
   const split = epsSplit(eps, adversary);
   const lb = sLowerBound(sEstimate, trials, split.estimation);
   const inputBits = INPUT_BITS_PER_TRIAL * trials;
+  const thr = eatThresholdS(sEstimate);
   if (adversary === 'classical') {
-    // Pironio et al. 2010, Eq. (2) at the Azuma-Hoeffding lower bound (their Methods).
-    const k = Math.min(inputBits, trials * pironioMinEntropy(lb));
+    // Pironio et al. 2010 Eq. (2), in the corrected form of Pironio & Massar 2013 (file comment):
+    // k = n f(S_thr - mu) - log2(K / eps_EA), mu the Azuma-Hoeffding deviation at eps_s * eps_EA / K.
+    const epsEA = split.estimation / EAT_THRESHOLD_GRID_SIZE;
+    const sAt = thr === null ? null : thr - azumaDeviation(trials, split.smoothing * epsEA);
+    const k = sAt === null ? 0 : Math.min(inputBits, Math.max(0, trials * pironioMinEntropy(sAt) - Math.log2(1 / epsEA)));
     return {
       adversary,
       eps: split,
       sLowerBound: lb,
-      sEvaluated: lb,
+      sEvaluated: sAt,
       entropyBits: k,
       outputBits: outputBitsFor(k, split.extraction),
       inputBits,
-      bound: 'Pironio et al. 2010: n * (1 - log2(1 + sqrt(2 - S_lb^2/4))), S_lb Azuma-Hoeffding at eps_est',
+      bound: `Pironio 2010 / Pironio-Massar 2013: n * (1 - log2(1 + sqrt(2 - S^2/4))) at S = S_thr - mu (Azuma-Hoeffding at eps_s eps_EA), minus log2(1/eps_EA); eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
     };
   }
-  const thr = eatThresholdS(sEstimate);
   const eat = thr === null ? undefined : eatEntropy(trials, omegaOfS(thr), split.smoothing, split.estimation / EAT_THRESHOLD_GRID_SIZE);
   const k = eat ? Math.min(inputBits, Math.max(0, eat.entropyBits)) : 0;
   return {

@@ -174,19 +174,25 @@ describe('block output length', () => {
     expect(outputBitsFor(48, 2 ** -20)).toBe(8);
   });
 
-  it('splits eps as the certificate states and keeps the total', () => {
-    const q = epsSplit(2 ** -64, 'quantum');
-    expect(q.estimation + 2 * q.smoothing + q.extraction).toBeCloseTo(2 ** -64, 80);
-    const c = epsSplit(2 ** -64, 'classical');
-    expect(c.estimation + c.extraction).toBeCloseTo(2 ** -64, 80);
+  it('splits eps as the certificate states and keeps the total: eps_EA + 2 eps_s + eps_ext', () => {
+    for (const adv of ['quantum', 'classical'] as const) {
+      const q = epsSplit(2 ** -64, adv);
+      expect((q.estimation + 2 * q.smoothing + q.extraction) / 2 ** -64).toBeCloseTo(1, 12);
+    }
   });
 
-  it('classical: k = n f(S_lb), independently evaluated', () => {
+  it('classical: k = n f(S_thr - mu) - log2(K/eps_EA) (Pironio-Massar 2013 form), independently evaluated', () => {
     const n = 1e6;
-    const b = blockBound(n, 2.4, 2 ** -64, 'classical');
-    const lb = 2.4 - 8 * Math.sqrt(Math.log(2 ** 65) / (2 * n));
-    expect(b.entropyBits).toBeCloseTo(n * pironioByGuessing(lb), 6);
-    expect(b.outputBits).toBe(8 * Math.floor(Math.floor(n * pironioByGuessing(lb) - 2 * 65) / 8));
+    const eps = 2 ** -64;
+    const b = blockBound(n, 2.4, eps, 'classical');
+    const K = EAT_THRESHOLD_GRID_SIZE;
+    const sThr = 2 + Math.floor(0.4 * 1024) / 1024;
+    const epsMu = (eps / 6) * (eps / 3 / K);
+    const mu = 8 * Math.sqrt(Math.log(1 / epsMu) / (2 * n));
+    const k = n * pironioByGuessing(sThr - mu) - Math.log2((3 * K) / eps);
+    expect(b.sEvaluated).toBeCloseTo(sThr - mu, 12);
+    expect(b.entropyBits).toBeCloseTo(k, 6);
+    expect(b.outputBits).toBe(8 * Math.floor(Math.floor(k - 2 * Math.log2(3 / eps)) / 8));
   });
 
   it('minBlockTrials is the smallest block with a whole output byte', () => {
