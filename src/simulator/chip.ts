@@ -244,6 +244,10 @@ export class SimulatedChip {
   private trialIndex = 0;
   private lostSinceStart = 0;
   private tables: AliasTable[] = [];
+  /** The four tables side by side, slot = (xy << 4) | column, for the hot loop. */
+  private readonly aliasInt = new Int32Array(64);
+  private readonly aliasFrac = new Float64Array(64);
+  private readonly aliasIdx = new Uint8Array(64);
   private pendingFlags = 0;
   private starved = false;
   private fifo = new Uint8Array(CHIP_INFO.settingsFifo);
@@ -809,6 +813,11 @@ export class SimulatedChip {
     this.budget = 0;
     const model = trialModel(this.hidden, this.settings, this.latchedMask());
     this.tables = settingDistributions(model, this.settings.anglesCentidegrees).map(buildAlias);
+    for (let xy = 0; xy < 4; xy++) {
+      this.aliasInt.set(this.tables[xy].thresholdInt, xy * 16);
+      this.aliasFrac.set(this.tables[xy].thresholdFrac, xy * 16);
+      this.aliasIdx.set(this.tables[xy].alias, xy * 16);
+    }
     if (source === 1) {
       // PROTOCOL 4 CREDIT: right after START's ACK in host-settings mode.
       this.send({ kind: 'CREDIT', flags: 0, seq: 0, free: this.fifo.length, consumed: 0 });
@@ -868,6 +877,10 @@ export class SimulatedChip {
   private performTrials(n: number): number {
     if (this.state !== DeviceState.RUNNING || n <= 0) return 0;
     if (this.limit > 0) n = Math.min(n, this.limit - this.trialIndex);
+    if (this.mode === 'honest' && this.source === 0) {
+      this.performHonestInternal(n);
+      return this.afterTrials(n);
+    }
     const host = this.source === 1;
     const mode = this.mode;
     const rng = this.trialRng;
@@ -944,9 +957,88 @@ export class SimulatedChip {
       if (this.recordCount === MAX_TRIALS_PER_FRAME) this.flushRecords();
     }
     if (host && this.freedSinceCredit >= CREDIT_STEP) this.sendCredit();
+    return this.afterTrials(done);
+  }
+
+  private afterTrials(done: number): number {
     if (this.clock === 'virtual') this.virtualMs += (done * 1000) / this.rateHz;
     if (this.limit > 0 && this.trialIndex >= this.limit) this.endRunAtLimit();
     return done;
+  }
+
+  /**
+   * The hot loop of an honest chip with internal settings: the same draws as
+   * the general loop (2 setting bits from the setting stream, one alias draw
+   * per trial), with xoshiro128** inlined on local state.
+   */
+  private performHonestInternal(n: number): void {
+    const rng = this.trialRng;
+    const srng = this.settingRng;
+    const tInt = this.aliasInt;
+    const tFrac = this.aliasFrac;
+    const tAlias = this.aliasIdx;
+    const records = this.records;
+    let s0 = rng.s0;
+    let s1 = rng.s1;
+    let s2 = rng.s2;
+    let s3 = rng.s3;
+    let rc = this.recordCount;
+    let index = this.trialIndex;
+    let bits = 0;
+    let left = 0;
+    for (let done = 0; done < n; done++) {
+      if (left === 0) {
+        bits = srng.u32();
+        left = 16;
+      }
+      const xy = bits & 3;
+      bits >>>= 2;
+      left--;
+      // xoshiro128** step (see rng.ts)
+      const m = Math.imul(s1, 5);
+      const u = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      const slot = (xy << 4) | (u >>> 28);
+      const low = u & 0x0fffffff;
+      const ti = tInt[slot];
+      let pattern: number;
+      if (low < ti) pattern = slot & 15;
+      else if (low > ti) pattern = tAlias[slot];
+      else {
+        // tie on the integer threshold (p = 2^-28): resolve the fraction with the next word
+        rng.s0 = s0;
+        rng.s1 = s1;
+        rng.s2 = s2;
+        rng.s3 = s3;
+        pattern = rng.u32() < tFrac[slot] ? slot & 15 : tAlias[slot];
+        s0 = rng.s0;
+        s1 = rng.s1;
+        s2 = rng.s2;
+        s3 = rng.s3;
+      }
+      if (rc === 0) this.recordFirst = index;
+      records[rc++] = (xy << 4) | pattern; // PROTOCOL 4 TRIALS: x bit 5, y bit 4, clicks bits 3..0
+      index++;
+      if (rc === MAX_TRIALS_PER_FRAME) {
+        this.recordCount = rc;
+        this.trialIndex = index;
+        this.flushRecords();
+        rc = 0;
+      }
+    }
+    rng.s0 = s0;
+    rng.s1 = s1;
+    rng.s2 = s2;
+    rng.s3 = s3;
+    this.recordCount = rc;
+    this.trialIndex = index;
+    this.stats.trialsPerformed += n;
   }
 
   /**
