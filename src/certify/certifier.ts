@@ -94,6 +94,10 @@ export interface CertifierStats {
   linkLostFrames: number;
   invalidFrames: number;
   statusFrames: number;
+  /** STATUS frames with a fault bit other than the ignored ones (OVERFLOW included). */
+  faultStatusFrames: number;
+  /** STATUS frames with OVERFLOW set (PROTOCOL 4 STATUS bit 3: trials lost since the last STATUS). */
+  overflowStatusFrames: number;
 }
 
 const FAULT_NAMES: Array<[number, string]> = Object.entries(Fault).map(([name, bit]) => [bit, name]);
@@ -120,6 +124,7 @@ export class Certifier {
   readonly stats: CertifierStats = {
     blocks: 0, certified: 0, refused: 0, certifiedBits: 0, recordedTrials: 0,
     lostDeviceTrials: 0, lostLinkTrials: 0, linkLostFrames: 0, invalidFrames: 0, statusFrames: 0,
+    faultStatusFrames: 0, overflowStatusFrames: 0,
   };
 
   constructor({
@@ -143,9 +148,9 @@ export class Certifier {
     this.maxLostShare = maxLostShare;
     this.ignoredFaults = ignoredFaults;
     this.device = { serial: device.serial, firmware: device.firmware };
-    this.health = new OutcomeHealthTests(health);
-    const health_ = this.health;
-    this.accountant = new TrialAccountant({ blockTrials, onRecords: (r, s, e) => health_.update(r, s, e) });
+    const tests = new OutcomeHealthTests(health);
+    this.health = tests;
+    this.accountant = new TrialAccountant({ blockTrials, onRecords: (r, start, end) => tests.update(r, start, end) });
     this.healthAtBlockStart = this.health.snapshot();
   }
 
@@ -234,8 +239,10 @@ export class Certifier {
 
   /** PROTOCOL 4 STATUS: a fault other than the ignored ones fails every block it may cover. */
   private noteStatus(faults: number, trialsSinceStart: number): void {
+    if ((faults & Fault.OVERFLOW) !== 0) this.stats.overflowStatusFrames++;
     const bits = faults & ~this.ignoredFaults;
     if (bits === 0) return;
+    this.stats.faultStatusFrames++;
     const open = this.accountant.openBlockIndex;
     const last = Math.max(open, Math.floor(Math.max(0, trialsSinceStart - 1) / this.blockTrials));
     if (this.faultFromBlock < 0) this.faultFromBlock = open;

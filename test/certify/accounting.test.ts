@@ -196,6 +196,7 @@ describe('STATUS faults', () => {
       if (i === Math.floor(batches.length / 2)) res.push(...c.push([status(0x08 | 0x20, N + 10)])); // OVERFLOW, in block 1
     }
     expect(res.map((r) => (r.ok ? 'ok' : r.test))).toEqual(['ok', 'status', 'ok']);
+    expect([c.stats.faultStatusFrames, c.stats.overflowStatusFrames]).toEqual([1, 1]);
     if (!res[1].ok) expect(res[1].reason).toBe('device fault during the block: OVERFLOW');
   });
 });
