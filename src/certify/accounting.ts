@@ -97,6 +97,9 @@ export class TrialAccountant {
    * (usually none), in order. Throws DeviceError on a protocol violation.
    */
   addTrials(first: number, n: number, records: Uint8Array, flags: number, seq: number, done: BlockTally[] = []): BlockTally[] {
+    if (!(n >= 1 && n <= records.length)) {
+      throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: n = ${n} but ${records.length} records`, { detail: { seq, n } });
+    }
     if (first < this.next) {
       // PROTOCOL 4 TRIALS: frames are contiguous or jump forward (GAP / link loss), never back.
       throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq} starts at trial ${first}, below the next expected ${this.next}: overlapping, duplicate or backwards trial indices`, {
