@@ -41,7 +41,8 @@ export const MAGIC = Buffer.from([0x89, 0x45, 0x50, 0x51, 0x52, 0x45, 0x43, 0x0a
 /** A file starting with these 4 bytes claims to be a recording: a wrong rest of the magic is an error, not a raw capture. */
 export const MAGIC_PREFIX_BYTES = 4;
 export const FORMAT_VERSION = 1;
-export const HEADER_MAX_BYTES = 1 << 20;
+/** Room for an embedded extractor seed (3N - 1 bits for blocks of N trials, base64) of blocks up to 2^26 trials. */
+export const HEADER_MAX_BYTES = 64 << 20;
 export const RECORD_HEADER_BYTES = 16;
 export const RECORD_CRC_BYTES = 4;
 export const RECORD_OVERHEAD = RECORD_HEADER_BYTES + RECORD_CRC_BYTES;

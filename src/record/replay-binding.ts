@@ -40,6 +40,22 @@ export interface ReplayBindingOptions {
   chunkBytes?: number;
   /** See ReplayPort.onHostTurn. */
   onHostTurn?: (kind: string, recordIndex: number) => void;
+  /**
+   * What a read finds after the last record: 'silent' (default) waits like
+   * a chip with nothing to say; 'disconnect' fails the read as an unplugged
+   * port would (error code REPLAY_END), so a host that would wait for more
+   * (a stream cut by a crash) ends instead.
+   */
+  atEnd?: 'silent' | 'disconnect';
+}
+
+/** The read error of a port played to its end with atEnd 'disconnect'. */
+export class EndOfRecordingError extends Error {
+  readonly code = 'REPLAY_END';
+  constructor() {
+    super('end of the recording');
+    this.name = 'EndOfRecordingError';
+  }
 }
 
 export interface ReplaySession {
@@ -129,6 +145,8 @@ export class ReplayPort implements BindingPortInterface {
    */
   onHostTurn: ((kind: string, recordIndex: number) => void) | undefined;
   private announced = -1;
+  /** Fail reads after the last record (see ReplayBindingOptions.atEnd). */
+  disconnectAtEnd = false;
 
   private checkEnd(): void {
     const expect = this.expect;
@@ -144,6 +162,11 @@ export class ReplayPort implements BindingPortInterface {
         }
       }
       this.onHostTurn(kind, expect.entry.index);
+    }
+    if (this.atEnd && this.disconnectAtEnd && this.pendingRead) {
+      const r = this.pendingRead;
+      this.pendingRead = null;
+      r.reject(new EndOfRecordingError());
     }
     if (this.atEnd && this.endWaiters.length > 0) {
       const w = this.endWaiters;
@@ -250,6 +273,7 @@ export class ReplayPort implements BindingPortInterface {
       this.checkEnd();
       return Promise.resolve({ buffer, bytesRead: n });
     }
+    if (this.atEnd && this.disconnectAtEnd) return Promise.reject(new EndOfRecordingError());
     return new Promise((resolve, reject) => {
       this.pendingRead = { buffer, offset, length, resolve, reject };
       void this.pump(false);
@@ -330,7 +354,7 @@ export class ReplayPort implements BindingPortInterface {
  */
 export function createReplayBinding(
   recordingPath: string,
-  { onWarning, readAheadBytes = 4 << 20, chunkBytes = 1 << 20, onHostTurn }: ReplayBindingOptions = {},
+  { onWarning, readAheadBytes = 4 << 20, chunkBytes = 1 << 20, onHostTurn, atEnd = 'silent' }: ReplayBindingOptions = {},
 ): ReplaySession {
   let port: ReplayPort | null = null;
   const binding: BindingInterface<ReplayPort> = {
@@ -358,6 +382,7 @@ export function createReplayBinding(
       }
       port = new ReplayPort(recording, options, readAheadBytes);
       port.onHostTurn = onHostTurn;
+      port.disconnectAtEnd = atEnd === 'disconnect';
       return port;
     },
   };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { RecordingWriter } from '../../src/record/writer.ts';
 import { RecordingParser, openRecording, deviceBytes, type RecordEntry } from '../../src/record/reader.ts';
-import { Direction, MAGIC, type RecordingHeader, RECORD_OVERHEAD, encodeFilePreamble } from '../../src/record/format.ts';
+import { Direction, MAGIC, HEADER_MAX_BYTES, type RecordingHeader, RECORD_OVERHEAD, encodeFilePreamble } from '../../src/record/format.ts';
 import { InputError } from '../../src/errors.ts';
 
 const header: RecordingHeader = {
@@ -247,7 +247,7 @@ describe('a damaged header is refused with the field named', () => {
   it('an absurd header length', () => {
     const f = good();
     f.writeUInt32LE(0xffffffff, 8);
-    expect(refuse(f)).toBe('recording header: field headerLength: 4294967295 outside 2..1048576');
+    expect(refuse(f)).toBe(`recording header: field headerLength: 4294967295 outside 2..${HEADER_MAX_BYTES}`);
   });
   it('a header that is not JSON', () => {
     expect(refuse(withJson('{"format":'))).toBe('recording header: not valid JSON');

@@ -1,0 +1,260 @@
+/**
+ * `epqrng replay FILE [stream options]`: certifies a recorded session again,
+ * through the same pipeline as the live run (src/output certifyEvents), so
+ * that with the same extractor seed it writes exactly the live run's bytes
+ * and certificate lines.
+ *
+ * What FILE can be (src/record/format.ts):
+ * - a `stream --record` recording: the Device runs `certifiedStream` against
+ *   the replay binding with the recorded options (--bytes, --eps, ...), every
+ *   host command checked against the recording;
+ * - an `epqrng record` recording: record's own host logic replays the run,
+ *   the stream defaults (or the options given here) certify it;
+ * - a raw capture (no recording magic: device-to-host bytes from any tool):
+ *   every trial in it is certified.
+ * Options given here override the recorded ones.
+ *
+ * Also exports the replay pipeline for `epqrng verify`.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { Device } from '../../device/index.ts';
+import { DeviceError, InputError, UsageError } from '../../errors.ts';
+import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
+import { seedBitsForBlock, type ExtractedBlock } from '../../extract/stream.ts';
+import { certifiedStream, certifyEvents, type StreamProgress } from '../../output/certified-stream.ts';
+import type { RefusedBlock } from '../../certify/index.ts';
+import { openRecording } from '../../record/reader.ts';
+import type { RecordingHeader } from '../../record/format.ts';
+import { createReplayBinding, EndOfRecordingError } from '../../record/replay-binding.ts';
+import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/replay.ts';
+import type { CommandIo } from '../framework.ts';
+import { integer, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
+import { streamOptionSpecs, streamOptionsUsage, streamSettings, type StreamSettings } from '../stream-options.ts';
+import { deviceOptionSpecs } from '../device-options.ts';
+
+export const summary = 'certify a recording or raw capture again: the live run\'s bytes and certificates';
+export const usage = `usage: epqrng replay FILE [--bytes N] [--out FILE|-] [--certs FILE] [--eps E] [--adversary A]
+                     [--block-trials N] [--extractor-seed FILE] [--max-refused K]
+  FILE                    a recording (stream --record, epqrng record) or a raw capture of device bytes
+  --bytes N               stop after N certified bytes (default: as recorded; a raw capture: all of it)
+  --out FILE|-            where the bytes go (default -: stdout)
+${streamOptionsUsage}
+Options not given are taken from the recorded command line (stream recordings),
+else the stream defaults. The extractor seed must be the live run's to reproduce
+its bytes: --extractor-seed FILE, or the seed embedded in the recording.`;
+
+export const replayOptionSpecs = {
+  ...streamOptionSpecs,
+  bytes: { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+export type ReplayKind = 'stream' | 'record' | 'raw';
+
+export interface ReplayPlan {
+  file: string;
+  kind: ReplayKind;
+  header: RecordingHeader | null;
+  settings: StreamSettings;
+  /** Bytes to deliver (Infinity: until the recording ends). */
+  bytes: number;
+  seed: Uint8Array;
+  /** Where the seed came from, and whether it is the recorded one. */
+  seedNote: string;
+  device: { serial: string; firmware: string };
+}
+
+export interface ReplayHooks {
+  onWarning?: (message: string) => void;
+  onCertificate?: (line: string, block: ExtractedBlock) => void;
+  onRefused?: (block: RefusedBlock) => void;
+}
+
+/** The stream options of a recorded `epqrng stream` command line (unknown options ignored). */
+function recordedStreamValues(header: RecordingHeader): ParsedValues<typeof replayOptionSpecs & typeof deviceOptionSpecs & { record: { type: 'string' } }> {
+  const argv = header.commandLine[0] === 'stream' ? header.commandLine.slice(1) : header.commandLine;
+  try {
+    return parseCommandLine(argv, { ...replayOptionSpecs, ...deviceOptionSpecs, record: { type: 'string' } } as const).values;
+  } catch (e) {
+    throw new InputError('RECORDING_HEADER', `recording header: field commandLine: not a stream command line (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+/**
+ * Decides how to replay `file`: its kind, the options (given here, else
+ * recorded, else defaults) and the extractor seed.
+ */
+export async function planReplay(file: string, values: ParsedValues<typeof replayOptionSpecs>, { requireRecordedSeed = false, onWarning }: { requireRecordedSeed?: boolean; onWarning?: (m: string) => void } = {}): Promise<ReplayPlan> {
+  const recording = await openRecording(file);
+  const header = recording.header;
+  const rawKind = recording.kind;
+  await recording.close();
+  let kind: ReplayKind;
+  if (rawKind === 'raw') kind = 'raw';
+  else if (header!.tool === 'stream') kind = 'stream';
+  else if (header!.tool === 'record') kind = 'record';
+  else throw new UsageError(`${file} was recorded by '${header!.tool}': it holds no trial run to certify (replay it with the host code that made it)`);
+
+  const merged: ParsedValues<typeof replayOptionSpecs> = kind === 'stream' ? { ...pick(recordedStreamValues(header!)), ...defined(values) } : { ...values };
+  const settings = streamSettings(merged);
+  const bytes = merged.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), merged.bytes);
+
+  const seedBits = seedBitsForBlock(settings.blockTrials);
+  const recorded = header?.extractorSeed ?? null;
+  let seed: Uint8Array;
+  let seedNote: string;
+  // The seed file given here wins; a recorded file name is only a hint (it may not exist here).
+  const givenSeedFile = values['extractor-seed'];
+  if (givenSeedFile !== undefined) {
+    seed = loadSeedFile(validateOption('extractor-seed', pathValue, givenSeedFile), seedBits);
+    seedNote = `extractor seed from ${givenSeedFile}`;
+    if (recorded && seedSha256(seed) !== recorded.sha256) {
+      const msg = `extractor seed ${givenSeedFile} (SHA-256 ${seedSha256(seed)}) is not the recorded one (SHA-256 ${recorded.sha256})`;
+      if (requireRecordedSeed) throw new InputError('SEED_MISMATCH', msg);
+      onWarning?.(`${msg}: the bytes and certificates will differ from the live run's`);
+    }
+  } else if (recorded?.bytes !== undefined) {
+    const embedded = Buffer.from(recorded.bytes, 'base64');
+    if (embedded.length * 8 < seedBits) throw new InputError('SEED_TOO_SHORT', `recording header: field extractorSeed.bytes: ${seedBits} bits needed, ${embedded.length * 8} bits embedded`);
+    seed = loadSeedFile('(embedded)', seedBits, () => embedded);
+    if (seedSha256(seed) !== recorded.sha256) throw new InputError('RECORDING_HEADER', 'recording header: field extractorSeed.bytes: does not hash to extractorSeed.sha256');
+    seedNote = 'extractor seed embedded in the recording';
+  } else if (recorded) {
+    throw new UsageError(
+      `the recording's extractor seed (SHA-256 ${recorded.sha256}${recorded.source ? `, file ${recorded.source}` : ''}) is not embedded in it: pass --extractor-seed FILE`,
+    );
+  } else if (requireRecordedSeed) {
+    throw new UsageError(`${file} names no extractor seed: pass --extractor-seed FILE (the one the certificates were made with)`);
+  } else {
+    seed = resolveExtractorSeed({ seedBits });
+    seedNote = 'fresh extractor seed from the OS CSPRNG';
+  }
+
+  let device: { serial: string; firmware: string };
+  if (header?.device) device = { serial: header.device.serial, firmware: header.device.firmware.join('.') };
+  else {
+    const info = kind === 'raw' ? await findCaptureInfo(file) : null;
+    device = info ? { serial: info.serial, firmware: info.firmware.join('.') } : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
+  }
+  return { file, kind, header, settings, bytes, seed, seedNote, device };
+}
+
+/** Only the replay options of a recorded command line. */
+function pick(v: Record<string, unknown>): ParsedValues<typeof replayOptionSpecs> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(replayOptionSpecs)) if (v[k] !== undefined && k !== 'out' && k !== 'certs' && k !== 'extractor-seed') out[k] = v[k];
+  return out as ParsedValues<typeof replayOptionSpecs>;
+}
+
+function defined<T extends object>(v: T): Partial<T> {
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined)) as Partial<T>;
+}
+
+/**
+ * The replayed pipeline: certified bytes, as the live run yielded them.
+ * A recording cut by a crash ends where it was cut (the warning says where).
+ */
+export async function* replayBytes(plan: ReplayPlan, hooks: ReplayHooks = {}): AsyncGenerator<Uint8Array, StreamProgress | undefined, void> {
+  const { onWarning, onCertificate, onRefused } = hooks;
+  const common = {
+    bytes: plan.bytes,
+    eps: plan.settings.eps,
+    adversary: plan.settings.adversary,
+    blockTrials: plan.settings.blockTrials,
+    maxConsecutiveRefused: plan.settings.maxConsecutiveRefused,
+    seed: plan.seed,
+    ...(onCertificate ? { onCertificate } : {}),
+    ...(onRefused ? { onRefused } : {}),
+  };
+  if (plan.kind === 'raw') {
+    return yield* certifyEvents(captureEvents(plan.file, { onWarning }), { ...common, device: plan.device });
+  }
+  if (plan.kind === 'record') {
+    const { events, session } = recordedRunEvents(plan.file, plan.header!.commandLine, { onWarning });
+    try {
+      return yield* certifyEvents(events, { ...common, device: plan.device });
+    } catch (e) {
+      throw session.divergence ?? e;
+    }
+  }
+  // A stream recording: the live host code, against the recording.
+  let cut = false;
+  const session = createReplayBinding(plan.file, {
+    atEnd: 'disconnect',
+    onWarning: (m) => {
+      cut = true;
+      onWarning?.(m);
+    },
+  });
+  let device: Device | undefined;
+  try {
+    device = await Device.open({ path: session.path, binding: session.binding as never });
+    return yield* certifiedStream(device, common);
+  } catch (e) {
+    if (session.divergence) throw session.divergence;
+    const ended = session.port?.atEnd && isEndOfRecording(e);
+    if (ended && cut) return undefined; // played to the cut: the warning was given
+    if (ended) throw new DeviceError('REPLAY_ENDED', `${plan.file} ended before the replayed session did (the live run stopped earlier than these options ask for)`, { cause: e });
+    throw e;
+  } finally {
+    await device?.close().catch(() => undefined);
+  }
+}
+
+function isEndOfRecording(e: unknown): boolean {
+  for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) {
+    if (c instanceof EndOfRecordingError) return true;
+    if (c instanceof Error && /end of the recording/.test(c.message)) return true;
+  }
+  return false;
+}
+
+async function write(out: NodeJS.WritableStream, data: Uint8Array | string): Promise<void> {
+  if (!out.write(data)) await once(out, 'drain');
+}
+
+export async function run(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, replayOptionSpecs, { minPositionals: 1, maxPositionals: 1 });
+  const file = positionals[0]!;
+  const outPath = validateOption('out', pathValue, values.out ?? '-');
+  const certsPath = values.certs;
+  if (outPath !== '-' && certsPath !== undefined && outPath === certsPath) throw new UsageError('--out and --certs must be different files');
+  const warn = (m: string): void => void io.stderr.write(`epqrng: warning: ${m}\n`);
+  const plan = await planReplay(file, values, { onWarning: warn });
+
+  const out: NodeJS.WritableStream = outPath === '-' ? io.stdout : createWriteStream(outPath);
+  const certs: WriteStream | undefined = certsPath === undefined ? undefined : createWriteStream(certsPath);
+  const pendingLines: string[] = [];
+  let blocksRefused = 0;
+  let bytesOut = 0;
+  try {
+    const stream = replayBytes(plan, {
+      onWarning: warn,
+      onCertificate: (line) => pendingLines.push(line),
+      onRefused: (b) => {
+        blocksRefused++;
+        io.stderr.write(`block ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
+      },
+    });
+    for (;;) {
+      const r = await stream.next();
+      // As live: a block's certificate is written before its bytes.
+      for (const line of pendingLines.splice(0)) if (certs) await write(certs, line + '\n');
+      if (r.done) break;
+      bytesOut += r.value.length;
+      await write(out, r.value);
+    }
+  } finally {
+    if (certs) {
+      certs.end();
+      await once(certs, 'close');
+    }
+    if (out !== io.stdout) {
+      out.end();
+      await once(out as WriteStream, 'close');
+    }
+  }
+  io.stderr.write(`replayed ${plan.kind === 'raw' ? 'raw capture' : `${plan.kind} recording`} ${file}: ${bytesOut} certified bytes, ${blocksRefused} blocks refused (${plan.seedNote})\n`);
+  return 0;
+}
