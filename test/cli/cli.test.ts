@@ -4,41 +4,13 @@
  * must give ONE stderr line naming the cause, the documented exit code
  * (2 usage/input, 3 device), and no stack trace.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
 import { encodeFrame } from '../../src/protocol/encode.ts';
 import { FrameSync } from '../../src/protocol/sync.ts';
 import { FrameType, type HostFrame } from '../../src/protocol/types.ts';
 import { hasSocat, ptyPair, type PtyPair } from './pty-pair.ts';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function epqrng(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/epqrng.js', ...args], { cwd: root, env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** One line, `epqrng: ...`, no stack frames. */
-function expectOneLineError(r: Result, code: number, pattern: RegExp): void {
-  expect(r.code, r.stderr).toBe(code);
-  const lines = r.stderr.split('\n').filter((l) => l.length > 0);
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^epqrng: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
+import { epqrng, expectOneLineError } from './run-cli.ts';
 
 describe('epqrng info --simulate', () => {
   it('prints serial, model, firmware, protocol and calibration state', async () => {

@@ -1,0 +1,43 @@
+/**
+ * `epqrng stream` as a user runs it (issue 3 scope 8): exactly --bytes bytes
+ * on stdout with one certificate line per block; a chip that cannot be
+ * certified writes nothing, exits 1 and says why in one line.
+ */
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseCertificateLine } from '../../src/certify/index.ts';
+import { epqrng, expectOneLineError } from './run-cli.ts';
+
+describe('epqrng stream', () => {
+  it('writes exactly --bytes certified bytes to stdout and the certificate to --certs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
+    const certs = join(dir, 'certs.jsonl');
+    const r = await epqrng(['stream', '--simulate=3', '--bytes', '1000', '--out', '-', '--certs', certs], {}, 120_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(Buffer.from(r.stdout, 'latin1')).toHaveLength(1000);
+    const lines = readFileSync(certs, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const cert = parseCertificateLine(lines[0]!);
+    expect(cert.extraction.outputBytes).toBeGreaterThanOrEqual(1000);
+    expect(cert.sLowerBound).toBeGreaterThan(2);
+  });
+
+  it('an uncalibrated chip: nothing written, exit 1, one line naming the cause', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
+    const out = join(dir, 'out.bin');
+    const certs = join(dir, 'certs.jsonl');
+    const r = await epqrng(['stream', '--simulate=3', '--sim-uncalibrated', '--bytes', '64', '--out', out, '--certs', certs], {}, 120_000);
+    expectOneLineError(r, 1, /certification refused .* S = 0\.\d+ <= 2 .*run epqrng calibrate/);
+    expect(statSync(out).size).toBe(0);
+    expect(statSync(certs).size).toBe(0);
+  });
+
+  it('refuses bad option values with exit 2', async () => {
+    expectOneLineError(await epqrng(['stream', '--simulate', '--eps', '2']), 2, /--eps must be a probability in \(0, 1\)/);
+    expectOneLineError(await epqrng(['stream', '--simulate', '--adversary', 'alien']), 2, /--adversary must be one of quantum, classical/);
+    expectOneLineError(await epqrng(['stream', '--simulate', '--extractor-seed', '/nonexistent/seed']), 2, /cannot read extractor seed file \/nonexistent\/seed/);
+  });
+});
