@@ -23,9 +23,9 @@
  */
 
 /** Complex values per cache-resident range (512 KiB of data). */
-const BLOCK = 1 << 15;
+export const BLOCK = 1 << 15;
 
-interface Stage {
+export interface Stage {
   /** Transform size handled by this stage (the span of one butterfly group). */
   size: number;
   radix: 2 | 3 | 4 | 5;
@@ -76,7 +76,8 @@ export function goodFftSize(minSize: number): number {
 
 export class Fft {
   readonly size: number;
-  private readonly stages: Stage[];
+  /** Stages from the whole transform (index 0) down to groups of size radix. */
+  readonly stages: Stage[];
 
   constructor(size: number) {
     if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`FFT size must be a positive integer, got ${size}`);
@@ -169,7 +170,7 @@ const S5_2 = Math.sin((4 * Math.PI) / 5);
 const S3 = Math.sin((2 * Math.PI) / 3);
 
 /** One DIF stage over complex range [start, end): groups of st.size. */
-function difStage(a: Float64Array, start: number, end: number, st: Stage, last: boolean): void {
+export function difStage(a: Float64Array, start: number, end: number, st: Stage, last: boolean): void {
   switch (st.radix) {
     case 4:
       if (last) dif4Last(a, start, end);
@@ -187,7 +188,7 @@ function difStage(a: Float64Array, start: number, end: number, st: Stage, last: 
   }
 }
 
-function ditStage(a: Float64Array, start: number, end: number, st: Stage, last: boolean): void {
+export function ditStage(a: Float64Array, start: number, end: number, st: Stage, last: boolean): void {
   switch (st.radix) {
     case 4:
       if (last) dit4Last(a, start, end);

@@ -30,6 +30,7 @@
  * per size for one-shot `toeplitzHash` calls.
  */
 import { Fft, goodFftSize, rootsOfUnity } from './fft.ts';
+import { BitConvolution, BitConvolutionTables } from './rightangle.ts';
 import { bytesForBits } from './naive.ts';
 
 /** Largest supported input length in bits (bit indices stay 32-bit integers). */
@@ -40,6 +41,8 @@ export interface ToeplitzOptions {
   roundingTolerance?: number;
   /** 'auto' (default): schoolbook for small products, FFT otherwise; 'fft' or 'words' to force one. */
   method?: 'auto' | 'fft' | 'words';
+  /** Use the WebAssembly SIMD kernels when available (default true); false forces the plain JS stages. */
+  simd?: boolean;
 }
 
 /** Products with n * m at most this use the word-parallel schoolbook under 'auto'. */
@@ -77,7 +80,7 @@ function checkSeed(seed: Uint8Array, n: number, m: number): void {
  */
 export function toeplitzHash(input: Uint8Array, n: number, m: number, seed: Uint8Array, options: ToeplitzOptions = {}): Uint8Array {
   checkArgs(input, n, m, seed);
-  return hashAny(input, n, m, seed, options.roundingTolerance ?? 0.25, options.method ?? 'auto', null);
+  return hashAny(input, n, m, seed, options.roundingTolerance ?? 0.25, options.method ?? 'auto', options.simd ?? true, null);
 }
 
 /** Statistics of the FFT path, for tests and benches. */
@@ -95,12 +98,13 @@ function hashAny(
   seed: Uint8Array,
   tolerance: number,
   method: 'auto' | 'fft' | 'words',
+  simd: boolean,
   stats: ToeplitzStats | null,
 ): Uint8Array {
   if (method === 'words' || (method === 'auto' && n * m <= SCHOOLBOOK_MAX_WORK)) return toeplitzWords(input, n, m, seed);
-  const core = new FftCore(n, m);
+  const core = new FftCore(n, m, simd);
   core.setSeed(seed);
-  return core.hash(input, m, tolerance, stats ?? { maxRoundingError: 0, fallbacks: 0 });
+  return core.hash(input, m, tolerance, simd, stats ?? { maxRoundingError: 0, fallbacks: 0 });
 }
 
 /**
@@ -117,6 +121,7 @@ export class ToeplitzPlan {
   private readonly seed: Uint8Array;
   private readonly tolerance: number;
   private readonly method: 'auto' | 'fft' | 'words';
+  private readonly useSimd: boolean;
   private core: FftCore | null = null;
 
   constructor(n: number, m: number, seed: Uint8Array, options: ToeplitzOptions = {}) {
@@ -128,6 +133,12 @@ export class ToeplitzPlan {
     this.seed = Uint8Array.from(seed.subarray(0, bytesForBits(n + m - 1)));
     this.tolerance = options.roundingTolerance ?? 0.25;
     this.method = options.method ?? 'auto';
+    this.useSimd = options.simd ?? true;
+  }
+
+  /** Whether the last FFT product ran on the WebAssembly SIMD kernels. */
+  get simd(): boolean {
+    return this.core?.simd ?? false;
   }
 
   /** Transform length N (complex points) of the FFT path. */
@@ -146,10 +157,10 @@ export class ToeplitzPlan {
     const useWords = this.method === 'words' || (this.method === 'auto' && this.n * this.m <= SCHOOLBOOK_MAX_WORK);
     if (useWords) return toeplitzWords(input, this.n, outputBits, this.seed);
     if (this.core === null) {
-      this.core = new FftCore(this.n, this.m);
+      this.core = new FftCore(this.n, this.m, this.useSimd);
       this.core.setSeed(this.seed);
     }
-    return this.core.hash(input, outputBits, this.tolerance, this.stats);
+    return this.core.hash(input, outputBits, this.tolerance, this.useSimd, this.stats);
   }
 }
 
@@ -157,6 +168,8 @@ export class ToeplitzPlan {
 
 interface Tables {
   fft: Fft;
+  /** The fused path (rightangle.ts), when it supports this size. */
+  conv: BitConvolutionTables | null;
   /** w^j = exp(i pi j / 2N) = coarse[j >> FINE_BITS] * fine[j & FINE_MASK], interleaved. */
   coarse: Float64Array;
   fine: Float64Array;
@@ -172,8 +185,10 @@ function tablesFor(size: number): Tables {
   let t = tableCache.get(size);
   if (t === undefined) {
     // weights w^j, w = exp(+2 pi i / 4N): Crandall & Fagin 1994, right-angle convolution
+    const fft = new Fft(size);
     t = {
-      fft: new Fft(size),
+      fft,
+      conv: BitConvolutionTables.supports(fft) ? new BitConvolutionTables(fft) : null,
       coarse: coarseWeights(size),
       fine: rootsOfUnity(4 * size, FINE_MASK + 1, +1),
     };
@@ -227,32 +242,69 @@ class FftCore {
   readonly n: number;
   readonly m: number;
   private readonly t: Tables;
+  /** The fused path, when this size has one. */
+  private readonly conv: BitConvolution | null;
   private seedSpectrum: Float64Array | null = null;
   private seedBits: Uint8Array | null = null;
-  private work: Float64Array;
+  private work: Float64Array | null = null;
+  private padded: Uint8Array | null = null;
 
-  constructor(n: number, m: number) {
+  constructor(n: number, m: number, simd: boolean) {
     this.n = n;
     this.m = m;
     this.t = tablesFor(goodFftSize(Math.ceil((n + m - 1) / 2)));
-    this.work = new Float64Array(2 * this.t.fft.size);
+    this.conv = this.t.conv === null ? null : new BitConvolution(this.t.conv, { simd });
+  }
+
+  /** Whether the WebAssembly SIMD kernels are in use. */
+  get simd(): boolean {
+    return this.conv?.simd ?? false;
   }
 
   setSeed(seed: Uint8Array): void {
     const size = this.t.fft.size;
-    const spec = new Float64Array(2 * size);
-    loadWeighted(seed, this.n + this.m - 1, this.t, spec);
-    this.t.fft.forward(spec);
     const scale = 1 / size; // the inverse FFT is unscaled
-    for (let k = 0; k < spec.length; k++) spec[k] *= scale;
-    this.seedSpectrum = spec;
+    const seedBits = this.n + this.m - 1;
+    if (this.conv !== null) {
+      const padded = new Uint8Array(this.t.conv!.paddedBytes);
+      this.conv.padBits(seed, seedBits, padded);
+      this.conv.setSpectrumBits(padded, scale);
+    } else {
+      const spec = new Float64Array(2 * size);
+      loadWeighted(seed, seedBits, this.t, spec);
+      this.t.fft.forward(spec);
+      for (let k = 0; k < spec.length; k++) spec[k] *= scale;
+      this.seedSpectrum = spec;
+    }
     this.seedBits = seed;
   }
 
-  hash(input: Uint8Array, outputBits: number, tolerance: number, stats: ToeplitzStats): Uint8Array {
+  hash(input: Uint8Array, outputBits: number, tolerance: number, simd: boolean, stats: ToeplitzStats): Uint8Array {
+    const { n } = this;
+    let out: Uint8Array;
+    let maxErr = 0;
+    if (this.conv !== null) {
+      if (this.padded === null) this.padded = new Uint8Array(this.t.conv!.paddedBytes);
+      this.conv.padBits(input, n, this.padded);
+      out = new Uint8Array(bytesForBits(outputBits));
+      maxErr = this.conv.convolveBits(this.padded, n - 1, outputBits, out);
+    } else {
+      [out, maxErr] = this.hashPlain(input, outputBits);
+    }
+    stats.maxRoundingError = maxErr;
+    if (!(maxErr <= tolerance)) {
+      stats.fallbacks++;
+      return splitExact(input, n, outputBits, this.seedBits!, tolerance, simd, stats);
+    }
+    return out;
+  }
+
+  /** Unfused path for the few small sizes rightangle.ts does not take. */
+  private hashPlain(input: Uint8Array, outputBits: number): [Uint8Array, number] {
     const { n } = this;
     const size = this.t.fft.size;
     const spec = this.seedSpectrum!;
+    if (this.work === null) this.work = new Float64Array(2 * size);
     const a = this.work;
     loadWeighted(input, n, this.t, a);
     this.t.fft.forward(a);
@@ -280,12 +332,7 @@ class FftCore {
       if (err > maxErr) maxErr = err;
       out[i >> 3] |= (r & 1) << (i & 7);
     }
-    stats.maxRoundingError = maxErr;
-    if (!(maxErr <= tolerance)) {
-      stats.fallbacks++;
-      return splitExact(input, n, outputBits, this.seedBits!, tolerance, stats);
-    }
-    return out;
+    return [out, maxErr];
   }
 }
 
@@ -312,11 +359,19 @@ export function sliceBits(buf: Uint8Array, start: number, len: number): Uint8Arr
  * columns j < h form the Toeplitz matrix of seed bits [n - h, n + m - 1)
  * (n' = h), columns j >= h that of seed bits [0, n - h + m - 1) (n'' = n - h).
  */
-function splitExact(input: Uint8Array, n: number, m: number, seed: Uint8Array, tolerance: number, stats: ToeplitzStats): Uint8Array {
+function splitExact(
+  input: Uint8Array,
+  n: number,
+  m: number,
+  seed: Uint8Array,
+  tolerance: number,
+  simd: boolean,
+  stats: ToeplitzStats,
+): Uint8Array {
   if (n * m <= SCHOOLBOOK_MAX_WORK || n <= 64) return toeplitzWords(input, n, m, seed);
   const h = Math.ceil(n / 2);
-  const left = hashAny(sliceBits(input, 0, h), h, m, sliceBits(seed, n - h, h + m - 1), tolerance, 'fft', stats);
-  const right = hashAny(sliceBits(input, h, n - h), n - h, m, sliceBits(seed, 0, n - h + m - 1), tolerance, 'fft', stats);
+  const left = hashAny(sliceBits(input, 0, h), h, m, sliceBits(seed, n - h, h + m - 1), tolerance, 'fft', simd, stats);
+  const right = hashAny(sliceBits(input, h, n - h), n - h, m, sliceBits(seed, 0, n - h + m - 1), tolerance, 'fft', simd, stats);
   for (let b = 0; b < left.length; b++) left[b] ^= right[b];
   return left;
 }

@@ -48,6 +48,7 @@ describe('toeplitzHash against the naive product', () => {
   it('agrees bit for bit on 220 (n, m, seed, input) cases, n up to 2^16, through both the auto and the forced FFT path', () => {
     const rand = prng(1);
     let fftCases = 0;
+    let simdCases = 0;
     for (const [n, m] of cases()) {
       const x = randomBits(rand, n);
       const s = randomBits(rand, n + m - 1);
@@ -56,9 +57,14 @@ describe('toeplitzHash against the naive product', () => {
       const plan = new ToeplitzPlan(n, m, s, { method: 'fft' });
       expect(hex(plan.hash(x)), `fft n=${n} m=${m}`).toBe(want);
       expect(plan.stats.fallbacks).toBe(0);
+      const plain = new ToeplitzPlan(n, m, s, { method: 'fft', simd: false });
+      expect(hex(plain.hash(x)), `fft without SIMD n=${n} m=${m}`).toBe(want);
+      expect(plain.simd).toBe(false);
+      if (plan.simd) simdCases++;
       fftCases++;
     }
     expect(fftCases).toBeGreaterThanOrEqual(200);
+    expect(simdCases).toBeGreaterThanOrEqual(100); // node 20 has WebAssembly SIMD: most sizes take it
   });
 
   it('matches on the all-ones input and seed, where every coefficient takes its largest value', () => {
@@ -88,7 +94,10 @@ describe('toeplitzHash at larger n', () => {
       const x = randomBits(rand, n);
       const s = randomBits(rand, n + m - 1);
       const plan = new ToeplitzPlan(n, m, s, { method: 'fft' });
-      expect(hex(plan.hash(x))).toBe(hex(toeplitzWords(x, n, m, s)));
+      const want = hex(toeplitzWords(x, n, m, s));
+      expect(hex(plan.hash(x))).toBe(want);
+      expect(plan.simd).toBe(true);
+      expect(hex(new ToeplitzPlan(n, m, s, { method: 'fft', simd: false }).hash(x))).toBe(want);
       // float64 FFT error grows like eps * sqrt(n (n + m)) * log N ~ 1e-16 * 1e6 * 20: far below 1e-6
       expect(plan.stats.maxRoundingError).toBeLessThan(1e-6);
     }

@@ -1,0 +1,490 @@
+/**
+ * Negacyclic convolution of two bit strings (as 0/1 reals of length 2N) by
+ * the right-angle weighted transform (Crandall & Fagin, Math. Comp. 62
+ * (1994) 305, section 4), with the passes fused so the big arrays are
+ * streamed as few times as possible:
+ *
+ * - the top DIF stage reads the bits directly, applies the weights
+ *   w^j = exp(i pi j / 2N) together with its own twiddles, and writes the
+ *   transform data: a'_j = (a_j + i a_(j+N)) w^j is never stored;
+ * - below the top, the transform is depth first (fft.ts); when a range fits
+ *   in cache its remaining forward stages, the pointwise product with the
+ *   other operand's spectrum and the inverse stages run there in one go;
+ * - the top inverse (DIT) stage removes the weights and rounds the wanted
+ *   coefficients straight into output bits, checking each one's distance to
+ *   the nearest integer; the array is not written back.
+ *
+ * Weight algebra for a top stage of radix r, Q = N / r, rho = exp(i pi / 2N),
+ * C_q = rho^(q Q): the input at j + q Q carries weight rho^j C_q; the common
+ * rho^j joins the stage's twiddle w_N^(p j) = rho^(-4 p j), so output p of the
+ * butterfly is multiplied by t_p = rho^j rho^(-4 p j). The inverse stage
+ * multiplies its inputs by conj(t_p) and its outputs by conj(C_q).
+ */
+import { BLOCK, difStage, ditStage, Fft, rootsOfUnity } from './fft.ts';
+import { createMemory, instantiateKernels, simdModule, type SimdKernels, type WasmMemory } from './simd.ts';
+
+const C5_1 = Math.cos((2 * Math.PI) / 5);
+const C5_2 = Math.cos((4 * Math.PI) / 5);
+const S5_1 = Math.sin((2 * Math.PI) / 5);
+const S5_2 = Math.sin((4 * Math.PI) / 5);
+const S3 = Math.sin((2 * Math.PI) / 3);
+
+/** Per-size tables of the fused path, shared by every plan of that size. */
+export class BitConvolutionTables {
+  readonly size: number;
+  readonly fft: Fft;
+  readonly radix: number;
+  readonly quarter: number;
+  /** rho^j for j < Q, interleaved. */
+  readonly rho: Float64Array;
+  /** conj(C_q), interleaved. */
+  readonly unweight: Float64Array;
+  /** Twiddles of stages 1.. in the SIMD layout of simd.ts, and each stage's byte offset in it. */
+  readonly simdTwiddles: Float64Array;
+  readonly simdTwiddleOffsets: number[];
+
+  /** Whether the fused path handles transforms of this size (top radix 3, 4 or 5 and at least two stages). */
+  static supports(fft: Fft): boolean {
+    return fft.stages.length >= 2 && fft.stages[0].radix !== 2;
+  }
+
+  constructor(fft: Fft) {
+    if (!BitConvolutionTables.supports(fft)) throw new RangeError(`no fused bit convolution for FFT size ${fft.size}`);
+    this.fft = fft;
+    this.size = fft.size;
+    this.radix = fft.stages[0].radix;
+    this.quarter = this.size / this.radix;
+    this.rho = rootsOfUnity(4 * this.size, this.quarter, +1);
+    this.unweight = new Float64Array(2 * this.radix);
+    for (let q = 0; q < this.radix; q++) {
+      const angle = (Math.PI * q * this.quarter) / (2 * this.size);
+      this.unweight[2 * q] = Math.cos(angle);
+      this.unweight[2 * q + 1] = -Math.sin(angle);
+    }
+    // SIMD twiddles: w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts)
+    let doubles = 0;
+    this.simdTwiddleOffsets = [];
+    for (const st of fft.stages) {
+      this.simdTwiddleOffsets.push(8 * doubles);
+      if (st.radix === 4) doubles += 2 * st.tw.length;
+    }
+    this.simdTwiddles = new Float64Array(doubles);
+    fft.stages.forEach((st, lv) => {
+      if (st.radix !== 4) return;
+      let o = this.simdTwiddleOffsets[lv] / 8;
+      for (let k = 0; k < st.tw.length; k += 2, o += 4) {
+        this.simdTwiddles[o] = st.tw[k];
+        this.simdTwiddles[o + 1] = st.tw[k];
+        this.simdTwiddles[o + 2] = -st.tw[k + 1];
+        this.simdTwiddles[o + 3] = st.tw[k + 1];
+      }
+    });
+  }
+
+  /** Bytes a padded bit buffer must hold: 2N bits, plus one spare byte. */
+  get paddedBytes(): number {
+    return ((2 * this.size + 7) >> 3) + 1;
+  }
+}
+
+/** Largest WebAssembly memory we ask for (bytes); larger transforms run in plain JS. */
+const MAX_SIMD_BYTES = 2 ** 31;
+
+/**
+ * One operand's spectrum (the seed's) and a work array, in WebAssembly
+ * memory when SIMD is available (stages of radix 4 and 2 then run in
+ * simd.ts), else in plain Float64Arrays with the JS stages of fft.ts.
+ */
+export class BitConvolution {
+  readonly t: BitConvolutionTables;
+  /** Whether the SIMD kernels are in use. */
+  readonly simd: boolean;
+  private readonly kernels: SimdKernels | null;
+  private readonly work: Float64Array;
+  private readonly spec: Float64Array;
+  private readonly workPtr: number;
+  private readonly specPtr: number;
+  private readonly twPtr: number[];
+
+  constructor(t: BitConvolutionTables, options: { simd?: boolean } = {}) {
+    this.t = t;
+    const twBytes = t.simdTwiddles.length * 8;
+    const workPtr = Math.ceil(twBytes / 64) * 64;
+    const specPtr = workPtr + 16 * t.size;
+    const total = specPtr + 16 * t.size;
+    let kernels: SimdKernels | null = null;
+    let memory: WasmMemory | null = null;
+    if ((options.simd ?? true) && total <= MAX_SIMD_BYTES && simdModule() !== null) {
+      memory = createMemory(total);
+      kernels = instantiateKernels(memory);
+    }
+    this.kernels = kernels;
+    this.simd = kernels !== null;
+    if (memory !== null && kernels !== null) {
+      new Float64Array(memory.buffer, 0, t.simdTwiddles.length).set(t.simdTwiddles);
+      this.work = new Float64Array(memory.buffer, workPtr, 2 * t.size);
+      this.spec = new Float64Array(memory.buffer, specPtr, 2 * t.size);
+      this.workPtr = workPtr;
+      this.specPtr = specPtr;
+      this.twPtr = t.simdTwiddleOffsets;
+    } else {
+      this.work = new Float64Array(2 * t.size);
+      this.spec = new Float64Array(2 * t.size);
+      this.workPtr = this.specPtr = 0;
+      this.twPtr = [];
+    }
+  }
+
+  /**
+   * Copies bits [0, nBits) of `src` into `dst` (paddedBytes long), clearing
+   * every bit at or above nBits.
+   */
+  padBits(src: Uint8Array, nBits: number, dst: Uint8Array): void {
+    const whole = nBits >> 3;
+    dst.set(src.subarray(0, whole));
+    dst.fill(0, whole);
+    if (nBits & 7) dst[whole] = src[whole] & ((1 << (nBits & 7)) - 1);
+  }
+
+  /** Lookup of the weighted top-stage inputs: for q and code = re | im << 1, (re + i im) C_q * scale. */
+  private inputTable(scale: number): Float64Array {
+    const { radix, unweight } = this.t;
+    const lut = new Float64Array(8 * radix);
+    for (let q = 0; q < radix; q++) {
+      const cr = unweight[2 * q] * scale, ci = -unweight[2 * q + 1] * scale;
+      for (let code = 0; code < 4; code++) {
+        const re = code & 1, im = code >> 1;
+        lut[8 * q + 2 * code] = re * cr - im * ci;
+        lut[8 * q + 2 * code + 1] = re * ci + im * cr;
+      }
+    }
+    return lut;
+  }
+
+  /** Sets the stored spectrum to that of the weighted padded bits, scaled by `scale` (1/N for the seed). */
+  setSpectrumBits(bits: Uint8Array, scale: number): void {
+    const { radix, quarter } = this.t;
+    this.topLoad(bits, this.inputTable(scale), this.spec);
+    for (let p = 0; p < radix; p++) this.forwardRange(p * quarter, 1);
+  }
+
+  /**
+   * Negacyclic product of the padded bits with the stored spectrum's
+   * operand; coefficient first + i, i < count, rounded, goes mod 2 into bit
+   * i of `out` (zeroed by the caller). Returns the largest distance of those
+   * coefficients from an integer.
+   */
+  convolveBits(bits: Uint8Array, first: number, count: number, out: Uint8Array): number {
+    const { radix, quarter } = this.t;
+    this.topLoad(bits, this.inputTable(1), this.work);
+    for (let p = 0; p < radix; p++) this.convRange(p * quarter, 1);
+    return this.topExtract(this.work, first, count, out);
+  }
+
+  private dif(onSpec: boolean, off: number, end: number, level: number): void {
+    const stages = this.t.fft.stages;
+    const st = stages[level];
+    const last = level === stages.length - 1;
+    const k = this.kernels;
+    if (k !== null && st.radix === 4) k.dif4[last ? 0 : st.full ? 1 : 2](onSpec ? this.specPtr : this.workPtr, off, end, st.size, this.twPtr[level]);
+    else if (k !== null && st.radix === 2) k.r2(onSpec ? this.specPtr : this.workPtr, off, end);
+    else difStage(onSpec ? this.spec : this.work, off, end, st, last);
+  }
+
+  private dit(off: number, end: number, level: number): void {
+    const stages = this.t.fft.stages;
+    const st = stages[level];
+    const last = level === stages.length - 1;
+    const k = this.kernels;
+    if (k !== null && st.radix === 4) k.dit4[last ? 0 : st.full ? 1 : 2](this.workPtr, off, end, st.size, this.twPtr[level]);
+    else if (k !== null && st.radix === 2) k.r2(this.workPtr, off, end);
+    else ditStage(this.work, off, end, st, last);
+  }
+
+  private forwardRange(off: number, level: number): void {
+    const stages = this.t.fft.stages;
+    const st = stages[level];
+    if (st.size <= BLOCK) {
+      for (let lv = level; lv < stages.length; lv++) this.dif(true, off, off + st.size, lv);
+      return;
+    }
+    this.dif(true, off, off + st.size, level);
+    const q = st.size / st.radix;
+    for (let p = 0; p < st.radix; p++) this.forwardRange(off + p * q, level + 1);
+  }
+
+  private convRange(off: number, level: number): void {
+    const stages = this.t.fft.stages;
+    const st = stages[level];
+    const end = off + st.size;
+    if (st.size <= BLOCK) {
+      for (let lv = level; lv < stages.length; lv++) this.dif(false, off, end, lv);
+      if (this.kernels !== null) this.kernels.mul(this.workPtr + 16 * off, this.specPtr + 16 * off, end - off);
+      else {
+        const a = this.work, spec = this.spec;
+        for (let k = 2 * off, e = 2 * end; k < e; k += 2) {
+          const xr = a[k], xi = a[k + 1], sr = spec[k], si = spec[k + 1];
+          a[k] = xr * sr - xi * si;
+          a[k + 1] = xr * si + xi * sr;
+        }
+      }
+      for (let lv = stages.length - 1; lv >= level; lv--) this.dit(off, end, lv);
+      return;
+    }
+    this.dif(false, off, end, level);
+    const q = st.size / st.radix;
+    for (let p = 0; p < st.radix; p++) this.convRange(off + p * q, level + 1);
+    this.dit(off, end, level);
+  }
+
+  private topLoad(bits: Uint8Array, lut: Float64Array, out: Float64Array): void {
+    const { radix, size, quarter, rho } = this.t;
+    switch (radix) {
+      case 5:
+        topLoad5(bits, size, quarter, lut, rho, out);
+        return;
+      case 4:
+        topLoad4(bits, size, quarter, lut, rho, out);
+        return;
+      default:
+        topLoad3(bits, size, quarter, lut, rho, out);
+    }
+  }
+
+  private topExtract(a: Float64Array, first: number, count: number, out: Uint8Array): number {
+    const { radix, size, quarter, rho, unweight } = this.t;
+    switch (radix) {
+      case 5:
+        return topExtract5(a, size, quarter, rho, unweight, first, count, out);
+      case 4:
+        return topExtract4(a, size, quarter, rho, unweight, first, count, out);
+      default:
+        return topExtract3(a, size, quarter, rho, unweight, first, count, out);
+    }
+  }
+}
+
+/** Bit k of the padded string plus bit k + N shifted to bit 1: the lookup code of input k. */
+function code(bits: Uint8Array, k: number, hi: number): number {
+  return ((bits[k >> 3] >> (k & 7)) & 1) | (((bits[hi >> 3] >> (hi & 7)) << 1) & 2);
+}
+
+/**
+ * Rounds coefficient k's value v into out bit k - first when wanted; returns
+ * its distance to the nearest integer (0 when not wanted).
+ */
+function put(out: Uint8Array, k: number, v: number, first: number, count: number): number {
+  const i = k - first;
+  if (i < 0 || i >= count) return 0;
+  const r = Math.round(v);
+  out[i >> 3] |= (r & 1) << (i & 7);
+  const e = v - r;
+  return e < 0 ? -e : e;
+}
+
+function topLoad5(bits: Uint8Array, size: number, q: number, lut: Float64Array, rho: Float64Array, out: Float64Array): void {
+  const q2 = 2 * q;
+  for (let j = 0; j < q; j++) {
+    let c = 2 * code(bits, j, j + size);
+    const x0r = lut[c], x0i = lut[c + 1];
+    c = 8 + 2 * code(bits, j + q, j + q + size);
+    const x1r = lut[c], x1i = lut[c + 1];
+    c = 16 + 2 * code(bits, j + 2 * q, j + 2 * q + size);
+    const x2r = lut[c], x2i = lut[c + 1];
+    c = 24 + 2 * code(bits, j + 3 * q, j + 3 * q + size);
+    const x3r = lut[c], x3i = lut[c + 1];
+    c = 32 + 2 * code(bits, j + 4 * q, j + 4 * q + size);
+    const x4r = lut[c], x4i = lut[c + 1];
+    // radix-5 DIF butterfly, W = exp(-2 pi i / 5) (as dif5 in fft.ts)
+    const a1r = x1r + x4r, a1i = x1i + x4i, b1r = x1r - x4r, b1i = x1i - x4i;
+    const a2r = x2r + x3r, a2i = x2i + x3i, b2r = x2r - x3r, b2i = x2i - x3i;
+    const v0r = x0r + a1r + a2r, v0i = x0i + a1i + a2i;
+    const p1r = x0r + C5_1 * a1r + C5_2 * a2r, p1i = x0i + C5_1 * a1i + C5_2 * a2i;
+    const p2r = x0r + C5_2 * a1r + C5_1 * a2r, p2i = x0i + C5_2 * a1i + C5_1 * a2i;
+    const m1r = S5_1 * b1r + S5_2 * b2r, m1i = S5_1 * b1i + S5_2 * b2i;
+    const m2r = S5_2 * b1r - S5_1 * b2r, m2i = S5_2 * b1i - S5_1 * b2i;
+    const v1r = p1r + m1i, v1i = p1i - m1r;
+    const v4r = p1r - m1i, v4i = p1i + m1r;
+    const v2r = p2r + m2i, v2i = p2i - m2r;
+    const v3r = p2r - m2i, v3i = p2i + m2r;
+    // t_0 = rho^j, t_p = t_(p-1) w with w = conj(rho^j)^4
+    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
+    const t3r = t2r * wr - t2i * wi, t3i = t2r * wi + t2i * wr;
+    const t4r = t3r * wr - t3i * wi, t4i = t3r * wi + t3i * wr;
+    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2, i3 = i2 + q2, i4 = i3 + q2;
+    out[i0] = v0r * t0r - v0i * t0i; out[i0 + 1] = v0r * t0i + v0i * t0r;
+    out[i1] = v1r * t1r - v1i * t1i; out[i1 + 1] = v1r * t1i + v1i * t1r;
+    out[i2] = v2r * t2r - v2i * t2i; out[i2 + 1] = v2r * t2i + v2i * t2r;
+    out[i3] = v3r * t3r - v3i * t3i; out[i3 + 1] = v3r * t3i + v3i * t3r;
+    out[i4] = v4r * t4r - v4i * t4i; out[i4 + 1] = v4r * t4i + v4i * t4r;
+  }
+}
+
+function topExtract5(a: Float64Array, size: number, q: number, rho: Float64Array, uw: Float64Array, first: number, count: number, out: Uint8Array): number {
+  const q2 = 2 * q;
+  let maxErr = 0;
+  // only j whose outputs can fall in [first, first + count) matter; all j are cheap enough to scan
+  for (let j = 0; j < q; j++) {
+    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
+    const t3r = t2r * wr - t2i * wi, t3i = t2r * wi + t2i * wr;
+    const t4r = t3r * wr - t3i * wi, t4i = t3r * wi + t3i * wr;
+    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2, i3 = i2 + q2, i4 = i3 + q2;
+    // y_p = a_p conj(t_p)
+    const y0r = a[i0] * t0r + a[i0 + 1] * t0i, y0i = a[i0 + 1] * t0r - a[i0] * t0i;
+    const y1r = a[i1] * t1r + a[i1 + 1] * t1i, y1i = a[i1 + 1] * t1r - a[i1] * t1i;
+    const y2r = a[i2] * t2r + a[i2 + 1] * t2i, y2i = a[i2 + 1] * t2r - a[i2] * t2i;
+    const y3r = a[i3] * t3r + a[i3 + 1] * t3i, y3i = a[i3 + 1] * t3r - a[i3] * t3i;
+    const y4r = a[i4] * t4r + a[i4 + 1] * t4i, y4i = a[i4 + 1] * t4r - a[i4] * t4i;
+    // conjugate radix-5 butterfly (as dit5 in fft.ts)
+    const a1r = y1r + y4r, a1i = y1i + y4i, b1r = y1r - y4r, b1i = y1i - y4i;
+    const a2r = y2r + y3r, a2i = y2i + y3i, b2r = y2r - y3r, b2i = y2i - y3i;
+    const v0r = y0r + a1r + a2r, v0i = y0i + a1i + a2i;
+    const p1r = y0r + C5_1 * a1r + C5_2 * a2r, p1i = y0i + C5_1 * a1i + C5_2 * a2i;
+    const p2r = y0r + C5_2 * a1r + C5_1 * a2r, p2i = y0i + C5_2 * a1i + C5_1 * a2i;
+    const m1r = S5_1 * b1r + S5_2 * b2r, m1i = S5_1 * b1i + S5_2 * b2i;
+    const m2r = S5_2 * b1r - S5_1 * b2r, m2i = S5_2 * b1i - S5_1 * b2i;
+    const v1r = p1r - m1i, v1i = p1i + m1r;
+    const v4r = p1r + m1i, v4i = p1i - m1r;
+    const v2r = p2r - m2i, v2i = p2i + m2r;
+    const v3r = p2r + m2i, v3i = p2i - m2r;
+    // z_q = v_q conj(C_q): coefficient j + qQ is Re z_q, coefficient j + qQ + N is Im z_q
+    let e: number;
+    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 3 * q, v3r * uw[6] - v3i * uw[7], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 3 * q + size, v3r * uw[7] + v3i * uw[6], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 4 * q, v4r * uw[8] - v4i * uw[9], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 4 * q + size, v4r * uw[9] + v4i * uw[8], first, count); if (e > maxErr) maxErr = e;
+  }
+  return maxErr;
+}
+
+function topLoad4(bits: Uint8Array, size: number, q: number, lut: Float64Array, rho: Float64Array, out: Float64Array): void {
+  const q2 = 2 * q;
+  for (let j = 0; j < q; j++) {
+    let c = 2 * code(bits, j, j + size);
+    const x0r = lut[c], x0i = lut[c + 1];
+    c = 8 + 2 * code(bits, j + q, j + q + size);
+    const x1r = lut[c], x1i = lut[c + 1];
+    c = 16 + 2 * code(bits, j + 2 * q, j + 2 * q + size);
+    const x2r = lut[c], x2i = lut[c + 1];
+    c = 24 + 2 * code(bits, j + 3 * q, j + 3 * q + size);
+    const x3r = lut[c], x3i = lut[c + 1];
+    // radix-4 DIF butterfly, W = -i (as dif4 in fft.ts)
+    const s0r = x0r + x2r, s0i = x0i + x2i, s1r = x0r - x2r, s1i = x0i - x2i;
+    const s2r = x1r + x3r, s2i = x1i + x3i, s3r = x1i - x3i, s3i = x3r - x1r;
+    const v0r = s0r + s2r, v0i = s0i + s2i, v1r = s1r + s3r, v1i = s1i + s3i;
+    const v2r = s0r - s2r, v2i = s0i - s2i, v3r = s1r - s3r, v3i = s1i - s3i;
+    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
+    const t3r = t2r * wr - t2i * wi, t3i = t2r * wi + t2i * wr;
+    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2, i3 = i2 + q2;
+    out[i0] = v0r * t0r - v0i * t0i; out[i0 + 1] = v0r * t0i + v0i * t0r;
+    out[i1] = v1r * t1r - v1i * t1i; out[i1 + 1] = v1r * t1i + v1i * t1r;
+    out[i2] = v2r * t2r - v2i * t2i; out[i2 + 1] = v2r * t2i + v2i * t2r;
+    out[i3] = v3r * t3r - v3i * t3i; out[i3 + 1] = v3r * t3i + v3i * t3r;
+  }
+}
+
+function topExtract4(a: Float64Array, size: number, q: number, rho: Float64Array, uw: Float64Array, first: number, count: number, out: Uint8Array): number {
+  const q2 = 2 * q;
+  let maxErr = 0;
+  for (let j = 0; j < q; j++) {
+    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
+    const t3r = t2r * wr - t2i * wi, t3i = t2r * wi + t2i * wr;
+    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2, i3 = i2 + q2;
+    const y0r = a[i0] * t0r + a[i0 + 1] * t0i, y0i = a[i0 + 1] * t0r - a[i0] * t0i;
+    const y1r = a[i1] * t1r + a[i1 + 1] * t1i, y1i = a[i1 + 1] * t1r - a[i1] * t1i;
+    const y2r = a[i2] * t2r + a[i2 + 1] * t2i, y2i = a[i2 + 1] * t2r - a[i2] * t2i;
+    const y3r = a[i3] * t3r + a[i3 + 1] * t3i, y3i = a[i3 + 1] * t3r - a[i3] * t3i;
+    // conjugate radix-4 butterfly (as dit4 in fft.ts)
+    const s0r = y0r + y2r, s0i = y0i + y2i, s1r = y0r - y2r, s1i = y0i - y2i;
+    const s2r = y1r + y3r, s2i = y1i + y3i, s3r = y3i - y1i, s3i = y1r - y3r;
+    const v0r = s0r + s2r, v0i = s0i + s2i, v1r = s1r + s3r, v1i = s1i + s3i;
+    const v2r = s0r - s2r, v2i = s0i - s2i, v3r = s1r - s3r, v3i = s1i - s3i;
+    let e: number;
+    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 3 * q, v3r * uw[6] - v3i * uw[7], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 3 * q + size, v3r * uw[7] + v3i * uw[6], first, count); if (e > maxErr) maxErr = e;
+  }
+  return maxErr;
+}
+
+function topLoad3(bits: Uint8Array, size: number, q: number, lut: Float64Array, rho: Float64Array, out: Float64Array): void {
+  const q2 = 2 * q;
+  for (let j = 0; j < q; j++) {
+    let c = 2 * code(bits, j, j + size);
+    const x0r = lut[c], x0i = lut[c + 1];
+    c = 8 + 2 * code(bits, j + q, j + q + size);
+    const x1r = lut[c], x1i = lut[c + 1];
+    c = 16 + 2 * code(bits, j + 2 * q, j + 2 * q + size);
+    const x2r = lut[c], x2i = lut[c + 1];
+    // radix-3 DIF butterfly, W = exp(-2 pi i / 3) (as dif3 in fft.ts)
+    const sr = x1r + x2r, si = x1i + x2i, dr = x1r - x2r, di = x1i - x2i;
+    const v0r = x0r + sr, v0i = x0i + si;
+    const pr = x0r - 0.5 * sr, pi = x0i - 0.5 * si, mr = S3 * dr, mi = S3 * di;
+    const v1r = pr + mi, v1i = pi - mr, v2r = pr - mi, v2i = pi + mr;
+    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
+    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2;
+    out[i0] = v0r * t0r - v0i * t0i; out[i0 + 1] = v0r * t0i + v0i * t0r;
+    out[i1] = v1r * t1r - v1i * t1i; out[i1 + 1] = v1r * t1i + v1i * t1r;
+    out[i2] = v2r * t2r - v2i * t2i; out[i2 + 1] = v2r * t2i + v2i * t2r;
+  }
+}
+
+function topExtract3(a: Float64Array, size: number, q: number, rho: Float64Array, uw: Float64Array, first: number, count: number, out: Uint8Array): number {
+  const q2 = 2 * q;
+  let maxErr = 0;
+  for (let j = 0; j < q; j++) {
+    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
+    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2;
+    const y0r = a[i0] * t0r + a[i0 + 1] * t0i, y0i = a[i0 + 1] * t0r - a[i0] * t0i;
+    const y1r = a[i1] * t1r + a[i1 + 1] * t1i, y1i = a[i1 + 1] * t1r - a[i1] * t1i;
+    const y2r = a[i2] * t2r + a[i2 + 1] * t2i, y2i = a[i2 + 1] * t2r - a[i2] * t2i;
+    // conjugate radix-3 butterfly (as dit3 in fft.ts)
+    const sr = y1r + y2r, si = y1i + y2i, dr = y1r - y2r, di = y1i - y2i;
+    const v0r = y0r + sr, v0i = y0i + si;
+    const pr = y0r - 0.5 * sr, pi = y0i - 0.5 * si, mr = S3 * dr, mi = S3 * di;
+    const v1r = pr - mi, v1i = pi + mr, v2r = pr + mi, v2i = pi - mr;
+    let e: number;
+    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count); if (e > maxErr) maxErr = e;
+  }
+  return maxErr;
+}
