@@ -22,7 +22,8 @@ export function describeFaults(faults: number): string {
   return names.join(', ') || 'none';
 }
 
-export type ProgressListener = (step: StepName, done: number, total: number) => void;
+/** Progress of the current step: points done of total, and the chip time it has spent so far. */
+export type ProgressListener = (step: StepName, done: number, total: number, chipMs: number) => void;
 
 export class CalibrationContext {
   step: StepName = 'before';
@@ -39,7 +40,7 @@ export class CalibrationContext {
   ) {}
 
   progress(done: number, total: number): void {
-    this.onProgress(this.step, done, total);
+    this.onProgress(this.step, done, total, this.chipMs[this.step] ?? 0);
   }
 
   private addChipMs(ms: number): void {
