@@ -36,6 +36,15 @@ describe('certifyRun on the simulated chip (defaults: quantum, eps 2^-64, 2^22-t
     expect(res.map((r) => (r.ok ? 'ok' : r.reason))).toEqual(['ok']);
   });
 
+  it('a calibrated chip on a corrupting link (byte flips, lost frames): the lost trials are counted and the block still certified', async () => {
+    const res = await certifyChip({ seed: 11, calibrated: true, faults: { byteFlipRate: 1e-6, frameLossRate: 1e-4 } }, BLOCK);
+    expect(res).toHaveLength(1);
+    if (!res[0].ok) throw new Error(`refused: ${res[0].reason}`);
+    expect(res[0].draft.lostTrials.link).toBeGreaterThan(0);
+    expect(res[0].draft.lostTrials.link % 40).toBe(0);
+    expect(res[0].draft.counts.reduce((a, b) => a + b, 0) + res[0].draft.lostTrials.total).toBe(BLOCK);
+  });
+
   for (const [mode, expected] of [
     ['lhv', 'bell'],
     ['biased', 'settings'],
