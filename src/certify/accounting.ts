@@ -23,6 +23,9 @@ import { DeviceError } from '../errors.ts';
 import { TRIALS_FLAG } from '../protocol/types.ts';
 import { OUTCOME_BITS_TABLE } from './outcomes.ts';
 
+/** Largest block: 2^30 trials (a 256 MiB extractor input). */
+export const MAX_BLOCK_TRIALS = 2 ** 30;
+
 /** One block's raw tallies, handed over when its last index has been accounted for. */
 export interface BlockTally {
   index: number;
@@ -61,8 +64,8 @@ export class TrialAccountant {
   lostLinkTotal = 0;
 
   constructor({ blockTrials, onRecords }: AccountantOptions) {
-    if (!Number.isSafeInteger(blockTrials) || blockTrials < 8 || blockTrials % 4 !== 0) {
-      throw new RangeError('"blockTrials" must be a multiple of 4, at least 8');
+    if (!Number.isSafeInteger(blockTrials) || blockTrials < 1 || blockTrials > MAX_BLOCK_TRIALS) {
+      throw new RangeError(`"blockTrials" must be an integer from 1 to ${MAX_BLOCK_TRIALS}`);
     }
     this.blockTrials = blockTrials;
     this.onRecords = onRecords;
@@ -88,7 +91,7 @@ export class TrialAccountant {
       lostDevice: 0,
       lostLink: 0,
       histogram: new Uint32Array(64),
-      input: new Uint8Array(this.blockTrials / 4),
+      input: new Uint8Array(Math.ceil(this.blockTrials / 4)),
     };
   }
 

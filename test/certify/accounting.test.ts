@@ -224,3 +224,15 @@ describe('refusals', () => {
     }
   });
 });
+
+describe('block sizes', () => {
+  it('any block size from 1 trial works, odd ones included, and out-of-range sizes are refused', () => {
+    const acc = new TrialAccountant({ blockTrials: 7 });
+    const recs = chshRecords(21, 2.4, 6);
+    const done = acc.addTrials(0, 21, recs, 0, 0);
+    expect(done.map((b) => [b.firstTrial, b.recorded, b.input.length])).toEqual([[0, 7, 2], [7, 7, 2], [14, 7, 2]]);
+    expect((done[2].input[1] >> 4) & 1).toBe(A_TABLE[recs[14 + 6]]);
+    expect(() => new TrialAccountant({ blockTrials: 0 })).toThrow(/"blockTrials" must be an integer from 1 to/);
+    expect(() => new TrialAccountant({ blockTrials: 1.5 })).toThrow(RangeError);
+  });
+});
