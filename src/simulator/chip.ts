@@ -104,7 +104,7 @@ export interface ChipOptions {
   tamperRate?: number;
   /** 'tamper': what the records echo for those trials: the settings used (default, a false echo of the host's) or the host's. */
   tamperEcho?: 'used' | 'host';
-  /** 'realtime': device output buffer in frames before TRIALS overflow (default 1024 = 64 KiB). */
+  /** 'realtime': device output buffer in frames before TRIALS overflow (default 16384 = 1 MiB, about 0.4 s at 1 M trials/s). */
   deviceBufferFrames?: number;
   /** 'realtime': batch period of the trial generator (default 4 ms). */
   batchMs?: number;
@@ -125,6 +125,14 @@ const CREDIT_STEP = 4096;
 const DEFAULT_STATUS_INTERVAL_MS = 1000;
 const U32 = 0x1_0000_0000;
 const OUT_CHUNK_BYTES = 64 * 1024;
+const DEFAULT_DEVICE_BUFFER_FRAMES = 16384;
+/**
+ * Realtime: the most wall-clock time one catch-up turns into trials. When the
+ * simulator's own event loop stalls (2 shared cores), the chip behaves as if
+ * paused rather than dumping a burst that would overflow a host that reads
+ * in time; trial indices stay contiguous either way.
+ */
+const MAX_CATCH_UP_MS = 250;
 
 export interface ChipStats {
   /** Host frames dropped for a wrong magic or CRC (bytes skipped while re-synchronising counted separately). */
@@ -861,7 +869,7 @@ export class SimulatedChip {
     const dt = Math.max(0, now - this.lastTickMs);
     this.lastTickMs = now;
     if (this.state === DeviceState.RUNNING) {
-      this.budget = Math.min(this.budget + (dt * this.rateHz) / 1000, this.rateHz); // at most 1 s of catch-up
+      this.budget = Math.min(this.budget + (dt * this.rateHz) / 1000, (MAX_CATCH_UP_MS * this.rateHz) / 1000);
       const n = Math.floor(this.budget);
       this.performTrials(n);
       // Pump pulses without settings are trials not performed (PROTOCOL 5 host mode): not carried over.
@@ -1088,7 +1096,7 @@ export class SimulatedChip {
     const n = this.recordCount;
     if (n === 0) return;
     this.recordCount = 0;
-    const capacity = (this.opts.deviceBufferFrames ?? 1024) * FRAME_SIZE;
+    const capacity = (this.opts.deviceBufferFrames ?? DEFAULT_DEVICE_BUFFER_FRAMES) * FRAME_SIZE;
     const overflow =
       (this.clock === 'realtime' && this.outBytes >= capacity) ||
       (this.faults.overflowRate !== undefined && this.faults.overflowRate > 0 && this.linkRng.float() < this.faults.overflowRate);
