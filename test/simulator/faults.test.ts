@@ -134,6 +134,42 @@ describe('overflow and link faults', () => {
   });
 });
 
+describe('realtime pacing', () => {
+  it('a stall of the simulator itself pauses the chip: no GAP for a host that reads on time, rate kept otherwise', async () => {
+    const chip = new SimulatedChip({ seed: 13, clock: 'realtime' });
+    try {
+      const host = new TestHost(chip);
+      host.send({ kind: 'START', source: 0, rate: 0, limit: 0 });
+      const frames: DeviceFrame[] = [];
+      const t0 = Date.now();
+      while (Date.now() - t0 < 600) {
+        await new Promise((r) => setTimeout(r, 5));
+        frames.push(...host.drainIdleSafe());
+        if (Date.now() - t0 > 200 && Date.now() - t0 < 260) {
+          const stall = Date.now();
+          while (Date.now() - stall < 400); // the event loop is blocked for 400 ms
+        }
+      }
+      const seq = host.send({ kind: 'STOP' });
+      frames.push(...host.drainIdleSafe());
+      expect(frames[frames.length - 1]).toMatchObject({ kind: 'ACK', ackSeq: seq });
+      const trials = trialsOf(frames);
+      let next = 0;
+      for (const t of trials) {
+        expect(t.flags & TRIALS_FLAG.GAP).toBe(0);
+        expect(t.first).toBe(next);
+        next = t.first + t.n;
+      }
+      const elapsedMs = Date.now() - t0;
+      // at most the wall time at 1 M/s; at least the time outside the stall (minus the 250 ms catch-up cap)
+      expect(next).toBeLessThanOrEqual(elapsedMs * 1000 + 40);
+      expect(next).toBeGreaterThan(200_000);
+    } finally {
+      chip.close();
+    }
+  });
+});
+
 describe('adversarial chips', () => {
   it("'lhv': S = 2 within 5 sigma, uniform outcomes; lhvTargetS lowers it", () => {
     for (const target of [2, 1.8]) {
