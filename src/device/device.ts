@@ -40,6 +40,7 @@ import {
 } from '../protocol/types.ts';
 import { DeviceError, InputError } from '../errors.ts';
 import { FrameError } from '../protocol/errors.ts';
+import { withHangupDetection } from './hangup.ts';
 import { createLinkScanner, type InvalidFrameReport, type LinkScanner } from './link.ts';
 import { DeviceSeqTracker, Run, RunEventAssembler, type RunOptions } from './run.ts';
 
@@ -208,7 +209,8 @@ export class Device extends EventEmitter {
 
   /** Opens the port, reads INFO (GET_INFO) and refuses a protocol major other than 1 (PROTOCOL 4 INFO). */
   static async open(opts: DeviceOpenOptions): Promise<Device> {
-    const binding = opts.binding ?? (SerialPort.binding as unknown as BindingInterface);
+    // The native binding loops for ever on a TTY that hung up (hangup.ts): wrap it so that unplug is seen.
+    const binding = opts.binding ?? withHangupDetection(SerialPort.binding as unknown as BindingInterface);
     const port = new SerialPortStream({ binding, path: opts.path, baudRate: opts.baudRate ?? 921600, autoOpen: false });
     await new Promise<void>((resolve, reject) => {
       port.open((err) => {
@@ -585,10 +587,13 @@ export class Device extends EventEmitter {
     // PROTOCOL 4 STATUS: any fault bit other than 3, 4, 5 puts the device in FAULT.
     if (status.faults & FATAL_FAULTS) {
       const fault = new DeviceFaultError(status.faults, status);
-      this.fault = fault;
       if (run) run.fail(fault);
       for (const c of this.countsWaiters.values()) c.reject(fault);
-      this.emit('fault', fault);
+      // The first fault stands until reset(); the chip repeats it in every STATUS.
+      if (!this.fault) {
+        this.fault = fault;
+        this.emit('fault', fault);
+      }
       return;
     }
     // PROTOCOL 5 START: with a limit the chip stops by itself: last TRIALS, then a STATUS in state IDLE.
