@@ -303,11 +303,10 @@ export class SimulatedChip {
 
     this.flash = null;
     if (opts.flashFile && existsSync(opts.flashFile)) {
-      const data = JSON.parse(readFileSync(opts.flashFile, 'utf8')) as FlashContents;
-      this.flash = data.calibration ? cloneSettings(data.calibration) : null;
+      this.flash = readFlash(opts.flashFile);
     } else if (opts.calibrated) {
       this.flash = idealSettings(this.hidden);
-      if (opts.flashFile) this.writeFlash();
+      if (opts.flashFile) this.writeFlash(this.flash);
     }
     // PROTOCOL 7: power up loads the saved calibration, else the factory values.
     this.settings = cloneSettings(this.flash ?? FACTORY_SETTINGS);
@@ -564,7 +563,8 @@ export class SimulatedChip {
   private execute(cmd: HostFrame): void {
     const type = FrameType[cmd.kind];
     const idle = this.state === DeviceState.IDLE;
-    const badState = () => this.ack(cmd.seq, type, AckStatus.BAD_STATE);
+    // Not allowed in this state: BAD_STATE; an IDLE-only command during a measurement: BUSY (it will be IDLE again).
+    const badState = () => this.ack(cmd.seq, type, this.state === DeviceState.MEASURING ? AckStatus.BUSY : AckStatus.BAD_STATE);
     const ok = () => this.ack(cmd.seq, type, AckStatus.OK);
     switch (cmd.kind) {
       case 'GET_INFO':
@@ -627,7 +627,7 @@ export class SimulatedChip {
         return;
       case 'SETTINGS':
         // PROTOCOL 5: SETTINGS only RUNNING with host source; answered only when rejected.
-        if (this.state !== DeviceState.RUNNING || this.source !== 1) return badState();
+        if (this.state !== DeviceState.RUNNING || this.source !== 1) return this.ack(cmd.seq, type, AckStatus.BAD_STATE);
         if (cmd.count > this.fifo.length - this.fifoCount) return this.ack(cmd.seq, type, AckStatus.SETTINGS_OVERFLOW);
         for (let k = 0; k < cmd.count; k++) {
           this.fifo[(this.fifoHead + this.fifoCount) % this.fifo.length] = cmd.settings[k];
@@ -648,15 +648,20 @@ export class SimulatedChip {
         return;
       case 'SAVE_CALIBRATION':
         if (!idle) return badState();
+        try {
+          this.writeFlash(cloneSettings(this.settings));
+        } catch {
+          // The flash (its file) cannot be written: the calibration is not saved.
+          return this.ack(cmd.seq, type, AckStatus.HARDWARE_FAULT);
+        }
         this.flash = cloneSettings(this.settings);
-        this.writeFlash();
         return ok();
     }
   }
 
-  private writeFlash(): void {
+  private writeFlash(calibration: ChipSettings | null): void {
     if (!this.opts.flashFile) return;
-    const data: FlashContents = { version: 1, calibration: this.flash };
+    const data: FlashContents = { version: 1, calibration };
     const tmp = `${this.opts.flashFile}.tmp`;
     writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
     renameSync(tmp, this.opts.flashFile);
@@ -1117,6 +1122,36 @@ export class SimulatedChip {
     // PROTOCOL 4 CREDIT: whenever 4096 or more slots were freed since the last CREDIT.
     if (this.source === 1 && this.freedSinceCredit >= CREDIT_STEP) this.sendCredit();
   }
+}
+
+/** Reads a flash file written by writeFlash; throws one clear line when it is not one. */
+function readFlash(path: string): ChipSettings | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`simulator flash file ${path} is not JSON: ${(e as Error).message}`);
+  }
+  const d = data as Partial<FlashContents> | null;
+  if (!d || d.version !== 1 || !('calibration' in d)) throw new Error(`simulator flash file ${path} is not a version 1 flash ({"version": 1, "calibration": ...})`);
+  if (d.calibration === null) return null;
+  const c = d.calibration as Partial<ChipSettings>;
+  const int = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+  const quad = (v: unknown, lo: number, hi: number) => Array.isArray(v) && v.length === 4 && v.every((x) => int(x, lo, hi));
+  // PROTOCOL 5 ranges of the stored values.
+  const bad = !quad(c.anglesCentidegrees, 0, 17999)
+    ? 'anglesCentidegrees'
+    : !int(c.windowPs, 100, 20000)
+      ? 'windowPs'
+      : !int(c.delayPs, -10000, 10000)
+        ? 'delayPs'
+        : !int(c.pumpMicrowatts, 0, 1000)
+          ? 'pumpMicrowatts'
+          : !quad(c.biasMillivolts, 20000, 40000)
+            ? 'biasMillivolts'
+            : undefined;
+  if (bad) throw new Error(`simulator flash file ${path}: calibration.${bad} is missing or out of range`);
+  return cloneSettings(c as ChipSettings);
 }
 
 const RATE_KEYS = ['byteDropRate', 'byteFlipRate', 'byteDuplicateRate', 'frameLossRate', 'overflowRate'] as const;

@@ -2,7 +2,7 @@
  * Firmware of PROTOCOL sections 3-5: states, ACK statuses, BAD_ARGUMENT
  * detail offsets, STOP/limit/STATUS timing, host FIFO and CREDIT, flash.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -332,5 +332,43 @@ describe('flash', () => {
     const frames = host.drain();
     expect(frames[frames.length - 1]).toMatchObject({ kind: 'ACK', ackSeq: seq, status: AckStatus.OK });
     expect(host.status().state).toBe(DeviceState.IDLE);
+  });
+});
+
+describe('BUSY and HARDWARE_FAULT', () => {
+  it('realtime: IDLE-only commands during a measurement are BUSY; COUNTS arrives after the integration, then IDLE', async () => {
+    const chip = new SimulatedChip({ seed: 20, clock: 'realtime' });
+    try {
+      const host = new TestHost(chip);
+      const t0 = Date.now();
+      expect(host.command({ kind: 'MEASURE_COUNTS', id: 3, angleA: 0, angleB: 0, integration: 200 }).ack.status).toBe(AckStatus.OK);
+      expect(host.command({ kind: 'SET_WINDOW', window: 500 }).ack.status).toBe(AckStatus.BUSY);
+      expect(host.command({ kind: 'START', source: 0, rate: 0, limit: 0 }).ack.status).toBe(AckStatus.BUSY);
+      expect(host.status().state).toBe(DeviceState.MEASURING);
+      let counts: DeviceFrame | undefined;
+      while (!counts && Date.now() - t0 < 5000) {
+        await new Promise((r) => setTimeout(r, 20));
+        counts = host.drainIdleSafe().find((f) => f.kind === 'COUNTS');
+      }
+      expect(counts).toMatchObject({ kind: 'COUNTS', id: 3, trials: 200_000 });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+      expect(host.status().state).toBe(DeviceState.IDLE);
+    } finally {
+      chip.close();
+    }
+  });
+
+  it('SAVE_CALIBRATION that cannot write its flash: HARDWARE_FAULT, still UNCALIBRATED', () => {
+    const host = new TestHost({ seed: 21, flashFile: join(tmp, 'no-such-dir', 'flash.json') });
+    expect(host.command({ kind: 'SAVE_CALIBRATION' }).ack.status).toBe(AckStatus.HARDWARE_FAULT);
+    expect(host.status().faults & Fault.UNCALIBRATED).toBeTruthy();
+  });
+
+  it('a corrupt flash file is refused with the field named', () => {
+    const file = join(tmp, 'bad-flash.json');
+    writeFileSync(file, JSON.stringify({ version: 1, calibration: { ...FACTORY_SETTINGS, windowPs: 5 } }));
+    expect(() => new SimulatedChip({ seed: 1, flashFile: file })).toThrow(/calibration\.windowPs/);
+    writeFileSync(file, '{');
+    expect(() => new SimulatedChip({ seed: 1, flashFile: file })).toThrow(/not JSON/);
   });
 });
