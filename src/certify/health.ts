@@ -135,8 +135,9 @@ export class OutcomeHealthTests {
   rctFailuresB = 0;
   aptFailuresA = 0;
   aptFailuresB = 0;
-  private lastA = -1;
-  private lastB = -1;
+  // lastA/lastB are only compared once a run is under way (run 0 masks the first comparison).
+  private lastA = 0;
+  private lastB = 0;
   private runA = 0;
   private runB = 0;
   private aptPos = 0;
@@ -157,47 +158,54 @@ export class OutcomeHealthTests {
     this.settingsCritical = chiSquare3Critical(settingsAlpha);
   }
 
-  /** Feeds records[start..end) (valid record bytes, in trial order). */
+  /**
+   * Feeds records[start..end) (valid record bytes, in trial order).
+   * Branch-free per sample (the outcome bits are random, so branches on them
+   * would mispredict half the time): run lengths are kept with a mask,
+   * run = (run & -(a == last)) + 1, and window counts with cnt += (a == ref).
+   */
   update(records: Uint8Array, start: number, end: number): void {
     const C = this.rctCutoff;
     const Capt = this.aptCutoff;
     let lastA = this.lastA, lastB = this.lastB, runA = this.runA, runB = this.runB;
     let aptPos = this.aptPos, refA = this.refA, refB = this.refB, cntA = this.cntA, cntB = this.cntB;
-    for (let i = start; i < end; i++) {
-      const ab = OUTCOME_BITS_TABLE[records[i]];
-      const a = ab & 1;
-      const b = ab >> 1;
-      // SP 800-90B 4.4.1: count identical consecutive samples; alarm at C.
-      if (a === lastA) {
-        if (++runA === C) {
-          // Alarm, and count afresh: a stuck stream alarms again every C samples (so in every block it spans).
-          this.rctFailuresA++;
-          runA = 0;
-        }
-      } else {
-        lastA = a;
-        runA = 1;
-      }
-      if (b === lastB) {
-        if (++runB === C) {
-          this.rctFailuresB++;
-          runB = 0;
-        }
-      } else {
-        lastB = b;
-        runB = 1;
-      }
-      // SP 800-90B 4.4.2: in each window of W samples, count the first sample's value; alarm at C.
+    let i = start;
+    while (i < end) {
       if (aptPos === 0) {
-        refA = a;
-        refB = b;
-        cntA = 1;
-        cntB = 1;
-      } else {
-        if (a === refA) cntA++;
-        if (b === refB) cntB++;
+        // SP 800-90B 4.4.2: a window's reference is its first sample (counted by the loop below).
+        const ab0 = OUTCOME_BITS_TABLE[records[i]];
+        refA = ab0 & 1;
+        refB = ab0 >> 1;
+        cntA = 0;
+        cntB = 0;
       }
-      if (++aptPos === APT_WINDOW) {
+      const stop = Math.min(end, i + (APT_WINDOW - aptPos));
+      aptPos += stop - i;
+      for (; i < stop; i++) {
+        const ab = OUTCOME_BITS_TABLE[records[i]];
+        const a = ab & 1;
+        const b = ab >> 1;
+        // SP 800-90B 4.4.1: count identical consecutive samples; alarm at C.
+        runA = (runA & -(1 ^ a ^ lastA)) + 1;
+        runB = (runB & -(1 ^ b ^ lastB)) + 1;
+        lastA = a;
+        lastB = b;
+        if (runA >= C || runB >= C) {
+          // Alarm, and count afresh: a stuck stream alarms again every C samples (so in every block it spans).
+          if (runA >= C) {
+            this.rctFailuresA++;
+            runA = 0;
+          }
+          if (runB >= C) {
+            this.rctFailuresB++;
+            runB = 0;
+          }
+        }
+        // SP 800-90B 4.4.2: count the samples equal to the window's first.
+        cntA += 1 ^ a ^ refA;
+        cntB += 1 ^ b ^ refB;
+      }
+      if (aptPos === APT_WINDOW) {
         if (cntA >= Capt) this.aptFailuresA++;
         if (cntB >= Capt) this.aptFailuresB++;
         aptPos = 0;
