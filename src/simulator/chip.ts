@@ -104,6 +104,8 @@ export interface ChipOptions {
   tamperRate?: number;
   /** 'tamper': what the records echo for those trials: the settings used (default, a false echo of the host's) or the host's. */
   tamperEcho?: 'used' | 'host';
+  /** USB/INFO serial number (default `EPQ1-` + 8 hex digits derived from the seed). */
+  serial?: string;
   /** 'realtime': device output buffer in frames before TRIALS overflow (default 16384 = 1 MiB, about 0.4 s at 1 M trials/s). */
   deviceBufferFrames?: number;
   /** 'realtime': batch period of the trial generator (default 4 ms). */
@@ -293,7 +295,9 @@ export class SimulatedChip {
     this.clock = opts.clock ?? 'virtual';
     this.faults = normalizeFaults(opts.faults ?? {});
     this.hidden = drawHiddenParams(opts.seed, opts.hidden);
-    this.serial = `EPQ1-${mixSeed(opts.seed, 0x5e71a1).toString(16).toUpperCase().padStart(8, '0')}`;
+    this.serial = opts.serial ?? `EPQ1-${mixSeed(opts.seed, 0x5e71a1).toString(16).toUpperCase().padStart(8, '0')}`;
+    // PROTOCOL 2: `EPQ1-` followed by 8 hex digits (16 bytes of INFO serial at most).
+    if (!/^EPQ1-[0-9A-F]{8}$/.test(this.serial)) throw new RangeError(`serial must be EPQ1- and 8 hex digits, got ${this.serial}`);
     this.trialRng = new Rng(opts.seed, 1);
     this.settingRng = new Rng(opts.seed, 2);
     this.countsRng = new Rng(opts.seed, 3);
