@@ -110,7 +110,11 @@ export class RunEventAssembler {
   credit(f: CreditFrame): void {
     this.stats.creditFrames++;
     this.batch.push({ kind: 'credit', free: f.free, consumed: f.consumed });
+    // PROTOCOL 4 CREDIT: a host-settings feeder must see it as it arrives, not when the consumer gets to the batch.
+    this.onCredit?.(f.free, f.consumed);
   }
+  /** Called synchronously for every CREDIT frame (host-settings flow control). */
+  onCredit: ((free: number, consumed: number) => void) | undefined = undefined;
   linkLoss(frames: number): void {
     this.stats.linkLostFrames += frames;
     this.batch.push({ kind: 'linkLoss', frames });
@@ -270,6 +274,15 @@ export class Run implements AsyncIterable<RunEvent[]> {
       this.stopPromise = this.control.stop();
     }
     return this.stopPromise;
+  }
+
+  /**
+   * Host-settings mode: called synchronously for every CREDIT frame as it
+   * comes off the link (PROTOCOL 4 CREDIT), ahead of the event queue, so
+   * that a feeder keeps the chip's FIFO filled whatever the consumer does.
+   */
+  set onCredit(listener: ((free: number, consumed: number) => void) | undefined) {
+    this.assembler.onCredit = listener;
   }
 
   /** Host-settings mode: sends SETTINGS frames (at most 192 trials each) for these settings, (x << 1) | y per trial. */
