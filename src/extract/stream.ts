@@ -3,7 +3,7 @@
  * bytes and finished certificates out.
  *
  *   certifyRun(run) --> { ok: true, draft, input, inputBits, outputBits }
- *                   --> Toeplitz hash (one seed, one plan for the whole run)
+ *                   --> Toeplitz hash (one seed for the whole run)
  *                   --> bytes + certificate line (seed hash, output hash,
  *                       previous certificate's hash: a chain)
  *
@@ -51,6 +51,9 @@ export function seedBitsForBlock(blockTrials: number): number {
   return seedBitsFor(inputBitsForBlock(blockTrials), MAX_OUTPUT_BITS_PER_TRIAL * blockTrials);
 }
 
+/** Plan sizes are multiples of mMax / PLAN_STEPS. */
+const PLAN_STEPS = 32;
+
 export interface ExtractOptions extends CertifyOptions {
   /** The extractor seed, at least seedBitsForBlock(blockTrials) bits (see seed.ts). */
   seed: Uint8Array;
@@ -75,7 +78,13 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
   const blockTrials = certifyOptions.blockTrials ?? DEFAULT_BLOCK_TRIALS;
   const n = inputBitsForBlock(blockTrials);
   const mMax = MAX_OUTPUT_BITS_PER_TRIAL * blockTrials;
+  // The FFT length follows n + m, so the plan is sized for the block's m
+  // rounded up to a step of mMax / PLAN_STEPS (blocks of one run have nearly
+  // the same m: one plan serves them), not for mMax, which a chip never
+  // reaches (it needs S = 2 sqrt 2). Rows 0..m-1 read only the seed's first
+  // n + m - 1 bits, so the output does not depend on the plan's size.
   // Made on the first certified block: a run that certifies nothing costs no FFT tables.
+  const planStep = Math.max(8, Math.ceil(mMax / PLAN_STEPS / 8) * 8);
   let plan: ToeplitzPlan | undefined;
   const seedHash = seedSha256(seed.subarray(0, Math.ceil(seedBitsFor(n, mMax) / 8)));
   let prev = prevCertificateSha256;
@@ -89,7 +98,8 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
       // A mismatch here is a bug between the two stages, never a reason to hash with a wrong seed.
       throw new Error(`extract: block ${block.draft.blockIndex} has n = ${block.inputBits}, m = ${block.outputBits}; the run's plan is n = ${n}, m <= ${mMax}`);
     }
-    plan ??= new ToeplitzPlan(n, mMax, seed);
+    const mPlan = Math.min(mMax, Math.ceil(block.outputBits / planStep) * planStep);
+    if (plan === undefined || plan.m < block.outputBits || plan.m > mPlan) plan = new ToeplitzPlan(n, mPlan, seed);
     const bytes = plan.hash(block.input, block.outputBits);
     const certificate: Certificate = {
       ...block.draft,
