@@ -443,8 +443,11 @@ export class Device extends EventEmitter {
         timer = setTimeout(() => reject(new DeviceError('NO_ANSWER', `${cmd.kind} got no ${what} within ${this.ackTimeoutMs} ms`)), this.ackTimeoutMs);
       });
     try {
-      await this.write(this.encode(frame));
-      const ack = await Promise.race([acked, timeout('ACK')]);
+      // The timeout covers the write too: a write stuck on a full PTY or a vanished port must not hang us,
+      // and a disconnect (acked rejects) wins over a write that never completes.
+      const written = this.write(this.encode(frame));
+      written.catch(() => undefined);
+      const [, ack] = await Promise.race([Promise.all([written, acked]), timeout('ACK')]);
       clearTimeout(timer);
       if (ack.status !== AckStatus.OK) throw this.refusal(cmd.kind, ack);
       if (!answered) return ack;

@@ -4,6 +4,11 @@
  * must give ONE stderr line naming the cause, the documented exit code
  * (2 usage/input, 3 device), and no stack trace.
  */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
 import { encodeFrame } from '../../src/protocol/encode.ts';
@@ -11,6 +16,8 @@ import { FrameSync } from '../../src/protocol/sync.ts';
 import { FrameType, type HostFrame } from '../../src/protocol/types.ts';
 import { hasSocat, ptyPair, type PtyPair } from './pty-pair.ts';
 import { epqrng, expectOneLineError } from './run-cli.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('epqrng info --simulate', () => {
   it('prints serial, model, firmware, protocol and calibration state', async () => {
@@ -131,5 +138,42 @@ describe.skipIf(!hasSocat)('bad devices on a real pseudo-terminal (socat)', () =
   it('a device with protocol major 2: exit 3, refused by name', async () => {
     const r = await epqrng(['info', '--port', v2.a]);
     expectOneLineError(r, 3, new RegExp(`^epqrng: device at ${v2.a} speaks protocol 2\\.0; this driver needs protocol 1\\.x$`));
+  });
+});
+
+describe.skipIf(!hasSocat)('epqrng simulate --pty', () => {
+  it('serves a chip that other processes open by path, until SIGINT', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'epqrng-sim-')), 'epq');
+    const child = spawn(process.execPath, ['bin/epqrng.js', 'simulate', '--pty', path, '--seed', '9', '--uncalibrated'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code: number | null) => resolve(code)));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!stdout.includes('\n')) {
+        if (Date.now() > deadline) throw new Error(`simulate printed nothing: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(stdout).toBe(`${path}\n`);
+      const [overPty, inProcess] = await Promise.all([epqrng(['info', '--port', path, '--json']), epqrng(['info', '--simulate=9', '--sim-uncalibrated', '--json'])]);
+      expect(overPty.code, overPty.stderr).toBe(0);
+      const a = JSON.parse(overPty.stdout);
+      const b = JSON.parse(inProcess.stdout);
+      expect(a).toEqual({ ...b, path }); // the same chip (seed 9), through a real PTY
+      expect(a.calibration).toBe('uncalibrated');
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('a bad --mode is a usage error before anything is served', async () => {
+    const r = await epqrng(['simulate', '--pty', '/tmp/epqrng-unused', '--mode', 'evil']);
+    expectOneLineError(r, 2, /^epqrng: --mode must be one of honest, lhv, postselect, tamper, biased \(got 'evil'\)$/);
+    const missing = await epqrng(['simulate']);
+    expectOneLineError(missing, 2, /^epqrng: --pty PATH is required$/);
   });
 });
