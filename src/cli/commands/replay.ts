@@ -237,13 +237,18 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         io.stderr.write(`block ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
       },
     });
-    for (;;) {
-      const r = await stream.next();
-      // As live: a block's certificate is written before its bytes.
-      for (const line of pendingLines.splice(0)) if (certs) await write(certs, line + '\n');
-      if (r.done) break;
-      bytesOut += r.value.length;
-      await write(out, r.value);
+    try {
+      for (;;) {
+        const r = await stream.next();
+        // As live: a block's certificate is written before its bytes.
+        for (const line of pendingLines.splice(0)) if (certs) await write(certs, line + '\n');
+        if (r.done) break;
+        bytesOut += r.value.length;
+        await write(out, r.value);
+      }
+    } finally {
+      // After a failed write the replay is still suspended: end it (closes the recording and the replayed device).
+      await stream.return(undefined).catch(() => undefined);
     }
   } finally {
     if (certs) {

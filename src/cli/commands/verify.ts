@@ -136,6 +136,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         await checkOutput(r.value);
       }
     } catch (e) {
+      // A mismatch found in the bytes leaves the replay suspended: end it (closes the recording and the replayed device).
+      await stream.return(undefined).catch(() => undefined);
       if (e instanceof VerifyMismatch) throw e;
       // The live run ended the same way (its certificates stop there too); the counts below decide.
       if (e instanceof CertificationRefusedError) refusedAtEnd = e;

@@ -1,0 +1,252 @@
+/**
+ * End to end through the CLI (in process): stream --record, replay, verify,
+ * cut recordings, raw captures.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import { runCli } from '../../src/cli/framework.ts';
+import { openRecording, deviceBytes } from '../../src/record/reader.ts';
+import { encodeFilePreamble } from '../../src/record/format.ts';
+import { seedBitsForBlock } from '../../src/extract/stream.ts';
+
+let dir: string;
+const BLOCK = 2 ** 18;
+/** Small blocks certify with the classical bound at eps 1e-6 on a calibrated simulated chip (S about 2.4-2.5). */
+const CERT_OPTS = ['--block-trials', String(BLOCK), '--adversary', 'classical', '--eps', '1e-6'];
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(...argv: string[]): Promise<CliResult> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await runCli(argv, { stdout: out, stderr: err, isTTY: false });
+  return { code, stdout, stderr };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** A deterministic extractor seed file (mulberry32 bytes). */
+function writeSeed(path: string, bits: number, seed: number): void {
+  const bytes = Buffer.alloc(Math.ceil(bits / 8));
+  let a = seed >>> 0;
+  for (let i = 0; i < bytes.length; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    bytes[i] = (t ^ (t >>> 14)) & 0xff;
+  }
+  writeFileSync(path, bytes);
+}
+
+let seedPath: string;
+let live: { rec: string; out: Buffer; certs: string[] };
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'epq-cli-rec-'));
+  seedPath = join(dir, 'seed.bin');
+  writeSeed(seedPath, seedBitsForBlock(BLOCK), 42);
+  const rec = join(dir, 'live.epqrec');
+  const r = await cli(
+    'stream', '--simulate=4', '--bytes', '6000', ...CERT_OPTS, '--extractor-seed', seedPath,
+    '--out', join(dir, 'live.bin'), '--certs', join(dir, 'live.certs'), '--record', rec,
+  );
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  live = {
+    rec,
+    out: readFileSync(join(dir, 'live.bin')),
+    certs: readFileSync(join(dir, 'live.certs'), 'utf8').split('\n').filter(Boolean),
+  };
+  expect(live.out.length).toBe(6000);
+  expect(live.certs.length).toBeGreaterThanOrEqual(2);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('stream --record, then replay', () => {
+  it('reproduces the output SHA-256 and every certificate line', async () => {
+    const r = await cli('replay', live.rec, '--extractor-seed', seedPath, '--out', join(dir, 'rep.bin'), '--certs', join(dir, 'rep.certs'));
+    expect(r.code).toBe(0);
+    expect(sha256(readFileSync(join(dir, 'rep.bin')))).toBe(sha256(live.out));
+    expect(readFileSync(join(dir, 'rep.certs'), 'utf8').split('\n').filter(Boolean)).toEqual(live.certs);
+  });
+
+  it('refuses a seed that is not the recorded one for verify, and needs one at all', async () => {
+    const other = join(dir, 'other-seed.bin');
+    writeSeed(other, seedBitsForBlock(BLOCK), 43);
+    const v = await cli('verify', live.rec, '--certs', join(dir, 'live.certs'), '--extractor-seed', other);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toMatch(/^epqrng: extractor seed .* is not the recorded one \(SHA-256 [0-9a-f]{64}\)\n$/);
+    const none = await cli('replay', live.rec, '--out', join(dir, 'x.bin'));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('is not embedded in it: pass --extractor-seed FILE');
+  });
+});
+
+describe('verify', () => {
+  it('passes on the live run\'s certificates and output', async () => {
+    const r = await cli('verify', live.rec, '--certs', join(dir, 'live.certs'), '--output', join(dir, 'live.bin'), '--extractor-seed', seedPath);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`verified ${live.certs.length} certificates and 6000 output bytes against ${live.rec}: all match\n`);
+  });
+
+  it('fails naming the block after one flipped byte of output', async () => {
+    // Which block holds byte 4321: from the certificates' output lengths.
+    const flipAt = 4321;
+    let start = 0;
+    let blockIndex = -1;
+    for (const line of live.certs) {
+      const c = JSON.parse(line) as { blockIndex: number; extraction: { outputBytes: number } };
+      if (flipAt < start + c.extraction.outputBytes) {
+        blockIndex = c.blockIndex;
+        break;
+      }
+      start += c.extraction.outputBytes;
+    }
+    const bad = Buffer.from(live.out);
+    bad[flipAt] ^= 0x10;
+    writeFileSync(join(dir, 'flipped.bin'), bad);
+    const r = await cli('verify', live.rec, '--certs', join(dir, 'live.certs'), '--output', join(dir, 'flipped.bin'), '--extractor-seed', seedPath);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^epqrng: verify: block ${blockIndex}: output byte ${flipAt} of \\S+ differs from the certified output`));
+    expect(r.stderr.split('\n').filter(Boolean).length).toBe(1);
+  });
+
+  it('fails naming the block and the count after one changed count in a certificate', async () => {
+    const lines = [...live.certs];
+    const c = JSON.parse(lines[1]) as { blockIndex: number; counts: number[] };
+    const was = c.counts[5];
+    c.counts[5] = was + 1;
+    lines[1] = JSON.stringify(c);
+    writeFileSync(join(dir, 'changed.certs'), lines.join('\n') + '\n');
+    const r = await cli('verify', live.rec, '--certs', join(dir, 'changed.certs'), '--extractor-seed', seedPath);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `epqrng: verify: block ${c.blockIndex} (line 2 of ${join(dir, 'changed.certs')}): counts.5 is ${was + 1} in the certificate, ${was} recomputed from the recording\n`,
+    );
+  });
+});
+
+describe('a stream recording cut at a random byte', () => {
+  it('replays the blocks before the cut, with a warning naming it', async () => {
+    const file = readFileSync(live.rec);
+    const rec = await openRecording(live.rec);
+    const headerBytes = encodeFilePreamble(rec.header!).length;
+    await rec.close();
+    // Fixed cut points (a seeded draw) past the header.
+    let a = 7;
+    for (let k = 0; k < 3; k++) {
+      a = (Math.imul(a, 1103515245) + 12345) >>> 0;
+      const cutAt = headerBytes + (a % (file.length - headerBytes));
+      const cutPath = join(dir, `cut-${k}.epqrec`);
+      writeFileSync(cutPath, file.subarray(0, cutAt));
+      const r = await cli('replay', cutPath, '--extractor-seed', seedPath, '--out', join(dir, `cut-${k}.bin`), '--certs', join(dir, `cut-${k}.certs`));
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/^epqrng: warning: recording cut at byte \d+ \(record \d+: [^)]+\): replaying the \d+ complete records before it\n/);
+      const cutByte = Number(/cut at byte (\d+)/.exec(r.stderr)![1]);
+      expect(cutByte).toBeLessThanOrEqual(cutAt);
+      expect(cutByte).toBeGreaterThan(cutAt - 70_000); // within one recorded read of the cut
+      const out = readFileSync(join(dir, `cut-${k}.bin`));
+      const certs = readFileSync(join(dir, `cut-${k}.certs`), 'utf8').split('\n').filter(Boolean);
+      // What replays is exactly the live run's first blocks.
+      expect(certs).toEqual(live.certs.slice(0, certs.length));
+      expect(out.equals(live.out.subarray(0, out.length))).toBe(true);
+      const certifiedBytes = certs.reduce((s, l) => s + (JSON.parse(l) as { extraction: { outputBytes: number } }).extraction.outputBytes, 0);
+      expect(out.length).toBe(Math.min(6000, certifiedBytes));
+    }
+  });
+});
+
+describe('raw captures', () => {
+  it('certifies a capture of 10^7 trials, and the counts and S it reports are the capture\'s', async () => {
+    const trials = 10_000_000;
+    const recPath = join(dir, 'big.epqrec');
+    const r = await cli('record', '--simulate=3', '--trials', String(trials), '--out', recPath);
+    expect(r.code).toBe(0);
+    // The device-to-host bytes alone, as another tool would capture them.
+    const parts: Buffer[] = [];
+    for await (const b of deviceBytes(await openRecording(recPath))) parts.push(Buffer.from(b));
+    const raw = Buffer.concat(parts);
+    const rawPath = join(dir, 'capture.dat');
+    writeFileSync(rawPath, raw);
+
+    const block = 2 ** 21;
+    const bigSeed = join(dir, 'seed-2p21.bin');
+    writeSeed(bigSeed, seedBitsForBlock(block), 9);
+    const rep = await cli('replay', rawPath, '--block-trials', String(block), '--adversary', 'classical', '--eps', '1e-6', '--extractor-seed', bigSeed, '--out', join(dir, 'raw.bin'), '--certs', join(dir, 'raw.certs'));
+    expect(rep.code).toBe(0);
+    const certs = readFileSync(join(dir, 'raw.certs'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as {
+      blockIndex: number; trialRange: { first: number; count: number }; counts: number[]; sEstimate: number; device: { serial: string }; lostTrials: { total: number };
+    });
+    expect(certs.length).toBe(Math.floor(trials / block));
+    // The INFO at the start of the capture names the device.
+    expect(certs[0].device.serial).toMatch(/^EPQ1-[0-9A-F]{8}$/);
+
+    // Independent count: walk the 64-byte frames, check magic and CRC, bin every TRIALS record.
+    const counts = Array.from({ length: certs.length }, () => new Array<number>(16).fill(0));
+    let seen = 0;
+    let badFrames = 0;
+    for (let at = 0; at + 64 <= raw.length; at += 64) {
+      if (raw[at] !== 0xe5 || raw[at + 1] !== 0x51 || raw.readUInt32LE(at + 60) !== crc32(raw.subarray(at, at + 60))) {
+        badFrames++;
+        continue;
+      }
+      if (raw[at + 2] !== 0x01) continue; // PROTOCOL 4: TRIALS only
+      const first = raw.readUInt32LE(at + 8) + raw.readUInt32LE(at + 12) * 2 ** 32;
+      const n = raw.readUInt16LE(at + 16);
+      for (let k = 0; k < n; k++) {
+        const rec = raw[at + 20 + k];
+        const idx = first + k;
+        seen++;
+        const blk = Math.floor(idx / block);
+        if (blk >= certs.length) continue;
+        const x = (rec >> 5) & 1;
+        const y = (rec >> 4) & 1;
+        const a = (rec >> 3) & 1 && !((rec >> 2) & 1) ? 1 : 0; // a = A1 and not A0
+        const b = (rec >> 1) & 1 && !(rec & 1) ? 1 : 0; // b = B1 and not B0
+        counts[blk][8 * x + 4 * y + 2 * a + b]++;
+      }
+    }
+    expect(badFrames).toBe(0);
+    expect(raw.length % 64).toBe(0);
+    expect(seen).toBe(trials);
+    let sumAll = 0;
+    for (const [i, c] of certs.entries()) {
+      expect(c.blockIndex).toBe(i);
+      expect(c.trialRange).toEqual({ first: i * block, count: block });
+      expect(c.lostTrials.total).toBe(0);
+      expect(c.counts).toEqual(counts[i]);
+      // S = E00 + E01 + E10 - E11, each E from its own setting's trials, vs the certificate's per-trial estimate
+      // (uniform settings: S-hat = (4/N) sum over trials of (-1)^(xy) (-1)^(a xor b)).
+      let s = 0;
+      for (let cell = 0; cell < 16; cell++) {
+        const x = cell >> 3, y = (cell >> 2) & 1, a = (cell >> 1) & 1, b = cell & 1;
+        s += counts[i][cell] * ((x & y) ^ a ^ b ? -4 : 4);
+      }
+      expect(c.sEstimate).toBeCloseTo(s / block, 12);
+      sumAll += s;
+      // And the ratio estimate from the same counts agrees within its sampling error (about 4/sqrt(N) = 0.003).
+      const e = [0, 1, 2, 3].map((xy) => {
+        const cell = (o: number) => counts[i][4 * xy + o];
+        return (cell(0) + cell(3) - cell(1) - cell(2)) / (cell(0) + cell(1) + cell(2) + cell(3));
+      });
+      expect(Math.abs(e[0] + e[1] + e[2] - e[3] - c.sEstimate)).toBeLessThan(0.02);
+    }
+    expect(sumAll / (certs.length * block)).toBeGreaterThan(2.2);
+  });
+});
