@@ -120,17 +120,30 @@ export class TrialAccountant {
       const hist = block.histogram;
       const input = block.input;
       let pos = this.next - block.firstTrial;
-      for (let i = k; i < end; i++) {
+      let i = k;
+      // One trial at a time up to a byte boundary of the input (4 trials per byte)...
+      for (; i < end && (pos & 3) !== 0; i++, pos++) {
         const r = records[i];
-        if (r > 63) {
-          // PROTOCOL 4 TRIALS: bits 7 and 6 of a record are reserved (0).
-          throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: record of trial ${first + i} has reserved bits set (0x${r.toString(16).padStart(2, '0')})`, {
-            detail: { seq, trial: first + i, record: r },
-          });
-        }
+        if (r > 63) reservedBits(seq, first, records, i);
         hist[r]++;
         input[pos >> 2] |= OUTCOME_BITS_TABLE[r] << ((pos & 3) << 1);
-        pos++;
+      }
+      // ...then four trials per input byte, written once...
+      for (; i + 4 <= end; i += 4, pos += 4) {
+        const r0 = records[i], r1 = records[i + 1], r2 = records[i + 2], r3 = records[i + 3];
+        if ((r0 | r1 | r2 | r3) > 63) reservedBits(seq, first, records, i);
+        hist[r0]++;
+        hist[r1]++;
+        hist[r2]++;
+        hist[r3]++;
+        input[pos >> 2] = OUTCOME_BITS_TABLE[r0] | (OUTCOME_BITS_TABLE[r1] << 2) | (OUTCOME_BITS_TABLE[r2] << 4) | (OUTCOME_BITS_TABLE[r3] << 6);
+      }
+      // ...and the rest one at a time.
+      for (; i < end; i++, pos++) {
+        const r = records[i];
+        if (r > 63) reservedBits(seq, first, records, i);
+        hist[r]++;
+        input[pos >> 2] |= OUTCOME_BITS_TABLE[r] << ((pos & 3) << 1);
       }
       if (this.onRecords) this.onRecords(records, k, end, block.index);
       block.recorded += take;
@@ -180,4 +193,14 @@ export class TrialAccountant {
     block.input = block.input.subarray(0, Math.ceil(accounted / 4));
     return block;
   }
+}
+
+/** PROTOCOL 4 TRIALS: bits 7 and 6 of a record are reserved (0): the first offending record from index `from` ends the run. */
+function reservedBits(seq: number, first: number, records: Uint8Array, from: number): never {
+  let i = from;
+  while (records[i] <= 63) i++;
+  const r = records[i];
+  throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: record of trial ${first + i} has reserved bits set (0x${r.toString(16).padStart(2, '0')})`, {
+    detail: { seq, trial: first + i, record: r },
+  });
 }

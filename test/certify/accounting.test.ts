@@ -126,7 +126,12 @@ describe('trial accounting', () => {
   it('ends the run with a DeviceError on reserved record bits or an invalid TRIALS frame', async () => {
     const bad = new Uint8Array(40);
     bad[7] = 0x80;
-    await expect(collect(certifyRun(asRun([[trials(0, bad)]]), { device, blockTrials: 100 }))).rejects.toThrow(/reserved bits set/);
+    await expect(collect(certifyRun(asRun([[trials(0, bad)]]), { device, blockTrials: 100 }))).rejects.toThrow(/^TRIALS frame seq 0: record of trial 7 has reserved bits set \(0x80\)$/);
+    // Also off a 4-trial boundary of the input packing (head and tail loops).
+    await expect(collect(certifyRun(asRun([[trials(0, new Uint8Array(3)), trials(3, bad)]]), { device, blockTrials: 100 }))).rejects.toThrow(/record of trial 10 has/);
+    const tailBad = new Uint8Array(3);
+    tailBad[2] = 0xc1;
+    await expect(collect(certifyRun(asRun([[trials(0, tailBad)]]), { device, blockTrials: 100 }))).rejects.toThrow(/record of trial 2 has reserved bits set \(0xc1\)/);
     const inv: RunEvent = { kind: 'invalid', reason: 'reserved record bits set', field: 'records', type: 1 };
     await expect(collect(certifyRun(asRun([[inv]]), { device, blockTrials: 100 }))).rejects.toBeInstanceOf(DeviceError);
     // An invalid frame of another type is counted, not fatal.
