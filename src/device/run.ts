@@ -110,9 +110,12 @@ export class RunEventAssembler {
   credit(f: CreditFrame): void {
     this.stats.creditFrames++;
     this.batch.push({ kind: 'credit', free: f.free, consumed: f.consumed });
+    this.lastCredit = { free: f.free, consumed: f.consumed };
     // PROTOCOL 4 CREDIT: a host-settings feeder must see it as it arrives, not when the consumer gets to the batch.
     this.onCredit?.(f.free, f.consumed);
   }
+  /** The latest CREDIT of the run (PROTOCOL 4: the first comes right after START's ACK, possibly before start() resolves). */
+  lastCredit: { free: number; consumed: number } | undefined = undefined;
   /** Called synchronously for every CREDIT frame (host-settings flow control). */
   onCredit: ((free: number, consumed: number) => void) | undefined = undefined;
   linkLoss(frames: number): void {
@@ -283,6 +286,9 @@ export class Run implements AsyncIterable<RunEvent[]> {
    */
   set onCredit(listener: ((free: number, consumed: number) => void) | undefined) {
     this.assembler.onCredit = listener;
+    // A CREDIT that arrived with START's ACK, before the listener existed, is not lost: replay the latest.
+    const last = this.assembler.lastCredit;
+    if (listener && last && this.state === 'active') listener(last.free, last.consumed);
   }
 
   /** Host-settings mode: sends SETTINGS frames (at most 192 trials each) for these settings, (x << 1) | y per trial. */

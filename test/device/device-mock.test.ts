@@ -356,3 +356,26 @@ describe('runs', () => {
 });
 
 void encodeFrame;
+
+describe('host-settings credit', () => {
+  it('onCredit sees a CREDIT that arrived with START\'s ACK, before start() resolved, then every later one', async () => {
+    const { chip, device } = await open({
+      onCommand: (f, c) => {
+        if (f.kind !== 'START') return false;
+        c.send(c.ack(f), { kind: 'CREDIT', free: 65536, consumed: 0 }); // PROTOCOL 4 CREDIT: right after START's ACK
+        return true;
+      },
+    });
+    const run = await device.start({ source: 'host' });
+    const credits: [number, number][] = [];
+    run.onCredit = (free, consumed) => credits.push([free, consumed]);
+    chip.send({ kind: 'CREDIT', free: 4096, consumed: 61440 });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(credits).toEqual([
+      [65536, 0],
+      [4096, 61440],
+    ]);
+    await run.stop();
+    await device.close();
+  });
+});
