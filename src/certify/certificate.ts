@@ -54,6 +54,57 @@ export const certificateDraftSchema = z.object({
   binning: z.string().min(1),
   settingsSource: z.enum(['internal', 'host']),
   assumptions: z.array(z.string().min(1)).min(1),
+  /**
+   * Host settings only (issue 6; optional, so version-1 certificates without
+   * it stay valid): how the host chose x, y and what the echo check saw.
+   */
+  hostSettings: z
+    .object({
+      /** The host's randomness: the OS CSPRNG, or ChaCha20 keyed from --settings-seed (replayable). */
+      generator: z.enum(['os-csprng', 'chacha20-seeded']),
+      /** Spot-checking (ARV 2019 DIRE): test probability gamma = numerator / denominator exactly; null: every trial a test round. */
+      testRate: z
+        .object({
+          gamma: prob,
+          numerator: z.number().int().positive(),
+          denominator: z.number().int().positive(),
+          /** The fixed inputs of generation rounds. */
+          generationSettings: z.string().min(1),
+        })
+        .nullable(),
+      /** Records whose x, y echo was checked against what the host sent (PROTOCOL 6); lost trials have none. */
+      echoChecked: nonNegInt,
+      /** Test rounds among the checked trials, and those that won the CHSH game. */
+      testRounds: nonNegInt,
+      testWins: nonNegInt,
+      /** TRIALS frames flagged RESUMED in the block: starved intervals (host FIFO ran empty) that ended here. */
+      resumedFrames: nonNegInt,
+    })
+    .optional(),
+  /**
+   * Host settings only: randomness-expansion accounting, in bits. The
+   * extractor seed is one strong-extractor (Toeplitz) seed for every block
+   * of the run ('reused'): it is not consumed per block, so the block's net
+   * gain is certifiedBits - settingBits, and the run's is charged the seed
+   * once: run.netGainBits = run.certifiedBits - run.settingBits - extractorSeedBits.
+   */
+  accounting: z
+    .object({
+      /** Random bits the host drew for this block's settings (test-round choice and x, y). */
+      settingBits: nonNegInt,
+      extractorSeedBits: nonNegInt,
+      extractorSeed: z.literal('reused'),
+      certifiedBits: nonNegInt,
+      netGainBits: z.number().int(),
+      /** Totals over the run up to and including this block. */
+      run: z.object({
+        settingBits: nonNegInt,
+        certifiedBits: nonNegInt,
+        extractorSeedBits: nonNegInt,
+        netGainBits: z.number().int(),
+      }),
+    })
+    .optional(),
 });
 
 export const extractionSchema = z.object({
