@@ -119,6 +119,8 @@ export class Certifier {
   private faultToBlock = -1;
   private finished = false;
   private pendingError: unknown = undefined;
+  /** Blocks completed by the frame being accounted (reused). */
+  private readonly done: BlockTally[] = [];
   /** The largest trial count a STATUS reported (PROTOCOL 4 STATUS: trials since START). */
   private trialsReported = 0;
   readonly stats: CertifierStats = {
@@ -166,6 +168,9 @@ export class Certifier {
     try {
       this.pushEvents(events, out);
     } catch (e) {
+      // Blocks a frame completed before its bad record are still results.
+      for (const t of this.done) out.push(this.finalize(t));
+      this.done.length = 0;
       if (out.length === 0) throw e;
       this.pendingError = e;
     }
@@ -182,7 +187,7 @@ export class Certifier {
   }
 
   private pushEvents(events: readonly RunEvent[], out: BlockResult[]): void {
-    let done: BlockTally[] | undefined;
+    const done = this.done;
     for (const ev of events) {
       switch (ev.kind) {
         case 'trials': {
@@ -193,7 +198,7 @@ export class Certifier {
               detail: { seq: ev.seq },
             });
           }
-          done = this.accountant.addTrials(ev.first, ev.n, ev.records, ev.flags, ev.seq, done ?? []);
+          this.accountant.addTrials(ev.first, ev.n, ev.records, ev.flags, ev.seq, done);
           if (done.length > 0) {
             for (const t of done) out.push(this.finalize(t));
             done.length = 0;

@@ -82,3 +82,14 @@ describe('protocol errors after complete blocks', () => {
     expect(seen).toHaveLength(2);
   });
 });
+
+describe('a bad record after a block boundary inside one frame', () => {
+  it('yields the block the frame completed, then throws', () => {
+    const c = new Certifier({ device, blockTrials: 20, adversary: 'classical' });
+    const recs = chshRecords(40, 2.6, 4);
+    recs[30] = 0x80;
+    const out = c.push([{ kind: 'trials', first: 0, n: 40, records: recs, flags: 0, seq: 0 }]);
+    expect(out.map((r) => (r.ok ? r.draft.blockIndex : r.blockIndex))).toEqual([0]);
+    expect(() => c.finish()).toThrow(/record of trial 30 has reserved bits set/);
+  });
+});
