@@ -4,7 +4,9 @@
  * bounded memory.
  *
  * `RecordingParser` is the pure part (bytes in, records out, a state machine
- * magic -> header -> records -> done); `openRecording` drives it from a file.
+ * magic -> header -> records -> done); `openRecording` drives it from a file,
+ * through a streaming gunzip when the file is gzip-compressed (RFC 1952
+ * magic 1f 8b 08: how fixtures stay small; a raw capture can be gzipped too).
  *
  * Damage rules:
  * - bad magic, a header that is cut, too long, fails its CRC, is not JSON or
@@ -15,7 +17,8 @@
  *   record index of the cut.
  */
 import { open } from 'node:fs/promises';
-import { crc32 } from 'node:zlib';
+import { crc32, createGunzip } from 'node:zlib';
+import { Readable, pipeline } from 'node:stream';
 import { InputError } from '../errors.ts';
 import {
   MAGIC,
@@ -270,6 +273,9 @@ export class RecordingParser {
   }
 }
 
+/** RFC 1952: ID1 ID2 CM(deflate). */
+const GZIP_MAGIC = [0x1f, 0x8b, 0x08] as const;
+
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
 }
@@ -313,17 +319,58 @@ export async function openRecording(path: string, { chunkBytes = 1 << 20, onWarn
   const early: RecordEntry[] = [];
   let eof = false;
   let closed = false;
+  let stopGunzip: (() => void) | undefined;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    stopGunzip?.();
     await fh.close();
   };
-  const readChunk = async (): Promise<Buffer | null> => {
+  const readPlain = async (): Promise<Buffer | null> => {
     const buf = Buffer.allocUnsafe(chunkBytes);
     const { bytesRead } = await fh.read(buf, 0, chunkBytes, null);
     if (bytesRead === 0) return null;
     return bytesRead === chunkBytes ? buf : buf.subarray(0, bytesRead);
   };
+  // A gzip-compressed file (fixtures are kept small that way) is read through a streaming gunzip.
+  const first = await readPlain().catch(async (e: unknown) => {
+    await close();
+    throw e;
+  });
+  let readChunk = readPlain;
+  let pushedBack: Buffer | null = first;
+  if (first && first.length >= 3 && first[0] === GZIP_MAGIC[0] && first[1] === GZIP_MAGIC[1] && first[2] === GZIP_MAGIC[2]) {
+    const gunzip = createGunzip({ chunkSize: Math.min(chunkBytes, 1 << 20) });
+    const source = (async function* () {
+      yield first;
+      for (let c = await readPlain(); c; c = await readPlain()) yield c;
+    })();
+    // pipeline() routes a read error to gunzip (and so to the iterator) instead of an unhandled 'error'.
+    pipeline(Readable.from(source), gunzip, () => undefined);
+    stopGunzip = () => gunzip.destroy();
+    const it = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    pushedBack = null;
+    readChunk = async () => {
+      try {
+        const r = await it.next();
+        return r.done ? null : r.value;
+      } catch (e) {
+        // A compressed file cut short ends where its data ends: the parser then names the cut.
+        if ((e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') return null;
+        throw new InputError('RECORDING_GZIP', `cannot decompress ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+    };
+  } else {
+    const plain = readPlain;
+    readChunk = async () => {
+      if (pushedBack) {
+        const b = pushedBack;
+        pushedBack = null;
+        return b;
+      }
+      return plain();
+    };
+  }
   let warned = false;
   const finish = (): void => {
     const cut = parser.finish();

@@ -29,8 +29,19 @@ export interface SessionRecorderOptions {
   notes?: Record<string, unknown>;
   /** Timestamps from chip time (virtual simulator) instead of host monotonic time. */
   chipClockUs?: () => number;
-  /** Leave the wall-clock start time out (reproducible fixtures). */
+  /** Leave the wall-clock start time out. */
   omitStartTime?: boolean;
+}
+
+/**
+ * The session's wall-clock start: now, or SOURCE_DATE_EPOCH (seconds) when
+ * set, the reproducible-builds convention, so regenerated fixtures are
+ * byte-identical.
+ */
+function startTime(): Date {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000);
+  return new Date();
 }
 
 /** The INFO fields a header keeps (PROTOCOL 4 INFO). */
@@ -55,7 +66,7 @@ export class SessionRecorder {
 
   constructor(opts: SessionRecorderOptions) {
     this.opts = opts;
-    this.startedAt = new Date().toISOString();
+    this.startedAt = startTime().toISOString();
     this.extractorSeed = opts.extractorSeed ?? null;
     this.writer = new RecordingWriter(opts.out, opts.chipClockUs ? { clockUs: opts.chipClockUs } : {});
   }

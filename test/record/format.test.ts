@@ -298,3 +298,35 @@ describe('raw captures', () => {
     await expect(openRecording(join(dir, 'nope.epqrec'))).rejects.toThrow(`cannot open recording ${join(dir, 'nope.epqrec')}: no such file`);
   });
 });
+
+describe('gzip-compressed recordings', () => {
+  it('read the same records, and a cut .gz replays up to its cut', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const records = randomRecords(9, 200);
+    const path = join(dir, 'plain.epqrec');
+    writeRecording(path, records);
+    const gz = gzipSync(readFileSync(path));
+    const gzPath = join(dir, 'plain.epqrec.gz');
+    writeFileSync(gzPath, gz);
+    const rec = await openRecording(gzPath, { chunkBytes: 1000 });
+    expect(rec.kind).toBe('recording');
+    expect(rec.header).toEqual(header);
+    const got: RecordEntry[] = [];
+    for await (const batch of rec.batches()) got.push(...batch.map((e) => ({ ...e, bytes: Buffer.from(e.bytes) })));
+    expect(got.map((e) => e.bytes.toString('hex'))).toEqual(records.map((r) => r.bytes.toString('hex')));
+    expect(rec.cut).toBeNull();
+
+    const cutPath = join(dir, 'cut.epqrec.gz');
+    writeFileSync(cutPath, gz.subarray(0, Math.floor(gz.length * 0.6)));
+    const warnings: string[] = [];
+    const cut = await openRecording(cutPath, { chunkBytes: 1000, onWarning: (m) => warnings.push(m) });
+    let n = 0;
+    for await (const batch of cut.batches()) {
+      for (const e of batch) expect(e.bytes.equals(records[n++].bytes)).toBe(true);
+    }
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThan(records.length);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`(record ${n}: `);
+  });
+});

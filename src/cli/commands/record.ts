@@ -31,7 +31,10 @@ export const usage = `usage: epqrng record [device options] (--trials N | --seco
   --rate R                trials/s asked of the chip (default: the chip's own)
   --extractor-seed FILE   name this extractor seed in the header (its SHA-256), for a later replay
   --embed-seed            also embed the seed bytes in the header (anyone holding the file can then verify)
-  --fixture               reproducible file: no wall-clock start time; chip-time stamps (--simulate only)
+
+On --simulate the records are stamped with chip time (the virtual clock), and
+SOURCE_DATE_EPOCH, when set, is the recorded start time: the same command then
+writes the same file byte for byte.
 
 ${deviceOptionsUsage}`;
 
@@ -43,7 +46,6 @@ const specs = {
   rate: { type: 'string' },
   'extractor-seed': { type: 'string' },
   'embed-seed': { type: 'boolean' },
-  fixture: { type: 'boolean' },
 } as const;
 
 export interface RecordedDevice {
@@ -60,7 +62,7 @@ export interface RecordedDevice {
  */
 export async function openRecordedDevice(
   sel: DeviceSelection,
-  rec: Omit<SessionRecorderOptions, 'chipClockUs'> & { chipTime?: boolean },
+  rec: Omit<SessionRecorderOptions, 'chipClockUs'>,
   { lister, ...deviceOpts }: Omit<DeviceOpenOptions, 'path' | 'binding'> & { lister?: PortLister } = {},
 ): Promise<RecordedDevice> {
   let path: string;
@@ -104,7 +106,8 @@ export async function openRecordedDevice(
   const recorder = new SessionRecorder({
     ...rec,
     notes,
-    ...(rec.chipTime && chipClockMs ? { chipClockUs: () => Math.round(chipClockMs!() * 1000) } : {}),
+    // The in-process simulator runs on a virtual clock: its chip time is the session's only meaningful time.
+    ...(chipClockMs ? { chipClockUs: () => Math.round(chipClockMs!() * 1000) } : {}),
   });
   let device: Device;
   try {
@@ -135,7 +138,6 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   // PROTOCOL 5 START: rate u32 trials/s, 0 = the chip's default.
   const rateTrialsPerS = values.rate !== undefined ? validateOption('rate', integer(1, 0xffffffff), values.rate) : 0;
   if (values['embed-seed'] && values['extractor-seed'] === undefined) throw new UsageError('--embed-seed needs --extractor-seed FILE');
-  if (values.fixture && sel.kind !== 'simulate') throw new UsageError('--fixture needs --simulate (chip-time stamps)');
   let extractorSeed = null;
   if (values['extractor-seed'] !== undefined) {
     const seedPath = validateOption('extractor-seed', pathValue, values['extractor-seed']);
@@ -153,8 +155,6 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     tool: 'record',
     commandLine: ['record', ...argv],
     extractorSeed,
-    omitStartTime: Boolean(values.fixture),
-    chipTime: sel.kind === 'simulate',
   });
   let stopReason = '';
   let stopRun: (() => void) | undefined;
