@@ -90,10 +90,35 @@ export class BitConvolutionTables {
 /** Largest WebAssembly memory we ask for (bytes); larger transforms run in plain JS. */
 const MAX_SIMD_BYTES = 2 ** 31;
 
+/** Byte layout of the WebAssembly memory of one BitConvolution. */
+interface SimdLayout {
+  rho: number;
+  lut: number;
+  uw: number;
+  bits: number;
+  outBits: number;
+  work: number;
+  spec: number;
+  total: number;
+}
+
+function simdLayout(t: BitConvolutionTables): SimdLayout {
+  const align = (x: number) => Math.ceil(x / 64) * 64;
+  const rho = align(t.simdTwiddles.length * 8);
+  const lut = align(rho + 8 * t.rho.length);
+  const uw = align(lut + 8 * 8 * t.radix);
+  const bits = align(uw + 16 * t.radix);
+  const outBits = align(bits + t.paddedBytes);
+  const work = align(outBits + (t.size >> 2) + 16);
+  const spec = work + 16 * t.size;
+  return { rho, lut, uw, bits, outBits, work, spec, total: spec + 16 * t.size };
+}
+
 /**
  * One operand's spectrum (the seed's) and a work array, in WebAssembly
- * memory when SIMD is available (stages of radix 4 and 2 then run in
- * simd.ts), else in plain Float64Arrays with the JS stages of fft.ts.
+ * memory when SIMD is available (every stage then runs in simd.ts, the top
+ * ones fused as described above), else in plain Float64Arrays with the JS
+ * stages of fft.ts and the JS top stages below.
  */
 export class BitConvolution {
   readonly t: BitConvolutionTables;
@@ -102,44 +127,46 @@ export class BitConvolution {
   private readonly kernels: SimdKernels | null;
   private readonly work: Float64Array;
   private readonly spec: Float64Array;
-  private readonly workPtr: number;
-  private readonly specPtr: number;
+  private readonly bits: Uint8Array;
+  private readonly lutView: Float64Array | null = null;
+  private readonly outView: Uint8Array | null = null;
+  private readonly layout: SimdLayout | null = null;
   private readonly twPtr: number[];
 
   constructor(t: BitConvolutionTables, options: { simd?: boolean } = {}) {
     this.t = t;
-    const twBytes = t.simdTwiddles.length * 8;
-    const workPtr = Math.ceil(twBytes / 64) * 64;
-    const specPtr = workPtr + 16 * t.size;
-    const total = specPtr + 16 * t.size;
+    const layout = simdLayout(t);
     let kernels: SimdKernels | null = null;
     let memory: WasmMemory | null = null;
-    if ((options.simd ?? true) && total <= MAX_SIMD_BYTES && simdModule() !== null) {
-      memory = createMemory(total);
+    if ((options.simd ?? true) && layout.total <= MAX_SIMD_BYTES && simdModule() !== null) {
+      memory = createMemory(layout.total);
       kernels = instantiateKernels(memory);
     }
     this.kernels = kernels;
     this.simd = kernels !== null;
     if (memory !== null && kernels !== null) {
-      new Float64Array(memory.buffer, 0, t.simdTwiddles.length).set(t.simdTwiddles);
-      this.work = new Float64Array(memory.buffer, workPtr, 2 * t.size);
-      this.spec = new Float64Array(memory.buffer, specPtr, 2 * t.size);
-      this.workPtr = workPtr;
-      this.specPtr = specPtr;
+      const buf = memory.buffer;
+      new Float64Array(buf, 0, t.simdTwiddles.length).set(t.simdTwiddles);
+      new Float64Array(buf, layout.rho, t.rho.length).set(t.rho);
+      new Float64Array(buf, layout.uw, 2 * t.radix).set(t.unweight);
+      this.lutView = new Float64Array(buf, layout.lut, 8 * t.radix);
+      this.outView = new Uint8Array(buf, layout.outBits, (t.size >> 2) + 16);
+      this.bits = new Uint8Array(buf, layout.bits, t.paddedBytes);
+      this.work = new Float64Array(buf, layout.work, 2 * t.size);
+      this.spec = new Float64Array(buf, layout.spec, 2 * t.size);
+      this.layout = layout;
       this.twPtr = t.simdTwiddleOffsets;
     } else {
+      this.bits = new Uint8Array(t.paddedBytes);
       this.work = new Float64Array(2 * t.size);
       this.spec = new Float64Array(2 * t.size);
-      this.workPtr = this.specPtr = 0;
       this.twPtr = [];
     }
   }
 
-  /**
-   * Copies bits [0, nBits) of `src` into `dst` (paddedBytes long), clearing
-   * every bit at or above nBits.
-   */
-  padBits(src: Uint8Array, nBits: number, dst: Uint8Array): void {
+  /** Copies bits [0, nBits) of `src` into the padded bit buffer, clearing every bit at or above nBits. */
+  private padBits(src: Uint8Array, nBits: number): void {
+    const dst = this.bits;
     const whole = nBits >> 3;
     dst.set(src.subarray(0, whole));
     dst.fill(0, whole);
@@ -161,24 +188,34 @@ export class BitConvolution {
     return lut;
   }
 
-  /** Sets the stored spectrum to that of the weighted padded bits, scaled by `scale` (1/N for the seed). */
-  setSpectrumBits(bits: Uint8Array, scale: number): void {
+  /** Sets the stored spectrum to that of bits [0, nBits) of `src`, weighted and scaled by `scale` (1/N for the seed). */
+  setSpectrumBits(src: Uint8Array, nBits: number, scale: number): void {
     const { radix, quarter } = this.t;
-    this.topLoad(bits, this.inputTable(scale), this.spec);
+    this.padBits(src, nBits);
+    this.topLoad(this.inputTable(scale), true);
     for (let p = 0; p < radix; p++) this.forwardRange(p * quarter, 1);
   }
 
   /**
-   * Negacyclic product of the padded bits with the stored spectrum's
-   * operand; coefficient first + i, i < count, rounded, goes mod 2 into bit
-   * i of `out` (zeroed by the caller). Returns the largest distance of those
-   * coefficients from an integer.
+   * Negacyclic product of bits [0, nBits) of `src` with the stored
+   * spectrum's operand; coefficient first + i, i < count, rounded, goes mod 2
+   * into bit i of `out` (zeroed by the caller). Returns the largest distance
+   * of those coefficients from an integer.
    */
-  convolveBits(bits: Uint8Array, first: number, count: number, out: Uint8Array): number {
+  convolveBits(src: Uint8Array, nBits: number, first: number, count: number, out: Uint8Array): number {
     const { radix, quarter } = this.t;
-    this.topLoad(bits, this.inputTable(1), this.work);
+    this.padBits(src, nBits);
+    this.topLoad(this.inputTable(1), false);
     for (let p = 0; p < radix; p++) this.convRange(p * quarter, 1);
-    return this.topExtract(this.work, first, count, out);
+    return this.topExtract(first, count, out);
+  }
+
+  private get workPtr(): number {
+    return this.layout!.work;
+  }
+
+  private get specPtr(): number {
+    return this.layout!.spec;
   }
 
   private dif(onSpec: boolean, off: number, end: number, level: number): void {
@@ -237,8 +274,17 @@ export class BitConvolution {
     this.dit(off, end, level);
   }
 
-  private topLoad(bits: Uint8Array, lut: Float64Array, out: Float64Array): void {
+  private topLoad(lut: Float64Array, onSpec: boolean): void {
     const { radix, size, quarter, rho } = this.t;
+    const k = this.kernels;
+    if (k !== null) {
+      const l = this.layout!;
+      this.lutView!.set(lut);
+      k.load[radix](l.bits, l.lut, l.rho, onSpec ? l.spec : l.work, quarter, size);
+      return;
+    }
+    const out = onSpec ? this.spec : this.work;
+    const bits = this.bits;
     switch (radix) {
       case 5:
         topLoad5(bits, size, quarter, lut, rho, out);
@@ -251,8 +297,18 @@ export class BitConvolution {
     }
   }
 
-  private topExtract(a: Float64Array, first: number, count: number, out: Uint8Array): number {
+  private topExtract(first: number, count: number, out: Uint8Array): number {
     const { radix, size, quarter, rho, unweight } = this.t;
+    const k = this.kernels;
+    if (k !== null) {
+      const l = this.layout!;
+      const outBytes = (count + 7) >> 3;
+      this.outView!.fill(0, 0, outBytes);
+      const maxErr = k.extract[radix](l.work, l.rho, l.uw, l.outBits, quarter, size, first, count);
+      out.set(this.outView!.subarray(0, outBytes));
+      return maxErr;
+    }
+    const a = this.work;
     switch (radix) {
       case 5:
         return topExtract5(a, size, quarter, rho, unweight, first, count, out);

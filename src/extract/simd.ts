@@ -54,18 +54,26 @@ function sleb(n: number): number[] {
 const I32 = 0x7f;
 const V128 = 0x7b;
 
-/** A function body under construction: i32 and v128 locals by name. */
+const F64 = 0x7c;
+
+/** A function body under construction: i32, f64 and v128 locals by name; i32 params; no result or one f64. */
 class Body {
   readonly code: number[] = [];
   private readonly names = new Map<string, number>();
-  private readonly i32Locals: string[] = [];
-  private readonly v128Locals: string[] = [];
-  constructor(private readonly params: string[], i32: string[], v128: string[]) {
+  private readonly groups: Array<[number, number]> = [];
+  constructor(
+    private readonly params: string[],
+    i32: string[],
+    v128: string[],
+    f64: string[] = [],
+    readonly result: 'none' | 'f64' = 'none',
+  ) {
     params.forEach((p, k) => this.names.set(p, k));
-    i32.forEach((p) => this.names.set(p, this.names.size));
-    v128.forEach((p) => this.names.set(p, this.names.size));
-    this.i32Locals = i32;
-    this.v128Locals = v128;
+    for (const [list, type] of [[i32, I32], [v128, V128], [f64, F64]] as Array<[string[], number]>) {
+      if (list.length === 0) continue;
+      list.forEach((p) => this.names.set(p, this.names.size));
+      this.groups.push([list.length, type]);
+    }
   }
   idx(name: string): number {
     const k = this.names.get(name);
@@ -82,6 +90,12 @@ class Body {
   }
   i32(n: number): this {
     this.code.push(0x41, ...sleb(n));
+    return this;
+  }
+  f64(x: number): this {
+    const buf = Buffer.alloc(8);
+    buf.writeDoubleLE(x);
+    this.code.push(0x44, ...buf);
     return this;
   }
   op(...bytes: number[]): this {
@@ -114,18 +128,22 @@ class Body {
     this.code.push(...bytes);
     return this;
   }
+  /** v128.const with x in both f64 lanes. */
+  splat(x: number): this {
+    const buf = Buffer.alloc(16);
+    buf.writeDoubleLE(x, 0);
+    buf.writeDoubleLE(x, 8);
+    return this.const128([...buf]);
+  }
   encode(): number[] {
-    const decl: number[] = [];
-    const groups: Array<[number, number]> = [];
-    if (this.i32Locals.length) groups.push([this.i32Locals.length, I32]);
-    if (this.v128Locals.length) groups.push([this.v128Locals.length, V128]);
-    decl.push(...uleb(groups.length));
-    for (const [count, type] of groups) decl.push(...uleb(count), type);
+    const decl: number[] = [...uleb(this.groups.length)];
+    for (const [count, type] of this.groups) decl.push(...uleb(count), type);
     const body = [...decl, ...this.code, 0x0b];
     return [...uleb(body.length), ...body];
   }
-  get paramCount(): number {
-    return this.params.length;
+  /** The function type: (i32 ...) -> () or f64. */
+  signature(): number[] {
+    return [0x60, ...uleb(this.params.length), ...this.params.map(() => I32), ...(this.result === 'f64' ? [1, F64] : [0])];
   }
 }
 
@@ -298,6 +316,199 @@ function genMul(): Body {
   return b;
 }
 
+// ------------------------------------------------ fused top stages (rightangle.ts)
+
+const i32And = 0x71, i32Or = 0x72, i32Sub = 0x6b;
+const C5_1 = Math.cos((2 * Math.PI) / 5);
+const C5_2 = Math.cos((4 * Math.PI) / 5);
+const S5_1 = Math.sin((2 * Math.PI) / 5);
+const S5_2 = Math.sin((4 * Math.PI) / 5);
+const S3 = Math.sin((2 * Math.PI) / 3);
+
+/** Pushes the complex product a * c (locals). */
+function cmulPush(b: Body, a: string, c: string): void {
+  b.get(a).get(a).shuffle(LANE0).get(c).simd(MUL);
+  b.get(a).get(a).shuffle(LANE1).get(c).get(c).shuffle(SWAP).const128(SIGN0).simd(XOR).simd(MUL);
+  b.simd(ADD);
+}
+
+/** Pushes (-i) src (minusI) or (+i) src. */
+function mulIPush(b: Body, src: string, minusI: boolean): void {
+  b.get(src).get(src).shuffle(SWAP).const128(minusI ? SIGN1 : SIGN0).simd(XOR);
+}
+
+/** dst = x * c (v128 constant splat) + y * d. */
+function lin(b: Body, dst: string, x: string, c: number, y: string, d: number): void {
+  b.get(x).splat(c).simd(MUL).get(y).splat(d).simd(MUL).simd(ADD).set(dst);
+}
+
+/**
+ * DFT of radix r on locals x0.. into v0..: forward roots exp(-2 pi i / r),
+ * or their conjugates (conj), exactly the butterflies of fft.ts.
+ */
+function butterfly(b: Body, r: number, conj: boolean): void {
+  const minusI = !conj;
+  if (r === 4) {
+    b.get('x0').get('x2').simd(ADD).set('a1');
+    b.get('x0').get('x2').simd(SUB).set('b1');
+    b.get('x1').get('x3').simd(ADD).set('a2');
+    b.get('x1').get('x3').simd(SUB).set('m1');
+    mulIPush(b, 'm1', minusI);
+    b.set('b2');
+    b.get('a1').get('a2').simd(ADD).set('v0');
+    b.get('b1').get('b2').simd(ADD).set('v1');
+    b.get('a1').get('a2').simd(SUB).set('v2');
+    b.get('b1').get('b2').simd(SUB).set('v3');
+  } else if (r === 3) {
+    b.get('x1').get('x2').simd(ADD).set('a1');
+    b.get('x1').get('x2').simd(SUB).set('b1');
+    b.get('x0').get('a1').simd(ADD).set('v0');
+    b.get('x0').get('a1').splat(0.5).simd(MUL).simd(SUB).set('p1');
+    b.get('b1').splat(S3).simd(MUL).set('m1');
+    mulIPush(b, 'm1', minusI);
+    b.set('m1');
+    b.get('p1').get('m1').simd(ADD).set('v1');
+    b.get('p1').get('m1').simd(SUB).set('v2');
+  } else {
+    b.get('x1').get('x4').simd(ADD).set('a1');
+    b.get('x1').get('x4').simd(SUB).set('b1');
+    b.get('x2').get('x3').simd(ADD).set('a2');
+    b.get('x2').get('x3').simd(SUB).set('b2');
+    b.get('x0').get('a1').simd(ADD).get('a2').simd(ADD).set('v0');
+    lin(b, 'p1', 'a1', C5_1, 'a2', C5_2);
+    b.get('p1').get('x0').simd(ADD).set('p1');
+    lin(b, 'p2', 'a1', C5_2, 'a2', C5_1);
+    b.get('p2').get('x0').simd(ADD).set('p2');
+    lin(b, 'm1', 'b1', S5_1, 'b2', S5_2);
+    lin(b, 'm2', 'b1', S5_2, 'b2', -S5_1);
+    mulIPush(b, 'm1', minusI);
+    b.set('m1');
+    mulIPush(b, 'm2', minusI);
+    b.set('m2');
+    b.get('p1').get('m1').simd(ADD).set('v1');
+    b.get('p1').get('m1').simd(SUB).set('v4');
+    b.get('p2').get('m2').simd(ADD).set('v2');
+    b.get('p2').get('m2').simd(SUB).set('v3');
+  }
+}
+
+const TOP_V128 = ['x0', 'x1', 'x2', 'x3', 'x4', 'v0', 'v1', 'v2', 'v3', 'v4', 'a1', 'b1', 'a2', 'b2', 'p1', 'p2', 'm1', 'm2', 't', 'w', 'tc', 'z', 'u0', 'u1', 'u2', 'u3', 'u4'];
+
+/** t = rho[j], w = conj(t)^4 (rho at address `rho`, 16 bytes per j). */
+function topTwiddles(b: Body): void {
+  b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
+  b.get('t').const128(SIGN1).simd(XOR).set('w');
+  cmulPush(b, 'w', 'w');
+  b.set('w');
+  cmulPush(b, 'w', 'w');
+  b.set('w');
+}
+
+function jLoop(b: Body, inner: () => void): void {
+  b.i32(0).set('j');
+  b.op(0x02, 0x40, 0x03, 0x40);
+  b.get('j').get('q').op(i32LtU, 0x45).op(0x0d, 1);
+  inner();
+  b.get('j').i32(1).op(i32Add).set('j');
+  b.op(0x0c, 0, 0x0b, 0x0b);
+}
+
+/**
+ * Fused top DIF stage of radix r (rightangle.ts topLoad): input q of
+ * butterfly j is lut[q][bit(j + qQ) | bit(j + qQ + N) << 1] (lut: 4 v128 per
+ * q), output p is multiplied by t_p = rho^j w^p, w = conj(rho^j)^4.
+ */
+function genTopLoad(r: number): Body {
+  const b = new Body(['bits', 'lut', 'rho', 'out', 'q', 'n'], ['j', 'k', 'c', 'po', 'qb'], TOP_V128);
+  b.get('q').i32(4).op(i32Shl).set('qb');
+  jLoop(b, () => {
+    b.get('j').set('k');
+    for (let qi = 0; qi < r; qi++) {
+      if (qi > 0) b.get('k').get('q').op(i32Add).set('k');
+      // c = bit(k) | bit(k + n) << 1
+      b.get('bits').get('k').i32(3).op(i32ShrU).op(i32Add).op(0x2d, 0, 0).get('k').i32(7).op(i32And).op(i32ShrU).i32(1).op(i32And);
+      b.get('bits').get('k').get('n').op(i32Add).i32(3).op(i32ShrU).op(i32Add).op(0x2d, 0, 0);
+      b.get('k').get('n').op(i32Add).i32(7).op(i32And).op(i32ShrU).i32(1).op(i32And).i32(1).op(i32Shl).op(i32Or).set('c');
+      b.get('lut').get('c').i32(4).op(i32Shl).op(i32Add).load(64 * qi).set(`x${qi}`);
+    }
+    butterfly(b, r, false);
+    topTwiddles(b);
+    b.get('out').get('j').i32(4).op(i32Shl).op(i32Add).set('po');
+    for (let p = 0; p < r; p++) {
+      if (p > 0) {
+        cmulPush(b, 't', 'w');
+        b.set('t');
+        b.get('po').get('qb').op(i32Add).set('po');
+      }
+      b.get('po');
+      cmulPush(b, `v${p}`, 't');
+      b.store();
+    }
+  });
+  return b;
+}
+
+/** Rounds lane `lane` of z as coefficient k (+ n when hi) into the output bits; tracks the largest rounding distance. */
+function emitCoefficient(b: Body, lane: number, hi: boolean): void {
+  b.get('k');
+  if (hi) b.get('n').op(i32Add);
+  b.get('first').op(i32Sub).set('i');
+  b.get('i').get('count').op(i32LtU).op(0x04, 0x40); // if wanted
+  b.get('z').simd(0x21).op(lane).set('val');
+  b.get('val').op(0x9e).set('rnd'); // f64.nearest
+  // e = |val - rnd|; maxErr = e > maxErr ? e : maxErr (select: f64.max is slow in V8), NaN noted apart
+  b.get('val').get('rnd').op(0xa1, 0x99).set('e');
+  b.get('e').get('maxErr').get('e').get('maxErr').op(0x64, 0x1b).set('maxErr'); // f64.gt, select
+  b.get('nan').get('e').get('e').op(0x62, i32Or).set('nan'); // f64.ne: e != e only for NaN
+  // out[i >> 3] |= (rnd & 1) << (i & 7), branch-free (i32.trunc_sat_f64_s)
+  b.get('out').get('i').i32(3).op(i32ShrU).op(i32Add).set('pb');
+  b.get('pb');
+  b.get('pb').op(0x2d, 0, 0);
+  b.get('rnd').op(0xfc, 0x02).i32(1).op(i32And).get('i').i32(7).op(i32And).op(i32Shl).op(i32Or).op(0x3a, 0, 0); // store8
+  b.op(0x0b);
+}
+
+/**
+ * Fused top DIT stage of radix r (rightangle.ts topExtract): input p is
+ * multiplied by conj(t_p), the conjugate butterfly runs, output q times
+ * uw[q] = conj(C_q) holds coefficient j + qQ (lane 0) and j + qQ + N
+ * (lane 1); those in [first, first + count) are rounded into bit k - first
+ * of `out`. Returns the largest distance to an integer among them.
+ */
+function genTopExtract(r: number): Body {
+  const b = new Body(['a', 'rho', 'uw', 'out', 'q', 'n', 'first', 'count'], ['j', 'k', 'i', 'pa', 'qb', 'nan', 'pb'], TOP_V128, ['maxErr', 'val', 'rnd', 'e'], 'f64');
+  b.get('q').i32(4).op(i32Shl).set('qb');
+  for (let qi = 0; qi < r; qi++) b.get('uw').load(16 * qi).set(`u${qi}`);
+  b.f64(0).set('maxErr');
+  jLoop(b, () => {
+    topTwiddles(b);
+    b.get('a').get('j').i32(4).op(i32Shl).op(i32Add).set('pa');
+    for (let p = 0; p < r; p++) {
+      if (p > 0) {
+        cmulPush(b, 't', 'w');
+        b.set('t');
+        b.get('pa').get('qb').op(i32Add).set('pa');
+      }
+      b.get('t').const128(SIGN1).simd(XOR).set('tc');
+      b.get('pa').load().set(`x${p}`);
+      cmulPush(b, `x${p}`, 'tc');
+      b.set(`x${p}`);
+    }
+    butterfly(b, r, true);
+    b.get('j').set('k');
+    for (let qi = 0; qi < r; qi++) {
+      if (qi > 0) b.get('k').get('q').op(i32Add).set('k');
+      cmulPush(b, `v${qi}`, `u${qi}`);
+      b.set('z');
+      emitCoefficient(b, 0, false);
+      emitCoefficient(b, 1, true);
+    }
+  });
+  // a NaN anywhere makes the result NaN, which fails every tolerance check
+  b.f64(NaN).get('maxErr').get('nan').op(0x1b);
+  return b;
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content];
 }
@@ -317,12 +528,22 @@ function assemble(): Uint8Array {
     ['dit4_2', genDit4(TwiddleMode.COMPACT)],
     ['r2', genR2()],
     ['mul', genMul()],
+    ['load3', genTopLoad(3)],
+    ['load4', genTopLoad(4)],
+    ['load5', genTopLoad(5)],
+    ['extract3', genTopExtract(3)],
+    ['extract4', genTopExtract(4)],
+    ['extract5', genTopExtract(5)],
   ];
-  // types: 0 = (i32 x5) -> (), 1 = (i32 x3) -> ()
-  const types = [0x60, 5, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 0];
-  const typeSec = section(1, [2, ...types]);
+  const sigs: string[] = [];
+  const typeOf = funcs.map(([, b]) => {
+    const sig = b.signature().join(',');
+    if (!sigs.includes(sig)) sigs.push(sig);
+    return sigs.indexOf(sig);
+  });
+  const typeSec = section(1, [...uleb(sigs.length), ...sigs.flatMap((sig) => sig.split(',').map(Number))]);
   const importSec = section(2, [1, ...str('env'), ...str('mem'), 0x02, 0x00, ...uleb(1)]);
-  const funcSec = section(3, [...uleb(funcs.length), ...funcs.map(([, b]) => (b.paramCount === 5 ? 0 : 1))]);
+  const funcSec = section(3, [...uleb(funcs.length), ...typeOf.flatMap((t) => uleb(t))]);
   const exportSec = section(7, [...uleb(funcs.length), ...funcs.flatMap(([name], k) => [...str(name), 0x00, ...uleb(k)])]);
   const codeSec = section(10, [...uleb(funcs.length), ...funcs.flatMap(([, b]) => b.encode())]);
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...typeSec, ...importSec, ...funcSec, ...exportSec, ...codeSec]);
@@ -333,6 +554,9 @@ export interface SimdKernels {
   dit4: SimdKernels['dif4'];
   r2: (a: number, start: number, end: number) => void;
   mul: (a: number, s: number, count: number) => void;
+  /** By radix 3, 4, 5: fused top stages (see genTopLoad / genTopExtract). */
+  load: Record<number, (bits: number, lut: number, rho: number, out: number, q: number, n: number) => void>;
+  extract: Record<number, (a: number, rho: number, uw: number, out: number, q: number, n: number, first: number, count: number) => number>;
 }
 
 /**
@@ -371,12 +595,14 @@ export function createMemory(bytes: number): WasmMemory {
 export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
   const mod = simdModule();
   if (mod === null || wasm === undefined) return null;
-  const e = new wasm.Instance(mod, { env: { mem: memory } }).exports as Record<string, (...args: number[]) => void>;
+  const e = new wasm.Instance(mod, { env: { mem: memory } }).exports as Record<string, (...args: number[]) => number>;
   return {
     dif4: [e.dif4_0, e.dif4_1, e.dif4_2],
     dit4: [e.dit4_0, e.dit4_1, e.dit4_2],
     r2: e.r2,
     mul: e.mul,
+    load: { 3: e.load3, 4: e.load4, 5: e.load5 },
+    extract: { 3: e.extract3, 4: e.extract4, 5: e.extract5 },
   };
 }
 

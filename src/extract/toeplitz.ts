@@ -247,7 +247,6 @@ class FftCore {
   private seedSpectrum: Float64Array | null = null;
   private seedBits: Uint8Array | null = null;
   private work: Float64Array | null = null;
-  private padded: Uint8Array | null = null;
 
   constructor(n: number, m: number, simd: boolean) {
     this.n = n;
@@ -266,9 +265,7 @@ class FftCore {
     const scale = 1 / size; // the inverse FFT is unscaled
     const seedBits = this.n + this.m - 1;
     if (this.conv !== null) {
-      const padded = new Uint8Array(this.t.conv!.paddedBytes);
-      this.conv.padBits(seed, seedBits, padded);
-      this.conv.setSpectrumBits(padded, scale);
+      this.conv.setSpectrumBits(seed, seedBits, scale);
     } else {
       const spec = new Float64Array(2 * size);
       loadWeighted(seed, seedBits, this.t, spec);
@@ -284,10 +281,8 @@ class FftCore {
     let out: Uint8Array;
     let maxErr = 0;
     if (this.conv !== null) {
-      if (this.padded === null) this.padded = new Uint8Array(this.t.conv!.paddedBytes);
-      this.conv.padBits(input, n, this.padded);
       out = new Uint8Array(bytesForBits(outputBits));
-      maxErr = this.conv.convolveBits(this.padded, n - 1, outputBits, out);
+      maxErr = this.conv.convolveBits(input, n, n - 1, outputBits, out);
     } else {
       [out, maxErr] = this.hashPlain(input, outputBits);
     }
