@@ -76,6 +76,9 @@ export class DeviceFaultError extends DeviceError {
 const ACK_STATUS_NAMES = Object.fromEntries(Object.entries(AckStatus).map(([k, v]) => [v, k])) as Record<number, string>;
 const TYPE_NAMES = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k])) as Record<number, string>;
 
+/** How many ACK timeouts a command may wait while the link is busy with other frames. */
+const ACK_WAIT_CAP_FACTOR = 20;
+
 /** Commands safe to send twice (PROTOCOL 5: absolute values, queries, STOP which is a no-op in IDLE). */
 const IDEMPOTENT = new Set<HostFrame['kind']>([
   'GET_INFO',
@@ -184,7 +187,6 @@ export class Device extends EventEmitter {
   private readonly seqs = new DeviceSeqTracker();
   private readonly scanner: LinkScanner;
   private run: Run | undefined;
-  private startSeq: number | undefined;
   private closedError: DeviceError | undefined;
   private closing = false;
   private readonly ackTimeoutMs: number;
@@ -438,9 +440,23 @@ export class Device extends EventEmitter {
         })
       : undefined;
     answered?.catch(() => undefined);
+    // PROTOCOL 4 ACK: within 50 ms of the chip reading the command. An ACK can queue behind data the chip
+    // sends first (STOP flushes its TRIALS before its ACK), so while bytes keep arriving the wait is extended,
+    // up to a hard cap; a silent link times out after ackTimeoutMs.
     const timeout = (what: string) =>
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DeviceError('NO_ANSWER', `${cmd.kind} got no ${what} within ${this.ackTimeoutMs} ms`)), this.ackTimeoutMs);
+        const startedMs = performance.now();
+        let seenBytes = this.stats.bytesReceived;
+        const check = () => {
+          const active = this.stats.bytesReceived !== seenBytes;
+          seenBytes = this.stats.bytesReceived;
+          if (active && performance.now() - startedMs < this.ackTimeoutMs * ACK_WAIT_CAP_FACTOR) {
+            timer = setTimeout(check, this.ackTimeoutMs);
+            return;
+          }
+          reject(new DeviceError('NO_ANSWER', `${cmd.kind} got no ${what} within ${this.ackTimeoutMs} ms`));
+        };
+        timer = setTimeout(check, this.ackTimeoutMs);
       });
     try {
       // The timeout covers the write too: a write stuck on a full PTY or a vanished port must not hang us,

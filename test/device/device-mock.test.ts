@@ -223,6 +223,35 @@ describe('runs', () => {
     await device.close();
   });
 
+  it('a STOP whose ACK queues behind a long flush is waited for while frames keep coming', async () => {
+    const { chip, device } = await open(
+      {
+        onCommand: (f, c) => {
+          if (f.kind !== 'STOP') return false;
+          // the chip flushes for 3 ACK timeouts (PROTOCOL 5 STOP: TRIALS first, then the ACK)
+          let k = 0;
+          const flush = setInterval(() => {
+            c.send(...c.trials(400 + k * 40, 40));
+            if (++k === 15) {
+              clearInterval(flush);
+              c.send(c.ack(f));
+            }
+          }, 20);
+          return true;
+        },
+      },
+      { ackTimeoutMs: 100 },
+    );
+    const run = await device.start();
+    chip.send(...chip.trials(0, 400));
+    const consumer = collect(run);
+    await run.stop();
+    const events = await consumer;
+    expect(events.filter((e) => e.kind === 'trials')).toHaveLength(25);
+    expect(chip.count('STOP')).toBe(1); // no retry: the link was busy, not silent
+    await device.close();
+  });
+
   it('reports link loss and invalid frames as events', async () => {
     const { chip, device } = await open();
     const run = await device.start();
