@@ -21,7 +21,7 @@
  * about 4.2 s of chip time, well within 30 s.
  */
 import type { RunEvent } from '../device/run.ts';
-import { DeviceError } from '../errors.ts';
+import { CertificationRefusedError, DeviceError } from '../errors.ts';
 import { Fault, FrameType, TRIALS_FLAG } from '../protocol/types.ts';
 import { TrialAccountant, type BlockTally } from './accounting.ts';
 import { blockBound, type Adversary } from './bounds.ts';
@@ -29,6 +29,8 @@ import { assumptionsFor, CERTIFICATE_VERSION, type CertificateDraft } from './ce
 import { estimateFromHistogram } from './estimate.ts';
 import { OutcomeHealthTests, type HealthCounters, type HealthOptions } from './health.ts';
 import { BINNING } from './outcomes.ts';
+import { checkEcho, type EchoTally, type SettingsLedger } from './echo.ts';
+import { GENERATION_SETTINGS_NAME, spotCheckBlockBound } from './spot-check.ts';
 
 export const DEFAULT_BLOCK_TRIALS = 2 ** 22;
 export const DEFAULT_EPS = 2 ** -64;
@@ -49,8 +51,17 @@ export interface CertifyOptions {
   maxLostShare?: number;
   /** Health-test parameters (health.ts defaults). */
   health?: HealthOptions;
-  /** STATUS fault bits that do not fail a block (default UNCALIBRATED only). */
+  /** STATUS fault bits that do not fail a block (default UNCALIBRATED, plus SETTINGS_STARVED with host settings). */
   ignoredFaults?: number;
+  /**
+   * Host settings: what the host sent, by trial index (echo.ts). Every
+   * record is checked against it (PROTOCOL 6); one mismatch ends the run
+   * with CertificationRefusedError('ECHO_MISMATCH'). With a spot-checking
+   * plan (testRate) blocks are certified by spot-check.ts.
+   */
+  hostSettings?: SettingsLedger;
+  /** The extractor seed's length in bits, for the certificate's accounting (extract stage). */
+  extractorSeedBits?: number;
 }
 
 export interface CertifiedBlock {
@@ -79,6 +90,8 @@ export interface RefusedBlock {
   sEstimate: number;
   sLowerBound: number;
   lostTrials: number;
+  /** Host settings: random bits drawn for the block's settings (spent whether or not it certified). */
+  settingBits?: number;
 }
 
 export type BlockResult = CertifiedBlock | RefusedBlock;
@@ -98,6 +111,14 @@ export interface CertifierStats {
   faultStatusFrames: number;
   /** STATUS frames with OVERFLOW set (PROTOCOL 4 STATUS bit 3: trials lost since the last STATUS). */
   overflowStatusFrames: number;
+  /** STATUS frames with SETTINGS_STARVED set (PROTOCOL 4 STATUS bit 4: the host FIFO ran empty). */
+  starvedStatusFrames: number;
+  /** TRIALS frames flagged RESUMED (PROTOCOL 4 TRIALS bit 2): one per starved interval that ended. */
+  resumedFrames: number;
+  /** Host settings: records whose echo was checked (PROTOCOL 6). */
+  echoChecked: number;
+  /** Host settings: random bits drawn for the settings of finished blocks. */
+  settingBits: number;
 }
 
 const FAULT_NAMES: Array<[number, string]> = Object.entries(Fault).map(([name, bit]) => [bit, name]);
@@ -126,8 +147,20 @@ export class Certifier {
   readonly stats: CertifierStats = {
     blocks: 0, certified: 0, refused: 0, certifiedBits: 0, recordedTrials: 0,
     lostDeviceTrials: 0, lostLinkTrials: 0, linkLostFrames: 0, invalidFrames: 0, statusFrames: 0,
-    faultStatusFrames: 0, overflowStatusFrames: 0,
+    faultStatusFrames: 0, overflowStatusFrames: 0, starvedStatusFrames: 0, resumedFrames: 0, echoChecked: 0, settingBits: 0,
   };
+  readonly hostSettings?: SettingsLedger;
+  private readonly extractorSeedBits?: number;
+  /** Echo tallies of the blocks being filled, by block index. */
+  private readonly echoTallies = new Map<number, EchoTally & { resumed: number }>();
+  private readonly echoTallyOf = (block: number): EchoTally & { resumed: number } => {
+    let t = this.echoTallies.get(block);
+    if (!t) this.echoTallies.set(block, (t = { checked: 0, testRounds: 0, testWins: 0, resumed: 0 }));
+    return t;
+  };
+  /** Host settings: setting bits of every finished block, and certified bits of the certified ones (the run's accounting). */
+  private runSettingBits = 0;
+  private runCertifiedBits = 0;
 
   constructor({
     blockTrials = DEFAULT_BLOCK_TRIALS,
@@ -137,7 +170,9 @@ export class Certifier {
     settingsSource = 'internal',
     maxLostShare = DEFAULT_MAX_LOST_SHARE,
     health,
-    ignoredFaults = Fault.UNCALIBRATED,
+    ignoredFaults = Fault.UNCALIBRATED | (settingsSource === 'host' ? Fault.SETTINGS_STARVED : 0),
+    hostSettings,
+    extractorSeedBits,
   }: CertifyOptions) {
     if (!(eps > 0 && eps < 1)) throw new RangeError('"eps" must be in (0, 1)');
     if (adversary !== 'quantum' && adversary !== 'classical') throw new RangeError('"adversary" must be quantum or classical');
@@ -150,6 +185,9 @@ export class Certifier {
     this.maxLostShare = maxLostShare;
     this.ignoredFaults = ignoredFaults;
     this.device = { serial: device.serial, firmware: device.firmware };
+    if (hostSettings && settingsSource !== 'host') throw new RangeError('"hostSettings" needs settingsSource host');
+    this.hostSettings = hostSettings;
+    this.extractorSeedBits = extractorSeedBits;
     const tests = new OutcomeHealthTests(health);
     this.health = tests;
     this.accountant = new TrialAccountant({ blockTrials, onRecords: (r, start, end) => tests.update(r, start, end) });
@@ -198,7 +236,25 @@ export class Certifier {
               detail: { seq: ev.seq },
             });
           }
+          const ledger = this.hostSettings;
+          if (ledger) {
+            // PROTOCOL 6: every record echoes the x, y the host sent for its trial index; one mismatch is an attack.
+            // Checked before the frame is accounted: the block it lies in never completes.
+            try {
+              checkEcho(ledger, ev.first, Math.min(ev.n, ev.records.length), ev.records, this.blockTrials, this.echoTallyOf);
+            } catch (e) {
+              if (e instanceof CertificationRefusedError) this.finished = true;
+              throw e;
+            }
+            this.stats.echoChecked += ev.n;
+            // PROTOCOL 4 TRIALS: RESUMED: trials paused before this frame because host settings ran out.
+            if ((ev.flags & TRIALS_FLAG.RESUMED) !== 0) {
+              this.stats.resumedFrames++;
+              this.echoTallyOf(Math.floor(ev.first / this.blockTrials)).resumed++;
+            }
+          }
           this.accountant.addTrials(ev.first, ev.n, ev.records, ev.flags, ev.seq, done);
+          ledger?.release(this.accountant.nextTrial);
           if (done.length > 0) {
             for (const t of done) out.push(this.finalize(t));
             done.length = 0;
@@ -245,6 +301,7 @@ export class Certifier {
   /** PROTOCOL 4 STATUS: a fault other than the ignored ones fails every block it may cover. */
   private noteStatus(faults: number, trialsSinceStart: number): void {
     if ((faults & Fault.OVERFLOW) !== 0) this.stats.overflowStatusFrames++;
+    if ((faults & Fault.SETTINGS_STARVED) !== 0) this.stats.starvedStatusFrames++;
     const bits = faults & ~this.ignoredFaults;
     if (bits === 0) return;
     this.stats.faultStatusFrames++;
@@ -258,7 +315,16 @@ export class Certifier {
   private finalize(t: BlockTally, incomplete = false): BlockResult {
     const lost = t.lostDevice + t.lostLink;
     const est = estimateFromHistogram(t.histogram, lost);
-    const bound = blockBound(t.trials, est.sEstimate, this.eps, this.adversary);
+    const ledger = this.hostSettings;
+    const echo = ledger ? this.echoTallyOf(t.index) : undefined;
+    this.echoTallies.delete(t.index);
+    const settingBits = ledger ? ledger.takeBlockBits(t.index) : 0;
+    const rate = ledger?.plan.testRate ?? null;
+    const gamma = rate ? rate.numerator / rate.denominator : 1;
+    // Spot-checking (spot-check.ts): S from the won test rounds over all trials; else the uniform-settings estimate.
+    const spot = rate && echo ? spotCheckBlockBound(t.trials, echo.testWins, gamma, this.eps) : undefined;
+    if (spot) est.sEstimate = spot.sEstimate;
+    const bound = spot ?? blockBound(t.trials, est.sEstimate, this.eps, this.adversary);
     const failed: Array<[BlockTest, string]> = [];
     const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 
@@ -301,8 +367,8 @@ export class Certifier {
     if (apt[0] + apt[1] > 0) {
       failed.push(['apt', `adaptive proportion test failed on outcome ${apt[0] > 0 ? 'a' : 'b'}: ${hc.aptCutoff} or more equal bits in a window of 1024 (alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.2)`]);
     }
-    // Settings uniformity (the estimator assumes q(x,y) = 1/4).
-    if (est.recordedTrials > 0) {
+    // Settings uniformity (the estimator assumes q(x,y) = 1/4). Host settings are the host's own draws, echo-checked (PROTOCOL 6).
+    if (est.recordedTrials > 0 && !ledger) {
       const u = hc.settingsUniform(est.settingCounts);
       if (!u.ok) {
         failed.push(['settings', `settings not uniform: chi-square ${u.chiSquare.toFixed(1)} > ${hc.settingsCritical.toFixed(1)} (3 dof, false alarm 2^${Math.log2(hc.settingsAlpha).toFixed(0)}), trials per x,y 00/01/10/11 = ${est.settingCounts.join('/')}`]);
@@ -314,6 +380,8 @@ export class Certifier {
 
     this.stats.blocks++;
     this.stats.recordedTrials += t.recorded;
+    this.stats.settingBits += settingBits;
+    this.runSettingBits += settingBits;
     this.stats.lostDeviceTrials += t.lostDevice;
     this.stats.lostLinkTrials += t.lostLink;
     if (failed.length > 0) {
@@ -329,6 +397,7 @@ export class Certifier {
         sEstimate: est.sEstimate,
         sLowerBound: bound.sLowerBound,
         lostTrials: lost,
+        ...(ledger ? { settingBits } : {}),
       };
     }
     this.stats.certified++;
@@ -354,6 +423,31 @@ export class Certifier {
       settingsSource: this.settingsSource,
       assumptions: assumptionsFor(this.settingsSource),
     };
+    if (ledger && echo) {
+      draft.hostSettings = {
+        generator: ledger.plan.generator,
+        testRate: rate ? { gamma, numerator: rate.numerator, denominator: rate.denominator, generationSettings: GENERATION_SETTINGS_NAME } : null,
+        echoChecked: echo.checked,
+        testRounds: echo.testRounds,
+        testWins: echo.testWins,
+        resumedFrames: echo.resumed,
+      };
+      this.runCertifiedBits += bound.outputBits;
+      const seedBits = this.extractorSeedBits ?? 0;
+      draft.accounting = {
+        settingBits,
+        extractorSeedBits: seedBits,
+        extractorSeed: 'reused',
+        certifiedBits: bound.outputBits,
+        netGainBits: bound.outputBits - settingBits,
+        run: {
+          settingBits: this.runSettingBits,
+          certifiedBits: this.runCertifiedBits,
+          extractorSeedBits: seedBits,
+          netGainBits: this.runCertifiedBits - this.runSettingBits - seedBits,
+        },
+      };
+    }
     return { ok: true, draft, input: t.input, inputBits: bound.inputBits, outputBits: bound.outputBits };
   }
 }

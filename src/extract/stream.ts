@@ -89,7 +89,8 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
   const seedHash = seedSha256(seed.subarray(0, Math.ceil(seedBitsFor(n, mMax) / 8)));
   let prev = prevCertificateSha256;
 
-  for await (const block of certifyRun(run, certifyOptions)) {
+  // The one seed of the run, stated in host-settings certificates' accounting (issue 6).
+  for await (const block of certifyRun(run, { ...certifyOptions, extractorSeedBits: seedBitsFor(n, mMax) })) {
     if (!block.ok) {
       yield block;
       continue;

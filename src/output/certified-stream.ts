@@ -15,7 +15,8 @@
 import type { Device, Run, RunEvent } from '../device/index.ts';
 import { CertificationRefusedError } from '../errors.ts';
 import { extractRun, type ExtractedBlock, type ExtractOptions } from '../extract/stream.ts';
-import type { RefusedBlock } from '../certify/index.ts';
+import { DEFAULT_BLOCK_TRIALS, type RefusedBlock } from '../certify/index.ts';
+import { ChaChaSource, CsprngSource, HostSettingsFeeder, SettingsDraw, testRateFraction } from './host-settings.ts';
 
 export const DEFAULT_MAX_CONSECUTIVE_REFUSED = 3;
 
@@ -33,6 +34,12 @@ export interface StreamProgress {
   /** The last finished block's S estimate and lower bound. */
   sEstimate: number;
   sLowerBound: number;
+  /** Host settings: random bits drawn for the settings of finished blocks. */
+  settingBits: number;
+  /** Host settings: the run's net gain so far, certified - setting - extractor seed bits (certificate accounting.run). */
+  netGainBits: number;
+  /** Host settings: starved intervals (TRIALS frames flagged RESUMED) in finished blocks. */
+  resumedFrames: number;
 }
 
 export interface CertifyEventsOptions extends ExtractOptions {
@@ -62,7 +69,10 @@ export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: Ce
   const { bytes: wanted = Infinity, maxConsecutiveRefused = DEFAULT_MAX_CONSECUTIVE_REFUSED, onCertificate, onRefused, onProgress, ...extract } = opts;
   if (!(wanted >= 0)) throw new RangeError('"bytes" must be a non-negative number');
   if (!(Number.isInteger(maxConsecutiveRefused) && maxConsecutiveRefused >= 1)) throw new RangeError('"maxConsecutiveRefused" must be an integer >= 1');
-  const p: StreamProgress = { blocksPassed: 0, blocksFailed: 0, bytes: 0, trials: 0, lostTrials: 0, certifiedBits: 0, sEstimate: NaN, sLowerBound: NaN };
+  const p: StreamProgress = {
+    blocksPassed: 0, blocksFailed: 0, bytes: 0, trials: 0, lostTrials: 0, certifiedBits: 0, sEstimate: NaN, sLowerBound: NaN,
+    settingBits: 0, netGainBits: 0, resumedFrames: 0,
+  };
   if (wanted === 0) return p;
   let refusedInRow = 0;
   for await (const r of extractRun(events, extract)) {
@@ -74,6 +84,10 @@ export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: Ce
       p.lostTrials += r.lostTrials;
       p.sEstimate = r.sEstimate;
       p.sLowerBound = r.sLowerBound;
+      if (r.settingBits !== undefined) {
+        p.settingBits += r.settingBits;
+        p.netGainBits -= r.settingBits;
+      }
       onRefused?.(r);
       onProgress?.(p);
       if (++refusedInRow >= maxConsecutiveRefused) throw new CertificationRefusedError(`REFUSED_${r.test.toUpperCase()}`, refusalMessage(r, refusedInRow));
@@ -87,6 +101,11 @@ export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: Ce
     p.certifiedBits += c.outputBits;
     p.sEstimate = c.sEstimate;
     p.sLowerBound = c.sLowerBound;
+    if (c.accounting) {
+      p.settingBits = c.accounting.run.settingBits;
+      p.netGainBits = c.accounting.run.netGainBits;
+    }
+    if (c.hostSettings) p.resumedFrames += c.hostSettings.resumedFrames;
     onCertificate?.(r.line, r);
     const take = Math.min(r.bytes.length, wanted - p.bytes);
     p.bytes += take;
@@ -97,9 +116,20 @@ export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: Ce
   return p;
 }
 
-export interface CertifiedStreamOptions extends Omit<CertifyEventsOptions, 'device'> {
-  /** Called with the run once START is acknowledged (e.g. to feed host settings). */
+export interface HostSettingsOptions {
+  /** Seed bytes for replayable settings (ChaCha20 keyed from them); default the OS CSPRNG. */
+  seed?: Uint8Array;
+  /** Spot-checking test probability gamma, a decimal with at most 6 digits (e.g. 0.01); default 1: every trial a test round. */
+  testRate?: number | string;
+}
+
+export interface CertifiedStreamOptions extends Omit<CertifyEventsOptions, 'device' | 'settingsSource' | 'hostSettings'> {
+  /** Called with the run once START is acknowledged. */
   onRun?: (run: Run) => void;
+  /** Host-supplied settings (PROTOCOL 5 START source 1, issue 6); default the chip's internal settings. */
+  hostSettings?: HostSettingsOptions;
+  /** Called with the host-settings feeder once it runs (its stats: sent, consumed). */
+  onFeeder?: (feeder: HostSettingsFeeder) => void;
 }
 
 /**
@@ -109,17 +139,31 @@ export interface CertifiedStreamOptions extends Omit<CertifyEventsOptions, 'devi
  * CertificationRefusedError). The run is always ended with STOP/ACK.
  */
 export async function* certifiedStream(device: Device, opts: CertifiedStreamOptions): AsyncGenerator<Uint8Array, StreamProgress, void> {
-  const { onRun, ...rest } = opts;
-  const run = await device.start({ source: 'internal' });
-  onRun?.(run);
+  const { onRun, hostSettings, onFeeder, ...rest } = opts;
   const info = device.info;
+  let feeder: HostSettingsFeeder | undefined;
+  if (hostSettings) {
+    // Drawn before START: a bad gamma costs no run.
+    const rate = testRateFraction(hostSettings.testRate ?? 1);
+    const source = hostSettings.seed ? new ChaChaSource(hostSettings.seed) : new CsprngSource();
+    feeder = new HostSettingsFeeder(new SettingsDraw(source, rate), { fifo: info.settingsFifo, blockTrials: rest.blockTrials ?? DEFAULT_BLOCK_TRIALS });
+  }
+  // PROTOCOL 5 START: source 1 takes x, y only from the host FIFO.
+  const run = await device.start({ source: feeder ? 'host' : 'internal' });
+  if (feeder) {
+    feeder.start(run);
+    onFeeder?.(feeder);
+  }
+  onRun?.(run);
   try {
     return yield* certifyEvents(run, {
       ...rest,
       device: { serial: info.serial, firmware: info.firmware.join('.') },
+      ...(feeder ? { settingsSource: 'host' as const, hostSettings: feeder.ledger } : {}),
     });
   } finally {
-    // Normal end, early return or an error: the chip must not keep running.
+    feeder?.stop();
+    // Normal end, early return or an error (an echo mismatch included): the chip must not keep running (STOP, then its ACK).
     await run.stop().catch(() => undefined);
   }
 }
