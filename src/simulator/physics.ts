@@ -360,9 +360,10 @@ function maximiseInteger(f: (v: number) => number, lo: number, hi: number): numb
   const phi = (Math.sqrt(5) - 1) / 2;
   let a = lo;
   let b = hi;
-  while (b - a > 3) {
+  while (b - a > 8) {
     const c = Math.round(b - phi * (b - a));
     const d = Math.round(a + phi * (b - a));
+    if (c >= d) break;
     if (f(c) >= f(d)) b = d;
     else a = c;
   }
@@ -379,11 +380,14 @@ function maximiseInteger(f: (v: number) => number, lo: number, hi: number): numb
 }
 
 /**
- * The best settings of a device, from its hidden values: pump at the pi
- * pulse, gate delay at D, analyzers compensating rot (B's angles shifted by
- * rot, which keeps alpha - beta + rot at the factory CHSH differences), and
- * window and per-detector bias found by a numeric search maximising
- * expectedS. This is what an ideal `epqrng calibrate --save` would store.
+ * The best settings of a device, from its hidden values: starting from pump
+ * at the pi pulse, gate delay at D and analyzers compensating rot (B's angles
+ * shifted by rot, which keeps alpha - beta + rot at the factory CHSH
+ * differences), every knob (per-detector bias, window, pump, delay, the four
+ * angles) is refined by coordinate ascent on expectedS until a sweep gains
+ * nothing. Pump and delay end within rounding of P_pi and D; the angles move
+ * by a few centidegrees at most (two-pair events make E slightly
+ * non-sinusoidal). This is what an ideal `epqrng calibrate --save` would store.
  */
 export function idealSettings(h: HiddenParams): ChipSettings {
   const s: ChipSettings = {
@@ -398,7 +402,13 @@ export function idealSettings(h: HiddenParams): ChipSettings {
     pumpMicrowatts: Math.max(0, Math.min(1000, Math.round(h.piPumpMicrowatts))),
     biasMillivolts: [30000, 30000, 30000, 30000],
   };
-  for (let round = 0; round < 3; round++) {
+  // Coordinate ascent: each knob by an integer golden-section search with the
+  // others fixed, sweeping until a whole round gains nothing (bias and window
+  // are coupled through the dark counts, so one sweep is not enough).
+  const clampInt = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.round(v)));
+  let best = expectedS(h, s);
+  for (let round = 0; round < 12; round++) {
+    const before = best;
     for (let d = 0; d < 4; d++) {
       s.biasMillivolts[d] = maximiseInteger(
         (v) => {
@@ -410,11 +420,20 @@ export function idealSettings(h: HiddenParams): ChipSettings {
         40000,
       );
     }
-    s.windowPs = maximiseInteger(
-      (v) => expectedS(h, { ...s, windowPs: v }),
-      Math.max(100, Math.ceil(4 * h.jitterPs)),
-      20000,
-    );
+    s.windowPs = maximiseInteger((v) => expectedS(h, { ...s, windowPs: v }), Math.max(100, Math.ceil(4 * h.jitterPs)), 20000);
+    s.pumpMicrowatts = maximiseInteger((v) => expectedS(h, { ...s, pumpMicrowatts: v }), clampInt(h.piPumpMicrowatts * 0.8, 0, 1000), clampInt(h.piPumpMicrowatts * 1.2, 0, 1000));
+    s.delayPs = maximiseInteger((v) => expectedS(h, { ...s, delayPs: v }), clampInt(h.pathDelayPs - 300, -10000, 10000), clampInt(h.pathDelayPs + 300, -10000, 10000));
+    for (let i = 0; i < 4; i++) {
+      const centre = s.anglesCentidegrees[i];
+      const at = (v: number) => {
+        const t = cloneSettings(s);
+        t.anglesCentidegrees[i] = wrapCentidegrees(v);
+        return expectedS(h, t);
+      };
+      s.anglesCentidegrees[i] = wrapCentidegrees(maximiseInteger(at, centre - 200, centre + 200));
+    }
+    best = expectedS(h, s);
+    if (best - before < 1e-12) break;
   }
   return s;
 }
