@@ -6,16 +6,18 @@
  * live status line goes to stderr when it is a terminal. Exit 1 (with one
  * line saying why) when certification keeps failing.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Device } from '../../device/index.ts';
-import { UsageError } from '../../errors.ts';
+import { InputError, UsageError } from '../../errors.ts';
 import { resolveExtractorSeed } from '../../extract/index.ts';
 import { seedBitsForBlock } from '../../extract/stream.ts';
-import { certifiedStream, type StreamProgress } from '../../output/certified-stream.ts';
+import { certifiedStream, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
+import { testRateFraction } from '../../output/host-settings.ts';
 import { seedReference } from '../../record/session.ts';
 import type { CommandIo } from '../framework.ts';
-import { integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
+import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
+import { z } from 'zod';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from './record.ts';
 import { streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
@@ -24,9 +26,21 @@ export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-ext
 export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [--bytes N] [--out FILE|-]
                      [--certs FILE] [--eps E] [--adversary quantum|classical] [--block-trials N]
                      [--extractor-seed FILE] [--record FILE] [--max-refused K]
+                     [--settings internal|host] [--settings-seed FILE] [--test-rate GAMMA]
   --bytes N               stop after N certified bytes (default: until interrupted)
   --out FILE|-            where the bytes go (default -: stdout)
   --record FILE           record the session (both directions of the link) for replay and verify
+  --settings S            internal (default): the chip's own generator picks x, y (trusted);
+                          host: the host picks every x, y and checks the chip's echo of each
+                          (PROTOCOL 6: one mismatch stops the run, exit 1)
+  --settings-seed FILE    host settings from ChaCha20 keyed by FILE (>= 16 bytes; replayable);
+                          default the OS CSPRNG
+  --test-rate GAMMA       host spot-checking (ARV 2019): test rounds with probability GAMMA
+                          (uniform x, y), else x = 0, y = 0; about h(GAMMA) + 2 GAMMA setting
+                          bits per trial. Default 1 (every trial a test round, 2 bits).
+                          Net gain needs big blocks: at GAMMA = 0.01, S = 2.4, eps 2^-64 the
+                          certified bits exceed the setting bits from about 1.03e10 trials per
+                          block (--block-trials), beyond what one block here can hold; see README
 ${streamOptionsUsage}
 
 ${deviceOptionsUsage}`;
@@ -36,6 +50,9 @@ const specs = {
   ...streamOptionSpecs,
   bytes: { type: 'string' },
   out: { type: 'string' },
+  settings: { type: 'string' },
+  'settings-seed': { type: 'string' },
+  'test-rate': { type: 'string' },
   record: { type: 'string' },
 } as const;
 
@@ -44,10 +61,50 @@ async function write(out: NodeJS.WritableStream, data: Uint8Array | string): Pro
   if (!out.write(data)) await once(out, 'drain');
 }
 
-function statusLine(p: Readonly<StreamProgress>, elapsedS: number): string {
+function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false): string {
   const bitsPerTrial = p.trials > 0 ? p.certifiedBits / p.trials : 0;
   const rate = elapsedS > 0 ? p.certifiedBits / elapsedS : 0;
-  return `S = ${p.sEstimate.toFixed(3)} (lower ${p.sLowerBound.toFixed(3)})  ${bitsPerTrial.toFixed(3)} bit/trial  ${(rate / 1000).toFixed(1)} kbit/s  blocks ${p.blocksPassed} ok ${p.blocksFailed} failed  lost ${p.lostTrials}  ${p.bytes} B`;
+  const line = `S = ${p.sEstimate.toFixed(3)} (lower ${p.sLowerBound.toFixed(3)})  ${bitsPerTrial.toFixed(3)} bit/trial  ${(rate / 1000).toFixed(1)} kbit/s  blocks ${p.blocksPassed} ok ${p.blocksFailed} failed  lost ${p.lostTrials}  ${p.bytes} B`;
+  // Host settings (issue 6): the run's net gain, certified - setting - extractor seed bits, and starved intervals.
+  return host ? `${line}  net gain ${p.netGainBits >= 0 ? '+' : ''}${(p.netGainBits / 1000).toFixed(1)} kbit (settings ${(p.settingBits / 1000).toFixed(1)} kbit)  starved ${p.resumedFrames}` : line;
+}
+
+const TEST_RATE_MESSAGE = 'must be a decimal in (0, 1] with at most 6 digits after the point, e.g. 0.01';
+/** --test-rate: gamma as an exact decimal (the sampler's probability is exactly that fraction). */
+const testRateValue = z.string({ error: () => TEST_RATE_MESSAGE }).trim().refine(
+  (s) => {
+    try {
+      testRateFraction(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: () => TEST_RATE_MESSAGE },
+);
+
+/** The host-settings options, or undefined for internal settings (one-line UsageError / InputError on a problem). */
+function hostSettingsOptions(values: { settings?: string; 'settings-seed'?: string; 'test-rate'?: string }): HostSettingsOptions | undefined {
+  const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
+  if (source === 'internal') {
+    const extra = (['settings-seed', 'test-rate'] as const).find((k) => values[k] !== undefined);
+    if (extra) throw new UsageError(`--${extra} needs --settings host`);
+    return undefined;
+  }
+  const opts: HostSettingsOptions = {};
+  if (values['test-rate'] !== undefined) opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
+  if (values['settings-seed'] !== undefined) {
+    const path = validateOption('settings-seed', pathValue, values['settings-seed']);
+    let seed: Uint8Array;
+    try {
+      seed = readFileSync(path);
+    } catch (e) {
+      throw new InputError('SEED_UNREADABLE', `cannot read settings seed file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    }
+    if (seed.length < 16) throw new InputError('SEED_TOO_SHORT', `settings seed file ${path} is too short: 128 bits needed, ${seed.length * 8} bits found`);
+    opts.seed = seed;
+  }
+  return opts;
 }
 
 export async function run(argv: string[], io: CommandIo): Promise<number> {
@@ -57,6 +114,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const outPath = validateOption('out', pathValue, values.out ?? '-');
   const { certsPath, eps, adversary, blockTrials, maxConsecutiveRefused, extractorSeedFile: seedFile } = streamSettings(values);
   if (outPath !== '-' && certsPath !== undefined && outPath === certsPath) throw new UsageError('--out and --certs must be different files');
+  const hostSettings = hostSettingsOptions(values);
+  const host = hostSettings !== undefined;
 
   // The seed is read (or drawn) before the chip is touched: a bad seed file costs no run.
   const seed = resolveExtractorSeed({ ...(seedFile !== undefined ? { file: seedFile } : {}), seedBits: seedBitsForBlock(blockTrials) });
@@ -87,7 +146,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     const now = Date.now();
     if (now - lastStatus < 200) return;
     lastStatus = now;
-    io.stderr.write(`\r\x1b[K${statusLine(p, (now - started) / 1000)}`);
+    io.stderr.write(`\r\x1b[K${statusLine(p, (now - started) / 1000, host)}`);
   };
   let final: StreamProgress | undefined;
   try {
@@ -98,6 +157,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       blockTrials,
       seed,
       maxConsecutiveRefused,
+      ...(hostSettings ? { hostSettings } : {}),
       onCertificate: (line) => pendingLines.push(line),
       onRefused: (b) => {
         if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
@@ -127,6 +187,6 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     await device.close();
     closeRecording?.();
   }
-  if (io.isTTY && final) io.stderr.write(`${statusLine(final, (Date.now() - started) / 1000)}\n`);
+  if (io.isTTY && final) io.stderr.write(`${statusLine(final, (Date.now() - started) / 1000, host)}\n`);
   return 0;
 }
