@@ -1,0 +1,95 @@
+/**
+ * The fixtures (fixtures/README.md) replay to what their manifest says the
+ * live session produced: the same exit code and refusal line, the same bytes
+ * and certificates; the calibration session gives the same profile.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { runCli } from '../../src/cli/framework.ts';
+import { Device } from '../../src/device/index.ts';
+import { calibrate } from '../../src/calibrate/procedure.ts';
+import { makePlan } from '../../src/calibrate/plan.ts';
+import { createReplayBinding } from '../../src/record/replay-binding.ts';
+import { openRecording } from '../../src/record/reader.ts';
+import { withoutWallTime, FIXTURE_EPOCH, type FixtureEntry } from '../../fixtures/make-fixtures.ts';
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures');
+const manifest = JSON.parse(readFileSync(join(fixtures, 'manifest.json'), 'utf8')) as FixtureEntry[];
+const seed = join(fixtures, 'extractor-seed.bin');
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await runCli(argv, { stdout: out, stderr: err, isTTY: false });
+  return { code, stdout, stderr };
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'epq-fixtures-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('fixtures', () => {
+  it('are all there, each at most 2 MB, and match the manifest', () => {
+    expect(manifest.map((e) => e.name)).toEqual(['honest-calibrated', 'uncalibrated', 'lhv', 'postselect', 'corrupted-link', 'calibration']);
+    for (const e of manifest) {
+      for (const [file, hash] of Object.entries(e.files)) {
+        const path = join(fixtures, file);
+        expect(statSync(path).size).toBeLessThanOrEqual(2_000_000);
+        expect(sha256(readFileSync(path)), file).toBe(hash);
+      }
+    }
+  });
+
+  for (const e of manifest.filter((m) => m.command[0] === 'stream')) {
+    it(`${e.name}: replay gives the live run's exit code, refusal, bytes and certificates`, async () => {
+      const rec = await openRecording(join(fixtures, `${e.name}.epqrec`));
+      expect(rec.header?.tool).toBe('stream');
+      expect(rec.header?.commandLine).toEqual(e.command);
+      await rec.close();
+      const out = join(dir, `${e.name}.bin`);
+      const certs = join(dir, `${e.name}.certs`);
+      const r = await cli('replay', join(fixtures, `${e.name}.epqrec`), '--extractor-seed', seed, '--out', out, '--certs', certs);
+      expect(r.code).toBe(e.exitCode);
+      if (e.exitCode !== 0) expect(r.stderr.trim().split('\n').pop()).toBe(e.stderrLastLine);
+      expect(sha256(readFileSync(out))).toBe(e.files[`${e.name}.bin`]);
+      expect(sha256(readFileSync(certs))).toBe(e.files[`${e.name}.certs`]);
+      if (e.exitCode === 0) {
+        const v = await cli('verify', join(fixtures, `${e.name}.epqrec`), '--certs', join(fixtures, `${e.name}.certs`), '--output', join(fixtures, `${e.name}.bin`), '--extractor-seed', seed);
+        expect(v.stderr).toBe('');
+        expect(v.code).toBe(0);
+      }
+    });
+  }
+
+  it('corrupted-link: its certificates count the trials the link lost', () => {
+    const lines = readFileSync(join(fixtures, 'corrupted-link.certs'), 'utf8').split('\n').filter(Boolean);
+    const lost = lines.map((l) => (JSON.parse(l) as { lostTrials: { link: number } }).lostTrials.link);
+    expect(lost.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
+  it('calibration: replayed through the Device as recorded hardware, the procedure gives the same profile', async () => {
+    const replay = createReplayBinding(join(fixtures, 'calibration.epqrec.gz'));
+    const device = await Device.open({ path: replay.path, binding: replay.binding as never });
+    try {
+      const profile = await calibrate(device, { plan: makePlan('quick'), now: () => new Date(Number(FIXTURE_EPOCH) * 1000) });
+      expect(replay.divergence).toBeNull();
+      const expected = JSON.parse(readFileSync(join(fixtures, 'calibration.profile.json'), 'utf8')) as unknown;
+      expect(withoutWallTime(JSON.parse(JSON.stringify(profile)) as unknown)).toEqual(expected);
+    } finally {
+      await device.close();
+    }
+  });
+});
