@@ -11,6 +11,7 @@
  * because dark counts and the k pairs are independent (PROTOCOL 7). Every
  * other click probability follows by inclusion-exclusion.
  */
+import { chshRate, omegaOfS, pironioMinEntropy } from '../certify/bounds.ts';
 import { pairCorrelation } from './models.ts';
 
 /** Detector order everywhere, as on the wire (PROTOCOL 4 STATUS bias, COUNTS singles). */
@@ -114,12 +115,16 @@ export function chshValue(m: ClickModel, anglesDeg: readonly [number, number, nu
 
 /**
  * Certified min-entropy per trial against classical side information,
- * Pironio et al., Nature 464, 1021 (2010), the bound H_min >= f(I) = 1 - log2(1 + sqrt(2 - I^2/4))
- * with I = S;
- * zero at S <= 2 (no violation, no certified randomness).
+ * Pironio et al., Nature 464, 1021 (2010): f(S) = 1 - log2(1 + sqrt(2 - S^2/4)),
+ * zero at S <= 2; the certified stream's own implementation (src/certify).
  */
-export function pironioBitsPerTrial(s: number): number {
-  if (!(s > 2)) return 0;
-  const sc = Math.min(s, 2 * Math.SQRT2);
-  return 1 - Math.log2(1 + Math.sqrt(Math.max(0, 2 - (sc * sc) / 4)));
+export const pironioBitsPerTrial: (s: number) => number = pironioMinEntropy;
+
+/**
+ * Asymptotic entropy rate per trial against quantum side information
+ * (Arnon-Friedman et al., Nat. Commun. 9, 459 (2018), the CHSH rate
+ * 1 - h(1/2 + 1/2 sqrt(S^2/4 - 1))), at winning probability omega = 1/2 + S/8.
+ */
+export function quantumBitsPerTrial(s: number): number {
+  return chshRate(omegaOfS(s));
 }

@@ -92,7 +92,7 @@ export function makePlan(mode: 'normal' | 'quick'): CalibrationPlan {
     fringeBetasDeg: range(0, 165, 15),
     fringeIntegrationMs: quick ? 100 : 200,
     workingWindowPs: 1000,
-    biasSweepMv: range(24000, 36000, quick ? 1000 : 750),
+    biasSweepMv: range(24000, 38000, quick ? 1000 : 750),
     heraldBiasMv: 30000,
     biasIntegrationMs: quick ? 100 : 200,
     biasMaxDarkProbability: 0.01,

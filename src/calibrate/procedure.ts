@@ -99,6 +99,7 @@ function verification(v: VerifyResult) {
     sError: v.sError,
     correlators: v.correlators,
     bitsPerTrial: v.bitsPerTrial,
+    quantumBitsPerTrial: v.quantumBitsPerTrial,
     counts: v.tally.counts as [Quad, Quad, Quad, Quad],
     singles: v.tally.singles,
     doublesA: v.tally.doublesA,

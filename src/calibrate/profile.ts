@@ -34,6 +34,7 @@ const verificationSchema = z.object({
   sError: z.number().finite().nonnegative(),
   correlators: quad,
   bitsPerTrial: z.number().finite().min(0).max(1),
+  quantumBitsPerTrial: z.number().finite().min(0).max(1),
   /** counts[(x << 1) | y][(a << 1) | b] */
   counts: z.tuple([countQuad, countQuad, countQuad, countQuad]),
   singles: countQuad,

@@ -215,7 +215,7 @@ export function renderReport(p: CalibrationProfile): string {
     .map((s) => `<tr><th>${escapeXml(STEP_TITLES[s])}</th><td>${((p.chipTimeMs.steps[s] ?? 0) / 1000).toFixed(2)}</td><td>${((p.wallTimeMs.steps[s] ?? 0) / 1000).toFixed(2)}</td></tr>`)
     .join('\n');
   const verifyRow = (name: string, v: CalibrationProfile['before']) =>
-    `<tr><th>${name}</th><td>${v.trials.toLocaleString('en-US')}</td><td>${v.lostTrials}</td><td>${v.s.toFixed(4)} &plusmn; ${v.sError.toFixed(4)}</td><td>${v.bitsPerTrial.toFixed(4)}</td><td>${v.correlators.map((c) => c.toFixed(3)).join(', ')}</td></tr>`;
+    `<tr><th>${name}</th><td>${v.trials.toLocaleString('en-US')}</td><td>${v.lostTrials}</td><td>${v.s.toFixed(4)} &plusmn; ${v.sError.toFixed(4)}</td><td>${v.bitsPerTrial.toFixed(4)}</td><td>${v.quantumBitsPerTrial.toFixed(4)}</td><td>${v.correlators.map((c) => c.toFixed(3)).join(', ')}</td></tr>`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -239,7 +239,7 @@ ${escapeXml(p.createdAt)}, ${p.mode} plan. Profile version ${p.version}.</p>
 <p class="outcome">${escapeXml(p.outcome)}</p>
 <h2>Result</h2>
 <table>
-<tr><th></th><th>trials</th><th>lost</th><th>S (all trials)</th><th>certified bits/trial (Pironio et al. 2010)</th><th>E00, E01, E10, E11</th></tr>
+<tr><th></th><th>trials</th><th>lost</th><th>S (all trials)</th><th>bits/trial, classical side info (Pironio et al. 2010)</th><th>bits/trial, quantum side info (asymptotic EAT rate)</th><th>E00, E01, E10, E11</th></tr>
 ${verifyRow('before (previous calibration)', p.before)}
 ${verifyRow('after (new calibration)', p.after)}
 </table>

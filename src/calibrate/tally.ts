@@ -7,7 +7,7 @@
  * no-click trial counts as a = b = 0 (PROTOCOL 1: every trial is reported).
  */
 import { RECORD_BIT } from '../protocol/types.ts';
-import { pironioBitsPerTrial } from './click-model.ts';
+import { pironioBitsPerTrial, quantumBitsPerTrial } from './click-model.ts';
 
 export interface TrialTally {
   trials: number;
@@ -58,8 +58,10 @@ export interface ChshEstimate {
   /** One standard deviation of s: Var E_xy = (1 - E_xy^2) / N_xy, the four independent. */
   sError: number;
   correlators: [number, number, number, number];
-  /** Certified bits per trial at the point estimate of S (Pironio et al. 2010 bound). */
+  /** Certified bits per trial at the point estimate of S (Pironio et al. 2010 bound, classical side information). */
   bitsPerTrial: number;
+  /** Asymptotic rate against quantum side information at the point estimate (entropy accumulation). */
+  quantumBitsPerTrial: number;
 }
 
 /** S = E00 + E01 + E10 - E11 from the counts (PROTOCOL 7), each E = (N(a=b) - N(a!=b)) / N_xy. */
@@ -74,7 +76,7 @@ export function chshFromTally(t: TrialTally): ChshEstimate {
     variance += n > 0 ? (1 - e * e) / n : 1;
   }
   const s = correlators[0] + correlators[1] + correlators[2] - correlators[3];
-  return { s, sError: Math.sqrt(variance), correlators, bitsPerTrial: pironioBitsPerTrial(s) };
+  return { s, sError: Math.sqrt(variance), correlators, bitsPerTrial: pironioBitsPerTrial(s), quantumBitsPerTrial: quantumBitsPerTrial(s) };
 }
 
 /**

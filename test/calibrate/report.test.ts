@@ -82,7 +82,7 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
         const box = svg.getBoundingClientRect();
         const visible = (sel: string) =>
           [...svg.querySelectorAll(sel)].filter((el) => {
-            const b = (el as SVGGraphicsElement).getBBox();
+            const b = (el as unknown as { getBBox(): { width: number; height: number } }).getBBox();
             return b.width > 0 || b.height > 0;
           }).length;
         return { title: svg.getAttribute('aria-label'), width: box.width, height: box.height, data: visible('.data'), fits: visible('path.fit') };
@@ -110,6 +110,11 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
     expect(png.length).toBeGreaterThan(10_000);
     // Read the screenshot's pixels back: a blank page is one colour.
     const stats = await page.evaluate(async (b64) => {
+      // Browser globals (this function runs in the page; the test's TypeScript has no DOM lib).
+      const { Image, document } = globalThis as unknown as {
+        Image: new () => { src: string; width: number; height: number; decode(): Promise<void> };
+        document: { createElement(tag: 'canvas'): { width: number; height: number; getContext(k: '2d'): { drawImage(i: unknown, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null } };
+      };
       const img = new Image();
       img.src = `data:image/png;base64,${b64}`;
       await img.decode();
