@@ -124,10 +124,13 @@ export type CertificateDraft = z.infer<typeof certificateDraftSchema>;
 export type Extraction = z.infer<typeof extractionSchema>;
 export type Certificate = z.infer<typeof certificateSchema>;
 
-/** The assumptions every certificate states (PROTOCOL 6). */
-export function assumptionsFor(settingsSource: 'internal' | 'host'): string[] {
+/** The assumptions every certificate states (PROTOCOL 6 and the bound's model). */
+export function assumptionsFor(settingsSource: 'internal' | 'host', adversary: 'quantum' | 'classical'): string[] {
   return [
-    'quantum theory holds (or, for the classical adversary, the side information is classical)',
+    'the devices obey quantum theory',
+    adversary === 'quantum'
+      ? "the adversary may hold quantum side information (entropy accumulation bound)"
+      : "the adversary's side information is classical (Pironio et al. 2010 bound); not secure against quantum side information",
     'no signalling between stations A and B within a trial (chip shielding; not checkable by the host)',
     'settings unknown to the source when a pair is emitted',
     settingsSource === 'internal'

@@ -421,7 +421,7 @@ export class Certifier {
       outputBits: bound.outputBits,
       binning: BINNING,
       settingsSource: this.settingsSource,
-      assumptions: assumptionsFor(this.settingsSource),
+      assumptions: assumptionsFor(this.settingsSource, this.adversary),
     };
     if (ledger && echo) {
       draft.hostSettings = {

@@ -5,16 +5,22 @@
  */
 import type { RunEvent } from '../../src/device/run.ts';
 
-/** mulberry32: small seeded PRNG, uniform in [0, 1). */
-export function rng(seed: number): () => number {
+/** mulberry32: small seeded PRNG, 32-bit words. */
+export function rng32(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
   };
+}
+
+/** mulberry32, uniform in [0, 1). */
+export function rng(seed: number): () => number {
+  const next = rng32(seed);
+  return () => next() / 4294967296;
 }
 
 /** Record byte for settings x, y and outcomes a, b (a = 1 -> A1 clicked, a = 0 -> A0 clicked). */
@@ -48,13 +54,13 @@ export function chshRecords(n: number, s: number, seed: number, pX1 = 0.5): Uint
  * S = 1 + 1 + 1 - 1 = 2); outcomes look uniform.
  */
 export function lhvRecords(n: number, seed: number): Uint8Array {
-  const r = rng(seed);
+  const r = rng32(seed);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const x = r() < 0.5 ? 1 : 0;
-    const y = r() < 0.5 ? 1 : 0;
-    const lambda = r() < 0.5 ? 1 : 0;
-    out[i] = record(x, y, lambda, lambda);
+    // Three independent uniform bits of one word: x, y and lambda.
+    const w = r();
+    const lambda = (w >>> 2) & 1;
+    out[i] = record(w & 1, (w >>> 1) & 1, lambda, lambda);
   }
   return out;
 }

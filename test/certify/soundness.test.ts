@@ -35,6 +35,7 @@ describe('soundness against a local-hidden-variable source at S = 2', () => {
   it('the test can fail: evaluating the bound at S-hat itself (no confidence bound) would certify far more than eps of these blocks', () => {
     const c = new Certifier({ device, blockTrials: BLOCK, eps: EPS, adversary: 'classical' });
     const results = batches.flatMap((b) => c.push(b));
+    // The extraction share of eps (epsSplit: eps/3).
     const epsExt = EPS / 3;
     let naive = 0;
     for (const r of results) {
