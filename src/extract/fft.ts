@@ -79,7 +79,8 @@ export class Fft {
   /** Stages from the whole transform (index 0) down to groups of size radix. */
   readonly stages: Stage[];
 
-  constructor(size: number) {
+  /** The radices of the stages of an FFT of this size, top first. */
+  static radices(size: number): Array<2 | 3 | 4 | 5> {
     if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`FFT size must be a positive integer, got ${size}`);
     let rest = size;
     let c = 1;
@@ -99,6 +100,15 @@ export class Fft {
       k -= 2;
     }
     if (k === 1) radices.push(2);
+    return radices;
+  }
+
+  /**
+   * @param options.topTwiddles false leaves stage 0's twiddle table empty,
+   *   for users that apply stage 0 themselves (rightangle.ts).
+   */
+  constructor(size: number, options: { topTwiddles?: boolean } = {}) {
+    const radices = Fft.radices(size);
     this.size = size;
     this.stages = [];
     let s = size;
@@ -108,7 +118,7 @@ export class Fft {
       const last = i === radices.length - 1;
       const full = s <= BLOCK;
       let tw: Float64Array;
-      if (last) tw = new Float64Array(0);
+      if (last || (i === 0 && options.topTwiddles === false)) tw = new Float64Array(0);
       else if (!full) tw = rootsOfUnity(s, q);
       else {
         const roots = rootsOfUnity(s, s);

@@ -44,12 +44,13 @@ export class BitConvolutionTables {
   readonly simdTwiddleOffsets: number[];
 
   /** Whether the fused path handles transforms of this size (top radix 3, 4 or 5 and at least two stages). */
-  static supports(fft: Fft): boolean {
-    return fft.stages.length >= 2 && fft.stages[0].radix !== 2;
+  static supports(size: number): boolean {
+    const radices = Fft.radices(size);
+    return radices.length >= 2 && radices[0] !== 2;
   }
 
   constructor(fft: Fft) {
-    if (!BitConvolutionTables.supports(fft)) throw new RangeError(`no fused bit convolution for FFT size ${fft.size}`);
+    if (!BitConvolutionTables.supports(fft.size)) throw new RangeError(`no fused bit convolution for FFT size ${fft.size}`);
     this.fft = fft;
     this.size = fft.size;
     this.radix = fft.stages[0].radix;

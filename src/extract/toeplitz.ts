@@ -102,9 +102,27 @@ function hashAny(
   stats: ToeplitzStats | null,
 ): Uint8Array {
   if (method === 'words' || (method === 'auto' && n * m <= SCHOOLBOOK_MAX_WORK)) return toeplitzWords(input, n, m, seed);
-  const core = new FftCore(n, m, simd);
+  // one-shot calls borrow the spare transform memory of the last one-shot call of the same size
+  const size = goodFftSize(Math.ceil((n + m - 1) / 2));
+  let conv: BitConvolution | null = null;
+  if (spare !== null && spare.size === size && spare.simd === simd) {
+    conv = spare.conv;
+    spare = null;
+  }
+  const core = new FftCore(n, m, simd, conv);
   core.setSeed(seed);
-  return core.hash(input, m, tolerance, simd, stats ?? { maxRoundingError: 0, fallbacks: 0 });
+  const out = core.hash(input, m, tolerance, simd, stats ?? { maxRoundingError: 0, fallbacks: 0 });
+  if (core.conv !== null) spare = { size, simd, conv: core.conv };
+  return out;
+}
+
+/** Transform memory kept between one-shot `toeplitzHash` calls (one size only: it is about 40 N bytes). */
+let spare: { size: number; simd: boolean; conv: BitConvolution } | null = null;
+
+/** Drops the transform tables and memory kept between calls (they are rebuilt on demand). */
+export function releaseToeplitzCaches(): void {
+  spare = null;
+  tableCache.clear();
 }
 
 /**
@@ -185,10 +203,12 @@ function tablesFor(size: number): Tables {
   let t = tableCache.get(size);
   if (t === undefined) {
     // weights w^j, w = exp(+2 pi i / 4N): Crandall & Fagin 1994, right-angle convolution
-    const fft = new Fft(size);
+    const fused = BitConvolutionTables.supports(size);
+    // the fused path applies stage 0 itself: no table for it
+    const fft = new Fft(size, { topTwiddles: !fused });
     t = {
       fft,
-      conv: BitConvolutionTables.supports(fft) ? new BitConvolutionTables(fft) : null,
+      conv: fused ? new BitConvolutionTables(fft) : null,
       coarse: coarseWeights(size),
       fine: rootsOfUnity(4 * size, FINE_MASK + 1, +1),
     };
@@ -243,16 +263,17 @@ class FftCore {
   readonly m: number;
   private readonly t: Tables;
   /** The fused path, when this size has one. */
-  private readonly conv: BitConvolution | null;
+  readonly conv: BitConvolution | null;
   private seedSpectrum: Float64Array | null = null;
   private seedBits: Uint8Array | null = null;
   private work: Float64Array | null = null;
 
-  constructor(n: number, m: number, simd: boolean) {
+  /** @param conv transform memory to reuse (made for this size), else a new one is made */
+  constructor(n: number, m: number, simd: boolean, conv: BitConvolution | null = null) {
     this.n = n;
     this.m = m;
     this.t = tablesFor(goodFftSize(Math.ceil((n + m - 1) / 2)));
-    this.conv = this.t.conv === null ? null : new BitConvolution(this.t.conv, { simd });
+    this.conv = this.t.conv === null ? null : conv ?? new BitConvolution(this.t.conv, { simd });
   }
 
   /** Whether the WebAssembly SIMD kernels are in use. */
