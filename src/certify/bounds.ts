@@ -10,7 +10,7 @@
  * Two adversaries (the certificate names the one used):
  *
  * - 'classical' (side information classical): Pironio et al., Nature 464,
- *   1021 (2010), Eq. (2) of the main text: per trial
+ *   1021 (2010), main text (their bound f(I), I the CHSH value): per trial
  *     H_min(AB|XY) >= f(S) = 1 - log2(1 + sqrt(2 - S^2/4)).
  *   Over n trials we use the corrected finite-statistics form (Pironio &
  *   Massar, Phys. Rev. A 87, 012336 (2013); Fehr, Gelles, Schaffner, Phys.
@@ -107,7 +107,7 @@ export function sLowerBound(sEstimate: number, trials: number, eps: number): num
 }
 
 /**
- * Pironio et al., Nature 464, 1021 (2010), Eq. (2): min-entropy of the
+ * Pironio et al., Nature 464, 1021 (2010), main text: min-entropy of the
  * outcome pair per trial against classical side information,
  *   f(S) = 1 - log2(1 + sqrt(2 - S^2/4)),
  * 0 at S = 2, 1 bit at S = 2 sqrt 2. Defined as 0 for S <= 2 (no violation,
@@ -255,7 +255,7 @@ export function blockBound(trials: number, sEstimate: number, eps: number, adver
   const inputBits = INPUT_BITS_PER_TRIAL * trials;
   const thr = eatThresholdS(sEstimate);
   if (adversary === 'classical') {
-    // Pironio et al. 2010 Eq. (2), in the corrected form of Pironio & Massar 2013 (file comment):
+    // Pironio et al. 2010 f(S), in the corrected form of Pironio & Massar 2013 (file comment):
     // k = n f(S_thr - mu) - log2(K / eps_EA), mu the Azuma-Hoeffding deviation at eps_s * eps_EA / K.
     const epsEA = split.estimation / EAT_THRESHOLD_GRID_SIZE;
     const sAt = thr === null ? null : thr - azumaDeviation(trials, split.smoothing * epsEA);
