@@ -43,7 +43,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('fixtures', () => {
   it('are all there, each at most 2 MB, and match the manifest', () => {
-    expect(manifest.map((e) => e.name)).toEqual(['honest-calibrated', 'uncalibrated', 'lhv', 'postselect', 'corrupted-link', 'calibration']);
+    expect(manifest.map((e) => e.name)).toEqual(['honest-calibrated', 'uncalibrated', 'lhv', 'postselect', 'corrupted-link', 'host-settings', 'calibration']);
     for (const e of manifest) {
       for (const [file, hash] of Object.entries(e.files)) {
         const path = join(fixtures, file);
@@ -61,13 +61,16 @@ describe('fixtures', () => {
       await rec.close();
       const out = join(dir, `${e.name}.bin`);
       const certs = join(dir, `${e.name}.certs`);
-      const r = await cli('replay', join(fixtures, `${e.name}.epqrec`), '--extractor-seed', seed, '--out', out, '--certs', certs);
+      // A recorded settings seed path is relative to fixtures/ (where the command ran).
+      const at = e.command.indexOf('--settings-seed');
+      const settingsSeed = at >= 0 ? ['--settings-seed', join(fixtures, e.command[at + 1])] : [];
+      const r = await cli('replay', join(fixtures, `${e.name}.epqrec`), '--extractor-seed', seed, ...settingsSeed, '--out', out, '--certs', certs);
       expect(r.code).toBe(e.exitCode);
       if (e.exitCode !== 0) expect(r.stderr.trim().split('\n').pop()).toBe(e.stderrLastLine);
       expect(sha256(readFileSync(out))).toBe(e.files[`${e.name}.bin`]);
       expect(sha256(readFileSync(certs))).toBe(e.files[`${e.name}.certs`]);
       if (e.exitCode === 0) {
-        const v = await cli('verify', join(fixtures, `${e.name}.epqrec`), '--certs', join(fixtures, `${e.name}.certs`), '--output', join(fixtures, `${e.name}.bin`), '--extractor-seed', seed);
+        const v = await cli('verify', join(fixtures, `${e.name}.epqrec`), '--certs', join(fixtures, `${e.name}.certs`), '--output', join(fixtures, `${e.name}.bin`), '--extractor-seed', seed, ...settingsSeed);
         expect(v.stderr).toBe('');
         expect(v.code).toBe(0);
       }
@@ -78,6 +81,11 @@ describe('fixtures', () => {
     const lines = readFileSync(join(fixtures, 'corrupted-link.certs'), 'utf8').split('\n').filter(Boolean);
     const lost = lines.map((l) => (JSON.parse(l) as { lostTrials: { link: number } }).lostTrials.link);
     expect(lost.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
+  it('host-settings: the certificates say the settings came from the host', () => {
+    const c = JSON.parse(readFileSync(join(fixtures, 'host-settings.certs'), 'utf8').split('\n')[0]) as { settingsSource: string };
+    expect(c.settingsSource).toBe('host');
   });
 
   it('calibration: replayed through the Device as recorded hardware, the procedure gives the same profile', async () => {

@@ -16,29 +16,34 @@
  *
  * Also exports the replay pipeline for `epqrng verify`.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Device } from '../../device/index.ts';
 import { DeviceError, InputError, UsageError } from '../../errors.ts';
 import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
 import { seedBitsForBlock, type ExtractedBlock } from '../../extract/stream.ts';
-import { certifiedStream, certifyEvents, type StreamProgress } from '../../output/certified-stream.ts';
+import { certifiedStream, certifyEvents, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
+import { testRateFraction } from '../../output/host-settings.ts';
 import type { RefusedBlock } from '../../certify/index.ts';
 import { openRecording } from '../../record/reader.ts';
 import type { RecordingHeader } from '../../record/format.ts';
 import { createReplayBinding, EndOfRecordingError } from '../../record/replay-binding.ts';
 import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/replay.ts';
 import type { CommandIo } from '../framework.ts';
-import { integer, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
+import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
 import { streamOptionSpecs, streamOptionsUsage, streamSettings, type StreamSettings } from '../stream-options.ts';
 import { deviceOptionSpecs } from '../device-options.ts';
 
 export const summary = 'certify a recording or raw capture again: the live run\'s bytes and certificates';
 export const usage = `usage: epqrng replay FILE [--bytes N] [--out FILE|-] [--certs FILE] [--eps E] [--adversary A]
                      [--block-trials N] [--extractor-seed FILE] [--max-refused K]
+                     [--settings internal|host] [--settings-seed FILE] [--test-rate GAMMA]
   FILE                    a recording (stream --record, epqrng record) or a raw capture of device bytes
   --bytes N               stop after N certified bytes (default: as recorded; a raw capture: all of it)
   --out FILE|-            where the bytes go (default -: stdout)
+  --settings, --settings-seed, --test-rate
+                          host-supplied settings, as for stream (default: as recorded); a
+                          host-mode run replays only with its settings seed
 ${streamOptionsUsage}
 Options not given are taken from the recorded command line (stream recordings),
 else the stream defaults. The extractor seed must be the live run's to reproduce
@@ -48,6 +53,9 @@ export const replayOptionSpecs = {
   ...streamOptionSpecs,
   bytes: { type: 'string' },
   out: { type: 'string' },
+  settings: { type: 'string' },
+  'settings-seed': { type: 'string' },
+  'test-rate': { type: 'string' },
 } as const;
 
 export type ReplayKind = 'stream' | 'record' | 'raw';
@@ -63,6 +71,8 @@ export interface ReplayPlan {
   /** Where the seed came from, and whether it is the recorded one. */
   seedNote: string;
   device: { serial: string; firmware: string };
+  /** Host-supplied settings (stream --settings host), as the live run had them. */
+  hostSettings?: HostSettingsOptions;
 }
 
 export interface ReplayHooks {
@@ -137,7 +147,40 @@ export async function planReplay(file: string, values: ParsedValues<typeof repla
     const info = kind === 'raw' ? await findCaptureInfo(file) : null;
     device = info ? { serial: info.serial, firmware: info.firmware.join('.') } : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
   }
-  return { file, kind, header, settings, bytes, seed, seedNote, device };
+  const hostSettings = hostSettingsOf(merged);
+  if (hostSettings && kind !== 'stream') throw new UsageError(`--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`);
+  const plan: ReplayPlan = { file, kind, header, settings, bytes, seed, seedNote, device };
+  if (hostSettings) plan.hostSettings = hostSettings;
+  return plan;
+}
+
+/**
+ * The host-settings options (as `stream` takes them): replaying a host-mode
+ * run sends the same SETTINGS frames only with the live run's settings seed
+ * (--settings-seed; a run drawn from the OS CSPRNG cannot be replayed: the
+ * first SETTINGS frame diverges).
+ */
+function hostSettingsOf(values: ParsedValues<typeof replayOptionSpecs>): HostSettingsOptions | undefined {
+  const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
+  if (source === 'internal') return undefined;
+  const opts: HostSettingsOptions = {};
+  if (values['test-rate'] !== undefined) {
+    try {
+      testRateFraction(values['test-rate']);
+    } catch {
+      throw new UsageError(`--test-rate must be a decimal in (0, 1] with at most 6 digits after the point, e.g. 0.01 (got '${values['test-rate']}')`);
+    }
+    opts.testRate = values['test-rate'];
+  }
+  if (values['settings-seed'] !== undefined) {
+    const path = validateOption('settings-seed', pathValue, values['settings-seed']);
+    try {
+      opts.seed = readFileSync(path);
+    } catch (e) {
+      throw new InputError('SEED_UNREADABLE', `cannot read settings seed file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    }
+  }
+  return opts;
 }
 
 /** Only the replay options of a recorded command line. */
@@ -190,7 +233,7 @@ export async function* replayBytes(plan: ReplayPlan, hooks: ReplayHooks = {}): A
   let device: Device | undefined;
   try {
     device = await Device.open({ path: session.path, binding: session.binding as never });
-    return yield* certifiedStream(device, common);
+    return yield* certifiedStream(device, { ...common, ...(plan.hostSettings ? { hostSettings: plan.hostSettings } : {}) });
   } catch (e) {
     if (session.divergence) throw session.divergence;
     const ended = session.port?.atEnd && isEndOfRecording(e);
