@@ -50,8 +50,15 @@ export function deviceInfoOf(info: InfoFrame): RecordedDeviceInfo {
   return { protocol: [protocol[0], protocol[1]], firmware: [firmware[0], firmware[1], firmware[2]], serial, model, maxTrialRate, capabilities, settingsFifo };
 }
 
-/** The header's reference to an extractor seed: its SHA-256, and the bytes when `embed`. */
-export function seedReference(seed: Uint8Array, { embed = false, source }: { embed?: boolean; source?: string } = {}): SeedReference {
+/**
+ * The header's reference to an extractor seed: its SHA-256, and the bytes
+ * when `embed`. By default a seed with no `source` file (drawn from the OS
+ * CSPRNG for this run) is embedded: nothing else could ever replay the run.
+ * Embedding is safe: the Toeplitz family is a strong extractor, its seed may
+ * be public (src/extract/stream.ts); it must only be independent of the chip.
+ */
+export function seedReference(seed: Uint8Array, { embed, source }: { embed?: boolean; source?: string } = {}): SeedReference {
+  embed ??= source === undefined;
   const ref: SeedReference = { sha256: createHash('sha256').update(seed).digest('hex') };
   if (embed) ref.bytes = Buffer.from(seed).toString('base64');
   if (source !== undefined) ref.source = source;

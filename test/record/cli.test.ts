@@ -97,6 +97,21 @@ describe('stream --record, then replay', () => {
   });
 });
 
+describe('a stream whose extractor seed was drawn for it', () => {
+  it('embeds the seed in the recording, so the replay needs nothing else', async () => {
+    const rec = join(dir, 'fresh.epqrec');
+    const r = await cli('stream', '--simulate=5', '--bytes', '1000', ...CERT_OPTS, '--out', join(dir, 'fresh.bin'), '--certs', join(dir, 'fresh.certs'), '--record', rec);
+    expect(r.code).toBe(0);
+    const rep = await cli('replay', rec, '--out', join(dir, 'fresh-rep.bin'), '--certs', join(dir, 'fresh-rep.certs'));
+    expect(rep.code).toBe(0);
+    expect(rep.stderr).toContain('(extractor seed embedded in the recording)');
+    expect(readFileSync(join(dir, 'fresh-rep.bin')).equals(readFileSync(join(dir, 'fresh.bin')))).toBe(true);
+    expect(readFileSync(join(dir, 'fresh-rep.certs'), 'utf8')).toBe(readFileSync(join(dir, 'fresh.certs'), 'utf8'));
+    const v = await cli('verify', rec, '--certs', join(dir, 'fresh.certs'), '--output', join(dir, 'fresh.bin'));
+    expect(v.code).toBe(0);
+  });
+});
+
 describe('verify', () => {
   it('passes on the live run\'s certificates and output', async () => {
     const r = await cli('verify', live.rec, '--certs', join(dir, 'live.certs'), '--output', join(dir, 'live.bin'), '--extractor-seed', seedPath);
