@@ -228,11 +228,11 @@ describe('runs', () => {
       {
         onCommand: (f, c) => {
           if (f.kind !== 'STOP') return false;
-          // the chip flushes for 3 ACK timeouts (PROTOCOL 5 STOP: TRIALS first, then the ACK)
+          // the chip flushes for 3 ACK timeouts, a frame every 20 ms (PROTOCOL 5 STOP: TRIALS first, then the ACK)
           let k = 0;
           const flush = setInterval(() => {
             c.send(...c.trials(400 + k * 40, 40));
-            if (++k === 15) {
+            if (++k === 30) {
               clearInterval(flush);
               c.send(c.ack(f));
             }
@@ -240,14 +240,14 @@ describe('runs', () => {
           return true;
         },
       },
-      { ackTimeoutMs: 100 },
+      { ackTimeoutMs: 200 },
     );
     const run = await device.start();
     chip.send(...chip.trials(0, 400));
     const consumer = collect(run);
     await run.stop();
     const events = await consumer;
-    expect(events.filter((e) => e.kind === 'trials')).toHaveLength(25);
+    expect(events.filter((e) => e.kind === 'trials')).toHaveLength(40);
     expect(chip.count('STOP')).toBe(1); // no retry: the link was busy, not silent
     await device.close();
   });
