@@ -55,7 +55,10 @@ export interface CalibrationPlan {
   fringeIntegrationMs: number;
   /** Window in force for the fringe and bias steps (wide enough to keep every photon of a centred gate). */
   workingWindowPs: number;
-  /** Bias sweep of one station while the other stays at `heraldBiasMv`. */
+  /**
+   * Bias sweep of one station while the other stays at `heraldBiasMv`; every
+   * other measuring step runs with all four detectors at `heraldBiasMv`.
+   */
   biasSweepMv: number[];
   heraldBiasMv: number;
   biasIntegrationMs: number;

@@ -187,14 +187,17 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
 
   const before = await step('before', () => verifyRun(ctx, plan.verifyBeforeTrials));
 
-  const dark: DarkResult = await step('dark', () => measureDarkCounts(ctx, plan, previous.biasMv));
+  // From here on every measurement runs at the plan's working biases and window, whatever the previous
+  // calibration was, so each step sees the same, known conditions.
+  const workingBiasMv: Quad = [plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv];
+  const dark: DarkResult = await step('dark', () => measureDarkCounts(ctx, plan, workingBiasMv));
   // g2 from the before run's double clicks, less the accidental ones of dark counts at its biases.
   const beforeDark = [0, 1, 2, 3].map((d) => darkClickProbability(darkRate(dark.curves[d], before.settings.biasMv[d]), before.settings.windowPs));
   const measuredG2 = g2FromTally(before.tally, beforeDark);
   const g2 = measuredG2 ?? ASSUMED_G2;
 
   const pump: PumpResult = await step('pump', async () => {
-    const r = await measurePump(ctx, plan, previous.windowPs);
+    const r = await measurePump(ctx, plan, plan.workingWindowPs);
     await port.setPump(Math.max(1, Math.min(1000, Math.round(r.piPulseMicrowatts.value)))); // PROTOCOL 5 SET_PUMP 0..1000
     return r;
   });
@@ -237,9 +240,9 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
       pathDelayPs,
       jitterPs,
     };
-    const brightness = brightnessFromSingles(est0, pump.amplitude.value + pump.background.value, previous.biasMv, previous.windowPs);
+    const brightness = brightnessFromSingles(est0, pump.amplitude.value + pump.background.value, workingBiasMv, plan.workingWindowPs);
     r = { ...r, ...fitBiasSweep(r.points, { ...bc, brightness }) };
-    estimates = { ...est0, efficiencyCurves: r.curves, brightness: brightnessFromSingles({ ...est0, efficiencyCurves: r.curves }, pump.amplitude.value + pump.background.value, previous.biasMv, previous.windowPs) };
+    estimates = { ...est0, efficiencyCurves: r.curves, brightness: brightnessFromSingles({ ...est0, efficiencyCurves: r.curves }, pump.amplitude.value + pump.background.value, workingBiasMv, plan.workingWindowPs) };
     return r;
   });
 
@@ -252,7 +255,7 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
       const visited = bias.points.filter((p) => p.station === (d < 2 ? 'A' : 'B')).map((p) => p.biasMv);
       return Math.max(plan.heraldBiasMv, ...visited) + 1000;
     }) as Quad;
-    op = chooseOperatingPoint(estimates, delayPs, maxBias, previous.biasMv);
+    op = chooseOperatingPoint(estimates, delayPs, maxBias, workingBiasMv);
     settings = {
       anglesCentideg: chshAnglesCentideg(rotDeg),
       windowPs: op.windowPs,
