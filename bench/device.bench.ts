@@ -4,8 +4,13 @@
  * RunEvent batches by runEventsFromBytes, the path replay shares with live
  * runs. Replay aims at 25 M trials/s (issue 5: a saturated USB 2.0 link),
  * so this stage alone must go well beyond it.
+ *
+ * Also a live run end to end in process: simulated chip (virtual clock, as
+ * fast as it generates) -> serialport binding -> Device -> Run batches. No
+ * target: it is bounded by the simulator's generation rate.
  */
-import { runEventsFromBytes, emptyRunStats } from '../src/device/index.ts';
+import { Device, runEventsFromBytes, emptyRunStats } from '../src/device/index.ts';
+import { createSimulatedPort } from '../src/simulator/index.ts';
 import { encodeFrame, encodeTrialsInto } from '../src/protocol/encode.ts';
 import { FRAME_SIZE } from '../src/protocol/types.ts';
 import type { Figure } from './run.ts';
@@ -50,8 +55,26 @@ export async function run(): Promise<Figure[]> {
     if (seen !== trials || stats.linkLostFrames !== 0) throw new Error(`bench capture decoded wrong: ${seen} trials, ${stats.linkLostFrames} lost`);
     best = Math.max(best, trials / s);
   }
+  const live = await liveRun(5_000_000);
   return [
+    { name: 'device: in-process run, simulator + Device (virtual clock)', value: live, unit: 'trials/s' },
     { name: 'device: runEventsFromBytes (capture -> RunEvent batches)', value: best, unit: 'trials/s', target: '>= 2.5e7', ok: best >= 25e6 },
     { name: 'device: runEventsFromBytes bytes', value: (best / 40) * FRAME_SIZE / 1e6, unit: 'MB/s' },
   ];
+}
+
+async function liveRun(limitTrials: number): Promise<number> {
+  const sim = createSimulatedPort({ seed: 1, calibrated: true });
+  const device = await Device.open({ path: sim.path, binding: sim.binding });
+  try {
+    const t0 = performance.now();
+    const run = await device.start({ limitTrials });
+    let seen = 0;
+    for await (const batch of run) for (const e of batch) if (e.kind === 'trials') seen += e.n;
+    const s = (performance.now() - t0) / 1000;
+    if (seen !== limitTrials) throw new Error(`live run delivered ${seen} of ${limitTrials} trials`);
+    return seen / s;
+  } finally {
+    await device.close();
+  }
 }
