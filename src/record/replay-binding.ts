@@ -354,7 +354,7 @@ export class ReplayPort implements BindingPortInterface {
  */
 export function createReplayBinding(
   recordingPath: string,
-  { onWarning, readAheadBytes = 4 << 20, chunkBytes = 1 << 20, onHostTurn, atEnd = 'silent' }: ReplayBindingOptions = {},
+  { onWarning, readAheadBytes = 1 << 20, chunkBytes = 1 << 18, onHostTurn, atEnd = 'silent' }: ReplayBindingOptions = {},
 ): ReplaySession {
   let port: ReplayPort | null = null;
   const binding: BindingInterface<ReplayPort> = {

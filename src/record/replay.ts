@@ -31,7 +31,7 @@ export interface ReplaySourceOptions {
 /** The RunEvent batches of every device-to-host byte of a file (raw capture or recording). */
 export async function* captureEvents(
   path: string,
-  { onWarning, chunkBytes = 1 << 20 }: ReplaySourceOptions = {},
+  { onWarning, chunkBytes = 1 << 18 }: ReplaySourceOptions = {},
   stats: RunStats = emptyRunStats(),
 ): AsyncGenerator<RunEvent[], void, void> {
   const recording = await openRecording(path, { onWarning, chunkBytes });
