@@ -91,13 +91,15 @@ export class CalibrationContext {
         for (let k = 0; k < n; k++) addRecord(tally, records[k]);
         next = ev.first + n;
       }
-      if (onProgress && tally.trials - reported >= 50_000) {
-        reported = tally.trials;
-        onProgress(tally.trials);
+      if (next - reported >= 50_000) {
+        // Chip time as the trials arrive (performed or lost, they took the chip's time).
+        this.addChipMs(((next - reported) / this.trialRatePerS) * 1000);
+        reported = next;
+        onProgress?.(tally.trials);
       }
     }
     if (next < limitTrials) tally.lostTrials += limitTrials - next;
-    this.addChipMs(((tally.trials + tally.lostTrials) / this.trialRatePerS) * 1000);
+    this.addChipMs(((Math.max(next, limitTrials) - reported) / this.trialRatePerS) * 1000);
     await this.assertHealthy();
     return tally;
   }
