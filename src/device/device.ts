@@ -507,7 +507,13 @@ export class Device extends EventEmitter {
 
   private onBytes(chunk: Buffer): void {
     this.stats.bytesReceived += chunk.length;
-    this.scanner.push(chunk);
+    try {
+      this.scanner.push(chunk);
+    } catch (e) {
+      // Only a throwing listener (e.g. a run's onCredit) gets here: the scanner never throws on input.
+      // It must not become an uncaught exception in the port's 'data' event: the run reports it.
+      this.run?.fail(e);
+    }
     this.run?.flush();
   }
 
@@ -593,6 +599,8 @@ export class Device extends EventEmitter {
       if (answer?.kind === 'INFO') this.infoWaiters.push(answer.waiter as AnswerWaiter<InfoFrame>);
       if (answer?.kind === 'STATUS') this.statusWaiters.push(answer.waiter as AnswerWaiter<StatusFrame>);
       if (p.kind === 'STOP' && this.run?.active) this.run.end(); // PROTOCOL 5 STOP: the run ends at STOP's ACK
+      // Set here, not when start() resumes: the limit's closing STATUS may be in this very chunk.
+      if (p.kind === 'START' && this.run?.active) this.run.acknowledged = true;
     }
     p.resolve(ack);
   }

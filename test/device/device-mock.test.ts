@@ -202,6 +202,31 @@ describe('runs', () => {
     await device.close();
   });
 
+  it('a whole short run in the same chunk as START\'s ACK still ends at its STATUS IDLE', async () => {
+    const { device } = await open({
+      onCommand: (f, c) => {
+        if (f.kind !== 'START') return false;
+        c.send(c.ack(f), ...c.trials(0, 100), { ...baseStatus, state: 0, trials: 100 });
+        return true;
+      },
+    });
+    const run = await device.start({ limitTrials: 100 });
+    const events = await collect(run);
+    expect(events.map((e) => e.kind)).toEqual(['trials', 'trials', 'trials', 'status']);
+    await device.close();
+  });
+
+  it('a throwing onCredit listener fails the run, not the process', async () => {
+    const { chip, device } = await open();
+    const run = await device.start({ source: 'host' });
+    run.onCredit = () => {
+      throw new Error('feeder bug');
+    };
+    chip.send({ kind: 'CREDIT', free: 1, consumed: 0 });
+    await expect(collect(run)).rejects.toThrow('feeder bug');
+    await device.close();
+  });
+
   it('stop(): the chip flushes TRIALS before its ACK; the run ends at that ACK', async () => {
     const { chip, device } = await open({
       onCommand: (f, c) => {
