@@ -278,7 +278,16 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
   let saved = false;
   let outcome: string;
   if (opts.save && better) {
-    await port.saveCalibration(); // PROTOCOL 5 SAVE_CALIBRATION: stores angles, window, delay, bias, pump; clears UNCALIBRATED
+    try {
+      await port.saveCalibration(); // PROTOCOL 5 SAVE_CALIBRATION: stores angles, window, delay, bias, pump; clears UNCALIBRATED
+    } catch (e) {
+      const reset = await resetAfterFailure(port);
+      throw new DeviceError(
+        'CALIBRATION_FAILED',
+        `calibration verified (S ${after.s.toFixed(3)}) but SAVE_CALIBRATION failed: ${e instanceof Error ? e.message : String(e)}; ${reset.ok ? 'chip reset to its previous calibration' : reset.why}`,
+        { cause: e },
+      );
+    }
     saved = true;
     outcome = `saved: S ${after.s.toFixed(3)} beats the previous ${before.s.toFixed(3)}`;
   } else {

@@ -171,6 +171,24 @@ describe('calibrate: bad states', () => {
     });
   }
 
+  it('a failed SAVE_CALIBRATION is reported and the chip is reset to its previous calibration', async () => {
+    const s = await sim(154, false);
+    const port: CalibrationPort = new Proxy(s.device as unknown as CalibrationPort, {
+      get(target, prop, receiver) {
+        if (prop === 'saveCalibration') return async () => Promise.reject(new DeviceError('ACK_BAD_STATE', 'SAVE_CALIBRATION refused by the device: HARDWARE_FAULT'));
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const err = await calibrate(port, { plan: makePlan('quick'), save: true }).catch((e: unknown) => e);
+    expect((err as DeviceError).code).toBe('CALIBRATION_FAILED');
+    expect((err as Error).message).toMatch(/^calibration verified \(S 2\.\d{3}\) but SAVE_CALIBRATION failed: .*HARDWARE_FAULT; chip reset to its previous calibration$/);
+    const now = await settingsInForce(s);
+    expect(now.state).toBe(DeviceState.IDLE);
+    expect(now.settings).toEqual(FACTORY_SETTINGS);
+    expect(now.faults & Fault.UNCALIBRATED).toBe(Fault.UNCALIBRATED);
+  });
+
   it('a fault that RESET cannot clear says so', async () => {
     const s = await openSimulated({ seed: 153, calibrated: true, faults: { temperatureCentidegrees: 4000, atMs: 5000 } });
     open.push(s);
