@@ -88,8 +88,11 @@ export function parseFaults(option: string, raw: readonly string[]): ChipFaults 
   }
 }
 
-export interface OpenDeviceOptions extends Omit<DeviceOpenOptions, 'path' | 'binding'> {
+export interface OpenDeviceOptions extends Omit<DeviceOpenOptions, 'path'> {
+  /** Port lister for --serial and discovery (default SerialPort.list()). */
   lister?: PortLister;
+  /** Binding for --port, --serial and discovery (default the native one); --simulate brings its own. */
+  binding?: DeviceOpenOptions['binding'];
 }
 
 /** Opens the selected device (the in-process simulator through its serialport binding: the very Device code used with hardware). */
@@ -110,6 +113,7 @@ export async function openDevice(sel: DeviceSelection, { lister, ...deviceOpts }
       return Device.open({ ...deviceOpts, path: found[0]!.path });
     }
     case 'simulate': {
+      delete deviceOpts.binding;
       const sim = createSimulatedPort({
         seed: sel.seed,
         mode: sel.mode,
