@@ -265,3 +265,38 @@ describe('raw captures', () => {
     expect(sumAll / (certs.length * block)).toBeGreaterThan(2.2);
   });
 });
+
+describe('record, then replay', () => {
+  it('a run stopped after --seconds of chip time replays through the Device, STOP where it was sent, and certifies like its raw capture', async () => {
+    const rec = join(dir, 'secs.epqrec');
+    const r = await cli('record', '--simulate=6', '--seconds', '0.6', '--out', rec);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^recorded \d+ trials \(\d+ TRIALS frames, 0 flagged GAP, 0 lost on the link, 0 invalid\) in 0\.\d+ s of chip time to /);
+    const recorded = Number(/^recorded (\d+) trials/.exec(r.stderr)![1]);
+    expect(recorded).toBeGreaterThanOrEqual(600_000);
+    const parts: Buffer[] = [];
+    for await (const b of deviceBytes(await openRecording(rec))) parts.push(Buffer.from(b));
+    writeFileSync(join(dir, 'secs.raw'), Buffer.concat(parts));
+    const a = await cli('replay', rec, ...CERT_OPTS, '--extractor-seed', seedPath, '--out', join(dir, 'secs.bin'), '--certs', join(dir, 'secs.certs'));
+    expect(a.stderr).toMatch(/^replayed record recording .*: \d+ certified bytes, 0 blocks refused/);
+    expect(a.code).toBe(0);
+    const b = await cli('replay', join(dir, 'secs.raw'), ...CERT_OPTS, '--extractor-seed', seedPath, '--out', join(dir, 'secs-raw.bin'), '--certs', join(dir, 'secs-raw.certs'));
+    expect(b.code).toBe(0);
+    const certs = readFileSync(join(dir, 'secs.certs'), 'utf8');
+    expect(certs.split('\n').filter(Boolean).length).toBe(Math.floor(recorded / BLOCK));
+    expect(readFileSync(join(dir, 'secs-raw.certs'), 'utf8')).toBe(certs);
+    expect(readFileSync(join(dir, 'secs-raw.bin')).equals(readFileSync(join(dir, 'secs.bin')))).toBe(true);
+  });
+
+  it('refuses bad options with one line and exit 2', async () => {
+    const both = await cli('record', '--simulate', '--trials', '10', '--seconds', '1', '--out', join(dir, 'x.epqrec'));
+    expect(both).toMatchObject({ code: 2, stderr: 'epqrng: pass exactly one of --trials N and --seconds S\n' });
+    const noOut = await cli('record', '--simulate', '--trials', '10');
+    expect(noOut).toMatchObject({ code: 2, stderr: 'epqrng: --out FILE is required\n' });
+    const bad = await cli('record', '--simulate', '--trials', 'many', '--out', join(dir, 'x.epqrec'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^epqrng: --trials must be an integer from 1 to \d+ \(got 'many'\)\n$/);
+    const missing = await cli('replay', join(dir, 'does-not-exist.epqrec'));
+    expect(missing).toMatchObject({ code: 2, stderr: `epqrng: cannot open recording ${join(dir, 'does-not-exist.epqrec')}: no such file\n` });
+  });
+});
