@@ -20,7 +20,7 @@
  * butterfly is multiplied by t_p = rho^j rho^(-4 p j). The inverse stage
  * multiplies its inputs by conj(t_p) and its outputs by conj(C_q).
  */
-import { BLOCK, difStage, ditStage, Fft, rootsOfUnity } from './fft.ts';
+import { BLOCK, difStage, ditStage, Fft, rootsOfUnity, type Stage } from './fft.ts';
 import { createMemory, instantiateKernels, simdModule, type SimdKernels, type WasmMemory } from './simd.ts';
 
 const C5_1 = Math.cos((2 * Math.PI) / 5);
@@ -86,6 +86,12 @@ export class BitConvolutionTables {
   get paddedBytes(): number {
     return ((2 * this.size + 7) >> 3) + 1;
   }
+}
+
+/** SIMD radix-4 kernel variant for a stage (simd.ts): twiddle-free (last stage), full or compact twiddles. */
+function variant(st: Stage, last: boolean): number {
+  if (last) return 0;
+  return st.full ? 1 : 2;
 }
 
 /** Largest WebAssembly memory we ask for (bytes); larger transforms run in plain JS. */
@@ -224,7 +230,7 @@ export class BitConvolution {
     const st = stages[level];
     const last = level === stages.length - 1;
     const k = this.kernels;
-    if (k !== null && st.radix === 4) k.dif4[last ? 0 : st.full ? 1 : 2](onSpec ? this.specPtr : this.workPtr, off, end, st.size, this.twPtr[level]);
+    if (k !== null && st.radix === 4) k.dif4[variant(st, last)](onSpec ? this.specPtr : this.workPtr, off, end, st.size, this.twPtr[level]);
     else if (k !== null && st.radix === 2) k.r2(onSpec ? this.specPtr : this.workPtr, off, end);
     else difStage(onSpec ? this.spec : this.work, off, end, st, last);
   }
@@ -234,7 +240,7 @@ export class BitConvolution {
     const st = stages[level];
     const last = level === stages.length - 1;
     const k = this.kernels;
-    if (k !== null && st.radix === 4) k.dit4[last ? 0 : st.full ? 1 : 2](this.workPtr, off, end, st.size, this.twPtr[level]);
+    if (k !== null && st.radix === 4) k.dit4[variant(st, last)](this.workPtr, off, end, st.size, this.twPtr[level]);
     else if (k !== null && st.radix === 2) k.r2(this.workPtr, off, end);
     else ditStage(this.work, off, end, st, last);
   }

@@ -185,11 +185,35 @@ function powers(b: Body): void {
 
 const V4 = ['x0', 'x1', 'x2', 'x3', 't0', 't1', 't2', 't3', 'v', 'c', 'P1', 'Q1', 'P2', 'Q2', 'P3', 'Q3'];
 
-/** Loop skeleton over groups g in [start, end) step size and j < size/4; `inner` emits the butterfly at byte address p0. */
-function groupLoops(b: Body, tableBytes: number, inner: () => void): void {
+/**
+ * Loop skeleton over groups g in [start, end) step size and j < size/4;
+ * `twiddles` loads the twiddles of j, `inner` emits the butterfly at byte
+ * address p0. Groups outer, or j outer (used for the twiddle-free last
+ * stage, where it is one flat loop; for twiddled stages j outer measured
+ * slower: it walks memory with a stride).
+ */
+function groupLoops(b: Body, tableBytes: number, jOuter: boolean, twiddles: () => void, inner: () => void): void {
   // q = size >> 2, qb = q << 4
   b.get('size').i32(2).op(i32ShrU).set('q');
   b.get('q').i32(4).op(i32Shl).set('qb');
+  if (jOuter) {
+    b.get('size').i32(4).op(i32Shl).set('step');
+    b.get('a').get('end').i32(4).op(i32Shl).op(i32Add).set('pend');
+    b.i32(0).set('j');
+    b.op(0x03, 0x40); // loop j
+    if (tableBytes) b.get('tw').get('j').i32(tableBytes).op(i32Mul).op(i32Add).set('twp');
+    twiddles();
+    b.get('a').get('start').get('j').op(i32Add).i32(4).op(i32Shl).op(i32Add).set('p0');
+    b.op(0x03, 0x40); // loop g (start < end: at least one group)
+    inner();
+    b.get('p0').get('step').op(i32Add).set('p0');
+    b.get('p0').get('pend').op(i32LtU).op(0x0d, 0); // br_if loop g
+    b.op(0x0b); // end loop g
+    b.get('j').i32(1).op(i32Add).set('j');
+    b.get('j').get('q').op(i32LtU).op(0x0d, 0); // br_if loop j
+    b.op(0x0b); // end loop j
+    return;
+  }
   b.get('start').set('g');
   b.op(0x02, 0x40); // block
   b.op(0x03, 0x40); // loop g
@@ -198,6 +222,7 @@ function groupLoops(b: Body, tableBytes: number, inner: () => void): void {
   b.op(0x03, 0x40); // loop j
   b.get('a').get('g').get('j').op(i32Add).i32(4).op(i32Shl).op(i32Add).set('p0');
   if (tableBytes) b.get('tw').get('j').i32(tableBytes).op(i32Mul).op(i32Add).set('twp');
+  twiddles();
   inner();
   b.get('j').i32(1).op(i32Add).set('j');
   b.get('j').get('q').op(i32LtU).op(0x0d, 0); // br_if loop j
@@ -221,10 +246,10 @@ function addr(b: Body, p: number): void {
   for (let k = 0; k < p; k++) b.get('qb').op(i32Add);
 }
 
-function genDif4(mode: TwiddleMode): Body {
-  const b = new Body(['a', 'start', 'end', 'size', 'tw'], ['g', 'j', 'q', 'qb', 'p0', 'twp'], V4);
-  groupLoops(b, mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0, () => {
-    loadTwiddles(b, mode);
+function genDif4(mode: TwiddleMode, jOuter: boolean): Body {
+  const b = new Body(['a', 'start', 'end', 'size', 'tw'], ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend'], V4);
+  const bytes = mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0;
+  groupLoops(b, bytes, jOuter, () => loadTwiddles(b, mode), () => {
     for (let p = 0; p < 4; p++) {
       addr(b, p);
       b.load().set(`x${p}`);
@@ -252,10 +277,10 @@ function genDif4(mode: TwiddleMode): Body {
   return b;
 }
 
-function genDit4(mode: TwiddleMode): Body {
-  const b = new Body(['a', 'start', 'end', 'size', 'tw'], ['g', 'j', 'q', 'qb', 'p0', 'twp'], V4);
-  groupLoops(b, mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0, () => {
-    loadTwiddles(b, mode);
+function genDit4(mode: TwiddleMode, jOuter: boolean): Body {
+  const b = new Body(['a', 'start', 'end', 'size', 'tw'], ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend'], V4);
+  const bytes = mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0;
+  groupLoops(b, bytes, jOuter, () => loadTwiddles(b, mode), () => {
     for (let p = 0; p < 4; p++) {
       addr(b, p);
       b.load().set(`x${p}`);
@@ -520,12 +545,12 @@ function str(s: string): number[] {
 
 function assemble(): Uint8Array {
   const funcs: Array<[string, Body]> = [
-    ['dif4_0', genDif4(TwiddleMode.NONE)],
-    ['dif4_1', genDif4(TwiddleMode.FULL)],
-    ['dif4_2', genDif4(TwiddleMode.COMPACT)],
-    ['dit4_0', genDit4(TwiddleMode.NONE)],
-    ['dit4_1', genDit4(TwiddleMode.FULL)],
-    ['dit4_2', genDit4(TwiddleMode.COMPACT)],
+    ['dif4_0', genDif4(TwiddleMode.NONE, true)],
+    ['dif4_1', genDif4(TwiddleMode.FULL, false)],
+    ['dif4_2', genDif4(TwiddleMode.COMPACT, false)],
+    ['dit4_0', genDit4(TwiddleMode.NONE, true)],
+    ['dit4_1', genDit4(TwiddleMode.FULL, false)],
+    ['dit4_2', genDit4(TwiddleMode.COMPACT, false)],
     ['r2', genR2()],
     ['mul', genMul()],
     ['load3', genTopLoad(3)],
@@ -550,7 +575,8 @@ function assemble(): Uint8Array {
 }
 
 export interface SimdKernels {
-  dif4: [(a: number, start: number, end: number, size: number, tw: number) => void, (a: number, start: number, end: number, size: number, tw: number) => void, (a: number, start: number, end: number, size: number, tw: number) => void];
+  /** Radix-4 stages indexed by TwiddleMode: 0 none (last stage), 1 FULL, 2 COMPACT. */
+  dif4: Array<(a: number, start: number, end: number, size: number, tw: number) => void>;
   dit4: SimdKernels['dif4'];
   r2: (a: number, start: number, end: number) => void;
   mul: (a: number, s: number, count: number) => void;
