@@ -2,10 +2,12 @@
  * `epqrng calibrate` as a user runs it (child process), and its terminal
  * progress bars (in process, with stderr declared a TTY).
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/framework.ts';
 import { parseProfile } from '../../src/calibrate/profile.ts';
@@ -13,6 +15,8 @@ import { progressLine, ProgressBars } from '../../src/calibrate/progress.ts';
 import { epqrng, expectOneLineError } from '../cli/run-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'epq-calibrate-cli-'));
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const hasSocat = spawnSync('socat', ['-V']).status === 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function sink(): { stream: Writable; text: () => string } {
@@ -77,6 +81,35 @@ describe('epqrng calibrate', () => {
       'verify new calibration',
     ]);
     expect(out.text()).toMatch(/^calibrated EPQ1-/);
+  });
+});
+
+describe.skipIf(!hasSocat)('epqrng calibrate over a real pseudo-terminal (socat), chip in real time', () => {
+  it('calibrates a new chip served by epqrng simulate --pty, in about its chip time', { timeout: 90_000 }, async () => {
+    const path = join(dir, 'epq');
+    const child = spawn(process.execPath, ['bin/epqrng.js', 'simulate', '--pty', path, '--seed', '44', '--uncalibrated'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let served = '';
+    child.stdout.on('data', (d: Buffer) => (served += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code: number | null) => resolve(code)));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!served.includes('\n')) {
+        if (Date.now() > deadline) throw new Error('simulate --pty printed nothing');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const t0 = Date.now();
+      const r = await epqrng(['calibrate', '--port', path, '--quick', '--json'], {}, 80_000);
+      const wallMs = Date.now() - t0;
+      expect(r.code, r.stderr).toBe(0);
+      const p = parseProfile(JSON.parse(r.stdout));
+      expect(p.after.s).toBeGreaterThan(2.2);
+      expect(p.before.lostTrials + p.after.lostTrials).toBe(0);
+      // A real-time chip: the wall time is at least the chip time the calibration accounted.
+      expect(wallMs).toBeGreaterThanOrEqual(p.chipTimeMs.total);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
   });
 });
 
