@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toeplitzHashNaive, bytesForBits, getBit } from '../../src/extract/naive.ts';
-import { toeplitzHash, ToeplitzPlan, toeplitzWords, sliceBits } from '../../src/extract/toeplitz.ts';
+import { toeplitzHash, ToeplitzPlan, toeplitzWords, sliceBits, releaseToeplitzCaches } from '../../src/extract/toeplitz.ts';
 import { Fft, goodFftSize } from '../../src/extract/fft.ts';
 
 /** mulberry32: small deterministic PRNG so every case is reproducible. */
@@ -124,6 +124,18 @@ describe('rounding fallback', () => {
     const plan = new ToeplitzPlan(n, m, s, { method: 'fft' });
     plan.hash(x);
     expect(plan.stats.fallbacks).toBe(0);
+  });
+});
+
+describe('one-shot calls', () => {
+  it('reuse the transform memory of the previous call of the same size without mixing up seeds or inputs', () => {
+    const rand = prng(13);
+    const n = 40000, m = 10000;
+    const runs = [0, 1, 2].map(() => ({ x: randomBits(rand, n), s: randomBits(rand, n + m - 1) }));
+    for (const { x, s } of [...runs, ...runs]) expect(hex(toeplitzHash(x, n, m, s))).toBe(hex(toeplitzWords(x, n, m, s)));
+    releaseToeplitzCaches();
+    const { x, s } = runs[1];
+    expect(hex(toeplitzHash(x, n, m, s))).toBe(hex(toeplitzWords(x, n, m, s)));
   });
 });
 

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { Fft, difStage, ditStage } from '../../src/extract/fft.ts';
+import { BitConvolutionTables } from '../../src/extract/rightangle.ts';
+import { createMemory, instantiateKernels, simdModule } from '../../src/extract/simd.ts';
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('WebAssembly SIMD kernels', () => {
+  it('assemble to a valid module on this node', () => {
+    expect(simdModule()).not.toBeNull();
+  });
+
+  it('compute every radix-4 and radix-2 stage (full, compact and twiddle-free) exactly as the JS stages of fft.ts', () => {
+    const rand = prng(11);
+    // 5 * 2^16: stage sizes 2^16 (compact twiddles, above the cache block), 2^14 .. 2^2 (full), last radix 4
+    // 5 * 2^15: ends with a radix-2 stage
+    for (const size of [5 * 2 ** 16, 5 * 2 ** 15]) {
+      const t = new BitConvolutionTables(new Fft(size, { topTwiddles: false }));
+      const dataPtr = Math.ceil((t.simdTwiddles.length * 8) / 64) * 64;
+      const memory = createMemory(dataPtr + 16 * size);
+      const k = instantiateKernels(memory)!;
+      new Float64Array(memory.buffer, 0, t.simdTwiddles.length).set(t.simdTwiddles);
+      const view = new Float64Array(memory.buffer, dataPtr, 2 * size);
+      const stages = t.fft.stages;
+      let compactSeen = false;
+      for (let lv = 1; lv < stages.length; lv++) {
+        const st = stages[lv];
+        const last = lv === stages.length - 1;
+        if (!st.full) compactSeen = true;
+        for (const inverse of [false, true]) {
+          const ref = new Float64Array(2 * size).map(() => rand() - 0.5);
+          view.set(ref);
+          if (st.radix === 4) {
+            const variant = last ? 0 : st.full ? 1 : 2;
+            (inverse ? k.dit4 : k.dif4)[variant](dataPtr, 0, size, st.size, t.simdTwiddleOffsets[lv]);
+          } else k.r2(dataPtr, 0, size);
+          (inverse ? ditStage : difStage)(ref, 0, size, st, last);
+          let maxDiff = 0;
+          for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(view[i] - ref[i]));
+          // same operations in the same order: equal up to a few ulp of values of order 1
+          expect(maxDiff, `size ${size} stage ${st.size} ${inverse ? 'inverse' : 'forward'}`).toBeLessThan(1e-14);
+        }
+      }
+      expect(compactSeen || size < 5 * 2 ** 16).toBe(true);
+    }
+  });
+
+  it('multiply spectra pointwise', () => {
+    const memory = createMemory(65536);
+    const k = instantiateKernels(memory)!;
+    const f = new Float64Array(memory.buffer, 0, 400);
+    const rand = prng(12);
+    for (let i = 0; i < 400; i++) f[i] = rand() - 0.5;
+    const x = f.slice(0, 200), y = f.slice(200, 400);
+    k.mul(0, 1600, 100);
+    for (let i = 0; i < 100; i++) {
+      expect(f[2 * i]).toBeCloseTo(x[2 * i] * y[2 * i] - x[2 * i + 1] * y[2 * i + 1], 15);
+      expect(f[2 * i + 1]).toBeCloseTo(x[2 * i] * y[2 * i + 1] + x[2 * i + 1] * y[2 * i], 15);
+    }
+  });
+
+  it('the rounding stage reports NaN when a coefficient is NaN, so the exact fallback runs', () => {
+    const q = 64, n = 5 * q;
+    const memory = createMemory(1 << 20);
+    const k = instantiateKernels(memory)!;
+    const f = new Float64Array(memory.buffer);
+    const a = 0, rho = 16 * n, uw = rho + 16 * q, out = uw + 16 * 5;
+    for (let j = 0; j < q; j++) f[rho / 8 + 2 * j] = 1; // rho^j = 1
+    for (let p = 0; p < 5; p++) f[uw / 8 + 2 * p] = 1; // conj(C_q) = 1
+    // all zeros: every coefficient exact
+    expect(k.extract[5](a, rho, uw, out, q, n, 0, 2 * n)).toBe(0);
+    f[7] = NaN; // one input value
+    expect(k.extract[5](a, rho, uw, out, q, n, 0, 2 * n)).toBeNaN();
+  });
+});
