@@ -443,14 +443,20 @@ export class Device extends EventEmitter {
     // PROTOCOL 4 ACK: within 50 ms of the chip reading the command. An ACK can queue behind data the chip
     // sends first (STOP flushes its TRIALS before its ACK), so while bytes keep arriving the wait is extended,
     // up to a hard cap; a silent link times out after ackTimeoutMs.
+    // A timer that fires late means this process was stalled (a loaded machine) and has not read the
+    // port since: that is not the device's silence either, so it gets another period too.
     const timeout = (what: string) =>
       new Promise<never>((_, reject) => {
         const startedMs = performance.now();
+        let armedMs = startedMs;
         let seenBytes = this.stats.bytesReceived;
         const check = () => {
+          const nowMs = performance.now();
           const active = this.stats.bytesReceived !== seenBytes;
+          const stalled = nowMs - armedMs > this.ackTimeoutMs * 1.5;
           seenBytes = this.stats.bytesReceived;
-          if (active && performance.now() - startedMs < this.ackTimeoutMs * ACK_WAIT_CAP_FACTOR) {
+          if ((active || stalled) && nowMs - startedMs < this.ackTimeoutMs * ACK_WAIT_CAP_FACTOR) {
+            armedMs = nowMs;
             timer = setTimeout(check, this.ackTimeoutMs);
             return;
           }

@@ -433,3 +433,27 @@ describe('host-settings credit', () => {
     await device.close();
   });
 });
+
+describe('ACK timeout on a loaded machine', () => {
+  it('an event loop stalled past the timeout is not taken for a silent device', async () => {
+    const { chip, device } = await open(
+      {
+        onCommand: (f, c) => {
+          if (f.kind !== 'GET_STATUS') return false;
+          // This process stalls for 3 timeouts (a loaded machine), then the answer comes in a later
+          // timer due after the expired ACK timer: that timer must not blame the device.
+          const until = performance.now() + 300;
+          while (performance.now() < until) {
+            /* busy */
+          }
+          setTimeout(() => c.send(c.ack(f), { ...baseStatus }), 0);
+          return true;
+        },
+      },
+      { ackTimeoutMs: 100, retries: 0 },
+    );
+    expect((await device.getStatus()).state).toBe(0);
+    expect(chip.count('GET_STATUS')).toBe(1);
+    await device.close();
+  });
+});
