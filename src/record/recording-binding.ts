@@ -37,14 +37,27 @@ export class RecordingPort implements BindingPortInterface {
   async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
     const result = await this.inner.read(buffer, offset, length);
     if (result.bytesRead > 0 && this.writer.isOpen) {
-      this.writer.deviceToHost(result.buffer.subarray(offset, offset + result.bytesRead));
+      this.tee(() => this.writer.deviceToHost(result.buffer.subarray(offset, offset + result.bytesRead)));
     }
     return result;
   }
 
-  write(buffer: Buffer): Promise<void> {
-    if (buffer.length > 0 && this.writer.isOpen) this.writer.hostToDevice(buffer);
+  async write(buffer: Buffer): Promise<void> {
+    if (buffer.length > 0 && this.writer.isOpen) this.tee(() => this.writer.hostToDevice(buffer));
     return this.inner.write(buffer);
+  }
+
+  /**
+   * A recording that cannot be written (disk full) ends the session: the
+   * port error names the recording, so the user is not told the chip failed.
+   */
+  private tee(append: () => void): void {
+    try {
+      append();
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+      throw new Error(`recording to ${this.writer.path} failed: ${why}`, { cause: e });
+    }
   }
 
   close(): Promise<void> {

@@ -2,10 +2,10 @@
  * Appends a recording (format.ts) to a file as the session streams.
  *
  * Records are copied into a write buffer at once (the caller may reuse its
- * buffer) and the buffer goes to the file whenever it fills, every
- * `flushIntervalMs`, and on close. Only whole records are ever written, so a
- * crash leaves at worst one torn record at the tail, which the reader detects
- * by its CRC or length and reports as the cut.
+ * buffer) and reach the file at once (default), or whenever the buffer fills,
+ * every `flushIntervalMs`, and on close. Only whole records are ever written,
+ * so a crash leaves at worst one torn record at the tail, which the reader
+ * detects by its CRC or length and reports as the cut.
  *
  * The header can wait: records that arrive before `begin(header)` (the INFO
  * exchange of Device.open, say) are held in memory and written right after
@@ -29,7 +29,14 @@ export interface RecordingWriterOptions {
   header?: RecordingHeader;
   /** Microseconds since the start for each record; default host monotonic time. Must match header.clock. */
   clockUs?: () => number;
-  /** Longest a record waits in memory before it reaches the file. */
+  /**
+   * Longest a record waits in memory before it reaches the file; 0 (the
+   * default): every record is written as it is appended. Immediate writes
+   * cost one write per chunk read from the port (a few hundred a second at
+   * most) and make the file crash-consistent with what the host did: a
+   * certificate released after its trials were read is never ahead of the
+   * recording.
+   */
   flushIntervalMs?: number;
   /** Write buffer size. */
   bufferBytes?: number;
@@ -51,19 +58,21 @@ export class RecordingWriter {
   private buffer: Buffer;
   private used = 0;
   private begun = false;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly immediate: boolean;
   private readonly fsyncOnClose: boolean;
   private readonly counts: RecordingWriterStats = { records: 0, deviceBytes: 0, hostBytes: 0, fileBytes: 0 };
 
-  constructor(path: string, { header, clockUs, flushIntervalMs = 200, bufferBytes = 1 << 18, fsyncOnClose = true }: RecordingWriterOptions = {}) {
+  constructor(path: string, { header, clockUs, flushIntervalMs = 0, bufferBytes = 1 << 18, fsyncOnClose = true }: RecordingWriterOptions = {}) {
     this.path = path;
     this.fd = openSync(path, 'w');
     const t0 = performance.now();
     this.clockUs = clockUs ?? (() => Math.round((performance.now() - t0) * 1000));
     this.buffer = Buffer.allocUnsafe(bufferBytes);
     this.fsyncOnClose = fsyncOnClose;
-    this.timer = setInterval(() => this.flushQuietly(), flushIntervalMs);
-    this.timer.unref();
+    this.immediate = flushIntervalMs <= 0;
+    this.timer = this.immediate ? undefined : setInterval(() => this.flushQuietly(), flushIntervalMs);
+    this.timer?.unref();
     if (header) this.begin(header);
   }
 
@@ -106,6 +115,7 @@ export class RecordingWriter {
     }
     if (direction === Direction.DEVICE_TO_HOST) this.counts.deviceBytes += bytes.length;
     else if (direction === Direction.HOST_TO_DEVICE) this.counts.hostBytes += bytes.length;
+    if (this.immediate) this.flush();
   }
 
   private appendOne(direction: DirectionCode, data: Uint8Array, timeUs: number): void {
