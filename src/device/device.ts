@@ -373,12 +373,20 @@ export class Device extends EventEmitter {
     if (frames.length) await this.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
 
-  /** Closes the port. A run or command still waiting gets a DeviceError. */
+  /** Closes the port (sending STOP first when a run is active). A run or command still waiting gets a DeviceError. */
   async close(): Promise<void> {
     if (this.closing || this.closedError) return;
     this.closing = true;
+    const wasRunning = this.run?.active === true;
     this.failAll(new DeviceError('CLOSED', `device at ${this.path} was closed`));
     if (!this.port.isOpen) return;
+    if (wasRunning) {
+      // Best effort: do not leave the chip running (and flooding the link) behind us. No ACK is awaited.
+      const stop = this.write(encodeFrame({ kind: 'STOP', seq: this.nextSeq(), flags: 0 })).catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([stop, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.ackTimeoutMs)))]);
+      clearTimeout(timer);
+    }
     await new Promise<void>((resolve) => this.port.close(() => resolve()));
   }
 

@@ -348,14 +348,16 @@ describe('runs', () => {
     await device.close();
   });
 
-  it('close() mid-run ends the run with a DeviceError', async () => {
-    const { device } = await open();
+  it('close() mid-run ends the run with a DeviceError and does not leave the chip running', async () => {
+    const { chip, device } = await open();
     const run = await device.start();
     const consumer = collect(run).catch((e) => e);
     await device.close();
     const err = await consumer;
     expect(err).toBeInstanceOf(DeviceError);
-    expect(err.message).toMatch(/was closed$/);
+    expect(err.message).toBe(`device at ${chip.path} was closed`);
+    expect(chip.received.at(-1)?.kind).toBe('STOP');
+    await expect(device.getStatus()).rejects.toBe(err);
   });
 
   it('applies back-pressure: pauses the port while the consumer lags, loses nothing', async () => {
