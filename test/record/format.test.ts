@@ -330,3 +330,20 @@ describe('gzip-compressed recordings', () => {
     expect(warnings[0]).toContain(`(record ${n}: `);
   });
 });
+
+describe('the writer', () => {
+  it('puts each record in the file as it is appended (a crash loses nothing the host has seen)', () => {
+    const path = join(dir, 'live-writes.epqrec');
+    const w = new RecordingWriter(path, { header });
+    const preamble = encodeFilePreamble(header).length;
+    expect(readFileSync(path).length).toBe(preamble);
+    w.deviceToHost(Buffer.alloc(100, 7), 1);
+    expect(readFileSync(path).length).toBe(preamble + RECORD_OVERHEAD + 100);
+    w.hostToDevice(Buffer.alloc(64, 1), 2);
+    const { entries, parser } = parseAll(readFileSync(path), 4096);
+    expect(entries.map((e) => e.bytes.length)).toEqual([100, 64]);
+    expect(parser.cut?.reason).toBe('end of file without the end record');
+    w.close();
+    expect(parseAll(readFileSync(path), 4096).parser.cut).toBeNull();
+  });
+});
