@@ -236,6 +236,7 @@ export class SimulatedChip {
 
   // firmware state
   private state: number = DeviceState.IDLE;
+  /** The settings in force (tests read them; a host learns them from STATUS). */
   settings: ChipSettings;
   private flash: ChipSettings | null;
   private statusIntervalMs = DEFAULT_STATUS_INTERVAL_MS;
