@@ -334,6 +334,7 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
       delay,
       fringes,
       bias,
+      operatingPoint: { biasScan: op.biasScan, windowScan: op.windowScan },
     },
     before: verification(before),
     after: verification(after),

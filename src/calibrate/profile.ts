@@ -53,6 +53,7 @@ const efficiencyCurveSchema = z.object({
   ...fitQuality,
 });
 const delayPointSchema = z.object({ delayPs: z.number().int(), trials: count, coincidences: count });
+const scanPoint = z.object({ x: finite, s: finite });
 const sample = z.object({ biasMv: finite, eta: finite, error: z.number().finite().nonnegative() });
 
 export const STEP_NAMES = ['before', 'dark', 'pump', 'delay', 'fringes', 'bias', 'operating-point', 'after'] as const;
@@ -122,6 +123,10 @@ export const profileSchema = z.object({
       rotDeg: estimate,
       offset: estimate,
       ...fitQuality,
+    }),
+    operatingPoint: z.object({
+      biasScan: z.tuple([0, 1, 2, 3].map(() => z.array(scanPoint)) as [z.ZodArray<typeof scanPoint>, z.ZodArray<typeof scanPoint>, z.ZodArray<typeof scanPoint>, z.ZodArray<typeof scanPoint>]),
+      windowScan: z.array(scanPoint),
     }),
     bias: z.object({
       integrationMs: z.number().int().positive(),

@@ -67,6 +67,34 @@ function biasPlot(p: CalibrationProfile): string {
   return renderPlot({ title: 'Detector efficiency vs bias (chosen biases dashed)', xLabel: 'bias U (mV)', yLabel: 'efficiency eta', series, markers, yMin: 0, height: 380 });
 }
 
+function operatingPointPlots(p: CalibrationProfile): string {
+  const op = p.steps.operatingPoint;
+  // Zoom on the top of the curves, where the choice is made.
+  const top = Math.max(...op.biasScan.flat().map((q) => q.s), ...op.windowScan.map((q) => q.s));
+  const yMin = top - 0.12;
+  const yMax = top + 0.01;
+  const biasSvg = renderPlot({
+    title: 'Model S vs each bias (others as chosen)',
+    xLabel: 'bias U (mV)',
+    yLabel: 'predicted S',
+    series: op.biasScan.map((scan, i) => ({ name: DETECTORS[i], kind: 'line' as const, color: PALETTE[i], points: scan.map((q) => ({ x: q.x, y: q.s })) })),
+    markers: p.settings.biasMv.map((u, i) => ({ x: u, label: DETECTORS[i], color: PALETTE[i] })),
+    yMin,
+    yMax,
+  });
+  const windowSvg = renderPlot({
+    title: 'Model S vs window (jitter vs dark counts)',
+    xLabel: 'window w (ps)',
+    yLabel: 'predicted S',
+    series: [{ name: 'model', kind: 'line', color: PALETTE[0], points: op.windowScan.map((q) => ({ x: q.x, y: q.s })) }],
+    markers: [{ x: p.settings.windowPs, label: 'chosen' }],
+    yMin,
+    yMax,
+    width: 460,
+  });
+  return biasSvg + windowSvg;
+}
+
 function rabiPlot(p: CalibrationProfile): string {
   const r = p.steps.pump;
   const pts = r.points.map((q) => ({ x: q.pumpMicrowatts, y: q.singlesA / q.trials, err: Math.sqrt(Math.max(q.singlesA, 1)) / q.trials }));
@@ -265,6 +293,7 @@ ${chipRows}
 <div class="plots">
 ${biasPlot(p)}
 ${darkPlot(p)}
+${operatingPointPlots(p)}
 ${rabiPlot(p)}
 ${delayPlots(p)}
 ${fringePlot(p)}

@@ -17,6 +17,9 @@ import type { CalibrationProfile } from '../../src/calibrate/profile.ts';
 import { openSimulated } from './sim.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
+function byTitleOf<T extends { title: string | null }>(plots: T[], re: RegExp): T {
+  return plots.find((p) => re.test(p.title ?? ''))!;
+}
 const haveChromium = existsSync(CHROMIUM);
 let profile: CalibrationProfile;
 let html: string;
@@ -89,15 +92,19 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
       }),
     );
     const titles = plots.map((p) => p.title ?? '');
-    for (const want of [/^CHSH S/, /^Detector efficiency/, /^Dark counts/, /^Rabi curve/, /^Delay scan/, /^Coarse delay scan/, /^Fringes/]) {
+    for (const want of [/^CHSH S/, /^Detector efficiency/, /^Dark counts/, /^Model S vs each bias/, /^Model S vs window/, /^Rabi curve/, /^Delay scan/, /^Coarse delay scan/, /^Fringes/]) {
       expect(titles.some((t) => want.test(t)), String(want)).toBe(true);
     }
+    expect(plots).toHaveLength(9);
     for (const p of plots) {
       expect(p.width, p.title!).toBeGreaterThan(100);
       expect(p.height, p.title!).toBeGreaterThan(100);
-      expect(p.data, p.title!).toBeGreaterThanOrEqual(3);
+      // Measurement plots show their data points; the model plots their curves.
+      if (/^Model S/.test(p.title!)) expect(p.fits, p.title!).toBeGreaterThanOrEqual(1);
+      else expect(p.data, p.title!).toBeGreaterThanOrEqual(3);
     }
-    const byTitle = (re: RegExp) => plots.find((p) => re.test(p.title ?? ''))!;
+    expect(byTitleOf(plots, /^Model S vs each bias/).fits).toBe(4);
+    const byTitle = (re: RegExp) => byTitleOf(plots, re);
     expect(byTitle(/^Detector efficiency/).fits).toBe(4);
     expect(byTitle(/^Dark counts/).fits).toBe(4);
     expect(byTitle(/^Rabi curve/).fits).toBe(1);

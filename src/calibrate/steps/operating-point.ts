@@ -82,6 +82,14 @@ export function maximiseInteger(f: (v: number) => number, lo: number, hi: number
 export interface OperatingPoint extends OperatingSettings {
   predictedS: number;
   predictedBitsPerTrial: number;
+  /** The trade-offs behind the choice: model S versus each detector's bias (the others as chosen), and versus the window. */
+  biasScan: [ScanPoint[], ScanPoint[], ScanPoint[], ScanPoint[]];
+  windowScan: ScanPoint[];
+}
+
+export interface ScanPoint {
+  x: number;
+  s: number;
 }
 
 /**
@@ -109,7 +117,18 @@ export function chooseOperatingPoint(est: ChipEstimates, delayPs: number, maxBia
     s.windowPs = maximiseInteger((w) => predictedS(est, { ...s, windowPs: w }), Math.max(100, 2 * est.jitterPs), Math.min(20000, 40 * est.jitterPs + 1000));
   }
   const sValue = predictedS(est, s);
-  return { ...s, predictedS: sValue, predictedBitsPerTrial: pironioBitsPerTrial(sValue) };
+  const biasScan = [0, 1, 2, 3].map((d) => {
+    const out: ScanPoint[] = [];
+    for (let u = lo(d); u <= hi(d); u += Math.max(50, Math.round((hi(d) - lo(d)) / 60))) {
+      const biasMv = [...s.biasMv] as Quad;
+      biasMv[d] = u;
+      out.push({ x: u, s: predictedS(est, { ...s, biasMv }) });
+    }
+    return out;
+  }) as OperatingPoint['biasScan'];
+  const windowScan: ScanPoint[] = [];
+  for (let w = 100; w <= Math.min(20000, 4 * s.windowPs); w += Math.max(10, Math.round(s.windowPs / 25))) windowScan.push({ x: w, s: predictedS(est, { ...s, windowPs: w }) });
+  return { ...s, predictedS: sValue, predictedBitsPerTrial: pironioBitsPerTrial(sValue), biasScan, windowScan };
 }
 
 /** Bisection for the root of an increasing function on [lo, hi]. */
