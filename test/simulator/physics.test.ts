@@ -7,7 +7,7 @@ import type { CountsFrame } from '../../src/protocol/types.ts';
 import { FACTORY_SETTINGS, drawHiddenParams, expectedS, idealSettings, midRangeHidden, type ChipSettings, type HiddenParams } from '../../src/simulator/physics.ts';
 import { TestHost, chshFromTally, tally, trialsOf } from './host.ts';
 import { model, modelS, phiSimpson, zScore, type Knobs } from './model.ts';
-import { erfc, normalCdf } from '../../src/simulator/physics.ts';
+import { erfc, normalCdf, HIDDEN_RANGES, detectorEfficiency } from '../../src/simulator/physics.ts';
 
 const knobs = (s: ChipSettings): Knobs => ({
   angles: s.anglesCentidegrees,
@@ -37,6 +37,33 @@ describe('normal CDF', () => {
   it('matches an independent Simpson integration to 1e-12', () => {
     for (const z of [-8, -3.3, -1, -0.2, 0, 0.7, 2.5, 6]) expect(Math.abs(normalCdf(z) - phiSimpson(z))).toBeLessThan(1e-12);
     expect(erfc(0.5)).toBeCloseTo(0.4795001221869535, 14);
+  });
+});
+
+describe('hidden values', () => {
+  it('are drawn within the PROTOCOL 7 ranges, per seed, with overrides', () => {
+    const seen = new Set<number>();
+    for (let seed = 0; seed < 200; seed++) {
+      const h = drawHiddenParams(seed);
+      for (const [key, [lo, hi]] of Object.entries(HIDDEN_RANGES)) {
+        const v = h[key as keyof HiddenParams];
+        for (const x of Array.isArray(v) ? v : [v]) {
+          expect(x).toBeGreaterThanOrEqual(lo);
+          expect(x).toBeLessThanOrEqual(hi);
+        }
+      }
+      seen.add(h.pathDelayPs);
+      // PROTOCOL 7: at the factory bias the detectors reach only "80% to 98%" of eta_max:
+      // 1 - exp(-(30000 - U_bd)/U_s) spans 1 - e^-1.6 = 0.798 .. 1 - e^-4 = 0.982 over the ranges
+      for (let d = 0; d < 4; d++) {
+        const ratio = detectorEfficiency(h, d, 30000) / h.etaMax[d];
+        expect(ratio).toBeGreaterThanOrEqual(1 - Math.exp(-1.6) - 1e-12);
+        expect(ratio).toBeLessThanOrEqual(1 - Math.exp(-4) + 1e-12);
+      }
+    }
+    expect(seen.size).toBe(200);
+    expect(drawHiddenParams(5)).toEqual(drawHiddenParams(5));
+    expect(drawHiddenParams(5, { rotDegrees: 3 })).toEqual({ ...drawHiddenParams(5), rotDegrees: 3 });
   });
 });
 

@@ -130,6 +130,32 @@ describe('in-process binding', () => {
   });
 });
 
+describe('binding port operations', () => {
+  it('flush discards what the chip queued; update, set, get, getBaudRate, drain work while open and refuse when closed', async () => {
+    const sim = createSimulatedPort({ seed: 81 });
+    const port = await sim.binding.open({ path: sim.path, baudRate: 921600 });
+    await port.write(encodeFrame({ kind: 'GET_INFO', flags: 0, seq: 0 }));
+    expect(sim.chip.pendingBytes).toBe(128);
+    await port.flush();
+    expect(sim.chip.pendingBytes).toBe(0);
+    await port.update({ baudRate: 115200 });
+    await port.set({ dtr: true });
+    expect(await port.get()).toEqual({ cts: true, dsr: true, dcd: true });
+    expect(await port.getBaudRate()).toEqual({ baudRate: 921600 });
+    await port.drain();
+    await port.write(encodeFrame({ kind: 'GET_STATUS', flags: 0, seq: 1 }));
+    const buf = Buffer.alloc(256);
+    const { bytesRead } = await port.read(buf, 0, 256);
+    expect(bytesRead).toBe(128);
+    await expect(sim.binding.open({ path: sim.path, baudRate: 921600 })).rejects.toThrow(/lock/i);
+    const pending = port.read(buf, 0, 256);
+    await port.close();
+    await expect(pending).rejects.toMatchObject({ canceled: true });
+    await expect(port.write(Buffer.alloc(1))).rejects.toMatchObject({ canceled: true });
+    await expect(port.get()).rejects.toThrow(/not open/);
+  });
+});
+
 const hasSocat = spawnSync('socat', ['-V']).status === 0;
 
 describe('PTY server', () => {
