@@ -143,17 +143,34 @@ export function spotCheckBlockBound(trials: number, testWins: number, gamma: num
 }
 
 /**
- * The smallest block (trials) whose certified output, at a chip with
- * exactly this S and no loss, exceeds the expected setting bits
- * n (h(gamma) + 2 gamma): the block size from which a spot-checking run
- * expands randomness. Infinity when none below 2^44. Bisection on a
- * geometric grid, then integer bisection (output grows with n at fixed S).
+ * Standard deviation of the setting bits per trial: a trial costs
+ * -log2(gamma) + 2 bits when it is a test round and -log2(1 - gamma) bits
+ * otherwise (the sampler spends the information of its outcome), so the
+ * variance is gamma (1 - gamma) (2 - log2(gamma) + log2(1 - gamma))^2.
  */
-export function minNetGainBlockTrials(s: number, gamma: number, eps: number): number {
+export function settingBitsSdPerTrial(gamma: number): number {
+  if (!(gamma > 0 && gamma < 1)) return 0;
+  return Math.sqrt(gamma * (1 - gamma)) * Math.abs(2 - Math.log2(gamma) + Math.log2(1 - gamma));
+}
+
+/**
+ * The smallest block (trials) whose net gain is positive at a chip with
+ * this S and no loss, with a margin of `sigmas` standard deviations on both
+ * random quantities: the block's won test rounds `sigmas` sd below their
+ * mean n gamma omega, and its setting bits `sigmas` sd above their mean
+ * n (h(gamma) + 2 gamma). From this block size on a spot-checking run
+ * expands randomness block by block (the extractor seed is reused: see the
+ * certificate's accounting). Infinity when none below 2^44. Bisection on a
+ * geometric grid, then on integers to 1e-4 (output grows with n at fixed S).
+ */
+export function minNetGainBlockTrials(s: number, gamma: number, eps: number, sigmas = 5): number {
   const perTrial = settingBitsPerTrial(gamma);
+  const bitsSd = settingBitsSdPerTrial(gamma);
+  const pWin = (gamma * (s + 4)) / 8; // gamma omega, omega = 1/2 + S/8
   const ok = (n: number): boolean => {
-    const wins = Math.floor(((s + 4) * gamma * n) / 8);
-    return spotCheckBlockBound(n, wins, gamma, eps).outputBits > n * perTrial;
+    const wins = Math.floor(n * pWin - sigmas * Math.sqrt(n * pWin * (1 - pWin)));
+    const bits = n * perTrial + sigmas * bitsSd * Math.sqrt(n);
+    return spotCheckBlockBound(n, wins, gamma, eps).outputBits > bits;
   };
   let hi = 2 ** 16;
   while (!ok(hi)) {

@@ -1,0 +1,142 @@
+/**
+ * Spot-checking certification (src/certify/spot-check.ts; ADFRV 2018 /
+ * ARV 2019 randomness expansion with test rounds of probability gamma).
+ *
+ * No printed number of those papers was reachable from this machine (their
+ * figures are plots); what is checked instead follows directly from the
+ * printed formulas: at gamma = 1 the bound is exactly the all-test-rounds
+ * EAT bound of bounds.ts; v carries ceil(g'/gamma); an independent brute
+ * force over the tangent point agrees; the smallest block with positive net
+ * gain named in the README (and in `epqrng stream --help`) is where the
+ * certified bits first exceed the measured setting bits.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { binaryEntropy, chshRate, chshRateSlope, EAT_THRESHOLD_GRID_SIZE, eatEntropy, omegaOfS } from '../../src/certify/bounds.ts';
+import { minNetGainBlockTrials, settingBitsPerTrial, spotCheckBlockBound, spotCheckEntropy, spotCheckSEstimate, spotCheckV } from '../../src/certify/spot-check.ts';
+import { parseCertificateLine } from '../../src/certify/index.ts';
+import { Device } from '../../src/device/index.ts';
+import { randomSeed } from '../../src/extract/index.ts';
+import { seedBitsForBlock } from '../../src/extract/stream.ts';
+import { certifiedStream } from '../../src/output/certified-stream.ts';
+import { createSimulatedPort } from '../../src/simulator/index.ts';
+import { usage as streamUsage } from '../../src/cli/commands/stream.ts';
+
+const EPS = 2 ** -64;
+const epsS = EPS / 6;
+const epsEA = EPS / 3 / EAT_THRESHOLD_GRID_SIZE;
+
+describe('spot-checking EAT bound', () => {
+  it('at gamma = 1 (every trial a test round) equals the all-test-rounds EAT bound', () => {
+    for (const s of [2.2, 2.4, 2.6]) {
+      for (const n of [1e6, 2 ** 22, 1e9]) {
+        // Up to the resolution of the two tangent-point searches (1e-5 bit per trial).
+        expect(Math.abs(spotCheckEntropy(n, omegaOfS(s), 1, epsS, epsEA).entropyBits - eatEntropy(n, omegaOfS(s), epsS, epsEA).entropyBits)).toBeLessThan(1e-5 * n);
+      }
+    }
+  });
+
+  it('v = 2 (log2(1 + 2 d_O) + ceil(g\'/gamma)) sqrt(1 - 2 log2(eps_s eps_EA)): the gradient of f_t carries 1/gamma', () => {
+    expect(spotCheckV(5.2, 0.01, 2 ** -10, 2 ** -20)).toBeCloseTo(2 * (Math.log2(9) + 520) * Math.sqrt(61), 9);
+    expect(spotCheckV(5.2, 1, 2 ** -10, 2 ** -20)).toBeCloseTo(2 * (Math.log2(9) + 6) * Math.sqrt(61), 9);
+  });
+
+  it('equals an independent brute force over the tangent point at gamma = 0.01', () => {
+    const n = 2e10;
+    const w = omegaOfS(2.4);
+    const got = spotCheckEntropy(n, w, 0.01, epsS, epsEA).entropyBits;
+    let best = -Infinity;
+    for (let t = 0.7500001; t <= w; t += 2e-6) {
+      const g1 = chshRateSlope(t);
+      const v = 2 * (Math.log2(9) + Math.ceil(g1 / 0.01)) * Math.sqrt(1 - 2 * Math.log2(epsS * epsEA));
+      best = Math.max(best, n * (chshRate(t) + g1 * (w - t)) - v * Math.sqrt(n));
+    }
+    expect(Math.abs(got - best)).toBeLessThan(1e-6 * n);
+  });
+
+  it('S-hat = 8 W / (gamma n) - 4 is unbiased: simulated blocks of an S = 2.4 device average to 2.4 within 5 sigma', () => {
+    // Deterministic LCG so the test cannot flake; per trial: test w.p. gamma, won w.p. omega.
+    let state = 12345;
+    const rand = (): number => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const gamma = 0.05;
+    const omega = omegaOfS(2.4);
+    const n = 200_000;
+    const blocks = 20;
+    let sum = 0;
+    for (let b = 0; b < blocks; b++) {
+      let w = 0;
+      for (let i = 0; i < n; i++) if (rand() < gamma && rand() < omega) w++;
+      sum += spotCheckSEstimate(n, w, gamma);
+    }
+    const sd = (8 / gamma) * Math.sqrt((gamma * omega * (1 - gamma * omega)) / (n * blocks));
+    expect(Math.abs(sum / blocks - 2.4)).toBeLessThan(5 * sd);
+  });
+
+  it('setting bits per trial: h(gamma) + 2 gamma (0.1008 at gamma = 0.01; 2 at gamma = 1)', () => {
+    expect(settingBitsPerTrial(0.01)).toBeCloseTo(binaryEntropy(0.01) + 0.02, 12);
+    expect(settingBitsPerTrial(0.01)).toBeCloseTo(0.1008, 4);
+    expect(settingBitsPerTrial(1)).toBe(2);
+  });
+});
+
+describe('net gain: the block size the docs name', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+
+  it('at gamma = 0.01, S = 2.4, eps 2^-64: the README and the CLI usage name the smallest block with positive net gain, and it is', () => {
+    const documented = /positive net gain from (\d[\d,]*) trials per block at S = 2\.4/.exec(readme);
+    expect(documented, 'README names the block size').not.toBeNull();
+    const n = Number(documented![1]!.replace(/,/g, ''));
+    expect(streamUsage).toContain(`about ${(n / 1e10).toFixed(2)}e10 trials`);
+    const min = minNetGainBlockTrials(2.4, 0.01, EPS);
+    expect(Math.abs(n - min) / min).toBeLessThan(1e-3);
+    // The certificate's accounting there, from the certifier's own bound, with the block's won test rounds
+    // 5 sd below their mean and its setting bits 5 sd above theirs (h(gamma) + 2 gamma per trial on average;
+    // sampler.test.ts measures at most h(gamma) + 2 gamma + 0.01): net gain = m - setting bits > 0.
+    const pWin = omegaOfS(2.4) * 0.01;
+    const wins = Math.floor(n * pWin - 5 * Math.sqrt(n * pWin * (1 - pWin)));
+    const m = spotCheckBlockBound(n, wins, 0.01, EPS).outputBits;
+    const bitsSd = Math.sqrt(0.01 * 0.99) * (2 - Math.log2(0.01) + Math.log2(0.99));
+    const settingBits = Math.ceil(n * settingBitsPerTrial(0.01) + 5 * bitsSd * Math.sqrt(n));
+    expect(m - settingBits).toBeGreaterThan(0);
+    // At the mean win count the margin is large: the net gain is about 0.3% of the block's bits.
+    const mMean = spotCheckBlockBound(n, Math.floor(n * pWin), 0.01, EPS).outputBits;
+    expect(mMean - n * settingBitsPerTrial(0.01)).toBeGreaterThan(0);
+    // 5% smaller blocks do not expand at the 5 sd margin: the named size is (close to) the smallest.
+    const n2 = Math.floor(0.95 * n);
+    const w2 = Math.floor(n2 * pWin - 5 * Math.sqrt(n2 * pWin * (1 - pWin)));
+    expect(spotCheckBlockBound(n2, w2, 0.01, EPS).outputBits).toBeLessThan(n2 * settingBitsPerTrial(0.01) + 5 * bitsSd * Math.sqrt(n2));
+  });
+});
+
+describe('a spot-checking run on the simulated chip', () => {
+  it('gamma = 0.5, blocks of 2^22: certified, m as the spot-checking bound gives from the certificate counts, settings (0,0) on generation rounds', async () => {
+    const sim = createSimulatedPort({ seed: 11, calibrated: true, clock: 'virtual' });
+    const device = await Device.open({ path: sim.path, binding: sim.binding });
+    const lines: string[] = [];
+    const blockTrials = 2 ** 22;
+    try {
+      for await (const bytes of certifiedStream(device, { seed: randomSeed(seedBitsForBlock(blockTrials)), blockTrials, hostSettings: { testRate: '0.5', seed: new Uint8Array(16).fill(1) }, onCertificate: (l) => lines.push(l) })) {
+        expect(bytes.length).toBeGreaterThan(0);
+        break;
+      }
+    } finally {
+      await device.close();
+    }
+    const c = parseCertificateLine(lines[0]!);
+    const hs = c.hostSettings!;
+    expect(hs.testRate).toEqual({ gamma: 0.5, numerator: 1, denominator: 2, generationSettings: 'x=0 y=0' });
+    expect(Math.abs(hs.testRounds - blockTrials / 2)).toBeLessThan(5 * Math.sqrt(blockTrials / 4));
+    // Generation rounds all at (0, 0), test rounds uniform: trials at x = 1 are half the test rounds.
+    const atX1 = c.counts.slice(8).reduce((a, b) => a + b, 0);
+    expect(Math.abs(atX1 - hs.testRounds / 2)).toBeLessThan(5 * Math.sqrt(hs.testRounds / 4));
+    const s = 8 * hs.testWins / (0.5 * blockTrials) - 4;
+    expect(c.sEstimate).toBeCloseTo(s, 12);
+    expect(spotCheckBlockBound(blockTrials, hs.testWins, 0.5, EPS).outputBits).toBe(c.outputBits);
+    expect(c.outputBits).toBeGreaterThan(0);
+    // h(1/2) + 2 * 1/2 = 2 bits per trial, read from the generator.
+    expect(Math.abs(c.accounting!.settingBits / blockTrials - 2)).toBeLessThan(0.01);
+    expect(c.accounting!.netGainBits).toBe(c.outputBits - c.accounting!.settingBits);
+  }, 60_000);
+});
