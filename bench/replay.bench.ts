@@ -22,6 +22,8 @@ import { fileURLToPath } from 'node:url';
 import type { Figure } from './run.ts';
 
 const TRIALS = 2 ** 24;
+/** Fresh child processes per mode; the fastest counts, the largest peak RSS counts. */
+const RUNS = 3;
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 
@@ -94,19 +96,27 @@ export async function run(): Promise<Figure[]> {
     await makeRecording(file);
     const figures: Figure[] = [{ name: 'replay: recording size on disk', value: statSync(file).size / 1e6, unit: `MB (${TRIALS} trials)` }];
     for (const mode of ['capture', 'device', 'full']) {
-      const r = spawnSync(process.execPath, [join(root, 'bin/run-ts.js'), join(here, 'replay.bench.ts'), '--child', mode, file], {
-        cwd: root,
-        encoding: 'utf8',
-      });
-      if (r.status !== 0) throw new Error(`replay bench child (${mode}) failed: ${r.stderr}`);
-      const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
+      // Best of RUNS fresh processes: the machine is shared, and the best run is the one least slowed by others.
+      let res: ChildResult | undefined;
+      let peakRss = 0;
+      for (let i = 0; i < RUNS; i++) {
+        const r = spawnSync(process.execPath, [join(root, 'bin/run-ts.js'), join(here, 'replay.bench.ts'), '--child', mode, file], {
+          cwd: root,
+          encoding: 'utf8',
+        });
+        if (r.status !== 0) throw new Error(`replay bench child (${mode}) failed: ${r.stderr}`);
+        const one = JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
+        peakRss = Math.max(peakRss, one.maxRssMB);
+        if (!res || one.seconds < res.seconds) res = one;
+      }
+      res = { ...res!, maxRssMB: peakRss };
       // 'full' counts the trials of certified blocks (the default 2^22-trial blocks: 4 of them).
       const expected = mode === 'full' ? Math.floor(TRIALS / 2 ** 22) * 2 ** 22 : TRIALS;
       if (res.trials !== expected) throw new Error(`replay bench child (${mode}) saw ${res.trials} trials, expected ${expected}`);
       const rate = res.trials / res.seconds;
       const what = mode === 'full' ? 'file -> certified, extracted bytes (default options)' : 'file -> certified blocks';
-      figures.push({ name: `replay ${mode}: ${what}`, value: rate, unit: 'trials/s', target: '>= 2.5e7', ok: rate >= 25e6 });
-      figures.push({ name: `replay ${mode}: peak RSS (whole process)`, value: res.maxRssMB, unit: 'MB', target: '< 150', ok: res.maxRssMB < 150 });
+      figures.push({ name: `replay ${mode}: ${what}`, value: rate, unit: `trials/s (best of ${RUNS})`, target: '>= 2.5e7', ok: rate >= 25e6 });
+      figures.push({ name: `replay ${mode}: peak RSS (whole process, worst of ${RUNS})`, value: res.maxRssMB, unit: 'MB', target: '< 150', ok: res.maxRssMB < 150 });
     }
     return figures;
   } finally {
