@@ -58,9 +58,17 @@ export async function servePty(ptyPath: string, opts: PtyServeOptions): Promise<
   }
 
   const { internalPath: _i, startTimeoutMs: _t, socatPath: _s, ...chipOpts } = opts;
-  const chip = new SimulatedChip({ ...chipOpts, clock: 'realtime' });
-  const port = new SerialPort({ path: realpathSync(internalPath), baudRate: 921600, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  let chip: SimulatedChip;
+  let port: SerialPort;
+  try {
+    chip = new SimulatedChip({ ...chipOpts, clock: 'realtime' });
+    port = new SerialPort({ path: realpathSync(internalPath), baudRate: 921600, autoOpen: false });
+    const p = port;
+    await new Promise<void>((resolve, reject) => p.open((err) => (err ? reject(err) : resolve())));
+  } catch (e) {
+    await stopProcess(socat, exited);
+    throw e;
+  }
 
   let writing = false;
   let closing = false;

@@ -181,3 +181,12 @@ describe('PTY server', () => {
     await expect(servePty(join(tmp, 'no', 'such', 'dir', 'pty'), { seed: 1, startTimeoutMs: 2000 })).rejects.toThrow(/socat/);
   });
 });
+
+describe('PTY server errors', () => {
+  it.skipIf(!hasSocat)('bad chip options end socat and reject', async () => {
+    const path = join(tmp, 'epq-bad');
+    await expect(servePty(path, { seed: 1, faults: { wobble: '1' } })).rejects.toThrow(/unknown simulator fault/);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(path)).toBe(false);
+  });
+});
