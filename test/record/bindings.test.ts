@@ -11,6 +11,10 @@ import { createReplayBinding } from '../../src/record/replay-binding.ts';
 import { RecordingParser } from '../../src/record/reader.ts';
 import { Direction, type RecordingHeader } from '../../src/record/format.ts';
 import { DeviceError } from '../../src/errors.ts';
+import { servePty } from '../../src/simulator/index.ts';
+import { SessionRecorder } from '../../src/record/session.ts';
+import { trialRun } from '../../src/record/trial-run.ts';
+import { hasSocat } from '../cli/pty-pair.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -32,24 +36,26 @@ function header(device: Device, commandLine: string[]): RecordingHeader {
 }
 
 /** The trial records of a run, concatenated, with the first index of each frame. */
-async function collectTrials(run: AsyncIterable<{ kind: string }[]>): Promise<{ firsts: number[]; records: Buffer }> {
+async function collectTrials(run: AsyncIterable<{ kind: string }[]>): Promise<{ firsts: number[]; counts: number[]; records: Buffer }> {
   const firsts: number[] = [];
+  const counts: number[] = [];
   const parts: Buffer[] = [];
   for await (const batch of run) {
     for (const ev of batch) {
       if (ev.kind === 'trials') {
-        const t = ev as unknown as { first: number; records: Uint8Array };
+        const t = ev as unknown as { first: number; n: number; records: Uint8Array };
         firsts.push(t.first);
-        parts.push(Buffer.from(t.records));
+        counts.push(t.n);
+        parts.push(Buffer.from(t.records.subarray(0, t.n)));
       }
     }
   }
-  return { firsts, records: Buffer.concat(parts) };
+  return { firsts, counts, records: Buffer.concat(parts) };
 }
 
 interface Session {
   path: string;
-  trials: { firsts: number[]; records: Buffer };
+  trials: { firsts: number[]; counts: number[]; records: Buffer };
 }
 
 /** A live session on the virtual-clock simulator, recorded: set the delay, run `limit` trials. */
@@ -152,5 +158,56 @@ describe('replay binding', () => {
     writeFileSync(raw, Buffer.from([0xe5, 0x51, 1, 2, 3]));
     const replay = createReplayBinding(raw);
     await expect(Device.open({ path: replay.path, binding: replay.binding as never, retries: 0 })).rejects.toThrow(/raw capture/);
+  });
+});
+
+describe('a session recorded over a real pseudo-terminal (socat, native binding)', () => {
+  it.skipIf(!hasSocat)('holds every trial once, in order, stamped with host time, and replays as the chip', async () => {
+    // A 4 MiB chip buffer: on 2 shared cores a stalled host must not turn into honest GAPs (see test/device/integration.test.ts).
+    const server = await servePty(join(dir, 'epq'), { seed: 12, calibrated: true, deviceBufferFrames: 65536 });
+    const path = join(dir, 'pty.epqrec');
+    const trials = 300_000;
+    try {
+      const rec = new SessionRecorder({ out: path, tool: 'record', commandLine: ['record', '--port', server.path, '--trials', String(trials)] });
+      const { SerialPort } = await import('serialport');
+      const device = await Device.open({ path: server.path, binding: rec.wrap(SerialPort.binding as never) });
+      rec.begin(device.info);
+      const session = trialRun(device, { limitTrials: trials, rateTrialsPerS: 0 });
+      while (!(await session.next()).done) {
+        // drain
+      }
+      await device.close();
+      rec.close();
+    } finally {
+      await server.close();
+    }
+    const parser = new RecordingParser();
+    const entries = parser.push(readFileSync(path));
+    expect(parser.finish()).toBeNull();
+    expect(parser.header?.clock).toBe('host-monotonic');
+    expect(parser.header?.startedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    for (let i = 1; i < entries.length; i++) expect(entries[i].timeUs).toBeGreaterThanOrEqual(entries[i - 1].timeUs);
+    const captured = await collectTrials(runEventsFromBytes(entries.filter((e) => e.direction === Direction.DEVICE_TO_HOST).map((e) => e.bytes)));
+    expect(captured.records.length).toBe(trials);
+    // Every index exactly once, in order: each frame starts where the previous one ended.
+    let next = 0;
+    let misplaced = 0;
+    for (const [k, first] of captured.firsts.entries()) {
+      if (first !== next) misplaced++;
+      next = first + captured.counts[k];
+    }
+    expect(misplaced).toBe(0);
+    expect(next).toBe(trials);
+    // The recording plays back as the chip to the same host logic, whatever chunks the PTY delivered.
+    const replay = createReplayBinding(path);
+    const device = await Device.open({ path: replay.path, binding: replay.binding as never });
+    const session = trialRun(device, { limitTrials: trials, rateTrialsPerS: 0 });
+    const parts: Buffer[] = [];
+    for (let r = await session.next(); !r.done; r = await session.next()) {
+      for (const ev of r.value) if (ev.kind === 'trials') parts.push(Buffer.from(ev.records));
+    }
+    await device.close();
+    expect(replay.divergence).toBeNull();
+    expect(Buffer.concat(parts).equals(captured.records)).toBe(true);
   });
 });
