@@ -242,14 +242,19 @@ function loadTwiddles(b: Body, mode: TwiddleMode): void {
 
 /** address of element p of the butterfly: p0 + p * qb */
 function addr(b: Body, p: number): void {
-  b.get('p0');
-  for (let k = 0; k < p; k++) b.get('qb').op(i32Add);
+  b.get(`p${p}`);
+}
+
+/** p1, p2, p3 = p0 + qb, p0 + 2 qb, p0 + 3 qb */
+function addresses(b: Body): void {
+  for (let p = 1; p < 4; p++) b.get(`p${p - 1}`).get('qb').op(i32Add).set(`p${p}`);
 }
 
 function genDif4(mode: TwiddleMode, jOuter: boolean): Body {
-  const b = new Body(['a', 'start', 'end', 'size', 'tw'], ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend'], V4);
+  const b = new Body(['a', 'start', 'end', 'size', 'tw'], ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend', 'p1', 'p2', 'p3'], V4);
   const bytes = mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0;
   groupLoops(b, bytes, jOuter, () => loadTwiddles(b, mode), () => {
+    addresses(b);
     for (let p = 0; p < 4; p++) {
       addr(b, p);
       b.load().set(`x${p}`);
@@ -278,9 +283,10 @@ function genDif4(mode: TwiddleMode, jOuter: boolean): Body {
 }
 
 function genDit4(mode: TwiddleMode, jOuter: boolean): Body {
-  const b = new Body(['a', 'start', 'end', 'size', 'tw'], ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend'], V4);
+  const b = new Body(['a', 'start', 'end', 'size', 'tw'], ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend', 'p1', 'p2', 'p3'], V4);
   const bytes = mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0;
   groupLoops(b, bytes, jOuter, () => loadTwiddles(b, mode), () => {
+    addresses(b);
     for (let p = 0; p < 4; p++) {
       addr(b, p);
       b.load().set(`x${p}`);
