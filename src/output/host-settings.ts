@@ -233,6 +233,12 @@ export interface HostSettingsFeederOptions {
   blockTrials: number;
   /** Settings per write at most (default 16384: 86 SETTINGS frames, 5.5 KiB). */
   maxWriteSettings?: number;
+  /**
+   * The run's START limit (0: until STOP). The chip goes IDLE by itself at
+   * the limit and answers SETTINGS still in flight with BAD_STATE, which
+   * would fail the device's next run: the feeder sends no settings beyond it.
+   */
+  limitTrials?: number;
 }
 
 export interface FeederStats {
@@ -252,6 +258,7 @@ export class HostSettingsFeeder {
   private readonly fifo: number;
   private readonly blockTrials: number;
   private readonly maxWrite: number;
+  private readonly limit: number;
   private readonly buf: Uint8Array;
   private run: Run | undefined;
   private stopped = false;
@@ -259,12 +266,13 @@ export class HostSettingsFeeder {
 
   constructor(
     private readonly draw: SettingsDraw,
-    { fifo, blockTrials, maxWriteSettings = 16384 }: HostSettingsFeederOptions,
+    { fifo, blockTrials, maxWriteSettings = 16384, limitTrials = 0 }: HostSettingsFeederOptions,
   ) {
     if (!(Number.isInteger(fifo) && fifo > 0)) throw new RangeError('"fifo" must be a positive integer');
     this.fifo = fifo;
     this.blockTrials = blockTrials;
     this.maxWrite = maxWriteSettings;
+    this.limit = limitTrials > 0 ? limitTrials : Infinity;
     this.buf = new Uint8Array(maxWriteSettings);
     this.ledger = new SettingsLedger(draw.plan);
   }
@@ -296,7 +304,7 @@ export class HostSettingsFeeder {
     const run = this.run;
     if (!run || this.stopped || !run.active) return;
     for (;;) {
-      const room = this.stats.consumed + this.fifo - this.stats.sent;
+      const room = Math.min(this.stats.consumed + this.fifo, this.limit) - this.stats.sent;
       if (room <= 0) return;
       const count = Math.min(room, this.maxWrite);
       const out = this.buf.subarray(0, count);

@@ -35,7 +35,7 @@ export interface HostRunMetrics {
 
 export async function measureHostRun(device: Device, { trials, blockTrials = 2 ** 20, testRate = '1' }: { trials: number; blockTrials?: number; testRate?: string }): Promise<HostRunMetrics> {
   const draw = new SettingsDraw(new CsprngSource(), testRateFraction(testRate));
-  const feeder = new HostSettingsFeeder(draw, { fifo: device.info.settingsFifo, blockTrials });
+  const feeder = new HostSettingsFeeder(draw, { fifo: device.info.settingsFifo, blockTrials, limitTrials: trials });
   const certifier = new Certifier({
     blockTrials,
     device: { serial: device.info.serial, firmware: device.info.firmware.join('.') },
