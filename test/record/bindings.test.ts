@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createSimulatedPort } from '../../src/simulator/binding.ts';
 import { Device, runEventsFromBytes } from '../../src/device/index.ts';
 import { decodeFrame } from '../../src/protocol/decode.ts';
+import { encodeFrame } from '../../src/protocol/encode.ts';
 import { RecordingWriter } from '../../src/record/writer.ts';
 import { recordingBinding } from '../../src/record/recording-binding.ts';
 import { createReplayBinding } from '../../src/record/replay-binding.ts';
@@ -209,5 +210,77 @@ describe('a session recorded over a real pseudo-terminal (socat, native binding)
     await device.close();
     expect(replay.divergence).toBeNull();
     expect(Buffer.concat(parts).equals(captured.records)).toBe(true);
+  });
+});
+
+describe('replay port, directly', () => {
+  const frame = (f: object): Buffer => encodeFrame(f as never);
+  const getInfo = (seq: number) => frame({ kind: 'GET_INFO', seq, flags: 0 });
+  const setWindow = (seq: number, window: number) => frame({ kind: 'SET_WINDOW', seq, flags: 0, window });
+  const ack = (seq: number, ackSeq: number, ackType: number) => frame({ kind: 'ACK', seq, flags: 0, ackSeq, ackType, status: 0, detail: 0 });
+
+  /** A recording: H (two commands in one write), D (their ACKs), H (one more), D (its ACK). */
+  function makeRecording(name: string): string {
+    const path = join(dir, name);
+    const w = new RecordingWriter(path, {
+      header: { format: 'epqrng-recording', version: 1, tool: 'test', commandLine: [], clock: 'none', device: null, extractorSeed: null },
+    });
+    w.hostToDevice(Buffer.concat([getInfo(0), setWindow(1, 1500)]), 0);
+    w.deviceToHost(Buffer.concat([ack(0, 0, 0x81), ack(1, 1, 0x86)]), 0);
+    w.hostToDevice(setWindow(2, 900), 0);
+    w.deviceToHost(ack(2, 2, 0x86), 0);
+    w.close();
+    return path;
+  }
+
+  async function open(path: string, atEnd: 'silent' | 'disconnect' = 'silent') {
+    const session = createReplayBinding(path, { atEnd });
+    const port = await session.binding.open({ path: session.path, baudRate: 921600 });
+    return { session, port };
+  }
+
+  it('matches host bytes whatever the write boundaries, and splits a recorded read over small reads', async () => {
+    const { port } = await open(makeRecording('split.epqrec'));
+    const two = Buffer.concat([getInfo(0), setWindow(1, 1500)]);
+    await port.write(two.subarray(0, 10));
+    await port.write(two.subarray(10, 100));
+    await port.write(Buffer.concat([two.subarray(100), setWindow(2, 900).subarray(0, 5)]));
+    const buf = Buffer.alloc(256);
+    const a = await port.read(buf, 0, 100);
+    expect(a.bytesRead).toBe(100);
+    const b = await port.read(buf, 100, 156);
+    // The rest of the first recorded read only: reads never merge two recorded reads.
+    expect(b.bytesRead).toBe(28);
+    expect(buf.subarray(0, 128).equals(Buffer.concat([ack(0, 0, 0x81), ack(1, 1, 0x86)]))).toBe(true);
+    await port.write(setWindow(2, 900).subarray(5));
+    const c = await port.read(buf, 0, 256);
+    expect(buf.subarray(0, c.bytesRead).equals(ack(2, 2, 0x86))).toBe(true);
+    await port.whenPlayed();
+    expect(port.atEnd).toBe(true);
+    expect(port.progress).toEqual({ deviceBytesDelivered: 192, hostBytesMatched: 192, recordsConsumed: 4 });
+    await port.close();
+  });
+
+  it('a read after the end waits (silent) or fails as an unplug (disconnect)', async () => {
+    const path = makeRecording('end.epqrec');
+    for (const mode of ['silent', 'disconnect'] as const) {
+      const { port } = await open(path, mode);
+      await port.write(Buffer.concat([getInfo(0), setWindow(1, 1500), setWindow(2, 900)]));
+      const buf = Buffer.alloc(256);
+      expect((await port.read(buf, 0, 256)).bytesRead).toBe(128);
+      expect((await port.read(buf, 0, 256)).bytesRead).toBe(64);
+      const pending = port.read(buf, 0, 256);
+      const outcome = await Promise.race([pending.then(() => 'read', (e: Error) => e.message), new Promise((r) => setTimeout(() => r('waiting'), 50))]);
+      expect(outcome).toBe(mode === 'silent' ? 'waiting' : 'end of the recording');
+      await port.close();
+      if (mode === 'silent') await expect(pending).rejects.toMatchObject({ canceled: true });
+    }
+  });
+
+  it('bytes that are not a frame are shown in hex', async () => {
+    const { session, port } = await open(makeRecording('hex.epqrec'));
+    await expect(port.write(Buffer.from([1, 2, 3]))).rejects.toThrow(DeviceError);
+    expect(session.divergence?.message).toBe('replay diverged at record 0: expected GET_INFO seq 0, got 3 bytes 01 02 03');
+    await port.close();
   });
 });
