@@ -45,7 +45,7 @@ import { bytesForBits } from './naive.ts';
 export const MAX_INPUT_BITS = 2 ** 28;
 
 export interface ToeplitzOptions {
-  /** Largest accepted distance of a convolution value from an integer (default 0.25). */
+  /** Largest accepted distance of a convolution value from an integer: default 0.25, must be below 0.5 (negative forces the exact path). */
   roundingTolerance?: number;
   /** 'auto' (default): schoolbook for small products, FFT otherwise; 'fft' or 'words' to force one. */
   method?: 'auto' | 'fft' | 'words';
@@ -88,6 +88,15 @@ function checkSizes(n: number, m: number): void {
   }
 }
 
+function checkTolerance(tolerance: number | undefined): number {
+  const t = tolerance ?? 0.25;
+  // at 0.5 or more a value could be accepted next to the wrong integer
+  if (typeof t !== 'number' || Number.isNaN(t) || t >= 0.5) {
+    throw new RangeError(`"roundingTolerance" must be a number below 0.5, got ${t}`);
+  }
+  return t;
+}
+
 function checkSeed(seed: Uint8Array, n: number, m: number): void {
   if (seed.length < bytesForBits(n + m - 1)) {
     throw new RangeError(`seed holds ${seed.length * 8} bits, n + m - 1 = ${n + m - 1} bits needed`);
@@ -101,7 +110,7 @@ function checkSeed(seed: Uint8Array, n: number, m: number): void {
  */
 export function toeplitzHash(input: Uint8Array, n: number, m: number, seed: Uint8Array, options: ToeplitzOptions = {}): Uint8Array {
   checkArgs(input, n, m, seed);
-  return hashAny(input, n, m, seed, options.roundingTolerance ?? 0.25, options.method ?? 'auto', options.simd ?? true, null);
+  return hashAny(input, n, m, seed, checkTolerance(options.roundingTolerance), options.method ?? 'auto', options.simd ?? true, null);
 }
 
 /** Statistics of the FFT path, for tests and benches. */
@@ -170,7 +179,7 @@ export class ToeplitzPlan {
     this.n = n;
     this.m = m;
     this.seed = Uint8Array.from(seed.subarray(0, bytesForBits(n + m - 1)));
-    this.tolerance = options.roundingTolerance ?? 0.25;
+    this.tolerance = checkTolerance(options.roundingTolerance);
     this.method = options.method ?? 'auto';
     this.useSimd = options.simd ?? true;
   }

@@ -184,6 +184,7 @@ describe('argument checks', () => {
     expect(() => toeplitzHash(x, 17, 1, s)).toThrow(new RangeError('input holds 16 bits, n = 17 bits needed'));
     expect(() => toeplitzHash(x, 16, 10, s)).toThrow(new RangeError('seed holds 24 bits, n + m - 1 = 25 bits needed'));
     expect(() => new ToeplitzPlan(16, 9, s).hash(x, 10)).toThrow(new RangeError('"outputBits" must be an integer in 1..m (m = 9), got 10'));
+    expect(() => toeplitzHash(x, 16, 9, s, { roundingTolerance: 0.5 })).toThrow(new RangeError('"roundingTolerance" must be a number below 0.5, got 0.5'));
   });
   it('names the bad type', () => {
     expect(() => toeplitzHash([1, 2] as unknown as Uint8Array, 16, 1, s)).toThrow(new TypeError('"input" is not a Uint8Array'));
