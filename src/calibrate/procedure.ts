@@ -227,6 +227,7 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
       // First pass with A's singles at the pi pulse over a typical efficiency; refined below.
       brightness: Math.min(1, (pump.amplitude.value + pump.background.value) / 0.9),
       windowPs: plan.workingWindowPs,
+      heraldBiasMv: plan.heraldBiasMv,
     };
     let r = await sweepBias(ctx, plan, bc);
     // Brightness from A's singles at the pi pulse, with the fitted efficiencies; then refit with it.

@@ -114,7 +114,7 @@ describe('bias step', () => {
     await device.setPump(Math.round(h.piPumpMicrowatts));
     await device.setDelay(Math.round(h.pathDelayPs));
     await device.setWindow(plan.workingWindowPs);
-    const r = await sweepBias(ctx, plan, { dark, rotDeg: h.rotDegrees, gateFraction: 1, g2: h.g2, brightness: h.bMax, windowPs: plan.workingWindowPs });
+    const r = await sweepBias(ctx, plan, { dark, rotDeg: h.rotDegrees, gateFraction: 1, g2: h.g2, brightness: h.bMax, windowPs: plan.workingWindowPs, heraldBiasMv: plan.heraldBiasMv });
     for (let d = 0; d < 4; d++) {
       const c = r.curves[d];
       expect(Math.abs(c.etaMax.value - h.etaMax[d])).toBeLessThan(0.03);

@@ -20,7 +20,7 @@ import { fitCurve } from '../fit.ts';
 import { darkClickProbability, efficiencyAtBias } from '../models.ts';
 import { toCentidegrees } from '../angles.ts';
 import { DARK_REF_BIAS_MV, darkRate, type DarkResult } from './dark.ts';
-import type { Quad } from '../click-model.ts';
+import { expectedCountsPerTrial, type ClickModel, type Quad } from '../click-model.ts';
 
 export interface BiasPoint {
   station: 'A' | 'B';
@@ -64,26 +64,95 @@ export interface BiasContext {
   g2: number;
   brightness: number;
   windowPs: number;
+  /** Bias of the station not swept. */
+  heraldBiasMv: number;
+}
+
+/** Klyshko ratio of detector d at one point: its coincidences with the other station over that station's singles. */
+function klyshko(p: BiasPoint, d: number): { k: number; herald: number } {
+  const c = p.coincidences;
+  const [cross, herald] =
+    d === 0 ? [c[0] + c[1], p.singles[2] + p.singles[3]]
+    : d === 1 ? [c[2] + c[3], p.singles[2] + p.singles[3]]
+    : d === 2 ? [c[0] + c[2], p.singles[0] + p.singles[1]]
+    : [c[1] + c[3], p.singles[0] + p.singles[1]];
+  return { k: herald > 0 ? cross / herald : 0, herald };
+}
+
+/** Bisection for x in [lo, hi] with f(x) = target, f increasing. */
+function solveIncreasing(f: (x: number) => number, target: number, lo: number, hi: number): number {
+  let a = lo;
+  let b = hi;
+  for (let i = 0; i < 50; i++) {
+    const m = (a + b) / 2;
+    if (f(m) < target) a = m;
+    else b = m;
+  }
+  return (a + b) / 2;
+}
+
+/**
+ * Efficiencies of the swept station's two detectors at one point, by
+ * inverting the section 7 click model (click-model.ts): the efficiency whose
+ * predicted Klyshko ratio equals the measured one, with dark counts, the
+ * gate share and multi-pair emission in the model (a first-order multi-pair
+ * factor 1 + g2 b over-corrects by about 1%). The herald detectors'
+ * efficiencies come from their own singles, eta = 2 (S/N - dark) / (b g).
+ */
+export function efficienciesAtPoint(p: BiasPoint, bc: BiasContext): [number, number] {
+  const swept = p.station === 'A' ? [0, 1] : [2, 3];
+  const gate = (d: number) => (d >= 2 ? bc.gateFraction : 1);
+  const biasOf = (d: number) => (swept.includes(d) ? p.biasMv : bc.heraldBiasMv);
+  const dark = [0, 1, 2, 3].map((d) => darkClickProbability(darkRate(bc.dark.curves[d], biasOf(d)), bc.windowPs)) as Quad;
+  const eta = [0, 1, 2, 3].map((d) =>
+    swept.includes(d)
+      ? Math.max(0, (2 * (klyshko(p, d).k - dark[d])) / gate(d))
+      : Math.min(1, Math.max(0, (2 * (p.singles[d] / p.trials - dark[d])) / (Math.max(bc.brightness, 1e-6) * gate(d)))),
+  ) as Quad;
+  const model = (e: Quad): ClickModel => ({
+    brightness: bc.brightness,
+    g2: bc.g2,
+    visibility: 1,
+    rotDeg: bc.rotDeg,
+    efficiency: e,
+    gateFraction: bc.gateFraction,
+    darkProbability: dark,
+  });
+  const betaDeg = 45 + bc.rotDeg; // the sweep's angles: alpha - beta + rot = -45, uncorrelated pairs
+  for (let round = 0; round < 2; round++) {
+    for (const d of swept) {
+      const target = klyshko(p, d).k;
+      eta[d] = solveIncreasing(
+        (x) => {
+          const e = [...eta] as Quad;
+          e[d] = x;
+          return klyshkoOf(expectedCountsPerTrial(model(e), 0, betaDeg), d);
+        },
+        target,
+        0,
+        1.5,
+      );
+    }
+  }
+  return [eta[swept[0]], eta[swept[1]]];
+}
+
+function klyshkoOf(x: { singles: Quad; coincidences: Quad }, d: number): number {
+  return klyshko({ station: d < 2 ? 'A' : 'B', biasMv: 0, trials: 1, singles: x.singles, coincidences: x.coincidences }, d).k;
 }
 
 /** Efficiency samples of one detector from the sweep of its station. */
 export function efficiencySamples(points: readonly BiasPoint[], detector: number, bc: BiasContext): EfficiencySample[] {
   const station = detector < 2 ? 'A' : 'B';
-  const multiPair = 1 + bc.g2 * bc.brightness;
   return points
     .filter((p) => p.station === station)
     .map((p) => {
-      const c = p.coincidences;
-      const [cross, herald] =
-        detector === 0 ? [c[0] + c[1], p.singles[2] + p.singles[3]]
-        : detector === 1 ? [c[2] + c[3], p.singles[2] + p.singles[3]]
-        : detector === 2 ? [c[0] + c[2], p.singles[0] + p.singles[1]]
-        : [c[1] + c[3], p.singles[0] + p.singles[1]];
-      const k = herald > 0 ? cross / herald : 0;
-      const dark = darkClickProbability(darkRate(bc.dark.curves[detector], p.biasMv), bc.windowPs);
-      const scale = 2 / (multiPair * (station === 'B' ? bc.gateFraction : 1));
+      const { k, herald } = klyshko(p, detector);
+      const eta = efficienciesAtPoint(p, bc)[detector % 2];
+      // d eta / d K is about 2 / g: the binomial error of K scaled.
+      const scale = 2 / (station === 'B' ? bc.gateFraction : 1);
       const kErr = Math.sqrt(Math.max(k * (1 - k), 1 / Math.max(herald, 1)) / Math.max(herald, 1));
-      return { biasMv: p.biasMv, eta: Math.max(0, (k - dark) * scale), error: kErr * scale };
+      return { biasMv: p.biasMv, eta, error: kErr * scale };
     });
 }
 
