@@ -15,8 +15,9 @@
  * stops; `divergence` keeps it for the caller.
  *
  * The file is streamed (openRecording): at most `readAheadBytes` of D bytes
- * wait in memory for the host, plus whatever lies between the host's write
- * and the next H record when the host writes earlier than it did live.
+ * wait in memory for the host, or `hostSkipBytes` when the host writes
+ * earlier than it did live (the write then waits for the host to read the
+ * device bytes the recording has before it).
  * After the last record the port is silent, like a chip with nothing to say.
  * flush() discards nothing: the recording holds only bytes the host read.
  * Each read returns bytes of one recorded read at most, so the host sees
@@ -36,6 +37,8 @@ export interface ReplayBindingOptions {
   onWarning?: (message: string) => void;
   /** D bytes queued ahead of the host's reads. */
   readAheadBytes?: number;
+  /** D bytes held in memory while a host write waits for its place in the recording (default 16 MiB). */
+  hostSkipBytes?: number;
   /** Read size from the file. */
   chunkBytes?: number;
   /** See ReplayPort.onHostTurn. */
@@ -104,11 +107,14 @@ export class ReplayPort implements BindingPortInterface {
   private chain: Promise<void> = Promise.resolve();
   private readonly readAheadBytes: number;
   private endWaiters: Array<() => void> = [];
+  private drainWaiters: Array<() => void> = [];
+  private readonly hostSkipBytes: number;
 
   constructor(
     private readonly recording: Recording,
     openOptions: OpenOptions,
     readAheadBytes: number,
+    hostSkipBytes = 16 << 20,
   ) {
     this.openOptions = {
       dataBits: 8,
@@ -124,6 +130,12 @@ export class ReplayPort implements BindingPortInterface {
     } as Required<OpenOptions>;
     this.batches = recording.batches();
     this.readAheadBytes = readAheadBytes;
+    this.hostSkipBytes = Math.max(hostSkipBytes, readAheadBytes);
+  }
+
+  /** Device bytes queued for the host's reads (memory held). */
+  get queuedBytes(): number {
+    return this.outBytes;
   }
 
   /** True once every record was consumed (delivered or matched). */
@@ -204,7 +216,7 @@ export class ReplayPort implements BindingPortInterface {
 
   private async pumpOnce(untilHost: boolean): Promise<void> {
     while (this.isOpen && !this.divergence && this.expect === null && !this.ended) {
-      if (!untilHost && this.outBytes >= this.readAheadBytes) break;
+      if (this.outBytes >= (untilHost ? this.hostSkipBytes : this.readAheadBytes)) break;
       const rec = await this.nextRecord();
       if (rec === null) break;
       if (rec.direction === Direction.HOST_TO_DEVICE) {
@@ -240,6 +252,19 @@ export class ReplayPort implements BindingPortInterface {
     this.checkEnd();
   }
 
+  /** Resolves when the host has read the output queue down to half of hostSkipBytes (or the port closed). */
+  private drained(): Promise<void> {
+    if (this.outBytes < this.hostSkipBytes / 2 || !this.isOpen) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private releaseDrainWaiters(): void {
+    if (this.drainWaiters.length === 0 || (this.outBytes >= this.hostSkipBytes / 2 && this.isOpen)) return;
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+
   private take(buffer: Buffer, offset: number, length: number): number {
     // One recorded read per read at most: the host sees the chunks the live host saw.
     let n = 0;
@@ -259,6 +284,7 @@ export class ReplayPort implements BindingPortInterface {
     }
     this.outBytes -= n;
     this.progress.deviceBytesDelivered += n;
+    this.releaseDrainWaiters();
     return n;
   }
 
@@ -285,10 +311,15 @@ export class ReplayPort implements BindingPortInterface {
     if (this.divergence) throw this.divergence;
     let at = 0;
     while (at < buffer.length) {
-      if (this.expect === null) {
+      while (this.expect === null) {
         await this.pump(true);
         if (this.divergence) throw this.divergence;
+        if (this.expect !== null || this.ended || !this.isOpen) break;
+        // The host writes before reading everything the recording has ahead of this write (e.g. STOP
+        // earlier than live): hold at most hostSkipBytes of it in memory, the rest after the host read it.
+        await this.drained();
       }
+      if (!this.isOpen) throw new CanceledError('port is closed');
       const expect = this.expect as { entry: RecordEntry; matched: number } | null;
       if (expect === null) {
         this.diverge(null, 0, buffer, at);
@@ -323,6 +354,7 @@ export class ReplayPort implements BindingPortInterface {
   async close(): Promise<void> {
     if (!this.isOpen) return;
     this.isOpen = false;
+    this.releaseDrainWaiters();
     if (this.pendingRead) {
       const r = this.pendingRead;
       this.pendingRead = null;
@@ -354,7 +386,7 @@ export class ReplayPort implements BindingPortInterface {
  */
 export function createReplayBinding(
   recordingPath: string,
-  { onWarning, readAheadBytes = 1 << 20, chunkBytes = 1 << 18, onHostTurn, atEnd = 'silent' }: ReplayBindingOptions = {},
+  { onWarning, readAheadBytes = 1 << 20, chunkBytes = 1 << 18, onHostTurn, atEnd = 'silent', hostSkipBytes }: ReplayBindingOptions = {},
 ): ReplaySession {
   let port: ReplayPort | null = null;
   const binding: BindingInterface<ReplayPort> = {
@@ -380,7 +412,7 @@ export function createReplayBinding(
           `${recordingPath} is a raw capture (no host side): it can be certified with epqrng replay, not played as a device`,
         );
       }
-      port = new ReplayPort(recording, options, readAheadBytes);
+      port = new ReplayPort(recording, options, readAheadBytes, hostSkipBytes);
       port.onHostTurn = onHostTurn;
       port.disconnectAtEnd = atEnd === 'disconnect';
       return port;

@@ -284,3 +284,41 @@ describe('replay port, directly', () => {
     await port.close();
   });
 });
+
+describe('replay port memory', () => {
+  it('a host that writes early waits for its reads instead of holding the whole recording in memory', async () => {
+    const path = join(dir, 'early.epqrec');
+    const w = new RecordingWriter(path, {
+      header: { format: 'epqrng-recording', version: 1, tool: 'test', commandLine: [], clock: 'none', device: null, extractorSeed: null },
+    });
+    const chunk = (k: number) => Buffer.alloc(1000, k);
+    for (let k = 0; k < 20; k++) w.deviceToHost(chunk(k), 0);
+    w.hostToDevice(Buffer.from('STOP'), 0);
+    w.deviceToHost(Buffer.from('after'), 0);
+    w.close();
+    const session = createReplayBinding(path, { readAheadBytes: 500, hostSkipBytes: 3000 });
+    const port = await session.binding.open({ path, baudRate: 921600 });
+    let written = false;
+    const write = port.write(Buffer.from('STOP')).then(() => (written = true));
+    await new Promise((r) => setTimeout(r, 20));
+    // Not before the host has read what the recording holds before the write (all but at most hostSkipBytes/2 of it).
+    expect(written).toBe(false);
+    expect(port.queuedBytes).toBeLessThanOrEqual(3000 + 1000);
+    expect(port.queuedBytes).toBeGreaterThan(0);
+    const buf = Buffer.alloc(4096);
+    const got: Buffer[] = [];
+    while (got.reduce((s, b) => s + b.length, 0) < 20_005) {
+      const r = await port.read(buf, 0, 4096);
+      got.push(Buffer.from(buf.subarray(0, r.bytesRead)));
+      // Never more queued than the limit plus one recorded read.
+      expect(port.queuedBytes).toBeLessThanOrEqual(3000 + 1000);
+    }
+    await write;
+    expect(written).toBe(true);
+    const all = Buffer.concat(got);
+    expect(all.subarray(0, 20_000).equals(Buffer.concat(Array.from({ length: 20 }, (_, k) => chunk(k))))).toBe(true);
+    expect(all.subarray(20_000).toString()).toBe('after');
+    expect(session.divergence).toBeNull();
+    await port.close();
+  });
+});

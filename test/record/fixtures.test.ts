@@ -88,7 +88,30 @@ describe('fixtures', () => {
     expect(c.settingsSource).toBe('host');
   });
 
-  it('calibration: replayed through the Device as recorded hardware, the procedure gives the same profile', async () => {
+  it('calibration, recorded now and replayed: the procedure gives the same profile from the recording as from the chip', async () => {
+    const { openRecordedDevice } = await import('../../src/cli/commands/record.ts');
+    const path = join(dir, 'calibration-now.epqrec');
+    const now = () => new Date(Number(FIXTURE_EPOCH) * 1000);
+    const live = await openRecordedDevice({ kind: 'simulate', seed: 21, mode: 'honest', calibrated: false, faults: {} }, { out: path, tool: 'calibrate', commandLine: [] });
+    let liveProfile: unknown;
+    try {
+      liveProfile = await calibrate(live.device, { plan: makePlan('quick'), now });
+    } finally {
+      await live.device.close();
+      live.recorder.close();
+    }
+    const replay = createReplayBinding(path);
+    const device = await Device.open({ path: replay.path, binding: replay.binding as never });
+    try {
+      const replayed = await calibrate(device, { plan: makePlan('quick'), now });
+      expect(replay.divergence).toBeNull();
+      expect(withoutWallTime(JSON.parse(JSON.stringify(replayed)) as unknown)).toEqual(withoutWallTime(JSON.parse(JSON.stringify(liveProfile)) as unknown));
+    } finally {
+      await device.close();
+    }
+  });
+
+  it('calibration: replayed from its fixture through the Device as recorded hardware, the procedure gives the same profile', async () => {
     const replay = createReplayBinding(join(fixtures, 'calibration.epqrec.gz'));
     const device = await Device.open({ path: replay.path, binding: replay.binding as never });
     try {
