@@ -8,12 +8,22 @@
  * Also a live run end to end in process: simulated chip (virtual clock, as
  * fast as it generates) -> serialport binding -> Device -> Run batches. No
  * target: it is bounded by the simulator's generation rate.
+ *
+ * And the host's cost of a real-time run over a pseudo-terminal: a chip
+ * served by `epqrng simulate --pty` in another process at 1 M trials/s, read
+ * by Device with the native binding; CPU time of this process per second of
+ * run (share of one core), and whether every trial arrived.
  */
 import { Device, runEventsFromBytes, emptyRunStats } from '../src/device/index.ts';
 import { createSimulatedPort } from '../src/simulator/index.ts';
 import { encodeFrame, encodeTrialsInto } from '../src/protocol/encode.ts';
 import { FRAME_SIZE } from '../src/protocol/types.ts';
 import type { Figure } from './run.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 function capture(trials: number): Buffer {
   const frames = Math.ceil(trials / 40);
@@ -56,7 +66,9 @@ export async function run(): Promise<Figure[]> {
     best = Math.max(best, trials / s);
   }
   const live = await liveRun(5_000_000);
+  const pty = await ptyRun(2_000_000);
   return [
+    ...pty,
     { name: 'device: in-process run, simulator + Device (virtual clock)', value: live, unit: 'trials/s' },
     { name: 'device: runEventsFromBytes (capture -> RunEvent batches)', value: best, unit: 'trials/s', target: '>= 2.5e7', ok: best >= 25e6 },
     { name: 'device: runEventsFromBytes bytes', value: (best / 40) * FRAME_SIZE / 1e6, unit: 'MB/s' },
@@ -76,5 +88,48 @@ async function liveRun(limitTrials: number): Promise<number> {
     return seen / s;
   } finally {
     await device.close();
+  }
+}
+
+async function ptyRun(limitTrials: number): Promise<Figure[]> {
+  if (spawnSync('socat', ['-V'], { stdio: 'ignore' }).status !== 0) return [];
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const path = join(mkdtempSync(join(tmpdir(), 'epqrng-bench-')), 'epq');
+  const child = spawn(process.execPath, ['bin/epqrng.js', 'simulate', '--pty', path, '--seed', '2'], { cwd: root, stdio: 'ignore' });
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(path)) {
+      if (Date.now() > deadline) throw new Error('epqrng simulate did not create its PTY');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const device = await Device.open({ path });
+    try {
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const run = await device.start({ limitTrials });
+      let seen = 0;
+      let gaps = 0;
+      for await (const batch of run) {
+        for (const e of batch) {
+          if (e.kind === 'trials') {
+            seen += e.n;
+            if (e.flags & 1) gaps++;
+          }
+        }
+      }
+      const wallS = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuShare = (cpu.user + cpu.system) / 1e6 / wallS;
+      return [
+        { name: 'device: PTY run at 1 M trials/s, trials/s received', value: seen / wallS, unit: 'trials/s' },
+        { name: 'device: PTY run, host CPU (share of one core)', value: cpuShare * 100, unit: '%' },
+        { name: 'device: PTY run, trials lost (GAP frames + missing)', value: gaps + (limitTrials - seen), unit: 'count', target: '0', ok: gaps === 0 && seen === limitTrials },
+      ];
+    } finally {
+      await device.close();
+    }
+  } finally {
+    child.kill('SIGINT');
   }
 }
