@@ -231,7 +231,7 @@ export interface HostSettingsFeederOptions {
   fifo: number;
   /** Trials per certification block (for the per-block bit accounting). */
   blockTrials: number;
-  /** Settings per write at most (default 16384: 86 SETTINGS frames, 5.5 KiB). */
+  /** Settings per write at most (default 65536: the chip's whole FIFO, 342 SETTINGS frames, 21 KiB, in one write at START). */
   maxWriteSettings?: number;
   /**
    * The run's START limit (0: until STOP). The chip goes IDLE by itself at
@@ -266,7 +266,7 @@ export class HostSettingsFeeder {
 
   constructor(
     private readonly draw: SettingsDraw,
-    { fifo, blockTrials, maxWriteSettings = 16384, limitTrials = 0 }: HostSettingsFeederOptions,
+    { fifo, blockTrials, maxWriteSettings = 65536, limitTrials = 0 }: HostSettingsFeederOptions,
   ) {
     if (!(Number.isInteger(fifo) && fifo > 0)) throw new RangeError('"fifo" must be a positive integer');
     this.fifo = fifo;

@@ -135,6 +135,15 @@ const DEFAULT_DEVICE_BUFFER_FRAMES = 16384;
  * in time; trial indices stay contiguous either way.
  */
 const MAX_CATCH_UP_MS = 250;
+/**
+ * Realtime, host settings: the most trials one catch-up performs, as a share
+ * of the settings FIFO. A real chip uses settings at a steady rate and its
+ * host refills the FIFO as CREDIT comes; a simulator whose own event loop
+ * stalled would otherwise use the whole FIFO in one burst and starve
+ * (SETTINGS_STARVED) for a reason of its own, not the host's. A longer stall
+ * is a pause, as above.
+ */
+const HOST_MAX_CATCH_UP_FIFO_SHARE = 1 / 8;
 
 export interface ChipStats {
   /** Host frames dropped for a wrong magic or CRC (bytes skipped while re-synchronising counted separately). */
@@ -879,7 +888,8 @@ export class SimulatedChip {
     const dt = Math.max(0, now - this.lastTickMs);
     this.lastTickMs = now;
     if (this.state === DeviceState.RUNNING) {
-      this.budget = Math.min(this.budget + (dt * this.rateHz) / 1000, (MAX_CATCH_UP_MS * this.rateHz) / 1000);
+      const cap = this.source === 1 ? this.fifo.length * HOST_MAX_CATCH_UP_FIFO_SHARE : (MAX_CATCH_UP_MS * this.rateHz) / 1000;
+      this.budget = Math.min(this.budget + (dt * this.rateHz) / 1000, cap);
       const n = Math.floor(this.budget);
       this.performTrials(n);
       // Pump pulses without settings are trials not performed (PROTOCOL 5 host mode): not carried over.

@@ -6,7 +6,8 @@
  *
  * - echo mismatches (the run ends with CertificationRefusedError ECHO_MISMATCH),
  * - starved intervals after start-up: TRIALS frames flagged RESUMED
- *   (PROTOCOL 4 TRIALS bit 2) after trial 0, and STATUS frames with
+ *   (PROTOCOL 4 TRIALS bit 2) from trial `fifo` on (start-up is the chip's
+ *   first FIFO of settings, in flight while the chip already runs), and STATUS frames with
  *   SETTINGS_STARVED (bit 4) after the first STATUS (which may carry the
  *   start-up interval, before the first SETTINGS reached the chip),
  * - the trial rate: trials over the wall time from the first to the last
@@ -23,9 +24,13 @@ export interface HostRunMetrics {
   trials: number;
   seconds: number;
   trialsPerSecond: number;
+  /** The trial rate asked for (START rate), or the chip's maximum (PROTOCOL 4 INFO). */
+  chipTrialsPerSecond: number;
   echoChecked: number;
   echoMismatch: string | null;
   resumedAfterStart: number;
+  /** Trial indices of the first RESUMED frames after start-up. */
+  resumedAt: number[];
   starvedStatusAfterFirst: number;
   lostTrials: number;
   settingsSent: number;
@@ -33,7 +38,10 @@ export interface HostRunMetrics {
   settingBitsPerTrial: number;
 }
 
-export async function measureHostRun(device: Device, { trials, blockTrials = 2 ** 20, testRate = '1' }: { trials: number; blockTrials?: number; testRate?: string }): Promise<HostRunMetrics> {
+export async function measureHostRun(
+  device: Device,
+  { trials, blockTrials = 2 ** 20, testRate = '1', rateTrialsPerS = 0 }: { trials: number; blockTrials?: number; testRate?: string; rateTrialsPerS?: number },
+): Promise<HostRunMetrics> {
   const draw = new SettingsDraw(new CsprngSource(), testRateFraction(testRate));
   const feeder = new HostSettingsFeeder(draw, { fifo: device.info.settingsFifo, blockTrials, limitTrials: trials });
   const certifier = new Certifier({
@@ -42,12 +50,14 @@ export async function measureHostRun(device: Device, { trials, blockTrials = 2 *
     settingsSource: 'host',
     hostSettings: feeder.ledger,
   });
-  const run = await device.start({ source: 'host', limitTrials: trials });
+  const run = await device.start({ source: 'host', limitTrials: trials, rateTrialsPerS });
   feeder.start(run);
   let first = -1;
   let last = 0;
   let received = 0;
   let resumed = 0;
+  const startUpTrials = device.info.settingsFifo;
+  const resumedAt: number[] = [];
   let statusFrames = 0;
   let starvedStatus = 0;
   let mismatch: string | null = null;
@@ -60,7 +70,10 @@ export async function measureHostRun(device: Device, { trials, blockTrials = 2 *
           if (first < 0) first = now;
           last = now;
           received += ev.n;
-          if ((ev.flags & TRIALS_FLAG.RESUMED) !== 0 && ev.first > 0) resumed++;
+          if ((ev.flags & TRIALS_FLAG.RESUMED) !== 0 && ev.first >= startUpTrials) {
+            resumed++;
+            resumedAt.push(ev.first);
+          }
         } else if (ev.kind === 'status') {
           if (statusFrames++ > 0 && (ev.status.faults & Fault.SETTINGS_STARVED) !== 0) starvedStatus++;
         }
@@ -79,9 +92,11 @@ export async function measureHostRun(device: Device, { trials, blockTrials = 2 *
     trials: received,
     seconds,
     trialsPerSecond: received / seconds,
+    chipTrialsPerSecond: rateTrialsPerS > 0 ? rateTrialsPerS : device.info.maxTrialRate,
     echoChecked: certifier.stats.echoChecked,
     echoMismatch: mismatch,
     resumedAfterStart: resumed,
+    resumedAt: resumedAt.slice(0, 20),
     starvedStatusAfterFirst: starvedStatus,
     lostTrials: certifier.stats.lostDeviceTrials + certifier.stats.lostLinkTrials,
     settingsSent: feeder.stats.sent,
