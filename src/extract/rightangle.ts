@@ -311,7 +311,15 @@ export class BitConvolution {
       const l = this.layout!;
       const outBytes = (count + 7) >> 3;
       this.outView!.fill(0, 0, outBytes);
-      const maxErr = k.extract[radix](l.work, l.rho, l.uw, l.outBits, quarter, size, first, count);
+      // stream (q, lane) holds coefficients [q Q + lane N, (q + 1) Q + lane N)
+      let mask = 0;
+      for (let q = 0; q < radix; q++) {
+        for (let lane = 0; lane < 2; lane++) {
+          const lo = q * quarter + lane * size;
+          if (lo < first + count && lo + quarter > first) mask |= 1 << (2 * q + lane);
+        }
+      }
+      const maxErr = k.extract[radix](l.work, l.rho, l.uw, l.outBits, quarter, size, first, count, mask);
       out.set(this.outView!.subarray(0, outBytes));
       return maxErr;
     }

@@ -504,10 +504,12 @@ function emitCoefficient(b: Body, lane: number, hi: boolean): void {
  * multiplied by conj(t_p), the conjugate butterfly runs, output q times
  * uw[q] = conj(C_q) holds coefficient j + qQ (lane 0) and j + qQ + N
  * (lane 1); those in [first, first + count) are rounded into bit k - first
- * of `out`. Returns the largest distance to an integer among them.
+ * of `out`. Bit 2q + lane of `mask` says whether stream (q, lane) can hold
+ * such coefficients at all (others are skipped). Returns the largest
+ * distance to an integer among the rounded coefficients.
  */
 function genTopExtract(r: number): Body {
-  const b = new Body(['a', 'rho', 'uw', 'out', 'q', 'n', 'first', 'count'], ['j', 'k', 'i', 'pa', 'qb', 'nan', 'pb'], TOP_V128, ['maxErr', 'val', 'rnd', 'e'], 'f64');
+  const b = new Body(['a', 'rho', 'uw', 'out', 'q', 'n', 'first', 'count', 'mask'], ['j', 'k', 'i', 'pa', 'qb', 'nan', 'pb'], TOP_V128, ['maxErr', 'val', 'rnd', 'e'], 'f64');
   b.get('q').i32(4).op(i32Shl).set('qb');
   for (let qi = 0; qi < r; qi++) b.get('uw').load(16 * qi).set(`u${qi}`);
   b.f64(0).set('maxErr');
@@ -529,10 +531,16 @@ function genTopExtract(r: number): Body {
     b.get('j').set('k');
     for (let qi = 0; qi < r; qi++) {
       if (qi > 0) b.get('k').get('q').op(i32Add).set('k');
+      // only the (q, lane) streams that `mask` marks can hold wanted coefficients
+      b.get('mask').i32(3 << (2 * qi)).op(i32And).op(0x04, 0x40);
       cmulPush(b, `v${qi}`, `u${qi}`);
       b.set('z');
+      b.get('mask').i32(1 << (2 * qi)).op(i32And).op(0x04, 0x40);
       emitCoefficient(b, 0, false);
+      b.op(0x0b);
+      b.get('mask').i32(2 << (2 * qi)).op(i32And).op(0x04, 0x40);
       emitCoefficient(b, 1, true);
+      b.op(0x0b, 0x0b);
     }
   });
   // a NaN anywhere makes the result NaN, which fails every tolerance check
@@ -588,7 +596,7 @@ export interface SimdKernels {
   mul: (a: number, s: number, count: number) => void;
   /** By radix 3, 4, 5: fused top stages (see genTopLoad / genTopExtract). */
   load: Record<number, (bits: number, lut: number, rho: number, out: number, q: number, n: number) => void>;
-  extract: Record<number, (a: number, rho: number, uw: number, out: number, q: number, n: number, first: number, count: number) => number>;
+  extract: Record<number, (a: number, rho: number, uw: number, out: number, q: number, n: number, first: number, count: number, mask: number) => number>;
 }
 
 /**
