@@ -288,6 +288,22 @@ describe('record, then replay', () => {
     expect(readFileSync(join(dir, 'secs-raw.bin')).equals(readFileSync(join(dir, 'secs.bin')))).toBe(true);
   });
 
+  it('a seed file named at record time (embedded or not) is the one replay and verify accept', async () => {
+    const rec = join(dir, 'seeded.epqrec');
+    expect((await cli('record', '--simulate=7', '--trials', '300000', '--extractor-seed', seedPath, '--embed-seed', '--out', rec)).code).toBe(0);
+    const r = await cli('replay', rec, ...CERT_OPTS, '--out', join(dir, 'seeded.bin'), '--certs', join(dir, 'seeded.certs'));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('(extractor seed embedded in the recording)');
+    const v = await cli('verify', rec, ...CERT_OPTS, '--extractor-seed', seedPath, '--certs', join(dir, 'seeded.certs'), '--output', join(dir, 'seeded.bin'));
+    expect(v.stderr).toBe('');
+    expect(v.code).toBe(0);
+    const other = join(dir, 'other.bin');
+    writeSeed(other, seedBitsForBlock(BLOCK), 77);
+    const w = await cli('verify', rec, ...CERT_OPTS, '--extractor-seed', other, '--certs', join(dir, 'seeded.certs'));
+    expect(w.code).toBe(2);
+    expect(w.stderr).toContain('is not the recorded one');
+  });
+
   it('refuses bad options with one line and exit 2', async () => {
     const both = await cli('record', '--simulate', '--trials', '10', '--seconds', '1', '--out', join(dir, 'x.epqrec'));
     expect(both).toMatchObject({ code: 2, stderr: 'epqrng: pass exactly one of --trials N and --seconds S\n' });

@@ -119,7 +119,8 @@ export async function planReplay(file: string, values: ParsedValues<typeof repla
   if (givenSeedFile !== undefined) {
     seed = loadSeedFile(validateOption('extractor-seed', pathValue, givenSeedFile), seedBits);
     seedNote = `extractor seed from ${givenSeedFile}`;
-    if (recorded && seedSha256(seed) !== recorded.sha256) {
+    // The header names the seed as used (stream: the bits the extractor reads) or as a whole file (record).
+    if (recorded && seedSha256(seed) !== recorded.sha256 && sha256File(givenSeedFile) !== recorded.sha256) {
       const msg = `extractor seed ${givenSeedFile} (SHA-256 ${seedSha256(seed)}) is not the recorded one (SHA-256 ${recorded.sha256})`;
       if (requireRecordedSeed) throw new InputError('SEED_MISMATCH', msg);
       onWarning?.(`${msg}: the bytes and certificates will differ from the live run's`);
@@ -128,7 +129,9 @@ export async function planReplay(file: string, values: ParsedValues<typeof repla
     const embedded = Buffer.from(recorded.bytes, 'base64');
     if (embedded.length * 8 < seedBits) throw new InputError('SEED_TOO_SHORT', `recording header: field extractorSeed.bytes: ${seedBits} bits needed, ${embedded.length * 8} bits embedded`);
     seed = loadSeedFile('(embedded)', seedBits, () => embedded);
-    if (seedSha256(seed) !== recorded.sha256) throw new InputError('RECORDING_HEADER', 'recording header: field extractorSeed.bytes: does not hash to extractorSeed.sha256');
+    if (seedSha256(seed) !== recorded.sha256 && seedSha256(embedded) !== recorded.sha256) {
+      throw new InputError('RECORDING_HEADER', 'recording header: field extractorSeed.bytes: does not hash to extractorSeed.sha256');
+    }
     seedNote = 'extractor seed embedded in the recording';
   } else if (recorded) {
     throw new UsageError(
@@ -181,6 +184,15 @@ function hostSettingsOf(values: ParsedValues<typeof replayOptionSpecs>): HostSet
     }
   }
   return opts;
+}
+
+/** SHA-256 of a whole file (hex), or null when it cannot be read (loadSeedFile has said why). */
+function sha256File(path: string): string | null {
+  try {
+    return seedSha256(readFileSync(path));
+  } catch {
+    return null;
+  }
 }
 
 /** Only the replay options of a recorded command line. */
