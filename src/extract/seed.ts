@@ -13,8 +13,7 @@
  * n + m' - 1 bits: a seed drawn for (n, mMax) serves every m' <= mMax by its
  * prefix, which is how blocks of varying certified length share one seed.
  */
-import { randomBytes } from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { bytesForBits } from './naive.ts';
