@@ -32,7 +32,7 @@ import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/
 import type { CommandIo } from '../framework.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
 import { streamOptionSpecs, streamOptionsUsage, streamSettings, type StreamSettings } from '../stream-options.ts';
-import { deviceOptionSpecs } from '../device-options.ts';
+import { parseArgs } from 'node:util';
 
 export const summary = 'certify a recording or raw capture again: the live run\'s bytes and certificates';
 export const usage = `usage: epqrng replay FILE [--bytes N] [--out FILE|-] [--certs FILE] [--eps E] [--adversary A]
@@ -81,14 +81,22 @@ export interface ReplayHooks {
   onRefused?: (block: RefusedBlock) => void;
 }
 
-/** The stream options of a recorded `epqrng stream` command line (unknown options ignored). */
-function recordedStreamValues(header: RecordingHeader): ParsedValues<typeof replayOptionSpecs & typeof deviceOptionSpecs & { record: { type: 'string' } }> {
-  const argv = header.commandLine[0] === 'stream' ? header.commandLine.slice(1) : header.commandLine;
-  try {
-    return parseCommandLine(argv, { ...replayOptionSpecs, ...deviceOptionSpecs, record: { type: 'string' } } as const).values;
-  } catch (e) {
-    throw new InputError('RECORDING_HEADER', `recording header: field commandLine: not a stream command line (${e instanceof Error ? e.message : String(e)})`);
-  }
+/**
+ * The replay options of a recorded `epqrng stream` command line. Lenient:
+ * options this version does not know (a later stream's) are skipped, not
+ * refused; if they changed what the host sent, the replay diverges and says
+ * where.
+ */
+function recordedStreamValues(header: RecordingHeader): ParsedValues<typeof replayOptionSpecs> {
+  const argv = header.commandLine[0] === 'stream' ? header.commandLine.slice(1) : [...header.commandLine];
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const [name, spec] of Object.entries(replayOptionSpecs)) options[name] = { type: spec.type };
+  // Optional-value options (--simulate[=SEED]) must not swallow the next word.
+  const args = argv.map((a) => (a === '--simulate' ? '--simulate=1' : a));
+  const { values } = parseArgs({ args, options, strict: false, allowPositionals: true });
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(replayOptionSpecs)) if (typeof values[k] === 'string') out[k] = values[k];
+  return out as ParsedValues<typeof replayOptionSpecs>;
 }
 
 /**
