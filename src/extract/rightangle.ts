@@ -94,6 +94,14 @@ function variant(st: Stage, last: boolean): number {
   return st.full ? 1 : 2;
 }
 
+/**
+ * Butterflies per call of a SIMD top stage. V8 runs a WebAssembly function
+ * in its baseline tier until a call has used up a budget, and switches to
+ * optimized code only for later calls: one call over the whole array would
+ * run a cold first hash several times slower.
+ */
+const TOP_CHUNK = 1 << 12;
+
 /** Largest WebAssembly memory we ask for (bytes); larger transforms run in plain JS. */
 const MAX_SIMD_BYTES = 2 ** 31;
 
@@ -287,7 +295,9 @@ export class BitConvolution {
     if (k !== null) {
       const l = this.layout!;
       this.lutView!.set(lut);
-      k.load[radix](l.bits, l.lut, l.rho, onSpec ? l.spec : l.work, quarter, size);
+      const load = k.load[radix];
+      const out = onSpec ? l.spec : l.work;
+      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.bits, l.lut, l.rho, out, quarter, size, j0, Math.min(quarter, j0 + TOP_CHUNK));
       return;
     }
     const out = onSpec ? this.spec : this.work;
@@ -319,7 +329,15 @@ export class BitConvolution {
           if (lo < first + count && lo + quarter > first) mask |= 1 << (2 * q + lane);
         }
       }
-      const maxErr = k.extract[radix](l.work, l.rho, l.uw, l.outBits, quarter, size, first, count, mask);
+      const extract = k.extract[radix];
+      let maxErr = 0;
+      let nan = false;
+      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
+        const e = extract(l.work, l.rho, l.uw, l.outBits, quarter, size, first, count, mask, j0, Math.min(quarter, j0 + TOP_CHUNK));
+        if (Number.isNaN(e)) nan = true;
+        else if (e > maxErr) maxErr = e;
+      }
+      if (nan) maxErr = NaN;
       out.set(this.outView!.subarray(0, outBytes));
       return maxErr;
     }

@@ -435,22 +435,25 @@ function topTwiddles(b: Body): void {
   b.set('w');
 }
 
+/** for (j = j0; j < j1; j++) inner() */
 function jLoop(b: Body, inner: () => void): void {
-  b.i32(0).set('j');
+  b.get('j0').set('j');
   b.op(0x02, 0x40, 0x03, 0x40);
-  b.get('j').get('q').op(i32LtU, 0x45).op(0x0d, 1);
+  b.get('j').get('j1').op(i32LtU, 0x45).op(0x0d, 1);
   inner();
   b.get('j').i32(1).op(i32Add).set('j');
   b.op(0x0c, 0, 0x0b, 0x0b);
 }
 
 /**
- * Fused top DIF stage of radix r (rightangle.ts topLoad): input q of
+ * Fused top DIF stage of radix r (rightangle.ts topLoad), for j0 <= j < j1
+ * (called in chunks, so that V8 moves it to its optimizing tier early in a
+ * long first call instead of after it): input q of
  * butterfly j is lut[q][bit(j + qQ) | bit(j + qQ + N) << 1] (lut: 4 v128 per
  * q), output p is multiplied by t_p = rho^j w^p, w = conj(rho^j)^4.
  */
 function genTopLoad(r: number): Body {
-  const b = new Body(['bits', 'lut', 'rho', 'out', 'q', 'n'], ['j', 'k', 'c', 'po', 'qb'], TOP_V128);
+  const b = new Body(['bits', 'lut', 'rho', 'out', 'q', 'n', 'j0', 'j1'], ['j', 'k', 'c', 'po', 'qb'], TOP_V128);
   b.get('q').i32(4).op(i32Shl).set('qb');
   jLoop(b, () => {
     b.get('j').set('k');
@@ -500,7 +503,8 @@ function emitCoefficient(b: Body, lane: number, hi: boolean): void {
 }
 
 /**
- * Fused top DIT stage of radix r (rightangle.ts topExtract): input p is
+ * Fused top DIT stage of radix r (rightangle.ts topExtract), for j0 <= j < j1
+ * (in chunks, as topLoad): input p is
  * multiplied by conj(t_p), the conjugate butterfly runs, output q times
  * uw[q] = conj(C_q) holds coefficient j + qQ (lane 0) and j + qQ + N
  * (lane 1); those in [first, first + count) are rounded into bit k - first
@@ -509,7 +513,7 @@ function emitCoefficient(b: Body, lane: number, hi: boolean): void {
  * distance to an integer among the rounded coefficients.
  */
 function genTopExtract(r: number): Body {
-  const b = new Body(['a', 'rho', 'uw', 'out', 'q', 'n', 'first', 'count', 'mask'], ['j', 'k', 'i', 'pa', 'qb', 'nan', 'pb'], TOP_V128, ['maxErr', 'val', 'rnd', 'e'], 'f64');
+  const b = new Body(['a', 'rho', 'uw', 'out', 'q', 'n', 'first', 'count', 'mask', 'j0', 'j1'], ['j', 'k', 'i', 'pa', 'qb', 'nan', 'pb'], TOP_V128, ['maxErr', 'val', 'rnd', 'e'], 'f64');
   b.get('q').i32(4).op(i32Shl).set('qb');
   for (let qi = 0; qi < r; qi++) b.get('uw').load(16 * qi).set(`u${qi}`);
   b.f64(0).set('maxErr');
@@ -595,8 +599,11 @@ export interface SimdKernels {
   r2: (a: number, start: number, end: number) => void;
   mul: (a: number, s: number, count: number) => void;
   /** By radix 3, 4, 5: fused top stages (see genTopLoad / genTopExtract). */
-  load: Record<number, (bits: number, lut: number, rho: number, out: number, q: number, n: number) => void>;
-  extract: Record<number, (a: number, rho: number, uw: number, out: number, q: number, n: number, first: number, count: number, mask: number) => number>;
+  load: Record<number, (bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>;
+  extract: Record<
+    number,
+    (a: number, rho: number, uw: number, out: number, q: number, n: number, first: number, count: number, mask: number, j0: number, j1: number) => number
+  >;
 }
 
 /**

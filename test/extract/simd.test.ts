@@ -77,8 +77,8 @@ describe('WebAssembly SIMD kernels', () => {
     for (let j = 0; j < q; j++) f[rho / 8 + 2 * j] = 1; // rho^j = 1
     for (let p = 0; p < 5; p++) f[uw / 8 + 2 * p] = 1; // conj(C_q) = 1
     // all zeros: every coefficient exact
-    expect(k.extract[5](a, rho, uw, out, q, n, 0, 2 * n, 0x3ff)).toBe(0);
+    expect(k.extract[5](a, rho, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBe(0);
     f[7] = NaN; // one input value
-    expect(k.extract[5](a, rho, uw, out, q, n, 0, 2 * n, 0x3ff)).toBeNaN();
+    expect(k.extract[5](a, rho, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBeNaN();
   });
 });
