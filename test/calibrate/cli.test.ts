@@ -103,7 +103,8 @@ describe.skipIf(!hasSocat)('epqrng calibrate over a real pseudo-terminal (socat)
       expect(r.code, r.stderr).toBe(0);
       const p = parseProfile(JSON.parse(r.stdout));
       expect(p.after.s).toBeGreaterThan(2.2);
-      expect(p.before.lostTrials + p.after.lostTrials).toBe(0);
+      // Under load the host may fall behind a real-time chip (GAP): lost trials are counted, never invented.
+      expect(p.after.trials + p.after.lostTrials).toBe(1_000_000);
       // A real-time chip: the wall time is at least the chip time the calibration accounted.
       expect(wallMs).toBeGreaterThanOrEqual(p.chipTimeMs.total);
     } finally {
