@@ -138,14 +138,22 @@ export class Fft {
 
   /** In-place forward transform (sign -1), output in digit-reversed order. */
   forward(a: Float64Array): void {
-    if (a.length !== 2 * this.size) throw new RangeError(`FFT data must hold ${2 * this.size} doubles, got ${a.length}`);
+    this.checkWhole(a);
     if (this.stages.length > 0) this.forwardRange(a, 0, 0);
   }
 
   /** In-place inverse (sign +1, unscaled) of `forward`: digit-reversed in, natural order out. */
   inverse(a: Float64Array): void {
-    if (a.length !== 2 * this.size) throw new RangeError(`FFT data must hold ${2 * this.size} doubles, got ${a.length}`);
+    this.checkWhole(a);
     if (this.stages.length > 0) this.inverseRange(a, 0, 0);
+  }
+
+  private checkWhole(a: Float64Array): void {
+    if (a.length !== 2 * this.size) throw new RangeError(`FFT data must hold ${2 * this.size} doubles, got ${a.length}`);
+    const top = this.stages[0];
+    if (top !== undefined && this.stages.length > 1 && top.tw.length === 0) {
+      throw new Error('this FFT was made without its top-stage twiddles (topTwiddles: false): only its lower stages can run');
+    }
   }
 
   private forwardRange(a: Float64Array, off: number, level: number): void {

@@ -33,7 +33,9 @@ const S3 = Math.sin((2 * Math.PI) / 3);
 export class BitConvolutionTables {
   readonly size: number;
   readonly fft: Fft;
+  /** Radix r of the top stage. */
   readonly radix: number;
+  /** Q = N / r, the top stage's butterfly span (a quarter of N when r = 4). */
   readonly quarter: number;
   /** rho^j for j < Q, interleaved. */
   readonly rho: Float64Array;
