@@ -20,7 +20,7 @@ import { certifiedStream } from '../../src/output/certified-stream.ts';
 import { DeviceState, TRIALS_FLAG } from '../../src/protocol/types.ts';
 import { createSimulatedPort } from '../../src/simulator/index.ts';
 
-const HOST = TRIALS_FLAG.HOST_SETTINGS;
+const HOST: number = TRIALS_FLAG.HOST_SETTINGS;
 
 /** A TRIALS event whose records echo `settings` (x << 1 | y per trial) with outcome bits `clicks`. */
 function trials(first: number, settings: number[], flags = HOST, clicks = 0b1010): RunEvent {
