@@ -3,7 +3,7 @@
  * cut recordings, raw captures.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -312,6 +312,10 @@ describe('record, then replay', () => {
     const bad = await cli('record', '--simulate', '--trials', 'many', '--out', join(dir, 'x.epqrec'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^epqrng: --trials must be an integer from 1 to \d+ \(got 'many'\)\n$/);
+    const noPort = await cli('record', '--port', join(dir, 'no-such-port'), '--trials', '10', '--out', join(dir, 'noport.epqrec'));
+    expect(noPort.code).toBe(3);
+    expect(noPort.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(existsSync(join(dir, 'noport.epqrec'))).toBe(false);
     const missing = await cli('replay', join(dir, 'does-not-exist.epqrec'));
     expect(missing).toMatchObject({ code: 2, stderr: `epqrng: cannot open recording ${join(dir, 'does-not-exist.epqrec')}: no such file\n` });
   });

@@ -21,7 +21,7 @@ import { trialRun } from '../../record/trial-run.ts';
 import type { CommandIo } from '../framework.ts';
 import { decimal, integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, type DeviceSelection } from '../device-options.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 export const summary = 'record a trial run (both directions of the link, byte-exact) for replay and verify';
 export const usage = `usage: epqrng record [device options] (--trials N | --seconds S) --out FILE
@@ -58,7 +58,8 @@ export interface RecordedDevice {
 /**
  * Opens the selected device with its link recorded to `rec.out`; the header
  * is written with the device's INFO. On failure the recording is closed (it
- * holds what the link carried) and the error rethrown.
+ * holds what the link carried; removed if that is nothing) and the error
+ * rethrown.
  */
 export async function openRecordedDevice(
   sel: DeviceSelection,
@@ -113,7 +114,10 @@ export async function openRecordedDevice(
   try {
     device = await Device.open({ ...deviceOpts, path, binding: recorder.wrap(binding) });
   } catch (e) {
+    const empty = recorder.writer.stats.records === 0;
     recorder.close();
+    // Nothing crossed the link (the port did not open): leave no empty recording behind.
+    if (empty) rmSync(recorder.path, { force: true });
     throw e;
   }
   recorder.begin(device.info);
