@@ -92,6 +92,8 @@ export interface RefusedBlock {
   lostTrials: number;
   /** Host settings: random bits drawn for the block's settings (spent whether or not it certified). */
   settingBits?: number;
+  /** Host settings: TRIALS frames flagged RESUMED in the block (starved intervals that ended in it). */
+  resumedFrames?: number;
 }
 
 export type BlockResult = CertifiedBlock | RefusedBlock;
@@ -397,7 +399,7 @@ export class Certifier {
         sEstimate: est.sEstimate,
         sLowerBound: bound.sLowerBound,
         lostTrials: lost,
-        ...(ledger ? { settingBits } : {}),
+        ...(ledger ? { settingBits, resumedFrames: echo?.resumed ?? 0 } : {}),
       };
     }
     this.stats.certified++;

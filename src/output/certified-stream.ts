@@ -38,7 +38,7 @@ export interface StreamProgress {
   settingBits: number;
   /** Host settings: the run's net gain so far, certified - setting - extractor seed bits (certificate accounting.run). */
   netGainBits: number;
-  /** Host settings: starved intervals (TRIALS frames flagged RESUMED) in finished blocks. */
+  /** Host settings: starved intervals (TRIALS frames flagged RESUMED) in finished blocks, certified or refused. */
   resumedFrames: number;
 }
 
@@ -88,6 +88,7 @@ export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: Ce
         p.settingBits += r.settingBits;
         p.netGainBits -= r.settingBits;
       }
+      p.resumedFrames += r.resumedFrames ?? 0;
       onRefused?.(r);
       onProgress?.(p);
       if (++refusedInRow >= maxConsecutiveRefused) throw new CertificationRefusedError(`REFUSED_${r.test.toUpperCase()}`, refusalMessage(r, refusedInRow));
