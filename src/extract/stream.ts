@@ -28,6 +28,7 @@ import {
   type RefusedBlock,
 } from '../certify/index.ts';
 import { ToeplitzPlan } from './toeplitz.ts';
+import { ToeplitzThread } from './off-thread.ts';
 import { seedBitsFor, seedSha256 } from './seed.ts';
 
 /**
@@ -59,6 +60,12 @@ export interface ExtractOptions extends CertifyOptions {
   seed: Uint8Array;
   /** hashCertificate of the certificate this run's chain continues from (default none). */
   prevCertificateSha256?: string | null;
+  /**
+   * Hash on a worker thread (off-thread.ts; same bytes), keeping the event
+   * loop free during the FFT product: host-settings runs need it to answer
+   * CREDIT in time (issue 6). Default false.
+   */
+  offThread?: boolean;
 }
 
 export interface ExtractedBlock {
@@ -74,7 +81,7 @@ export type ExtractResult = ExtractedBlock | RefusedBlock;
 
 /** The certified blocks of a run, hashed to bytes, with their certificate chain. */
 export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractOptions): AsyncGenerator<ExtractResult, void, void> {
-  const { seed, prevCertificateSha256 = null, ...certifyOptions } = opts;
+  const { seed, prevCertificateSha256 = null, offThread = false, ...certifyOptions } = opts;
   const blockTrials = certifyOptions.blockTrials ?? DEFAULT_BLOCK_TRIALS;
   const n = inputBitsForBlock(blockTrials);
   const mMax = MAX_OUTPUT_BITS_PER_TRIAL * blockTrials;
@@ -86,33 +93,47 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
   // Made on the first certified block: a run that certifies nothing costs no FFT tables.
   const planStep = Math.max(8, Math.ceil(mMax / PLAN_STEPS / 8) * 8);
   let plan: ToeplitzPlan | undefined;
+  let thread: ToeplitzThread | undefined;
+  let threadPlanM = 0;
   const seedHash = seedSha256(seed.subarray(0, Math.ceil(seedBitsFor(n, mMax) / 8)));
   let prev = prevCertificateSha256;
 
   // The one seed of the run, stated in host-settings certificates' accounting (issue 6).
-  for await (const block of certifyRun(run, { ...certifyOptions, extractorSeedBits: seedBitsFor(n, mMax) })) {
-    if (!block.ok) {
-      yield block;
-      continue;
+  try {
+    for await (const block of certifyRun(run, { ...certifyOptions, extractorSeedBits: seedBitsFor(n, mMax) })) {
+      if (!block.ok) {
+        yield block;
+        continue;
+      }
+      if (block.inputBits !== n || block.outputBits > mMax) {
+        // A mismatch here is a bug between the two stages, never a reason to hash with a wrong seed.
+        throw new Error(`extract: block ${block.draft.blockIndex} has n = ${block.inputBits}, m = ${block.outputBits}; the run's plan is n = ${n}, m <= ${mMax}`);
+      }
+      const mPlan = Math.min(mMax, Math.ceil(block.outputBits / planStep) * planStep);
+      let bytes: Uint8Array;
+      if (offThread) {
+        // The same plan sizes as below, run by the worker: the same bytes.
+        if (threadPlanM === 0 || threadPlanM < block.outputBits || threadPlanM > mPlan) threadPlanM = mPlan;
+        thread ??= new ToeplitzThread();
+        bytes = await thread.hash(n, threadPlanM, seed, block.input, block.outputBits);
+      } else {
+        if (plan === undefined || plan.m < block.outputBits || plan.m > mPlan) plan = new ToeplitzPlan(n, mPlan, seed);
+        bytes = plan.hash(block.input, block.outputBits);
+      }
+      const certificate: Certificate = {
+        ...block.draft,
+        extraction: {
+          seedSha256: seedHash,
+          outputSha256: createHash('sha256').update(bytes).digest('hex'),
+          outputBytes: bytes.length,
+          prevCertificateSha256: prev,
+        },
+      };
+      const line = formatCertificateLine(certificate);
+      prev = hashCertificate(line);
+      yield { ok: true, bytes, certificate, line };
     }
-    if (block.inputBits !== n || block.outputBits > mMax) {
-      // A mismatch here is a bug between the two stages, never a reason to hash with a wrong seed.
-      throw new Error(`extract: block ${block.draft.blockIndex} has n = ${block.inputBits}, m = ${block.outputBits}; the run's plan is n = ${n}, m <= ${mMax}`);
-    }
-    const mPlan = Math.min(mMax, Math.ceil(block.outputBits / planStep) * planStep);
-    if (plan === undefined || plan.m < block.outputBits || plan.m > mPlan) plan = new ToeplitzPlan(n, mPlan, seed);
-    const bytes = plan.hash(block.input, block.outputBits);
-    const certificate: Certificate = {
-      ...block.draft,
-      extraction: {
-        seedSha256: seedHash,
-        outputSha256: createHash('sha256').update(bytes).digest('hex'),
-        outputBytes: bytes.length,
-        prevCertificateSha256: prev,
-      },
-    };
-    const line = formatCertificateLine(certificate);
-    prev = hashCertificate(line);
-    yield { ok: true, bytes, certificate, line };
+  } finally {
+    await thread?.close();
   }
 }

@@ -160,7 +160,8 @@ export async function* certifiedStream(device: Device, opts: CertifiedStreamOpti
     return yield* certifyEvents(run, {
       ...rest,
       device: { serial: info.serial, firmware: info.firmware.join('.') },
-      ...(feeder ? { settingsSource: 'host' as const, hostSettings: feeder.ledger } : {}),
+      // Host settings: the FFT product on a worker, so the event loop answers every CREDIT in time.
+      ...(feeder ? { settingsSource: 'host' as const, hostSettings: feeder.ledger, offThread: true } : {}),
     });
   } finally {
     feeder?.stop();

@@ -1,0 +1,76 @@
+/**
+ * Toeplitz hashing on a worker thread, so that a long FFT product (0.1 to
+ * 0.4 s for a block of 2^22 trials here) does not stop the event loop:
+ * in host-settings mode (issue 6) the loop must answer every CREDIT within
+ * the chip's FIFO time (65 ms at 1 M trials/s) or the chip starves.
+ *
+ * Same plan, same arithmetic as ToeplitzPlan on the main thread (the worker
+ * runs it), so the bytes are identical. The worker loads the TypeScript
+ * sources through tsx's register(), as the CLI itself does (bin/run-ts.js).
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * tsx's ESM register(), resolved from this package (the worker may start in
+ * any working directory): the package's `tsx/esm/api` import entry, next to
+ * the require entry that createRequire resolves.
+ */
+const TSX_API = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+
+interface Pending {
+  resolve: (bytes: Uint8Array) => void;
+  reject: (e: Error) => void;
+}
+
+export class ToeplitzThread {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private planKey = '';
+  private failed: Error | undefined;
+
+  constructor() {
+    // A plain-JS bootstrap registers tsx in the worker, then loads the TypeScript worker module.
+    const entry = new URL('./toeplitz-worker.ts', import.meta.url).href;
+    const bootstrap = `import(${JSON.stringify(TSX_API)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+    this.worker = new Worker(bootstrap, { eval: true });
+    this.worker.on('message', (msg: { id: number; bytes?: Uint8Array; error?: string }) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.bytes) p.resolve(msg.bytes);
+      else p.reject(new Error(`extract worker: ${msg.error}`));
+    });
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', (code) => this.fail(new Error(`extract worker exited (code ${code})`)));
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  /** The first outputBits bits of T(seed) x input for a plan (n, m); the seed is sent once per plan size. */
+  hash(n: number, m: number, seed: Uint8Array, input: Uint8Array, outputBits: number): Promise<Uint8Array> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    const key = `${n}/${m}`;
+    const msg: Record<string, unknown> = { id, n, m, input, outputBits };
+    if (key !== this.planKey) {
+      msg.seed = seed;
+      this.planKey = key;
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage(msg);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.failed ??= new Error('extract worker closed');
+    await this.worker.terminate();
+  }
+}
