@@ -347,3 +347,32 @@ describe('the writer', () => {
     expect(parseAll(readFileSync(path), 4096).parser.cut).toBeNull();
   });
 });
+
+describe('a flipped bit anywhere after the header', () => {
+  it('never lets a damaged record through: replay stops at the record it hit', () => {
+    const records = randomRecords(10, 80);
+    const path = join(dir, 'flips.epqrec');
+    writeRecording(path, records);
+    const file = readFileSync(path);
+    const preamble = encodeFilePreamble(header).length;
+    const starts: number[] = [];
+    let at = preamble;
+    for (const r of records) {
+      starts.push(at);
+      at += RECORD_OVERHEAD + r.bytes.length;
+    }
+    starts.push(at); // the end record
+    const r = rng(11);
+    for (let trial = 0; trial < 300; trial++) {
+      const pos = preamble + Math.floor(r() * (file.length - preamble));
+      const bad = Buffer.from(file);
+      bad[pos] ^= 1 << Math.floor(r() * 8);
+      const hit = starts.filter((s) => s <= pos).length - 1; // the record holding pos (records.length: the end record)
+      const { entries, parser } = parseAll(bad, 333);
+      expect(entries.length).toBe(Math.max(0, hit));
+      entries.forEach((e, i) => expect(e.bytes.equals(records[i].bytes)).toBe(true));
+      expect(parser.cut).not.toBeNull();
+      expect(parser.cut!.recordIndex).toBe(Math.max(0, hit));
+    }
+  });
+});
