@@ -4,6 +4,8 @@
  *   the trial, 0 bytes written and no certificate;
  * - an honest chip in host mode: certified bytes, certificates with the
  *   host-settings accounting;
+ * - a host run with --settings-seed, recorded, replays to the same bytes
+ *   and certificates (the settings are regenerated from the seed);
  * - option errors: one line, exit 2.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,6 +44,22 @@ describe('epqrng stream --settings host', () => {
     expect(c.accounting).toMatchObject({ settingBits: 2 * 2097152, certifiedBits: c.outputBits, netGainBits: c.outputBits - 2 * 2097152, extractorSeed: 'reused' });
     expect(c.accounting!.run.netGainBits).toBe(c.outputBits - 2 * 2097152 - c.accounting!.extractorSeedBits);
   }, 90_000);
+
+  it('--settings-seed makes a host run replayable: epqrng replay regenerates the settings and reproduces bytes and certificates', async () => {
+    const seedFile = join(dir, 'replay-settings.seed');
+    const extractorSeed = join(dir, 'replay-extractor.seed');
+    writeFileSync(seedFile, new Uint8Array(32).fill(4));
+    writeFileSync(extractorSeed, new Uint8Array(2_000_000).map((_, i) => (i * 131 + 7) & 255));
+    const rec = join(dir, 'host.epq');
+    const common = ['--block-trials', '4194304', '--extractor-seed', extractorSeed];
+    const live = await epqrng(['stream', '--simulate=11', '--settings', 'host', '--settings-seed', seedFile, '--test-rate', '0.5', ...common, '--bytes', '16', '--out', join(dir, 'live.bin'), '--certs', join(dir, 'live.jsonl'), '--record', rec], {}, 60_000);
+    expect(live.code, live.stderr).toBe(0);
+    const again = await epqrng(['replay', rec, ...common, '--out', join(dir, 'replay.bin'), '--certs', join(dir, 'replay.jsonl')], {}, 60_000);
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'replay.bin')).equals(readFileSync(join(dir, 'live.bin')))).toBe(true);
+    expect(readFileSync(join(dir, 'replay.jsonl'), 'utf8')).toBe(readFileSync(join(dir, 'live.jsonl'), 'utf8'));
+    expect(parseCertificateLine(readFileSync(join(dir, 'live.jsonl'), 'utf8').split('\n')[0]!).hostSettings?.testRate?.gamma).toBe(0.5);
+  }, 120_000);
 
   it('option errors are one line, exit 2', async () => {
     expectOneLineError(await epqrng(['stream', '--simulate', '--settings', 'chip']), 2, /--settings must be one of internal, host/);
