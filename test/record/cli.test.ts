@@ -3,7 +3,7 @@
  * cut recordings, raw captures.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -85,15 +85,26 @@ describe('stream --record, then replay', () => {
     expect(readFileSync(join(dir, 'rep.certs'), 'utf8').split('\n').filter(Boolean)).toEqual(live.certs);
   });
 
-  it('refuses a seed that is not the recorded one for verify, and needs one at all', async () => {
+  it('refuses a seed that is not the recorded one for verify; finds the named seed file, and needs it', async () => {
     const other = join(dir, 'other-seed.bin');
     writeSeed(other, seedBitsForBlock(BLOCK), 43);
     const v = await cli('verify', live.rec, '--certs', join(dir, 'live.certs'), '--extractor-seed', other);
     expect(v.code).toBe(2);
     expect(v.stderr).toMatch(/^epqrng: extractor seed .* is not the recorded one \(SHA-256 [0-9a-f]{64}\)\n$/);
-    const none = await cli('replay', live.rec, '--out', join(dir, 'x.bin'));
-    expect(none.code).toBe(2);
-    expect(none.stderr).toContain('is not embedded in it: pass --extractor-seed FILE');
+    // The header names the seed file (here an absolute path): found and checked by its hash.
+    const named = await cli('replay', live.rec, '--out', join(dir, 'named.bin'));
+    expect(named.code).toBe(0);
+    expect(named.stderr).toContain(`(extractor seed from ${seedPath} (named in the recording))`);
+    expect(readFileSync(join(dir, 'named.bin')).equals(live.out)).toBe(true);
+    // Moved away (or changed): the replay cannot guess it.
+    renameSync(seedPath, seedPath + '.away');
+    try {
+      const none = await cli('replay', live.rec, '--out', join(dir, 'x.bin'));
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain('is not embedded in it: pass --extractor-seed FILE');
+    } finally {
+      renameSync(seedPath + '.away', seedPath);
+    }
   });
 });
 

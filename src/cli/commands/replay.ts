@@ -16,7 +16,7 @@
  *
  * Also exports the replay pipeline for `epqrng verify`.
  */
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Device } from '../../device/index.ts';
 import { DeviceError, InputError, UsageError } from '../../errors.ts';
@@ -47,7 +47,8 @@ export const usage = `usage: epqrng replay FILE [--bytes N] [--out FILE|-] [--ce
 ${streamOptionsUsage}
 Options not given are taken from the recorded command line (stream recordings),
 else the stream defaults. The extractor seed must be the live run's to reproduce
-its bytes: --extractor-seed FILE, or the seed embedded in the recording.`;
+its bytes: --extractor-seed FILE, the seed embedded in the recording, or the
+seed file the recording names if it is here (checked by its SHA-256).`;
 
 export const replayOptionSpecs = {
   ...streamOptionSpecs,
@@ -141,6 +142,10 @@ export async function planReplay(file: string, values: ParsedValues<typeof repla
       throw new InputError('RECORDING_HEADER', 'recording header: field extractorSeed.bytes: does not hash to extractorSeed.sha256');
     }
     seedNote = 'extractor seed embedded in the recording';
+  } else if (recorded?.source !== undefined && existsSync(recorded.source) && seedMatches(recorded.source, seedBits, recorded.sha256)) {
+    // The seed file the recording names is here, and it is the same seed: use it.
+    seed = loadSeedFile(recorded.source, seedBits);
+    seedNote = `extractor seed from ${recorded.source} (named in the recording)`;
   } else if (recorded) {
     throw new UsageError(
       `the recording's extractor seed (SHA-256 ${recorded.sha256}${recorded.source ? `, file ${recorded.source}` : ''}) is not embedded in it: pass --extractor-seed FILE`,
@@ -192,6 +197,15 @@ function hostSettingsOf(values: ParsedValues<typeof replayOptionSpecs>): HostSet
     }
   }
   return opts;
+}
+
+/** Whether the seed file hashes to `sha256` (as the bits the extractor reads, or as a whole file). */
+function seedMatches(path: string, seedBits: number, sha256: string): boolean {
+  try {
+    return seedSha256(loadSeedFile(path, seedBits)) === sha256 || sha256File(path) === sha256;
+  } catch {
+    return false;
+  }
 }
 
 /** SHA-256 of a whole file (hex), or null when it cannot be read (loadSeedFile has said why). */
