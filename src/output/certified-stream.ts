@@ -134,6 +134,62 @@ export interface CertifiedStreamOptions extends Omit<CertifyEventsOptions, 'devi
 }
 
 /**
+ * The run's batches, read from the link as fast as they come whatever the
+ * consumer does (a host-settings run): the Run's back-pressure would pause
+ * the link while a block is hashed, and a paused link holds back the
+ * chip's CREDIT frames, so its FIFO (65 ms at 1 M trials/s) runs dry. The
+ * batches wait here instead (the certify stage takes them at tens of M
+ * trials/s, far above the chip's rate, so the queue stays short). Ending
+ * the iteration early ends the run (STOP/ACK) as the Run's own would.
+ */
+async function* readEagerly(run: Run): AsyncGenerator<RunEvent[]> {
+  const it = run[Symbol.asyncIterator]();
+  const queue: RunEvent[][] = [];
+  let head = 0;
+  let ended = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const pump = (async () => {
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) break;
+        queue.push(r.value);
+        wake?.();
+      }
+    } catch (e) {
+      failure = { error: e };
+    } finally {
+      ended = true;
+      wake?.();
+    }
+  })();
+  try {
+    for (;;) {
+      if (head < queue.length) {
+        const batch = queue[head]!;
+        queue[head++] = undefined as unknown as RunEvent[];
+        if (head > 1024 && head * 2 > queue.length) {
+          queue.splice(0, head);
+          head = 0;
+        }
+        yield batch;
+        continue;
+      }
+      if (ended) {
+        if (failure) throw failure.error;
+        return;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    if (!ended) await it.return?.();
+    await pump;
+  }
+}
+
+/**
  * `for await (const bytes of certifiedStream(device, opts))`: certified
  * bytes from a chip's internal-settings run, until `bytes` are delivered,
  * the consumer stops, or certification keeps failing (throws
@@ -157,7 +213,7 @@ export async function* certifiedStream(device: Device, opts: CertifiedStreamOpti
   }
   onRun?.(run);
   try {
-    return yield* certifyEvents(run, {
+    return yield* certifyEvents(feeder ? readEagerly(run) : run, {
       ...rest,
       device: { serial: info.serial, firmware: info.firmware.join('.') },
       // Host settings: the FFT product on a worker, so the event loop answers every CREDIT in time.
