@@ -82,7 +82,7 @@ async function fullPipelineFigures(): Promise<Figure[]> {
     const p = last!;
     return [
       { name: 'full pipeline host mode, PTY: certified blocks', value: p.blocksPassed, unit: `of ${p.blocksPassed + p.blocksFailed}` },
-      { name: 'full pipeline host mode: starved intervals (certified blocks)', value: p.resumedFrames, unit: '' },
+      { name: 'full pipeline host mode: RESUMED frames incl. start-up', value: p.resumedFrames, unit: '' },
       { name: 'full pipeline host mode: STATUS with SETTINGS_STARVED after first', value: starvedStatus, unit: 'frames' },
       { name: 'full pipeline host mode: trials / wall time', value: p.trials / seconds, unit: 'trials/s' },
       { name: 'full pipeline host mode: run net gain (seed charged once)', value: p.netGainBits, unit: 'bits' },
