@@ -108,6 +108,28 @@ describe('stream --record, then replay', () => {
   });
 });
 
+describe('a host-settings stream', () => {
+  it('replays with its settings seed: every SETTINGS frame sent again and checked, the same bytes and certificates', async () => {
+    const settingsSeed = join(dir, 'settings.key');
+    writeFileSync(settingsSeed, createHash('sha256').update('cli test settings').digest());
+    const rec = join(dir, 'host.epqrec');
+    const r = await cli('stream', '--simulate=4', '--bytes', '1500', ...CERT_OPTS, '--extractor-seed', seedPath, '--settings', 'host', '--settings-seed', settingsSeed,
+      '--out', join(dir, 'host.bin'), '--certs', join(dir, 'host.certs'), '--record', rec);
+    expect(r.code).toBe(0);
+    const rep = await cli('replay', rec, '--out', join(dir, 'host-rep.bin'), '--certs', join(dir, 'host-rep.certs'));
+    expect(rep.stderr).toMatch(/^replayed stream recording /);
+    expect(rep.code).toBe(0);
+    expect(readFileSync(join(dir, 'host-rep.bin')).equals(readFileSync(join(dir, 'host.bin')))).toBe(true);
+    expect(readFileSync(join(dir, 'host-rep.certs'), 'utf8')).toBe(readFileSync(join(dir, 'host.certs'), 'utf8'));
+    // Another settings key: the chip's recorded echoes no longer match what this host sends.
+    const otherKey = join(dir, 'other.key');
+    writeFileSync(otherKey, createHash('sha256').update('another key').digest());
+    const bad = await cli('replay', rec, '--settings-seed', otherKey, '--out', join(dir, 'x.bin'));
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/replay diverged at record \d+: expected SETTINGS seq \d+ \(count \d+, settings \d+ bytes\), got SETTINGS seq \d+/);
+  });
+});
+
 describe('a stream whose extractor seed was drawn for it', () => {
   it('embeds the seed in the recording, so the replay needs nothing else', async () => {
     const rec = join(dir, 'fresh.epqrec');
