@@ -66,5 +66,6 @@ describe('epqrng stream --settings host', () => {
     expectOneLineError(await epqrng(['stream', '--simulate', '--test-rate', '0.01']), 2, /--test-rate needs --settings host/);
     expectOneLineError(await epqrng(['stream', '--simulate', '--settings', 'host', '--test-rate', '0']), 2, /--test-rate must be a decimal in \(0, 1\]/);
     expectOneLineError(await epqrng(['stream', '--simulate', '--settings', 'host', '--settings-seed', join(dir, 'missing')]), 2, /cannot read settings seed file .*missing: ENOENT/);
+    expectOneLineError(await epqrng(['stream', '--simulate', '--settings', 'host', '--test-rate', '0.1', '--adversary', 'classical']), 2, /--test-rate below 1 is certified against quantum side information only/);
   }, 90_000);
 });

@@ -116,6 +116,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (outPath !== '-' && certsPath !== undefined && outPath === certsPath) throw new UsageError('--out and --certs must be different files');
   const hostSettings = hostSettingsOptions(values);
   const host = hostSettings !== undefined;
+  // spot-check.ts certifies against quantum side information (ADFRV/ARV EAT) only.
+  if (hostSettings?.testRate !== undefined && Number(hostSettings.testRate) < 1 && adversary === 'classical') {
+    throw new UsageError('--test-rate below 1 is certified against quantum side information only; drop --adversary classical');
+  }
 
   // The seed is read (or drawn) before the chip is touched: a bad seed file costs no run.
   const seed = resolveExtractorSeed({ ...(seedFile !== undefined ? { file: seedFile } : {}), seedBits: seedBitsForBlock(blockTrials) });
