@@ -349,6 +349,15 @@ describe('record, then replay', () => {
     expect(noPort.code).toBe(3);
     expect(noPort.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     expect(existsSync(join(dir, 'noport.epqrec'))).toBe(false);
+    // A damaged header: one line naming what is wrong, exit 2 (bad input), for replay and verify alike.
+    const damaged = Buffer.from(readFileSync(live.rec));
+    damaged[40] ^= 0x04;
+    writeFileSync(join(dir, 'damaged.epqrec'), damaged);
+    for (const args of [['replay', join(dir, 'damaged.epqrec'), '--out', join(dir, 'x.bin')], ['verify', join(dir, 'damaged.epqrec'), '--certs', join(dir, 'live.certs')]]) {
+      const d = await cli(...args);
+      expect(d.code).toBe(2);
+      expect(d.stderr).toMatch(/^epqrng: recording header: CRC mismatch \(stored [0-9a-f]{8}, computed [0-9a-f]{8}\)\n$/);
+    }
     const missing = await cli('replay', join(dir, 'does-not-exist.epqrec'));
     expect(missing).toMatchObject({ code: 2, stderr: `epqrng: cannot open recording ${join(dir, 'does-not-exist.epqrec')}: no such file\n` });
   });
