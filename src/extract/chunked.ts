@@ -1,0 +1,149 @@
+/**
+ * Toeplitz hashing with a bounded transform size: the same y = T x as
+ * toeplitzHash (naive.ts convention, T[i][j] = s[i - j + n - 1]), bit for
+ * bit, but computed over column chunks so that the FFT memory follows the
+ * chunk width w, not n.
+ *
+ * Column split (issue 3 bench: memory). T x = XOR_j T_j x_j, x_j = bits
+ * [c0, c0 + w_j) of x, and the columns [c0, c0 + w_j) of T are themselves a
+ * Toeplitz matrix: T[i][c0 + j'] = s[i - j' + (n - c0 - w_j) + w_j - 1], the
+ * matrix of width w_j of the seed bits [n - c0 - w_j, n - c0 + m - 1)
+ * (w_j + m - 1 bits). Each chunk is one middle product of w_j by w_j + m - 1
+ * bits, read at coefficients w_j - 1 .. w_j + m - 2 (toeplitz.ts explains
+ * why a negacyclic product of length 2N >= w_j + m - 1 leaves them intact),
+ * so one transform size N = goodFftSize((w + m - 1) / 2) serves every chunk.
+ *
+ * Cost. The chunks' seed spectra differ; keeping them all would cost about
+ * 8 (n + chunks * m) bytes, the memory this plan exists to avoid, so each
+ * chunk transforms its seed slice again: per chunk one forward transform (the
+ * seed slice) and one fused forward-product-inverse (rightangle.ts), against
+ * one fused product per block for ToeplitzPlan. The plan holds one
+ * BitConvolution (about 32 N bytes of WebAssembly memory plus its tables).
+ *
+ * Exactness. As toeplitzHash: every read coefficient must lie within
+ * `roundingTolerance` of an integer; a chunk that fails (or gives NaN) is
+ * recomputed by toeplitzHash, whose exact fallback splits it further.
+ */
+import { Fft, goodFftSize } from './fft.ts';
+import { bytesForBits } from './naive.ts';
+import { BitConvolution, BitConvolutionTables } from './rightangle.ts';
+import { sliceBits, toeplitzHash, ToeplitzPlan, MAX_INPUT_BITS, type ToeplitzOptions, type ToeplitzStats } from './toeplitz.ts';
+
+export interface ChunkedToeplitzOptions extends ToeplitzOptions {
+  /** Largest transform length N (complex points) the plan may use; default DEFAULT_MAX_FFT_SIZE. */
+  maxFftSize?: number;
+}
+
+/**
+ * Default transform bound: 2^20 points, about 34 MB of WebAssembly memory
+ * (work and seed spectrum, 16 bytes a point each) plus about 10 MB of tables.
+ */
+export const DEFAULT_MAX_FFT_SIZE = 2 ** 20;
+
+/** The chunk layout for (n, m) under a transform bound: chunk width w (a multiple of 64 unless one chunk), count, N. */
+export function chunkLayout(n: number, m: number, maxFftSize: number = DEFAULT_MAX_FFT_SIZE): { chunkBits: number; chunks: number; fftSize: number } {
+  const whole = goodFftSize(Math.ceil((n + m - 1) / 2));
+  if (whole <= maxFftSize) return { chunkBits: n, chunks: 1, fftSize: whole };
+  // widest chunk the bound allows: w + m - 1 <= 2 maxFftSize
+  const widest = 2 * maxFftSize - m + 1;
+  if (widest < 64) throw new RangeError(`"maxFftSize" ${maxFftSize} is too small for m = ${m}: a chunk needs 2N >= w + m - 1`);
+  const chunks = Math.ceil(n / (widest - (widest % 64)));
+  // equal chunks, rounded up to whole 64-bit words (slices stay byte aligned), then the smallest N that holds one
+  const chunkBits = Math.min(n, Math.ceil(n / chunks / 64) * 64);
+  return { chunkBits, chunks: Math.ceil(n / chunkBits), fftSize: goodFftSize(Math.ceil((chunkBits + m - 1) / 2)) };
+}
+
+/**
+ * Repeated Toeplitz hashing with one seed and one input length n, in column
+ * chunks whose transform length is at most `maxFftSize`. Same interface and
+ * same bytes as ToeplitzPlan (`hash(input, outputBits)` may ask for fewer
+ * than m bits: rows 0 .. m'-1 read only the seed's first n + m' - 1 bits).
+ */
+export class ChunkedToeplitzPlan {
+  readonly n: number;
+  readonly m: number;
+  /** Chunk width w in input bits (the last chunk may be narrower). */
+  readonly chunkBits: number;
+  readonly chunks: number;
+  /** Transform length N (complex points) used for every chunk. */
+  readonly fftSize: number;
+  readonly stats: ToeplitzStats = { maxRoundingError: 0, fallbacks: 0 };
+  private readonly seed: Uint8Array;
+  private readonly options: ToeplitzOptions;
+  private readonly tolerance: number;
+  private conv: BitConvolution | null = null;
+  /** One chunk only, or a size the fused path does not take: ToeplitzPlan does it all. */
+  private readonly single: ToeplitzPlan | null;
+
+  constructor(n: number, m: number, seed: Uint8Array, options: ChunkedToeplitzOptions = {}) {
+    if (!(seed instanceof Uint8Array)) throw new TypeError('"seed" is not a Uint8Array');
+    if (!Number.isInteger(n) || n < 1 || n > MAX_INPUT_BITS) throw new RangeError(`"n" must be an integer in 1..${MAX_INPUT_BITS}, got ${n}`);
+    if (!Number.isInteger(m) || m < 1 || m > n) throw new RangeError(`"m" must be an integer in 1..n (n = ${n}), got ${m}`);
+    if (seed.length < bytesForBits(n + m - 1)) throw new RangeError(`seed holds ${seed.length * 8} bits, n + m - 1 = ${n + m - 1} bits needed`);
+    const { maxFftSize = DEFAULT_MAX_FFT_SIZE, ...toeplitzOptions } = options;
+    if (!Number.isSafeInteger(maxFftSize) || maxFftSize < 1 || goodFftSize(maxFftSize) !== maxFftSize) {
+      throw new RangeError(`"maxFftSize" must be c * 2^k with c in {1, 3, 5}, got ${maxFftSize}`);
+    }
+    const layout = chunkLayout(n, m, maxFftSize);
+    this.n = n;
+    this.m = m;
+    this.chunkBits = layout.chunkBits;
+    this.chunks = layout.chunks;
+    this.fftSize = layout.fftSize;
+    this.options = toeplitzOptions;
+    this.tolerance = toeplitzOptions.roundingTolerance ?? 0.25;
+    // ToeplitzPlan checks the tolerance and keeps its own copy of the seed when it does the work
+    const whole = this.chunks === 1 || toeplitzOptions.method === 'words' || !BitConvolutionTables.supports(this.fftSize);
+    this.single = whole ? new ToeplitzPlan(n, m, seed, toeplitzOptions) : null;
+    this.seed = whole ? new Uint8Array(0) : Uint8Array.from(seed.subarray(0, bytesForBits(n + m - 1)));
+    const t = this.tolerance;
+    // at 0.5 or more a value could be accepted next to the wrong integer (as toeplitz.ts)
+    if (typeof t !== 'number' || Number.isNaN(t) || t >= 0.5) throw new RangeError(`"roundingTolerance" must be a number below 0.5, got ${t}`);
+  }
+
+  /** Whether the FFT products run on the WebAssembly SIMD kernels. */
+  get simd(): boolean {
+    return this.single ? this.single.simd : this.conv?.simd ?? false;
+  }
+
+  hash(input: Uint8Array, outputBits: number = this.m): Uint8Array {
+    if (!(input instanceof Uint8Array)) throw new TypeError('"input" is not a Uint8Array');
+    if (!Number.isInteger(outputBits) || outputBits < 1 || outputBits > this.m) {
+      throw new RangeError(`"outputBits" must be an integer in 1..m (m = ${this.m}), got ${outputBits}`);
+    }
+    if (input.length < bytesForBits(this.n)) throw new RangeError(`input holds ${input.length * 8} bits, n = ${this.n} bits needed`);
+    if (this.single) {
+      const out = this.single.hash(input, outputBits);
+      Object.assign(this.stats, this.single.stats);
+      return out;
+    }
+    if (this.conv === null) {
+      // the fused path applies the top stage itself: no table for it (as toeplitz.ts)
+      const tables = new BitConvolutionTables(new Fft(this.fftSize, { topTwiddles: false }));
+      this.conv = new BitConvolution(tables, { simd: this.options.simd ?? true });
+    }
+    const { n, chunkBits } = this;
+    const out = new Uint8Array(bytesForBits(outputBits));
+    const part = new Uint8Array(out.length);
+    const scale = 1 / this.fftSize; // the inverse transform is unscaled
+    let maxErr = 0;
+    for (let c0 = 0; c0 < n; c0 += chunkBits) {
+      const w = Math.min(chunkBits, n - c0);
+      // columns [c0, c0 + w) of T: the width-w Toeplitz matrix of seed bits [n - c0 - w, n - c0 + m - 1) (file comment)
+      const seedSlice = sliceBits(this.seed, n - c0 - w, w + outputBits - 1);
+      const x = c0 % 8 === 0 ? input.subarray(c0 >> 3) : sliceBits(input, c0, w);
+      this.conv.setSpectrumBits(seedSlice, w + outputBits - 1, scale);
+      part.fill(0);
+      const err = this.conv.convolveBits(x, w, w - 1, outputBits, part);
+      let y = part;
+      if (!(err <= this.tolerance)) {
+        // a product too close to a half-integer (or NaN): toeplitzHash recomputes it exactly
+        this.stats.fallbacks++;
+        y = toeplitzHash(sliceBits(input, c0, w), w, outputBits, seedSlice, this.options);
+      } else if (err > maxErr) maxErr = err;
+      for (let b = 0; b < out.length; b++) out[b] ^= y[b];
+    }
+    this.stats.maxRoundingError = maxErr;
+    return out;
+  }
+}

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { bytesForBits, getBit, toeplitzHashNaive } from '../../src/extract/naive.ts';
+import { toeplitzHash, toeplitzWords } from '../../src/extract/toeplitz.ts';
+import { ChunkedToeplitzPlan, chunkLayout, DEFAULT_MAX_FFT_SIZE } from '../../src/extract/chunked.ts';
+import { goodFftSize } from '../../src/extract/fft.ts';
+
+/** mulberry32: small deterministic PRNG so every case is reproducible. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random bytes holding `bits` bits, with garbage in the spare high bits (the extractor must ignore them). */
+function randomBits(rand: () => number, bits: number): Uint8Array {
+  const out = new Uint8Array(bytesForBits(bits));
+  for (let b = 0; b < out.length; b++) out[b] = Math.floor(rand() * 256);
+  return out;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+describe('ChunkedToeplitzPlan', () => {
+  it('equals the naive product on 60 random (n, m, chunk bound) cases, n not a multiple of the chunk width, SIMD and plain', () => {
+    const rand = prng(0xc4a2);
+    let multiChunk = 0;
+    let ragged = 0;
+    for (let k = 0; k < 60; k++) {
+      const n = 200 + Math.floor(rand() * 30000);
+      const m = 1 + Math.floor(rand() * Math.min(n, 2000));
+      // the smallest good size that still fits a 64-bit chunk, up to one chunk for the whole input
+      const smallest = goodFftSize(Math.ceil((64 + m - 1) / 2) + 32);
+      const maxFftSize = goodFftSize(smallest + Math.floor((rand() * n) / 4));
+      const x = randomBits(rand, n);
+      const s = randomBits(rand, n + m - 1);
+      const want = hex(toeplitzHashNaive(x, n, m, s));
+      const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize });
+      expect(hex(plan.hash(x)), `n=${n} m=${m} N<=${maxFftSize}`).toBe(want);
+      expect(plan.fftSize).toBeLessThanOrEqual(maxFftSize);
+      expect(plan.stats.fallbacks).toBe(0);
+      const plain = new ChunkedToeplitzPlan(n, m, s, { maxFftSize, simd: false });
+      expect(hex(plain.hash(x)), `plain n=${n} m=${m}`).toBe(want);
+      if (plan.chunks > 1) multiChunk++;
+      if (n % plan.chunkBits !== 0) ragged++;
+    }
+    expect(multiChunk).toBeGreaterThanOrEqual(40);
+    expect(ragged).toBeGreaterThanOrEqual(30);
+  });
+
+  it('serves shorter outputs (the first m\' bits of the full hash) with one plan, across blocks', () => {
+    const rand = prng(7);
+    const n = 40000, m = 3000;
+    const s = randomBits(rand, n + m - 1);
+    const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize: 4096 });
+    expect(plan.chunks).toBeGreaterThanOrEqual(8);
+    for (const outBits of [m, 1, 8, 1234, 2999]) {
+      const x = randomBits(rand, n);
+      expect(hex(plan.hash(x, outBits)), `m'=${outBits}`).toBe(hex(toeplitzHashNaive(x, n, outBits, s)));
+    }
+  });
+
+  it('equals toeplitzHash at n = 2^20 + 5, m = 2^15 + 3 over 2^16-point chunks (the SIMD kernels)', () => {
+    const rand = prng(11);
+    const n = 2 ** 20 + 5, m = 2 ** 15 + 3;
+    const x = randomBits(rand, n);
+    const s = randomBits(rand, n + m - 1);
+    const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize: 2 ** 16 });
+    expect(plan.chunks).toBe(Math.ceil(n / plan.chunkBits));
+    expect(plan.chunks).toBeGreaterThanOrEqual(9);
+    const y = plan.hash(x);
+    expect(plan.simd).toBe(true);
+    expect(hex(y)).toBe(hex(toeplitzHash(x, n, m, s)));
+    // a product of n terms of 0/1: Percival's bound puts the error far below the 0.25 tolerance
+    expect(plan.stats.maxRoundingError).toBeLessThan(1e-6);
+  });
+
+  it('recomputes a chunk exactly when its rounding check fails (forced by a negative tolerance)', () => {
+    const rand = prng(3);
+    const n = 9000, m = 700;
+    const x = randomBits(rand, n);
+    const s = randomBits(rand, n + m - 1);
+    const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize: 2048, roundingTolerance: -1 });
+    expect(hex(plan.hash(x))).toBe(hex(toeplitzWords(x, n, m, s)));
+    expect(plan.stats.fallbacks).toBe(plan.chunks);
+    expect(plan.chunks).toBeGreaterThan(2);
+  });
+
+  it('one chunk when the whole product fits the bound; output bits past m are zero', () => {
+    const rand = prng(5);
+    const n = 5000, m = 13;
+    const x = randomBits(rand, n);
+    const s = randomBits(rand, n + m - 1);
+    const plan = new ChunkedToeplitzPlan(n, m, s);
+    expect(plan.chunks).toBe(1);
+    const y = plan.hash(x);
+    expect(hex(y)).toBe(hex(toeplitzHashNaive(x, n, m, s)));
+    for (let k = m; k < y.length * 8; k++) expect(getBit(y, k)).toBe(0);
+  });
+
+  it('bounds the transform at the default size for a block of 2^22 trials at 2 bits each', () => {
+    for (const m of [8, 300_000, 1_070_000, 2_000_000]) {
+      const n = 2 ** 23;
+      const layout = chunkLayout(n, m);
+      expect(layout.fftSize).toBeLessThanOrEqual(DEFAULT_MAX_FFT_SIZE);
+      expect(2 * layout.fftSize).toBeGreaterThanOrEqual(layout.chunkBits + m - 1);
+      expect(layout.chunks * layout.chunkBits).toBeGreaterThanOrEqual(n);
+      expect((layout.chunks - 1) * layout.chunkBits).toBeLessThan(n);
+      expect(layout.chunkBits % 64).toBe(0);
+    }
+  });
+
+  it('names bad arguments', () => {
+    const s = new Uint8Array(64);
+    expect(() => new ChunkedToeplitzPlan(100, 10, s, { maxFftSize: 1000 })).toThrow('"maxFftSize" must be c * 2^k with c in {1, 3, 5}, got 1000');
+    expect(() => new ChunkedToeplitzPlan(100, 101, s)).toThrow('"m" must be an integer in 1..n (n = 100), got 101');
+    expect(() => new ChunkedToeplitzPlan(500, 100, s)).toThrow("seed holds 512 bits, n + m - 1 = 599 bits needed");
+    expect(() => new ChunkedToeplitzPlan(100, 10, s, { roundingTolerance: 0.5 })).toThrow('"roundingTolerance" must be a number below 0.5, got 0.5');
+    expect(() => chunkLayout(2 ** 20, 5000, 2048)).toThrow('"maxFftSize" 2048 is too small for m = 5000');
+    const plan = new ChunkedToeplitzPlan(100, 10, s);
+    expect(() => plan.hash(new Uint8Array(12))).toThrow('input holds 96 bits, n = 100 bits needed');
+    expect(() => plan.hash(new Uint8Array(13), 11)).toThrow('"outputBits" must be an integer in 1..m (m = 10), got 11');
+  });
+});
