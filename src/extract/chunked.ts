@@ -135,7 +135,7 @@ export class ChunkedToeplitzPlan {
       this.conv.setSpectrumBits(seedSlice, w + outputBits - 1, scale);
       part.fill(0);
       const err = this.conv.convolveBits(x, w, w - 1, outputBits, part);
-      let y = part;
+      let y: Uint8Array = part;
       if (!(err <= this.tolerance)) {
         // a product too close to a half-integer (or NaN): toeplitzHash recomputes it exactly
         this.stats.fallbacks++;
