@@ -127,6 +127,10 @@ describe('a host-settings stream', () => {
     const bad = await cli('replay', rec, '--settings-seed', otherKey, '--out', join(dir, 'x.bin'));
     expect(bad.code).toBe(3);
     expect(bad.stderr).toMatch(/replay diverged at record \d+: expected SETTINGS seq \d+ \(count \d+, settings \d+ bytes\), got SETTINGS seq \d+/);
+    // For verify a recording that does not replay is a mismatch: exit 1, one line.
+    const v = await cli('verify', rec, '--settings-seed', otherKey, '--certs', join(dir, 'host.certs'));
+    expect(v.code).toBe(1);
+    expect(v.stderr).toMatch(new RegExp(`^epqrng: verify: ${rec} does not replay: replay diverged at record \\d+: expected SETTINGS .*\n$`));
   });
 });
 

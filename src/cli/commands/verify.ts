@@ -6,12 +6,13 @@
  *
  * Exit 0 only when every certificate line and output byte matches; else exit
  * 1 with one line naming the first mismatch: its block, the field or byte,
- * both values. Certificates are compared as canonical JSON (keys sorted), so
+ * both values (a recording that does not replay with these options, its
+ * divergence named, is a mismatch too). Certificates are compared as canonical JSON (keys sorted), so
  * a re-formatted but equal line still matches.
  */
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { CertificationRefusedError, InputError, UsageError } from '../../errors.ts';
+import { CertificationRefusedError, DeviceError, InputError, UsageError } from '../../errors.ts';
 import { canonicalJson } from '../../certify/index.ts';
 import type { ExtractedBlock } from '../../extract/stream.ts';
 import type { CommandIo } from '../framework.ts';
@@ -141,6 +142,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       if (e instanceof VerifyMismatch) throw e;
       // The live run ended the same way (its certificates stop there too); the counts below decide.
       if (e instanceof CertificationRefusedError) refusedAtEnd = e;
+      // The recording does not replay with these options: nothing can be recomputed, so nothing matches.
+      else if (e instanceof DeviceError && (e.code === 'REPLAY_DIVERGED' || e.code === 'REPLAY_ENDED')) throw new VerifyMismatch(`${file} does not replay: ${e.message}`);
       else throw e;
     }
     if (checked < lines.length) {
