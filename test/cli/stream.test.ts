@@ -3,12 +3,16 @@
  * on stdout with one certificate line per block; a chip that cannot be
  * certified writes nothing, exits 1 and says why in one line.
  */
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCertificateLine } from '../../src/certify/index.ts';
 import { epqrng, expectOneLineError } from './run-cli.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('epqrng stream', () => {
   it('writes exactly --bytes certified bytes to stdout and the certificate to --certs', async () => {
@@ -39,5 +43,26 @@ describe('epqrng stream', () => {
     expectOneLineError(await epqrng(['stream', '--simulate', '--eps', '2']), 2, /--eps must be a probability in \(0, 1\)/);
     expectOneLineError(await epqrng(['stream', '--simulate', '--adversary', 'alien']), 2, /--adversary must be one of quantum, classical/);
     expectOneLineError(await epqrng(['stream', '--simulate', '--extractor-seed', '/nonexistent/seed']), 2, /cannot read extractor seed file \/nonexistent\/seed/);
+  });
+});
+
+describe('epqrng stream interrupted', () => {
+  it('SIGINT ends the run with STOP/ACK: exit 0, every certified block written with its certificate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
+    const out = join(dir, 'out.bin');
+    const certs = join(dir, 'certs.jsonl');
+    const child = spawn(process.execPath, ['bin/epqrng.js', 'stream', '--simulate=4', '--out', out, '--certs', certs], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Wait for the first certified block on disk, then interrupt.
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline && !(existsSync(certs) && statSync(certs).size > 0)) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, stderr).toBe(0);
+    const lines = readFileSync(certs, 'utf8').trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    const total = lines.map((l) => parseCertificateLine(l).extraction.outputBytes).reduce((a, b) => a + b, 0);
+    expect(statSync(out).size).toBe(total);
   });
 });

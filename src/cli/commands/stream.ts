@@ -8,7 +8,7 @@
  */
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import type { Device } from '../../device/index.ts';
+import type { Device, Run } from '../../device/index.ts';
 import { InputError, UsageError } from '../../errors.ts';
 import { resolveExtractorSeed } from '../../extract/index.ts';
 import { seedBitsForBlock } from '../../extract/stream.ts';
@@ -153,8 +153,16 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`\r\x1b[K${statusLine(p, (now - started) / 1000, host)}`);
   };
   let final: StreamProgress | undefined;
+  // Ctrl-C or a kill ends the run the protocol's way (STOP, then its ACK:
+  // PROTOCOL 5): the chip stops, every block certified so far is written,
+  // and the chip is not left running. The unfinished block writes nothing.
+  let activeRun: Run | undefined;
+  const interrupt = (): void => void activeRun?.stop().catch(() => undefined);
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   try {
     const stream = certifiedStream(device, {
+      onRun: (r) => (activeRun = r),
       bytes: wanted,
       eps,
       adversary,
@@ -179,6 +187,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       await write(out, r.value);
     }
   } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
     if (io.isTTY && lastStatus > 0) io.stderr.write('\n');
     if (certs) {
       certs.end();
