@@ -4,13 +4,14 @@
  * in host-settings mode (issue 6) the loop must answer every CREDIT within
  * the chip's FIFO time (65 ms at 1 M trials/s) or the chip starves.
  *
- * Same plan, same arithmetic as ToeplitzPlan on the main thread (the worker
- * runs it), so the bytes are identical. The worker loads the TypeScript
+ * Same plan, same arithmetic as the main thread's ChunkedToeplitzPlan (the
+ * worker runs it, with the same transform bound), so the bytes are identical. The worker loads the TypeScript
  * sources through tsx's register(), as the CLI itself does (bin/run-ts.js).
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { DEFAULT_MAX_FFT_SIZE } from './chunked.ts';
 
 /**
  * tsx's ESM register(), resolved from this package (the worker may start in
@@ -31,7 +32,8 @@ export class ToeplitzThread {
   private planKey = '';
   private failed: Error | undefined;
 
-  constructor() {
+  /** `maxFftSize`: the transform bound of the worker's plan (chunked.ts; default DEFAULT_MAX_FFT_SIZE). */
+  constructor(private readonly maxFftSize: number = DEFAULT_MAX_FFT_SIZE) {
     // A plain-JS bootstrap registers tsx in the worker, then loads the TypeScript worker module.
     const entry = new URL('./toeplitz-worker.ts', import.meta.url).href;
     const bootstrap = `import(${JSON.stringify(TSX_API)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
@@ -58,7 +60,7 @@ export class ToeplitzThread {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     const key = `${n}/${m}`;
-    const msg: Record<string, unknown> = { id, n, m, input, outputBits };
+    const msg: Record<string, unknown> = { id, n, m, maxFftSize: this.maxFftSize, input, outputBits };
     if (key !== this.planKey) {
       msg.seed = seed;
       this.planKey = key;
