@@ -3,51 +3,84 @@
  * in its own process so that its peak RSS is its own:
  *   decode (FrameSync) -> run events -> account, estimate, bound, health
  *   (certifyRun) -> Toeplitz extraction -> bytes (certifyEvents)
- * argv: <blocks>; prints one JSON line.
+ *
+ *   pipeline-child.ts <blocks>                  prints one JSON line
+ *   pipeline-child.ts --capture <blocks> FILE   writes the capture only
+ *
+ * The capture (a calibrated chip's device-to-host bytes for <blocks> blocks
+ * of the default 2^22 trials) is made by the simulator in a process of its
+ * own and read back whole into memory here: the simulator's modules and its
+ * garbage are no part of the pipeline, and would otherwise set this
+ * process's peak RSS before the pipeline starts.
  */
-import { encodeFrame } from '../../src/protocol/encode.ts';
-import { SimulatedChip } from '../../src/simulator/chip.ts';
-import { runEventsFromBytes } from '../../src/device/run.ts';
-import { certifyEvents } from '../../src/output/certified-stream.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_BLOCK_TRIALS } from '../../src/certify/index.ts';
-import { randomSeed } from '../../src/extract/index.ts';
-import { seedBitsForBlock } from '../../src/extract/stream.ts';
 
-const blocks = Number(process.argv[2] ?? 4);
-const trials = blocks * DEFAULT_BLOCK_TRIALS;
+const args = process.argv.slice(2);
 
-// The capture: a calibrated chip's device-to-host bytes for a run of `trials`.
-const chip = new SimulatedChip({ seed: 7, calibrated: true });
-chip.receive(encodeFrame({ kind: 'START', flags: 0, seq: 0, source: 0, rate: 0, limit: trials }));
-const parts: Uint8Array[] = [];
-let size = 0;
-for (;;) {
-  const b = chip.read(1 << 20);
-  if (b.length === 0) break;
-  parts.push(b);
-  size += b.length;
+if (args[0] === '--capture') {
+  const { encodeFrame } = await import('../../src/protocol/encode.ts');
+  const { SimulatedChip } = await import('../../src/simulator/chip.ts');
+  const trials = Number(args[1]) * DEFAULT_BLOCK_TRIALS;
+  const chip = new SimulatedChip({ seed: 7, calibrated: true });
+  chip.receive(encodeFrame({ kind: 'START', flags: 0, seq: 0, source: 0, rate: 0, limit: trials }));
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    const b = chip.read(1 << 20);
+    if (b.length === 0) break;
+    parts.push(b);
+  }
+  writeFileSync(args[2], Buffer.concat(parts));
+} else {
+  const blocks = Number(args[0] ?? 4);
+  const trials = blocks * DEFAULT_BLOCK_TRIALS;
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'epqrng-pipeline-'));
+  let capture: Buffer;
+  try {
+    const file = join(dir, 'capture.bin');
+    execFileSync(process.execPath, ['bin/run-ts.js', 'bench/lib/pipeline-child.ts', '--capture', String(blocks), file], { cwd: root, stdio: 'inherit' });
+    capture = readFileSync(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const { runEventsFromBytes } = await import('../../src/device/run.ts');
+  const { certifyEvents } = await import('../../src/output/certified-stream.ts');
+  const { randomSeed } = await import('../../src/extract/index.ts');
+  const { seedBitsForBlock } = await import('../../src/extract/stream.ts');
+
+  function* chunks(): Generator<Uint8Array> {
+    for (let i = 0; i < capture.length; i += 65536) yield capture.subarray(i, Math.min(capture.length, i + 65536));
+  }
+
+  const seed = randomSeed(seedBitsForBlock(DEFAULT_BLOCK_TRIALS));
+  // The peak so far (loader, modules, capture) and the CPU time so far: the pipeline's own figures start here.
+  const rssBeforeBytes = process.resourceUsage().maxRSS * 1024;
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  let bytesOut = 0;
+  const stream = certifyEvents(runEventsFromBytes(chunks()), { seed, device: { serial: 'EPQ1-BENCH000', firmware: '1.0.3' } });
+  for await (const b of stream) bytesOut += b.length;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  console.log(
+    JSON.stringify({
+      blocks,
+      trials,
+      captureBytes: capture.length,
+      seconds,
+      trialsPerSecond: trials / seconds,
+      cpuSeconds,
+      trialsPerCpuSecond: trials / cpuSeconds,
+      rssBeforeBytes,
+      bytesOut,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    }),
+  );
 }
-const capture = Buffer.concat(parts, size);
-parts.length = 0;
-
-function* chunks(): Generator<Uint8Array> {
-  for (let i = 0; i < capture.length; i += 65536) yield capture.subarray(i, Math.min(capture.length, i + 65536));
-}
-
-const seed = randomSeed(seedBitsForBlock(DEFAULT_BLOCK_TRIALS));
-const t0 = process.hrtime.bigint();
-let bytesOut = 0;
-const stream = certifyEvents(runEventsFromBytes(chunks()), { seed, device: { serial: 'EPQ1-BENCH000', firmware: '1.0.3' } });
-for await (const b of stream) bytesOut += b.length;
-const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-console.log(
-  JSON.stringify({
-    blocks,
-    trials,
-    captureBytes: capture.length,
-    seconds,
-    trialsPerSecond: trials / seconds,
-    bytesOut,
-    maxRssBytes: process.resourceUsage().maxRSS * 1024,
-  }),
-);

@@ -27,7 +27,7 @@ import {
   type CertifyOptions,
   type RefusedBlock,
 } from '../certify/index.ts';
-import { ToeplitzPlan } from './toeplitz.ts';
+import { ChunkedToeplitzPlan, DEFAULT_MAX_FFT_SIZE } from './chunked.ts';
 import { ToeplitzThread } from './off-thread.ts';
 import { seedBitsFor, seedSha256 } from './seed.ts';
 
@@ -66,6 +66,15 @@ export interface ExtractOptions extends CertifyOptions {
    * CREDIT in time (issue 6). Default false.
    */
   offThread?: boolean;
+  /**
+   * Largest FFT length (complex points, c * 2^k with c in {1, 3, 5}) of the
+   * main-thread hash: a block whose product needs more is hashed in column
+   * chunks (chunked.ts; same bytes, about 32 bytes of transform memory per
+   * point instead of per point of (n + m) / 2, more transforms per block).
+   * Default DEFAULT_MAX_FFT_SIZE (2^20): a 2^22-trial block then stays within
+   * the 150 MB pipeline budget of issue 3.
+   */
+  maxFftSize?: number;
 }
 
 export interface ExtractedBlock {
@@ -81,7 +90,7 @@ export type ExtractResult = ExtractedBlock | RefusedBlock;
 
 /** The certified blocks of a run, hashed to bytes, with their certificate chain. */
 export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractOptions): AsyncGenerator<ExtractResult, void, void> {
-  const { seed, prevCertificateSha256 = null, offThread = false, ...certifyOptions } = opts;
+  const { seed, prevCertificateSha256 = null, offThread = false, maxFftSize = DEFAULT_MAX_FFT_SIZE, ...certifyOptions } = opts;
   const blockTrials = certifyOptions.blockTrials ?? DEFAULT_BLOCK_TRIALS;
   const n = inputBitsForBlock(blockTrials);
   const mMax = MAX_OUTPUT_BITS_PER_TRIAL * blockTrials;
@@ -92,7 +101,7 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
   // n + m - 1 bits, so the output does not depend on the plan's size.
   // Made on the first certified block: a run that certifies nothing costs no FFT tables.
   const planStep = Math.max(8, Math.ceil(mMax / PLAN_STEPS / 8) * 8);
-  let plan: ToeplitzPlan | undefined;
+  let plan: ChunkedToeplitzPlan | undefined;
   let thread: ToeplitzThread | undefined;
   let threadPlanM = 0;
   const seedHash = seedSha256(seed.subarray(0, Math.ceil(seedBitsFor(n, mMax) / 8)));
@@ -117,7 +126,10 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
         thread ??= new ToeplitzThread();
         bytes = await thread.hash(n, threadPlanM, seed, block.input, block.outputBits);
       } else {
-        if (plan === undefined || plan.m < block.outputBits || plan.m > mPlan) plan = new ToeplitzPlan(n, mPlan, seed);
+        if (plan === undefined || plan.m < block.outputBits || plan.m > mPlan) {
+          plan = undefined; // the old plan's transform memory may go before the new one is made
+          plan = new ChunkedToeplitzPlan(n, mPlan, seed, { maxFftSize });
+        }
         bytes = plan.hash(block.input, block.outputBits);
       }
       const certificate: Certificate = {
