@@ -33,7 +33,8 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
   --settings S            internal (default): the chip's own generator picks x, y (trusted);
                           host: the host picks every x, y and checks the chip's echo of each
                           (PROTOCOL 6: one mismatch stops the run, exit 1)
-  --settings-seed FILE    host settings from ChaCha20 keyed by FILE (>= 16 bytes; replayable);
+  --settings-seed FILE    host settings from ChaCha20 keyed by FILE (>= 16 bytes; replayable;
+                          a fresh file per run: the same file repeats the settings);
                           default the OS CSPRNG
   --test-rate GAMMA       host spot-checking (ARV 2019): test rounds with probability GAMMA
                           (uniform x, y), else x = 0, y = 0; about h(GAMMA) + 2 GAMMA setting
