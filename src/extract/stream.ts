@@ -123,7 +123,7 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
       if (offThread) {
         // The same plan sizes as below, run by the worker: the same bytes.
         if (threadPlanM === 0 || threadPlanM < block.outputBits || threadPlanM > mPlan) threadPlanM = mPlan;
-        thread ??= new ToeplitzThread();
+        thread ??= new ToeplitzThread(maxFftSize);
         bytes = await thread.hash(n, threadPlanM, seed, block.input, block.outputBits);
       } else {
         if (plan === undefined || plan.m < block.outputBits || plan.m > mPlan) {
