@@ -4,7 +4,7 @@
  *   decode (FrameSync) -> run events -> account, estimate, bound, health
  *   (certifyRun) -> Toeplitz extraction -> bytes (certifyEvents)
  *
- *   pipeline-child.ts <blocks>                  prints one JSON line
+ *   pipeline-child.ts <blocks> [--max-fft N]    prints one JSON line
  *   pipeline-child.ts --capture <blocks> FILE   writes the capture only
  *
  * The capture (a calibrated chip's device-to-host bytes for <blocks> blocks
@@ -37,6 +37,9 @@ if (args[0] === '--capture') {
   writeFileSync(args[2], Buffer.concat(parts));
 } else {
   const blocks = Number(args[0] ?? 4);
+  // the extract stage's FFT bound (stream.ts maxFftSize); default its own default
+  const maxFftArg = args.indexOf('--max-fft');
+  const maxFftSize = maxFftArg >= 0 ? Number(args[maxFftArg + 1]) : undefined;
   const trials = blocks * DEFAULT_BLOCK_TRIALS;
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'epqrng-pipeline-'));
@@ -64,7 +67,7 @@ if (args[0] === '--capture') {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let bytesOut = 0;
-  const stream = certifyEvents(runEventsFromBytes(chunks()), { seed, device: { serial: 'EPQ1-BENCH000', firmware: '1.0.3' } });
+  const stream = certifyEvents(runEventsFromBytes(chunks()), { seed, device: { serial: 'EPQ1-BENCH000', firmware: '1.0.3' }, ...(maxFftSize ? { maxFftSize } : {}) });
   for await (const b of stream) bytesOut += b.length;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
