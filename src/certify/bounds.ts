@@ -44,6 +44,16 @@
  *     outputs A_i B_i, and the bound is maximised over omega_t in
  *     (3/4, omega_thr]. (H(AB|XYE) >= H(A|XYE) >= g: the extractor input is
  *     both outcome bits of every trial, as for the classical bound.)
+ *   Why not Alice's bits alone (half the extractor input): g bounds the
+ *   single-round H(A|XYE), but the EAT accumulates the entropy of the
+ *   registers the test statistic is computed from (Dupuis, Fawzi, Renner,
+ *   Commun. Math. Phys. 379, 867 (2020): X_i a function of the round's
+ *   outputs O_i and side information S_i), and the CHSH win needs B_i. With
+ *   B_i in the side information the round's bound would be H(A|XYBE), which
+ *   g does not bound; so O_i = A_i B_i and the theorem bounds
+ *   H_min(A^n B^n | X^n Y^n E). ADFRV's DIQKD keeps Alice's bits alone only
+ *   by subtracting H_max of Bob's test-round outputs (about gamma n bits):
+ *   here every round is a test round, so that costs n bits, more than k.
  *   The threshold omega_thr must be fixed before the data: it is taken from
  *   a fixed grid of EAT_THRESHOLD_GRID_SIZE values (the largest one the
  *   block reaches), and eps_EA is divided by the grid size (union bound over
