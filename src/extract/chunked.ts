@@ -32,6 +32,13 @@ import { sliceBits, toeplitzHash, ToeplitzPlan, MAX_INPUT_BITS, type ToeplitzOpt
 export interface ChunkedToeplitzOptions extends ToeplitzOptions {
   /** Largest transform length N (complex points) the plan may use; default DEFAULT_MAX_FFT_SIZE. */
   maxFftSize?: number;
+  /**
+   * A plan this one replaces: its transform memory and tables are taken over
+   * when they fit (same N and kernels), so that a run whose m changes never
+   * holds two of them (the old one would live until the garbage collector
+   * finds it). `from` must not be used afterwards.
+   */
+  from?: ChunkedToeplitzPlan;
 }
 
 /**
@@ -72,6 +79,7 @@ export class ChunkedToeplitzPlan {
   private readonly options: ToeplitzOptions;
   private readonly tolerance: number;
   private conv: BitConvolution | null = null;
+  private readonly useSimd: boolean;
   /** One chunk only, or a size the fused path does not take: ToeplitzPlan does it all. */
   private readonly single: ToeplitzPlan | null;
 
@@ -80,7 +88,7 @@ export class ChunkedToeplitzPlan {
     if (!Number.isInteger(n) || n < 1 || n > MAX_INPUT_BITS) throw new RangeError(`"n" must be an integer in 1..${MAX_INPUT_BITS}, got ${n}`);
     if (!Number.isInteger(m) || m < 1 || m > n) throw new RangeError(`"m" must be an integer in 1..n (n = ${n}), got ${m}`);
     if (seed.length < bytesForBits(n + m - 1)) throw new RangeError(`seed holds ${seed.length * 8} bits, n + m - 1 = ${n + m - 1} bits needed`);
-    const { maxFftSize = DEFAULT_MAX_FFT_SIZE, ...toeplitzOptions } = options;
+    const { maxFftSize = DEFAULT_MAX_FFT_SIZE, from, ...toeplitzOptions } = options;
     if (!Number.isSafeInteger(maxFftSize) || maxFftSize < 1 || goodFftSize(maxFftSize) !== maxFftSize) {
       throw new RangeError(`"maxFftSize" must be c * 2^k with c in {1, 3, 5}, got ${maxFftSize}`);
     }
@@ -92,6 +100,7 @@ export class ChunkedToeplitzPlan {
     this.fftSize = layout.fftSize;
     this.options = toeplitzOptions;
     this.tolerance = toeplitzOptions.roundingTolerance ?? 0.25;
+    this.useSimd = toeplitzOptions.simd ?? true;
     // ToeplitzPlan checks the tolerance and keeps its own copy of the seed when it does the work
     const whole = this.chunks === 1 || toeplitzOptions.method === 'words' || !BitConvolutionTables.supports(this.fftSize);
     this.single = whole ? new ToeplitzPlan(n, m, seed, toeplitzOptions) : null;
@@ -99,6 +108,10 @@ export class ChunkedToeplitzPlan {
     const t = this.tolerance;
     // at 0.5 or more a value could be accepted next to the wrong integer (as toeplitz.ts)
     if (typeof t !== 'number' || Number.isNaN(t) || t >= 0.5) throw new RangeError(`"roundingTolerance" must be a number below 0.5, got ${t}`);
+    if (from !== undefined && !whole && from.conv !== null && from.conv.t.size === this.fftSize && from.useSimd === this.useSimd) {
+      this.conv = from.conv;
+    }
+    if (from !== undefined) from.conv = null;
   }
 
   /** Whether the FFT products run on the WebAssembly SIMD kernels. */
@@ -120,7 +133,7 @@ export class ChunkedToeplitzPlan {
     if (this.conv === null) {
       // the fused path applies the top stage itself: no table for it (as toeplitz.ts)
       const tables = new BitConvolutionTables(new Fft(this.fftSize, { topTwiddles: false }));
-      this.conv = new BitConvolution(tables, { simd: this.options.simd ?? true });
+      this.conv = new BitConvolution(tables, { simd: this.useSimd });
     }
     const { n, chunkBits } = this;
     const out = new Uint8Array(bytesForBits(outputBits));

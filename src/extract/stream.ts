@@ -126,10 +126,8 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
         thread ??= new ToeplitzThread(maxFftSize);
         bytes = await thread.hash(n, threadPlanM, seed, block.input, block.outputBits);
       } else {
-        if (plan === undefined || plan.m < block.outputBits || plan.m > mPlan) {
-          plan = undefined; // the old plan's transform memory may go before the new one is made
-          plan = new ChunkedToeplitzPlan(n, mPlan, seed, { maxFftSize });
-        }
+        // a new m takes over the old plan's transform memory (never two alive at once)
+        if (plan === undefined || plan.m < block.outputBits || plan.m > mPlan) plan = new ChunkedToeplitzPlan(n, mPlan, seed, { maxFftSize, from: plan });
         bytes = plan.hash(block.input, block.outputBits);
       }
       const certificate: Certificate = {

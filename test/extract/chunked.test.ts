@@ -126,3 +126,23 @@ describe('ChunkedToeplitzPlan', () => {
     expect(() => plan.hash(new Uint8Array(13), 11)).toThrow('"outputBits" must be an integer in 1..m (m = 10), got 11');
   });
 });
+
+describe('ChunkedToeplitzPlan replacing another (a run whose m changes)', () => {
+  it('gives the exact hash after taking over a plan of the same transform size or not, and the old plan still works', () => {
+    const rand = prng(13);
+    const n = 30000;
+    const s = randomBits(rand, n + 4000 - 1);
+    const x = randomBits(rand, n);
+    const first = new ChunkedToeplitzPlan(n, 3000, s, { maxFftSize: 4096 });
+    expect(hex(first.hash(x))).toBe(hex(toeplitzHashNaive(x, n, 3000, s)));
+    const second = new ChunkedToeplitzPlan(n, 3500, s, { maxFftSize: 4096, from: first });
+    expect(second.fftSize).toBe(first.fftSize);
+    expect(second.chunkBits).toBeLessThan(first.chunkBits);
+    expect(hex(second.hash(x))).toBe(hex(toeplitzHashNaive(x, n, 3500, s)));
+    // a different size makes its own
+    const third = new ChunkedToeplitzPlan(n, 4000, s, { maxFftSize: 8192, from: second });
+    expect(third.fftSize).not.toBe(second.fftSize);
+    expect(hex(third.hash(x, 77))).toBe(hex(toeplitzHashNaive(x, n, 77, s)));
+    expect(hex(first.hash(x, 9))).toBe(hex(toeplitzHashNaive(x, n, 9, s)));
+  });
+});
