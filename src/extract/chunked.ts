@@ -134,6 +134,7 @@ export class ChunkedToeplitzPlan {
       // the fused path applies the top stage itself: no table for it (as toeplitz.ts)
       const tables = new BitConvolutionTables(new Fft(this.fftSize, { topTwiddles: false }));
       this.conv = new BitConvolution(tables, { simd: this.useSimd });
+      if (this.conv.simd) dropJsTables(tables);
     }
     const { n, chunkBits } = this;
     const out = new Uint8Array(bytesForBits(outputBits));
@@ -143,7 +144,9 @@ export class ChunkedToeplitzPlan {
     for (let c0 = 0; c0 < n; c0 += chunkBits) {
       const w = Math.min(chunkBits, n - c0);
       // columns [c0, c0 + w) of T: the width-w Toeplitz matrix of seed bits [n - c0 - w, n - c0 + m - 1) (file comment)
-      const seedSlice = sliceBits(this.seed, n - c0 - w, w + outputBits - 1);
+      // byte-aligned slices are views (no copy, no garbage per chunk); setSpectrumBits and convolveBits read bits [0, count) only
+      const seedStart = n - c0 - w;
+      const seedSlice = seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, w + outputBits - 1);
       const x = c0 % 8 === 0 ? input.subarray(c0 >> 3) : sliceBits(input, c0, w);
       this.conv.setSpectrumBits(seedSlice, w + outputBits - 1, scale);
       part.fill(0);
@@ -152,11 +155,29 @@ export class ChunkedToeplitzPlan {
       if (!(err <= this.tolerance)) {
         // a product too close to a half-integer (or NaN): toeplitzHash recomputes it exactly
         this.stats.fallbacks++;
-        y = toeplitzHash(sliceBits(input, c0, w), w, outputBits, seedSlice, this.options);
+        y = toeplitzHash(sliceBits(input, c0, w), w, outputBits, sliceBits(this.seed, seedStart, w + outputBits - 1), this.options);
       } else if (err > maxErr) maxErr = err;
       for (let b = 0; b < out.length; b++) out[b] ^= y[b];
     }
     this.stats.maxRoundingError = maxErr;
     return out;
   }
+}
+
+const NO_TABLE = new Float64Array(0);
+
+/**
+ * Frees the JS copies of a size's tables once a SIMD BitConvolution has
+ * copied them into its WebAssembly memory (about 8 MB at N = 2^20): with
+ * the SIMD kernels, rightangle.ts reads the twiddles and rho^j from that
+ * memory only (stages below the top run as dif4/dit4/r2 kernels, the top
+ * one as the fused load/extract kernels); the JS arrays serve the plain-JS
+ * stages, which this plan then never runs. The tables object is this plan's
+ * own (made in hash(), shared with no other plan).
+ */
+function dropJsTables(tables: BitConvolutionTables): void {
+  const mutable = tables as unknown as { rho: Float64Array; simdTwiddles: Float64Array };
+  mutable.rho = NO_TABLE;
+  mutable.simdTwiddles = NO_TABLE;
+  for (const stage of tables.fft.stages) stage.tw = NO_TABLE;
 }
