@@ -57,6 +57,8 @@ export class TrialAccountant {
   private readonly onRecords?: AccountantOptions['onRecords'];
   /** Next trial index expected. */
   private next = 0;
+  /** Input buffers handed back by the consumer (releaseInput), reused by later blocks. */
+  private readonly freeInputs: Uint8Array[] = [];
   private block!: BlockTally;
   /** Totals over the run. */
   recordedTotal = 0;
@@ -91,8 +93,27 @@ export class TrialAccountant {
       lostDevice: 0,
       lostLink: 0,
       histogram: new Uint32Array(64),
-      input: new Uint8Array(Math.ceil(this.blockTrials / 4)),
+      input: this.freeInputs.pop()?.fill(0) ?? new Uint8Array(this.inputBytes),
     };
+  }
+
+  /** Bytes of one block's extractor input (2 bits per trial). */
+  private get inputBytes(): number {
+    return Math.ceil(this.blockTrials / 4);
+  }
+
+  /**
+   * Hands back a block's input once nothing reads it any more: a later block
+   * reuses the buffer (zeroed) instead of allocating one, so a long run makes
+   * no garbage of a block's size (1 MiB at 2^22 trials) per block. At most
+   * two are kept.
+   */
+  releaseInput(input: Uint8Array): void {
+    const buffer = input.buffer;
+    if (buffer.byteLength !== this.inputBytes || this.freeInputs.length >= 2) return;
+    // never the open block's own buffer, never one twice
+    if (buffer === this.block.input.buffer || this.freeInputs.some((f) => f.buffer === buffer)) return;
+    this.freeInputs.push(new Uint8Array(buffer, 0, this.inputBytes));
   }
 
   /**

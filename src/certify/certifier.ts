@@ -62,6 +62,13 @@ export interface CertifyOptions {
   hostSettings?: SettingsLedger;
   /** The extractor seed's length in bits, for the certificate's accounting (extract stage). */
   extractorSeedBits?: number;
+  /**
+   * certifyRun only: the consumer is done with a certified block's `input`
+   * when it asks for the next result, so its buffer may be reused for a
+   * later block (the extract stage sets it: no block-sized garbage per
+   * block). Default false: every block's input stays the consumer's.
+   */
+  recycleInputs?: boolean;
 }
 
 export interface CertifiedBlock {
@@ -153,6 +160,7 @@ export class Certifier {
   };
   readonly hostSettings?: SettingsLedger;
   private readonly extractorSeedBits?: number;
+  private readonly recycleInputs: boolean;
   /** Echo tallies of the blocks being filled, by block index. */
   private readonly echoTallies = new Map<number, EchoTally & { resumed: number }>();
   private readonly echoTallyOf = (block: number): EchoTally & { resumed: number } => {
@@ -175,6 +183,7 @@ export class Certifier {
     ignoredFaults = Fault.UNCALIBRATED | (settingsSource === 'host' ? Fault.SETTINGS_STARVED : 0),
     hostSettings,
     extractorSeedBits,
+    recycleInputs = false,
   }: CertifyOptions) {
     if (!(eps > 0 && eps < 1)) throw new RangeError('"eps" must be in (0, 1)');
     if (adversary !== 'quantum' && adversary !== 'classical') throw new RangeError('"adversary" must be quantum or classical');
@@ -190,6 +199,7 @@ export class Certifier {
     if (hostSettings && settingsSource !== 'host') throw new RangeError('"hostSettings" needs settingsSource host');
     this.hostSettings = hostSettings;
     this.extractorSeedBits = extractorSeedBits;
+    this.recycleInputs = recycleInputs;
     const tests = new OutcomeHealthTests(health);
     this.health = tests;
     this.accountant = new TrialAccountant({ blockTrials, onRecords: (r, start, end) => tests.update(r, start, end) });
@@ -282,6 +292,11 @@ export class Certifier {
           break;
       }
     }
+  }
+
+  /** Hands back a certified block's input once nothing reads it (TrialAccountant.releaseInput). */
+  releaseInput(input: Uint8Array): void {
+    this.accountant.releaseInput(input);
   }
 
   /**
@@ -388,6 +403,8 @@ export class Certifier {
     this.stats.lostLinkTrials += t.lostLink;
     if (failed.length > 0) {
       this.stats.refused++;
+      // a refused block's input is never handed out
+      if (this.recycleInputs) this.accountant.releaseInput(t.input);
       return {
         ok: false,
         blockIndex: t.index,
@@ -463,9 +480,14 @@ export class Certifier {
  */
 export async function* certifyRun(run: AsyncIterable<RunEvent[]>, opts: CertifyOptions): AsyncGenerator<BlockResult> {
   const certifier = new Certifier(opts);
+  const recycle = opts.recycleInputs === true;
   for await (const batch of run) {
     const results = certifier.push(batch);
-    for (const r of results) yield r;
+    for (const r of results) {
+      yield r;
+      // the consumer asked for the next result: it is done with this block's input (CertifyOptions.recycleInputs)
+      if (recycle && r.ok) certifier.releaseInput(r.input);
+    }
   }
   for (const r of certifier.finish()) yield r;
 }

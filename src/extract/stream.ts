@@ -108,8 +108,9 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
   let prev = prevCertificateSha256;
 
   // The one seed of the run, stated in host-settings certificates' accounting (issue 6).
+  // A block's input is hashed (or copied to the worker) before the next block is asked for: its buffer is recycled.
   try {
-    for await (const block of certifyRun(run, { ...certifyOptions, extractorSeedBits: seedBitsFor(n, mMax) })) {
+    for await (const block of certifyRun(run, { ...certifyOptions, extractorSeedBits: seedBitsFor(n, mMax), recycleInputs: true })) {
       if (!block.ok) {
         yield block;
         continue;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TrialAccountant } from '../../src/certify/accounting.ts';
+import { TrialAccountant, type BlockTally } from '../../src/certify/accounting.ts';
 import { Certifier, certifyRun } from '../../src/certify/certifier.ts';
 import { estimateFromCounts, estimateFromHistogram, estimatorOfCell } from '../../src/certify/estimate.ts';
 import { A_TABLE, B_TABLE, CELL_TABLE, countCell } from '../../src/certify/outcomes.ts';
@@ -239,5 +239,47 @@ describe('block sizes', () => {
     expect((done[2].input[1] >> 4) & 1).toBe(A_TABLE[recs[14 + 6]]);
     expect(() => new TrialAccountant({ blockTrials: 0 })).toThrow(/"blockTrials" must be an integer from 1 to/);
     expect(() => new TrialAccountant({ blockTrials: 1.5 })).toThrow(RangeError);
+  });
+});
+
+describe('TrialAccountant input recycling', () => {
+  it('a handed-back input buffer serves a later block, zeroed; never the open block\'s, never twice', () => {
+    const acc = new TrialAccountant({ blockTrials: 8 });
+    const done: BlockTally[] = [];
+    // block 0: every trial a = 1, b = 1 (record A1 | B1 = 0b1010)
+    acc.addTrials(0, 8, new Uint8Array(8).fill(0b1010), 0, 0, done);
+    expect(done.length).toBe(1);
+    const first = done[0].input;
+    expect(Array.from(first)).toEqual([0xff, 0xff]);
+    acc.releaseInput(first);
+    acc.releaseInput(first); // a second hand-back of the same buffer is ignored
+    // block 1 was opened before the hand-back: its buffer is a new one; block 2 reuses block 0's
+    acc.addTrials(8, 8, new Uint8Array(8), 0, 1, done);
+    expect(done[1].input.buffer).not.toBe(first.buffer);
+    acc.addTrials(16, 3, new Uint8Array(3).fill(0b1000), 0, 2, done);
+    const t = acc.finish();
+    expect(t!.input.buffer).toBe(first.buffer);
+    // the old bits were cleared: trials 0..2 have a = 1, b = 0, the rest 0
+    expect(Array.from(t!.input)).toEqual([0b010101]);
+  });
+});
+
+describe('certifyRun with recycleInputs', () => {
+  it('hands each certified block the same input bits as without it, reusing the buffers of blocks already consumed', async () => {
+    const N = 2 ** 17; // the smallest power of two that certifies at S = 2.8, eps = 0.01
+    const recs = chshRecords(5 * N, 2.8, 31);
+    const run = (recycleInputs: boolean) => certifyRun(asRun(toBatches(recs, { framesPerBatch: 256 })), { device, blockTrials: N, eps: 0.01, recycleInputs });
+    const snapshot = async (recycle: boolean) => {
+      const seen: Array<{ hex: string; buffer: ArrayBufferLike }> = [];
+      // read each input before asking for the next result, as the extract stage does
+      for await (const r of run(recycle)) if (r.ok) seen.push({ hex: Buffer.from(r.input).toString('hex'), buffer: r.input.buffer });
+      return seen;
+    };
+    const plain = await snapshot(false);
+    const recycled = await snapshot(true);
+    expect(plain).toHaveLength(5);
+    expect(recycled.map((b) => b.hex)).toEqual(plain.map((b) => b.hex));
+    expect(new Set(plain.map((b) => b.buffer)).size).toBe(5);
+    expect(new Set(recycled.map((b) => b.buffer)).size).toBeLessThanOrEqual(3);
   });
 });
