@@ -16,10 +16,12 @@
  *   --sim-fault k=v      fault injection, repeatable (see `epqrng simulate --help`)
  *   --sim-flash FILE     the chip's flash (saved calibration) persisted in FILE
  */
+import { SerialPort } from 'serialport';
+import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import { Device, type DeviceOpenOptions } from '../device/index.ts';
 import { findBySerial, listDevices, type PortLister } from '../device/index.ts';
 import { DeviceError, UsageError } from '../errors.ts';
-import { createSimulatedPort, normalizeFaults, type ChipFaults } from '../simulator/index.ts';
+import { createSimulatedPort, normalizeFaults, type ChipFaults, type SimulatedPortHandle } from '../simulator/index.ts';
 import { integer, keyValue, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
 
 export const SIM_MODES = ['honest', 'lhv', 'postselect', 'tamper', 'biased'] as const;
@@ -95,25 +97,31 @@ export interface OpenDeviceOptions extends Omit<DeviceOpenOptions, 'path'> {
   binding?: DeviceOpenOptions['binding'];
 }
 
-/** Opens the selected device (the in-process simulator through its serialport binding: the very Device code used with hardware). */
-export async function openDevice(sel: DeviceSelection, { lister, ...deviceOpts }: OpenDeviceOptions = {}): Promise<Device> {
+/** Where the selected device is: its path and serialport binding, and the simulated chip when it is one. */
+export interface ResolvedPort {
+  path: string;
+  binding: BindingInterface;
+  /** The in-process simulated chip (--simulate), for chip time and the recording's notes. */
+  sim?: SimulatedPortHandle;
+}
+
+/** Resolves --port, --serial, discovery or --simulate to a path and binding (native unless simulated). */
+export async function resolvePort(sel: DeviceSelection, { lister, binding }: Pick<OpenDeviceOptions, 'lister' | 'binding'> = {}): Promise<ResolvedPort> {
+  const native = binding ?? (SerialPort.binding as unknown as BindingInterface);
   switch (sel.kind) {
     case 'port':
-      return Device.open({ ...deviceOpts, path: sel.path });
-    case 'serial': {
-      const found = await findBySerial(sel.serial, lister);
-      return Device.open({ ...deviceOpts, path: found.path });
-    }
+      return { path: sel.path, binding: native };
+    case 'serial':
+      return { path: (await findBySerial(sel.serial, lister)).path, binding: native };
     case 'discover': {
       const found = await listDevices(lister);
       if (found.length === 0) throw new DeviceError('NOT_FOUND', 'no EPQ-1 found on USB; pass --port PATH, --serial S or --simulate');
       if (found.length > 1) {
         throw new UsageError(`${found.length} EPQ-1 found (${found.map((d) => d.serialNumber ?? d.path).join(', ')}); choose one with --serial S or --port PATH`);
       }
-      return Device.open({ ...deviceOpts, path: found[0]!.path });
+      return { path: found[0]!.path, binding: native };
     }
     case 'simulate': {
-      delete deviceOpts.binding;
       const sim = createSimulatedPort({
         seed: sel.seed,
         mode: sel.mode,
@@ -121,7 +129,13 @@ export async function openDevice(sel: DeviceSelection, { lister, ...deviceOpts }
         faults: sel.faults,
         ...(sel.flashFile !== undefined ? { flashFile: sel.flashFile } : {}),
       });
-      return Device.open({ ...deviceOpts, path: sim.path, binding: sim.binding });
+      return { path: sim.path, binding: sim.binding, sim };
     }
   }
+}
+
+/** Opens the selected device (the in-process simulator through its serialport binding: the very Device code used with hardware). */
+export async function openDevice(sel: DeviceSelection, { lister, binding, ...deviceOpts }: OpenDeviceOptions = {}): Promise<Device> {
+  const port = await resolvePort(sel, { lister, binding });
+  return Device.open({ ...deviceOpts, path: port.path, binding: port.binding });
 }

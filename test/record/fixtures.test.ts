@@ -91,7 +91,7 @@ describe('fixtures', () => {
   });
 
   it('calibration, recorded now and replayed: the procedure gives the same profile from the recording as from the chip', async () => {
-    const { openRecordedDevice } = await import('../../src/cli/commands/record.ts');
+    const { openRecordedDevice } = await import('../../src/cli/recorded-device.ts');
     const path = join(dir, 'calibration-now.epqrec');
     const now = () => new Date(Number(FIXTURE_EPOCH) * 1000);
     const live = await openRecordedDevice({ kind: 'simulate', seed: 21, mode: 'honest', calibrated: false, faults: {} }, { out: path, tool: 'calibrate', commandLine: [] });

@@ -7,21 +7,15 @@
  * stops by itself, PROTOCOL 5 START), read every TRIALS frame, STOP and its
  * ACK (for --seconds: after S seconds of chip time on the in-process
  * simulator, wall time otherwise). Nothing is certified here.
- *
- * Also exports `openRecordedDevice`, the device options' openDevice with the
- * link recorded, for the other commands that record (`stream --record`).
  */
-import { SerialPort } from 'serialport';
-import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
-import { Device, findBySerial, listDevices, type DeviceOpenOptions, type PortLister } from '../../device/index.ts';
-import { createSimulatedPort } from '../../simulator/index.ts';
-import { DeviceError, InputError, UsageError } from '../../errors.ts';
-import { SessionRecorder, seedReference, type SessionRecorderOptions } from '../../record/session.ts';
+import { InputError, UsageError } from '../../errors.ts';
+import { seedReference } from '../../record/session.ts';
 import { trialRun } from '../../record/trial-run.ts';
 import type { CommandIo } from '../framework.ts';
 import { decimal, integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
-import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, type DeviceSelection } from '../device-options.ts';
-import { readFileSync, rmSync } from 'node:fs';
+import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection } from '../device-options.ts';
+import { openRecordedDevice } from '../recorded-device.ts';
+import { readFileSync } from 'node:fs';
 
 export const summary = 'record a trial run (both directions of the link, byte-exact) for replay and verify';
 export const usage = `usage: epqrng record [device options] (--trials N | --seconds S) --out FILE
@@ -47,82 +41,6 @@ const specs = {
   'extractor-seed': { type: 'string' },
   'embed-seed': { type: 'boolean' },
 } as const;
-
-export interface RecordedDevice {
-  device: Device;
-  recorder: SessionRecorder;
-  /** Chip time in ms, when the device is the in-process simulator. */
-  chipClockMs?: () => number;
-}
-
-/**
- * Opens the selected device with its link recorded to `rec.out`; the header
- * is written with the device's INFO. On failure the recording is closed (it
- * holds what the link carried; removed if that is nothing) and the error
- * rethrown.
- */
-export async function openRecordedDevice(
-  sel: DeviceSelection,
-  rec: Omit<SessionRecorderOptions, 'chipClockUs'>,
-  { lister, ...deviceOpts }: Omit<DeviceOpenOptions, 'path' | 'binding'> & { lister?: PortLister } = {},
-): Promise<RecordedDevice> {
-  let path: string;
-  let binding: BindingInterface;
-  let chipClockMs: (() => number) | undefined;
-  let notes = rec.notes;
-  switch (sel.kind) {
-    case 'port':
-      path = sel.path;
-      binding = SerialPort.binding as unknown as BindingInterface;
-      break;
-    case 'serial':
-      path = (await findBySerial(sel.serial, lister)).path;
-      binding = SerialPort.binding as unknown as BindingInterface;
-      break;
-    case 'discover': {
-      const found = await listDevices(lister);
-      if (found.length === 0) throw new DeviceError('NOT_FOUND', 'no EPQ-1 found on USB; pass --port PATH, --serial S or --simulate');
-      if (found.length > 1) {
-        throw new UsageError(`${found.length} EPQ-1 found (${found.map((d) => d.serialNumber ?? d.path).join(', ')}); choose one with --serial S or --port PATH`);
-      }
-      path = found[0]!.path;
-      binding = SerialPort.binding as unknown as BindingInterface;
-      break;
-    }
-    case 'simulate': {
-      const sim = createSimulatedPort({
-        seed: sel.seed,
-        mode: sel.mode,
-        calibrated: sel.calibrated,
-        faults: sel.faults,
-        ...(sel.flashFile !== undefined ? { flashFile: sel.flashFile } : {}),
-      });
-      path = sim.path;
-      binding = sim.binding;
-      chipClockMs = () => sim.chip.clockMs;
-      notes = { simulator: { seed: sel.seed, mode: sel.mode, calibrated: sel.calibrated, faults: sel.faults }, ...notes };
-      break;
-    }
-  }
-  const recorder = new SessionRecorder({
-    ...rec,
-    notes,
-    // The in-process simulator runs on a virtual clock: its chip time is the session's only meaningful time.
-    ...(chipClockMs ? { chipClockUs: () => Math.round(chipClockMs!() * 1000) } : {}),
-  });
-  let device: Device;
-  try {
-    device = await Device.open({ ...deviceOpts, path, binding: recorder.wrap(binding) });
-  } catch (e) {
-    const empty = recorder.writer.stats.records === 0;
-    recorder.close();
-    // Nothing crossed the link (the port did not open): leave no empty recording behind.
-    if (empty) rmSync(recorder.path, { force: true });
-    throw e;
-  }
-  recorder.begin(device.info);
-  return chipClockMs ? { device, recorder, chipClockMs } : { device, recorder };
-}
 
 function formatBytes(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;

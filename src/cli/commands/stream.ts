@@ -19,7 +19,7 @@ import type { CommandIo } from '../framework.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { z } from 'zod';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
-import { openRecordedDevice } from './record.ts';
+import { openRecordedDevice } from '../recorded-device.ts';
 import { streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
 
 export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-extracted)';
