@@ -16,8 +16,7 @@
  *
  * Also exports the replay pipeline for `epqrng verify`.
  */
-import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { Device } from '../../device/index.ts';
 import { DeviceError, InputError, UsageError } from '../../errors.ts';
 import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
@@ -30,6 +29,7 @@ import type { RecordingHeader } from '../../record/format.ts';
 import { createReplayBinding, EndOfRecordingError } from '../../record/replay-binding.ts';
 import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/replay.ts';
 import type { CommandIo } from '../framework.ts';
+import { CertifiedSink } from '../certified-sink.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
 import { streamOptionSpecs, streamOptionsUsage, streamSettings, type StreamSettings } from '../stream-options.ts';
 import { parseArgs } from 'node:util';
@@ -287,10 +287,6 @@ function isEndOfRecording(e: unknown): boolean {
   return false;
 }
 
-async function write(out: NodeJS.WritableStream, data: Uint8Array | string): Promise<void> {
-  if (!out.write(data)) await once(out, 'drain');
-}
-
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, replayOptionSpecs, { minPositionals: 1, maxPositionals: 1 });
   const file = positionals[0]!;
@@ -300,43 +296,23 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const warn = (m: string): void => void io.stderr.write(`epqrng: warning: ${m}\n`);
   const plan = await planReplay(file, values, { onWarning: warn });
 
-  const out: NodeJS.WritableStream = outPath === '-' ? io.stdout : createWriteStream(outPath);
-  const certs: WriteStream | undefined = certsPath === undefined ? undefined : createWriteStream(certsPath);
-  const pendingLines: string[] = [];
+  const sink = new CertifiedSink(outPath, certsPath, io.stdout);
   let blocksRefused = 0;
-  let bytesOut = 0;
   try {
-    const stream = replayBytes(plan, {
-      onWarning: warn,
-      onCertificate: (line) => pendingLines.push(line),
-      onRefused: (b) => {
-        blocksRefused++;
-        io.stderr.write(`block ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
-      },
-    });
-    try {
-      for (;;) {
-        const r = await stream.next();
-        // As live: a block's certificate is written before its bytes.
-        for (const line of pendingLines.splice(0)) if (certs) await write(certs, line + '\n');
-        if (r.done) break;
-        bytesOut += r.value.length;
-        await write(out, r.value);
-      }
-    } finally {
-      // After a failed write the replay is still suspended: end it (closes the recording and the replayed device).
-      await stream.return(undefined).catch(() => undefined);
-    }
+    await sink.pump(
+      replayBytes(plan, {
+        onWarning: warn,
+        onCertificate: sink.onCertificate,
+        onRefused: (b) => {
+          blocksRefused++;
+          io.stderr.write(`block ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
+        },
+      }),
+    );
   } finally {
-    if (certs) {
-      certs.end();
-      await once(certs, 'close');
-    }
-    if (out !== io.stdout) {
-      out.end();
-      await once(out as WriteStream, 'close');
-    }
+    await sink.close();
   }
+  const bytesOut = sink.bytes;
   io.stderr.write(`replayed ${plan.kind === 'raw' ? 'raw capture' : `${plan.kind} recording`} ${file}: ${bytesOut} certified bytes, ${blocksRefused} blocks refused (${plan.seedNote})\n`);
   return 0;
 }

@@ -6,8 +6,7 @@
  * live status line goes to stderr when it is a terminal. Exit 1 (with one
  * line saying why) when certification keeps failing.
  */
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { Device, Run } from '../../device/index.ts';
 import { InputError, UsageError } from '../../errors.ts';
 import { resolveExtractorSeed } from '../../extract/index.ts';
@@ -20,6 +19,7 @@ import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../
 import { z } from 'zod';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
+import { CertifiedSink } from '../certified-sink.ts';
 import { streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
 
 export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-extracted)';
@@ -56,11 +56,6 @@ const specs = {
   'test-rate': { type: 'string' },
   record: { type: 'string' },
 } as const;
-
-/** Writes to a stream, honouring back-pressure. */
-async function write(out: NodeJS.WritableStream, data: Uint8Array | string): Promise<void> {
-  if (!out.write(data)) await once(out, 'drain');
-}
 
 function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false): string {
   const bitsPerTrial = p.trials > 0 ? p.certifiedBits / p.trials : 0;
@@ -141,9 +136,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     device = await openDevice(selection);
   }
 
-  const out: NodeJS.WritableStream = outPath === '-' ? io.stdout : createWriteStream(outPath);
-  const certs: WriteStream | undefined = certsPath === undefined ? undefined : createWriteStream(certsPath);
-  const pendingLines: string[] = [];
+  const sink = new CertifiedSink(outPath, certsPath, io.stdout);
   const started = Date.now();
   let lastStatus = 0;
   const progress = (p: Readonly<StreamProgress>): void => {
@@ -171,34 +164,18 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       seed,
       maxConsecutiveRefused,
       ...(hostSettings ? { hostSettings } : {}),
-      onCertificate: (line) => pendingLines.push(line),
+      onCertificate: sink.onCertificate,
       onRefused: (b) => {
         if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
       },
       onProgress: progress,
     });
-    for (;;) {
-      const r = await stream.next();
-      // A block's certificate is on disk before its bytes are released.
-      for (const line of pendingLines.splice(0)) if (certs) await write(certs, line + '\n');
-      if (r.done) {
-        final = r.value;
-        break;
-      }
-      await write(out, r.value);
-    }
+    final = await sink.pump(stream);
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
     if (io.isTTY && lastStatus > 0) io.stderr.write('\n');
-    if (certs) {
-      certs.end();
-      await once(certs, 'close');
-    }
-    if (out !== io.stdout) {
-      out.end();
-      await once(out as WriteStream, 'close');
-    }
+    await sink.close();
     await device.close();
     closeRecording?.();
   }
