@@ -15,18 +15,26 @@
  *
  * Cost. The chunks' seed spectra differ; keeping them all would cost about
  * 8 (n + chunks * m) bytes, the memory this plan exists to avoid, so each
- * chunk transforms its seed slice again: per chunk one forward transform (the
- * seed slice) and one fused forward-product-inverse (rightangle.ts), against
- * one fused product per block for ToeplitzPlan. The plan holds one
- * BitConvolution (about 32 N bytes of WebAssembly memory plus its tables).
+ * chunk transforms its seed slice again. With the SIMD kernels the chunk
+ * products are summed in the frequency domain (T x = XOR_j T_j x_j and the
+ * read coefficients of sum_j x_j s_j are the sums of the chunks' integer
+ * coefficients, so their parities XOR): per chunk two forward transforms
+ * (seed slice and input slice) and a multiply-add into one spectrum, per
+ * block one inverse transform and one rounding pass (rightangle.ts
+ * BitProductSum, about 16 N (1 + 2 / r) bytes). Without SIMD each chunk is
+ * one forward transform and one fused forward-product-inverse
+ * (BitConvolution, about 32 N bytes), rounded chunk by chunk.
  *
  * Exactness. As toeplitzHash: every read coefficient must lie within
- * `roundingTolerance` of an integer; a chunk that fails (or gives NaN) is
- * recomputed by toeplitzHash, whose exact fallback splits it further.
+ * `roundingTolerance` of an integer (a sum of n products of 0/1 terms:
+ * Percival's bound, toeplitz.ts, still puts its error far below 0.25). When
+ * the summed spectrum fails (or gives NaN), the block is redone chunk by
+ * chunk, each checked; a chunk that fails is recomputed by toeplitzHash,
+ * whose exact fallback splits it further.
  */
 import { Fft, goodFftSize } from './fft.ts';
 import { bytesForBits } from './naive.ts';
-import { BitConvolution, BitConvolutionTables } from './rightangle.ts';
+import { BitConvolution, BitConvolutionTables, BitProductSum } from './rightangle.ts';
 import { sliceBits, toeplitzHash, ToeplitzPlan, MAX_INPUT_BITS, type ToeplitzOptions, type ToeplitzStats } from './toeplitz.ts';
 
 export interface ChunkedToeplitzOptions extends ToeplitzOptions {
@@ -79,6 +87,8 @@ export class ChunkedToeplitzPlan {
   private readonly options: ToeplitzOptions;
   private readonly tolerance: number;
   private conv: BitConvolution | null = null;
+  /** The frequency-domain sum of the SIMD path (file comment), or null before the first hash and without SIMD. */
+  private sum: BitProductSum | null = null;
   private readonly useSimd: boolean;
   /** One chunk only, or a size the fused path does not take: ToeplitzPlan does it all. */
   private readonly single: ToeplitzPlan | null;
@@ -111,12 +121,16 @@ export class ChunkedToeplitzPlan {
     if (from !== undefined && !whole && from.conv !== null && from.conv.t.size === this.fftSize && from.useSimd === this.useSimd) {
       this.conv = from.conv;
     }
-    if (from !== undefined) from.conv = null;
+    if (from !== undefined && !whole && from.sum !== null && from.sum.t.size === this.fftSize && this.useSimd) this.sum = from.sum;
+    if (from !== undefined) {
+      from.conv = null;
+      from.sum = null;
+    }
   }
 
   /** Whether the FFT products run on the WebAssembly SIMD kernels. */
   get simd(): boolean {
-    return this.single ? this.single.simd : this.conv?.simd ?? false;
+    return this.single ? this.single.simd : this.sum !== null || (this.conv?.simd ?? false);
   }
 
   hash(input: Uint8Array, outputBits: number = this.m): Uint8Array {
@@ -130,12 +144,15 @@ export class ChunkedToeplitzPlan {
       Object.assign(this.stats, this.single.stats);
       return out;
     }
-    if (this.conv === null) {
+    if (this.conv === null && this.sum === null) {
       // the fused path applies the top stage itself: no table for it (as toeplitz.ts)
       const tables = new BitConvolutionTables(new Fft(this.fftSize, { topTwiddles: false }));
-      this.conv = new BitConvolution(tables, { simd: this.useSimd });
-      if (this.conv.simd) dropJsTables(tables);
+      this.sum = this.useSimd ? BitProductSum.create(tables) : null;
+      if (this.sum === null) this.conv = new BitConvolution(tables, { simd: this.useSimd });
+      if (this.sum !== null || this.conv!.simd) dropJsTables(tables);
     }
+    if (this.sum !== null) return this.hashSummed(this.sum, input, outputBits);
+    const conv = this.conv!;
     const { n, chunkBits } = this;
     const out = new Uint8Array(bytesForBits(outputBits));
     const part = new Uint8Array(out.length);
@@ -148,9 +165,9 @@ export class ChunkedToeplitzPlan {
       const seedStart = n - c0 - w;
       const seedSlice = seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, w + outputBits - 1);
       const x = c0 % 8 === 0 ? input.subarray(c0 >> 3) : sliceBits(input, c0, w);
-      this.conv.setSpectrumBits(seedSlice, w + outputBits - 1, scale);
+      conv.setSpectrumBits(seedSlice, w + outputBits - 1, scale);
       part.fill(0);
-      const err = this.conv.convolveBits(x, w, w - 1, outputBits, part);
+      const err = conv.convolveBits(x, w, w - 1, outputBits, part);
       let y: Uint8Array = part;
       if (!(err <= this.tolerance)) {
         // a product too close to a half-integer (or NaN): toeplitzHash recomputes it exactly
@@ -161,6 +178,66 @@ export class ChunkedToeplitzPlan {
     }
     this.stats.maxRoundingError = maxErr;
     return out;
+  }
+
+  /**
+   * The SIMD path: every chunk's product added into one spectrum, one
+   * inverse transform and one rounding pass per block (file comment). The
+   * chunk width follows this call's outputBits (fewer rows, wider chunks);
+   * all chunks get the same width w, the last one moved up by the columns it
+   * lacks, so every product is read at the same coefficients w - 1 ...
+   */
+  private hashSummed(sum: BitProductSum, input: Uint8Array, outputBits: number): Uint8Array {
+    const { n } = this;
+    const size = this.fftSize;
+    // widest chunk: w + outputBits - 1 <= 2N, whole 64-bit words; then equal chunks
+    const widest = Math.min(n, 2 * size - outputBits + 1);
+    const wordWidest = widest - (widest % 64);
+    const chunks = wordWidest < 64 ? Math.ceil(n / widest) : Math.ceil(n / wordWidest);
+    const w = wordWidest < 64 ? widest : Math.min(n, Math.ceil(n / chunks / 64) * 64);
+    const out = new Uint8Array(bytesForBits(outputBits));
+    sum.clear();
+    for (let c0 = 0; c0 < n; c0 += w) this.addChunk(sum, input, c0, w, outputBits);
+    const err = sum.extract(w - 1, outputBits, out);
+    if (err <= this.tolerance) {
+      this.stats.maxRoundingError = err;
+      return out;
+    }
+    // the sum failed its check (or gave NaN): chunk by chunk, each checked, a failing one recomputed exactly by toeplitzHash
+    out.fill(0);
+    const part = new Uint8Array(out.length);
+    let maxErr = 0;
+    for (let c0 = 0; c0 < n; c0 += w) {
+      const wj = Math.min(w, n - c0);
+      sum.clear();
+      this.addChunk(sum, input, c0, w, outputBits);
+      part.fill(0);
+      const e = sum.extract(w - 1, outputBits, part);
+      let y: Uint8Array = part;
+      if (!(e <= this.tolerance)) {
+        this.stats.fallbacks++;
+        y = toeplitzHash(sliceBits(input, c0, wj), wj, outputBits, sliceBits(this.seed, n - c0 - wj, wj + outputBits - 1), this.options);
+      } else if (e > maxErr) maxErr = e;
+      for (let b = 0; b < out.length; b++) out[b] ^= y[b];
+    }
+    this.stats.maxRoundingError = maxErr;
+    return out;
+  }
+
+  /**
+   * Adds chunk [c0, c0 + wj) (wj = min(w, n - c0)) to the sum: columns
+   * [c0, c0 + wj) of T are the width-wj Toeplitz matrix of seed bits
+   * [n - c0 - wj, n - c0 + outputBits - 1) (file comment); the input slice
+   * is moved up by w - wj bits so that its rows sit at coefficients
+   * w - 1 .. w + outputBits - 2 like every other chunk's.
+   */
+  private addChunk(sum: BitProductSum, input: Uint8Array, c0: number, w: number, outputBits: number): void {
+    const wj = Math.min(w, this.n - c0);
+    const seedStart = this.n - c0 - wj;
+    const seedBits = wj + outputBits - 1;
+    const seedSlice = seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, seedBits);
+    const x = c0 % 8 === 0 ? input.subarray(c0 >> 3) : sliceBits(input, c0, wj);
+    sum.add(seedSlice, seedBits, x, wj, w - wj);
   }
 }
 

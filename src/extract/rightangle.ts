@@ -579,3 +579,234 @@ function topExtract3(a: Float64Array, size: number, q: number, rho: Float64Array
   }
   return maxErr;
 }
+
+/** Byte layout of the WebAssembly memory of one BitProductSum. */
+interface SumLayout {
+  rho: number;
+  lutS: number;
+  lutX: number;
+  uw: number;
+  bitsS: number;
+  bitsX: number;
+  outBits: number;
+  acc: number;
+  bufS: number;
+  bufX: number;
+  total: number;
+}
+
+function sumLayout(t: BitConvolutionTables): SumLayout {
+  const align = (x: number) => Math.ceil(x / 64) * 64;
+  const rho = align(t.simdTwiddles.length * 8);
+  const lutS = align(rho + 8 * t.rho.length);
+  const lutX = align(lutS + 8 * 8 * t.radix);
+  const uw = align(lutX + 8 * 8 * t.radix);
+  const bitsS = align(uw + 16 * t.radix);
+  const bitsX = align(bitsS + t.paddedBytes);
+  const outBits = align(bitsX + t.paddedBytes);
+  const acc = align(outBits + (t.size >> 2) + 16);
+  const bufS = acc + 16 * t.size;
+  const bufX = bufS + 16 * t.quarter;
+  return { rho, lutS, lutX, uw, bitsS, bitsX, outBits, acc, bufS, bufX, total: bufX + 16 * t.quarter };
+}
+
+/**
+ * A sum of negacyclic products sum_j s_j x_j of bit strings kept as one
+ * spectrum (SIMD only): the frequency-domain accumulation of chunked.ts.
+ * Each `add` transforms both operands and adds their pointwise product into
+ * the sum; `extract` runs the one inverse transform and rounds. Memory: the
+ * sum (16 N bytes) and two buffers of one top-stage output range (16 Q
+ * bytes each, Q = N / r), because each range p of the top stage is computed
+ * straight from the bits (simd.ts genTopLoadRange) and is an independent
+ * transform below it: range p of s_j is transformed in one buffer, range p
+ * of x_j in the other, multiplied in cache into range p of the sum. Against
+ * BitConvolution's per-product work and spectrum arrays (32 N bytes) the sum
+ * costs 16 N (1 + 2 / r) bytes.
+ */
+export class BitProductSum {
+  readonly t: BitConvolutionTables;
+  private readonly kernels: SimdKernels;
+  private readonly layout: SumLayout;
+  private readonly acc: Float64Array;
+  private readonly bitsS: Uint8Array;
+  private readonly bitsX: Uint8Array;
+  private readonly outView: Uint8Array;
+  private readonly twPtr: number[];
+
+  /** A sum for transforms of this size, or null where the WebAssembly SIMD kernels are unavailable (or the memory would be too large). */
+  static create(t: BitConvolutionTables): BitProductSum | null {
+    const layout = sumLayout(t);
+    if (layout.total > MAX_SIMD_BYTES || simdModule() === null) return null;
+    const memory = createMemory(layout.total);
+    const kernels = instantiateKernels(memory);
+    return kernels === null ? null : new BitProductSum(t, layout, memory, kernels);
+  }
+
+  private constructor(t: BitConvolutionTables, layout: SumLayout, memory: WasmMemory, kernels: SimdKernels) {
+    this.t = t;
+    this.layout = layout;
+    this.kernels = kernels;
+    const buf = memory.buffer;
+    new Float64Array(buf, 0, t.simdTwiddles.length).set(t.simdTwiddles);
+    new Float64Array(buf, layout.rho, t.rho.length).set(t.rho);
+    new Float64Array(buf, layout.uw, 2 * t.radix).set(t.unweight);
+    new Float64Array(buf, layout.lutS, 8 * t.radix).set(inputTable(t, 1 / t.size)); // the inverse transform is unscaled
+    new Float64Array(buf, layout.lutX, 8 * t.radix).set(inputTable(t, 1));
+    this.bitsS = new Uint8Array(buf, layout.bitsS, t.paddedBytes);
+    this.bitsX = new Uint8Array(buf, layout.bitsX, t.paddedBytes);
+    this.outView = new Uint8Array(buf, layout.outBits, (t.size >> 2) + 16);
+    this.acc = new Float64Array(buf, layout.acc, 2 * t.size);
+    this.twPtr = t.simdTwiddleOffsets;
+  }
+
+  /** Empties the sum. */
+  clear(): void {
+    this.acc.fill(0);
+  }
+
+  /**
+   * Adds the negacyclic product of bits [0, sBits) of `s` and bits
+   * [0, xBits) of `x` moved up by `xShift` bits (x z^xShift), sBits and
+   * xShift + xBits at most 2N.
+   */
+  add(s: Uint8Array, sBits: number, x: Uint8Array, xBits: number, xShift: number): void {
+    const { radix, quarter, size } = this.t;
+    const l = this.layout;
+    const k = this.kernels;
+    padShifted(this.bitsS, s, sBits, 0);
+    padShifted(this.bitsX, x, xBits, xShift);
+    for (let p = 0; p < radix; p++) {
+      const load = k.loadRange[radix][p];
+      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.bitsS, l.lutS, l.rho, l.bufS, quarter, size, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      this.forwardRange(l.bufS, 0, 1);
+      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.bitsX, l.lutX, l.rho, l.bufX, quarter, size, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      this.macRange(0, 1, l.acc + 16 * p * quarter);
+    }
+  }
+
+  /**
+   * The inverse transform of the sum (in place: the sum is spent) and its
+   * coefficients first + i, i < count, rounded mod 2 into bit i of `out`
+   * (zeroed by the caller). Returns the largest distance of those
+   * coefficients from an integer (NaN if any is NaN).
+   */
+  extract(first: number, count: number, out: Uint8Array): number {
+    const { radix, size, quarter } = this.t;
+    const l = this.layout;
+    for (let p = 0; p < radix; p++) this.inverseRange(p * quarter, 1);
+    const outBytes = (count + 7) >> 3;
+    this.outView.fill(0, 0, outBytes);
+    let mask = 0;
+    for (let q = 0; q < radix; q++) {
+      for (let lane = 0; lane < 2; lane++) {
+        const lo = q * quarter + lane * size;
+        if (lo < first + count && lo + quarter > first) mask |= 1 << (2 * q + lane);
+      }
+    }
+    const extract = this.kernels.extract[radix];
+    let maxErr = 0;
+    let nan = false;
+    for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
+      const e = extract(l.acc, l.rho, l.uw, l.outBits, quarter, size, first, count, mask, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      if (Number.isNaN(e)) nan = true;
+      else if (e > maxErr) maxErr = e;
+    }
+    out.set(this.outView.subarray(0, outBytes));
+    return nan ? NaN : maxErr;
+  }
+
+  private dif(base: number, off: number, end: number, level: number): void {
+    const stages = this.t.fft.stages;
+    const st = stages[level];
+    if (st.radix === 4) this.kernels.dif4[variant(st, level === stages.length - 1)](base, off, end, st.size, this.twPtr[level]);
+    else this.kernels.r2(base, off, end);
+  }
+
+  private dit(base: number, off: number, end: number, level: number): void {
+    const stages = this.t.fft.stages;
+    const st = stages[level];
+    if (st.radix === 4) this.kernels.dit4[variant(st, level === stages.length - 1)](base, off, end, st.size, this.twPtr[level]);
+    else this.kernels.r2(base, off, end);
+  }
+
+  /** Forward stages from `level` down over [off, off + size of level) of the buffer at `base` (depth first, as BitConvolution). */
+  private forwardRange(base: number, off: number, level: number): void {
+    const stages = this.t.fft.stages;
+    const st = stages[level];
+    if (st.size <= BLOCK) {
+      for (let lv = level; lv < stages.length; lv++) this.dif(base, off, off + st.size, lv);
+      return;
+    }
+    this.dif(base, off, off + st.size, level);
+    const q = st.size / st.radix;
+    for (let p = 0; p < st.radix; p++) this.forwardRange(base, off + p * q, level + 1);
+  }
+
+  /** As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed). */
+  private macRange(off: number, level: number, accBase: number): void {
+    const stages = this.t.fft.stages;
+    const st = stages[level];
+    const l = this.layout;
+    if (st.size <= BLOCK) {
+      for (let lv = level; lv < stages.length; lv++) this.dif(l.bufX, off, off + st.size, lv);
+      this.kernels.mac(l.bufX + 16 * off, l.bufS + 16 * off, accBase + 16 * off, st.size);
+      return;
+    }
+    this.dif(l.bufX, off, off + st.size, level);
+    const q = st.size / st.radix;
+    for (let p = 0; p < st.radix; p++) this.macRange(off + p * q, level + 1, accBase);
+  }
+
+  /** Inverse stages below the top over [off, off + size of level) of the sum, depth first. */
+  private inverseRange(off: number, level: number): void {
+    const stages = this.t.fft.stages;
+    const st = stages[level];
+    const base = this.layout.acc;
+    if (st.size <= BLOCK) {
+      for (let lv = stages.length - 1; lv >= level; lv--) this.dit(base, off, off + st.size, lv);
+      return;
+    }
+    const q = st.size / st.radix;
+    for (let p = 0; p < st.radix; p++) this.inverseRange(off + p * q, level + 1);
+    this.dit(base, off, off + st.size, level);
+  }
+}
+
+/** Lookup of the weighted top-stage inputs (as BitConvolution's): for q and code = re | im << 1, (re + i im) C_q * scale. */
+function inputTable(t: BitConvolutionTables, scale: number): Float64Array {
+  const { radix, unweight } = t;
+  const lut = new Float64Array(8 * radix);
+  for (let q = 0; q < radix; q++) {
+    const cr = unweight[2 * q] * scale, ci = -unweight[2 * q + 1] * scale;
+    for (let code = 0; code < 4; code++) {
+      const re = code & 1, im = code >> 1;
+      lut[8 * q + 2 * code] = re * cr - im * ci;
+      lut[8 * q + 2 * code + 1] = re * ci + im * cr;
+    }
+  }
+  return lut;
+}
+
+/** dst = bits [0, nBits) of src moved up by `shift` bits, every other bit of dst zero (shift + nBits <= 8 dst.length). */
+function padShifted(dst: Uint8Array, src: Uint8Array, nBits: number, shift: number): void {
+  dst.fill(0);
+  const whole = nBits >> 3;
+  const spare = nBits & 7;
+  const at = shift >> 3;
+  const sh = shift & 7;
+  if (sh === 0) {
+    dst.set(src.subarray(0, whole), at);
+    if (spare) dst[at + whole] = src[whole] & ((1 << spare) - 1);
+    return;
+  }
+  for (let b = 0; b < whole; b++) {
+    const v = src[b] << sh;
+    dst[at + b] |= v & 0xff;
+    dst[at + b + 1] |= v >> 8;
+  }
+  if (spare) {
+    const v = (src[whole] & ((1 << spare) - 1)) << sh;
+    dst[at + whole] |= v & 0xff;
+    if (v >> 8) dst[at + whole + 1] |= v >> 8;
+  }
+}

@@ -16,7 +16,9 @@
  *   dit4_{0,1,2}(a, start, end, size, tw)   its conjugate transpose
  *   r2(a, start, end)                       twiddle-free radix-2 butterflies
  *   mul(a, s, count)                        a[k] *= s[k], complex
- * They compute exactly what dif4 / dit4 / dif2Last in fft.ts compute.
+ *   mac(a, s, acc, count)                   acc[k] += a[k] s[k], complex
+ * They compute exactly what dif4 / dit4 / dif2Last in fft.ts compute. The
+ * fused top stages of rightangle.ts (load, loadRange, extract) follow.
  */
 
 export enum TwiddleMode {
@@ -347,6 +349,30 @@ function genMul(): Body {
   return b;
 }
 
+/** acc[k] += a[k] * s[k], complex (the frequency-domain sum of chunk products, chunked.ts). */
+function genMac(): Body {
+  const b = new Body(['a', 's', 'acc', 'count'], ['p', 'e', 'ps', 'pc'], ['x', 'y']);
+  b.get('a').set('p');
+  b.get('s').set('ps');
+  b.get('acc').set('pc');
+  b.get('a').get('count').i32(4).op(i32Shl).op(i32Add).set('e');
+  b.op(0x02, 0x40, 0x03, 0x40);
+  b.get('p').get('e').op(i32LtU, 0x45).op(0x0d, 1);
+  b.get('p').load().set('x');
+  b.get('ps').load().set('y');
+  // acc + x * y, x * y = x.re * y + x.im * (-y.im, y.re) (as mul)
+  b.get('pc');
+  b.get('x').get('x').shuffle(LANE0).get('y').simd(MUL);
+  b.get('x').get('x').shuffle(LANE1).get('y').get('y').shuffle(SWAP).const128(SIGN0).simd(XOR).simd(MUL);
+  b.simd(ADD);
+  b.get('pc').load().simd(ADD).store();
+  b.get('p').i32(16).op(i32Add).set('p');
+  b.get('ps').i32(16).op(i32Add).set('ps');
+  b.get('pc').i32(16).op(i32Add).set('pc');
+  b.op(0x0c, 0, 0x0b, 0x0b);
+  return b;
+}
+
 // ------------------------------------------------ fused top stages (rightangle.ts)
 
 const i32And = 0x71, i32Or = 0x72, i32Sub = 0x6b;
@@ -482,6 +508,46 @@ function genTopLoad(r: number): Body {
   return b;
 }
 
+/**
+ * One output range of the fused top DIF stage of radix r (genTopLoad): for
+ * j0 <= j < j1 only output p of butterfly j, v_p t_p, stored at out + 16 j
+ * (a buffer of Q values, not the whole transform). The outputs of range p
+ * are an independent transform below the top stage, so a caller can finish
+ * range after range with one Q-sized buffer (chunked.ts, BitProductSum);
+ * the unused outputs of the butterfly are dead code to the compiler.
+ */
+function genTopLoadRange(r: number, p: number): Body {
+  const b = new Body(['bits', 'lut', 'rho', 'out', 'q', 'n', 'j0', 'j1'], ['j', 'k', 'c', 'po', 'qb'], TOP_V128);
+  jLoop(b, () => {
+    b.get('j').set('k');
+    for (let qi = 0; qi < r; qi++) {
+      if (qi > 0) b.get('k').get('q').op(i32Add).set('k');
+      b.get('bits').get('k').i32(3).op(i32ShrU).op(i32Add).op(0x2d, 0, 0).get('k').i32(7).op(i32And).op(i32ShrU).i32(1).op(i32And);
+      b.get('bits').get('k').get('n').op(i32Add).i32(3).op(i32ShrU).op(i32Add).op(0x2d, 0, 0);
+      b.get('k').get('n').op(i32Add).i32(7).op(i32And).op(i32ShrU).i32(1).op(i32And).i32(1).op(i32Shl).op(i32Or).set('c');
+      b.get('lut').get('c').i32(4).op(i32Shl).op(i32Add).load(64 * qi).set(`x${qi}`);
+    }
+    butterfly(b, r, false);
+    // t_p = rho^j w^p, w = conj(rho^j)^4, by the same products as genTopLoad
+    b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
+    if (p > 0) {
+      b.get('t').const128(SIGN1).simd(XOR).set('w');
+      cmulPush(b, 'w', 'w');
+      b.set('w');
+      cmulPush(b, 'w', 'w');
+      b.set('w');
+      for (let k = 0; k < p; k++) {
+        cmulPush(b, 't', 'w');
+        b.set('t');
+      }
+    }
+    b.get('out').get('j').i32(4).op(i32Shl).op(i32Add);
+    cmulPush(b, `v${p}`, 't');
+    b.store();
+  });
+  return b;
+}
+
 /** Rounds lane `lane` of z as coefficient k (+ n when hi) into the output bits; tracks the largest rounding distance. */
 function emitCoefficient(b: Body, lane: number, hi: boolean): void {
   b.get('k');
@@ -577,6 +643,8 @@ function assemble(): Uint8Array {
     ['extract3', genTopExtract(3)],
     ['extract4', genTopExtract(4)],
     ['extract5', genTopExtract(5)],
+    ['mac', genMac()],
+    ...[3, 4, 5].flatMap((r) => Array.from({ length: r }, (_, p): [string, Body] => [`load${r}_${p}`, genTopLoadRange(r, p)])),
   ];
   const sigs: string[] = [];
   const typeOf = funcs.map(([, b]) => {
@@ -598,6 +666,10 @@ export interface SimdKernels {
   dit4: SimdKernels['dif4'];
   r2: (a: number, start: number, end: number) => void;
   mul: (a: number, s: number, count: number) => void;
+  /** acc[k] += a[k] s[k] over count complex values. */
+  mac: (a: number, s: number, acc: number, count: number) => void;
+  /** By radix 3, 4, 5, then output range p: one range of the fused top stage (genTopLoadRange), same arguments as `load`. */
+  loadRange: Record<number, Array<(bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>>;
   /** By radix 3, 4, 5: fused top stages (see genTopLoad / genTopExtract). */
   load: Record<number, (bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>;
   extract: Record<
@@ -650,6 +722,8 @@ export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
     mul: e.mul,
     load: { 3: e.load3, 4: e.load4, 5: e.load5 },
     extract: { 3: e.extract3, 4: e.extract4, 5: e.extract5 },
+    mac: e.mac,
+    loadRange: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`load${r}_${p}`])])),
   };
 }
 
