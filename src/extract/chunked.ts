@@ -172,7 +172,7 @@ export class ChunkedToeplitzPlan {
       if (!(err <= this.tolerance)) {
         // a product too close to a half-integer (or NaN): toeplitzHash recomputes it exactly
         this.stats.fallbacks++;
-        y = toeplitzHash(sliceBits(input, c0, w), w, outputBits, sliceBits(this.seed, seedStart, w + outputBits - 1), this.options);
+        y = exactChunk(sliceBits(input, c0, w), w, outputBits, sliceBits(this.seed, seedStart, w + outputBits - 1), this.options);
       } else if (err > maxErr) maxErr = err;
       for (let b = 0; b < out.length; b++) out[b] ^= y[b];
     }
@@ -216,7 +216,7 @@ export class ChunkedToeplitzPlan {
       let y: Uint8Array = part;
       if (!(e <= this.tolerance)) {
         this.stats.fallbacks++;
-        y = toeplitzHash(sliceBits(input, c0, wj), wj, outputBits, sliceBits(this.seed, n - c0 - wj, wj + outputBits - 1), this.options);
+        y = exactChunk(sliceBits(input, c0, wj), wj, outputBits, sliceBits(this.seed, n - c0 - wj, wj + outputBits - 1), this.options);
       } else if (e > maxErr) maxErr = e;
       for (let b = 0; b < out.length; b++) out[b] ^= y[b];
     }
@@ -239,6 +239,24 @@ export class ChunkedToeplitzPlan {
     const x = c0 % 8 === 0 ? input.subarray(c0 >> 3) : sliceBits(input, c0, wj);
     sum.add(seedSlice, seedBits, x, wj, w - wj);
   }
+}
+
+/**
+ * One chunk's product recomputed exactly by toeplitzHash, whose rows may
+ * outnumber its columns (m > w, which toeplitzHash does not take): rows
+ * [r0, r0 + h) of the width-w Toeplitz matrix of seed bits s are the
+ * width-w matrix of s's bits [r0, r0 + w + h - 1), so they go in pieces of
+ * at most w rows.
+ */
+function exactChunk(x: Uint8Array, w: number, rows: number, seed: Uint8Array, options: ToeplitzOptions): Uint8Array {
+  if (rows <= w) return toeplitzHash(x, w, rows, seed, options);
+  const out = new Uint8Array(bytesForBits(rows));
+  for (let r0 = 0; r0 < rows; r0 += w) {
+    const h = Math.min(w, rows - r0);
+    const part = toeplitzHash(x, w, h, sliceBits(seed, r0, w + h - 1), options);
+    for (let i = 0; i < h; i++) out[(r0 + i) >> 3] |= ((part[i >> 3] >> (i & 7)) & 1) << ((r0 + i) & 7);
+  }
+  return out;
 }
 
 const NO_TABLE = new Float64Array(0);

@@ -589,6 +589,10 @@ interface SumLayout {
   bitsS: number;
   bitsX: number;
   outBits: number;
+  codesS: number;
+  codesX: number;
+  tabS: number;
+  tabX: number;
   acc: number;
   bufS: number;
   bufX: number;
@@ -604,10 +608,15 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
   const bitsS = align(uw + 16 * t.radix);
   const bitsX = align(bitsS + t.paddedBytes);
   const outBits = align(bitsX + t.paddedBytes);
-  const acc = align(outBits + (t.size >> 2) + 16);
+  const codeBytes = t.radix === 5 ? 2 : 1;
+  const codesS = align(outBits + (t.size >> 2) + 16);
+  const codesX = align(codesS + codeBytes * t.quarter + 8);
+  const tabS = align(codesX + codeBytes * t.quarter + 8);
+  const tabX = align(tabS + 16 * t.radix * 4 ** t.radix);
+  const acc = align(tabX + 16 * t.radix * 4 ** t.radix);
   const bufS = acc + 16 * t.size;
   const bufX = bufS + 16 * t.quarter;
-  return { rho, lutS, lutX, uw, bitsS, bitsX, outBits, acc, bufS, bufX, total: bufX + 16 * t.quarter };
+  return { rho, lutS, lutX, uw, bitsS, bitsX, outBits, codesS, codesX, tabS, tabX, acc, bufS, bufX, total: bufX + 16 * t.quarter };
 }
 
 /**
@@ -632,6 +641,9 @@ export class BitProductSum {
   private readonly bitsX: Uint8Array;
   private readonly outView: Uint8Array;
   private readonly twPtr: number[];
+  /** The packed codes of the top-stage inputs (r codes of 2 bits per butterfly), as 32-bit words. */
+  private readonly codesS: Uint32Array;
+  private readonly codesX: Uint32Array;
 
   /** A sum for transforms of this size, or null where the WebAssembly SIMD kernels are unavailable (or the memory would be too large). */
   static create(t: BitConvolutionTables): BitProductSum | null {
@@ -652,6 +664,11 @@ export class BitProductSum {
     new Float64Array(buf, layout.uw, 2 * t.radix).set(t.unweight);
     new Float64Array(buf, layout.lutS, 8 * t.radix).set(inputTable(t, 1 / t.size)); // the inverse transform is unscaled
     new Float64Array(buf, layout.lutX, 8 * t.radix).set(inputTable(t, 1));
+    new Float64Array(buf, layout.tabS, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1 / t.size));
+    new Float64Array(buf, layout.tabX, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1));
+    const codeWords = Math.ceil(((t.radix === 5 ? 2 : 1) * t.quarter) / 4);
+    this.codesS = new Uint32Array(buf, layout.codesS, codeWords);
+    this.codesX = new Uint32Array(buf, layout.codesX, codeWords);
     this.bitsS = new Uint8Array(buf, layout.bitsS, t.paddedBytes);
     this.bitsX = new Uint8Array(buf, layout.bitsX, t.paddedBytes);
     this.outView = new Uint8Array(buf, layout.outBits, (t.size >> 2) + 16);
@@ -675,11 +692,14 @@ export class BitProductSum {
     const k = this.kernels;
     padShifted(this.bitsS, s, sBits, 0);
     padShifted(this.bitsX, x, xBits, xShift);
+    packCodes(this.bitsS, this.codesS, radix, quarter, size);
+    packCodes(this.bitsX, this.codesX, radix, quarter, size);
+    const tabBytes = 16 * 4 ** radix;
     for (let p = 0; p < radix; p++) {
-      const load = k.loadRange[radix][p];
-      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.bitsS, l.lutS, l.rho, l.bufS, quarter, size, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      const load = k.loadCodes[radix][p];
+      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.codesS, l.tabS + p * tabBytes, l.rho, l.bufS, j0, Math.min(quarter, j0 + TOP_CHUNK));
       this.forwardRange(l.bufS, 0, 1);
-      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.bitsX, l.lutX, l.rho, l.bufX, quarter, size, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.codesX, l.tabX + p * tabBytes, l.rho, l.bufX, j0, Math.min(quarter, j0 + TOP_CHUNK));
       this.macRange(0, 1, l.acc + 16 * p * quarter);
     }
   }
@@ -785,6 +805,78 @@ function inputTable(t: BitConvolutionTables, scale: number): Float64Array {
     }
   }
   return lut;
+}
+
+/**
+ * Output p of the top DIF butterfly for every packed code c (code of input
+ * q in bits 2q, 2q + 1): v_p = sum_q lut_q[code_q] W^(pq), W = exp(-2 pi i / r),
+ * lut as inputTable; r tables of 4^r complex values, table p first.
+ */
+function outputTable(t: BitConvolutionTables, scale: number): Float64Array {
+  const r = t.radix;
+  const lut = inputTable(t, scale);
+  const codes = 4 ** r;
+  const out = new Float64Array(2 * r * codes);
+  for (let p = 0; p < r; p++) {
+    for (let c = 0; c < codes; c++) {
+      let re = 0, im = 0;
+      for (let q = 0; q < r; q++) {
+        const e = 8 * q + 2 * ((c >> (2 * q)) & 3);
+        const angle = (-2 * Math.PI * ((p * q) % r)) / r;
+        const wr = Math.cos(angle), wi = Math.sin(angle);
+        re += lut[e] * wr - lut[e + 1] * wi;
+        im += lut[e] * wi + lut[e + 1] * wr;
+      }
+      out[2 * (p * codes + c)] = re;
+      out[2 * (p * codes + c) + 1] = im;
+    }
+  }
+  return out;
+}
+
+/** SPREAD[4 byte + k]: bits 4k .. 4k + 3 of byte as the low bits of four bytes of a word (u8 codes); SPREAD16 the same for 2 bits into two 16-bit lanes. */
+const SPREAD8 = new Uint32Array(256 * 2);
+const SPREAD16 = new Uint32Array(256 * 4);
+for (let v = 0; v < 256; v++) {
+  for (let i = 0; i < 8; i++) {
+    const bit = (v >> i) & 1;
+    SPREAD8[2 * v + (i >> 2)] |= bit << (8 * (i & 3));
+    SPREAD16[4 * v + (i >> 1)] |= bit << (16 * (i & 1));
+  }
+}
+
+/**
+ * codes[j] (u8 for r <= 4, u16 for r = 5) = sum_q (bit(j + qQ) | bit(j + qQ + N) << 1) << 2q
+ * for j < Q: the r inputs of top butterfly j, read once per operand instead of once per output range.
+ */
+function packCodes(bits: Uint8Array, codes: Uint32Array, r: number, q: number, n: number): void {
+  codes.fill(0);
+  const wide = r === 5;
+  if (q % 8 === 0 && n % 8 === 0) {
+    const spread = wide ? SPREAD16 : SPREAD8;
+    const per = wide ? 4 : 2; // words per source byte
+    for (let src = 0; src < 2 * r; src++) {
+      const qi = src >> 1, lane = src & 1;
+      const sh = 2 * qi + lane;
+      const base = (qi * q + lane * n) >> 3;
+      for (let b = 0, w = 0; b < q >> 3; b++, w += per) {
+        const v = bits[base + b];
+        if (v === 0) continue;
+        const sv = per * v;
+        for (let k = 0; k < per; k++) codes[w + k] |= spread[sv + k] << sh;
+      }
+    }
+    return;
+  }
+  const view = wide ? new Uint16Array(codes.buffer, codes.byteOffset, 2 * codes.length) : new Uint8Array(codes.buffer, codes.byteOffset, 4 * codes.length);
+  for (let j = 0; j < q; j++) {
+    let c = 0;
+    for (let qi = 0; qi < r; qi++) {
+      const k = j + qi * q, hi = k + n;
+      c |= (((bits[k >> 3] >> (k & 7)) & 1) | (((bits[hi >> 3] >> (hi & 7)) & 1) << 1)) << (2 * qi);
+    }
+    view[j] = c;
+  }
 }
 
 /** dst = bits [0, nBits) of src moved up by `shift` bits, every other bit of dst zero (shift + nBits <= 8 dst.length). */

@@ -548,6 +548,40 @@ function genTopLoadRange(r: number, p: number): Body {
   return b;
 }
 
+/**
+ * One output range p of the fused top DIF stage from precomputed codes
+ * (rightangle.ts BitProductSum): codes[j] packs the r input codes of
+ * butterfly j (2 bits each, u8 for r <= 4, u16 for r = 5), tab[codes[j]]
+ * is output p of the butterfly for those inputs (v_p, precomputed over
+ * every code), so each j costs one table load and the twiddle
+ * t_p = rho^j w^p, w = conj(rho^j)^4, of genTopLoad. Stores v_p t_p at
+ * out + 16 j for j0 <= j < j1.
+ */
+function genTopLoadCodes(r: number, p: number): Body {
+  const b = new Body(['codes', 'tab', 'rho', 'out', 'j0', 'j1'], ['j', 'k', 'c', 'po', 'qb', 'q', 'n'], TOP_V128);
+  jLoop(b, () => {
+    if (r === 5) b.get('codes').get('j').i32(1).op(i32Shl).op(i32Add).op(0x2f, 1, 0); // i32.load16_u
+    else b.get('codes').get('j').op(i32Add).op(0x2d, 0, 0); // i32.load8_u
+    b.i32(4).op(i32Shl).get('tab').op(i32Add).load().set('v0');
+    b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
+    if (p > 0) {
+      b.get('t').const128(SIGN1).simd(XOR).set('w');
+      cmulPush(b, 'w', 'w');
+      b.set('w');
+      cmulPush(b, 'w', 'w');
+      b.set('w');
+      for (let i = 0; i < p; i++) {
+        cmulPush(b, 't', 'w');
+        b.set('t');
+      }
+    }
+    b.get('out').get('j').i32(4).op(i32Shl).op(i32Add);
+    cmulPush(b, 'v0', 't');
+    b.store();
+  });
+  return b;
+}
+
 /** Rounds lane `lane` of z as coefficient k (+ n when hi) into the output bits; tracks the largest rounding distance. */
 function emitCoefficient(b: Body, lane: number, hi: boolean): void {
   b.get('k');
@@ -645,6 +679,7 @@ function assemble(): Uint8Array {
     ['extract5', genTopExtract(5)],
     ['mac', genMac()],
     ...[3, 4, 5].flatMap((r) => Array.from({ length: r }, (_, p): [string, Body] => [`load${r}_${p}`, genTopLoadRange(r, p)])),
+    ...[3, 4, 5].flatMap((r) => Array.from({ length: r }, (_, p): [string, Body] => [`loadc${r}_${p}`, genTopLoadCodes(r, p)])),
   ];
   const sigs: string[] = [];
   const typeOf = funcs.map(([, b]) => {
@@ -670,6 +705,8 @@ export interface SimdKernels {
   mac: (a: number, s: number, acc: number, count: number) => void;
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage (genTopLoadRange), same arguments as `load`. */
   loadRange: Record<number, Array<(bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>>;
+  /** By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs (genTopLoadCodes). */
+  loadCodes: Record<number, Array<(codes: number, tab: number, rho: number, out: number, j0: number, j1: number) => void>>;
   /** By radix 3, 4, 5: fused top stages (see genTopLoad / genTopExtract). */
   load: Record<number, (bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>;
   extract: Record<
@@ -724,6 +761,7 @@ export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
     extract: { 3: e.extract3, 4: e.extract4, 5: e.extract5 },
     mac: e.mac,
     loadRange: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`load${r}_${p}`])])),
+    loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`loadc${r}_${p}`])])),
   };
 }
 

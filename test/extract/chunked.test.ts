@@ -146,3 +146,17 @@ describe('ChunkedToeplitzPlan replacing another (a run whose m changes)', () => 
     expect(hex(first.hash(x, 9))).toBe(hex(toeplitzHashNaive(x, n, 9, s)));
   });
 });
+
+describe('ChunkedToeplitzPlan exact fallback', () => {
+  it('recomputes chunks with more rows than columns (m > chunk width) exactly when the check fails', () => {
+    const rand = prng(17);
+    const n = 6000, m = 2500;
+    const x = randomBits(rand, n);
+    const s = randomBits(rand, n + m - 1);
+    // 2N = 4096 bits per product: chunks of at most 4096 - 2500 + 1 bits, narrower than m
+    const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize: 2048, roundingTolerance: -1 });
+    expect(plan.chunkBits).toBeLessThan(m);
+    expect(hex(plan.hash(x))).toBe(hex(toeplitzHashNaive(x, n, m, s)));
+    expect(plan.stats.fallbacks).toBe(plan.chunks);
+  });
+});
