@@ -21,7 +21,7 @@
  * multiplies its inputs by conj(t_p) and its outputs by conj(C_q).
  */
 import { BLOCK, difStage, ditStage, Fft, rootsOfUnity, type Stage } from './fft.ts';
-import { createMemory, instantiateKernels, simdModule, type SimdKernels, type WasmMemory } from './simd.ts';
+import { createMemory, instantiateKernels, simdModule, TWIDDLE_FINE_BITS, type SimdKernels, type WasmMemory } from './simd.ts';
 
 const C5_1 = Math.cos((2 * Math.PI) / 5);
 const C5_2 = Math.cos((4 * Math.PI) / 5);
@@ -593,6 +593,8 @@ interface SumLayout {
   codesX: number;
   tabS: number;
   tabX: number;
+  twc: number;
+  twf: number;
   acc: number;
   bufS: number;
   bufX: number;
@@ -613,10 +615,12 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
   const codesX = align(codesS + codeBytes * t.quarter + 8);
   const tabS = align(codesX + codeBytes * t.quarter + 8);
   const tabX = align(tabS + 16 * t.radix * 4 ** t.radix);
-  const acc = align(tabX + 16 * t.radix * 4 ** t.radix);
+  const twc = align(tabX + 16 * t.radix * 4 ** t.radix);
+  const twf = align(twc + 16 * ((4 * t.size) >> TWIDDLE_FINE_BITS) + 16);
+  const acc = align(twf + (16 << TWIDDLE_FINE_BITS));
   const bufS = acc + 16 * t.size;
   const bufX = bufS + 16 * t.quarter;
-  return { rho, lutS, lutX, uw, bitsS, bitsX, outBits, codesS, codesX, tabS, tabX, acc, bufS, bufX, total: bufX + 16 * t.quarter };
+  return { rho, lutS, lutX, uw, bitsS, bitsX, outBits, codesS, codesX, tabS, tabX, twc, twf, acc, bufS, bufX, total: bufX + 16 * t.quarter };
 }
 
 /**
@@ -666,6 +670,20 @@ export class BitProductSum {
     new Float64Array(buf, layout.lutX, 8 * t.radix).set(inputTable(t, 1));
     new Float64Array(buf, layout.tabS, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1 / t.size));
     new Float64Array(buf, layout.tabX, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1));
+    // conj(rho^k) for k = i 2^FINE (coarse) and k = i < 2^FINE (fine), rho = exp(i pi / 2N), for the range loads (simd.ts genTopLoadCodes)
+    const coarse = ((4 * t.size) >> TWIDDLE_FINE_BITS) + 1;
+    const twc = new Float64Array(buf, layout.twc, 2 * coarse);
+    for (let i = 0; i < coarse; i++) {
+      const angle = (Math.PI * i * 2 ** TWIDDLE_FINE_BITS) / (2 * t.size);
+      twc[2 * i] = Math.cos(angle);
+      twc[2 * i + 1] = -Math.sin(angle);
+    }
+    const twf = new Float64Array(buf, layout.twf, 2 << TWIDDLE_FINE_BITS);
+    for (let i = 0; i < 1 << TWIDDLE_FINE_BITS; i++) {
+      const angle = (Math.PI * i) / (2 * t.size);
+      twf[2 * i] = Math.cos(angle);
+      twf[2 * i + 1] = -Math.sin(angle);
+    }
     const codeWords = Math.ceil(((t.radix === 5 ? 2 : 1) * t.quarter) / 4);
     this.codesS = new Uint32Array(buf, layout.codesS, codeWords);
     this.codesX = new Uint32Array(buf, layout.codesX, codeWords);
@@ -697,9 +715,9 @@ export class BitProductSum {
     const tabBytes = 16 * 4 ** radix;
     for (let p = 0; p < radix; p++) {
       const load = k.loadCodes[radix][p];
-      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.codesS, l.tabS + p * tabBytes, l.rho, l.bufS, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.codesS, l.tabS + p * tabBytes, l.rho, l.twc, l.twf, l.bufS, j0, Math.min(quarter, j0 + TOP_CHUNK));
       this.forwardRange(l.bufS, 0, 1);
-      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.codesX, l.tabX + p * tabBytes, l.rho, l.bufX, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.codesX, l.tabX + p * tabBytes, l.rho, l.twc, l.twf, l.bufX, j0, Math.min(quarter, j0 + TOP_CHUNK));
       this.macRange(0, 1, l.acc + 16 * p * quarter);
     }
   }

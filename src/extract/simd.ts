@@ -553,27 +553,28 @@ function genTopLoadRange(r: number, p: number): Body {
  * (rightangle.ts BitProductSum): codes[j] packs the r input codes of
  * butterfly j (2 bits each, u8 for r <= 4, u16 for r = 5), tab[codes[j]]
  * is output p of the butterfly for those inputs (v_p, precomputed over
- * every code), so each j costs one table load and the twiddle
- * t_p = rho^j w^p, w = conj(rho^j)^4, of genTopLoad. Stores v_p t_p at
- * out + 16 j for j0 <= j < j1.
+ * every code), so each j costs one table load and one twiddle
+ * t_p = rho^j conj(rho^j)^(4p) = conj(rho^((4p - 1) j)) (rho = exp(i pi / 2N),
+ * (4p - 1) j < 4N): rho^j from the rho table for p = 0, else
+ * conj(rho^k) = twc[k >> FINE] twf[k & (2^FINE - 1)] from two small tables
+ * of conjugated powers (rightangle.ts), one complex product instead of the
+ * 2 + p of genTopLoad's chain. Stores v_p t_p at out + 16 j for j0 <= j < j1.
  */
+export const TWIDDLE_FINE_BITS = 11;
+
 function genTopLoadCodes(r: number, p: number): Body {
-  const b = new Body(['codes', 'tab', 'rho', 'out', 'j0', 'j1'], ['j', 'k', 'c', 'po', 'qb', 'q', 'n'], TOP_V128);
+  const b = new Body(['codes', 'tab', 'rho', 'twc', 'twf', 'out', 'j0', 'j1'], ['j', 'k'], ['v0', 't', 'w']);
   jLoop(b, () => {
     if (r === 5) b.get('codes').get('j').i32(1).op(i32Shl).op(i32Add).op(0x2f, 1, 0); // i32.load16_u
     else b.get('codes').get('j').op(i32Add).op(0x2d, 0, 0); // i32.load8_u
     b.i32(4).op(i32Shl).get('tab').op(i32Add).load().set('v0');
-    b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
-    if (p > 0) {
-      b.get('t').const128(SIGN1).simd(XOR).set('w');
-      cmulPush(b, 'w', 'w');
-      b.set('w');
-      cmulPush(b, 'w', 'w');
-      b.set('w');
-      for (let i = 0; i < p; i++) {
-        cmulPush(b, 't', 'w');
-        b.set('t');
-      }
+    if (p === 0) b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
+    else {
+      b.get('j').i32(4 * p - 1).op(i32Mul).set('k');
+      b.get('twc').get('k').i32(TWIDDLE_FINE_BITS).op(i32ShrU).i32(4).op(i32Shl).op(i32Add).load().set('t');
+      b.get('twf').get('k').i32((1 << TWIDDLE_FINE_BITS) - 1).op(i32And).i32(4).op(i32Shl).op(i32Add).load().set('w');
+      cmulPush(b, 't', 'w');
+      b.set('t');
     }
     b.get('out').get('j').i32(4).op(i32Shl).op(i32Add);
     cmulPush(b, 'v0', 't');
@@ -706,7 +707,7 @@ export interface SimdKernels {
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage (genTopLoadRange), same arguments as `load`. */
   loadRange: Record<number, Array<(bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>>;
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs (genTopLoadCodes). */
-  loadCodes: Record<number, Array<(codes: number, tab: number, rho: number, out: number, j0: number, j1: number) => void>>;
+  loadCodes: Record<number, Array<(codes: number, tab: number, rho: number, twc: number, twf: number, out: number, j0: number, j1: number) => void>>;
   /** By radix 3, 4, 5: fused top stages (see genTopLoad / genTopExtract). */
   load: Record<number, (bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>;
   extract: Record<
