@@ -786,8 +786,11 @@ export class BitProductSum {
     const st = stages[level];
     const l = this.layout;
     if (st.size <= BLOCK) {
-      for (let lv = level; lv < stages.length; lv++) this.dif(l.bufX, off, off + st.size, lv);
-      this.kernels.mac(l.bufX + 16 * off, l.bufS + 16 * off, accBase + 16 * off, st.size);
+      const last = stages.length - 1;
+      // a radix-4 last stage runs fused with the multiply-add (simd.ts dif4mac)
+      const fused = stages[last].radix === 4 && last > level;
+      for (let lv = level; lv < (fused ? last : stages.length); lv++) this.dif(l.bufX, off, off + st.size, lv);
+      (fused ? this.kernels.dif4mac : this.kernels.mac)(l.bufX + 16 * off, l.bufS + 16 * off, accBase + 16 * off, st.size);
       return;
     }
     this.dif(l.bufX, off, off + st.size, level);

@@ -400,6 +400,47 @@ function lin(b: Body, dst: string, x: string, c: number, y: string, d: number): 
 }
 
 /**
+ * The twiddle-free last radix-4 DIF stage (dif4_0) fused with mac: for each
+ * group of 4 values of a (from a + 16 start to a + 16 end), the butterfly's
+ * outputs y_k are multiplied by s and added into acc (s and acc addressed
+ * like a, from their own bases), and a is not written back: one pass over
+ * the cache block instead of two (rightangle.ts BitProductSum).
+ */
+function genDif4Mac(): Body {
+  const b = new Body(['a', 's', 'acc', 'count'], ['p', 'e', 'ps', 'pc'], ['x0', 'x1', 'x2', 'x3', 't0', 't1', 't2', 't3', 'v', 'y']);
+  b.get('a').set('p');
+  b.get('s').set('ps');
+  b.get('acc').set('pc');
+  b.get('a').get('count').i32(4).op(i32Shl).op(i32Add).set('e');
+  b.op(0x02, 0x40, 0x03, 0x40);
+  b.get('p').get('e').op(i32LtU, 0x45).op(0x0d, 1);
+  for (let q = 0; q < 4; q++) b.get('p').load(16 * q).set(`x${q}`);
+  b.get('x0').get('x2').simd(ADD).set('t0');
+  b.get('x0').get('x2').simd(SUB).set('t1');
+  b.get('x1').get('x3').simd(ADD).set('t2');
+  b.get('x1').get('x3').simd(SUB).set('v');
+  b.get('v').get('v').shuffle(SWAP).const128(SIGN1).simd(XOR).set('t3'); // (x1 - x3) (-i), as dif4_0
+  const outs: Array<[string, string, number]> = [
+    ['t0', 't2', ADD],
+    ['t1', 't3', ADD],
+    ['t0', 't2', SUB],
+    ['t1', 't3', SUB],
+  ];
+  outs.forEach(([l, r, op], k) => {
+    b.get(l).get(r).simd(op).set('v');
+    b.get('ps').load(16 * k).set('y');
+    b.get('pc');
+    cmulPush(b, 'v', 'y');
+    b.get('pc').load(16 * k).simd(ADD).store(16 * k);
+  });
+  b.get('p').i32(64).op(i32Add).set('p');
+  b.get('ps').i32(64).op(i32Add).set('ps');
+  b.get('pc').i32(64).op(i32Add).set('pc');
+  b.op(0x0c, 0, 0x0b, 0x0b);
+  return b;
+}
+
+/**
  * DFT of radix r on locals x0.. into v0..: forward roots exp(-2 pi i / r),
  * or their conjugates (conj), exactly the butterflies of fft.ts.
  */
@@ -679,6 +720,7 @@ function assemble(): Uint8Array {
     ['extract4', genTopExtract(4)],
     ['extract5', genTopExtract(5)],
     ['mac', genMac()],
+    ['dif4mac', genDif4Mac()],
     ...[3, 4, 5].flatMap((r) => Array.from({ length: r }, (_, p): [string, Body] => [`load${r}_${p}`, genTopLoadRange(r, p)])),
     ...[3, 4, 5].flatMap((r) => Array.from({ length: r }, (_, p): [string, Body] => [`loadc${r}_${p}`, genTopLoadCodes(r, p)])),
   ];
@@ -704,6 +746,8 @@ export interface SimdKernels {
   mul: (a: number, s: number, count: number) => void;
   /** acc[k] += a[k] s[k] over count complex values. */
   mac: (a: number, s: number, acc: number, count: number) => void;
+  /** The last (twiddle-free) radix-4 DIF stage of a, fused with acc += a s (genDif4Mac); count a multiple of 4. */
+  dif4mac: (a: number, s: number, acc: number, count: number) => void;
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage (genTopLoadRange), same arguments as `load`. */
   loadRange: Record<number, Array<(bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>>;
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs (genTopLoadCodes). */
@@ -761,6 +805,7 @@ export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
     load: { 3: e.load3, 4: e.load4, 5: e.load5 },
     extract: { 3: e.extract3, 4: e.extract4, 5: e.extract5 },
     mac: e.mac,
+    dif4mac: e.dif4mac,
     loadRange: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`load${r}_${p}`])])),
     loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`loadc${r}_${p}`])])),
   };
