@@ -580,6 +580,9 @@ function topExtract3(a: Float64Array, size: number, q: number, rho: Float64Array
   return maxErr;
 }
 
+/** Source bytes per call of the code-packing kernel. */
+const PACK_CHUNK = 1 << 11;
+
 /** Byte layout of the WebAssembly memory of one BitProductSum. */
 interface SumLayout {
   rho: number;
@@ -595,6 +598,7 @@ interface SumLayout {
   tabX: number;
   twc: number;
   twf: number;
+  spread: number;
   acc: number;
   bufS: number;
   bufX: number;
@@ -617,10 +621,11 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
   const tabX = align(tabS + 16 * t.radix * 4 ** t.radix);
   const twc = align(tabX + 16 * t.radix * 4 ** t.radix);
   const twf = align(twc + 16 * ((4 * t.size) >> TWIDDLE_FINE_BITS) + 16);
-  const acc = align(twf + (16 << TWIDDLE_FINE_BITS));
+  const spread = align(twf + (16 << TWIDDLE_FINE_BITS));
+  const acc = align(spread + 4 * 256 * 4);
   const bufS = acc + 16 * t.size;
   const bufX = bufS + 16 * t.quarter;
-  return { rho, lutS, lutX, uw, bitsS, bitsX, outBits, codesS, codesX, tabS, tabX, twc, twf, acc, bufS, bufX, total: bufX + 16 * t.quarter };
+  return { rho, lutS, lutX, uw, bitsS, bitsX, outBits, codesS, codesX, tabS, tabX, twc, twf, spread, acc, bufS, bufX, total: bufX + 16 * t.quarter };
 }
 
 /**
@@ -684,6 +689,7 @@ export class BitProductSum {
       twf[2 * i] = Math.cos(angle);
       twf[2 * i + 1] = -Math.sin(angle);
     }
+    new Uint32Array(buf, layout.spread, 256 * 4).set(t.radix === 5 ? SPREAD16 : SPREAD8);
     const codeWords = Math.ceil(((t.radix === 5 ? 2 : 1) * t.quarter) / 4);
     this.codesS = new Uint32Array(buf, layout.codesS, codeWords);
     this.codesX = new Uint32Array(buf, layout.codesX, codeWords);
@@ -710,8 +716,18 @@ export class BitProductSum {
     const k = this.kernels;
     padShifted(this.bitsS, s, sBits, 0);
     padShifted(this.bitsX, x, xBits, xShift);
-    packCodes(this.bitsS, this.codesS, radix, quarter, size);
-    packCodes(this.bitsX, this.codesX, radix, quarter, size);
+    if (quarter % 8 === 0 && size % 8 === 0) {
+      // 8 butterflies per source byte, in WebAssembly (simd.ts genPackCodes), in calls of PACK_CHUNK bytes (tier-up, as TOP_CHUNK)
+      const pack = k.pack[radix];
+      for (let b0 = 0; b0 < quarter >> 3; b0 += PACK_CHUNK) {
+        const b1 = Math.min(quarter >> 3, b0 + PACK_CHUNK);
+        pack(l.bitsS, l.codesS, l.spread, quarter, size, b0, b1);
+        pack(l.bitsX, l.codesX, l.spread, quarter, size, b0, b1);
+      }
+    } else {
+      packCodes(this.bitsS, this.codesS, radix, quarter, size);
+      packCodes(this.bitsX, this.codesX, radix, quarter, size);
+    }
     const tabBytes = 16 * 4 ** radix;
     for (let p = 0; p < radix; p++) {
       const load = k.loadCodes[radix][p];

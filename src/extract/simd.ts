@@ -624,6 +624,47 @@ function genTopLoadCodes(r: number, p: number): Body {
   return b;
 }
 
+/**
+ * Packs the codes of genTopLoadCodes for radix r from a padded bit string,
+ * 8 butterflies per source byte: codes[j] = sum_q (bit(j + qQ) |
+ * bit(j + qQ + N) << 1) << 2q, j < Q, for the source bytes b0 <= b < b1
+ * (j = 8b .. 8b + 7). `spread` holds, per byte value v, the `per` words
+ * that put bit i of v in the low bit of code lane i (u8 lanes for r <= 4,
+ * per = 2; u16 lanes for r = 5, per = 4): rightangle.ts SPREAD8 / SPREAD16.
+ */
+function genPackCodes(r: number): Body {
+  const per = r === 5 ? 4 : 2;
+  const srcs = Array.from({ length: 2 * r }, (_, i) => i);
+  const b = new Body(['bits', 'codes', 'spread', 'q', 'n', 'b0', 'b1'], ['b', 'pw', 'word', ...srcs.map((i) => `s${i}`), ...srcs.map((i) => `v${i}`)], []);
+  // s_src = bits + ((qi q + lane n) >> 3), src = 2 qi + lane
+  for (const src of srcs) {
+    b.get('bits').get('q').i32(src >> 1).op(i32Mul);
+    if (src & 1) b.get('n').op(i32Add);
+    b.i32(3).op(i32ShrU).op(i32Add).set(`s${src}`);
+  }
+  b.get('b0').set('b');
+  b.get('codes').get('b0').i32(4 * per).op(i32Mul).op(i32Add).set('pw');
+  b.op(0x02, 0x40, 0x03, 0x40);
+  b.get('b').get('b1').op(i32LtU, 0x45).op(0x0d, 1);
+  for (const src of srcs) {
+    // v_src = spread + 4 per * bits[s_src + b]
+    b.get(`s${src}`).get('b').op(i32Add).op(0x2d, 0, 0).i32(4 * per).op(i32Mul).get('spread').op(i32Add).set(`v${src}`);
+  }
+  for (let k = 0; k < per; k++) {
+    for (const src of srcs) {
+      b.get(`v${src}`).op(0x28, 2, ...uleb(4 * k)); // i32.load offset 4k
+      if (src > 0) b.i32(src).op(i32Shl);
+      if (src > 0) b.op(i32Or);
+    }
+    b.set('word');
+    b.get('pw').get('word').op(0x36, 2, ...uleb(4 * k)); // i32.store offset 4k
+  }
+  b.get('pw').i32(4 * per).op(i32Add).set('pw');
+  b.get('b').i32(1).op(i32Add).set('b');
+  b.op(0x0c, 0, 0x0b, 0x0b);
+  return b;
+}
+
 /** Rounds lane `lane` of z as coefficient k (+ n when hi) into the output bits; tracks the largest rounding distance. */
 function emitCoefficient(b: Body, lane: number, hi: boolean): void {
   b.get('k');
@@ -721,6 +762,9 @@ function assemble(): Uint8Array {
     ['extract5', genTopExtract(5)],
     ['mac', genMac()],
     ['dif4mac', genDif4Mac()],
+    ['pack3', genPackCodes(3)],
+    ['pack4', genPackCodes(4)],
+    ['pack5', genPackCodes(5)],
     ...[3, 4, 5].flatMap((r) => Array.from({ length: r }, (_, p): [string, Body] => [`load${r}_${p}`, genTopLoadRange(r, p)])),
     ...[3, 4, 5].flatMap((r) => Array.from({ length: r }, (_, p): [string, Body] => [`loadc${r}_${p}`, genTopLoadCodes(r, p)])),
   ];
@@ -748,6 +792,8 @@ export interface SimdKernels {
   mac: (a: number, s: number, acc: number, count: number) => void;
   /** The last (twiddle-free) radix-4 DIF stage of a, fused with acc += a s (genDif4Mac); count a multiple of 4. */
   dif4mac: (a: number, s: number, acc: number, count: number) => void;
+  /** By radix 3, 4, 5: the packed codes of genTopLoadCodes for source bytes [b0, b1) (genPackCodes). */
+  pack: Record<number, (bits: number, codes: number, spread: number, q: number, n: number, b0: number, b1: number) => void>;
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage (genTopLoadRange), same arguments as `load`. */
   loadRange: Record<number, Array<(bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>>;
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs (genTopLoadCodes). */
@@ -806,6 +852,7 @@ export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
     extract: { 3: e.extract3, 4: e.extract4, 5: e.extract5 },
     mac: e.mac,
     dif4mac: e.dif4mac,
+    pack: { 3: e.pack3, 4: e.pack4, 5: e.pack5 },
     loadRange: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`load${r}_${p}`])])),
     loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`loadc${r}_${p}`])])),
   };

@@ -160,3 +160,25 @@ describe('ChunkedToeplitzPlan exact fallback', () => {
     expect(plan.stats.fallbacks).toBe(plan.chunks);
   });
 });
+
+describe('ChunkedToeplitzPlan summed in the frequency domain', () => {
+  it('equals the naive product for top radix 3, 4 and 5 (packed codes in WebAssembly), ragged last chunk, several output lengths', () => {
+    const rand = prng(23);
+    const n = 50_000 + 13;
+    const m = 1500;
+    const s = randomBits(rand, n + m - 1);
+    for (const maxFftSize of [3 * 2 ** 11, 2 ** 12, 5 * 2 ** 10]) {
+      const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize });
+      expect(plan.fftSize, `bound ${maxFftSize}`).toBe(maxFftSize);
+      expect(plan.chunks).toBeGreaterThanOrEqual(5);
+      for (const outBits of [m, 777]) {
+        const x = randomBits(rand, n);
+        expect(hex(plan.hash(x, outBits)), `N=${maxFftSize} m'=${outBits}`).toBe(hex(toeplitzHashNaive(x, n, outBits, s)));
+        expect(plan.simd).toBe(true);
+        expect(plan.stats.fallbacks).toBe(0);
+        // n products of 0/1 terms summed: far below the tolerance (toeplitz.ts, Percival's bound)
+        expect(plan.stats.maxRoundingError).toBeLessThan(1e-6);
+      }
+    }
+  });
+});

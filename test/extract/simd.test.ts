@@ -82,3 +82,29 @@ describe('WebAssembly SIMD kernels', () => {
     expect(k.extract[5](a, rho, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBeNaN();
   });
 });
+
+describe('WebAssembly SIMD kernels of the frequency-domain sum', () => {
+  it('mac adds the pointwise product; dif4mac adds the product of the last radix-4 stage output, a left unchanged', () => {
+    const memory = createMemory(65536);
+    const k = instantiateKernels(memory)!;
+    const f = new Float64Array(memory.buffer, 0, 600);
+    const rand = prng(21);
+    for (let i = 0; i < 600; i++) f[i] = rand() - 0.5;
+    const a = f.slice(0, 200), s = f.slice(200, 400), acc = f.slice(400, 600);
+    // mac over 100 complex values at byte addresses 0, 1600, 3200
+    k.mac(0, 1600, 3200, 100);
+    for (let i = 0; i < 100; i++) {
+      expect(f[400 + 2 * i]).toBeCloseTo(acc[2 * i] + a[2 * i] * s[2 * i] - a[2 * i + 1] * s[2 * i + 1], 14);
+      expect(f[401 + 2 * i]).toBeCloseTo(acc[2 * i + 1] + a[2 * i] * s[2 * i + 1] + a[2 * i + 1] * s[2 * i], 14);
+    }
+    f.set(acc, 400);
+    const y = a.slice();
+    difStage(y, 0, 100, { size: 4, radix: 4, tw: new Float64Array(0), full: true }, true);
+    k.dif4mac(0, 1600, 3200, 100);
+    for (let i = 0; i < 200; i++) expect(f[i]).toBe(a[i]);
+    for (let i = 0; i < 100; i++) {
+      expect(f[400 + 2 * i]).toBeCloseTo(acc[2 * i] + y[2 * i] * s[2 * i] - y[2 * i + 1] * s[2 * i + 1], 14);
+      expect(f[401 + 2 * i]).toBeCloseTo(acc[2 * i + 1] + y[2 * i] * s[2 * i + 1] + y[2 * i + 1] * s[2 * i], 14);
+    }
+  });
+});
