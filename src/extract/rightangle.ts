@@ -635,7 +635,7 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
  * the sum; `extract` runs the one inverse transform and rounds. Memory: the
  * sum (16 N bytes) and two buffers of one top-stage output range (16 Q
  * bytes each, Q = N / r), because each range p of the top stage is computed
- * straight from the bits (simd.ts genTopLoadRange) and is an independent
+ * from the bits (simd.ts genPackCodes, genTopLoadCodes) and is an independent
  * transform below it: range p of s_j is transformed in one buffer, range p
  * of x_j in the other, multiplied in cache into range p of the sum. Against
  * BitConvolution's per-product work and spectrum arrays (32 N bytes) the sum

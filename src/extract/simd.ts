@@ -18,7 +18,7 @@
  *   mul(a, s, count)                        a[k] *= s[k], complex
  *   mac(a, s, acc, count)                   acc[k] += a[k] s[k], complex
  * They compute exactly what dif4 / dit4 / dif2Last in fft.ts compute. The
- * fused top stages of rightangle.ts (load, loadRange, extract) follow.
+ * fused top stages of rightangle.ts (load, loadCodes, pack, extract) follow.
  */
 
 export enum TwiddleMode {
@@ -550,56 +550,19 @@ function genTopLoad(r: number): Body {
 }
 
 /**
- * One output range of the fused top DIF stage of radix r (genTopLoad): for
- * j0 <= j < j1 only output p of butterfly j, v_p t_p, stored at out + 16 j
- * (a buffer of Q values, not the whole transform). The outputs of range p
- * are an independent transform below the top stage, so a caller can finish
- * range after range with one Q-sized buffer (chunked.ts, BitProductSum);
- * the unused outputs of the butterfly are dead code to the compiler.
- */
-function genTopLoadRange(r: number, p: number): Body {
-  const b = new Body(['bits', 'lut', 'rho', 'out', 'q', 'n', 'j0', 'j1'], ['j', 'k', 'c', 'po', 'qb'], TOP_V128);
-  jLoop(b, () => {
-    b.get('j').set('k');
-    for (let qi = 0; qi < r; qi++) {
-      if (qi > 0) b.get('k').get('q').op(i32Add).set('k');
-      b.get('bits').get('k').i32(3).op(i32ShrU).op(i32Add).op(0x2d, 0, 0).get('k').i32(7).op(i32And).op(i32ShrU).i32(1).op(i32And);
-      b.get('bits').get('k').get('n').op(i32Add).i32(3).op(i32ShrU).op(i32Add).op(0x2d, 0, 0);
-      b.get('k').get('n').op(i32Add).i32(7).op(i32And).op(i32ShrU).i32(1).op(i32And).i32(1).op(i32Shl).op(i32Or).set('c');
-      b.get('lut').get('c').i32(4).op(i32Shl).op(i32Add).load(64 * qi).set(`x${qi}`);
-    }
-    butterfly(b, r, false);
-    // t_p = rho^j w^p, w = conj(rho^j)^4, by the same products as genTopLoad
-    b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
-    if (p > 0) {
-      b.get('t').const128(SIGN1).simd(XOR).set('w');
-      cmulPush(b, 'w', 'w');
-      b.set('w');
-      cmulPush(b, 'w', 'w');
-      b.set('w');
-      for (let k = 0; k < p; k++) {
-        cmulPush(b, 't', 'w');
-        b.set('t');
-      }
-    }
-    b.get('out').get('j').i32(4).op(i32Shl).op(i32Add);
-    cmulPush(b, `v${p}`, 't');
-    b.store();
-  });
-  return b;
-}
-
-/**
  * One output range p of the fused top DIF stage from precomputed codes
- * (rightangle.ts BitProductSum): codes[j] packs the r input codes of
- * butterfly j (2 bits each, u8 for r <= 4, u16 for r = 5), tab[codes[j]]
- * is output p of the butterfly for those inputs (v_p, precomputed over
- * every code), so each j costs one table load and one twiddle
- * t_p = rho^j conj(rho^j)^(4p) = conj(rho^((4p - 1) j)) (rho = exp(i pi / 2N),
- * (4p - 1) j < 4N): rho^j from the rho table for p = 0, else
+ * (rightangle.ts BitProductSum): only output p of each butterfly, stored at
+ * out + 16 j for j0 <= j < j1 (a buffer of Q values, not the whole
+ * transform: the outputs of range p are an independent transform below the
+ * top stage). codes[j] packs the r input codes of butterfly j (2 bits each,
+ * u8 for r <= 4, u16 for r = 5: genPackCodes), and tab[codes[j]] is output
+ * p of the butterfly for those inputs (v_p, precomputed over every code),
+ * so each j costs one table load and one twiddle
+ * t_p = rho^j conj(rho^j)^(4p) = conj(rho^((4p - 1) j)), rho = exp(i pi / 2N),
+ * (4p - 1) j < 4N: rho^j from the rho table for p = 0, else
  * conj(rho^k) = twc[k >> FINE] twf[k & (2^FINE - 1)] from two small tables
  * of conjugated powers (rightangle.ts), one complex product instead of the
- * 2 + p of genTopLoad's chain. Stores v_p t_p at out + 16 j for j0 <= j < j1.
+ * 2 + p of genTopLoad's chain.
  */
 export const TWIDDLE_FINE_BITS = 11;
 
@@ -765,7 +728,6 @@ function assemble(): Uint8Array {
     ['pack3', genPackCodes(3)],
     ['pack4', genPackCodes(4)],
     ['pack5', genPackCodes(5)],
-    ...[3, 4, 5].flatMap((r) => Array.from({ length: r }, (_, p): [string, Body] => [`load${r}_${p}`, genTopLoadRange(r, p)])),
     ...[3, 4, 5].flatMap((r) => Array.from({ length: r }, (_, p): [string, Body] => [`loadc${r}_${p}`, genTopLoadCodes(r, p)])),
   ];
   const sigs: string[] = [];
@@ -794,8 +756,6 @@ export interface SimdKernels {
   dif4mac: (a: number, s: number, acc: number, count: number) => void;
   /** By radix 3, 4, 5: the packed codes of genTopLoadCodes for source bytes [b0, b1) (genPackCodes). */
   pack: Record<number, (bits: number, codes: number, spread: number, q: number, n: number, b0: number, b1: number) => void>;
-  /** By radix 3, 4, 5, then output range p: one range of the fused top stage (genTopLoadRange), same arguments as `load`. */
-  loadRange: Record<number, Array<(bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>>;
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs (genTopLoadCodes). */
   loadCodes: Record<number, Array<(codes: number, tab: number, rho: number, twc: number, twf: number, out: number, j0: number, j1: number) => void>>;
   /** By radix 3, 4, 5: fused top stages (see genTopLoad / genTopExtract). */
@@ -853,7 +813,6 @@ export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
     mac: e.mac,
     dif4mac: e.dif4mac,
     pack: { 3: e.pack3, 4: e.pack4, 5: e.pack5 },
-    loadRange: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`load${r}_${p}`])])),
     loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`loadc${r}_${p}`])])),
   };
 }
