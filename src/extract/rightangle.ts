@@ -731,9 +731,10 @@ export class BitProductSum {
     const tabBytes = 16 * 4 ** radix;
     for (let p = 0; p < radix; p++) {
       const load = k.loadCodes[radix][p];
-      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.codesS, l.tabS + p * tabBytes, l.rho, l.twc, l.twf, l.bufS, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
+        load(l.codesS, l.tabS + p * tabBytes, l.codesX, l.tabX + p * tabBytes, l.rho, l.twc, l.twf, l.bufS, l.bufX, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      }
       this.forwardRange(l.bufS, 0, 1);
-      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.codesX, l.tabX + p * tabBytes, l.rho, l.twc, l.twf, l.bufX, j0, Math.min(quarter, j0 + TOP_CHUNK));
       this.macRange(0, 1, l.acc + 16 * p * quarter);
     }
   }

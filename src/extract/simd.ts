@@ -562,16 +562,23 @@ function genTopLoad(r: number): Body {
  * (4p - 1) j < 4N: rho^j from the rho table for p = 0, else
  * conj(rho^k) = twc[k >> FINE] twf[k & (2^FINE - 1)] from two small tables
  * of conjugated powers (rightangle.ts), one complex product instead of the
- * 2 + p of genTopLoad's chain.
+ * 2 + p of genTopLoad's chain. Two operands at once (codes, tab -> out and
+ * codesX, tabX -> outX: the seed slice's and the input slice's range p),
+ * sharing each twiddle.
  */
 export const TWIDDLE_FINE_BITS = 11;
 
 function genTopLoadCodes(r: number, p: number): Body {
-  const b = new Body(['codes', 'tab', 'rho', 'twc', 'twf', 'out', 'j0', 'j1'], ['j', 'k'], ['v0', 't', 'w']);
+  const b = new Body(['codes', 'tab', 'codesX', 'tabX', 'rho', 'twc', 'twf', 'out', 'outX', 'j0', 'j1'], ['j', 'k'], ['v0', 'v1', 't', 'w']);
+  const loadCode = (codes: string) => {
+    if (r === 5) b.get(codes).get('j').i32(1).op(i32Shl).op(i32Add).op(0x2f, 1, 0); // i32.load16_u
+    else b.get(codes).get('j').op(i32Add).op(0x2d, 0, 0); // i32.load8_u
+  };
   jLoop(b, () => {
-    if (r === 5) b.get('codes').get('j').i32(1).op(i32Shl).op(i32Add).op(0x2f, 1, 0); // i32.load16_u
-    else b.get('codes').get('j').op(i32Add).op(0x2d, 0, 0); // i32.load8_u
+    loadCode('codes');
     b.i32(4).op(i32Shl).get('tab').op(i32Add).load().set('v0');
+    loadCode('codesX');
+    b.i32(4).op(i32Shl).get('tabX').op(i32Add).load().set('v1');
     if (p === 0) b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
     else {
       b.get('j').i32(4 * p - 1).op(i32Mul).set('k');
@@ -582,6 +589,9 @@ function genTopLoadCodes(r: number, p: number): Body {
     }
     b.get('out').get('j').i32(4).op(i32Shl).op(i32Add);
     cmulPush(b, 'v0', 't');
+    b.store();
+    b.get('outX').get('j').i32(4).op(i32Shl).op(i32Add);
+    cmulPush(b, 'v1', 't');
     b.store();
   });
   return b;
@@ -757,7 +767,7 @@ export interface SimdKernels {
   /** By radix 3, 4, 5: the packed codes of genTopLoadCodes for source bytes [b0, b1) (genPackCodes). */
   pack: Record<number, (bits: number, codes: number, spread: number, q: number, n: number, b0: number, b1: number) => void>;
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs (genTopLoadCodes). */
-  loadCodes: Record<number, Array<(codes: number, tab: number, rho: number, twc: number, twf: number, out: number, j0: number, j1: number) => void>>;
+  loadCodes: Record<number, Array<(codes: number, tab: number, codesX: number, tabX: number, rho: number, twc: number, twf: number, out: number, outX: number, j0: number, j1: number) => void>>;
   /** By radix 3, 4, 5: fused top stages (see genTopLoad / genTopExtract). */
   load: Record<number, (bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>;
   extract: Record<
