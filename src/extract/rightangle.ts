@@ -789,12 +789,21 @@ export class BitProductSum {
     const stages = this.t.fft.stages;
     const st = stages[level];
     if (st.size <= BLOCK) {
-      for (let lv = level; lv < stages.length; lv++) this.dif(base, off, off + st.size, lv);
+      const pair = this.lastPair(level);
+      for (let lv = level; lv < stages.length - (pair ? 2 : 0); lv++) this.dif(base, off, off + st.size, lv);
+      if (pair) this.kernels.dif16(base + 16 * off, 0, 0, st.size);
       return;
     }
     this.dif(base, off, off + st.size, level);
     const q = st.size / st.radix;
     for (let p = 0; p < st.radix; p++) this.forwardRange(base, off + p * q, level + 1);
+  }
+
+  /** Whether the last two stages below `level` are radix 4 of sizes 16 and 4 (one dif16 pass, simd.ts). */
+  private lastPair(level: number): boolean {
+    const stages = this.t.fft.stages;
+    const last = stages.length - 1;
+    return last - 1 > level && stages[last].radix === 4 && stages[last - 1].radix === 4 && stages[last - 1].size === 16;
   }
 
   /** As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed). */
@@ -804,10 +813,12 @@ export class BitProductSum {
     const l = this.layout;
     if (st.size <= BLOCK) {
       const last = stages.length - 1;
-      // a radix-4 last stage runs fused with the multiply-add (simd.ts dif4mac)
-      const fused = stages[last].radix === 4 && last > level;
-      for (let lv = level; lv < (fused ? last : stages.length); lv++) this.dif(l.bufX, off, off + st.size, lv);
-      (fused ? this.kernels.dif4mac : this.kernels.mac)(l.bufX + 16 * off, l.bufS + 16 * off, accBase + 16 * off, st.size);
+      // the last two radix-4 stages (or the last one) run fused with the multiply-add (simd.ts dif16mac, dif4mac)
+      const pair = this.lastPair(level);
+      const fused = pair || (stages[last].radix === 4 && last > level);
+      const kernel = pair ? this.kernels.dif16mac : fused ? this.kernels.dif4mac : this.kernels.mac;
+      for (let lv = level; lv < stages.length - (pair ? 2 : fused ? 1 : 0); lv++) this.dif(l.bufX, off, off + st.size, lv);
+      kernel(l.bufX + 16 * off, l.bufS + 16 * off, accBase + 16 * off, st.size);
       return;
     }
     this.dif(l.bufX, off, off + st.size, level);

@@ -440,6 +440,80 @@ function genDif4Mac(): Body {
   return b;
 }
 
+/** Pushes v * c for a complex constant c = cr + i ci: v (cr, cr) + swap(v) (-ci, ci). */
+function cmulConstPush(b: Body, v: string, cr: number, ci: number): void {
+  const pair = (x: number, y: number) => {
+    const buf = Buffer.alloc(16);
+    buf.writeDoubleLE(x, 0);
+    buf.writeDoubleLE(y, 8);
+    return [...buf];
+  };
+  b.get(v).const128(pair(cr, cr)).simd(MUL);
+  b.get(v).get(v).shuffle(SWAP).const128(pair(-ci, ci)).simd(MUL);
+  b.simd(ADD);
+}
+
+/**
+ * The last two radix-4 DIF stages (sizes 16 and 4) in one pass over groups
+ * of 16 values: the size-16 stage's twiddles w16^(pj) are constants here
+ * (dif4 reads them from its table), the size-4 stage has none. With `mac`
+ * the outputs y_k are multiplied by s and added into acc (a is left as it
+ * was, as genDif4Mac); without, they are stored back into a. Arguments
+ * (a, s, acc, count): byte addresses, count complex values (a multiple of
+ * 16; s and acc unused without mac).
+ */
+function genDif16(mac: boolean): Body {
+  const xs = Array.from({ length: 16 }, (_, i) => `x${i}`);
+  const b = new Body(['a', 's', 'acc', 'count'], ['p', 'e', 'ps', 'pc'], [...xs, 't0', 't1', 't2', 't3', 'v', 'y']);
+  /** In-place radix-4 DIF butterfly on locals i0..i3 (as dif4 / dif4Last). */
+  const bfly = (i: number[]) => {
+    const [a0, a1, a2, a3] = i.map((k) => `x${k}`);
+    b.get(a0).get(a2).simd(ADD).set('t0');
+    b.get(a0).get(a2).simd(SUB).set('t1');
+    b.get(a1).get(a3).simd(ADD).set('t2');
+    b.get(a1).get(a3).simd(SUB).set('v');
+    b.get('v').get('v').shuffle(SWAP).const128(SIGN1).simd(XOR).set('t3');
+    b.get('t0').get('t2').simd(ADD).set(a0);
+    b.get('t1').get('t3').simd(ADD).set(a1);
+    b.get('t0').get('t2').simd(SUB).set(a2);
+    b.get('t1').get('t3').simd(SUB).set(a3);
+  };
+  b.get('a').set('p');
+  b.get('s').set('ps');
+  b.get('acc').set('pc');
+  b.get('a').get('count').i32(4).op(i32Shl).op(i32Add).set('e');
+  b.op(0x02, 0x40, 0x03, 0x40);
+  b.get('p').get('e').op(i32LtU, 0x45).op(0x0d, 1);
+  for (let i = 0; i < 16; i++) b.get('p').load(16 * i).set(`x${i}`);
+  // size-16 stage: butterfly j on j, j + 4, j + 8, j + 12; output p (at j + 4p) times w16^(pj), w16 = exp(-2 pi i / 16)
+  for (let j = 0; j < 4; j++) {
+    bfly([j, j + 4, j + 8, j + 12]);
+    for (let p = 1; p < 4; p++) {
+      if (j === 0) continue;
+      const angle = (-2 * Math.PI * p * j) / 16;
+      cmulConstPush(b, `x${j + 4 * p}`, Math.cos(angle), Math.sin(angle));
+      b.set(`x${j + 4 * p}`);
+    }
+  }
+  // size-4 stage: groups 4p .. 4p + 3
+  for (let p = 0; p < 4; p++) bfly([4 * p, 4 * p + 1, 4 * p + 2, 4 * p + 3]);
+  for (let i = 0; i < 16; i++) {
+    if (mac) {
+      b.get('ps').load(16 * i).set('y');
+      b.get('pc');
+      cmulPush(b, `x${i}`, 'y');
+      b.get('pc').load(16 * i).simd(ADD).store(16 * i);
+    } else {
+      b.get('p').get(`x${i}`).store(16 * i);
+    }
+  }
+  b.get('p').i32(256).op(i32Add).set('p');
+  b.get('ps').i32(256).op(i32Add).set('ps');
+  b.get('pc').i32(256).op(i32Add).set('pc');
+  b.op(0x0c, 0, 0x0b, 0x0b);
+  return b;
+}
+
 /**
  * DFT of radix r on locals x0.. into v0..: forward roots exp(-2 pi i / r),
  * or their conjugates (conj), exactly the butterflies of fft.ts.
@@ -735,6 +809,8 @@ function assemble(): Uint8Array {
     ['extract5', genTopExtract(5)],
     ['mac', genMac()],
     ['dif4mac', genDif4Mac()],
+    ['dif16', genDif16(false)],
+    ['dif16mac', genDif16(true)],
     ['pack3', genPackCodes(3)],
     ['pack4', genPackCodes(4)],
     ['pack5', genPackCodes(5)],
@@ -764,6 +840,9 @@ export interface SimdKernels {
   mac: (a: number, s: number, acc: number, count: number) => void;
   /** The last (twiddle-free) radix-4 DIF stage of a, fused with acc += a s (genDif4Mac); count a multiple of 4. */
   dif4mac: (a: number, s: number, acc: number, count: number) => void;
+  /** The last two radix-4 DIF stages (sizes 16 and 4) in one pass, in place (dif16; s, acc unused) or fused with acc += a s (dif16mac); count a multiple of 16. */
+  dif16: (a: number, s: number, acc: number, count: number) => void;
+  dif16mac: (a: number, s: number, acc: number, count: number) => void;
   /** By radix 3, 4, 5: the packed codes of genTopLoadCodes for source bytes [b0, b1) (genPackCodes). */
   pack: Record<number, (bits: number, codes: number, spread: number, q: number, n: number, b0: number, b1: number) => void>;
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs (genTopLoadCodes). */
@@ -822,6 +901,8 @@ export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
     extract: { 3: e.extract3, 4: e.extract4, 5: e.extract5 },
     mac: e.mac,
     dif4mac: e.dif4mac,
+    dif16: e.dif16,
+    dif16mac: e.dif16mac,
     pack: { 3: e.pack3, 4: e.pack4, 5: e.pack5 },
     loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`loadc${r}_${p}`])])),
   };

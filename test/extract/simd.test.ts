@@ -108,3 +108,33 @@ describe('WebAssembly SIMD kernels of the frequency-domain sum', () => {
     }
   });
 });
+
+describe('WebAssembly SIMD kernel of the last two radix-4 stages', () => {
+  it('dif16 equals the JS stages of sizes 16 and 4; dif16mac adds their output times s, a left unchanged', () => {
+    const fft = new Fft(64); // stages of sizes 64, 16, 4: the size-16 one with its full twiddle table
+    const [st16, st4] = [fft.stages[1], fft.stages[2]];
+    expect([st16.size, st4.size]).toEqual([16, 4]);
+    const memory = createMemory(65536);
+    const k = instantiateKernels(memory)!;
+    const count = 64;
+    const f = new Float64Array(memory.buffer, 0, 6 * count);
+    const rand = prng(31);
+    for (let i = 0; i < f.length; i++) f[i] = rand() - 0.5;
+    const a = f.slice(0, 2 * count), s = f.slice(2 * count, 4 * count), acc = f.slice(4 * count);
+    const y = a.slice();
+    difStage(y, 0, count, st16, false);
+    difStage(y, 0, count, st4, true);
+    const aBytes = 0, sBytes = 16 * count, accBytes = 32 * count;
+    k.dif16mac(aBytes, sBytes, accBytes, count);
+    for (let i = 0; i < 2 * count; i++) expect(f[i]).toBe(a[i]);
+    for (let i = 0; i < count; i++) {
+      expect(f[4 * count + 2 * i]).toBeCloseTo(acc[2 * i] + y[2 * i] * s[2 * i] - y[2 * i + 1] * s[2 * i + 1], 14);
+      expect(f[4 * count + 2 * i + 1]).toBeCloseTo(acc[2 * i + 1] + y[2 * i] * s[2 * i + 1] + y[2 * i + 1] * s[2 * i], 14);
+    }
+    k.dif16(aBytes, 0, 0, count);
+    let maxDiff = 0;
+    for (let i = 0; i < 2 * count; i++) maxDiff = Math.max(maxDiff, Math.abs(f[i] - y[i]));
+    // the same butterflies; the twiddles are constants instead of table entries (equal up to an ulp)
+    expect(maxDiff).toBeLessThan(1e-14);
+  });
+});
