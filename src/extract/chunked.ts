@@ -21,7 +21,7 @@
  * coefficients, so their parities XOR): per chunk two forward transforms
  * (seed slice and input slice) and a multiply-add into one spectrum, per
  * block one inverse transform and one rounding pass (rightangle.ts
- * BitProductSum, about 16 N (1 + 2 / r) bytes). Without SIMD each chunk is
+ * BitProductSum, about 16 N (1 + 1 / (2 r)) bytes). Without SIMD each chunk is
  * one forward transform and one fused forward-product-inverse
  * (BitConvolution, about 32 N bytes), rounded chunk by chunk.
  *
@@ -50,9 +50,9 @@ export interface ChunkedToeplitzOptions extends ToeplitzOptions {
 }
 
 /**
- * Default transform bound: 2^20 points. With the SIMD kernels about 24 MB of
- * WebAssembly memory (the summed spectrum, 16 bytes a point, and two
- * quarter-size range buffers) plus about 7 MB of tables; without them about
+ * Default transform bound: 2^20 points. With the SIMD kernels about 18 MB of
+ * WebAssembly memory (the summed spectrum, 16 bytes a point, and two range
+ * buffers of N/16 points) plus about 7 MB of tables; without them about
  * 34 MB (work and seed spectrum) plus about 10 MB of tables. A bound of
  * 5 * 2^18 cuts a 2^22-trial block into 6 chunks instead of 9 but measured no
  * faster in the pipeline (the radix-5 top stage) for about 5 MB more.

@@ -599,6 +599,10 @@ interface SumLayout {
   twc: number;
   twf: number;
   spread: number;
+  /** Whether the top two stages are built from the codes at once (genTopLoad2): range buffers of Q/4 values. */
+  two: boolean;
+  tab2S: number;
+  tab2X: number;
   acc: number;
   bufS: number;
   bufX: number;
@@ -622,10 +626,16 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
   const twc = align(tabX + 16 * t.radix * 4 ** t.radix);
   const twf = align(twc + 16 * ((4 * t.size) >> TWIDDLE_FINE_BITS) + 16);
   const spread = align(twf + (16 << TWIDDLE_FINE_BITS));
-  const acc = align(spread + 4 * 256 * 4);
+  const stages = t.fft.stages;
+  const two = stages.length >= 4 && stages[1].radix === 4;
+  const tab2Bytes = two ? 16 * 16 * t.radix * 4 ** t.radix : 0;
+  const tab2S = align(spread + 4 * 256 * 4);
+  const tab2X = align(tab2S + tab2Bytes);
+  const acc = align(tab2X + tab2Bytes);
+  const range = two ? t.quarter / 4 : t.quarter;
   const bufS = acc + 16 * t.size;
-  const bufX = bufS + 16 * t.quarter;
-  return { rho, lutS, lutX, uw, bitsS, bitsX, outBits, codesS, codesX, tabS, tabX, twc, twf, spread, acc, bufS, bufX, total: bufX + 16 * t.quarter };
+  const bufX = bufS + 16 * range;
+  return { rho, lutS, lutX, uw, bitsS, bitsX, outBits, codesS, codesX, tabS, tabX, twc, twf, spread, two, tab2S, tab2X, acc, bufS, bufX, total: bufX + 16 * range };
 }
 
 /**
@@ -633,13 +643,15 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
  * spectrum (SIMD only): the frequency-domain accumulation of chunked.ts.
  * Each `add` transforms both operands and adds their pointwise product into
  * the sum; `extract` runs the one inverse transform and rounds. Memory: the
- * sum (16 N bytes) and two buffers of one top-stage output range (16 Q
- * bytes each, Q = N / r), because each range p of the top stage is computed
- * from the bits (simd.ts genPackCodes, genTopLoadCodes) and is an independent
- * transform below it: range p of s_j is transformed in one buffer, range p
- * of x_j in the other, multiplied in cache into range p of the sum. Against
- * BitConvolution's per-product work and spectrum arrays (32 N bytes) the sum
- * costs 16 N (1 + 2 / r) bytes.
+ * sum (16 N bytes) and two buffers of one output range. Each operand's
+ * top-stage inputs are packed once as codes (simd.ts genPackCodes); each
+ * output range of the top stage (and, when the stage below it is radix 4,
+ * of the top two stages: genTopLoad2, ranges of Q/4 values) is computed
+ * straight from them and is an independent transform below: the range of
+ * s_j is transformed in one buffer, that of x_j in the other, multiplied in
+ * cache into the same range of the sum. Against BitConvolution's
+ * per-product work and spectrum arrays (32 N bytes) the sum costs
+ * 16 N (1 + 2 / (4 r)) bytes (16 N (1 + 2 / r) with one top stage).
  */
 export class BitProductSum {
   readonly t: BitConvolutionTables;
@@ -690,6 +702,10 @@ export class BitProductSum {
       twf[2 * i + 1] = -Math.sin(angle);
     }
     new Uint32Array(buf, layout.spread, 256 * 4).set(t.radix === 5 ? SPREAD16 : SPREAD8);
+    if (layout.two) {
+      new Float64Array(buf, layout.tab2S, 32 * t.radix * 4 ** t.radix).set(outputTable2(t, 1 / t.size));
+      new Float64Array(buf, layout.tab2X, 32 * t.radix * 4 ** t.radix).set(outputTable2(t, 1));
+    }
     const codeWords = Math.ceil(((t.radix === 5 ? 2 : 1) * t.quarter) / 4);
     this.codesS = new Uint32Array(buf, layout.codesS, codeWords);
     this.codesX = new Uint32Array(buf, layout.codesX, codeWords);
@@ -729,6 +745,20 @@ export class BitProductSum {
       packCodes(this.bitsX, this.codesX, radix, quarter, size);
     }
     const tabBytes = 16 * 4 ** radix;
+    if (l.two) {
+      // ranges (p, p2) of the top two stages straight from the codes (simd.ts genTopLoad2), Q/4 values each
+      const q4 = quarter / 4;
+      for (let i = 0; i < 4 * radix; i++) {
+        const load2 = k.load2[radix][i];
+        const tab = 4 * i * tabBytes;
+        for (let j0 = 0; j0 < q4; j0 += TOP_CHUNK) {
+          load2(l.codesS, l.tab2S + tab, l.codesX, l.tab2X + tab, l.rho, l.twc, l.twf, l.bufS, l.bufX, q4, j0, Math.min(q4, j0 + TOP_CHUNK));
+        }
+        this.forwardRange(l.bufS, 0, 2);
+        this.macRange(0, 2, l.acc + 16 * i * q4);
+      }
+      return;
+    }
     for (let p = 0; p < radix; p++) {
       const load = k.loadCodes[radix][p];
       for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
@@ -878,6 +908,35 @@ function outputTable(t: BitConvolutionTables, scale: number): Float64Array {
       }
       out[2 * (p * codes + c)] = re;
       out[2 * (p * codes + c) + 1] = im;
+    }
+  }
+  return out;
+}
+
+/**
+ * Tables of genTopLoad2 (simd.ts): for range (p, p2), m < 4 and every code
+ * c, v_p(c) conj(rho^((4p - 1) m Q/4)) (-i)^(p2 m), v_p as outputTable:
+ * input m of the second stage's butterfly j2 is top output p at
+ * j2 + m Q/4, whose twiddle conj(rho^((4p - 1)(j2 + m Q/4))) splits into
+ * the part in j2 (applied by the kernel) and this constant.
+ */
+function outputTable2(t: BitConvolutionTables, scale: number): Float64Array {
+  const r = t.radix;
+  const codes = 4 ** r;
+  const v = outputTable(t, scale);
+  const out = new Float64Array(2 * 16 * r * codes);
+  for (let p = 0; p < r; p++) {
+    for (let p2 = 0; p2 < 4; p2++) {
+      for (let m = 0; m < 4; m++) {
+        const angle = (Math.PI * (1 - 4 * p) * m * (t.quarter / 4)) / (2 * t.size) - (Math.PI / 2) * ((p2 * m) % 4);
+        const cr = Math.cos(angle), ci = Math.sin(angle);
+        const base = ((p * 4 + p2) * 4 + m) * codes;
+        for (let c = 0; c < codes; c++) {
+          const vr = v[2 * (p * codes + c)], vi = v[2 * (p * codes + c) + 1];
+          out[2 * (base + c)] = vr * cr - vi * ci;
+          out[2 * (base + c) + 1] = vr * ci + vi * cr;
+        }
+      }
     }
   }
   return out;

@@ -672,6 +672,53 @@ function genTopLoadCodes(r: number, p: number): Body {
 }
 
 /**
+ * Output range (p, p2) of the top stage and the radix-4 stage below it,
+ * straight from the packed codes (rightangle.ts BitProductSum): for
+ * j2 < Q/4, sum_m tab[m][codes[j2 + m Q/4]] (tab[m] folds the top output
+ * v_p, the top twiddle's constant part conj(rho^((4p - 1) m Q/4)) and the
+ * butterfly root (-i)^(p2 m)), times the twiddle of both stages at j2,
+ * conj(rho^e), e = (4p - 1 + 4 r p2) j2 (rho^j2 from the rho table for
+ * p = p2 = 0). Two operands at once as genTopLoadCodes. Stores at
+ * out + 16 j2 for j0 <= j2 < j1; q4 = Q/4.
+ */
+function genTopLoad2(r: number, p: number, p2: number): Body {
+  const b = new Body(['codes', 'tab', 'codesX', 'tabX', 'rho', 'twc', 'twf', 'out', 'outX', 'q4', 'j0', 'j1'], ['j', 'k', 'jm'], ['v0', 'v1', 't', 'w']);
+  const tabBytes = 16 * 4 ** r;
+  const loadCode = (codes: string) => {
+    if (r === 5) b.get(codes).get('jm').i32(1).op(i32Shl).op(i32Add).op(0x2f, 1, 0); // i32.load16_u
+    else b.get(codes).get('jm').op(i32Add).op(0x2d, 0, 0); // i32.load8_u
+  };
+  jLoop(b, () => {
+    for (let m = 0; m < 4; m++) {
+      if (m === 0) b.get('j').set('jm');
+      else b.get('jm').get('q4').op(i32Add).set('jm');
+      for (const [codes, tab, v] of [['codes', 'tab', 'v0'], ['codesX', 'tabX', 'v1']]) {
+        loadCode(codes);
+        b.i32(4).op(i32Shl).get(tab).op(i32Add).load(m * tabBytes);
+        if (m > 0) b.get(v).simd(ADD);
+        b.set(v);
+      }
+    }
+    const e = 4 * p - 1 + 4 * r * p2;
+    if (e < 0) b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
+    else {
+      b.get('j').i32(e).op(i32Mul).set('k');
+      b.get('twc').get('k').i32(TWIDDLE_FINE_BITS).op(i32ShrU).i32(4).op(i32Shl).op(i32Add).load().set('t');
+      b.get('twf').get('k').i32((1 << TWIDDLE_FINE_BITS) - 1).op(i32And).i32(4).op(i32Shl).op(i32Add).load().set('w');
+      cmulPush(b, 't', 'w');
+      b.set('t');
+    }
+    b.get('out').get('j').i32(4).op(i32Shl).op(i32Add);
+    cmulPush(b, 'v0', 't');
+    b.store();
+    b.get('outX').get('j').i32(4).op(i32Shl).op(i32Add);
+    cmulPush(b, 'v1', 't');
+    b.store();
+  });
+  return b;
+}
+
+/**
  * Packs the codes of genTopLoadCodes for radix r from a padded bit string,
  * 8 butterflies per source byte: codes[j] = sum_q (bit(j + qQ) |
  * bit(j + qQ + N) << 1) << 2q, j < Q, for the source bytes b0 <= b < b1
@@ -810,6 +857,7 @@ function assemble(): Uint8Array {
     ['mac', genMac()],
     ['dif4mac', genDif4Mac()],
     ['dif16', genDif16(false)],
+    ...[3, 4, 5].flatMap((r) => Array.from({ length: 4 * r }, (_, i): [string, Body] => [`load2_${r}_${i}`, genTopLoad2(r, i >> 2, i & 3)])),
     ['dif16mac', genDif16(true)],
     ['pack3', genPackCodes(3)],
     ['pack4', genPackCodes(4)],
@@ -842,6 +890,8 @@ export interface SimdKernels {
   dif4mac: (a: number, s: number, acc: number, count: number) => void;
   /** The last two radix-4 DIF stages (sizes 16 and 4) in one pass, in place (dif16; s, acc unused) or fused with acc += a s (dif16mac); count a multiple of 16. */
   dif16: (a: number, s: number, acc: number, count: number) => void;
+  /** By radix 3, 4, 5, then 4 p + p2: output range (p, p2) of the top two stages from packed codes (genTopLoad2). */
+  load2: Record<number, Array<(codes: number, tab: number, codesX: number, tabX: number, rho: number, twc: number, twf: number, out: number, outX: number, q4: number, j0: number, j1: number) => void>>;
   dif16mac: (a: number, s: number, acc: number, count: number) => void;
   /** By radix 3, 4, 5: the packed codes of genTopLoadCodes for source bytes [b0, b1) (genPackCodes). */
   pack: Record<number, (bits: number, codes: number, spread: number, q: number, n: number, b0: number, b1: number) => void>;
@@ -902,6 +952,7 @@ export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
     mac: e.mac,
     dif4mac: e.dif4mac,
     dif16: e.dif16,
+    load2: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: 4 * r }, (_, i) => e[`load2_${r}_${i}`])])),
     dif16mac: e.dif16mac,
     pack: { 3: e.pack3, 4: e.pack4, 5: e.pack5 },
     loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`loadc${r}_${p}`])])),
