@@ -69,8 +69,9 @@ export interface ExtractOptions extends CertifyOptions {
   /**
    * Largest FFT length (complex points, c * 2^k with c in {1, 3, 5}) of the
    * main-thread hash: a block whose product needs more is hashed in column
-   * chunks (chunked.ts; same bytes, about 32 bytes of transform memory per
-   * point instead of per point of (n + m) / 2, more transforms per block).
+   * chunks (chunked.ts; same bytes; memory follows this length, not
+   * (n + m) / 2: with the SIMD kernels the summed chunk products take about
+   * 17 bytes per point plus tables, more transforms per block).
    * Default DEFAULT_MAX_FFT_SIZE (2^20): a 2^22-trial block then stays within
    * the 150 MB pipeline budget of issue 3.
    */
