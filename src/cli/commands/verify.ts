@@ -26,7 +26,7 @@ export const usage = `usage: epqrng verify FILE --certs CERTS [--output OUT] [--
   --certs CERTS           the certificate lines to check (JSON lines, as stream/replay wrote them)
   --output OUT            also check the certified bytes in OUT, block by block
   --bytes N               as for replay (default: as recorded)
-${streamOptionsUsage}
+${streamOptionsUsage.split('\n').filter((l) => !l.trimStart().startsWith('--certs')).join('\n')}
 The extractor seed must be the one the certificates name: --extractor-seed FILE,
 or embedded in the recording. Exit 0: all match; 1: a mismatch (named); 2: bad input.`;
 
