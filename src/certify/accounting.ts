@@ -26,6 +26,10 @@ import { OUTCOME_BITS_TABLE } from './outcomes.ts';
 /** Largest block: 2^30 trials (a 256 MiB extractor input). */
 export const MAX_BLOCK_TRIALS = 2 ** 30;
 
+/** The longest gap accounted block by block: MAX_GAP_BLOCKS blocks or MAX_GAP_TRIALS trials, whichever is more (addLost). */
+export const MAX_GAP_BLOCKS = 16;
+export const MAX_GAP_TRIALS = 2 ** 26;
+
 /** One block's raw tallies, handed over when its last index has been accounted for. */
 export interface BlockTally {
   index: number;
@@ -130,7 +134,7 @@ export class TrialAccountant {
         detail: { seq, first, expected: this.next },
       });
     }
-    if (first > this.next) this.addLost(first - this.next, (flags & TRIALS_FLAG.GAP) !== 0, done);
+    if (first > this.next) this.addLost(first - this.next, (flags & TRIALS_FLAG.GAP) !== 0, done, `TRIALS frame seq ${seq} jumps from trial ${this.next} to ${first}`);
     const N = this.blockTrials;
     let k = 0;
     while (k < n) {
@@ -176,8 +180,21 @@ export class TrialAccountant {
     return done;
   }
 
-  /** Accounts `count` lost trials at the next indices (PROTOCOL 6: kept, counted). */
-  private addLost(count: number, device: boolean, done: BlockTally[]): void {
+  /**
+   * Accounts `count` lost trials at the next indices (PROTOCOL 6: kept,
+   * counted). A gap longer than MAX_GAP_BLOCKS blocks (or 2^26 trials, if
+   * more) ends the run as a protocol error instead: an index jump from a
+   * broken or hostile chip (a u64 may jump by 2^53) would otherwise make the
+   * host account billions of empty blocks before anyone could stop it. The
+   * run's certified blocks stand; nothing after the jump is output.
+   */
+  private addLost(count: number, device: boolean, done: BlockTally[], why: string): void {
+    const maxGap = Math.max(MAX_GAP_BLOCKS * this.blockTrials, MAX_GAP_TRIALS);
+    if (count > maxGap) {
+      throw new DeviceError('PROTOCOL', `${why}: ${count} trials lost at once (more than ${maxGap}); the run is ended, nothing after it is output`, {
+        detail: { from: this.next, lost: count },
+      });
+    }
     let left = count;
     while (left > 0) {
       const block = this.block;
@@ -206,7 +223,7 @@ export class TrialAccountant {
    * accounted for (its `trials` is the count so far).
    */
   finish(trialsPerformed = 0, done: BlockTally[] = []): BlockTally | null {
-    if (trialsPerformed > this.next) this.addLost(trialsPerformed - this.next, false, done);
+    if (trialsPerformed > this.next) this.addLost(trialsPerformed - this.next, false, done, `the chip reports ${trialsPerformed} trials performed, ${this.next} accounted`);
     const block = this.block;
     const accounted = this.next - block.firstTrial;
     if (accounted === 0) return null;

@@ -283,3 +283,36 @@ describe('certifyRun with recycleInputs', () => {
     expect(new Set(recycled.map((b) => b.buffer)).size).toBeLessThanOrEqual(3);
   });
 });
+
+describe('an index jump from a broken or hostile chip', () => {
+  const recs = new Uint8Array(40).fill(record(0, 0, 1, 0));
+
+  it('a jump by 2^50 trials ends the run at once as a protocol error naming it (no block-by-block accounting of it)', () => {
+    const acc = new TrialAccountant({ blockTrials: 2 ** 22 });
+    acc.addTrials(0, 40, recs, 0, 0);
+    const t0 = performance.now();
+    expect(() => acc.addTrials(2 ** 50, 40, recs, 0, 1)).toThrow(DeviceError);
+    expect(() => acc.addTrials(2 ** 50, 40, recs, 0, 1)).toThrow(/TRIALS frame seq 1 jumps from trial 40 to 1125899906842624: 1125899906842584 trials lost at once \(more than 67108864\)/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('a STATUS claiming 2^52 trials performed is refused the same way at the end of the run', () => {
+    const acc = new TrialAccountant({ blockTrials: 1000 });
+    acc.addTrials(0, 40, recs, 0, 0);
+    expect(() => acc.finish(2 ** 52)).toThrow(/the chip reports 4503599627370496 trials performed, 40 accounted: .* lost at once/);
+  });
+
+  it('a gap of exactly the limit is still accounted as lost trials, block by block (nothing dropped)', () => {
+    const blockTrials = 2 ** 20;
+    const acc = new TrialAccountant({ blockTrials });
+    acc.addTrials(0, 40, recs, 0, 0);
+    const gap = 2 ** 26; // max(16 blocks, 2^26 trials) = 2^26
+    const done = acc.addTrials(40 + gap, 40, recs, 1, 1);
+    expect(done).toHaveLength(gap / blockTrials);
+    const lost = done.reduce((s, b) => s + b.lostDevice, 0);
+    // Blocks 0..63 are complete: the 40 recorded trials of block 0 plus every lost one; the gap's
+    // last 40 lost trials fall in block 64, still open.
+    expect(lost).toBe(gap - 40);
+    expect(done.every((b) => b.lostDevice + b.recorded === blockTrials)).toBe(true);
+  });
+});
