@@ -64,6 +64,11 @@ export class SettingsLedger {
     return this.end;
   }
 
+  /** Settings held: sent, but their trials not yet checked or lost. */
+  get held(): number {
+    return this.end - this.base;
+  }
+
   /** Appends the next trials' ledger bytes, in trial order. */
   append(bytes: Uint8Array): void {
     const need = this.end + bytes.length - this.base;

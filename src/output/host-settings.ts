@@ -252,6 +252,11 @@ export interface FeederStats {
 }
 
 /** Keeps the chip's host-settings FIFO filled, never beyond it (PROTOCOL 5 SETTINGS). */
+/** The most settings the feeder keeps in flight, whatever FIFO the chip claims (the EPQ-1's is 65,536). */
+export const MAX_FEEDER_FIFO = 2 ** 20;
+/** Settings awaiting their echo, in FIFOs: 16 x 65,536 is about 1 s of trials at 1 M/s, above any honest backlog. */
+export const MAX_HELD_FIFOS = 16;
+
 export class HostSettingsFeeder {
   readonly ledger: SettingsLedger;
   readonly stats: FeederStats = { sent: 0, consumed: 0, free: 0, creditFrames: 0, writes: 0 };
@@ -269,7 +274,9 @@ export class HostSettingsFeeder {
     { fifo, blockTrials, maxWriteSettings = 65536, limitTrials = 0 }: HostSettingsFeederOptions,
   ) {
     if (!(Number.isInteger(fifo) && fifo > 0)) throw new RangeError('"fifo" must be a positive integer');
-    this.fifo = fifo;
+    // The chip is untrusted: a claimed FIFO of 2^32 - 1 would have the host draw and keep 4 G settings
+    // at once. Using fewer slots than the chip offers can never overflow it.
+    this.fifo = Math.min(fifo, MAX_FEEDER_FIFO);
     this.blockTrials = blockTrials;
     this.maxWrite = maxWriteSettings;
     this.limit = limitTrials > 0 ? limitTrials : Infinity;
@@ -288,7 +295,10 @@ export class HostSettingsFeeder {
     run.onCredit = (free, consumed) => {
       this.stats.creditFrames++;
       this.stats.free = free;
-      if (consumed > this.stats.consumed) this.stats.consumed = consumed;
+      // A chip cannot have used settings the host never sent: a larger claim is clamped (its records
+      // for those trials fail the echo check), so a hostile CREDIT cannot make the host send without end.
+      const used = Math.min(consumed, this.stats.sent);
+      if (used > this.stats.consumed) this.stats.consumed = used;
       this.top();
     };
     this.top();
@@ -304,7 +314,10 @@ export class HostSettingsFeeder {
     const run = this.run;
     if (!run || this.stopped || !run.active) return;
     for (;;) {
-      const room = Math.min(this.stats.consumed + this.fifo, this.limit) - this.stats.sent;
+      // Never more than consumed + fifo in the chip (PROTOCOL 5), nor more than MAX_HELD_FIFOS fifos'
+      // worth awaiting their echo: CREDIT is the chip's word, and a chip that claims to use settings
+      // without returning their trials must not grow the ledger without end.
+      const room = Math.min(this.stats.consumed + this.fifo, this.limit, this.stats.sent - this.ledger.held + MAX_HELD_FIFOS * this.fifo) - this.stats.sent;
       if (room <= 0) return;
       const count = Math.min(room, this.maxWrite);
       const out = this.buf.subarray(0, count);

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Run } from '../../src/device/index.ts';
 import { LEDGER_SETTINGS_MASK } from '../../src/certify/echo.ts';
-import { ChaChaSource, HostSettingsFeeder, SettingsDraw, testRateFraction } from '../../src/output/host-settings.ts';
+import { ChaChaSource, HostSettingsFeeder, MAX_FEEDER_FIFO, MAX_HELD_FIFOS, SettingsDraw, testRateFraction } from '../../src/output/host-settings.ts';
 
 /** A Run as the feeder sees it: CREDIT listener, sendSettings, active. */
 function fakeRun() {
@@ -54,6 +54,20 @@ describe('HostSettingsFeeder', () => {
     feeder.stop();
     f.credit(FIFO, consumed + 10_000);
     expect(f.total()).toBe(consumed + FIFO);
+  });
+
+  it('trusts neither a huge claimed FIFO nor a CREDIT claiming settings it never sent', () => {
+    const f = fakeRun();
+    const feeder = new HostSettingsFeeder(new SettingsDraw(new ChaChaSource(new Uint8Array(16).fill(3)), null), { fifo: 2 ** 32 - 1, blockTrials: 1 << 20 });
+    feeder.start(f.run);
+    expect(f.total()).toBe(MAX_FEEDER_FIFO);
+    f.credit(0, 2 ** 53);
+    // Clamped to what was sent: at most one more FIFO's worth per CREDIT...
+    expect(f.total()).toBe(2 * MAX_FEEDER_FIFO);
+    // ...and never more than MAX_HELD_FIFOS fifos awaiting their echo, however many CREDITs claim it.
+    for (let i = 0; i < 100; i++) f.credit(0, 2 ** 53);
+    expect(f.total()).toBe(MAX_HELD_FIFOS * MAX_FEEDER_FIFO);
+    expect(feeder.ledger.held).toBe(MAX_HELD_FIFOS * MAX_FEEDER_FIFO);
   });
 
   it('sends nothing beyond a START limit', () => {
