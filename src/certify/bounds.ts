@@ -179,6 +179,19 @@ export interface EatBound {
  * epsEA is the error for this one threshold (after any union bound).
  */
 export function eatEntropy(trials: number, omegaThreshold: number, epsSmooth: number, epsEA: number, outputDimension = EAT_OUTPUT_DIMENSION): EatBound {
+  return maximizeOverTangent(trials, omegaThreshold, (slope) => eatV(slope, epsSmooth, epsEA, outputDimension), 500);
+}
+
+/**
+ * max over the tangent point omega_t in (3/4, omegaThreshold] of
+ *   n (g(omega_t) + g'(omega_t) (omegaThreshold - omega_t)) - v(g'(omega_t)) sqrt(n),
+ * the min-tradeoff function being the tangent of g at omega_t: a coarse grid
+ * of `steps` points, then a grid 100 times finer around the best (checked
+ * against a brute-force search in the tests). Shared by the all-test-rounds
+ * bound (eatEntropy) and the spot-checking one (spot-check.ts), which differ
+ * only in v.
+ */
+export function maximizeOverTangent(trials: number, omegaThreshold: number, vOfSlope: (slope: number) => number, steps: number): EatBound {
   const none: EatBound = { entropyBits: -Infinity, tangentOmega: NaN, firstOrderPerTrial: 0, secondOrderPerTrial: Infinity };
   if (!(trials > 0) || !(omegaThreshold > OMEGA_LOCAL)) return none;
   const top = Math.min(omegaThreshold, OMEGA_MAX - 1e-12);
@@ -187,13 +200,10 @@ export function eatEntropy(trials: number, omegaThreshold: number, epsSmooth: nu
   const evaluate = (t: number): void => {
     const slope = chshRateSlope(t);
     const first = chshRate(t) + slope * (omegaThreshold - t);
-    const v = eatV(slope, epsSmooth, epsEA, outputDimension);
+    const v = vOfSlope(slope);
     const bits = trials * first - v * sqrtN;
     if (bits > best.entropyBits) best = { entropyBits: bits, tangentOmega: t, firstOrderPerTrial: first, secondOrderPerTrial: v / sqrtN };
   };
-  // Coarse grid over the tangent point, then a grid 100 times finer around the best
-  // (checked against a brute-force search in the tests).
-  const steps = 500;
   const lo = OMEGA_LOCAL + 1e-9;
   for (let i = 0; i <= steps; i++) evaluate(lo + ((top - lo) * i) / steps);
   const h = (top - lo) / steps;

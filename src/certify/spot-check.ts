@@ -40,17 +40,14 @@
 import {
   azumaDeviation,
   binaryEntropy,
-  chshRate,
-  chshRateSlope,
   EAT_OUTPUT_DIMENSION,
   EAT_THRESHOLD_GRID_SIZE,
   eatThresholdS,
   epsSplit,
   INPUT_BITS_PER_TRIAL,
-  OMEGA_LOCAL,
-  OMEGA_MAX,
   omegaOfS,
   outputBitsFor,
+  maximizeOverTangent,
   type BlockBound,
   type EatBound,
 } from './bounds.ts';
@@ -83,29 +80,8 @@ export function spotCheckV(slope: number, gamma: number, epsSmooth: number, epsE
  * epsEA is the error for this one threshold (after any union bound).
  */
 export function spotCheckEntropy(trials: number, omegaThreshold: number, gamma: number, epsSmooth: number, epsEA: number, outputDimension = EAT_OUTPUT_DIMENSION): EatBound {
-  const none: EatBound = { entropyBits: -Infinity, tangentOmega: NaN, firstOrderPerTrial: 0, secondOrderPerTrial: Infinity };
-  if (!(trials > 0) || !(omegaThreshold > OMEGA_LOCAL) || !(gamma > 0 && gamma <= 1)) return none;
-  const top = Math.min(omegaThreshold, OMEGA_MAX - 1e-12);
-  const sqrtN = Math.sqrt(trials);
-  let best = none;
-  const evaluate = (t: number): void => {
-    const slope = chshRateSlope(t);
-    const first = chshRate(t) + slope * (omegaThreshold - t);
-    const v = spotCheckV(slope, gamma, epsSmooth, epsEA, outputDimension);
-    const bits = trials * first - v * sqrtN;
-    if (bits > best.entropyBits) best = { entropyBits: bits, tangentOmega: t, firstOrderPerTrial: first, secondOrderPerTrial: v / sqrtN };
-  };
-  // Coarse grid over the tangent point, then a finer grid around the best (as bounds.ts eatEntropy).
-  const steps = 2000;
-  const lo = OMEGA_LOCAL + 1e-9;
-  for (let i = 0; i <= steps; i++) evaluate(lo + ((top - lo) * i) / steps);
-  const h = (top - lo) / steps;
-  const centre = best.tangentOmega;
-  for (let i = -100; i <= 100; i++) {
-    const t = centre + (h * i) / 100;
-    if (t > lo && t <= top) evaluate(t);
-  }
-  return best;
+  if (!(gamma > 0 && gamma <= 1)) return { entropyBits: -Infinity, tangentOmega: NaN, firstOrderPerTrial: 0, secondOrderPerTrial: Infinity };
+  return maximizeOverTangent(trials, omegaThreshold, (slope) => spotCheckV(slope, gamma, epsSmooth, epsEA, outputDimension), 2000);
 }
 
 /**
