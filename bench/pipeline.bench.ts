@@ -22,20 +22,12 @@
  * shows what the chunked hash trades.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Figure } from './run.ts';
+import { bundleChild } from './lib/bundle.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-/**
- * Two directories below the package root, like src/protocol: the sources'
- * `new URL('../../firmware-protocol/...', import.meta.url)` then resolve in
- * the bundle as they do from source.
- */
-const BUNDLE = join(root, 'node_modules', '.cache', 'epqrng-pipeline-child.mjs');
-
 interface Child {
   blocks: number;
   trials: number;
@@ -49,28 +41,6 @@ interface Child {
   maxRssBytes: number;
 }
 
-/** Bundles the child with esbuild (installed with tsx); null when esbuild cannot be loaded. */
-async function bundle(): Promise<string | null> {
-  try {
-    const esbuild = await import('esbuild');
-    mkdirSync(join(root, 'node_modules', '.cache'), { recursive: true });
-    await esbuild.build({
-      entryPoints: [join(root, 'bench', 'lib', 'pipeline-child.ts')],
-      outfile: BUNDLE,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'warning',
-    });
-    return BUNDLE;
-  } catch (e) {
-    console.error(`pipeline bench: no esbuild bundle (${(e as Error).message}); measuring under tsx only`);
-    return null;
-  }
-}
-
 function measure(runner: string[], blocks: number, extra: string[] = []): Child {
   const out = execFileSync(process.execPath, [...runner, String(blocks), ...extra], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out.trim().split('\n').pop()!) as Child;
@@ -79,7 +49,7 @@ function measure(runner: string[], blocks: number, extra: string[] = []): Child 
 export async function run(): Promise<Figure[]> {
   const MB = 2 ** 20;
   const figures: Figure[] = [];
-  const bundled = await bundle();
+  const bundled = await bundleChild('bench/lib/pipeline-child.ts', 'epqrng-pipeline-child');
   const tsx = ['bin/run-ts.js', 'bench/lib/pipeline-child.ts'];
   const main = bundled ? [bundled] : tsx;
   const how = bundled ? 'bundled' : 'tsx';

@@ -12,18 +12,19 @@
  * - "full": what `epqrng replay FILE` does with the default options, the
  *   Toeplitz extraction of every 2^22-trial block included.
  *
- * Children run from an esbuild bundle of this file (see bundle()), so the
+ * Children run from an esbuild bundle of this file (bench/lib/bundle.ts), so the
  * peak RSS is the replay's, not tsx's loader's; one run under tsx is printed
  * beside it.
  *
  * Child mode: `node bin/run-ts.js bench/replay.bench.ts --child MODE FILE`.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Figure } from './run.ts';
+import { bundleChild } from './lib/bundle.ts';
 
 const TRIALS = 2 ** 24;
 /** Fresh child processes per mode; the fastest counts, the largest peak RSS counts. */
@@ -103,36 +104,6 @@ async function makeRecording(file: string): Promise<void> {
   recorder.close();
 }
 
-/**
- * This file bundled with esbuild (installed with tsx), two directories below
- * the package root like the sources, so their `new URL('../../...',
- * import.meta.url)` resolve the same. Children run from the bundle with plain
- * node: tsx's loader holds about 40 MB that are no part of a replay (the
- * pipeline bench does the same); one tsx run is printed beside it, as
- * `epqrng replay` runs. Null when esbuild cannot be loaded.
- */
-const BUNDLE = join(root, 'node_modules', '.cache', 'epqrng-replay-child.mjs');
-async function bundle(): Promise<string | null> {
-  try {
-    const esbuild = await import('esbuild');
-    mkdirSync(dirname(BUNDLE), { recursive: true });
-    await esbuild.build({
-      entryPoints: [join(here, 'replay.bench.ts')],
-      outfile: BUNDLE,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'warning',
-    });
-    return BUNDLE;
-  } catch (e) {
-    console.error(`replay bench: no esbuild bundle (${(e as Error).message}); measuring under tsx only`);
-    return null;
-  }
-}
-
 function runChild(runner: string[], mode: string, file: string): ChildResult {
   const r = spawnSync(process.execPath, [...runner, '--child', mode, file], { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`replay bench child (${mode}) failed: ${r.stderr}`);
@@ -142,7 +113,7 @@ function runChild(runner: string[], mode: string, file: string): ChildResult {
 export async function run(): Promise<Figure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'epq-replay-bench-'));
   const file = join(dir, 'bench.epqrec');
-  const bundled = await bundle();
+  const bundled = await bundleChild('bench/replay.bench.ts', 'epqrng-replay-child');
   const tsx = [join(root, 'bin/run-ts.js'), join(here, 'replay.bench.ts')];
   const runner = bundled ? [bundled] : tsx;
   const how = bundled ? 'bundled' : 'tsx';
