@@ -3,18 +3,8 @@ import { bytesForBits, getBit, toeplitzHashNaive } from '../../src/extract/naive
 import { toeplitzHash, toeplitzWords } from '../../src/extract/toeplitz.ts';
 import { ChunkedToeplitzPlan, chunkLayout, DEFAULT_MAX_FFT_SIZE } from '../../src/extract/chunked.ts';
 import { goodFftSize } from '../../src/extract/fft.ts';
+import { mulberry32 as prng } from '../prng.ts';
 
-/** mulberry32: small deterministic PRNG so every case is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random bytes holding `bits` bits, with garbage in the spare high bits (the extractor must ignore them). */
 function randomBits(rand: () => number, bits: number): Uint8Array {

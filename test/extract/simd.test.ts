@@ -2,17 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Fft, difStage, ditStage } from '../../src/extract/fft.ts';
 import { BitConvolutionTables } from '../../src/extract/rightangle.ts';
 import { createMemory, instantiateKernels, simdModule } from '../../src/extract/simd.ts';
+import { mulberry32 as prng } from '../prng.ts';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('WebAssembly SIMD kernels', () => {
   it('assemble to a valid module on this node', () => {

@@ -2,18 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { toeplitzHashNaive, bytesForBits, getBit } from '../../src/extract/naive.ts';
 import { toeplitzHash, ToeplitzPlan, toeplitzWords, sliceBits, releaseToeplitzCaches } from '../../src/extract/toeplitz.ts';
 import { Fft, goodFftSize } from '../../src/extract/fft.ts';
+import { mulberry32 as prng } from '../prng.ts';
 
-/** mulberry32: small deterministic PRNG so every case is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBits(rand: () => number, bits: number, fill: 'random' | 'ones' = 'random'): Uint8Array {
   const out = new Uint8Array(bytesForBits(bits));

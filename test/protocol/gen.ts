@@ -5,16 +5,7 @@
 import { LAYOUTS, type TypeLayout } from '../../src/protocol/layouts.ts';
 import type { Frame } from '../../src/protocol/types.ts';
 
-/** mulberry32: small seeded PRNG for test data (Tommy Ettinger's public-domain generator). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../prng.ts';
 
 export type Rand = () => number;
 

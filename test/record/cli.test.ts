@@ -7,9 +7,8 @@ import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync, renameSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { runCli } from '../../src/cli/framework.ts';
+import { epqrngInProcess } from '../cli/run-cli.ts';
 import { openRecording, deviceBytes } from '../../src/record/reader.ts';
 import { encodeFilePreamble } from '../../src/record/format.ts';
 import { seedBitsForBlock } from '../../src/extract/stream.ts';
@@ -19,22 +18,7 @@ const BLOCK = 2 ** 18;
 /** Small blocks certify with the classical bound at eps 1e-6 on a calibrated simulated chip (S about 2.4-2.5). */
 const CERT_OPTS = ['--block-trials', String(BLOCK), '--adversary', 'classical', '--eps', '1e-6'];
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...argv: string[]): Promise<CliResult> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d: Buffer) => (stdout += d.toString()));
-  err.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await runCli(argv, { stdout: out, stderr: err, isTTY: false });
-  return { code, stdout, stderr };
-}
+const cli = epqrngInProcess;
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');

@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
-import { runCli } from '../../src/cli/framework.ts';
+import { epqrngInProcess } from '../cli/run-cli.ts';
 import { Device } from '../../src/device/index.ts';
 import { calibrate } from '../../src/calibrate/procedure.ts';
 import { makePlan } from '../../src/calibrate/plan.ts';
@@ -22,16 +21,7 @@ const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures')
 const manifest = JSON.parse(readFileSync(join(fixtures, 'manifest.json'), 'utf8')) as FixtureEntry[];
 const seed = join(fixtures, 'extractor-seed.bin');
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d: Buffer) => (stdout += d.toString()));
-  err.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await runCli(argv, { stdout: out, stderr: err, isTTY: false });
-  return { code, stdout, stderr };
-}
+const cli = epqrngInProcess;
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 

@@ -7,6 +7,7 @@ import { RecordingWriter } from '../../src/record/writer.ts';
 import { RecordingParser, openRecording, deviceBytes, type RecordEntry } from '../../src/record/reader.ts';
 import { Direction, MAGIC, HEADER_MAX_BYTES, type RecordingHeader, RECORD_OVERHEAD, encodeFilePreamble } from '../../src/record/format.ts';
 import { InputError } from '../../src/errors.ts';
+import { mulberry32 as rng } from '../prng.ts';
 
 const header: RecordingHeader = {
   format: 'epqrng-recording',
@@ -26,17 +27,6 @@ const header: RecordingHeader = {
   extractorSeed: { sha256: 'ab'.repeat(32) },
 };
 
-/** A small deterministic generator (mulberry32) so every case is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Written {
   direction: number;
