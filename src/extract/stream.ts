@@ -76,6 +76,13 @@ export interface ExtractOptions extends CertifyOptions {
    * the 150 MB pipeline budget of issue 3.
    */
   maxFftSize?: number;
+  /**
+   * Called with each certified block's output length (bits) as soon as the
+   * certify stage passes it, before its hash: a consumer that knows it has
+   * enough can end the run then, not after the hash (which may take a
+   * worker's start-up and most of a second).
+   */
+  onCertified?: (outputBits: number) => void;
 }
 
 export interface ExtractedBlock {
@@ -91,7 +98,7 @@ export type ExtractResult = ExtractedBlock | RefusedBlock;
 
 /** The certified blocks of a run, hashed to bytes, with their certificate chain. */
 export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractOptions): AsyncGenerator<ExtractResult, void, void> {
-  const { seed, prevCertificateSha256 = null, offThread = false, maxFftSize = DEFAULT_MAX_FFT_SIZE, ...certifyOptions } = opts;
+  const { seed, prevCertificateSha256 = null, offThread = false, maxFftSize = DEFAULT_MAX_FFT_SIZE, onCertified, ...certifyOptions } = opts;
   const blockTrials = certifyOptions.blockTrials ?? DEFAULT_BLOCK_TRIALS;
   const n = inputBitsForBlock(blockTrials);
   const mMax = MAX_OUTPUT_BITS_PER_TRIAL * blockTrials;
@@ -120,6 +127,7 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
         // A mismatch here is a bug between the two stages, never a reason to hash with a wrong seed.
         throw new Error(`extract: block ${block.draft.blockIndex} has n = ${block.inputBits}, m = ${block.outputBits}; the run's plan is n = ${n}, m <= ${mMax}`);
       }
+      onCertified?.(block.outputBits);
       const mPlan = Math.min(mMax, Math.ceil(block.outputBits / planStep) * planStep);
       let bytes: Uint8Array;
       if (offThread) {

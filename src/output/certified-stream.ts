@@ -53,6 +53,13 @@ export interface CertifyEventsOptions extends ExtractOptions {
   onRefused?: (block: RefusedBlock) => void;
   /** After every finished block. */
   onProgress?: (p: Readonly<StreamProgress>) => void;
+  /**
+   * Called once, as soon as the blocks certified so far will deliver `bytes`
+   * (before the last of them is hashed): certifiedStream stops the chip
+   * there, so a run spends no chip time past what it needs and where it
+   * stops does not depend on how long the hash takes.
+   */
+  onEnough?: () => void;
 }
 
 /** One line: how many blocks failed and the certify stage's reason for the last one (which names the remedy). */
@@ -66,7 +73,7 @@ function refusalMessage(block: RefusedBlock, consecutive: number): string {
  * iterator, which for a live Run stops the chip (STOP then its ACK).
  */
 export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: CertifyEventsOptions): AsyncGenerator<Uint8Array, StreamProgress, void> {
-  const { bytes: wanted = Infinity, maxConsecutiveRefused = DEFAULT_MAX_CONSECUTIVE_REFUSED, onCertificate, onRefused, onProgress, ...extract } = opts;
+  const { bytes: wanted = Infinity, maxConsecutiveRefused = DEFAULT_MAX_CONSECUTIVE_REFUSED, onCertificate, onRefused, onProgress, onEnough, ...extract } = opts;
   if (!(wanted >= 0)) throw new RangeError('"bytes" must be a non-negative number');
   if (!(Number.isInteger(maxConsecutiveRefused) && maxConsecutiveRefused >= 1)) throw new RangeError('"maxConsecutiveRefused" must be an integer >= 1');
   const p: StreamProgress = {
@@ -75,7 +82,14 @@ export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: Ce
   };
   if (wanted === 0) return p;
   let refusedInRow = 0;
-  for await (const r of extractRun(events, extract)) {
+  // Bytes the certified blocks will deliver (bounds.ts: whole bytes), counted before each hash.
+  let promisedBytes = 0;
+  const onCertified = (outputBits: number): void => {
+    const before = promisedBytes;
+    promisedBytes += outputBits / 8;
+    if (before < wanted && promisedBytes >= wanted) onEnough?.();
+  };
+  for await (const r of extractRun(events, { ...extract, onCertified })) {
     if (!r.ok) {
       // 'incomplete' is the run's unfinished last block: not a certification failure.
       if (r.test === 'incomplete') continue;
@@ -124,7 +138,7 @@ export interface HostSettingsOptions {
   testRate?: number | string;
 }
 
-export interface CertifiedStreamOptions extends Omit<CertifyEventsOptions, 'device' | 'settingsSource' | 'hostSettings'> {
+export interface CertifiedStreamOptions extends Omit<CertifyEventsOptions, 'device' | 'settingsSource' | 'hostSettings' | 'onEnough'> {
   /** Called with the run once START is acknowledged. */
   onRun?: (run: Run) => void;
   /** Host-supplied settings (PROTOCOL 5 START source 1, issue 6); default the chip's internal settings. */
@@ -212,9 +226,15 @@ export async function* certifiedStream(device: Device, opts: CertifiedStreamOpti
     onFeeder?.(feeder);
   }
   onRun?.(run);
+  // Enough certified: the feeder stops and the chip gets STOP at once, while the last block is hashed (its ACK is awaited below).
+  const onEnough = (): void => {
+    feeder?.stop();
+    void run.stop().catch(() => undefined);
+  };
   try {
     return yield* certifyEvents(feeder ? readEagerly(run) : run, {
       ...rest,
+      onEnough,
       device: { serial: info.serial, firmware: info.firmware.join('.') },
       // Host settings: the FFT product on a worker, so the event loop answers every CREDIT in time.
       ...(feeder ? { settingsSource: 'host' as const, hostSettings: feeder.ledger, offThread: true } : {}),
