@@ -59,17 +59,36 @@ export interface ChunkedToeplitzOptions extends ToeplitzOptions {
  */
 export const DEFAULT_MAX_FFT_SIZE = 2 ** 20;
 
-/** The chunk layout for (n, m) under a transform bound: chunk width w (a multiple of 64 unless one chunk), count, N. */
-export function chunkLayout(n: number, m: number, maxFftSize: number = DEFAULT_MAX_FFT_SIZE): { chunkBits: number; chunks: number; fftSize: number } {
+/**
+ * The chunk layout for (n, m) under a transform bound: chunk width w (a
+ * multiple of 64 unless one chunk), count, N, and the rows per pass. When m
+ * is above the bound itself (large blocks: m grows with the block), the
+ * rows may go in passes of `rowBits` (a multiple of 64, at most
+ * maxFftSize; chosen when that takes fewer chunk products than one pass):
+ * rows [r0, r0 + h) of T are the Toeplitz matrix of the seed's bits from r0
+ * on (T[r0 + i][j] = s[r0 + i - j + n - 1]), so each pass is the same
+ * product with the seed moved by r0, and its bits land at r0 of the output.
+ */
+export function chunkLayout(n: number, m: number, maxFftSize: number = DEFAULT_MAX_FFT_SIZE): { chunkBits: number; chunks: number; fftSize: number; rowBits: number } {
   const whole = goodFftSize(Math.ceil((n + m - 1) / 2));
-  if (whole <= maxFftSize) return { chunkBits: n, chunks: 1, fftSize: whole };
-  // widest chunk the bound allows: w + m - 1 <= 2 maxFftSize
-  const widest = 2 * maxFftSize - m + 1;
-  if (widest < 64) throw new RangeError(`"maxFftSize" ${maxFftSize} is too small for m = ${m}: a chunk needs 2N >= w + m - 1`);
-  const chunks = Math.ceil(n / (widest - (widest % 64)));
+  if (whole <= maxFftSize) return { chunkBits: n, chunks: 1, fftSize: whole, rowBits: m };
+  // widest chunk the bound allows for h rows per pass: w + h - 1 <= 2 maxFftSize, in whole 64-bit words
+  const chunksFor = (h: number): number => {
+    const widest = 2 * maxFftSize - h + 1;
+    return widest < 64 ? Infinity : Math.ceil(n / (widest - (widest % 64)));
+  };
+  // all rows in one pass, or passes of about maxFftSize rows (a multiple of 64), whichever needs fewer chunk products
+  const passRows = maxFftSize - (maxFftSize % 64);
+  const single = chunksFor(m);
+  const multi = passRows >= 64 && passRows < m ? Math.ceil(m / passRows) * chunksFor(passRows) : Infinity;
+  if (single === Infinity && multi === Infinity) {
+    throw new RangeError(`"maxFftSize" ${maxFftSize} is too small for m = ${m}: a chunk needs 2N >= w + m - 1 with w >= 64, or a pass of 64 rows`);
+  }
+  const rowBits = single <= multi ? m : passRows;
+  const chunks = chunksFor(rowBits);
   // equal chunks, rounded up to whole 64-bit words (slices stay byte aligned), then the smallest N that holds one
   const chunkBits = Math.min(n, Math.ceil(n / chunks / 64) * 64);
-  return { chunkBits, chunks: Math.ceil(n / chunkBits), fftSize: goodFftSize(Math.ceil((chunkBits + m - 1) / 2)) };
+  return { chunkBits, chunks: Math.ceil(n / chunkBits), fftSize: goodFftSize(Math.ceil((chunkBits + rowBits - 1) / 2)), rowBits };
 }
 
 /**
@@ -86,6 +105,8 @@ export class ChunkedToeplitzPlan {
   readonly chunks: number;
   /** Transform length N (complex points) used for every chunk. */
   readonly fftSize: number;
+  /** Output rows per pass (chunkLayout): m unless m is above the transform bound. */
+  readonly rowBits: number;
   readonly stats: ToeplitzStats = { maxRoundingError: 0, fallbacks: 0 };
   private readonly seed: Uint8Array;
   private readonly options: ToeplitzOptions;
@@ -112,6 +133,7 @@ export class ChunkedToeplitzPlan {
     this.chunkBits = layout.chunkBits;
     this.chunks = layout.chunks;
     this.fftSize = layout.fftSize;
+    this.rowBits = layout.rowBits;
     this.options = toeplitzOptions;
     this.tolerance = toeplitzOptions.roundingTolerance ?? 0.25;
     this.useSimd = toeplitzOptions.simd ?? true;
@@ -155,7 +177,21 @@ export class ChunkedToeplitzPlan {
       if (this.sum === null) this.conv = new BitConvolution(tables, { simd: this.useSimd });
       if (this.sum !== null || this.conv!.simd) dropJsTables(tables);
     }
-    if (this.sum !== null) return this.hashSummed(this.sum, input, outputBits);
+    if (outputBits <= this.rowBits) return this.hashRows(input, 0, outputBits);
+    // passes of rowBits rows (chunkLayout), each landing at its first row r0 (a multiple of 64: whole bytes)
+    const out = new Uint8Array(bytesForBits(outputBits));
+    let maxErr = 0;
+    for (let r0 = 0; r0 < outputBits; r0 += this.rowBits) {
+      out.set(this.hashRows(input, r0, Math.min(this.rowBits, outputBits - r0)), r0 >> 3);
+      maxErr = Math.max(maxErr, this.stats.maxRoundingError);
+    }
+    this.stats.maxRoundingError = maxErr;
+    return out;
+  }
+
+  /** Rows [r0, r0 + h) of T x (h <= rowBits): the same product with the seed moved by r0 bits (chunkLayout). */
+  private hashRows(input: Uint8Array, r0: number, outputBits: number): Uint8Array {
+    if (this.sum !== null) return this.hashSummed(this.sum, input, r0, outputBits);
     const conv = this.conv!;
     const { n, chunkBits } = this;
     const out = new Uint8Array(bytesForBits(outputBits));
@@ -166,7 +202,7 @@ export class ChunkedToeplitzPlan {
       const w = Math.min(chunkBits, n - c0);
       // columns [c0, c0 + w) of T: the width-w Toeplitz matrix of seed bits [n - c0 - w, n - c0 + m - 1) (file comment)
       // byte-aligned slices are views (no copy, no garbage per chunk); setSpectrumBits and convolveBits read bits [0, count) only
-      const seedStart = n - c0 - w;
+      const seedStart = r0 + n - c0 - w;
       const seedSlice = seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, w + outputBits - 1);
       const x = c0 % 8 === 0 ? input.subarray(c0 >> 3) : sliceBits(input, c0, w);
       conv.setSpectrumBits(seedSlice, w + outputBits - 1, scale);
@@ -191,7 +227,7 @@ export class ChunkedToeplitzPlan {
    * all chunks get the same width w, the last one moved up by the columns it
    * lacks, so every product is read at the same coefficients w - 1 ...
    */
-  private hashSummed(sum: BitProductSum, input: Uint8Array, outputBits: number): Uint8Array {
+  private hashSummed(sum: BitProductSum, input: Uint8Array, r0: number, outputBits: number): Uint8Array {
     const { n } = this;
     const size = this.fftSize;
     // widest chunk: w + outputBits - 1 <= 2N, whole 64-bit words; then equal chunks
@@ -201,7 +237,7 @@ export class ChunkedToeplitzPlan {
     const w = wordWidest < 64 ? widest : Math.min(n, Math.ceil(n / chunks / 64) * 64);
     const out = new Uint8Array(bytesForBits(outputBits));
     sum.clear();
-    for (let c0 = 0; c0 < n; c0 += w) this.addChunk(sum, input, c0, w, outputBits);
+    for (let c0 = 0; c0 < n; c0 += w) this.addChunk(sum, input, c0, w, r0, outputBits);
     const err = sum.extract(w - 1, outputBits, out);
     if (err <= this.tolerance) {
       this.stats.maxRoundingError = err;
@@ -214,13 +250,13 @@ export class ChunkedToeplitzPlan {
     for (let c0 = 0; c0 < n; c0 += w) {
       const wj = Math.min(w, n - c0);
       sum.clear();
-      this.addChunk(sum, input, c0, w, outputBits);
+      this.addChunk(sum, input, c0, w, r0, outputBits);
       part.fill(0);
       const e = sum.extract(w - 1, outputBits, part);
       let y: Uint8Array = part;
       if (!(e <= this.tolerance)) {
         this.stats.fallbacks++;
-        y = exactChunk(sliceBits(input, c0, wj), wj, outputBits, sliceBits(this.seed, n - c0 - wj, wj + outputBits - 1), this.options);
+        y = exactChunk(sliceBits(input, c0, wj), wj, outputBits, sliceBits(this.seed, r0 + n - c0 - wj, wj + outputBits - 1), this.options);
       } else if (e > maxErr) maxErr = e;
       for (let b = 0; b < out.length; b++) out[b] ^= y[b];
     }
@@ -229,15 +265,15 @@ export class ChunkedToeplitzPlan {
   }
 
   /**
-   * Adds chunk [c0, c0 + wj) (wj = min(w, n - c0)) to the sum: columns
-   * [c0, c0 + wj) of T are the width-wj Toeplitz matrix of seed bits
-   * [n - c0 - wj, n - c0 + outputBits - 1) (file comment); the input slice
+   * Adds chunk [c0, c0 + wj) (wj = min(w, n - c0)) of the rows from r0 to
+   * the sum: those columns of T are the width-wj Toeplitz matrix of seed bits
+   * [r0 + n - c0 - wj, r0 + n - c0 + outputBits - 1) (file comment); the input slice
    * is moved up by w - wj bits so that its rows sit at coefficients
    * w - 1 .. w + outputBits - 2 like every other chunk's.
    */
-  private addChunk(sum: BitProductSum, input: Uint8Array, c0: number, w: number, outputBits: number): void {
+  private addChunk(sum: BitProductSum, input: Uint8Array, c0: number, w: number, r0: number, outputBits: number): void {
     const wj = Math.min(w, this.n - c0);
-    const seedStart = this.n - c0 - wj;
+    const seedStart = r0 + this.n - c0 - wj;
     const seedBits = wj + outputBits - 1;
     const seedSlice = seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, seedBits);
     const x = c0 % 8 === 0 ? input.subarray(c0 >> 3) : sliceBits(input, c0, wj);

@@ -93,15 +93,57 @@ describe('ChunkedToeplitzPlan', () => {
   });
 
   it('bounds the transform at the default size for a block of 2^22 trials at 2 bits each', () => {
-    for (const m of [8, 300_000, 1_070_000, 2_000_000]) {
+    for (const m of [8, 300_000, 1_070_000, 2_000_000, 2 ** 22]) {
       const n = 2 ** 23;
       const layout = chunkLayout(n, m);
       expect(layout.fftSize).toBeLessThanOrEqual(DEFAULT_MAX_FFT_SIZE);
-      expect(2 * layout.fftSize).toBeGreaterThanOrEqual(layout.chunkBits + m - 1);
+      expect(2 * layout.fftSize).toBeGreaterThanOrEqual(layout.chunkBits + layout.rowBits - 1);
       expect(layout.chunks * layout.chunkBits).toBeGreaterThanOrEqual(n);
       expect((layout.chunks - 1) * layout.chunkBits).toBeLessThan(n);
       expect(layout.chunkBits % 64).toBe(0);
     }
+  });
+
+  it('takes m above the transform bound in passes of rows, equal to the naive product (SIMD and plain, shorter outputs across pass edges)', () => {
+    const rand = prng(0x70a5);
+    let passes = 0;
+    for (let k = 0; k < 30; k++) {
+      const n = 2000 + Math.floor(rand() * 10000);
+      const maxFftSize = goodFftSize(128 + Math.floor(rand() * 1500));
+      const m = Math.min(n, maxFftSize + 1 + Math.floor(rand() * 3 * maxFftSize));
+      const x = randomBits(rand, n);
+      const s = randomBits(rand, n + m - 1);
+      const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize });
+      if (plan.rowBits < m) {
+        expect(plan.rowBits % 64).toBe(0);
+        expect(plan.rowBits).toBeLessThanOrEqual(maxFftSize);
+        passes += Math.ceil(m / plan.rowBits);
+      }
+      expect(plan.fftSize).toBeLessThanOrEqual(maxFftSize);
+      for (const outBits of [m, Math.min(m, plan.rowBits + 5), Math.min(m, 2 * plan.rowBits)]) {
+        const want = hex(toeplitzHashNaive(x, n, outBits, s));
+        expect(hex(plan.hash(x, outBits)), `n=${n} m=${m} m'=${outBits} N<=${maxFftSize}`).toBe(want);
+      }
+      expect(plan.stats.fallbacks).toBe(0);
+      const plain = new ChunkedToeplitzPlan(n, m, s, { maxFftSize, simd: false });
+      expect(hex(plain.hash(x)), `plain n=${n} m=${m}`).toBe(hex(toeplitzHashNaive(x, n, m, s)));
+    }
+    expect(passes).toBeGreaterThanOrEqual(40);
+  });
+
+  it('a block of many trials: m = 2^19 + 77 rows over 2^16-point transforms equals toeplitzHash; a failed rounding check is redone exactly', () => {
+    const rand = prng(19);
+    const n = 2 ** 21, m = 2 ** 19 + 77;
+    const x = randomBits(rand, n);
+    const s = randomBits(rand, n + m - 1);
+    const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize: 2 ** 16 });
+    expect(plan.rowBits).toBe(2 ** 16);
+    const want = hex(toeplitzHash(x, n, m, s));
+    expect(hex(plan.hash(x))).toBe(want);
+    expect(plan.stats.maxRoundingError).toBeLessThan(1e-6);
+    const small = new ChunkedToeplitzPlan(9000, 3000, s, { maxFftSize: 1024, roundingTolerance: -1 });
+    expect(hex(small.hash(x))).toBe(hex(toeplitzWords(x, 9000, 3000, s)));
+    expect(small.stats.fallbacks).toBeGreaterThan(0);
   });
 
   it('names bad arguments', () => {
@@ -110,7 +152,7 @@ describe('ChunkedToeplitzPlan', () => {
     expect(() => new ChunkedToeplitzPlan(100, 101, s)).toThrow('"m" must be an integer in 1..n (n = 100), got 101');
     expect(() => new ChunkedToeplitzPlan(500, 100, s)).toThrow("seed holds 512 bits, n + m - 1 = 599 bits needed");
     expect(() => new ChunkedToeplitzPlan(100, 10, s, { roundingTolerance: 0.5 })).toThrow('"roundingTolerance" must be a number below 0.5, got 0.5');
-    expect(() => chunkLayout(2 ** 20, 5000, 2048)).toThrow('"maxFftSize" 2048 is too small for m = 5000');
+    expect(() => chunkLayout(2 ** 20, 5000, 32)).toThrow('"maxFftSize" 32 is too small for m = 5000');
     const plan = new ChunkedToeplitzPlan(100, 10, s);
     expect(() => plan.hash(new Uint8Array(12))).toThrow('input holds 96 bits, n = 100 bits needed');
     expect(() => plan.hash(new Uint8Array(13), 11)).toThrow('"outputBits" must be an integer in 1..m (m = 10), got 11');

@@ -50,5 +50,13 @@ describe('extractRun with a bounded FFT', () => {
       expect(chunkLayout(n, a.certificate.outputBits, 2 ** 16).chunks).toBeGreaterThan(10);
       expect(chunkLayout(n, a.certificate.outputBits, goodFftSize(n)).chunks).toBe(1);
     }
+    // A bound below m itself (what a 2^24-trial block meets at the default 2^20): rows in passes, the same bytes.
+    const first = whole[0];
+    if (!first?.ok) throw new Error('block 0 refused');
+    const m = first.certificate.outputBits;
+    const small = 2 ** 14;
+    expect(chunkLayout(n, m, small).rowBits).toBeLessThan(m);
+    const passes = await run(parts, seed, small);
+    expect(passes.map((r) => (r.ok ? r.line : r.reason))).toEqual(whole.map((r) => (r.ok ? r.line : r.reason)));
   });
 });
