@@ -20,7 +20,7 @@
  * A well-framed frame of a type protocol 1.0 does not define decodes to an
  * UnknownFrame (PROTOCOL 3: skipped and counted, not corruption).
  */
-import { frameCrc, storedCrc } from './crc.ts';
+import { frameCrc, frameCrcOk, storedCrc } from './crc.ts';
 import { FrameError, flagsError, rangeError, reservedError } from './errors.ts';
 import { layoutOf, layoutOfType, type FieldOp, type TypeLayout } from './layouts.ts';
 import { FRAME_SIZE, MAGIC0, MAGIC1, PAYLOAD_OFFSET, PAYLOAD_SIZE, type Frame, type TrialsFrame, type UnknownFrame } from './types.ts';
@@ -45,9 +45,9 @@ export function checkFraming(bytes: Uint8Array, offset = 0): void {
   if (bytes[offset] !== MAGIC0 || bytes[offset + 1] !== MAGIC1) {
     throw new FrameError('magic', `bad magic ${hex(bytes[offset], 2)} ${hex(bytes[offset + 1], 2)} (expected e5 51, PROTOCOL 3)`);
   }
-  const stored = storedCrc(bytes, offset);
-  const computed = frameCrc(bytes, offset);
-  if (stored !== computed) {
+  if (!frameCrcOk(bytes, offset)) {
+    const stored = storedCrc(bytes, offset);
+    const computed = frameCrc(bytes, offset);
     throw new FrameError('crc', `CRC mismatch: frame says ${hex(stored, 8)}, bytes 0..59 give ${hex(computed, 8)} (PROTOCOL 3)`);
   }
 }

@@ -23,7 +23,7 @@
  * boundary is handled in a fixed 126-byte scratch, never by concatenating
  * chunks).
  */
-import { frameCrc, storedCrc } from './crc.ts';
+import { frameCrcOk } from './crc.ts';
 import { decodeFramed } from './decode.ts';
 import { FrameError, type FrameErrorReason } from './errors.ts';
 import { layoutOfType } from './layouts.ts';
@@ -175,7 +175,7 @@ export class FrameSync {
       }
       if (end - pos < FRAME_SIZE) break; // WAIT
       // CRC: PROTOCOL 3, a frame with a wrong CRC is not a frame; re-sync one byte on.
-      if (storedCrc(buf, pos) !== frameCrc(buf, pos)) {
+      if (!frameCrcOk(buf, pos)) {
         stats.crcErrors++;
         stats.bytesSkipped++;
         pos++;
