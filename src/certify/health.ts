@@ -25,6 +25,43 @@
  */
 import { OUTCOME_BITS_TABLE } from './outcomes.ts';
 
+/**
+ * Four samples of both streams as one byte g = a0 | b0 << 1 | a1 << 2 | ..
+ * | b3 << 7. ONES4[g]: the ones among a0..a3 (low 16 bits) and among b0..b3
+ * (high 16 bits), so that one sum counts both streams (at most 1024 per
+ * window, no carry between the halves).
+ */
+const ONES4 = new Int32Array(256);
+/**
+ * RCT_STEP4[(last << 8) | g], last = the previous sample's a | b << 1: for
+ * each stream, bit "keep" (all four samples equal the previous one, so the
+ * run goes on) and the length of the last run within g (1..4); run' =
+ * (run & -keep) + length, as four one-sample steps give. Packed as keepA |
+ * lengthA << 1 | keepB << 4 | lengthB << 5.
+ */
+const RCT_STEP4 = new Uint8Array(4 * 256);
+for (let g = 0; g < 256; g++) {
+  let onesA = 0;
+  let onesB = 0;
+  for (let k = 0; k < 4; k++) {
+    onesA += (g >> (2 * k)) & 1;
+    onesB += (g >> (2 * k + 1)) & 1;
+  }
+  ONES4[g] = onesA | (onesB << 16);
+  for (let last = 0; last < 4; last++) {
+    let packed = 0;
+    for (const [stream, shift] of [[0, 0], [1, 4]] as const) {
+      const bit = (k: number): number => (g >> (2 * k + stream)) & 1;
+      const prev = (last >> stream) & 1;
+      const keep = bit(0) === prev && bit(1) === prev && bit(2) === prev && bit(3) === prev ? 1 : 0;
+      let length = 1;
+      while (length < 4 && bit(3 - length) === bit(3)) length++;
+      packed |= (keep | (length << 1)) << shift;
+    }
+    RCT_STEP4[(last << 8) | g] = packed;
+  }
+}
+
 export const DEFAULT_HEALTH_ALPHA = 2 ** -20;
 export const DEFAULT_ENTROPY_PER_BIT = 0.2;
 export const APT_WINDOW = 1024;
@@ -160,19 +197,28 @@ export class OutcomeHealthTests {
 
   /**
    * Feeds records[start..end) (valid record bytes, in trial order).
-   * Branch-free per sample (the outcome bits are random, so branches on them
-   * would mispredict half the time): run lengths are kept with a mask,
-   * run = (run & -(a == last)) + 1, and window counts with cnt += (a == ref).
+   *
+   * Four samples of each stream at a time where no alarm can fall among
+   * them (run + 4 < C): the four records' outcome bits make one byte g
+   * (a0 b0 a1 b1 .. from the LSB, as the extractor input packs them), and
+   * two tables give the run lengths after them (RCT_STEP4: keep the run or
+   * restart it, and the length of the last run in g) and the ones among them
+   * (ONES4, summed per window and turned into matches with the window's
+   * reference at its end). Elsewhere (a run near C, a window's or a call's
+   * last samples) one sample at a time, branch-free: run = (run & -(a ==
+   * last)) + 1, cnt += (a == ref). Both give the same counts as taking the
+   * samples one by one (test/certify/health.test.ts checks them against a
+   * one-by-one reference).
    */
   update(records: Uint8Array, start: number, end: number): void {
     const C = this.rctCutoff;
-    const Capt = this.aptCutoff;
     let lastA = this.lastA, lastB = this.lastB, runA = this.runA, runB = this.runB;
     let aptPos = this.aptPos, refA = this.refA, refB = this.refB, cntA = this.cntA, cntB = this.cntB;
+    const groupRunMax = C - 4; // a group of four leaves every run it touches below C while run < C - 4
     let i = start;
     while (i < end) {
       if (aptPos === 0) {
-        // SP 800-90B 4.4.2: a window's reference is its first sample (counted by the loop below).
+        // SP 800-90B 4.4.2: a window's reference is its first sample (counted by the loops below).
         const ab0 = OUTCOME_BITS_TABLE[records[i]];
         refA = ab0 & 1;
         refB = ab0 >> 1;
@@ -181,15 +227,30 @@ export class OutcomeHealthTests {
       }
       const stop = Math.min(end, i + (APT_WINDOW - aptPos));
       aptPos += stop - i;
-      for (; i < stop; i++) {
+      /** Ones of a (low 16 bits) and of b (high 16 bits) among the grouped samples of this window stretch. */
+      let ones = 0;
+      let grouped = 0;
+      let last = lastA | (lastB << 1);
+      while (i < stop) {
+        for (; i + 4 <= stop && runA < groupRunMax && runB < groupRunMax; i += 4) {
+          const g = OUTCOME_BITS_TABLE[records[i]] | (OUTCOME_BITS_TABLE[records[i + 1]] << 2) | (OUTCOME_BITS_TABLE[records[i + 2]] << 4) | (OUTCOME_BITS_TABLE[records[i + 3]] << 6);
+          // SP 800-90B 4.4.1: count identical consecutive samples (no alarm possible in this group).
+          const e = RCT_STEP4[(last << 8) | g];
+          runA = (runA & -(e & 1)) + ((e >> 1) & 7);
+          runB = (runB & -((e >> 4) & 1)) + (e >> 5);
+          last = g >> 6;
+          // SP 800-90B 4.4.2: the samples equal to the window's first, from the ones (below).
+          ones += ONES4[g];
+          grouped += 4;
+        }
+        if (i === stop) break;
         const ab = OUTCOME_BITS_TABLE[records[i]];
         const a = ab & 1;
         const b = ab >> 1;
         // SP 800-90B 4.4.1: count identical consecutive samples; alarm at C.
-        runA = (runA & -(1 ^ a ^ lastA)) + 1;
-        runB = (runB & -(1 ^ b ^ lastB)) + 1;
-        lastA = a;
-        lastB = b;
+        runA = (runA & -(1 ^ a ^ (last & 1))) + 1;
+        runB = (runB & -(1 ^ b ^ (last >> 1))) + 1;
+        last = ab;
         if (runA >= C || runB >= C) {
           // Alarm, and count afresh: a stuck stream alarms again every C samples (so in every block it spans).
           if (runA >= C) {
@@ -204,10 +265,17 @@ export class OutcomeHealthTests {
         // SP 800-90B 4.4.2: count the samples equal to the window's first.
         cntA += 1 ^ a ^ refA;
         cntB += 1 ^ b ^ refB;
+        i++;
       }
+      lastA = last & 1;
+      lastB = last >> 1;
+      const onesA = ones & 0xffff;
+      const onesB = ones >>> 16;
+      cntA += refA === 1 ? onesA : grouped - onesA;
+      cntB += refB === 1 ? onesB : grouped - onesB;
       if (aptPos === APT_WINDOW) {
-        if (cntA >= Capt) this.aptFailuresA++;
-        if (cntB >= Capt) this.aptFailuresB++;
+        if (cntA >= this.aptCutoff) this.aptFailuresA++;
+        if (cntB >= this.aptCutoff) this.aptFailuresB++;
         aptPos = 0;
       }
     }

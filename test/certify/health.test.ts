@@ -117,6 +117,74 @@ describe('health tests on ideal data (fixed seeds)', () => {
   });
 });
 
+/**
+ * The one-sample-at-a-time RCT and APT of SP 800-90B 4.4.1 / 4.4.2 as
+ * OutcomeHealthTests.update defines them (its state carried between calls),
+ * written out plainly: the reference for the grouped update.
+ */
+class OneByOne {
+  rctFailuresA = 0; rctFailuresB = 0; aptFailuresA = 0; aptFailuresB = 0;
+  lastA = 0; lastB = 0; runA = 0; runB = 0; aptPos = 0; refA = 0; refB = 0; cntA = 0; cntB = 0;
+  constructor(readonly C: number, readonly Capt: number) {}
+  update(records: Uint8Array, start: number, end: number): void {
+    for (let i = start; i < end; i++) {
+      const r = records[i];
+      const a = (r & 0x08) !== 0 && (r & 0x04) === 0 ? 1 : 0;
+      const b = (r & 0x02) !== 0 && (r & 0x01) === 0 ? 1 : 0;
+      this.runA = this.runA > 0 && a === this.lastA ? this.runA + 1 : 1;
+      this.runB = this.runB > 0 && b === this.lastB ? this.runB + 1 : 1;
+      this.lastA = a;
+      this.lastB = b;
+      if (this.runA >= this.C) { this.rctFailuresA++; this.runA = 0; }
+      if (this.runB >= this.C) { this.rctFailuresB++; this.runB = 0; }
+      if (this.aptPos === 0) { this.refA = a; this.refB = b; this.cntA = 0; this.cntB = 0; }
+      this.cntA += a === this.refA ? 1 : 0;
+      this.cntB += b === this.refB ? 1 : 0;
+      if (++this.aptPos === APT_WINDOW) {
+        if (this.cntA >= this.Capt) this.aptFailuresA++;
+        if (this.cntB >= this.Capt) this.aptFailuresB++;
+        this.aptPos = 0;
+      }
+    }
+  }
+}
+
+describe('grouped health update (four samples per table step)', () => {
+  const STATE = ['rctFailuresA', 'rctFailuresB', 'aptFailuresA', 'aptFailuresB', 'lastA', 'lastB', 'runA', 'runB', 'aptPos', 'refA', 'refB', 'cntA', 'cntB'] as const;
+  const stateOf = (t: object): Record<string, number> => Object.fromEntries(STATE.map((k) => [k, (t as Record<string, number>)[k]]));
+
+  // C from 2 (an alarm can fall inside any group) to the default 101; P(1) from nearly stuck to fair; any split.
+  for (const [alpha, h] of [[0.5, 1], [0.25, 1], [2 ** -4, 1], [2 ** -7, 1], [2 ** -20, 1], [2 ** -20, 0.2]] as const) {
+    it(`equals the one-by-one reference after every call (alpha = 2^${Math.log2(alpha)}, H = ${h})`, () => {
+      const t = new OutcomeHealthTests({ alpha, entropyPerBit: h });
+      const ref = new OneByOne(t.rctCutoff, t.aptCutoff);
+      const r = rng(Math.round(-Math.log2(alpha) * 10 + h * 7));
+      for (const [pA, pB] of [[0.5, 0.5], [0.03, 0.97], [0.3, 0.6], [0.001, 0.999], [0.9, 0.1]]) {
+        const n = 30_000;
+        const recs = new Uint8Array(n);
+        for (let i = 0; i < n; i++) {
+          // any valid record byte: settings, double clicks and no-clicks included
+          const clicks = Math.floor(r() * 16);
+          const a = r() < pA ? 1 : 0;
+          const b = r() < pB ? 1 : 0;
+          recs[i] = r() < 0.8 ? record(r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, a, b) : (Math.floor(r() * 4) << 4) | clicks;
+        }
+        let i = 0;
+        while (i < n) {
+          const end = Math.min(n, i + 1 + Math.floor(r() * (r() < 0.5 ? 9 : 3000)));
+          t.update(recs, i, end);
+          ref.update(recs, i, end);
+          expect(stateOf(t)).toEqual(stateOf(ref));
+          i = end;
+        }
+      }
+      // the comparison saw alarms of both kinds
+      expect(ref.rctFailuresA + ref.rctFailuresB).toBeGreaterThan(0);
+      expect(ref.aptFailuresA + ref.aptFailuresB).toBeGreaterThan(0);
+    });
+  }
+});
+
 describe('settings uniformity', () => {
   it('chi-square of four counts against uniform', () => {
     expect(settingsChiSquare([25, 25, 25, 25])).toBe(0);
