@@ -31,6 +31,7 @@ import { Direction } from './format.ts';
 import { describeHostMismatch } from './describe.ts';
 import { decodeFrame } from '../protocol/decode.ts';
 import { FRAME_SIZE } from '../protocol/types.ts';
+import { epq1PortInfo, withOpenDefaults } from '../protocol/transport.ts';
 
 export interface ReplayBindingOptions {
   /** Called with the one-line warning when the recording was cut. */
@@ -116,18 +117,7 @@ export class ReplayPort implements BindingPortInterface {
     readAheadBytes: number,
     hostSkipBytes = 16 << 20,
   ) {
-    this.openOptions = {
-      dataBits: 8,
-      lock: true,
-      stopBits: 1,
-      parity: 'none',
-      rtscts: false,
-      xon: false,
-      xoff: false,
-      xany: false,
-      hupcl: true,
-      ...openOptions,
-    } as Required<OpenOptions>;
+    this.openOptions = withOpenDefaults(openOptions);
     this.batches = recording.batches();
     this.readAheadBytes = readAheadBytes;
     this.hostSkipBytes = Math.max(hostSkipBytes, readAheadBytes);
@@ -393,17 +383,7 @@ export function createReplayBinding(
   let port: ReplayPort | null = null;
   const binding: BindingInterface<ReplayPort> = {
     async list(): Promise<PortInfo[]> {
-      return [
-        {
-          path: recordingPath,
-          manufacturer: 'EPQ',
-          serialNumber: undefined,
-          pnpId: undefined,
-          locationId: undefined,
-          productId: '0001',
-          vendorId: '1209',
-        },
-      ];
+      return [epq1PortInfo(recordingPath, undefined)];
     },
     async open(options: OpenOptions): Promise<ReplayPort> {
       const recording = await openRecording(recordingPath, { onWarning, chunkBytes });

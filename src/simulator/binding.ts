@@ -16,12 +16,11 @@
  * - `list()` shows the port as PROTOCOL 2 describes the USB device.
  */
 import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import { epq1PortInfo, withOpenDefaults } from '../protocol/transport.ts';
 import { SimulatedChip, type ChipOptions } from './chip.ts';
 
-/** PROTOCOL 2: USB descriptor values. */
-export const USB_VENDOR_ID = '1209';
-export const USB_PRODUCT_ID = '0001';
-export const USB_MANUFACTURER = 'EPQ';
+/** PROTOCOL 2: USB descriptor values (re-exported: their home is protocol/transport.ts). */
+export { USB_VENDOR_ID, USB_PRODUCT_ID, USB_MANUFACTURER } from '../protocol/transport.ts';
 
 class CanceledError extends Error {
   readonly canceled = true;
@@ -136,17 +135,7 @@ export function createSimulatedPort(opts: SimulatedPortOptions): SimulatedPortHa
   let openPort: SimulatedPort | undefined;
   const binding: BindingInterface = {
     async list(): Promise<PortInfo[]> {
-      return [
-        {
-          path,
-          manufacturer: USB_MANUFACTURER,
-          serialNumber: chip.serial,
-          pnpId: undefined,
-          locationId: undefined,
-          productId: USB_PRODUCT_ID,
-          vendorId: USB_VENDOR_ID,
-        },
-      ];
+      return [epq1PortInfo(path, chip.serial)];
     },
     async open(options: OpenOptions): Promise<BindingPortInterface> {
       if (!options || typeof options !== 'object') throw new TypeError('"options" is not an object');
@@ -155,19 +144,7 @@ export function createSimulatedPort(opts: SimulatedPortOptions): SimulatedPortHa
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (options.path !== path) throw new Error(`Error: No such file or directory, cannot open ${options.path}`);
       if (openPort?.isOpen) throw new Error('Error Resource temporarily unavailable Cannot lock port');
-      const full: Required<OpenOptions> = {
-        dataBits: 8,
-        lock: true,
-        stopBits: 1,
-        parity: 'none',
-        rtscts: false,
-        xon: false,
-        xoff: false,
-        xany: false,
-        hupcl: true,
-        ...options,
-      } as Required<OpenOptions>;
-      openPort = new SimulatedPort(chip, full, () => {
+      openPort = new SimulatedPort(chip, withOpenDefaults(options), () => {
         openPort = undefined;
       });
       return openPort;

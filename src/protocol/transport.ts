@@ -1,0 +1,55 @@
+/**
+ * The EPQ-1 as a serial port (PROTOCOL 2: USB CDC-ACM), for the bindings
+ * that stand in for the chip (src/simulator/binding.ts plays a simulated
+ * chip, src/record/replay-binding.ts a recording). Both sit beside the data
+ * flow and may import protocol, and only protocol; so this one description
+ * of the port lives here rather than in either of them.
+ *
+ * - `withOpenDefaults` completes a binding's OpenOptions with the defaults
+ *   serialport's own bindings fill in (binding-mock, bindings-cpp on Linux
+ *   and macOS), so a stand-in port reports the `openOptions` a real one would.
+ * - `epq1PortInfo` is the port as a lister shows it, with the USB
+ *   descriptor values of PROTOCOL 2.
+ */
+import type { OpenOptions, PortInfo } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+
+/** PROTOCOL 2: USB descriptor values, as serialport's listers report them (hex without 0x). */
+export const USB_VENDOR_ID = '1209';
+export const USB_PRODUCT_ID = '0001';
+export const USB_MANUFACTURER = 'EPQ';
+
+/**
+ * serialport's open-option defaults (8 data bits, 1 stop bit, no parity, no
+ * flow control, exclusive lock, hang up on close). PROTOCOL 2: the chip is
+ * a CDC-ACM device and ignores them, as it ignores the baud rate; they are
+ * what a host's port reports after open.
+ */
+export const SERIAL_OPEN_DEFAULTS = {
+  dataBits: 8,
+  lock: true,
+  stopBits: 1,
+  parity: 'none',
+  rtscts: false,
+  xon: false,
+  xoff: false,
+  xany: false,
+  hupcl: true,
+} as const satisfies Omit<Required<OpenOptions>, 'path' | 'baudRate'>;
+
+/** The options a binding's open() was given, completed with serialport's defaults (the caller's values win). */
+export function withOpenDefaults(options: OpenOptions): Required<OpenOptions> {
+  return { ...SERIAL_OPEN_DEFAULTS, ...options } as Required<OpenOptions>;
+}
+
+/** The port at `path` as serialport's list() shows an EPQ-1 (PROTOCOL 2 descriptors). */
+export function epq1PortInfo(path: string, serialNumber: string | undefined): PortInfo {
+  return {
+    path,
+    manufacturer: USB_MANUFACTURER,
+    serialNumber,
+    pnpId: undefined,
+    locationId: undefined,
+    productId: USB_PRODUCT_ID,
+    vendorId: USB_VENDOR_ID,
+  };
+}
