@@ -52,13 +52,17 @@ export interface BlockTally {
 export interface AccountantOptions {
   /** Trials per block (N). */
   blockTrials: number;
-  /** Called with every run of recorded records, in trial order, within one block (for the health tests). */
-  onRecords?: (records: Uint8Array, start: number, end: number, blockIndex: number) => void;
+  /**
+   * Called with every run of recorded trials within one block, in trial
+   * order, as their positions [from, to) in the block's extractor input,
+   * once their codes are written there (for the health tests).
+   */
+  onCodes?: (input: Uint8Array, from: number, to: number, blockIndex: number) => void;
 }
 
 export class TrialAccountant {
   readonly blockTrials: number;
-  private readonly onRecords?: AccountantOptions['onRecords'];
+  private readonly onCodes?: AccountantOptions['onCodes'];
   /** Next trial index expected. */
   private next = 0;
   /** Input buffers handed back by the consumer (releaseInput), reused by later blocks. */
@@ -69,12 +73,12 @@ export class TrialAccountant {
   lostDeviceTotal = 0;
   lostLinkTotal = 0;
 
-  constructor({ blockTrials, onRecords }: AccountantOptions) {
+  constructor({ blockTrials, onCodes }: AccountantOptions) {
     if (!Number.isSafeInteger(blockTrials) || blockTrials < 1 || blockTrials > MAX_BLOCK_TRIALS) {
       throw new RangeError(`"blockTrials" must be an integer from 1 to ${MAX_BLOCK_TRIALS}`);
     }
     this.blockTrials = blockTrials;
-    this.onRecords = onRecords;
+    this.onCodes = onCodes;
     this.block = this.newBlock(0);
   }
 
@@ -144,7 +148,8 @@ export class TrialAccountant {
       const end = k + take;
       const hist = block.histogram;
       const input = block.input;
-      let pos = this.next - block.firstTrial;
+      const from = this.next - block.firstTrial;
+      let pos = from;
       let i = k;
       // One trial at a time up to a byte boundary of the input (4 trials per byte)...
       for (; i < end && (pos & 3) !== 0; i++, pos++) {
@@ -170,7 +175,7 @@ export class TrialAccountant {
         hist[r]++;
         input[pos >> 2] |= OUTCOME_BITS_TABLE[r] << ((pos & 3) << 1);
       }
-      if (this.onRecords) this.onRecords(records, k, end, block.index);
+      if (this.onCodes) this.onCodes(input, from, pos, block.index);
       block.recorded += take;
       this.recordedTotal += take;
       this.next += take;

@@ -202,7 +202,7 @@ export class Certifier {
     this.recycleInputs = recycleInputs;
     const tests = new OutcomeHealthTests(health);
     this.health = tests;
-    this.accountant = new TrialAccountant({ blockTrials, onRecords: (r, start, end) => tests.update(r, start, end) });
+    this.accountant = new TrialAccountant({ blockTrials, onCodes: (input, from, to) => tests.updateCodes(input, from, to) });
     this.healthAtBlockStart = this.health.snapshot();
   }
 

@@ -195,45 +195,65 @@ export class OutcomeHealthTests {
     this.settingsCritical = chiSquare3Critical(settingsAlpha);
   }
 
+  /** Codes of the records fed through `update` (reused). */
+  private scratch = new Uint8Array(0);
+
   /**
-   * Feeds records[start..end) (valid record bytes, in trial order).
-   *
-   * Four samples of each stream at a time where no alarm can fall among
-   * them (run + 4 < C): the four records' outcome bits make one byte g
-   * (a0 b0 a1 b1 .. from the LSB, as the extractor input packs them), and
-   * two tables give the run lengths after them (RCT_STEP4: keep the run or
-   * restart it, and the length of the last run in g) and the ones among them
-   * (ONES4, summed per window and turned into matches with the window's
-   * reference at its end). Elsewhere (a run near C, a window's or a call's
-   * last samples) one sample at a time, branch-free: run = (run & -(a ==
-   * last)) + 1, cnt += (a == ref). Both give the same counts as taking the
-   * samples one by one (test/certify/health.test.ts checks them against a
-   * one-by-one reference).
+   * Feeds records[start..end) (valid record bytes, in trial order): their
+   * outcome codes packed as the extractor input packs them, then updateCodes.
+   * (The certifier feeds the block's extractor input to updateCodes directly.)
    */
   update(records: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (n <= 0) return;
+    if (this.scratch.length < (n + 3) >> 2) this.scratch = new Uint8Array(Math.max(64, (n + 3) >> 2));
+    const codes = this.scratch;
+    codes.fill(0, 0, (n + 3) >> 2);
+    for (let k = 0; k < n; k++) codes[k >> 2] |= OUTCOME_BITS_TABLE[records[start + k]] << ((k & 3) << 1);
+    this.updateCodes(codes, 0, n);
+  }
+
+  /**
+   * Feeds the samples at positions [from, to) of `codes`, 2 bits each, a |
+   * b << 1, position p at bits 2(p & 3) of byte p >> 2, LSB first: the
+   * layout of the extractor input (outcomes.ts), so the certifier runs the
+   * tests on the codes the accountant has just written.
+   *
+   * Four samples of each stream at a time where no alarm can fall among
+   * them (run + 4 < C) and the four fill one byte g of `codes` (a0 b0 a1 b1
+   * .. from the LSB): two tables give the run lengths after them
+   * (RCT_STEP4: keep the run or restart it, and the length of the last run
+   * in g) and the ones among them (ONES4, summed per window and turned into
+   * matches with the window's reference at its end). Elsewhere (a run near
+   * C, a window's or a call's edges) one sample at a time, branch-free: run
+   * = (run & -(a == last)) + 1, cnt += (a == ref). Both give the counts of
+   * taking the samples one by one (test/certify/health.test.ts checks them
+   * against a one-by-one reference).
+   */
+  updateCodes(codes: Uint8Array, from: number, to: number): void {
     const C = this.rctCutoff;
     let lastA = this.lastA, lastB = this.lastB, runA = this.runA, runB = this.runB;
     let aptPos = this.aptPos, refA = this.refA, refB = this.refB, cntA = this.cntA, cntB = this.cntB;
     const groupRunMax = C - 4; // a group of four leaves every run it touches below C while run < C - 4
-    let i = start;
-    while (i < end) {
+    let p = from;
+    while (p < to) {
       if (aptPos === 0) {
         // SP 800-90B 4.4.2: a window's reference is its first sample (counted by the loops below).
-        const ab0 = OUTCOME_BITS_TABLE[records[i]];
+        const ab0 = (codes[p >> 2] >> ((p & 3) << 1)) & 3;
         refA = ab0 & 1;
         refB = ab0 >> 1;
         cntA = 0;
         cntB = 0;
       }
-      const stop = Math.min(end, i + (APT_WINDOW - aptPos));
-      aptPos += stop - i;
+      const stop = Math.min(to, p + (APT_WINDOW - aptPos));
+      aptPos += stop - p;
       /** Ones of a (low 16 bits) and of b (high 16 bits) among the grouped samples of this window stretch. */
       let ones = 0;
       let grouped = 0;
       let last = lastA | (lastB << 1);
-      while (i < stop) {
-        for (; i + 4 <= stop && runA < groupRunMax && runB < groupRunMax; i += 4) {
-          const g = OUTCOME_BITS_TABLE[records[i]] | (OUTCOME_BITS_TABLE[records[i + 1]] << 2) | (OUTCOME_BITS_TABLE[records[i + 2]] << 4) | (OUTCOME_BITS_TABLE[records[i + 3]] << 6);
+      while (p < stop) {
+        for (; (p & 3) === 0 && p + 4 <= stop && runA < groupRunMax && runB < groupRunMax; p += 4) {
+          const g = codes[p >> 2];
           // SP 800-90B 4.4.1: count identical consecutive samples (no alarm possible in this group).
           const e = RCT_STEP4[(last << 8) | g];
           runA = (runA & -(e & 1)) + ((e >> 1) & 7);
@@ -243,8 +263,8 @@ export class OutcomeHealthTests {
           ones += ONES4[g];
           grouped += 4;
         }
-        if (i === stop) break;
-        const ab = OUTCOME_BITS_TABLE[records[i]];
+        if (p === stop) break;
+        const ab = (codes[p >> 2] >> ((p & 3) << 1)) & 3;
         const a = ab & 1;
         const b = ab >> 1;
         // SP 800-90B 4.4.1: count identical consecutive samples; alarm at C.
@@ -265,7 +285,7 @@ export class OutcomeHealthTests {
         // SP 800-90B 4.4.2: count the samples equal to the window's first.
         cntA += 1 ^ a ^ refA;
         cntB += 1 ^ b ^ refB;
-        i++;
+        p++;
       }
       lastA = last & 1;
       lastB = last >> 1;

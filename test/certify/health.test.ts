@@ -9,6 +9,7 @@ import {
   rctCutoff,
   settingsChiSquare,
 } from '../../src/certify/health.ts';
+import { OUTCOME_BITS_TABLE } from '../../src/certify/outcomes.ts';
 import { chshRecords, record, rng, toBatches } from './helpers.ts';
 
 /** Independent binomial upper tail: pmf by the multiplicative recurrence from the mode side, in linear space with rescaling. */
@@ -157,6 +158,7 @@ describe('grouped health update (four samples per table step)', () => {
   for (const [alpha, h] of [[0.5, 1], [0.25, 1], [2 ** -4, 1], [2 ** -7, 1], [2 ** -20, 1], [2 ** -20, 0.2]] as const) {
     it(`equals the one-by-one reference after every call (alpha = 2^${Math.log2(alpha)}, H = ${h})`, () => {
       const t = new OutcomeHealthTests({ alpha, entropyPerBit: h });
+      const packed = new OutcomeHealthTests({ alpha, entropyPerBit: h });
       const ref = new OneByOne(t.rctCutoff, t.aptCutoff);
       const r = rng(Math.round(-Math.log2(alpha) * 10 + h * 7));
       for (const [pA, pB] of [[0.5, 0.5], [0.03, 0.97], [0.3, 0.6], [0.001, 0.999], [0.9, 0.1]]) {
@@ -169,12 +171,17 @@ describe('grouped health update (four samples per table step)', () => {
           const b = r() < pB ? 1 : 0;
           recs[i] = r() < 0.8 ? record(r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, a, b) : (Math.floor(r() * 4) << 4) | clicks;
         }
+        // the same samples as the extractor input packs them (2 bits each), fed at any alignment
+        const codes = new Uint8Array(Math.ceil(n / 4));
+        for (let k = 0; k < n; k++) codes[k >> 2] |= OUTCOME_BITS_TABLE[recs[k]] << ((k & 3) << 1);
         let i = 0;
         while (i < n) {
           const end = Math.min(n, i + 1 + Math.floor(r() * (r() < 0.5 ? 9 : 3000)));
           t.update(recs, i, end);
+          packed.updateCodes(codes, i, end);
           ref.update(recs, i, end);
           expect(stateOf(t)).toEqual(stateOf(ref));
+          expect(stateOf(packed)).toEqual(stateOf(ref));
           i = end;
         }
       }
