@@ -29,7 +29,7 @@ import type { RecordingHeader } from '../../record/format.ts';
 import { createReplayBinding, EndOfRecordingError } from '../../record/replay-binding.ts';
 import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/replay.ts';
 import type { CommandIo } from '../framework.ts';
-import { CertifiedSink } from '../certified-sink.ts';
+import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
 import { streamOptionSpecs, streamOptionsUsage, streamSettings, type StreamSettings } from '../stream-options.ts';
 import { parseArgs } from 'node:util';
@@ -296,7 +296,11 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const warn = (m: string): void => void io.stderr.write(`epqrng: warning: ${m}\n`);
   const plan = await planReplay(file, values, { onWarning: warn });
 
-  const sink = new CertifiedSink(outPath, certsPath, io.stdout);
+  // Never truncate the recording being replayed, nor a seed it needs.
+  const others: NamedPath[] = [{ option: 'FILE', path: file }];
+  if (values['extractor-seed'] !== undefined) others.push({ option: '--extractor-seed', path: values['extractor-seed'] });
+  if (values['settings-seed'] !== undefined) others.push({ option: '--settings-seed', path: values['settings-seed'] });
+  const sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
   let blocksRefused = 0;
   try {
     await sink.pump(

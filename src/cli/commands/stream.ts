@@ -19,7 +19,7 @@ import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../
 import { z } from 'zod';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
-import { CertifiedSink } from '../certified-sink.ts';
+import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
 import { streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
 
 export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-extracted)';
@@ -119,24 +119,36 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
 
   // The seed is read (or drawn) before the chip is touched: a bad seed file costs no run.
   const seed = resolveExtractorSeed({ ...(seedFile !== undefined ? { file: seedFile } : {}), seedBits: seedBitsForBlock(blockTrials) });
+  const recordPath = values.record === undefined ? undefined : validateOption('record', pathValue, values.record);
+
+  // The outputs are opened before the chip is touched too: an unwritable --out costs no run, and an
+  // output that is the recording or a seed file is refused before it is truncated.
+  const others: NamedPath[] = [];
+  if (recordPath !== undefined) others.push({ option: '--record', path: recordPath });
+  if (seedFile !== undefined) others.push({ option: '--extractor-seed', path: seedFile });
+  if (values['settings-seed'] !== undefined) others.push({ option: '--settings-seed', path: values['settings-seed'] });
+  const sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
 
   let device: Device;
   let closeRecording: (() => void) | undefined;
-  if (values.record !== undefined) {
-    const recordPath = validateOption('record', pathValue, values.record);
-    const rec = await openRecordedDevice(selection, {
-      out: recordPath,
-      tool: 'stream',
-      commandLine: ['stream', ...argv],
-      extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
-    });
-    device = rec.device;
-    closeRecording = () => rec.recorder.close();
-  } else {
-    device = await openDevice(selection);
+  try {
+    if (recordPath !== undefined) {
+      const rec = await openRecordedDevice(selection, {
+        out: recordPath,
+        tool: 'stream',
+        commandLine: ['stream', ...argv],
+        extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
+      });
+      device = rec.device;
+      closeRecording = () => rec.recorder.close();
+    } else {
+      device = await openDevice(selection);
+    }
+  } catch (e) {
+    await sink.close().catch(() => undefined); // the device error is the one to report
+    throw e;
   }
 
-  const sink = new CertifiedSink(outPath, certsPath, io.stdout);
   const started = Date.now();
   let lastStatus = 0;
   const progress = (p: Readonly<StreamProgress>): void => {
@@ -175,9 +187,12 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
     if (io.isTTY && lastStatus > 0) io.stderr.write('\n');
-    await sink.close();
-    await device.close();
-    closeRecording?.();
+    try {
+      await sink.close();
+    } finally {
+      await device.close();
+      closeRecording?.();
+    }
   }
   if (io.isTTY && final) io.stderr.write(`${statusLine(final, (Date.now() - started) / 1000, host)}\n`);
   return 0;
