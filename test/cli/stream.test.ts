@@ -9,7 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SerialPort } from 'serialport';
 import { parseCertificateLine } from '../../src/certify/index.ts';
+import { encodeFrame } from '../../src/protocol/encode.ts';
+import { FrameSync } from '../../src/protocol/sync.ts';
+import { FrameType, type HostFrame } from '../../src/protocol/types.ts';
+import { baseStatus } from '../device/fake-chip.ts';
+import { hasSocat, ptyPair } from './pty-pair.ts';
 import { epqrng, expectOneLineError } from './run-cli.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -64,5 +70,66 @@ describe('epqrng stream interrupted', () => {
     expect(lines.length).toBeGreaterThanOrEqual(1);
     const total = lines.map((l) => parseCertificateLine(l).extraction.outputBytes).reduce((a, b) => a + b, 0);
     expect(statSync(out).size).toBe(total);
+  });
+});
+
+describe('epqrng stream that delivers fewer bytes than --bytes never exits 0', () => {
+  it('SIGTERM before --bytes are certified: exit 143, one line saying how many bytes were written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
+    const out = join(dir, 'out.bin');
+    const certs = join(dir, 'certs.jsonl');
+    const child = spawn(process.execPath, ['bin/epqrng.js', 'stream', '--simulate=4', '--block-trials', '262144', '--adversary', 'classical', '--eps', '1e-6', '--bytes', '100000000', '--out', out, '--certs', certs], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline && !(existsSync(certs) && statSync(certs).size > 0)) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const size = statSync(out).size;
+    expect(size).toBeGreaterThan(0);
+    expect(size).toBeLessThan(100_000_000);
+    expectOneLineError({ code: code ?? -1, stdout: '', stderr }, 143, new RegExp(`^epqrng: interrupted by SIGTERM: ${size} certified bytes of the 100000000 asked for written`));
+  });
+
+  describe.skipIf(!hasSocat)('a chip that ends the run by itself (a STATUS in state IDLE, no STOP sent)', () => {
+    it('exit 3, one line, instead of exit 0 with 0 of the bytes asked for', async () => {
+      const pty = await ptyPair();
+      const chip = new SerialPort({ path: pty.b, baudRate: 921600 });
+      let seq = 700;
+      const send = (...frames: Buffer[]): void => void chip.write(Buffer.concat(frames));
+      const ack = (f: HostFrame): Buffer => encodeFrame({ kind: 'ACK', seq: seq++, flags: 0, ackSeq: f.seq, ackType: FrameType[f.kind], status: 0, detail: 0 });
+      const sync = new FrameSync({
+        accept: 'host',
+        onFrame: (f) => {
+          const frame = f as HostFrame;
+          if (frame.kind === 'GET_INFO') {
+            send(ack(frame), encodeFrame({ kind: 'INFO', seq: seq++, flags: 0, protocol: [1, 0], firmware: [1, 0, 0], serial: 'EPQ1-0000BEEF', model: 'EPQ-1', maxTrialRate: 1_000_000, capabilities: 15, settingsFifo: 65536 }));
+          } else if (frame.kind === 'START') {
+            // PROTOCOL 5 START: the run is acknowledged ... and then the chip goes IDLE at once (a reset, a glitch, a lie).
+            send(ack(frame), encodeFrame({ ...baseStatus, seq: seq++, flags: 0, state: 0 }));
+          } else {
+            send(ack(frame));
+          }
+        },
+      });
+      chip.on('data', (chunk: Buffer) => sync.push(chunk));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          chip.once('open', () => resolve());
+          chip.once('error', reject);
+        });
+        const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
+        const out = join(dir, 'out.bin');
+        const r = await epqrng(['stream', '--port', pty.a, '--bytes', '64', '--out', out]);
+        expectOneLineError(r, 3, /^epqrng: the chip ended the run after 0 certified bytes of the 64 asked for/);
+        expect(statSync(out).size).toBe(0);
+      } finally {
+        if (chip.isOpen) await new Promise((r) => chip.close(() => r(undefined)));
+        await pty.close();
+      }
+    });
   });
 });

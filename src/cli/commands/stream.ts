@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Device, Run } from '../../device/index.ts';
-import { InputError, UsageError } from '../../errors.ts';
+import { constants } from 'node:os';
+import { DeviceError, InputError, UsageError } from '../../errors.ts';
 import { resolveExtractorSeed } from '../../extract/index.ts';
 import { seedBitsForBlock } from '../../extract/stream.ts';
 import { certifiedStream, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
@@ -163,12 +164,20 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   // PROTOCOL 5): the chip stops, every block certified so far is written,
   // and the chip is not left running. The unfinished block writes nothing.
   let activeRun: Run | undefined;
-  const interrupt = (): void => void activeRun?.stop().catch(() => undefined);
+  let interruptedBy: NodeJS.Signals | undefined;
+  const interrupt = (signal: NodeJS.Signals): void => {
+    interruptedBy ??= signal;
+    void activeRun?.stop().catch(() => undefined);
+  };
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
     const stream = certifiedStream(device, {
-      onRun: (r) => (activeRun = r),
+      onRun: (r) => {
+        activeRun = r;
+        // A signal that came while START was on its way stops the run now.
+        if (interruptedBy) void r.stop().catch(() => undefined);
+      },
       bytes: wanted,
       eps,
       adversary,
@@ -195,5 +204,18 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     }
   }
   if (io.isTTY && final) io.stderr.write(`${statusLine(final, (Date.now() - started) / 1000, host)}\n`);
+  // Fewer bytes than --bytes asked for is never a success: a script must not take a short output for the whole.
+  const written = final?.bytes ?? 0;
+  if (written < wanted) {
+    const asked = Number.isFinite(wanted) ? `of the ${wanted} asked for ` : '';
+    if (interruptedBy) {
+      // "until interrupted" (no --bytes) is a normal end; a cut --bytes output is not.
+      if (!Number.isFinite(wanted)) return 0;
+      io.stderr.write(`epqrng: interrupted by ${interruptedBy}: ${written} certified bytes ${asked}written, each block with its certificate\n`);
+      return 128 + (constants.signals[interruptedBy] ?? 0);
+    }
+    // PROTOCOL 5: only STOP (sent by this host once enough is certified) or the chip itself ends a run.
+    throw new DeviceError('RUN_ENDED', `the chip ended the run after ${written} certified bytes ${asked}(a STATUS in state IDLE that no STOP of this host asked for, PROTOCOL 5)`);
+  }
   return 0;
 }
