@@ -51,8 +51,10 @@ export function firstDifference(given: unknown, recomputed: unknown, path = ''):
     const keys = Array.isArray(given)
       ? Array.from({ length: Math.max(given.length, (recomputed as unknown[]).length) }, (_, i) => String(i))
       : [...new Set([...Object.keys(given as object), ...Object.keys(recomputed as object)])].sort();
+    // Own fields only: JSON.parse makes "__proto__" an own field, which an inherited lookup would not see.
+    const own = (o: object, k: string): unknown => (Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined);
     for (const k of keys) {
-      const d = firstDifference((given as Record<string, unknown>)[k], (recomputed as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+      const d = firstDifference(own(given as object, k), own(recomputed as object, k), path ? `${path}.${k}` : k);
       if (d) return d;
     }
     return null;
@@ -101,8 +103,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       } catch {
         throw new VerifyMismatch(`${blockName}: line ${i + 1} of ${certsPath} is not JSON`);
       }
-      if (canonicalJson(given) === line) return;
+      // Field by field as well as canonically: canonicalJson rebuilds objects by assignment, which drops a
+      // "__proto__" field (it sets the prototype), so a line with one added would otherwise verify.
       const d = firstDifference(given, JSON.parse(line));
+      if (d === null && canonicalJson(given) === line) return;
       throw new VerifyMismatch(
         `${blockName} (line ${i + 1} of ${certsPath}): ${d?.path ?? '(whole line)'} is ${show(d?.given)} in the certificate, ${show(d?.recomputed)} recomputed from the recording`,
       );
