@@ -15,13 +15,15 @@
  * - PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved (0); a record with
  *   one set ends the run as a protocol error: DeviceError.
  *
- * Hot path: per trial one histogram increment and one table lookup for the
- * extractor bits (outcomes.ts), into typed arrays; no allocation per trial
- * or per frame (one histogram and one input buffer per block).
+ * Hot path: per two trials one increment of a histogram of record pairs
+ * (4096 bins, folded into the block's 64-bin histogram when the block
+ * ends) and one table lookup for their extractor bits (outcomes.ts), into
+ * typed arrays; no allocation per trial or per frame (one histogram and one
+ * input buffer per block).
  */
 import { DeviceError } from '../errors.ts';
 import { TRIALS_FLAG } from '../protocol/types.ts';
-import { OUTCOME_BITS_TABLE } from './outcomes.ts';
+import { OUTCOME_BITS_TABLE, PAIR_OUTCOME_BITS_TABLE } from './outcomes.ts';
 
 /** Largest block: 2^30 trials (a 256 MiB extractor input). */
 export const MAX_BLOCK_TRIALS = 2 ** 30;
@@ -68,6 +70,8 @@ export class TrialAccountant {
   /** Input buffers handed back by the consumer (releaseInput), reused by later blocks. */
   private readonly freeInputs: Uint8Array[] = [];
   private block!: BlockTally;
+  /** The open block's counts of record pairs (index r0 | r1 << 6), folded into its histogram when it is handed over. */
+  private readonly pairHistogram = new Uint32Array(64 * 64);
   /** Totals over the run. */
   recordedTotal = 0;
   lostDeviceTotal = 0;
@@ -158,15 +162,16 @@ export class TrialAccountant {
         hist[r]++;
         input[pos >> 2] |= OUTCOME_BITS_TABLE[r] << ((pos & 3) << 1);
       }
-      // ...then four trials per input byte, written once...
+      // ...then four trials per input byte, written once, counted as two pairs...
+      const pairs = this.pairHistogram;
       for (; i + 4 <= end; i += 4, pos += 4) {
         const r0 = records[i], r1 = records[i + 1], r2 = records[i + 2], r3 = records[i + 3];
         if ((r0 | r1 | r2 | r3) > 63) reservedBits(seq, first, records, i);
-        hist[r0]++;
-        hist[r1]++;
-        hist[r2]++;
-        hist[r3]++;
-        input[pos >> 2] = OUTCOME_BITS_TABLE[r0] | (OUTCOME_BITS_TABLE[r1] << 2) | (OUTCOME_BITS_TABLE[r2] << 4) | (OUTCOME_BITS_TABLE[r3] << 6);
+        const p01 = r0 | (r1 << 6);
+        const p23 = r2 | (r3 << 6);
+        pairs[p01]++;
+        pairs[p23]++;
+        input[pos >> 2] = PAIR_OUTCOME_BITS_TABLE[p01] | (PAIR_OUTCOME_BITS_TABLE[p23] << 4);
       }
       // ...and the rest one at a time.
       for (; i < end; i++, pos++) {
@@ -215,7 +220,21 @@ export class TrialAccountant {
     else this.lostLinkTotal += count;
   }
 
+  /** Adds the pair counts into the open block's histogram (each pair is two records) and clears them. */
+  private foldPairs(): void {
+    const pairs = this.pairHistogram;
+    const hist = this.block.histogram;
+    for (let p = 0; p < pairs.length; p++) {
+      const c = pairs[p];
+      if (c === 0) continue;
+      hist[p & 63] += c;
+      hist[p >> 6] += c;
+      pairs[p] = 0;
+    }
+  }
+
   private completeBlock(done: BlockTally[]): void {
+    this.foldPairs();
     done.push(this.block);
     this.block = this.newBlock(this.block.index + 1);
   }
@@ -232,6 +251,7 @@ export class TrialAccountant {
     const block = this.block;
     const accounted = this.next - block.firstTrial;
     if (accounted === 0) return null;
+    this.foldPairs();
     block.trials = accounted;
     block.input = block.input.subarray(0, Math.ceil(accounted / 4));
     return block;

@@ -61,6 +61,16 @@ export function countCell(record: number): number {
 export const RESERVED_TABLE: Uint8Array = build((r) => ((r & RECORD_RESERVED_MASK) !== 0 ? 1 : 0));
 /** 256 entries: the two outcome bits a | b << 1 as the extractor takes them (LSB first: a then b). */
 export const OUTCOME_BITS_TABLE: Uint8Array = build((r) => outcomeA(r) | (outcomeB(r) << 1));
+/**
+ * 4096 entries, index r0 | r1 << 6 for two valid record bytes (trials k and
+ * k + 1): their outcome codes as the extractor input packs two trials,
+ * a0 | b0 << 1 | a1 << 2 | b1 << 3.
+ */
+export const PAIR_OUTCOME_BITS_TABLE: Uint8Array = (() => {
+  const t = new Uint8Array(64 * 64);
+  for (let p = 0; p < 64 * 64; p++) t[p] = OUTCOME_BITS_TABLE[p & 63] | (OUTCOME_BITS_TABLE[p >> 6] << 2);
+  return t;
+})();
 /** 256 entries: a. */
 export const A_TABLE: Uint8Array = build(outcomeA);
 /** 256 entries: b. */

@@ -86,6 +86,43 @@ describe('trial accounting', () => {
     expect(last?.input.length).toBe(13);
   });
 
+  it('each block holds the histogram and input of a direct count, at any frame split, loss and block size', () => {
+    const r = rng(31);
+    for (const blockTrials of [97, 100, 1024, 4001]) {
+      const n = 20_000;
+      const recs = chshRecords(n, 2.4, blockTrials);
+      const acc = new TrialAccountant({ blockTrials });
+      const received = new Uint8Array(n); // 1 where the trial was delivered
+      const done: BlockTally[] = [];
+      let at = 0;
+      while (at < n) {
+        if (r() < 0.05) at += 1 + Math.floor(r() * 50); // a gap
+        const count = Math.min(n - at, 1 + Math.floor(r() * 40));
+        if (count <= 0) break;
+        acc.addTrials(at, count, recs.subarray(at, at + count), r() < 0.5 ? 1 : 0, 0, done);
+        received.fill(1, at, at + count);
+        at += count;
+      }
+      // the chip performed all n (a trailing gap is lost on the link)
+      const last = acc.finish(n, done);
+      if (last) done.push(last);
+      expect(done.length).toBe(Math.ceil(n / blockTrials));
+      for (const b of done) {
+        const hist = new Uint32Array(64);
+        const input = new Uint8Array(Math.ceil(b.trials / 4));
+        for (let k = 0; k < b.trials; k++) {
+          const t = b.firstTrial + k;
+          if (!received[t]) continue;
+          hist[recs[t]]++;
+          input[k >> 2] |= (A_TABLE[recs[t]] | (B_TABLE[recs[t]] << 1)) << ((k & 3) << 1);
+        }
+        expect(b.histogram).toEqual(hist);
+        expect(b.input).toEqual(input);
+        expect(b.recorded).toBe(hist.reduce((x, y) => x + y, 0));
+      }
+    }
+  });
+
   it('keeps lost trials in their blocks: GAP counts as device loss, a silent jump as link loss, across block edges', () => {
     const acc = new TrialAccountant({ blockTrials: 100 });
     const ones = new Uint8Array(40).fill(record(0, 0, 1, 1));
