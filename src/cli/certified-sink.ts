@@ -24,7 +24,7 @@ export interface NamedPath {
 }
 
 /** Whether two paths name the same file: the same resolved path, or the same existing regular file (links included). */
-function sameFile(a: string, b: string): boolean {
+export function sameFile(a: string, b: string): boolean {
   if (resolve(a) === resolve(b)) return true;
   try {
     const sa = statSync(a);

@@ -13,6 +13,7 @@
  */
 import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { InputError } from '../errors.ts';
 import {
   Direction,
   type DirectionCode,
@@ -65,7 +66,12 @@ export class RecordingWriter {
 
   constructor(path: string, { header, clockUs, flushIntervalMs = 0, bufferBytes = 1 << 18, fsyncOnClose = true }: RecordingWriterOptions = {}) {
     this.path = path;
-    this.fd = openSync(path, 'w');
+    try {
+      this.fd = openSync(path, 'w');
+    } catch (e) {
+      // The path is the user's (--record, record --out): a bad one is bad input, named, not an internal error.
+      throw new InputError('RECORDING_UNWRITABLE', `cannot write recording ${path}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`, { cause: e });
+    }
     const t0 = performance.now();
     this.clockUs = clockUs ?? (() => Math.round((performance.now() - t0) * 1000));
     this.buffer = Buffer.allocUnsafe(bufferBytes);

@@ -15,6 +15,7 @@ import type { CommandIo } from '../framework.ts';
 import { decimal, integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
+import { sameFile } from '../certified-sink.ts';
 import { readFileSync } from 'node:fs';
 
 export const summary = 'record a trial run (both directions of the link, byte-exact) for replay and verify';
@@ -69,6 +70,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     } catch (e) {
       throw new InputError('SEED_UNREADABLE', `cannot read extractor seed file ${seedPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
+    // The recording is created (truncated) below: never over the seed file it names.
+    if (sameFile(out, seedPath)) throw new UsageError(`--out ${out} is the same file as --extractor-seed ${seedPath}: writing it would destroy the other`);
     extractorSeed = seedReference(bytes, { embed: Boolean(values['embed-seed']), source: seedPath });
   }
 
