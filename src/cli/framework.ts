@@ -90,9 +90,19 @@ function wantsHelp(argv: readonly string[]): boolean {
   return false;
 }
 
+/**
+ * Messages quote files and the wire (a recording's header, a certificate, a
+ * seed path): control characters are shown escaped (`\x1b`), so a crafted
+ * file cannot move the cursor, recolour or hide text, e.g. print "all match"
+ * over the error that names it.
+ */
+export function escapeControls(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** The one line printed for an error, and its exit code. */
 export function describeError(e: unknown, debug = false): { line: string; exitCode: number } {
-  const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+  const oneLine = (s: string) => escapeControls(s.replace(/\s*\n\s*/g, ' ').trim());
   const stack = debug && e instanceof Error && e.stack ? `\n${e.stack}` : '';
   if (isEpqError(e)) return { line: `epqrng: ${oneLine(e.message)}${stack}`, exitCode: e.exitCode };
   const message = e instanceof Error ? e.message : String(e);

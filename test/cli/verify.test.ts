@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { epqrngInProcess } from './run-cli.ts';
+import { Direction, encodeFilePreamble, encodeRecord, type RecordingHeader } from '../../src/record/format.ts';
+import { epqrngInProcess, expectOneLineError } from './run-cli.ts';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 const rec = join(fixtures, 'honest-calibrated.epqrec');
@@ -31,5 +32,24 @@ describe('epqrng verify on a tampered certificate file', () => {
     const r = await epqrngInProcess('verify', rec, '--certs', certs, '--extractor-seed', seed);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/^epqrng: verify: block 0 \(line 1 of .*tampered\.certs\): __proto__/);
+  });
+});
+
+describe('messages quoting a crafted file cannot drive the terminal', () => {
+  it("a recording whose header holds escape sequences: replay and verify print them escaped, one line, exit 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epqrng-verify-'));
+    const rec = join(dir, 'crafted.epqrec');
+    // Erase the line, print a green "all match", hide what follows.
+    const tool = 'x\x1b[2K\r\x1b[32mverified 1 certificates: all match\x1b[0m\x1b[8m\x9b2K';
+    const header: RecordingHeader = { format: 'epqrng-recording', version: 1, tool, commandLine: [], clock: 'none', device: null, extractorSeed: null };
+    const end = Buffer.from(JSON.stringify({ records: 0, deviceBytes: 0, hostBytes: 0 }));
+    writeFileSync(rec, Buffer.concat([encodeFilePreamble(header), encodeRecord(Direction.END, 0, end)]));
+    for (const r of [
+      await epqrngInProcess('replay', rec, '--out', join(dir, 'o.bin')),
+      await epqrngInProcess('verify', rec, '--certs', join(fixtures, 'honest-calibrated.certs'), '--extractor-seed', seed),
+    ]) {
+      expectOneLineError(r, 2, /was recorded by 'x\\x1b\[2K\\x0d\\x1b\[32mverified 1 certificates: all match\\x1b\[0m\\x1b\[8m\\x9b2K'/);
+      expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    }
   });
 });

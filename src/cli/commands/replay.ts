@@ -28,7 +28,7 @@ import { openRecording } from '../../record/reader.ts';
 import type { RecordingHeader } from '../../record/format.ts';
 import { createReplayBinding, EndOfRecordingError } from '../../record/replay-binding.ts';
 import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/replay.ts';
-import type { CommandIo } from '../framework.ts';
+import { escapeControls, type CommandIo } from '../framework.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
 import { streamOptionSpecs, streamOptionsUsage, streamSettings, type StreamSettings } from '../stream-options.ts';
@@ -293,7 +293,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const outPath = validateOption('out', pathValue, values.out ?? '-');
   const certsPath = values.certs;
   if (outPath !== '-' && certsPath !== undefined && outPath === certsPath) throw new UsageError('--out and --certs must be different files');
-  const warn = (m: string): void => void io.stderr.write(`epqrng: warning: ${m}\n`);
+  const warn = (m: string): void => void io.stderr.write(`epqrng: warning: ${escapeControls(m)}\n`);
   const plan = await planReplay(file, values, { onWarning: warn });
 
   // Never truncate the recording being replayed, nor a seed it needs.

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { CertificationRefusedError, DeviceError, InputError, UsageError } from '../../errors.ts';
 import { canonicalJson } from '../../certify/index.ts';
 import type { ExtractedBlock } from '../../extract/stream.ts';
-import type { CommandIo } from '../framework.ts';
+import { escapeControls, type CommandIo } from '../framework.ts';
 import { parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { planReplay, replayBytes, replayOptionSpecs } from './replay.ts';
 import { streamOptionsUsage } from '../stream-options.ts';
@@ -85,7 +85,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       throw new InputError('OUTPUT_UNREADABLE', `cannot read output ${outputPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   }
-  const warn = (m: string): void => void io.stderr.write(`epqrng: warning: ${m}\n`);
+  const warn = (m: string): void => void io.stderr.write(`epqrng: warning: ${escapeControls(m)}\n`);
   try {
     const plan = await planReplay(file, values, { requireRecordedSeed: true, onWarning: warn });
     let checked = 0;
@@ -165,7 +165,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof VerifyMismatch) {
-      io.stderr.write(`epqrng: ${e.message}\n`);
+      io.stderr.write(`epqrng: ${escapeControls(e.message)}\n`);
       return 1;
     }
     throw e;
