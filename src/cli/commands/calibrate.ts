@@ -3,7 +3,9 @@
  * counts, bias, pump, delay, fringes), sets its best operating point, and
  * verifies it with a trial run (issue 4). See src/calibrate/procedure.ts.
  */
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { InputError, UsageError } from '../../errors.ts';
 import { applyProfile } from '../../calibrate/apply.ts';
 import { calibrate } from '../../calibrate/procedure.ts';
@@ -57,6 +59,16 @@ async function writeOutput(path: string, text: string, what: string): Promise<vo
   }
 }
 
+/** The file can be written: it exists and is writable, or its directory exists and is writable. Nothing is created. */
+function checkWritable(path: string, what: string): void {
+  try {
+    accessSync(existsSync(path) ? path : dirname(resolve(path)), constants.W_OK);
+    if (existsSync(path) && statSync(path).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } catch (e) {
+    throw new InputError('OUTPUT_UNWRITABLE', `cannot write ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandLine(argv, specs);
   const selection = deviceSelection(values);
@@ -67,6 +79,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     const clash = (['report', 'profile', 'json', 'quick'] as const).find((k) => values[k] !== undefined);
     if (clash) throw new UsageError(`--apply and --${clash} cannot be combined (--apply measures nothing)`);
   }
+  // Outputs that cannot be written are refused before the chip is touched: found only after the run, they
+  // cost the whole calibration (and with --save the chip is already changed) and lose its results.
+  if (profilePath !== undefined) checkWritable(profilePath, 'profile');
+  if (reportPath !== undefined) checkWritable(reportPath, 'report');
   // A bad profile is refused before the chip is touched.
   const toApply: CalibrationProfile | undefined = applyPath !== undefined ? await loadProfile(applyPath) : undefined;
 
