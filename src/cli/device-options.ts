@@ -20,7 +20,7 @@ import { SerialPort } from 'serialport';
 import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import { Device, type DeviceOpenOptions } from '../device/index.ts';
 import { findBySerial, listDevices, type PortLister } from '../device/index.ts';
-import { DeviceError, UsageError } from '../errors.ts';
+import { DeviceError, InputError, UsageError } from '../errors.ts';
 import { createSimulatedPort, normalizeFaults, type ChipFaults, type SimulatedPortHandle } from '../simulator/index.ts';
 import { integer, keyValue, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
 
@@ -122,13 +122,21 @@ export async function resolvePort(sel: DeviceSelection, { lister, binding }: Pic
       return { path: found[0]!.path, binding: native };
     }
     case 'simulate': {
-      const sim = createSimulatedPort({
-        seed: sel.seed,
-        mode: sel.mode,
-        calibrated: sel.calibrated,
-        faults: sel.faults,
-        ...(sel.flashFile !== undefined ? { flashFile: sel.flashFile } : {}),
-      });
+      let sim: SimulatedPortHandle;
+      try {
+        sim = createSimulatedPort({
+          seed: sel.seed,
+          mode: sel.mode,
+          calibrated: sel.calibrated,
+          faults: sel.faults,
+          ...(sel.flashFile !== undefined ? { flashFile: sel.flashFile } : {}),
+        });
+      } catch (e) {
+        // The only file the simulator reads or creates at start is --sim-flash: a bad one is bad input, not a bug.
+        if (sel.flashFile === undefined) throw e;
+        const why = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+        throw new InputError('SIM_FLASH', `--sim-flash ${sel.flashFile}: ${why}`, { cause: e });
+      }
       return { path: sim.path, binding: sim.binding, sim };
     }
   }

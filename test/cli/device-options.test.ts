@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { epqrngInProcess, expectOneLineError } from './run-cli.ts';
 import { deviceOptionSpecs, deviceSelection, openDevice } from '../../src/cli/device-options.ts';
 import { parseCommandLine } from '../../src/cli/options.ts';
 import { DeviceError, UsageError } from '../../src/errors.ts';
@@ -51,5 +55,14 @@ describe('openDevice', () => {
     const two = await openDevice({ kind: 'discover' }, { lister: async () => [p!, { ...p!, path: '/dev/ttyACM9', serialNumber: 'EPQ1-00000002' }] }).catch((e) => e);
     expect(two).toBeInstanceOf(UsageError);
     expect(two.message).toBe(`2 EPQ-1 found (${p!.serialNumber}, EPQ1-00000002); choose one with --serial S or --port PATH`);
+  });
+});
+
+describe('--sim-flash as user input', () => {
+  it('a flash file that cannot be created or is not a flash file: exit 2, one line naming --sim-flash (not an internal error)', async () => {
+    expectOneLineError(await epqrngInProcess('info', '--simulate', '--sim-flash', '/nonexistent/dir/flash.json'), 2, /^epqrng: --sim-flash \/nonexistent\/dir\/flash\.json: ENOENT$/);
+    const notFlash = join(mkdtempSync(join(tmpdir(), 'epqrng-flash-')), 'flash.json');
+    writeFileSync(notFlash, 'not a flash file');
+    expectOneLineError(await epqrngInProcess('info', '--simulate', '--sim-flash', notFlash), 2, /^epqrng: --sim-flash \S+flash\.json: simulator flash file \S+ is not JSON/);
   });
 });
