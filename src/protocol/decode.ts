@@ -112,14 +112,20 @@ function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq:
   if (n < T_N_MIN || n > T_N_MAX) return undefined;
   for (let i = T_RESERVED_OP.offset; i < T_RESERVED_OP.offset + T_RESERVED_OP.size; i++) if (bytes[p + i] !== 0) return undefined;
   const r = p + T_REC;
+  // Copied and checked in one pass (a Buffer subarray per frame costs more than the copy).
+  const records = new Uint8Array(n);
   let bad = 0;
-  for (let k = 0; k < n; k++) bad |= bytes[r + k];
+  for (let k = 0; k < n; k++) {
+    const v = bytes[r + k];
+    records[k] = v;
+    bad |= v;
+  }
+  // PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved.
   if ((bad & T_REC_RESERVED) !== 0) return undefined;
   bad = 0;
+  // PROTOCOL 3: bytes after the n records are unused, so zero.
   for (let k = n; k < T_REC_SIZE; k++) bad |= bytes[r + k];
   if (bad !== 0) return undefined;
-  const records = new Uint8Array(n);
-  records.set(bytes.subarray(r, r + n));
   return { kind: 'TRIALS', flags, seq, first: hi * TWO_POW_32 + readU32(bytes, p + T_FIRST), n, records };
 }
 
