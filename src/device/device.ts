@@ -26,6 +26,7 @@ import { SerialPort } from 'serialport';
 import { encodeFrame } from '../protocol/encode.ts';
 import {
   AckStatus,
+  Capability,
   DeviceState,
   FATAL_FAULTS,
   FrameType,
@@ -322,12 +323,31 @@ export class Device extends EventEmitter {
   }
 
   /**
+   * The chip's host-settings FIFO (PROTOCOL 4 INFO settings fifo), checked
+   * usable: capability bit 0 (host settings) set and a FIFO of at least one
+   * trial. INFO is the chip's word: a chip without either is refused with a
+   * DeviceError before any START.
+   */
+  hostSettingsFifo(): number {
+    const { capabilities, settingsFifo, serial } = this.info;
+    // PROTOCOL 4 INFO: capabilities bit 0, host settings.
+    if ((capabilities & Capability.HOST_SETTINGS) === 0) {
+      throw new DeviceError('UNSUPPORTED', `device ${serial} does not take host settings (INFO capabilities 0x${capabilities.toString(16)}, bit 0 clear); use the chip's internal settings`);
+    }
+    if (!(settingsFifo >= 1)) {
+      throw new DeviceError('UNSUPPORTED', `device ${serial} reports a host-settings FIFO of ${settingsFifo} trials (INFO settings fifo): it cannot take host settings`);
+    }
+    return settingsFifo;
+  }
+
+  /**
    * PROTOCOL 5 START: returns the Run once START is acknowledged. Frames from
    * the chip reach the run from the moment START is sent. Not retried.
    */
   async start({ source = 'internal', rateTrialsPerS = 0, limitTrials = 0 }: StartOptions = {}): Promise<Run> {
     if (this.run?.active) throw new DeviceError('BUSY', 'a run is already active on this device; stop it first');
     this.failIfClosed();
+    if (source === 'host') this.hostSettingsFifo();
     const run = new Run(
       {
         stop: () => this.stop(),

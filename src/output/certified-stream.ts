@@ -217,7 +217,9 @@ export async function* certifiedStream(device: Device, opts: CertifiedStreamOpti
     // Drawn before START: a bad gamma costs no run.
     const rate = testRateFraction(hostSettings.testRate ?? 1);
     const source = hostSettings.seed ? new ChaChaSource(hostSettings.seed) : new CsprngSource();
-    feeder = new HostSettingsFeeder(new SettingsDraw(source, rate), { fifo: info.settingsFifo, blockTrials: rest.blockTrials ?? DEFAULT_BLOCK_TRIALS });
+    // PROTOCOL 4 INFO: the chip must say it takes host settings, and how many it can buffer (DeviceError otherwise).
+    const fifo = device.hostSettingsFifo();
+    feeder = new HostSettingsFeeder(new SettingsDraw(source, rate), { fifo, blockTrials: rest.blockTrials ?? DEFAULT_BLOCK_TRIALS });
   }
   // PROTOCOL 5 START: source 1 takes x, y only from the host FIFO.
   const run = await device.start({ source: feeder ? 'host' : 'internal' });

@@ -96,40 +96,75 @@ describe('epqrng stream that delivers fewer bytes than --bytes never exits 0', (
 
   describe.skipIf(!hasSocat)('a chip that ends the run by itself (a STATUS in state IDLE, no STOP sent)', () => {
     it('exit 3, one line, instead of exit 0 with 0 of the bytes asked for', async () => {
-      const pty = await ptyPair();
-      const chip = new SerialPort({ path: pty.b, baudRate: 921600 });
-      let seq = 700;
-      const send = (...frames: Buffer[]): void => void chip.write(Buffer.concat(frames));
-      const ack = (f: HostFrame): Buffer => encodeFrame({ kind: 'ACK', seq: seq++, flags: 0, ackSeq: f.seq, ackType: FrameType[f.kind], status: 0, detail: 0 });
-      const sync = new FrameSync({
-        accept: 'host',
-        onFrame: (f) => {
-          const frame = f as HostFrame;
-          if (frame.kind === 'GET_INFO') {
-            send(ack(frame), encodeFrame({ kind: 'INFO', seq: seq++, flags: 0, protocol: [1, 0], firmware: [1, 0, 0], serial: 'EPQ1-0000BEEF', model: 'EPQ-1', maxTrialRate: 1_000_000, capabilities: 15, settingsFifo: 65536 }));
-          } else if (frame.kind === 'START') {
-            // PROTOCOL 5 START: the run is acknowledged ... and then the chip goes IDLE at once (a reset, a glitch, a lie).
-            send(ack(frame), encodeFrame({ ...baseStatus, seq: seq++, flags: 0, state: 0 }));
-          } else {
-            send(ack(frame));
-          }
-        },
-      });
-      chip.on('data', (chunk: Buffer) => sync.push(chunk));
+      const chip = await fakePtyChip({});
       try {
-        await new Promise<void>((resolve, reject) => {
-          chip.once('open', () => resolve());
-          chip.once('error', reject);
-        });
-        const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
-        const out = join(dir, 'out.bin');
-        const r = await epqrng(['stream', '--port', pty.a, '--bytes', '64', '--out', out]);
+        const out = join(mkdtempSync(join(tmpdir(), 'epqrng-stream-')), 'out.bin');
+        const r = await epqrng(['stream', '--port', chip.path, '--bytes', '64', '--out', out]);
         expectOneLineError(r, 3, /^epqrng: the chip ended the run after 0 certified bytes of the 64 asked for/);
         expect(statSync(out).size).toBe(0);
       } finally {
-        if (chip.isOpen) await new Promise((r) => chip.close(() => r(undefined)));
-        await pty.close();
+        await chip.close();
       }
     });
   });
+
 });
+
+describe.skipIf(!hasSocat)('epqrng stream --settings host on a chip whose INFO rules it out (PROTOCOL 4 INFO)', () => {
+  it('capability bit 0 clear, or a settings FIFO of 0: exit 3, one line naming the chip, before any START', async () => {
+    for (const [info, pattern] of [
+      [{ capabilities: 14 }, /^epqrng: device EPQ1-0000BEEF does not take host settings \(INFO capabilities 0xe, bit 0 clear\)/],
+      [{ settingsFifo: 0 }, /^epqrng: device EPQ1-0000BEEF reports a host-settings FIFO of 0 trials/],
+    ] as const) {
+      const chip = await fakePtyChip(info);
+      try {
+        const r = await epqrng(['stream', '--port', chip.path, '--settings', 'host', '--bytes', '64', '--out', '/dev/null']);
+        expectOneLineError(r, 3, pattern);
+        expect(chip.commands).not.toContain('START');
+      } finally {
+        await chip.close();
+      }
+    }
+  });
+});
+
+/**
+ * A scripted chip on a PTY (socat): INFO as given, every command ACKed OK, and
+ * START followed at once by a STATUS in state IDLE (the run ends by itself).
+ */
+async function fakePtyChip(info: { capabilities?: number; settingsFifo?: number }): Promise<{ path: string; commands: string[]; close(): Promise<void> }> {
+  const pty = await ptyPair();
+  const port = new SerialPort({ path: pty.b, baudRate: 921600 });
+  const commands: string[] = [];
+  let seq = 700;
+  const send = (...frames: Buffer[]): void => void port.write(Buffer.concat(frames));
+  const ack = (f: HostFrame): Buffer => encodeFrame({ kind: 'ACK', seq: seq++, flags: 0, ackSeq: f.seq, ackType: FrameType[f.kind], status: 0, detail: 0 });
+  const sync = new FrameSync({
+    accept: 'host',
+    onFrame: (f) => {
+      const frame = f as HostFrame;
+      commands.push(frame.kind);
+      if (frame.kind === 'GET_INFO') {
+        send(ack(frame), encodeFrame({ kind: 'INFO', seq: seq++, flags: 0, protocol: [1, 0], firmware: [1, 0, 0], serial: 'EPQ1-0000BEEF', model: 'EPQ-1', maxTrialRate: 1_000_000, capabilities: 15, settingsFifo: 65536, ...info }));
+      } else if (frame.kind === 'START') {
+        // PROTOCOL 5 START: acknowledged ... and then the chip goes IDLE at once (a reset, a glitch, a lie).
+        send(ack(frame), encodeFrame({ ...baseStatus, seq: seq++, flags: 0, state: 0 }));
+      } else {
+        send(ack(frame));
+      }
+    },
+  });
+  port.on('data', (chunk: Buffer) => sync.push(chunk));
+  await new Promise<void>((resolve, reject) => {
+    port.once('open', () => resolve());
+    port.once('error', reject);
+  });
+  return {
+    path: pty.a,
+    commands,
+    close: async () => {
+      if (port.isOpen) await new Promise((r) => port.close(() => r(undefined)));
+      await pty.close();
+    },
+  };
+}
