@@ -21,6 +21,12 @@ describe('epqrng verify on a tampered certificate file', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it('--output naming a directory: exit 2, one line (not an internal error)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epqrng-verify-'));
+    const r = await epqrngInProcess('verify', rec, '--certs', join(fixtures, 'honest-calibrated.certs'), '--extractor-seed', seed, '--output', dir);
+    expectOneLineError(r, 2, /^epqrng: cannot read output \S+: EISDIR$/);
+  });
+
   it('a field named __proto__ added to a certificate line is a mismatch, not dropped by the comparison', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-verify-'));
     const lines = readFileSync(join(fixtures, 'honest-calibrated.certs'), 'utf8').trim().split('\n');

@@ -81,7 +81,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (outputPath !== undefined) {
     try {
       output = await open(outputPath, 'r');
+      // open() succeeds on a directory; its first read would fail with a raw EISDIR (an internal error).
+      if ((await output.stat()).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     } catch (e) {
+      await output?.close();
       throw new InputError('OUTPUT_UNREADABLE', `cannot read output ${outputPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   }
