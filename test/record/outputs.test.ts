@@ -28,4 +28,20 @@ describe('recording outputs', () => {
     expectOneLineError(await epqrngInProcess('record', '--simulate', '--trials', '10', '--extractor-seed', seed, '--out', `${dir}/./seed.bin`), 2, /--out .*seed\.bin is the same file as --extractor-seed/);
     expect(sha(seed)).toBe(before);
   });
+
+  it('replay --bytes N of a recording that certifies fewer: exit 2 naming both counts, not exit 0 with a short --out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epqrng-recout-'));
+    const rec = join(dir, 'short.epqrec');
+    const made = await epqrngInProcess('record', '--simulate=4', '--trials', '300000', '--out', rec);
+    expect(made.code, made.stderr).toBe(0);
+    // One block of 262,144 trials certifies a few kB at these options (fixtures/README.md COMMON).
+    const opts = ['--block-trials', '262144', '--adversary', 'classical', '--eps', '1e-6', '--extractor-seed', join(fixtures, 'extractor-seed.bin')];
+    const enough = await epqrngInProcess('replay', rec, ...opts, '--bytes', '100', '--out', join(dir, 'a.bin'));
+    expect(enough.code, enough.stderr).toBe(0);
+    const r = await epqrngInProcess('replay', rec, ...opts, '--bytes', '100000000', '--out', join(dir, 'b.bin'));
+    expect(r.code, r.stderr).toBe(2);
+    const size = readFileSync(join(dir, 'b.bin')).length;
+    expect(size).toBeGreaterThan(100);
+    expect(r.stderr.trim().split('\n').pop()).toBe(`epqrng: ${rec} certifies ${size} bytes, fewer than the 100000000 asked for with --bytes`);
+  });
 });

@@ -318,5 +318,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   }
   const bytesOut = sink.bytes;
   io.stderr.write(`replayed ${plan.kind === 'raw' ? 'raw capture' : `${plan.kind} recording`} ${file}: ${bytesOut} certified bytes, ${blocksRefused} blocks refused (${plan.seedNote})\n`);
+  // --bytes given here is a request, as for stream: a recording that certifies fewer is not a success (exit 0
+  // would let a script take the short --out for the whole).
+  if (values.bytes !== undefined && bytesOut < plan.bytes) {
+    throw new InputError('RECORDING_SHORT', `${file} certifies ${bytesOut} bytes, fewer than the ${plan.bytes} asked for with --bytes`);
+  }
   return 0;
 }
