@@ -257,6 +257,8 @@ export interface BlockBound {
   bound: string;
   /** EAT details (quantum only). */
   eat?: EatBound;
+  /** An assumption this bound adds to the certificate's list (spot-check.ts: the DF19 transcription). */
+  assumption?: string;
 }
 
 /** m = floor(k - 2 log2(1/eps_ext)) rounded down to whole bytes, >= 0. */

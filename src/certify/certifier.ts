@@ -440,7 +440,7 @@ export class Certifier {
       outputBits: bound.outputBits,
       binning: BINNING,
       settingsSource: this.settingsSource,
-      assumptions: assumptionsFor(this.settingsSource, this.adversary),
+      assumptions: [...assumptionsFor(this.settingsSource, this.adversary), ...(bound.assumption ? [bound.assumption] : [])],
     };
     if (ledger && echo) {
       draft.hostSettings = {

@@ -21,7 +21,7 @@ export const streamOptionSpecs = {
 export const streamOptionsUsage = `  --certs FILE            one certificate per certified block, JSON lines (a hash chain)
   --eps E                 total error per block, e.g. 1e-20 or 2^-64 (default 2^-64)
   --adversary A           quantum (default) or classical side information
-  --block-trials N        trials per block (default ${DEFAULT_BLOCK_TRIALS})
+  --block-trials N        trials per block, 1000 to 2^28 (default ${DEFAULT_BLOCK_TRIALS})
   --extractor-seed FILE   Toeplitz seed bits from FILE (default: fresh from the OS CSPRNG)
   --max-refused K         refused blocks in a row that end the run with exit 1 (default ${DEFAULT_MAX_CONSECUTIVE_REFUSED})`;
 
@@ -55,7 +55,7 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
   const s: StreamSettings = {
     eps: values.eps === undefined ? DEFAULT_EPS : validateOption('eps', epsValue, values.eps),
     adversary: validateOption('adversary', oneOf(['quantum', 'classical'] as const), values.adversary ?? 'quantum'),
-    blockTrials: values['block-trials'] === undefined ? DEFAULT_BLOCK_TRIALS : validateOption('block-trials', integer(1000, 2 ** 26), values['block-trials']),
+    blockTrials: values['block-trials'] === undefined ? DEFAULT_BLOCK_TRIALS : validateOption('block-trials', integer(1000, 2 ** 28), values['block-trials']),
     maxConsecutiveRefused:
       values['max-refused'] === undefined ? DEFAULT_MAX_CONSECUTIVE_REFUSED : validateOption('max-refused', integer(1, 1_000_000), values['max-refused']),
   };

@@ -41,8 +41,8 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
                           (uniform x, y), else x = 0, y = 0; about h(GAMMA) + 2 GAMMA setting
                           bits per trial. Default 1 (every trial a test round, 2 bits).
                           Net gain needs big blocks: at GAMMA = 0.01, S = 2.4, eps 2^-64 the
-                          certified bits exceed the setting bits from about 1.05e10 trials per
-                          block (--block-trials), beyond what one block here can hold; see README
+                          certified bits exceed the setting bits from about 1.09e8 trials per
+                          block (--block-trials 108707840); see README
 ${streamOptionsUsage}
 
 ${deviceOptionsUsage}`;
