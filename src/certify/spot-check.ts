@@ -60,16 +60,21 @@
  * README state this assumption.
  *
  * The min-tradeoff function is the same tangent f_t, written on the
- * alphabet C = {win, lose, bottom} as the "crossover" function with
- * f(bottom) = Max (GLL evaluateKeyRate.m, Eqs. 54-57):
- *   f(bottom) = f(win) = T(1),  f(lose) = T(1) - s / gamma,
+ * alphabet C = {win, lose, bottom} as a function of the wins alone:
+ *   f(win) = T(0) + s / gamma,  f(lose) = f(bottom) = T(0),
  *   T(w) = g(omega_t) + s (w - omega_t),  s = g'(omega_t) > 0,
- * so that f(q) = T(w) on every round distribution
- * q = (gamma w, gamma (1 - w), 1 - gamma). Then (upper bounds, any w in [0, 1])
- *   Max(f) - Min_Sigma(f) = T(1) - T(w_min) <= s,
- *   Var_q(f) = (s^2 / gamma)(1 - w) - s^2 (1 - w)^2 <= s^2 / gamma,
+ * so that f(q) = T(q(win) / gamma), which is T(w) on every round
+ * distribution q = (gamma w, gamma (1 - w), 1 - gamma). It must depend on the
+ * wins alone: the EAT needs f(freq(c)) >= h for every string c of the event
+ * Omega = {wins >= n gamma omega_thr}, and an empirical frequency need not
+ * have exactly gamma n test rounds (a function that also reads the losses,
+ * e.g. the crossover with f(bottom) = Max, could fall below h there). Then
+ * (upper bounds, any w in [0, 1]):
+ *   Max(f) - Min_Sigma(f) = T(0) + s/gamma - T(w_min) <= s / gamma,
+ *   Var_q(f) = (s^2 / gamma) w - s^2 w^2 <= s^2 / gamma,
  * and a larger Var or range only enlarges the loss, so these bounds are
  * used (spotCheckDf19Pieces; checked against the definitions in the tests).
+ * The range enters only K_alpha's exponent, with alpha - 1 of order 1e-5.
  * The certified entropy is the larger of the two bounds (both hold for the
  * same event at the same errors); the certificate names the one used.
  *
@@ -134,9 +139,9 @@ export function spotCheckSEstimate(trials: number, testWins: number, gamma: numb
   return trials > 0 ? (8 * testWins) / (gamma * trials) - 4 : -4;
 }
 
-/** Var(f) and Max(f) - Min_Sigma(f) of the crossover min-tradeoff function (file comment): upper bounds s^2/gamma and s. */
+/** Var(f) and Max(f) - Min_Sigma(f) of the wins-only min-tradeoff function (file comment): upper bounds s^2/gamma and s/gamma. */
 export function spotCheckDf19Pieces(slope: number, gamma: number): { variance: number; range: number } {
-  return { variance: (slope * slope) / gamma, range: slope };
+  return { variance: (slope * slope) / gamma, range: slope / gamma };
 }
 
 /**
