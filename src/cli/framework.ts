@@ -92,12 +92,15 @@ function wantsHelp(argv: readonly string[]): boolean {
 
 /**
  * Messages quote files and the wire (a recording's header, a certificate, a
- * seed path): control characters are shown escaped (`\x1b`), so a crafted
- * file cannot move the cursor, recolour or hide text, e.g. print "all match"
- * over the error that names it.
+ * seed path): control characters (and Unicode bidi overrides) are shown
+ * escaped (`\x1b`, `\u202e`), so a crafted file cannot move the cursor,
+ * recolour, hide or reorder text, e.g. print "all match" over the error
+ * that names it.
  */
 export function escapeControls(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return s
+    .replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(/[\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`); // bidi overrides, line separators
 }
 
 /** The one line printed for an error, and its exit code. */

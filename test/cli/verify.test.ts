@@ -46,7 +46,7 @@ describe('messages quoting a crafted file cannot drive the terminal', () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-verify-'));
     const rec = join(dir, 'crafted.epqrec');
     // Erase the line, print a green "all match", hide what follows.
-    const tool = 'x\x1b[2K\r\x1b[32mverified 1 certificates: all match\x1b[0m\x1b[8m\x9b2K';
+    const tool = 'x\x1b[2K\r\x1b[32mverified 1 certificates: all match\x1b[0m\x1b[8m\x9b2K\u202e';
     const header: RecordingHeader = { format: 'epqrng-recording', version: 1, tool, commandLine: [], clock: 'none', device: null, extractorSeed: null };
     const end = Buffer.from(JSON.stringify({ records: 0, deviceBytes: 0, hostBytes: 0 }));
     writeFileSync(rec, Buffer.concat([encodeFilePreamble(header), encodeRecord(Direction.END, 0, end)]));
@@ -54,8 +54,8 @@ describe('messages quoting a crafted file cannot drive the terminal', () => {
       await epqrngInProcess('replay', rec, '--out', join(dir, 'o.bin')),
       await epqrngInProcess('verify', rec, '--certs', join(fixtures, 'honest-calibrated.certs'), '--extractor-seed', seed),
     ]) {
-      expectOneLineError(r, 2, /was recorded by 'x\\x1b\[2K\\x0d\\x1b\[32mverified 1 certificates: all match\\x1b\[0m\\x1b\[8m\\x9b2K'/);
-      expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+      expectOneLineError(r, 2, /was recorded by 'x\\x1b\[2K\\x0d\\x1b\[32mverified 1 certificates: all match\\x1b\[0m\\x1b\[8m\\x9b2K\\u202e'/);
+      expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
     }
   });
 });
