@@ -3,6 +3,7 @@
  * and flag errors with the field and payload offset the device reports in
  * BAD_ARGUMENT (PROTOCOL 4 ACK detail), and random round trips of every type.
  */
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame } from '../../src/protocol/decode.ts';
 import { encodeFrame, encodeRaw, encodeTrialsInto } from '../../src/protocol/encode.ts';
@@ -158,6 +159,31 @@ describe('round trips', () => {
       n++;
     }
     expect(n).toBe(20_000);
+  });
+
+  it('every decoded TRIALS frame keeps its own records: later frames, refused ones included, never change them', () => {
+    const rand = mulberry32(9);
+    const kept: Array<{ frame: Frame; records: number[] }> = [];
+    // enough frames to fill several of the decoder's shared record blocks
+    for (let i = 0; i < 3000; i++) {
+      const n = 1 + Math.floor(rand() * 40);
+      const records = Uint8Array.from({ length: n }, () => Math.floor(rand() * 64));
+      const bytes = encodeFrame({ kind: 'TRIALS', flags: 0, seq: i, first: i * 40, n, records });
+      if (i % 7 === 3) {
+        // a record with a reserved bit set (CRC made right): refused after its records were read
+        bytes[20 + Math.floor(rand() * n)] |= 0x80;
+        bytes.writeUInt32LE(crc32(bytes.subarray(0, 60)) >>> 0, 60);
+        expect(() => decodeFrame(bytes)).toThrow(FrameError);
+        continue;
+      }
+      const frame = decodeFrame(bytes);
+      bytes.fill(0xee, 20, 60); // the input buffer is the caller's to reuse
+      kept.push({ frame: frame as Frame, records: Array.from(records) });
+    }
+    for (const { frame, records } of kept) {
+      expect(frame.kind).toBe('TRIALS');
+      if (frame.kind === 'TRIALS') expect(Array.from(frame.records)).toEqual(records);
+    }
   });
 
   it('a well-framed frame with mutated payload either fails with FrameError or decodes to a frame that re-encodes to the same bytes', () => {
