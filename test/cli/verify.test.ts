@@ -59,3 +59,18 @@ describe('messages quoting a crafted file cannot drive the terminal', () => {
     }
   });
 });
+
+describe('replay and verify inputs', () => {
+  it('a --settings-seed file shorter than 128 bits: exit 2, one line (as stream), not an internal error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epqrng-verify-'));
+    const short = join(dir, 'short.seed');
+    writeFileSync(short, 'short');
+    const hostRec = join(fixtures, 'host-settings.epqrec');
+    for (const r of [
+      await epqrngInProcess('replay', hostRec, '--settings-seed', short, '--extractor-seed', seed, '--out', join(dir, 'o.bin')),
+      await epqrngInProcess('verify', hostRec, '--settings-seed', short, '--extractor-seed', seed, '--certs', join(fixtures, 'host-settings.certs')),
+    ]) {
+      expectOneLineError(r, 2, /^epqrng: settings seed file \S+short\.seed is too short: 128 bits needed, 40 bits found$/);
+    }
+  });
+});

@@ -190,11 +190,15 @@ function hostSettingsOf(values: ParsedValues<typeof replayOptionSpecs>): HostSet
   }
   if (values['settings-seed'] !== undefined) {
     const path = validateOption('settings-seed', pathValue, values['settings-seed']);
+    let seed: Uint8Array;
     try {
-      opts.seed = readFileSync(path);
+      seed = readFileSync(path);
     } catch (e) {
       throw new InputError('SEED_UNREADABLE', `cannot read settings seed file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
     }
+    // As stream checks it (ChaChaSource needs 128 bits): a short file is bad input, not an internal error.
+    if (seed.length < 16) throw new InputError('SEED_TOO_SHORT', `settings seed file ${path} is too short: 128 bits needed, ${seed.length * 8} bits found`);
+    opts.seed = seed;
   }
   return opts;
 }
