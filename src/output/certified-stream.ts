@@ -76,6 +76,9 @@ export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: Ce
   const { bytes: wanted = Infinity, maxConsecutiveRefused = DEFAULT_MAX_CONSECUTIVE_REFUSED, onCertificate, onRefused, onProgress, onEnough, ...extract } = opts;
   if (!(wanted >= 0)) throw new RangeError('"bytes" must be a non-negative number');
   if (!(Number.isInteger(maxConsecutiveRefused) && maxConsecutiveRefused >= 1)) throw new RangeError('"maxConsecutiveRefused" must be an integer >= 1');
+  // PROTOCOL 6: host settings certify only with the echo check, which needs what was sent (the ledger); without it
+  // every certificate would still state "echoed by the chip and checked trial by trial".
+  if (extract.settingsSource === 'host' && !extract.hostSettings) throw new RangeError('"settingsSource" host needs "hostSettings" (the ledger the echo check reads)');
   const p: StreamProgress = {
     blocksPassed: 0, blocksFailed: 0, bytes: 0, trials: 0, lostTrials: 0, certifiedBits: 0, sEstimate: NaN, sLowerBound: NaN,
     settingBits: 0, netGainBits: 0, resumedFrames: 0,
