@@ -186,6 +186,31 @@ describe('a recording cut at any byte', () => {
     expect(parser.cut).toEqual({ offset: at, recordIndex: 10, reason: 'CRC mismatch' });
   });
 
+  it('any chunking gives the same records, cut and trailing bytes as one read', () => {
+    const path = join(dir, 'chunks.epqrec');
+    const records = randomRecords(11, 60);
+    writeRecording(path, records);
+    const clean = readFileSync(path);
+    const withTrailing = Buffer.concat([clean, Buffer.from('junk after the end record')]);
+    const damaged = Buffer.from(clean);
+    damaged[Math.floor(clean.length * 0.6)] ^= 0x10;
+    const summary = (file: Buffer, chunk: number) => {
+      const { entries, parser } = parseAll(file, chunk);
+      return { entries: entries.map((e) => [e.index, e.offset, e.direction, e.timeUs, e.bytes.toString('hex')]), cut: parser.cut, end: parser.end, trailing: parser.trailing };
+    };
+    for (const file of [clean, withTrailing, damaged]) {
+      const whole = summary(file, file.length);
+      for (const chunk of [1, 5, 16, 21, 100, 333, 4096]) {
+        const got = summary(file, chunk);
+        // `trailing` counts bytes after the end record; after a cut it only counts the reads that follow
+        if (file === damaged) expect({ ...got, trailing: 0 }).toEqual({ ...whole, trailing: 0 });
+        else expect(got).toEqual(whole);
+      }
+    }
+    expect(summary(withTrailing, withTrailing.length).trailing).toBe(25);
+    expect(summary(damaged, damaged.length).cut).not.toBeNull();
+  });
+
   it('notices a recording cut exactly at a record boundary (no end record)', () => {
     const path = join(dir, 'abandon.epqrec');
     const w = new RecordingWriter(path, { header });
