@@ -12,9 +12,9 @@
  * same file as another file of the command (the recording being replayed,
  * a seed, --record) is refused before anything is truncated.
  */
-import { createWriteStream, statSync, type WriteStream } from 'node:fs';
+import { accessSync, constants, createWriteStream, existsSync, statSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 
 /** A file the command line names: `option` as the user wrote it (e.g. `--record`, `FILE`). */
@@ -78,6 +78,27 @@ export class CertifiedSink {
    * reads or writes besides (the recording, seeds, --record).
    */
   static async open(outPath: string, certsPath: string | undefined, stdout: NodeJS.WritableStream, others: readonly NamedPath[] = []): Promise<CertifiedSink> {
+    CertifiedSink.check(outPath, certsPath, others, { writable: false });
+    const out = outPath === '-' ? stdout : await openOutput('--out', outPath);
+    let certs: WriteStream | undefined;
+    try {
+      certs = certsPath === undefined ? undefined : await openOutput('--certs', certsPath);
+    } catch (e) {
+      if (out !== stdout) await closeStream(out as WriteStream);
+      throw e;
+    }
+    return new CertifiedSink(out, outPath, certs, certsPath, stdout);
+  }
+
+  /**
+   * The checks of open() without creating or truncating anything, for a
+   * command to run before it touches the chip (and opens the files after,
+   * so that a run that cannot start leaves an existing --out as it was):
+   * no output is the same file as another or as one of `others`, and, with
+   * `writable`, each can be written (it exists and is writable, or its
+   * directory does). UsageError / InputError naming the option.
+   */
+  static check(outPath: string, certsPath: string | undefined, others: readonly NamedPath[] = [], { writable = true }: { writable?: boolean } = {}): void {
     const outputs: NamedPath[] = [];
     if (outPath !== '-') outputs.push({ option: '--out', path: outPath });
     if (certsPath !== undefined) outputs.push({ option: '--certs', path: certsPath });
@@ -88,15 +109,16 @@ export class CertifiedSink {
         }
       }
     }
-    const out = outPath === '-' ? stdout : await openOutput('--out', outPath);
-    let certs: WriteStream | undefined;
-    try {
-      certs = certsPath === undefined ? undefined : await openOutput('--certs', certsPath);
-    } catch (e) {
-      if (out !== stdout) await closeStream(out as WriteStream);
-      throw e;
+    if (!writable) return;
+    for (const { option, path } of outputs) {
+      try {
+        const exists = existsSync(path);
+        if (exists && statSync(path).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+        accessSync(exists ? path : dirname(resolve(path)), constants.W_OK);
+      } catch (e) {
+        throw outputError(option, path, e);
+      }
     }
-    return new CertifiedSink(out, outPath, certs, certsPath, stdout);
   }
 
   /** Keeps the first write error of a stream (an unobserved 'error' event would crash the process). */

@@ -5,7 +5,7 @@
  * certificate and its bytes on disk.
  */
 import { execFileSync } from 'node:child_process';
-import { close, closeSync, copyFileSync, mkdtempSync, open, openSync, readFileSync, symlinkSync } from 'node:fs';
+import { close, closeSync, copyFileSync, mkdtempSync, open, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,17 @@ describe('epqrng stream and replay outputs', () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-sink-'));
     expectOneLineError(await epqrngInProcess('stream', '--simulate', '--bytes', '64', '--out', join(dir, 'x.bin'), '--certs', '/nonexistent/dir/c.jsonl'), 2, /^epqrng: cannot write --certs \/nonexistent\/dir\/c\.jsonl: ENOENT$/);
     expectOneLineError(await epqrngInProcess('stream', '--simulate', '--bytes', '64', '--out', '/nonexistent/dir/x.bin'), 2, /^epqrng: cannot write --out \/nonexistent\/dir\/x\.bin: ENOENT$/);
+  });
+
+  it('a run that cannot start (no such port) leaves an existing --out and --certs as they were', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epqrng-sink-'));
+    const out = join(dir, 'keep.bin');
+    const certs = join(dir, 'keep.jsonl');
+    writeFileSync(out, 'earlier output');
+    writeFileSync(certs, 'earlier certificates\n');
+    expectOneLineError(await epqrngInProcess('stream', '--port', join(dir, 'no-such-port'), '--bytes', '64', '--out', out, '--certs', certs), 3, /^epqrng: cannot open /);
+    expect(readFileSync(out, 'utf8')).toBe('earlier output');
+    expect(readFileSync(certs, 'utf8')).toBe('earlier certificates\n');
   });
 
   it('replay never truncates the recording it replays: --out or --certs naming it (or a link to it) is refused', async () => {

@@ -122,31 +122,35 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const seed = resolveExtractorSeed({ ...(seedFile !== undefined ? { file: seedFile } : {}), seedBits: seedBitsForBlock(blockTrials) });
   const recordPath = values.record === undefined ? undefined : validateOption('record', pathValue, values.record);
 
-  // The outputs are opened before the chip is touched too: an unwritable --out costs no run, and an
-  // output that is the recording or a seed file is refused before it is truncated.
+  // The outputs are checked before the chip is touched too: an unwritable --out costs no run, and an
+  // output that is the recording or a seed file is refused before it is truncated. They are opened
+  // (truncated) once the device is: a run that cannot start leaves an existing --out as it was.
   const others: NamedPath[] = [];
   if (recordPath !== undefined) others.push({ option: '--record', path: recordPath });
   if (seedFile !== undefined) others.push({ option: '--extractor-seed', path: seedFile });
   if (values['settings-seed'] !== undefined) others.push({ option: '--settings-seed', path: values['settings-seed'] });
-  const sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
+  CertifiedSink.check(outPath, certsPath, others);
 
   let device: Device;
   let closeRecording: (() => void) | undefined;
+  if (recordPath !== undefined) {
+    const rec = await openRecordedDevice(selection, {
+      out: recordPath,
+      tool: 'stream',
+      commandLine: ['stream', ...argv],
+      extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
+    });
+    device = rec.device;
+    closeRecording = () => rec.recorder.close();
+  } else {
+    device = await openDevice(selection);
+  }
+  let sink: CertifiedSink;
   try {
-    if (recordPath !== undefined) {
-      const rec = await openRecordedDevice(selection, {
-        out: recordPath,
-        tool: 'stream',
-        commandLine: ['stream', ...argv],
-        extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
-      });
-      device = rec.device;
-      closeRecording = () => rec.recorder.close();
-    } else {
-      device = await openDevice(selection);
-    }
+    sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
   } catch (e) {
-    await sink.close().catch(() => undefined); // the device error is the one to report
+    await device.close();
+    closeRecording?.();
     throw e;
   }
 
