@@ -103,18 +103,6 @@ if (T_FIXED_OPS !== 'scalar,scalar,reserved,records' || TRIALS_LAYOUT.scalars.fi
 }
 const T_RESERVED_OP = TRIALS_LAYOUT.ops[2] as Extract<FieldOp, { op: 'reserved' }>;
 
-/**
- * TRIALS records are copied into shared 16 KiB blocks (about 400 full frames
- * each) and handed out as views of their own n bytes: one typed-array object
- * per frame instead of a typed array with its own buffer (fewer, smaller
- * allocations on the hot path; a frame kept alive keeps at most its block).
- * Space is taken only for a frame that passed every check, and never handed
- * out twice, so a frame's records are never written again.
- */
-const RECORD_BLOCK_BYTES = 16384;
-let recordBlock = new ArrayBuffer(RECORD_BLOCK_BYTES);
-let recordBlockUsed = 0;
-
 function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq: number): TrialsFrame | undefined {
   if ((flags & ~T_FLAGS_MASK) !== 0) return undefined;
   const p = offset + PAYLOAD_OFFSET;
@@ -125,11 +113,7 @@ function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq:
   for (let i = T_RESERVED_OP.offset; i < T_RESERVED_OP.offset + T_RESERVED_OP.size; i++) if (bytes[p + i] !== 0) return undefined;
   const r = p + T_REC;
   // Copied and checked in one pass (a Buffer subarray per frame costs more than the copy).
-  if (recordBlockUsed + n > RECORD_BLOCK_BYTES) {
-    recordBlock = new ArrayBuffer(RECORD_BLOCK_BYTES);
-    recordBlockUsed = 0;
-  }
-  const records = new Uint8Array(recordBlock, recordBlockUsed, n);
+  const records = new Uint8Array(n);
   let bad = 0;
   for (let k = 0; k < n; k++) {
     const v = bytes[r + k];
@@ -142,7 +126,6 @@ function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq:
   // PROTOCOL 3: bytes after the n records are unused, so zero.
   for (let k = n; k < T_REC_SIZE; k++) bad |= bytes[r + k];
   if (bad !== 0) return undefined;
-  recordBlockUsed += n;
   return { kind: 'TRIALS', flags, seq, first: hi * TWO_POW_32 + readU32(bytes, p + T_FIRST), n, records };
 }
 
