@@ -149,7 +149,11 @@ function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value as Record<string, unknown>).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k]);
+    // defineProperty, not assignment: an own "__proto__" key (JSON.parse makes one) must stay a field,
+    // not become the prototype and vanish from the line and its hash.
+    for (const k of Object.keys(value as Record<string, unknown>).sort()) {
+      Object.defineProperty(out, k, { value: sortKeys((value as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   return value;

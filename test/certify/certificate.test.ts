@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { chshRate, chshRateSlope, omegaOfS, EAT_THRESHOLD_GRID_SIZE, EAT_THRESHOLD_STEP } from '../../src/certify/bounds.ts';
 import {
+  canonicalJson,
   certificateSchema,
   formatCertificateLine,
   hashCertificate,
@@ -85,6 +86,13 @@ describe('certified blocks with the defaults (quantum, eps 2^-64, 2^22 trials)',
 });
 
 describe('certificate line', () => {
+  it('keeps an own "__proto__" field in the canonical line and its hash (JSON.parse makes one; assignment would drop it)', () => {
+    const tampered = JSON.parse('{"a":1,"b":{"c":2},"__proto__":{"sLowerBound":3}}') as unknown;
+    expect(canonicalJson(tampered)).toBe('{"__proto__":{"sLowerBound":3},"a":1,"b":{"c":2}}');
+    expect(canonicalJson(tampered)).not.toBe(canonicalJson({ a: 1, b: { c: 2 } }));
+    expect(hashCertificate(canonicalJson(tampered))).not.toBe(hashCertificate(canonicalJson({ a: 1, b: { c: 2 } })));
+  });
+
   it('round-trips through format and parse, chained by hash', async () => {
     const bs = await certifiedBlocks();
     const first = complete(bs[0], null);
