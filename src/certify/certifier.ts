@@ -197,6 +197,9 @@ export class Certifier {
     this.ignoredFaults = ignoredFaults;
     this.device = { serial: device.serial, firmware: device.firmware };
     if (hostSettings && settingsSource !== 'host') throw new RangeError('"hostSettings" needs settingsSource host');
+    // PROTOCOL 6: host settings are only as good as the echo check, which reads the ledger; without it every
+    // host-flagged record would pass unchecked under certificates that claim the check.
+    if (settingsSource === 'host' && !hostSettings) throw new RangeError('settingsSource host needs "hostSettings" (the ledger the echo check reads)');
     this.hostSettings = hostSettings;
     this.extractorSeedBits = extractorSeedBits;
     this.recycleInputs = recycleInputs;

@@ -40,8 +40,10 @@ describe('adversarial chips produce nothing and name the reason', () => {
     const c = new Certifier({ device, blockTrials: 1024 });
     const [batch] = toBatches(chshRecords(40, 2.4, 1), { flags: 0x02 });
     expect(() => c.push(batch)).toThrow(DeviceError);
-    const h = new Certifier({ device, blockTrials: 1024, settingsSource: 'host' });
-    expect(() => h.push(batch)).not.toThrow();
+  });
+
+  it('a host-settings certifier without the settings ledger is refused: it could not check one echo (PROTOCOL 6)', () => {
+    expect(() => new Certifier({ device, blockTrials: 1024, settingsSource: 'host' })).toThrow('settingsSource host needs "hostSettings" (the ledger the echo check reads)');
   });
 
   it('an ended run refuses its incomplete last block and yields every complete one before it', async () => {
