@@ -335,6 +335,9 @@ export async function openRecording(path: string, { chunkBytes = 1 << 20, onWarn
   // A gzip-compressed file (fixtures are kept small that way) is read through a streaming gunzip.
   const first = await readPlain().catch(async (e: unknown) => {
     await close();
+    // A directory opens fine and fails at its first read: the user named the wrong path (exit 2, one line).
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') throw new InputError('RECORDING_OPEN', `cannot open recording ${path}: is a directory`, { cause: e });
     throw e;
   });
   let readChunk = readPlain;

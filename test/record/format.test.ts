@@ -390,4 +390,10 @@ describe('a flipped bit anywhere after the header', () => {
       expect(parser.cut!.recordIndex).toBe(Math.max(0, hit));
     }
   });
+
+  it('a directory named as the recording: one InputError (exit 2), not a raw EISDIR', async () => {
+    const err = await openRecording(tmpdir()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toBe(`cannot open recording ${tmpdir()}: is a directory`);
+  });
 });
