@@ -115,7 +115,16 @@ function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq:
   // Copied and checked in one pass (a Buffer subarray per frame costs more than the copy).
   const records = new Uint8Array(n);
   let bad = 0;
-  for (let k = 0; k < n; k++) {
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const v0 = bytes[r + k], v1 = bytes[r + k + 1], v2 = bytes[r + k + 2], v3 = bytes[r + k + 3];
+    records[k] = v0;
+    records[k + 1] = v1;
+    records[k + 2] = v2;
+    records[k + 3] = v3;
+    bad |= v0 | v1 | v2 | v3;
+  }
+  for (; k < n; k++) {
     const v = bytes[r + k];
     records[k] = v;
     bad |= v;
