@@ -25,6 +25,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Figure } from './run.ts';
 import { bundleChild } from './lib/bundle.ts';
+import { peakRssBytes } from './lib/peak-rss.ts';
 
 const TRIALS = 2 ** 24;
 /** Fresh child processes per mode; the fastest counts, the largest peak RSS counts. */
@@ -69,7 +70,7 @@ async function child(mode: string, file: string): Promise<void> {
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpuSeconds = cpuSince(c0);
-    process.stdout.write(JSON.stringify({ trials, seconds, cpuSeconds, maxRssMB: process.resourceUsage().maxRSS / 1024, blocks } satisfies ChildResult) + '\n');
+    process.stdout.write(JSON.stringify({ trials, seconds, cpuSeconds, maxRssMB: peakRssBytes() / 2 ** 20, blocks } satisfies ChildResult) + '\n');
     return;
   }
   const c0 = process.cpuUsage();
@@ -82,7 +83,7 @@ async function child(mode: string, file: string): Promise<void> {
     trials += block.ok ? block.draft.trialRange.count : block.trialRange.count;
   }
   const seconds = (performance.now() - t0) / 1000;
-  const result: ChildResult = { trials, seconds, cpuSeconds: cpuSince(c0), maxRssMB: process.resourceUsage().maxRSS / 1024, blocks };
+  const result: ChildResult = { trials, seconds, cpuSeconds: cpuSince(c0), maxRssMB: peakRssBytes() / 2 ** 20, blocks };
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 

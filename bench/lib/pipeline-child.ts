@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BLOCK_TRIALS } from '../../src/certify/index.ts';
+import { peakRssBytes } from './peak-rss.ts';
 
 const args = process.argv.slice(2);
 
@@ -63,7 +64,7 @@ if (args[0] === '--capture') {
 
   const seed = randomSeed(seedBitsForBlock(DEFAULT_BLOCK_TRIALS));
   // The peak so far (loader, modules, capture) and the CPU time so far: the pipeline's own figures start here.
-  const rssBeforeBytes = process.resourceUsage().maxRSS * 1024;
+  const rssBeforeBytes = peakRssBytes();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let bytesOut = 0;
@@ -83,7 +84,7 @@ if (args[0] === '--capture') {
       trialsPerCpuSecond: trials / cpuSeconds,
       rssBeforeBytes,
       bytesOut,
-      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      maxRssBytes: peakRssBytes(),
     }),
   );
 }
