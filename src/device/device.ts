@@ -566,7 +566,7 @@ export class Device extends EventEmitter {
   }
 
   private onFrame(frame: DeviceFrame | UnknownFrame): void {
-    const lost = this.seqs.observe(frame.seq);
+    const lost = this.seqs.observe(frame.seq, frame);
     if (lost < 0) {
       this.stats.duplicateFrames++;
       return;

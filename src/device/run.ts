@@ -58,24 +58,40 @@ export function emptyRunStats(): RunStats {
 /**
  * PROTOCOL 3: the device numbers its frames with one counter, +1 per frame,
  * wrapping after 0xFFFFFFFF; a jump means frames were lost on the link.
- * A repeat of the last seq is a duplicate (dropped); a backward jump (more
- * than 2^31 ahead modulo 2^32) is taken as a counter restart, not a loss.
+ * A repeat of the last seq is a duplicate (dropped) only when the frame is
+ * the same as the last one: a different frame under a repeated seq is not
+ * the link repeating itself, so it is kept (a STATUS with fault bits, say,
+ * must not vanish; repeated TRIALS indices then end the run in certify) and
+ * counted in `repeatedSeqFrames`. A backward jump (more than 2^31 ahead
+ * modulo 2^32) is taken as a counter restart, not a loss.
  */
 export class DeviceSeqTracker {
   private last: number | undefined;
+  private lastFrame: unknown;
   lostFrames = 0;
   duplicateFrames = 0;
+  repeatedSeqFrames = 0;
   restarts = 0;
 
-  /** Returns the number of frames lost before this one, or -1 for a duplicate to drop. */
-  observe(seq: number): number {
+  /**
+   * Returns the number of frames lost before this one, or -1 for a duplicate
+   * to drop. `frame` (the decoded frame) tells a duplicate from a different
+   * frame under the same seq; without it a repeat counts as a duplicate.
+   */
+  observe(seq: number, frame?: unknown): number {
     const last = this.last;
+    const previous = this.lastFrame;
+    this.lastFrame = frame;
     if (last === undefined) {
       this.last = seq;
       return 0;
     }
     const ahead = (seq - last) >>> 0;
     if (ahead === 0) {
+      if (frame !== undefined && previous !== undefined && !sameFrame(frame, previous)) {
+        this.repeatedSeqFrames++;
+        return 0;
+      }
       this.duplicateFrames++;
       return -1;
     }
@@ -88,6 +104,24 @@ export class DeviceSeqTracker {
     this.lostFrames += lost;
     return lost;
   }
+}
+
+/** Deep equality of two decoded frames (plain objects, arrays, typed arrays, primitives). */
+function sameFrame(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
+    if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b) || a.byteLength !== b.byteLength) return false;
+    const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) if (!sameFrame((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
 }
 
 /** Turns device frames into RunEvents, collecting one batch at a time. */
@@ -348,7 +382,7 @@ export class Run implements AsyncIterable<RunEvent[]> {
  * The RunEvent batches held in any byte stream from a device (a raw capture,
  * a recording's device direction): one batch per chunk that yields events,
  * through exactly the scanner and assembler of a live run. Non-run frames
- * (ACK, INFO, COUNTS, unknown types) are skipped; duplicates dropped.
+ * (ACK, INFO, COUNTS, unknown types) are skipped; exact duplicates dropped.
  * `stats` (optional) is updated in place as the bytes are read.
  */
 export async function* runEventsFromBytes(
@@ -358,7 +392,7 @@ export async function* runEventsFromBytes(
   const assembler = new RunEventAssembler(stats);
   const seqs = new DeviceSeqTracker();
   const onFrame = (frame: DeviceFrame | UnknownFrame): void => {
-    const lost = seqs.observe(frame.seq);
+    const lost = seqs.observe(frame.seq, frame);
     if (lost < 0) return;
     if (lost > 0) assembler.linkLoss(lost);
     switch (frame.kind) {

@@ -98,6 +98,14 @@ describe('runEventsFromBytes', () => {
     const got = await events([Buffer.concat([f, f, trialsFrame(6, 40, 40)])]);
     expect(got.map((e) => (e.kind === 'trials' ? e.first : e.kind))).toEqual([0, 40]);
   });
+
+  it('keeps a different frame under a repeated seq: a STATUS with a fault is not dropped as a duplicate', async () => {
+    const status = encodeFrame({ ...baseStatus, seq: 5, flags: 0, faults: 1 << 6, state: 1 } as DeviceFrame);
+    const stats = emptyRunStats();
+    const got = await events([Buffer.concat([trialsFrame(5, 0, 40), status, status, trialsFrame(6, 40, 40)])], stats);
+    expect(got.map((e) => (e.kind === 'trials' ? e.first : e.kind === 'status' ? `status ${e.status.faults}` : e.kind))).toEqual([0, 'status 64', 40]);
+    expect(stats.linkLostFrames).toBe(0);
+  });
 });
 
 describe('DeviceSeqTracker (PROTOCOL 3: one counter, +1 per frame, wrapping)', () => {
@@ -109,6 +117,17 @@ describe('DeviceSeqTracker (PROTOCOL 3: one counter, +1 per frame, wrapping)', (
     expect(t.observe(2)).toBe(-1);
     expect(t.observe(1)).toBe(0); // backwards: a counter restart, not 2^32 lost frames
     expect(t).toMatchObject({ lostFrames: 2, duplicateFrames: 1, restarts: 1 });
+  });
+
+  it('a repeated seq is a duplicate only when the frame is the same', () => {
+    const t = new DeviceSeqTracker();
+    const a = { kind: 'TRIALS', seq: 7, records: new Uint8Array([1, 2, 3]) };
+    expect(t.observe(7, a)).toBe(0);
+    expect(t.observe(7, { ...a, records: new Uint8Array([1, 2, 3]) })).toBe(-1);
+    expect(t.observe(7, { ...a, records: new Uint8Array([1, 2, 4]) })).toBe(0);
+    expect(t.observe(7, { kind: 'STATUS', seq: 7, faults: 0 })).toBe(0);
+    expect(t.observe(8, a)).toBe(0);
+    expect(t).toMatchObject({ lostFrames: 0, duplicateFrames: 1, repeatedSeqFrames: 2 });
   });
 });
 
