@@ -6,7 +6,10 @@
 import { z } from 'zod';
 import type { Adversary } from '../certify/index.ts';
 import { DEFAULT_BLOCK_TRIALS, DEFAULT_EPS } from '../certify/index.ts';
+import { readFileSync } from 'node:fs';
+import { InputError } from '../errors.ts';
 import { DEFAULT_MAX_CONSECUTIVE_REFUSED } from '../output/certified-stream.ts';
+import { testRateFraction } from '../output/host-settings.ts';
 import { integer, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
 
 export const streamOptionSpecs = {
@@ -62,4 +65,31 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
   if (values.certs !== undefined) s.certsPath = validateOption('certs', pathValue, values.certs);
   if (values['extractor-seed'] !== undefined) s.extractorSeedFile = validateOption('extractor-seed', pathValue, values['extractor-seed']);
   return s;
+}
+
+const TEST_RATE_MESSAGE = 'must be a decimal in (0, 1] with at most 6 digits after the point, e.g. 0.01';
+/** --test-rate: gamma as an exact decimal (the sampler's probability is exactly that fraction). */
+export const testRateValue = z.string({ error: () => TEST_RATE_MESSAGE }).trim().refine(
+  (s) => {
+    try {
+      testRateFraction(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: () => TEST_RATE_MESSAGE },
+);
+
+/** --settings-seed FILE: its bytes, at least the 128 bits ChaChaSource needs (one-line UsageError / InputError otherwise). */
+export function settingsSeedOption(raw: string): Uint8Array {
+  const path = validateOption('settings-seed', pathValue, raw);
+  let seed: Uint8Array;
+  try {
+    seed = readFileSync(path);
+  } catch (e) {
+    throw new InputError('SEED_UNREADABLE', `cannot read settings seed file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+  if (seed.length < 16) throw new InputError('SEED_TOO_SHORT', `settings seed file ${path} is too short: 128 bits needed, ${seed.length * 8} bits found`);
+  return seed;
 }

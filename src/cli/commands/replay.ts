@@ -22,7 +22,6 @@ import { DeviceError, InputError, UsageError } from '../../errors.ts';
 import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
 import { seedBitsForBlock, type ExtractedBlock } from '../../extract/stream.ts';
 import { certifiedStream, certifyEvents, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
-import { testRateFraction } from '../../output/host-settings.ts';
 import type { RefusedBlock } from '../../certify/index.ts';
 import { openRecording } from '../../record/reader.ts';
 import type { RecordingHeader } from '../../record/format.ts';
@@ -31,7 +30,7 @@ import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
-import { streamOptionSpecs, streamOptionsUsage, streamSettings, type StreamSettings } from '../stream-options.ts';
+import { settingsSeedOption, streamOptionSpecs, streamOptionsUsage, streamSettings, testRateValue, type StreamSettings } from '../stream-options.ts';
 import { parseArgs } from 'node:util';
 
 export const summary = 'certify a recording or raw capture again: the live run\'s bytes and certificates';
@@ -180,26 +179,9 @@ function hostSettingsOf(values: ParsedValues<typeof replayOptionSpecs>): HostSet
   const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
   if (source === 'internal') return undefined;
   const opts: HostSettingsOptions = {};
-  if (values['test-rate'] !== undefined) {
-    try {
-      testRateFraction(values['test-rate']);
-    } catch {
-      throw new UsageError(`--test-rate must be a decimal in (0, 1] with at most 6 digits after the point, e.g. 0.01 (got '${values['test-rate']}')`);
-    }
-    opts.testRate = values['test-rate'];
-  }
-  if (values['settings-seed'] !== undefined) {
-    const path = validateOption('settings-seed', pathValue, values['settings-seed']);
-    let seed: Uint8Array;
-    try {
-      seed = readFileSync(path);
-    } catch (e) {
-      throw new InputError('SEED_UNREADABLE', `cannot read settings seed file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-    }
-    // As stream checks it (ChaChaSource needs 128 bits): a short file is bad input, not an internal error.
-    if (seed.length < 16) throw new InputError('SEED_TOO_SHORT', `settings seed file ${path} is too short: 128 bits needed, ${seed.length * 8} bits found`);
-    opts.seed = seed;
-  }
+  if (values['test-rate'] !== undefined) opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
+  // As stream reads it: a short file is bad input, not an internal error.
+  if (values['settings-seed'] !== undefined) opts.seed = settingsSeedOption(values['settings-seed']);
   return opts;
 }
 

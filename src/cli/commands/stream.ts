@@ -6,22 +6,19 @@
  * live status line goes to stderr when it is a terminal. Exit 1 (with one
  * line saying why) when certification keeps failing.
  */
-import { readFileSync } from 'node:fs';
 import type { Device, Run } from '../../device/index.ts';
 import { constants } from 'node:os';
-import { DeviceError, InputError, UsageError } from '../../errors.ts';
+import { DeviceError, UsageError } from '../../errors.ts';
 import { resolveExtractorSeed } from '../../extract/index.ts';
 import { seedBitsForBlock } from '../../extract/stream.ts';
 import { certifiedStream, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
-import { testRateFraction } from '../../output/host-settings.ts';
 import { seedReference } from '../../record/session.ts';
 import type { CommandIo } from '../framework.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
-import { z } from 'zod';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
-import { streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
+import { settingsSeedOption, streamOptionSpecs, streamOptionsUsage, streamSettings, testRateValue } from '../stream-options.ts';
 
 export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-extracted)';
 export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [--bytes N] [--out FILE|-]
@@ -66,20 +63,6 @@ function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false)
   return host ? `${line}  net gain ${p.netGainBits >= 0 ? '+' : ''}${(p.netGainBits / 1000).toFixed(1)} kbit (settings ${(p.settingBits / 1000).toFixed(1)} kbit)  starved ${p.resumedFrames}` : line;
 }
 
-const TEST_RATE_MESSAGE = 'must be a decimal in (0, 1] with at most 6 digits after the point, e.g. 0.01';
-/** --test-rate: gamma as an exact decimal (the sampler's probability is exactly that fraction). */
-const testRateValue = z.string({ error: () => TEST_RATE_MESSAGE }).trim().refine(
-  (s) => {
-    try {
-      testRateFraction(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: () => TEST_RATE_MESSAGE },
-);
-
 /** The host-settings options, or undefined for internal settings (one-line UsageError / InputError on a problem). */
 function hostSettingsOptions(values: { settings?: string; 'settings-seed'?: string; 'test-rate'?: string }): HostSettingsOptions | undefined {
   const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
@@ -90,17 +73,7 @@ function hostSettingsOptions(values: { settings?: string; 'settings-seed'?: stri
   }
   const opts: HostSettingsOptions = {};
   if (values['test-rate'] !== undefined) opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
-  if (values['settings-seed'] !== undefined) {
-    const path = validateOption('settings-seed', pathValue, values['settings-seed']);
-    let seed: Uint8Array;
-    try {
-      seed = readFileSync(path);
-    } catch (e) {
-      throw new InputError('SEED_UNREADABLE', `cannot read settings seed file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-    }
-    if (seed.length < 16) throw new InputError('SEED_TOO_SHORT', `settings seed file ${path} is too short: 128 bits needed, ${seed.length * 8} bits found`);
-    opts.seed = seed;
-  }
+  if (values['settings-seed'] !== undefined) opts.seed = settingsSeedOption(values['settings-seed']);
   return opts;
 }
 
