@@ -4,7 +4,7 @@
  * and certificates; the calibration session gives the same profile.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { copyFileSync, mkdtempSync, mkdirSync, rmSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, readFileSync, statSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -126,7 +126,6 @@ describe('fixtures', () => {
     it(`${name}: its recorded command, run again, writes the same bytes (recording included)`, async () => {
       const e = manifest.find((m) => m.name === name)!;
       const at = mkdtempSync(join(dir, `${name}-`));
-      mkdirSync(at, { recursive: true });
       for (const f of ['extractor-seed.bin', 'settings-seed.bin']) copyFileSync(join(fixtures, f), join(at, f));
       const code = await new Promise<number>((resolve) => {
         execFile(process.execPath, [epqrngBin, ...e.command], { cwd: at, env: { ...process.env, SOURCE_DATE_EPOCH: FIXTURE_EPOCH }, timeout: 60_000 }, (err) =>
