@@ -13,9 +13,10 @@ export interface Result {
   stderr: string;
 }
 
-export function epqrng(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Result> {
+/** `cwd` (default the package root) is where relative paths in `args` resolve. */
+export function epqrng(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000, cwd = root): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/epqrng.js', ...args], { cwd: root, env: { ...process.env, ...env }, timeout: timeoutMs, encoding: 'latin1' }, (err, stdout, stderr) => {
+    execFile(process.execPath, [`${root}bin/epqrng.js`, ...args], { cwd, env: { ...process.env, ...env }, timeout: timeoutMs, encoding: 'latin1' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });

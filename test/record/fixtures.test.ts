@@ -5,12 +5,11 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { copyFileSync, mkdtempSync, rmSync, readFileSync, statSync } from 'node:fs';
-import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { epqrngInProcess } from '../cli/run-cli.ts';
+import { epqrng, epqrngInProcess } from '../cli/run-cli.ts';
 import { Device } from '../../src/device/index.ts';
 import { calibrate } from '../../src/calibrate/procedure.ts';
 import { makePlan } from '../../src/calibrate/plan.ts';
@@ -19,7 +18,6 @@ import { openRecording } from '../../src/record/reader.ts';
 import { withoutWallTime, FIXTURE_EPOCH, type FixtureEntry } from '../../fixtures/make-fixtures.ts';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures');
-const epqrngBin = join(dirname(fileURLToPath(import.meta.url)), '../../bin/epqrng.js');
 const manifest = JSON.parse(readFileSync(join(fixtures, 'manifest.json'), 'utf8')) as FixtureEntry[];
 const seed = join(fixtures, 'extractor-seed.bin');
 
@@ -127,11 +125,7 @@ describe('fixtures', () => {
       const e = manifest.find((m) => m.name === name)!;
       const at = mkdtempSync(join(dir, `${name}-`));
       for (const f of ['extractor-seed.bin', 'settings-seed.bin']) copyFileSync(join(fixtures, f), join(at, f));
-      const code = await new Promise<number>((resolve) => {
-        execFile(process.execPath, [epqrngBin, ...e.command], { cwd: at, env: { ...process.env, SOURCE_DATE_EPOCH: FIXTURE_EPOCH }, timeout: 60_000 }, (err) =>
-          resolve(err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0),
-        );
-      });
+      const { code } = await epqrng(e.command, { SOURCE_DATE_EPOCH: FIXTURE_EPOCH }, 60_000, at);
       expect(code).toBe(e.exitCode);
       for (const [file, hash] of Object.entries(e.files)) expect(sha256(readFileSync(join(at, file))), file).toBe(hash);
     }, 90_000);
