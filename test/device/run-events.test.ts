@@ -9,6 +9,8 @@ import { DeviceSeqTracker, Run, runEventsFromBytes, emptyRunStats, type RunEvent
 import { encodeFrame, encodeRaw } from '../../src/protocol/encode.ts';
 import { FrameType, type DeviceFrame } from '../../src/protocol/types.ts';
 import { baseStatus } from './fake-chip.ts';
+import { certifyRun } from '../../src/certify/index.ts';
+import { DeviceError } from '../../src/errors.ts';
 
 /** xorshift32, fixed seed: reproducible chunkings and corruption. */
 function rng(seed: number): () => number {
@@ -97,6 +99,20 @@ describe('runEventsFromBytes', () => {
     const f = trialsFrame(5, 0, 40);
     const got = await events([Buffer.concat([f, f, trialsFrame(6, 40, 40)])]);
     expect(got.map((e) => (e.kind === 'trials' ? e.first : e.kind))).toEqual([0, 40]);
+  });
+
+  it('a different TRIALS frame under a repeated seq, reusing the trial indices, ends the run in certify (it cannot add to S)', async () => {
+    const other = encodeFrame({ kind: 'TRIALS', seq: 5, flags: 0, first: 0, n: 40, records: new Uint8Array(40).fill(3) } as DeviceFrame);
+    const batches: RunEvent[][] = [await events([Buffer.concat([trialsFrame(5, 0, 40), other])])];
+    const run = (async function* () {
+      yield* batches;
+    })();
+    const certify = (async () => {
+      for await (const _ of certifyRun(run, { device: { serial: 'EPQ1-TEST0000', firmware: '1.0.3' }, blockTrials: 1000 })) {
+        // no block completes
+      }
+    })();
+    await expect(certify).rejects.toBeInstanceOf(DeviceError);
   });
 
   it('keeps a different frame under a repeated seq: a STATUS with a fault is not dropped as a duplicate', async () => {
