@@ -36,13 +36,30 @@ export async function run(): Promise<Figure[]> {
       delay = Math.max(delay, Math.abs(e.pathDelayPs.value - h.pathDelayPs));
       pi = Math.max(pi, Math.abs(e.piPulseMicrowatts.value / h.piPumpMicrowatts - 1) * 100);
       jitter = Math.max(jitter, Math.abs(e.jitterPs.value / h.jitterPs - 1) * 100);
-      const s = { anglesCentidegrees: p.settings.anglesCentideg, windowPs: p.settings.windowPs, delayPs: p.settings.delayPs, pumpMicrowatts: p.settings.pumpMicrowatts, biasMillivolts: p.settings.biasMv };
+      const s = {
+        anglesCentidegrees: p.settings.anglesCentideg,
+        windowPs: p.settings.windowPs,
+        delayPs: p.settings.delayPs,
+        pumpMicrowatts: p.settings.pumpMicrowatts,
+        biasMillivolts: p.settings.biasMv,
+      };
       ratio = Math.min(ratio, expectedS(h, s) / expectedS(h, idealSettings(h)));
     }
-    const f = (name: string, value: number, unit: string, target?: string, ok?: boolean): Figure => ({ name: `calibrate ${mode}: ${name}`, value, unit, ...(target ? { target, ok } : {}) });
+    const f = (name: string, value: number, unit: string, target?: string, ok?: boolean): Figure => ({
+      name: `calibrate ${mode}: ${name}`,
+      value,
+      unit,
+      ...(target ? { target, ok } : {}),
+    });
     figures.push(
       f('planned chip time (upper bound)', plannedChipTimeMs(makePlan(mode)) / 1000, 's'),
-      f(`chip time, max over ${CHIPS} chips`, chipMax / 1000, 's', mode === 'normal' ? '<= 120' : '<= 60', mode === 'normal' ? chipMax <= 120_000 : chipMax <= 60_000),
+      f(
+        `chip time, max over ${CHIPS} chips`,
+        chipMax / 1000,
+        's',
+        mode === 'normal' ? '<= 120' : '<= 60',
+        mode === 'normal' ? chipMax <= 120_000 : chipMax <= 60_000,
+      ),
       f('wall time per calibration (virtual clock)', wallSum / CHIPS / 1000, 's'),
       f('max |rot error|', rot, 'deg', '<= 0.5', rot <= 0.5),
       f('max |D error|', delay, 'ps', '<= 20', delay <= 20),

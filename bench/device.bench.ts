@@ -36,7 +36,23 @@ function capture(trials: number): Buffer {
     o = encodeTrialsInto(buf, o, seq++, 0, f * 40, records, 0, 40);
     if (f % 1000 === 999) {
       encodeFrame(
-        { kind: 'STATUS', seq: seq++, flags: 0, trials: (f + 1) * 40, temperature: 2500, pump: 300, bias: [30000, 30000, 30000, 30000], dark: [100, 100, 100, 100], window: 1000, angles: [0, 4500, 2250, 15750], faults: 0, state: 1, source: 0, lost: 0, delay: 0 },
+        {
+          kind: 'STATUS',
+          seq: seq++,
+          flags: 0,
+          trials: (f + 1) * 40,
+          temperature: 2500,
+          pump: 300,
+          bias: [30000, 30000, 30000, 30000],
+          dark: [100, 100, 100, 100],
+          window: 1000,
+          angles: [0, 4500, 2250, 15750],
+          faults: 0,
+          state: 1,
+          source: 0,
+          lost: 0,
+          delay: 0,
+        },
         buf,
         o,
       );
@@ -62,7 +78,8 @@ export async function run(): Promise<Figure[]> {
       for (const e of batch) if (e.kind === 'trials') seen += e.n;
     }
     const s = (performance.now() - t0) / 1000;
-    if (seen !== trials || stats.linkLostFrames !== 0) throw new Error(`bench capture decoded wrong: ${seen} trials, ${stats.linkLostFrames} lost`);
+    if (seen !== trials || stats.linkLostFrames !== 0)
+      throw new Error(`bench capture decoded wrong: ${seen} trials, ${stats.linkLostFrames} lost`);
     best = Math.max(best, trials / s);
   }
   const live = await liveRun(5_000_000);
@@ -70,8 +87,14 @@ export async function run(): Promise<Figure[]> {
   return [
     ...pty,
     { name: 'device: in-process run, simulator + Device (virtual clock)', value: live, unit: 'trials/s' },
-    { name: 'device: runEventsFromBytes (capture -> RunEvent batches)', value: best, unit: 'trials/s', target: '>= 2.5e7', ok: best >= 25e6 },
-    { name: 'device: runEventsFromBytes bytes', value: (best / 40) * FRAME_SIZE / 1e6, unit: 'MB/s' },
+    {
+      name: 'device: runEventsFromBytes (capture -> RunEvent batches)',
+      value: best,
+      unit: 'trials/s',
+      target: '>= 2.5e7',
+      ok: best >= 25e6,
+    },
+    { name: 'device: runEventsFromBytes bytes', value: ((best / 40) * FRAME_SIZE) / 1e6, unit: 'MB/s' },
   ];
 }
 
@@ -95,7 +118,10 @@ async function ptyRun(limitTrials: number): Promise<Figure[]> {
   if (spawnSync('socat', ['-V'], { stdio: 'ignore' }).status !== 0) return [];
   const root = fileURLToPath(new URL('..', import.meta.url));
   const path = join(mkdtempSync(join(tmpdir(), 'epqrng-bench-')), 'epq');
-  const child = spawn(process.execPath, ['bin/epqrng.js', 'simulate', '--pty', path, '--seed', '2'], { cwd: root, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['bin/epqrng.js', 'simulate', '--pty', path, '--seed', '2'], {
+    cwd: root,
+    stdio: 'ignore',
+  });
   try {
     const deadline = Date.now() + 20_000;
     while (!existsSync(path)) {
@@ -124,7 +150,13 @@ async function ptyRun(limitTrials: number): Promise<Figure[]> {
       return [
         { name: 'device: PTY run at 1 M trials/s, trials/s received', value: seen / wallS, unit: 'trials/s' },
         { name: 'device: PTY run, host CPU (share of one core)', value: cpuShare * 100, unit: '%' },
-        { name: 'device: PTY run, trials lost (GAP frames + missing)', value: gaps + (limitTrials - seen), unit: 'count', target: '0', ok: gaps === 0 && seen === limitTrials },
+        {
+          name: 'device: PTY run, trials lost (GAP frames + missing)',
+          value: gaps + (limitTrials - seen),
+          unit: 'count',
+          target: '0',
+          ok: gaps === 0 && seen === limitTrials,
+        },
       ];
     } finally {
       await device.close();

@@ -70,16 +70,36 @@ export async function run(): Promise<Figure[]> {
     releaseToeplitzCaches();
     const oneShotS = median(wall) / 1000;
     figures.push(
-      { name: `toeplitz n=2^${lg} m=n/4 one-shot, median wall`, value: oneShotS, unit: 's', target: `< ${targetS}`, ok: oneShotS < targetS },
+      {
+        name: `toeplitz n=2^${lg} m=n/4 one-shot, median wall`,
+        value: oneShotS,
+        unit: 's',
+        target: `< ${targetS}`,
+        ok: oneShotS < targetS,
+      },
       { name: `toeplitz n=2^${lg} m=n/4 one-shot, median CPU`, value: median(cpu) / 1000, unit: 's' },
       { name: `toeplitz n=2^${lg} m=n/4 one-shot, cold first call (tables)`, value: coldMs / 1000, unit: 's' },
-      { name: `toeplitz n=2^${lg} m=n/4 per block with a plan, median wall`, value: median(blockWall) / 1000, unit: 's' },
+      {
+        name: `toeplitz n=2^${lg} m=n/4 per block with a plan, median wall`,
+        value: median(blockWall) / 1000,
+        unit: 's',
+      },
       { name: `toeplitz n=2^${lg} m=n/4 per block with a plan, median CPU`, value: median(blockCpu) / 1000, unit: 's' },
-      { name: `toeplitz n=2^${lg} rounding error (max distance to integer)`, value: plan.stats.maxRoundingError, unit: '', target: '<= 0.25', ok: plan.stats.maxRoundingError <= 0.25 },
+      {
+        name: `toeplitz n=2^${lg} rounding error (max distance to integer)`,
+        value: plan.stats.maxRoundingError,
+        unit: '',
+        target: '<= 0.25',
+        ok: plan.stats.maxRoundingError <= 0.25,
+      },
       { name: `toeplitz n=2^${lg} WebAssembly SIMD kernels in use`, value: plan.simd ? 1 : 0, unit: '(1 = yes)' },
     );
   }
   // resourceUsage().maxRSS is in KiB: the peak of this whole bench process
-  figures.push({ name: 'peak RSS of the bench process (after the extract bench)', value: process.resourceUsage().maxRSS / 1024, unit: 'MiB' });
+  figures.push({
+    name: 'peak RSS of the bench process (after the extract bench)',
+    value: process.resourceUsage().maxRSS / 1024,
+    unit: 'MiB',
+  });
   return figures;
 }

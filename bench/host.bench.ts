@@ -43,11 +43,33 @@ async function hostModeFigures(): Promise<Figure[]> {
       const mismatches = m.echoMismatch === null ? 0 : 1;
       const share = m.trialsPerSecond / rate;
       return [
-        { name: 'host mode, PTY, 1e7 trials: trials received', value: m.trials, unit: 'trials', target: '= 1e7', ok: m.trials === TRIALS && m.lostTrials === 0 },
+        {
+          name: 'host mode, PTY, 1e7 trials: trials received',
+          value: m.trials,
+          unit: 'trials',
+          target: '= 1e7',
+          ok: m.trials === TRIALS && m.lostTrials === 0,
+        },
         { name: 'host mode, PTY: echo mismatches', value: mismatches, unit: '', target: '= 0', ok: mismatches === 0 },
-        { name: 'host mode, PTY: starved intervals after start-up (RESUMED)', value: m.resumedAfterStart, unit: '', target: '= 0', ok: m.resumedAfterStart === 0 },
-        { name: 'host mode, PTY: STATUS with SETTINGS_STARVED after the first', value: m.starvedStatusAfterFirst, unit: 'frames' },
-        { name: 'host mode, PTY: trial rate / chip rate', value: 100 * share, unit: '%', target: '>= 95', ok: share >= 0.95 },
+        {
+          name: 'host mode, PTY: starved intervals after start-up (RESUMED)',
+          value: m.resumedAfterStart,
+          unit: '',
+          target: '= 0',
+          ok: m.resumedAfterStart === 0,
+        },
+        {
+          name: 'host mode, PTY: STATUS with SETTINGS_STARVED after the first',
+          value: m.starvedStatusAfterFirst,
+          unit: 'frames',
+        },
+        {
+          name: 'host mode, PTY: trial rate / chip rate',
+          value: 100 * share,
+          unit: '%',
+          target: '>= 95',
+          ok: share >= 0.95,
+        },
       ];
     } finally {
       await device.close();
@@ -87,9 +109,17 @@ async function fullPipelineFigures(): Promise<Figure[]> {
     const seconds = (performance.now() - t0) / 1000;
     const p = last!;
     return [
-      { name: 'full pipeline host mode, PTY: certified blocks', value: p.blocksPassed, unit: `of ${p.blocksPassed + p.blocksFailed}` },
+      {
+        name: 'full pipeline host mode, PTY: certified blocks',
+        value: p.blocksPassed,
+        unit: `of ${p.blocksPassed + p.blocksFailed}`,
+      },
       { name: 'full pipeline host mode: RESUMED frames incl. start-up', value: p.resumedFrames, unit: '' },
-      { name: 'full pipeline host mode: STATUS with SETTINGS_STARVED after first', value: starvedStatus, unit: 'frames' },
+      {
+        name: 'full pipeline host mode: STATUS with SETTINGS_STARVED after first',
+        value: starvedStatus,
+        unit: 'frames',
+      },
       { name: 'full pipeline host mode: trials / wall time', value: p.trials / seconds, unit: 'trials/s' },
       { name: 'full pipeline host mode: run net gain (seed charged once)', value: p.netGainBits, unit: 'bits' },
     ];
@@ -112,8 +142,18 @@ function spotCheckFigures(): Figure[] {
     if (rate === '0.01') {
       const perTrial = source.bitsConsumed / TRIALS;
       const target = binaryEntropy(gamma) + 2 * gamma + 0.01;
-      figures.push({ name: 'spot-checking gamma = 0.01: setting bits per trial (1e7)', value: perTrial, unit: 'bits', target: `<= ${target.toFixed(4)}`, ok: perTrial <= target });
-      figures.push({ name: 'spot-checking gamma = 0.01: h(gamma) + 2 gamma', value: binaryEntropy(gamma) + 2 * gamma, unit: 'bits' });
+      figures.push({
+        name: 'spot-checking gamma = 0.01: setting bits per trial (1e7)',
+        value: perTrial,
+        unit: 'bits',
+        target: `<= ${target.toFixed(4)}`,
+        ok: perTrial <= target,
+      });
+      figures.push({
+        name: 'spot-checking gamma = 0.01: h(gamma) + 2 gamma',
+        value: binaryEntropy(gamma) + 2 * gamma,
+        unit: 'bits',
+      });
     }
     figures.push({ name: `settings draw rate, gamma = ${rate}`, value: TRIALS / seconds, unit: 'trials/s' });
   }
@@ -159,18 +199,49 @@ async function netGainRunFigures(): Promise<Figure[]> {
   const c = cert!;
   const a = c.accounting!;
   return [
-    { name: 'spot-check run at that size (gamma 0.01, sim seed 6): trials in the block', value: c.trialRange.count, unit: 'trials' },
-    { name: 'spot-check run: S estimate / lower bound', value: c.sEstimate, unit: `(lower ${c.sLowerBound.toFixed(4)})` },
-    { name: 'spot-check run: bound used', value: c.bound.startsWith('Dupuis-Fawzi') ? 1 : 0, unit: c.bound.slice(0, 24) },
+    {
+      name: 'spot-check run at that size (gamma 0.01, sim seed 6): trials in the block',
+      value: c.trialRange.count,
+      unit: 'trials',
+    },
+    {
+      name: 'spot-check run: S estimate / lower bound',
+      value: c.sEstimate,
+      unit: `(lower ${c.sLowerBound.toFixed(4)})`,
+    },
+    {
+      name: 'spot-check run: bound used',
+      value: c.bound.startsWith('Dupuis-Fawzi') ? 1 : 0,
+      unit: c.bound.slice(0, 24),
+    },
     { name: 'spot-check run: certified bits', value: a.certifiedBits, unit: 'bits' },
-    { name: 'spot-check run: setting bits drawn', value: a.settingBits, unit: `bits (${(a.settingBits / c.trialRange.count).toFixed(4)} per trial)` },
-    { name: 'spot-check run: block net gain (certificate)', value: a.netGainBits, unit: 'bits', target: '> 0', ok: a.netGainBits > 0 },
-    { name: 'spot-check run: run net gain, extractor seed charged once', value: a.run.netGainBits, unit: `bits (seed ${a.extractorSeedBits} bits, reused by every later block)` },
+    {
+      name: 'spot-check run: setting bits drawn',
+      value: a.settingBits,
+      unit: `bits (${(a.settingBits / c.trialRange.count).toFixed(4)} per trial)`,
+    },
+    {
+      name: 'spot-check run: block net gain (certificate)',
+      value: a.netGainBits,
+      unit: 'bits',
+      target: '> 0',
+      ok: a.netGainBits > 0,
+    },
+    {
+      name: 'spot-check run: run net gain, extractor seed charged once',
+      value: a.run.netGainBits,
+      unit: `bits (seed ${a.extractorSeedBits} bits, reused by every later block)`,
+    },
     { name: 'spot-check run: refused blocks before it', value: refused, unit: '' },
     { name: 'spot-check run: wall time (simulate, certify, extract)', value: seconds, unit: 's' },
   ];
 }
 
 export async function run(): Promise<Figure[]> {
-  return [...spotCheckFigures(), ...(await netGainRunFigures()), ...(await hostModeFigures()), ...(await fullPipelineFigures())];
+  return [
+    ...spotCheckFigures(),
+    ...(await netGainRunFigures()),
+    ...(await hostModeFigures()),
+    ...(await fullPipelineFigures()),
+  ];
 }

@@ -42,7 +42,11 @@ interface Child {
 }
 
 function measure(runner: string[], blocks: number, extra: string[] = []): Child {
-  const out = execFileSync(process.execPath, [...runner, String(blocks), ...extra], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
+  const out = execFileSync(process.execPath, [...runner, String(blocks), ...extra], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as Child;
 }
 
@@ -59,26 +63,52 @@ export async function run(): Promise<Figure[]> {
     const net = (r.maxRssBytes - r.captureBytes) / MB;
     const label = `pipeline ${blocks} blocks (${(r.trials / 1e6).toFixed(1)} M trials, ${how})`;
     figures.push(
-      { name: `${label}: per CPU second`, value: r.trialsPerCpuSecond, unit: 'trials/s', target: '>= 1e7 (aim 2.5e7)', ok: r.trialsPerCpuSecond >= 1e7 },
+      {
+        name: `${label}: per CPU second`,
+        value: r.trialsPerCpuSecond,
+        unit: 'trials/s',
+        target: '>= 1e7 (aim 2.5e7)',
+        ok: r.trialsPerCpuSecond >= 1e7,
+      },
       { name: `${label}: wall clock`, value: r.trialsPerSecond, unit: 'trials/s' },
       { name: `${label}: certified output`, value: r.bytesOut, unit: 'bytes' },
       { name: `${label}: peak RSS before the pipeline (loader, capture)`, value: r.rssBeforeBytes / MB, unit: 'MB' },
-      { name: `${label}: peak RSS incl. ${(r.captureBytes / MB).toFixed(0)} MB capture`, value: r.maxRssBytes / MB, unit: 'MB' },
+      {
+        name: `${label}: peak RSS incl. ${(r.captureBytes / MB).toFixed(0)} MB capture`,
+        value: r.maxRssBytes / MB,
+        unit: 'MB',
+      },
       { name: `${label}: peak RSS net of the capture`, value: net, unit: 'MB', target: '< 150', ok: net < 150 },
     );
   }
   if (bundled) {
     const r = measure(tsx, 2);
     figures.push(
-      { name: 'pipeline 2 blocks under tsx (as epqrng runs): per CPU second', value: r.trialsPerCpuSecond, unit: 'trials/s' },
-      { name: 'pipeline 2 blocks under tsx: peak RSS net of the capture', value: (r.maxRssBytes - r.captureBytes) / MB, unit: 'MB' },
+      {
+        name: 'pipeline 2 blocks under tsx (as epqrng runs): per CPU second',
+        value: r.trialsPerCpuSecond,
+        unit: 'trials/s',
+      },
+      {
+        name: 'pipeline 2 blocks under tsx: peak RSS net of the capture',
+        value: (r.maxRssBytes - r.captureBytes) / MB,
+        unit: 'MB',
+      },
     );
   }
   // the whole block's product in one transform: faster per block, its memory grows with n + m
   const whole = measure(main, 2, ['--max-fft', String(2 ** 23)]);
   figures.push(
-    { name: `pipeline 2 blocks, one FFT per block (${how}): per CPU second`, value: whole.trialsPerCpuSecond, unit: 'trials/s' },
-    { name: `pipeline 2 blocks, one FFT per block: peak RSS net of the capture`, value: (whole.maxRssBytes - whole.captureBytes) / MB, unit: 'MB' },
+    {
+      name: `pipeline 2 blocks, one FFT per block (${how}): per CPU second`,
+      value: whole.trialsPerCpuSecond,
+      unit: 'trials/s',
+    },
+    {
+      name: `pipeline 2 blocks, one FFT per block: peak RSS net of the capture`,
+      value: (whole.maxRssBytes - whole.captureBytes) / MB,
+      unit: 'MB',
+    },
     { name: 'pipeline: load average (1 min) at the end', value: loadavg()[0], unit: '' },
   );
   return figures;

@@ -64,13 +64,23 @@ async function child(mode: string, file: string): Promise<void> {
     const t0 = performance.now();
     let blocks = 0;
     let trials = 0;
-    const stream = replayBytes(plan, { onCertificate: (_l, b) => ((blocks += 1), (trials += b.certificate.trialRange.count)) });
+    const stream = replayBytes(plan, {
+      onCertificate: (_l, b) => ((blocks += 1), (trials += b.certificate.trialRange.count)),
+    });
     while (!(await stream.next()).done) {
       // bytes dropped
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpuSeconds = cpuSince(c0);
-    process.stdout.write(JSON.stringify({ trials, seconds, cpuSeconds, maxRssMB: peakRssBytes() / 2 ** 20, blocks } satisfies ChildResult) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        trials,
+        seconds,
+        cpuSeconds,
+        maxRssMB: peakRssBytes() / 2 ** 20,
+        blocks,
+      } satisfies ChildResult) + '\n',
+    );
     return;
   }
   const c0 = process.cpuUsage();
@@ -94,7 +104,12 @@ async function makeRecording(file: string): Promise<void> {
   const { trialRun } = await import('../src/record/trial-run.ts');
   const sim = createSimulatedPort({ seed: 5, calibrated: true, clock: 'virtual' });
   const commandLine = ['record', '--simulate=5', '--trials', String(TRIALS), '--out', file];
-  const recorder = new SessionRecorder({ out: file, tool: 'record', commandLine, chipClockUs: () => Math.round(sim.chip.clockMs * 1000) });
+  const recorder = new SessionRecorder({
+    out: file,
+    tool: 'record',
+    commandLine,
+    chipClockUs: () => Math.round(sim.chip.clockMs * 1000),
+  });
   const device = await Device.open({ path: sim.path, binding: recorder.wrap(sim.binding) });
   recorder.begin(device.info);
   const session = trialRun(device, { limitTrials: TRIALS, rateTrialsPerS: 0 });
@@ -136,16 +151,38 @@ export async function run(): Promise<Figure[]> {
       res = { ...res!, maxRssMB: peakRss };
       // 'full' counts the trials of certified blocks (the default 2^22-trial blocks: 4 of them).
       const expected = mode === 'full' ? Math.floor(TRIALS / 2 ** 22) * 2 ** 22 : TRIALS;
-      if (res.trials !== expected) throw new Error(`replay bench child (${mode}) saw ${res.trials} trials, expected ${expected}`);
+      if (res.trials !== expected)
+        throw new Error(`replay bench child (${mode}) saw ${res.trials} trials, expected ${expected}`);
       const rate = res.trials / res.seconds;
-      const what = mode === 'full' ? 'file -> certified, extracted bytes (default options)' : 'file -> certified blocks';
-      figures.push({ name: `replay ${mode} (${how}): ${what}`, value: rate, unit: `trials/s (best of ${RUNS})`, target: '>= 2.5e7', ok: rate >= 25e6 });
-      figures.push({ name: `replay ${mode} (${how}): the same per CPU second`, value: res.trials / res.cpuSeconds, unit: 'trials/CPU-s (same run)' });
-      figures.push({ name: `replay ${mode} (${how}): peak RSS (whole process, worst of ${RUNS})`, value: res.maxRssMB, unit: 'MB', target: '< 150', ok: res.maxRssMB < 150 });
+      const what =
+        mode === 'full' ? 'file -> certified, extracted bytes (default options)' : 'file -> certified blocks';
+      figures.push({
+        name: `replay ${mode} (${how}): ${what}`,
+        value: rate,
+        unit: `trials/s (best of ${RUNS})`,
+        target: '>= 2.5e7',
+        ok: rate >= 25e6,
+      });
+      figures.push({
+        name: `replay ${mode} (${how}): the same per CPU second`,
+        value: res.trials / res.cpuSeconds,
+        unit: 'trials/CPU-s (same run)',
+      });
+      figures.push({
+        name: `replay ${mode} (${how}): peak RSS (whole process, worst of ${RUNS})`,
+        value: res.maxRssMB,
+        unit: 'MB',
+        target: '< 150',
+        ok: res.maxRssMB < 150,
+      });
     }
     if (bundled) {
       const t = runChild(tsx, 'capture', file);
-      figures.push({ name: 'replay capture under tsx (as epqrng runs): rate', value: t.trials / t.seconds, unit: 'trials/s (one run)' });
+      figures.push({
+        name: 'replay capture under tsx (as epqrng runs): rate',
+        value: t.trials / t.seconds,
+        unit: 'trials/s (one run)',
+      });
       figures.push({ name: 'replay capture under tsx: peak RSS (whole process)', value: t.maxRssMB, unit: 'MB' });
     }
     figures.push({ name: 'replay: load average (1 min) at the end', value: loadavg()[0], unit: '' });

@@ -27,7 +27,9 @@ const files = readdirSync(here)
   .sort();
 
 const cpu = cpus()[0];
-console.log(`machine: ${cpu?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${platform()} ${release()}, node ${process.version}`);
+console.log(
+  `machine: ${cpu?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${platform()} ${release()}, node ${process.version}`,
+);
 let failed = 0;
 for (const f of files) {
   const mod = (await import(pathToFileURL(join(here, f)).href)) as { run: () => Promise<Figure[]> };
@@ -36,7 +38,9 @@ for (const f of files) {
     const verdict = fig.ok === undefined ? '' : fig.ok ? '  ok' : '  MISSED';
     if (fig.ok === false) failed++;
     const v = Math.abs(fig.value) >= 1e5 ? fig.value.toExponential(3) : fig.value.toPrecision(4);
-    console.log(`${fig.name.padEnd(58)} ${v.padStart(11)} ${fig.unit}${fig.target ? `  (target ${fig.target})` : ''}${verdict}`);
+    console.log(
+      `${fig.name.padEnd(58)} ${v.padStart(11)} ${fig.unit}${fig.target ? `  (target ${fig.target})` : ''}${verdict}`,
+    );
   }
 }
 console.log(`\n${failed === 0 ? 'all targets met' : `${failed} target(s) missed`}`);

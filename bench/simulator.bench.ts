@@ -27,7 +27,11 @@ function hostModeTrialsPerSecond(): number {
   chip.receive(encodeFrame({ kind: 'START', flags: 0, seq: 0, source: 1, rate: 0, limit: 0 }));
   chip.read();
   const settings = new Uint8Array(192).map((_, i) => (i * 7) & 3);
-  const batch = Buffer.concat(Array.from({ length: 300 }, (_, i) => encodeFrame({ kind: 'SETTINGS', flags: 0, seq: i + 1, count: 192, settings })));
+  const batch = Buffer.concat(
+    Array.from({ length: 300 }, (_, i) =>
+      encodeFrame({ kind: 'SETTINGS', flags: 0, seq: i + 1, count: 192, settings }),
+    ),
+  );
   const t0 = process.hrtime.bigint();
   let trials = 0;
   while (process.hrtime.bigint() - t0 < 1_000_000_000n) {
@@ -44,7 +48,17 @@ function countsMicroseconds(): number {
   const t0 = process.hrtime.bigint();
   const n = 2000;
   for (let i = 0; i < n; i++) {
-    chip.receive(encodeFrame({ kind: 'MEASURE_COUNTS', flags: 0, seq: seq++, id: i, angleA: 0, angleB: (i * 97) % 18000, integration: 60000 }));
+    chip.receive(
+      encodeFrame({
+        kind: 'MEASURE_COUNTS',
+        flags: 0,
+        seq: seq++,
+        id: i,
+        angleA: 0,
+        angleB: (i * 97) % 18000,
+        integration: 60000,
+      }),
+    );
     chip.read();
   }
   return Number(process.hrtime.bigint() - t0) / 1e3 / n;
@@ -56,7 +70,13 @@ export async function run(): Promise<Figure[]> {
   const host = hostModeTrialsPerSecond();
   const counts = countsMicroseconds();
   return [
-    { name: 'simulator: trials into TRIALS frames (honest, internal)', value: honest, unit: 'trials/s', target: '>= 5e6', ok: honest >= 5e6 },
+    {
+      name: 'simulator: trials into TRIALS frames (honest, internal)',
+      value: honest,
+      unit: 'trials/s',
+      target: '>= 5e6',
+      ok: honest >= 5e6,
+    },
     { name: 'simulator: trials into TRIALS frames (lhv adversary)', value: lhv, unit: 'trials/s' },
     { name: 'simulator: host-settings mode (SETTINGS decoded, trials out)', value: host, unit: 'trials/s' },
     { name: 'simulator: MEASURE_COUNTS of 60 s (6e7 trials)', value: counts, unit: 'us/command' },

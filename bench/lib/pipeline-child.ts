@@ -47,7 +47,11 @@ if (args[0] === '--capture') {
   let capture: Buffer;
   try {
     const file = join(dir, 'capture.bin');
-    execFileSync(process.execPath, ['bin/run-ts.js', 'bench/lib/pipeline-child.ts', '--capture', String(blocks), file], { cwd: root, stdio: 'inherit' });
+    execFileSync(
+      process.execPath,
+      ['bin/run-ts.js', 'bench/lib/pipeline-child.ts', '--capture', String(blocks), file],
+      { cwd: root, stdio: 'inherit' },
+    );
     capture = readFileSync(file);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -68,7 +72,11 @@ if (args[0] === '--capture') {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let bytesOut = 0;
-  const stream = certifyEvents(runEventsFromBytes(chunks()), { seed, device: { serial: 'EPQ1-BENCH000', firmware: '1.0.3' }, ...(maxFftSize ? { maxFftSize } : {}) });
+  const stream = certifyEvents(runEventsFromBytes(chunks()), {
+    seed,
+    device: { serial: 'EPQ1-BENCH000', firmware: '1.0.3' },
+    ...(maxFftSize ? { maxFftSize } : {}),
+  });
   for await (const b of stream) bytesOut += b.length;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);

@@ -33,10 +33,16 @@ export const FACTORY_CHSH_DEG = [0, 45, 22.5, 157.5] as const;
  * so turning B's analyzers by +rot restores every alpha - beta of the rot = 0
  * optimum. Returns [A(x=0), A(x=1), B(y=0), B(y=1)] in degrees (unwrapped).
  */
-export function chshAnglesDeg(rotDeg: number, base: readonly number[] = FACTORY_CHSH_DEG): [number, number, number, number] {
+export function chshAnglesDeg(
+  rotDeg: number,
+  base: readonly number[] = FACTORY_CHSH_DEG,
+): [number, number, number, number] {
   return [base[0], base[1], base[2] + rotDeg, base[3] + rotDeg];
 }
 
-export function chshAnglesCentideg(rotDeg: number, base: readonly number[] = FACTORY_CHSH_DEG): [number, number, number, number] {
+export function chshAnglesCentideg(
+  rotDeg: number,
+  base: readonly number[] = FACTORY_CHSH_DEG,
+): [number, number, number, number] {
   return chshAnglesDeg(rotDeg, base).map(toCentidegrees) as [number, number, number, number];
 }

@@ -17,14 +17,29 @@ export interface ApplyOptions {
   anyDevice?: boolean;
 }
 
-export async function applyProfile(port: CalibrationPort, profile: CalibrationProfile, opts: ApplyOptions = {}): Promise<void> {
+export async function applyProfile(
+  port: CalibrationPort,
+  profile: CalibrationProfile,
+  opts: ApplyOptions = {},
+): Promise<void> {
   const info = await port.getInfo();
   if (!opts.anyDevice && info.serial !== profile.device.serial) {
-    throw new DeviceError('PROFILE_MISMATCH', `profile was measured on ${profile.device.serial}, this chip is ${info.serial}`);
+    throw new DeviceError(
+      'PROFILE_MISMATCH',
+      `profile was measured on ${profile.device.serial}, this chip is ${info.serial}`,
+    );
   }
   const status = await port.getStatus();
-  if (status.state === DeviceState.RUNNING || status.state === DeviceState.MEASURING || status.state === DeviceState.FAULT) {
-    if (!opts.forceStop) throw new DeviceError('DEVICE_BUSY', `the chip is ${status.state === DeviceState.FAULT ? 'in FAULT' : 'busy'}: stop it first, or pass --force-stop`);
+  if (
+    status.state === DeviceState.RUNNING ||
+    status.state === DeviceState.MEASURING ||
+    status.state === DeviceState.FAULT
+  ) {
+    if (!opts.forceStop)
+      throw new DeviceError(
+        'DEVICE_BUSY',
+        `the chip is ${status.state === DeviceState.FAULT ? 'in FAULT' : 'busy'}: stop it first, or pass --force-stop`,
+      );
     await port.reset(); // PROTOCOL 5 RESET: stop, clear faults
   }
   const s = profile.settings;

@@ -64,7 +64,11 @@ export function noClickProbability(m: ClickModel, alphaDeg: number, betaDeg: num
 }
 
 /** Expected singles and coincidences per trial, as MEASURE_COUNTS reports them (PROTOCOL 4 COUNTS). */
-export function expectedCountsPerTrial(m: ClickModel, alphaDeg: number, betaDeg: number): { singles: Quad; coincidences: Quad } {
+export function expectedCountsPerTrial(
+  m: ClickModel,
+  alphaDeg: number,
+  betaDeg: number,
+): { singles: Quad; coincidences: Quad } {
   const none = (mask: number) => noClickProbability(m, alphaDeg, betaDeg, mask);
   const singles = [A0, A1, B0, B1].map((d) => 1 - none(d)) as Quad;
   // COUNTS coincidences order: A0B0, A0B1, A1B0, A1B1; P(i and j) = 1 - P(!i) - P(!j) + P(!i and !j).

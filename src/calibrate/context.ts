@@ -13,7 +13,15 @@ import { addRecord, emptyTally, type TrialTally } from './tally.ts';
 /** PROTOCOL 1: the source runs at 1,000,000 trials/s by default. */
 export const DEFAULT_TRIAL_RATE_PER_S = 1_000_000;
 
-const FAULT_BIT_NAMES = ['PUMP_UNLOCKED', 'TEMPERATURE', 'DETECTOR_LATCHED', 'OVERFLOW', 'SETTINGS_STARVED', 'UNCALIBRATED', 'SELF_TEST'];
+const FAULT_BIT_NAMES = [
+  'PUMP_UNLOCKED',
+  'TEMPERATURE',
+  'DETECTOR_LATCHED',
+  'OVERFLOW',
+  'SETTINGS_STARVED',
+  'UNCALIBRATED',
+  'SELF_TEST',
+];
 
 /** Names of the set bits of a STATUS faults field (PROTOCOL 4 STATUS). */
 export function describeFaults(faults: number): string {
@@ -64,7 +72,8 @@ export class CalibrationContext {
       this.trialRatePerS = (counts.trials * 1000) / counts.integration;
       this.rateKnown = true;
     }
-    if (counts.trials <= 0) throw new DeviceError('NO_TRIALS', `MEASURE_COUNTS reported 0 trials in ${counts.integration} ms`);
+    if (counts.trials <= 0)
+      throw new DeviceError('NO_TRIALS', `MEASURE_COUNTS reported 0 trials in ${counts.integration} ms`);
     await this.assertHealthy();
     return counts;
   }

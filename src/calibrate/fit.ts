@@ -144,7 +144,10 @@ export function refineFit<X>(spec: FitSpec<X>, start: readonly number[], maxIter
         lambda *= 10;
         continue;
       }
-      const trial = clampParams(spec, p.map((v, k) => v + delta[k]));
+      const trial = clampParams(
+        spec,
+        p.map((v, k) => v + delta[k]),
+      );
       const trialChi2 = chiSquare(spec, trial);
       if (Number.isFinite(trialChi2) && trialChi2 < chi2) {
         const gain = chi2 - trialChi2;
@@ -208,7 +211,8 @@ export function fitCurve<X>(spec: FitSpec<X>): FitResult {
   const chi2 = chiSquare(spec, values);
   const dof = n - p;
   const cov = covarianceAt(spec, values);
-  if (!cov || cov.some((row, i) => !(row[i] >= 0) || !Number.isFinite(row[i]))) throw new Error(`fit: the data do not determine ${spec.names.join(', ')}`);
+  if (!cov || cov.some((row, i) => !(row[i] >= 0) || !Number.isFinite(row[i])))
+    throw new Error(`fit: the data do not determine ${spec.names.join(', ')}`);
   const scale = Math.max(1, chi2 / dof);
   const covariance = cov.map((row) => row.map((v) => v * scale));
   return {

@@ -14,7 +14,16 @@
 export type StepName = 'before' | 'dark' | 'pump' | 'delay' | 'fringes' | 'bias' | 'operating-point' | 'after';
 
 /** The steps in the order they run; the delay must be found before any coincidence-based step. */
-export const STEP_ORDER: readonly StepName[] = ['before', 'dark', 'pump', 'delay', 'fringes', 'bias', 'operating-point', 'after'];
+export const STEP_ORDER: readonly StepName[] = [
+  'before',
+  'dark',
+  'pump',
+  'delay',
+  'fringes',
+  'bias',
+  'operating-point',
+  'after',
+];
 
 export const STEP_TITLES: Record<StepName, string> = {
   before: 'verify previous calibration',

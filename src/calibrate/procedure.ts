@@ -81,7 +81,13 @@ export class CalibrationFailedError extends DeviceError {
   }
 }
 
-function settingsFromStatus(s: { angles: number[]; window: number; delay: number; pump: number; bias: number[] }): ProfileSettings {
+function settingsFromStatus(s: {
+  angles: number[];
+  window: number;
+  delay: number;
+  pump: number;
+  bias: number[];
+}): ProfileSettings {
   return {
     anglesCentideg: [...s.angles] as Quad,
     windowPs: s.window,
@@ -125,7 +131,10 @@ async function resetAfterFailure(port: CalibrationPort): Promise<{ ok: true } | 
   try {
     const status = await port.getStatus();
     if (status.state !== DeviceState.IDLE || (status.faults & FATAL_FAULTS) !== 0) {
-      return { ok: false, why: `the chip stays in FAULT after RESET (${describeFaults(status.faults & FATAL_FAULTS)}): fix the cause, then RESET it` };
+      return {
+        ok: false,
+        why: `the chip stays in FAULT after RESET (${describeFaults(status.faults & FATAL_FAULTS)}): fix the cause, then RESET it`,
+      };
     }
   } catch (e) {
     return { ok: false, why: `no STATUS after RESET (${e instanceof Error ? e.message : String(e)})` };
@@ -134,7 +143,10 @@ async function resetAfterFailure(port: CalibrationPort): Promise<{ ok: true } | 
 }
 
 /** Whether the new calibration beats the previous one (issue 4 Saving). */
-export function beatsPrevious(after: { bitsPerTrial: number; s: number }, before: { bitsPerTrial: number; s: number }): boolean {
+export function beatsPrevious(
+  after: { bitsPerTrial: number; s: number },
+  before: { bitsPerTrial: number; s: number },
+): boolean {
   if (after.bitsPerTrial > 0 || before.bitsPerTrial > 0) return after.bitsPerTrial > before.bitsPerTrial;
   return after.s > before.s;
 }
@@ -150,16 +162,26 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
   const found = await port.getStatus();
   if (found.state === DeviceState.RUNNING || found.state === DeviceState.MEASURING) {
     const what = found.state === DeviceState.RUNNING ? 'running trials' : 'measuring counts';
-    if (!opts.forceStop) throw new DeviceError('DEVICE_BUSY', `the chip is ${what}: stop it first, or pass --force-stop to let calibrate stop it`);
+    if (!opts.forceStop)
+      throw new DeviceError(
+        'DEVICE_BUSY',
+        `the chip is ${what}: stop it first, or pass --force-stop to let calibrate stop it`,
+      );
   }
   if (found.state === DeviceState.FAULT && !opts.forceStop) {
-    throw new DeviceError('DEVICE_FAULT', `the chip is in FAULT (${describeFaults(found.faults)}): fix the cause, or pass --force-stop to RESET it first`);
+    throw new DeviceError(
+      'DEVICE_FAULT',
+      `the chip is in FAULT (${describeFaults(found.faults)}): fix the cause, or pass --force-stop to RESET it first`,
+    );
   }
   if (found.state === DeviceState.RUNNING) await port.stop();
   // PROTOCOL 5 RESET: stop, clear faults, reload saved calibration.
   await port.reset();
   const previousStatus = await ctx.assertHealthy().catch((e: unknown) => {
-    throw new DeviceError('DEVICE_FAULT', `the chip still reports a fault after RESET: ${e instanceof Error ? e.message : String(e)}`);
+    throw new DeviceError(
+      'DEVICE_FAULT',
+      `the chip still reports a fault after RESET: ${e instanceof Error ? e.message : String(e)}`,
+    );
   });
   const previous = settingsFromStatus(previousStatus);
   const previousUncalibrated = (previousStatus.faults & Fault.UNCALIBRATED) !== 0;
@@ -177,7 +199,10 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
     } catch (e) {
       let cause = isEpqError(e) || e instanceof Error ? e : new Error(String(e));
       // A refused command often means the chip went to FAULT: say which fault (PROTOCOL 4 STATUS).
-      const faults = await port.getStatus().then((st) => st.faults & FATAL_FAULTS, () => 0);
+      const faults = await port.getStatus().then(
+        (st) => st.faults & FATAL_FAULTS,
+        () => 0,
+      );
       if (faults !== 0 && !cause.message.includes(describeFaults(faults))) {
         cause = new DeviceError('DEVICE_FAULT', `${cause.message} (chip fault ${describeFaults(faults)})`, { cause });
       }
@@ -192,7 +217,9 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
   const workingBiasMv: Quad = [plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv];
   const dark: DarkResult = await step('dark', () => measureDarkCounts(ctx, plan, workingBiasMv));
   // g2 from the before run's double clicks, less the accidental ones of dark counts at its biases.
-  const beforeDark = [0, 1, 2, 3].map((d) => darkClickProbability(darkRate(dark.curves[d], before.settings.biasMv[d]), before.settings.windowPs));
+  const beforeDark = [0, 1, 2, 3].map((d) =>
+    darkClickProbability(darkRate(dark.curves[d], before.settings.biasMv[d]), before.settings.windowPs),
+  );
   const measuredG2 = g2FromTally(before.tally, beforeDark);
   const g2 = measuredG2 ?? ASSUMED_G2;
 
@@ -241,16 +268,34 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
       pathDelayPs,
       jitterPs,
     };
-    const brightness = brightnessFromSingles(est0, pump.amplitude.value + pump.background.value, workingBiasMv, plan.workingWindowPs);
+    const brightness = brightnessFromSingles(
+      est0,
+      pump.amplitude.value + pump.background.value,
+      workingBiasMv,
+      plan.workingWindowPs,
+    );
     r = { ...r, ...fitBiasSweep(r.points, { ...bc, brightness }) };
-    estimates = { ...est0, efficiencyCurves: r.curves, brightness: brightnessFromSingles({ ...est0, efficiencyCurves: r.curves }, pump.amplitude.value + pump.background.value, workingBiasMv, plan.workingWindowPs) };
+    estimates = {
+      ...est0,
+      efficiencyCurves: r.curves,
+      brightness: brightnessFromSingles(
+        { ...est0, efficiencyCurves: r.curves },
+        pump.amplitude.value + pump.background.value,
+        workingBiasMv,
+        plan.workingWindowPs,
+      ),
+    };
     return r;
   });
 
   let op!: OperatingPoint;
   let settings!: ProfileSettings;
   await step('operating-point', async () => {
-    const visibility = visibilityFromFringe(estimates, fringes.visibility.value, { biasMv: [plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv], windowPs: plan.workingWindowPs, delayPs });
+    const visibility = visibilityFromFringe(estimates, fringes.visibility.value, {
+      biasMv: [plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv],
+      windowPs: plan.workingWindowPs,
+      delayPs,
+    });
     estimates = { ...estimates, visibility };
     const maxBias = [0, 1, 2, 3].map((d) => {
       const visited = bias.points.filter((p) => p.station === (d < 2 ? 'A' : 'B')).map((p) => p.biasMv);

@@ -21,7 +21,14 @@ export const settingsSchema = z.object({
   windowPs: z.number().int().min(100).max(20000),
   delayPs: z.number().int().min(-10000).max(10000),
   pumpMicrowatts: z.number().int().min(0).max(1000),
-  biasMv: z.tuple([0, 1, 2, 3].map(() => z.number().int().min(20000).max(40000)) as [z.ZodNumber, z.ZodNumber, z.ZodNumber, z.ZodNumber]),
+  biasMv: z.tuple(
+    [0, 1, 2, 3].map(() => z.number().int().min(20000).max(40000)) as [
+      z.ZodNumber,
+      z.ZodNumber,
+      z.ZodNumber,
+      z.ZodNumber,
+    ],
+  ),
 });
 export type ProfileSettings = z.infer<typeof settingsSchema>;
 
@@ -65,8 +72,14 @@ export const profileSchema = z.object({
   device: z.object({ serial: z.string(), model: z.string(), firmware: z.string(), protocol: z.string() }),
   mode: z.enum(['normal', 'quick']),
   /** Chip time per step (integration and trial runs), ms. */
-  chipTimeMs: z.object({ total: z.number().finite().nonnegative(), steps: z.partialRecord(z.enum(STEP_NAMES), z.number().finite().nonnegative()) }),
-  wallTimeMs: z.object({ total: z.number().finite().nonnegative(), steps: z.partialRecord(z.enum(STEP_NAMES), z.number().finite().nonnegative()) }),
+  chipTimeMs: z.object({
+    total: z.number().finite().nonnegative(),
+    steps: z.partialRecord(z.enum(STEP_NAMES), z.number().finite().nonnegative()),
+  }),
+  wallTimeMs: z.object({
+    total: z.number().finite().nonnegative(),
+    steps: z.partialRecord(z.enum(STEP_NAMES), z.number().finite().nonnegative()),
+  }),
   previous: settingsSchema.extend({ uncalibrated: z.boolean() }),
   settings: settingsSchema,
   saved: z.boolean(),
@@ -125,7 +138,14 @@ export const profileSchema = z.object({
       ...fitQuality,
     }),
     operatingPoint: z.object({
-      biasScan: z.tuple([0, 1, 2, 3].map(() => z.array(scanPoint)) as [z.ZodArray<typeof scanPoint>, z.ZodArray<typeof scanPoint>, z.ZodArray<typeof scanPoint>, z.ZodArray<typeof scanPoint>]),
+      biasScan: z.tuple(
+        [0, 1, 2, 3].map(() => z.array(scanPoint)) as [
+          z.ZodArray<typeof scanPoint>,
+          z.ZodArray<typeof scanPoint>,
+          z.ZodArray<typeof scanPoint>,
+          z.ZodArray<typeof scanPoint>,
+        ],
+      ),
       windowScan: z.array(scanPoint),
     }),
     bias: z.object({
@@ -133,7 +153,13 @@ export const profileSchema = z.object({
       heraldBiasMv: z.number().int(),
       windowPs: z.number().int(),
       points: z.array(
-        z.object({ station: z.enum(['A', 'B']), biasMv: z.number().int(), trials: count, singles: countQuad, coincidences: countQuad }),
+        z.object({
+          station: z.enum(['A', 'B']),
+          biasMv: z.number().int(),
+          trials: count,
+          singles: countQuad,
+          coincidences: countQuad,
+        }),
       ),
       samples: z.tuple([z.array(sample), z.array(sample), z.array(sample), z.array(sample)]),
       curves: z.tuple([efficiencyCurveSchema, efficiencyCurveSchema, efficiencyCurveSchema, efficiencyCurveSchema]),
@@ -169,7 +195,10 @@ export async function loadProfile(path: string): Promise<CalibrationProfile> {
     text = await readFile(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError('PROFILE_UNREADABLE', `cannot read profile ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(e)}`);
+    throw new InputError(
+      'PROFILE_UNREADABLE',
+      `cannot read profile ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(e))}`,
+    );
   }
   let data: unknown;
   try {

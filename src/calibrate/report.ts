@@ -44,7 +44,13 @@ function darkPlot(p: CalibrationProfile): string {
       points: sampleCurve((u) => darkRateAtBias(u, c.refRatePerS.value, DARK_REF_BIAS_MV, c.slopeMv.value), lo, hi),
     });
   });
-  return renderPlot({ title: 'Dark counts (pump off)', xLabel: 'bias U (mV)', yLabel: 'dark rate (counts/s)', series, logY: true });
+  return renderPlot({
+    title: 'Dark counts (pump off)',
+    xLabel: 'bias U (mV)',
+    yLabel: 'dark rate (counts/s)',
+    series,
+    logY: true,
+  });
 }
 
 function biasPlot(p: CalibrationProfile): string {
@@ -54,7 +60,12 @@ function biasPlot(p: CalibrationProfile): string {
   const lo = Math.min(...us, 24000);
   const hi = Math.max(...us, ...p.settings.biasMv);
   DETECTORS.forEach((name, i) => {
-    series.push({ name: `${name} Klyshko`, kind: 'points', color: PALETTE[i], points: b.samples[i].map((s) => ({ x: s.biasMv, y: s.eta, err: s.error })) });
+    series.push({
+      name: `${name} Klyshko`,
+      kind: 'points',
+      color: PALETTE[i],
+      points: b.samples[i].map((s) => ({ x: s.biasMv, y: s.eta, err: s.error })),
+    });
     const c = b.curves[i];
     series.push({
       name: `${name} fit: eta_max ${c.etaMax.value.toFixed(3)}, U_bd ${c.breakdownMv.value.toFixed(0)} mV`,
@@ -64,7 +75,15 @@ function biasPlot(p: CalibrationProfile): string {
     });
   });
   const markers = p.settings.biasMv.map((u, i) => ({ x: u, label: `${DETECTORS[i]}`, color: PALETTE[i] }));
-  return renderPlot({ title: 'Detector efficiency vs bias (chosen biases dashed)', xLabel: 'bias U (mV)', yLabel: 'efficiency eta', series, markers, yMin: 0, height: 380 });
+  return renderPlot({
+    title: 'Detector efficiency vs bias (chosen biases dashed)',
+    xLabel: 'bias U (mV)',
+    yLabel: 'efficiency eta',
+    series,
+    markers,
+    yMin: 0,
+    height: 380,
+  });
 }
 
 function operatingPointPlots(p: CalibrationProfile): string {
@@ -77,7 +96,12 @@ function operatingPointPlots(p: CalibrationProfile): string {
     title: 'Model S vs each bias (others as chosen)',
     xLabel: 'bias U (mV)',
     yLabel: 'predicted S',
-    series: op.biasScan.map((scan, i) => ({ name: DETECTORS[i], kind: 'line' as const, color: PALETTE[i], points: scan.map((q) => ({ x: q.x, y: q.s })) })),
+    series: op.biasScan.map((scan, i) => ({
+      name: DETECTORS[i],
+      kind: 'line' as const,
+      color: PALETTE[i],
+      points: scan.map((q) => ({ x: q.x, y: q.s })),
+    })),
     markers: p.settings.biasMv.map((u, i) => ({ x: u, label: DETECTORS[i], color: PALETTE[i] })),
     yMin,
     yMax,
@@ -86,7 +110,9 @@ function operatingPointPlots(p: CalibrationProfile): string {
     title: 'Model S vs window (jitter vs dark counts)',
     xLabel: 'window w (ps)',
     yLabel: 'predicted S',
-    series: [{ name: 'model', kind: 'line', color: PALETTE[0], points: op.windowScan.map((q) => ({ x: q.x, y: q.s })) }],
+    series: [
+      { name: 'model', kind: 'line', color: PALETTE[0], points: op.windowScan.map((q) => ({ x: q.x, y: q.s })) },
+    ],
     markers: [{ x: p.settings.windowPs, label: 'chosen' }],
     yMin,
     yMax,
@@ -97,7 +123,11 @@ function operatingPointPlots(p: CalibrationProfile): string {
 
 function rabiPlot(p: CalibrationProfile): string {
   const r = p.steps.pump;
-  const pts = r.points.map((q) => ({ x: q.pumpMicrowatts, y: q.singlesA / q.trials, err: Math.sqrt(Math.max(q.singlesA, 1)) / q.trials }));
+  const pts = r.points.map((q) => ({
+    x: q.pumpMicrowatts,
+    y: q.singlesA / q.trials,
+    err: Math.sqrt(Math.max(q.singlesA, 1)) / q.trials,
+  }));
   const lo = Math.min(...pts.map((q) => q.x));
   const hi = Math.max(...pts.map((q) => q.x));
   return renderPlot({
@@ -110,7 +140,11 @@ function rabiPlot(p: CalibrationProfile): string {
         name: `fit: P_pi ${r.piPulseMicrowatts.value.toFixed(1)} uW`,
         kind: 'line',
         color: PALETTE[1],
-        points: sampleCurve((x) => rabiBrightness(x, r.amplitude.value, r.piPulseMicrowatts.value) + r.background.value, lo, hi),
+        points: sampleCurve(
+          (x) => rabiBrightness(x, r.amplitude.value, r.piPulseMicrowatts.value) + r.background.value,
+          lo,
+          hi,
+        ),
       },
     ],
     markers: [{ x: p.settings.pumpMicrowatts, label: 'P_pi' }],
@@ -121,7 +155,11 @@ function rabiPlot(p: CalibrationProfile): string {
 function delayPlots(p: CalibrationProfile): string {
   const d = p.steps.delay;
   const f = d.fit;
-  const fine = d.fine.map((q) => ({ x: q.delayPs, y: q.coincidences / q.trials, err: Math.sqrt(Math.max(q.coincidences, 1)) / q.trials }));
+  const fine = d.fine.map((q) => ({
+    x: q.delayPs,
+    y: q.coincidences / q.trials,
+    err: Math.sqrt(Math.max(q.coincidences, 1)) / q.trials,
+  }));
   const lo = Math.min(...fine.map((q) => q.x));
   const hi = Math.max(...fine.map((q) => q.x));
   const fineSvg = renderPlot({
@@ -134,7 +172,12 @@ function delayPlots(p: CalibrationProfile): string {
         name: `fit: D ${f.pathDelayPs.value.toFixed(1)} ps, sigma ${f.jitterPs.value.toFixed(1)} ps`,
         kind: 'line',
         color: PALETTE[1],
-        points: sampleCurve((x) => f.amplitude.value * gateFraction(x, f.pathDelayPs.value, f.jitterPs.value, f.windowPs) + f.background.value, lo, hi),
+        points: sampleCurve(
+          (x) =>
+            f.amplitude.value * gateFraction(x, f.pathDelayPs.value, f.jitterPs.value, f.windowPs) + f.background.value,
+          lo,
+          hi,
+        ),
       },
     ],
     markers: [{ x: p.settings.delayPs, label: 'delay set' }],
@@ -144,7 +187,14 @@ function delayPlots(p: CalibrationProfile): string {
     title: `Coarse delay scan, ${d.coarseWindowPs} ps window`,
     xLabel: 'gate delay d (ps)',
     yLabel: 'coincidences per trial',
-    series: [{ name: 'measured', kind: 'points', color: PALETTE[2], points: d.coarse.map((q) => ({ x: q.delayPs, y: q.coincidences / q.trials })) }],
+    series: [
+      {
+        name: 'measured',
+        kind: 'points',
+        color: PALETTE[2],
+        points: d.coarse.map((q) => ({ x: q.delayPs, y: q.coincidences / q.trials })),
+      },
+    ],
     markers: [{ x: d.coarseCentrePs, label: 'centroid' }],
     yMin: 0,
     width: 420,
@@ -172,7 +222,11 @@ function fringePlot(p: CalibrationProfile): string {
       name: `fit A at ${a} deg`,
       kind: 'line',
       color: PALETTE[i],
-      points: sampleCurve((b) => fr.offset.value + fr.visibility.value * Math.cos(2 * (a - b + fr.rotDeg.value) * RAD), 0, 180),
+      points: sampleCurve(
+        (b) => fr.offset.value + fr.visibility.value * Math.cos(2 * (a - b + fr.rotDeg.value) * RAD),
+        0,
+        180,
+      ),
     });
   });
   return renderPlot({
@@ -232,15 +286,27 @@ export function renderReport(p: CalibrationProfile): string {
       `${DETECTORS[i]}: eta_max, U_bd, U_s, R0`,
       `${pm(c.etaMax, 3)}; ${pm(c.breakdownMv, 0, 'mV')}; ${pm(c.slopeMv, 0, 'mV')}; ${c.darkAtBreakdownPerS.toFixed(1)} counts/s`,
     ]),
-    ...p.steps.dark.curves.map((c, i): [string, string] => [`${DETECTORS[i]}: dark at ${DARK_REF_BIAS_MV} mV, U_d`, `${pm(c.refRatePerS, 1, 'counts/s')}; ${pm(c.slopeMv, 0, 'mV')}`]),
-    ['model S / bits per trial at the chosen point', `${e.predictedS.toFixed(4)} / ${e.predictedBitsPerTrial.toFixed(4)}`],
+    ...p.steps.dark.curves.map((c, i): [string, string] => [
+      `${DETECTORS[i]}: dark at ${DARK_REF_BIAS_MV} mV, U_d`,
+      `${pm(c.refRatePerS, 1, 'counts/s')}; ${pm(c.slopeMv, 0, 'mV')}`,
+    ]),
+    [
+      'model S / bits per trial at the chosen point',
+      `${e.predictedS.toFixed(4)} / ${e.predictedBitsPerTrial.toFixed(4)}`,
+    ],
   ];
   const darkAtOp = p.settings.biasMv.map((u, i) => {
     const c = p.steps.dark.curves[i];
-    return darkClickProbability(darkRateAtBias(u, c.refRatePerS.value, DARK_REF_BIAS_MV, c.slopeMv.value), p.settings.windowPs);
+    return darkClickProbability(
+      darkRateAtBias(u, c.refRatePerS.value, DARK_REF_BIAS_MV, c.slopeMv.value),
+      p.settings.windowPs,
+    );
   });
   const chipRows = STEP_ORDER.filter((s) => p.chipTimeMs.steps[s] !== undefined || p.wallTimeMs.steps[s] !== undefined)
-    .map((s) => `<tr><th>${escapeXml(STEP_TITLES[s])}</th><td>${((p.chipTimeMs.steps[s] ?? 0) / 1000).toFixed(2)}</td><td>${((p.wallTimeMs.steps[s] ?? 0) / 1000).toFixed(2)}</td></tr>`)
+    .map(
+      (s) =>
+        `<tr><th>${escapeXml(STEP_TITLES[s])}</th><td>${((p.chipTimeMs.steps[s] ?? 0) / 1000).toFixed(2)}</td><td>${((p.wallTimeMs.steps[s] ?? 0) / 1000).toFixed(2)}</td></tr>`,
+    )
     .join('\n');
   const verifyRow = (name: string, v: CalibrationProfile['before']) =>
     `<tr><th>${name}</th><td>${v.trials.toLocaleString('en-US')}</td><td>${v.lostTrials}</td><td>${v.s.toFixed(4)} &plusmn; ${v.sError.toFixed(4)}</td><td>${v.bitsPerTrial.toFixed(4)}</td><td>${v.quantumBitsPerTrial.toFixed(4)}</td><td>${v.correlators.map((c) => c.toFixed(3)).join(', ')}</td></tr>`;

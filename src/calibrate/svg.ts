@@ -62,7 +62,8 @@ export function niceTicks(lo: number, hi: number, count = 6): number[] {
   };
   const step = nice(nice(hi - lo, false) / (count - 1), true);
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
   return out;
 }
 
@@ -82,7 +83,9 @@ export function renderPlot(spec: PlotSpec): string {
   const all = spec.series.flatMap((s) => s.points);
   const finite = all.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!spec.logY || p.y > 0));
   const xs = finite.map((p) => p.x).concat((spec.markers ?? []).map((mk) => mk.x));
-  const ys = finite.flatMap((p) => (p.err ? [p.y - p.err, p.y + p.err] : [p.y])).concat((spec.hlines ?? []).map((h) => h.y));
+  const ys = finite
+    .flatMap((p) => (p.err ? [p.y - p.err, p.y + p.err] : [p.y]))
+    .concat((spec.hlines ?? []).map((h) => h.y));
   const ty = (y: number) => (spec.logY ? Math.log10(Math.max(y, 1e-300)) : y);
   let xMin = Math.min(...xs);
   let xMax = Math.max(...xs);
@@ -106,11 +109,17 @@ export function renderPlot(spec: PlotSpec): string {
   const sx = (x: number) => m.left + ((x - xMin) / (xMax - xMin)) * pw;
   const sy = (y: number) => m.top + ph - ((ty(y) - yLo) / (yHi - yLo)) * ph;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(spec.title)}">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(spec.title)}">`,
+  );
   out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/>`);
-  out.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(spec.title)}</text>`);
+  out.push(
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(spec.title)}</text>`,
+  );
   // Axes and ticks.
-  out.push(`<g class="axes" stroke="#444" fill="none"><rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}"/></g>`);
+  out.push(
+    `<g class="axes" stroke="#444" fill="none"><rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}"/></g>`,
+  );
   const xt = spec.categories ? spec.categories.map((_, i) => i) : niceTicks(xMin, xMax);
   for (const t of xt) {
     const x = sx(t);
@@ -119,7 +128,9 @@ export function renderPlot(spec: PlotSpec): string {
     out.push(`<text x="${x}" y="${m.top + ph + 18}" text-anchor="middle" font-size="11">${escapeXml(label)}</text>`);
   }
   const ytVals = spec.logY
-    ? niceTicks(Math.ceil(yLo), Math.floor(yHi), 6).filter((v) => Number.isInteger(v)).map((e) => 10 ** e)
+    ? niceTicks(Math.ceil(yLo), Math.floor(yHi), 6)
+        .filter((v) => Number.isInteger(v))
+        .map((e) => 10 ** e)
     : niceTicks(yLo, yHi);
   for (const t of ytVals) {
     const y = sy(t);
@@ -128,19 +139,33 @@ export function renderPlot(spec: PlotSpec): string {
     out.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + pw}" y2="${y}" stroke="#eee"/>`);
     out.push(`<text x="${m.left - 8}" y="${y + 4}" text-anchor="end" font-size="11">${fmt(t)}</text>`);
   }
-  out.push(`<text x="${m.left + pw / 2}" y="${height - 8}" text-anchor="middle" font-size="12">${escapeXml(spec.xLabel)}</text>`);
-  out.push(`<text x="14" y="${m.top + ph / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${m.top + ph / 2})">${escapeXml(spec.yLabel)}</text>`);
-  out.push(`<clipPath id="c${Math.abs(hash(spec.title))}"><rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}"/></clipPath>`);
+  out.push(
+    `<text x="${m.left + pw / 2}" y="${height - 8}" text-anchor="middle" font-size="12">${escapeXml(spec.xLabel)}</text>`,
+  );
+  out.push(
+    `<text x="14" y="${m.top + ph / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${m.top + ph / 2})">${escapeXml(spec.yLabel)}</text>`,
+  );
+  out.push(
+    `<clipPath id="c${Math.abs(hash(spec.title))}"><rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}"/></clipPath>`,
+  );
   out.push(`<g clip-path="url(#c${Math.abs(hash(spec.title))})">`);
   for (const h of spec.hlines ?? []) {
     const y = sy(h.y);
-    out.push(`<line class="ref" x1="${m.left}" y1="${y}" x2="${m.left + pw}" y2="${y}" stroke="${h.color ?? '#888'}" stroke-dasharray="6 4"/>`);
-    out.push(`<text x="${m.left + pw - 4}" y="${y - 4}" text-anchor="end" font-size="11" fill="${h.color ?? '#666'}">${escapeXml(h.label)}</text>`);
+    out.push(
+      `<line class="ref" x1="${m.left}" y1="${y}" x2="${m.left + pw}" y2="${y}" stroke="${h.color ?? '#888'}" stroke-dasharray="6 4"/>`,
+    );
+    out.push(
+      `<text x="${m.left + pw - 4}" y="${y - 4}" text-anchor="end" font-size="11" fill="${h.color ?? '#666'}">${escapeXml(h.label)}</text>`,
+    );
   }
   for (const mk of spec.markers ?? []) {
     const x = sx(mk.x);
-    out.push(`<line class="marker" x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + ph}" stroke="${mk.color ?? '#555'}" stroke-dasharray="3 3"/>`);
-    out.push(`<text x="${x + 4}" y="${m.top + 12}" font-size="11" fill="${mk.color ?? '#555'}">${escapeXml(mk.label)}</text>`);
+    out.push(
+      `<line class="marker" x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + ph}" stroke="${mk.color ?? '#555'}" stroke-dasharray="3 3"/>`,
+    );
+    out.push(
+      `<text x="${x + 4}" y="${m.top + 12}" font-size="11" fill="${mk.color ?? '#555'}">${escapeXml(mk.label)}</text>`,
+    );
   }
   for (const s of spec.series) {
     const pts = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!spec.logY || p.y > 0));
@@ -153,8 +178,13 @@ export function renderPlot(spec: PlotSpec): string {
         const x = sx(p.x);
         const y0 = sy(spec.yMin ?? 0);
         const y = sy(p.y);
-        out.push(`<rect class="data" x="${x - 30}" y="${Math.min(y, y0)}" width="60" height="${Math.max(1, Math.abs(y0 - y))}" fill="${s.color}" opacity="0.8"/>`);
-        if (p.err) out.push(`<line x1="${x}" y1="${sy(p.y - p.err)}" x2="${x}" y2="${sy(p.y + p.err)}" stroke="#000" stroke-width="1.5"/>`);
+        out.push(
+          `<rect class="data" x="${x - 30}" y="${Math.min(y, y0)}" width="60" height="${Math.max(1, Math.abs(y0 - y))}" fill="${s.color}" opacity="0.8"/>`,
+        );
+        if (p.err)
+          out.push(
+            `<line x1="${x}" y1="${sy(p.y - p.err)}" x2="${x}" y2="${sy(p.y + p.err)}" stroke="#000" stroke-width="1.5"/>`,
+          );
         out.push(`<text x="${x}" y="${Math.min(y, y0) - 4}" text-anchor="middle" font-size="11">${fmt(p.y)}</text>`);
       }
     } else {
@@ -163,7 +193,9 @@ export function renderPlot(spec: PlotSpec): string {
         const y = sy(p.y);
         if (p.err) {
           const lo = spec.logY ? Math.max(p.y - p.err, p.y / 10) : p.y - p.err;
-          out.push(`<line x1="${x.toFixed(1)}" y1="${sy(lo).toFixed(1)}" x2="${x.toFixed(1)}" y2="${sy(p.y + p.err).toFixed(1)}" stroke="${s.color}" stroke-width="1"/>`);
+          out.push(
+            `<line x1="${x.toFixed(1)}" y1="${sy(lo).toFixed(1)}" x2="${x.toFixed(1)}" y2="${sy(p.y + p.err).toFixed(1)}" stroke="${s.color}" stroke-width="1"/>`,
+          );
         }
         out.push(`<circle class="data" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${s.color}"/>`);
       }

@@ -76,7 +76,13 @@ export function chshFromTally(t: TrialTally): ChshEstimate {
     variance += n > 0 ? (1 - e * e) / n : 1;
   }
   const s = correlators[0] + correlators[1] + correlators[2] - correlators[3];
-  return { s, sError: Math.sqrt(variance), correlators, bitsPerTrial: pironioBitsPerTrial(s), quantumBitsPerTrial: quantumBitsPerTrial(s) };
+  return {
+    s,
+    sError: Math.sqrt(variance),
+    correlators,
+    bitsPerTrial: pironioBitsPerTrial(s),
+    quantumBitsPerTrial: quantumBitsPerTrial(s),
+  };
 }
 
 /**
@@ -88,7 +94,10 @@ export function chshFromTally(t: TrialTally): ChshEstimate {
  * coincidences are subtracted to first order. Null when there are too few
  * double clicks to say (fewer than 20).
  */
-export function g2FromTally(t: TrialTally, darkProbability: readonly number[] = [0, 0, 0, 0]): { value: number; error: number } | null {
+export function g2FromTally(
+  t: TrialTally,
+  darkProbability: readonly number[] = [0, 0, 0, 0],
+): { value: number; error: number } | null {
   if (t.trials === 0 || t.doublesA < 20) return null;
   const p0 = t.singles[0] / t.trials;
   const p1 = t.singles[1] / t.trials;

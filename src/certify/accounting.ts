@@ -132,17 +132,36 @@ export class TrialAccountant {
    * Accounts one TRIALS frame (PROTOCOL 4). Returns the blocks it completed
    * (usually none), in order. Throws DeviceError on a protocol violation.
    */
-  addTrials(first: number, n: number, records: Uint8Array, flags: number, seq: number, done: BlockTally[] = []): BlockTally[] {
+  addTrials(
+    first: number,
+    n: number,
+    records: Uint8Array,
+    flags: number,
+    seq: number,
+    done: BlockTally[] = [],
+  ): BlockTally[] {
     if (!(n >= 1 && n <= records.length)) {
-      throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: n = ${n} but ${records.length} records`, { detail: { seq, n } });
+      throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: n = ${n} but ${records.length} records`, {
+        detail: { seq, n },
+      });
     }
     if (first < this.next) {
       // PROTOCOL 4 TRIALS: frames are contiguous or jump forward (GAP / link loss), never back.
-      throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq} starts at trial ${first}, below the next expected ${this.next}: overlapping, duplicate or backwards trial indices`, {
-        detail: { seq, first, expected: this.next },
-      });
+      throw new DeviceError(
+        'PROTOCOL',
+        `TRIALS frame seq ${seq} starts at trial ${first}, below the next expected ${this.next}: overlapping, duplicate or backwards trial indices`,
+        {
+          detail: { seq, first, expected: this.next },
+        },
+      );
     }
-    if (first > this.next) this.addLost(first - this.next, (flags & TRIALS_FLAG.GAP) !== 0, done, `TRIALS frame seq ${seq} jumps from trial ${this.next} to ${first}`);
+    if (first > this.next)
+      this.addLost(
+        first - this.next,
+        (flags & TRIALS_FLAG.GAP) !== 0,
+        done,
+        `TRIALS frame seq ${seq} jumps from trial ${this.next} to ${first}`,
+      );
     const N = this.blockTrials;
     let k = 0;
     while (k < n) {
@@ -165,7 +184,10 @@ export class TrialAccountant {
       // ...then four trials per input byte, written once, counted as two pairs...
       const pairs = this.pairHistogram;
       for (; i + 4 <= end; i += 4, pos += 4) {
-        const r0 = records[i], r1 = records[i + 1], r2 = records[i + 2], r3 = records[i + 3];
+        const r0 = records[i],
+          r1 = records[i + 1],
+          r2 = records[i + 2],
+          r3 = records[i + 3];
         if ((r0 | r1 | r2 | r3) > 63) reservedBits(seq, first, records, i);
         const p01 = r0 | (r1 << 6);
         const p23 = r2 | (r3 << 6);
@@ -201,9 +223,13 @@ export class TrialAccountant {
   private addLost(count: number, device: boolean, done: BlockTally[], why: string): void {
     const maxGap = Math.max(MAX_GAP_BLOCKS * this.blockTrials, MAX_GAP_TRIALS);
     if (count > maxGap) {
-      throw new DeviceError('PROTOCOL', `${why}: ${count} trials lost at once (more than ${maxGap}); the run is ended, nothing after it is output`, {
-        detail: { from: this.next, lost: count },
-      });
+      throw new DeviceError(
+        'PROTOCOL',
+        `${why}: ${count} trials lost at once (more than ${maxGap}); the run is ended, nothing after it is output`,
+        {
+          detail: { from: this.next, lost: count },
+        },
+      );
     }
     let left = count;
     while (left > 0) {
@@ -247,7 +273,13 @@ export class TrialAccountant {
    * accounted for (its `trials` is the count so far).
    */
   finish(trialsPerformed = 0, done: BlockTally[] = []): BlockTally | null {
-    if (trialsPerformed > this.next) this.addLost(trialsPerformed - this.next, false, done, `the chip reports ${trialsPerformed} trials performed, ${this.next} accounted`);
+    if (trialsPerformed > this.next)
+      this.addLost(
+        trialsPerformed - this.next,
+        false,
+        done,
+        `the chip reports ${trialsPerformed} trials performed, ${this.next} accounted`,
+      );
     const block = this.block;
     const accounted = this.next - block.firstTrial;
     if (accounted === 0) return null;
@@ -263,7 +295,11 @@ function reservedBits(seq: number, first: number, records: Uint8Array, from: num
   let i = from;
   while (records[i] <= 63) i++;
   const r = records[i];
-  throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: record of trial ${first + i} has reserved bits set (0x${r.toString(16).padStart(2, '0')})`, {
-    detail: { seq, trial: first + i, record: r },
-  });
+  throw new DeviceError(
+    'PROTOCOL',
+    `TRIALS frame seq ${seq}: record of trial ${first + i} has reserved bits set (0x${r.toString(16).padStart(2, '0')})`,
+    {
+      detail: { seq, trial: first + i, record: r },
+    },
+  );
 }

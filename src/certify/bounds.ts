@@ -158,7 +158,11 @@ export function chshRateSlope(omega: number): number {
 
 /** ADFRV EAT second-order coefficient v (see the file comment). */
 export function eatV(slope: number, epsSmooth: number, epsEA: number, outputDimension = EAT_OUTPUT_DIMENSION): number {
-  return 2 * (Math.log2(1 + 2 * outputDimension) + Math.ceil(Math.abs(slope))) * Math.sqrt(1 - 2 * Math.log2(epsSmooth * epsEA));
+  return (
+    2 *
+    (Math.log2(1 + 2 * outputDimension) + Math.ceil(Math.abs(slope))) *
+    Math.sqrt(1 - 2 * Math.log2(epsSmooth * epsEA))
+  );
 }
 
 export interface EatBound {
@@ -178,7 +182,13 @@ export interface EatBound {
  *   n (g(omega_t) + g'(omega_t) (omegaThreshold - omega_t)) - v(omega_t) sqrt(n).
  * epsEA is the error for this one threshold (after any union bound).
  */
-export function eatEntropy(trials: number, omegaThreshold: number, epsSmooth: number, epsEA: number, outputDimension = EAT_OUTPUT_DIMENSION): EatBound {
+export function eatEntropy(
+  trials: number,
+  omegaThreshold: number,
+  epsSmooth: number,
+  epsEA: number,
+  outputDimension = EAT_OUTPUT_DIMENSION,
+): EatBound {
   return maximizeOverTangent(trials, omegaThreshold, (slope) => eatV(slope, epsSmooth, epsEA, outputDimension), 500);
 }
 
@@ -191,8 +201,18 @@ export function eatEntropy(trials: number, omegaThreshold: number, epsSmooth: nu
  * bound (eatEntropy) and the spot-checking one (spot-check.ts), which differ
  * only in v.
  */
-export function maximizeOverTangent(trials: number, omegaThreshold: number, vOfSlope: (slope: number) => number, steps: number): EatBound {
-  const none: EatBound = { entropyBits: -Infinity, tangentOmega: NaN, firstOrderPerTrial: 0, secondOrderPerTrial: Infinity };
+export function maximizeOverTangent(
+  trials: number,
+  omegaThreshold: number,
+  vOfSlope: (slope: number) => number,
+  steps: number,
+): EatBound {
+  const none: EatBound = {
+    entropyBits: -Infinity,
+    tangentOmega: NaN,
+    firstOrderPerTrial: 0,
+    secondOrderPerTrial: Infinity,
+  };
   if (!(trials > 0) || !(omegaThreshold > OMEGA_LOCAL)) return none;
   const top = Math.min(omegaThreshold, OMEGA_MAX - 1e-12);
   const sqrtN = Math.sqrt(trials);
@@ -202,7 +222,8 @@ export function maximizeOverTangent(trials: number, omegaThreshold: number, vOfS
     const first = chshRate(t) + slope * (omegaThreshold - t);
     const v = vOfSlope(slope);
     const bits = trials * first - v * sqrtN;
-    if (bits > best.entropyBits) best = { entropyBits: bits, tangentOmega: t, firstOrderPerTrial: first, secondOrderPerTrial: v / sqrtN };
+    if (bits > best.entropyBits)
+      best = { entropyBits: bits, tangentOmega: t, firstOrderPerTrial: first, secondOrderPerTrial: v / sqrtN };
   };
   const lo = OMEGA_LOCAL + 1e-9;
   for (let i = 0; i <= steps; i++) evaluate(lo + ((top - lo) * i) / steps);
@@ -281,7 +302,8 @@ export function blockBound(trials: number, sEstimate: number, eps: number, adver
     // k = n f(S_thr - mu) - log2(K / eps_EA), mu the Azuma-Hoeffding deviation at eps_s * eps_EA / K.
     const epsEA = split.estimation / EAT_THRESHOLD_GRID_SIZE;
     const sAt = thr === null ? null : thr - azumaDeviation(trials, split.smoothing * epsEA);
-    const k = sAt === null ? 0 : Math.min(inputBits, Math.max(0, trials * pironioMinEntropy(sAt) - Math.log2(1 / epsEA)));
+    const k =
+      sAt === null ? 0 : Math.min(inputBits, Math.max(0, trials * pironioMinEntropy(sAt) - Math.log2(1 / epsEA)));
     return {
       adversary,
       eps: split,
@@ -293,7 +315,10 @@ export function blockBound(trials: number, sEstimate: number, eps: number, adver
       bound: `Pironio 2010 / Pironio-Massar 2013: n * (1 - log2(1 + sqrt(2 - S^2/4))) at S = S_thr - mu (Azuma-Hoeffding at eps_s eps_EA), minus log2(1/eps_EA); eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
     };
   }
-  const eat = thr === null ? undefined : eatEntropy(trials, omegaOfS(thr), split.smoothing, split.estimation / EAT_THRESHOLD_GRID_SIZE);
+  const eat =
+    thr === null
+      ? undefined
+      : eatEntropy(trials, omegaOfS(thr), split.smoothing, split.estimation / EAT_THRESHOLD_GRID_SIZE);
   const k = eat ? Math.min(inputBits, Math.max(0, eat.entropyBits)) : 0;
   return {
     adversary,

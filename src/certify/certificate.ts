@@ -129,7 +129,7 @@ export function assumptionsFor(settingsSource: 'internal' | 'host', adversary: '
   return [
     'the devices obey quantum theory',
     adversary === 'quantum'
-      ? "the adversary may hold quantum side information (entropy accumulation bound)"
+      ? 'the adversary may hold quantum side information (entropy accumulation bound)'
       : "the adversary's side information is classical (Pironio et al. 2010 bound); not secure against quantum side information",
     'no signalling between stations A and B within a trial (chip shielding; not checkable by the host)',
     'settings unknown to the source when a pair is emitted',
@@ -152,7 +152,12 @@ function sortKeys(value: unknown): unknown {
     // defineProperty, not assignment: an own "__proto__" key (JSON.parse makes one) must stay a field,
     // not become the prototype and vanish from the line and its hash.
     for (const k of Object.keys(value as Record<string, unknown>).sort()) {
-      Object.defineProperty(out, k, { value: sortKeys((value as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, k, {
+        value: sortKeys((value as Record<string, unknown>)[k]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }

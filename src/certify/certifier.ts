@@ -154,9 +154,22 @@ export class Certifier {
   /** The largest trial count a STATUS reported (PROTOCOL 4 STATUS: trials since START). */
   private trialsReported = 0;
   readonly stats: CertifierStats = {
-    blocks: 0, certified: 0, refused: 0, certifiedBits: 0, recordedTrials: 0,
-    lostDeviceTrials: 0, lostLinkTrials: 0, linkLostFrames: 0, invalidFrames: 0, statusFrames: 0,
-    faultStatusFrames: 0, overflowStatusFrames: 0, starvedStatusFrames: 0, resumedFrames: 0, echoChecked: 0, settingBits: 0,
+    blocks: 0,
+    certified: 0,
+    refused: 0,
+    certifiedBits: 0,
+    recordedTrials: 0,
+    lostDeviceTrials: 0,
+    lostLinkTrials: 0,
+    linkLostFrames: 0,
+    invalidFrames: 0,
+    statusFrames: 0,
+    faultStatusFrames: 0,
+    overflowStatusFrames: 0,
+    starvedStatusFrames: 0,
+    resumedFrames: 0,
+    echoChecked: 0,
+    settingBits: 0,
   };
   readonly hostSettings?: SettingsLedger;
   private readonly extractorSeedBits?: number;
@@ -186,9 +199,11 @@ export class Certifier {
     recycleInputs = false,
   }: CertifyOptions) {
     if (!(eps > 0 && eps < 1)) throw new RangeError('"eps" must be in (0, 1)');
-    if (adversary !== 'quantum' && adversary !== 'classical') throw new RangeError('"adversary" must be quantum or classical');
+    if (adversary !== 'quantum' && adversary !== 'classical')
+      throw new RangeError('"adversary" must be quantum or classical');
     if (!(maxLostShare >= 0 && maxLostShare < 1)) throw new RangeError('"maxLostShare" must be in [0, 1)');
-    if (!device || typeof device.serial !== 'string' || typeof device.firmware !== 'string') throw new TypeError('"device" must name serial and firmware');
+    if (!device || typeof device.serial !== 'string' || typeof device.firmware !== 'string')
+      throw new TypeError('"device" must name serial and firmware');
     this.blockTrials = blockTrials;
     this.eps = eps;
     this.adversary = adversary;
@@ -199,13 +214,17 @@ export class Certifier {
     if (hostSettings && settingsSource !== 'host') throw new RangeError('"hostSettings" needs settingsSource host');
     // PROTOCOL 6: host settings are only as good as the echo check, which reads the ledger; without it every
     // host-flagged record would pass unchecked under certificates that claim the check.
-    if (settingsSource === 'host' && !hostSettings) throw new RangeError('settingsSource host needs "hostSettings" (the ledger the echo check reads)');
+    if (settingsSource === 'host' && !hostSettings)
+      throw new RangeError('settingsSource host needs "hostSettings" (the ledger the echo check reads)');
     this.hostSettings = hostSettings;
     this.extractorSeedBits = extractorSeedBits;
     this.recycleInputs = recycleInputs;
     const tests = new OutcomeHealthTests(health);
     this.health = tests;
-    this.accountant = new TrialAccountant({ blockTrials, onCodes: (input, from, to) => tests.updateCodes(input, from, to) });
+    this.accountant = new TrialAccountant({
+      blockTrials,
+      onCodes: (input, from, to) => tests.updateCodes(input, from, to),
+    });
     this.healthAtBlockStart = this.health.snapshot();
   }
 
@@ -247,16 +266,27 @@ export class Certifier {
           const host = (ev.flags & TRIALS_FLAG.HOST_SETTINGS) !== 0;
           if (host !== (this.settingsSource === 'host')) {
             // PROTOCOL 4 TRIALS: HOST_SETTINGS says where x, y came from; it must match the run.
-            throw new DeviceError('PROTOCOL', `TRIALS frame seq ${ev.seq}: settings source ${host ? 'host' : 'internal'} but the run uses ${this.settingsSource} settings`, {
-              detail: { seq: ev.seq },
-            });
+            throw new DeviceError(
+              'PROTOCOL',
+              `TRIALS frame seq ${ev.seq}: settings source ${host ? 'host' : 'internal'} but the run uses ${this.settingsSource} settings`,
+              {
+                detail: { seq: ev.seq },
+              },
+            );
           }
           const ledger = this.hostSettings;
           if (ledger) {
             // PROTOCOL 6: every record echoes the x, y the host sent for its trial index; one mismatch is an attack.
             // Checked before the frame is accounted: the block it lies in never completes.
             try {
-              checkEcho(ledger, ev.first, Math.min(ev.n, ev.records.length), ev.records, this.blockTrials, this.echoTallyOf);
+              checkEcho(
+                ledger,
+                ev.first,
+                Math.min(ev.n, ev.records.length),
+                ev.records,
+                this.blockTrials,
+                this.echoTallyOf,
+              );
             } catch (e) {
               if (e instanceof CertificationRefusedError) this.finished = true;
               throw e;
@@ -288,7 +318,11 @@ export class Certifier {
           this.stats.invalidFrames++;
           if (ev.type === FrameType.TRIALS) {
             // PROTOCOL 4 TRIALS: a CRC-valid TRIALS frame failing its checks (reserved record bits): its trials are unknowable.
-            throw new DeviceError('PROTOCOL', `invalid TRIALS frame: ${ev.reason}${ev.field ? ` (field ${ev.field})` : ''}`, { detail: { field: ev.field } });
+            throw new DeviceError(
+              'PROTOCOL',
+              `invalid TRIALS frame: ${ev.reason}${ev.field ? ` (field ${ev.field})` : ''}`,
+              { detail: { field: ev.field } },
+            );
           }
           break;
         case 'credit':
@@ -348,14 +382,19 @@ export class Certifier {
     const failed: Array<[BlockTest, string]> = [];
     const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 
-    if (incomplete) failed.push(['incomplete', `run ended after ${t.trials} of the block's ${this.blockTrials} trials`]);
+    if (incomplete)
+      failed.push(['incomplete', `run ended after ${t.trials} of the block's ${this.blockTrials} trials`]);
     // PROTOCOL 6: lost trials count at worst case; too many and the block is refused.
     if (lost > this.maxLostShare * t.trials) {
-      failed.push(['lost', `lost trials ${lost} of ${t.trials} (${pct(lost / t.trials)}; device ${t.lostDevice}, link ${t.lostLink}) > ${pct(this.maxLostShare)}`]);
+      failed.push([
+        'lost',
+        `lost trials ${lost} of ${t.trials} (${pct(lost / t.trials)}; device ${t.lostDevice}, link ${t.lostLink}) > ${pct(this.maxLostShare)}`,
+      ]);
     }
     // PROTOCOL 4 STATUS: faults during the block.
     let faultBits = 0;
-    if (this.faultFromBlock >= 0 && t.index >= this.faultFromBlock && t.index <= this.faultToBlock) faultBits = this.faultBits;
+    if (this.faultFromBlock >= 0 && t.index >= this.faultFromBlock && t.index <= this.faultToBlock)
+      faultBits = this.faultBits;
     if (this.faultFromBlock >= 0 && t.index >= this.faultToBlock) {
       this.faultFromBlock = -1;
       this.faultToBlock = -1;
@@ -382,20 +421,32 @@ export class Certifier {
     const rct = [h.rctA - h0.rctA, h.rctB - h0.rctB];
     const apt = [h.aptA - h0.aptA, h.aptB - h0.aptB];
     if (rct[0] + rct[1] > 0) {
-      failed.push(['rct', `repetition count test failed on outcome ${rct[0] > 0 ? 'a' : 'b'}: a run of ${hc.rctCutoff} equal bits (C = 1 + ceil(-log2(alpha)/H), alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.1)`]);
+      failed.push([
+        'rct',
+        `repetition count test failed on outcome ${rct[0] > 0 ? 'a' : 'b'}: a run of ${hc.rctCutoff} equal bits (C = 1 + ceil(-log2(alpha)/H), alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.1)`,
+      ]);
     }
     if (apt[0] + apt[1] > 0) {
-      failed.push(['apt', `adaptive proportion test failed on outcome ${apt[0] > 0 ? 'a' : 'b'}: ${hc.aptCutoff} or more equal bits in a window of 1024 (alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.2)`]);
+      failed.push([
+        'apt',
+        `adaptive proportion test failed on outcome ${apt[0] > 0 ? 'a' : 'b'}: ${hc.aptCutoff} or more equal bits in a window of 1024 (alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.2)`,
+      ]);
     }
     // Settings uniformity (the estimator assumes q(x,y) = 1/4). Host settings are the host's own draws, echo-checked (PROTOCOL 6).
     if (est.recordedTrials > 0 && !ledger) {
       const u = hc.settingsUniform(est.settingCounts);
       if (!u.ok) {
-        failed.push(['settings', `settings not uniform: chi-square ${u.chiSquare.toFixed(1)} > ${hc.settingsCritical.toFixed(1)} (3 dof, false alarm 2^${Math.log2(hc.settingsAlpha).toFixed(0)}), trials per x,y 00/01/10/11 = ${est.settingCounts.join('/')}`]);
+        failed.push([
+          'settings',
+          `settings not uniform: chi-square ${u.chiSquare.toFixed(1)} > ${hc.settingsCritical.toFixed(1)} (3 dof, false alarm 2^${Math.log2(hc.settingsAlpha).toFixed(0)}), trials per x,y 00/01/10/11 = ${est.settingCounts.join('/')}`,
+        ]);
       }
     }
     if (failed.length === 0 && bound.outputBits < 8) {
-      failed.push(['entropy', `certified entropy ${bound.entropyBits.toFixed(1)} bits at S = ${est.sEstimate.toFixed(4)} over ${t.trials} trials leaves no output byte after 2 log2(1/eps_ext) = ${(2 * Math.log2(1 / bound.eps.extraction)).toFixed(1)} bits (${this.adversary} bound): use larger blocks`]);
+      failed.push([
+        'entropy',
+        `certified entropy ${bound.entropyBits.toFixed(1)} bits at S = ${est.sEstimate.toFixed(4)} over ${t.trials} trials leaves no output byte after 2 log2(1/eps_ext) = ${(2 * Math.log2(1 / bound.eps.extraction)).toFixed(1)} bits (${this.adversary} bound): use larger blocks`,
+      ]);
     }
 
     this.stats.blocks++;
@@ -443,12 +494,22 @@ export class Certifier {
       outputBits: bound.outputBits,
       binning: BINNING,
       settingsSource: this.settingsSource,
-      assumptions: [...assumptionsFor(this.settingsSource, this.adversary), ...(bound.assumption ? [bound.assumption] : [])],
+      assumptions: [
+        ...assumptionsFor(this.settingsSource, this.adversary),
+        ...(bound.assumption ? [bound.assumption] : []),
+      ],
     };
     if (ledger && echo) {
       draft.hostSettings = {
         generator: ledger.plan.generator,
-        testRate: rate ? { gamma, numerator: rate.numerator, denominator: rate.denominator, generationSettings: GENERATION_SETTINGS_NAME } : null,
+        testRate: rate
+          ? {
+              gamma,
+              numerator: rate.numerator,
+              denominator: rate.denominator,
+              generationSettings: GENERATION_SETTINGS_NAME,
+            }
+          : null,
         echoChecked: echo.checked,
         testRounds: echo.testRounds,
         testWins: echo.testWins,

@@ -76,7 +76,12 @@ export function estimateFromCounts(counts: readonly number[], lostTrials: number
   }
   const trials = recorded + lostTrials;
   sum += lostTrials * LOST_TRIAL_SCORE;
-  const correlators = settingCounts.map((n, xy) => (n === 0 ? 0 : (2 * same[xy] - n) / n)) as [number, number, number, number];
+  const correlators = settingCounts.map((n, xy) => (n === 0 ? 0 : (2 * same[xy] - n) / n)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   return {
     trials,
     lostTrials,

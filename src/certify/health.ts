@@ -50,7 +50,10 @@ for (let g = 0; g < 256; g++) {
   ONES4[g] = onesA | (onesB << 16);
   for (let last = 0; last < 4; last++) {
     let packed = 0;
-    for (const [stream, shift] of [[0, 0], [1, 4]] as const) {
+    for (const [stream, shift] of [
+      [0, 0],
+      [1, 4],
+    ] as const) {
       const bit = (k: number): number => (g >> (2 * k + stream)) & 1;
       const prev = (last >> stream) & 1;
       const keep = bit(0) === prev && bit(1) === prev && bit(2) === prev && bit(3) === prev ? 1 : 0;
@@ -112,7 +115,16 @@ export function erfc(z: number): number {
     Math.exp(
       -z * z -
         1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return z >= 0 ? r : 2 - r;
 }
@@ -183,7 +195,11 @@ export class OutcomeHealthTests {
   private cntA = 0;
   private cntB = 0;
 
-  constructor({ alpha = DEFAULT_HEALTH_ALPHA, entropyPerBit = DEFAULT_ENTROPY_PER_BIT, settingsAlpha = DEFAULT_SETTINGS_ALPHA }: HealthOptions = {}) {
+  constructor({
+    alpha = DEFAULT_HEALTH_ALPHA,
+    entropyPerBit = DEFAULT_ENTROPY_PER_BIT,
+    settingsAlpha = DEFAULT_SETTINGS_ALPHA,
+  }: HealthOptions = {}) {
     if (!(alpha > 0 && alpha < 1)) throw new RangeError('"alpha" must be in (0, 1)');
     if (!(entropyPerBit > 0 && entropyPerBit <= 1)) throw new RangeError('"entropyPerBit" must be in (0, 1]');
     if (!(settingsAlpha > 0 && settingsAlpha < 1)) throw new RangeError('"settingsAlpha" must be in (0, 1)');
@@ -232,8 +248,15 @@ export class OutcomeHealthTests {
    */
   updateCodes(codes: Uint8Array, from: number, to: number): void {
     const C = this.rctCutoff;
-    let lastA = this.lastA, lastB = this.lastB, runA = this.runA, runB = this.runB;
-    let aptPos = this.aptPos, refA = this.refA, refB = this.refB, cntA = this.cntA, cntB = this.cntB;
+    let lastA = this.lastA,
+      lastB = this.lastB,
+      runA = this.runA,
+      runB = this.runB;
+    let aptPos = this.aptPos,
+      refA = this.refA,
+      refB = this.refB,
+      cntA = this.cntA,
+      cntB = this.cntB;
     const groupRunMax = C - 4; // a group of four leaves every run it touches below C while run < C - 4
     let p = from;
     while (p < to) {
@@ -299,8 +322,15 @@ export class OutcomeHealthTests {
         aptPos = 0;
       }
     }
-    this.lastA = lastA; this.lastB = lastB; this.runA = runA; this.runB = runB;
-    this.aptPos = aptPos; this.refA = refA; this.refB = refB; this.cntA = cntA; this.cntB = cntB;
+    this.lastA = lastA;
+    this.lastB = lastB;
+    this.runA = runA;
+    this.runB = runB;
+    this.aptPos = aptPos;
+    this.refA = refA;
+    this.refB = refB;
+    this.cntA = cntA;
+    this.cntB = cntB;
   }
 
   /** A snapshot of the failure counters (to diff per block). */

@@ -114,8 +114,18 @@ export function settingBitsPerTrial(gamma: number): number {
  * ADFRV/ARV second-order coefficient for spot-checking:
  * v = 2 (log2(1 + 2 d_O) + ceil(|g'(omega_t)| / gamma)) sqrt(1 - 2 log2(eps_s eps_EA)).
  */
-export function spotCheckV(slope: number, gamma: number, epsSmooth: number, epsEA: number, outputDimension = EAT_OUTPUT_DIMENSION): number {
-  return 2 * (Math.log2(1 + 2 * outputDimension) + Math.ceil(Math.abs(slope) / gamma)) * Math.sqrt(1 - 2 * Math.log2(epsSmooth * epsEA));
+export function spotCheckV(
+  slope: number,
+  gamma: number,
+  epsSmooth: number,
+  epsEA: number,
+  outputDimension = EAT_OUTPUT_DIMENSION,
+): number {
+  return (
+    2 *
+    (Math.log2(1 + 2 * outputDimension) + Math.ceil(Math.abs(slope) / gamma)) *
+    Math.sqrt(1 - 2 * Math.log2(epsSmooth * epsEA))
+  );
 }
 
 /**
@@ -124,9 +134,22 @@ export function spotCheckV(slope: number, gamma: number, epsSmooth: number, epsE
  *   n (g(omega_t) + g'(omega_t) (omegaThreshold - omega_t)) - v(omega_t, gamma) sqrt(n).
  * epsEA is the error for this one threshold (after any union bound).
  */
-export function spotCheckEntropy(trials: number, omegaThreshold: number, gamma: number, epsSmooth: number, epsEA: number, outputDimension = EAT_OUTPUT_DIMENSION): EatBound {
-  if (!(gamma > 0 && gamma <= 1)) return { entropyBits: -Infinity, tangentOmega: NaN, firstOrderPerTrial: 0, secondOrderPerTrial: Infinity };
-  return maximizeOverTangent(trials, omegaThreshold, (slope) => spotCheckV(slope, gamma, epsSmooth, epsEA, outputDimension), 2000);
+export function spotCheckEntropy(
+  trials: number,
+  omegaThreshold: number,
+  gamma: number,
+  epsSmooth: number,
+  epsEA: number,
+  outputDimension = EAT_OUTPUT_DIMENSION,
+): EatBound {
+  if (!(gamma > 0 && gamma <= 1))
+    return { entropyBits: -Infinity, tangentOmega: NaN, firstOrderPerTrial: 0, secondOrderPerTrial: Infinity };
+  return maximizeOverTangent(
+    trials,
+    omegaThreshold,
+    (slope) => spotCheckV(slope, gamma, epsSmooth, epsEA, outputDimension),
+    2000,
+  );
 }
 
 /**
@@ -157,15 +180,29 @@ export function df19K(alpha: number, range: number, outputDimension = EAT_OUTPUT
   const e1 = Math.log2(outputDimension) + range;
   const k1 = (1 / (6 * (2 - alpha) ** 3 * Math.LN2)) * 2 ** ((alpha - 1) * e1) * lnOf(e1) ** 3;
   const e2 = 2 * Math.log2(outputDimension) + range;
-  const k2 = ((2 - alpha) ** 3 / (6 * (3 - 2 * alpha) ** 3 * Math.LN2)) * 2 ** (((alpha - 1) / (2 - alpha)) * e2) * lnOf(e2) ** 3;
+  const k2 =
+    ((2 - alpha) ** 3 / (6 * (3 - 2 * alpha) ** 3 * Math.LN2)) *
+    2 ** (((alpha - 1) / (2 - alpha)) * e2) *
+    lnOf(e2) ** 3;
   return Math.max(k1, k2);
 }
 
 /** DF19's loss in bits for n trials at one alpha in (1, 2) (file comment). */
-export function df19Loss(trials: number, alpha: number, variance: number, range: number, logTerm: number, outputDimension = EAT_OUTPUT_DIMENSION): number {
+export function df19Loss(
+  trials: number,
+  alpha: number,
+  variance: number,
+  range: number,
+  logTerm: number,
+  outputDimension = EAT_OUTPUT_DIMENSION,
+): number {
   const a = alpha - 1;
   const v = Math.log2(2 * outputDimension * outputDimension + 1) + Math.sqrt(2 + variance);
-  return trials * (a / (2 - alpha)) * (Math.LN2 / 2) * v * v + logTerm / a + trials * a * a * df19K(alpha, range, outputDimension);
+  return (
+    trials * (a / (2 - alpha)) * (Math.LN2 / 2) * v * v +
+    logTerm / a +
+    trials * a * a * df19K(alpha, range, outputDimension)
+  );
 }
 
 /**
@@ -173,7 +210,13 @@ export function df19Loss(trials: number, alpha: number, variance: number, range:
  * ln(alpha - 1) in [ln 1e-14, ln 0.5] (each term is convex in alpha - 1 there;
  * the tests check it against a dense grid).
  */
-export function df19BestLoss(trials: number, variance: number, range: number, logTerm: number, outputDimension = EAT_OUTPUT_DIMENSION): { alpha: number; lossBits: number } {
+export function df19BestLoss(
+  trials: number,
+  variance: number,
+  range: number,
+  logTerm: number,
+  outputDimension = EAT_OUTPUT_DIMENSION,
+): { alpha: number; lossBits: number } {
   const at = (x: number): number => df19Loss(trials, 1 + Math.exp(x), variance, range, logTerm, outputDimension);
   const phi = (Math.sqrt(5) - 1) / 2;
   let lo = Math.log(1e-14);
@@ -208,14 +251,27 @@ export function df19BestLoss(trials: number, variance: number, range: number, lo
  * and alpha of n f_t(gamma omega_thr) - loss. secondOrderPerTrial is the
  * whole loss per trial. epsEA is the error for this one threshold.
  */
-export function spotCheckEntropyDf19(trials: number, omegaThreshold: number, gamma: number, epsSmooth: number, epsEA: number, outputDimension = EAT_OUTPUT_DIMENSION): EatBound {
-  if (!(gamma > 0 && gamma <= 1)) return { entropyBits: -Infinity, tangentOmega: NaN, firstOrderPerTrial: 0, secondOrderPerTrial: Infinity };
+export function spotCheckEntropyDf19(
+  trials: number,
+  omegaThreshold: number,
+  gamma: number,
+  epsSmooth: number,
+  epsEA: number,
+  outputDimension = EAT_OUTPUT_DIMENSION,
+): EatBound {
+  if (!(gamma > 0 && gamma <= 1))
+    return { entropyBits: -Infinity, tangentOmega: NaN, firstOrderPerTrial: 0, secondOrderPerTrial: Infinity };
   const logTerm = 1 - 2 * Math.log2(epsSmooth * epsEA);
-  return maximizeOverTangent(trials, omegaThreshold, (slope) => {
-    const { variance, range } = spotCheckDf19Pieces(slope, gamma);
-    // maximizeOverTangent subtracts v sqrt(n): pass the loss in that form
-    return df19BestLoss(trials, variance, range, logTerm, outputDimension).lossBits / Math.sqrt(trials);
-  }, 400);
+  return maximizeOverTangent(
+    trials,
+    omegaThreshold,
+    (slope) => {
+      const { variance, range } = spotCheckDf19Pieces(slope, gamma);
+      // maximizeOverTangent subtracts v sqrt(n): pass the loss in that form
+      return df19BestLoss(trials, variance, range, logTerm, outputDimension).lossBits / Math.sqrt(trials);
+    },
+    400,
+  );
 }
 
 /** The assumption a certificate that used the DF19 bound adds to its list (file comment: the transcription). */
@@ -223,7 +279,12 @@ export const DF19_ASSUMPTION =
   'the Dupuis-Fawzi 2019 entropy accumulation statement as implemented by George-Lin-Lutkenhaus 2022 (Theorem 15) and Brown-Ragy-Colbeck 2020 (Lemma 3.3); not checked against the paper text';
 
 /** The certified entropy and output length of one spot-checking block. */
-export function spotCheckBlockBound(trials: number, testWins: number, gamma: number, eps: number): BlockBound & { sEstimate: number } {
+export function spotCheckBlockBound(
+  trials: number,
+  testWins: number,
+  gamma: number,
+  eps: number,
+): BlockBound & { sEstimate: number } {
   const split = epsSplit(eps, 'quantum');
   const sEstimate = spotCheckSEstimate(trials, testWins, gamma);
   // Azuma-Hoeffding on Z_i in [-4, 8/gamma - 4]: range width 8 / gamma (bounds.ts azumaDeviation).

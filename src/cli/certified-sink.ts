@@ -77,7 +77,12 @@ export class CertifiedSink {
    * file as the other output or as one of `others`: the files the command
    * reads or writes besides (the recording, seeds, --record).
    */
-  static async open(outPath: string, certsPath: string | undefined, stdout: NodeJS.WritableStream, others: readonly NamedPath[] = []): Promise<CertifiedSink> {
+  static async open(
+    outPath: string,
+    certsPath: string | undefined,
+    stdout: NodeJS.WritableStream,
+    others: readonly NamedPath[] = [],
+  ): Promise<CertifiedSink> {
     CertifiedSink.check(outPath, certsPath, others, { writable: false });
     const out = outPath === '-' ? stdout : await openOutput('--out', outPath);
     let certs: WriteStream | undefined;
@@ -98,14 +103,21 @@ export class CertifiedSink {
    * `writable`, each can be written (it exists and is writable, or its
    * directory does). UsageError / InputError naming the option.
    */
-  static check(outPath: string, certsPath: string | undefined, others: readonly NamedPath[] = [], { writable = true }: { writable?: boolean } = {}): void {
+  static check(
+    outPath: string,
+    certsPath: string | undefined,
+    others: readonly NamedPath[] = [],
+    { writable = true }: { writable?: boolean } = {},
+  ): void {
     const outputs: NamedPath[] = [];
     if (outPath !== '-') outputs.push({ option: '--out', path: outPath });
     if (certsPath !== undefined) outputs.push({ option: '--certs', path: certsPath });
     for (let i = 0; i < outputs.length; i++) {
       for (const other of [...outputs.slice(i + 1), ...others]) {
         if (sameFile(outputs[i]!.path, other.path)) {
-          throw new UsageError(`${outputs[i]!.option} ${outputs[i]!.path} is the same file as ${other.option} ${other.path}: writing it would destroy the other`);
+          throw new UsageError(
+            `${outputs[i]!.option} ${outputs[i]!.path} is the same file as ${other.option} ${other.path}: writing it would destroy the other`,
+          );
         }
       }
     }
@@ -113,7 +125,8 @@ export class CertifiedSink {
     for (const { option, path } of outputs) {
       try {
         const exists = existsSync(path);
-        if (exists && statSync(path).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+        if (exists && statSync(path).isDirectory())
+          throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
         accessSync(exists ? path : dirname(resolve(path)), constants.W_OK);
       } catch (e) {
         throw outputError(option, path, e);

@@ -56,11 +56,15 @@ export type DeviceSelection =
 /** Validates the device options (one line UsageError on any problem). */
 export function deviceSelection(values: ParsedValues<typeof deviceOptionSpecs>): DeviceSelection {
   const chosen = (['port', 'serial', 'simulate'] as const).filter((k) => values[k] !== undefined);
-  if (chosen.length > 1) throw new UsageError(`${chosen.map((k) => `--${k}`).join(' and ')} are mutually exclusive; pass one`);
-  const simExtras = (['sim-mode', 'sim-uncalibrated', 'sim-fault', 'sim-flash'] as const).filter((k) => values[k] !== undefined);
+  if (chosen.length > 1)
+    throw new UsageError(`${chosen.map((k) => `--${k}`).join(' and ')} are mutually exclusive; pass one`);
+  const simExtras = (['sim-mode', 'sim-uncalibrated', 'sim-fault', 'sim-flash'] as const).filter(
+    (k) => values[k] !== undefined,
+  );
   if (simExtras.length && values.simulate === undefined) throw new UsageError(`--${simExtras[0]} needs --simulate`);
   if (values.port !== undefined) return { kind: 'port', path: validateOption('port', pathValue, values.port) };
-  if (values.serial !== undefined) return { kind: 'serial', serial: validateOption('serial', pathValue, values.serial) };
+  if (values.serial !== undefined)
+    return { kind: 'serial', serial: validateOption('serial', pathValue, values.serial) };
   if (values.simulate !== undefined) {
     const faults = parseFaults('sim-fault', values['sim-fault'] ?? []);
     const sel: DeviceSelection = {
@@ -106,7 +110,10 @@ export interface ResolvedPort {
 }
 
 /** Resolves --port, --serial, discovery or --simulate to a path and binding (native unless simulated). */
-export async function resolvePort(sel: DeviceSelection, { lister, binding }: Pick<OpenDeviceOptions, 'lister' | 'binding'> = {}): Promise<ResolvedPort> {
+export async function resolvePort(
+  sel: DeviceSelection,
+  { lister, binding }: Pick<OpenDeviceOptions, 'lister' | 'binding'> = {},
+): Promise<ResolvedPort> {
   const native = binding ?? (SerialPort.binding as unknown as BindingInterface);
   switch (sel.kind) {
     case 'port':
@@ -115,9 +122,12 @@ export async function resolvePort(sel: DeviceSelection, { lister, binding }: Pic
       return { path: (await findBySerial(sel.serial, lister)).path, binding: native };
     case 'discover': {
       const found = await listDevices(lister);
-      if (found.length === 0) throw new DeviceError('NOT_FOUND', 'no EPQ-1 found on USB; pass --port PATH, --serial S or --simulate');
+      if (found.length === 0)
+        throw new DeviceError('NOT_FOUND', 'no EPQ-1 found on USB; pass --port PATH, --serial S or --simulate');
       if (found.length > 1) {
-        throw new UsageError(`${found.length} EPQ-1 found (${found.map((d) => d.serialNumber ?? d.path).join(', ')}); choose one with --serial S or --port PATH`);
+        throw new UsageError(
+          `${found.length} EPQ-1 found (${found.map((d) => d.serialNumber ?? d.path).join(', ')}); choose one with --serial S or --port PATH`,
+        );
       }
       return { path: found[0]!.path, binding: native };
     }
@@ -143,7 +153,10 @@ export async function resolvePort(sel: DeviceSelection, { lister, binding }: Pic
 }
 
 /** Opens the selected device (the in-process simulator through its serialport binding: the very Device code used with hardware). */
-export async function openDevice(sel: DeviceSelection, { lister, binding, ...deviceOpts }: OpenDeviceOptions = {}): Promise<Device> {
+export async function openDevice(
+  sel: DeviceSelection,
+  { lister, binding, ...deviceOpts }: OpenDeviceOptions = {},
+): Promise<Device> {
   const port = await resolvePort(sel, { lister, binding });
   return Device.open({ ...deviceOpts, path: port.path, binding: port.binding });
 }

@@ -113,7 +113,11 @@ export function describeError(e: unknown, debug = false): { line: string; exitCo
 }
 
 /** Runs `epqrng <argv...>`; resolves to the exit code and never rejects. */
-export async function runCli(argv: readonly string[], io: CommandIo, { debug = false, dir = commandsDir } = {}): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: CommandIo,
+  { debug = false, dir = commandsDir } = {},
+): Promise<number> {
   const [name, ...rest] = argv;
   try {
     if (name === undefined) {
@@ -124,7 +128,8 @@ export async function runCli(argv: readonly string[], io: CommandIo, { debug = f
       io.stdout.write(await generalUsage(dir));
       return 0;
     }
-    if (name.startsWith('-')) throw new UsageError(`expected a command before '${name}' (commands: ${listCommands(dir).join(', ')})`);
+    if (name.startsWith('-'))
+      throw new UsageError(`expected a command before '${name}' (commands: ${listCommands(dir).join(', ')})`);
     const command = await loadCommand(name, dir);
     if (wantsHelp(rest)) {
       io.stdout.write(`${command.summary}\n\n${command.usage.trimEnd()}\n`);

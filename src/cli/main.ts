@@ -17,11 +17,15 @@ function die(e: unknown): void {
 process.on('unhandledRejection', die);
 process.on('uncaughtException', die);
 
-const code = await runCli(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  isTTY: Boolean(process.stderr.isTTY),
-}, { debug });
+const code = await runCli(
+  process.argv.slice(2),
+  {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    isTTY: Boolean(process.stderr.isTTY),
+  },
+  { debug },
+);
 
 // Let piped stdout/stderr drain before exiting (an open port or timer must not keep us alive).
 await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));

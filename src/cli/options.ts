@@ -24,8 +24,12 @@ export interface OptionSpec {
 export type OptionSpecs = Record<string, OptionSpec>;
 
 type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean'
-  ? S['multiple'] extends true ? boolean[] : boolean
-  : S['multiple'] extends true ? string[] : string;
+  ? S['multiple'] extends true
+    ? boolean[]
+    : boolean
+  : S['multiple'] extends true
+    ? string[]
+    : string;
 export type ParsedValues<T extends OptionSpecs> = { [K in keyof T]?: ValueOf<T[K]> };
 
 export interface Parsed<T extends OptionSpecs> {
@@ -50,7 +54,11 @@ export function parseCommandLine<T extends OptionSpecs>(
   });
   const config: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
   for (const [name, spec] of Object.entries(options)) {
-    config[name] = { type: spec.type, ...(spec.multiple ? { multiple: true } : {}), ...(spec.short ? { short: spec.short } : {}) };
+    config[name] = {
+      type: spec.type,
+      ...(spec.multiple ? { multiple: true } : {}),
+      ...(spec.short ? { short: spec.short } : {}),
+    };
   }
   let result: { values: Record<string, unknown>; positionals: string[] };
   try {
@@ -77,7 +85,11 @@ function parseArgsMessage(e: unknown, options: OptionSpecs): string {
   const opt = /'(-{1,2}[^' ]+)/.exec(msg)?.[1];
   switch (err.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${opt ?? msg.split('.')[0]} (options: ${Object.keys(options).map((o) => `--${o}`).join(', ') || 'none'})`;
+      return `unknown option ${opt ?? msg.split('.')[0]} (options: ${
+        Object.keys(options)
+          .map((o) => `--${o}`)
+          .join(', ') || 'none'
+      })`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (/argument missing/.test(msg)) return `${opt ?? 'an option'} needs a value`;
       if (/does not take an argument/.test(msg)) return `${opt ?? 'an option'} takes no value`;
@@ -112,7 +124,13 @@ export function integer(min: number, max: number) {
     .trim()
     .regex(/^(-?\d+|0x[0-9a-fA-F]+)$/, { error: () => message })
     .transform((s) => Number(s))
-    .pipe(z.number().int().min(min, { error: () => message }).max(max, { error: () => message }));
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { error: () => message })
+        .max(max, { error: () => message }),
+    );
 }
 
 /** A finite number in [min, max]. */
@@ -123,7 +141,12 @@ export function decimal(min: number, max: number) {
     .trim()
     .regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, { error: () => message })
     .transform((s) => Number(s))
-    .pipe(z.number().min(min, { error: () => message }).max(max, { error: () => message }));
+    .pipe(
+      z
+        .number()
+        .min(min, { error: () => message })
+        .max(max, { error: () => message }),
+    );
 }
 
 /** A non-empty path. */

@@ -30,7 +30,9 @@ export async function openRecordedDevice(
   const sim = port.sim;
   const chipClockMs = sim ? () => sim.chip.clockMs : undefined;
   const notes =
-    sel.kind === 'simulate' ? { simulator: { seed: sel.seed, mode: sel.mode, calibrated: sel.calibrated, faults: sel.faults }, ...rec.notes } : rec.notes;
+    sel.kind === 'simulate'
+      ? { simulator: { seed: sel.seed, mode: sel.mode, calibrated: sel.calibrated, faults: sel.faults }, ...rec.notes }
+      : rec.notes;
   const recorder = new SessionRecorder({
     ...rec,
     ...(notes !== undefined ? { notes } : {}),

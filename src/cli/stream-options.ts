@@ -58,28 +58,37 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
   const s: StreamSettings = {
     eps: values.eps === undefined ? DEFAULT_EPS : validateOption('eps', epsValue, values.eps),
     adversary: validateOption('adversary', oneOf(['quantum', 'classical'] as const), values.adversary ?? 'quantum'),
-    blockTrials: values['block-trials'] === undefined ? DEFAULT_BLOCK_TRIALS : validateOption('block-trials', integer(1000, 2 ** 28), values['block-trials']),
+    blockTrials:
+      values['block-trials'] === undefined
+        ? DEFAULT_BLOCK_TRIALS
+        : validateOption('block-trials', integer(1000, 2 ** 28), values['block-trials']),
     maxConsecutiveRefused:
-      values['max-refused'] === undefined ? DEFAULT_MAX_CONSECUTIVE_REFUSED : validateOption('max-refused', integer(1, 1_000_000), values['max-refused']),
+      values['max-refused'] === undefined
+        ? DEFAULT_MAX_CONSECUTIVE_REFUSED
+        : validateOption('max-refused', integer(1, 1_000_000), values['max-refused']),
   };
   if (values.certs !== undefined) s.certsPath = validateOption('certs', pathValue, values.certs);
-  if (values['extractor-seed'] !== undefined) s.extractorSeedFile = validateOption('extractor-seed', pathValue, values['extractor-seed']);
+  if (values['extractor-seed'] !== undefined)
+    s.extractorSeedFile = validateOption('extractor-seed', pathValue, values['extractor-seed']);
   return s;
 }
 
 const TEST_RATE_MESSAGE = 'must be a decimal in (0, 1] with at most 6 digits after the point, e.g. 0.01';
 /** --test-rate: gamma as an exact decimal (the sampler's probability is exactly that fraction). */
-export const testRateValue = z.string({ error: () => TEST_RATE_MESSAGE }).trim().refine(
-  (s) => {
-    try {
-      testRateFraction(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: () => TEST_RATE_MESSAGE },
-);
+export const testRateValue = z
+  .string({ error: () => TEST_RATE_MESSAGE })
+  .trim()
+  .refine(
+    (s) => {
+      try {
+        testRateFraction(s);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: () => TEST_RATE_MESSAGE },
+  );
 
 /** --settings-seed FILE: its bytes, at least the 128 bits ChaChaSource needs (one-line UsageError / InputError otherwise). */
 export function settingsSeedOption(raw: string): Uint8Array {
@@ -88,8 +97,16 @@ export function settingsSeedOption(raw: string): Uint8Array {
   try {
     seed = readFileSync(path);
   } catch (e) {
-    throw new InputError('SEED_UNREADABLE', `cannot read settings seed file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    throw new InputError(
+      'SEED_UNREADABLE',
+      `cannot read settings seed file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { cause: e },
+    );
   }
-  if (seed.length < 16) throw new InputError('SEED_TOO_SHORT', `settings seed file ${path} is too short: 128 bits needed, ${seed.length * 8} bits found`);
+  if (seed.length < 16)
+    throw new InputError(
+      'SEED_TOO_SHORT',
+      `settings seed file ${path} is too short: 128 bits needed, ${seed.length * 8} bits found`,
+    );
   return seed;
 }

@@ -67,14 +67,24 @@ export function faultNames(faults: number): string[] {
 
 /** A STATUS reported a fatal fault (PROTOCOL 4 STATUS: the chip is in state FAULT until RESET). */
 export class DeviceFaultError extends DeviceError {
-  constructor(readonly faults: number, readonly status: StatusFrame) {
-    super('DEVICE_FAULT', `device fault: ${faultNames(faults & FATAL_FAULTS).join(', ')} (faults 0x${faults.toString(16).padStart(8, '0')}); the chip stopped, send RESET`, {
-      detail: { faults, names: faultNames(faults) },
-    });
+  constructor(
+    readonly faults: number,
+    readonly status: StatusFrame,
+  ) {
+    super(
+      'DEVICE_FAULT',
+      `device fault: ${faultNames(faults & FATAL_FAULTS).join(', ')} (faults 0x${faults.toString(16).padStart(8, '0')}); the chip stopped, send RESET`,
+      {
+        detail: { faults, names: faultNames(faults) },
+      },
+    );
   }
 }
 
-const ACK_STATUS_NAMES = Object.fromEntries(Object.entries(AckStatus).map(([k, v]) => [v, k])) as Record<number, string>;
+const ACK_STATUS_NAMES = Object.fromEntries(Object.entries(AckStatus).map(([k, v]) => [v, k])) as Record<
+  number,
+  string
+>;
 const TYPE_NAMES = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k])) as Record<number, string>;
 
 /** How many ACK timeouts a command may wait while the link is busy with other frames. */
@@ -156,7 +166,10 @@ type HostCommand = Distribute<HostFrame>;
 
 function portMessage(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
-  return m.replace(/^Error:\s*/, '').replace(/\s+/g, ' ').trim();
+  return m
+    .replace(/^Error:\s*/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 export class Device extends EventEmitter {
@@ -184,7 +197,10 @@ export class Device extends EventEmitter {
   private readonly statusWaiters: AnswerWaiter<StatusFrame>[] = [];
   private readonly countsWaiters = new Map<number, AnswerWaiter<CountsFrame>>();
   /** Commands whose ACK brings a data answer: seq -> the answer's kind and waiter. */
-  private readonly answerAfterAck = new Map<number, { kind: 'INFO' | 'STATUS'; waiter: AnswerWaiter<InfoFrame | StatusFrame> }>();
+  private readonly answerAfterAck = new Map<
+    number,
+    { kind: 'INFO' | 'STATUS'; waiter: AnswerWaiter<InfoFrame | StatusFrame> }
+  >();
   private readonly seqs = new DeviceSeqTracker();
   private readonly scanner: LinkScanner;
   private run: Run | undefined;
@@ -239,7 +255,11 @@ export class Device extends EventEmitter {
     } catch (e) {
       await device.close().catch(() => undefined);
       if (e instanceof DeviceError && e.code === 'NO_ANSWER') {
-        throw new DeviceError('NO_ANSWER', `no answer from ${opts.path}: GET_INFO not acknowledged within ${device.ackTimeoutMs} ms (${device.retries + 1} tries); is it an EPQ-1?`, { cause: e });
+        throw new DeviceError(
+          'NO_ANSWER',
+          `no answer from ${opts.path}: GET_INFO not acknowledged within ${device.ackTimeoutMs} ms (${device.retries + 1} tries); is it an EPQ-1?`,
+          { cause: e },
+        );
       }
       throw e;
     }
@@ -295,10 +315,16 @@ export class Device extends EventEmitter {
    * id (sent once the integration time has passed). Not retried: the chip is
    * MEASURING after the first one.
    */
-  async measureCounts({ id, angleACentideg, angleBCentideg, integrationMs }: MeasureCountsOptions): Promise<CountsFrame> {
+  async measureCounts({
+    id,
+    angleACentideg,
+    angleBCentideg,
+    integrationMs,
+  }: MeasureCountsOptions): Promise<CountsFrame> {
     const countsId = id ?? this.countsId;
     this.countsId = (Math.max(this.countsId, countsId) + 1) >>> 0;
-    if (this.countsWaiters.has(countsId)) throw new DeviceError('BUSY', `MEASURE_COUNTS id ${countsId} is already waiting`);
+    if (this.countsWaiters.has(countsId))
+      throw new DeviceError('BUSY', `MEASURE_COUNTS id ${countsId} is already waiting`);
     const marginMs = Math.max(2000, integrationMs * 0.25) + this.ackTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const counts = new Promise<CountsFrame>((resolve, reject) => {
@@ -306,12 +332,24 @@ export class Device extends EventEmitter {
     });
     counts.catch(() => undefined); // observed below; never left unhandled if the command fails first
     try {
-      await this.command({ kind: 'MEASURE_COUNTS', id: countsId, angleA: angleACentideg, angleB: angleBCentideg, integration: integrationMs });
+      await this.command({
+        kind: 'MEASURE_COUNTS',
+        id: countsId,
+        angleA: angleACentideg,
+        angleB: angleBCentideg,
+        integration: integrationMs,
+      });
       return await Promise.race([
         counts,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new DeviceError('NO_ANSWER', `no COUNTS for MEASURE_COUNTS id ${countsId} within ${integrationMs + marginMs} ms`)),
+            () =>
+              reject(
+                new DeviceError(
+                  'NO_ANSWER',
+                  `no COUNTS for MEASURE_COUNTS id ${countsId} within ${integrationMs + marginMs} ms`,
+                ),
+              ),
             integrationMs + marginMs,
           );
         }),
@@ -332,10 +370,16 @@ export class Device extends EventEmitter {
     const { capabilities, settingsFifo, serial } = this.info;
     // PROTOCOL 4 INFO: capabilities bit 0, host settings.
     if ((capabilities & Capability.HOST_SETTINGS) === 0) {
-      throw new DeviceError('UNSUPPORTED', `device ${serial} does not take host settings (INFO capabilities 0x${capabilities.toString(16)}, bit 0 clear); use the chip's internal settings`);
+      throw new DeviceError(
+        'UNSUPPORTED',
+        `device ${serial} does not take host settings (INFO capabilities 0x${capabilities.toString(16)}, bit 0 clear); use the chip's internal settings`,
+      );
     }
     if (!(settingsFifo >= 1)) {
-      throw new DeviceError('UNSUPPORTED', `device ${serial} reports a host-settings FIFO of ${settingsFifo} trials (INFO settings fifo): it cannot take host settings`);
+      throw new DeviceError(
+        'UNSUPPORTED',
+        `device ${serial} reports a host-settings FIFO of ${settingsFifo} trials (INFO settings fifo): it cannot take host settings`,
+      );
     }
     return settingsFifo;
   }
@@ -360,7 +404,12 @@ export class Device extends EventEmitter {
     );
     this.run = run;
     try {
-      await this.command({ kind: 'START', source: source === 'host' ? 1 : 0, rate: rateTrialsPerS, limit: limitTrials });
+      await this.command({
+        kind: 'START',
+        source: source === 'host' ? 1 : 0,
+        rate: rateTrialsPerS,
+        limit: limitTrials,
+      });
     } catch (e) {
       if (this.run === run) this.run = undefined;
       run.fail(e);
@@ -425,7 +474,11 @@ export class Device extends EventEmitter {
 
   private write(bytes: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.port.write(bytes, (err) => (err ? reject(new DeviceError('WRITE_FAILED', `cannot write to ${this.path}: ${portMessage(err)}`, { cause: err })) : resolve()));
+      this.port.write(bytes, (err) =>
+        err
+          ? reject(new DeviceError('WRITE_FAILED', `cannot write to ${this.path}: ${portMessage(err)}`, { cause: err }))
+          : resolve(),
+      );
     });
   }
 
@@ -624,7 +677,12 @@ export class Device extends EventEmitter {
       return;
     }
     if (ack.ackType !== p.type) {
-      p.reject(new DeviceError('PROTOCOL_VIOLATION', `ACK for seq ${ack.ackSeq} names type 0x${ack.ackType.toString(16)}, not ${p.kind}`));
+      p.reject(
+        new DeviceError(
+          'PROTOCOL_VIOLATION',
+          `ACK for seq ${ack.ackSeq} names type 0x${ack.ackType.toString(16)}, not ${p.kind}`,
+        ),
+      );
       return;
     }
     if (ack.status === AckStatus.OK) {
@@ -667,12 +725,16 @@ export class Device extends EventEmitter {
     const error =
       this.closing && !err
         ? new DeviceError('CLOSED', `device at ${this.path} was closed`)
-        : new DeviceError('DISCONNECTED', `device at ${this.path} disconnected${err ? `: ${portMessage(err)}` : ''}`, { cause: err });
+        : new DeviceError('DISCONNECTED', `device at ${this.path} disconnected${err ? `: ${portMessage(err)}` : ''}`, {
+            cause: err,
+          });
     this.failAll(error);
   }
 
   private onPortError(err: Error): void {
-    this.failAll(new DeviceError('PORT_ERROR', `serial port error on ${this.path}: ${portMessage(err)}`, { cause: err }));
+    this.failAll(
+      new DeviceError('PORT_ERROR', `serial port error on ${this.path}: ${portMessage(err)}`, { cause: err }),
+    );
     if (this.port.isOpen) this.port.close(() => undefined);
   }
 

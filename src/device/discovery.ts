@@ -49,7 +49,9 @@ export async function listDevices(lister: PortLister = defaultLister): Promise<D
     const cause = e instanceof Error ? e.message : String(e);
     throw new DeviceError('LIST_FAILED', `cannot list serial ports: ${oneLine(cause)}; pass --port PATH`, { cause: e });
   }
-  return ports.filter(isEpq1Port).map((p) => ({ path: p.path, serialNumber: p.serialNumber, manufacturer: p.manufacturer }));
+  return ports
+    .filter(isEpq1Port)
+    .map((p) => ({ path: p.path, serialNumber: p.serialNumber, manufacturer: p.manufacturer }));
 }
 
 /** The EPQ-1 with this USB serial number (compared case-insensitively), or a DeviceError naming what was found. */

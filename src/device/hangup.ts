@@ -14,7 +14,9 @@
  */
 import { read as fsRead } from 'node:fs';
 import { promisify } from 'node:util';
-import type { BindingInterface, BindingPortInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type { BindingInterface, BindingPortInterface } from '@serialport/bindings-interface' with {
+  'resolution-mode': 'require',
+};
 
 const readAsync = promisify(fsRead);
 
@@ -32,7 +34,12 @@ function canceled(message: string): Error {
   return Object.assign(new Error(message), { canceled: true });
 }
 
-async function readUntilHangup(port: UnixPort, buffer: Buffer, offset: number, length: number): Promise<{ bytesRead: number; buffer: Buffer }> {
+async function readUntilHangup(
+  port: UnixPort,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+): Promise<{ bytesRead: number; buffer: Buffer }> {
   for (;;) {
     if (!port.isOpen || port.fd === null) throw canceled('Port is not open');
     try {

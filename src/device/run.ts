@@ -52,7 +52,15 @@ export interface RunStats {
 }
 
 export function emptyRunStats(): RunStats {
-  return { trialsFrames: 0, trials: 0, gapFrames: 0, linkLostFrames: 0, invalidFrames: 0, statusFrames: 0, creditFrames: 0 };
+  return {
+    trialsFrames: 0,
+    trials: 0,
+    gapFrames: 0,
+    linkLostFrames: 0,
+    invalidFrames: 0,
+    statusFrames: 0,
+    creditFrames: 0,
+  };
 }
 
 /**
@@ -120,7 +128,8 @@ function sameFrame(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a);
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
-  for (const k of ka) if (!sameFrame((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  for (const k of ka)
+    if (!sameFrame((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
   return true;
 }
 
@@ -242,7 +251,13 @@ export class Run implements AsyncIterable<RunEvent[]> {
   }
 
   private applyBackpressure(): void {
-    if (!this.paused && !this.stopping && !this.linkNeeded && this.state === 'active' && this.queuedEvents > this.highWater) {
+    if (
+      !this.paused &&
+      !this.stopping &&
+      !this.linkNeeded &&
+      this.state === 'active' &&
+      this.queuedEvents > this.highWater
+    ) {
       this.paused = true;
       this.control.pause();
     }
@@ -327,7 +342,8 @@ export class Run implements AsyncIterable<RunEvent[]> {
 
   /** Host-settings mode: sends SETTINGS frames (at most 192 trials each) for these settings, (x << 1) | y per trial. */
   sendSettings(settings: Uint8Array): Promise<void> {
-    if (this.state !== 'active') return Promise.reject(new DeviceError('RUN_ENDED', 'cannot send settings: the run has ended'));
+    if (this.state !== 'active')
+      return Promise.reject(new DeviceError('RUN_ENDED', 'cannot send settings: the run has ended'));
     return this.control.sendSettings(settings);
   }
 
@@ -348,7 +364,8 @@ export class Run implements AsyncIterable<RunEvent[]> {
     }
     if (this.state === 'ended') return Promise.resolve({ value: undefined, done: true });
     if (this.state === 'failed') return Promise.reject(this.error);
-    if (this.waiter) return Promise.reject(new Error('Run supports one consumer: next() called before the previous one settled'));
+    if (this.waiter)
+      return Promise.reject(new Error('Run supports one consumer: next() called before the previous one settled'));
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
     });

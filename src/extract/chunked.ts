@@ -35,7 +35,14 @@
 import { Fft, goodFftSize } from './fft.ts';
 import { bytesForBits } from './naive.ts';
 import { BitConvolution, BitConvolutionTables, BitProductSum } from './rightangle.ts';
-import { sliceBits, toeplitzHash, ToeplitzPlan, MAX_INPUT_BITS, type ToeplitzOptions, type ToeplitzStats } from './toeplitz.ts';
+import {
+  sliceBits,
+  toeplitzHash,
+  ToeplitzPlan,
+  MAX_INPUT_BITS,
+  type ToeplitzOptions,
+  type ToeplitzStats,
+} from './toeplitz.ts';
 
 export interface ChunkedToeplitzOptions extends ToeplitzOptions {
   /** Largest transform length N (complex points) the plan may use; default DEFAULT_MAX_FFT_SIZE. */
@@ -69,7 +76,11 @@ export const DEFAULT_MAX_FFT_SIZE = 2 ** 20;
  * on (T[r0 + i][j] = s[r0 + i - j + n - 1]), so each pass is the same
  * product with the seed moved by r0, and its bits land at r0 of the output.
  */
-export function chunkLayout(n: number, m: number, maxFftSize: number = DEFAULT_MAX_FFT_SIZE): { chunkBits: number; chunks: number; fftSize: number; rowBits: number } {
+export function chunkLayout(
+  n: number,
+  m: number,
+  maxFftSize: number = DEFAULT_MAX_FFT_SIZE,
+): { chunkBits: number; chunks: number; fftSize: number; rowBits: number } {
   const whole = goodFftSize(Math.ceil((n + m - 1) / 2));
   if (whole <= maxFftSize) return { chunkBits: n, chunks: 1, fftSize: whole, rowBits: m };
   // widest chunk the bound allows for h rows per pass: w + h - 1 <= 2 maxFftSize, in whole 64-bit words
@@ -82,13 +93,20 @@ export function chunkLayout(n: number, m: number, maxFftSize: number = DEFAULT_M
   const single = chunksFor(m);
   const multi = passRows >= 64 && passRows < m ? Math.ceil(m / passRows) * chunksFor(passRows) : Infinity;
   if (single === Infinity && multi === Infinity) {
-    throw new RangeError(`"maxFftSize" ${maxFftSize} is too small for m = ${m}: a chunk needs 2N >= w + m - 1 with w >= 64, or a pass of 64 rows`);
+    throw new RangeError(
+      `"maxFftSize" ${maxFftSize} is too small for m = ${m}: a chunk needs 2N >= w + m - 1 with w >= 64, or a pass of 64 rows`,
+    );
   }
   const rowBits = single <= multi ? m : passRows;
   const chunks = chunksFor(rowBits);
   // equal chunks, rounded up to whole 64-bit words (slices stay byte aligned), then the smallest N that holds one
   const chunkBits = Math.min(n, Math.ceil(n / chunks / 64) * 64);
-  return { chunkBits, chunks: Math.ceil(n / chunkBits), fftSize: goodFftSize(Math.ceil((chunkBits + rowBits - 1) / 2)), rowBits };
+  return {
+    chunkBits,
+    chunks: Math.ceil(n / chunkBits),
+    fftSize: goodFftSize(Math.ceil((chunkBits + rowBits - 1) / 2)),
+    rowBits,
+  };
 }
 
 /**
@@ -120,9 +138,12 @@ export class ChunkedToeplitzPlan {
 
   constructor(n: number, m: number, seed: Uint8Array, options: ChunkedToeplitzOptions = {}) {
     if (!(seed instanceof Uint8Array)) throw new TypeError('"seed" is not a Uint8Array');
-    if (!Number.isInteger(n) || n < 1 || n > MAX_INPUT_BITS) throw new RangeError(`"n" must be an integer in 1..${MAX_INPUT_BITS}, got ${n}`);
-    if (!Number.isInteger(m) || m < 1 || m > n) throw new RangeError(`"m" must be an integer in 1..n (n = ${n}), got ${m}`);
-    if (seed.length < bytesForBits(n + m - 1)) throw new RangeError(`seed holds ${seed.length * 8} bits, n + m - 1 = ${n + m - 1} bits needed`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_INPUT_BITS)
+      throw new RangeError(`"n" must be an integer in 1..${MAX_INPUT_BITS}, got ${n}`);
+    if (!Number.isInteger(m) || m < 1 || m > n)
+      throw new RangeError(`"m" must be an integer in 1..n (n = ${n}), got ${m}`);
+    if (seed.length < bytesForBits(n + m - 1))
+      throw new RangeError(`seed holds ${seed.length * 8} bits, n + m - 1 = ${n + m - 1} bits needed`);
     const { maxFftSize = DEFAULT_MAX_FFT_SIZE, from, ...toeplitzOptions } = options;
     if (!Number.isSafeInteger(maxFftSize) || maxFftSize < 1 || goodFftSize(maxFftSize) !== maxFftSize) {
       throw new RangeError(`"maxFftSize" must be c * 2^k with c in {1, 3, 5}, got ${maxFftSize}`);
@@ -138,16 +159,25 @@ export class ChunkedToeplitzPlan {
     this.tolerance = toeplitzOptions.roundingTolerance ?? 0.25;
     this.useSimd = toeplitzOptions.simd ?? true;
     // ToeplitzPlan checks the tolerance and keeps its own copy of the seed when it does the work
-    const whole = this.chunks === 1 || toeplitzOptions.method === 'words' || !BitConvolutionTables.supports(this.fftSize);
+    const whole =
+      this.chunks === 1 || toeplitzOptions.method === 'words' || !BitConvolutionTables.supports(this.fftSize);
     this.single = whole ? new ToeplitzPlan(n, m, seed, toeplitzOptions) : null;
     this.seed = whole ? new Uint8Array(0) : Uint8Array.from(seed.subarray(0, bytesForBits(n + m - 1)));
     const t = this.tolerance;
     // at 0.5 or more a value could be accepted next to the wrong integer (as toeplitz.ts)
-    if (typeof t !== 'number' || Number.isNaN(t) || t >= 0.5) throw new RangeError(`"roundingTolerance" must be a number below 0.5, got ${t}`);
-    if (from !== undefined && !whole && from.conv !== null && from.conv.t.size === this.fftSize && from.useSimd === this.useSimd) {
+    if (typeof t !== 'number' || Number.isNaN(t) || t >= 0.5)
+      throw new RangeError(`"roundingTolerance" must be a number below 0.5, got ${t}`);
+    if (
+      from !== undefined &&
+      !whole &&
+      from.conv !== null &&
+      from.conv.t.size === this.fftSize &&
+      from.useSimd === this.useSimd
+    ) {
       this.conv = from.conv;
     }
-    if (from !== undefined && !whole && from.sum !== null && from.sum.t.size === this.fftSize && this.useSimd) this.sum = from.sum;
+    if (from !== undefined && !whole && from.sum !== null && from.sum.t.size === this.fftSize && this.useSimd)
+      this.sum = from.sum;
     if (from !== undefined) {
       from.conv = null;
       from.sum = null;
@@ -164,7 +194,8 @@ export class ChunkedToeplitzPlan {
     if (!Number.isInteger(outputBits) || outputBits < 1 || outputBits > this.m) {
       throw new RangeError(`"outputBits" must be an integer in 1..m (m = ${this.m}), got ${outputBits}`);
     }
-    if (input.length < bytesForBits(this.n)) throw new RangeError(`input holds ${input.length * 8} bits, n = ${this.n} bits needed`);
+    if (input.length < bytesForBits(this.n))
+      throw new RangeError(`input holds ${input.length * 8} bits, n = ${this.n} bits needed`);
     if (this.single) {
       const out = this.single.hash(input, outputBits);
       Object.assign(this.stats, this.single.stats);
@@ -203,7 +234,8 @@ export class ChunkedToeplitzPlan {
       // columns [c0, c0 + w) of T: the width-w Toeplitz matrix of seed bits [n - c0 - w, n - c0 + m - 1) (file comment)
       // byte-aligned slices are views (no copy, no garbage per chunk); setSpectrumBits and convolveBits read bits [0, count) only
       const seedStart = r0 + n - c0 - w;
-      const seedSlice = seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, w + outputBits - 1);
+      const seedSlice =
+        seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, w + outputBits - 1);
       const x = c0 % 8 === 0 ? input.subarray(c0 >> 3) : sliceBits(input, c0, w);
       conv.setSpectrumBits(seedSlice, w + outputBits - 1, scale);
       part.fill(0);
@@ -212,7 +244,13 @@ export class ChunkedToeplitzPlan {
       if (!(err <= this.tolerance)) {
         // a product too close to a half-integer (or NaN): toeplitzHash recomputes it exactly
         this.stats.fallbacks++;
-        y = exactChunk(sliceBits(input, c0, w), w, outputBits, sliceBits(this.seed, seedStart, w + outputBits - 1), this.options);
+        y = exactChunk(
+          sliceBits(input, c0, w),
+          w,
+          outputBits,
+          sliceBits(this.seed, seedStart, w + outputBits - 1),
+          this.options,
+        );
       } else if (err > maxErr) maxErr = err;
       for (let b = 0; b < out.length; b++) out[b] ^= y[b];
     }
@@ -256,7 +294,13 @@ export class ChunkedToeplitzPlan {
       let y: Uint8Array = part;
       if (!(e <= this.tolerance)) {
         this.stats.fallbacks++;
-        y = exactChunk(sliceBits(input, c0, wj), wj, outputBits, sliceBits(this.seed, r0 + n - c0 - wj, wj + outputBits - 1), this.options);
+        y = exactChunk(
+          sliceBits(input, c0, wj),
+          wj,
+          outputBits,
+          sliceBits(this.seed, r0 + n - c0 - wj, wj + outputBits - 1),
+          this.options,
+        );
       } else if (e > maxErr) maxErr = e;
       for (let b = 0; b < out.length; b++) out[b] ^= y[b];
     }
@@ -275,7 +319,8 @@ export class ChunkedToeplitzPlan {
     const wj = Math.min(w, this.n - c0);
     const seedStart = r0 + this.n - c0 - wj;
     const seedBits = wj + outputBits - 1;
-    const seedSlice = seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, seedBits);
+    const seedSlice =
+      seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, seedBits);
     const x = c0 % 8 === 0 ? input.subarray(c0 >> 3) : sliceBits(input, c0, wj);
     sum.add(seedSlice, seedBits, x, wj, w - wj);
   }

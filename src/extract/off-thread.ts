@@ -18,7 +18,11 @@ import { DEFAULT_MAX_FFT_SIZE } from './chunked.ts';
  * any working directory): the package's `tsx/esm/api` import entry, next to
  * the require entry that createRequire resolves.
  */
-const TSX_API = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+const TSX_API = pathToFileURL(
+  createRequire(import.meta.url)
+    .resolve('tsx/esm/api')
+    .replace(/\.cjs$/, '.mjs'),
+).href;
 
 interface Pending {
   resolve: (bytes: Uint8Array) => void;

@@ -21,7 +21,14 @@
  * multiplies its inputs by conj(t_p) and its outputs by conj(C_q).
  */
 import { BLOCK, difStage, ditStage, Fft, rootsOfUnity, type Stage } from './fft.ts';
-import { createMemory, instantiateKernels, simdModule, TWIDDLE_FINE_BITS, type SimdKernels, type WasmMemory } from './simd.ts';
+import {
+  createMemory,
+  instantiateKernels,
+  simdModule,
+  TWIDDLE_FINE_BITS,
+  type SimdKernels,
+  type WasmMemory,
+} from './simd.ts';
 
 const C5_1 = Math.cos((2 * Math.PI) / 5);
 const C5_2 = Math.cos((4 * Math.PI) / 5);
@@ -52,7 +59,8 @@ export class BitConvolutionTables {
   }
 
   constructor(fft: Fft) {
-    if (!BitConvolutionTables.supports(fft.size)) throw new RangeError(`no fused bit convolution for FFT size ${fft.size}`);
+    if (!BitConvolutionTables.supports(fft.size))
+      throw new RangeError(`no fused bit convolution for FFT size ${fft.size}`);
     this.fft = fft;
     this.size = fft.size;
     this.radix = fft.stages[0].radix;
@@ -195,9 +203,11 @@ export class BitConvolution {
     const { radix, unweight } = this.t;
     const lut = new Float64Array(8 * radix);
     for (let q = 0; q < radix; q++) {
-      const cr = unweight[2 * q] * scale, ci = -unweight[2 * q + 1] * scale;
+      const cr = unweight[2 * q] * scale,
+        ci = -unweight[2 * q + 1] * scale;
       for (let code = 0; code < 4; code++) {
-        const re = code & 1, im = code >> 1;
+        const re = code & 1,
+          im = code >> 1;
         lut[8 * q + 2 * code] = re * cr - im * ci;
         lut[8 * q + 2 * code + 1] = re * ci + im * cr;
       }
@@ -240,7 +250,8 @@ export class BitConvolution {
     const st = stages[level];
     const last = level === stages.length - 1;
     const k = this.kernels;
-    if (k !== null && st.radix === 4) k.dif4[variant(st, last)](onSpec ? this.specPtr : this.workPtr, off, end, st.size, this.twPtr[level]);
+    if (k !== null && st.radix === 4)
+      k.dif4[variant(st, last)](onSpec ? this.specPtr : this.workPtr, off, end, st.size, this.twPtr[level]);
     else if (k !== null && st.radix === 2) k.r2(onSpec ? this.specPtr : this.workPtr, off, end);
     else difStage(onSpec ? this.spec : this.work, off, end, st, last);
   }
@@ -275,9 +286,13 @@ export class BitConvolution {
       for (let lv = level; lv < stages.length; lv++) this.dif(false, off, end, lv);
       if (this.kernels !== null) this.kernels.mul(this.workPtr + 16 * off, this.specPtr + 16 * off, end - off);
       else {
-        const a = this.work, spec = this.spec;
+        const a = this.work,
+          spec = this.spec;
         for (let k = 2 * off, e = 2 * end; k < e; k += 2) {
-          const xr = a[k], xi = a[k + 1], sr = spec[k], si = spec[k + 1];
+          const xr = a[k],
+            xi = a[k + 1],
+            sr = spec[k],
+            si = spec[k + 1];
           a[k] = xr * sr - xi * si;
           a[k + 1] = xr * si + xi * sr;
         }
@@ -299,7 +314,8 @@ export class BitConvolution {
       this.lutView!.set(lut);
       const load = k.load[radix];
       const out = onSpec ? l.spec : l.work;
-      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) load(l.bits, l.lut, l.rho, out, quarter, size, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK)
+        load(l.bits, l.lut, l.rho, out, quarter, size, j0, Math.min(quarter, j0 + TOP_CHUNK));
       return;
     }
     const out = onSpec ? this.spec : this.work;
@@ -335,7 +351,19 @@ export class BitConvolution {
       let maxErr = 0;
       let nan = false;
       for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
-        const e = extract(l.work, l.rho, l.uw, l.outBits, quarter, size, first, count, mask, j0, Math.min(quarter, j0 + TOP_CHUNK));
+        const e = extract(
+          l.work,
+          l.rho,
+          l.uw,
+          l.outBits,
+          quarter,
+          size,
+          first,
+          count,
+          mask,
+          j0,
+          Math.min(quarter, j0 + TOP_CHUNK),
+        );
         if (Number.isNaN(e)) nan = true;
         else if (e > maxErr) maxErr = e;
       }
@@ -373,209 +401,445 @@ function put(out: Uint8Array, k: number, v: number, first: number, count: number
   return e < 0 ? -e : e;
 }
 
-function topLoad5(bits: Uint8Array, size: number, q: number, lut: Float64Array, rho: Float64Array, out: Float64Array): void {
+function topLoad5(
+  bits: Uint8Array,
+  size: number,
+  q: number,
+  lut: Float64Array,
+  rho: Float64Array,
+  out: Float64Array,
+): void {
   const q2 = 2 * q;
   for (let j = 0; j < q; j++) {
     let c = 2 * code(bits, j, j + size);
-    const x0r = lut[c], x0i = lut[c + 1];
+    const x0r = lut[c],
+      x0i = lut[c + 1];
     c = 8 + 2 * code(bits, j + q, j + q + size);
-    const x1r = lut[c], x1i = lut[c + 1];
+    const x1r = lut[c],
+      x1i = lut[c + 1];
     c = 16 + 2 * code(bits, j + 2 * q, j + 2 * q + size);
-    const x2r = lut[c], x2i = lut[c + 1];
+    const x2r = lut[c],
+      x2i = lut[c + 1];
     c = 24 + 2 * code(bits, j + 3 * q, j + 3 * q + size);
-    const x3r = lut[c], x3i = lut[c + 1];
+    const x3r = lut[c],
+      x3i = lut[c + 1];
     c = 32 + 2 * code(bits, j + 4 * q, j + 4 * q + size);
-    const x4r = lut[c], x4i = lut[c + 1];
+    const x4r = lut[c],
+      x4i = lut[c + 1];
     // radix-5 DIF butterfly, W = exp(-2 pi i / 5) (as dif5 in fft.ts)
-    const a1r = x1r + x4r, a1i = x1i + x4i, b1r = x1r - x4r, b1i = x1i - x4i;
-    const a2r = x2r + x3r, a2i = x2i + x3i, b2r = x2r - x3r, b2i = x2i - x3i;
-    const v0r = x0r + a1r + a2r, v0i = x0i + a1i + a2i;
-    const p1r = x0r + C5_1 * a1r + C5_2 * a2r, p1i = x0i + C5_1 * a1i + C5_2 * a2i;
-    const p2r = x0r + C5_2 * a1r + C5_1 * a2r, p2i = x0i + C5_2 * a1i + C5_1 * a2i;
-    const m1r = S5_1 * b1r + S5_2 * b2r, m1i = S5_1 * b1i + S5_2 * b2i;
-    const m2r = S5_2 * b1r - S5_1 * b2r, m2i = S5_2 * b1i - S5_1 * b2i;
-    const v1r = p1r + m1i, v1i = p1i - m1r;
-    const v4r = p1r - m1i, v4i = p1i + m1r;
-    const v2r = p2r + m2i, v2i = p2i - m2r;
-    const v3r = p2r - m2i, v3i = p2i + m2r;
+    const a1r = x1r + x4r,
+      a1i = x1i + x4i,
+      b1r = x1r - x4r,
+      b1i = x1i - x4i;
+    const a2r = x2r + x3r,
+      a2i = x2i + x3i,
+      b2r = x2r - x3r,
+      b2i = x2i - x3i;
+    const v0r = x0r + a1r + a2r,
+      v0i = x0i + a1i + a2i;
+    const p1r = x0r + C5_1 * a1r + C5_2 * a2r,
+      p1i = x0i + C5_1 * a1i + C5_2 * a2i;
+    const p2r = x0r + C5_2 * a1r + C5_1 * a2r,
+      p2i = x0i + C5_2 * a1i + C5_1 * a2i;
+    const m1r = S5_1 * b1r + S5_2 * b2r,
+      m1i = S5_1 * b1i + S5_2 * b2i;
+    const m2r = S5_2 * b1r - S5_1 * b2r,
+      m2i = S5_2 * b1i - S5_1 * b2i;
+    const v1r = p1r + m1i,
+      v1i = p1i - m1r;
+    const v4r = p1r - m1i,
+      v4i = p1i + m1r;
+    const v2r = p2r + m2i,
+      v2i = p2i - m2r;
+    const v3r = p2r - m2i,
+      v3i = p2i + m2r;
     // t_0 = rho^j, t_p = t_(p-1) w with w = conj(rho^j)^4
-    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
-    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
-    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
-    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
-    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
-    const t3r = t2r * wr - t2i * wi, t3i = t2r * wi + t2i * wr;
-    const t4r = t3r * wr - t3i * wi, t4i = t3r * wi + t3i * wr;
-    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2, i3 = i2 + q2, i4 = i3 + q2;
-    out[i0] = v0r * t0r - v0i * t0i; out[i0 + 1] = v0r * t0i + v0i * t0r;
-    out[i1] = v1r * t1r - v1i * t1i; out[i1 + 1] = v1r * t1i + v1i * t1r;
-    out[i2] = v2r * t2r - v2i * t2i; out[i2 + 1] = v2r * t2i + v2i * t2r;
-    out[i3] = v3r * t3r - v3i * t3i; out[i3 + 1] = v3r * t3i + v3i * t3r;
-    out[i4] = v4r * t4r - v4i * t4i; out[i4 + 1] = v4r * t4i + v4i * t4r;
+    const t0r = rho[2 * j],
+      t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i,
+      hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi,
+      wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi,
+      t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi,
+      t2i = t1r * wi + t1i * wr;
+    const t3r = t2r * wr - t2i * wi,
+      t3i = t2r * wi + t2i * wr;
+    const t4r = t3r * wr - t3i * wi,
+      t4i = t3r * wi + t3i * wr;
+    const i0 = 2 * j,
+      i1 = i0 + q2,
+      i2 = i1 + q2,
+      i3 = i2 + q2,
+      i4 = i3 + q2;
+    out[i0] = v0r * t0r - v0i * t0i;
+    out[i0 + 1] = v0r * t0i + v0i * t0r;
+    out[i1] = v1r * t1r - v1i * t1i;
+    out[i1 + 1] = v1r * t1i + v1i * t1r;
+    out[i2] = v2r * t2r - v2i * t2i;
+    out[i2 + 1] = v2r * t2i + v2i * t2r;
+    out[i3] = v3r * t3r - v3i * t3i;
+    out[i3 + 1] = v3r * t3i + v3i * t3r;
+    out[i4] = v4r * t4r - v4i * t4i;
+    out[i4 + 1] = v4r * t4i + v4i * t4r;
   }
 }
 
-function topExtract5(a: Float64Array, size: number, q: number, rho: Float64Array, uw: Float64Array, first: number, count: number, out: Uint8Array): number {
+function topExtract5(
+  a: Float64Array,
+  size: number,
+  q: number,
+  rho: Float64Array,
+  uw: Float64Array,
+  first: number,
+  count: number,
+  out: Uint8Array,
+): number {
   const q2 = 2 * q;
   let maxErr = 0;
   // only j whose outputs can fall in [first, first + count) matter; all j are cheap enough to scan
   for (let j = 0; j < q; j++) {
-    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
-    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
-    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
-    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
-    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
-    const t3r = t2r * wr - t2i * wi, t3i = t2r * wi + t2i * wr;
-    const t4r = t3r * wr - t3i * wi, t4i = t3r * wi + t3i * wr;
-    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2, i3 = i2 + q2, i4 = i3 + q2;
+    const t0r = rho[2 * j],
+      t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i,
+      hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi,
+      wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi,
+      t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi,
+      t2i = t1r * wi + t1i * wr;
+    const t3r = t2r * wr - t2i * wi,
+      t3i = t2r * wi + t2i * wr;
+    const t4r = t3r * wr - t3i * wi,
+      t4i = t3r * wi + t3i * wr;
+    const i0 = 2 * j,
+      i1 = i0 + q2,
+      i2 = i1 + q2,
+      i3 = i2 + q2,
+      i4 = i3 + q2;
     // y_p = a_p conj(t_p)
-    const y0r = a[i0] * t0r + a[i0 + 1] * t0i, y0i = a[i0 + 1] * t0r - a[i0] * t0i;
-    const y1r = a[i1] * t1r + a[i1 + 1] * t1i, y1i = a[i1 + 1] * t1r - a[i1] * t1i;
-    const y2r = a[i2] * t2r + a[i2 + 1] * t2i, y2i = a[i2 + 1] * t2r - a[i2] * t2i;
-    const y3r = a[i3] * t3r + a[i3 + 1] * t3i, y3i = a[i3 + 1] * t3r - a[i3] * t3i;
-    const y4r = a[i4] * t4r + a[i4 + 1] * t4i, y4i = a[i4 + 1] * t4r - a[i4] * t4i;
+    const y0r = a[i0] * t0r + a[i0 + 1] * t0i,
+      y0i = a[i0 + 1] * t0r - a[i0] * t0i;
+    const y1r = a[i1] * t1r + a[i1 + 1] * t1i,
+      y1i = a[i1 + 1] * t1r - a[i1] * t1i;
+    const y2r = a[i2] * t2r + a[i2 + 1] * t2i,
+      y2i = a[i2 + 1] * t2r - a[i2] * t2i;
+    const y3r = a[i3] * t3r + a[i3 + 1] * t3i,
+      y3i = a[i3 + 1] * t3r - a[i3] * t3i;
+    const y4r = a[i4] * t4r + a[i4 + 1] * t4i,
+      y4i = a[i4 + 1] * t4r - a[i4] * t4i;
     // conjugate radix-5 butterfly (as dit5 in fft.ts)
-    const a1r = y1r + y4r, a1i = y1i + y4i, b1r = y1r - y4r, b1i = y1i - y4i;
-    const a2r = y2r + y3r, a2i = y2i + y3i, b2r = y2r - y3r, b2i = y2i - y3i;
-    const v0r = y0r + a1r + a2r, v0i = y0i + a1i + a2i;
-    const p1r = y0r + C5_1 * a1r + C5_2 * a2r, p1i = y0i + C5_1 * a1i + C5_2 * a2i;
-    const p2r = y0r + C5_2 * a1r + C5_1 * a2r, p2i = y0i + C5_2 * a1i + C5_1 * a2i;
-    const m1r = S5_1 * b1r + S5_2 * b2r, m1i = S5_1 * b1i + S5_2 * b2i;
-    const m2r = S5_2 * b1r - S5_1 * b2r, m2i = S5_2 * b1i - S5_1 * b2i;
-    const v1r = p1r - m1i, v1i = p1i + m1r;
-    const v4r = p1r + m1i, v4i = p1i - m1r;
-    const v2r = p2r - m2i, v2i = p2i + m2r;
-    const v3r = p2r + m2i, v3i = p2i - m2r;
+    const a1r = y1r + y4r,
+      a1i = y1i + y4i,
+      b1r = y1r - y4r,
+      b1i = y1i - y4i;
+    const a2r = y2r + y3r,
+      a2i = y2i + y3i,
+      b2r = y2r - y3r,
+      b2i = y2i - y3i;
+    const v0r = y0r + a1r + a2r,
+      v0i = y0i + a1i + a2i;
+    const p1r = y0r + C5_1 * a1r + C5_2 * a2r,
+      p1i = y0i + C5_1 * a1i + C5_2 * a2i;
+    const p2r = y0r + C5_2 * a1r + C5_1 * a2r,
+      p2i = y0i + C5_2 * a1i + C5_1 * a2i;
+    const m1r = S5_1 * b1r + S5_2 * b2r,
+      m1i = S5_1 * b1i + S5_2 * b2i;
+    const m2r = S5_2 * b1r - S5_1 * b2r,
+      m2i = S5_2 * b1i - S5_1 * b2i;
+    const v1r = p1r - m1i,
+      v1i = p1i + m1r;
+    const v4r = p1r + m1i,
+      v4i = p1i - m1r;
+    const v2r = p2r - m2i,
+      v2i = p2i + m2r;
+    const v3r = p2r + m2i,
+      v3i = p2i - m2r;
     // z_q = v_q conj(C_q): coefficient j + qQ is Re z_q, coefficient j + qQ + N is Im z_q
     let e: number;
-    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 3 * q, v3r * uw[6] - v3i * uw[7], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 3 * q + size, v3r * uw[7] + v3i * uw[6], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 4 * q, v4r * uw[8] - v4i * uw[9], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 4 * q + size, v4r * uw[9] + v4i * uw[8], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 3 * q, v3r * uw[6] - v3i * uw[7], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 3 * q + size, v3r * uw[7] + v3i * uw[6], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 4 * q, v4r * uw[8] - v4i * uw[9], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 4 * q + size, v4r * uw[9] + v4i * uw[8], first, count);
+    if (e > maxErr) maxErr = e;
   }
   return maxErr;
 }
 
-function topLoad4(bits: Uint8Array, size: number, q: number, lut: Float64Array, rho: Float64Array, out: Float64Array): void {
+function topLoad4(
+  bits: Uint8Array,
+  size: number,
+  q: number,
+  lut: Float64Array,
+  rho: Float64Array,
+  out: Float64Array,
+): void {
   const q2 = 2 * q;
   for (let j = 0; j < q; j++) {
     let c = 2 * code(bits, j, j + size);
-    const x0r = lut[c], x0i = lut[c + 1];
+    const x0r = lut[c],
+      x0i = lut[c + 1];
     c = 8 + 2 * code(bits, j + q, j + q + size);
-    const x1r = lut[c], x1i = lut[c + 1];
+    const x1r = lut[c],
+      x1i = lut[c + 1];
     c = 16 + 2 * code(bits, j + 2 * q, j + 2 * q + size);
-    const x2r = lut[c], x2i = lut[c + 1];
+    const x2r = lut[c],
+      x2i = lut[c + 1];
     c = 24 + 2 * code(bits, j + 3 * q, j + 3 * q + size);
-    const x3r = lut[c], x3i = lut[c + 1];
+    const x3r = lut[c],
+      x3i = lut[c + 1];
     // radix-4 DIF butterfly, W = -i (as dif4 in fft.ts)
-    const s0r = x0r + x2r, s0i = x0i + x2i, s1r = x0r - x2r, s1i = x0i - x2i;
-    const s2r = x1r + x3r, s2i = x1i + x3i, s3r = x1i - x3i, s3i = x3r - x1r;
-    const v0r = s0r + s2r, v0i = s0i + s2i, v1r = s1r + s3r, v1i = s1i + s3i;
-    const v2r = s0r - s2r, v2i = s0i - s2i, v3r = s1r - s3r, v3i = s1i - s3i;
-    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
-    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
-    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
-    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
-    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
-    const t3r = t2r * wr - t2i * wi, t3i = t2r * wi + t2i * wr;
-    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2, i3 = i2 + q2;
-    out[i0] = v0r * t0r - v0i * t0i; out[i0 + 1] = v0r * t0i + v0i * t0r;
-    out[i1] = v1r * t1r - v1i * t1i; out[i1 + 1] = v1r * t1i + v1i * t1r;
-    out[i2] = v2r * t2r - v2i * t2i; out[i2 + 1] = v2r * t2i + v2i * t2r;
-    out[i3] = v3r * t3r - v3i * t3i; out[i3 + 1] = v3r * t3i + v3i * t3r;
+    const s0r = x0r + x2r,
+      s0i = x0i + x2i,
+      s1r = x0r - x2r,
+      s1i = x0i - x2i;
+    const s2r = x1r + x3r,
+      s2i = x1i + x3i,
+      s3r = x1i - x3i,
+      s3i = x3r - x1r;
+    const v0r = s0r + s2r,
+      v0i = s0i + s2i,
+      v1r = s1r + s3r,
+      v1i = s1i + s3i;
+    const v2r = s0r - s2r,
+      v2i = s0i - s2i,
+      v3r = s1r - s3r,
+      v3i = s1i - s3i;
+    const t0r = rho[2 * j],
+      t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i,
+      hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi,
+      wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi,
+      t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi,
+      t2i = t1r * wi + t1i * wr;
+    const t3r = t2r * wr - t2i * wi,
+      t3i = t2r * wi + t2i * wr;
+    const i0 = 2 * j,
+      i1 = i0 + q2,
+      i2 = i1 + q2,
+      i3 = i2 + q2;
+    out[i0] = v0r * t0r - v0i * t0i;
+    out[i0 + 1] = v0r * t0i + v0i * t0r;
+    out[i1] = v1r * t1r - v1i * t1i;
+    out[i1 + 1] = v1r * t1i + v1i * t1r;
+    out[i2] = v2r * t2r - v2i * t2i;
+    out[i2 + 1] = v2r * t2i + v2i * t2r;
+    out[i3] = v3r * t3r - v3i * t3i;
+    out[i3 + 1] = v3r * t3i + v3i * t3r;
   }
 }
 
-function topExtract4(a: Float64Array, size: number, q: number, rho: Float64Array, uw: Float64Array, first: number, count: number, out: Uint8Array): number {
+function topExtract4(
+  a: Float64Array,
+  size: number,
+  q: number,
+  rho: Float64Array,
+  uw: Float64Array,
+  first: number,
+  count: number,
+  out: Uint8Array,
+): number {
   const q2 = 2 * q;
   let maxErr = 0;
   for (let j = 0; j < q; j++) {
-    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
-    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
-    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
-    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
-    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
-    const t3r = t2r * wr - t2i * wi, t3i = t2r * wi + t2i * wr;
-    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2, i3 = i2 + q2;
-    const y0r = a[i0] * t0r + a[i0 + 1] * t0i, y0i = a[i0 + 1] * t0r - a[i0] * t0i;
-    const y1r = a[i1] * t1r + a[i1 + 1] * t1i, y1i = a[i1 + 1] * t1r - a[i1] * t1i;
-    const y2r = a[i2] * t2r + a[i2 + 1] * t2i, y2i = a[i2 + 1] * t2r - a[i2] * t2i;
-    const y3r = a[i3] * t3r + a[i3 + 1] * t3i, y3i = a[i3 + 1] * t3r - a[i3] * t3i;
+    const t0r = rho[2 * j],
+      t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i,
+      hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi,
+      wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi,
+      t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi,
+      t2i = t1r * wi + t1i * wr;
+    const t3r = t2r * wr - t2i * wi,
+      t3i = t2r * wi + t2i * wr;
+    const i0 = 2 * j,
+      i1 = i0 + q2,
+      i2 = i1 + q2,
+      i3 = i2 + q2;
+    const y0r = a[i0] * t0r + a[i0 + 1] * t0i,
+      y0i = a[i0 + 1] * t0r - a[i0] * t0i;
+    const y1r = a[i1] * t1r + a[i1 + 1] * t1i,
+      y1i = a[i1 + 1] * t1r - a[i1] * t1i;
+    const y2r = a[i2] * t2r + a[i2 + 1] * t2i,
+      y2i = a[i2 + 1] * t2r - a[i2] * t2i;
+    const y3r = a[i3] * t3r + a[i3 + 1] * t3i,
+      y3i = a[i3 + 1] * t3r - a[i3] * t3i;
     // conjugate radix-4 butterfly (as dit4 in fft.ts)
-    const s0r = y0r + y2r, s0i = y0i + y2i, s1r = y0r - y2r, s1i = y0i - y2i;
-    const s2r = y1r + y3r, s2i = y1i + y3i, s3r = y3i - y1i, s3i = y1r - y3r;
-    const v0r = s0r + s2r, v0i = s0i + s2i, v1r = s1r + s3r, v1i = s1i + s3i;
-    const v2r = s0r - s2r, v2i = s0i - s2i, v3r = s1r - s3r, v3i = s1i - s3i;
+    const s0r = y0r + y2r,
+      s0i = y0i + y2i,
+      s1r = y0r - y2r,
+      s1i = y0i - y2i;
+    const s2r = y1r + y3r,
+      s2i = y1i + y3i,
+      s3r = y3i - y1i,
+      s3i = y1r - y3r;
+    const v0r = s0r + s2r,
+      v0i = s0i + s2i,
+      v1r = s1r + s3r,
+      v1i = s1i + s3i;
+    const v2r = s0r - s2r,
+      v2i = s0i - s2i,
+      v3r = s1r - s3r,
+      v3i = s1i - s3i;
     let e: number;
-    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 3 * q, v3r * uw[6] - v3i * uw[7], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 3 * q + size, v3r * uw[7] + v3i * uw[6], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 3 * q, v3r * uw[6] - v3i * uw[7], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 3 * q + size, v3r * uw[7] + v3i * uw[6], first, count);
+    if (e > maxErr) maxErr = e;
   }
   return maxErr;
 }
 
-function topLoad3(bits: Uint8Array, size: number, q: number, lut: Float64Array, rho: Float64Array, out: Float64Array): void {
+function topLoad3(
+  bits: Uint8Array,
+  size: number,
+  q: number,
+  lut: Float64Array,
+  rho: Float64Array,
+  out: Float64Array,
+): void {
   const q2 = 2 * q;
   for (let j = 0; j < q; j++) {
     let c = 2 * code(bits, j, j + size);
-    const x0r = lut[c], x0i = lut[c + 1];
+    const x0r = lut[c],
+      x0i = lut[c + 1];
     c = 8 + 2 * code(bits, j + q, j + q + size);
-    const x1r = lut[c], x1i = lut[c + 1];
+    const x1r = lut[c],
+      x1i = lut[c + 1];
     c = 16 + 2 * code(bits, j + 2 * q, j + 2 * q + size);
-    const x2r = lut[c], x2i = lut[c + 1];
+    const x2r = lut[c],
+      x2i = lut[c + 1];
     // radix-3 DIF butterfly, W = exp(-2 pi i / 3) (as dif3 in fft.ts)
-    const sr = x1r + x2r, si = x1i + x2i, dr = x1r - x2r, di = x1i - x2i;
-    const v0r = x0r + sr, v0i = x0i + si;
-    const pr = x0r - 0.5 * sr, pi = x0i - 0.5 * si, mr = S3 * dr, mi = S3 * di;
-    const v1r = pr + mi, v1i = pi - mr, v2r = pr - mi, v2i = pi + mr;
-    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
-    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
-    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
-    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
-    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
-    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2;
-    out[i0] = v0r * t0r - v0i * t0i; out[i0 + 1] = v0r * t0i + v0i * t0r;
-    out[i1] = v1r * t1r - v1i * t1i; out[i1 + 1] = v1r * t1i + v1i * t1r;
-    out[i2] = v2r * t2r - v2i * t2i; out[i2 + 1] = v2r * t2i + v2i * t2r;
+    const sr = x1r + x2r,
+      si = x1i + x2i,
+      dr = x1r - x2r,
+      di = x1i - x2i;
+    const v0r = x0r + sr,
+      v0i = x0i + si;
+    const pr = x0r - 0.5 * sr,
+      pi = x0i - 0.5 * si,
+      mr = S3 * dr,
+      mi = S3 * di;
+    const v1r = pr + mi,
+      v1i = pi - mr,
+      v2r = pr - mi,
+      v2i = pi + mr;
+    const t0r = rho[2 * j],
+      t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i,
+      hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi,
+      wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi,
+      t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi,
+      t2i = t1r * wi + t1i * wr;
+    const i0 = 2 * j,
+      i1 = i0 + q2,
+      i2 = i1 + q2;
+    out[i0] = v0r * t0r - v0i * t0i;
+    out[i0 + 1] = v0r * t0i + v0i * t0r;
+    out[i1] = v1r * t1r - v1i * t1i;
+    out[i1 + 1] = v1r * t1i + v1i * t1r;
+    out[i2] = v2r * t2r - v2i * t2i;
+    out[i2 + 1] = v2r * t2i + v2i * t2r;
   }
 }
 
-function topExtract3(a: Float64Array, size: number, q: number, rho: Float64Array, uw: Float64Array, first: number, count: number, out: Uint8Array): number {
+function topExtract3(
+  a: Float64Array,
+  size: number,
+  q: number,
+  rho: Float64Array,
+  uw: Float64Array,
+  first: number,
+  count: number,
+  out: Uint8Array,
+): number {
   const q2 = 2 * q;
   let maxErr = 0;
   for (let j = 0; j < q; j++) {
-    const t0r = rho[2 * j], t0i = rho[2 * j + 1];
-    const hr = t0r * t0r - t0i * t0i, hi = -2 * t0r * t0i;
-    const wr = hr * hr - hi * hi, wi = 2 * hr * hi;
-    const t1r = t0r * wr - t0i * wi, t1i = t0r * wi + t0i * wr;
-    const t2r = t1r * wr - t1i * wi, t2i = t1r * wi + t1i * wr;
-    const i0 = 2 * j, i1 = i0 + q2, i2 = i1 + q2;
-    const y0r = a[i0] * t0r + a[i0 + 1] * t0i, y0i = a[i0 + 1] * t0r - a[i0] * t0i;
-    const y1r = a[i1] * t1r + a[i1 + 1] * t1i, y1i = a[i1 + 1] * t1r - a[i1] * t1i;
-    const y2r = a[i2] * t2r + a[i2 + 1] * t2i, y2i = a[i2 + 1] * t2r - a[i2] * t2i;
+    const t0r = rho[2 * j],
+      t0i = rho[2 * j + 1];
+    const hr = t0r * t0r - t0i * t0i,
+      hi = -2 * t0r * t0i;
+    const wr = hr * hr - hi * hi,
+      wi = 2 * hr * hi;
+    const t1r = t0r * wr - t0i * wi,
+      t1i = t0r * wi + t0i * wr;
+    const t2r = t1r * wr - t1i * wi,
+      t2i = t1r * wi + t1i * wr;
+    const i0 = 2 * j,
+      i1 = i0 + q2,
+      i2 = i1 + q2;
+    const y0r = a[i0] * t0r + a[i0 + 1] * t0i,
+      y0i = a[i0 + 1] * t0r - a[i0] * t0i;
+    const y1r = a[i1] * t1r + a[i1 + 1] * t1i,
+      y1i = a[i1 + 1] * t1r - a[i1] * t1i;
+    const y2r = a[i2] * t2r + a[i2 + 1] * t2i,
+      y2i = a[i2 + 1] * t2r - a[i2] * t2i;
     // conjugate radix-3 butterfly (as dit3 in fft.ts)
-    const sr = y1r + y2r, si = y1i + y2i, dr = y1r - y2r, di = y1i - y2i;
-    const v0r = y0r + sr, v0i = y0i + si;
-    const pr = y0r - 0.5 * sr, pi = y0i - 0.5 * si, mr = S3 * dr, mi = S3 * di;
-    const v1r = pr - mi, v1i = pi + mr, v2r = pr + mi, v2i = pi - mr;
+    const sr = y1r + y2r,
+      si = y1i + y2i,
+      dr = y1r - y2r,
+      di = y1i - y2i;
+    const v0r = y0r + sr,
+      v0i = y0i + si;
+    const pr = y0r - 0.5 * sr,
+      pi = y0i - 0.5 * si,
+      mr = S3 * dr,
+      mi = S3 * di;
+    const v1r = pr - mi,
+      v1i = pi + mr,
+      v2r = pr + mi,
+      v2i = pi - mr;
     let e: number;
-    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count); if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count); if (e > maxErr) maxErr = e;
+    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count);
+    if (e > maxErr) maxErr = e;
+    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count);
+    if (e > maxErr) maxErr = e;
   }
   return maxErr;
 }
@@ -635,7 +899,29 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
   const range = two ? t.quarter / 4 : t.quarter;
   const bufS = acc + 16 * t.size;
   const bufX = bufS + 16 * range;
-  return { rho, lutS, lutX, uw, bitsS, bitsX, outBits, codesS, codesX, tabS, tabX, twc, twf, spread, two, tab2S, tab2X, acc, bufS, bufX, total: bufX + 16 * range };
+  return {
+    rho,
+    lutS,
+    lutX,
+    uw,
+    bitsS,
+    bitsX,
+    outBits,
+    codesS,
+    codesX,
+    tabS,
+    tabX,
+    twc,
+    twf,
+    spread,
+    two,
+    tab2S,
+    tab2X,
+    acc,
+    bufS,
+    bufX,
+    total: bufX + 16 * range,
+  };
 }
 
 /**
@@ -752,7 +1038,20 @@ export class BitProductSum {
         const load2 = k.load2[radix][i];
         const tab = 4 * i * tabBytes;
         for (let j0 = 0; j0 < q4; j0 += TOP_CHUNK) {
-          load2(l.codesS, l.tab2S + tab, l.codesX, l.tab2X + tab, l.rho, l.twc, l.twf, l.bufS, l.bufX, q4, j0, Math.min(q4, j0 + TOP_CHUNK));
+          load2(
+            l.codesS,
+            l.tab2S + tab,
+            l.codesX,
+            l.tab2X + tab,
+            l.rho,
+            l.twc,
+            l.twf,
+            l.bufS,
+            l.bufX,
+            q4,
+            j0,
+            Math.min(q4, j0 + TOP_CHUNK),
+          );
         }
         this.forwardRange(l.bufS, 0, 2);
         this.macRange(0, 2, l.acc + 16 * i * q4);
@@ -762,7 +1061,19 @@ export class BitProductSum {
     for (let p = 0; p < radix; p++) {
       const load = k.loadCodes[radix][p];
       for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
-        load(l.codesS, l.tabS + p * tabBytes, l.codesX, l.tabX + p * tabBytes, l.rho, l.twc, l.twf, l.bufS, l.bufX, j0, Math.min(quarter, j0 + TOP_CHUNK));
+        load(
+          l.codesS,
+          l.tabS + p * tabBytes,
+          l.codesX,
+          l.tabX + p * tabBytes,
+          l.rho,
+          l.twc,
+          l.twf,
+          l.bufS,
+          l.bufX,
+          j0,
+          Math.min(quarter, j0 + TOP_CHUNK),
+        );
       }
       this.forwardRange(l.bufS, 0, 1);
       this.macRange(0, 1, l.acc + 16 * p * quarter);
@@ -792,7 +1103,19 @@ export class BitProductSum {
     let maxErr = 0;
     let nan = false;
     for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
-      const e = extract(l.acc, l.rho, l.uw, l.outBits, quarter, size, first, count, mask, j0, Math.min(quarter, j0 + TOP_CHUNK));
+      const e = extract(
+        l.acc,
+        l.rho,
+        l.uw,
+        l.outBits,
+        quarter,
+        size,
+        first,
+        count,
+        mask,
+        j0,
+        Math.min(quarter, j0 + TOP_CHUNK),
+      );
       if (Number.isNaN(e)) nan = true;
       else if (e > maxErr) maxErr = e;
     }
@@ -803,14 +1126,16 @@ export class BitProductSum {
   private dif(base: number, off: number, end: number, level: number): void {
     const stages = this.t.fft.stages;
     const st = stages[level];
-    if (st.radix === 4) this.kernels.dif4[variant(st, level === stages.length - 1)](base, off, end, st.size, this.twPtr[level]);
+    if (st.radix === 4)
+      this.kernels.dif4[variant(st, level === stages.length - 1)](base, off, end, st.size, this.twPtr[level]);
     else this.kernels.r2(base, off, end);
   }
 
   private dit(base: number, off: number, end: number, level: number): void {
     const stages = this.t.fft.stages;
     const st = stages[level];
-    if (st.radix === 4) this.kernels.dit4[variant(st, level === stages.length - 1)](base, off, end, st.size, this.twPtr[level]);
+    if (st.radix === 4)
+      this.kernels.dit4[variant(st, level === stages.length - 1)](base, off, end, st.size, this.twPtr[level]);
     else this.kernels.r2(base, off, end);
   }
 
@@ -847,7 +1172,8 @@ export class BitProductSum {
       const pair = this.lastPair(level);
       const fused = pair || (stages[last].radix === 4 && last > level);
       const kernel = pair ? this.kernels.dif16mac : fused ? this.kernels.dif4mac : this.kernels.mac;
-      for (let lv = level; lv < stages.length - (pair ? 2 : fused ? 1 : 0); lv++) this.dif(l.bufX, off, off + st.size, lv);
+      for (let lv = level; lv < stages.length - (pair ? 2 : fused ? 1 : 0); lv++)
+        this.dif(l.bufX, off, off + st.size, lv);
       kernel(l.bufX + 16 * off, l.bufS + 16 * off, accBase + 16 * off, st.size);
       return;
     }
@@ -876,9 +1202,11 @@ function inputTable(t: BitConvolutionTables, scale: number): Float64Array {
   const { radix, unweight } = t;
   const lut = new Float64Array(8 * radix);
   for (let q = 0; q < radix; q++) {
-    const cr = unweight[2 * q] * scale, ci = -unweight[2 * q + 1] * scale;
+    const cr = unweight[2 * q] * scale,
+      ci = -unweight[2 * q + 1] * scale;
     for (let code = 0; code < 4; code++) {
-      const re = code & 1, im = code >> 1;
+      const re = code & 1,
+        im = code >> 1;
       lut[8 * q + 2 * code] = re * cr - im * ci;
       lut[8 * q + 2 * code + 1] = re * ci + im * cr;
     }
@@ -898,11 +1226,13 @@ function outputTable(t: BitConvolutionTables, scale: number): Float64Array {
   const out = new Float64Array(2 * r * codes);
   for (let p = 0; p < r; p++) {
     for (let c = 0; c < codes; c++) {
-      let re = 0, im = 0;
+      let re = 0,
+        im = 0;
       for (let q = 0; q < r; q++) {
         const e = 8 * q + 2 * ((c >> (2 * q)) & 3);
         const angle = (-2 * Math.PI * ((p * q) % r)) / r;
-        const wr = Math.cos(angle), wi = Math.sin(angle);
+        const wr = Math.cos(angle),
+          wi = Math.sin(angle);
         re += lut[e] * wr - lut[e + 1] * wi;
         im += lut[e] * wi + lut[e + 1] * wr;
       }
@@ -929,10 +1259,12 @@ function outputTable2(t: BitConvolutionTables, scale: number): Float64Array {
     for (let p2 = 0; p2 < 4; p2++) {
       for (let m = 0; m < 4; m++) {
         const angle = (Math.PI * (1 - 4 * p) * m * (t.quarter / 4)) / (2 * t.size) - (Math.PI / 2) * ((p2 * m) % 4);
-        const cr = Math.cos(angle), ci = Math.sin(angle);
+        const cr = Math.cos(angle),
+          ci = Math.sin(angle);
         const base = ((p * 4 + p2) * 4 + m) * codes;
         for (let c = 0; c < codes; c++) {
-          const vr = v[2 * (p * codes + c)], vi = v[2 * (p * codes + c) + 1];
+          const vr = v[2 * (p * codes + c)],
+            vi = v[2 * (p * codes + c) + 1];
           out[2 * (base + c)] = vr * cr - vi * ci;
           out[2 * (base + c) + 1] = vr * ci + vi * cr;
         }
@@ -964,7 +1296,8 @@ function packCodes(bits: Uint8Array, codes: Uint32Array, r: number, q: number, n
     const spread = wide ? SPREAD16 : SPREAD8;
     const per = wide ? 4 : 2; // words per source byte
     for (let src = 0; src < 2 * r; src++) {
-      const qi = src >> 1, lane = src & 1;
+      const qi = src >> 1,
+        lane = src & 1;
       const sh = 2 * qi + lane;
       const base = (qi * q + lane * n) >> 3;
       for (let b = 0, w = 0; b < q >> 3; b++, w += per) {
@@ -976,11 +1309,14 @@ function packCodes(bits: Uint8Array, codes: Uint32Array, r: number, q: number, n
     }
     return;
   }
-  const view = wide ? new Uint16Array(codes.buffer, codes.byteOffset, 2 * codes.length) : new Uint8Array(codes.buffer, codes.byteOffset, 4 * codes.length);
+  const view = wide
+    ? new Uint16Array(codes.buffer, codes.byteOffset, 2 * codes.length)
+    : new Uint8Array(codes.buffer, codes.byteOffset, 4 * codes.length);
   for (let j = 0; j < q; j++) {
     let c = 0;
     for (let qi = 0; qi < r; qi++) {
-      const k = j + qi * q, hi = k + n;
+      const k = j + qi * q,
+        hi = k + n;
       c |= (((bits[k >> 3] >> (k & 7)) & 1) | (((bits[hi >> 3] >> (hi & 7)) & 1) << 1)) << (2 * qi);
     }
     view[j] = c;

@@ -71,7 +71,11 @@ class Body {
     readonly result: 'none' | 'f64' = 'none',
   ) {
     params.forEach((p, k) => this.names.set(p, k));
-    for (const [list, type] of [[i32, I32], [v128, V128], [f64, F64]] as Array<[string[], number]>) {
+    for (const [list, type] of [
+      [i32, I32],
+      [v128, V128],
+      [f64, F64],
+    ] as Array<[string[], number]>) {
       if (list.length === 0) continue;
       list.forEach((p) => this.names.set(p, this.names.size));
       this.groups.push([list.length, type]);
@@ -145,7 +149,12 @@ class Body {
   }
   /** The function type: (i32 ...) -> () or f64. */
   signature(): number[] {
-    return [0x60, ...uleb(this.params.length), ...this.params.map(() => I32), ...(this.result === 'f64' ? [1, F64] : [0])];
+    return [
+      0x60,
+      ...uleb(this.params.length),
+      ...this.params.map(() => I32),
+      ...(this.result === 'f64' ? [1, F64] : [0]),
+    ];
   }
 }
 
@@ -162,7 +171,11 @@ const A0B1 = [0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31];
 const SIGN0 = [0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0];
 const SIGN1 = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80];
 
-const i32Add = 0x6a, i32Mul = 0x6c, i32Shl = 0x74, i32ShrU = 0x76, i32LtU = 0x49;
+const i32Add = 0x6a,
+  i32Mul = 0x6c,
+  i32Shl = 0x74,
+  i32ShrU = 0x76,
+  i32LtU = 0x49;
 
 /** dst = v * w (sign +1) or v * conj(w) (sign -1) with w given as P, Q locals. */
 function twiddle(b: Body, dst: string, v: string, P: string, Q: string, conj: boolean): void {
@@ -238,7 +251,12 @@ function groupLoops(b: Body, tableBytes: number, jOuter: boolean, twiddles: () =
 function loadTwiddles(b: Body, mode: TwiddleMode): void {
   if (mode === TwiddleMode.NONE) return;
   const names = mode === TwiddleMode.FULL ? ['P1', 'Q1', 'P2', 'Q2', 'P3', 'Q3'] : ['P1', 'Q1'];
-  names.forEach((nm, k) => b.get('twp').load(16 * k).set(nm));
+  names.forEach((nm, k) =>
+    b
+      .get('twp')
+      .load(16 * k)
+      .set(nm),
+  );
   if (mode === TwiddleMode.COMPACT) powers(b);
 }
 
@@ -249,68 +267,92 @@ function addr(b: Body, p: number): void {
 
 /** p1, p2, p3 = p0 + qb, p0 + 2 qb, p0 + 3 qb */
 function addresses(b: Body): void {
-  for (let p = 1; p < 4; p++) b.get(`p${p - 1}`).get('qb').op(i32Add).set(`p${p}`);
+  for (let p = 1; p < 4; p++)
+    b.get(`p${p - 1}`)
+      .get('qb')
+      .op(i32Add)
+      .set(`p${p}`);
 }
 
 function genDif4(mode: TwiddleMode, jOuter: boolean): Body {
-  const b = new Body(['a', 'start', 'end', 'size', 'tw'], ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend', 'p1', 'p2', 'p3'], V4);
+  const b = new Body(
+    ['a', 'start', 'end', 'size', 'tw'],
+    ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend', 'p1', 'p2', 'p3'],
+    V4,
+  );
   const bytes = mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0;
-  groupLoops(b, bytes, jOuter, () => loadTwiddles(b, mode), () => {
-    addresses(b);
-    for (let p = 0; p < 4; p++) {
-      addr(b, p);
-      b.load().set(`x${p}`);
-    }
-    b.get('x0').get('x2').simd(ADD).set('t0');
-    b.get('x0').get('x2').simd(SUB).set('t1');
-    b.get('x1').get('x3').simd(ADD).set('t2');
-    // t3 = (x1 - x3) * (-i) = (d.im, -d.re)
-    b.get('x1').get('x3').simd(SUB).set('v');
-    b.get('v').get('v').shuffle(SWAP).const128(SIGN1).simd(XOR).set('t3');
-    addr(b, 0);
-    b.get('t0').get('t2').simd(ADD).store();
-    const outs: Array<[number, string, string, number]> = [
-      [1, 't1', 't3', ADD],
-      [2, 't0', 't2', SUB],
-      [3, 't1', 't3', SUB],
-    ];
-    for (const [p, l, r, op] of outs) {
-      b.get(l).get(r).simd(op).set('v');
-      if (mode !== TwiddleMode.NONE) twiddle(b, 'v', 'v', `P${p}`, `Q${p}`, false);
-      addr(b, p);
-      b.get('v').store();
-    }
-  });
+  groupLoops(
+    b,
+    bytes,
+    jOuter,
+    () => loadTwiddles(b, mode),
+    () => {
+      addresses(b);
+      for (let p = 0; p < 4; p++) {
+        addr(b, p);
+        b.load().set(`x${p}`);
+      }
+      b.get('x0').get('x2').simd(ADD).set('t0');
+      b.get('x0').get('x2').simd(SUB).set('t1');
+      b.get('x1').get('x3').simd(ADD).set('t2');
+      // t3 = (x1 - x3) * (-i) = (d.im, -d.re)
+      b.get('x1').get('x3').simd(SUB).set('v');
+      b.get('v').get('v').shuffle(SWAP).const128(SIGN1).simd(XOR).set('t3');
+      addr(b, 0);
+      b.get('t0').get('t2').simd(ADD).store();
+      const outs: Array<[number, string, string, number]> = [
+        [1, 't1', 't3', ADD],
+        [2, 't0', 't2', SUB],
+        [3, 't1', 't3', SUB],
+      ];
+      for (const [p, l, r, op] of outs) {
+        b.get(l).get(r).simd(op).set('v');
+        if (mode !== TwiddleMode.NONE) twiddle(b, 'v', 'v', `P${p}`, `Q${p}`, false);
+        addr(b, p);
+        b.get('v').store();
+      }
+    },
+  );
   return b;
 }
 
 function genDit4(mode: TwiddleMode, jOuter: boolean): Body {
-  const b = new Body(['a', 'start', 'end', 'size', 'tw'], ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend', 'p1', 'p2', 'p3'], V4);
+  const b = new Body(
+    ['a', 'start', 'end', 'size', 'tw'],
+    ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend', 'p1', 'p2', 'p3'],
+    V4,
+  );
   const bytes = mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0;
-  groupLoops(b, bytes, jOuter, () => loadTwiddles(b, mode), () => {
-    addresses(b);
-    for (let p = 0; p < 4; p++) {
-      addr(b, p);
-      b.load().set(`x${p}`);
-      if (p > 0 && mode !== TwiddleMode.NONE) twiddle(b, `x${p}`, `x${p}`, `P${p}`, `Q${p}`, true);
-    }
-    b.get('x0').get('x2').simd(ADD).set('t0');
-    b.get('x0').get('x2').simd(SUB).set('t1');
-    b.get('x1').get('x3').simd(ADD).set('t2');
-    // t3 = (y1 - y3) * (+i) = (-d.im, d.re)
-    b.get('x1').get('x3').simd(SUB).set('v');
-    b.get('v').get('v').shuffle(SWAP).const128(SIGN0).simd(XOR).set('t3');
-    const outs: Array<[number, string, string, number]> = [
-      [0, 't0', 't2', ADD],
-      [1, 't1', 't3', ADD],
-      [2, 't0', 't2', SUB],
-      [3, 't1', 't3', SUB],
-    ];
-    for (const [p, l, r, op] of outs) {
-      addr(b, p);
-      b.get(l).get(r).simd(op).store();
-    }
-  });
+  groupLoops(
+    b,
+    bytes,
+    jOuter,
+    () => loadTwiddles(b, mode),
+    () => {
+      addresses(b);
+      for (let p = 0; p < 4; p++) {
+        addr(b, p);
+        b.load().set(`x${p}`);
+        if (p > 0 && mode !== TwiddleMode.NONE) twiddle(b, `x${p}`, `x${p}`, `P${p}`, `Q${p}`, true);
+      }
+      b.get('x0').get('x2').simd(ADD).set('t0');
+      b.get('x0').get('x2').simd(SUB).set('t1');
+      b.get('x1').get('x3').simd(ADD).set('t2');
+      // t3 = (y1 - y3) * (+i) = (-d.im, d.re)
+      b.get('x1').get('x3').simd(SUB).set('v');
+      b.get('v').get('v').shuffle(SWAP).const128(SIGN0).simd(XOR).set('t3');
+      const outs: Array<[number, string, string, number]> = [
+        [0, 't0', 't2', ADD],
+        [1, 't1', 't3', ADD],
+        [2, 't0', 't2', SUB],
+        [3, 't1', 't3', SUB],
+      ];
+      for (const [p, l, r, op] of outs) {
+        addr(b, p);
+        b.get(l).get(r).simd(op).store();
+      }
+    },
+  );
   return b;
 }
 
@@ -375,7 +417,9 @@ function genMac(): Body {
 
 // ------------------------------------------------ fused top stages (rightangle.ts)
 
-const i32And = 0x71, i32Or = 0x72, i32Sub = 0x6b;
+const i32And = 0x71,
+  i32Or = 0x72,
+  i32Sub = 0x6b;
 const C5_1 = Math.cos((2 * Math.PI) / 5);
 const C5_2 = Math.cos((4 * Math.PI) / 5);
 const S5_1 = Math.sin((2 * Math.PI) / 5);
@@ -391,7 +435,11 @@ function cmulPush(b: Body, a: string, c: string): void {
 
 /** Pushes (-i) src (minusI) or (+i) src. */
 function mulIPush(b: Body, src: string, minusI: boolean): void {
-  b.get(src).get(src).shuffle(SWAP).const128(minusI ? SIGN1 : SIGN0).simd(XOR);
+  b.get(src)
+    .get(src)
+    .shuffle(SWAP)
+    .const128(minusI ? SIGN1 : SIGN0)
+    .simd(XOR);
 }
 
 /** dst = x * c (v128 constant splat) + y * d. */
@@ -407,14 +455,21 @@ function lin(b: Body, dst: string, x: string, c: number, y: string, d: number): 
  * the cache block instead of two (rightangle.ts BitProductSum).
  */
 function genDif4Mac(): Body {
-  const b = new Body(['a', 's', 'acc', 'count'], ['p', 'e', 'ps', 'pc'], ['x0', 'x1', 'x2', 'x3', 't0', 't1', 't2', 't3', 'v', 'y']);
+  const b = new Body(
+    ['a', 's', 'acc', 'count'],
+    ['p', 'e', 'ps', 'pc'],
+    ['x0', 'x1', 'x2', 'x3', 't0', 't1', 't2', 't3', 'v', 'y'],
+  );
   b.get('a').set('p');
   b.get('s').set('ps');
   b.get('acc').set('pc');
   b.get('a').get('count').i32(4).op(i32Shl).op(i32Add).set('e');
   b.op(0x02, 0x40, 0x03, 0x40);
   b.get('p').get('e').op(i32LtU, 0x45).op(0x0d, 1);
-  for (let q = 0; q < 4; q++) b.get('p').load(16 * q).set(`x${q}`);
+  for (let q = 0; q < 4; q++)
+    b.get('p')
+      .load(16 * q)
+      .set(`x${q}`);
   b.get('x0').get('x2').simd(ADD).set('t0');
   b.get('x0').get('x2').simd(SUB).set('t1');
   b.get('x1').get('x3').simd(ADD).set('t2');
@@ -428,10 +483,15 @@ function genDif4Mac(): Body {
   ];
   outs.forEach(([l, r, op], k) => {
     b.get(l).get(r).simd(op).set('v');
-    b.get('ps').load(16 * k).set('y');
+    b.get('ps')
+      .load(16 * k)
+      .set('y');
     b.get('pc');
     cmulPush(b, 'v', 'y');
-    b.get('pc').load(16 * k).simd(ADD).store(16 * k);
+    b.get('pc')
+      .load(16 * k)
+      .simd(ADD)
+      .store(16 * k);
   });
   b.get('p').i32(64).op(i32Add).set('p');
   b.get('ps').i32(64).op(i32Add).set('ps');
@@ -484,7 +544,10 @@ function genDif16(mac: boolean): Body {
   b.get('a').get('count').i32(4).op(i32Shl).op(i32Add).set('e');
   b.op(0x02, 0x40, 0x03, 0x40);
   b.get('p').get('e').op(i32LtU, 0x45).op(0x0d, 1);
-  for (let i = 0; i < 16; i++) b.get('p').load(16 * i).set(`x${i}`);
+  for (let i = 0; i < 16; i++)
+    b.get('p')
+      .load(16 * i)
+      .set(`x${i}`);
   // size-16 stage: butterfly j on j, j + 4, j + 8, j + 12; output p (at j + 4p) times w16^(pj), w16 = exp(-2 pi i / 16)
   for (let j = 0; j < 4; j++) {
     bfly([j, j + 4, j + 8, j + 12]);
@@ -499,12 +562,19 @@ function genDif16(mac: boolean): Body {
   for (let p = 0; p < 4; p++) bfly([4 * p, 4 * p + 1, 4 * p + 2, 4 * p + 3]);
   for (let i = 0; i < 16; i++) {
     if (mac) {
-      b.get('ps').load(16 * i).set('y');
+      b.get('ps')
+        .load(16 * i)
+        .set('y');
       b.get('pc');
       cmulPush(b, `x${i}`, 'y');
-      b.get('pc').load(16 * i).simd(ADD).store(16 * i);
+      b.get('pc')
+        .load(16 * i)
+        .simd(ADD)
+        .store(16 * i);
     } else {
-      b.get('p').get(`x${i}`).store(16 * i);
+      b.get('p')
+        .get(`x${i}`)
+        .store(16 * i);
     }
   }
   b.get('p').i32(256).op(i32Add).set('p');
@@ -564,7 +634,35 @@ function butterfly(b: Body, r: number, conj: boolean): void {
   }
 }
 
-const TOP_V128 = ['x0', 'x1', 'x2', 'x3', 'x4', 'v0', 'v1', 'v2', 'v3', 'v4', 'a1', 'b1', 'a2', 'b2', 'p1', 'p2', 'm1', 'm2', 't', 'w', 'tc', 'z', 'u0', 'u1', 'u2', 'u3', 'u4'];
+const TOP_V128 = [
+  'x0',
+  'x1',
+  'x2',
+  'x3',
+  'x4',
+  'v0',
+  'v1',
+  'v2',
+  'v3',
+  'v4',
+  'a1',
+  'b1',
+  'a2',
+  'b2',
+  'p1',
+  'p2',
+  'm1',
+  'm2',
+  't',
+  'w',
+  'tc',
+  'z',
+  'u0',
+  'u1',
+  'u2',
+  'u3',
+  'u4',
+];
 
 /** t = rho[j], w = conj(t)^4 (rho at address `rho`, 16 bytes per j). */
 function topTwiddles(b: Body): void {
@@ -601,10 +699,38 @@ function genTopLoad(r: number): Body {
     for (let qi = 0; qi < r; qi++) {
       if (qi > 0) b.get('k').get('q').op(i32Add).set('k');
       // c = bit(k) | bit(k + n) << 1
-      b.get('bits').get('k').i32(3).op(i32ShrU).op(i32Add).op(0x2d, 0, 0).get('k').i32(7).op(i32And).op(i32ShrU).i32(1).op(i32And);
+      b.get('bits')
+        .get('k')
+        .i32(3)
+        .op(i32ShrU)
+        .op(i32Add)
+        .op(0x2d, 0, 0)
+        .get('k')
+        .i32(7)
+        .op(i32And)
+        .op(i32ShrU)
+        .i32(1)
+        .op(i32And);
       b.get('bits').get('k').get('n').op(i32Add).i32(3).op(i32ShrU).op(i32Add).op(0x2d, 0, 0);
-      b.get('k').get('n').op(i32Add).i32(7).op(i32And).op(i32ShrU).i32(1).op(i32And).i32(1).op(i32Shl).op(i32Or).set('c');
-      b.get('lut').get('c').i32(4).op(i32Shl).op(i32Add).load(64 * qi).set(`x${qi}`);
+      b.get('k')
+        .get('n')
+        .op(i32Add)
+        .i32(7)
+        .op(i32And)
+        .op(i32ShrU)
+        .i32(1)
+        .op(i32And)
+        .i32(1)
+        .op(i32Shl)
+        .op(i32Or)
+        .set('c');
+      b.get('lut')
+        .get('c')
+        .i32(4)
+        .op(i32Shl)
+        .op(i32Add)
+        .load(64 * qi)
+        .set(`x${qi}`);
     }
     butterfly(b, r, false);
     topTwiddles(b);
@@ -643,9 +769,14 @@ function genTopLoad(r: number): Body {
 export const TWIDDLE_FINE_BITS = 11;
 
 function genTopLoadCodes(r: number, p: number): Body {
-  const b = new Body(['codes', 'tab', 'codesX', 'tabX', 'rho', 'twc', 'twf', 'out', 'outX', 'j0', 'j1'], ['j', 'k'], ['v0', 'v1', 't', 'w']);
+  const b = new Body(
+    ['codes', 'tab', 'codesX', 'tabX', 'rho', 'twc', 'twf', 'out', 'outX', 'j0', 'j1'],
+    ['j', 'k'],
+    ['v0', 'v1', 't', 'w'],
+  );
   const loadCode = (codes: string) => {
-    if (r === 5) b.get(codes).get('j').i32(1).op(i32Shl).op(i32Add).op(0x2f, 1, 0); // i32.load16_u
+    if (r === 5)
+      b.get(codes).get('j').i32(1).op(i32Shl).op(i32Add).op(0x2f, 1, 0); // i32.load16_u
     else b.get(codes).get('j').op(i32Add).op(0x2d, 0, 0); // i32.load8_u
   };
   jLoop(b, () => {
@@ -655,9 +786,20 @@ function genTopLoadCodes(r: number, p: number): Body {
     b.i32(4).op(i32Shl).get('tabX').op(i32Add).load().set('v1');
     if (p === 0) b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
     else {
-      b.get('j').i32(4 * p - 1).op(i32Mul).set('k');
+      b.get('j')
+        .i32(4 * p - 1)
+        .op(i32Mul)
+        .set('k');
       b.get('twc').get('k').i32(TWIDDLE_FINE_BITS).op(i32ShrU).i32(4).op(i32Shl).op(i32Add).load().set('t');
-      b.get('twf').get('k').i32((1 << TWIDDLE_FINE_BITS) - 1).op(i32And).i32(4).op(i32Shl).op(i32Add).load().set('w');
+      b.get('twf')
+        .get('k')
+        .i32((1 << TWIDDLE_FINE_BITS) - 1)
+        .op(i32And)
+        .i32(4)
+        .op(i32Shl)
+        .op(i32Add)
+        .load()
+        .set('w');
       cmulPush(b, 't', 'w');
       b.set('t');
     }
@@ -682,19 +824,31 @@ function genTopLoadCodes(r: number, p: number): Body {
  * out + 16 j2 for j0 <= j2 < j1; q4 = Q/4.
  */
 function genTopLoad2(r: number, p: number, p2: number): Body {
-  const b = new Body(['codes', 'tab', 'codesX', 'tabX', 'rho', 'twc', 'twf', 'out', 'outX', 'q4', 'j0', 'j1'], ['j', 'k', 'jm'], ['v0', 'v1', 't', 'w']);
+  const b = new Body(
+    ['codes', 'tab', 'codesX', 'tabX', 'rho', 'twc', 'twf', 'out', 'outX', 'q4', 'j0', 'j1'],
+    ['j', 'k', 'jm'],
+    ['v0', 'v1', 't', 'w'],
+  );
   const tabBytes = 16 * 4 ** r;
   const loadCode = (codes: string) => {
-    if (r === 5) b.get(codes).get('jm').i32(1).op(i32Shl).op(i32Add).op(0x2f, 1, 0); // i32.load16_u
+    if (r === 5)
+      b.get(codes).get('jm').i32(1).op(i32Shl).op(i32Add).op(0x2f, 1, 0); // i32.load16_u
     else b.get(codes).get('jm').op(i32Add).op(0x2d, 0, 0); // i32.load8_u
   };
   jLoop(b, () => {
     for (let m = 0; m < 4; m++) {
       if (m === 0) b.get('j').set('jm');
       else b.get('jm').get('q4').op(i32Add).set('jm');
-      for (const [codes, tab, v] of [['codes', 'tab', 'v0'], ['codesX', 'tabX', 'v1']]) {
+      for (const [codes, tab, v] of [
+        ['codes', 'tab', 'v0'],
+        ['codesX', 'tabX', 'v1'],
+      ]) {
         loadCode(codes);
-        b.i32(4).op(i32Shl).get(tab).op(i32Add).load(m * tabBytes);
+        b.i32(4)
+          .op(i32Shl)
+          .get(tab)
+          .op(i32Add)
+          .load(m * tabBytes);
         if (m > 0) b.get(v).simd(ADD);
         b.set(v);
       }
@@ -704,7 +858,15 @@ function genTopLoad2(r: number, p: number, p2: number): Body {
     else {
       b.get('j').i32(e).op(i32Mul).set('k');
       b.get('twc').get('k').i32(TWIDDLE_FINE_BITS).op(i32ShrU).i32(4).op(i32Shl).op(i32Add).load().set('t');
-      b.get('twf').get('k').i32((1 << TWIDDLE_FINE_BITS) - 1).op(i32And).i32(4).op(i32Shl).op(i32Add).load().set('w');
+      b.get('twf')
+        .get('k')
+        .i32((1 << TWIDDLE_FINE_BITS) - 1)
+        .op(i32And)
+        .i32(4)
+        .op(i32Shl)
+        .op(i32Add)
+        .load()
+        .set('w');
       cmulPush(b, 't', 'w');
       b.set('t');
     }
@@ -729,20 +891,40 @@ function genTopLoad2(r: number, p: number, p2: number): Body {
 function genPackCodes(r: number): Body {
   const per = r === 5 ? 4 : 2;
   const srcs = Array.from({ length: 2 * r }, (_, i) => i);
-  const b = new Body(['bits', 'codes', 'spread', 'q', 'n', 'b0', 'b1'], ['b', 'pw', 'word', ...srcs.map((i) => `s${i}`), ...srcs.map((i) => `v${i}`)], []);
+  const b = new Body(
+    ['bits', 'codes', 'spread', 'q', 'n', 'b0', 'b1'],
+    ['b', 'pw', 'word', ...srcs.map((i) => `s${i}`), ...srcs.map((i) => `v${i}`)],
+    [],
+  );
   // s_src = bits + ((qi q + lane n) >> 3), src = 2 qi + lane
   for (const src of srcs) {
-    b.get('bits').get('q').i32(src >> 1).op(i32Mul);
+    b.get('bits')
+      .get('q')
+      .i32(src >> 1)
+      .op(i32Mul);
     if (src & 1) b.get('n').op(i32Add);
     b.i32(3).op(i32ShrU).op(i32Add).set(`s${src}`);
   }
   b.get('b0').set('b');
-  b.get('codes').get('b0').i32(4 * per).op(i32Mul).op(i32Add).set('pw');
+  b.get('codes')
+    .get('b0')
+    .i32(4 * per)
+    .op(i32Mul)
+    .op(i32Add)
+    .set('pw');
   b.op(0x02, 0x40, 0x03, 0x40);
   b.get('b').get('b1').op(i32LtU, 0x45).op(0x0d, 1);
   for (const src of srcs) {
     // v_src = spread + 4 per * bits[s_src + b]
-    b.get(`s${src}`).get('b').op(i32Add).op(0x2d, 0, 0).i32(4 * per).op(i32Mul).get('spread').op(i32Add).set(`v${src}`);
+    b.get(`s${src}`)
+      .get('b')
+      .op(i32Add)
+      .op(0x2d, 0, 0)
+      .i32(4 * per)
+      .op(i32Mul)
+      .get('spread')
+      .op(i32Add)
+      .set(`v${src}`);
   }
   for (let k = 0; k < per; k++) {
     for (const src of srcs) {
@@ -751,9 +933,14 @@ function genPackCodes(r: number): Body {
       if (src > 0) b.op(i32Or);
     }
     b.set('word');
-    b.get('pw').get('word').op(0x36, 2, ...uleb(4 * k)); // i32.store offset 4k
+    b.get('pw')
+      .get('word')
+      .op(0x36, 2, ...uleb(4 * k)); // i32.store offset 4k
   }
-  b.get('pw').i32(4 * per).op(i32Add).set('pw');
+  b.get('pw')
+    .i32(4 * per)
+    .op(i32Add)
+    .set('pw');
   b.get('b').i32(1).op(i32Add).set('b');
   b.op(0x0c, 0, 0x0b, 0x0b);
   return b;
@@ -790,9 +977,18 @@ function emitCoefficient(b: Body, lane: number, hi: boolean): void {
  * distance to an integer among the rounded coefficients.
  */
 function genTopExtract(r: number): Body {
-  const b = new Body(['a', 'rho', 'uw', 'out', 'q', 'n', 'first', 'count', 'mask', 'j0', 'j1'], ['j', 'k', 'i', 'pa', 'qb', 'nan', 'pb'], TOP_V128, ['maxErr', 'val', 'rnd', 'e'], 'f64');
+  const b = new Body(
+    ['a', 'rho', 'uw', 'out', 'q', 'n', 'first', 'count', 'mask', 'j0', 'j1'],
+    ['j', 'k', 'i', 'pa', 'qb', 'nan', 'pb'],
+    TOP_V128,
+    ['maxErr', 'val', 'rnd', 'e'],
+    'f64',
+  );
   b.get('q').i32(4).op(i32Shl).set('qb');
-  for (let qi = 0; qi < r; qi++) b.get('uw').load(16 * qi).set(`u${qi}`);
+  for (let qi = 0; qi < r; qi++)
+    b.get('uw')
+      .load(16 * qi)
+      .set(`u${qi}`);
   b.f64(0).set('maxErr');
   jLoop(b, () => {
     topTwiddles(b);
@@ -813,13 +1009,22 @@ function genTopExtract(r: number): Body {
     for (let qi = 0; qi < r; qi++) {
       if (qi > 0) b.get('k').get('q').op(i32Add).set('k');
       // only the (q, lane) streams that `mask` marks can hold wanted coefficients
-      b.get('mask').i32(3 << (2 * qi)).op(i32And).op(0x04, 0x40);
+      b.get('mask')
+        .i32(3 << (2 * qi))
+        .op(i32And)
+        .op(0x04, 0x40);
       cmulPush(b, `v${qi}`, `u${qi}`);
       b.set('z');
-      b.get('mask').i32(1 << (2 * qi)).op(i32And).op(0x04, 0x40);
+      b.get('mask')
+        .i32(1 << (2 * qi))
+        .op(i32And)
+        .op(0x04, 0x40);
       emitCoefficient(b, 0, false);
       b.op(0x0b);
-      b.get('mask').i32(2 << (2 * qi)).op(i32And).op(0x04, 0x40);
+      b.get('mask')
+        .i32(2 << (2 * qi))
+        .op(i32And)
+        .op(0x04, 0x40);
       emitCoefficient(b, 1, true);
       b.op(0x0b, 0x0b);
     }
@@ -857,12 +1062,16 @@ function assemble(): Uint8Array {
     ['mac', genMac()],
     ['dif4mac', genDif4Mac()],
     ['dif16', genDif16(false)],
-    ...[3, 4, 5].flatMap((r) => Array.from({ length: 4 * r }, (_, i): [string, Body] => [`load2_${r}_${i}`, genTopLoad2(r, i >> 2, i & 3)])),
+    ...[3, 4, 5].flatMap((r) =>
+      Array.from({ length: 4 * r }, (_, i): [string, Body] => [`load2_${r}_${i}`, genTopLoad2(r, i >> 2, i & 3)]),
+    ),
     ['dif16mac', genDif16(true)],
     ['pack3', genPackCodes(3)],
     ['pack4', genPackCodes(4)],
     ['pack5', genPackCodes(5)],
-    ...[3, 4, 5].flatMap((r) => Array.from({ length: r }, (_, p): [string, Body] => [`loadc${r}_${p}`, genTopLoadCodes(r, p)])),
+    ...[3, 4, 5].flatMap((r) =>
+      Array.from({ length: r }, (_, p): [string, Body] => [`loadc${r}_${p}`, genTopLoadCodes(r, p)]),
+    ),
   ];
   const sigs: string[] = [];
   const typeOf = funcs.map(([, b]) => {
@@ -873,9 +1082,26 @@ function assemble(): Uint8Array {
   const typeSec = section(1, [...uleb(sigs.length), ...sigs.flatMap((sig) => sig.split(',').map(Number))]);
   const importSec = section(2, [1, ...str('env'), ...str('mem'), 0x02, 0x00, ...uleb(1)]);
   const funcSec = section(3, [...uleb(funcs.length), ...typeOf.flatMap((t) => uleb(t))]);
-  const exportSec = section(7, [...uleb(funcs.length), ...funcs.flatMap(([name], k) => [...str(name), 0x00, ...uleb(k)])]);
+  const exportSec = section(7, [
+    ...uleb(funcs.length),
+    ...funcs.flatMap(([name], k) => [...str(name), 0x00, ...uleb(k)]),
+  ]);
   const codeSec = section(10, [...uleb(funcs.length), ...funcs.flatMap(([, b]) => b.encode())]);
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...typeSec, ...importSec, ...funcSec, ...exportSec, ...codeSec]);
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...typeSec,
+    ...importSec,
+    ...funcSec,
+    ...exportSec,
+    ...codeSec,
+  ]);
 }
 
 export interface SimdKernels {
@@ -891,17 +1117,70 @@ export interface SimdKernels {
   /** The last two radix-4 DIF stages (sizes 16 and 4) in one pass, in place (dif16; s, acc unused) or fused with acc += a s (dif16mac); count a multiple of 16. */
   dif16: (a: number, s: number, acc: number, count: number) => void;
   /** By radix 3, 4, 5, then 4 p + p2: output range (p, p2) of the top two stages from packed codes (genTopLoad2). */
-  load2: Record<number, Array<(codes: number, tab: number, codesX: number, tabX: number, rho: number, twc: number, twf: number, out: number, outX: number, q4: number, j0: number, j1: number) => void>>;
+  load2: Record<
+    number,
+    Array<
+      (
+        codes: number,
+        tab: number,
+        codesX: number,
+        tabX: number,
+        rho: number,
+        twc: number,
+        twf: number,
+        out: number,
+        outX: number,
+        q4: number,
+        j0: number,
+        j1: number,
+      ) => void
+    >
+  >;
   dif16mac: (a: number, s: number, acc: number, count: number) => void;
   /** By radix 3, 4, 5: the packed codes of genTopLoadCodes for source bytes [b0, b1) (genPackCodes). */
-  pack: Record<number, (bits: number, codes: number, spread: number, q: number, n: number, b0: number, b1: number) => void>;
+  pack: Record<
+    number,
+    (bits: number, codes: number, spread: number, q: number, n: number, b0: number, b1: number) => void
+  >;
   /** By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs (genTopLoadCodes). */
-  loadCodes: Record<number, Array<(codes: number, tab: number, codesX: number, tabX: number, rho: number, twc: number, twf: number, out: number, outX: number, j0: number, j1: number) => void>>;
+  loadCodes: Record<
+    number,
+    Array<
+      (
+        codes: number,
+        tab: number,
+        codesX: number,
+        tabX: number,
+        rho: number,
+        twc: number,
+        twf: number,
+        out: number,
+        outX: number,
+        j0: number,
+        j1: number,
+      ) => void
+    >
+  >;
   /** By radix 3, 4, 5: fused top stages (see genTopLoad / genTopExtract). */
-  load: Record<number, (bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void>;
+  load: Record<
+    number,
+    (bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void
+  >;
   extract: Record<
     number,
-    (a: number, rho: number, uw: number, out: number, q: number, n: number, first: number, count: number, mask: number, j0: number, j1: number) => number
+    (
+      a: number,
+      rho: number,
+      uw: number,
+      out: number,
+      q: number,
+      n: number,
+      first: number,
+      count: number,
+      mask: number,
+      j0: number,
+      j1: number,
+    ) => number
   >;
 }
 

@@ -97,8 +97,18 @@ export interface ExtractedBlock {
 export type ExtractResult = ExtractedBlock | RefusedBlock;
 
 /** The certified blocks of a run, hashed to bytes, with their certificate chain. */
-export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractOptions): AsyncGenerator<ExtractResult, void, void> {
-  const { seed, prevCertificateSha256 = null, offThread = false, maxFftSize = DEFAULT_MAX_FFT_SIZE, onCertified, ...certifyOptions } = opts;
+export async function* extractRun(
+  run: AsyncIterable<RunEvent[]>,
+  opts: ExtractOptions,
+): AsyncGenerator<ExtractResult, void, void> {
+  const {
+    seed,
+    prevCertificateSha256 = null,
+    offThread = false,
+    maxFftSize = DEFAULT_MAX_FFT_SIZE,
+    onCertified,
+    ...certifyOptions
+  } = opts;
   const blockTrials = certifyOptions.blockTrials ?? DEFAULT_BLOCK_TRIALS;
   const n = inputBitsForBlock(blockTrials);
   const mMax = MAX_OUTPUT_BITS_PER_TRIAL * blockTrials;
@@ -118,14 +128,20 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
   // The one seed of the run, stated in host-settings certificates' accounting (issue 6).
   // A block's input is hashed (or copied to the worker) before the next block is asked for: its buffer is recycled.
   try {
-    for await (const block of certifyRun(run, { ...certifyOptions, extractorSeedBits: seedBitsFor(n, mMax), recycleInputs: true })) {
+    for await (const block of certifyRun(run, {
+      ...certifyOptions,
+      extractorSeedBits: seedBitsFor(n, mMax),
+      recycleInputs: true,
+    })) {
       if (!block.ok) {
         yield block;
         continue;
       }
       if (block.inputBits !== n || block.outputBits > mMax) {
         // A mismatch here is a bug between the two stages, never a reason to hash with a wrong seed.
-        throw new Error(`extract: block ${block.draft.blockIndex} has n = ${block.inputBits}, m = ${block.outputBits}; the run's plan is n = ${n}, m <= ${mMax}`);
+        throw new Error(
+          `extract: block ${block.draft.blockIndex} has n = ${block.inputBits}, m = ${block.outputBits}; the run's plan is n = ${n}, m <= ${mMax}`,
+        );
       }
       onCertified?.(block.outputBits);
       const mPlan = Math.min(mMax, Math.ceil(block.outputBits / planStep) * planStep);
@@ -137,7 +153,8 @@ export async function* extractRun(run: AsyncIterable<RunEvent[]>, opts: ExtractO
         bytes = await thread.hash(n, threadPlanM, seed, block.input, block.outputBits);
       } else {
         // a new m takes over the old plan's transform memory (never two alive at once)
-        if (plan === undefined || plan.m < block.outputBits || plan.m > mPlan) plan = new ChunkedToeplitzPlan(n, mPlan, seed, { maxFftSize, from: plan });
+        if (plan === undefined || plan.m < block.outputBits || plan.m > mPlan)
+          plan = new ChunkedToeplitzPlan(n, mPlan, seed, { maxFftSize, from: plan });
         bytes = plan.hash(block.input, block.outputBits);
       }
       const certificate: Certificate = {

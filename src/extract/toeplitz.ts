@@ -108,9 +108,24 @@ function checkSeed(seed: Uint8Array, n: number, m: number): void {
  * bits, `seed` at least n + m - 1 (extra bits are ignored), the result m bits
  * (bits past m in the last byte are zero). O(n log n).
  */
-export function toeplitzHash(input: Uint8Array, n: number, m: number, seed: Uint8Array, options: ToeplitzOptions = {}): Uint8Array {
+export function toeplitzHash(
+  input: Uint8Array,
+  n: number,
+  m: number,
+  seed: Uint8Array,
+  options: ToeplitzOptions = {},
+): Uint8Array {
   checkArgs(input, n, m, seed);
-  return hashAny(input, n, m, seed, checkTolerance(options.roundingTolerance), options.method ?? 'auto', options.simd ?? true, null);
+  return hashAny(
+    input,
+    n,
+    m,
+    seed,
+    checkTolerance(options.roundingTolerance),
+    options.method ?? 'auto',
+    options.simd ?? true,
+    null,
+  );
 }
 
 /** Statistics of the FFT path, for tests and benches. */
@@ -279,7 +294,8 @@ function loadWeighted(buf: Uint8Array, bits: number, t: Tables, out: Float64Arra
       out[2 * j + 1] = 0;
       continue;
     }
-    const c = 2 * (j >> FINE_BITS), f = 2 * (j & FINE_MASK);
+    const c = 2 * (j >> FINE_BITS),
+      f = 2 * (j & FINE_MASK);
     const wr = coarse[c] * fine[f] - coarse[c + 1] * fine[f + 1];
     const wi = coarse[c] * fine[f + 1] + coarse[c + 1] * fine[f];
     // (re + i im)(wr + i wi)
@@ -303,7 +319,7 @@ class FftCore {
     this.n = n;
     this.m = m;
     this.t = tablesFor(goodFftSize(Math.ceil((n + m - 1) / 2)));
-    this.conv = this.t.conv === null ? null : conv ?? new BitConvolution(this.t.conv, { simd });
+    this.conv = this.t.conv === null ? null : (conv ?? new BitConvolution(this.t.conv, { simd }));
   }
 
   /** Whether the WebAssembly SIMD kernels are in use. */
@@ -355,7 +371,10 @@ class FftCore {
     loadWeighted(input, n, this.t, a);
     this.t.fft.forward(a);
     for (let k = 0; k < a.length; k += 2) {
-      const xr = a[k], xi = a[k + 1], sr = spec[k], si = spec[k + 1];
+      const xr = a[k],
+        xi = a[k + 1],
+        sr = spec[k],
+        si = spec[k + 1];
       a[k] = xr * sr - xi * si;
       a[k + 1] = xr * si + xi * sr;
     }
@@ -368,10 +387,12 @@ class FftCore {
     for (let i = 0; i < outputBits; i++) {
       const k = n - 1 + i;
       const j = k < size ? k : k - size;
-      const c = 2 * (j >> FINE_BITS), f = 2 * (j & FINE_MASK);
+      const c = 2 * (j >> FINE_BITS),
+        f = 2 * (j & FINE_MASK);
       const wr = coarse[c] * fine[f] - coarse[c + 1] * fine[f + 1];
       const wi = coarse[c] * fine[f + 1] + coarse[c + 1] * fine[f];
-      const xr = a[2 * j], xi = a[2 * j + 1];
+      const xr = a[2 * j],
+        xi = a[2 * j + 1];
       const v = k < size ? xr * wr + xi * wi : xi * wr - xr * wi;
       const r = Math.round(v);
       const err = Math.abs(v - r);
@@ -418,7 +439,16 @@ function splitExact(
   if (n * m <= 1 << 22 || n <= 64 || preferWords(n, m)) return toeplitzWords(input, n, m, seed);
   const h = Math.ceil(n / 2);
   const left = hashAny(sliceBits(input, 0, h), h, m, sliceBits(seed, n - h, h + m - 1), tolerance, 'fft', simd, stats);
-  const right = hashAny(sliceBits(input, h, n - h), n - h, m, sliceBits(seed, 0, n - h + m - 1), tolerance, 'fft', simd, stats);
+  const right = hashAny(
+    sliceBits(input, h, n - h),
+    n - h,
+    m,
+    sliceBits(seed, 0, n - h + m - 1),
+    tolerance,
+    'fft',
+    simd,
+    stats,
+  );
   for (let b = 0; b < left.length; b++) left[b] ^= right[b];
   return left;
 }

@@ -72,16 +72,38 @@ function refusalMessage(block: RefusedBlock, consecutive: number): string {
  * Ending the iteration early (break, or `bytes` reached) returns the source
  * iterator, which for a live Run stops the chip (STOP then its ACK).
  */
-export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: CertifyEventsOptions): AsyncGenerator<Uint8Array, StreamProgress, void> {
-  const { bytes: wanted = Infinity, maxConsecutiveRefused = DEFAULT_MAX_CONSECUTIVE_REFUSED, onCertificate, onRefused, onProgress, onEnough, ...extract } = opts;
+export async function* certifyEvents(
+  events: AsyncIterable<RunEvent[]>,
+  opts: CertifyEventsOptions,
+): AsyncGenerator<Uint8Array, StreamProgress, void> {
+  const {
+    bytes: wanted = Infinity,
+    maxConsecutiveRefused = DEFAULT_MAX_CONSECUTIVE_REFUSED,
+    onCertificate,
+    onRefused,
+    onProgress,
+    onEnough,
+    ...extract
+  } = opts;
   if (!(wanted >= 0)) throw new RangeError('"bytes" must be a non-negative number');
-  if (!(Number.isInteger(maxConsecutiveRefused) && maxConsecutiveRefused >= 1)) throw new RangeError('"maxConsecutiveRefused" must be an integer >= 1');
+  if (!(Number.isInteger(maxConsecutiveRefused) && maxConsecutiveRefused >= 1))
+    throw new RangeError('"maxConsecutiveRefused" must be an integer >= 1');
   // PROTOCOL 6: host settings certify only with the echo check, which needs what was sent (the ledger); without it
   // every certificate would still state "echoed by the chip and checked trial by trial".
-  if (extract.settingsSource === 'host' && !extract.hostSettings) throw new RangeError('"settingsSource" host needs "hostSettings" (the ledger the echo check reads)');
+  if (extract.settingsSource === 'host' && !extract.hostSettings)
+    throw new RangeError('"settingsSource" host needs "hostSettings" (the ledger the echo check reads)');
   const p: StreamProgress = {
-    blocksPassed: 0, blocksFailed: 0, bytes: 0, trials: 0, lostTrials: 0, certifiedBits: 0, sEstimate: NaN, sLowerBound: NaN,
-    settingBits: 0, netGainBits: 0, resumedFrames: 0,
+    blocksPassed: 0,
+    blocksFailed: 0,
+    bytes: 0,
+    trials: 0,
+    lostTrials: 0,
+    certifiedBits: 0,
+    sEstimate: NaN,
+    sLowerBound: NaN,
+    settingBits: 0,
+    netGainBits: 0,
+    resumedFrames: 0,
   };
   if (wanted === 0) return p;
   let refusedInRow = 0;
@@ -108,7 +130,8 @@ export async function* certifyEvents(events: AsyncIterable<RunEvent[]>, opts: Ce
       p.resumedFrames += r.resumedFrames ?? 0;
       onRefused?.(r);
       onProgress?.(p);
-      if (++refusedInRow >= maxConsecutiveRefused) throw new CertificationRefusedError(`REFUSED_${r.test.toUpperCase()}`, refusalMessage(r, refusedInRow));
+      if (++refusedInRow >= maxConsecutiveRefused)
+        throw new CertificationRefusedError(`REFUSED_${r.test.toUpperCase()}`, refusalMessage(r, refusedInRow));
       continue;
     }
     refusedInRow = 0;
@@ -141,7 +164,8 @@ export interface HostSettingsOptions {
   testRate?: number | string;
 }
 
-export interface CertifiedStreamOptions extends Omit<CertifyEventsOptions, 'device' | 'settingsSource' | 'hostSettings' | 'onEnough'> {
+export interface CertifiedStreamOptions
+  extends Omit<CertifyEventsOptions, 'device' | 'settingsSource' | 'hostSettings' | 'onEnough'> {
   /** Called with the run once START is acknowledged. */
   onRun?: (run: Run) => void;
   /** Host-supplied settings (PROTOCOL 5 START source 1, issue 6); default the chip's internal settings. */
@@ -212,7 +236,10 @@ async function* readEagerly(run: Run): AsyncGenerator<RunEvent[]> {
  * the consumer stops, or certification keeps failing (throws
  * CertificationRefusedError). The run is always ended with STOP/ACK.
  */
-export async function* certifiedStream(device: Device, opts: CertifiedStreamOptions): AsyncGenerator<Uint8Array, StreamProgress, void> {
+export async function* certifiedStream(
+  device: Device,
+  opts: CertifiedStreamOptions,
+): AsyncGenerator<Uint8Array, StreamProgress, void> {
   const { onRun, hostSettings, onFeeder, ...rest } = opts;
   const info = device.info;
   let feeder: HostSettingsFeeder | undefined;
@@ -222,7 +249,10 @@ export async function* certifiedStream(device: Device, opts: CertifiedStreamOpti
     const source = hostSettings.seed ? new ChaChaSource(hostSettings.seed) : new CsprngSource();
     // PROTOCOL 4 INFO: the chip must say it takes host settings, and how many it can buffer (DeviceError otherwise).
     const fifo = device.hostSettingsFifo();
-    feeder = new HostSettingsFeeder(new SettingsDraw(source, rate), { fifo, blockTrials: rest.blockTrials ?? DEFAULT_BLOCK_TRIALS });
+    feeder = new HostSettingsFeeder(new SettingsDraw(source, rate), {
+      fifo,
+      blockTrials: rest.blockTrials ?? DEFAULT_BLOCK_TRIALS,
+    });
   }
   // PROTOCOL 5 START: source 1 takes x, y only from the host FIFO.
   const run = await device.start({ source: feeder ? 'host' : 'internal' });

@@ -114,7 +114,15 @@ export class BernoulliSampler {
     denominator: number,
     private readonly source: RandomByteSource,
   ) {
-    if (!(Number.isInteger(numerator) && Number.isInteger(denominator) && numerator > 0 && numerator < denominator && denominator <= 2 ** 24)) {
+    if (
+      !(
+        Number.isInteger(numerator) &&
+        Number.isInteger(denominator) &&
+        numerator > 0 &&
+        numerator < denominator &&
+        denominator <= 2 ** 24
+      )
+    ) {
       throw new RangeError('"numerator" / "denominator" must be integers with 0 < numerator < denominator <= 2^24');
     }
     this.numerator = numerator;
@@ -158,7 +166,8 @@ export function testRateFraction(gamma: number | string): { numerator: number; d
   const text = typeof gamma === 'number' ? String(gamma) : gamma.trim();
   const m = /^0?\.(\d{1,6})$|^(0)$|^(1)(\.0*)?$/.exec(text);
   const value = Number(text);
-  if (!m || !(value > 0 && value <= 1)) throw new RangeError('"gamma" must be a decimal in (0, 1] with at most 6 digits after the point');
+  if (!m || !(value > 0 && value <= 1))
+    throw new RangeError('"gamma" must be a decimal in (0, 1] with at most 6 digits after the point');
   if (value === 1) return { numerator: 1, denominator: 1 };
   const digits = m[1]!;
   let numerator = Number(digits);
@@ -317,7 +326,12 @@ export class HostSettingsFeeder {
       // Never more than consumed + fifo in the chip (PROTOCOL 5), nor more than MAX_HELD_FIFOS fifos'
       // worth awaiting their echo: CREDIT is the chip's word, and a chip that claims to use settings
       // without returning their trials must not grow the ledger without end.
-      const room = Math.min(this.stats.consumed + this.fifo, this.limit, this.stats.sent - this.ledger.held + MAX_HELD_FIFOS * this.fifo) - this.stats.sent;
+      const room =
+        Math.min(
+          this.stats.consumed + this.fifo,
+          this.limit,
+          this.stats.sent - this.ledger.held + MAX_HELD_FIFOS * this.fifo,
+        ) - this.stats.sent;
       if (room <= 0) return;
       const count = Math.min(room, this.maxWrite);
       const out = this.buf.subarray(0, count);

@@ -23,7 +23,16 @@
 import { frameCrc, frameCrcOk, storedCrc } from './crc.ts';
 import { FrameError, flagsError, rangeError, reservedError } from './errors.ts';
 import { layoutOf, layoutOfType, type FieldOp, type TypeLayout } from './layouts.ts';
-import { FRAME_SIZE, MAGIC0, MAGIC1, PAYLOAD_OFFSET, PAYLOAD_SIZE, type Frame, type TrialsFrame, type UnknownFrame } from './types.ts';
+import {
+  FRAME_SIZE,
+  MAGIC0,
+  MAGIC1,
+  PAYLOAD_OFFSET,
+  PAYLOAD_SIZE,
+  type Frame,
+  type TrialsFrame,
+  type UnknownFrame,
+} from './types.ts';
 
 const TWO_POW_32 = 4294967296;
 const MAX_SAFE_HI = Math.floor(Number.MAX_SAFE_INTEGER / TWO_POW_32); // 0x1fffff
@@ -40,15 +49,24 @@ function readU32(b: Uint8Array, o: number): number {
  */
 export function checkFraming(bytes: Uint8Array, offset = 0): void {
   if (!Number.isInteger(offset) || offset < 0 || bytes.length - offset < FRAME_SIZE) {
-    throw new FrameError('length', `a frame is 64 bytes, got ${Math.max(0, bytes.length - Math.max(0, offset))} at offset ${offset}`);
+    throw new FrameError(
+      'length',
+      `a frame is 64 bytes, got ${Math.max(0, bytes.length - Math.max(0, offset))} at offset ${offset}`,
+    );
   }
   if (bytes[offset] !== MAGIC0 || bytes[offset + 1] !== MAGIC1) {
-    throw new FrameError('magic', `bad magic ${hex(bytes[offset], 2)} ${hex(bytes[offset + 1], 2)} (expected e5 51, PROTOCOL 3)`);
+    throw new FrameError(
+      'magic',
+      `bad magic ${hex(bytes[offset], 2)} ${hex(bytes[offset + 1], 2)} (expected e5 51, PROTOCOL 3)`,
+    );
   }
   if (!frameCrcOk(bytes, offset)) {
     const stored = storedCrc(bytes, offset);
     const computed = frameCrc(bytes, offset);
-    throw new FrameError('crc', `CRC mismatch: frame says ${hex(stored, 8)}, bytes 0..59 give ${hex(computed, 8)} (PROTOCOL 3)`);
+    throw new FrameError(
+      'crc',
+      `CRC mismatch: frame says ${hex(stored, 8)}, bytes 0..59 give ${hex(computed, 8)} (PROTOCOL 3)`,
+    );
   }
 }
 
@@ -93,12 +111,17 @@ const T_FIRST = TRIALS_LAYOUT.scalars.first.offset;
 const T_N = TRIALS_LAYOUT.scalars.n.offset;
 const [T_N_MIN, T_N_MAX] = TRIALS_LAYOUT.scalars.n.ranges[0];
 const T_REC_OP = TRIALS_LAYOUT.ops.find((op) => op.op === 'records');
-if (!T_REC_OP || T_REC_OP.op !== 'records' || T_REC_OP.bitsPerItem !== 8) throw new Error('frames.json: TRIALS records must be byte records');
+if (!T_REC_OP || T_REC_OP.op !== 'records' || T_REC_OP.bitsPerItem !== 8)
+  throw new Error('frames.json: TRIALS records must be byte records');
 const T_REC = T_REC_OP.offset;
 const T_REC_RESERVED = T_REC_OP.reservedBitsMask;
 const T_REC_SIZE = T_REC_OP.size;
 const T_FIXED_OPS = TRIALS_LAYOUT.ops.map((op) => op.op).join(',');
-if (T_FIXED_OPS !== 'scalar,scalar,reserved,records' || TRIALS_LAYOUT.scalars.first.kind !== 'u64' || TRIALS_LAYOUT.scalars.n.kind !== 'u16') {
+if (
+  T_FIXED_OPS !== 'scalar,scalar,reserved,records' ||
+  TRIALS_LAYOUT.scalars.first.kind !== 'u64' ||
+  TRIALS_LAYOUT.scalars.n.kind !== 'u16'
+) {
   throw new Error(`frames.json: TRIALS layout changed (${T_FIXED_OPS}); update decodeTrialsFast`);
 }
 const T_RESERVED_OP = TRIALS_LAYOUT.ops[2] as Extract<FieldOp, { op: 'reserved' }>;
@@ -110,14 +133,18 @@ function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq:
   if (hi > MAX_SAFE_HI) return undefined;
   const n = bytes[p + T_N] | (bytes[p + T_N + 1] << 8);
   if (n < T_N_MIN || n > T_N_MAX) return undefined;
-  for (let i = T_RESERVED_OP.offset; i < T_RESERVED_OP.offset + T_RESERVED_OP.size; i++) if (bytes[p + i] !== 0) return undefined;
+  for (let i = T_RESERVED_OP.offset; i < T_RESERVED_OP.offset + T_RESERVED_OP.size; i++)
+    if (bytes[p + i] !== 0) return undefined;
   const r = p + T_REC;
   // Copied and checked in one pass (a Buffer subarray per frame costs more than the copy).
   const records = new Uint8Array(n);
   let bad = 0;
   let k = 0;
   for (; k + 4 <= n; k += 4) {
-    const v0 = bytes[r + k], v1 = bytes[r + k + 1], v2 = bytes[r + k + 2], v3 = bytes[r + k + 3];
+    const v0 = bytes[r + k],
+      v1 = bytes[r + k + 1],
+      v2 = bytes[r + k + 2],
+      v3 = bytes[r + k + 3];
     records[k] = v0;
     records[k + 1] = v1;
     records[k + 2] = v2;
@@ -178,7 +205,16 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
               const lo = readU32(bytes, o);
               if (hi > MAX_SAFE_HI) {
                 const big = (BigInt(hi) << 32n) | BigInt(lo);
-                throw rangeError(kind, layout.section, op.isArray ? `${op.name}[${e}]` : op.name, big, `0..${Number.MAX_SAFE_INTEGER} (u64 above 2^53 - 1 is out of this host's range)`, at, type, seq);
+                throw rangeError(
+                  kind,
+                  layout.section,
+                  op.isArray ? `${op.name}[${e}]` : op.name,
+                  big,
+                  `0..${Number.MAX_SAFE_INTEGER} (u64 above 2^53 - 1 is out of this host's range)`,
+                  at,
+                  type,
+                  seq,
+                );
               }
               v = hi * TWO_POW_32 + lo;
               break;
@@ -195,7 +231,8 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
           const field = op.isArray ? `${op.name}[${e}]` : op.name;
           if (!ok) throw rangeError(kind, layout.section, field, v, op.rangeText, at, type, seq);
           // Undefined bits of a bitfield (fault bits, capability bits) are reserved.
-          if (op.bitsMask !== undefined && (v & ~op.bitsMask) !== 0) throw reservedError(kind, field, v, (v & ~op.bitsMask) >>> 0, at, type, seq);
+          if (op.bitsMask !== undefined && (v & ~op.bitsMask) !== 0)
+            throw reservedError(kind, field, v, (v & ~op.bitsMask) >>> 0, at, type, seq);
           if (arr) arr[e] = v;
           else out[op.name] = v;
         }
@@ -210,12 +247,14 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
           for (let k = 0; k < count; k++) {
             const v = bytes[base + k];
             // PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved.
-            if ((v & op.reservedBitsMask) !== 0) throw reservedError(kind, `${op.name}[${k}]`, v, v & op.reservedBitsMask, op.offset + k, type, seq);
+            if ((v & op.reservedBitsMask) !== 0)
+              throw reservedError(kind, `${op.name}[${k}]`, v, v & op.reservedBitsMask, op.offset + k, type, seq);
             records[k] = v;
           }
           // Bytes after the count items are unused, so zero (PROTOCOL 3).
           for (let i = count; i < op.size; i++) {
-            if (bytes[base + i] !== 0) throw reservedError(kind, undefined, bytes[base + i], bytes[base + i], op.offset + i, type, seq);
+            if (bytes[base + i] !== 0)
+              throw reservedError(kind, undefined, bytes[base + i], bytes[base + i], op.offset + i, type, seq);
           }
           out[op.name] = records;
         } else {
@@ -234,7 +273,8 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
             const keep = i === firstFree ? (1 << (usedBits & 7)) - 1 : 0;
             const extra = bytes[base + i] & ~keep & 0xff;
             if (extra !== 0) {
-              if (i === firstFree && keep !== 0) throw reservedError(kind, `${op.name} byte ${i}`, bytes[base + i], extra, op.offset + i, type, seq);
+              if (i === firstFree && keep !== 0)
+                throw reservedError(kind, `${op.name} byte ${i}`, bytes[base + i], extra, op.offset + i, type, seq);
               throw reservedError(kind, undefined, bytes[base + i], bytes[base + i], op.offset + i, type, seq);
             }
           }
@@ -249,7 +289,17 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
         for (; i < op.size; i++) {
           const c = bytes[p + op.offset + i];
           if (c === 0) break;
-          if (c < 0x20 || c > 0x7e) throw rangeError(kind, layout.section, op.name, `byte 0x${hex(c, 2)}`, 'printable ASCII', op.offset + i, type, seq);
+          if (c < 0x20 || c > 0x7e)
+            throw rangeError(
+              kind,
+              layout.section,
+              op.name,
+              `byte 0x${hex(c, 2)}`,
+              'printable ASCII',
+              op.offset + i,
+              type,
+              seq,
+            );
           s += String.fromCharCode(c);
         }
         for (; i < op.size; i++) {

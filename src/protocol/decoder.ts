@@ -76,7 +76,10 @@ export class FrameDecoder extends Transform {
  * The alignment is an assumption, never the only defence: the checking
  * FrameDecoder re-synchronises if the assumption is wrong.
  */
-export function alignedFrameDecoder(options: FrameDecoderOptions = {}): { input: ByteLengthParser; output: FrameDecoder } {
+export function alignedFrameDecoder(options: FrameDecoderOptions = {}): {
+  input: ByteLengthParser;
+  output: FrameDecoder;
+} {
   const input = new ByteLengthParser({ length: FRAME_SIZE });
   const output = new FrameDecoder(options);
   input.pipe(output);

@@ -37,9 +37,11 @@ function writeHeader(buf: Uint8Array, o: number, type: number, flags: number, se
 }
 
 function checkSeq(kind: string, seq: unknown): number {
-  if (typeof seq !== 'number' || !Number.isInteger(seq)) throw new TypeError(`${kind} "seq" must be an integer, got ${String(seq)}`);
+  if (typeof seq !== 'number' || !Number.isInteger(seq))
+    throw new TypeError(`${kind} "seq" must be an integer, got ${String(seq)}`);
   // PROTOCOL 3: seq is a u32.
-  if (seq < 0 || seq > 0xffffffff) throw new FrameError('range', `${kind} seq = ${seq} is outside 0..4294967295 (PROTOCOL 3)`, { field: 'seq' });
+  if (seq < 0 || seq > 0xffffffff)
+    throw new FrameError('range', `${kind} seq = ${seq} is outside 0..4294967295 (PROTOCOL 3)`, { field: 'seq' });
   return seq;
 }
 
@@ -88,7 +90,8 @@ function encodeOp(layout: TypeLayout, op: FieldOp, frame: Record<string, unknown
       const raw = frame[op.name];
       let values: readonly unknown[];
       if (op.isArray) {
-        if (!Array.isArray(raw) || raw.length !== op.count) throw new TypeError(`${kind} "${op.name}" must be an array of ${op.count} integers`);
+        if (!Array.isArray(raw) || raw.length !== op.count)
+          throw new TypeError(`${kind} "${op.name}" must be an array of ${op.count} integers`);
         values = raw;
       } else {
         values = [raw];
@@ -97,9 +100,11 @@ function encodeOp(layout: TypeLayout, op: FieldOp, frame: Record<string, unknown
         const v = values[i];
         const field = op.isArray ? `${op.name}[${i}]` : op.name;
         const at = op.offset + i * op.itemSize;
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${kind} "${field}" must be an integer, got ${String(v)}`);
+        if (typeof v !== 'number' || !Number.isInteger(v))
+          throw new TypeError(`${kind} "${field}" must be an integer, got ${String(v)}`);
         if (!inRanges(v, op.ranges)) throw rangeError(kind, layout.section, field, v, op.rangeText, at);
-        if (op.bitsMask !== undefined && (v & ~op.bitsMask) !== 0) throw reservedError(kind, field, v, v & ~op.bitsMask, at);
+        if (op.bitsMask !== undefined && (v & ~op.bitsMask) !== 0)
+          throw reservedError(kind, field, v, v & ~op.bitsMask, at);
         writeScalar(buf, p + at, op.kind, v);
       }
       return;
@@ -107,18 +112,22 @@ function encodeOp(layout: TypeLayout, op: FieldOp, frame: Record<string, unknown
     case 'records': {
       const raw = frame[op.name];
       const count = frame[op.countField] as number; // validated by its own scalar op, which comes first
-      if (!(raw instanceof Uint8Array) && !Array.isArray(raw)) throw new TypeError(`${kind} "${op.name}" must be a Uint8Array of ${op.countField} values`);
+      if (!(raw instanceof Uint8Array) && !Array.isArray(raw))
+        throw new TypeError(`${kind} "${op.name}" must be a Uint8Array of ${op.countField} values`);
       const items = raw as ArrayLike<unknown>;
-      if (items.length !== count) throw new TypeError(`${kind} "${op.name}" has ${items.length} values, "${op.countField}" says ${count}`);
+      if (items.length !== count)
+        throw new TypeError(`${kind} "${op.name}" has ${items.length} values, "${op.countField}" says ${count}`);
       const itemMax = (1 << op.bitsPerItem) - 1;
       for (let k = 0; k < count; k++) {
         const v = items[k];
         const field = `${op.name}[${k}]`;
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${kind} "${field}" must be an integer, got ${String(v)}`);
+        if (typeof v !== 'number' || !Number.isInteger(v))
+          throw new TypeError(`${kind} "${field}" must be an integer, got ${String(v)}`);
         if (op.bitsPerItem === 8) {
           if (v < 0 || v > 0xff) throw rangeError(kind, layout.section, field, v, '0..255', op.offset + k);
           // PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved.
-          if ((v & op.reservedBitsMask) !== 0) throw reservedError(kind, field, v, v & op.reservedBitsMask, op.offset + k);
+          if ((v & op.reservedBitsMask) !== 0)
+            throw reservedError(kind, field, v, v & op.reservedBitsMask, op.offset + k);
           buf[p + op.offset + k] = v;
         } else {
           const bit = k * op.bitsPerItem;
@@ -135,11 +144,20 @@ function encodeOp(layout: TypeLayout, op: FieldOp, frame: Record<string, unknown
     case 'ascii': {
       const s = frame[op.name];
       if (typeof s !== 'string') throw new TypeError(`${kind} "${op.name}" must be a string`);
-      if (s.length > op.size) throw rangeError(kind, layout.section, op.name, JSON.stringify(s), `ASCII of at most ${op.size} characters`, op.offset);
+      if (s.length > op.size)
+        throw rangeError(
+          kind,
+          layout.section,
+          op.name,
+          JSON.stringify(s),
+          `ASCII of at most ${op.size} characters`,
+          op.offset,
+        );
       for (let i = 0; i < s.length; i++) {
         const c = s.charCodeAt(i);
         // PROTOCOL 4 INFO: ASCII, NUL-padded: printable characters only before the padding.
-        if (c < 0x20 || c > 0x7e) throw rangeError(kind, layout.section, op.name, JSON.stringify(s), 'printable ASCII', op.offset + i);
+        if (c < 0x20 || c > 0x7e)
+          throw rangeError(kind, layout.section, op.name, JSON.stringify(s), 'printable ASCII', op.offset + i);
         buf[p + op.offset + i] = c;
       }
       return;
@@ -158,7 +176,8 @@ export function encodeFrame(frame: Frame, out?: Buffer, offset = 0): Buffer {
   if (out) checkOut(out, offset);
   else offset = 0;
   const flags = frame.flags;
-  if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 0xff) throw new TypeError(`${layout.kind} "flags" must be an integer 0..255, got ${String(flags)}`);
+  if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 0xff)
+    throw new TypeError(`${layout.kind} "flags" must be an integer 0..255, got ${String(flags)}`);
   // PROTOCOL 3: flags per type, zero where the type defines none.
   if ((flags & ~layout.flagsMask) !== 0) throw flagsError(layout.kind, flags, layout.flagsMask);
   const seq = checkSeq(layout.kind, frame.seq);
@@ -176,10 +195,14 @@ export function encodeFrame(frame: Frame, out?: Buffer, offset = 0): Buffer {
  * bytes, zero-padded).
  */
 export function encodeRaw(type: number, flags: number, seq: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
-  if (!Number.isInteger(type) || type < 0 || type > 0xff) throw new TypeError(`"type" must be an integer 0..255, got ${type}`);
-  if (!Number.isInteger(flags) || flags < 0 || flags > 0xff) throw new TypeError(`"flags" must be an integer 0..255, got ${flags}`);
-  if (!Number.isInteger(seq) || seq < 0 || seq > 0xffffffff) throw new TypeError(`"seq" must be an integer 0..4294967295, got ${seq}`);
-  if (payload.length > PAYLOAD_SIZE) throw new TypeError(`"payload" must be at most ${PAYLOAD_SIZE} bytes, got ${payload.length}`);
+  if (!Number.isInteger(type) || type < 0 || type > 0xff)
+    throw new TypeError(`"type" must be an integer 0..255, got ${type}`);
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xff)
+    throw new TypeError(`"flags" must be an integer 0..255, got ${flags}`);
+  if (!Number.isInteger(seq) || seq < 0 || seq > 0xffffffff)
+    throw new TypeError(`"seq" must be an integer 0..4294967295, got ${seq}`);
+  if (payload.length > PAYLOAD_SIZE)
+    throw new TypeError(`"payload" must be at most ${PAYLOAD_SIZE} bytes, got ${payload.length}`);
   const buf = Buffer.alloc(FRAME_SIZE);
   writeHeader(buf, 0, type, flags, seq);
   buf.set(payload, PAYLOAD_OFFSET);
@@ -195,7 +218,8 @@ const TRIALS_N = TRIALS.scalars.n.offset + PAYLOAD_OFFSET;
 const TRIALS_N_MIN = TRIALS.scalars.n.ranges[0][0];
 const TRIALS_N_MAX = TRIALS.scalars.n.ranges[0][1];
 const TRIALS_RECORDS_OP = TRIALS.ops.find((op) => op.op === 'records');
-if (!TRIALS_RECORDS_OP || TRIALS_RECORDS_OP.op !== 'records') throw new Error('frames.json: TRIALS has no records field');
+if (!TRIALS_RECORDS_OP || TRIALS_RECORDS_OP.op !== 'records')
+  throw new Error('frames.json: TRIALS has no records field');
 const TRIALS_RECORDS = TRIALS_RECORDS_OP.offset + PAYLOAD_OFFSET;
 const TRIALS_RESERVED_BITS = TRIALS_RECORDS_OP.reservedBitsMask;
 
@@ -216,11 +240,22 @@ export function encodeTrialsInto(
   n: number,
 ): number {
   if (offset < 0 || offset + FRAME_SIZE > buf.length) checkOut(buf, offset);
-  if (!(n >= TRIALS_N_MIN && n <= TRIALS_N_MAX) || !Number.isInteger(n)) throw rangeError('TRIALS', TRIALS.section, 'n', n, `${TRIALS_N_MIN}..${TRIALS_N_MAX}`, TRIALS_N - PAYLOAD_OFFSET);
+  if (!(n >= TRIALS_N_MIN && n <= TRIALS_N_MAX) || !Number.isInteger(n))
+    throw rangeError('TRIALS', TRIALS.section, 'n', n, `${TRIALS_N_MIN}..${TRIALS_N_MAX}`, TRIALS_N - PAYLOAD_OFFSET);
   if ((flags & ~TRIALS.flagsMask) !== 0 || flags < 0) throw flagsError('TRIALS', flags, TRIALS.flagsMask);
-  if (!(first >= 0 && first <= Number.MAX_SAFE_INTEGER) || !Number.isInteger(first)) throw rangeError('TRIALS', TRIALS.section, 'first', first, `0..${Number.MAX_SAFE_INTEGER}`, TRIALS_FIRST - PAYLOAD_OFFSET);
-  if (!(seq >= 0 && seq <= 0xffffffff) || !Number.isInteger(seq)) throw new FrameError('range', `TRIALS seq = ${seq} is outside 0..4294967295 (PROTOCOL 3)`, { field: 'seq' });
-  if (recordsOffset < 0 || recordsOffset + n > records.length) throw new RangeError(`records hold ${records.length - recordsOffset} values from ${recordsOffset}, n is ${n}`);
+  if (!(first >= 0 && first <= Number.MAX_SAFE_INTEGER) || !Number.isInteger(first))
+    throw rangeError(
+      'TRIALS',
+      TRIALS.section,
+      'first',
+      first,
+      `0..${Number.MAX_SAFE_INTEGER}`,
+      TRIALS_FIRST - PAYLOAD_OFFSET,
+    );
+  if (!(seq >= 0 && seq <= 0xffffffff) || !Number.isInteger(seq))
+    throw new FrameError('range', `TRIALS seq = ${seq} is outside 0..4294967295 (PROTOCOL 3)`, { field: 'seq' });
+  if (recordsOffset < 0 || recordsOffset + n > records.length)
+    throw new RangeError(`records hold ${records.length - recordsOffset} values from ${recordsOffset}, n is ${n}`);
   writeHeader(buf, offset, TRIALS.type, flags, seq);
   const lo = first % TWO_POW_32;
   writeScalar(buf, offset + TRIALS_FIRST, 'u32', lo);
@@ -240,7 +275,14 @@ export function encodeTrialsInto(
   if ((or & TRIALS_RESERVED_BITS) !== 0) {
     for (let k = 0; k < n; k++) {
       const v = records[recordsOffset + k];
-      if ((v & TRIALS_RESERVED_BITS) !== 0) throw reservedError('TRIALS', `records[${k}]`, v, v & TRIALS_RESERVED_BITS, TRIALS_RECORDS - PAYLOAD_OFFSET + k);
+      if ((v & TRIALS_RESERVED_BITS) !== 0)
+        throw reservedError(
+          'TRIALS',
+          `records[${k}]`,
+          v,
+          v & TRIALS_RESERVED_BITS,
+          TRIALS_RECORDS - PAYLOAD_OFFSET + k,
+        );
     }
   }
   buf.fill(0, r + n, offset + FRAME_SIZE - 4);

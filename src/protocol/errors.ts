@@ -43,12 +43,34 @@ export class FrameError extends Error {
 const hex2 = (v: number): string => `0x${v.toString(16).padStart(2, '0')}`;
 
 /** PROTOCOL 3: a field outside its stated range. */
-export function rangeError(kind: string, section: string, field: string, value: number | bigint | string, allowed: string, payloadOffset: number, type?: number, seq?: number): FrameError {
-  return new FrameError('range', `${kind} ${field} = ${value} is outside ${allowed} (PROTOCOL ${section})`, { field, payloadOffset, type, seq });
+export function rangeError(
+  kind: string,
+  section: string,
+  field: string,
+  value: number | bigint | string,
+  allowed: string,
+  payloadOffset: number,
+  type?: number,
+  seq?: number,
+): FrameError {
+  return new FrameError('range', `${kind} ${field} = ${value} is outside ${allowed} (PROTOCOL ${section})`, {
+    field,
+    payloadOffset,
+    type,
+    seq,
+  });
 }
 
 /** PROTOCOL 3: a non-zero reserved byte (`field` undefined) or reserved bits inside a field. */
-export function reservedError(kind: string, field: string | undefined, value: number, reservedBits: number, payloadOffset: number, type?: number, seq?: number): FrameError {
+export function reservedError(
+  kind: string,
+  field: string | undefined,
+  value: number,
+  reservedBits: number,
+  payloadOffset: number,
+  type?: number,
+  seq?: number,
+): FrameError {
   const msg =
     field === undefined
       ? `${kind} reserved payload byte ${payloadOffset} is ${hex2(value)} (must be 0, PROTOCOL 3)`
@@ -58,5 +80,9 @@ export function reservedError(kind: string, field: string | undefined, value: nu
 
 /** PROTOCOL 3: an undefined flag bit. */
 export function flagsError(kind: string, flags: number, definedMask: number, type?: number, seq?: number): FrameError {
-  return new FrameError('flags', `${kind} flags ${hex2(flags)} set undefined bits ${hex2(flags & ~definedMask & 0xff)} (PROTOCOL 3)`, { field: 'flags', type, seq });
+  return new FrameError(
+    'flags',
+    `${kind} flags ${hex2(flags)} set undefined bits ${hex2(flags & ~definedMask & 0xff)} (PROTOCOL 3)`,
+    { field: 'flags', type, seq },
+  );
 }

@@ -138,7 +138,8 @@ function parseRanges(allowed: string): Array<[number, number]> {
 }
 
 function compileType(kind: FrameKind, raw: z.infer<typeof typeSchema>): TypeLayout {
-  if (FrameType[kind] !== raw.type) throw new Error(`frames.json: ${kind} has type ${raw.type}, types.ts says ${FrameType[kind]}`);
+  if (FrameType[kind] !== raw.type)
+    throw new Error(`frames.json: ${kind} has type ${raw.type}, types.ts says ${FrameType[kind]}`);
   const payloadSize = 52;
   const covered = new Uint8Array(payloadSize);
   const fieldOps: FieldOp[] = [];
@@ -147,7 +148,8 @@ function compileType(kind: FrameKind, raw: z.infer<typeof typeSchema>): TypeLayo
     const name = PROPERTY_NAME[`${kind}.${f.name}`] ?? f.name;
     let op: FieldOp;
     if (f.kind === 'bytes') {
-      if (f.size === undefined || f.countField === undefined) throw new Error(`frames.json: ${kind}.${f.name} bytes need size and countField`);
+      if (f.size === undefined || f.countField === undefined)
+        throw new Error(`frames.json: ${kind}.${f.name} bytes need size and countField`);
       const bitsPerItem = f.bitsPerItem ?? 8;
       op = {
         op: 'records',
@@ -164,9 +166,11 @@ function compileType(kind: FrameKind, raw: z.infer<typeof typeSchema>): TypeLayo
       op = { op: 'ascii', name, offset: f.offset, size: f.size };
     } else {
       const k = KIND_RANGE[f.kind];
-      const ranges = f.allowed !== undefined ? parseRanges(f.allowed) : [[f.min ?? k.min, f.max ?? k.max] as [number, number]];
+      const ranges =
+        f.allowed !== undefined ? parseRanges(f.allowed) : [[f.min ?? k.min, f.max ?? k.max] as [number, number]];
       for (const [lo, hi] of ranges) {
-        if (lo < k.min || hi > k.max || lo > hi) throw new Error(`frames.json: ${kind}.${f.name} range ${lo}..${hi} does not fit ${f.kind}`);
+        if (lo < k.min || hi > k.max || lo > hi)
+          throw new Error(`frames.json: ${kind}.${f.name} range ${lo}..${hi} does not fit ${f.kind}`);
       }
       const rangeText = ranges.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}..${hi}`)).join(' or ');
       op = {
@@ -194,9 +198,13 @@ function compileType(kind: FrameKind, raw: z.infer<typeof typeSchema>): TypeLayo
   for (const op of fieldOps) {
     if (op.op !== 'records') continue;
     const countOp = scalars[op.countField];
-    if (!countOp || countOp.isArray) throw new Error(`frames.json: ${kind}.${op.name} countField ${op.countField} is not a scalar`);
+    if (!countOp || countOp.isArray)
+      throw new Error(`frames.json: ${kind}.${op.name} countField ${op.countField} is not a scalar`);
     const maxCount = Math.max(...countOp.ranges.map(([, hi]) => hi));
-    if (maxCount > op.capacity) throw new Error(`frames.json: ${kind}.${op.countField} allows ${maxCount} items, ${op.name} holds ${op.capacity}`);
+    if (maxCount > op.capacity)
+      throw new Error(
+        `frames.json: ${kind}.${op.countField} allows ${maxCount} items, ${op.name} holds ${op.capacity}`,
+      );
   }
   // PROTOCOL 3: every byte not inside a field is reserved and must be zero.
   const ops: FieldOp[] = [...fieldOps];

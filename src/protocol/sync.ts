@@ -66,7 +66,14 @@ function newInvalidCounts(): Record<FrameErrorReason, number> {
 }
 
 export class FrameSync {
-  readonly stats: FrameSyncStats = { frames: 0, bytesIn: 0, bytesSkipped: 0, crcErrors: 0, invalid: newInvalidCounts(), unknownTypes: 0 };
+  readonly stats: FrameSyncStats = {
+    frames: 0,
+    bytesIn: 0,
+    bytesSkipped: 0,
+    crcErrors: 0,
+    invalid: newInvalidCounts(),
+    unknownTypes: 0,
+  };
   private readonly accept: 'device' | 'host' | 'any';
   private readonly onFrame?: (frame: Frame, streamOffset: number) => void;
   private readonly onInvalid?: (err: FrameError, streamOffset: number) => void;
@@ -84,7 +91,8 @@ export class FrameSync {
   private callbackError: unknown = undefined;
 
   constructor({ accept = 'any', onFrame, onInvalid, onUnknown }: FrameSyncOptions = {}) {
-    if (accept !== 'device' && accept !== 'host' && accept !== 'any') throw new TypeError(`"accept" must be 'device', 'host' or 'any', got ${String(accept)}`);
+    if (accept !== 'device' && accept !== 'host' && accept !== 'any')
+      throw new TypeError(`"accept" must be 'device', 'host' or 'any', got ${String(accept)}`);
     this.accept = accept;
     this.onFrame = onFrame;
     this.onInvalid = onInvalid;
@@ -197,7 +205,11 @@ export class FrameSync {
     try {
       if (layout && this.accept !== 'any' && layout.direction !== this.accept) {
         const seq = (buf[pos + 4] | (buf[pos + 5] << 8) | (buf[pos + 6] << 16) | (buf[pos + 7] << 24)) >>> 0;
-        throw new FrameError('direction', `${layout.direction} frame ${layout.kind} where ${this.accept} frames are expected (PROTOCOL 3)`, { type, seq });
+        throw new FrameError(
+          'direction',
+          `${layout.direction} frame ${layout.kind} where ${this.accept} frames are expected (PROTOCOL 3)`,
+          { type, seq },
+        );
       }
       frame = decodeFramed(buf, pos);
     } catch (e) {

@@ -146,13 +146,34 @@ export interface CreditFrame extends Header {
 }
 
 // ---- host to device (PROTOCOL 5) ----
-export interface GetInfoFrame extends Header { kind: 'GET_INFO' }
-export interface GetStatusFrame extends Header { kind: 'GET_STATUS' }
-export interface StartFrame extends Header { kind: 'START'; source: number; rate: number; limit: number }
-export interface StopFrame extends Header { kind: 'STOP' }
-export interface SetAnglesFrame extends Header { kind: 'SET_ANGLES'; angles: [number, number, number, number] }
-export interface SetWindowFrame extends Header { kind: 'SET_WINDOW'; window: number }
-export interface SetBiasFrame extends Header { kind: 'SET_BIAS'; detector: number; bias: number }
+export interface GetInfoFrame extends Header {
+  kind: 'GET_INFO';
+}
+export interface GetStatusFrame extends Header {
+  kind: 'GET_STATUS';
+}
+export interface StartFrame extends Header {
+  kind: 'START';
+  source: number;
+  rate: number;
+  limit: number;
+}
+export interface StopFrame extends Header {
+  kind: 'STOP';
+}
+export interface SetAnglesFrame extends Header {
+  kind: 'SET_ANGLES';
+  angles: [number, number, number, number];
+}
+export interface SetWindowFrame extends Header {
+  kind: 'SET_WINDOW';
+  window: number;
+}
+export interface SetBiasFrame extends Header {
+  kind: 'SET_BIAS';
+  detector: number;
+  bias: number;
+}
 export interface MeasureCountsFrame extends Header {
   kind: 'MEASURE_COUNTS';
   id: number;
@@ -166,11 +187,24 @@ export interface SettingsFrame extends Header {
   /** count entries, each (x << 1) | y, trial k of the frame at index k. */
   settings: Uint8Array;
 }
-export interface SetPumpFrame extends Header { kind: 'SET_PUMP'; pump: number }
-export interface SetStatusIntervalFrame extends Header { kind: 'SET_STATUS_INTERVAL'; interval: number }
-export interface SetDelayFrame extends Header { kind: 'SET_DELAY'; delay: number }
-export interface ResetFrame extends Header { kind: 'RESET' }
-export interface SaveCalibrationFrame extends Header { kind: 'SAVE_CALIBRATION' }
+export interface SetPumpFrame extends Header {
+  kind: 'SET_PUMP';
+  pump: number;
+}
+export interface SetStatusIntervalFrame extends Header {
+  kind: 'SET_STATUS_INTERVAL';
+  interval: number;
+}
+export interface SetDelayFrame extends Header {
+  kind: 'SET_DELAY';
+  delay: number;
+}
+export interface ResetFrame extends Header {
+  kind: 'RESET';
+}
+export interface SaveCalibrationFrame extends Header {
+  kind: 'SAVE_CALIBRATION';
+}
 
 export type DeviceFrame = TrialsFrame | CountsFrame | StatusFrame | InfoFrame | AckFrame | CreditFrame;
 export type HostFrame =

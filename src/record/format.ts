@@ -71,7 +71,10 @@ export type RecordedDeviceInfo = z.infer<typeof DeviceInfoSchema>;
 export const SeedReferenceSchema = z.object({
   sha256: hex64,
   /** base64 of the seed bytes, when the recorder chose to embed them. */
-  bytes: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64').optional(),
+  bytes: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64')
+    .optional(),
   /** Where the seed came from, for the reader's benefit (a file name, "os-csprng"). */
   source: z.string().optional(),
 });
@@ -129,7 +132,13 @@ export function encodeRecord(direction: DirectionCode, timeUs: number, data: Uin
 }
 
 /** Writes one record at `offset` of `out` (which must have RECORD_OVERHEAD + data.length bytes free). */
-export function writeRecordInto(out: Buffer, offset: number, direction: DirectionCode, timeUs: number, data: Uint8Array): number {
+export function writeRecordInto(
+  out: Buffer,
+  offset: number,
+  direction: DirectionCode,
+  timeUs: number,
+  data: Uint8Array,
+): number {
   const t = Math.max(0, Math.floor(timeUs));
   out[offset] = direction;
   out[offset + 1] = 0;
@@ -162,7 +171,13 @@ export function parseHeaderJson(json: Buffer): RecordingHeader {
   } catch {
     throw new InputError('RECORDING_HEADER', 'recording header: not valid JSON');
   }
-  if (typeof value === 'object' && value !== null && 'version' in value && typeof value.version === 'number' && value.version !== FORMAT_VERSION) {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    'version' in value &&
+    typeof value.version === 'number' &&
+    value.version !== FORMAT_VERSION
+  ) {
     throw new InputError(
       'RECORDING_VERSION',
       `recording header: format version ${value.version} is not supported (this epqrng reads version ${FORMAT_VERSION})`,

@@ -153,7 +153,10 @@ export class RecordingParser {
       }
       const headerLength = buf.readUInt32LE(pos);
       if (headerLength < 2 || headerLength > HEADER_MAX_BYTES) {
-        throw new InputError('RECORDING_HEADER', `recording header: field headerLength: ${headerLength} outside 2..${HEADER_MAX_BYTES}`);
+        throw new InputError(
+          'RECORDING_HEADER',
+          `recording header: field headerLength: ${headerLength} outside 2..${HEADER_MAX_BYTES}`,
+        );
       }
       if (buf.length - pos < 4 + headerLength + 4) {
         this.keep(buf, pos);
@@ -206,7 +209,13 @@ export class RecordingParser {
         this.pending = Buffer.alloc(0);
         return out;
       }
-      out.push({ index: this.nextIndex++, offset: base + pos, direction: direction as RecordEntry['direction'], timeUs, bytes });
+      out.push({
+        index: this.nextIndex++,
+        offset: base + pos,
+        direction: direction as RecordEntry['direction'],
+        timeUs,
+        bytes,
+      });
       pos += total;
     }
     this.keep(buf, pos);
@@ -223,14 +232,23 @@ export class RecordingParser {
         this.phase = 'raw';
         return null;
       }
-      throw new InputError('RECORDING_MAGIC', `recording: bad magic (file is ${this.pending.length} bytes, shorter than the ${MAGIC.length}-byte magic)`);
+      throw new InputError(
+        'RECORDING_MAGIC',
+        `recording: bad magic (file is ${this.pending.length} bytes, shorter than the ${MAGIC.length}-byte magic)`,
+      );
     }
     if (this.phase === 'header') {
-      throw new InputError('RECORDING_HEADER', `recording header: truncated (file ends at byte ${this.pendingOffset + this.pending.length})`);
+      throw new InputError(
+        'RECORDING_HEADER',
+        `recording header: truncated (file ends at byte ${this.pendingOffset + this.pending.length})`,
+      );
     }
     if (this.phase === 'records') {
       const at = this.pendingOffset;
-      this.stopAt(at, this.pending.length > 0 ? `torn record, ${this.pending.length} bytes` : 'end of file without the end record');
+      this.stopAt(
+        at,
+        this.pending.length > 0 ? `torn record, ${this.pending.length} bytes` : 'end of file without the end record',
+      );
     }
     return this.cutValue;
   }
@@ -250,7 +268,11 @@ export class RecordingParser {
     this.endValue = parsed;
     this.phase = 'done';
     if (parsed.records !== this.nextIndex) {
-      this.cutValue = { offset, recordIndex: this.nextIndex, reason: `end record counts ${parsed.records} records, file holds ${this.nextIndex}` };
+      this.cutValue = {
+        offset,
+        recordIndex: this.nextIndex,
+        reason: `end record counts ${parsed.records} records, file holds ${this.nextIndex}`,
+      };
     }
   }
 
@@ -267,7 +289,13 @@ export class RecordingParser {
   }
 
   private rawEntry(bytes: Buffer): RecordEntry {
-    const entry: RecordEntry = { index: this.nextIndex++, offset: this.pendingOffset, direction: Direction.DEVICE_TO_HOST, timeUs: 0, bytes };
+    const entry: RecordEntry = {
+      index: this.nextIndex++,
+      offset: this.pendingOffset,
+      direction: Direction.DEVICE_TO_HOST,
+      timeUs: 0,
+      bytes,
+    };
     this.pendingOffset += bytes.length;
     return entry;
   }
@@ -306,13 +334,20 @@ export interface Recording {
  * Opens a file as a recording (by its magic) or a raw capture (any other
  * bytes), reading just enough to check the header.
  */
-export async function openRecording(path: string, { chunkBytes = 1 << 20, onWarning }: OpenRecordingOptions = {}): Promise<Recording> {
+export async function openRecording(
+  path: string,
+  { chunkBytes = 1 << 20, onWarning }: OpenRecordingOptions = {},
+): Promise<Recording> {
   let handle;
   try {
     handle = await open(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError('RECORDING_OPEN', `cannot open recording ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(e)}`, { cause: e });
+    throw new InputError(
+      'RECORDING_OPEN',
+      `cannot open recording ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(e))}`,
+      { cause: e },
+    );
   }
   const fh = handle;
   const parser = new RecordingParser();
@@ -337,12 +372,19 @@ export async function openRecording(path: string, { chunkBytes = 1 << 20, onWarn
     await close();
     // A directory opens fine and fails at its first read: the user named the wrong path (exit 2, one line).
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EISDIR') throw new InputError('RECORDING_OPEN', `cannot open recording ${path}: is a directory`, { cause: e });
+    if (code === 'EISDIR')
+      throw new InputError('RECORDING_OPEN', `cannot open recording ${path}: is a directory`, { cause: e });
     throw e;
   });
   let readChunk = readPlain;
   let pushedBack: Buffer | null = first;
-  if (first && first.length >= 3 && first[0] === GZIP_MAGIC[0] && first[1] === GZIP_MAGIC[1] && first[2] === GZIP_MAGIC[2]) {
+  if (
+    first &&
+    first.length >= 3 &&
+    first[0] === GZIP_MAGIC[0] &&
+    first[1] === GZIP_MAGIC[1] &&
+    first[2] === GZIP_MAGIC[2]
+  ) {
     const gunzip = createGunzip({ chunkSize: Math.min(chunkBytes, 1 << 20) });
     const source = (async function* () {
       yield first;
@@ -360,7 +402,11 @@ export async function openRecording(path: string, { chunkBytes = 1 << 20, onWarn
       } catch (e) {
         // A compressed file cut short ends where its data ends: the parser then names the cut.
         if ((e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') return null;
-        throw new InputError('RECORDING_GZIP', `cannot decompress ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        throw new InputError(
+          'RECORDING_GZIP',
+          `cannot decompress ${path}: ${e instanceof Error ? e.message : String(e)}`,
+          { cause: e },
+        );
       }
     };
   } else {

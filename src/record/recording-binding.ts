@@ -17,7 +17,15 @@
  * The writer belongs to the caller: closing the port does not end the
  * recording (a session may reopen the port).
  */
-import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type {
+  BindingInterface,
+  BindingPortInterface,
+  OpenOptions,
+  PortInfo,
+  PortStatus,
+  SetOptions,
+  UpdateOptions,
+} from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import type { RecordingWriter } from './writer.ts';
 
 export class RecordingPort implements BindingPortInterface {

@@ -24,7 +24,15 @@
  * the chunk boundaries the live host saw (a large recorded chunk may take
  * several smaller reads).
  */
-import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type {
+  BindingInterface,
+  BindingPortInterface,
+  OpenOptions,
+  PortInfo,
+  PortStatus,
+  SetOptions,
+  UpdateOptions,
+} from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import { DeviceError, InputError } from '../errors.ts';
 import { openRecording, type Recording, type RecordEntry } from './reader.ts';
 import { Direction } from './format.ts';
@@ -226,7 +234,11 @@ export class ReplayPort implements BindingPortInterface {
     const err =
       e instanceof DeviceError
         ? e
-        : new DeviceError('REPLAY_READ', `replay: cannot read the recording: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        : new DeviceError(
+            'REPLAY_READ',
+            `replay: cannot read the recording: ${e instanceof Error ? e.message : String(e)}`,
+            { cause: e },
+          );
     if (!this.divergence) this.divergence = err;
     if (this.pendingRead) {
       const r = this.pendingRead;
@@ -336,10 +348,16 @@ export class ReplayPort implements BindingPortInterface {
 
   private diverge(entry: RecordEntry | null, expectedAt: number, written: Buffer, writtenAt: number): void {
     const detail = describeHostMismatch(entry?.bytes ?? null, expectedAt, written, writtenAt);
-    const where = entry ? `record ${entry.index}` : `the end of the recording (after ${this.recording.records} records)`;
-    const err = new DeviceError('REPLAY_DIVERGED', `replay diverged at ${where}: expected ${detail.expected}, got ${detail.got}`, {
-      detail: { record: entry?.index ?? null, expected: detail.expected, got: detail.got },
-    });
+    const where = entry
+      ? `record ${entry.index}`
+      : `the end of the recording (after ${this.recording.records} records)`;
+    const err = new DeviceError(
+      'REPLAY_DIVERGED',
+      `replay diverged at ${where}: expected ${detail.expected}, got ${detail.got}`,
+      {
+        detail: { record: entry?.index ?? null, expected: detail.expected, got: detail.got },
+      },
+    );
     this.failWith(err);
   }
 
@@ -378,7 +396,14 @@ export class ReplayPort implements BindingPortInterface {
  */
 export function createReplayBinding(
   recordingPath: string,
-  { onWarning, readAheadBytes = 1 << 20, chunkBytes = 1 << 18, onHostTurn, atEnd = 'silent', hostSkipBytes }: ReplayBindingOptions = {},
+  {
+    onWarning,
+    readAheadBytes = 1 << 20,
+    chunkBytes = 1 << 18,
+    onHostTurn,
+    atEnd = 'silent',
+    hostSkipBytes,
+  }: ReplayBindingOptions = {},
 ): ReplaySession {
   let port: ReplayPort | null = null;
   const binding: BindingInterface<ReplayPort> = {

@@ -85,7 +85,11 @@ export interface RecordedRun {
  * record's host logic (START with the recorded limit and rate; STOP where the
  * recording has it).
  */
-export function recordedRunEvents(path: string, commandLine: readonly string[], { onWarning, chunkBytes }: ReplaySourceOptions = {}): RecordedRun {
+export function recordedRunEvents(
+  path: string,
+  commandLine: readonly string[],
+  { onWarning, chunkBytes }: ReplaySourceOptions = {},
+): RecordedRun {
   const { limitTrials, rateTrialsPerS } = trialRunOptionsFrom(commandLine);
   let stopRun: (() => void) | undefined;
   const session = createReplayBinding(path, {

@@ -47,7 +47,15 @@ function startTime(): Date {
 /** The INFO fields a header keeps (PROTOCOL 4 INFO). */
 export function deviceInfoOf(info: InfoFrame): RecordedDeviceInfo {
   const { protocol, firmware, serial, model, maxTrialRate, capabilities, settingsFifo } = info;
-  return { protocol: [protocol[0], protocol[1]], firmware: [firmware[0], firmware[1], firmware[2]], serial, model, maxTrialRate, capabilities, settingsFifo };
+  return {
+    protocol: [protocol[0], protocol[1]],
+    firmware: [firmware[0], firmware[1], firmware[2]],
+    serial,
+    model,
+    maxTrialRate,
+    capabilities,
+    settingsFifo,
+  };
 }
 
 /**
@@ -57,7 +65,10 @@ export function deviceInfoOf(info: InfoFrame): RecordedDeviceInfo {
  * Embedding is safe: the Toeplitz family is a strong extractor, its seed may
  * be public (src/extract/stream.ts); it must only be independent of the chip.
  */
-export function seedReference(seed: Uint8Array, { embed, source }: { embed?: boolean; source?: string } = {}): SeedReference {
+export function seedReference(
+  seed: Uint8Array,
+  { embed, source }: { embed?: boolean; source?: string } = {},
+): SeedReference {
   embed ??= source === undefined;
   const ref: SeedReference = { sha256: createHash('sha256').update(seed).digest('hex') };
   if (embed) ref.bytes = Buffer.from(seed).toString('base64');

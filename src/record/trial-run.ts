@@ -21,7 +21,10 @@ export interface TrialRunOptions {
   onRun?: (stop: () => void) => void;
 }
 
-export async function* trialRun(device: Device, { limitTrials, rateTrialsPerS, shouldStop, onRun }: TrialRunOptions): AsyncGenerator<RunEvent[], RunStats, void> {
+export async function* trialRun(
+  device: Device,
+  { limitTrials, rateTrialsPerS, shouldStop, onRun }: TrialRunOptions,
+): AsyncGenerator<RunEvent[], RunStats, void> {
   const run = await device.start({ limitTrials, rateTrialsPerS });
   let stopping = false;
   const stop = (): void => {
@@ -41,7 +44,11 @@ export async function* trialRun(device: Device, { limitTrials, rateTrialsPerS, s
 }
 
 /** The run options an `epqrng record` command line asked for. */
-export function trialRunOptionsFrom(commandLine: readonly string[]): { limitTrials: number; rateTrialsPerS: number; seconds: number } {
+export function trialRunOptionsFrom(commandLine: readonly string[]): {
+  limitTrials: number;
+  rateTrialsPerS: number;
+  seconds: number;
+} {
   const args = commandLine[0] === 'record' ? commandLine.slice(1) : [...commandLine];
   const { values } = parseArgs({
     args,
@@ -49,6 +56,7 @@ export function trialRunOptionsFrom(commandLine: readonly string[]): { limitTria
     allowPositionals: true,
     options: { trials: { type: 'string' }, seconds: { type: 'string' }, rate: { type: 'string' } },
   });
-  const num = (v: unknown): number => (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : 0);
+  const num = (v: unknown): number =>
+    typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : 0;
   return { limitTrials: num(values.trials), rateTrialsPerS: num(values.rate), seconds: num(values.seconds) };
 }

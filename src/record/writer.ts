@@ -64,13 +64,20 @@ export class RecordingWriter {
   private readonly fsyncOnClose: boolean;
   private readonly counts: RecordingWriterStats = { records: 0, deviceBytes: 0, hostBytes: 0, fileBytes: 0 };
 
-  constructor(path: string, { header, clockUs, flushIntervalMs = 0, bufferBytes = 1 << 18, fsyncOnClose = true }: RecordingWriterOptions = {}) {
+  constructor(
+    path: string,
+    { header, clockUs, flushIntervalMs = 0, bufferBytes = 1 << 18, fsyncOnClose = true }: RecordingWriterOptions = {},
+  ) {
     this.path = path;
     try {
       this.fd = openSync(path, 'w');
     } catch (e) {
       // The path is the user's (--record, record --out): a bad one is bad input, named, not an internal error.
-      throw new InputError('RECORDING_UNWRITABLE', `cannot write recording ${path}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`, { cause: e });
+      throw new InputError(
+        'RECORDING_UNWRITABLE',
+        `cannot write recording ${path}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`,
+        { cause: e },
+      );
     }
     const t0 = performance.now();
     this.clockUs = clockUs ?? (() => Math.round((performance.now() - t0) * 1000));
@@ -178,7 +185,11 @@ export class RecordingWriter {
         if (!fallbackHeader) throw new Error('recording closed before its header was written');
         this.begin(fallbackHeader);
       }
-      const end: EndRecord = { records: this.counts.records, deviceBytes: this.counts.deviceBytes, hostBytes: this.counts.hostBytes };
+      const end: EndRecord = {
+        records: this.counts.records,
+        deviceBytes: this.counts.deviceBytes,
+        hostBytes: this.counts.hostBytes,
+      };
       this.appendOne(Direction.END, Buffer.from(JSON.stringify(end), 'utf8'), this.clockUs());
       this.flush();
       if (this.fsyncOnClose) fsyncSync(this.fd);

@@ -15,7 +15,15 @@
  * - `close()` cancels a pending read with an error whose `canceled` is true.
  * - `list()` shows the port as PROTOCOL 2 describes the USB device.
  */
-import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type {
+  BindingInterface,
+  BindingPortInterface,
+  OpenOptions,
+  PortInfo,
+  PortStatus,
+  SetOptions,
+  UpdateOptions,
+} from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import { epq1PortInfo, withOpenDefaults } from '../protocol/transport.ts';
 import { SimulatedChip, type ChipOptions } from './chip.ts';
 

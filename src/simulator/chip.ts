@@ -283,7 +283,9 @@ export class SimulatedChip {
   private recordFirst = 0;
 
   // measurement in progress
-  private measurement: { seq: number; id: number; angleA: number; angleB: number; integration: number; endMs: number } | undefined;
+  private measurement:
+    | { seq: number; id: number; angleA: number; angleB: number; integration: number; endMs: number }
+    | undefined;
 
   // clocks
   private virtualMs = 0;
@@ -299,7 +301,8 @@ export class SimulatedChip {
   private closed = false;
 
   constructor(opts: ChipOptions) {
-    if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${opts.seed}`);
+    if (!Number.isSafeInteger(opts.seed) || opts.seed < 0)
+      throw new RangeError(`seed must be a non-negative integer, got ${opts.seed}`);
     this.opts = opts;
     this.mode = opts.mode ?? 'honest';
     this.clock = opts.clock ?? 'virtual';
@@ -307,7 +310,8 @@ export class SimulatedChip {
     this.hidden = drawHiddenParams(opts.seed, opts.hidden);
     this.serial = opts.serial ?? `EPQ1-${mixSeed(opts.seed, 0x5e71a1).toString(16).toUpperCase().padStart(8, '0')}`;
     // PROTOCOL 2: `EPQ1-` followed by 8 hex digits (16 bytes of INFO serial at most).
-    if (!/^EPQ1-[0-9A-F]{8}$/.test(this.serial)) throw new RangeError(`serial must be EPQ1- and 8 hex digits, got ${this.serial}`);
+    if (!/^EPQ1-[0-9A-F]{8}$/.test(this.serial))
+      throw new RangeError(`serial must be EPQ1- and 8 hex digits, got ${this.serial}`);
     this.trialRng = new Rng(opts.seed, 1);
     this.settingRng = new Rng(opts.seed, 2);
     this.countsRng = new Rng(opts.seed, 3);
@@ -431,7 +435,8 @@ export class SimulatedChip {
 
   /** Wake a waiting transport: bytes are queued, or a virtual-time run can make some on the next read. */
   private notify(): void {
-    if (this.outBytes > 0 || (this.clock === 'virtual' && this.state === DeviceState.RUNNING && !this.starvedEmpty())) this.onOutput?.();
+    if (this.outBytes > 0 || (this.clock === 'virtual' && this.state === DeviceState.RUNNING && !this.starvedEmpty()))
+      this.onOutput?.();
   }
 
   private starvedEmpty(): boolean {
@@ -578,12 +583,21 @@ export class SimulatedChip {
     const type = FrameType[cmd.kind];
     const idle = this.state === DeviceState.IDLE;
     // Not allowed in this state: BAD_STATE; an IDLE-only command during a measurement: BUSY (it will be IDLE again).
-    const badState = () => this.ack(cmd.seq, type, this.state === DeviceState.MEASURING ? AckStatus.BUSY : AckStatus.BAD_STATE);
+    const badState = () =>
+      this.ack(cmd.seq, type, this.state === DeviceState.MEASURING ? AckStatus.BUSY : AckStatus.BAD_STATE);
     const ok = () => this.ack(cmd.seq, type, AckStatus.OK);
     switch (cmd.kind) {
       case 'GET_INFO':
         ok();
-        this.send({ kind: 'INFO', flags: 0, seq: 0, ...CHIP_INFO, protocol: [...CHIP_INFO.protocol], firmware: [...CHIP_INFO.firmware], serial: this.serial });
+        this.send({
+          kind: 'INFO',
+          flags: 0,
+          seq: 0,
+          ...CHIP_INFO,
+          protocol: [...CHIP_INFO.protocol],
+          firmware: [...CHIP_INFO.firmware],
+          serial: this.serial,
+        });
         return;
       case 'GET_STATUS':
         ok();
@@ -641,7 +655,8 @@ export class SimulatedChip {
         return;
       case 'SETTINGS':
         // PROTOCOL 5: SETTINGS only RUNNING with host source; answered only when rejected.
-        if (this.state !== DeviceState.RUNNING || this.source !== 1) return this.ack(cmd.seq, type, AckStatus.BAD_STATE);
+        if (this.state !== DeviceState.RUNNING || this.source !== 1)
+          return this.ack(cmd.seq, type, AckStatus.BAD_STATE);
         if (cmd.count > this.fifo.length - this.fifoCount) return this.ack(cmd.seq, type, AckStatus.SETTINGS_OVERFLOW);
         for (let k = 0; k < cmd.count; k++) {
           this.fifo[(this.fifoHead + this.fifoCount) % this.fifo.length] = cmd.settings[k];
@@ -696,7 +711,9 @@ export class SimulatedChip {
   }
 
   private temperatureCentidegrees(): number {
-    return this.hardwareFaultsActive && this.faults.temperatureCentidegrees !== undefined ? this.faults.temperatureCentidegrees : 2500;
+    return this.hardwareFaultsActive && this.faults.temperatureCentidegrees !== undefined
+      ? this.faults.temperatureCentidegrees
+      : 2500;
   }
 
   private checkHardwareFaults(): void {
@@ -888,7 +905,8 @@ export class SimulatedChip {
     const dt = Math.max(0, now - this.lastTickMs);
     this.lastTickMs = now;
     if (this.state === DeviceState.RUNNING) {
-      const cap = this.source === 1 ? this.fifo.length * HOST_MAX_CATCH_UP_FIFO_SHARE : (MAX_CATCH_UP_MS * this.rateHz) / 1000;
+      const cap =
+        this.source === 1 ? this.fifo.length * HOST_MAX_CATCH_UP_FIFO_SHARE : (MAX_CATCH_UP_MS * this.rateHz) / 1000;
       this.budget = Math.min(this.budget + (dt * this.rateHz) / 1000, cap);
       const n = Math.floor(this.budget);
       this.performTrials(n);
@@ -1119,7 +1137,9 @@ export class SimulatedChip {
     const capacity = (this.opts.deviceBufferFrames ?? DEFAULT_DEVICE_BUFFER_FRAMES) * FRAME_SIZE;
     const overflow =
       (this.clock === 'realtime' && this.outBytes >= capacity) ||
-      (this.faults.overflowRate !== undefined && this.faults.overflowRate > 0 && this.linkRng.float() < this.faults.overflowRate);
+      (this.faults.overflowRate !== undefined &&
+        this.faults.overflowRate > 0 &&
+        this.linkRng.float() < this.faults.overflowRate);
     if (overflow) {
       // PROTOCOL 4 TRIALS: trials lost inside the device; the next frame carries GAP.
       this.lostSinceStart += n;
@@ -1148,11 +1168,14 @@ function readFlash(path: string): ChipSettings | null {
     throw new Error(`simulator flash file ${path} is not JSON: ${(e as Error).message}`);
   }
   const d = data as Partial<FlashContents> | null;
-  if (!d || d.version !== 1 || !('calibration' in d)) throw new Error(`simulator flash file ${path} is not a version 1 flash ({"version": 1, "calibration": ...})`);
+  if (!d || d.version !== 1 || !('calibration' in d))
+    throw new Error(`simulator flash file ${path} is not a version 1 flash ({"version": 1, "calibration": ...})`);
   if (d.calibration === null) return null;
   const c = d.calibration as Partial<ChipSettings>;
-  const int = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
-  const quad = (v: unknown, lo: number, hi: number) => Array.isArray(v) && v.length === 4 && v.every((x) => int(x, lo, hi));
+  const int = (v: unknown, lo: number, hi: number) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+  const quad = (v: unknown, lo: number, hi: number) =>
+    Array.isArray(v) && v.length === 4 && v.every((x) => int(x, lo, hi));
   // PROTOCOL 5 ranges of the stored values.
   const bad = !quad(c.anglesCentidegrees, 0, 17999)
     ? 'anglesCentidegrees'
@@ -1177,7 +1200,8 @@ export function normalizeFaults(raw: ChipFaults | Record<string, string | number
   const out: Record<string, number | boolean> = {};
   for (const [key, value] of Object.entries(raw)) {
     if (value === undefined) continue;
-    if (!(FAULT_KEYS as readonly string[]).includes(key)) throw new RangeError(`unknown simulator fault "${key}" (allowed: ${FAULT_KEYS.join(', ')})`);
+    if (!(FAULT_KEYS as readonly string[]).includes(key))
+      throw new RangeError(`unknown simulator fault "${key}" (allowed: ${FAULT_KEYS.join(', ')})`);
     if (key === 'pumpUnlocked') {
       if (value === true || value === 'true' || value === '1') out[key] = true;
       else if (value === false || value === 'false' || value === '0') out[key] = false;
@@ -1185,10 +1209,14 @@ export function normalizeFaults(raw: ChipFaults | Record<string, string | number
       continue;
     }
     const v = typeof value === 'number' ? value : Number(value);
-    if (typeof value === 'boolean' || !Number.isFinite(v)) throw new RangeError(`simulator fault ${key} must be a number, got ${String(value)}`);
-    if ((RATE_KEYS as readonly string[]).includes(key) && !(v >= 0 && v <= 1)) throw new RangeError(`simulator fault ${key} must be a probability in 0..1, got ${v}`);
-    if (key === 'latchedDetector' && !(Number.isInteger(v) && v >= 0 && v <= 3)) throw new RangeError(`simulator fault latchedDetector must be 0..3 (A0 A1 B0 B1), got ${v}`);
-    if (key === 'temperatureCentidegrees' && !(Number.isInteger(v) && v >= -32768 && v <= 32767)) throw new RangeError(`simulator fault temperatureCentidegrees must be an i16, got ${v}`);
+    if (typeof value === 'boolean' || !Number.isFinite(v))
+      throw new RangeError(`simulator fault ${key} must be a number, got ${String(value)}`);
+    if ((RATE_KEYS as readonly string[]).includes(key) && !(v >= 0 && v <= 1))
+      throw new RangeError(`simulator fault ${key} must be a probability in 0..1, got ${v}`);
+    if (key === 'latchedDetector' && !(Number.isInteger(v) && v >= 0 && v <= 3))
+      throw new RangeError(`simulator fault latchedDetector must be 0..3 (A0 A1 B0 B1), got ${v}`);
+    if (key === 'temperatureCentidegrees' && !(Number.isInteger(v) && v >= -32768 && v <= 32767))
+      throw new RangeError(`simulator fault temperatureCentidegrees must be an i16, got ${v}`);
     if (key === 'atMs' && !(v >= 0)) throw new RangeError(`simulator fault atMs must be >= 0, got ${v}`);
     out[key] = v;
   }

@@ -34,7 +34,14 @@ export {
   type ChipClock,
   type ChipStats,
 } from './chip.ts';
-export { createSimulatedPort, USB_VENDOR_ID, USB_PRODUCT_ID, USB_MANUFACTURER, type SimulatedPortOptions, type SimulatedPortHandle } from './binding.ts';
+export {
+  createSimulatedPort,
+  USB_VENDOR_ID,
+  USB_PRODUCT_ID,
+  USB_MANUFACTURER,
+  type SimulatedPortOptions,
+  type SimulatedPortHandle,
+} from './binding.ts';
 export { servePty, type PtyServer, type PtyServeOptions } from './pty.ts';
 export {
   drawHiddenParams,

@@ -164,7 +164,7 @@ export function erfc(x: number): number {
       sum += term;
       if (term < sum * 1e-17) break;
     }
-    return 1 - ((2 / SQRT_PI) * Math.exp(-x * x) * sum);
+    return 1 - (2 / SQRT_PI) * Math.exp(-x * x) * sum;
   }
   if (x > 27) return 0;
   // Lentz: f = x + a1/(x + a2/(x + ...)), a_n = n/2.
@@ -213,11 +213,19 @@ export function detectorEfficiency(h: HiddenParams, detector: number, biasMilliv
 
 /** PROTOCOL 7: dark_rate(U) = R0 exp((U - U_bd)/U_d), counts/s. */
 export function darkRateHz(h: HiddenParams, detector: number, biasMillivolts: number): number {
-  return h.darkRateAtBreakdownHz[detector] * Math.exp((biasMillivolts - h.breakdownMillivolts[detector]) / h.darkScaleMillivolts[detector]);
+  return (
+    h.darkRateAtBreakdownHz[detector] *
+    Math.exp((biasMillivolts - h.breakdownMillivolts[detector]) / h.darkScaleMillivolts[detector])
+  );
 }
 
 /** PROTOCOL 7: a detector dark-clicks in a gate w.p. 1 - exp(-dark_rate w), w in seconds. */
-export function darkClickProbability(h: HiddenParams, detector: number, biasMillivolts: number, windowPs: number): number {
+export function darkClickProbability(
+  h: HiddenParams,
+  detector: number,
+  biasMillivolts: number,
+  windowPs: number,
+): number {
   return -Math.expm1(-darkRateHz(h, detector, biasMillivolts) * windowPs * 1e-12);
 }
 
@@ -275,7 +283,12 @@ export function trialModel(h: HiddenParams, s: Readonly<ChipSettings>, latchedMa
  * The exact distribution of the 16 click patterns (index = record bits
  * A1 A0 B1 B0) for analyzer angles alphaDeg at A and betaDeg at B.
  */
-export function clickDistribution(m: TrialModel, alphaDeg: number, betaDeg: number, out = new Float64Array(16)): Float64Array {
+export function clickDistribution(
+  m: TrialModel,
+  alphaDeg: number,
+  betaDeg: number,
+  out = new Float64Array(16),
+): Float64Array {
   const c = m.visibility * Math.cos((2 * Math.PI * (alphaDeg - betaDeg + m.rotDegrees)) / 180);
   // One pair: photon-hit pattern over the 9 combinations of (A none/A0/A1) x (B none/B0/B1).
   const pair = new Float64Array(16);
@@ -323,7 +336,8 @@ export function clickDistribution(m: TrialModel, alphaDeg: number, betaDeg: numb
 export function settingDistributions(m: TrialModel, anglesCentidegrees: Readonly<Quad>): Float64Array[] {
   const out: Float64Array[] = [];
   for (let x = 0; x < 2; x++) {
-    for (let y = 0; y < 2; y++) out.push(clickDistribution(m, anglesCentidegrees[x] / 100, anglesCentidegrees[2 + y] / 100));
+    for (let y = 0; y < 2; y++)
+      out.push(clickDistribution(m, anglesCentidegrees[x] / 100, anglesCentidegrees[2 + y] / 100));
   }
   return out;
 }
@@ -420,9 +434,21 @@ export function idealSettings(h: HiddenParams): ChipSettings {
         40000,
       );
     }
-    s.windowPs = maximiseInteger((v) => expectedS(h, { ...s, windowPs: v }), Math.max(100, Math.ceil(4 * h.jitterPs)), 20000);
-    s.pumpMicrowatts = maximiseInteger((v) => expectedS(h, { ...s, pumpMicrowatts: v }), clampInt(h.piPumpMicrowatts * 0.8, 0, 1000), clampInt(h.piPumpMicrowatts * 1.2, 0, 1000));
-    s.delayPs = maximiseInteger((v) => expectedS(h, { ...s, delayPs: v }), clampInt(h.pathDelayPs - 300, -10000, 10000), clampInt(h.pathDelayPs + 300, -10000, 10000));
+    s.windowPs = maximiseInteger(
+      (v) => expectedS(h, { ...s, windowPs: v }),
+      Math.max(100, Math.ceil(4 * h.jitterPs)),
+      20000,
+    );
+    s.pumpMicrowatts = maximiseInteger(
+      (v) => expectedS(h, { ...s, pumpMicrowatts: v }),
+      clampInt(h.piPumpMicrowatts * 0.8, 0, 1000),
+      clampInt(h.piPumpMicrowatts * 1.2, 0, 1000),
+    );
+    s.delayPs = maximiseInteger(
+      (v) => expectedS(h, { ...s, delayPs: v }),
+      clampInt(h.pathDelayPs - 300, -10000, 10000),
+      clampInt(h.pathDelayPs + 300, -10000, 10000),
+    );
     for (let i = 0; i < 4; i++) {
       const centre = s.anglesCentidegrees[i];
       const at = (v: number) => {

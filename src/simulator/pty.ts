@@ -115,7 +115,9 @@ async function waitForLinks(
   const deadline = Date.now() + timeoutMs;
   let failure: Error | undefined;
   void exited.then((code) => {
-    failure ??= new Error(`socat exited (code ${code}) before creating ${paths.join(' and ')}: ${log().trim().split('\n').pop() ?? ''}`);
+    failure ??= new Error(
+      `socat exited (code ${code}) before creating ${paths.join(' and ')}: ${log().trim().split('\n').pop() ?? ''}`,
+    );
   });
   void spawnError.then((e) => {
     failure ??= new Error(`cannot run socat: ${e.message}`);

@@ -30,7 +30,8 @@ function splitmix32(state: { s: number }): number {
 
 /** Hash any non-negative integer seed (up to 2^53) and a stream label into a 32-bit word. */
 export function mixSeed(seed: number, stream = 0): number {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
   const st = { s: (seed >>> 0) ^ Math.imul(stream + 1, 0x27d4eb2f) };
   splitmix32(st);
   st.s ^= Math.floor(seed / TWO_POW_32) >>> 0;

@@ -31,10 +31,26 @@ function sink(): { stream: Writable; text: () => string } {
 }
 
 describe('epqrng calibrate', () => {
-  it('calibrates a new simulated chip: --json profile on stdout, --profile and --report files, summary on stderr', { timeout: 60_000 }, async () => {
+  it('calibrates a new simulated chip: --json profile on stdout, --profile and --report files, summary on stderr', {
+    timeout: 60_000,
+  }, async () => {
     const profileFile = join(dir, 'p.json');
     const reportFile = join(dir, 'r.html');
-    const r = await epqrng(['calibrate', '--simulate=9', '--sim-uncalibrated', '--quick', '--json', '--profile', profileFile, '--report', reportFile], {}, 60_000);
+    const r = await epqrng(
+      [
+        'calibrate',
+        '--simulate=9',
+        '--sim-uncalibrated',
+        '--quick',
+        '--json',
+        '--profile',
+        profileFile,
+        '--report',
+        reportFile,
+      ],
+      {},
+      60_000,
+    );
     expect(r.code, r.stderr).toBe(0);
     const p = parseProfile(JSON.parse(r.stdout));
     expect(JSON.parse(readFileSync(profileFile, 'utf8'))).toEqual(JSON.parse(r.stdout));
@@ -48,12 +64,32 @@ describe('epqrng calibrate', () => {
   });
 
   it('a fault during calibration: one line naming the step, exit 3', { timeout: 60_000 }, async () => {
-    const r = await epqrng(['calibrate', '--simulate=9', '--quick', '--sim-fault', 'temperatureCentidegrees=4000', '--sim-fault', 'atMs=3000'], {}, 60_000);
-    expectOneLineError(r, 3, /^epqrng: calibration failed at step '(dark|pump)' \(.*\): .*TEMPERATURE.*; the chip stays in FAULT after RESET \(TEMPERATURE\)/);
+    const r = await epqrng(
+      [
+        'calibrate',
+        '--simulate=9',
+        '--quick',
+        '--sim-fault',
+        'temperatureCentidegrees=4000',
+        '--sim-fault',
+        'atMs=3000',
+      ],
+      {},
+      60_000,
+    );
+    expectOneLineError(
+      r,
+      3,
+      /^epqrng: calibration failed at step '(dark|pump)' \(.*\): .*TEMPERATURE.*; the chip stays in FAULT after RESET \(TEMPERATURE\)/,
+    );
   });
 
   it('refuses --apply with measuring options, and an option value it does not know', async () => {
-    expectOneLineError(await epqrng(['calibrate', '--apply', 'x.json', '--quick', '--simulate']), 2, /--apply and --quick cannot be combined/);
+    expectOneLineError(
+      await epqrng(['calibrate', '--apply', 'x.json', '--quick', '--simulate']),
+      2,
+      /--apply and --quick cannot be combined/,
+    );
     expectOneLineError(await epqrng(['calibrate', '--simulate', '--report']), 2, /--report/);
   });
 
@@ -67,9 +103,17 @@ describe('epqrng calibrate', () => {
   it('draws a progress bar per step on a terminal', { timeout: 60_000 }, async () => {
     const out = sink();
     const err = sink();
-    const code = await runCli(['calibrate', '--simulate=10', '--sim-uncalibrated', '--quick'], { stdout: out.stream, stderr: err.stream, isTTY: true });
+    const code = await runCli(['calibrate', '--simulate=10', '--sim-uncalibrated', '--quick'], {
+      stdout: out.stream,
+      stderr: err.stream,
+      isTTY: true,
+    });
     expect(code, err.text()).toBe(0);
-    const finished = err.text().split('\n').map((l) => l.slice(l.lastIndexOf('\r') + 1)).filter((l) => l.includes('100%'));
+    const finished = err
+      .text()
+      .split('\n')
+      .map((l) => l.slice(l.lastIndexOf('\r') + 1))
+      .filter((l) => l.includes('100%'));
     expect(finished.map((l) => l.slice(0, 30).trim())).toEqual([
       'verify previous calibration',
       'dark counts vs bias',
@@ -87,7 +131,11 @@ describe('epqrng calibrate', () => {
 describe.skipIf(!hasSocat)('epqrng calibrate over a real pseudo-terminal (socat), chip in real time', () => {
   it('calibrates a new chip served by epqrng simulate --pty, in about its chip time', { timeout: 90_000 }, async () => {
     const path = join(dir, 'epq');
-    const child = spawn(process.execPath, ['bin/epqrng.js', 'simulate', '--pty', path, '--seed', '44', '--uncalibrated'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['bin/epqrng.js', 'simulate', '--pty', path, '--seed', '44', '--uncalibrated'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let served = '';
     child.stdout.on('data', (d: Buffer) => (served += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code: number | null) => resolve(code)));
@@ -116,12 +164,16 @@ describe.skipIf(!hasSocat)('epqrng calibrate over a real pseudo-terminal (socat)
 
 describe('progress bars', () => {
   it('fill in proportion and show the chip time', () => {
-    expect(progressLine('delay', 7, 28, 2500)).toBe(`${'delay scan'.padEnd(30)} [#######.....................]  25%  chip   2.5 s`);
+    expect(progressLine('delay', 7, 28, 2500)).toBe(
+      `${'delay scan'.padEnd(30)} [#######.....................]  25%  chip   2.5 s`,
+    );
     const s = sink();
     const bars = new ProgressBars(s.stream);
     bars.update('dark', 1, 2, 100);
     bars.update('pump', 1, 4, 200);
     bars.finish('pump', 400);
-    expect(s.text()).toBe(`\r${progressLine('dark', 1, 2, 100)}\n\r${progressLine('pump', 1, 4, 200)}\r${progressLine('pump', 1, 1, 400)}\n`);
+    expect(s.text()).toBe(
+      `\r${progressLine('dark', 1, 2, 100)}\n\r${progressLine('pump', 1, 4, 200)}\r${progressLine('pump', 1, 1, 400)}\n`,
+    );
   });
 });

@@ -9,7 +9,11 @@ import { Rng } from '../../src/simulator/rng.ts';
 
 describe('invertMatrix', () => {
   it('inverts a symmetric positive matrix and refuses a singular one', () => {
-    const m = [[4, 1, 0.5], [1, 3, 0.2], [0.5, 0.2, 2]];
+    const m = [
+      [4, 1, 0.5],
+      [1, 3, 0.2],
+      [0.5, 0.2, 2],
+    ];
     const inv = invertMatrix(m)!;
     for (let i = 0; i < 3; i++) {
       for (let j = 0; j < 3; j++) {
@@ -17,7 +21,12 @@ describe('invertMatrix', () => {
         expect(v).toBeCloseTo(i === j ? 1 : 0, 12);
       }
     }
-    expect(invertMatrix([[1, 2], [2, 4]])).toBeNull();
+    expect(
+      invertMatrix([
+        [1, 2],
+        [2, 4],
+      ]),
+    ).toBeNull();
   });
 });
 
@@ -69,10 +78,26 @@ describe('fitCurve', () => {
 
   it('refuses data that cannot determine the parameters', () => {
     expect(() =>
-      fitCurve({ names: ['a', 'b'], xs: [1, 2], ys: [1, 2], sigmas: [1, 1], model: (p, x) => p[0] + p[1] * x, initial: [0, 0], steps: [1e-3, 1e-3] }),
+      fitCurve({
+        names: ['a', 'b'],
+        xs: [1, 2],
+        ys: [1, 2],
+        sigmas: [1, 1],
+        model: (p, x) => p[0] + p[1] * x,
+        initial: [0, 0],
+        steps: [1e-3, 1e-3],
+      }),
     ).toThrow(/2 points cannot determine 2 parameters/);
     expect(() =>
-      fitCurve({ names: ['a', 'b'], xs: [1, 1, 1], ys: [1, 2, 3], sigmas: [1, 1, 1], model: (p, x) => p[0] + p[1] * x, initial: [0, 0], steps: [1e-3, 1e-3] }),
+      fitCurve({
+        names: ['a', 'b'],
+        xs: [1, 1, 1],
+        ys: [1, 2, 3],
+        sigmas: [1, 1, 1],
+        model: (p, x) => p[0] + p[1] * x,
+        initial: [0, 0],
+        steps: [1e-3, 1e-3],
+      }),
     ).toThrow(/do not determine a, b/);
   });
 });

@@ -4,8 +4,21 @@
  * same gate share, same efficiencies, same S for random devices and settings.
  */
 import { describe, expect, it } from 'vitest';
-import { erfc, gateFraction, efficiencyAtBias, darkRateAtBias, darkClickProbability, rabiBrightness } from '../../src/calibrate/models.ts';
-import { chshValue, expectedCountsPerTrial, pironioBitsPerTrial, type ClickModel, type Quad } from '../../src/calibrate/click-model.ts';
+import {
+  erfc,
+  gateFraction,
+  efficiencyAtBias,
+  darkRateAtBias,
+  darkClickProbability,
+  rabiBrightness,
+} from '../../src/calibrate/models.ts';
+import {
+  chshValue,
+  expectedCountsPerTrial,
+  pironioBitsPerTrial,
+  type ClickModel,
+  type Quad,
+} from '../../src/calibrate/click-model.ts';
 import { chshAnglesCentideg, toCentidegrees, wrapHalfTurnDeg } from '../../src/calibrate/angles.ts';
 import {
   brightness,
@@ -58,11 +71,20 @@ describe('section 7 curves', () => {
     for (let seed = 0; seed < 200; seed++) {
       const h = drawHiddenParams(seed);
       const s = randomSettings(rng, h);
-      expect(gateFraction(s.delayPs, h.pathDelayPs, h.jitterPs, s.windowPs)).toBeCloseTo(gateProbability(h, s.windowPs, s.delayPs), 6);
-      expect(rabiBrightness(s.pumpMicrowatts, h.bMax, h.piPumpMicrowatts)).toBeCloseTo(brightness(h, s.pumpMicrowatts), 12);
+      expect(gateFraction(s.delayPs, h.pathDelayPs, h.jitterPs, s.windowPs)).toBeCloseTo(
+        gateProbability(h, s.windowPs, s.delayPs),
+        6,
+      );
+      expect(rabiBrightness(s.pumpMicrowatts, h.bMax, h.piPumpMicrowatts)).toBeCloseTo(
+        brightness(h, s.pumpMicrowatts),
+        12,
+      );
       for (let d = 0; d < 4; d++) {
         const u = s.biasMillivolts[d];
-        expect(efficiencyAtBias(u, h.etaMax[d], h.breakdownMillivolts[d], h.efficiencyScaleMillivolts[d])).toBeCloseTo(detectorEfficiency(h, d, u), 12);
+        expect(efficiencyAtBias(u, h.etaMax[d], h.breakdownMillivolts[d], h.efficiencyScaleMillivolts[d])).toBeCloseTo(
+          detectorEfficiency(h, d, u),
+          12,
+        );
         // R_ref at U_ref = U_bd is R0 (PROTOCOL 7).
         const rate = darkRateAtBias(u, h.darkRateAtBreakdownHz[d], h.breakdownMillivolts[d], h.darkScaleMillivolts[d]);
         expect(rate / darkRateHz(h, d, u)).toBeCloseTo(1, 10);
@@ -83,7 +105,12 @@ describe('click model', () => {
       const dist = clickDistribution(trialModel(h, s), alpha, beta);
       const bits = [0x04, 0x08, 0x01, 0x02];
       const singles = bits.map((b) => [...dist].reduce((acc, p, pat) => acc + (pat & b ? p : 0), 0));
-      const pairs = [[0x04, 0x01], [0x04, 0x02], [0x08, 0x01], [0x08, 0x02]];
+      const pairs = [
+        [0x04, 0x01],
+        [0x04, 0x02],
+        [0x08, 0x01],
+        [0x08, 0x02],
+      ];
       const coinc = pairs.map(([a, b]) => [...dist].reduce((acc, p, pat) => acc + (pat & a && pat & b ? p : 0), 0));
       const mine = expectedCountsPerTrial(modelOf(h, s), alpha, beta);
       mine.singles.forEach((v, i) => expect(v).toBeCloseTo(singles[i], 12));

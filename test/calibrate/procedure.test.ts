@@ -26,16 +26,34 @@ async function sim(seed: number, calibrated: boolean) {
 }
 
 function chipSettings(p: CalibrationProfile['settings']): ChipSettings {
-  return { anglesCentidegrees: p.anglesCentideg, windowPs: p.windowPs, delayPs: p.delayPs, pumpMicrowatts: p.pumpMicrowatts, biasMillivolts: p.biasMv };
+  return {
+    anglesCentidegrees: p.anglesCentideg,
+    windowPs: p.windowPs,
+    delayPs: p.delayPs,
+    pumpMicrowatts: p.pumpMicrowatts,
+    biasMillivolts: p.biasMv,
+  };
 }
 
 async function settingsInForce(s: SimulatedDevice) {
   const st = await s.device.getStatus();
-  return { state: st.state, faults: st.faults, settings: { anglesCentidegrees: st.angles, windowPs: st.window, delayPs: st.delay, pumpMicrowatts: st.pump, biasMillivolts: st.bias } };
+  return {
+    state: st.state,
+    faults: st.faults,
+    settings: {
+      anglesCentidegrees: st.angles,
+      windowPs: st.window,
+      delayPs: st.delay,
+      pumpMicrowatts: st.pump,
+      biasMillivolts: st.bias,
+    },
+  };
 }
 
 describe('calibrate: 20 uncalibrated simulated chips', () => {
-  it('recovers rot, D, P_pi, sigma within the issue tolerances and reaches >= 97% of the ideal S in <= 120 s of chip time', { timeout: 240_000 }, async () => {
+  it('recovers rot, D, P_pi, sigma within the issue tolerances and reaches >= 97% of the ideal S in <= 120 s of chip time', {
+    timeout: 240_000,
+  }, async () => {
     const rows: string[] = [];
     for (let i = 0; i < 20; i++) {
       const seed = 100 + i;
@@ -47,7 +65,9 @@ describe('calibrate: 20 uncalibrated simulated chips', () => {
       const e = p.estimates;
       const ideal = expectedS(h, idealSettings(h));
       const reached = expectedS(h, chipSettings(p.settings));
-      rows.push(`${seed}: rot ${(e.rotDeg.value - h.rotDegrees).toFixed(3)} D ${(e.pathDelayPs.value - h.pathDelayPs).toFixed(1)} S ${reached.toFixed(3)}/${ideal.toFixed(3)}`);
+      rows.push(
+        `${seed}: rot ${(e.rotDeg.value - h.rotDegrees).toFixed(3)} D ${(e.pathDelayPs.value - h.pathDelayPs).toFixed(1)} S ${reached.toFixed(3)}/${ideal.toFixed(3)}`,
+      );
       expect(Math.abs(e.rotDeg.value - h.rotDegrees), `seed ${seed} rot`).toBeLessThan(0.5);
       expect(Math.abs(e.pathDelayPs.value - h.pathDelayPs), `seed ${seed} D`).toBeLessThan(20);
       expect(Math.abs(e.piPulseMicrowatts.value / h.piPumpMicrowatts - 1), `seed ${seed} P_pi`).toBeLessThan(0.05);
@@ -121,7 +141,9 @@ describe('calibrate: bad states', () => {
     const err = await calibrate(s.device, { plan: makePlan('quick') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeviceError);
     expect((err as DeviceError).exitCode).toBe(3);
-    expect((err as DeviceError).message).toBe('the chip is running trials: stop it first, or pass --force-stop to let calibrate stop it');
+    expect((err as DeviceError).message).toBe(
+      'the chip is running trials: stop it first, or pass --force-stop to let calibrate stop it',
+    );
     expect(s.chip.stateCode).toBe(DeviceState.RUNNING);
     const p = await calibrate(s.device, { plan: makePlan('quick'), forceStop: true });
     expect(p.after.s).toBeGreaterThan(2.2);
@@ -136,7 +158,11 @@ describe('calibrate: bad states', () => {
     expect((err as DeviceError).message).toMatch(/^the chip is in FAULT \(TEMPERATURE\)/);
   });
 
-  for (const [calibrated, step, nth] of [[true, 'delay', 20], [false, 'fringes', 3], [true, 'bias', 7]] as const) {
+  for (const [calibrated, step, nth] of [
+    [true, 'delay', 20],
+    [false, 'fringes', 3],
+    [true, 'bias', 7],
+  ] as const) {
     it(`a fault during step '${step}' aborts, names the step, and leaves the chip IDLE with its previous calibration (${calibrated ? 'calibrated' : 'new'} chip)`, async () => {
       const s = await sim(152, calibrated);
       const previous = calibrated ? idealSettings(s.chip.hidden) : FACTORY_SETTINGS;
@@ -164,7 +190,11 @@ describe('calibrate: bad states', () => {
       }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CalibrationFailedError);
       expect((err as CalibrationFailedError).step).toBe(step);
-      expect((err as Error).message).toMatch(new RegExp(`^calibration failed at step '${step}' \\(.*\\): .*TEMPERATURE.*; chip reset to its previous calibration$`));
+      expect((err as Error).message).toMatch(
+        new RegExp(
+          `^calibration failed at step '${step}' \\(.*\\): .*TEMPERATURE.*; chip reset to its previous calibration$`,
+        ),
+      );
       expect((err as DeviceError).exitCode).toBe(3);
       const now = await settingsInForce(s);
       expect(now.state).toBe(DeviceState.IDLE);
@@ -177,14 +207,18 @@ describe('calibrate: bad states', () => {
     const s = await sim(154, false);
     const port: CalibrationPort = new Proxy(s.device as unknown as CalibrationPort, {
       get(target, prop, receiver) {
-        if (prop === 'saveCalibration') return async () => Promise.reject(new DeviceError('ACK_BAD_STATE', 'SAVE_CALIBRATION refused by the device: HARDWARE_FAULT'));
+        if (prop === 'saveCalibration')
+          return async () =>
+            Promise.reject(new DeviceError('ACK_BAD_STATE', 'SAVE_CALIBRATION refused by the device: HARDWARE_FAULT'));
         const v = Reflect.get(target, prop, receiver);
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
     const err = await calibrate(port, { plan: makePlan('quick'), save: true }).catch((e: unknown) => e);
     expect((err as DeviceError).code).toBe('CALIBRATION_FAILED');
-    expect((err as Error).message).toMatch(/^calibration verified \(S 2\.\d{3}\) but SAVE_CALIBRATION failed: .*HARDWARE_FAULT; chip reset to its previous calibration$/);
+    expect((err as Error).message).toMatch(
+      /^calibration verified \(S 2\.\d{3}\) but SAVE_CALIBRATION failed: .*HARDWARE_FAULT; chip reset to its previous calibration$/,
+    );
     const now = await settingsInForce(s);
     expect(now.state).toBe(DeviceState.IDLE);
     expect(now.settings).toEqual(FACTORY_SETTINGS);
@@ -192,7 +226,11 @@ describe('calibrate: bad states', () => {
   });
 
   it('a fault that RESET cannot clear says so', async () => {
-    const s = await openSimulated({ seed: 153, calibrated: true, faults: { temperatureCentidegrees: 4000, atMs: 5000 } });
+    const s = await openSimulated({
+      seed: 153,
+      calibrated: true,
+      faults: { temperatureCentidegrees: 4000, atMs: 5000 },
+    });
     open.push(s);
     const err = await calibrate(s.device, { plan: makePlan('quick') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CalibrationFailedError);

@@ -53,7 +53,11 @@ describe('profile schema', () => {
     ['a missing estimate', (p) => delete p.estimates.rotDeg, /field estimates\.rotDeg: /],
     ['a bias out of the chip range', (p) => (p.settings.biasMv[2] = 50000), /field settings\.biasMv\[2\]: /],
     ['a future version', (p) => (p.version = 2), /field version: /],
-    ['a string for a number', (p) => (p.steps.delay.fit.jitterPs.value = 'wide'), /field steps\.delay\.fit\.jitterPs\.value: /],
+    [
+      'a string for a number',
+      (p) => (p.steps.delay.fit.jitterPs.value = 'wide'),
+      /field steps\.delay\.fit\.jitterPs\.value: /,
+    ],
     ['a negative uncertainty', (p) => (p.estimates.pathDelayPs.error = -1), /field estimates\.pathDelayPs\.error: /],
     ['a wrong kind', (p) => (p.kind = 'something-else'), /field kind: /],
     ['a fractional count', (p) => (p.after.counts[1][2] = 1.5), /field after\.counts\[1\]\[2\]: /],
@@ -77,7 +81,9 @@ describe('profile schema', () => {
   }
 
   it('loadProfile refuses a missing file and a file that is not JSON', async () => {
-    await expect(loadProfile(join(dir, 'none.json'))).rejects.toThrow(/^cannot read profile .*none\.json: no such file$/);
+    await expect(loadProfile(join(dir, 'none.json'))).rejects.toThrow(
+      /^cannot read profile .*none\.json: no such file$/,
+    );
     const bad = join(dir, 'cut.json');
     writeFileSync(bad, JSON.stringify(profile).slice(0, 500));
     await expect(loadProfile(bad)).rejects.toThrow(/cut\.json is not JSON/);
@@ -97,7 +103,11 @@ describe('applying a profile', () => {
       await s.device.reset();
       st = await s.device.getStatus();
       expect(st.faults & Fault.UNCALIBRATED).toBe(0);
-      expect([st.window, st.delay, st.pump]).toEqual([profile.settings.windowPs, profile.settings.delayPs, profile.settings.pumpMicrowatts]);
+      expect([st.window, st.delay, st.pump]).toEqual([
+        profile.settings.windowPs,
+        profile.settings.delayPs,
+        profile.settings.pumpMicrowatts,
+      ]);
     } finally {
       await s.device.close();
     }
@@ -108,7 +118,9 @@ describe('applying a profile', () => {
     try {
       const err = await applyProfile(s.device, profile).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DeviceError);
-      expect((err as Error).message).toMatch(/^profile was measured on EPQ1-[0-9A-F]{8}, this chip is EPQ1-[0-9A-F]{8}$/);
+      expect((err as Error).message).toMatch(
+        /^profile was measured on EPQ1-[0-9A-F]{8}, this chip is EPQ1-[0-9A-F]{8}$/,
+      );
     } finally {
       await s.device.close();
     }

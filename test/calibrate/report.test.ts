@@ -47,7 +47,22 @@ describe('report HTML', () => {
   });
 
   it('plots escape text and choose round ticks', () => {
-    const svg = renderPlot({ title: 'a < b & c', xLabel: 'x', yLabel: 'y', series: [{ name: '"q"', kind: 'points', color: '#000', points: [{ x: 0, y: 1 }, { x: 1, y: 2 }] }] });
+    const svg = renderPlot({
+      title: 'a < b & c',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [
+        {
+          name: '"q"',
+          kind: 'points',
+          color: '#000',
+          points: [
+            { x: 0, y: 1 },
+            { x: 1, y: 2 },
+          ],
+        },
+      ],
+    });
     expect(svg).toContain('a &lt; b &amp; c');
     expect(svg).toContain('&quot;q&quot;');
     // Heckbert's nice numbers: steps of 1, 2 or 5 times a power of ten.
@@ -65,7 +80,16 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1250, height: 1000 },
     });
   });
@@ -88,12 +112,31 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
             const b = (el as unknown as { getBBox(): { width: number; height: number } }).getBBox();
             return b.width > 0 || b.height > 0;
           }).length;
-        return { title: svg.getAttribute('aria-label'), width: box.width, height: box.height, data: visible('.data'), fits: visible('path.fit') };
+        return {
+          title: svg.getAttribute('aria-label'),
+          width: box.width,
+          height: box.height,
+          data: visible('.data'),
+          fits: visible('path.fit'),
+        };
       }),
     );
     const titles = plots.map((p) => p.title ?? '');
-    for (const want of [/^CHSH S/, /^Detector efficiency/, /^Dark counts/, /^Model S vs each bias/, /^Model S vs window/, /^Rabi curve/, /^Delay scan/, /^Coarse delay scan/, /^Fringes/]) {
-      expect(titles.some((t) => want.test(t)), String(want)).toBe(true);
+    for (const want of [
+      /^CHSH S/,
+      /^Detector efficiency/,
+      /^Dark counts/,
+      /^Model S vs each bias/,
+      /^Model S vs window/,
+      /^Rabi curve/,
+      /^Delay scan/,
+      /^Coarse delay scan/,
+      /^Fringes/,
+    ]) {
+      expect(
+        titles.some((t) => want.test(t)),
+        String(want),
+      ).toBe(true);
     }
     expect(plots).toHaveLength(9);
     for (const p of plots) {
@@ -120,7 +163,18 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
       // Browser globals (this function runs in the page; the test's TypeScript has no DOM lib).
       const { Image, document } = globalThis as unknown as {
         Image: new () => { src: string; width: number; height: number; decode(): Promise<void> };
-        document: { createElement(tag: 'canvas'): { width: number; height: number; getContext(k: '2d'): { drawImage(i: unknown, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null } };
+        document: {
+          createElement(tag: 'canvas'): {
+            width: number;
+            height: number;
+            getContext(
+              k: '2d',
+            ): {
+              drawImage(i: unknown, x: number, y: number): void;
+              getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+            } | null;
+          };
+        };
       };
       const img = new Image();
       img.src = `data:image/png;base64,${b64}`;

@@ -18,7 +18,14 @@ import { chooseOperatingPoint, type ChipEstimates } from '../../src/calibrate/st
 import { verifyRun } from '../../src/calibrate/steps/verify.ts';
 import { g2FromTally } from '../../src/calibrate/tally.ts';
 import { DeviceError } from '../../src/errors.ts';
-import { darkClickProbability, darkRateHz, expectedS, idealSettings, drawHiddenParams, type HiddenParams } from '../../src/simulator/physics.ts';
+import {
+  darkClickProbability,
+  darkRateHz,
+  expectedS,
+  idealSettings,
+  drawHiddenParams,
+  type HiddenParams,
+} from '../../src/simulator/physics.ts';
 import type { Quad } from '../../src/calibrate/click-model.ts';
 import { openSimulated, type SimulatedDevice } from './sim.ts';
 
@@ -65,7 +72,9 @@ describe('pump step', () => {
       const { ctx, h } = await chip(seed);
       const r = await measurePump(ctx, plan, 1000);
       expect(Math.abs(r.piPulseMicrowatts.value / h.piPumpMicrowatts - 1)).toBeLessThan(0.02);
-      expect(Math.abs(r.piPulseMicrowatts.value - h.piPumpMicrowatts)).toBeLessThan(5 * r.piPulseMicrowatts.error + 0.5);
+      expect(Math.abs(r.piPulseMicrowatts.value - h.piPumpMicrowatts)).toBeLessThan(
+        5 * r.piPulseMicrowatts.error + 0.5,
+      );
       expect(r.chi2 / r.dof).toBeLessThan(3);
     }
   });
@@ -73,7 +82,11 @@ describe('pump step', () => {
 
 describe('delay step', () => {
   it('finds D within 20 ps and sigma within 15% from an uncalibrated chip, at both ends of the D range', async () => {
-    for (const [seed, D] of [[24, 2950], [25, -2900], [26, 130]] as const) {
+    for (const [seed, D] of [
+      [24, 2950],
+      [25, -2900],
+      [26, 130],
+    ] as const) {
       const { ctx, h } = await chip(seed, { pathDelayPs: D });
       const r = await scanDelay(ctx, plan);
       expect(Math.abs(r.fit.pathDelayPs.value - h.pathDelayPs)).toBeLessThan(20);
@@ -94,7 +107,11 @@ describe('delay step', () => {
 
 describe('fringes step', () => {
   it('finds rot within 0.5 degrees (and 5 sigma) and V near the state visibility', async () => {
-    for (const [seed, rot] of [[28, 19.7], [29, -18.2], [30, 0.4]] as const) {
+    for (const [seed, rot] of [
+      [28, 19.7],
+      [29, -18.2],
+      [30, 0.4],
+    ] as const) {
       const { ctx, h, device } = await chip(seed, { rotDegrees: rot });
       await device.setDelay(Math.round(h.pathDelayPs)); // the delay step's job, taken from the hidden value here
       const r = await measureFringes(ctx, plan);
@@ -114,7 +131,15 @@ describe('bias step', () => {
     await device.setPump(Math.round(h.piPumpMicrowatts));
     await device.setDelay(Math.round(h.pathDelayPs));
     await device.setWindow(plan.workingWindowPs);
-    const r = await sweepBias(ctx, plan, { dark, rotDeg: h.rotDegrees, gateFraction: 1, g2: h.g2, brightness: h.bMax, windowPs: plan.workingWindowPs, heraldBiasMv: plan.heraldBiasMv });
+    const r = await sweepBias(ctx, plan, {
+      dark,
+      rotDeg: h.rotDegrees,
+      gateFraction: 1,
+      g2: h.g2,
+      brightness: h.bMax,
+      windowPs: plan.workingWindowPs,
+      heraldBiasMv: plan.heraldBiasMv,
+    });
     for (let d = 0; d < 4; d++) {
       const c = r.curves[d];
       expect(Math.abs(c.etaMax.value - h.etaMax[d])).toBeLessThan(0.03);

@@ -22,7 +22,12 @@ describe('tally', () => {
   it('S = E00 + E01 + E10 - E11 with its binomial standard error', () => {
     const t = emptyTally();
     // E00 = E01 = E10 = 0.5, E11 = -0.5 from 100 trials each: S = 2.
-    t.counts = [[40, 15, 10, 35], [40, 15, 10, 35], [40, 15, 10, 35], [15, 40, 35, 10]];
+    t.counts = [
+      [40, 15, 10, 35],
+      [40, 15, 10, 35],
+      [40, 15, 10, 35],
+      [15, 40, 35, 10],
+    ];
     t.trials = 400;
     const c = chshFromTally(t);
     expect(c.correlators).toEqual([0.5, 0.5, 0.5, -0.5]);

@@ -10,9 +10,21 @@ import { asRun, chshRecords, collect, record, rng, toBatches } from './helpers.t
 
 const device = { serial: 'EPQ1-00C0FFEE', firmware: '1.0.0' };
 const idleStatus = {
-  kind: 'STATUS' as const, flags: 0, seq: 0, trials: 0, temperature: 2500, pump: 300, bias: [30000, 30000, 30000, 30000] as [number, number, number, number],
-  dark: [100, 100, 100, 100] as [number, number, number, number], window: 1000, angles: [0, 4500, 2250, 15750] as [number, number, number, number],
-  faults: 0, state: 0, source: 0, lost: 0, delay: 0,
+  kind: 'STATUS' as const,
+  flags: 0,
+  seq: 0,
+  trials: 0,
+  temperature: 2500,
+  pump: 300,
+  bias: [30000, 30000, 30000, 30000] as [number, number, number, number],
+  dark: [100, 100, 100, 100] as [number, number, number, number],
+  window: 1000,
+  angles: [0, 4500, 2250, 15750] as [number, number, number, number],
+  faults: 0,
+  state: 0,
+  source: 0,
+  lost: 0,
+  delay: 0,
 };
 
 function trials(first: number, records: Uint8Array, flags = 0, seq = 0): RunEvent {
@@ -72,8 +84,12 @@ describe('trial accounting', () => {
     const acc = new TrialAccountant({ blockTrials: 100 });
     const recs = chshRecords(250, 2.4, 4);
     const done = [];
-    for (let i = 0; i < 250; i += 40) done.push(...acc.addTrials(i, Math.min(40, 250 - i), recs.subarray(i, Math.min(250, i + 40)), 0, i));
-    expect(done.map((b) => [b.index, b.firstTrial, b.recorded])).toEqual([[0, 0, 100], [1, 100, 100]]);
+    for (let i = 0; i < 250; i += 40)
+      done.push(...acc.addTrials(i, Math.min(40, 250 - i), recs.subarray(i, Math.min(250, i + 40)), 0, i));
+    expect(done.map((b) => [b.index, b.firstTrial, b.recorded])).toEqual([
+      [0, 0, 100],
+      [1, 100, 100],
+    ]);
     for (const b of done) {
       for (let k = 0; k < 100; k++) {
         const r = recs[b.firstTrial + k];
@@ -163,12 +179,18 @@ describe('trial accounting', () => {
   it('ends the run with a DeviceError on reserved record bits or an invalid TRIALS frame', async () => {
     const bad = new Uint8Array(40);
     bad[7] = 0x80;
-    await expect(collect(certifyRun(asRun([[trials(0, bad)]]), { device, blockTrials: 100 }))).rejects.toThrow(/^TRIALS frame seq 0: record of trial 7 has reserved bits set \(0x80\)$/);
+    await expect(collect(certifyRun(asRun([[trials(0, bad)]]), { device, blockTrials: 100 }))).rejects.toThrow(
+      /^TRIALS frame seq 0: record of trial 7 has reserved bits set \(0x80\)$/,
+    );
     // Also off a 4-trial boundary of the input packing (head and tail loops).
-    await expect(collect(certifyRun(asRun([[trials(0, new Uint8Array(3)), trials(3, bad)]]), { device, blockTrials: 100 }))).rejects.toThrow(/record of trial 10 has/);
+    await expect(
+      collect(certifyRun(asRun([[trials(0, new Uint8Array(3)), trials(3, bad)]]), { device, blockTrials: 100 })),
+    ).rejects.toThrow(/record of trial 10 has/);
     const tailBad = new Uint8Array(3);
     tailBad[2] = 0xc1;
-    await expect(collect(certifyRun(asRun([[trials(0, tailBad)]]), { device, blockTrials: 100 }))).rejects.toThrow(/record of trial 2 has reserved bits set \(0xc1\)/);
+    await expect(collect(certifyRun(asRun([[trials(0, tailBad)]]), { device, blockTrials: 100 }))).rejects.toThrow(
+      /record of trial 2 has reserved bits set \(0xc1\)/,
+    );
     const inv: RunEvent = { kind: 'invalid', reason: 'reserved record bits set', field: 'records', type: 1 };
     await expect(collect(certifyRun(asRun([[inv]]), { device, blockTrials: 100 }))).rejects.toBeInstanceOf(DeviceError);
     // An invalid frame of another type is counted, not fatal.
@@ -180,7 +202,10 @@ describe('trial accounting', () => {
   it('refuses a block with more lost trials than the set share, and keeps one below it', () => {
     const N = 2 ** 20;
     const recs = chshRecords(2 * N, 2.6, 9);
-    const lost: Array<[number, number]> = [[1000, Math.floor(0.011 * N)], [N + 1000, Math.floor(0.004 * N)]];
+    const lost: Array<[number, number]> = [
+      [1000, Math.floor(0.011 * N)],
+      [N + 1000, Math.floor(0.004 * N)],
+    ];
     const c = new Certifier({ device, blockTrials: N, adversary: 'classical' });
     const res = toBatches(recs, { lost, framesPerBatch: 4096 }).flatMap((b) => c.push(b));
     expect(res.map((r) => r.ok)).toEqual([false, true]);
@@ -188,7 +213,8 @@ describe('trial accounting', () => {
       expect(res[0].test).toBe('lost');
       expect(res[0].reason).toMatch(/^lost trials 11534 of 1048576 \(1\.10%; device 11534, link 0\) > 1\.00%$/);
     }
-    if (res[1].ok) expect(res[1].draft.lostTrials).toEqual({ device: Math.floor(0.004 * N), link: 0, total: Math.floor(0.004 * N) });
+    if (res[1].ok)
+      expect(res[1].draft.lostTrials).toEqual({ device: Math.floor(0.004 * N), link: 0, total: Math.floor(0.004 * N) });
   });
 
   it('property: losing any trials never raises S-hat (GAP or link, any pattern)', () => {
@@ -198,7 +224,10 @@ describe('trial accounting', () => {
     const sFull = ref[0].ok ? ref[0].draft.sEstimate : ref[0].sEstimate;
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 3999 }), fc.integer({ min: 1, max: 300 })), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3999 }), fc.integer({ min: 1, max: 300 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
         fc.boolean(),
         (ranges, gap) => {
           const lost = ranges.map(([s, n]) => [s, Math.min(n, 4000 - s)] as [number, number]);
@@ -221,8 +250,21 @@ describe('STATUS faults', () => {
   const status = (faults: number, trialsDone: number): RunEvent => ({
     kind: 'status',
     status: {
-      kind: 'STATUS', flags: 0, seq: 0, trials: trialsDone, temperature: 2500, pump: 300, bias: [30000, 30000, 30000, 30000],
-      dark: [100, 100, 100, 100], window: 1000, angles: [0, 4500, 2250, 15750], faults, state: 1, source: 0, lost: 0, delay: 0,
+      kind: 'STATUS',
+      flags: 0,
+      seq: 0,
+      trials: trialsDone,
+      temperature: 2500,
+      pump: 300,
+      bias: [30000, 30000, 30000, 30000],
+      dark: [100, 100, 100, 100],
+      window: 1000,
+      angles: [0, 4500, 2250, 15750],
+      faults,
+      state: 1,
+      source: 0,
+      lost: 0,
+      delay: 0,
     },
   });
 
@@ -259,7 +301,9 @@ describe('refusals', () => {
     expect(b.ok).toBe(false);
     if (!b.ok) {
       expect(b.test).toBe('bell');
-      expect(b.reason).toMatch(/^S = 0\.4\d\d <= 2 \(lower bound 0\.\d+ over 1048576 trials\): no Bell violation; is the chip calibrated\? run epqrng calibrate$/);
+      expect(b.reason).toMatch(
+        /^S = 0\.4\d\d <= 2 \(lower bound 0\.\d+ over 1048576 trials\): no Bell violation; is the chip calibrated\? run epqrng calibrate$/,
+      );
       expect(b.failedTests).toContain('rct');
       expect('input' in b).toBe(false);
       expect('draft' in b).toBe(false);
@@ -272,7 +316,11 @@ describe('block sizes', () => {
     const acc = new TrialAccountant({ blockTrials: 7 });
     const recs = chshRecords(21, 2.4, 6);
     const done = acc.addTrials(0, 21, recs, 0, 0);
-    expect(done.map((b) => [b.firstTrial, b.recorded, b.input.length])).toEqual([[0, 7, 2], [7, 7, 2], [14, 7, 2]]);
+    expect(done.map((b) => [b.firstTrial, b.recorded, b.input.length])).toEqual([
+      [0, 7, 2],
+      [7, 7, 2],
+      [14, 7, 2],
+    ]);
     expect((done[2].input[1] >> 4) & 1).toBe(A_TABLE[recs[14 + 6]]);
     expect(() => new TrialAccountant({ blockTrials: 0 })).toThrow(/"blockTrials" must be an integer from 1 to/);
     expect(() => new TrialAccountant({ blockTrials: 1.5 })).toThrow(RangeError);
@@ -280,7 +328,7 @@ describe('block sizes', () => {
 });
 
 describe('TrialAccountant input recycling', () => {
-  it('a handed-back input buffer serves a later block, zeroed; never the open block\'s, never twice', () => {
+  it("a handed-back input buffer serves a later block, zeroed; never the open block's, never twice", () => {
     const acc = new TrialAccountant({ blockTrials: 8 });
     const done: BlockTally[] = [];
     // block 0: every trial a = 1, b = 1 (record A1 | B1 = 0b1010)
@@ -305,11 +353,13 @@ describe('certifyRun with recycleInputs', () => {
   it('hands each certified block the same input bits as without it, reusing the buffers of blocks already consumed', async () => {
     const N = 2 ** 17; // the smallest power of two that certifies at S = 2.8, eps = 0.01
     const recs = chshRecords(5 * N, 2.8, 31);
-    const run = (recycleInputs: boolean) => certifyRun(asRun(toBatches(recs, { framesPerBatch: 256 })), { device, blockTrials: N, eps: 0.01, recycleInputs });
+    const run = (recycleInputs: boolean) =>
+      certifyRun(asRun(toBatches(recs, { framesPerBatch: 256 })), { device, blockTrials: N, eps: 0.01, recycleInputs });
     const snapshot = async (recycle: boolean) => {
       const seen: Array<{ hex: string; buffer: ArrayBufferLike }> = [];
       // read each input before asking for the next result, as the extract stage does
-      for await (const r of run(recycle)) if (r.ok) seen.push({ hex: Buffer.from(r.input).toString('hex'), buffer: r.input.buffer });
+      for await (const r of run(recycle))
+        if (r.ok) seen.push({ hex: Buffer.from(r.input).toString('hex'), buffer: r.input.buffer });
       return seen;
     };
     const plain = await snapshot(false);
@@ -329,14 +379,18 @@ describe('an index jump from a broken or hostile chip', () => {
     acc.addTrials(0, 40, recs, 0, 0);
     const t0 = performance.now();
     expect(() => acc.addTrials(2 ** 50, 40, recs, 0, 1)).toThrow(DeviceError);
-    expect(() => acc.addTrials(2 ** 50, 40, recs, 0, 1)).toThrow(/TRIALS frame seq 1 jumps from trial 40 to 1125899906842624: 1125899906842584 trials lost at once \(more than 67108864\)/);
+    expect(() => acc.addTrials(2 ** 50, 40, recs, 0, 1)).toThrow(
+      /TRIALS frame seq 1 jumps from trial 40 to 1125899906842624: 1125899906842584 trials lost at once \(more than 67108864\)/,
+    );
     expect(performance.now() - t0).toBeLessThan(1000);
   });
 
   it('a STATUS claiming 2^52 trials performed is refused the same way at the end of the run', () => {
     const acc = new TrialAccountant({ blockTrials: 1000 });
     acc.addTrials(0, 40, recs, 0, 0);
-    expect(() => acc.finish(2 ** 52)).toThrow(/the chip reports 4503599627370496 trials performed, 40 accounted: .* lost at once/);
+    expect(() => acc.finish(2 ** 52)).toThrow(
+      /the chip reports 4503599627370496 trials performed, 40 accounted: .* lost at once/,
+    );
   });
 
   it('a gap of exactly the limit is still accounted as lost trials, block by block (nothing dropped)', () => {

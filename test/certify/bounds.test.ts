@@ -127,7 +127,7 @@ describe('EAT bound (ADFRV 2018)', () => {
   const epsS = 2 ** -66;
   const epsEA = 2 ** -66 / EAT_THRESHOLD_GRID_SIZE;
 
-  it('v = 2 (log2(1 + 2 d_O) + ceil(g\')) sqrt(1 - 2 log2(eps_s eps_EA))', () => {
+  it("v = 2 (log2(1 + 2 d_O) + ceil(g')) sqrt(1 - 2 log2(eps_s eps_EA))", () => {
     expect(eatV(5.2, 2 ** -10, 2 ** -20, 4)).toBeCloseTo(2 * (Math.log2(9) + 6) * Math.sqrt(1 + 60), 12);
     expect(eatV(5.2, 2 ** -10, 2 ** -20, 2)).toBeCloseTo(2 * (Math.log2(5) + 6) * Math.sqrt(1 + 60), 12);
   });
@@ -196,7 +196,11 @@ describe('block output length', () => {
   });
 
   it('minBlockTrials is the smallest block with a whole output byte', () => {
-    for (const [s, adv] of [[2.4, 'quantum'], [2.3, 'quantum'], [2.4, 'classical']] as const) {
+    for (const [s, adv] of [
+      [2.4, 'quantum'],
+      [2.3, 'quantum'],
+      [2.4, 'classical'],
+    ] as const) {
       const n = minBlockTrials(s, 2 ** -64, adv);
       expect(blockBound(n, s, 2 ** -64, adv).outputBits).toBeGreaterThanOrEqual(8);
       expect(blockBound(n - 1, s, 2 ** -64, adv).outputBits).toBe(0);

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { chshRate, chshRateSlope, omegaOfS, EAT_THRESHOLD_GRID_SIZE, EAT_THRESHOLD_STEP } from '../../src/certify/bounds.ts';
+import {
+  chshRate,
+  chshRateSlope,
+  omegaOfS,
+  EAT_THRESHOLD_GRID_SIZE,
+  EAT_THRESHOLD_STEP,
+} from '../../src/certify/bounds.ts';
 import {
   canonicalJson,
   certificateSchema,
@@ -22,7 +28,10 @@ function independentOutputBits(counts: number[], lost: number): number {
   let wins = 0;
   let n = lost;
   for (let cell = 0; cell < 16; cell++) {
-    const x = cell >> 3, y = (cell >> 2) & 1, a = (cell >> 1) & 1, b = cell & 1;
+    const x = cell >> 3,
+      y = (cell >> 2) & 1,
+      a = (cell >> 1) & 1,
+      b = cell & 1;
     if ((a ^ b) === (x & y)) wins += counts[cell];
     n += counts[cell];
   }
@@ -45,7 +54,9 @@ function independentOutputBits(counts: number[], lost: number): number {
 let blocks: CertifiedBlock[] = [];
 async function certifiedBlocks(): Promise<CertifiedBlock[]> {
   if (blocks.length === 0) {
-    const res = await collect(certifyRun(asRun(toBatches(chshRecords(2 * N, 2.4, 31), { framesPerBatch: 4096 })), { device }));
+    const res = await collect(
+      certifyRun(asRun(toBatches(chshRecords(2 * N, 2.4, 31), { framesPerBatch: 4096 })), { device }),
+    );
     blocks = res.filter((r): r is CertifiedBlock => r.ok);
   }
   return blocks;
@@ -102,7 +113,9 @@ describe('certificate line', () => {
     const line2 = formatCertificateLine(second);
     expect(parseCertificateLine(line1)).toEqual(first);
     expect(parseCertificateLine(line2)).toEqual(second);
-    expect(parseCertificateLine(line2).extraction.prevCertificateSha256).toBe(createHash('sha256').update(line1).digest('hex'));
+    expect(parseCertificateLine(line2).extraction.prevCertificateSha256).toBe(
+      createHash('sha256').update(line1).digest('hex'),
+    );
   });
 
   it('hashes the canonical form: key order and whitespace do not change the hash, a value does', async () => {
@@ -119,10 +132,16 @@ describe('certificate line', () => {
     const bs = await certifiedBlocks();
     const obj = JSON.parse(formatCertificateLine(complete(bs[0], null))) as Record<string, unknown>;
     const cases: Array<[unknown, RegExp]> = [
-      [{ ...obj, counts: (obj.counts as number[]).map((c, i) => (i === 3 ? 'x' : c)) }, /^certificate field "counts\.3": /],
+      [
+        { ...obj, counts: (obj.counts as number[]).map((c, i) => (i === 3 ? 'x' : c)) },
+        /^certificate field "counts\.3": /,
+      ],
       [{ ...obj, version: 2 }, /^certificate field "version": /],
       [{ ...obj, outputBits: 1001 }, /^certificate field "outputBits": /],
-      [{ ...obj, extraction: { ...(obj.extraction as object), outputSha256: 'abc' } }, /^certificate field "extraction\.outputSha256": expected 64 lowercase hex digits/],
+      [
+        { ...obj, extraction: { ...(obj.extraction as object), outputSha256: 'abc' } },
+        /^certificate field "extraction\.outputSha256": expected 64 lowercase hex digits/,
+      ],
       [Object.fromEntries(Object.entries(obj).filter(([k]) => k !== 'adversary')), /^certificate field "adversary": /],
     ];
     for (const [bad, message] of cases) {

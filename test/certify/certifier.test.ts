@@ -9,7 +9,9 @@ const N = 2 ** 20;
 
 describe('adversarial chips produce nothing and name the reason', () => {
   it('a local-hidden-variable chip (S = 2): refused by the Bell test', async () => {
-    const res = await collect(certifyRun(asRun(toBatches(lhvRecords(N, 77), { framesPerBatch: 4096 })), { device, blockTrials: N }));
+    const res = await collect(
+      certifyRun(asRun(toBatches(lhvRecords(N, 77), { framesPerBatch: 4096 })), { device, blockTrials: N }),
+    );
     expect(res).toHaveLength(1);
     expect(res[0].ok).toBe(false);
     if (!res[0].ok) {
@@ -43,11 +45,19 @@ describe('adversarial chips produce nothing and name the reason', () => {
   });
 
   it('a host-settings certifier without the settings ledger is refused: it could not check one echo (PROTOCOL 6)', () => {
-    expect(() => new Certifier({ device, blockTrials: 1024, settingsSource: 'host' })).toThrow('settingsSource host needs "hostSettings" (the ledger the echo check reads)');
+    expect(() => new Certifier({ device, blockTrials: 1024, settingsSource: 'host' })).toThrow(
+      'settingsSource host needs "hostSettings" (the ledger the echo check reads)',
+    );
   });
 
   it('an ended run refuses its incomplete last block and yields every complete one before it', async () => {
-    const res = await collect(certifyRun(asRun(toBatches(chshRecords(N + 4000, 2.6, 5), { framesPerBatch: 4096 })), { device, blockTrials: N, adversary: 'classical' }));
+    const res = await collect(
+      certifyRun(asRun(toBatches(chshRecords(N + 4000, 2.6, 5), { framesPerBatch: 4096 })), {
+        device,
+        blockTrials: N,
+        adversary: 'classical',
+      }),
+    );
     expect(res.map((r) => (r.ok ? 'ok' : r.test))).toEqual(['ok', 'incomplete']);
   });
 
@@ -78,7 +88,8 @@ describe('protocol errors after complete blocks', () => {
     const seen: string[] = [];
     await expect(
       (async () => {
-        for await (const r of certifyRun(asRun([batch]), { device, blockTrials: 1024, adversary: 'classical' })) seen.push(r.ok ? 'ok' : r.test);
+        for await (const r of certifyRun(asRun([batch]), { device, blockTrials: 1024, adversary: 'classical' }))
+          seen.push(r.ok ? 'ok' : r.test);
       })(),
     ).rejects.toThrow(/reserved bits set \(0x40\)/);
     expect(seen).toHaveLength(2);

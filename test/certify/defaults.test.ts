@@ -7,7 +7,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { certifyRun, DEFAULT_BLOCK_TRIALS } from '../../src/certify/certifier.ts';
-import { drawHiddenParams, expectedS, idealSettings, midRangeHidden, settingDistributions, trialModel, type HiddenParams } from '../../src/simulator/physics.ts';
+import {
+  drawHiddenParams,
+  expectedS,
+  idealSettings,
+  midRangeHidden,
+  settingDistributions,
+  trialModel,
+  type HiddenParams,
+} from '../../src/simulator/physics.ts';
 import { asRun, collect, rng, toBatches } from './helpers.ts';
 
 const TRIALS_PER_SECOND = 1e6;
@@ -44,7 +52,11 @@ describe('defaults on calibrated chips', () => {
     it(`${name}: the first block is certified, after ${DEFAULT_BLOCK_TRIALS / TRIALS_PER_SECOND} s of chip time (< 30 s)`, async () => {
       const sIdeal = expectedS(h, idealSettings(h));
       const recs = chipRecords(h, DEFAULT_BLOCK_TRIALS, 99);
-      const res = await collect(certifyRun(asRun(toBatches(recs, { framesPerBatch: 4096 })), { device: { serial: 'EPQ1-00C0FFEE', firmware: '1.0.0' } }));
+      const res = await collect(
+        certifyRun(asRun(toBatches(recs, { framesPerBatch: 4096 })), {
+          device: { serial: 'EPQ1-00C0FFEE', firmware: '1.0.0' },
+        }),
+      );
       expect(res).toHaveLength(1);
       const b = res[0];
       if (!b.ok) throw new Error(`refused: ${b.reason}`);

@@ -34,7 +34,13 @@ describe('NIST SP 800-90B cutoffs', () => {
   });
 
   it('APT: the smallest C with P[Binom(1024, 2^-H) >= C] <= alpha (checked by an independent tail sum)', () => {
-    for (const [alpha, h] of [[2 ** -20, 0.2], [2 ** -20, 0.5], [2 ** -20, 1], [2 ** -30, 1], [2 ** -10, 1]] as const) {
+    for (const [alpha, h] of [
+      [2 ** -20, 0.2],
+      [2 ** -20, 0.5],
+      [2 ** -20, 1],
+      [2 ** -30, 1],
+      [2 ** -10, 1],
+    ] as const) {
       const c = aptCutoff(alpha, h);
       const p = 2 ** -h;
       expect(tailByRecurrence(APT_WINDOW, p, c)).toBeLessThanOrEqual(alpha);
@@ -57,7 +63,8 @@ describe('health tests on ideal data (fixed seeds)', () => {
     const n = 2 ** 21;
     const r = rng(7);
     const recs = new Uint8Array(n);
-    for (let i = 0; i < n; i++) recs[i] = record(r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0);
+    for (let i = 0; i < n; i++)
+      recs[i] = record(r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0);
     t.update(recs, 0, n);
     // A run reaches length C at a given position with probability (1/2) * 2^-(C-1) (a change, then C-1 repeats).
     const expected = n * 0.5 * 2 ** -(C - 1);
@@ -124,9 +131,23 @@ describe('health tests on ideal data (fixed seeds)', () => {
  * written out plainly: the reference for the grouped update.
  */
 class OneByOne {
-  rctFailuresA = 0; rctFailuresB = 0; aptFailuresA = 0; aptFailuresB = 0;
-  lastA = 0; lastB = 0; runA = 0; runB = 0; aptPos = 0; refA = 0; refB = 0; cntA = 0; cntB = 0;
-  constructor(readonly C: number, readonly Capt: number) {}
+  rctFailuresA = 0;
+  rctFailuresB = 0;
+  aptFailuresA = 0;
+  aptFailuresB = 0;
+  lastA = 0;
+  lastB = 0;
+  runA = 0;
+  runB = 0;
+  aptPos = 0;
+  refA = 0;
+  refB = 0;
+  cntA = 0;
+  cntB = 0;
+  constructor(
+    readonly C: number,
+    readonly Capt: number,
+  ) {}
   update(records: Uint8Array, start: number, end: number): void {
     for (let i = start; i < end; i++) {
       const r = records[i];
@@ -136,9 +157,20 @@ class OneByOne {
       this.runB = this.runB > 0 && b === this.lastB ? this.runB + 1 : 1;
       this.lastA = a;
       this.lastB = b;
-      if (this.runA >= this.C) { this.rctFailuresA++; this.runA = 0; }
-      if (this.runB >= this.C) { this.rctFailuresB++; this.runB = 0; }
-      if (this.aptPos === 0) { this.refA = a; this.refB = b; this.cntA = 0; this.cntB = 0; }
+      if (this.runA >= this.C) {
+        this.rctFailuresA++;
+        this.runA = 0;
+      }
+      if (this.runB >= this.C) {
+        this.rctFailuresB++;
+        this.runB = 0;
+      }
+      if (this.aptPos === 0) {
+        this.refA = a;
+        this.refB = b;
+        this.cntA = 0;
+        this.cntB = 0;
+      }
       this.cntA += a === this.refA ? 1 : 0;
       this.cntB += b === this.refB ? 1 : 0;
       if (++this.aptPos === APT_WINDOW) {
@@ -151,17 +183,45 @@ class OneByOne {
 }
 
 describe('grouped health update (four samples per table step)', () => {
-  const STATE = ['rctFailuresA', 'rctFailuresB', 'aptFailuresA', 'aptFailuresB', 'lastA', 'lastB', 'runA', 'runB', 'aptPos', 'refA', 'refB', 'cntA', 'cntB'] as const;
-  const stateOf = (t: object): Record<string, number> => Object.fromEntries(STATE.map((k) => [k, (t as Record<string, number>)[k]]));
+  const STATE = [
+    'rctFailuresA',
+    'rctFailuresB',
+    'aptFailuresA',
+    'aptFailuresB',
+    'lastA',
+    'lastB',
+    'runA',
+    'runB',
+    'aptPos',
+    'refA',
+    'refB',
+    'cntA',
+    'cntB',
+  ] as const;
+  const stateOf = (t: object): Record<string, number> =>
+    Object.fromEntries(STATE.map((k) => [k, (t as Record<string, number>)[k]]));
 
   // C from 2 (an alarm can fall inside any group) to the default 101; P(1) from nearly stuck to fair; any split.
-  for (const [alpha, h] of [[0.5, 1], [0.25, 1], [2 ** -4, 1], [2 ** -7, 1], [2 ** -20, 1], [2 ** -20, 0.2]] as const) {
+  for (const [alpha, h] of [
+    [0.5, 1],
+    [0.25, 1],
+    [2 ** -4, 1],
+    [2 ** -7, 1],
+    [2 ** -20, 1],
+    [2 ** -20, 0.2],
+  ] as const) {
     it(`equals the one-by-one reference after every call (alpha = 2^${Math.log2(alpha)}, H = ${h})`, () => {
       const t = new OutcomeHealthTests({ alpha, entropyPerBit: h });
       const packed = new OutcomeHealthTests({ alpha, entropyPerBit: h });
       const ref = new OneByOne(t.rctCutoff, t.aptCutoff);
       const r = rng(Math.round(-Math.log2(alpha) * 10 + h * 7));
-      for (const [pA, pB] of [[0.5, 0.5], [0.03, 0.97], [0.3, 0.6], [0.001, 0.999], [0.9, 0.1]]) {
+      for (const [pA, pB] of [
+        [0.5, 0.5],
+        [0.03, 0.97],
+        [0.3, 0.6],
+        [0.001, 0.999],
+        [0.9, 0.1],
+      ]) {
         const n = 30_000;
         const recs = new Uint8Array(n);
         for (let i = 0; i < n; i++) {
@@ -169,7 +229,8 @@ describe('grouped health update (four samples per table step)', () => {
           const clicks = Math.floor(r() * 16);
           const a = r() < pA ? 1 : 0;
           const b = r() < pB ? 1 : 0;
-          recs[i] = r() < 0.8 ? record(r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, a, b) : (Math.floor(r() * 4) << 4) | clicks;
+          recs[i] =
+            r() < 0.8 ? record(r() < 0.5 ? 1 : 0, r() < 0.5 ? 1 : 0, a, b) : (Math.floor(r() * 4) << 4) | clicks;
         }
         // the same samples as the extractor input packs them (2 bits each), fed at any alignment
         const codes = new Uint8Array(Math.ceil(n / 4));

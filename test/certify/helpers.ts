@@ -91,7 +91,14 @@ export function toBatches(
     let end = Math.min(records.length, i + 40);
     if (li < lostSorted.length) end = Math.min(end, lostSorted[li][0]);
     if (end <= i) continue;
-    batch.push({ kind: 'trials', first: startTrial + i, n: end - i, records: records.subarray(i, end), flags: flags | (pendingGap && gap ? 1 : 0), seq: seq++ });
+    batch.push({
+      kind: 'trials',
+      first: startTrial + i,
+      n: end - i,
+      records: records.subarray(i, end),
+      flags: flags | (pendingGap && gap ? 1 : 0),
+      seq: seq++,
+    });
     pendingGap = false;
     i = end;
     if (batch.length >= framesPerBatch) {

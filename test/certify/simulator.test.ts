@@ -25,7 +25,11 @@ async function certifyChip(opts: ChipOptions, trials: number, blockTrials = BLOC
   const chip = new SimulatedChip(opts);
   chip.receive(encodeFrame({ kind: 'START', flags: 0, seq: 1, source: 0, rate: 0, limit: trials }));
   const out: BlockResult[] = [];
-  for await (const r of certifyRun(runEventsFromBytes(chipBytes(chip)), { device: { serial: 'EPQ1-SIM', firmware: '1.0.3' }, blockTrials })) out.push(r);
+  for await (const r of certifyRun(runEventsFromBytes(chipBytes(chip)), {
+    device: { serial: 'EPQ1-SIM', firmware: '1.0.3' },
+    blockTrials,
+  }))
+    out.push(r);
   chip.close();
   return out;
 }
@@ -37,7 +41,10 @@ describe('certifyRun on the simulated chip (defaults: quantum, eps 2^-64, 2^22-t
   });
 
   it('a calibrated chip on a corrupting link (byte flips, lost frames): the lost trials are counted and the block still certified', async () => {
-    const res = await certifyChip({ seed: 11, calibrated: true, faults: { byteFlipRate: 1e-6, frameLossRate: 1e-4 } }, BLOCK);
+    const res = await certifyChip(
+      { seed: 11, calibrated: true, faults: { byteFlipRate: 1e-6, frameLossRate: 1e-4 } },
+      BLOCK,
+    );
     expect(res).toHaveLength(1);
     if (!res[0].ok) throw new Error(`refused: ${res[0].reason}`);
     expect(res[0].draft.lostTrials.link).toBeGreaterThan(0);

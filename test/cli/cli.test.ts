@@ -54,7 +54,11 @@ describe('epqrng info --simulate', () => {
     expect(text.stdout).toContain(`serial:        ${info.serial}\n`);
     expect(text.stdout).toContain(`firmware:      ${info.firmware}\n`);
     expect(JSON.parse(other.stdout).serial).not.toBe(info.serial);
-    expect(JSON.parse(uncal.stdout)).toMatchObject({ serial: info.serial, calibration: 'uncalibrated', faults: ['UNCALIBRATED'] });
+    expect(JSON.parse(uncal.stdout)).toMatchObject({
+      serial: info.serial,
+      calibration: 'uncalibrated',
+      faults: ['UNCALIBRATED'],
+    });
   });
 });
 
@@ -66,7 +70,11 @@ describe('bad input: one line, the documented exit code, no stack trace', () => 
 
   it('an invalid option value: exit 2, naming the option and the allowed values', async () => {
     const r = await epqrng(['info', '--simulate', '--sim-mode', 'quantum']);
-    expectOneLineError(r, 2, /^epqrng: --sim-mode must be one of honest, lhv, postselect, tamper, biased \(got 'quantum'\)$/);
+    expectOneLineError(
+      r,
+      2,
+      /^epqrng: --sim-mode must be one of honest, lhv, postselect, tamper, biased \(got 'quantum'\)$/,
+    );
     const seed = await epqrng(['info', '--simulate=-1']);
     expectOneLineError(seed, 2, /^epqrng: --simulate must be an integer from 0 to 4294967295 \(got '-1'\)$/);
     const unknown = await epqrng(['info', '--bogus']);
@@ -110,8 +118,27 @@ describe.skipIf(!hasSocat)('bad devices on a real pseudo-terminal (socat)', () =
         if (frame.kind !== 'GET_INFO') return;
         v2Port!.write(
           Buffer.concat([
-            encodeFrame({ kind: 'ACK', seq: seq++, flags: 0, ackSeq: frame.seq, ackType: FrameType.GET_INFO, status: 0, detail: 0 }),
-            encodeFrame({ kind: 'INFO', seq: seq++, flags: 0, protocol: [2, 0], firmware: [2, 0, 0], serial: 'EPQ1-0000BEEF', model: 'EPQ-2', maxTrialRate: 1_000_000, capabilities: 15, settingsFifo: 0 }),
+            encodeFrame({
+              kind: 'ACK',
+              seq: seq++,
+              flags: 0,
+              ackSeq: frame.seq,
+              ackType: FrameType.GET_INFO,
+              status: 0,
+              detail: 0,
+            }),
+            encodeFrame({
+              kind: 'INFO',
+              seq: seq++,
+              flags: 0,
+              protocol: [2, 0],
+              firmware: [2, 0, 0],
+              serial: 'EPQ1-0000BEEF',
+              model: 'EPQ-2',
+              maxTrialRate: 1_000_000,
+              capabilities: 15,
+              settingsFifo: 0,
+            }),
           ]),
         );
       },
@@ -131,20 +158,34 @@ describe.skipIf(!hasSocat)('bad devices on a real pseudo-terminal (socat)', () =
   it('a device that answers nothing: exit 3 after the ACK timeout and retries', async () => {
     const t0 = Date.now();
     const r = await epqrng(['info', '--port', silent.a]);
-    expectOneLineError(r, 3, new RegExp(`^epqrng: no answer from ${silent.a}: GET_INFO not acknowledged within 500 ms \\(3 tries\\); is it an EPQ-1\\?$`));
+    expectOneLineError(
+      r,
+      3,
+      new RegExp(
+        `^epqrng: no answer from ${silent.a}: GET_INFO not acknowledged within 500 ms \\(3 tries\\); is it an EPQ-1\\?$`,
+      ),
+    );
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
   });
 
   it('a device with protocol major 2: exit 3, refused by name', async () => {
     const r = await epqrng(['info', '--port', v2.a]);
-    expectOneLineError(r, 3, new RegExp(`^epqrng: device at ${v2.a} speaks protocol 2\\.0; this driver needs protocol 1\\.x$`));
+    expectOneLineError(
+      r,
+      3,
+      new RegExp(`^epqrng: device at ${v2.a} speaks protocol 2\\.0; this driver needs protocol 1\\.x$`),
+    );
   });
 });
 
 describe.skipIf(!hasSocat)('epqrng simulate --pty', () => {
   it('serves a chip that other processes open by path, until SIGINT', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'epqrng-sim-')), 'epq');
-    const child = spawn(process.execPath, ['bin/epqrng.js', 'simulate', '--pty', path, '--seed', '9', '--uncalibrated'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['bin/epqrng.js', 'simulate', '--pty', path, '--seed', '9', '--uncalibrated'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -157,7 +198,10 @@ describe.skipIf(!hasSocat)('epqrng simulate --pty', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(stdout).toBe(`${path}\n`);
-      const [overPty, inProcess] = await Promise.all([epqrng(['info', '--port', path, '--json']), epqrng(['info', '--simulate=9', '--sim-uncalibrated', '--json'])]);
+      const [overPty, inProcess] = await Promise.all([
+        epqrng(['info', '--port', path, '--json']),
+        epqrng(['info', '--simulate=9', '--sim-uncalibrated', '--json']),
+      ]);
       expect(overPty.code, overPty.stderr).toBe(0);
       const a = JSON.parse(overPty.stdout);
       const b = JSON.parse(inProcess.stdout);

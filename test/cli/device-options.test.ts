@@ -16,7 +16,20 @@ describe('deviceSelection', () => {
     expect(select('--serial', 'EPQ1-00C0FFEE')).toEqual({ kind: 'serial', serial: 'EPQ1-00C0FFEE' });
     expect(select()).toEqual({ kind: 'discover' });
     expect(select('--simulate')).toEqual({ kind: 'simulate', seed: 1, mode: 'honest', calibrated: true, faults: {} });
-    expect(select('--simulate=42', '--sim-mode', 'lhv', '--sim-uncalibrated', '--sim-fault', 'byteDropRate=1e-4', '--sim-fault', 'latchedDetector=2', '--sim-flash', '/tmp/f.json')).toEqual({
+    expect(
+      select(
+        '--simulate=42',
+        '--sim-mode',
+        'lhv',
+        '--sim-uncalibrated',
+        '--sim-fault',
+        'byteDropRate=1e-4',
+        '--sim-fault',
+        'latchedDetector=2',
+        '--sim-flash',
+        '/tmp/f.json',
+      ),
+    ).toEqual({
       kind: 'simulate',
       seed: 42,
       mode: 'lhv',
@@ -27,9 +40,13 @@ describe('deviceSelection', () => {
   });
 
   it('refuses contradictions in one line', () => {
-    expect(() => select('--port', 'a', '--serial', 'b')).toThrow(new UsageError('--port and --serial are mutually exclusive; pass one'));
+    expect(() => select('--port', 'a', '--serial', 'b')).toThrow(
+      new UsageError('--port and --serial are mutually exclusive; pass one'),
+    );
     expect(() => select('--sim-uncalibrated')).toThrow(new UsageError('--sim-uncalibrated needs --simulate'));
-    expect(() => select('--simulate', '--sim-fault', 'nope')).toThrow(new UsageError("--sim-fault must be key=value (got 'nope')"));
+    expect(() => select('--simulate', '--sim-fault', 'nope')).toThrow(
+      new UsageError("--sim-fault must be key=value (got 'nope')"),
+    );
   });
 });
 
@@ -38,7 +55,10 @@ describe('openDevice', () => {
 
   it('opens by serial and by discovery through the lister (PROTOCOL 2 ids)', async () => {
     const lister = () => sim.binding.list();
-    const bySerial = await openDevice({ kind: 'serial', serial: sim.chip.serial.toLowerCase() }, { lister, binding: sim.binding });
+    const bySerial = await openDevice(
+      { kind: 'serial', serial: sim.chip.serial.toLowerCase() },
+      { lister, binding: sim.binding },
+    );
     expect(bySerial.path).toBe(sim.path);
     expect(bySerial.info.serial).toBe(sim.chip.serial);
     await bySerial.close();
@@ -52,17 +72,30 @@ describe('openDevice', () => {
     expect(none).toBeInstanceOf(DeviceError);
     expect(none.message).toBe('no EPQ-1 found on USB; pass --port PATH, --serial S or --simulate');
     const [p] = await sim.binding.list();
-    const two = await openDevice({ kind: 'discover' }, { lister: async () => [p!, { ...p!, path: '/dev/ttyACM9', serialNumber: 'EPQ1-00000002' }] }).catch((e) => e);
+    const two = await openDevice(
+      { kind: 'discover' },
+      { lister: async () => [p!, { ...p!, path: '/dev/ttyACM9', serialNumber: 'EPQ1-00000002' }] },
+    ).catch((e) => e);
     expect(two).toBeInstanceOf(UsageError);
-    expect(two.message).toBe(`2 EPQ-1 found (${p!.serialNumber}, EPQ1-00000002); choose one with --serial S or --port PATH`);
+    expect(two.message).toBe(
+      `2 EPQ-1 found (${p!.serialNumber}, EPQ1-00000002); choose one with --serial S or --port PATH`,
+    );
   });
 });
 
 describe('--sim-flash as user input', () => {
   it('a flash file that cannot be created or is not a flash file: exit 2, one line naming --sim-flash (not an internal error)', async () => {
-    expectOneLineError(await epqrngInProcess('info', '--simulate', '--sim-flash', '/nonexistent/dir/flash.json'), 2, /^epqrng: --sim-flash \/nonexistent\/dir\/flash\.json: ENOENT$/);
+    expectOneLineError(
+      await epqrngInProcess('info', '--simulate', '--sim-flash', '/nonexistent/dir/flash.json'),
+      2,
+      /^epqrng: --sim-flash \/nonexistent\/dir\/flash\.json: ENOENT$/,
+    );
     const notFlash = join(mkdtempSync(join(tmpdir(), 'epqrng-flash-')), 'flash.json');
     writeFileSync(notFlash, 'not a flash file');
-    expectOneLineError(await epqrngInProcess('info', '--simulate', '--sim-flash', notFlash), 2, /^epqrng: --sim-flash \S+flash\.json: simulator flash file \S+ is not JSON/);
+    expectOneLineError(
+      await epqrngInProcess('info', '--simulate', '--sim-flash', notFlash),
+      2,
+      /^epqrng: --sim-flash \S+flash\.json: simulator flash file \S+ is not JSON/,
+    );
   });
 });

@@ -18,7 +18,10 @@ export async function run(argv, io) { ${body} }
 `;
   writeFileSync(join(dir, 'ok.ts'), cmd(`io.stdout.write('ran ' + argv.join(',') + '\\n'); return 0;`));
   writeFileSync(join(dir, 'device.ts'), cmd(`throw new DeviceError('X', 'device at /dev/x disconnected');`));
-  writeFileSync(join(dir, 'refused.ts'), cmd(`throw new CertificationRefusedError('BELL', 'S = 1.90 <= 2\\nrun epqrng calibrate');`));
+  writeFileSync(
+    join(dir, 'refused.ts'),
+    cmd(`throw new CertificationRefusedError('BELL', 'S = 1.90 <= 2\\nrun epqrng calibrate');`),
+  );
   writeFileSync(join(dir, 'bug.ts'), cmd(`throw new TypeError('x is not a function');`));
   writeFileSync(join(dir, 'helper.test.ts'), '');
   writeFileSync(join(dir, 'Bad_Name.ts'), '');
@@ -29,7 +32,13 @@ function io(): CommandIo & { out: () => string; err: () => string } {
   let out = '';
   let err = '';
   const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-  return { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), isTTY: false, out: () => out, err: () => err };
+  return {
+    stdout: sink((s) => (out += s)),
+    stderr: sink((s) => (err += s)),
+    isTTY: false,
+    out: () => out,
+    err: () => err,
+  };
 }
 
 describe('runCli', () => {

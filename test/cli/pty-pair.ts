@@ -23,7 +23,9 @@ export async function ptyPair(): Promise<PtyPair> {
   const dir = mkdtempSync(join(tmpdir(), 'epqrng-pty-'));
   const a = join(dir, 'a');
   const b = join(dir, 'b');
-  const proc: ChildProcess = spawn('socat', [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: 'ignore' });
+  const proc: ChildProcess = spawn('socat', [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], {
+    stdio: 'ignore',
+  });
   const deadline = Date.now() + 10_000;
   while (!(existsSync(a) && existsSync(b))) {
     if (Date.now() > deadline || proc.exitCode !== null) {

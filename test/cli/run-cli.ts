@@ -14,12 +14,26 @@ export interface Result {
 }
 
 /** `cwd` (default the package root) is where relative paths in `args` resolve. */
-export function epqrng(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000, cwd = root): Promise<Result> {
+export function epqrng(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+  cwd = root,
+): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [`${root}bin/epqrng.js`, ...args], { cwd, env: { ...process.env, ...env }, timeout: timeoutMs, encoding: 'latin1' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [`${root}bin/epqrng.js`, ...args],
+      { cwd, env: { ...process.env, ...env }, timeout: timeoutMs, encoding: 'latin1' },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : -1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -44,4 +58,3 @@ export function expectOneLineError(r: Result, code: number, pattern: RegExp): vo
   expect(lines[0]).toMatch(pattern);
   expect(r.stderr).not.toMatch(/\n\s+at /);
 }
-

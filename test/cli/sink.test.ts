@@ -5,7 +5,17 @@
  * certificate and its bytes on disk.
  */
 import { execFileSync } from 'node:child_process';
-import { close, closeSync, copyFileSync, mkdtempSync, open, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  close,
+  closeSync,
+  copyFileSync,
+  mkdtempSync,
+  open,
+  openSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,8 +44,25 @@ async function withStdout(stdout: NodeJS.WritableStream, ...argv: string[]): Pro
 describe('epqrng stream and replay outputs', () => {
   it('an --out or --certs that cannot be opened: exit 2, one line naming it (not an internal error)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-sink-'));
-    expectOneLineError(await epqrngInProcess('stream', '--simulate', '--bytes', '64', '--out', join(dir, 'x.bin'), '--certs', '/nonexistent/dir/c.jsonl'), 2, /^epqrng: cannot write --certs \/nonexistent\/dir\/c\.jsonl: ENOENT$/);
-    expectOneLineError(await epqrngInProcess('stream', '--simulate', '--bytes', '64', '--out', '/nonexistent/dir/x.bin'), 2, /^epqrng: cannot write --out \/nonexistent\/dir\/x\.bin: ENOENT$/);
+    expectOneLineError(
+      await epqrngInProcess(
+        'stream',
+        '--simulate',
+        '--bytes',
+        '64',
+        '--out',
+        join(dir, 'x.bin'),
+        '--certs',
+        '/nonexistent/dir/c.jsonl',
+      ),
+      2,
+      /^epqrng: cannot write --certs \/nonexistent\/dir\/c\.jsonl: ENOENT$/,
+    );
+    expectOneLineError(
+      await epqrngInProcess('stream', '--simulate', '--bytes', '64', '--out', '/nonexistent/dir/x.bin'),
+      2,
+      /^epqrng: cannot write --out \/nonexistent\/dir\/x\.bin: ENOENT$/,
+    );
   });
 
   it('a run that cannot start (no such port) leaves an existing --out and --certs as they were', async () => {
@@ -44,7 +71,21 @@ describe('epqrng stream and replay outputs', () => {
     const certs = join(dir, 'keep.jsonl');
     writeFileSync(out, 'earlier output');
     writeFileSync(certs, 'earlier certificates\n');
-    expectOneLineError(await epqrngInProcess('stream', '--port', join(dir, 'no-such-port'), '--bytes', '64', '--out', out, '--certs', certs), 3, /^epqrng: cannot open /);
+    expectOneLineError(
+      await epqrngInProcess(
+        'stream',
+        '--port',
+        join(dir, 'no-such-port'),
+        '--bytes',
+        '64',
+        '--out',
+        out,
+        '--certs',
+        certs,
+      ),
+      3,
+      /^epqrng: cannot open /,
+    );
     expect(readFileSync(out, 'utf8')).toBe('earlier output');
     expect(readFileSync(certs, 'utf8')).toBe('earlier certificates\n');
   });
@@ -56,8 +97,25 @@ describe('epqrng stream and replay outputs', () => {
     symlinkSync(rec, join(dir, 'link.epqrec'));
     const before = sha(rec);
     const seed = join(fixtures, 'extractor-seed.bin');
-    expectOneLineError(await epqrngInProcess('replay', rec, '--extractor-seed', seed, '--out', join(dir, '.', 'run.epqrec')), 2, /--out .*run\.epqrec is the same file as FILE .*run\.epqrec/);
-    expectOneLineError(await epqrngInProcess('replay', rec, '--extractor-seed', seed, '--out', join(dir, 'o.bin'), '--certs', join(dir, 'link.epqrec')), 2, /--certs .*link\.epqrec is the same file as FILE/);
+    expectOneLineError(
+      await epqrngInProcess('replay', rec, '--extractor-seed', seed, '--out', join(dir, '.', 'run.epqrec')),
+      2,
+      /--out .*run\.epqrec is the same file as FILE .*run\.epqrec/,
+    );
+    expectOneLineError(
+      await epqrngInProcess(
+        'replay',
+        rec,
+        '--extractor-seed',
+        seed,
+        '--out',
+        join(dir, 'o.bin'),
+        '--certs',
+        join(dir, 'link.epqrec'),
+      ),
+      2,
+      /--certs .*link\.epqrec is the same file as FILE/,
+    );
     expect(sha(rec)).toBe(before);
   });
 
@@ -66,7 +124,21 @@ describe('epqrng stream and replay outputs', () => {
     const seed = join(dir, 'seed.bin');
     copyFileSync(join(fixtures, 'extractor-seed.bin'), seed);
     const before = sha(seed);
-    expectOneLineError(await epqrngInProcess('stream', '--simulate', ...SMALL, '--bytes', '64', '--extractor-seed', seed, '--out', `${dir}/./seed.bin`), 2, /--out .*seed\.bin is the same file as --extractor-seed/);
+    expectOneLineError(
+      await epqrngInProcess(
+        'stream',
+        '--simulate',
+        ...SMALL,
+        '--bytes',
+        '64',
+        '--extractor-seed',
+        seed,
+        '--out',
+        `${dir}/./seed.bin`,
+      ),
+      2,
+      /--out .*seed\.bin is the same file as --extractor-seed/,
+    );
     expect(sha(seed)).toBe(before);
   });
 
@@ -96,7 +168,11 @@ describe('epqrng stream and replay outputs', () => {
     const sink = await CertifiedSink.open('-', certs, out);
     // Stall libuv's file-system threads (4 by default): each blocks in open() of a FIFO that has no writer yet.
     const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-    const stalls = Array.from({ length: threads }, () => new Promise<void>((done) => open(fifo, 'r', (_e, fd) => (fd === undefined ? done() : close(fd, () => done())))));
+    const stalls = Array.from(
+      { length: threads },
+      () =>
+        new Promise<void>((done) => open(fifo, 'r', (_e, fd) => (fd === undefined ? done() : close(fd, () => done())))),
+    );
     async function* block(): AsyncGenerator<Uint8Array, string, void> {
       sink.onCertificate('{"blockIndex":0}');
       yield new Uint8Array([1, 2, 3]);

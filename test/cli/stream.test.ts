@@ -39,16 +39,32 @@ describe('epqrng stream', () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
     const out = join(dir, 'out.bin');
     const certs = join(dir, 'certs.jsonl');
-    const r = await epqrng(['stream', '--simulate=3', '--sim-uncalibrated', '--bytes', '64', '--out', out, '--certs', certs], {}, 120_000);
+    const r = await epqrng(
+      ['stream', '--simulate=3', '--sim-uncalibrated', '--bytes', '64', '--out', out, '--certs', certs],
+      {},
+      120_000,
+    );
     expectOneLineError(r, 1, /certification refused .* S = 0\.\d+ <= 2 .*run epqrng calibrate/);
     expect(statSync(out).size).toBe(0);
     expect(statSync(certs).size).toBe(0);
   });
 
   it('refuses bad option values with exit 2', async () => {
-    expectOneLineError(await epqrng(['stream', '--simulate', '--eps', '2']), 2, /--eps must be a probability in \(0, 1\)/);
-    expectOneLineError(await epqrng(['stream', '--simulate', '--adversary', 'alien']), 2, /--adversary must be one of quantum, classical/);
-    expectOneLineError(await epqrng(['stream', '--simulate', '--extractor-seed', '/nonexistent/seed']), 2, /cannot read extractor seed file \/nonexistent\/seed/);
+    expectOneLineError(
+      await epqrng(['stream', '--simulate', '--eps', '2']),
+      2,
+      /--eps must be a probability in \(0, 1\)/,
+    );
+    expectOneLineError(
+      await epqrng(['stream', '--simulate', '--adversary', 'alien']),
+      2,
+      /--adversary must be one of quantum, classical/,
+    );
+    expectOneLineError(
+      await epqrng(['stream', '--simulate', '--extractor-seed', '/nonexistent/seed']),
+      2,
+      /cannot read extractor seed file \/nonexistent\/seed/,
+    );
   });
 });
 
@@ -57,12 +73,16 @@ describe('epqrng stream interrupted', () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
     const out = join(dir, 'out.bin');
     const certs = join(dir, 'certs.jsonl');
-    const child = spawn(process.execPath, ['bin/epqrng.js', 'stream', '--simulate=4', '--out', out, '--certs', certs], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/epqrng.js', 'stream', '--simulate=4', '--out', out, '--certs', certs], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     // Wait for the first certified block on disk, then interrupt.
     const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline && !(existsSync(certs) && statSync(certs).size > 0)) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && !(existsSync(certs) && statSync(certs).size > 0))
+      await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(code, stderr).toBe(0);
@@ -78,20 +98,45 @@ describe('epqrng stream that delivers fewer bytes than --bytes never exits 0', (
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
     const out = join(dir, 'out.bin');
     const certs = join(dir, 'certs.jsonl');
-    const child = spawn(process.execPath, ['bin/epqrng.js', 'stream', '--simulate=4', '--block-trials', '262144', '--adversary', 'classical', '--eps', '1e-6', '--bytes', '100000000', '--out', out, '--certs', certs], {
-      cwd: root,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/epqrng.js',
+        'stream',
+        '--simulate=4',
+        '--block-trials',
+        '262144',
+        '--adversary',
+        'classical',
+        '--eps',
+        '1e-6',
+        '--bytes',
+        '100000000',
+        '--out',
+        out,
+        '--certs',
+        certs,
+      ],
+      {
+        cwd: root,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline && !(existsSync(certs) && statSync(certs).size > 0)) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && !(existsSync(certs) && statSync(certs).size > 0))
+      await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     const size = statSync(out).size;
     expect(size).toBeGreaterThan(0);
     expect(size).toBeLessThan(100_000_000);
-    expectOneLineError({ code: code ?? -1, stdout: '', stderr }, 143, new RegExp(`^epqrng: interrupted by SIGTERM: ${size} certified bytes of the 100000000 asked for written`));
+    expectOneLineError(
+      { code: code ?? -1, stdout: '', stderr },
+      143,
+      new RegExp(`^epqrng: interrupted by SIGTERM: ${size} certified bytes of the 100000000 asked for written`),
+    );
   });
 
   describe.skipIf(!hasSocat)('a chip that ends the run by itself (a STATUS in state IDLE, no STOP sent)', () => {
@@ -107,18 +152,30 @@ describe('epqrng stream that delivers fewer bytes than --bytes never exits 0', (
       }
     });
   });
-
 });
 
 describe.skipIf(!hasSocat)('epqrng stream --settings host on a chip whose INFO rules it out (PROTOCOL 4 INFO)', () => {
   it('capability bit 0 clear, or a settings FIFO of 0: exit 3, one line naming the chip, before any START', async () => {
     for (const [info, pattern] of [
-      [{ capabilities: 14 }, /^epqrng: device EPQ1-0000BEEF does not take host settings \(INFO capabilities 0xe, bit 0 clear\)/],
+      [
+        { capabilities: 14 },
+        /^epqrng: device EPQ1-0000BEEF does not take host settings \(INFO capabilities 0xe, bit 0 clear\)/,
+      ],
       [{ settingsFifo: 0 }, /^epqrng: device EPQ1-0000BEEF reports a host-settings FIFO of 0 trials/],
     ] as const) {
       const chip = await fakePtyChip(info);
       try {
-        const r = await epqrng(['stream', '--port', chip.path, '--settings', 'host', '--bytes', '64', '--out', '/dev/null']);
+        const r = await epqrng([
+          'stream',
+          '--port',
+          chip.path,
+          '--settings',
+          'host',
+          '--bytes',
+          '64',
+          '--out',
+          '/dev/null',
+        ]);
         expectOneLineError(r, 3, pattern);
         expect(chip.commands).not.toContain('START');
       } finally {
@@ -132,20 +189,39 @@ describe.skipIf(!hasSocat)('epqrng stream --settings host on a chip whose INFO r
  * A scripted chip on a PTY (socat): INFO as given, every command ACKed OK, and
  * START followed at once by a STATUS in state IDLE (the run ends by itself).
  */
-async function fakePtyChip(info: { capabilities?: number; settingsFifo?: number }): Promise<{ path: string; commands: string[]; close(): Promise<void> }> {
+async function fakePtyChip(info: {
+  capabilities?: number;
+  settingsFifo?: number;
+}): Promise<{ path: string; commands: string[]; close(): Promise<void> }> {
   const pty = await ptyPair();
   const port = new SerialPort({ path: pty.b, baudRate: 921600 });
   const commands: string[] = [];
   let seq = 700;
   const send = (...frames: Buffer[]): void => void port.write(Buffer.concat(frames));
-  const ack = (f: HostFrame): Buffer => encodeFrame({ kind: 'ACK', seq: seq++, flags: 0, ackSeq: f.seq, ackType: FrameType[f.kind], status: 0, detail: 0 });
+  const ack = (f: HostFrame): Buffer =>
+    encodeFrame({ kind: 'ACK', seq: seq++, flags: 0, ackSeq: f.seq, ackType: FrameType[f.kind], status: 0, detail: 0 });
   const sync = new FrameSync({
     accept: 'host',
     onFrame: (f) => {
       const frame = f as HostFrame;
       commands.push(frame.kind);
       if (frame.kind === 'GET_INFO') {
-        send(ack(frame), encodeFrame({ kind: 'INFO', seq: seq++, flags: 0, protocol: [1, 0], firmware: [1, 0, 0], serial: 'EPQ1-0000BEEF', model: 'EPQ-1', maxTrialRate: 1_000_000, capabilities: 15, settingsFifo: 65536, ...info }));
+        send(
+          ack(frame),
+          encodeFrame({
+            kind: 'INFO',
+            seq: seq++,
+            flags: 0,
+            protocol: [1, 0],
+            firmware: [1, 0, 0],
+            serial: 'EPQ1-0000BEEF',
+            model: 'EPQ-1',
+            maxTrialRate: 1_000_000,
+            capabilities: 15,
+            settingsFifo: 65536,
+            ...info,
+          }),
+        );
       } else if (frame.kind === 'START') {
         // PROTOCOL 5 START: acknowledged ... and then the chip goes IDLE at once (a reset, a glitch, a lie).
         send(ack(frame), encodeFrame({ ...baseStatus, seq: seq++, flags: 0, state: 0 }));

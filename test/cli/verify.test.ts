@@ -17,13 +17,29 @@ const seed = join(fixtures, 'extractor-seed.bin');
 
 describe('epqrng verify on a tampered certificate file', () => {
   it('the untampered fixture verifies (exit 0)', async () => {
-    const r = await epqrngInProcess('verify', rec, '--certs', join(fixtures, 'honest-calibrated.certs'), '--extractor-seed', seed);
+    const r = await epqrngInProcess(
+      'verify',
+      rec,
+      '--certs',
+      join(fixtures, 'honest-calibrated.certs'),
+      '--extractor-seed',
+      seed,
+    );
     expect(r.code, r.stderr).toBe(0);
   });
 
   it('--output naming a directory: exit 2, one line (not an internal error)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-verify-'));
-    const r = await epqrngInProcess('verify', rec, '--certs', join(fixtures, 'honest-calibrated.certs'), '--extractor-seed', seed, '--output', dir);
+    const r = await epqrngInProcess(
+      'verify',
+      rec,
+      '--certs',
+      join(fixtures, 'honest-calibrated.certs'),
+      '--extractor-seed',
+      seed,
+      '--output',
+      dir,
+    );
     expectOneLineError(r, 2, /^epqrng: cannot read output \S+: EISDIR$/);
   });
 
@@ -34,7 +50,10 @@ describe('epqrng verify on a tampered certificate file', () => {
     lines[0] = lines[0]!.replace(/}$/, ',"__proto__":{"sLowerBound":2.9,"adversary":"none"}}');
     const certs = join(dir, 'tampered.certs');
     writeFileSync(certs, lines.join('\n') + '\n');
-    expect((JSON.parse(lines[0]!) as Record<string, unknown>)['__proto__']).toEqual({ sLowerBound: 2.9, adversary: 'none' });
+    expect((JSON.parse(lines[0]!) as Record<string, unknown>)['__proto__']).toEqual({
+      sLowerBound: 2.9,
+      adversary: 'none',
+    });
     const r = await epqrngInProcess('verify', rec, '--certs', certs, '--extractor-seed', seed);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/^epqrng: verify: block 0 \(line 1 of .*tampered\.certs\): __proto__/);
@@ -42,19 +61,38 @@ describe('epqrng verify on a tampered certificate file', () => {
 });
 
 describe('messages quoting a crafted file cannot drive the terminal', () => {
-  it("a recording whose header holds escape sequences: replay and verify print them escaped, one line, exit 2", async () => {
+  it('a recording whose header holds escape sequences: replay and verify print them escaped, one line, exit 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-verify-'));
     const rec = join(dir, 'crafted.epqrec');
     // Erase the line, print a green "all match", hide what follows.
     const tool = 'x\x1b[2K\r\x1b[32mverified 1 certificates: all match\x1b[0m\x1b[8m\x9b2K\u202e';
-    const header: RecordingHeader = { format: 'epqrng-recording', version: 1, tool, commandLine: [], clock: 'none', device: null, extractorSeed: null };
+    const header: RecordingHeader = {
+      format: 'epqrng-recording',
+      version: 1,
+      tool,
+      commandLine: [],
+      clock: 'none',
+      device: null,
+      extractorSeed: null,
+    };
     const end = Buffer.from(JSON.stringify({ records: 0, deviceBytes: 0, hostBytes: 0 }));
     writeFileSync(rec, Buffer.concat([encodeFilePreamble(header), encodeRecord(Direction.END, 0, end)]));
     for (const r of [
       await epqrngInProcess('replay', rec, '--out', join(dir, 'o.bin')),
-      await epqrngInProcess('verify', rec, '--certs', join(fixtures, 'honest-calibrated.certs'), '--extractor-seed', seed),
+      await epqrngInProcess(
+        'verify',
+        rec,
+        '--certs',
+        join(fixtures, 'honest-calibrated.certs'),
+        '--extractor-seed',
+        seed,
+      ),
     ]) {
-      expectOneLineError(r, 2, /was recorded by 'x\\x1b\[2K\\x0d\\x1b\[32mverified 1 certificates: all match\\x1b\[0m\\x1b\[8m\\x9b2K\\u202e'/);
+      expectOneLineError(
+        r,
+        2,
+        /was recorded by 'x\\x1b\[2K\\x0d\\x1b\[32mverified 1 certificates: all match\\x1b\[0m\\x1b\[8m\\x9b2K\\u202e'/,
+      );
       expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
     }
   });
@@ -67,10 +105,32 @@ describe('replay and verify inputs', () => {
     writeFileSync(short, 'short');
     const hostRec = join(fixtures, 'host-settings.epqrec');
     for (const r of [
-      await epqrngInProcess('replay', hostRec, '--settings-seed', short, '--extractor-seed', seed, '--out', join(dir, 'o.bin')),
-      await epqrngInProcess('verify', hostRec, '--settings-seed', short, '--extractor-seed', seed, '--certs', join(fixtures, 'host-settings.certs')),
+      await epqrngInProcess(
+        'replay',
+        hostRec,
+        '--settings-seed',
+        short,
+        '--extractor-seed',
+        seed,
+        '--out',
+        join(dir, 'o.bin'),
+      ),
+      await epqrngInProcess(
+        'verify',
+        hostRec,
+        '--settings-seed',
+        short,
+        '--extractor-seed',
+        seed,
+        '--certs',
+        join(fixtures, 'host-settings.certs'),
+      ),
     ]) {
-      expectOneLineError(r, 2, /^epqrng: settings seed file \S+short\.seed is too short: 128 bits needed, 40 bits found$/);
+      expectOneLineError(
+        r,
+        2,
+        /^epqrng: settings seed file \S+short\.seed is too short: 128 bits needed, 40 bits found$/,
+      );
     }
   });
 });

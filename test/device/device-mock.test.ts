@@ -47,11 +47,15 @@ describe('Device.open', () => {
   it('gives up on a silent device after the ACK timeout times the tries', async () => {
     const chip = new FakeChip({ silent: true });
     const t0 = performance.now();
-    const err = await Device.open({ path: chip.path, binding: chip.binding, ackTimeoutMs: 150, retries: 2 }).catch((e) => e);
+    const err = await Device.open({ path: chip.path, binding: chip.binding, ackTimeoutMs: 150, retries: 2 }).catch(
+      (e) => e,
+    );
     const elapsedMs = performance.now() - t0;
     expect(err).toBeInstanceOf(DeviceError);
     expect(err.code).toBe('NO_ANSWER');
-    expect(err.message).toBe(`no answer from ${chip.path}: GET_INFO not acknowledged within 150 ms (3 tries); is it an EPQ-1?`);
+    expect(err.message).toBe(
+      `no answer from ${chip.path}: GET_INFO not acknowledged within 150 ms (3 tries); is it an EPQ-1?`,
+    );
     expect(chip.count('GET_INFO')).toBe(3);
     expect(elapsedMs).toBeGreaterThanOrEqual(3 * 150 - 5);
     expect(elapsedMs).toBeLessThan(3 * 150 + 2000); // generous: 2 shared cores
@@ -102,7 +106,10 @@ describe('commands', () => {
   });
 
   it('retries idempotent commands with a fresh seq, never the others', async () => {
-    const { chip, device } = await open({ dropFirst: { SET_WINDOW: 2, RESET: 1, START: 1, SAVE_CALIBRATION: 1, MEASURE_COUNTS: 1 } }, { ackTimeoutMs: 100, retries: 2 });
+    const { chip, device } = await open(
+      { dropFirst: { SET_WINDOW: 2, RESET: 1, START: 1, SAVE_CALIBRATION: 1, MEASURE_COUNTS: 1 } },
+      { ackTimeoutMs: 100, retries: 2 },
+    );
     await device.setWindow(900);
     const windows = chip.received.filter((f) => f.kind === 'SET_WINDOW');
     expect(windows.length).toBe(3);
@@ -114,7 +121,7 @@ describe('commands', () => {
       ['SAVE_CALIBRATION', () => device.saveCalibration()],
       ['MEASURE_COUNTS', () => device.measureCounts({ angleACentideg: 0, angleBCentideg: 2250, integrationMs: 10 })],
     ] as const) {
-      const err = await (call as () => Promise<unknown>)().catch((e: DeviceError) => e) as DeviceError;
+      const err = (await (call as () => Promise<unknown>)().catch((e: DeviceError) => e)) as DeviceError;
       expect(err, what).toBeInstanceOf(DeviceError);
       expect(err.message).toBe(`${what} got no ACK within 100 ms`);
       expect(chip.count(what)).toBe(1);
@@ -123,7 +130,9 @@ describe('commands', () => {
   });
 
   it('turns a non-OK ACK into a DeviceError naming the command, the status and the BAD_ARGUMENT offset', async () => {
-    const { chip, device } = await open({ ackStatus: { SET_BIAS: [AckStatus.BAD_ARGUMENT, 2], START: [AckStatus.BAD_STATE] } });
+    const { chip, device } = await open({
+      ackStatus: { SET_BIAS: [AckStatus.BAD_ARGUMENT, 2], START: [AckStatus.BAD_STATE] },
+    });
     const local = await device.setBias(0, 45000).catch((e) => e);
     expect(local).toBeInstanceOf(InputError); // out of PROTOCOL 5 range: refused before the wire
     expect(local.message).toBe('SET_BIAS: SET_BIAS bias = 45000 is outside 20000..40000 (PROTOCOL 5)');
@@ -144,7 +153,17 @@ describe('commands', () => {
       onCommand: (f, c) => {
         if (f.kind !== 'MEASURE_COUNTS') return false;
         c.send(c.ack(f));
-        const counts = { kind: 'COUNTS' as const, angleA: f.angleA, angleB: f.angleB, integration: f.integration, singles: [1, 2, 3, 4] as [number, number, number, number], coincidences: [0, 0, 0, 0] as [number, number, number, number], trials: 20, window: 1000, delay: -5 };
+        const counts = {
+          kind: 'COUNTS' as const,
+          angleA: f.angleA,
+          angleB: f.angleB,
+          integration: f.integration,
+          singles: [1, 2, 3, 4] as [number, number, number, number],
+          coincidences: [0, 0, 0, 0] as [number, number, number, number],
+          trials: 20,
+          window: 1000,
+          delay: -5,
+        };
         setTimeout(() => c.send({ ...counts, id: f.id + 1, trials: 999 }, { ...counts, id: f.id }), 20);
         return true;
       },
@@ -202,7 +221,7 @@ describe('runs', () => {
     await device.close();
   });
 
-  it('a whole short run in the same chunk as START\'s ACK still ends at its STATUS IDLE', async () => {
+  it("a whole short run in the same chunk as START's ACK still ends at its STATUS IDLE", async () => {
     const { device } = await open({
       onCommand: (f, c) => {
         if (f.kind !== 'START') return false;
@@ -414,7 +433,7 @@ describe('runs', () => {
 void encodeFrame;
 
 describe('host-settings credit', () => {
-  it('onCredit sees a CREDIT that arrived with START\'s ACK, before start() resolved, then every later one', async () => {
+  it("onCredit sees a CREDIT that arrived with START's ACK, before start() resolved, then every later one", async () => {
     const { chip, device } = await open({
       onCommand: (f, c) => {
         if (f.kind !== 'START') return false;

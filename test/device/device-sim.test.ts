@@ -14,7 +14,11 @@ import { hasSocat } from '../cli/pty-pair.ts';
 describe('device with the simulated chip', () => {
   it('a temperature fault during a run ends it with a DeviceFaultError; START is refused until RESET', async () => {
     // PROTOCOL 4 STATUS: bit 1 TEMPERATURE (outside 15..35 C) puts the chip in FAULT.
-    const sim = createSimulatedPort({ seed: 5, calibrated: true, faults: { temperatureCentidegrees: 4000, atMs: 200 } });
+    const sim = createSimulatedPort({
+      seed: 5,
+      calibrated: true,
+      faults: { temperatureCentidegrees: 4000, atMs: 200 },
+    });
     const device = await Device.open({ path: sim.path, binding: sim.binding });
     try {
       await device.setStatusInterval(100);
@@ -47,32 +51,35 @@ describe('device with the simulated chip', () => {
     }
   });
 
-  it.skipIf(!hasSocat)('unplug mid-run over a real PTY: the run and pending commands reject with DISCONNECTED', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'epqrng-unplug-'));
-    const server = await servePty(join(dir, 'epq'), { seed: 12, calibrated: true });
-    const device = await Device.open({ path: server.path });
-    const disconnects: DeviceError[] = [];
-    device.on('disconnect', (e: DeviceError) => disconnects.push(e));
-    try {
-      const run = await device.start();
-      const events: RunEvent[] = [];
-      let unplugged: Promise<void> | undefined;
-      const err = await (async () => {
-        for await (const batch of run) {
-          events.push(...batch);
-          if (!unplugged && events.length > 100) unplugged = server.close(); // socat dies: the PTY goes away
-        }
-      })().catch((e) => e);
-      await unplugged;
-      expect(err).toBeInstanceOf(DeviceError);
-      expect(err.code).toBe('DISCONNECTED');
-      expect(err.message).toMatch(new RegExp(`^device at ${server.path} disconnected`));
-      expect(err.message).not.toMatch(/\n/);
-      await expect(device.getStatus()).rejects.toBe(err);
-      expect(disconnects).toEqual([err]);
-    } finally {
-      await device.close();
-      await server.close();
-    }
-  });
+  it.skipIf(!hasSocat)(
+    'unplug mid-run over a real PTY: the run and pending commands reject with DISCONNECTED',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'epqrng-unplug-'));
+      const server = await servePty(join(dir, 'epq'), { seed: 12, calibrated: true });
+      const device = await Device.open({ path: server.path });
+      const disconnects: DeviceError[] = [];
+      device.on('disconnect', (e: DeviceError) => disconnects.push(e));
+      try {
+        const run = await device.start();
+        const events: RunEvent[] = [];
+        let unplugged: Promise<void> | undefined;
+        const err = await (async () => {
+          for await (const batch of run) {
+            events.push(...batch);
+            if (!unplugged && events.length > 100) unplugged = server.close(); // socat dies: the PTY goes away
+          }
+        })().catch((e) => e);
+        await unplugged;
+        expect(err).toBeInstanceOf(DeviceError);
+        expect(err.code).toBe('DISCONNECTED');
+        expect(err.message).toMatch(new RegExp(`^device at ${server.path} disconnected`));
+        expect(err.message).not.toMatch(/\n/);
+        await expect(device.getStatus()).rejects.toBe(err);
+        expect(disconnects).toEqual([err]);
+      } finally {
+        await device.close();
+        await server.close();
+      }
+    },
+  );
 });

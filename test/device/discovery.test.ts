@@ -35,7 +35,9 @@ describe('discovery (PROTOCOL 2: vendor 0x1209, product 0x0001)', () => {
     const err = await findBySerial('EPQ1-12345678', lister).catch((e) => e);
     expect(err).toBeInstanceOf(DeviceError);
     expect(err.exitCode).toBe(ExitCode.DEVICE);
-    expect(err.message).toBe('no EPQ-1 with serial EPQ1-12345678 found (found: EPQ1-00C0FFEE, EPQ1-DEADBEEF, EPQ1-0000ABCD)');
+    expect(err.message).toBe(
+      'no EPQ-1 with serial EPQ1-12345678 found (found: EPQ1-00C0FFEE, EPQ1-DEADBEEF, EPQ1-0000ABCD)',
+    );
   });
 
   it('turns a lister failure into a one-line DeviceError naming the cause', async () => {

@@ -54,10 +54,13 @@ describe('runEventsFromBytes', () => {
   let seq = 10;
   for (let i = 0; i < 200; i++) {
     frames.push(trialsFrame(seq++, i * 40, 40));
-    if (i % 50 === 49) frames.push(encodeFrame({ ...baseStatus, seq: seq++, flags: 0, state: 1, trials: (i + 1) * 40 } as DeviceFrame));
+    if (i % 50 === 49)
+      frames.push(encodeFrame({ ...baseStatus, seq: seq++, flags: 0, state: 1, trials: (i + 1) * 40 } as DeviceFrame));
   }
   frames.push(encodeFrame({ kind: 'CREDIT', seq: seq++, flags: 0, free: 4096, consumed: 123 }));
-  frames.push(encodeFrame({ kind: 'ACK', seq: seq++, flags: 0, ackSeq: 1, ackType: FrameType.STOP, status: 0, detail: 0 }));
+  frames.push(
+    encodeFrame({ kind: 'ACK', seq: seq++, flags: 0, ackSeq: 1, ackType: FrameType.STOP, status: 0, detail: 0 }),
+  );
   const capture = Buffer.concat(frames);
 
   it('gives the same events whatever the chunking (1 byte .. 4 KiB chunks)', async () => {
@@ -74,7 +77,12 @@ describe('runEventsFromBytes', () => {
   it('skips corrupted frames and noise, re-locks, and reports the lost seqs as link loss', async () => {
     const corrupted = Buffer.from(capture);
     corrupted[64 * 5 + 20] ^= 0x01; // frame 5 fails its CRC
-    const noisy = Buffer.concat([Buffer.from([0xe5, 0x51, 0x01, 0xe5]), corrupted.subarray(0, 64 * 100), Buffer.alloc(37, 0xe5), corrupted.subarray(64 * 100)]);
+    const noisy = Buffer.concat([
+      Buffer.from([0xe5, 0x51, 0x01, 0xe5]),
+      corrupted.subarray(0, 64 * 100),
+      Buffer.alloc(37, 0xe5),
+      corrupted.subarray(64 * 100),
+    ]);
     const stats = emptyRunStats();
     const got = await events(split(noisy, rng(3), 500), stats);
     const trials = got.filter((e) => e.kind === 'trials');
@@ -89,7 +97,11 @@ describe('runEventsFromBytes', () => {
     const payload = new Uint8Array(52);
     payload[8] = 1;
     payload[12] = 0x80; // PROTOCOL 4 TRIALS: bit 7 reserved
-    const bytes = Buffer.concat([trialsFrame(1, 0, 40), encodeRaw(FrameType.TRIALS, 0, 2, payload), trialsFrame(3, 40, 40)]);
+    const bytes = Buffer.concat([
+      trialsFrame(1, 0, 40),
+      encodeRaw(FrameType.TRIALS, 0, 2, payload),
+      trialsFrame(3, 40, 40),
+    ]);
     const got = await events([bytes]);
     expect(got.map((e) => e.kind)).toEqual(['trials', 'invalid', 'trials']);
     expect(got[1]).toMatchObject({ kind: 'invalid', reason: 'reserved', type: FrameType.TRIALS });
@@ -102,13 +114,23 @@ describe('runEventsFromBytes', () => {
   });
 
   it('a different TRIALS frame under a repeated seq, reusing the trial indices, ends the run in certify (it cannot add to S)', async () => {
-    const other = encodeFrame({ kind: 'TRIALS', seq: 5, flags: 0, first: 0, n: 40, records: new Uint8Array(40).fill(3) } as DeviceFrame);
+    const other = encodeFrame({
+      kind: 'TRIALS',
+      seq: 5,
+      flags: 0,
+      first: 0,
+      n: 40,
+      records: new Uint8Array(40).fill(3),
+    } as DeviceFrame);
     const batches: RunEvent[][] = [await events([Buffer.concat([trialsFrame(5, 0, 40), other])])];
     const run = (async function* () {
       yield* batches;
     })();
     const certify = (async () => {
-      for await (const _ of certifyRun(run, { device: { serial: 'EPQ1-TEST0000', firmware: '1.0.3' }, blockTrials: 1000 })) {
+      for await (const _ of certifyRun(run, {
+        device: { serial: 'EPQ1-TEST0000', firmware: '1.0.3' },
+        blockTrials: 1000,
+      })) {
         // no block completes
       }
     })();
@@ -119,7 +141,9 @@ describe('runEventsFromBytes', () => {
     const status = encodeFrame({ ...baseStatus, seq: 5, flags: 0, faults: 1 << 6, state: 1 } as DeviceFrame);
     const stats = emptyRunStats();
     const got = await events([Buffer.concat([trialsFrame(5, 0, 40), status, status, trialsFrame(6, 40, 40)])], stats);
-    expect(got.map((e) => (e.kind === 'trials' ? e.first : e.kind === 'status' ? `status ${e.status.faults}` : e.kind))).toEqual([0, 'status 64', 40]);
+    expect(
+      got.map((e) => (e.kind === 'trials' ? e.first : e.kind === 'status' ? `status ${e.status.faults}` : e.kind)),
+    ).toEqual([0, 'status 64', 40]);
     expect(stats.linkLostFrames).toBe(0);
   });
 });

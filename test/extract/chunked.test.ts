@@ -5,7 +5,6 @@ import { ChunkedToeplitzPlan, chunkLayout, DEFAULT_MAX_FFT_SIZE } from '../../sr
 import { goodFftSize } from '../../src/extract/fft.ts';
 import { mulberry32 as prng } from '../prng.ts';
 
-
 /** Random bytes holding `bits` bits, with garbage in the spare high bits (the extractor must ignore them). */
 function randomBits(rand: () => number, bits: number): Uint8Array {
   const out = new Uint8Array(bytesForBits(bits));
@@ -42,9 +41,10 @@ describe('ChunkedToeplitzPlan', () => {
     expect(ragged).toBeGreaterThanOrEqual(30);
   });
 
-  it('serves shorter outputs (the first m\' bits of the full hash) with one plan, across blocks', () => {
+  it("serves shorter outputs (the first m' bits of the full hash) with one plan, across blocks", () => {
     const rand = prng(7);
-    const n = 40000, m = 3000;
+    const n = 40000,
+      m = 3000;
     const s = randomBits(rand, n + m - 1);
     const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize: 4096 });
     expect(plan.chunks).toBeGreaterThanOrEqual(8);
@@ -56,7 +56,8 @@ describe('ChunkedToeplitzPlan', () => {
 
   it('equals toeplitzHash at n = 2^20 + 5, m = 2^15 + 3 over 2^16-point chunks (the SIMD kernels)', () => {
     const rand = prng(11);
-    const n = 2 ** 20 + 5, m = 2 ** 15 + 3;
+    const n = 2 ** 20 + 5,
+      m = 2 ** 15 + 3;
     const x = randomBits(rand, n);
     const s = randomBits(rand, n + m - 1);
     const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize: 2 ** 16 });
@@ -71,7 +72,8 @@ describe('ChunkedToeplitzPlan', () => {
 
   it('recomputes a chunk exactly when its rounding check fails (forced by a negative tolerance)', () => {
     const rand = prng(3);
-    const n = 9000, m = 700;
+    const n = 9000,
+      m = 700;
     const x = randomBits(rand, n);
     const s = randomBits(rand, n + m - 1);
     const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize: 2048, roundingTolerance: -1 });
@@ -82,7 +84,8 @@ describe('ChunkedToeplitzPlan', () => {
 
   it('one chunk when the whole product fits the bound; output bits past m are zero', () => {
     const rand = prng(5);
-    const n = 5000, m = 13;
+    const n = 5000,
+      m = 13;
     const x = randomBits(rand, n);
     const s = randomBits(rand, n + m - 1);
     const plan = new ChunkedToeplitzPlan(n, m, s);
@@ -133,7 +136,8 @@ describe('ChunkedToeplitzPlan', () => {
 
   it('a block of many trials: m = 2^19 + 77 rows over 2^16-point transforms equals toeplitzHash; a failed rounding check is redone exactly', () => {
     const rand = prng(19);
-    const n = 2 ** 21, m = 2 ** 19 + 77;
+    const n = 2 ** 21,
+      m = 2 ** 19 + 77;
     const x = randomBits(rand, n);
     const s = randomBits(rand, n + m - 1);
     const plan = new ChunkedToeplitzPlan(n, m, s, { maxFftSize: 2 ** 16 });
@@ -148,10 +152,14 @@ describe('ChunkedToeplitzPlan', () => {
 
   it('names bad arguments', () => {
     const s = new Uint8Array(64);
-    expect(() => new ChunkedToeplitzPlan(100, 10, s, { maxFftSize: 1000 })).toThrow('"maxFftSize" must be c * 2^k with c in {1, 3, 5}, got 1000');
+    expect(() => new ChunkedToeplitzPlan(100, 10, s, { maxFftSize: 1000 })).toThrow(
+      '"maxFftSize" must be c * 2^k with c in {1, 3, 5}, got 1000',
+    );
     expect(() => new ChunkedToeplitzPlan(100, 101, s)).toThrow('"m" must be an integer in 1..n (n = 100), got 101');
-    expect(() => new ChunkedToeplitzPlan(500, 100, s)).toThrow("seed holds 512 bits, n + m - 1 = 599 bits needed");
-    expect(() => new ChunkedToeplitzPlan(100, 10, s, { roundingTolerance: 0.5 })).toThrow('"roundingTolerance" must be a number below 0.5, got 0.5');
+    expect(() => new ChunkedToeplitzPlan(500, 100, s)).toThrow('seed holds 512 bits, n + m - 1 = 599 bits needed');
+    expect(() => new ChunkedToeplitzPlan(100, 10, s, { roundingTolerance: 0.5 })).toThrow(
+      '"roundingTolerance" must be a number below 0.5, got 0.5',
+    );
     expect(() => chunkLayout(2 ** 20, 5000, 32)).toThrow('"maxFftSize" 32 is too small for m = 5000');
     const plan = new ChunkedToeplitzPlan(100, 10, s);
     expect(() => plan.hash(new Uint8Array(12))).toThrow('input holds 96 bits, n = 100 bits needed');
@@ -182,7 +190,8 @@ describe('ChunkedToeplitzPlan replacing another (a run whose m changes)', () => 
 describe('ChunkedToeplitzPlan exact fallback', () => {
   it('recomputes chunks with more rows than columns (m > chunk width) exactly when the check fails', () => {
     const rand = prng(17);
-    const n = 6000, m = 2500;
+    const n = 6000,
+      m = 2500;
     const x = randomBits(rand, n);
     const s = randomBits(rand, n + m - 1);
     // 2N = 4096 bits per product: chunks of at most 4096 - 2500 + 1 bits, narrower than m
@@ -205,7 +214,9 @@ describe('ChunkedToeplitzPlan summed in the frequency domain', () => {
       expect(plan.chunks).toBeGreaterThanOrEqual(5);
       for (const outBits of [m, 777]) {
         const x = randomBits(rand, n);
-        expect(hex(plan.hash(x, outBits)), `N=${maxFftSize} m'=${outBits}`).toBe(hex(toeplitzHashNaive(x, n, outBits, s)));
+        expect(hex(plan.hash(x, outBits)), `N=${maxFftSize} m'=${outBits}`).toBe(
+          hex(toeplitzHashNaive(x, n, outBits, s)),
+        );
         expect(plan.simd).toBe(true);
         expect(plan.stats.fallbacks).toBe(0);
         // n products of 0/1 terms summed: far below the tolerance (toeplitz.ts, Percival's bound)

@@ -15,7 +15,8 @@ describe('extractor seed', () => {
   it('draws from the CSPRNG with the spare high bits cleared', () => {
     const seed = randomSeed(13, (size) => new Uint8Array(size).fill(0xff));
     expect([...seed]).toEqual([0xff, 0x1f]);
-    const a = randomSeed(1000), b = randomSeed(1000);
+    const a = randomSeed(1000),
+      b = randomSeed(1000);
     expect(a.length).toBe(125);
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
   });
@@ -44,10 +45,14 @@ describe('extractor seed', () => {
 
   it('refuses a missing file with a one-line InputError', () => {
     const path = join(dir, 'missing.bin');
-    expect(() => loadSeedFile(path, 8)).toThrow(new InputError('SEED_UNREADABLE', `cannot read extractor seed file ${path}: ENOENT`));
+    expect(() => loadSeedFile(path, 8)).toThrow(
+      new InputError('SEED_UNREADABLE', `cannot read extractor seed file ${path}: ENOENT`),
+    );
   });
 
   it('hashes the seed with SHA-256 (FIPS 180-2 test vector "abc")', () => {
-    expect(seedSha256(new TextEncoder().encode('abc'))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(seedSha256(new TextEncoder().encode('abc'))).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
   });
 });

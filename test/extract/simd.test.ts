@@ -4,7 +4,6 @@ import { BitConvolutionTables } from '../../src/extract/rightangle.ts';
 import { createMemory, instantiateKernels, simdModule } from '../../src/extract/simd.ts';
 import { mulberry32 as prng } from '../prng.ts';
 
-
 describe('WebAssembly SIMD kernels', () => {
   it('assemble to a valid module on this node', () => {
     expect(simdModule()).not.toBeNull();
@@ -51,7 +50,8 @@ describe('WebAssembly SIMD kernels', () => {
     const f = new Float64Array(memory.buffer, 0, 400);
     const rand = prng(12);
     for (let i = 0; i < 400; i++) f[i] = rand() - 0.5;
-    const x = f.slice(0, 200), y = f.slice(200, 400);
+    const x = f.slice(0, 200),
+      y = f.slice(200, 400);
     k.mul(0, 1600, 100);
     for (let i = 0; i < 100; i++) {
       expect(f[2 * i]).toBeCloseTo(x[2 * i] * y[2 * i] - x[2 * i + 1] * y[2 * i + 1], 15);
@@ -60,11 +60,15 @@ describe('WebAssembly SIMD kernels', () => {
   });
 
   it('the rounding stage reports NaN when a coefficient is NaN, so the exact fallback runs', () => {
-    const q = 64, n = 5 * q;
+    const q = 64,
+      n = 5 * q;
     const memory = createMemory(1 << 20);
     const k = instantiateKernels(memory)!;
     const f = new Float64Array(memory.buffer);
-    const a = 0, rho = 16 * n, uw = rho + 16 * q, out = uw + 16 * 5;
+    const a = 0,
+      rho = 16 * n,
+      uw = rho + 16 * q,
+      out = uw + 16 * 5;
     for (let j = 0; j < q; j++) f[rho / 8 + 2 * j] = 1; // rho^j = 1
     for (let p = 0; p < 5; p++) f[uw / 8 + 2 * p] = 1; // conj(C_q) = 1
     // all zeros: every coefficient exact
@@ -81,7 +85,9 @@ describe('WebAssembly SIMD kernels of the frequency-domain sum', () => {
     const f = new Float64Array(memory.buffer, 0, 600);
     const rand = prng(21);
     for (let i = 0; i < 600; i++) f[i] = rand() - 0.5;
-    const a = f.slice(0, 200), s = f.slice(200, 400), acc = f.slice(400, 600);
+    const a = f.slice(0, 200),
+      s = f.slice(200, 400),
+      acc = f.slice(400, 600);
     // mac over 100 complex values at byte addresses 0, 1600, 3200
     k.mac(0, 1600, 3200, 100);
     for (let i = 0; i < 100; i++) {
@@ -111,16 +117,23 @@ describe('WebAssembly SIMD kernel of the last two radix-4 stages', () => {
     const f = new Float64Array(memory.buffer, 0, 6 * count);
     const rand = prng(31);
     for (let i = 0; i < f.length; i++) f[i] = rand() - 0.5;
-    const a = f.slice(0, 2 * count), s = f.slice(2 * count, 4 * count), acc = f.slice(4 * count);
+    const a = f.slice(0, 2 * count),
+      s = f.slice(2 * count, 4 * count),
+      acc = f.slice(4 * count);
     const y = a.slice();
     difStage(y, 0, count, st16, false);
     difStage(y, 0, count, st4, true);
-    const aBytes = 0, sBytes = 16 * count, accBytes = 32 * count;
+    const aBytes = 0,
+      sBytes = 16 * count,
+      accBytes = 32 * count;
     k.dif16mac(aBytes, sBytes, accBytes, count);
     for (let i = 0; i < 2 * count; i++) expect(f[i]).toBe(a[i]);
     for (let i = 0; i < count; i++) {
       expect(f[4 * count + 2 * i]).toBeCloseTo(acc[2 * i] + y[2 * i] * s[2 * i] - y[2 * i + 1] * s[2 * i + 1], 14);
-      expect(f[4 * count + 2 * i + 1]).toBeCloseTo(acc[2 * i + 1] + y[2 * i] * s[2 * i + 1] + y[2 * i + 1] * s[2 * i], 14);
+      expect(f[4 * count + 2 * i + 1]).toBeCloseTo(
+        acc[2 * i + 1] + y[2 * i] * s[2 * i + 1] + y[2 * i + 1] * s[2 * i],
+        14,
+      );
     }
     k.dif16(aBytes, 0, 0, count);
     let maxDiff = 0;

@@ -27,7 +27,13 @@ function capture(): Uint8Array[] {
 async function run(parts: Uint8Array[], seed: Uint8Array, maxFftSize: number): Promise<ExtractResult[]> {
   const out: ExtractResult[] = [];
   const events = runEventsFromBytes(parts[Symbol.iterator]());
-  for await (const r of extractRun(events, { seed, blockTrials: BLOCK_TRIALS, device: { serial: 'EPQ1-TEST0000', firmware: '1.0.3' }, maxFftSize })) out.push(r);
+  for await (const r of extractRun(events, {
+    seed,
+    blockTrials: BLOCK_TRIALS,
+    device: { serial: 'EPQ1-TEST0000', firmware: '1.0.3' },
+    maxFftSize,
+  }))
+    out.push(r);
   return out;
 }
 
@@ -42,7 +48,8 @@ describe('extractRun with a bounded FFT', () => {
     expect(certified.length).toBe(BLOCKS);
     expect(chunked.length).toBe(whole.length);
     for (let i = 0; i < whole.length; i++) {
-      const a = whole[i], b = chunked[i];
+      const a = whole[i],
+        b = chunked[i];
       if (!a.ok || !b.ok) throw new Error(`block ${i} refused`);
       expect(Buffer.from(b.bytes).equals(Buffer.from(a.bytes))).toBe(true);
       expect(b.line).toBe(a.line);

@@ -20,7 +20,10 @@ export interface ChipProcess {
 export async function spawnChip(args: string[] = [], timeoutMs = 20_000): Promise<ChipProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'epqrng-chip-'));
   const path = join(dir, 'epq');
-  const child = spawn(process.execPath, ['bin/epqrng.js', 'simulate', '--pty', path, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/epqrng.js', 'simulate', '--pty', path, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr?.on('data', (d: Buffer) => {
     log += d.toString();

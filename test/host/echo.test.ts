@@ -32,7 +32,12 @@ function trials(first: number, settings: number[], flags = HOST, clicks = 0b1010
 function certifierWith(sent: number[], blockTrials = 8) {
   const ledger = new SettingsLedger({ generator: 'os-csprng', testRate: null });
   ledger.append(Uint8Array.from(sent, (xy) => LEDGER_TEST_ROUND | xy));
-  const certifier = new Certifier({ blockTrials, device: { serial: 'EPQ1-TEST', firmware: '1.0.0' }, settingsSource: 'host', hostSettings: ledger });
+  const certifier = new Certifier({
+    blockTrials,
+    device: { serial: 'EPQ1-TEST', firmware: '1.0.0' },
+    settingsSource: 'host',
+    hostSettings: ledger,
+  });
   return { certifier, ledger };
 }
 
@@ -62,7 +67,9 @@ describe('Certifier echo check', () => {
     const err = error as CertificationRefusedError;
     expect(err.code).toBe('ECHO_MISMATCH');
     expect(err.exitCode).toBe(1);
-    expect(err.message).toMatch(/^echo check failed at trial 37: sent x=\d y=\d, chip echoed x=\d y=\d; .* nothing output from block 4 on$/);
+    expect(err.message).toMatch(
+      /^echo check failed at trial 37: sent x=\d y=\d, chip echoed x=\d y=\d; .* nothing output from block 4 on$/,
+    );
     expect(err.message.split('\n')).toHaveLength(1);
     // Blocks 0 and 1 (trials 0..15) completed before the lying frame; blocks 2.. (the frame of the lie) never do.
     expect(results.map((r) => (r.ok ? r.draft.blockIndex : r.blockIndex))).toEqual([0, 1]);
@@ -80,7 +87,9 @@ describe('Certifier echo check', () => {
 
   it('a record for a trial the host sent no settings for is an attack too', () => {
     const { certifier } = certifierWith(sent.slice(0, 10));
-    expect(() => certifier.push([trials(0, sent.slice(0, 12))])).toThrow(/at trial 10: the chip reports a trial the host sent no settings for/);
+    expect(() => certifier.push([trials(0, sent.slice(0, 12))])).toThrow(
+      /at trial 10: the chip reports a trial the host sent no settings for/,
+    );
   });
 });
 

@@ -8,7 +8,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Run } from '../../src/device/index.ts';
 import { LEDGER_SETTINGS_MASK } from '../../src/certify/echo.ts';
-import { ChaChaSource, HostSettingsFeeder, MAX_FEEDER_FIFO, MAX_HELD_FIFOS, SettingsDraw, testRateFraction } from '../../src/output/host-settings.ts';
+import {
+  ChaChaSource,
+  HostSettingsFeeder,
+  MAX_FEEDER_FIFO,
+  MAX_HELD_FIFOS,
+  SettingsDraw,
+  testRateFraction,
+} from '../../src/output/host-settings.ts';
 
 /** A Run as the feeder sees it: CREDIT listener, sendSettings, active. */
 function fakeRun() {
@@ -24,7 +31,12 @@ function fakeRun() {
       return Promise.resolve();
     },
   };
-  return { run: run as unknown as Run, sent, credit: (free: number, consumed: number) => listener?.(free, consumed), total: () => sent.reduce((a, s) => a + s.length, 0) };
+  return {
+    run: run as unknown as Run,
+    sent,
+    credit: (free: number, consumed: number) => listener?.(free, consumed),
+    total: () => sent.reduce((a, s) => a + s.length, 0),
+  };
 }
 
 const FIFO = 65536;
@@ -32,7 +44,10 @@ const FIFO = 65536;
 describe('HostSettingsFeeder', () => {
   it('fills the FIFO at START in one write, then sends exactly what each CREDIT frees, never beyond consumed + fifo', () => {
     const f = fakeRun();
-    const feeder = new HostSettingsFeeder(new SettingsDraw(new ChaChaSource(new Uint8Array(16).fill(1)), testRateFraction('0.25')), { fifo: FIFO, blockTrials: 1 << 20 });
+    const feeder = new HostSettingsFeeder(
+      new SettingsDraw(new ChaChaSource(new Uint8Array(16).fill(1)), testRateFraction('0.25')),
+      { fifo: FIFO, blockTrials: 1 << 20 },
+    );
     feeder.start(f.run);
     expect(f.sent).toHaveLength(1);
     expect(f.total()).toBe(FIFO);
@@ -49,7 +64,8 @@ describe('HostSettingsFeeder', () => {
     // The ledger holds what was sent, in order; the wire carries x, y only.
     const wire = Buffer.concat(f.sent);
     let mismatches = 0;
-    for (let i = 0; i < wire.length; i++) if ((feeder.ledger.at(i) & LEDGER_SETTINGS_MASK) !== wire[i] || wire[i]! > 3) mismatches++;
+    for (let i = 0; i < wire.length; i++)
+      if ((feeder.ledger.at(i) & LEDGER_SETTINGS_MASK) !== wire[i] || wire[i]! > 3) mismatches++;
     expect(mismatches).toBe(0);
     feeder.stop();
     f.credit(FIFO, consumed + 10_000);
@@ -58,7 +74,10 @@ describe('HostSettingsFeeder', () => {
 
   it('trusts neither a huge claimed FIFO nor a CREDIT claiming settings it never sent', () => {
     const f = fakeRun();
-    const feeder = new HostSettingsFeeder(new SettingsDraw(new ChaChaSource(new Uint8Array(16).fill(3)), null), { fifo: 2 ** 32 - 1, blockTrials: 1 << 20 });
+    const feeder = new HostSettingsFeeder(new SettingsDraw(new ChaChaSource(new Uint8Array(16).fill(3)), null), {
+      fifo: 2 ** 32 - 1,
+      blockTrials: 1 << 20,
+    });
     feeder.start(f.run);
     expect(f.total()).toBe(MAX_FEEDER_FIFO);
     f.credit(0, 2 ** 53);
@@ -72,7 +91,11 @@ describe('HostSettingsFeeder', () => {
 
   it('sends nothing beyond a START limit', () => {
     const f = fakeRun();
-    const feeder = new HostSettingsFeeder(new SettingsDraw(new ChaChaSource(new Uint8Array(16).fill(2)), null), { fifo: FIFO, blockTrials: 1 << 20, limitTrials: 100_000 });
+    const feeder = new HostSettingsFeeder(new SettingsDraw(new ChaChaSource(new Uint8Array(16).fill(2)), null), {
+      fifo: FIFO,
+      blockTrials: 1 << 20,
+      limitTrials: 100_000,
+    });
     feeder.start(f.run);
     expect(f.total()).toBe(FIFO);
     f.credit(FIFO, 40_000);

@@ -40,7 +40,12 @@ export interface HostRunMetrics {
 
 export async function measureHostRun(
   device: Device,
-  { trials, blockTrials = 2 ** 20, testRate = '1', rateTrialsPerS = 0 }: { trials: number; blockTrials?: number; testRate?: string; rateTrialsPerS?: number },
+  {
+    trials,
+    blockTrials = 2 ** 20,
+    testRate = '1',
+    rateTrialsPerS = 0,
+  }: { trials: number; blockTrials?: number; testRate?: string; rateTrialsPerS?: number },
 ): Promise<HostRunMetrics> {
   const draw = new SettingsDraw(new CsprngSource(), testRateFraction(testRate));
   const feeder = new HostSettingsFeeder(draw, { fifo: device.info.settingsFifo, blockTrials, limitTrials: trials });
@@ -101,6 +106,8 @@ export async function measureHostRun(
     lostTrials: certifier.stats.lostDeviceTrials + certifier.stats.lostLinkTrials,
     settingsSent: feeder.stats.sent,
     blocks,
-    settingBitsPerTrial: certifier.stats.settingBits / Math.max(1, certifier.stats.recordedTrials + certifier.stats.lostDeviceTrials + certifier.stats.lostLinkTrials),
+    settingBitsPerTrial:
+      certifier.stats.settingBits /
+      Math.max(1, certifier.stats.recordedTrials + certifier.stats.lostDeviceTrials + certifier.stats.lostLinkTrials),
   };
 }

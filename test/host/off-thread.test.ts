@@ -57,6 +57,9 @@ describe('extractRun off the event loop', () => {
     expect(main.out).toHaveLength(2);
     expect(worker.out).toEqual(main.out);
     // The main-thread FFT product stalls the loop for its whole length; the worker's does not.
-    expect(worker.maxGapMs, `worker ${worker.maxGapMs.toFixed(0)} ms, main ${main.maxGapMs.toFixed(0)} ms`).toBeLessThan(main.maxGapMs);
+    expect(
+      worker.maxGapMs,
+      `worker ${worker.maxGapMs.toFixed(0)} ms, main ${main.maxGapMs.toFixed(0)} ms`,
+    ).toBeLessThan(main.maxGapMs);
   }, 60_000);
 });

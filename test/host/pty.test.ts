@@ -22,35 +22,39 @@ const TRIALS = 1_000_000;
 const RATE = 250_000;
 
 describe('host settings over a pseudo-terminal', () => {
-  it.skipIf(!hasSocat)('10^6 trials at 250 k/s: no echo mismatch, no loss, no starved interval after start-up, >= 95% of the chip rate; at 1 M/s: no mismatch, no loss', async () => {
-    const chip = await spawnChip(['--seed', '21']);
-    try {
-      const device = await Device.open({ path: chip.path });
+  it.skipIf(!hasSocat)(
+    '10^6 trials at 250 k/s: no echo mismatch, no loss, no starved interval after start-up, >= 95% of the chip rate; at 1 M/s: no mismatch, no loss',
+    async () => {
+      const chip = await spawnChip(['--seed', '21']);
       try {
-        const m = await measureHostRun(device, { trials: TRIALS, rateTrialsPerS: RATE });
-        expect(m.echoMismatch).toBeNull();
-        expect(m.trials).toBe(TRIALS);
-        expect(m.echoChecked).toBe(TRIALS);
-        expect(m.lostTrials).toBe(0);
-        // Never more settings than the run's trials (the limit) and the chip's FIFO allowed: no SETTINGS_OVERFLOW.
-        expect(m.settingsSent).toBe(TRIALS);
-        expect(m.resumedAfterStart, JSON.stringify(m)).toBe(0);
-        expect(m.starvedStatusAfterFirst, JSON.stringify(m)).toBe(0);
-        expect(m.trialsPerSecond, JSON.stringify(m)).toBeGreaterThanOrEqual(0.95 * m.chipTrialsPerSecond);
+        const device = await Device.open({ path: chip.path });
+        try {
+          const m = await measureHostRun(device, { trials: TRIALS, rateTrialsPerS: RATE });
+          expect(m.echoMismatch).toBeNull();
+          expect(m.trials).toBe(TRIALS);
+          expect(m.echoChecked).toBe(TRIALS);
+          expect(m.lostTrials).toBe(0);
+          // Never more settings than the run's trials (the limit) and the chip's FIFO allowed: no SETTINGS_OVERFLOW.
+          expect(m.settingsSent).toBe(TRIALS);
+          expect(m.resumedAfterStart, JSON.stringify(m)).toBe(0);
+          expect(m.starvedStatusAfterFirst, JSON.stringify(m)).toBe(0);
+          expect(m.trialsPerSecond, JSON.stringify(m)).toBeGreaterThanOrEqual(0.95 * m.chipTrialsPerSecond);
 
-        // At the chip's full rate the starvation and rate figures depend on the machine's load (bench/host.bench.ts
-        // prints them); what must hold whatever the load: every trial once, every echo right, nothing lost.
-        const full = await measureHostRun(device, { trials: TRIALS });
-        expect(full.echoMismatch).toBeNull();
-        expect(full.trials).toBe(TRIALS);
-        expect(full.echoChecked).toBe(TRIALS);
-        expect(full.lostTrials).toBe(0);
-        expect(full.settingsSent).toBe(TRIALS);
+          // At the chip's full rate the starvation and rate figures depend on the machine's load (bench/host.bench.ts
+          // prints them); what must hold whatever the load: every trial once, every echo right, nothing lost.
+          const full = await measureHostRun(device, { trials: TRIALS });
+          expect(full.echoMismatch).toBeNull();
+          expect(full.trials).toBe(TRIALS);
+          expect(full.echoChecked).toBe(TRIALS);
+          expect(full.lostTrials).toBe(0);
+          expect(full.settingsSent).toBe(TRIALS);
+        } finally {
+          await device.close();
+        }
       } finally {
-        await device.close();
+        await chip.close();
       }
-    } finally {
-      await chip.close();
-    }
-  }, 90_000);
+    },
+    90_000,
+  );
 });

@@ -10,7 +10,14 @@ import { describe, expect, it } from 'vitest';
 import { LEDGER_TEST_ROUND, SettingsLedger } from '../../src/certify/echo.ts';
 import { binaryEntropy } from '../../src/certify/bounds.ts';
 import { settingBitsPerTrial } from '../../src/certify/spot-check.ts';
-import { BernoulliSampler, ChaChaSource, CsprngSource, SettingsDraw, testRateFraction, type RandomByteSource } from '../../src/output/host-settings.ts';
+import {
+  BernoulliSampler,
+  ChaChaSource,
+  CsprngSource,
+  SettingsDraw,
+  testRateFraction,
+  type RandomByteSource,
+} from '../../src/output/host-settings.ts';
 
 const seedOf = (k: number): Uint8Array => new Uint8Array(32).fill(k);
 
@@ -32,13 +39,18 @@ describe('testRateFraction', () => {
     expect(testRateFraction(0.25)).toEqual({ numerator: 1, denominator: 4 });
     expect(testRateFraction('0.000125')).toEqual({ numerator: 1, denominator: 8000 });
     expect(testRateFraction('1')).toEqual({ numerator: 1, denominator: 1 });
-    for (const bad of ['0', '1.5', '-0.1', '1e-2', '0.0000001', 'x']) expect(() => testRateFraction(bad)).toThrow(RangeError);
+    for (const bad of ['0', '1.5', '-0.1', '1e-2', '0.0000001', 'x'])
+      expect(() => testRateFraction(bad)).toThrow(RangeError);
   });
 });
 
 describe('BernoulliSampler', () => {
   it('hits probability p/q within 5 sigma (1/100, 1/3, 7/8) and draws at about h(p/q) bits per trial', () => {
-    for (const [p, q] of [[1, 100], [1, 3], [7, 8]] as const) {
+    for (const [p, q] of [
+      [1, 100],
+      [1, 3],
+      [7, 8],
+    ] as const) {
       const source = new ChaChaSource(seedOf(p + q));
       const s = new BernoulliSampler(p, q, source);
       const n = 400_000;

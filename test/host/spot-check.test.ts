@@ -22,7 +22,14 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { binaryEntropy, chshRate, chshRateSlope, EAT_THRESHOLD_GRID_SIZE, eatEntropy, omegaOfS } from '../../src/certify/bounds.ts';
+import {
+  binaryEntropy,
+  chshRate,
+  chshRateSlope,
+  EAT_THRESHOLD_GRID_SIZE,
+  eatEntropy,
+  omegaOfS,
+} from '../../src/certify/bounds.ts';
 import {
   DF19_ASSUMPTION,
   df19BestLoss,
@@ -54,12 +61,17 @@ describe('spot-checking EAT bound', () => {
     for (const s of [2.2, 2.4, 2.6]) {
       for (const n of [1e6, 2 ** 22, 1e9]) {
         // Up to the resolution of the two tangent-point searches (1e-5 bit per trial).
-        expect(Math.abs(spotCheckEntropy(n, omegaOfS(s), 1, epsS, epsEA).entropyBits - eatEntropy(n, omegaOfS(s), epsS, epsEA).entropyBits)).toBeLessThan(1e-5 * n);
+        expect(
+          Math.abs(
+            spotCheckEntropy(n, omegaOfS(s), 1, epsS, epsEA).entropyBits -
+              eatEntropy(n, omegaOfS(s), epsS, epsEA).entropyBits,
+          ),
+        ).toBeLessThan(1e-5 * n);
       }
     }
   });
 
-  it('v = 2 (log2(1 + 2 d_O) + ceil(g\'/gamma)) sqrt(1 - 2 log2(eps_s eps_EA)): the gradient of f_t carries 1/gamma', () => {
+  it("v = 2 (log2(1 + 2 d_O) + ceil(g'/gamma)) sqrt(1 - 2 log2(eps_s eps_EA)): the gradient of f_t carries 1/gamma", () => {
     expect(spotCheckV(5.2, 0.01, 2 ** -10, 2 ** -20)).toBeCloseTo(2 * (Math.log2(9) + 520) * Math.sqrt(61), 9);
     expect(spotCheckV(5.2, 1, 2 ** -10, 2 ** -20)).toBeCloseTo(2 * (Math.log2(9) + 6) * Math.sqrt(61), 9);
   });
@@ -77,7 +89,7 @@ describe('spot-checking EAT bound', () => {
     expect(Math.abs(got - best)).toBeLessThan(1e-6 * n);
   });
 
-  it('DF19 min-tradeoff function of the wins alone: Var(f) <= g\'^2/gamma and Max(f) - Min_Sigma(f) <= g\'/gamma from the definitions, f(q) = T(w) on every round, f(freq) >= h on every string of the event', () => {
+  it("DF19 min-tradeoff function of the wins alone: Var(f) <= g'^2/gamma and Max(f) - Min_Sigma(f) <= g'/gamma from the definitions, f(q) = T(w) on every round, f(freq) >= h on every string of the event", () => {
     for (const gamma of [0.01, 0.1, 0.5, 1]) {
       for (const t of [0.76, 0.8, 0.85]) {
         const s = chshRateSlope(t);
@@ -114,19 +126,29 @@ describe('spot-checking EAT bound', () => {
   });
 
   it('DF19 loss: the transcribed terms, K the larger of its two published forms, alpha from a search no worse than a dense grid', () => {
-    const n = 1e8, variance = 4300, range = 6.5, logTerm = 1 - 2 * Math.log2(epsS * epsEA);
+    const n = 1e8,
+      variance = 4300,
+      range = 6.5,
+      logTerm = 1 - 2 * Math.log2(epsS * epsEA);
     const alpha = 1 + 5e-5;
     const v = Math.log2(33) + Math.sqrt(2 + variance);
-    const k1 = (1 / (6 * (2 - alpha) ** 3 * Math.LN2)) * 2 ** ((alpha - 1) * (2 + range)) * Math.log(2 ** (2 + range) + Math.E ** 2) ** 3;
+    const k1 =
+      (1 / (6 * (2 - alpha) ** 3 * Math.LN2)) *
+      2 ** ((alpha - 1) * (2 + range)) *
+      Math.log(2 ** (2 + range) + Math.E ** 2) ** 3;
     const beta = (alpha - 1) / (2 - alpha);
-    const k2 = ((2 - alpha) ** 3 / (6 * (3 - 2 * alpha) ** 3 * Math.LN2)) * 2 ** (beta * (4 + range)) * Math.log(2 ** (4 + range) + Math.E ** 2) ** 3;
+    const k2 =
+      ((2 - alpha) ** 3 / (6 * (3 - 2 * alpha) ** 3 * Math.LN2)) *
+      2 ** (beta * (4 + range)) *
+      Math.log(2 ** (4 + range) + Math.E ** 2) ** 3;
     expect(df19K(alpha, range)).toBeCloseTo(Math.max(k1, k2), 9);
     const want = n * beta * (Math.LN2 / 2) * v * v + logTerm / (alpha - 1) + n * (alpha - 1) ** 2 * Math.max(k1, k2);
     expect(df19Loss(n, alpha, variance, range, logTerm)).toBeCloseTo(want, 6);
     const best = df19BestLoss(n, variance, range, logTerm);
     expect(best.lossBits).toBeCloseTo(df19Loss(n, best.alpha, variance, range, logTerm), 6);
     let grid = Infinity;
-    for (let k = 0; k <= 20000; k++) grid = Math.min(grid, df19Loss(n, 1 + 10 ** (-9 + (k / 20000) * 8.7), variance, range, logTerm));
+    for (let k = 0; k <= 20000; k++)
+      grid = Math.min(grid, df19Loss(n, 1 + 10 ** (-9 + (k / 20000) * 8.7), variance, range, logTerm));
     expect(best.lossBits).toBeLessThanOrEqual(grid * (1 + 1e-9));
   });
 
@@ -138,7 +160,10 @@ describe('spot-checking EAT bound', () => {
     let best = -Infinity;
     for (let t = 0.7500001; t <= w; t += 2e-5) {
       const g1 = chshRateSlope(t);
-      best = Math.max(best, n * (chshRate(t) + g1 * (w - t)) - df19BestLoss(n, (g1 * g1) / 0.01, g1 / 0.01, logTerm).lossBits);
+      best = Math.max(
+        best,
+        n * (chshRate(t) + g1 * (w - t)) - df19BestLoss(n, (g1 * g1) / 0.01, g1 / 0.01, logTerm).lossBits,
+      );
     }
     expect(Math.abs(got.entropyBits - best)).toBeLessThan(1e-5 * n);
     expect(got.entropyBits).toBeGreaterThan(0.12 * n);
@@ -157,7 +182,7 @@ describe('spot-checking EAT bound', () => {
   it('S-hat = 8 W / (gamma n) - 4 is unbiased: simulated blocks of an S = 2.4 device average to 2.4 within 5 sigma', () => {
     // Deterministic LCG so the test cannot flake; per trial: test w.p. gamma, won w.p. omega.
     let state = 12345;
-    const rand = (): number => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const rand = (): number => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
     const gamma = 0.05;
     const omega = omegaOfS(2.4);
     const n = 200_000;
@@ -211,7 +236,9 @@ describe('net gain: the block size the docs name', () => {
     const n2 = Math.floor(0.95 * n);
     const w2 = Math.floor(n2 * pWin - 5 * Math.sqrt(n2 * pWin * (1 - pWin)));
     const b2 = spotCheckBlockBound(n2, w2, 0.01, EPS);
-    expect(b2.sLowerBound > 2 && b2.outputBits > n2 * settingBitsPerTrial(0.01) + 5 * bitsSd * Math.sqrt(n2)).toBe(false);
+    expect(b2.sLowerBound > 2 && b2.outputBits > n2 * settingBitsPerTrial(0.01) + 5 * bitsSd * Math.sqrt(n2)).toBe(
+      false,
+    );
   });
 });
 
@@ -222,7 +249,12 @@ describe('a spot-checking run on the simulated chip', () => {
     const lines: string[] = [];
     const blockTrials = 2 ** 22;
     try {
-      for await (const bytes of certifiedStream(device, { seed: randomSeed(seedBitsForBlock(blockTrials)), blockTrials, hostSettings: { testRate: '0.5', seed: new Uint8Array(16).fill(1) }, onCertificate: (l) => lines.push(l) })) {
+      for await (const bytes of certifiedStream(device, {
+        seed: randomSeed(seedBitsForBlock(blockTrials)),
+        blockTrials,
+        hostSettings: { testRate: '0.5', seed: new Uint8Array(16).fill(1) },
+        onCertificate: (l) => lines.push(l),
+      })) {
         expect(bytes.length).toBeGreaterThan(0);
         break;
       }
@@ -236,7 +268,7 @@ describe('a spot-checking run on the simulated chip', () => {
     // Generation rounds all at (0, 0), test rounds uniform: trials at x = 1 are half the test rounds.
     const atX1 = c.counts.slice(8).reduce((a, b) => a + b, 0);
     expect(Math.abs(atX1 - hs.testRounds / 2)).toBeLessThan(5 * Math.sqrt(hs.testRounds / 4));
-    const s = 8 * hs.testWins / (0.5 * blockTrials) - 4;
+    const s = (8 * hs.testWins) / (0.5 * blockTrials) - 4;
     expect(c.sEstimate).toBeCloseTo(s, 12);
     expect(spotCheckBlockBound(blockTrials, hs.testWins, 0.5, EPS).outputBits).toBe(c.outputBits);
     expect(c.outputBits).toBeGreaterThan(0);

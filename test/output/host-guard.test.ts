@@ -17,7 +17,14 @@ async function* hostTrials(n: number): AsyncGenerator<RunEvent[]> {
   const records = chshRecords(n, 2.6, 7);
   const batch: RunEvent[] = [];
   for (let first = 0; first < n; first += 40) {
-    batch.push({ kind: 'trials', first, n: Math.min(40, n - first), records: records.subarray(first, first + 40), flags: 0x02, seq: first / 40 });
+    batch.push({
+      kind: 'trials',
+      first,
+      n: Math.min(40, n - first),
+      records: records.subarray(first, first + 40),
+      flags: 0x02,
+      seq: first / 40,
+    });
   }
   yield batch;
 }

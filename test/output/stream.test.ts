@@ -12,13 +12,24 @@ import { describe, expect, it } from 'vitest';
 import { Device } from '../../src/device/index.ts';
 import { createSimulatedPort, type ChipMode } from '../../src/simulator/index.ts';
 import { certifiedStream } from '../../src/output/certified-stream.ts';
-import { blockBound, DEFAULT_BLOCK_TRIALS, DEFAULT_EPS, parseCertificateLine, type Certificate } from '../../src/certify/index.ts';
+import {
+  blockBound,
+  DEFAULT_BLOCK_TRIALS,
+  DEFAULT_EPS,
+  parseCertificateLine,
+  type Certificate,
+} from '../../src/certify/index.ts';
 import { seedBitsForBlock } from '../../src/extract/stream.ts';
 import { randomSeed } from '../../src/extract/index.ts';
 import { CertificationRefusedError } from '../../src/errors.ts';
 
 async function openSim(seed: number, opts: { mode?: ChipMode; calibrated?: boolean } = {}) {
-  const sim = createSimulatedPort({ seed, calibrated: opts.calibrated ?? true, mode: opts.mode ?? 'honest', clock: 'virtual' });
+  const sim = createSimulatedPort({
+    seed,
+    calibrated: opts.calibrated ?? true,
+    mode: opts.mode ?? 'honest',
+    clock: 'virtual',
+  });
   const device = await Device.open({ path: sim.path, binding: sim.binding });
   return { sim, device };
 }
@@ -92,8 +103,18 @@ describe('certifiedStream on a calibrated simulated chip', () => {
 
 describe('fail closed: chips that must not certify', () => {
   const cases: Array<{ name: string; mode?: ChipMode; calibrated?: boolean; code: string; reason: RegExp }> = [
-    { name: 'an uncalibrated chip', calibrated: false, code: 'REFUSED_BELL', reason: /S = 0\.\d+ <= 2.*epqrng calibrate/ },
-    { name: 'a local-hidden-variable chip', mode: 'lhv', code: 'REFUSED_BELL', reason: /S (= |lower bound )[12]\.\d+ <= 2/ },
+    {
+      name: 'an uncalibrated chip',
+      calibrated: false,
+      code: 'REFUSED_BELL',
+      reason: /S = 0\.\d+ <= 2.*epqrng calibrate/,
+    },
+    {
+      name: 'a local-hidden-variable chip',
+      mode: 'lhv',
+      code: 'REFUSED_BELL',
+      reason: /S (= |lower bound )[12]\.\d+ <= 2/,
+    },
     { name: 'a post-selecting chip', mode: 'postselect', code: 'REFUSED_LOST', reason: /lost trials \d+ of \d+/ },
     { name: 'a biased-settings chip', mode: 'biased', code: 'REFUSED_SETTINGS', reason: /settings not uniform/ },
   ];
@@ -105,7 +126,8 @@ describe('fail closed: chips that must not certify', () => {
       let certificates = 0;
       let error: unknown;
       try {
-        for await (const bytes of certifiedStream(device, { seed, onCertificate: () => certificates++ })) delivered += bytes.length;
+        for await (const bytes of certifiedStream(device, { seed, onCertificate: () => certificates++ }))
+          delivered += bytes.length;
       } catch (e) {
         error = e;
       } finally {

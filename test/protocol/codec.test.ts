@@ -37,26 +37,130 @@ function payload(set: Record<number, number>): Uint8Array {
 describe('encoder refuses what the decoder would refuse', () => {
   const cases: Array<[string, Frame, FrameErrorReason, string, number | undefined]> = [
     ['TRIALS n = 0', { kind: 'TRIALS', flags: 0, seq: 0, first: 0, n: 0, records: new Uint8Array(0) }, 'range', 'n', 8],
-    ['TRIALS n = 41', { kind: 'TRIALS', flags: 0, seq: 0, first: 0, n: 41, records: new Uint8Array(41) }, 'range', 'n', 8],
-    ['TRIALS record bit 6', { kind: 'TRIALS', flags: 0, seq: 0, first: 0, n: 2, records: Uint8Array.from([0, 0x40]) }, 'reserved', 'records[1]', 13],
-    ['TRIALS first above 2^53 - 1', { kind: 'TRIALS', flags: 0, seq: 0, first: 2 ** 53, n: 1, records: new Uint8Array(1) }, 'range', 'first', 0],
+    [
+      'TRIALS n = 41',
+      { kind: 'TRIALS', flags: 0, seq: 0, first: 0, n: 41, records: new Uint8Array(41) },
+      'range',
+      'n',
+      8,
+    ],
+    [
+      'TRIALS record bit 6',
+      { kind: 'TRIALS', flags: 0, seq: 0, first: 0, n: 2, records: Uint8Array.from([0, 0x40]) },
+      'reserved',
+      'records[1]',
+      13,
+    ],
+    [
+      'TRIALS first above 2^53 - 1',
+      { kind: 'TRIALS', flags: 0, seq: 0, first: 2 ** 53, n: 1, records: new Uint8Array(1) },
+      'range',
+      'first',
+      0,
+    ],
     ['SET_ANGLES 18000', { kind: 'SET_ANGLES', flags: 0, seq: 0, angles: [0, 0, 18000, 0] }, 'range', 'angles[2]', 4],
     ['SET_WINDOW 99', { kind: 'SET_WINDOW', flags: 0, seq: 0, window: 99 }, 'range', 'window', 0],
     ['SET_WINDOW 20001', { kind: 'SET_WINDOW', flags: 0, seq: 0, window: 20001 }, 'range', 'window', 0],
     ['SET_BIAS detector 4', { kind: 'SET_BIAS', flags: 0, seq: 0, detector: 4, bias: 30000 }, 'range', 'detector', 0],
     ['SET_BIAS 19999 mV', { kind: 'SET_BIAS', flags: 0, seq: 0, detector: 0, bias: 19999 }, 'range', 'bias', 2],
-    ['MEASURE_COUNTS 0 ms', { kind: 'MEASURE_COUNTS', flags: 0, seq: 0, id: 1, angleA: 0, angleB: 0, integration: 0 }, 'range', 'integration', 8],
-    ['SETTINGS count 193', { kind: 'SETTINGS', flags: 0, seq: 0, count: 193, settings: new Uint8Array(193) }, 'range', 'count', 0],
-    ['SETTINGS value 4', { kind: 'SETTINGS', flags: 0, seq: 0, count: 5, settings: Uint8Array.from([0, 1, 2, 3, 4]) }, 'range', 'settings[4]', 5],
+    [
+      'MEASURE_COUNTS 0 ms',
+      { kind: 'MEASURE_COUNTS', flags: 0, seq: 0, id: 1, angleA: 0, angleB: 0, integration: 0 },
+      'range',
+      'integration',
+      8,
+    ],
+    [
+      'SETTINGS count 193',
+      { kind: 'SETTINGS', flags: 0, seq: 0, count: 193, settings: new Uint8Array(193) },
+      'range',
+      'count',
+      0,
+    ],
+    [
+      'SETTINGS value 4',
+      { kind: 'SETTINGS', flags: 0, seq: 0, count: 5, settings: Uint8Array.from([0, 1, 2, 3, 4]) },
+      'range',
+      'settings[4]',
+      5,
+    ],
     ['SET_PUMP 1001', { kind: 'SET_PUMP', flags: 0, seq: 0, pump: 1001 }, 'range', 'pump', 0],
     ['SET_STATUS_INTERVAL 99', { kind: 'SET_STATUS_INTERVAL', flags: 0, seq: 0, interval: 99 }, 'range', 'interval', 0],
-    ['SET_STATUS_INTERVAL 60001', { kind: 'SET_STATUS_INTERVAL', flags: 0, seq: 0, interval: 60001 }, 'range', 'interval', 0],
+    [
+      'SET_STATUS_INTERVAL 60001',
+      { kind: 'SET_STATUS_INTERVAL', flags: 0, seq: 0, interval: 60001 },
+      'range',
+      'interval',
+      0,
+    ],
     ['SET_DELAY -10001', { kind: 'SET_DELAY', flags: 0, seq: 0, delay: -10001 }, 'range', 'delay', 0],
     ['START source 2', { kind: 'START', flags: 0, seq: 0, source: 2, rate: 0, limit: 0 }, 'range', 'source', 0],
-    ['ACK status 7', { kind: 'ACK', flags: 0, seq: 0, ackSeq: 0, ackType: 0x81, status: 7, detail: 0 }, 'range', 'status', 5],
-    ['STATUS fault bit 7', { kind: 'STATUS', flags: 0, seq: 0, trials: 0, temperature: 0, pump: 0, bias: [0, 0, 0, 0], dark: [0, 0, 0, 0], window: 0, angles: [0, 0, 0, 0], faults: 0x80, state: 0, source: 0, lost: 0, delay: 0 }, 'reserved', 'faults', 38],
-    ['INFO serial of 17 characters', { kind: 'INFO', flags: 0, seq: 0, protocol: [1, 0], firmware: [1, 0, 0], serial: 'EPQ1-00C0FFEE0000', model: 'EPQ-1', maxTrialRate: 0, capabilities: 0, settingsFifo: 0 }, 'range', 'serial', 6],
-    ['INFO model with a non-ASCII character', { kind: 'INFO', flags: 0, seq: 0, protocol: [1, 0], firmware: [1, 0, 0], serial: '', model: 'EPQ\u00e9', maxTrialRate: 0, capabilities: 0, settingsFifo: 0 }, 'range', 'model', 25],
+    [
+      'ACK status 7',
+      { kind: 'ACK', flags: 0, seq: 0, ackSeq: 0, ackType: 0x81, status: 7, detail: 0 },
+      'range',
+      'status',
+      5,
+    ],
+    [
+      'STATUS fault bit 7',
+      {
+        kind: 'STATUS',
+        flags: 0,
+        seq: 0,
+        trials: 0,
+        temperature: 0,
+        pump: 0,
+        bias: [0, 0, 0, 0],
+        dark: [0, 0, 0, 0],
+        window: 0,
+        angles: [0, 0, 0, 0],
+        faults: 0x80,
+        state: 0,
+        source: 0,
+        lost: 0,
+        delay: 0,
+      },
+      'reserved',
+      'faults',
+      38,
+    ],
+    [
+      'INFO serial of 17 characters',
+      {
+        kind: 'INFO',
+        flags: 0,
+        seq: 0,
+        protocol: [1, 0],
+        firmware: [1, 0, 0],
+        serial: 'EPQ1-00C0FFEE0000',
+        model: 'EPQ-1',
+        maxTrialRate: 0,
+        capabilities: 0,
+        settingsFifo: 0,
+      },
+      'range',
+      'serial',
+      6,
+    ],
+    [
+      'INFO model with a non-ASCII character',
+      {
+        kind: 'INFO',
+        flags: 0,
+        seq: 0,
+        protocol: [1, 0],
+        firmware: [1, 0, 0],
+        serial: '',
+        model: 'EPQ\u00e9',
+        maxTrialRate: 0,
+        capabilities: 0,
+        settingsFifo: 0,
+      },
+      'range',
+      'model',
+      25,
+    ],
     ['seq 2^32', { kind: 'GET_INFO', flags: 0, seq: 2 ** 32 }, 'range', 'seq', undefined],
   ];
   for (const [what, frame, reason, field, payloadOffset] of cases) {
@@ -69,19 +173,34 @@ describe('encoder refuses what the decoder would refuse', () => {
 
   it('refuses flags on a type that defines none, and undefined TRIALS flags', () => {
     expect(frameErr(() => encodeFrame({ kind: 'STOP', flags: 1, seq: 0 })).reason).toBe('flags');
-    expect(frameErr(() => encodeFrame({ kind: 'TRIALS', flags: 8, seq: 0, first: 0, n: 1, records: new Uint8Array(1) })).message).toBe('TRIALS flags 0x08 set undefined bits 0x08 (PROTOCOL 3)');
+    expect(
+      frameErr(() => encodeFrame({ kind: 'TRIALS', flags: 8, seq: 0, first: 0, n: 1, records: new Uint8Array(1) }))
+        .message,
+    ).toBe('TRIALS flags 0x08 set undefined bits 0x08 (PROTOCOL 3)');
   });
 
   it('accepts the range edges, SET_STATUS_INTERVAL 0 included', () => {
-    for (const interval of [0, 100, 60000]) expect(decodeFrame(encodeFrame({ kind: 'SET_STATUS_INTERVAL', flags: 0, seq: 1, interval }))).toMatchObject({ interval });
-    for (const delay of [-10000, 10000]) expect(decodeFrame(encodeFrame({ kind: 'SET_DELAY', flags: 0, seq: 1, delay }))).toMatchObject({ delay });
+    for (const interval of [0, 100, 60000])
+      expect(decodeFrame(encodeFrame({ kind: 'SET_STATUS_INTERVAL', flags: 0, seq: 1, interval }))).toMatchObject({
+        interval,
+      });
+    for (const delay of [-10000, 10000])
+      expect(decodeFrame(encodeFrame({ kind: 'SET_DELAY', flags: 0, seq: 1, delay }))).toMatchObject({ delay });
   });
 
   it('throws TypeError for values that are not integers or arrays of the wrong length', () => {
-    expect(thrown(() => encodeFrame({ kind: 'SET_WINDOW', flags: 0, seq: 0, window: 1000.5 }))).toBeInstanceOf(TypeError);
-    expect(thrown(() => encodeFrame({ kind: 'SET_WINDOW', flags: 0, seq: 0 } as unknown as Frame))).toBeInstanceOf(TypeError);
-    expect(thrown(() => encodeFrame({ kind: 'SET_ANGLES', flags: 0, seq: 0, angles: [0, 0, 0] as never }))).toBeInstanceOf(TypeError);
-    expect(thrown(() => encodeFrame({ kind: 'TRIALS', flags: 0, seq: 0, first: 0, n: 3, records: new Uint8Array(2) }))).toBeInstanceOf(TypeError);
+    expect(thrown(() => encodeFrame({ kind: 'SET_WINDOW', flags: 0, seq: 0, window: 1000.5 }))).toBeInstanceOf(
+      TypeError,
+    );
+    expect(thrown(() => encodeFrame({ kind: 'SET_WINDOW', flags: 0, seq: 0 } as unknown as Frame))).toBeInstanceOf(
+      TypeError,
+    );
+    expect(
+      thrown(() => encodeFrame({ kind: 'SET_ANGLES', flags: 0, seq: 0, angles: [0, 0, 0] as never })),
+    ).toBeInstanceOf(TypeError);
+    expect(
+      thrown(() => encodeFrame({ kind: 'TRIALS', flags: 0, seq: 0, first: 0, n: 3, records: new Uint8Array(2) })),
+    ).toBeInstanceOf(TypeError);
     expect(thrown(() => encodeFrame({ kind: 'NOPE', flags: 0, seq: 0 } as unknown as Frame))).toBeInstanceOf(TypeError);
   });
 
@@ -100,7 +219,13 @@ describe('encoder refuses what the decoder would refuse', () => {
 describe('decoder rules, with the payload offset BAD_ARGUMENT reports', () => {
   const cases: Array<[string, Buffer, FrameErrorReason, string | undefined, number | undefined]> = [
     ['START reserved byte 2', encodeRaw(0x83, 0, 1, payload({ 2: 1 })), 'reserved', undefined, 2],
-    ['SET_BIAS reserved byte 1', encodeRaw(0x87, 0, 1, payload({ 0: 1, 1: 1, 2: 0x30, 3: 0x75 })), 'reserved', undefined, 1],
+    [
+      'SET_BIAS reserved byte 1',
+      encodeRaw(0x87, 0, 1, payload({ 0: 1, 1: 1, 2: 0x30, 3: 0x75 })),
+      'reserved',
+      undefined,
+      1,
+    ],
     ['SET_BIAS bias out of range', encodeRaw(0x87, 0, 1, payload({ 0: 1, 2: 0xff, 3: 0xff })), 'range', 'bias', 2],
     ['GET_INFO non-zero payload', encodeRaw(0x81, 0, 1, payload({ 51: 1 })), 'reserved', undefined, 51],
     ['SETTINGS bit after count', encodeRaw(0x89, 0, 1, payload({ 0: 3, 4: 0x40 })), 'reserved', 'settings byte 0', 4],
@@ -127,12 +252,18 @@ describe('decoder rules, with the payload offset BAD_ARGUMENT reports', () => {
   }
 
   it('reports exact one-line messages', () => {
-    expect(frameErr(() => decodeFrame(encodeRaw(0x85, 0, 1, payload({ 2: 0x50, 3: 0x46 })))).message).toBe('SET_ANGLES angles[1] = 18000 is outside 0..17999 (PROTOCOL 5)');
-    expect(frameErr(() => decodeFrame(encodeRaw(0x83, 0, 1, payload({ 3: 0xab })))).message).toBe('START reserved payload byte 3 is 0xab (must be 0, PROTOCOL 3)');
+    expect(frameErr(() => decodeFrame(encodeRaw(0x85, 0, 1, payload({ 2: 0x50, 3: 0x46 })))).message).toBe(
+      'SET_ANGLES angles[1] = 18000 is outside 0..17999 (PROTOCOL 5)',
+    );
+    expect(frameErr(() => decodeFrame(encodeRaw(0x83, 0, 1, payload({ 3: 0xab })))).message).toBe(
+      'START reserved payload byte 3 is 0xab (must be 0, PROTOCOL 3)',
+    );
     expect(frameErr(() => decodeFrame(Buffer.alloc(63))).message).toBe('a frame is 64 bytes, got 63 at offset 0');
     const flipped = encodeRaw(0x81, 0, 0);
     flipped[60] ^= 1;
-    expect(frameErr(() => decodeFrame(flipped)).message).toMatch(/^CRC mismatch: frame says [0-9a-f]{8}, bytes 0\.\.59 give [0-9a-f]{8} \(PROTOCOL 3\)$/);
+    expect(frameErr(() => decodeFrame(flipped)).message).toMatch(
+      /^CRC mismatch: frame says [0-9a-f]{8}, bytes 0\.\.59 give [0-9a-f]{8} \(PROTOCOL 3\)$/,
+    );
   });
 
   it('decodes a well-framed undefined type as UnknownFrame (PROTOCOL 3)', () => {

@@ -75,7 +75,7 @@ describe('frameCrcOk (residue check)', () => {
     for (let k = 0; k < 2000; k++) {
       const f = randomBytes(64, 5000 + k);
       if (k % 4 === 0) writeFrameCrc(f);
-      expect(frameCrcOk(f)).toBe(storedCrc(f) === (crc32(f.subarray(0, 60)) >>> 0));
+      expect(frameCrcOk(f)).toBe(storedCrc(f) === crc32(f.subarray(0, 60)) >>> 0);
     }
   });
 });

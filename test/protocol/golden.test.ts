@@ -37,7 +37,16 @@ function typedFields(g: Golden): Record<string, unknown> {
   const out: Record<string, unknown> = { ...g.fields };
   if (Array.isArray(g.fields.records)) {
     const recs = g.fields.records as Array<Record<string, number>>;
-    out.records = Uint8Array.from(recs, (r) => (r.x ? RECORD_BIT.X : 0) | (r.y ? RECORD_BIT.Y : 0) | (r.A1 ? RECORD_BIT.A1 : 0) | (r.A0 ? RECORD_BIT.A0 : 0) | (r.B1 ? RECORD_BIT.B1 : 0) | (r.B0 ? RECORD_BIT.B0 : 0));
+    out.records = Uint8Array.from(
+      recs,
+      (r) =>
+        (r.x ? RECORD_BIT.X : 0) |
+        (r.y ? RECORD_BIT.Y : 0) |
+        (r.A1 ? RECORD_BIT.A1 : 0) |
+        (r.A0 ? RECORD_BIT.A0 : 0) |
+        (r.B1 ? RECORD_BIT.B1 : 0) |
+        (r.B0 ? RECORD_BIT.B0 : 0),
+    );
   }
   if (Array.isArray(g.fields.settings)) {
     out.settings = Uint8Array.from(g.fields.settings as Array<[number, number]>, ([x, y]) => (x << 1) | y);

@@ -54,7 +54,10 @@ function build(rand: Rand, mutation: Mutation): Stream {
   let tags: number[] = bytes.map((_, i) => i);
   const edits = mutation === 'none' ? 0 : randInt(rand, 1, 4);
   for (let e = 0; e < edits; e++) {
-    const kind: Mutation = mutation === 'mixed' ? (['truncate', 'bitflip', 'drop', 'duplicate', 'noise'] as const)[randInt(rand, 0, 4)] : mutation;
+    const kind: Mutation =
+      mutation === 'mixed'
+        ? (['truncate', 'bitflip', 'drop', 'duplicate', 'noise'] as const)[randInt(rand, 0, 4)]
+        : mutation;
     const at = randInt(rand, 0, Math.max(0, bytes.length - 1));
     switch (kind) {
       case 'truncate': {
@@ -109,7 +112,8 @@ function build(rand: Rand, mutation: Mutation): Stream {
 function lastCorruption(tags: Int32Array): number {
   let last = -1;
   for (let j = 0; j < tags.length; j++) {
-    if (tags[j] === -1 || (j > 0 && tags[j - 1] !== -1 && tags[j] !== tags[j - 1] + 1) || (j === 0 && tags[0] !== 0)) last = j;
+    if (tags[j] === -1 || (j > 0 && tags[j - 1] !== -1 && tags[j] !== tags[j - 1] + 1) || (j === 0 && tags[0] !== 0))
+      last = j;
     else if (j > 0 && tags[j - 1] === -1) {
       // after inserted bytes, the original sequence must resume where it left off
       let k = j - 1;
@@ -163,13 +167,16 @@ describe('decoder property (issue 2 acceptance)', () => {
           const last = lastCorruption(s.tags);
           const intact = intactFrames(s);
           for (const [outAt] of intact) {
-            if (outAt - last >= RELOCK_BYTES && !emittedAt.has(outAt)) throw new Error(`no re-lock: intact frame at ${outAt}, last corruption at ${last}`);
-            if (!emittedAt.has(outAt)) throw new Error(`intact frame at ${outAt} not emitted (last corruption at ${last})`);
+            if (outAt - last >= RELOCK_BYTES && !emittedAt.has(outAt))
+              throw new Error(`no re-lock: intact frame at ${outAt}, last corruption at ${last}`);
+            if (!emittedAt.has(outAt))
+              throw new Error(`intact frame at ${outAt} not emitted (last corruption at ${last})`);
           }
           // (more may be emitted than the tags call intact: noise ending in the bytes a frame starts with
           // rebuilds that frame exactly, and then it is a genuine, valid frame)
           const st = sync.stats;
-          if (st.bytesIn !== s.bytes.length || st.bytesSkipped + 64 * st.frames !== st.bytesIn) throw new Error(`byte accounting ${JSON.stringify(st)}`);
+          if (st.bytesIn !== s.bytes.length || st.bytesSkipped + 64 * st.frames !== st.bytesIn)
+            throw new Error(`byte accounting ${JSON.stringify(st)}`);
           counts.cases++;
           counts.emitted += emitted.length;
           counts.intact += intact.size;

@@ -32,7 +32,13 @@ describe('FrameSync', () => {
       const sync = new FrameSync({ accept: 'device' });
       const out = feed(sync, stream, () => size);
       expect(out).toEqual(frames);
-      expect(sync.stats).toMatchObject({ frames: 30, bytesIn: stream.length, bytesSkipped: 0, crcErrors: 0, unknownTypes: 0 });
+      expect(sync.stats).toMatchObject({
+        frames: 30,
+        bytesIn: stream.length,
+        bytesSkipped: 0,
+        crcErrors: 0,
+        unknownTypes: 0,
+      });
       expect(sync.pending).toBe(0);
     });
   }
@@ -72,7 +78,14 @@ describe('FrameSync', () => {
   });
 
   it('drops a CRC-valid TRIALS with a reserved record bit whole, counts it and reports it', () => {
-    const good = encodeFrame({ kind: 'TRIALS', flags: 0, seq: 5, first: 100, n: 3, records: Uint8Array.from([1, 2, 3]) });
+    const good = encodeFrame({
+      kind: 'TRIALS',
+      flags: 0,
+      seq: 5,
+      first: 100,
+      n: 3,
+      records: Uint8Array.from([1, 2, 3]),
+    });
     const payload = Buffer.from(good.subarray(8, 60));
     payload[12 + 2] |= 0x80;
     const bad = encodeRaw(1, 0, 6, payload);
@@ -89,7 +102,9 @@ describe('FrameSync', () => {
   it('skips and counts a frame of an undefined type (PROTOCOL 3), without emitting it', () => {
     const unknown: UnknownFrame[] = [];
     const sync = new FrameSync({ onUnknown: (f) => unknown.push(f) });
-    const out = sync.push(Buffer.concat([encodeRaw(0x07, 0x80, 9, Uint8Array.from([1, 2, 3])), encodeFrame(frames[0])]));
+    const out = sync.push(
+      Buffer.concat([encodeRaw(0x07, 0x80, 9, Uint8Array.from([1, 2, 3])), encodeFrame(frames[0])]),
+    );
     expect(out).toEqual([frames[0]]);
     expect(sync.stats.unknownTypes).toBe(1);
     expect(unknown).toHaveLength(1);

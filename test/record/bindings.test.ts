@@ -38,7 +38,9 @@ function header(device: Device, commandLine: string[]): RecordingHeader {
 }
 
 /** The trial records of a run, concatenated, with the first index of each frame. */
-async function collectTrials(run: AsyncIterable<{ kind: string }[]>): Promise<{ firsts: number[]; counts: number[]; records: Buffer }> {
+async function collectTrials(
+  run: AsyncIterable<{ kind: string }[]>,
+): Promise<{ firsts: number[]; counts: number[]; records: Buffer }> {
   const firsts: number[] = [];
   const counts: number[] = [];
   const parts: Buffer[] = [];
@@ -151,7 +153,9 @@ describe('replay binding', () => {
     );
     await device.close().catch(() => undefined);
     expect(err).toBeInstanceOf(DeviceError);
-    expect(replay.divergence?.message).toMatch(/^replay diverged at the end of the recording \(after \d+ records\): expected nothing more from the host, got GET_STATUS seq 3$/);
+    expect(replay.divergence?.message).toMatch(
+      /^replay diverged at the end of the recording \(after \d+ records\): expected nothing more from the host, got GET_STATUS seq 3$/,
+    );
   });
 
   it('a raw capture cannot be played as a device', async () => {
@@ -159,72 +163,92 @@ describe('replay binding', () => {
     const raw = join(dir, 'raw.bin');
     writeFileSync(raw, Buffer.from([0xe5, 0x51, 1, 2, 3]));
     const replay = createReplayBinding(raw);
-    await expect(Device.open({ path: replay.path, binding: replay.binding as never, retries: 0 })).rejects.toThrow(/raw capture/);
+    await expect(Device.open({ path: replay.path, binding: replay.binding as never, retries: 0 })).rejects.toThrow(
+      /raw capture/,
+    );
   });
 });
 
 describe('a session recorded over a real pseudo-terminal (socat, native binding)', () => {
-  it.skipIf(!hasSocat)('holds every trial once, in order, stamped with host time, and replays as the chip', async () => {
-    // A 4 MiB chip buffer: on 2 shared cores a stalled host must not turn into honest GAPs (see test/device/integration.test.ts).
-    const server = await servePty(join(dir, 'epq'), { seed: 12, calibrated: true, deviceBufferFrames: 65536 });
-    const path = join(dir, 'pty.epqrec');
-    const trials = 300_000;
-    try {
-      const rec = new SessionRecorder({ out: path, tool: 'record', commandLine: ['record', '--port', server.path, '--trials', String(trials)] });
-      const { SerialPort } = await import('serialport');
-      const device = await Device.open({ path: server.path, binding: rec.wrap(SerialPort.binding as never) });
-      rec.begin(device.info);
+  it.skipIf(!hasSocat)(
+    'holds every trial once, in order, stamped with host time, and replays as the chip',
+    async () => {
+      // A 4 MiB chip buffer: on 2 shared cores a stalled host must not turn into honest GAPs (see test/device/integration.test.ts).
+      const server = await servePty(join(dir, 'epq'), { seed: 12, calibrated: true, deviceBufferFrames: 65536 });
+      const path = join(dir, 'pty.epqrec');
+      const trials = 300_000;
+      try {
+        const rec = new SessionRecorder({
+          out: path,
+          tool: 'record',
+          commandLine: ['record', '--port', server.path, '--trials', String(trials)],
+        });
+        const { SerialPort } = await import('serialport');
+        const device = await Device.open({ path: server.path, binding: rec.wrap(SerialPort.binding as never) });
+        rec.begin(device.info);
+        const session = trialRun(device, { limitTrials: trials, rateTrialsPerS: 0 });
+        while (!(await session.next()).done) {
+          // drain
+        }
+        await device.close();
+        rec.close();
+      } finally {
+        await server.close();
+      }
+      const parser = new RecordingParser();
+      const entries = parser.push(readFileSync(path));
+      expect(parser.finish()).toBeNull();
+      expect(parser.header?.clock).toBe('host-monotonic');
+      expect(parser.header?.startedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      for (let i = 1; i < entries.length; i++) expect(entries[i].timeUs).toBeGreaterThanOrEqual(entries[i - 1].timeUs);
+      const captured = await collectTrials(
+        runEventsFromBytes(entries.filter((e) => e.direction === Direction.DEVICE_TO_HOST).map((e) => e.bytes)),
+      );
+      expect(captured.records.length).toBe(trials);
+      // Every index exactly once, in order: each frame starts where the previous one ended.
+      let next = 0;
+      let misplaced = 0;
+      for (const [k, first] of captured.firsts.entries()) {
+        if (first !== next) misplaced++;
+        next = first + captured.counts[k];
+      }
+      expect(misplaced).toBe(0);
+      expect(next).toBe(trials);
+      // The recording plays back as the chip to the same host logic, whatever chunks the PTY delivered.
+      const replay = createReplayBinding(path);
+      const device = await Device.open({ path: replay.path, binding: replay.binding as never });
       const session = trialRun(device, { limitTrials: trials, rateTrialsPerS: 0 });
-      while (!(await session.next()).done) {
-        // drain
+      const parts: Buffer[] = [];
+      for (let r = await session.next(); !r.done; r = await session.next()) {
+        for (const ev of r.value) if (ev.kind === 'trials') parts.push(Buffer.from(ev.records));
       }
       await device.close();
-      rec.close();
-    } finally {
-      await server.close();
-    }
-    const parser = new RecordingParser();
-    const entries = parser.push(readFileSync(path));
-    expect(parser.finish()).toBeNull();
-    expect(parser.header?.clock).toBe('host-monotonic');
-    expect(parser.header?.startedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
-    for (let i = 1; i < entries.length; i++) expect(entries[i].timeUs).toBeGreaterThanOrEqual(entries[i - 1].timeUs);
-    const captured = await collectTrials(runEventsFromBytes(entries.filter((e) => e.direction === Direction.DEVICE_TO_HOST).map((e) => e.bytes)));
-    expect(captured.records.length).toBe(trials);
-    // Every index exactly once, in order: each frame starts where the previous one ended.
-    let next = 0;
-    let misplaced = 0;
-    for (const [k, first] of captured.firsts.entries()) {
-      if (first !== next) misplaced++;
-      next = first + captured.counts[k];
-    }
-    expect(misplaced).toBe(0);
-    expect(next).toBe(trials);
-    // The recording plays back as the chip to the same host logic, whatever chunks the PTY delivered.
-    const replay = createReplayBinding(path);
-    const device = await Device.open({ path: replay.path, binding: replay.binding as never });
-    const session = trialRun(device, { limitTrials: trials, rateTrialsPerS: 0 });
-    const parts: Buffer[] = [];
-    for (let r = await session.next(); !r.done; r = await session.next()) {
-      for (const ev of r.value) if (ev.kind === 'trials') parts.push(Buffer.from(ev.records));
-    }
-    await device.close();
-    expect(replay.divergence).toBeNull();
-    expect(Buffer.concat(parts).equals(captured.records)).toBe(true);
-  });
+      expect(replay.divergence).toBeNull();
+      expect(Buffer.concat(parts).equals(captured.records)).toBe(true);
+    },
+  );
 });
 
 describe('replay port, directly', () => {
   const frame = (f: object): Buffer => encodeFrame(f as never);
   const getInfo = (seq: number) => frame({ kind: 'GET_INFO', seq, flags: 0 });
   const setWindow = (seq: number, window: number) => frame({ kind: 'SET_WINDOW', seq, flags: 0, window });
-  const ack = (seq: number, ackSeq: number, ackType: number) => frame({ kind: 'ACK', seq, flags: 0, ackSeq, ackType, status: 0, detail: 0 });
+  const ack = (seq: number, ackSeq: number, ackType: number) =>
+    frame({ kind: 'ACK', seq, flags: 0, ackSeq, ackType, status: 0, detail: 0 });
 
   /** A recording: H (two commands in one write), D (their ACKs), H (one more), D (its ACK). */
   function makeRecording(name: string): string {
     const path = join(dir, name);
     const w = new RecordingWriter(path, {
-      header: { format: 'epqrng-recording', version: 1, tool: 'test', commandLine: [], clock: 'none', device: null, extractorSeed: null },
+      header: {
+        format: 'epqrng-recording',
+        version: 1,
+        tool: 'test',
+        commandLine: [],
+        clock: 'none',
+        device: null,
+        extractorSeed: null,
+      },
     });
     w.hostToDevice(Buffer.concat([getInfo(0), setWindow(1, 1500)]), 0);
     w.deviceToHost(Buffer.concat([ack(0, 0, 0x81), ack(1, 1, 0x86)]), 0);
@@ -271,7 +295,13 @@ describe('replay port, directly', () => {
       expect((await port.read(buf, 0, 256)).bytesRead).toBe(128);
       expect((await port.read(buf, 0, 256)).bytesRead).toBe(64);
       const pending = port.read(buf, 0, 256);
-      const outcome = await Promise.race([pending.then(() => 'read', (e: Error) => e.message), new Promise((r) => setTimeout(() => r('waiting'), 50))]);
+      const outcome = await Promise.race([
+        pending.then(
+          () => 'read',
+          (e: Error) => e.message,
+        ),
+        new Promise((r) => setTimeout(() => r('waiting'), 50)),
+      ]);
       expect(outcome).toBe(mode === 'silent' ? 'waiting' : 'end of the recording');
       await port.close();
       if (mode === 'silent') await expect(pending).rejects.toMatchObject({ canceled: true });
@@ -282,14 +312,23 @@ describe('replay port, directly', () => {
     const { session, port } = await open(makeRecording('options.epqrec'));
     expect(await session.binding.list()).toEqual([epq1PortInfo(session.path, undefined)]);
     expect(port.openOptions).toEqual(withOpenDefaults({ path: session.path, baudRate: 921600 }));
-    expect(port.openOptions).toMatchObject({ dataBits: 8, stopBits: 1, parity: 'none', rtscts: false, lock: true, hupcl: true });
+    expect(port.openOptions).toMatchObject({
+      dataBits: 8,
+      stopBits: 1,
+      parity: 'none',
+      rtscts: false,
+      lock: true,
+      hupcl: true,
+    });
     await port.close();
   });
 
   it('bytes that are not a frame are shown in hex', async () => {
     const { session, port } = await open(makeRecording('hex.epqrec'));
     await expect(port.write(Buffer.from([1, 2, 3]))).rejects.toThrow(DeviceError);
-    expect(session.divergence?.message).toBe('replay diverged at record 0: expected GET_INFO seq 0, got 3 bytes 01 02 03');
+    expect(session.divergence?.message).toBe(
+      'replay diverged at record 0: expected GET_INFO seq 0, got 3 bytes 01 02 03',
+    );
     await port.close();
   });
 });
@@ -298,7 +337,15 @@ describe('replay port memory', () => {
   it('a host that writes early waits for its reads instead of holding the whole recording in memory', async () => {
     const path = join(dir, 'early.epqrec');
     const w = new RecordingWriter(path, {
-      header: { format: 'epqrng-recording', version: 1, tool: 'test', commandLine: [], clock: 'none', device: null, extractorSeed: null },
+      header: {
+        format: 'epqrng-recording',
+        version: 1,
+        tool: 'test',
+        commandLine: [],
+        clock: 'none',
+        device: null,
+        extractorSeed: null,
+      },
     });
     const chunk = (k: number) => Buffer.alloc(1000, k);
     for (let k = 0; k < 20; k++) w.deviceToHost(chunk(k), 0);

@@ -46,8 +46,19 @@ beforeAll(async () => {
   writeSeed(seedPath, seedBitsForBlock(BLOCK), 42);
   const rec = join(dir, 'live.epqrec');
   const r = await cli(
-    'stream', '--simulate=4', '--bytes', '6000', ...CERT_OPTS, '--extractor-seed', seedPath,
-    '--out', join(dir, 'live.bin'), '--certs', join(dir, 'live.certs'), '--record', rec,
+    'stream',
+    '--simulate=4',
+    '--bytes',
+    '6000',
+    ...CERT_OPTS,
+    '--extractor-seed',
+    seedPath,
+    '--out',
+    join(dir, 'live.bin'),
+    '--certs',
+    join(dir, 'live.certs'),
+    '--record',
+    rec,
   );
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
@@ -63,7 +74,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('stream --record, then replay', () => {
   it('reproduces the output SHA-256 and every certificate line', async () => {
-    const r = await cli('replay', live.rec, '--extractor-seed', seedPath, '--out', join(dir, 'rep.bin'), '--certs', join(dir, 'rep.certs'));
+    const r = await cli(
+      'replay',
+      live.rec,
+      '--extractor-seed',
+      seedPath,
+      '--out',
+      join(dir, 'rep.bin'),
+      '--certs',
+      join(dir, 'rep.certs'),
+    );
     expect(r.code).toBe(0);
     expect(sha256(readFileSync(join(dir, 'rep.bin')))).toBe(sha256(live.out));
     expect(readFileSync(join(dir, 'rep.certs'), 'utf8').split('\n').filter(Boolean)).toEqual(live.certs);
@@ -97,8 +117,25 @@ describe('a host-settings stream', () => {
     const settingsSeed = join(dir, 'settings.key');
     writeFileSync(settingsSeed, createHash('sha256').update('cli test settings').digest());
     const rec = join(dir, 'host.epqrec');
-    const r = await cli('stream', '--simulate=4', '--bytes', '1500', ...CERT_OPTS, '--extractor-seed', seedPath, '--settings', 'host', '--settings-seed', settingsSeed,
-      '--out', join(dir, 'host.bin'), '--certs', join(dir, 'host.certs'), '--record', rec);
+    const r = await cli(
+      'stream',
+      '--simulate=4',
+      '--bytes',
+      '1500',
+      ...CERT_OPTS,
+      '--extractor-seed',
+      seedPath,
+      '--settings',
+      'host',
+      '--settings-seed',
+      settingsSeed,
+      '--out',
+      join(dir, 'host.bin'),
+      '--certs',
+      join(dir, 'host.certs'),
+      '--record',
+      rec,
+    );
     expect(r.code).toBe(0);
     const rep = await cli('replay', rec, '--out', join(dir, 'host-rep.bin'), '--certs', join(dir, 'host-rep.certs'));
     expect(rep.stderr).toMatch(/^replayed stream recording /);
@@ -110,18 +147,34 @@ describe('a host-settings stream', () => {
     writeFileSync(otherKey, createHash('sha256').update('another key').digest());
     const bad = await cli('replay', rec, '--settings-seed', otherKey, '--out', join(dir, 'x.bin'));
     expect(bad.code).toBe(3);
-    expect(bad.stderr).toMatch(/replay diverged at record \d+: expected SETTINGS seq \d+ \(count \d+, settings \d+ bytes\), got SETTINGS seq \d+/);
+    expect(bad.stderr).toMatch(
+      /replay diverged at record \d+: expected SETTINGS seq \d+ \(count \d+, settings \d+ bytes\), got SETTINGS seq \d+/,
+    );
     // For verify a recording that does not replay is a mismatch: exit 1, one line.
     const v = await cli('verify', rec, '--settings-seed', otherKey, '--certs', join(dir, 'host.certs'));
     expect(v.code).toBe(1);
-    expect(v.stderr).toMatch(new RegExp(`^epqrng: verify: ${rec} does not replay: replay diverged at record \\d+: expected SETTINGS .*\n$`));
+    expect(v.stderr).toMatch(
+      new RegExp(`^epqrng: verify: ${rec} does not replay: replay diverged at record \\d+: expected SETTINGS .*\n$`),
+    );
   });
 });
 
 describe('a stream whose extractor seed was drawn for it', () => {
   it('embeds the seed in the recording, so the replay needs nothing else', async () => {
     const rec = join(dir, 'fresh.epqrec');
-    const r = await cli('stream', '--simulate=5', '--bytes', '1000', ...CERT_OPTS, '--out', join(dir, 'fresh.bin'), '--certs', join(dir, 'fresh.certs'), '--record', rec);
+    const r = await cli(
+      'stream',
+      '--simulate=5',
+      '--bytes',
+      '1000',
+      ...CERT_OPTS,
+      '--out',
+      join(dir, 'fresh.bin'),
+      '--certs',
+      join(dir, 'fresh.certs'),
+      '--record',
+      rec,
+    );
     expect(r.code).toBe(0);
     const rep = await cli('replay', rec, '--out', join(dir, 'fresh-rep.bin'), '--certs', join(dir, 'fresh-rep.certs'));
     expect(rep.code).toBe(0);
@@ -134,11 +187,22 @@ describe('a stream whose extractor seed was drawn for it', () => {
 });
 
 describe('verify', () => {
-  it('passes on the live run\'s certificates and output', async () => {
-    const r = await cli('verify', live.rec, '--certs', join(dir, 'live.certs'), '--output', join(dir, 'live.bin'), '--extractor-seed', seedPath);
+  it("passes on the live run's certificates and output", async () => {
+    const r = await cli(
+      'verify',
+      live.rec,
+      '--certs',
+      join(dir, 'live.certs'),
+      '--output',
+      join(dir, 'live.bin'),
+      '--extractor-seed',
+      seedPath,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`verified ${live.certs.length} certificates and 6000 output bytes against ${live.rec}: all match\n`);
+    expect(r.stdout).toBe(
+      `verified ${live.certs.length} certificates and 6000 output bytes against ${live.rec}: all match\n`,
+    );
   });
 
   it('fails naming the block after one flipped byte of output', async () => {
@@ -157,9 +221,22 @@ describe('verify', () => {
     const bad = Buffer.from(live.out);
     bad[flipAt] ^= 0x10;
     writeFileSync(join(dir, 'flipped.bin'), bad);
-    const r = await cli('verify', live.rec, '--certs', join(dir, 'live.certs'), '--output', join(dir, 'flipped.bin'), '--extractor-seed', seedPath);
+    const r = await cli(
+      'verify',
+      live.rec,
+      '--certs',
+      join(dir, 'live.certs'),
+      '--output',
+      join(dir, 'flipped.bin'),
+      '--extractor-seed',
+      seedPath,
+    );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`^epqrng: verify: block ${blockIndex}: output byte ${flipAt} of \\S+ differs from the certified output`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^epqrng: verify: block ${blockIndex}: output byte ${flipAt} of \\S+ differs from the certified output`,
+      ),
+    );
     expect(r.stderr.split('\n').filter(Boolean).length).toBe(1);
   });
 
@@ -191,25 +268,41 @@ describe('a stream recording cut at a random byte', () => {
       const cutAt = headerBytes + (a % (file.length - headerBytes));
       const cutPath = join(dir, `cut-${k}.epqrec`);
       writeFileSync(cutPath, file.subarray(0, cutAt));
-      const r = await cli('replay', cutPath, '--extractor-seed', seedPath, '--out', join(dir, `cut-${k}.bin`), '--certs', join(dir, `cut-${k}.certs`));
+      const r = await cli(
+        'replay',
+        cutPath,
+        '--extractor-seed',
+        seedPath,
+        '--out',
+        join(dir, `cut-${k}.bin`),
+        '--certs',
+        join(dir, `cut-${k}.certs`),
+      );
       expect(r.code).toBe(0);
-      expect(r.stderr).toMatch(/^epqrng: warning: recording cut at byte \d+ \(record \d+: [^)]+\): replaying the \d+ complete records before it\n/);
+      expect(r.stderr).toMatch(
+        /^epqrng: warning: recording cut at byte \d+ \(record \d+: [^)]+\): replaying the \d+ complete records before it\n/,
+      );
       const cutByte = Number(/cut at byte (\d+)/.exec(r.stderr)![1]);
       expect(cutByte).toBeLessThanOrEqual(cutAt);
       expect(cutByte).toBeGreaterThan(cutAt - 70_000); // within one recorded read of the cut
       const out = readFileSync(join(dir, `cut-${k}.bin`));
-      const certs = readFileSync(join(dir, `cut-${k}.certs`), 'utf8').split('\n').filter(Boolean);
+      const certs = readFileSync(join(dir, `cut-${k}.certs`), 'utf8')
+        .split('\n')
+        .filter(Boolean);
       // What replays is exactly the live run's first blocks.
       expect(certs).toEqual(live.certs.slice(0, certs.length));
       expect(out.equals(live.out.subarray(0, out.length))).toBe(true);
-      const certifiedBytes = certs.reduce((s, l) => s + (JSON.parse(l) as { extraction: { outputBytes: number } }).extraction.outputBytes, 0);
+      const certifiedBytes = certs.reduce(
+        (s, l) => s + (JSON.parse(l) as { extraction: { outputBytes: number } }).extraction.outputBytes,
+        0,
+      );
       expect(out.length).toBe(Math.min(6000, certifiedBytes));
     }
   });
 });
 
 describe('raw captures', () => {
-  it('certifies a capture of 10^7 trials, and the counts and S it reports are the capture\'s', async () => {
+  it("certifies a capture of 10^7 trials, and the counts and S it reports are the capture's", async () => {
     const trials = 10_000_000;
     const recPath = join(dir, 'big.epqrec');
     const r = await cli('record', '--simulate=3', '--trials', String(trials), '--out', recPath);
@@ -224,11 +317,37 @@ describe('raw captures', () => {
     const block = 2 ** 21;
     const bigSeed = join(dir, 'seed-2p21.bin');
     writeSeed(bigSeed, seedBitsForBlock(block), 9);
-    const rep = await cli('replay', rawPath, '--block-trials', String(block), '--adversary', 'classical', '--eps', '1e-6', '--extractor-seed', bigSeed, '--out', join(dir, 'raw.bin'), '--certs', join(dir, 'raw.certs'));
+    const rep = await cli(
+      'replay',
+      rawPath,
+      '--block-trials',
+      String(block),
+      '--adversary',
+      'classical',
+      '--eps',
+      '1e-6',
+      '--extractor-seed',
+      bigSeed,
+      '--out',
+      join(dir, 'raw.bin'),
+      '--certs',
+      join(dir, 'raw.certs'),
+    );
     expect(rep.code).toBe(0);
-    const certs = readFileSync(join(dir, 'raw.certs'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as {
-      blockIndex: number; trialRange: { first: number; count: number }; counts: number[]; sEstimate: number; device: { serial: string }; lostTrials: { total: number };
-    });
+    const certs = readFileSync(join(dir, 'raw.certs'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            blockIndex: number;
+            trialRange: { first: number; count: number };
+            counts: number[];
+            sEstimate: number;
+            device: { serial: string };
+            lostTrials: { total: number };
+          },
+      );
     expect(certs.length).toBe(Math.floor(trials / block));
     // The INFO at the start of the capture names the device.
     expect(certs[0].device.serial).toMatch(/^EPQ1-[0-9A-F]{8}$/);
@@ -271,7 +390,10 @@ describe('raw captures', () => {
       // (uniform settings: S-hat = (4/N) sum over trials of (-1)^(xy) (-1)^(a xor b)).
       let s = 0;
       for (let cell = 0; cell < 16; cell++) {
-        const x = cell >> 3, y = (cell >> 2) & 1, a = (cell >> 1) & 1, b = cell & 1;
+        const x = cell >> 3,
+          y = (cell >> 2) & 1,
+          a = (cell >> 1) & 1,
+          b = cell & 1;
         s += counts[i][cell] * ((x & y) ^ a ^ b ? -4 : 4);
       }
       expect(c.sEstimate).toBeCloseTo(s / block, 12);
@@ -292,16 +414,38 @@ describe('record, then replay', () => {
     const rec = join(dir, 'secs.epqrec');
     const r = await cli('record', '--simulate=6', '--seconds', '0.6', '--out', rec);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^recorded \d+ trials \(\d+ TRIALS frames, 0 flagged GAP, 0 lost on the link, 0 invalid\) in 0\.\d+ s of chip time to /);
+    expect(r.stderr).toMatch(
+      /^recorded \d+ trials \(\d+ TRIALS frames, 0 flagged GAP, 0 lost on the link, 0 invalid\) in 0\.\d+ s of chip time to /,
+    );
     const recorded = Number(/^recorded (\d+) trials/.exec(r.stderr)![1]);
     expect(recorded).toBeGreaterThanOrEqual(600_000);
     const parts: Buffer[] = [];
     for await (const b of deviceBytes(await openRecording(rec))) parts.push(Buffer.from(b));
     writeFileSync(join(dir, 'secs.raw'), Buffer.concat(parts));
-    const a = await cli('replay', rec, ...CERT_OPTS, '--extractor-seed', seedPath, '--out', join(dir, 'secs.bin'), '--certs', join(dir, 'secs.certs'));
+    const a = await cli(
+      'replay',
+      rec,
+      ...CERT_OPTS,
+      '--extractor-seed',
+      seedPath,
+      '--out',
+      join(dir, 'secs.bin'),
+      '--certs',
+      join(dir, 'secs.certs'),
+    );
     expect(a.stderr).toMatch(/^replayed record recording .*: \d+ certified bytes, 0 blocks refused/);
     expect(a.code).toBe(0);
-    const b = await cli('replay', join(dir, 'secs.raw'), ...CERT_OPTS, '--extractor-seed', seedPath, '--out', join(dir, 'secs-raw.bin'), '--certs', join(dir, 'secs-raw.certs'));
+    const b = await cli(
+      'replay',
+      join(dir, 'secs.raw'),
+      ...CERT_OPTS,
+      '--extractor-seed',
+      seedPath,
+      '--out',
+      join(dir, 'secs-raw.bin'),
+      '--certs',
+      join(dir, 'secs-raw.certs'),
+    );
     expect(b.code).toBe(0);
     const certs = readFileSync(join(dir, 'secs.certs'), 'utf8');
     expect(certs.split('\n').filter(Boolean).length).toBe(Math.floor(recorded / BLOCK));
@@ -311,11 +455,43 @@ describe('record, then replay', () => {
 
   it('a seed file named at record time (embedded or not) is the one replay and verify accept', async () => {
     const rec = join(dir, 'seeded.epqrec');
-    expect((await cli('record', '--simulate=7', '--trials', '300000', '--extractor-seed', seedPath, '--embed-seed', '--out', rec)).code).toBe(0);
-    const r = await cli('replay', rec, ...CERT_OPTS, '--out', join(dir, 'seeded.bin'), '--certs', join(dir, 'seeded.certs'));
+    expect(
+      (
+        await cli(
+          'record',
+          '--simulate=7',
+          '--trials',
+          '300000',
+          '--extractor-seed',
+          seedPath,
+          '--embed-seed',
+          '--out',
+          rec,
+        )
+      ).code,
+    ).toBe(0);
+    const r = await cli(
+      'replay',
+      rec,
+      ...CERT_OPTS,
+      '--out',
+      join(dir, 'seeded.bin'),
+      '--certs',
+      join(dir, 'seeded.certs'),
+    );
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('(extractor seed embedded in the recording)');
-    const v = await cli('verify', rec, ...CERT_OPTS, '--extractor-seed', seedPath, '--certs', join(dir, 'seeded.certs'), '--output', join(dir, 'seeded.bin'));
+    const v = await cli(
+      'verify',
+      rec,
+      ...CERT_OPTS,
+      '--extractor-seed',
+      seedPath,
+      '--certs',
+      join(dir, 'seeded.certs'),
+      '--output',
+      join(dir, 'seeded.bin'),
+    );
     expect(v.stderr).toBe('');
     expect(v.code).toBe(0);
     const other = join(dir, 'other.bin');
@@ -333,7 +509,15 @@ describe('record, then replay', () => {
     const bad = await cli('record', '--simulate', '--trials', 'many', '--out', join(dir, 'x.epqrec'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^epqrng: --trials must be an integer from 1 to \d+ \(got 'many'\)\n$/);
-    const noPort = await cli('record', '--port', join(dir, 'no-such-port'), '--trials', '10', '--out', join(dir, 'noport.epqrec'));
+    const noPort = await cli(
+      'record',
+      '--port',
+      join(dir, 'no-such-port'),
+      '--trials',
+      '10',
+      '--out',
+      join(dir, 'noport.epqrec'),
+    );
     expect(noPort.code).toBe(3);
     expect(noPort.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     expect(existsSync(join(dir, 'noport.epqrec'))).toBe(false);
@@ -341,12 +525,20 @@ describe('record, then replay', () => {
     const damaged = Buffer.from(readFileSync(live.rec));
     damaged[40] ^= 0x04;
     writeFileSync(join(dir, 'damaged.epqrec'), damaged);
-    for (const args of [['replay', join(dir, 'damaged.epqrec'), '--out', join(dir, 'x.bin')], ['verify', join(dir, 'damaged.epqrec'), '--certs', join(dir, 'live.certs')]]) {
+    for (const args of [
+      ['replay', join(dir, 'damaged.epqrec'), '--out', join(dir, 'x.bin')],
+      ['verify', join(dir, 'damaged.epqrec'), '--certs', join(dir, 'live.certs')],
+    ]) {
       const d = await cli(...args);
       expect(d.code).toBe(2);
-      expect(d.stderr).toMatch(/^epqrng: recording header: CRC mismatch \(stored [0-9a-f]{8}, computed [0-9a-f]{8}\)\n$/);
+      expect(d.stderr).toMatch(
+        /^epqrng: recording header: CRC mismatch \(stored [0-9a-f]{8}, computed [0-9a-f]{8}\)\n$/,
+      );
     }
     const missing = await cli('replay', join(dir, 'does-not-exist.epqrec'));
-    expect(missing).toMatchObject({ code: 2, stderr: `epqrng: cannot open recording ${join(dir, 'does-not-exist.epqrec')}: no such file\n` });
+    expect(missing).toMatchObject({
+      code: 2,
+      stderr: `epqrng: cannot open recording ${join(dir, 'does-not-exist.epqrec')}: no such file\n`,
+    });
   });
 });

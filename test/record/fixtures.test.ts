@@ -33,7 +33,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('fixtures', () => {
   it('are all there, each at most 2 MB, and match the manifest', () => {
-    expect(manifest.map((e) => e.name)).toEqual(['honest-calibrated', 'uncalibrated', 'lhv', 'postselect', 'corrupted-link', 'host-settings', 'calibration']);
+    expect(manifest.map((e) => e.name)).toEqual([
+      'honest-calibrated',
+      'uncalibrated',
+      'lhv',
+      'postselect',
+      'corrupted-link',
+      'host-settings',
+      'calibration',
+    ]);
     for (const e of manifest) {
       for (const [file, hash] of Object.entries(e.files)) {
         const path = join(fixtures, file);
@@ -54,7 +62,17 @@ describe('fixtures', () => {
       // A recorded settings seed path is relative to fixtures/ (where the command ran).
       const at = e.command.indexOf('--settings-seed');
       const settingsSeed = at >= 0 ? ['--settings-seed', join(fixtures, e.command[at + 1])] : [];
-      const r = await cli('replay', join(fixtures, `${e.name}.epqrec`), '--extractor-seed', seed, ...settingsSeed, '--out', out, '--certs', certs);
+      const r = await cli(
+        'replay',
+        join(fixtures, `${e.name}.epqrec`),
+        '--extractor-seed',
+        seed,
+        ...settingsSeed,
+        '--out',
+        out,
+        '--certs',
+        certs,
+      );
       // A fixture replays the host code of its day: when stream's commands change, it diverges (the message names the frame).
       const stale = `${r.stderr.trim()} (if the host code changed since the fixture was made: node bin/run-ts.js fixtures/make-fixtures.ts ${e.name})`;
       expect(r.code, stale).toBe(e.exitCode);
@@ -62,7 +80,17 @@ describe('fixtures', () => {
       expect(sha256(readFileSync(out))).toBe(e.files[`${e.name}.bin`]);
       expect(sha256(readFileSync(certs))).toBe(e.files[`${e.name}.certs`]);
       if (e.exitCode === 0) {
-        const v = await cli('verify', join(fixtures, `${e.name}.epqrec`), '--certs', join(fixtures, `${e.name}.certs`), '--output', join(fixtures, `${e.name}.bin`), '--extractor-seed', seed, ...settingsSeed);
+        const v = await cli(
+          'verify',
+          join(fixtures, `${e.name}.epqrec`),
+          '--certs',
+          join(fixtures, `${e.name}.certs`),
+          '--output',
+          join(fixtures, `${e.name}.bin`),
+          '--extractor-seed',
+          seed,
+          ...settingsSeed,
+        );
         expect(v.stderr).toBe('');
         expect(v.code).toBe(0);
       }
@@ -76,7 +104,9 @@ describe('fixtures', () => {
   });
 
   it('host-settings: the certificates say the settings came from the host', () => {
-    const c = JSON.parse(readFileSync(join(fixtures, 'host-settings.certs'), 'utf8').split('\n')[0]) as { settingsSource: string };
+    const c = JSON.parse(readFileSync(join(fixtures, 'host-settings.certs'), 'utf8').split('\n')[0]) as {
+      settingsSource: string;
+    };
     expect(c.settingsSource).toBe('host');
   });
 
@@ -84,7 +114,10 @@ describe('fixtures', () => {
     const { openRecordedDevice } = await import('../../src/cli/recorded-device.ts');
     const path = join(dir, 'calibration-now.epqrec');
     const now = () => new Date(Number(FIXTURE_EPOCH) * 1000);
-    const live = await openRecordedDevice({ kind: 'simulate', seed: 21, mode: 'honest', calibrated: false, faults: {} }, { out: path, tool: 'calibrate', commandLine: [] });
+    const live = await openRecordedDevice(
+      { kind: 'simulate', seed: 21, mode: 'honest', calibrated: false, faults: {} },
+      { out: path, tool: 'calibrate', commandLine: [] },
+    );
     let liveProfile: unknown;
     try {
       liveProfile = await calibrate(live.device, { plan: makePlan('quick'), now });
@@ -97,7 +130,9 @@ describe('fixtures', () => {
     try {
       const replayed = await calibrate(device, { plan: makePlan('quick'), now });
       expect(replay.divergence).toBeNull();
-      expect(withoutWallTime(JSON.parse(JSON.stringify(replayed)) as unknown)).toEqual(withoutWallTime(JSON.parse(JSON.stringify(liveProfile)) as unknown));
+      expect(withoutWallTime(JSON.parse(JSON.stringify(replayed)) as unknown)).toEqual(
+        withoutWallTime(JSON.parse(JSON.stringify(liveProfile)) as unknown),
+      );
     } finally {
       await device.close();
     }
@@ -107,12 +142,18 @@ describe('fixtures', () => {
     const replay = createReplayBinding(join(fixtures, 'calibration.epqrec.gz'));
     const device = await Device.open({ path: replay.path, binding: replay.binding as never });
     try {
-      const profile = await calibrate(device, { plan: makePlan('quick'), now: () => new Date(Number(FIXTURE_EPOCH) * 1000) });
+      const profile = await calibrate(device, {
+        plan: makePlan('quick'),
+        now: () => new Date(Number(FIXTURE_EPOCH) * 1000),
+      });
       expect(replay.divergence).toBeNull();
       const expected = JSON.parse(readFileSync(join(fixtures, 'calibration.profile.json'), 'utf8')) as unknown;
       // When the calibrate procedure changes what it computes, the stored profile goes stale (and when it changes what it
       // sends, the replay diverges): regenerate with `node bin/run-ts.js fixtures/make-fixtures.ts calibration`.
-      expect(withoutWallTime(JSON.parse(JSON.stringify(profile)) as unknown), 'fixtures/calibration.profile.json is stale: regenerate it (fixtures/README.md)').toEqual(expected);
+      expect(
+        withoutWallTime(JSON.parse(JSON.stringify(profile)) as unknown),
+        'fixtures/calibration.profile.json is stale: regenerate it (fixtures/README.md)',
+      ).toEqual(expected);
     } finally {
       await device.close();
     }

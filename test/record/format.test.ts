@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { RecordingWriter } from '../../src/record/writer.ts';
 import { RecordingParser, openRecording, deviceBytes, type RecordEntry } from '../../src/record/reader.ts';
-import { Direction, MAGIC, HEADER_MAX_BYTES, type RecordingHeader, RECORD_OVERHEAD, encodeFilePreamble } from '../../src/record/format.ts';
+import {
+  Direction,
+  MAGIC,
+  HEADER_MAX_BYTES,
+  type RecordingHeader,
+  RECORD_OVERHEAD,
+  encodeFilePreamble,
+} from '../../src/record/format.ts';
 import { InputError } from '../../src/errors.ts';
 import { mulberry32 as rng } from '../prng.ts';
 
@@ -26,7 +33,6 @@ const header: RecordingHeader = {
   },
   extractorSeed: { sha256: 'ab'.repeat(32) },
 };
-
 
 interface Written {
   direction: number;
@@ -83,8 +89,12 @@ describe('recording format round trip', () => {
       expect(parser.cut).toBeNull();
       expect(parser.end).toEqual({
         records: 400,
-        deviceBytes: records.filter((r) => r.direction === Direction.DEVICE_TO_HOST).reduce((s, r) => s + r.bytes.length, 0),
-        hostBytes: records.filter((r) => r.direction === Direction.HOST_TO_DEVICE).reduce((s, r) => s + r.bytes.length, 0),
+        deviceBytes: records
+          .filter((r) => r.direction === Direction.DEVICE_TO_HOST)
+          .reduce((s, r) => s + r.bytes.length, 0),
+        hostBytes: records
+          .filter((r) => r.direction === Direction.HOST_TO_DEVICE)
+          .reduce((s, r) => s + r.bytes.length, 0),
       });
       expect(entries.length).toBe(records.length);
       entries.forEach((e, i) => {
@@ -101,7 +111,11 @@ describe('recording format round trip', () => {
     expect(rec.header).toEqual(header);
     const got: Buffer[] = [];
     for await (const b of deviceBytes(rec)) got.push(Buffer.from(b));
-    expect(Buffer.concat(got).equals(Buffer.concat(records.filter((r) => r.direction === Direction.DEVICE_TO_HOST).map((r) => r.bytes)))).toBe(true);
+    expect(
+      Buffer.concat(got).equals(
+        Buffer.concat(records.filter((r) => r.direction === Direction.DEVICE_TO_HOST).map((r) => r.bytes)),
+      ),
+    ).toBe(true);
     expect(warnings).toEqual([]);
     expect(rec.cut).toBeNull();
   });
@@ -116,7 +130,9 @@ describe('recording format round trip', () => {
   });
 
   it('encodes timestamps above 2^32 microseconds exactly', () => {
-    const records: Written[] = [{ direction: Direction.DEVICE_TO_HOST, timeUs: 2 ** 40 + 12345, bytes: Buffer.from([1, 2, 3]) }];
+    const records: Written[] = [
+      { direction: Direction.DEVICE_TO_HOST, timeUs: 2 ** 40 + 12345, bytes: Buffer.from([1, 2, 3]) },
+    ];
     const path = join(dir, 'time.epqrec');
     writeRecording(path, records);
     expect(parseAll(readFileSync(path), 100).entries[0].timeUs).toBe(2 ** 40 + 12345);
@@ -196,7 +212,12 @@ describe('a recording cut at any byte', () => {
     damaged[Math.floor(clean.length * 0.6)] ^= 0x10;
     const summary = (file: Buffer, chunk: number) => {
       const { entries, parser } = parseAll(file, chunk);
-      return { entries: entries.map((e) => [e.index, e.offset, e.direction, e.timeUs, e.bytes.toString('hex')]), cut: parser.cut, end: parser.end, trailing: parser.trailing };
+      return {
+        entries: entries.map((e) => [e.index, e.offset, e.direction, e.timeUs, e.bytes.toString('hex')]),
+        cut: parser.cut,
+        end: parser.end,
+        trailing: parser.trailing,
+      };
     };
     for (const file of [clean, withTrailing, damaged]) {
       const whole = summary(file, file.length);
@@ -310,7 +331,9 @@ describe('raw captures', () => {
     expect(n).toBe(0);
   });
   it('a missing file is an InputError naming it', async () => {
-    await expect(openRecording(join(dir, 'nope.epqrec'))).rejects.toThrow(`cannot open recording ${join(dir, 'nope.epqrec')}: no such file`);
+    await expect(openRecording(join(dir, 'nope.epqrec'))).rejects.toThrow(
+      `cannot open recording ${join(dir, 'nope.epqrec')}: no such file`,
+    );
   });
 });
 

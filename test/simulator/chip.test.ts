@@ -7,7 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/protocol/encode.ts';
-import { AckStatus, DeviceState, Fault, FrameType, TRIALS_FLAG, type CreditFrame, type DeviceFrame, type InfoFrame, type StatusFrame, type TrialsFrame } from '../../src/protocol/types.ts';
+import {
+  AckStatus,
+  DeviceState,
+  Fault,
+  FrameType,
+  TRIALS_FLAG,
+  type CreditFrame,
+  type DeviceFrame,
+  type InfoFrame,
+  type StatusFrame,
+  type TrialsFrame,
+} from '../../src/protocol/types.ts';
 import { idealSettings, FACTORY_SETTINGS } from '../../src/simulator/physics.ts';
 import { SimulatedChip } from '../../src/simulator/chip.ts';
 import { TestHost, trialsOf, type Cmd } from './host.ts';
@@ -31,7 +42,14 @@ describe('INFO', () => {
     expect(ack).toMatchObject({ ackType: FrameType.GET_INFO, status: AckStatus.OK });
     expect(frames[0]).toBe(ack); // data answers follow their ACK
     const info = frames[1] as InfoFrame;
-    expect(info).toMatchObject({ kind: 'INFO', protocol: [1, 0], model: 'EPQ-1', maxTrialRate: 1_000_000, capabilities: 15, settingsFifo: 65536 });
+    expect(info).toMatchObject({
+      kind: 'INFO',
+      protocol: [1, 0],
+      model: 'EPQ-1',
+      maxTrialRate: 1_000_000,
+      capabilities: 15,
+      settingsFifo: 65536,
+    });
     expect(info.serial).toMatch(/^EPQ1-[0-9A-F]{8}$/);
     expect(new SimulatedChip({ seed: 1 }).serial).toBe(info.serial);
     expect(new SimulatedChip({ seed: 2 }).serial).not.toBe(info.serial);
@@ -63,7 +81,15 @@ describe('command validation', () => {
     ['SETTINGS count 0', 0x89, [0, 0], 0],
     ['SETTINGS count 193', 0x89, [193, 0], 0],
     ['SETTINGS bits beyond count', 0x89, [1, 0, 0, 0, 0x0c], 4],
-    ['RESET non-zero payload', 0x8d, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 51],
+    [
+      'RESET non-zero payload',
+      0x8d,
+      [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+      ],
+      51,
+    ],
   ];
   for (const [what, type, payload, detail] of bad) {
     it(`${what}: BAD_ARGUMENT, detail ${detail}, state unchanged`, () => {
@@ -72,7 +98,13 @@ describe('command validation', () => {
       const seq = host.sendRaw(type, payload);
       const frames = host.drainIdleSafe();
       expect(frames).toHaveLength(1);
-      expect(frames[0]).toMatchObject({ kind: 'ACK', ackSeq: seq, ackType: type, status: AckStatus.BAD_ARGUMENT, detail });
+      expect(frames[0]).toMatchObject({
+        kind: 'ACK',
+        ackSeq: seq,
+        ackType: type,
+        status: AckStatus.BAD_ARGUMENT,
+        detail,
+      });
       const after = host.status();
       expect({ ...after, seq: 0, trials: 0 }).toEqual({ ...before, seq: 0, trials: 0 });
     });
@@ -123,7 +155,9 @@ describe('command validation', () => {
     const host = new TestHost({ seed: 4 });
     for (const type of [0x90, 0x00, 0x01, 0x05, 0xff]) {
       const seq = host.sendRaw(type, []);
-      expect(host.drainIdleSafe()).toEqual([expect.objectContaining({ kind: 'ACK', ackSeq: seq, ackType: type, status: AckStatus.UNKNOWN_COMMAND })]);
+      expect(host.drainIdleSafe()).toEqual([
+        expect.objectContaining({ kind: 'ACK', ackSeq: seq, ackType: type, status: AckStatus.UNKNOWN_COMMAND }),
+      ]);
     }
   });
 
@@ -231,7 +265,8 @@ describe('STATUS interval', () => {
     expect(st.length).toBeGreaterThanOrEqual(10);
     expect(st.length).toBeLessThanOrEqual(11);
     const running = st.filter((s) => s.state === DeviceState.RUNNING);
-    for (let i = 0; i < running.length; i++) expect(Math.abs(running[i].trials - (i + 1) * 100_000)).toBeLessThanOrEqual(40);
+    for (let i = 0; i < running.length; i++)
+      expect(Math.abs(running[i].trials - (i + 1) * 100_000)).toBeLessThanOrEqual(40);
     expect(st[st.length - 1]).toMatchObject({ state: DeviceState.IDLE, trials: 1_000_000 });
 
     const m = host.command({ kind: 'MEASURE_COUNTS', id: 9, angleA: 0, angleB: 0, integration: 550 });
@@ -299,7 +334,13 @@ describe('flash', () => {
     const host = new TestHost({ seed: 10, flashFile });
     let st = host.status();
     expect(st.faults & Fault.UNCALIBRATED).toBeTruthy();
-    expect(st).toMatchObject({ window: 1000, delay: 0, pump: 300, angles: [0, 4500, 2250, 15750], bias: [30000, 30000, 30000, 30000] });
+    expect(st).toMatchObject({
+      window: 1000,
+      delay: 0,
+      pump: 300,
+      angles: [0, 4500, 2250, 15750],
+      bias: [30000, 30000, 30000, 30000],
+    });
     host.command({ kind: 'SET_WINDOW', window: 700 });
     host.command({ kind: 'SET_DELAY', delay: -1500 });
     expect(host.command({ kind: 'SAVE_CALIBRATION' }).ack.status).toBe(AckStatus.OK);
@@ -320,7 +361,13 @@ describe('flash', () => {
     const ideal = idealSettings(host.chip.hidden);
     const st = host.status();
     expect(st.faults).toBe(0);
-    expect(st).toMatchObject({ window: ideal.windowPs, delay: ideal.delayPs, pump: ideal.pumpMicrowatts, angles: ideal.anglesCentidegrees, bias: ideal.biasMillivolts });
+    expect(st).toMatchObject({
+      window: ideal.windowPs,
+      delay: ideal.delayPs,
+      pump: ideal.pumpMicrowatts,
+      angles: ideal.anglesCentidegrees,
+      bias: ideal.biasMillivolts,
+    });
     expect(ideal).not.toEqual(FACTORY_SETTINGS);
   });
 
@@ -341,7 +388,9 @@ describe('BUSY and HARDWARE_FAULT', () => {
     try {
       const host = new TestHost(chip);
       const t0 = Date.now();
-      expect(host.command({ kind: 'MEASURE_COUNTS', id: 3, angleA: 0, angleB: 0, integration: 200 }).ack.status).toBe(AckStatus.OK);
+      expect(host.command({ kind: 'MEASURE_COUNTS', id: 3, angleA: 0, angleB: 0, integration: 200 }).ack.status).toBe(
+        AckStatus.OK,
+      );
       expect(host.command({ kind: 'SET_WINDOW', window: 500 }).ack.status).toBe(AckStatus.BUSY);
       expect(host.command({ kind: 'START', source: 0, rate: 0, limit: 0 }).ack.status).toBe(AckStatus.BUSY);
       expect(host.status().state).toBe(DeviceState.MEASURING);

@@ -2,7 +2,15 @@
  * Fault injection and adversarial chips: each one's signature on the wire.
  */
 import { describe, expect, it } from 'vitest';
-import { AckStatus, DeviceState, Fault, TRIALS_FLAG, type DeviceFrame, type StatusFrame, type TrialsFrame } from '../../src/protocol/types.ts';
+import {
+  AckStatus,
+  DeviceState,
+  Fault,
+  TRIALS_FLAG,
+  type DeviceFrame,
+  type StatusFrame,
+  type TrialsFrame,
+} from '../../src/protocol/types.ts';
 import { SimulatedChip, normalizeFaults } from '../../src/simulator/chip.ts';
 import { TestHost, chshFromTally, tally, trialsOf } from './host.ts';
 
@@ -55,10 +63,16 @@ describe('hardware faults', () => {
   });
 
   it('fault options from a command line are parsed and checked', () => {
-    expect(normalizeFaults({ byteDropRate: '1e-3', latchedDetector: '1', pumpUnlocked: 'true' })).toEqual({ byteDropRate: 0.001, latchedDetector: 1, pumpUnlocked: true });
+    expect(normalizeFaults({ byteDropRate: '1e-3', latchedDetector: '1', pumpUnlocked: 'true' })).toEqual({
+      byteDropRate: 0.001,
+      latchedDetector: 1,
+      pumpUnlocked: true,
+    });
     expect(() => normalizeFaults({ byteDropRate: '2' })).toThrow(/byteDropRate must be a probability/);
     expect(() => normalizeFaults({ wobble: '1' })).toThrow(/unknown simulator fault "wobble"/);
-    expect(() => new SimulatedChip({ seed: 1, faults: { latchedDetector: '7' } })).toThrow(/latchedDetector must be 0..3/);
+    expect(() => new SimulatedChip({ seed: 1, faults: { latchedDetector: '7' } })).toThrow(
+      /latchedDetector must be 0..3/,
+    );
   });
 });
 
@@ -89,7 +103,10 @@ describe('overflow and link faults', () => {
   });
 
   it('byte drop/flip/duplicate and frame loss: a resynchronising host never sees a corrupt frame; seq jumps show link loss', () => {
-    const host = new TestHost({ seed: 6, faults: { byteDropRate: 2e-5, byteFlipRate: 2e-5, byteDuplicateRate: 2e-5, frameLossRate: 0.002 } });
+    const host = new TestHost({
+      seed: 6,
+      faults: { byteDropRate: 2e-5, byteFlipRate: 2e-5, byteDuplicateRate: 2e-5, frameLossRate: 0.002 },
+    });
     host.send({ kind: 'START', source: 0, rate: 0, limit: 400_000 });
     const frames = host.drain();
     const trials = trialsOf(frames);

@@ -55,7 +55,8 @@ export class TestHost {
   /** Drain without running the chip on (only what is queued now). */
   drainIdleSafe(): DeviceFrame[] {
     const out: DeviceFrame[] = [];
-    while (this.chip.pendingBytes > 0) for (const f of this.sync.push(this.chip.read(65536))) out.push(f as DeviceFrame);
+    while (this.chip.pendingBytes > 0)
+      for (const f of this.sync.push(this.chip.read(65536))) out.push(f as DeviceFrame);
     return out;
   }
   status(): StatusFrame {

@@ -22,7 +22,7 @@ export function phiSimpson(z: number): number {
   const lo = -12;
   const n = 4000;
   const h = (z - lo) / n;
-  const pdf = (t: number) => Math.exp(-t * t / 2) / Math.sqrt(2 * Math.PI);
+  const pdf = (t: number) => Math.exp((-t * t) / 2) / Math.sqrt(2 * Math.PI);
   let s = pdf(lo) + pdf(z);
   for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * pdf(lo + i * h);
   return (s * h) / 3;
@@ -35,7 +35,9 @@ export function model(h: HiddenParams, k: Knobs, alphaDeg: number, betaDeg: numb
     return u > 0 ? h.etaMax[i] * (1 - Math.exp(-u / h.efficiencyScaleMillivolts[i])) : 0;
   });
   const dark = [0, 1, 2, 3].map((i) => {
-    const rate = h.darkRateAtBreakdownHz[i] * Math.exp((k.biasMillivolts[i] - h.breakdownMillivolts[i]) / h.darkScaleMillivolts[i]);
+    const rate =
+      h.darkRateAtBreakdownHz[i] *
+      Math.exp((k.biasMillivolts[i] - h.breakdownMillivolts[i]) / h.darkScaleMillivolts[i]);
     return 1 - Math.exp(-rate * k.windowPs * 1e-12);
   });
   const sinArg = Math.sin((Math.PI / 2) * (k.pumpMicrowatts / h.piPumpMicrowatts));

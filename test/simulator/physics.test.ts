@@ -4,7 +4,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CountsFrame } from '../../src/protocol/types.ts';
-import { FACTORY_SETTINGS, drawHiddenParams, expectedS, idealSettings, midRangeHidden, type ChipSettings, type HiddenParams } from '../../src/simulator/physics.ts';
+import {
+  FACTORY_SETTINGS,
+  drawHiddenParams,
+  expectedS,
+  idealSettings,
+  midRangeHidden,
+  type ChipSettings,
+  type HiddenParams,
+} from '../../src/simulator/physics.ts';
 import { TestHost, chshFromTally, tally, trialsOf } from './host.ts';
 import { model, modelS, phiSimpson, zScore, type Knobs } from './model.ts';
 import { erfc, normalCdf, HIDDEN_RANGES, detectorEfficiency } from '../../src/simulator/physics.ts';
@@ -22,7 +30,8 @@ function setAll(host: TestHost, s: ChipSettings): void {
   expect(host.command({ kind: 'SET_WINDOW', window: s.windowPs }).ack.status).toBe(0);
   expect(host.command({ kind: 'SET_DELAY', delay: s.delayPs }).ack.status).toBe(0);
   expect(host.command({ kind: 'SET_PUMP', pump: s.pumpMicrowatts }).ack.status).toBe(0);
-  for (let d = 0; d < 4; d++) expect(host.command({ kind: 'SET_BIAS', detector: d, bias: s.biasMillivolts[d] }).ack.status).toBe(0);
+  for (let d = 0; d < 4; d++)
+    expect(host.command({ kind: 'SET_BIAS', detector: d, bias: s.biasMillivolts[d] }).ack.status).toBe(0);
 }
 
 function measure(host: TestHost, angleA: number, angleB: number, integration: number): CountsFrame {
@@ -35,7 +44,8 @@ function measure(host: TestHost, angleA: number, angleB: number, integration: nu
 
 describe('normal CDF', () => {
   it('matches an independent Simpson integration to 1e-12', () => {
-    for (const z of [-8, -3.3, -1, -0.2, 0, 0.7, 2.5, 6]) expect(Math.abs(normalCdf(z) - phiSimpson(z))).toBeLessThan(1e-12);
+    for (const z of [-8, -3.3, -1, -0.2, 0, 0.7, 2.5, 6])
+      expect(Math.abs(normalCdf(z) - phiSimpson(z))).toBeLessThan(1e-12);
     expect(erfc(0.5)).toBeCloseTo(0.4795001221869535, 14);
   });
 });
@@ -69,9 +79,42 @@ describe('hidden values', () => {
 
 describe('MEASURE_COUNTS against the closed form of PROTOCOL 7', () => {
   const cases: Array<{ seed: number; settings: (h: HiddenParams) => ChipSettings; angles: Array<[number, number]> }> = [
-    { seed: 11, settings: (h) => idealSettings(h), angles: [[0, 0], [0, 2250], [4500, 9000], [13000, 1000]] },
-    { seed: 12, settings: () => ({ ...FACTORY_SETTINGS, anglesCentidegrees: [...FACTORY_SETTINGS.anglesCentidegrees], biasMillivolts: [...FACTORY_SETTINGS.biasMillivolts] }), angles: [[0, 2250], [9000, 0]] },
-    { seed: 13, settings: (h) => ({ ...idealSettings(h), pumpMicrowatts: 150, windowPs: 300, delayPs: Math.round(h.pathDelayPs) + 200, biasMillivolts: [27000, 38000, 26500, 39500] }), angles: [[1000, 5000], [0, 17999]] },
+    {
+      seed: 11,
+      settings: (h) => idealSettings(h),
+      angles: [
+        [0, 0],
+        [0, 2250],
+        [4500, 9000],
+        [13000, 1000],
+      ],
+    },
+    {
+      seed: 12,
+      settings: () => ({
+        ...FACTORY_SETTINGS,
+        anglesCentidegrees: [...FACTORY_SETTINGS.anglesCentidegrees],
+        biasMillivolts: [...FACTORY_SETTINGS.biasMillivolts],
+      }),
+      angles: [
+        [0, 2250],
+        [9000, 0],
+      ],
+    },
+    {
+      seed: 13,
+      settings: (h) => ({
+        ...idealSettings(h),
+        pumpMicrowatts: 150,
+        windowPs: 300,
+        delayPs: Math.round(h.pathDelayPs) + 200,
+        biasMillivolts: [27000, 38000, 26500, 39500],
+      }),
+      angles: [
+        [1000, 5000],
+        [0, 17999],
+      ],
+    },
   ];
   for (const c of cases) {
     it(`seed ${c.seed}: singles and coincidences within 5 sigma`, () => {
@@ -83,7 +126,8 @@ describe('MEASURE_COUNTS against the closed form of PROTOCOL 7', () => {
         expect(counts.trials).toBe(1_000_000); // PROTOCOL 7: rate * integration at the default 1 M/s
         const m = model(host.chip.hidden, knobs(s), a / 100, b / 100);
         for (let d = 0; d < 4; d++) expect(zScore(counts.singles[d], counts.trials, m.singles[d])).toBeLessThan(5);
-        for (let k = 0; k < 4; k++) expect(zScore(counts.coincidences[k], counts.trials, m.coincidences[k])).toBeLessThan(5);
+        for (let k = 0; k < 4; k++)
+          expect(zScore(counts.coincidences[k], counts.trials, m.coincidences[k])).toBeLessThan(5);
         expect(counts.window).toBe(s.windowPs);
         expect(counts.delay).toBe(s.delayPs);
       }
@@ -98,7 +142,8 @@ describe('MEASURE_COUNTS against the closed form of PROTOCOL 7', () => {
     expect(host.chip.clockMs - t0).toBeGreaterThanOrEqual(60000);
     const m = model(host.chip.hidden, knobs(host.chip.settings), 0, 22.5);
     for (let d = 0; d < 4; d++) expect(zScore(counts.singles[d], counts.trials, m.singles[d])).toBeLessThan(5);
-    for (let k = 0; k < 4; k++) expect(zScore(counts.coincidences[k], counts.trials, m.coincidences[k])).toBeLessThan(5);
+    for (let k = 0; k < 4; k++)
+      expect(zScore(counts.coincidences[k], counts.trials, m.coincidences[k])).toBeLessThan(5);
   });
 
   it('pump off: only dark counts, at the rate of the bias', () => {
@@ -152,7 +197,8 @@ describe('fringe, delay scan', () => {
     for (let beta = 0; beta < 18000; beta += 1000) {
       const counts = measure(host, 0, beta, 200);
       const m = model(h, k, 0, beta / 100);
-      for (let i = 0; i < 4; i++) expect(zScore(counts.coincidences[i], counts.trials, m.coincidences[i])).toBeLessThan(5);
+      for (let i = 0; i < 4; i++)
+        expect(zScore(counts.coincidences[i], counts.trials, m.coincidences[i])).toBeLessThan(5);
       const co = counts.coincidences;
       const th = (2 * beta * Math.PI) / 18000;
       rows.push([1, Math.cos(th), Math.sin(th)]);
@@ -203,7 +249,12 @@ describe('fringe, delay scan', () => {
     const got = centroid(measured);
     const want = centroid(expected);
     // Var(centroid) = sum_d ((d - C) / W)^2 Var(c_d), Var(c_d) ~ c_d (counts are nearly Poisson)
-    const sd = Math.sqrt(expected.reduce((v, p) => v + (Math.abs(p.delay - best.delay) > 600 ? 0 : ((p.delay - want.at) / want.sum) ** 2 * p.c), 0));
+    const sd = Math.sqrt(
+      expected.reduce(
+        (v, p) => v + (Math.abs(p.delay - best.delay) > 600 ? 0 : ((p.delay - want.at) / want.sum) ** 2 * p.c),
+        0,
+      ),
+    );
     expect(Math.abs(got.at - want.at)).toBeLessThan(5 * sd);
     expect(Math.abs(want.at - D)).toBeLessThan(2); // the closed form's scan is centred on D
     expect(Math.abs(best.delay - D)).toBeLessThan(250);
@@ -234,7 +285,8 @@ describe('CHSH over all trials', () => {
       expect(S).toBeLessThan(2.65);
       expect(Math.abs(S - expectedS(h, s))).toBeLessThan(1e-9);
       // no single-step change of a knob does better (it is a maximum)
-      for (const dw of [-50, 50]) expect(expectedS(h, { ...s, windowPs: s.windowPs + dw })).toBeLessThanOrEqual(S + 1e-12);
+      for (const dw of [-50, 50])
+        expect(expectedS(h, { ...s, windowPs: s.windowPs + dw })).toBeLessThanOrEqual(S + 1e-12);
       for (let i = 0; i < 4; i++) {
         for (const step of [-25, 25]) {
           const angles = [...s.anglesCentidegrees] as ChipSettings['anglesCentidegrees'];

@@ -33,7 +33,7 @@ function chiSquare(rng: Rng, n: number, p: number, draws: number): { chi2: numbe
     cells[cells.length - 1].obs += accObs;
     cells[cells.length - 1].exp += accExp;
   }
-  const chi2 = cells.reduce((s, c) => s + ((c.obs - c.exp) ** 2) / c.exp, 0);
+  const chi2 = cells.reduce((s, c) => s + (c.obs - c.exp) ** 2 / c.exp, 0);
   return { chi2, dof: cells.length - 1 };
 }
 
@@ -94,7 +94,13 @@ describe('Rng', () => {
 
   it('binomial: exact by chi-square, inversion and BTRS regimes alike', () => {
     const r = new Rng(7);
-    for (const [n, p] of [[20, 0.3], [200, 0.02], [1000, 0.3], [5000, 0.5], [100, 0.93]] as const) {
+    for (const [n, p] of [
+      [20, 0.3],
+      [200, 0.02],
+      [1000, 0.3],
+      [5000, 0.5],
+      [100, 0.93],
+    ] as const) {
       const { chi2, dof } = chiSquare(r, n, p, 100_000);
       expect(dof).toBeGreaterThan(3);
       expect(chi2).toBeLessThan(dof + 5 * Math.sqrt(2 * dof));

@@ -98,7 +98,15 @@ describe('in-process binding', () => {
   it('lists the chip with its USB identity and refuses other paths', async () => {
     const sim = createSimulatedPort({ seed: 77 });
     const ports = await sim.binding.list();
-    expect(ports).toEqual([expect.objectContaining({ path: sim.path, vendorId: '1209', productId: '0001', manufacturer: 'EPQ', serialNumber: sim.chip.serial })]);
+    expect(ports).toEqual([
+      expect.objectContaining({
+        path: sim.path,
+        vendorId: '1209',
+        productId: '0001',
+        manufacturer: 'EPQ',
+        serialNumber: sim.chip.serial,
+      }),
+    ]);
     await expect(sim.binding.open({ path: '/dev/nothing', baudRate: 921600 })).rejects.toThrow(/No such file/);
   });
 
@@ -136,7 +144,14 @@ describe('binding port operations', () => {
     const sim = createSimulatedPort({ seed: 81 });
     const port = await sim.binding.open({ path: sim.path, baudRate: 921600 });
     expect(port.openOptions).toEqual(withOpenDefaults({ path: sim.path, baudRate: 921600 }));
-    expect(port.openOptions).toMatchObject({ dataBits: 8, stopBits: 1, parity: 'none', rtscts: false, lock: true, hupcl: true });
+    expect(port.openOptions).toMatchObject({
+      dataBits: 8,
+      stopBits: 1,
+      parity: 'none',
+      rtscts: false,
+      lock: true,
+      hupcl: true,
+    });
     await port.write(encodeFrame({ kind: 'GET_INFO', flags: 0, seq: 0 }));
     expect(sim.chip.pendingBytes).toBe(128);
     await port.flush();
@@ -181,7 +196,9 @@ describe('PTY server', () => {
   });
 
   it.skipIf(!hasSocat)('a missing directory is a clear error', async () => {
-    await expect(servePty(join(tmp, 'no', 'such', 'dir', 'pty'), { seed: 1, startTimeoutMs: 2000 })).rejects.toThrow(/socat/);
+    await expect(servePty(join(tmp, 'no', 'such', 'dir', 'pty'), { seed: 1, startTimeoutMs: 2000 })).rejects.toThrow(
+      /socat/,
+    );
   });
 });
 

@@ -25,14 +25,20 @@ describe('golden vectors', () => {
   it('the chip answers the golden GET_INFO with the golden INFO payload (same serial)', () => {
     const getInfo = vectors.find((v) => v.direction === 'host' && v.type === FrameType.GET_INFO)!;
     const info = vectors.find((v) => v.direction === 'device' && v.type === FrameType.INFO)!;
-    const ack = vectors.find((v) => v.direction === 'device' && v.type === FrameType.ACK && v.what.includes('GET_INFO'))!;
+    const ack = vectors.find(
+      (v) => v.direction === 'device' && v.type === FrameType.ACK && v.what.includes('GET_INFO'),
+    )!;
     const chip = new SimulatedChip({ seed: 1, serial: 'EPQ1-00C0FFEE' });
     chip.receive(Buffer.from(getInfo.hex, 'hex'));
     const out = Buffer.from(chip.read());
     expect(out.length).toBe(128);
     // payloads byte for byte (the device seq differs: the golden frames were taken mid-session)
-    expect(out.subarray(PAYLOAD_OFFSET, CRC_OFFSET).toString('hex')).toBe(Buffer.from(ack.hex, 'hex').subarray(PAYLOAD_OFFSET, CRC_OFFSET).toString('hex'));
-    expect(out.subarray(64 + PAYLOAD_OFFSET, 64 + CRC_OFFSET).toString('hex')).toBe(Buffer.from(info.hex, 'hex').subarray(PAYLOAD_OFFSET, CRC_OFFSET).toString('hex'));
+    expect(out.subarray(PAYLOAD_OFFSET, CRC_OFFSET).toString('hex')).toBe(
+      Buffer.from(ack.hex, 'hex').subarray(PAYLOAD_OFFSET, CRC_OFFSET).toString('hex'),
+    );
+    expect(out.subarray(64 + PAYLOAD_OFFSET, 64 + CRC_OFFSET).toString('hex')).toBe(
+      Buffer.from(info.hex, 'hex').subarray(PAYLOAD_OFFSET, CRC_OFFSET).toString('hex'),
+    );
     expect(() => new SimulatedChip({ seed: 1, serial: 'EPQ1-XYZ' })).toThrow(RangeError);
   });
 
@@ -41,7 +47,9 @@ describe('golden vectors', () => {
     const hostVectors = vectors.filter((v) => v.direction === 'host');
     expect(hostVectors.length).toBeGreaterThanOrEqual(7);
     // IDLE-only ones first, then START in host mode for SETTINGS
-    const order = [...hostVectors].sort((a, b) => Number(a.type === FrameType.SETTINGS) - Number(b.type === FrameType.SETTINGS));
+    const order = [...hostVectors].sort(
+      (a, b) => Number(a.type === FrameType.SETTINGS) - Number(b.type === FrameType.SETTINGS),
+    );
     let started = false;
     for (const v of order) {
       if (v.type === FrameType.START) continue;
@@ -51,13 +59,20 @@ describe('golden vectors', () => {
       }
       host.chip.receive(Buffer.from(v.hex, 'hex'));
       const frames = host.drainIdleSafe();
-      if (v.type === FrameType.SETTINGS) expect(frames.filter((f) => f.kind === 'ACK')).toEqual([]); // accepted: no ACK
+      if (v.type === FrameType.SETTINGS)
+        expect(frames.filter((f) => f.kind === 'ACK')).toEqual([]); // accepted: no ACK
       else expect(frames[0]).toMatchObject({ kind: 'ACK', ackSeq: v.seq, ackType: v.type, status: AckStatus.OK });
     }
     // the golden SETTINGS (x,y = (1,0), (0,1), (1,1)) come back echoed
     const trials = host.drain().filter((f) => f.kind === 'TRIALS');
-    const echoed = trials.flatMap((t) => (t.kind === 'TRIALS' ? [...t.records].map((r) => [(r >> 5) & 1, (r >> 4) & 1]) : []));
-    expect(echoed).toEqual([[1, 0], [0, 1], [1, 1]]);
+    const echoed = trials.flatMap((t) =>
+      t.kind === 'TRIALS' ? [...t.records].map((r) => [(r >> 5) & 1, (r >> 4) & 1]) : [],
+    );
+    expect(echoed).toEqual([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
     // the golden START (internal, limit 1e6) from IDLE
     host.command({ kind: 'STOP' });
     const start = vectors.find((v) => v.type === FrameType.START)!;

@@ -72,10 +72,13 @@ export interface BiasContext {
 function klyshko(p: BiasPoint, d: number): { k: number; herald: number } {
   const c = p.coincidences;
   const [cross, herald] =
-    d === 0 ? [c[0] + c[1], p.singles[2] + p.singles[3]]
-    : d === 1 ? [c[2] + c[3], p.singles[2] + p.singles[3]]
-    : d === 2 ? [c[0] + c[2], p.singles[0] + p.singles[1]]
-    : [c[1] + c[3], p.singles[0] + p.singles[1]];
+    d === 0
+      ? [c[0] + c[1], p.singles[2] + p.singles[3]]
+      : d === 1
+        ? [c[2] + c[3], p.singles[2] + p.singles[3]]
+        : d === 2
+          ? [c[0] + c[2], p.singles[0] + p.singles[1]]
+          : [c[1] + c[3], p.singles[0] + p.singles[1]];
   return { k: herald > 0 ? cross / herald : 0, herald };
 }
 
@@ -103,7 +106,9 @@ export function efficienciesAtPoint(p: BiasPoint, bc: BiasContext): [number, num
   const swept = p.station === 'A' ? [0, 1] : [2, 3];
   const gate = (d: number) => (d >= 2 ? bc.gateFraction : 1);
   const biasOf = (d: number) => (swept.includes(d) ? p.biasMv : bc.heraldBiasMv);
-  const dark = [0, 1, 2, 3].map((d) => darkClickProbability(darkRate(bc.dark.curves[d], biasOf(d)), bc.windowPs)) as Quad;
+  const dark = [0, 1, 2, 3].map((d) =>
+    darkClickProbability(darkRate(bc.dark.curves[d], biasOf(d)), bc.windowPs),
+  ) as Quad;
   const eta = [0, 1, 2, 3].map((d) =>
     swept.includes(d)
       ? Math.max(0, (2 * (klyshko(p, d).k - dark[d])) / gate(d))
@@ -138,7 +143,10 @@ export function efficienciesAtPoint(p: BiasPoint, bc: BiasContext): [number, num
 }
 
 function klyshkoOf(x: { singles: Quad; coincidences: Quad }, d: number): number {
-  return klyshko({ station: d < 2 ? 'A' : 'B', biasMv: 0, trials: 1, singles: x.singles, coincidences: x.coincidences }, d).k;
+  return klyshko(
+    { station: d < 2 ? 'A' : 'B', biasMv: 0, trials: 1, singles: x.singles, coincidences: x.coincidences },
+    d,
+  ).k;
 }
 
 /** Efficiency samples of one detector from the sweep of its station. */
@@ -161,7 +169,8 @@ export function fitEfficiencyCurve(samples: readonly EfficiencySample[]): Omit<E
   let best = { sse: Infinity, etaMax: 0.9, bd: 25000, s: 2000 };
   for (let bd = 20000; bd <= 32000; bd += 200) {
     for (let s = 300; s <= 6000; s += 300) {
-      let num = 0, den = 0;
+      let num = 0,
+        den = 0;
       for (const p of samples) {
         const f = efficiencyAtBias(p.biasMv, 1, bd, s);
         num += (f * p.eta) / (p.error * p.error);
@@ -204,7 +213,8 @@ export function fitBiasSweep(points: readonly BiasPoint[], bc: BiasContext): Pic
     const fit = fitEfficiencyCurve(s);
     const dc = bc.dark.curves[d];
     // PROTOCOL 7: dark(U) = R0 exp((U - U_bd)/U_d), so R0 = dark(U_bd).
-    const darkAtBreakdownPerS = dc.refRatePerS.value * Math.exp((fit.breakdownMv.value - DARK_REF_BIAS_MV) / dc.slopeMv.value);
+    const darkAtBreakdownPerS =
+      dc.refRatePerS.value * Math.exp((fit.breakdownMv.value - DARK_REF_BIAS_MV) / dc.slopeMv.value);
     return { ...fit, darkAtBreakdownPerS };
   }) as BiasResult['curves'];
   return { samples, curves };
@@ -228,15 +238,29 @@ export async function sweepBias(ctx: CalibrationContext, plan: CalibrationPlan, 
     for (const d of herald) await port.setBias(d, plan.heraldBiasMv);
     for (const biasMv of plan.biasSweepMv) {
       done++;
-      const tooDark = swept.some((d) => darkClickProbability(darkRate(bc.dark.curves[d], biasMv), bc.windowPs) > plan.biasMaxDarkProbability);
+      const tooDark = swept.some(
+        (d) => darkClickProbability(darkRate(bc.dark.curves[d], biasMv), bc.windowPs) > plan.biasMaxDarkProbability,
+      );
       if (tooDark) continue;
       for (const d of swept) await port.setBias(d, biasMv);
       const c = await ctx.measure(angleA, angleB, plan.biasIntegrationMs);
-      points.push({ station, biasMv, trials: c.trials, singles: [...c.singles] as Quad, coincidences: [...c.coincidences] as Quad });
+      points.push({
+        station,
+        biasMv,
+        trials: c.trials,
+        singles: [...c.singles] as Quad,
+        coincidences: [...c.coincidences] as Quad,
+      });
       ctx.progress(done, total);
     }
     for (const d of swept) await port.setBias(d, plan.heraldBiasMv);
   }
   ctx.progress(total, total);
-  return { integrationMs: plan.biasIntegrationMs, heraldBiasMv: plan.heraldBiasMv, windowPs: bc.windowPs, points, ...fitBiasSweep(points, bc) };
+  return {
+    integrationMs: plan.biasIntegrationMs,
+    heraldBiasMv: plan.heraldBiasMv,
+    windowPs: bc.windowPs,
+    points,
+    ...fitBiasSweep(points, bc),
+  };
 }

@@ -56,14 +56,23 @@ export function darkRate(curve: DarkCurve, biasMv: number): number {
  */
 export function fitDarkCurve(points: readonly DarkPoint[], detector: number, windowPs: number): DarkCurve {
   const usable = points.filter((p) => p.clicks[detector] >= 3);
-  if (usable.length < 2) throw new Error(`dark counts of detector ${detector} too few to fit (fewer than 2 biases with 3 or more clicks)`);
+  if (usable.length < 2)
+    throw new Error(`dark counts of detector ${detector} too few to fit (fewer than 2 biases with 3 or more clicks)`);
   // Start: weighted straight line through ln(rate) versus U.
-  let sw = 0, su = 0, sl = 0, suu = 0, sul = 0;
+  let sw = 0,
+    su = 0,
+    sl = 0,
+    suu = 0,
+    sul = 0;
   for (const p of usable) {
     const w = p.clicks[detector];
     const rate = -Math.log1p(-p.clicks[detector] / p.trials) / (windowPs * 1e-12);
     const l = Math.log(rate);
-    sw += w; su += w * p.biasMv; sl += w * l; suu += w * p.biasMv * p.biasMv; sul += w * p.biasMv * l;
+    sw += w;
+    su += w * p.biasMv;
+    sl += w * l;
+    suu += w * p.biasMv * p.biasMv;
+    sul += w * p.biasMv * l;
   }
   const det = sw * suu - su * su;
   const slope0 = det > 0 ? (sw * sul - su * sl) / det : 1 / 1250;
@@ -78,7 +87,7 @@ export function fitDarkCurve(points: readonly DarkPoint[], detector: number, win
     ys: points.map((p) => p.clicks[detector] / p.trials),
     sigmas: points.map((p) => {
       const q = Math.max(p.clicks[detector], 1) / p.trials;
-      return Math.sqrt(q * (1 - Math.min(q, 0.99)) / p.trials);
+      return Math.sqrt((q * (1 - Math.min(q, 0.99))) / p.trials);
     }),
     model,
     initial: [lnRef0, slopeMv0],
@@ -99,7 +108,11 @@ export function fitDarkCurve(points: readonly DarkPoint[], detector: number, win
  * Measures the dark curves. Leaves the pump off, the window at the wide dark
  * window and the biases at `restoreBiasMv`; the next step sets what it needs.
  */
-export async function measureDarkCounts(ctx: CalibrationContext, plan: CalibrationPlan, restoreBiasMv: Quad): Promise<DarkResult> {
+export async function measureDarkCounts(
+  ctx: CalibrationContext,
+  plan: CalibrationPlan,
+  restoreBiasMv: Quad,
+): Promise<DarkResult> {
   const port = ctx.port;
   await port.setPump(0); // PROTOCOL 5 SET_PUMP: 0 = off
   await port.setWindow(plan.darkWindowPs);

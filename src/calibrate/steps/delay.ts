@@ -59,7 +59,8 @@ export function coarseCentre(points: readonly DelayPoint[]): number {
   const floor = Math.min(...rates);
   let peak = 0;
   for (let i = 1; i < rates.length; i++) if (rates[i] > rates[peak]) peak = i;
-  let sw = 0, sd = 0;
+  let sw = 0,
+    sd = 0;
   for (let i = Math.max(0, peak - 2); i <= Math.min(points.length - 1, peak + 2); i++) {
     const w = rates[i] - floor;
     sw += w;
@@ -73,10 +74,14 @@ export function fitDelayProfile(points: readonly DelayPoint[], windowPs: number)
   const ys = points.map((p) => p.coincidences / p.trials);
   const sigmas = points.map((p) => Math.sqrt(Math.max(p.coincidences, 1)) / p.trials);
   const floor = Math.min(...ys);
-  let sw = 0, sd = 0, sdd = 0;
+  let sw = 0,
+    sd = 0,
+    sdd = 0;
   points.forEach((p, i) => {
     const w = ys[i] - floor;
-    sw += w; sd += w * p.delayPs; sdd += w * p.delayPs * p.delayPs;
+    sw += w;
+    sd += w * p.delayPs;
+    sdd += w * p.delayPs * p.delayPs;
   });
   const centre0 = sd / sw;
   const variance = Math.max(0, sdd / sw - centre0 * centre0);
@@ -106,12 +111,22 @@ export function fitDelayProfile(points: readonly DelayPoint[], windowPs: number)
   };
 }
 
-async function scan(ctx: CalibrationContext, delaysPs: readonly number[], integrationMs: number, done: number, total: number): Promise<DelayPoint[]> {
+async function scan(
+  ctx: CalibrationContext,
+  delaysPs: readonly number[],
+  integrationMs: number,
+  done: number,
+  total: number,
+): Promise<DelayPoint[]> {
   const points: DelayPoint[] = [];
   for (const delayPs of delaysPs) {
     await ctx.port.setDelay(delayPs);
     const c = await ctx.measure(0, 0, integrationMs);
-    points.push({ delayPs, trials: c.trials, coincidences: c.coincidences[0] + c.coincidences[1] + c.coincidences[2] + c.coincidences[3] });
+    points.push({
+      delayPs,
+      trials: c.trials,
+      coincidences: c.coincidences[0] + c.coincidences[1] + c.coincidences[2] + c.coincidences[3],
+    });
     ctx.progress(done + points.length, total);
   }
   return points;
@@ -119,7 +134,8 @@ async function scan(ctx: CalibrationContext, delaysPs: readonly number[], integr
 
 function fineDelays(centrePs: number, plan: CalibrationPlan): number[] {
   const out: number[] = [];
-  for (let off = -plan.fineHalfSpanPs; off <= plan.fineHalfSpanPs + 1e-9; off += plan.fineStepPs) out.push(clampDelay(centrePs + off));
+  for (let off = -plan.fineHalfSpanPs; off <= plan.fineHalfSpanPs + 1e-9; off += plan.fineStepPs)
+    out.push(clampDelay(centrePs + off));
   return [...new Set(out)];
 }
 

@@ -42,10 +42,16 @@ export function fringeCorrelator(c: readonly number[]): { e: number; n: number }
 const RAD = Math.PI / 180;
 
 export function fitFringes(points: readonly FringePoint[]): Omit<FringeResult, 'integrationMs' | 'points'> {
-  const data = points.map((p) => fringeCorrelator(p.coincidences)).map(({ e, n }) => ({ e, sigma: Math.sqrt(Math.max(1 - e * e, 1e-4) / Math.max(n, 1)) }));
+  const data = points
+    .map((p) => fringeCorrelator(p.coincidences))
+    .map(({ e, n }) => ({ e, sigma: Math.sqrt(Math.max(1 - e * e, 1e-4) / Math.max(n, 1)) }));
   const xs = points.map((p) => p.alphaDeg - p.betaDeg);
   // Linear start: normal equations for (e0, u, v).
-  const ata = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+  const ata = [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
   const atb = [0, 0, 0];
   xs.forEach((x, i) => {
     const row = [1, Math.cos(2 * x * RAD), -Math.sin(2 * x * RAD)];

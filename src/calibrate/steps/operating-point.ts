@@ -47,7 +47,9 @@ export function clickModelFor(est: ChipEstimates, s: OperatingSettings): ClickMo
       return efficiencyAtBias(s.biasMv[d], c.etaMax.value, c.breakdownMv.value, c.slopeMv.value);
     }) as Quad,
     gateFraction: gateFraction(s.delayPs, est.pathDelayPs, est.jitterPs, s.windowPs),
-    darkProbability: [0, 1, 2, 3].map((d) => darkClickProbability(darkRate(est.darkCurves[d], s.biasMv[d]), s.windowPs)) as Quad,
+    darkProbability: [0, 1, 2, 3].map((d) =>
+      darkClickProbability(darkRate(est.darkCurves[d], s.biasMv[d]), s.windowPs),
+    ) as Quad,
   };
 }
 
@@ -96,7 +98,12 @@ export interface ScanPoint {
  * Chooses biases and window. `maxBiasMv[d]` bounds each detector's bias
  * (the highest bias its sweep visited plus 1 V: no blind extrapolation).
  */
-export function chooseOperatingPoint(est: ChipEstimates, delayPs: number, maxBiasMv: Quad, startBiasMv: Quad): OperatingPoint {
+export function chooseOperatingPoint(
+  est: ChipEstimates,
+  delayPs: number,
+  maxBiasMv: Quad,
+  startBiasMv: Quad,
+): OperatingPoint {
   const s: OperatingSettings = { biasMv: [...startBiasMv] as Quad, windowPs: 1000, delayPs };
   // PROTOCOL 5 SET_BIAS: 20000..40000 mV; SET_WINDOW: 100..20000 ps.
   const lo = (d: number) => Math.max(20000, Math.ceil(est.efficiencyCurves[d].breakdownMv.value) + 100);
@@ -114,7 +121,11 @@ export function chooseOperatingPoint(est: ChipEstimates, delayPs: number, maxBia
         hi(d),
       );
     }
-    s.windowPs = maximiseInteger((w) => predictedS(est, { ...s, windowPs: w }), Math.max(100, 2 * est.jitterPs), Math.min(20000, 40 * est.jitterPs + 1000));
+    s.windowPs = maximiseInteger(
+      (w) => predictedS(est, { ...s, windowPs: w }),
+      Math.max(100, 2 * est.jitterPs),
+      Math.min(20000, 40 * est.jitterPs + 1000),
+    );
   }
   const sValue = predictedS(est, s);
   const biasScan = [0, 1, 2, 3].map((d) => {
@@ -127,7 +138,8 @@ export function chooseOperatingPoint(est: ChipEstimates, delayPs: number, maxBia
     return out;
   }) as OperatingPoint['biasScan'];
   const windowScan: ScanPoint[] = [];
-  for (let w = 100; w <= Math.min(20000, 4 * s.windowPs); w += Math.max(10, Math.round(s.windowPs / 25))) windowScan.push({ x: w, s: predictedS(est, { ...s, windowPs: w }) });
+  for (let w = 100; w <= Math.min(20000, 4 * s.windowPs); w += Math.max(10, Math.round(s.windowPs / 25)))
+    windowScan.push({ x: w, s: predictedS(est, { ...s, windowPs: w }) });
   return { ...s, predictedS: sValue, predictedBitsPerTrial: pironioBitsPerTrial(sValue), biasScan, windowScan };
 }
 
@@ -148,7 +160,12 @@ function solveIncreasing(f: (x: number) => number, target: number, lo: number, h
  * pulse), inverting the model's singles with the fitted efficiencies and dark
  * rates at the biases then in force.
  */
-export function brightnessFromSingles(est: ChipEstimates, singlesAPerTrial: number, biasMv: Quad, windowPs: number): number {
+export function brightnessFromSingles(
+  est: ChipEstimates,
+  singlesAPerTrial: number,
+  biasMv: Quad,
+  windowPs: number,
+): number {
   const at = (b: number) => {
     const m = clickModelFor({ ...est, brightness: b }, { biasMv, windowPs, delayPs: est.pathDelayPs });
     const { singles } = expectedCountsPerTrial(m, 0, 0);

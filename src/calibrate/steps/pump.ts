@@ -44,11 +44,19 @@ export function fitRabi(points: readonly PumpPoint[]): Omit<PumpResult, 'integra
   let best = { sse: Infinity, c: 0, bg: 0, piUw: 300 };
   for (let piUw = 100; piUw <= 800; piUw += 2) {
     // Weighted linear least squares for y = c s + bg, s = sin^2(pi/2 P/P_pi).
-    let sw = 0, ss = 0, sss = 0, sy = 0, ssy = 0;
+    let sw = 0,
+      ss = 0,
+      sss = 0,
+      sy = 0,
+      ssy = 0;
     points.forEach((p, i) => {
       const w = 1 / (sigmas[i] * sigmas[i]);
       const s = rabiBrightness(p.pumpMicrowatts, 1, piUw);
-      sw += w; ss += w * s; sss += w * s * s; sy += w * ys[i]; ssy += w * s * ys[i];
+      sw += w;
+      ss += w * s;
+      sss += w * s * s;
+      sy += w * ys[i];
+      ssy += w * s * ys[i];
     });
     const det = sw * sss - ss * ss;
     if (det <= 0) continue;
@@ -82,7 +90,11 @@ export function fitRabi(points: readonly PumpPoint[]): Omit<PumpResult, 'integra
 }
 
 /** Measures A's singles over the pump plan. Leaves the pump at the last point: the caller sets the fitted P_pi. */
-export async function measurePump(ctx: CalibrationContext, plan: CalibrationPlan, windowPs: number): Promise<PumpResult> {
+export async function measurePump(
+  ctx: CalibrationContext,
+  plan: CalibrationPlan,
+  windowPs: number,
+): Promise<PumpResult> {
   await ctx.port.setWindow(windowPs);
   const points: PumpPoint[] = [];
   for (const pumpMicrowatts of plan.pumpMicrowatts) {

@@ -26,7 +26,8 @@ export interface VerifyResult extends ChshEstimate {
 }
 
 export async function verifyRun(ctx: CalibrationContext, trials: number): Promise<VerifyResult> {
-  if (trials < MIN_VERIFY_TRIALS) throw new RangeError(`a verification run needs at least ${MIN_VERIFY_TRIALS} trials (got ${trials})`);
+  if (trials < MIN_VERIFY_TRIALS)
+    throw new RangeError(`a verification run needs at least ${MIN_VERIFY_TRIALS} trials (got ${trials})`);
   const status = await ctx.assertHealthy();
   const tally = await ctx.runTrials(trials, (n) => ctx.progress(n, trials));
   ctx.progress(trials, trials);

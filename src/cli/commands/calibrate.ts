@@ -55,7 +55,10 @@ async function writeOutput(path: string, text: string, what: string): Promise<vo
   try {
     await writeFile(path, text);
   } catch (e) {
-    throw new InputError('OUTPUT_UNWRITABLE', `cannot write ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new InputError(
+      'OUTPUT_UNWRITABLE',
+      `cannot write ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
   }
 }
 
@@ -63,9 +66,13 @@ async function writeOutput(path: string, text: string, what: string): Promise<vo
 function checkWritable(path: string, what: string): void {
   try {
     accessSync(existsSync(path) ? path : dirname(resolve(path)), constants.W_OK);
-    if (existsSync(path) && statSync(path).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (existsSync(path) && statSync(path).isDirectory())
+      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
   } catch (e) {
-    throw new InputError('OUTPUT_UNWRITABLE', `cannot write ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new InputError(
+      'OUTPUT_UNWRITABLE',
+      `cannot write ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
   }
 }
 

@@ -23,7 +23,10 @@ const CAPABILITY_NAMES: [number, string][] = [
   [Capability.BIAS_CONTROL, 'bias control'],
   [Capability.DELAY_CONTROL, 'delay control'],
 ];
-const STATE_NAMES = Object.fromEntries(Object.entries(DeviceState).map(([k, v]) => [v, k.toLowerCase()])) as Record<number, string>;
+const STATE_NAMES = Object.fromEntries(Object.entries(DeviceState).map(([k, v]) => [v, k.toLowerCase()])) as Record<
+  number,
+  string
+>;
 
 export interface InfoReport {
   path: string;

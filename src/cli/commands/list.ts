@@ -16,7 +16,15 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandLine(argv, specs);
   const devices = await listDevices();
   if (values.json) {
-    io.stdout.write(JSON.stringify(devices.map((d) => ({ path: d.path, serialNumber: d.serialNumber ?? null, manufacturer: d.manufacturer ?? null }))) + '\n');
+    io.stdout.write(
+      JSON.stringify(
+        devices.map((d) => ({
+          path: d.path,
+          serialNumber: d.serialNumber ?? null,
+          manufacturer: d.manufacturer ?? null,
+        })),
+      ) + '\n',
+    );
     return 0;
   }
   if (devices.length === 0) {

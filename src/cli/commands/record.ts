@@ -56,11 +56,13 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (values.out === undefined) throw new UsageError('--out FILE is required');
   const out = validateOption('out', pathValue, values.out);
   // PROTOCOL 5 START: limit is a u64; 2^53 - 1 is this host's ceiling (types.ts).
-  const limitTrials = values.trials !== undefined ? validateOption('trials', integer(1, Number.MAX_SAFE_INTEGER), values.trials) : 0;
+  const limitTrials =
+    values.trials !== undefined ? validateOption('trials', integer(1, Number.MAX_SAFE_INTEGER), values.trials) : 0;
   const seconds = values.seconds !== undefined ? validateOption('seconds', decimal(0.001, 1e6), values.seconds) : 0;
   // PROTOCOL 5 START: rate u32 trials/s, 0 = the chip's default.
   const rateTrialsPerS = values.rate !== undefined ? validateOption('rate', integer(1, 0xffffffff), values.rate) : 0;
-  if (values['embed-seed'] && values['extractor-seed'] === undefined) throw new UsageError('--embed-seed needs --extractor-seed FILE');
+  if (values['embed-seed'] && values['extractor-seed'] === undefined)
+    throw new UsageError('--embed-seed needs --extractor-seed FILE');
   let extractorSeed = null;
   if (values['extractor-seed'] !== undefined) {
     const seedPath = validateOption('extractor-seed', pathValue, values['extractor-seed']);
@@ -68,10 +70,16 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     try {
       bytes = readFileSync(seedPath);
     } catch (e) {
-      throw new InputError('SEED_UNREADABLE', `cannot read extractor seed file ${seedPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw new InputError(
+        'SEED_UNREADABLE',
+        `cannot read extractor seed file ${seedPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
     }
     // The recording is created (truncated) below: never over the seed file it names.
-    if (sameFile(out, seedPath)) throw new UsageError(`--out ${out} is the same file as --extractor-seed ${seedPath}: writing it would destroy the other`);
+    if (sameFile(out, seedPath))
+      throw new UsageError(
+        `--out ${out} is the same file as --extractor-seed ${seedPath}: writing it would destroy the other`,
+      );
     extractorSeed = seedReference(bytes, { embed: Boolean(values['embed-seed']), source: seedPath });
   }
 
@@ -105,7 +113,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     let result = await session.next();
     while (!result.done) result = await session.next();
     const s = result.value;
-    const elapsed = chipClockMs ? `${((chipClockMs() - t0Chip) / 1000).toFixed(3)} s of chip time` : `${((performance.now() - t0Wall) / 1000).toFixed(3)} s`;
+    const elapsed = chipClockMs
+      ? `${((chipClockMs() - t0Chip) / 1000).toFixed(3)} s of chip time`
+      : `${((performance.now() - t0Wall) / 1000).toFixed(3)} s`;
     await device.close();
     recorder.close();
     io.stderr.write(

@@ -21,7 +21,12 @@ import { Device } from '../../device/index.ts';
 import { DeviceError, InputError, UsageError } from '../../errors.ts';
 import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
 import { seedBitsForBlock, type ExtractedBlock } from '../../extract/stream.ts';
-import { certifiedStream, certifyEvents, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
+import {
+  certifiedStream,
+  certifyEvents,
+  type HostSettingsOptions,
+  type StreamProgress,
+} from '../../output/certified-stream.ts';
 import type { RefusedBlock } from '../../certify/index.ts';
 import { openRecording } from '../../record/reader.ts';
 import type { RecordingHeader } from '../../record/format.ts';
@@ -30,10 +35,17 @@ import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
-import { settingsSeedOption, streamOptionSpecs, streamOptionsUsage, streamSettings, testRateValue, type StreamSettings } from '../stream-options.ts';
+import {
+  settingsSeedOption,
+  streamOptionSpecs,
+  streamOptionsUsage,
+  streamSettings,
+  testRateValue,
+  type StreamSettings,
+} from '../stream-options.ts';
 import { parseArgs } from 'node:util';
 
-export const summary = 'certify a recording or raw capture again: the live run\'s bytes and certificates';
+export const summary = "certify a recording or raw capture again: the live run's bytes and certificates";
 export const usage = `usage: epqrng replay FILE [--bytes N] [--out FILE|-] [--certs FILE] [--eps E] [--adversary A]
                      [--block-trials N] [--extractor-seed FILE] [--max-refused K]
                      [--settings internal|host] [--settings-seed FILE] [--test-rate GAMMA]
@@ -103,7 +115,11 @@ function recordedStreamValues(header: RecordingHeader): ParsedValues<typeof repl
  * Decides how to replay `file`: its kind, the options (given here, else
  * recorded, else defaults) and the extractor seed.
  */
-export async function planReplay(file: string, values: ParsedValues<typeof replayOptionSpecs>, { requireRecordedSeed = false, onWarning }: { requireRecordedSeed?: boolean; onWarning?: (m: string) => void } = {}): Promise<ReplayPlan> {
+export async function planReplay(
+  file: string,
+  values: ParsedValues<typeof replayOptionSpecs>,
+  { requireRecordedSeed = false, onWarning }: { requireRecordedSeed?: boolean; onWarning?: (m: string) => void } = {},
+): Promise<ReplayPlan> {
   const recording = await openRecording(file);
   const header = recording.header;
   const rawKind = recording.kind;
@@ -112,11 +128,16 @@ export async function planReplay(file: string, values: ParsedValues<typeof repla
   if (rawKind === 'raw') kind = 'raw';
   else if (header!.tool === 'stream') kind = 'stream';
   else if (header!.tool === 'record') kind = 'record';
-  else throw new UsageError(`${file} was recorded by '${header!.tool}': it holds no trial run to certify (replay it with the host code that made it)`);
+  else
+    throw new UsageError(
+      `${file} was recorded by '${header!.tool}': it holds no trial run to certify (replay it with the host code that made it)`,
+    );
 
-  const merged: ParsedValues<typeof replayOptionSpecs> = kind === 'stream' ? { ...pick(recordedStreamValues(header!)), ...defined(values) } : { ...values };
+  const merged: ParsedValues<typeof replayOptionSpecs> =
+    kind === 'stream' ? { ...pick(recordedStreamValues(header!)), ...defined(values) } : { ...values };
   const settings = streamSettings(merged);
-  const bytes = merged.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), merged.bytes);
+  const bytes =
+    merged.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), merged.bytes);
 
   const seedBits = seedBitsForBlock(settings.blockTrials);
   const recorded = header?.extractorSeed ?? null;
@@ -135,13 +156,24 @@ export async function planReplay(file: string, values: ParsedValues<typeof repla
     }
   } else if (recorded?.bytes !== undefined) {
     const embedded = Buffer.from(recorded.bytes, 'base64');
-    if (embedded.length * 8 < seedBits) throw new InputError('SEED_TOO_SHORT', `recording header: field extractorSeed.bytes: ${seedBits} bits needed, ${embedded.length * 8} bits embedded`);
+    if (embedded.length * 8 < seedBits)
+      throw new InputError(
+        'SEED_TOO_SHORT',
+        `recording header: field extractorSeed.bytes: ${seedBits} bits needed, ${embedded.length * 8} bits embedded`,
+      );
     seed = loadSeedFile('(embedded)', seedBits, () => embedded);
     if (seedSha256(seed) !== recorded.sha256 && seedSha256(embedded) !== recorded.sha256) {
-      throw new InputError('RECORDING_HEADER', 'recording header: field extractorSeed.bytes: does not hash to extractorSeed.sha256');
+      throw new InputError(
+        'RECORDING_HEADER',
+        'recording header: field extractorSeed.bytes: does not hash to extractorSeed.sha256',
+      );
     }
     seedNote = 'extractor seed embedded in the recording';
-  } else if (recorded?.source !== undefined && existsSync(recorded.source) && seedMatches(recorded.source, seedBits, recorded.sha256)) {
+  } else if (
+    recorded?.source !== undefined &&
+    existsSync(recorded.source) &&
+    seedMatches(recorded.source, seedBits, recorded.sha256)
+  ) {
     // The seed file the recording names is here, and it is the same seed: use it.
     seed = loadSeedFile(recorded.source, seedBits);
     seedNote = `extractor seed from ${recorded.source} (named in the recording)`;
@@ -150,7 +182,9 @@ export async function planReplay(file: string, values: ParsedValues<typeof repla
       `the recording's extractor seed (SHA-256 ${recorded.sha256}${recorded.source ? `, file ${recorded.source}` : ''}) is not embedded in it: pass --extractor-seed FILE`,
     );
   } else if (requireRecordedSeed) {
-    throw new UsageError(`${file} names no extractor seed: pass --extractor-seed FILE (the one the certificates were made with)`);
+    throw new UsageError(
+      `${file} names no extractor seed: pass --extractor-seed FILE (the one the certificates were made with)`,
+    );
   } else {
     seed = resolveExtractorSeed({ seedBits });
     seedNote = 'fresh extractor seed from the OS CSPRNG';
@@ -160,10 +194,15 @@ export async function planReplay(file: string, values: ParsedValues<typeof repla
   if (header?.device) device = { serial: header.device.serial, firmware: header.device.firmware.join('.') };
   else {
     const info = kind === 'raw' ? await findCaptureInfo(file) : null;
-    device = info ? { serial: info.serial, firmware: info.firmware.join('.') } : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
+    device = info
+      ? { serial: info.serial, firmware: info.firmware.join('.') }
+      : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
   }
   const hostSettings = hostSettingsOf(merged);
-  if (hostSettings && kind !== 'stream') throw new UsageError(`--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`);
+  if (hostSettings && kind !== 'stream')
+    throw new UsageError(
+      `--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`,
+    );
   const plan: ReplayPlan = { file, kind, header, settings, bytes, seed, seedNote, device };
   if (hostSettings) plan.hostSettings = hostSettings;
   return plan;
@@ -179,7 +218,8 @@ function hostSettingsOf(values: ParsedValues<typeof replayOptionSpecs>): HostSet
   const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
   if (source === 'internal') return undefined;
   const opts: HostSettingsOptions = {};
-  if (values['test-rate'] !== undefined) opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
+  if (values['test-rate'] !== undefined)
+    opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
   // As stream reads it: a short file is bad input, not an internal error.
   if (values['settings-seed'] !== undefined) opts.seed = settingsSeedOption(values['settings-seed']);
   return opts;
@@ -206,7 +246,8 @@ function sha256File(path: string): string | null {
 /** Only the replay options of a recorded command line. */
 function pick(v: Record<string, unknown>): ParsedValues<typeof replayOptionSpecs> {
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(replayOptionSpecs)) if (v[k] !== undefined && k !== 'out' && k !== 'certs' && k !== 'extractor-seed') out[k] = v[k];
+  for (const k of Object.keys(replayOptionSpecs))
+    if (v[k] !== undefined && k !== 'out' && k !== 'certs' && k !== 'extractor-seed') out[k] = v[k];
   return out as ParsedValues<typeof replayOptionSpecs>;
 }
 
@@ -218,7 +259,10 @@ function defined<T extends object>(v: T): Partial<T> {
  * The replayed pipeline: certified bytes, as the live run yielded them.
  * A recording cut by a crash ends where it was cut (the warning says where).
  */
-export async function* replayBytes(plan: ReplayPlan, hooks: ReplayHooks = {}): AsyncGenerator<Uint8Array, StreamProgress | undefined, void> {
+export async function* replayBytes(
+  plan: ReplayPlan,
+  hooks: ReplayHooks = {},
+): AsyncGenerator<Uint8Array, StreamProgress | undefined, void> {
   const { onWarning, onCertificate, onRefused } = hooks;
   const common = {
     bytes: plan.bytes,
@@ -253,12 +297,20 @@ export async function* replayBytes(plan: ReplayPlan, hooks: ReplayHooks = {}): A
   let device: Device | undefined;
   try {
     device = await Device.open({ path: session.path, binding: session.binding as never });
-    return yield* certifiedStream(device, { ...common, ...(plan.hostSettings ? { hostSettings: plan.hostSettings } : {}) });
+    return yield* certifiedStream(device, {
+      ...common,
+      ...(plan.hostSettings ? { hostSettings: plan.hostSettings } : {}),
+    });
   } catch (e) {
     if (session.divergence) throw session.divergence;
     const ended = session.port?.atEnd && isEndOfRecording(e);
     if (ended && cut) return undefined; // played to the cut: the warning was given
-    if (ended) throw new DeviceError('REPLAY_ENDED', `${plan.file} ended before the replayed session did (the live run stopped earlier than these options ask for)`, { cause: e });
+    if (ended)
+      throw new DeviceError(
+        'REPLAY_ENDED',
+        `${plan.file} ended before the replayed session did (the live run stopped earlier than these options ask for)`,
+        { cause: e },
+      );
     throw e;
   } finally {
     await device?.close().catch(() => undefined);
@@ -278,13 +330,15 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const file = positionals[0]!;
   const outPath = validateOption('out', pathValue, values.out ?? '-');
   const certsPath = values.certs;
-  if (outPath !== '-' && certsPath !== undefined && outPath === certsPath) throw new UsageError('--out and --certs must be different files');
+  if (outPath !== '-' && certsPath !== undefined && outPath === certsPath)
+    throw new UsageError('--out and --certs must be different files');
   const warn = (m: string): void => void io.stderr.write(`epqrng: warning: ${escapeControls(m)}\n`);
   const plan = await planReplay(file, values, { onWarning: warn });
 
   // Never truncate the recording being replayed, nor a seed it needs.
   const others: NamedPath[] = [{ option: 'FILE', path: file }];
-  if (values['extractor-seed'] !== undefined) others.push({ option: '--extractor-seed', path: values['extractor-seed'] });
+  if (values['extractor-seed'] !== undefined)
+    others.push({ option: '--extractor-seed', path: values['extractor-seed'] });
   if (values['settings-seed'] !== undefined) others.push({ option: '--settings-seed', path: values['settings-seed'] });
   const sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
   let blocksRefused = 0;
@@ -303,11 +357,16 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     await sink.close();
   }
   const bytesOut = sink.bytes;
-  io.stderr.write(`replayed ${plan.kind === 'raw' ? 'raw capture' : `${plan.kind} recording`} ${file}: ${bytesOut} certified bytes, ${blocksRefused} blocks refused (${plan.seedNote})\n`);
+  io.stderr.write(
+    `replayed ${plan.kind === 'raw' ? 'raw capture' : `${plan.kind} recording`} ${file}: ${bytesOut} certified bytes, ${blocksRefused} blocks refused (${plan.seedNote})\n`,
+  );
   // --bytes given here is a request, as for stream: a recording that certifies fewer is not a success (exit 0
   // would let a script take the short --out for the whole).
   if (values.bytes !== undefined && bytesOut < plan.bytes) {
-    throw new InputError('RECORDING_SHORT', `${file} certifies ${bytesOut} bytes, fewer than the ${plan.bytes} asked for with --bytes`);
+    throw new InputError(
+      'RECORDING_SHORT',
+      `${file} certifies ${bytesOut} bytes, fewer than the ${plan.bytes} asked for with --bytes`,
+    );
   }
   return 0;
 }

@@ -45,10 +45,16 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     faults,
     ...(values.flash !== undefined ? { flashFile: validateOption('flash', pathValue, values.flash) } : {}),
   }).catch((e: unknown) => {
-    throw new DeviceError('PTY_FAILED', `cannot serve a simulated chip on ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new DeviceError(
+      'PTY_FAILED',
+      `cannot serve a simulated chip on ${path}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   });
   io.stdout.write(`${server.path}\n`);
-  io.stderr.write(`serving simulated EPQ-1 ${server.chip.serial} (${mode}, seed ${seed}) on ${server.path}; Ctrl-C to stop\n`);
+  io.stderr.write(
+    `serving simulated EPQ-1 ${server.chip.serial} (${mode}, seed ${seed}) on ${server.path}; Ctrl-C to stop\n`,
+  );
   await new Promise<void>((resolve) => {
     const done = () => {
       process.off('SIGINT', done);

@@ -18,7 +18,13 @@ import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
-import { settingsSeedOption, streamOptionSpecs, streamOptionsUsage, streamSettings, testRateValue } from '../stream-options.ts';
+import {
+  settingsSeedOption,
+  streamOptionSpecs,
+  streamOptionsUsage,
+  streamSettings,
+  testRateValue,
+} from '../stream-options.ts';
 
 export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-extracted)';
 export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [--bytes N] [--out FILE|-]
@@ -60,11 +66,17 @@ function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false)
   const rate = elapsedS > 0 ? p.certifiedBits / elapsedS : 0;
   const line = `S = ${p.sEstimate.toFixed(3)} (lower ${p.sLowerBound.toFixed(3)})  ${bitsPerTrial.toFixed(3)} bit/trial  ${(rate / 1000).toFixed(1)} kbit/s  blocks ${p.blocksPassed} ok ${p.blocksFailed} failed  lost ${p.lostTrials}  ${p.bytes} B`;
   // Host settings (issue 6): the run's net gain, certified - setting - extractor seed bits, and starved intervals.
-  return host ? `${line}  net gain ${p.netGainBits >= 0 ? '+' : ''}${(p.netGainBits / 1000).toFixed(1)} kbit (settings ${(p.settingBits / 1000).toFixed(1)} kbit)  starved ${p.resumedFrames}` : line;
+  return host
+    ? `${line}  net gain ${p.netGainBits >= 0 ? '+' : ''}${(p.netGainBits / 1000).toFixed(1)} kbit (settings ${(p.settingBits / 1000).toFixed(1)} kbit)  starved ${p.resumedFrames}`
+    : line;
 }
 
 /** The host-settings options, or undefined for internal settings (one-line UsageError / InputError on a problem). */
-function hostSettingsOptions(values: { settings?: string; 'settings-seed'?: string; 'test-rate'?: string }): HostSettingsOptions | undefined {
+function hostSettingsOptions(values: {
+  settings?: string;
+  'settings-seed'?: string;
+  'test-rate'?: string;
+}): HostSettingsOptions | undefined {
   const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
   if (source === 'internal') {
     const extra = (['settings-seed', 'test-rate'] as const).find((k) => values[k] !== undefined);
@@ -72,7 +84,8 @@ function hostSettingsOptions(values: { settings?: string; 'settings-seed'?: stri
     return undefined;
   }
   const opts: HostSettingsOptions = {};
-  if (values['test-rate'] !== undefined) opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
+  if (values['test-rate'] !== undefined)
+    opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
   if (values['settings-seed'] !== undefined) opts.seed = settingsSeedOption(values['settings-seed']);
   return opts;
 }
@@ -80,19 +93,33 @@ function hostSettingsOptions(values: { settings?: string; 'settings-seed'?: stri
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandLine(argv, specs);
   const selection = deviceSelection(values);
-  const wanted = values.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), values.bytes);
+  const wanted =
+    values.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), values.bytes);
   const outPath = validateOption('out', pathValue, values.out ?? '-');
-  const { certsPath, eps, adversary, blockTrials, maxConsecutiveRefused, extractorSeedFile: seedFile } = streamSettings(values);
-  if (outPath !== '-' && certsPath !== undefined && outPath === certsPath) throw new UsageError('--out and --certs must be different files');
+  const {
+    certsPath,
+    eps,
+    adversary,
+    blockTrials,
+    maxConsecutiveRefused,
+    extractorSeedFile: seedFile,
+  } = streamSettings(values);
+  if (outPath !== '-' && certsPath !== undefined && outPath === certsPath)
+    throw new UsageError('--out and --certs must be different files');
   const hostSettings = hostSettingsOptions(values);
   const host = hostSettings !== undefined;
   // spot-check.ts certifies against quantum side information (ADFRV/ARV EAT) only.
   if (hostSettings?.testRate !== undefined && Number(hostSettings.testRate) < 1 && adversary === 'classical') {
-    throw new UsageError('--test-rate below 1 is certified against quantum side information only; drop --adversary classical');
+    throw new UsageError(
+      '--test-rate below 1 is certified against quantum side information only; drop --adversary classical',
+    );
   }
 
   // The seed is read (or drawn) before the chip is touched: a bad seed file costs no run.
-  const seed = resolveExtractorSeed({ ...(seedFile !== undefined ? { file: seedFile } : {}), seedBits: seedBitsForBlock(blockTrials) });
+  const seed = resolveExtractorSeed({
+    ...(seedFile !== undefined ? { file: seedFile } : {}),
+    seedBits: seedBitsForBlock(blockTrials),
+  });
   const recordPath = values.record === undefined ? undefined : validateOption('record', pathValue, values.record);
 
   // The outputs are checked before the chip is touched too: an unwritable --out costs no run, and an
@@ -188,11 +215,16 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     if (interruptedBy) {
       // "until interrupted" (no --bytes) is a normal end; a cut --bytes output is not.
       if (!Number.isFinite(wanted)) return 0;
-      io.stderr.write(`epqrng: interrupted by ${interruptedBy}: ${written} certified bytes ${asked}written, each block with its certificate\n`);
+      io.stderr.write(
+        `epqrng: interrupted by ${interruptedBy}: ${written} certified bytes ${asked}written, each block with its certificate\n`,
+      );
       return 128 + (constants.signals[interruptedBy] ?? 0);
     }
     // PROTOCOL 5: only STOP (sent by this host once enough is certified) or the chip itself ends a run.
-    throw new DeviceError('RUN_ENDED', `the chip ended the run after ${written} certified bytes ${asked}(a STATUS in state IDLE that no STOP of this host asked for, PROTOCOL 5)`);
+    throw new DeviceError(
+      'RUN_ENDED',
+      `the chip ended the run after ${written} certified bytes ${asked}(a STATUS in state IDLE that no STOP of this host asked for, PROTOCOL 5)`,
+    );
   }
   return 0;
 }

@@ -26,7 +26,10 @@ export const usage = `usage: epqrng verify FILE --certs CERTS [--output OUT] [--
   --certs CERTS           the certificate lines to check (JSON lines, as stream/replay wrote them)
   --output OUT            also check the certified bytes in OUT, block by block
   --bytes N               as for replay (default: as recorded)
-${streamOptionsUsage.split('\n').filter((l) => !l.trimStart().startsWith('--certs')).join('\n')}
+${streamOptionsUsage
+  .split('\n')
+  .filter((l) => !l.trimStart().startsWith('--certs'))
+  .join('\n')}
 The extractor seed must be the one the certificates name: --extractor-seed FILE,
 or embedded in the recording. Exit 0: all match; 1: a mismatch (named); 2: bad input.`;
 
@@ -44,15 +47,21 @@ function show(v: unknown): string {
 }
 
 /** The first path where two JSON values differ, with both values. */
-export function firstDifference(given: unknown, recomputed: unknown, path = ''): { path: string; given: unknown; recomputed: unknown } | null {
+export function firstDifference(
+  given: unknown,
+  recomputed: unknown,
+  path = '',
+): { path: string; given: unknown; recomputed: unknown } | null {
   if (given === recomputed) return null;
-  const bothObjects = given !== null && recomputed !== null && typeof given === 'object' && typeof recomputed === 'object';
+  const bothObjects =
+    given !== null && recomputed !== null && typeof given === 'object' && typeof recomputed === 'object';
   if (bothObjects && Array.isArray(given) === Array.isArray(recomputed)) {
     const keys = Array.isArray(given)
       ? Array.from({ length: Math.max(given.length, (recomputed as unknown[]).length) }, (_, i) => String(i))
       : [...new Set([...Object.keys(given as object), ...Object.keys(recomputed as object)])].sort();
     // Own fields only: JSON.parse makes "__proto__" an own field, which an inherited lookup would not see.
-    const own = (o: object, k: string): unknown => (Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined);
+    const own = (o: object, k: string): unknown =>
+      Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined;
     for (const k of keys) {
       const d = firstDifference(own(given as object, k), own(recomputed as object, k), path ? `${path}.${k}` : k);
       if (d) return d;
@@ -74,7 +83,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   try {
     certText = await readFile(certsPath, 'utf8');
   } catch (e) {
-    throw new InputError('CERTS_UNREADABLE', `cannot read certificates ${certsPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new InputError(
+      'CERTS_UNREADABLE',
+      `cannot read certificates ${certsPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
   }
   const lines = certText.split('\n').filter((l) => l.trim() !== '');
   let output: FileHandle | undefined;
@@ -85,7 +97,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       if ((await output.stat()).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     } catch (e) {
       await output?.close();
-      throw new InputError('OUTPUT_UNREADABLE', `cannot read output ${outputPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw new InputError(
+        'OUTPUT_UNREADABLE',
+        `cannot read output ${outputPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
     }
   }
   const warn = (m: string): void => void io.stderr.write(`epqrng: warning: ${escapeControls(m)}\n`);
@@ -99,7 +114,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       current = block;
       const i = checked++;
       const blockName = `block ${block.certificate.blockIndex}`;
-      if (i >= lines.length) throw new VerifyMismatch(`${blockName}: the recording certifies it, ${certsPath} ends after ${lines.length} certificates`);
+      if (i >= lines.length)
+        throw new VerifyMismatch(
+          `${blockName}: the recording certifies it, ${certsPath} ends after ${lines.length} certificates`,
+        );
       let given: unknown;
       try {
         given = JSON.parse(lines[i]!);
@@ -121,7 +139,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       const { bytesRead } = await output.read(got, 0, bytes.length, outputOffset);
       const blockName = `block ${current.certificate.blockIndex}`;
       const span = `bytes ${outputOffset}..${outputOffset + bytes.length - 1} of ${outputPath}`;
-      if (bytesRead < bytes.length) throw new VerifyMismatch(`${blockName}: ${outputPath} ends at byte ${outputOffset + bytesRead}, the block's output runs to byte ${outputOffset + bytes.length}`);
+      if (bytesRead < bytes.length)
+        throw new VerifyMismatch(
+          `${blockName}: ${outputPath} ends at byte ${outputOffset + bytesRead}, the block's output runs to byte ${outputOffset + bytes.length}`,
+        );
       if (!got.equals(bytes)) {
         let at = 0;
         while (got[at] === bytes[at]) at++;
@@ -129,7 +150,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         const hash = createHash('sha256').update(got).digest('hex');
         throw new VerifyMismatch(
           `${blockName}: output byte ${outputOffset + at} of ${outputPath} differs from the certified output` +
-            (full ? ` (SHA-256 of ${span} is ${hash}, the certificate says ${current.certificate.extraction.outputSha256})` : ''),
+            (full
+              ? ` (SHA-256 of ${span} is ${hash}, the certificate says ${current.certificate.extraction.outputSha256})`
+              : ''),
         );
       }
       outputOffset += bytes.length;
@@ -150,15 +173,21 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       // The live run ended the same way (its certificates stop there too); the counts below decide.
       if (e instanceof CertificationRefusedError) refusedAtEnd = e;
       // The recording does not replay with these options: nothing can be recomputed, so nothing matches.
-      else if (e instanceof DeviceError && (e.code === 'REPLAY_DIVERGED' || e.code === 'REPLAY_ENDED')) throw new VerifyMismatch(`${file} does not replay: ${e.message}`);
+      else if (e instanceof DeviceError && (e.code === 'REPLAY_DIVERGED' || e.code === 'REPLAY_ENDED'))
+        throw new VerifyMismatch(`${file} does not replay: ${e.message}`);
       else throw e;
     }
     if (checked < lines.length) {
-      throw new VerifyMismatch(`line ${checked + 1} of ${certsPath}: the recording certifies ${checked} blocks, ${certsPath} holds ${lines.length} certificates`);
+      throw new VerifyMismatch(
+        `line ${checked + 1} of ${certsPath}: the recording certifies ${checked} blocks, ${certsPath} holds ${lines.length} certificates`,
+      );
     }
     if (output) {
       const { size } = await output.stat();
-      if (size > outputOffset) throw new VerifyMismatch(`${outputPath} holds ${size - outputOffset} bytes beyond the ${outputOffset} certified ones`);
+      if (size > outputOffset)
+        throw new VerifyMismatch(
+          `${outputPath} holds ${size - outputOffset} bytes beyond the ${outputOffset} certified ones`,
+        );
     }
     io.stdout.write(
       `verified ${checked} certificates${output ? ` and ${outputOffset} output bytes` : ''} against ${file}: all match` +
