@@ -136,7 +136,7 @@ export async function run(): Promise<Figure[]> {
   try {
     await makeRecording(file);
     const figures: Figure[] = [
-      { name: 'replay: load average (1 min) at the start', value: loadavg()[0], unit: '' },
+      { name: 'replay: load average (1 min) at the start', value: loadavg()[0]!, unit: '' },
       { name: 'replay: recording size on disk', value: statSync(file).size / 1e6, unit: `MB (${TRIALS} trials)` },
     ];
     for (const mode of ['capture', 'device', 'full']) {
@@ -185,7 +185,7 @@ export async function run(): Promise<Figure[]> {
       });
       figures.push({ name: 'replay capture under tsx: peak RSS (whole process)', value: t.maxRssMB, unit: 'MB' });
     }
-    figures.push({ name: 'replay: load average (1 min) at the end', value: loadavg()[0], unit: '' });
+    figures.push({ name: 'replay: load average (1 min) at the end', value: loadavg()[0]!, unit: '' });
     return figures;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -180,7 +180,7 @@ export class RecordingParser {
     while (pos < buf.length) {
       const left = buf.length - pos;
       if (left < RECORD_HEADER_BYTES) break;
-      const direction = buf[pos];
+      const direction = buf[pos]!;
       const length = buf.readUInt32LE(pos + 4);
       const problem =
         direction !== Direction.DEVICE_TO_HOST && direction !== Direction.HOST_TO_DEVICE && direction !== Direction.END

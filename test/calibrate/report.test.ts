@@ -167,9 +167,7 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
           createElement(tag: 'canvas'): {
             width: number;
             height: number;
-            getContext(
-              k: '2d',
-            ): {
+            getContext(k: '2d'): {
               drawImage(i: unknown, x: number, y: number): void;
               getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
             } | null;
@@ -188,8 +186,8 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
       let dark = 0;
       let coloured = 0;
       for (let i = 0; i < d.length; i += 4) {
-        if (d[i] + d[i + 1] + d[i + 2] < 384) dark++;
-        if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) coloured++;
+        if (d[i]! + d[i + 1]! + d[i + 2]! < 384) dark++;
+        if (Math.max(d[i]!, d[i + 1]!, d[i + 2]!) - Math.min(d[i]!, d[i + 1]!, d[i + 2]!) > 60) coloured++;
       }
       return { width: img.width, height: img.height, dark, coloured, total: d.length / 4 };
     }, png.toString('base64'));

@@ -54,7 +54,7 @@ describe('Certifier echo check', () => {
   it('one mismatch: CertificationRefusedError ECHO_MISMATCH naming the trial; earlier blocks are results, the lying block never completes', () => {
     const { certifier } = certifierWith(sent);
     const lie = sent.slice(16, 40);
-    lie[37 - 16] ^= 2; // trial 37 echoes the other x
+    lie[37 - 16]! ^= 2; // trial 37 echoes the other x
     const results: BlockResult[] = [];
     let error: unknown;
     try {

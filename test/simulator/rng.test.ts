@@ -30,8 +30,8 @@ function chiSquare(rng: Rng, n: number, p: number, draws: number): { chi2: numbe
     }
   }
   if (cells.length) {
-    cells[cells.length - 1].obs += accObs;
-    cells[cells.length - 1].exp += accExp;
+    cells[cells.length - 1]!.obs += accObs;
+    cells[cells.length - 1]!.exp += accExp;
   }
   const chi2 = cells.reduce((s, c) => s + (c.obs - c.exp) ** 2 / c.exp, 0);
   return { chi2, dof: cells.length - 1 };
@@ -47,7 +47,7 @@ function sumPmf(n: number, p: number, k: number): number {
     for (let j = 0; j <= n; j++) c.push((s += pmf(n, p, j)));
     cdfCache.set(key, c);
   }
-  return c[k];
+  return c[k]!;
 }
 
 describe('Rng', () => {
