@@ -178,7 +178,10 @@ export class Certifier {
   private readonly echoTallies = new Map<number, EchoTally & { resumed: number }>();
   private readonly echoTallyOf = (block: number): EchoTally & { resumed: number } => {
     let t = this.echoTallies.get(block);
-    if (!t) this.echoTallies.set(block, (t = { checked: 0, testRounds: 0, testWins: 0, resumed: 0 }));
+    if (!t) {
+      t = { checked: 0, testRounds: 0, testWins: 0, resumed: 0 };
+      this.echoTallies.set(block, t);
+    }
     return t;
   };
   /** Host settings: setting bits of every finished block, and certified bits of the certified ones (the run's accounting). */

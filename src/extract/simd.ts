@@ -70,14 +70,18 @@ class Body {
     f64: string[] = [],
     readonly result: 'none' | 'f64' = 'none',
   ) {
-    params.forEach((p, k) => this.names.set(p, k));
+    params.forEach((p, k) => {
+      this.names.set(p, k);
+    });
     for (const [list, type] of [
       [i32, I32],
       [v128, V128],
       [f64, F64],
     ] as Array<[string[], number]>) {
       if (list.length === 0) continue;
-      list.forEach((p) => this.names.set(p, this.names.size));
+      list.forEach((p) => {
+        this.names.set(p, this.names.size);
+      });
       this.groups.push([list.length, type]);
     }
   }
@@ -251,12 +255,11 @@ function groupLoops(b: Body, tableBytes: number, jOuter: boolean, twiddles: () =
 function loadTwiddles(b: Body, mode: TwiddleMode): void {
   if (mode === TwiddleMode.NONE) return;
   const names = mode === TwiddleMode.FULL ? ['P1', 'Q1', 'P2', 'Q2', 'P3', 'Q3'] : ['P1', 'Q1'];
-  names.forEach((nm, k) =>
-    b
-      .get('twp')
+  names.forEach((nm, k) => {
+    b.get('twp')
       .load(16 * k)
-      .set(nm),
-  );
+      .set(nm);
+  });
   if (mode === TwiddleMode.COMPACT) powers(b);
 }
 
@@ -1205,7 +1208,7 @@ let compiled: object | null | undefined;
 export function simdModule(): object | null {
   if (compiled === undefined) {
     const bytes = assemble();
-    compiled = wasm !== undefined && wasm.validate(bytes) ? new wasm.Module(bytes) : null;
+    compiled = wasm?.validate(bytes) ? new wasm.Module(bytes) : null;
   }
   return compiled;
 }

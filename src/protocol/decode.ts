@@ -113,7 +113,7 @@ const T_FIRST = T_FIRST_OP.offset;
 const T_N = T_N_OP.offset;
 const [T_N_MIN, T_N_MAX] = T_N_OP.firstRange;
 const T_REC_OP = TRIALS_LAYOUT.ops.find((op) => op.op === 'records');
-if (!T_REC_OP || T_REC_OP.op !== 'records' || T_REC_OP.bitsPerItem !== 8)
+if (T_REC_OP?.op !== 'records' || T_REC_OP.bitsPerItem !== 8)
   throw new Error('frames.json: TRIALS records must be byte records');
 const T_REC = T_REC_OP.offset;
 const T_REC_RESERVED = T_REC_OP.reservedBitsMask;

@@ -217,8 +217,7 @@ const TRIALS_FIRST = scalarOf(TRIALS, 'first').offset + PAYLOAD_OFFSET;
 const TRIALS_N = scalarOf(TRIALS, 'n').offset + PAYLOAD_OFFSET;
 const [TRIALS_N_MIN, TRIALS_N_MAX] = scalarOf(TRIALS, 'n').firstRange;
 const TRIALS_RECORDS_OP = TRIALS.ops.find((op) => op.op === 'records');
-if (!TRIALS_RECORDS_OP || TRIALS_RECORDS_OP.op !== 'records')
-  throw new Error('frames.json: TRIALS has no records field');
+if (TRIALS_RECORDS_OP?.op !== 'records') throw new Error('frames.json: TRIALS has no records field');
 const TRIALS_RECORDS = TRIALS_RECORDS_OP.offset + PAYLOAD_OFFSET;
 const TRIALS_RESERVED_BITS = TRIALS_RECORDS_OP.reservedBitsMask;
 

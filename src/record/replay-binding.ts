@@ -32,7 +32,7 @@ import type {
   PortStatus,
   SetOptions,
   UpdateOptions,
-} from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+} from '@serialport/bindings-interface';
 import { DeviceError, InputError } from '../errors.ts';
 import { openRecording, type Recording, type RecordEntry } from './reader.ts';
 import { Direction } from './format.ts';

@@ -692,7 +692,7 @@ export class SimulatedChip {
     if (!this.opts.flashFile) return;
     const data: FlashContents = { version: 1, calibration };
     const tmp = `${this.opts.flashFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
+    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
     renameSync(tmp, this.opts.flashFile);
   }
 
@@ -1168,7 +1168,7 @@ function readFlash(path: string): ChipSettings | null {
     throw new Error(`simulator flash file ${path} is not JSON: ${(e as Error).message}`);
   }
   const d = data as Partial<FlashContents> | null;
-  if (!d || d.version !== 1 || !('calibration' in d))
+  if (d?.version !== 1 || !('calibration' in d))
     throw new Error(`simulator flash file ${path} is not a version 1 flash ({"version": 1, "calibration": ...})`);
   if (d.calibration === null) return null;
   const c = d.calibration as Partial<ChipSettings>;

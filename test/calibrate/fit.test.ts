@@ -51,7 +51,9 @@ describe('fitCurve', () => {
 
   it('recovers the parameters from a poor start', () => {
     const fit = replica(new Rng(1, 0));
-    fit.values.forEach((v, i) => expect(Math.abs(v - truth[i]!)).toBeLessThan(5 * fit.errors[i]!));
+    fit.values.forEach((v, i) => {
+      expect(Math.abs(v - truth[i]!)).toBeLessThan(5 * fit.errors[i]!);
+    });
     expect(fit.dof).toBe(27);
   });
 
@@ -62,7 +64,9 @@ describe('fitCurve', () => {
     let chi2 = 0;
     for (let r = 0; r < n; r++) {
       const fit = replica(rng);
-      fit.values.forEach((v, i) => (sumSq[i]! += ((v - truth[i]!) / fit.errors[i]!) ** 2));
+      fit.values.forEach((v, i) => {
+        sumSq[i]! += ((v - truth[i]!) / fit.errors[i]!) ** 2;
+      });
       chi2 += fit.chi2;
     }
     // The rms pull estimates 1 with relative standard error ~ 1/sqrt(2n) = 4%; allow 4 of those

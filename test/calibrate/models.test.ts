@@ -119,8 +119,12 @@ describe('click model', () => {
         [...dist].reduce((acc, p, pat) => acc + (pat & a && pat & b ? p : 0), 0),
       );
       const mine = expectedCountsPerTrial(modelOf(h, s), alpha, beta);
-      mine.singles.forEach((v, i) => expect(v).toBeCloseTo(singles[i]!, 12));
-      mine.coincidences.forEach((v, i) => expect(v).toBeCloseTo(coinc[i]!, 12));
+      mine.singles.forEach((v, i) => {
+        expect(v).toBeCloseTo(singles[i]!, 12);
+      });
+      mine.coincidences.forEach((v, i) => {
+        expect(v).toBeCloseTo(coinc[i]!, 12);
+      });
     }
   });
 

@@ -25,7 +25,9 @@ const HOST: number = TRIALS_FLAG.HOST_SETTINGS;
 /** A TRIALS event whose records echo `settings` (x << 1 | y per trial) with outcome bits `clicks`. */
 function trials(first: number, settings: number[], flags = HOST, clicks = 0b1010): RunEvent {
   const records = new Uint8Array(40);
-  settings.forEach((xy, k) => (records[k] = (xy << 4) | clicks));
+  settings.forEach((xy, k) => {
+    records[k] = (xy << 4) | clicks;
+  });
   return { kind: 'trials', first, n: settings.length, records, flags, seq: first };
 }
 

@@ -62,13 +62,39 @@ describe('layouts from frames.json', () => {
   });
 
   const broken: Array<[string, (j: Json) => void, RegExp]> = [
-    ['overlapping fields', (j) => void (j.types.ACK!.fields[3]!.offset = 5), /overlaps/],
-    ['a range that does not fit the kind', (j) => void (j.types.SET_PUMP!.fields[0]!.max = 70000), /does not fit/],
-    ['a count allowing more items than the field holds', (j) => void (j.types.TRIALS!.fields[1]!.max = 41), /holds 40/],
-    ['a field past the payload', (j) => void (j.types.CREDIT!.fields[1]!.offset = 48), /past the payload/],
+    [
+      'overlapping fields',
+      (j) => {
+        j.types.ACK!.fields[3]!.offset = 5;
+      },
+      /overlaps/,
+    ],
+    [
+      'a range that does not fit the kind',
+      (j) => {
+        j.types.SET_PUMP!.fields[0]!.max = 70000;
+      },
+      /does not fit/,
+    ],
+    [
+      'a count allowing more items than the field holds',
+      (j) => {
+        j.types.TRIALS!.fields[1]!.max = 41;
+      },
+      /holds 40/,
+    ],
+    [
+      'a field past the payload',
+      (j) => {
+        j.types.CREDIT!.fields[1]!.offset = 48;
+      },
+      /past the payload/,
+    ],
     [
       'a type number that disagrees with types.ts',
-      (j) => void ((j.types.STOP as unknown as { type: number }).type = 0x99),
+      (j) => {
+        (j.types.STOP as unknown as { type: number }).type = 0x99;
+      },
       /types.ts says/,
     ],
     [

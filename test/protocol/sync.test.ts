@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { encodeFrame, encodeRaw } from '../../src/protocol/encode.ts';
 import { FrameDecoder, alignedFrameDecoder } from '../../src/protocol/decoder.ts';
-import { FrameError } from '../../src/protocol/errors.ts';
+import type { FrameError } from '../../src/protocol/errors.ts';
 import { FrameSync } from '../../src/protocol/sync.ts';
 import type { Frame, UnknownFrame } from '../../src/protocol/types.ts';
 import { DEVICE_LAYOUTS, HOST_LAYOUTS, mulberry32, randomFrameOf } from './gen.ts';

@@ -17,7 +17,6 @@ import {
   type DeviceFrame,
   type InfoFrame,
   type StatusFrame,
-  type TrialsFrame,
 } from '../../src/protocol/types.ts';
 import { idealSettings, FACTORY_SETTINGS } from '../../src/simulator/physics.ts';
 import { SimulatedChip } from '../../src/simulator/chip.ts';
