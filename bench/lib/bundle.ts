@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Bundles `entry` (a path from the package root) to node_modules/.cache/<name>.mjs; null, with a note on stderr, when esbuild cannot be loaded. */
+/**
+ * Bundles `entry` (a path from the package root) to node_modules/.cache/<name>.mjs; null, with a note on stderr, when
+ * esbuild cannot be loaded.
+ */
 export async function bundleChild(entry: string, name: string): Promise<string | null> {
   const outfile = join(root, 'node_modules', '.cache', `${name}.mjs`);
   try {

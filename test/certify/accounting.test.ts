@@ -281,7 +281,8 @@ describe('STATUS faults', () => {
     for (let i = 0; i < batches.length; i++) {
       res.push(...c.push(batches[i]!));
       if (i === 2) res.push(...c.push([status(0x20, 3 * 4096 * 40)])); // UNCALIBRATED, block 0
-      if (i === Math.floor(batches.length / 2)) res.push(...c.push([status(0x08 | 0x20, N + 10)])); // OVERFLOW, in block 1
+      // OVERFLOW, in block 1
+      if (i === Math.floor(batches.length / 2)) res.push(...c.push([status(0x08 | 0x20, N + 10)]));
     }
     expect(res.map((r) => (r.ok ? 'ok' : r.test))).toEqual(['ok', 'status', 'ok']);
     expect([c.stats.faultStatusFrames, c.stats.overflowStatusFrames]).toEqual([1, 1]);

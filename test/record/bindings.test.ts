@@ -173,7 +173,8 @@ describe('a session recorded over a real pseudo-terminal (socat, native binding)
   it.skipIf(!hasSocat)(
     'holds every trial once, in order, stamped with host time, and replays as the chip',
     async () => {
-      // A 4 MiB chip buffer: on 2 shared cores a stalled host must not turn into honest GAPs (see test/device/integration.test.ts).
+      // A 4 MiB chip buffer: on 2 shared cores a stalled host must not turn into honest GAPs (see
+      // test/device/integration.test.ts).
       const server = await servePty(join(dir, 'epq'), { seed: 12, calibrated: true, deviceBufferFrames: 65536 });
       const path = join(dir, 'pty.epqrec');
       const trials = 300_000;
