@@ -6,6 +6,7 @@ import { estimateFromCounts, estimateFromHistogram, estimatorOfCell } from '../.
 import { A_TABLE, B_TABLE, CELL_TABLE, countCell } from '../../src/certify/outcomes.ts';
 import { DeviceError } from '../../src/errors.ts';
 import type { RunEvent } from '../../src/device/run.ts';
+import { baseStatus } from '../device/fake-chip.ts';
 import { asRun, chshRecords, collect, record, rng, toBatches } from './helpers.ts';
 
 const device = { serial: 'EPQ1-00C0FFEE', firmware: '1.0.0' };
@@ -253,23 +254,7 @@ describe('trial accounting', () => {
 describe('STATUS faults', () => {
   const status = (faults: number, trialsDone: number): RunEvent => ({
     kind: 'status',
-    status: {
-      kind: 'STATUS',
-      flags: 0,
-      seq: 0,
-      trials: trialsDone,
-      temperature: 2500,
-      pump: 300,
-      bias: [30000, 30000, 30000, 30000],
-      dark: [100, 100, 100, 100],
-      window: 1000,
-      angles: [0, 4500, 2250, 15750],
-      faults,
-      state: 1,
-      source: 0,
-      lost: 0,
-      delay: 0,
-    },
+    status: { ...baseStatus, flags: 0, seq: 0, trials: trialsDone, faults, state: 1 },
   });
 
   it('a fault other than UNCALIBRATED fails the block it falls in; UNCALIBRATED alone does not', () => {
