@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { DEFAULT_MAX_CONSECUTIVE_REFUSED } from '../output/certified-stream.ts';
 import { testRateFraction } from '../output/host-settings.ts';
-import { integer, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
+import { parseNumber } from './numbers.ts';
+import { count, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
 
 export const streamOptionSpecs = {
   certs: { type: 'string' },
@@ -35,8 +36,8 @@ export const epsValue = z
   .string({ error: () => EPS_MESSAGE })
   .trim()
   .transform((s, ctx) => {
-    const pow = /^2\^(-\d+(\.\d+)?)$/.exec(s);
-    const v = pow ? 2 ** Number(pow[1]) : /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : NaN;
+    const r = parseNumber(s, { kind: 'real', min: 0, max: 1 });
+    const v = r.ok ? r.value : Number.NaN;
     if (!(v > 0 && v < 1)) {
       ctx.addIssue({ code: 'custom', message: EPS_MESSAGE });
       return z.NEVER;
@@ -61,11 +62,11 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
     blockTrials:
       values['block-trials'] === undefined
         ? DEFAULT_BLOCK_TRIALS
-        : validateOption('block-trials', integer(1000, 2 ** 28), values['block-trials']),
+        : validateOption('block-trials', count(1000, 2 ** 28), values['block-trials']),
     maxConsecutiveRefused:
       values['max-refused'] === undefined
         ? DEFAULT_MAX_CONSECUTIVE_REFUSED
-        : validateOption('max-refused', integer(1, 1_000_000), values['max-refused']),
+        : validateOption('max-refused', count(1, 1_000_000), values['max-refused']),
   };
   if (values.certs !== undefined) s.certsPath = validateOption('certs', pathValue, values.certs);
   if (values['extractor-seed'] !== undefined)

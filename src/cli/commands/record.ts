@@ -12,7 +12,7 @@ import { InputError, UsageError } from '../../errors.ts';
 import { seedReference } from '../../record/session.ts';
 import { trialRun } from '../../record/trial-run.ts';
 import type { CommandIo } from '../framework.ts';
-import { decimal, integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
+import { count, decimal, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { sameFile } from '../certified-sink.ts';
@@ -57,10 +57,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const out = validateOption('out', pathValue, values.out);
   // PROTOCOL 5 START: limit is a u64; 2^53 - 1 is this host's ceiling (types.ts).
   const limitTrials =
-    values.trials !== undefined ? validateOption('trials', integer(1, Number.MAX_SAFE_INTEGER), values.trials) : 0;
+    values.trials !== undefined ? validateOption('trials', count(1, Number.MAX_SAFE_INTEGER), values.trials) : 0;
   const seconds = values.seconds !== undefined ? validateOption('seconds', decimal(0.001, 1e6), values.seconds) : 0;
   // PROTOCOL 5 START: rate u32 trials/s, 0 = the chip's default.
-  const rateTrialsPerS = values.rate !== undefined ? validateOption('rate', integer(1, 0xffffffff), values.rate) : 0;
+  const rateTrialsPerS = values.rate !== undefined ? validateOption('rate', count(1, 0xffffffff), values.rate) : 0;
   if (values['embed-seed'] && values['extractor-seed'] === undefined)
     throw new UsageError('--embed-seed needs --extractor-seed FILE');
   let extractorSeed = null;

@@ -34,7 +34,7 @@ import { createReplayBinding, EndOfRecordingError } from '../../record/replay-bi
 import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/replay.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
-import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
+import { count, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
 import {
   settingsSeedOption,
   streamOptionSpecs,
@@ -137,7 +137,7 @@ export async function planReplay(
     kind === 'stream' ? { ...pick(recordedStreamValues(header!)), ...defined(values) } : { ...values };
   const settings = streamSettings(merged);
   const bytes =
-    merged.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), merged.bytes);
+    merged.bytes === undefined ? Infinity : validateOption('bytes', count(1, Number.MAX_SAFE_INTEGER), merged.bytes);
 
   const seedBits = seedBitsForBlock(settings.blockTrials);
   const recorded = header?.extractorSeed ?? null;

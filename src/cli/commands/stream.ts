@@ -14,7 +14,7 @@ import { seedBitsForBlock } from '../../extract/stream.ts';
 import { certifiedStream, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
 import { seedReference } from '../../record/session.ts';
 import type { CommandIo } from '../framework.ts';
-import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
+import { count, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
@@ -94,7 +94,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandLine(argv, specs);
   const selection = deviceSelection(values);
   const wanted =
-    values.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), values.bytes);
+    values.bytes === undefined ? Infinity : validateOption('bytes', count(1, Number.MAX_SAFE_INTEGER), values.bytes);
   const outPath = validateOption('out', pathValue, values.out ?? '-');
   const {
     certsPath,
