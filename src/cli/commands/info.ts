@@ -9,7 +9,6 @@ import type { CommandIo } from '../framework.ts';
 import { parseCommandLine } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 
-export const summary = 'show the chip: serial, model, firmware, protocol, calibration';
 export const usage = `usage: epqrng info [--port P | --serial S | --simulate[=SEED]] [--json]
   --json    print the same fields as one JSON object
 
@@ -68,7 +67,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   try {
     const r = await describeDevice(device);
     if (values.json) {
-      io.stdout.write(JSON.stringify(r) + '\n');
+      io.stdout.write(`${JSON.stringify(r)}\n`);
     } else {
       const rows: [string, string][] = [
         ['serial', r.serial],
@@ -83,7 +82,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         ['faults', r.faults.join(', ') || 'none'],
         ['path', r.path],
       ];
-      for (const [k, v] of rows) io.stdout.write(`${(k + ':').padEnd(15)}${v}\n`);
+      for (const [k, v] of rows) io.stdout.write(`${(`${k}:`).padEnd(15)}${v}\n`);
     }
     return 0;
   } finally {

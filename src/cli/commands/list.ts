@@ -6,7 +6,6 @@ import { listDevices } from '../../device/index.ts';
 import type { CommandIo } from '../framework.ts';
 import { parseCommandLine } from '../options.ts';
 
-export const summary = 'list the EPQ-1 chips connected over USB';
 export const usage = `usage: epqrng list [--json]
   --json    print a JSON array of { path, serialNumber, manufacturer }`;
 
@@ -17,13 +16,13 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const devices = await listDevices();
   if (values.json) {
     io.stdout.write(
-      JSON.stringify(
+      `${JSON.stringify(
         devices.map((d) => ({
           path: d.path,
           serialNumber: d.serialNumber ?? null,
           manufacturer: d.manufacturer ?? null,
         })),
-      ) + '\n',
+      )}\n`,
     );
     return 0;
   }

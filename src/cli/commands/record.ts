@@ -18,11 +18,11 @@ import { openRecordedDevice } from '../recorded-device.ts';
 import { sameFile } from '../certified-sink.ts';
 import { readFileSync } from 'node:fs';
 
-export const summary = 'record a trial run (both directions of the link, byte-exact) for replay and verify';
 export const usage = `usage: epqrng record [device options] (--trials N | --seconds S) --out FILE
-  --trials N              START with a limit of N trials (the chip stops by itself), then STOP
+  --trials N              START with a limit of N trials (the chip stops by itself), then STOP;
+                          1e7, 2^24, 10M = 10 x 2^20, 10MB = 10^7
   --seconds S             START, then STOP after S seconds (chip time on --simulate, wall time otherwise)
-  --out FILE              the recording (created or overwritten)
+  -o, --out FILE          the recording (created or overwritten)
   --rate R                trials/s asked of the chip (default: the chip's own)
   --extractor-seed FILE   name this extractor seed in the header (its SHA-256), for a later replay
   --embed-seed            also embed the seed bytes in the header (anyone holding the file can then verify)
@@ -37,7 +37,7 @@ const specs = {
   ...deviceOptionSpecs,
   trials: { type: 'string' },
   seconds: { type: 'string' },
-  out: { type: 'string' },
+  out: { type: 'string', short: 'o' },
   rate: { type: 'string' },
   'extractor-seed': { type: 'string' },
   'embed-seed': { type: 'boolean' },
