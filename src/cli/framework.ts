@@ -113,6 +113,9 @@ function wantsHelp(argv: readonly string[]): boolean {
   return false;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters escapeControls escapes.
+const CONTROL_CHARS = /[\x00-\x1f\x7f-\x9f]/g;
+
 /**
  * Messages quote files and the wire (a recording's header, a certificate, a
  * seed path): control characters (and Unicode bidi overrides) are shown
@@ -120,12 +123,9 @@ function wantsHelp(argv: readonly string[]): boolean {
  * recolour, hide or reorder text, e.g. print "all match" over the error
  * that names it.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what escapeControls shows escaped
-const CONTROL_CHARACTERS = /[\x00-\x1f\x7f-\x9f]/g;
-
 export function escapeControls(s: string): string {
   return s
-    .replace(CONTROL_CHARACTERS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(CONTROL_CHARS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
     .replace(/[\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`); // bidi overrides, line separators
 }
 
