@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parseNumber, suffixMultiplier, type NumberRule } from '../../src/cli/numbers.ts';
-import { count, decimal, integer, parseCommandLine, validateOption } from '../../src/cli/options.ts';
-import { UsageError } from '../../src/errors.ts';
 
 const COUNT: NumberRule = { kind: 'count', min: 1, max: Number.MAX_SAFE_INTEGER };
 
@@ -87,34 +85,5 @@ describe('integers (seeds) and reals (seconds, eps)', () => {
     expect(refusal('-0.5', real)).toBe('must not be negative');
     expect(refusal('2', real)).toBe('must be a number from 0 to 1');
     expect(refusal('1K', real)).toBe('must be a number from 0 to 1');
-  });
-});
-
-describe('every numeric option through validateOption and parseCommandLine', () => {
-  function usageError(f: () => unknown): string {
-    try {
-      f();
-    } catch (e) {
-      expect(e).toBeInstanceOf(UsageError);
-      return (e as Error).message;
-    }
-    throw new Error('expected a UsageError');
-  }
-  it('names the option and the raw text', () => {
-    expect(validateOption('bytes', count(1, 100), '1e2')).toBe(100);
-    expect(usageError(() => validateOption('bytes', count(1, 100), '-5'))).toBe(
-      "--bytes must not be negative (got '-5')",
-    );
-    expect(validateOption('seconds', decimal(0.001, 10), '2^-3')).toBe(0.125);
-    expect(validateOption('seed', integer(0, 10), '0xa')).toBe(10);
-  });
-  it('gives a value option a negative number as its value (not an "ambiguous" parseArgs error)', () => {
-    const specs = { bytes: { type: 'string', short: 'n' }, json: { type: 'boolean' } } as const;
-    expect(parseCommandLine(['--bytes', '-5'], specs).values.bytes).toBe('-5');
-    expect(parseCommandLine(['-n', '-5', '--json'], specs).values).toEqual({ bytes: '-5', json: true });
-    expect(parseCommandLine(['-n', '1M'], specs).values.bytes).toBe('1M');
-    expect(usageError(() => parseCommandLine(['--bytes', '--json'], specs))).toMatch(
-      /^Option '--bytes' argument is ambiguous|--bytes/,
-    );
   });
 });
