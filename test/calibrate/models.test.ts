@@ -105,8 +105,8 @@ describe('click model', () => {
       ];
       const coinc = pairs.map(([a, b]) => [...dist].reduce((acc, p, pat) => acc + (pat & a && pat & b ? p : 0), 0));
       const mine = expectedCountsPerTrial(modelOf(h, s), alpha, beta);
-      mine.singles.forEach((v, i) => expect(v).toBeCloseTo(singles[i], 12));
-      mine.coincidences.forEach((v, i) => expect(v).toBeCloseTo(coinc[i], 12));
+      for (const [i, v] of mine.singles.entries()) expect(v).toBeCloseTo(singles[i], 12);
+      for (const [i, v] of mine.coincidences.entries()) expect(v).toBeCloseTo(coinc[i], 12);
     }
   });
 
