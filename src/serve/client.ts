@@ -38,9 +38,11 @@ export interface FetchRandomOptions {
   signal?: AbortSignal;
 }
 
-/** n certified bytes from the service at `url` (its base, e.g. http://127.0.0.1:8437). Throws with the service's error line otherwise. */
+/** n certified bytes from the service at `url` (its base, e.g. http://127.0.0.1:8437/ or a mount point). Throws with the service's error line otherwise. */
 export async function fetchRandom(url: string | URL, n: number, opts: FetchRandomOptions = {}): Promise<RandomResult> {
-  const u = new URL('/random', url);
+  // Relative to the base, so a service mounted under a path prefix works too.
+  const base = String(url);
+  const u = new URL('random', base.endsWith('/') ? base : `${base}/`);
   u.searchParams.set('bytes', String(n));
   if (opts.waitS !== undefined) u.searchParams.set('wait', String(opts.waitS));
   const res = await fetch(u, {

@@ -63,7 +63,8 @@ function parseQuery(search: string, allowed: readonly string[]): Map<string, str
   const out = new Map<string, string>();
   const params = new URLSearchParams(search);
   for (const [k, v] of params) {
-    if (!allowed.includes(k)) throw new BadRequest(`unknown parameter '${k.slice(0, 40)}' (allowed: ${allowed.join(', ')})`);
+    if (!allowed.includes(k))
+      throw new BadRequest(`unknown parameter '${k.slice(0, 40)}' (allowed: ${allowed.join(', ')})`);
     if (out.has(k)) throw new BadRequest(`parameter '${k}' given twice`);
     out.set(k, v);
   }
@@ -125,7 +126,7 @@ function certificates(service: EntropyService, url: URL, res: ServerResponse): v
   const q = parseQuery(url.search, ['since']);
   const since = q.has('since') ? intParam('since', q.get('since'), 0, Number.MAX_SAFE_INTEGER) : 0;
   const lines = service.certificatesSince(since);
-  const body = lines.map((l) => l.line + '\n').join('');
+  const body = lines.map((l) => `${l.line}\n`).join('');
   res.writeHead(200, {
     'content-type': 'application/x-ndjson',
     'content-length': Buffer.byteLength(body),
@@ -136,9 +137,13 @@ function certificates(service: EntropyService, url: URL, res: ServerResponse): v
 }
 
 function certificate(service: EntropyService, sha: string, res: ServerResponse): void {
-  if (!/^[0-9a-f]{64}$/.test(sha)) throw new BadRequest('a certificate is named by its SHA-256: 64 lowercase hex digits');
+  if (!/^[0-9a-f]{64}$/.test(sha))
+    throw new BadRequest('a certificate is named by its SHA-256: 64 lowercase hex digits');
   const line = service.certificateBySha(sha);
-  if (line === undefined) return sendJson(res, 404, { error: `no certificate ${sha} here` });
+  if (line === undefined) {
+    sendJson(res, 404, { error: `no certificate ${sha} here` });
+    return;
+  }
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(line) });
   res.end(line);
 }

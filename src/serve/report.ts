@@ -110,7 +110,12 @@ function families(s: EntropyService): Family[] {
       help: 'Pool level at which the chip is paused.',
       samples: one(s.pool.capacity),
     },
-    { name: 'epqrng_chsh_s', type: 'gauge', help: 'CHSH S of the last certified block.', samples: one(last?.sEstimate ?? NaN) },
+    {
+      name: 'epqrng_chsh_s',
+      type: 'gauge',
+      help: 'CHSH S of the last certified block.',
+      samples: one(last?.sEstimate ?? NaN),
+    },
     {
       name: 'epqrng_chsh_s_lower_bound',
       type: 'gauge',
@@ -146,5 +151,5 @@ export function metricsOf(s: EntropyService): string {
       out.push(`${f.name}${l.length ? `{${l.join(',')}}` : ''} ${formatValue(v)}`);
     }
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

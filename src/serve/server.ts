@@ -49,7 +49,8 @@ export async function listen(service: EntropyService, opts: ListenOptions): Prom
   const handler = createHandler(service, opts);
   const headersTimeout = opts.headersTimeoutMs ?? 10_000;
   const make = (): Server => {
-    const s = createServer(handler);
+    // Node checks the header and request timeouts every connectionsCheckingInterval (default 30 s): check often enough for the bound to mean something.
+    const s = createServer({ connectionsCheckingInterval: Math.min(1000, Math.max(50, headersTimeout / 4)) }, handler);
     s.headersTimeout = headersTimeout;
     // The longest a response may take: the longest wait plus a margin to send 1 MiB (SSE streams are exempt: requestTimeout only bounds receiving the request).
     s.requestTimeout = headersTimeout + ((opts.maxWaitS ?? DEFAULT_MAX_WAIT_S) + 30) * 1000;

@@ -21,6 +21,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Device, Run } from '../device/index.ts';
+import { DeviceError } from '../errors.ts';
 import type { RefusedBlock } from '../certify/index.ts';
 import type { StreamProgress } from '../output/certified-stream.ts';
 import { certifiedBlocks, type BlockSourceOptions, type CertifiedBlock } from './source.ts';
@@ -176,7 +177,11 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
         this.setState('running');
         const ended = await this.oneRun(source);
         // PROTOCOL 5: a run that ends without our STOP was ended by the chip.
-        if (ended === 'chip') throw new Error('the chip ended the run (a STATUS in state IDLE that no STOP asked for)');
+        if (ended === 'chip')
+          throw new DeviceError(
+            'RUN_ENDED',
+            'the chip ended the run (a STATUS in state IDLE that no STOP of this host asked for, PROTOCOL 5)',
+          );
       }
     } catch (e) {
       this.failure = e instanceof Error ? e : new Error(String(e));
