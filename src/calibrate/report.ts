@@ -10,7 +10,7 @@ import { fringeCorrelator } from './steps/fringes.ts';
 import { DARK_REF_BIAS_MV } from './steps/dark.ts';
 import { STEP_ORDER, STEP_TITLES } from './plan.ts';
 import type { CalibrationProfile, ProfileSettings } from './profile.ts';
-import { PALETTE, escapeXml, renderPlot, sampleCurve, type Series } from './svg.ts';
+import { PALETTE, escapeXml, renderPlot, sampleCurve, type Series } from '../plot/svg.ts';
 
 const RAD = Math.PI / 180;
 

@@ -12,9 +12,10 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { calibrate } from '../../src/calibrate/procedure.ts';
 import { makePlan } from '../../src/calibrate/plan.ts';
 import { renderReport } from '../../src/calibrate/report.ts';
-import { niceTicks, renderPlot } from '../../src/calibrate/svg.ts';
+import { niceTicks, renderPlot } from '../../src/plot/svg.ts';
 import type { CalibrationProfile } from '../../src/calibrate/profile.ts';
 import { openSimulated } from './sim.ts';
+import { findOverlaps } from '../plot/layout.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 function byTitleOf<T extends { title: string | null }>(plots: T[], re: RegExp): T {
@@ -167,9 +168,7 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
           createElement(tag: 'canvas'): {
             width: number;
             height: number;
-            getContext(
-              k: '2d',
-            ): {
+            getContext(k: '2d'): {
               drawImage(i: unknown, x: number, y: number): void;
               getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
             } | null;
@@ -198,6 +197,20 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
     expect(stats.dark / stats.total).toBeGreaterThan(0.002);
     expect(stats.coloured / stats.total).toBeGreaterThan(0.005);
     expect(requests.filter((u) => !u.startsWith('data:') && u !== 'about:blank')).toEqual([]);
+    await page.close();
+  });
+
+  it('no text overlaps the data, a legend swatch or another text in any of the 9 plots (bounding boxes)', async () => {
+    const page = await context.newPage();
+    await page.setContent(html, { waitUntil: 'load' });
+    // EPQRNG_SCREENSHOTS=DIR keeps the screenshot, for a person to look at.
+    const shots = process.env.EPQRNG_SCREENSHOTS;
+    if (shots) {
+      await page.screenshot({ path: join(shots, 'report.png'), fullPage: true });
+      const svgs = await page.$$('svg.plot');
+      for (const [i, el] of svgs.entries()) await el.screenshot({ path: join(shots, `report-plot-${i}.png`) });
+    }
+    expect(await findOverlaps(page)).toEqual([]);
     await page.close();
   });
 });
