@@ -15,7 +15,7 @@ import { PALETTE, escapeXml, renderPlot, sampleCurve, type Series } from '../plo
 const RAD = Math.PI / 180;
 
 function pm(e: { value: number; error: number }, digits = 2, unit = ''): string {
-  return `${e.value.toFixed(digits)} &plusmn; ${e.error.toFixed(digits)}${unit ? ' ' + unit : ''}`;
+  return `${e.value.toFixed(digits)} &plusmn; ${e.error.toFixed(digits)}${unit ? ` ${unit}` : ''}`;
 }
 
 function darkPlot(p: CalibrationProfile): string {

@@ -67,7 +67,7 @@ describe('report HTML', () => {
     expect(svg).toContain('a &lt; b &amp; c');
     expect(svg).toContain('&quot;q&quot;');
     // Heckbert's nice numbers: steps of 1, 2 or 5 times a power of ten.
-    niceTicks(0, 1, 6).forEach((t, i) => expect(t).toBeCloseTo(0.2 * i, 12));
+    for (const [i, t] of niceTicks(0, 1, 6).entries()) expect(t).toBeCloseTo(0.2 * i, 12);
     expect(niceTicks(24000, 36000, 6)).toEqual([25000, 30000, 35000]);
     expect(niceTicks(-3100, -2500, 6)).toEqual([-3000, -2800, -2600]);
   });
