@@ -9,7 +9,7 @@
  *   GET /random?bytes=N[&wait=S]   N certified bytes, never served before
  *   GET /certificates?since=SEQ    certificate lines (JSONL) from SEQ on
  *   GET /certificates/SHA256       one certificate line
- *   GET /status, /metrics, /events (SSE), / (dashboard)
+ *   GET /status, /metrics, /events (SSE), / (dashboard), /plots (its SVG plots)
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,6 +17,7 @@ import type { CoveredRange } from './pool.ts';
 import { metricsOf, statusOf } from './report.ts';
 import type { EntropyService, ServiceEvent } from './service.ts';
 import { dashboardHtml } from './dashboard.ts';
+import { poolPlot, sPlot } from './plots.ts';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_WAIT_S = 30;
@@ -28,7 +29,7 @@ export interface HandlerOptions {
   token?: string;
   /** The longest `wait` accepted, seconds (default 30). */
   maxWaitS?: number;
-  /** SSE keep-alive comment period, ms (default 15,000). */
+  /** Period of the SSE status event (which also keeps the stream alive), ms (default 2000). */
   keepAliveMs?: number;
 }
 
@@ -155,12 +156,18 @@ function events(service: EntropyService, res: ServerResponse, open: Set<ServerRe
   };
   send({ type: 'state', data: { state: service.state, failure: service.failure?.message ?? null } });
   send({ type: 'status', data: statusOf(service) });
-  const timer = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
-  service.on('event', send);
+  // A status event every keepAliveMs keeps the connection alive and the served rate current.
+  const timer = setInterval(() => send({ type: 'status', data: statusOf(service) }), keepAliveMs);
+  // Each block, refusal or state change, then the status it leads to.
+  const onEvent = (e: ServiceEvent): void => {
+    send(e);
+    send({ type: 'status', data: statusOf(service) });
+  };
+  service.on('event', onEvent);
   open.add(res);
   res.once('close', () => {
     clearInterval(timer);
-    service.off('event', send);
+    service.off('event', onEvent);
     open.delete(res);
   });
 }
@@ -170,7 +177,7 @@ export function createHandler(service: EntropyService, opts: HandlerOptions = {}
   const maxWaitS = opts.maxWaitS ?? DEFAULT_MAX_WAIT_S;
   const open = new Set<ServerResponse>();
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    void route(service, req, res, { maxWaitS, open, token: opts.token, keepAliveMs: opts.keepAliveMs ?? 15_000 });
+    void route(service, req, res, { maxWaitS, open, token: opts.token, keepAliveMs: opts.keepAliveMs ?? 2000 });
   };
   return Object.assign(handler, {
     closeEvents: () => {
@@ -210,6 +217,7 @@ async function route(service: EntropyService, req: IncomingMessage, res: ServerR
       return res.end(body);
     }
     if (path === '/events') return events(service, res, ctx.open, ctx.keepAliveMs);
+    if (path === '/plots') return sendJson(res, 200, { s: sPlot(service), pool: poolPlot(service) });
     if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       return res.end(dashboardHtml());

@@ -95,6 +95,8 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   };
   /** The last blocks, oldest first. */
   readonly history: BlockSummary[] = [];
+  /** Pool level and bytes served over time (at each block and at most every 250 ms of requests), oldest first. */
+  readonly levels: { atMs: number; pool: number; served: number }[] = [];
   readonly startedAt = Date.now();
   /** Certificate lines by service sequence number (the oldest dropped beyond keepCertificates). */
   private readonly certs = new Map<number, { line: string; sha256: string }>();
@@ -139,6 +141,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     const producing = this.state === 'running' || this.state === 'paused' || this.state === 'starting';
     const t = await this.pool.take(n, producing ? waitMs : 0, signal);
     this.maybeResume();
+    if (t) this.sampleLevels(false);
     return t;
   }
 
@@ -277,5 +280,14 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   private remember(s: BlockSummary): void {
     this.history.push(s);
     if (this.history.length > HISTORY) this.history.shift();
+    this.sampleLevels(true);
+  }
+
+  private sampleLevels(always: boolean): void {
+    const atMs = Date.now() - this.startedAt;
+    const last = this.levels.at(-1);
+    if (!always && last && atMs - last.atMs < 250) return;
+    this.levels.push({ atMs, pool: this.pool.level, served: this.pool.servedBytes });
+    if (this.levels.length > 4 * HISTORY) this.levels.shift();
   }
 }
