@@ -57,6 +57,12 @@ export interface PlotSpec {
 
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf'];
 
+/** The CHSH reference lines of every S plot: the local (classical) bound 2 and Tsirelson's bound 2 sqrt 2. */
+export const CHSH_BOUNDS = [
+  { y: 2, label: 'local bound 2', color: '#d62728' },
+  { y: 2 * Math.SQRT2, label: 'Tsirelson 2.83', color: '#2ca02c' },
+] as const;
+
 export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }

@@ -3,7 +3,7 @@
  * calibration report (src/plot/svg.ts), so the same layout rule and the
  * same layout check hold for both.
  */
-import { PALETTE, renderPlot } from '../plot/svg.ts';
+import { CHSH_BOUNDS, PALETTE, renderPlot } from '../plot/svg.ts';
 import type { EntropyService } from './service.ts';
 
 /** CHSH S and its lower bound per block, against the local bound 2 and Tsirelson's 2 sqrt 2. */
@@ -30,10 +30,7 @@ export function sPlot(s: EntropyService): string {
         points: refused.map((b) => ({ x: b.i, y: b.sEstimate })),
       },
     ],
-    hlines: [
-      { y: 2, label: 'local bound 2', color: '#d62728' },
-      { y: 2 * Math.SQRT2, label: 'Tsirelson 2.83', color: '#2ca02c' },
-    ],
+    hlines: CHSH_BOUNDS,
     yMin: 1.8,
     yMax: 3,
     width: 520,

@@ -6,7 +6,10 @@
  * boxes in screen coordinates). Data hidden by the plot's clip (outside the
  * frame) does not count.
  */
-import type { Page } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export interface Overlap {
   plot: string;
@@ -70,3 +73,26 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+export interface Chromium {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Headless Chromium with the project's flags, in a throw-away profile. */
+export async function launchChromium(viewport: { width: number; height: number }): Promise<Chromium> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'epq-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport,
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}

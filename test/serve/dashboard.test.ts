@@ -5,12 +5,11 @@
  * layout check (test/plot/layout.ts, the same as the calibration report's)
  * finds no text over data or other text.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, CHROMIUM_ARGS, findOverlaps } from '../plot/layout.ts';
+import { CHROMIUM, findOverlaps, launchChromium, type Chromium } from '../plot/layout.ts';
 import { startHarness, until, type Harness } from './harness.ts';
 import { dashboardHtml } from '../../src/serve/dashboard.ts';
 
@@ -24,21 +23,15 @@ describe('the dashboard page', () => {
 
 describe.skipIf(!existsSync(CHROMIUM))(`the dashboard in headless Chromium (${CHROMIUM})`, () => {
   let h: Harness;
+  let browser: Chromium;
   let context: BrowserContext;
-  let userDataDir: string;
   beforeAll(async () => {
     h = await startHarness({ seed: 51, idle: true, listen: { keepAliveMs: 500 } });
-    userDataDir = mkdtempSync(join(tmpdir(), 'epq-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1150, height: 1000 },
-    });
+    browser = await launchChromium({ width: 1150, height: 1000 });
+    context = browser.context;
   }, 120_000);
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await h?.close();
   });
 
