@@ -197,8 +197,8 @@ function screenshotStats(page: Page, png: Buffer) {
     let dark = 0;
     let coloured = 0;
     for (let i = 0; i < d.length; i += 4) {
-      if (d[i] + d[i + 1] + d[i + 2] < 384) dark++;
-      if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) coloured++;
+      if (d[i]! + d[i + 1]! + d[i + 2]! < 384) dark++;
+      if (Math.max(d[i]!, d[i + 1]!, d[i + 2]!) - Math.min(d[i]!, d[i + 1]!, d[i + 2]!) > 60) coloured++;
     }
     return { width: img.width, height: img.height, dark, coloured, total: d.length / 4 };
   }, png.toString('base64'));
