@@ -197,8 +197,9 @@ async function route(service: EntropyService, req: IncomingMessage, res: ServerR
   try {
     if (!authorized(req, ctx.token))
       return sendJson(res, 401, { error: 'a valid bearer token is required' }, { 'www-authenticate': 'Bearer' });
-    if (req.method !== 'GET' && req.method !== 'HEAD')
-      return sendJson(res, 405, { error: `method ${req.method} not allowed: GET only` }, { allow: 'GET, HEAD' });
+    // GET only: a HEAD of /random would cut bytes from the pool that nobody receives.
+    if (req.method !== 'GET')
+      return sendJson(res, 405, { error: `method ${req.method} not allowed: GET only` }, { allow: 'GET' });
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');

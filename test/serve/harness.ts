@@ -5,7 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { Device } from '../../src/device/index.ts';
-import { createSimulatedPort, type ChipMode, type SimulatedPortHandle } from '../../src/simulator/index.ts';
+import {
+  createSimulatedPort,
+  type ChipFaults,
+  type ChipMode,
+  type SimulatedPortHandle,
+} from '../../src/simulator/index.ts';
 import { randomSeed } from '../../src/extract/index.ts';
 import { seedBitsForBlock } from '../../src/extract/stream.ts';
 import { parseCertificateLine, type Certificate } from '../../src/certify/index.ts';
@@ -29,6 +34,8 @@ export interface HarnessOptions {
   poolBytes?: number;
   maxConsecutiveRefused?: number;
   listen?: Omit<ListenOptions, 'tcp'>;
+  /** Simulator fault injection (e.g. a hardware fault at some chip time). */
+  faults?: ChipFaults;
   /** Don't start production (a test starts it). */
   idle?: boolean;
 }
@@ -36,7 +43,13 @@ export interface HarnessOptions {
 export const BLOCK_TRIALS = 2 ** 21;
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
-  const sim = createSimulatedPort({ seed: o.seed ?? 5, calibrated: true, mode: o.mode ?? 'honest', clock: 'virtual' });
+  const sim = createSimulatedPort({
+    seed: o.seed ?? 5,
+    calibrated: true,
+    mode: o.mode ?? 'honest',
+    clock: 'virtual',
+    ...(o.faults ? { faults: o.faults } : {}),
+  });
   const device = await Device.open({ path: sim.path, binding: sim.binding });
   const blockTrials = o.blockTrials ?? BLOCK_TRIALS;
   const written = new Map<string, Certificate>();

@@ -37,6 +37,29 @@ describe('a chip whose blocks are all refused (local hidden variables, S = 2)', 
   });
 });
 
+describe('a chip that faults mid-run (pump unlocked at 6 s of chip time: state FAULT, PROTOCOL 4 STATUS)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ seed: 34, faults: { pumpUnlocked: true, atMs: 6000 } });
+    await until(() => h.service.state === 'failed', 120_000, 'the service to stop producing');
+  }, 180_000);
+  afterAll(async () => h?.close());
+
+  it('serves the pool, then 503; /status says why', async () => {
+    const level = h.service.pool.level;
+    expect(level).toBeGreaterThan(0);
+    const all = await fetchRandom(h.url, level);
+    expect(all.bytes.length).toBe(level);
+    const r = await get(`${h.url}/random?bytes=1&wait=5`);
+    expect(r.status).toBe(503);
+    const status = JSON.parse((await get(`${h.url}/status`)).text()) as { state: string; failure: string };
+    expect(status.state).toBe('failed');
+    expect(status.failure.length).toBeGreaterThan(0);
+    const p = h.service.pool;
+    expect(p.servedBytes + p.level).toBe(p.certifiedBytes);
+  });
+});
+
 describe('library use', () => {
   it('the handler mounts in an existing server; a request that waits and is abandoned takes nothing', async () => {
     const h = await startHarness({ seed: 33, idle: true });
