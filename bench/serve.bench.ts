@@ -80,13 +80,15 @@ async function httpFigures(): Promise<{ rps: number; mbps: number; p50: number; 
   const client = async () => {
     while (performance.now() < end) {
       const t0 = performance.now();
-      bytes += await get(agent, port, '/random?bytes=4096&wait=5');
+      // Not `bytes += await ...`: that would read bytes before the await and lose the other clients' updates.
+      const n = await get(agent, port, '/random?bytes=4096&wait=5');
+      bytes += n;
       latencies.push(performance.now() - t0);
     }
   };
-  const t0 = performance.now();
+  const started = performance.now();
   await Promise.all(Array.from({ length: 16 }, client));
-  const s = (performance.now() - t0) / 1000;
+  const s = (performance.now() - started) / 1000;
   agent.destroy();
   await server.close();
   latencies.sort((a, b) => a - b);
