@@ -5,7 +5,8 @@
  *   chip run --certifiedBlocks--> certificate line written --> pool --> take(n)
  *
  * Pool full: the chip is paused with STOP (PROTOCOL 5: one command, its ACK
- * within 50 ms) and started again once the pool has drained to half. That
+ * within 50 ms) and started again once the pool has drained to half, or at
+ * once when a request waits for more than the pool holds. That
  * is cheaper than keeping it running and discarding blocks: a discarded
  * block still costs its certification and its Toeplitz hash on the host
  * (about 0.3 s of CPU per 2^22-trial block), forever while nobody reads,
@@ -139,7 +140,10 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     this.counters.requests++;
     // Nothing more will come: do not make the client wait for it.
     const producing = this.state === 'running' || this.state === 'paused' || this.state === 'starting';
-    const t = await this.pool.take(n, producing ? waitMs : 0, signal);
+    const pending = this.pool.take(n, producing ? waitMs : 0, signal);
+    // A request waiting for more than the pool holds restarts a paused chip (else it would wait out its time).
+    this.maybeResume();
+    const t = await pending;
     this.maybeResume();
     if (t) this.sampleLevels(false);
     return t;
@@ -163,15 +167,20 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     this.emit('event', { type: 'state', data: { state, failure: this.failure?.message ?? null } });
   }
 
+  /** Whether the chip should be paused: the pool is above half and no request waits for more than it holds. */
+  private get full(): boolean {
+    return this.pool.level > this.resumeBelow && this.pool.waiting === 0;
+  }
+
   private maybeResume(): void {
-    if (this.resume && this.pool.level <= this.resumeBelow) this.resume();
+    if (this.resume && !this.full) this.resume();
   }
 
   private async produce(): Promise<void> {
     const source = this.opts.source ?? certifiedBlocks;
     try {
       while (!this.stopRequested) {
-        if (this.pool.level > this.resumeBelow) {
+        if (this.full) {
           this.setState('paused');
           await new Promise<void>((r) => (this.resume = r));
           this.resume = undefined;
