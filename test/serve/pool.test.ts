@@ -109,4 +109,40 @@ describe('EntropyService production control', () => {
     expect(runs.started).toBe(runs.stopped);
     expect(s.pool.servedBytes + s.pool.level).toBe(s.pool.certifiedBytes);
   });
+
+  it('lets no byte into the pool before its certificate line is written; a failed write stops production', async () => {
+    const runs = { started: 0, stopped: 0 };
+    const lines: string[] = [];
+    let release!: () => void;
+    let fail!: (e: Error) => void;
+    const s = new EntropyService(device, {
+      pipeline: { seed: new Uint8Array(0) },
+      poolBytes: 1_000_000,
+      source: standIn(1000, runs),
+      writeCertificate: (line) =>
+        new Promise<void>((resolve, reject) => {
+          release = () => {
+            lines.push(line);
+            resolve();
+          };
+          fail = reject;
+        }),
+    });
+    s.start();
+    while (!release) await new Promise((r) => setTimeout(r, 5));
+    expect(await s.take(1, 100)).toBeUndefined();
+    expect(s.pool.certifiedBytes).toBe(0);
+    const first = release;
+    first();
+    const t = await s.take(1000, 1000);
+    expect(lines).toHaveLength(1);
+    expect(t!.ranges[0]!.sha256).toBe(createHash('sha256').update(lines[0]!).digest('hex'));
+    while (release === first) await new Promise((r) => setTimeout(r, 5));
+    fail(new Error('ENOSPC'));
+    while (s.state !== 'failed') await new Promise((r) => setTimeout(r, 5));
+    expect(s.failure!.message).toBe('ENOSPC');
+    expect(s.pool.certifiedBytes).toBe(1000);
+    expect(runs.started).toBe(runs.stopped);
+    await s.stop();
+  });
 });
