@@ -95,7 +95,7 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
   return ok && m !== null;
 }
 
-async function random(service: EntropyService, url: URL, req: IncomingMessage, res: ServerResponse, maxWaitS: number) {
+async function random(service: EntropyService, url: URL, res: ServerResponse, maxWaitS: number) {
   const q = parseQuery(url.search, ['bytes', 'wait']);
   const max = Math.min(MAX_REQUEST_BYTES, service.pool.capacity);
   const n = intParam('bytes', q.get('bytes'), 1, max);
@@ -120,7 +120,6 @@ async function random(service: EntropyService, url: URL, req: IncomingMessage, r
     [COVERAGE_HEADER]: formatCoverage(t.ranges),
   });
   res.end(t.bytes);
-  void req;
 }
 
 function certificates(service: EntropyService, url: URL, res: ServerResponse): void {
@@ -207,7 +206,7 @@ async function route(service: EntropyService, req: IncomingMessage, res: ServerR
       throw new BadRequest('malformed request URL');
     }
     const path = url.pathname;
-    if (path === '/random') return await random(service, url, req, res, ctx.maxWaitS);
+    if (path === '/random') return await random(service, url, res, ctx.maxWaitS);
     if (path === '/certificates') return certificates(service, url, res);
     if (path.startsWith('/certificates/')) return certificate(service, path.slice('/certificates/'.length), res);
     if (url.search !== '' && path !== '/') throw new BadRequest(`${path} takes no parameters`);
