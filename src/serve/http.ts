@@ -21,6 +21,8 @@ import { poolPlot, sPlot } from './plots.ts';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_WAIT_S = 30;
+/** Unread /events output after which the stream is closed. */
+const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024;
 /** The header naming the certificates that cover a response, in the order of its bytes. */
 export const COVERAGE_HEADER = 'x-epqrng-coverage';
 
@@ -151,6 +153,11 @@ function certificate(service: EntropyService, sha: string, res: ServerResponse):
 function events(service: EntropyService, res: ServerResponse, open: Set<ServerResponse>, keepAliveMs: number): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
   const send = (e: ServiceEvent): void => {
+    // A client that does not read its events is cut off rather than buffered without bound.
+    if (res.writableLength > MAX_EVENT_BACKLOG_BYTES) {
+      res.destroy();
+      return;
+    }
     res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
   };
   send({ type: 'state', data: { state: service.state, failure: service.failure?.message ?? null } });
