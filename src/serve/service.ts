@@ -37,7 +37,7 @@ export interface ServiceOptions {
   poolBytes?: number;
   /** Writes one certificate line durably (e.g. to --certs); a block enters the pool only once it resolved. */
   writeCertificate?: (line: string) => Promise<void>;
-  /** Certificate lines kept in memory for /certificates (default 100,000; older ones are in --certs). */
+  /** Certificate lines kept in memory for /certificates (default 10,000, about 17 MB: 11 hours of 2^22-trial blocks; older ones are in --certs). */
   keepCertificates?: number;
   /** Opens the next chip run's blocks (default certifiedBlocks): the one seam to the pipeline. */
   source?: (device: Device, opts: BlockSourceOptions) => AsyncIterable<CertifiedBlock>;
@@ -231,7 +231,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     const seq = this.seq++;
     this.certs.set(seq, { line: b.line, sha256: b.sha256 });
     this.bySha.set(b.sha256, seq);
-    const keep = this.opts.keepCertificates ?? 100_000;
+    const keep = this.opts.keepCertificates ?? 10_000;
     for (const [old, c] of this.certs) {
       if (this.certs.size <= keep) break;
       this.certs.delete(old);
