@@ -67,6 +67,8 @@ export interface ServiceCounters {
   blocksCertified: number;
   blocksRefused: number;
   refusedByTest: Record<string, number>;
+  /** Blocks in which each test failed (a refused block can fail several). */
+  failedByTest: Record<string, number>;
   trials: number;
   lostTrials: number;
   certifiedBits: number;
@@ -89,6 +91,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     blocksCertified: 0,
     blocksRefused: 0,
     refusedByTest: {},
+    failedByTest: {},
     trials: 0,
     lostTrials: 0,
     certifiedBits: 0,
@@ -260,6 +263,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   private onRefused(b: RefusedBlock): void {
     this.counters.blocksRefused++;
     this.counters.refusedByTest[b.test] = (this.counters.refusedByTest[b.test] ?? 0) + 1;
+    for (const t of b.failedTests) this.counters.failedByTest[t] = (this.counters.failedByTest[t] ?? 0) + 1;
     const summary: BlockSummary = {
       seq: -1,
       ok: false,
