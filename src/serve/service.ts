@@ -123,7 +123,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     this.resumeBelow = Math.floor(this.pool.capacity / 2);
   }
 
-  /** Starts production (returns at once; `stopped()` resolves when it ends). */
+  /** Starts production in the background (returns at once); `stop()` ends it. */
   start(): void {
     this.producer ??= this.produce();
   }
