@@ -145,4 +145,27 @@ describe('EntropyService production control', () => {
     expect(runs.started).toBe(runs.stopped);
     await s.stop();
   });
+
+  it('keeps the newest keepCertificates lines for /certificates, by sequence number and by SHA-256', async () => {
+    const runs = { started: 0, stopped: 0 };
+    const lines: string[] = [];
+    const s = new EntropyService(device, {
+      pipeline: { seed: new Uint8Array(0) },
+      poolBytes: 5000,
+      keepCertificates: 3,
+      source: standIn(1000, runs),
+      writeCertificate: async (line) => {
+        lines.push(line);
+      },
+    });
+    s.start();
+    while (s.state !== 'paused') await new Promise((r) => setTimeout(r, 5));
+    await s.stop();
+    expect(lines).toHaveLength(5);
+    expect(s.certificatesSince(0)).toEqual([2, 3, 4].map((seq) => ({ seq, line: lines[seq] })));
+    expect(s.certificatesSince(4)).toEqual([{ seq: 4, line: lines[4] }]);
+    const sha = (l: string) => createHash('sha256').update(l).digest('hex');
+    expect(s.certificateBySha(sha(lines[0]!))).toBeUndefined();
+    expect(s.certificateBySha(sha(lines[3]!))).toBe(lines[3]);
+  });
 });
