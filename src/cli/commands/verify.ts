@@ -18,9 +18,8 @@ import type { ExtractedBlock } from '../../extract/stream.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { planReplay, replayBytes, replayOptionSpecs } from './replay.ts';
-import { streamOptionsUsage } from '../stream-options.ts';
+import { extractorSeedUsage, streamOptionsUsage } from '../stream-options.ts';
 
-export const summary = 'recompute every certificate and output hash from a recording; exit 0 only if all match';
 export const usage = `usage: epqrng verify FILE --certs CERTS [--output OUT] [--extractor-seed SEED] [stream options]
   FILE                    the recording (or raw capture) the certificates were made from
   --certs CERTS           the certificate lines to check (JSON lines, as stream/replay wrote them)
@@ -30,8 +29,9 @@ ${streamOptionsUsage
   .split('\n')
   .filter((l) => !l.trimStart().startsWith('--certs'))
   .join('\n')}
-The extractor seed must be the one the certificates name: --extractor-seed FILE,
-or embedded in the recording. Exit 0: all match; 1: a mismatch (named); 2: bad input.`;
+${extractorSeedUsage('the one the recording embeds or names')}
+The extractor seed must be the one the certificates name (its SHA-256): --extractor-seed FILE,
+the seed embedded in the recording, or the seed file it names if it is here. Exit 0: all match; 1: a mismatch (named); 2: bad input.`;
 
 const specs = { ...replayOptionSpecs, output: { type: 'string' } } as const;
 
