@@ -327,20 +327,21 @@ export interface Recording {
   readonly cut: RecordingCut | null;
   /** After iteration: data records delivered. */
   readonly records: number;
+  /** After iteration: the end record, or null when the file has none (cut, or a raw capture). */
+  readonly end: EndRecord | null;
   close(): Promise<void>;
 }
 
-/**
- * Opens a file as a recording (by its magic) or a raw capture (any other
- * bytes), reading just enough to check the header.
- */
-export async function openRecording(
-  path: string,
-  { chunkBytes = 1 << 20, onWarning }: OpenRecordingOptions = {},
-): Promise<Recording> {
-  let handle;
+/** A file read in chunks, through a streaming gunzip when it is gzip-compressed. */
+interface ChunkSource {
+  /** The next chunk, or null at the end of the (decompressed) data. */
+  next(): Promise<Buffer | null>;
+  close(): Promise<void>;
+}
+
+async function openFile(path: string) {
   try {
-    handle = await open(path, 'r');
+    return await open(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(
@@ -349,10 +350,14 @@ export async function openRecording(
       { cause: e },
     );
   }
-  const fh = handle;
-  const parser = new RecordingParser();
-  const early: RecordEntry[] = [];
-  let eof = false;
+}
+
+/**
+ * Opens `path` for chunked reading; a gzip-compressed file (fixtures are kept
+ * small that way) is read through a streaming gunzip.
+ */
+async function openChunkSource(path: string, chunkBytes: number): Promise<ChunkSource> {
+  const fh = await openFile(path);
   let closed = false;
   let stopGunzip: (() => void) | undefined;
   const close = async (): Promise<void> => {
@@ -367,24 +372,14 @@ export async function openRecording(
     if (bytesRead === 0) return null;
     return bytesRead === chunkBytes ? buf : buf.subarray(0, bytesRead);
   };
-  // A gzip-compressed file (fixtures are kept small that way) is read through a streaming gunzip.
   const first = await readPlain().catch(async (e: unknown) => {
     await close();
     // A directory opens fine and fails at its first read: the user named the wrong path (exit 2, one line).
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EISDIR')
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR')
       throw new InputError('RECORDING_OPEN', `cannot open recording ${path}: is a directory`, { cause: e });
     throw e;
   });
-  let readChunk = readPlain;
-  let pushedBack: Buffer | null = first;
-  if (
-    first &&
-    first.length >= 3 &&
-    first[0] === GZIP_MAGIC[0] &&
-    first[1] === GZIP_MAGIC[1] &&
-    first[2] === GZIP_MAGIC[2]
-  ) {
+  if (first && GZIP_MAGIC.every((b, i) => first[i] === b)) {
     const gunzip = createGunzip({ chunkSize: Math.min(chunkBytes, 1 << 20) });
     const source = (async function* () {
       yield first;
@@ -394,52 +389,66 @@ export async function openRecording(
     pipeline(Readable.from(source), gunzip, () => undefined);
     stopGunzip = () => gunzip.destroy();
     const it = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    pushedBack = null;
-    readChunk = async () => {
+    const next = async (): Promise<Buffer | null> => {
       try {
         const r = await it.next();
         return r.done ? null : r.value;
       } catch (e) {
         // A compressed file cut short ends where its data ends: the parser then names the cut.
         if ((e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') return null;
-        throw new InputError(
-          'RECORDING_GZIP',
-          `cannot decompress ${path}: ${e instanceof Error ? e.message : String(e)}`,
-          { cause: e },
-        );
+        const why = e instanceof Error ? e.message : String(e);
+        throw new InputError('RECORDING_GZIP', `cannot decompress ${path}: ${why}`, { cause: e });
       }
     };
-  } else {
-    const plain = readPlain;
-    readChunk = async () => {
-      if (pushedBack) {
-        const b = pushedBack;
-        pushedBack = null;
-        return b;
-      }
-      return plain();
-    };
+    return { next, close };
   }
+  let pushedBack: Buffer | null = first;
+  const next = async (): Promise<Buffer | null> => {
+    if (!pushedBack) return readPlain();
+    const b = pushedBack;
+    pushedBack = null;
+    return b;
+  };
+  return { next, close };
+}
+
+/**
+ * Opens a file as a recording (by its magic) or a raw capture (any other
+ * bytes), reading just enough to check the header.
+ */
+export async function openRecording(
+  path: string,
+  { chunkBytes = 1 << 20, onWarning }: OpenRecordingOptions = {},
+): Promise<Recording> {
+  const source = await openChunkSource(path, chunkBytes);
+  const parser = new RecordingParser();
+  const early: RecordEntry[] = [];
+  let eof = false;
   let warned = false;
-  const finish = (): void => {
-    const cut = parser.finish();
+  const warnOnce = (cut: RecordingCut | null): void => {
     if (cut && !warned) {
       warned = true;
       onWarning?.(describeCut(cut));
     }
   };
+  /** The records of the next chunk; null at the end of the file. */
+  const step = async (): Promise<RecordEntry[] | null> => {
+    const chunk = await source.next();
+    if (chunk === null) {
+      eof = true;
+      warnOnce(parser.finish());
+      return null;
+    }
+    return parser.push(chunk);
+  };
   try {
     while (!parser.ready) {
-      const chunk = await readChunk();
-      if (chunk === null) {
-        eof = true;
-        finish();
-        break;
-      }
-      early.push(...parser.push(chunk));
+      const got = await step();
+      if (got === null) break;
+      for (const r of got) early.push(r);
     }
   } catch (e) {
-    await close();
+    await source.close();
     throw e;
   }
   return {
@@ -452,26 +461,21 @@ export async function openRecording(
     get records() {
       return parser.recordsSeen;
     },
-    close,
+    get end() {
+      return parser.end;
+    },
+    close: () => source.close(),
     async *batches() {
       try {
         if (early.length > 0) yield early.splice(0);
         while (!eof) {
-          const chunk = await readChunk();
-          if (chunk === null) {
-            eof = true;
-            finish();
-            break;
-          }
-          const got = parser.push(chunk);
+          const got = await step();
+          if (got === null) break;
           if (got.length > 0) yield got;
-          if (parser.cut && !warned) {
-            warned = true;
-            onWarning?.(describeCut(parser.cut));
-          }
+          warnOnce(parser.cut);
         }
       } finally {
-        await close();
+        await source.close();
       }
     },
   };
