@@ -13,13 +13,10 @@
  * itself (src/cli/commands/replay.ts), which owns that host logic.
  */
 import { Device, runEventsFromBytes, emptyRunStats, type RunEvent, type RunStats } from '../device/index.ts';
-import { FrameSync } from '../protocol/sync.ts';
-import type { InfoFrame } from '../protocol/types.ts';
 import { DeviceError } from '../errors.ts';
-import { openRecording, deviceBytes, type Recording } from './reader.ts';
+import { openRecording, deviceBytes } from './reader.ts';
 import { createReplayBinding, type ReplaySession } from './replay-binding.ts';
 import { trialRun, trialRunOptionsFrom } from './trial-run.ts';
-import type { RecordedDeviceInfo } from './format.ts';
 
 export interface ReplaySourceOptions {
   /** The one-line warning of a cut recording. */
@@ -36,42 +33,6 @@ export async function* captureEvents(
 ): AsyncGenerator<RunEvent[], void, void> {
   const recording = await openRecording(path, { onWarning, chunkBytes });
   yield* runEventsFromBytes(deviceBytes(recording), stats);
-}
-
-/**
- * The INFO frame of a raw capture, if one lies in its first `scanBytes`
- * (a capture that began when the port was opened holds the answer to GET_INFO).
- */
-export async function findCaptureInfo(path: string, scanBytes = 1 << 20): Promise<RecordedDeviceInfo | null> {
-  const recording: Recording = await openRecording(path, { chunkBytes: Math.min(scanBytes, 1 << 20) });
-  let info: InfoFrame | null = null;
-  const sync = new FrameSync({
-    accept: 'device',
-    onFrame: (f) => {
-      if (!info && f.kind === 'INFO') info = f;
-    },
-  });
-  let seen = 0;
-  try {
-    for await (const chunk of deviceBytes(recording)) {
-      sync.push(chunk);
-      seen += chunk.length;
-      if (info || seen >= scanBytes) break;
-    }
-  } finally {
-    await recording.close();
-  }
-  const found = info as InfoFrame | null;
-  if (!found) return null;
-  return {
-    protocol: [found.protocol[0], found.protocol[1]],
-    firmware: [found.firmware[0], found.firmware[1], found.firmware[2]],
-    serial: found.serial,
-    model: found.model,
-    maxTrialRate: found.maxTrialRate,
-    capabilities: found.capabilities,
-    settingsFifo: found.settingsFifo,
-  };
 }
 
 export interface RecordedRun {

@@ -17,21 +17,22 @@
  * Also exports the replay pipeline for `epqrng verify`.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { Device } from '../../device/index.ts';
+import { Device, type Run } from '../../device/index.ts';
 import { DeviceError, InputError, UsageError } from '../../errors.ts';
 import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
 import { seedBitsForBlock, type ExtractedBlock } from '../../extract/stream.ts';
 import {
   certifiedStream,
   certifyEvents,
+  type CertifiedStreamOptions,
   type HostSettingsOptions,
   type StreamProgress,
 } from '../../output/certified-stream.ts';
 import type { RefusedBlock } from '../../certify/index.ts';
-import { openRecording } from '../../record/reader.ts';
+import { inspectInput } from '../../record/inspect.ts';
 import type { RecordingHeader } from '../../record/format.ts';
 import { createReplayBinding, EndOfRecordingError } from '../../record/replay-binding.ts';
-import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/replay.ts';
+import { captureEvents, recordedRunEvents } from '../../record/replay.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
@@ -120,10 +121,7 @@ export async function planReplay(
   values: ParsedValues<typeof replayOptionSpecs>,
   { requireRecordedSeed = false, onWarning }: { requireRecordedSeed?: boolean; onWarning?: (m: string) => void } = {},
 ): Promise<ReplayPlan> {
-  const recording = await openRecording(file);
-  const header = recording.header;
-  const rawKind = recording.kind;
-  await recording.close();
+  const { kind: rawKind, header, info } = await inspectInput(file);
   let kind: ReplayKind;
   if (rawKind === 'raw') kind = 'raw';
   else if (header!.tool === 'stream') kind = 'stream';
@@ -193,7 +191,6 @@ export async function planReplay(
   let device: { serial: string; firmware: string };
   if (header?.device) device = { serial: header.device.serial, firmware: header.device.firmware.join('.') };
   else {
-    const info = kind === 'raw' ? await findCaptureInfo(file) : null;
     device = info
       ? { serial: info.serial, firmware: info.firmware.join('.') }
       : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
@@ -285,13 +282,42 @@ export async function* replayBytes(
       throw session.divergence ?? e;
     }
   }
-  // A stream recording: the live host code, against the recording.
+  return yield* replayStreamRecording(plan, common, onWarning);
+}
+
+/**
+ * Longest a replayed stream host may take to send the command the recording
+ * has next (its STOP, say) before the replay fails as stalled (REPLAY_STALLED).
+ * It only ever waits while the replayed host works (certifying, hashing a
+ * block: well under a second per 2^22 trials); the bound makes every replay
+ * end, whatever the recording holds.
+ */
+export const HOST_TURN_TIMEOUT_MS = 10_000;
+
+/**
+ * A stream recording: the live host code (certifiedStream on a Device over
+ * the replay binding), against the recording. Where the live host sent STOP
+ * for a reason a replay does not see (a signal, a clock), the replayed host
+ * stops at the same byte; a recording that ends while the host still reads
+ * (a crash, a lost device: the end record says so) ends the replay there.
+ */
+async function* replayStreamRecording(
+  plan: ReplayPlan,
+  common: Omit<CertifiedStreamOptions, 'onRun' | 'hostSettings'>,
+  onWarning: ((m: string) => void) | undefined,
+): AsyncGenerator<Uint8Array, StreamProgress | undefined, void> {
   let cut = false;
+  let run: Run | undefined;
   const session = createReplayBinding(plan.file, {
     atEnd: 'disconnect',
+    hostTurnTimeoutMs: HOST_TURN_TIMEOUT_MS,
     onWarning: (m) => {
       cut = true;
       onWarning?.(m);
+    },
+    // The host takes in the bytes delivered before the STOP (pending I/O callbacks) before it stops.
+    onHostTurn: (kind) => {
+      if (kind === 'STOP') setImmediate(() => setImmediate(() => void run?.stop().catch(() => undefined)));
     },
   });
   let device: Device | undefined;
@@ -299,12 +325,17 @@ export async function* replayBytes(
     device = await Device.open({ path: session.path, binding: session.binding as never });
     return yield* certifiedStream(device, {
       ...common,
+      onRun: (r) => {
+        run = r;
+      },
       ...(plan.hostSettings ? { hostSettings: plan.hostSettings } : {}),
     });
   } catch (e) {
     if (session.divergence) throw session.divergence;
     const ended = session.port?.atEnd && isEndOfRecording(e);
-    if (ended && cut) return undefined; // played to the cut: the warning was given
+    // Played to where the live session ended without a STOP: a cut (the warning was given), a lost device.
+    const ending = session.port?.end?.session?.ending;
+    if (ended && (cut || (ending !== undefined && ending !== 'bytes'))) return undefined;
     if (ended)
       throw new DeviceError(
         'REPLAY_ENDED',
