@@ -29,6 +29,8 @@ export interface InputSummary {
   header: RecordingHeader | null;
   /** A raw capture's INFO frame, if one lies in its first FRAME_SCAN_BYTES. */
   info: RecordedDeviceInfo | null;
+  /** Throws the InputError of a recording with no usable record (checked by the caller after the header). */
+  requireRecords(): void;
 }
 
 /** Opens `path`, checks it holds something to replay (see above), and closes it. */
@@ -36,20 +38,24 @@ export async function inspectInput(path: string, scanBytes = FRAME_SCAN_BYTES): 
   const recording = await openRecording(path, { chunkBytes: Math.min(scanBytes, 1 << 20) });
   try {
     if (recording.kind === 'recording') {
-      await firstRecord(recording);
-      return { kind: 'recording', header: recording.header, info: null };
+      const problem = await firstRecord(recording);
+      const requireRecords = (): void => {
+        if (problem) throw problem;
+      };
+      return { kind: 'recording', header: recording.header, info: null, requireRecords };
     }
-    return { kind: 'raw', header: null, info: await scanCapture(recording, scanBytes) };
+    return { kind: 'raw', header: null, info: await scanCapture(recording, scanBytes), requireRecords: () => {} };
   } finally {
     await recording.close();
   }
 }
 
-async function firstRecord(recording: Recording): Promise<void> {
-  for await (const batch of recording.batches()) if (batch.length > 0) return;
+/** The error of a recording whose first record is damaged or missing, or null when it has one. */
+async function firstRecord(recording: Recording): Promise<InputError | null> {
+  for await (const batch of recording.batches()) if (batch.length > 0) return null;
   const cut = recording.cut;
   const why = cut && cut.reason !== 'end of file without the end record' ? `: ${cut.reason} at byte ${cut.offset}` : '';
-  throw new InputError('RECORDING_EMPTY', `${recording.path}: the recording holds no usable record${why}`);
+  return new InputError('RECORDING_EMPTY', `${recording.path}: the recording holds no usable record${why}`);
 }
 
 async function scanCapture(recording: Recording, scanBytes: number): Promise<RecordedDeviceInfo | null> {

@@ -18,7 +18,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Device, type Run } from '../../device/index.ts';
-import { DeviceError, InputError, UsageError } from '../../errors.ts';
+import { CertificationRefusedError, DeviceError, InputError, UsageError } from '../../errors.ts';
 import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
 import { seedBitsForBlock, type ExtractedBlock } from '../../extract/stream.ts';
 import {
@@ -31,8 +31,8 @@ import {
 import type { RefusedBlock } from '../../certify/index.ts';
 import { inspectInput } from '../../record/inspect.ts';
 import type { RecordingHeader } from '../../record/format.ts';
-import { createReplayBinding, EndOfRecordingError } from '../../record/replay-binding.ts';
-import { captureEvents, recordedRunEvents } from '../../record/replay.ts';
+import { createReplayBinding } from '../../record/replay-binding.ts';
+import { captureEvents, HOST_TURN_TIMEOUT_MS, isEndOfRecording, recordedRunEvents } from '../../record/replay.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
@@ -121,7 +121,8 @@ export async function planReplay(
   values: ParsedValues<typeof replayOptionSpecs>,
   { requireRecordedSeed = false, onWarning }: { requireRecordedSeed?: boolean; onWarning?: (m: string) => void } = {},
 ): Promise<ReplayPlan> {
-  const { kind: rawKind, header, info } = await inspectInput(file);
+  const input = await inspectInput(file);
+  const { kind: rawKind, header, info } = input;
   let kind: ReplayKind;
   if (rawKind === 'raw') kind = 'raw';
   else if (header!.tool === 'stream') kind = 'stream';
@@ -130,6 +131,7 @@ export async function planReplay(
     throw new UsageError(
       `${file} was recorded by '${header!.tool}': it holds no trial run to certify (replay it with the host code that made it)`,
     );
+  input.requireRecords();
 
   const merged: ParsedValues<typeof replayOptionSpecs> =
     kind === 'stream' ? { ...pick(recordedStreamValues(header!)), ...defined(values) } : { ...values };
@@ -286,15 +288,6 @@ export async function* replayBytes(
 }
 
 /**
- * Longest a replayed stream host may take to send the command the recording
- * has next (its STOP, say) before the replay fails as stalled (REPLAY_STALLED).
- * It only ever waits while the replayed host works (certifying, hashing a
- * block: well under a second per 2^22 trials); the bound makes every replay
- * end, whatever the recording holds.
- */
-export const HOST_TURN_TIMEOUT_MS = 10_000;
-
-/**
  * A stream recording: the live host code (certifiedStream on a Device over
  * the replay binding), against the recording. Where the live host sent STOP
  * for a reason a replay does not see (a signal, a clock), the replayed host
@@ -348,14 +341,6 @@ async function* replayStreamRecording(
   }
 }
 
-function isEndOfRecording(e: unknown): boolean {
-  for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) {
-    if (c instanceof EndOfRecordingError) return true;
-    if (c instanceof Error && /end of the recording/.test(c.message)) return true;
-  }
-  return false;
-}
-
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, replayOptionSpecs, { minPositionals: 1, maxPositionals: 1 });
   const file = positionals[0]!;
@@ -373,13 +358,19 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (values['settings-seed'] !== undefined) others.push({ option: '--settings-seed', path: values['settings-seed'] });
   const sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
   let blocksRefused = 0;
+  let blocksCertified = 0;
+  let lastRefusal = '';
   try {
     await sink.pump(
       replayBytes(plan, {
         onWarning: warn,
-        onCertificate: sink.onCertificate,
+        onCertificate: (line) => {
+          blocksCertified++;
+          sink.onCertificate(line);
+        },
         onRefused: (b) => {
           blocksRefused++;
+          lastRefusal = `block ${b.blockIndex}: ${b.reason}`;
           io.stderr.write(`block ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
         },
       }),
@@ -391,6 +382,15 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   io.stderr.write(
     `replayed ${plan.kind === 'raw' ? 'raw capture' : `${plan.kind} recording`} ${file}: ${bytesOut} certified bytes, ${blocksRefused} blocks refused (${plan.seedNote})\n`,
   );
+  // Exit 0 only when something was certified: a run refused throughout, or with no whole block, is no success.
+  if (blocksCertified === 0) {
+    throw blocksRefused > 0
+      ? new CertificationRefusedError(
+          'ALL_REFUSED',
+          `certification refused every block of ${file} (${blocksRefused} of ${blocksRefused}); ${lastRefusal}`,
+        )
+      : new CertificationRefusedError('NOTHING_CERTIFIED', `${file} holds no whole block: nothing certified`);
+  }
   // --bytes given here is a request, as for stream: a recording that certifies fewer is not a success (exit 0
   // would let a script take the short --out for the whole).
   if (values.bytes !== undefined && bytesOut < plan.bytes) {
