@@ -163,7 +163,7 @@ beforeAll(async () => {
   for (let i = 0; i < rows.length; i += 2) {
     const pair = rows.slice(i, i + 2);
     const done = await Promise.all(pair.map((e) => liveSession(e)));
-    pair.forEach((e, k) => sessions.set(e.name, done[k]!));
+    for (const [k, e] of pair.entries()) sessions.set(e.name, done[k]!);
   }
 }, 8 * START_MS);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
