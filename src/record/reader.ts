@@ -117,109 +117,114 @@ export class RecordingParser {
       if (chunk.length > 0) out.push(this.rawEntry(chunk));
       return out;
     }
-    let buf: Buffer;
-    if (this.pending.length === 0) buf = chunk;
-    else buf = Buffer.concat([this.pending, chunk]);
+    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     let pos = 0;
-
     if (this.phase === 'magic') {
-      const have = Math.min(buf.length, MAGIC.length);
-      const prefixLen = Math.min(have, MAGIC_PREFIX_BYTES);
-      if (!buf.subarray(0, prefixLen).equals(MAGIC.subarray(0, prefixLen))) {
-        // No recording magic: a raw capture of device-to-host bytes.
-        this.phase = 'raw';
-        this.pending = Buffer.alloc(0);
-        if (buf.length > 0) out.push(this.rawEntry(buf));
-        return out;
-      }
-      if (have < MAGIC.length) {
-        this.pending = buf;
-        return out;
-      }
-      if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {
-        throw new InputError(
-          'RECORDING_MAGIC',
-          `recording: bad magic (expected ${hex(MAGIC)}, got ${hex(buf.subarray(0, MAGIC.length))})`,
-        );
-      }
-      pos = MAGIC.length;
-      this.phase = 'header';
+      const at = this.pushMagic(buf, out);
+      if (at === null) return out;
+      pos = at;
     }
-
     if (this.phase === 'header') {
-      if (buf.length - pos < 4) {
-        this.keep(buf, pos);
-        return out;
-      }
-      const headerLength = buf.readUInt32LE(pos);
-      if (headerLength < 2 || headerLength > HEADER_MAX_BYTES) {
-        throw new InputError(
-          'RECORDING_HEADER',
-          `recording header: field headerLength: ${headerLength} outside 2..${HEADER_MAX_BYTES}`,
-        );
-      }
-      if (buf.length - pos < 4 + headerLength + 4) {
-        this.keep(buf, pos);
-        return out;
-      }
-      const stored = buf.readUInt32LE(pos + 4 + headerLength);
-      const computed = crc32(buf.subarray(pos, pos + 4 + headerLength));
-      if (stored !== computed) {
-        throw new InputError(
-          'RECORDING_HEADER',
-          `recording header: CRC mismatch (stored ${stored.toString(16).padStart(8, '0')}, computed ${computed.toString(16).padStart(8, '0')})`,
-        );
-      }
-      this.headerValue = parseHeaderJson(buf.subarray(pos + 4, pos + 4 + headerLength));
-      pos += 4 + headerLength + 4;
-      this.phase = 'records';
+      const at = this.pushHeader(buf, pos);
+      if (at === null) return out;
+      pos = at;
     }
+    this.pushRecords(buf, pos, out);
+    return out;
+  }
 
-    // phase === 'records'
+  /** The magic: the offset after it, or null (raw capture found, or more bytes needed). */
+  private pushMagic(buf: Buffer, out: RecordEntry[]): number | null {
+    const have = Math.min(buf.length, MAGIC.length);
+    const prefixLen = Math.min(have, MAGIC_PREFIX_BYTES);
+    if (!buf.subarray(0, prefixLen).equals(MAGIC.subarray(0, prefixLen))) {
+      // No recording magic: a raw capture of device-to-host bytes.
+      this.phase = 'raw';
+      this.pending = Buffer.alloc(0);
+      if (buf.length > 0) out.push(this.rawEntry(buf));
+      return null;
+    }
+    if (have < MAGIC.length) {
+      this.pending = buf;
+      return null;
+    }
+    if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+      throw new InputError(
+        'RECORDING_MAGIC',
+        `recording: bad magic (expected ${hex(MAGIC)}, got ${hex(buf.subarray(0, MAGIC.length))})`,
+      );
+    }
+    this.phase = 'header';
+    return MAGIC.length;
+  }
+
+  /** The header at `pos`: the offset after it, or null when more bytes are needed. */
+  private pushHeader(buf: Buffer, pos: number): number | null {
+    if (buf.length - pos < 4) {
+      this.keep(buf, pos);
+      return null;
+    }
+    const headerLength = buf.readUInt32LE(pos);
+    if (headerLength < 2 || headerLength > HEADER_MAX_BYTES) {
+      throw new InputError(
+        'RECORDING_HEADER',
+        `recording header: field headerLength: ${headerLength} outside 2..${HEADER_MAX_BYTES}`,
+      );
+    }
+    if (buf.length - pos < 4 + headerLength + 4) {
+      this.keep(buf, pos);
+      return null;
+    }
+    const stored = buf.readUInt32LE(pos + 4 + headerLength);
+    const computed = crc32(buf.subarray(pos, pos + 4 + headerLength));
+    if (stored !== computed) {
+      throw new InputError(
+        'RECORDING_HEADER',
+        `recording header: CRC mismatch (stored ${stored.toString(16).padStart(8, '0')}, computed ${computed.toString(16).padStart(8, '0')})`,
+      );
+    }
+    this.headerValue = parseHeaderJson(buf.subarray(pos + 4, pos + 4 + headerLength));
+    this.phase = 'records';
+    return pos + 4 + headerLength + 4;
+  }
+
+  /** What is wrong with the record header at `pos`, or null. */
+  private static recordProblem(buf: Buffer, pos: number): string | null {
+    const direction = buf[pos]!;
+    const length = buf.readUInt32LE(pos + 4);
+    if (direction !== Direction.DEVICE_TO_HOST && direction !== Direction.HOST_TO_DEVICE && direction !== Direction.END)
+      return `unknown direction 0x${direction.toString(16).padStart(2, '0')}`;
+    if (buf[pos + 1] !== 0 || buf[pos + 2] !== 0 || buf[pos + 3] !== 0) return 'reserved bytes not zero';
+    if (length < 1 || length > RECORD_MAX_BYTES) return `length ${length} outside 1..${RECORD_MAX_BYTES}`;
+    return null;
+  }
+
+  /** The records from `pos` on, into `out`; a torn tail is kept for the next push. */
+  private pushRecords(buf: Buffer, from: number, out: RecordEntry[]): void {
     const base = this.pendingOffset;
-    while (pos < buf.length) {
-      const left = buf.length - pos;
-      if (left < RECORD_HEADER_BYTES) break;
-      const direction = buf[pos];
+    let pos = from;
+    while (buf.length - pos >= RECORD_HEADER_BYTES) {
+      const problem = RecordingParser.recordProblem(buf, pos);
+      if (problem) return this.stopAt(base + pos, problem);
       const length = buf.readUInt32LE(pos + 4);
-      const problem =
-        direction !== Direction.DEVICE_TO_HOST && direction !== Direction.HOST_TO_DEVICE && direction !== Direction.END
-          ? `unknown direction 0x${direction.toString(16).padStart(2, '0')}`
-          : buf[pos + 1] !== 0 || buf[pos + 2] !== 0 || buf[pos + 3] !== 0
-            ? 'reserved bytes not zero'
-            : length < 1 || length > RECORD_MAX_BYTES
-              ? `length ${length} outside 1..${RECORD_MAX_BYTES}`
-              : null;
-      if (problem) {
-        this.stopAt(base + pos, problem);
-        return out;
-      }
       const total = RECORD_HEADER_BYTES + length + RECORD_CRC_BYTES;
-      if (left < total) break;
+      if (buf.length - pos < total) break;
       const dataEnd = pos + RECORD_HEADER_BYTES + length;
-      if (buf.readUInt32LE(dataEnd) !== crc32(buf.subarray(pos, dataEnd))) {
-        this.stopAt(base + pos, 'CRC mismatch');
-        return out;
-      }
+      if (buf.readUInt32LE(dataEnd) !== crc32(buf.subarray(pos, dataEnd)))
+        return this.stopAt(base + pos, 'CRC mismatch');
       const timeUs = buf.readUInt32LE(pos + 8) + buf.readUInt32LE(pos + 12) * 0x1_0000_0000;
       const bytes = buf.subarray(pos + RECORD_HEADER_BYTES, dataEnd);
-      if (direction === Direction.END) {
+      if (buf[pos] === Direction.END) {
         this.acceptEnd(bytes, base + pos);
         this.trailingBytes += buf.length - (pos + total);
         this.pending = Buffer.alloc(0);
-        return out;
+        return;
       }
-      out.push({
-        index: this.nextIndex++,
-        offset: base + pos,
-        direction: direction as RecordEntry['direction'],
-        timeUs,
-        bytes,
-      });
+      const direction = buf[pos] as RecordEntry['direction'];
+      out.push({ index: this.nextIndex++, offset: base + pos, direction, timeUs, bytes });
       pos += total;
     }
     this.keep(buf, pos);
-    return out;
   }
 
   /**

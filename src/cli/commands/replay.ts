@@ -139,12 +139,51 @@ export async function planReplay(
   const bytes =
     merged.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), merged.bytes);
 
-  const seedBits = seedBitsForBlock(settings.blockTrials);
+  const { seed, seedNote } = replaySeed(
+    file,
+    values['extractor-seed'],
+    header,
+    seedBitsForBlock(settings.blockTrials),
+    {
+      requireRecordedSeed,
+      onWarning,
+    },
+  );
+
+  let device: { serial: string; firmware: string };
+  if (header?.device) device = { serial: header.device.serial, firmware: header.device.firmware.join('.') };
+  else {
+    device = info
+      ? { serial: info.serial, firmware: info.firmware.join('.') }
+      : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
+  }
+  const hostSettings = hostSettingsOf(merged);
+  if (hostSettings && kind !== 'stream')
+    throw new UsageError(
+      `--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`,
+    );
+  const plan: ReplayPlan = { file, kind, header, settings, bytes, seed, seedNote, device };
+  if (hostSettings) plan.hostSettings = hostSettings;
+  return plan;
+}
+
+/**
+ * The extractor seed of a replay: --extractor-seed FILE (checked against the
+ * recorded hash), else the seed embedded in the recording, else the seed file
+ * the recording names when it is here and hashes right; else a fresh seed
+ * (replay) or a UsageError (verify, which needs the recorded one).
+ */
+function replaySeed(
+  file: string,
+  givenSeedFile: string | undefined,
+  header: RecordingHeader | null,
+  seedBits: number,
+  { requireRecordedSeed, onWarning }: { requireRecordedSeed: boolean; onWarning?: ((m: string) => void) | undefined },
+): { seed: Uint8Array; seedNote: string } {
   const recorded = header?.extractorSeed ?? null;
   let seed: Uint8Array;
   let seedNote: string;
   // The seed file given here wins; a recorded file name is only a hint (it may not exist here).
-  const givenSeedFile = values['extractor-seed'];
   if (givenSeedFile !== undefined) {
     seed = loadSeedFile(validateOption('extractor-seed', pathValue, givenSeedFile), seedBits);
     seedNote = `extractor seed from ${givenSeedFile}`;
@@ -190,21 +229,7 @@ export async function planReplay(
     seedNote = 'fresh extractor seed from the OS CSPRNG';
   }
 
-  let device: { serial: string; firmware: string };
-  if (header?.device) device = { serial: header.device.serial, firmware: header.device.firmware.join('.') };
-  else {
-    device = info
-      ? { serial: info.serial, firmware: info.firmware.join('.') }
-      : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
-  }
-  const hostSettings = hostSettingsOf(merged);
-  if (hostSettings && kind !== 'stream')
-    throw new UsageError(
-      `--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`,
-    );
-  const plan: ReplayPlan = { file, kind, header, settings, bytes, seed, seedNote, device };
-  if (hostSettings) plan.hostSettings = hostSettings;
-  return plan;
+  return { seed, seedNote };
 }
 
 /**
