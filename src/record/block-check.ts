@@ -101,7 +101,10 @@ export class BlockCheck {
     const i = this.checked;
     const blockName = `block ${block.certificate.blockIndex}`;
     if (this.beyond > 0 || this.tornLine || i >= lines.length) {
-      if (crashed) return void this.beyond++;
+      if (crashed) {
+        this.beyond++;
+        return;
+      }
       throw new VerifyMismatch(
         `${blockName}: the recording certifies it, ${certsPath} ends after ${lines.length} certificates`,
       );

@@ -205,7 +205,10 @@ export class RecordingParser {
     let pos = from;
     while (buf.length - pos >= RECORD_HEADER_BYTES) {
       const problem = RecordingParser.recordProblem(buf, pos);
-      if (problem) return this.stopAt(base + pos, problem);
+      if (problem) {
+        this.stopAt(base + pos, problem);
+        return;
+      }
       const length = buf.readUInt32LE(pos + 4);
       const total = RECORD_HEADER_BYTES + length + RECORD_CRC_BYTES;
       if (buf.length - pos < total) break;
