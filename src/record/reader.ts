@@ -213,8 +213,10 @@ export class RecordingParser {
       const total = RECORD_HEADER_BYTES + length + RECORD_CRC_BYTES;
       if (buf.length - pos < total) break;
       const dataEnd = pos + RECORD_HEADER_BYTES + length;
-      if (buf.readUInt32LE(dataEnd) !== crc32(buf.subarray(pos, dataEnd)))
-        return this.stopAt(base + pos, 'CRC mismatch');
+      if (buf.readUInt32LE(dataEnd) !== crc32(buf.subarray(pos, dataEnd))) {
+        this.stopAt(base + pos, 'CRC mismatch');
+        return;
+      }
       const timeUs = buf.readUInt32LE(pos + 8) + buf.readUInt32LE(pos + 12) * 0x1_0000_0000;
       const bytes = buf.subarray(pos + RECORD_HEADER_BYTES, dataEnd);
       if (buf[pos] === Direction.END) {

@@ -101,13 +101,13 @@ describe('stream --record, then replay', () => {
     expect(named.stderr).toContain(`(extractor seed from ${seedPath} (named in the recording))`);
     expect(readFileSync(join(dir, 'named.bin')).equals(live.out)).toBe(true);
     // Moved away (or changed): the replay cannot guess it.
-    renameSync(seedPath, seedPath + '.away');
+    renameSync(seedPath, `${seedPath}.away`);
     try {
       const none = await cli('replay', live.rec, '--out', join(dir, 'x.bin'));
       expect(none.code).toBe(2);
       expect(none.stderr).toContain('is not embedded in it: pass --extractor-seed FILE');
     } finally {
-      renameSync(seedPath + '.away', seedPath);
+      renameSync(`${seedPath}.away`, seedPath);
     }
   });
 });
@@ -248,7 +248,7 @@ describe('verify', () => {
     const was = c.counts[5];
     c.counts[5] = was + 1;
     lines[1] = JSON.stringify(c);
-    writeFileSync(join(dir, 'changed.certs'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'changed.certs'), `${lines.join('\n')}\n`);
     const r = await cli('verify', live.rec, '--certs', join(dir, 'changed.certs'), '--extractor-seed', seedPath);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(

@@ -168,7 +168,7 @@ describe('a recording cut at any byte', () => {
       expect(parser.cut!.recordIndex).toBe(complete);
       // The cut starts where the first incomplete record starts.
       expect(parser.cut!.offset).toBe(complete === 0 ? preambleBytes : ends[complete - 1]);
-      entries.forEach((e, i) => expect(e.bytes.equals(records[i].bytes)).toBe(true));
+      for (const [i, e] of entries.entries()) expect(e.bytes.equals(records[i].bytes)).toBe(true);
     }
   });
 
@@ -408,7 +408,7 @@ describe('a flipped bit anywhere after the header', () => {
       const hit = starts.filter((s) => s <= pos).length - 1; // the record holding pos (records.length: the end record)
       const { entries, parser } = parseAll(bad, 333);
       expect(entries.length).toBe(Math.max(0, hit));
-      entries.forEach((e, i) => expect(e.bytes.equals(records[i].bytes)).toBe(true));
+      for (const [i, e] of entries.entries()) expect(e.bytes.equals(records[i].bytes)).toBe(true);
       expect(parser.cut).not.toBeNull();
       expect(parser.cut!.recordIndex).toBe(Math.max(0, hit));
     }
