@@ -60,7 +60,10 @@ ${streamOptionsUsage}
 Options not given are taken from the recorded command line (stream recordings),
 else the stream defaults. The extractor seed must be the live run's to reproduce
 its bytes: --extractor-seed FILE, the seed embedded in the recording, or the
-seed file the recording names if it is here (checked by its SHA-256).`;
+seed file the recording names if it is here (checked by its SHA-256).
+Exit 0: at least one block certified (and --bytes, if given, met); 1: no block
+certified (every block refused, or no whole block); 2: bad input (a file with no
+EPQ-1 frame in its first 1 MiB, a recording with no usable record).`;
 
 export const replayOptionSpecs = {
   ...streamOptionSpecs,

@@ -34,8 +34,12 @@ ${streamOptionsUsage
   .split('\n')
   .filter((l) => !l.trimStart().startsWith('--certs'))
   .join('\n')}
+The recording's end record says how the session ended and what it delivered:
+verify checks up to there (no --bytes needed) and names the ending; a recording
+without one (its host was killed) is checked up to the last whole block, with a warning.
 The extractor seed must be the one the certificates name: --extractor-seed FILE,
-or embedded in the recording. Exit 0: all match; 1: a mismatch (named); 2: bad input.`;
+or embedded in the recording. Exit 0: all match, at least one block; 1: a mismatch
+(named) or no block certified; 2: bad input (a file with no EPQ-1 frame in its first 1 MiB).`;
 
 const specs = { ...replayOptionSpecs, output: { type: 'string' } } as const;
 
