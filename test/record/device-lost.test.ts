@@ -8,9 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BindingInterface, BindingPortInterface } from '@serialport/bindings-interface' with {
-  'resolution-mode': 'require',
-};
+import type { BindingInterface, BindingPortInterface } from '@serialport/bindings-interface';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePort } from '../../src/cli/device-options.ts';
 import { Device } from '../../src/device/index.ts';
