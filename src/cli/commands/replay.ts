@@ -329,6 +329,12 @@ async function* replayStreamRecording(
 ): AsyncGenerator<Uint8Array, StreamProgress | undefined, void> {
   let cut = false;
   let run: Run | undefined;
+  // STOP recorded before START's ACK (a signal while START was on its way): stop the run as soon as it starts.
+  let stopWanted = false;
+  const stop = (): void => {
+    stopWanted = true;
+    void run?.stop().catch(() => undefined);
+  };
   const session = createReplayBinding(plan.file, {
     atEnd: 'disconnect',
     hostTurnTimeoutMs: HOST_TURN_TIMEOUT_MS,
@@ -338,7 +344,7 @@ async function* replayStreamRecording(
     },
     // The host takes in the bytes delivered before the STOP (pending I/O callbacks) before it stops.
     onHostTurn: (kind) => {
-      if (kind === 'STOP') setImmediate(() => setImmediate(() => void run?.stop().catch(() => undefined)));
+      if (kind === 'STOP') setImmediate(() => setImmediate(stop));
     },
   });
   let device: Device | undefined;
@@ -348,6 +354,7 @@ async function* replayStreamRecording(
       ...common,
       onRun: (r) => {
         run = r;
+        if (stopWanted) stop();
       },
       ...(plan.hostSettings ? { hostSettings: plan.hostSettings } : {}),
     });
