@@ -515,7 +515,7 @@ describe('record, then replay', () => {
     expect(noOut).toMatchObject({ code: 2, stderr: 'epqrng: --out FILE is required\n' });
     const bad = await cli('record', '--simulate', '--trials', 'many', '--out', join(dir, 'x.epqrec'));
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^epqrng: --trials must be an integer from 1 to \d+ \(got 'many'\)\n$/);
+    expect(bad.stderr).toMatch(/^epqrng: --trials must be a count from 1 to \d+, e\.g\. [^\n]* \(got 'many'\)\n$/);
     const noPort = await cli(
       'record',
       '--port',

@@ -34,10 +34,11 @@ import type { RecordingHeader } from '../../record/format.ts';
 import { createReplayBinding } from '../../record/replay-binding.ts';
 import { captureEvents, HOST_TURN_TIMEOUT_MS, isEndOfRecording, recordedRunEvents } from '../../record/replay.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
-import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
-import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
+import { CertifiedSink, type NamedPath, refuseTerminal } from '../certified-sink.ts';
+import { count, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
 import {
   settingsSeedOption,
+  extractorSeedUsage,
   streamOptionSpecs,
   streamOptionsUsage,
   streamSettings,
@@ -46,17 +47,19 @@ import {
 } from '../stream-options.ts';
 import { parseArgs } from 'node:util';
 
-export const summary = "certify a recording or raw capture again: the live run's bytes and certificates";
 export const usage = `usage: epqrng replay FILE [--bytes N] [--out FILE|-] [--certs FILE] [--eps E] [--adversary A]
                      [--block-trials N] [--extractor-seed FILE] [--max-refused K]
                      [--settings internal|host] [--settings-seed FILE] [--test-rate GAMMA]
   FILE                    a recording (stream --record, epqrng record) or a raw capture of device bytes
-  --bytes N               stop after N certified bytes (default: as recorded; a raw capture: all of it)
-  --out FILE|-            where the bytes go (default -: stdout)
+  -n, --bytes N           stop after N certified bytes (default: as recorded; a raw capture: all of it);
+                          1K = 1024, 1KB = 1000, 1M, 1MB, ..., 1e6, 2^20
+  -o, --out FILE|-        where the bytes go (default -: stdout; refused on a terminal)
+  --force-tty             write the raw bytes to stdout even when it is a terminal
   --settings, --settings-seed, --test-rate
                           host-supplied settings, as for stream (default: as recorded); a
                           host-mode run replays only with its settings seed
 ${streamOptionsUsage}
+${extractorSeedUsage('the one the recording embeds or names, else fresh from the OS CSPRNG')}
 Options not given are taken from the recorded command line (stream recordings),
 else the stream defaults. The extractor seed must be the live run's to reproduce
 its bytes: --extractor-seed FILE, the seed embedded in the recording, or the
@@ -67,8 +70,9 @@ EPQ-1 frame in its first 1 MiB, a recording with no usable record).`;
 
 export const replayOptionSpecs = {
   ...streamOptionSpecs,
-  bytes: { type: 'string' },
-  out: { type: 'string' },
+  bytes: { type: 'string', short: 'n' },
+  out: { type: 'string', short: 'o' },
+  'force-tty': { type: 'boolean' },
   settings: { type: 'string' },
   'settings-seed': { type: 'string' },
   'test-rate': { type: 'string' },
@@ -105,8 +109,9 @@ export interface ReplayHooks {
  */
 function recordedStreamValues(header: RecordingHeader): ParsedValues<typeof replayOptionSpecs> {
   const argv = header.commandLine[0] === 'stream' ? header.commandLine.slice(1) : [...header.commandLine];
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const [name, spec] of Object.entries(replayOptionSpecs)) options[name] = { type: spec.type };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [name, spec] of Object.entries(replayOptionSpecs))
+    options[name] = { type: spec.type, ...('short' in spec ? { short: spec.short } : {}) };
   // Optional-value options (--simulate[=SEED]) must not swallow the next word.
   const args = argv.map((a) => (a === '--simulate' ? '--simulate=1' : a));
   const { values } = parseArgs({ args, options, strict: false, allowPositionals: true });
@@ -140,7 +145,7 @@ export async function planReplay(
     kind === 'stream' ? { ...pick(recordedStreamValues(header!)), ...defined(values) } : { ...values };
   const settings = streamSettings(merged);
   const bytes =
-    merged.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), merged.bytes);
+    merged.bytes === undefined ? Infinity : validateOption('bytes', count(1, Number.MAX_SAFE_INTEGER), merged.bytes);
 
   const { seed, seedNote } = replaySeed(
     file,
@@ -380,6 +385,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, replayOptionSpecs, { minPositionals: 1, maxPositionals: 1 });
   const file = positionals[0]!;
   const outPath = validateOption('out', pathValue, values.out ?? '-');
+  refuseTerminal(outPath, io.stdoutIsTTY, values['force-tty']);
   const certsPath = values.certs;
   if (outPath !== '-' && certsPath !== undefined && outPath === certsPath)
     throw new UsageError('--out and --certs must be different files');

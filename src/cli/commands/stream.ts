@@ -16,11 +16,12 @@ import { seedReference } from '../../record/session.ts';
 import { SessionLedger } from '../../record/ending.ts';
 import type { SessionEnd } from '../../record/format.ts';
 import type { CommandIo } from '../framework.ts';
-import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
+import { count, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
-import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
+import { CertifiedSink, type NamedPath, refuseTerminal } from '../certified-sink.ts';
 import {
+  extractorSeedUsage,
   settingsSeedOption,
   streamOptionSpecs,
   streamOptionsUsage,
@@ -28,13 +29,14 @@ import {
   testRateValue,
 } from '../stream-options.ts';
 
-export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-extracted)';
-export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [--bytes N] [--out FILE|-]
+export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [-n N] [-o FILE|-]
                      [--certs FILE] [--eps E] [--adversary quantum|classical] [--block-trials N]
                      [--extractor-seed FILE] [--record FILE] [--max-refused K]
                      [--settings internal|host] [--settings-seed FILE] [--test-rate GAMMA]
-  --bytes N               stop after N certified bytes (default: until interrupted)
-  --out FILE|-            where the bytes go (default -: stdout)
+  -n, --bytes N           stop after N certified bytes (default: until interrupted);
+                          1K = 1024, 1KB = 1000, 1M, 1MB, 1G, ..., 1e6, 2^20
+  -o, --out FILE|-        where the bytes go (default -: stdout; refused on a terminal)
+  --force-tty             write the raw bytes to stdout even when it is a terminal
   --record FILE           record the session (both directions of the link) for replay and verify
   --settings S            internal (default): the chip's own generator picks x, y (trusted);
                           host: the host picks every x, y and checks the chip's echo of each
@@ -49,14 +51,16 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
                           certified bits exceed the setting bits from about 1.09e8 trials per
                           block (--block-trials 108707840); see README
 ${streamOptionsUsage}
+${extractorSeedUsage('fresh from the OS CSPRNG, one seed per run')}
 
 ${deviceOptionsUsage}`;
 
 const specs = {
   ...deviceOptionSpecs,
   ...streamOptionSpecs,
-  bytes: { type: 'string' },
-  out: { type: 'string' },
+  bytes: { type: 'string', short: 'n' },
+  out: { type: 'string', short: 'o' },
+  'force-tty': { type: 'boolean' },
   settings: { type: 'string' },
   'settings-seed': { type: 'string' },
   'test-rate': { type: 'string' },
@@ -96,8 +100,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandLine(argv, specs);
   const selection = deviceSelection(values);
   const wanted =
-    values.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), values.bytes);
+    values.bytes === undefined ? Infinity : validateOption('bytes', count(1, Number.MAX_SAFE_INTEGER), values.bytes);
   const outPath = validateOption('out', pathValue, values.out ?? '-');
+  refuseTerminal(outPath, io.stdoutIsTTY, values['force-tty']);
   const {
     certsPath,
     eps,

@@ -21,10 +21,9 @@ import type { SessionEnd } from '../../record/format.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { planReplay, replayBytes, replayOptionSpecs, type ReplayPlan } from './replay.ts';
-import { streamOptionsUsage } from '../stream-options.ts';
+import { extractorSeedUsage, streamOptionsUsage } from '../stream-options.ts';
 import { BlockCheck, VerifyMismatch } from '../../record/block-check.ts';
 
-export const summary = 'recompute every certificate and output hash from a recording; exit 0 only if all match';
 export const usage = `usage: epqrng verify FILE --certs CERTS [--output OUT] [--extractor-seed SEED] [stream options]
   FILE                    the recording (or raw capture) the certificates were made from
   --certs CERTS           the certificate lines to check (JSON lines, as stream/replay wrote them)
@@ -34,12 +33,14 @@ ${streamOptionsUsage
   .split('\n')
   .filter((l) => !l.trimStart().startsWith('--certs'))
   .join('\n')}
+${extractorSeedUsage('the one the recording embeds or names')}
+The extractor seed must be the one the certificates name (its SHA-256): --extractor-seed FILE,
+the seed embedded in the recording, or the seed file it names if it is here.
 The recording's end record says how the session ended and what it delivered:
 verify checks up to there (no --bytes needed) and names the ending; a recording
 without one (its host was killed) is checked up to the last whole block, with a warning.
-The extractor seed must be the one the certificates name: --extractor-seed FILE,
-or embedded in the recording. Exit 0: all match, at least one block; 1: a mismatch
-(named) or no block certified; 2: bad input (a file with no EPQ-1 frame in its first 1 MiB).`;
+Exit 0: all match, at least one block; 1: a mismatch (named) or no block certified;
+2: bad input (a file with no EPQ-1 frame in its first 1 MiB).`;
 
 const specs = { ...replayOptionSpecs, output: { type: 'string' } } as const;
 
