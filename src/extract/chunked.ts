@@ -20,7 +20,7 @@
  * read coefficients of sum_j x_j s_j are the sums of the chunks' integer
  * coefficients, so their parities XOR): per chunk two forward transforms
  * (seed slice and input slice) and a multiply-add into one spectrum, per
- * block one inverse transform and one rounding pass (rightangle.ts
+ * block one inverse transform and one rounding pass (fft/rightangle.ts
  * BitProductSum, about 16 N (1 + 1 / (2 r)) bytes). Without SIMD each chunk is
  * one forward transform and one fused forward-product-inverse
  * (BitConvolution, about 32 N bytes), rounded chunk by chunk.
@@ -32,9 +32,9 @@
  * chunk, each checked; a chunk that fails is recomputed by toeplitzHash,
  * whose exact fallback splits it further.
  */
-import { Fft, goodFftSize } from './fft.ts';
+import { Fft, goodFftSize } from './fft/fft.ts';
 import { bytesForBits } from './naive.ts';
-import { BitConvolution, BitConvolutionTables, BitProductSum } from './rightangle.ts';
+import { BitConvolution, BitConvolutionTables, BitProductSum } from './fft/rightangle.ts';
 import {
   sliceBits,
   toeplitzHash,
@@ -349,7 +349,7 @@ const NO_TABLE = new Float64Array(0);
 /**
  * Frees the JS copies of a size's tables once a SIMD BitConvolution has
  * copied them into its WebAssembly memory (about 8 MB at N = 2^20): with
- * the SIMD kernels, rightangle.ts reads the twiddles and rho^j from that
+ * the SIMD kernels, fft/rightangle.ts reads the twiddles and rho^j from that
  * memory only (stages below the top run as dif4/dit4/r2 kernels, the top
  * one as the fused load/extract kernels); the JS arrays serve the plain-JS
  * stages, which this plan then never runs. The tables object is this plan's

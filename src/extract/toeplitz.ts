@@ -37,8 +37,8 @@
  * per size, and the last one-shot call's transform memory is kept for the
  * next one-shot call of the same size (`releaseToeplitzCaches` frees both).
  */
-import { Fft, goodFftSize, rootsOfUnity } from './fft.ts';
-import { BitConvolution, BitConvolutionTables } from './rightangle.ts';
+import { Fft, goodFftSize, rootsOfUnity } from './fft/fft.ts';
+import { BitConvolution, BitConvolutionTables } from './fft/rightangle.ts';
 import { bytesForBits } from './naive.ts';
 
 /** Largest supported input length in bits (bit indices stay 32-bit integers). */
