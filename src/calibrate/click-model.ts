@@ -94,7 +94,7 @@ export function doubleClickProbability(m: ClickModel, alphaDeg: number, betaDeg:
 
 /**
  * Correlator E = P(a = b) - P(a != b) with the fixed binning of the
- * certified stream (issue 3): a = 1 iff A1 clicked and A0 did not, else 0
+ * certified stream (certify/outcomes.ts): a = 1 iff A1 clicked and A0 did not, else 0
  * (no click and double click give 0); the same for b.
  */
 export function correlator(m: ClickModel, alphaDeg: number, betaDeg: number): number {

@@ -1,7 +1,7 @@
 /**
  * The measurement plan: which points each step measures and for how long.
  * The integration times are budgeted so that a whole calibration takes well
- * under 120 s of chip time (issue 4), `--quick` about half; `chipTimeMs`
+ * under 120 s of chip time (the calibration requirement), `--quick` about half; `chipTimeMs`
  * adds the plan up before anything runs.
  *
  * Sizing (PROTOCOL 7 ranges, 1 M trials/s): a pair rate b ~ 0.5..0.98 and
@@ -38,7 +38,7 @@ export const STEP_TITLES: Record<StepName, string> = {
 
 export interface CalibrationPlan {
   mode: 'normal' | 'quick';
-  /** Trials of the verification runs before and after (issue 4: at least 10^6 each). */
+  /** Trials of the verification runs before and after (at least 10^6 each, as the calibration requires). */
   verifyBeforeTrials: number;
   verifyAfterTrials: number;
   /** Dark step: pump off, widest window, all four biases together. */

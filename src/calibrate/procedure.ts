@@ -103,7 +103,10 @@ async function resetAfterFailure(port: CalibrationPort): Promise<{ ok: true } | 
   return { ok: true };
 }
 
-/** Whether the new calibration beats the previous one: more certified bits per trial, or higher S when neither certifies. */
+/**
+ * Whether the new calibration beats the previous one: more certified bits per trial, or higher S when neither
+ * certifies.
+ */
 export function beatsPrevious(
   after: { bitsPerTrial: number; s: number },
   before: { bitsPerTrial: number; s: number },
@@ -378,7 +381,8 @@ async function saveOrRestore(
 ): Promise<{ saved: boolean; outcome: string }> {
   if (opts.save && beatsPrevious(after, before)) {
     try {
-      await port.saveCalibration(); // PROTOCOL 5 SAVE_CALIBRATION: stores angles, window, delay, bias, pump; clears UNCALIBRATED
+      // PROTOCOL 5 SAVE_CALIBRATION: stores angles, window, delay, bias, pump; clears UNCALIBRATED
+      await port.saveCalibration();
     } catch (e) {
       const reset = await resetAfterFailure(port);
       throw new DeviceError(

@@ -4,7 +4,7 @@
  * bit, but computed over column chunks so that the FFT memory follows the
  * chunk width w, not n.
  *
- * Column split (issue 3 bench: memory). T x = XOR_j T_j x_j, x_j = bits
+ * Column split (keeps the transform memory within the benchmark's bound). T x = XOR_j T_j x_j, x_j = bits
  * [c0, c0 + w_j) of x, and the columns [c0, c0 + w_j) of T are themselves a
  * Toeplitz matrix: T[i][c0 + j'] = s[i - j' + (n - c0 - w_j) + w_j - 1], the
  * matrix of width w_j of the seed bits [n - c0 - w_j, n - c0 + m - 1)
@@ -232,7 +232,8 @@ export class ChunkedToeplitzPlan {
     for (let c0 = 0; c0 < n; c0 += chunkBits) {
       const w = Math.min(chunkBits, n - c0);
       // columns [c0, c0 + w) of T: the width-w Toeplitz matrix of seed bits [n - c0 - w, n - c0 + m - 1) (file comment)
-      // byte-aligned slices are views (no copy, no garbage per chunk); setSpectrumBits and convolveBits read bits [0, count) only
+      // byte-aligned slices are views (no copy, no garbage per chunk); setSpectrumBits and convolveBits read bits [0,
+      // count) only
       const seedStart = r0 + n - c0 - w;
       const seedSlice =
         seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, w + outputBits - 1);
@@ -281,7 +282,8 @@ export class ChunkedToeplitzPlan {
       this.stats.maxRoundingError = err;
       return out;
     }
-    // the sum failed its check (or gave NaN): chunk by chunk, each checked, a failing one recomputed exactly by toeplitzHash
+    // the sum failed its check (or gave NaN): chunk by chunk, each checked, a failing one recomputed exactly by
+    // toeplitzHash
     out.fill(0);
     const part = new Uint8Array(out.length);
     let maxErr = 0;

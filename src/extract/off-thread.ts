@@ -1,7 +1,7 @@
 /**
  * Toeplitz hashing on a worker thread, so that a long FFT product (0.1 to
  * 0.4 s for a block of 2^22 trials here) does not stop the event loop:
- * in host-settings mode (issue 6) the loop must answer every CREDIT within
+ * in host-settings mode (`--settings host`) the loop must answer every CREDIT within
  * the chip's FIFO time (65 ms at 1 M trials/s) or the chip starves.
  *
  * Same plan, same arithmetic as the main thread's ChunkedToeplitzPlan (the

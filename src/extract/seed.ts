@@ -1,6 +1,6 @@
 /**
- * The extractor seed: the n + m - 1 bits that define the Toeplitz matrix
- * (issue 3, scope 6). From the OS CSPRNG by default, or from a file given
+ * The extractor seed: the n + m - 1 bits that define the Toeplitz matrix of
+ * the stream's extractor. From the OS CSPRNG by default, or from a file given
  * with `--extractor-seed FILE` (e.g. to replay a run with the same seed).
  *
  * A seed is held as exactly `bytesForBits(seedBits)` bytes, bits packed

@@ -1,5 +1,5 @@
 /**
- * Fast Toeplitz hashing over GF(2) (issue 3, scope 6), same convention as
+ * Fast Toeplitz hashing over GF(2), the stream's extractor, same convention as
  * naive.ts: y_i = XOR_j s[i - j + n - 1] x_j for i < m, bits LSB-first.
  *
  * Method. y_i is coefficient n - 1 + i of the integer product x(z) s(z),
@@ -45,7 +45,10 @@ import { bytesForBits } from './naive.ts';
 export const MAX_INPUT_BITS = 2 ** 28;
 
 export interface ToeplitzOptions {
-  /** Largest accepted distance of a convolution value from an integer: default 0.25, must be below 0.5 (negative forces the exact path). */
+  /**
+   * Largest accepted distance of a convolution value from an integer: default 0.25, must be below 0.5 (negative
+   * forces the exact path).
+   */
   roundingTolerance?: number;
   /** 'auto' (default): schoolbook for small products, FFT otherwise; 'fft' or 'words' to force one. */
   method?: 'auto' | 'fft' | 'words';

@@ -45,7 +45,9 @@ export interface FrameSyncStats {
 }
 
 export interface FrameSyncOptions {
-  /** Which direction's frames to accept: 'device' for a host driver, 'host' for a device (simulator), 'any' for taps. */
+  /**
+   * Which direction's frames to accept: 'device' for a host driver, 'host' for a device (simulator), 'any' for taps.
+   */
   accept?: 'device' | 'host' | 'any';
   /** Called with each valid frame and the absolute stream offset of its first byte. */
   onFrame?: (frame: Frame, streamOffset: number) => void;

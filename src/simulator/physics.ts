@@ -289,7 +289,7 @@ export function settingDistributions(m: TrialModel, anglesCentidegrees: Readonly
   return out;
 }
 
-/** Outcome binning of the certification (issue 3): a = 1 iff A1 clicked and A0 did not; the same for b. */
+/** Outcome binning of the certification (certify/outcomes.ts): a = 1 iff A1 clicked and A0 did not; the same for b. */
 export function outcomeA(pattern: number): number {
   return (pattern & 0x0c) === 0x08 ? 1 : 0;
 }

@@ -62,7 +62,10 @@ export function predictedS(est: ChipEstimates, s: OperatingSettings): number {
 export interface OperatingPoint extends OperatingSettings {
   predictedS: number;
   predictedBitsPerTrial: number;
-  /** The trade-offs behind the choice: model S versus each detector's bias (the others as chosen), and versus the window. */
+  /**
+   * The trade-offs behind the choice: model S versus each detector's bias (the others as chosen), and versus the
+   * window.
+   */
   biasScan: [ScanPoint[], ScanPoint[], ScanPoint[], ScanPoint[]];
   windowScan: ScanPoint[];
 }

@@ -215,7 +215,9 @@ export class BitConvolution {
     return lut;
   }
 
-  /** Sets the stored spectrum to that of bits [0, nBits) of `src`, weighted and scaled by `scale` (1/N for the seed). */
+  /**
+   * Sets the stored spectrum to that of bits [0, nBits) of `src`, weighted and scaled by `scale` (1/N for the seed).
+   */
   setSpectrumBits(src: Uint8Array, nBits: number, scale: number): void {
     const { radix, quarter } = this.t;
     this.padBits(src, nBits);
@@ -952,7 +954,10 @@ export class BitProductSum {
   private readonly codesS: Uint32Array;
   private readonly codesX: Uint32Array;
 
-  /** A sum for transforms of this size, or null where the WebAssembly SIMD kernels are unavailable (or the memory would be too large). */
+  /**
+   * A sum for transforms of this size, or null where the WebAssembly SIMD kernels are unavailable (or the memory
+   * would be too large).
+   */
   static create(t: BitConvolutionTables): BitProductSum | null {
     const layout = sumLayout(t);
     if (layout.total > MAX_SIMD_BYTES || simdModule() === null) return null;
@@ -973,7 +978,8 @@ export class BitProductSum {
     new Float64Array(buf, layout.lutX, 8 * t.radix).set(inputTable(t, 1));
     new Float64Array(buf, layout.tabS, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1 / t.size));
     new Float64Array(buf, layout.tabX, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1));
-    // conj(rho^k) for k = i 2^FINE (coarse) and k = i < 2^FINE (fine), rho = exp(i pi / 2N), for the range loads (simd.ts genTopLoadCodes)
+    // conj(rho^k) for k = i 2^FINE (coarse) and k = i < 2^FINE (fine), rho = exp(i pi / 2N), for the range loads
+    // (simd.ts genTopLoadCodes)
     const coarse = ((4 * t.size) >> TWIDDLE_FINE_BITS) + 1;
     const twc = new Float64Array(buf, layout.twc, 2 * coarse);
     for (let i = 0; i < coarse; i++) {
@@ -1019,7 +1025,8 @@ export class BitProductSum {
     padShifted(this.bitsS, s, sBits, 0);
     padShifted(this.bitsX, x, xBits, xShift);
     if (quarter % 8 === 0 && size % 8 === 0) {
-      // 8 butterflies per source byte, in WebAssembly (simd.ts genPackCodes), in calls of PACK_CHUNK bytes (tier-up, as TOP_CHUNK)
+      // 8 butterflies per source byte, in WebAssembly (simd.ts genPackCodes), in calls of PACK_CHUNK bytes (tier-up,
+      // as TOP_CHUNK)
       const pack = k.pack[radix]!;
       for (let b0 = 0; b0 < quarter >> 3; b0 += PACK_CHUNK) {
         const b1 = Math.min(quarter >> 3, b0 + PACK_CHUNK);
@@ -1139,7 +1146,10 @@ export class BitProductSum {
     else this.kernels.r2(base, off, end);
   }
 
-  /** Forward stages from `level` down over [off, off + size of level) of the buffer at `base` (depth first, as BitConvolution). */
+  /**
+   * Forward stages from `level` down over [off, off + size of level) of the buffer at `base` (depth first, as
+   * BitConvolution).
+   */
   private forwardRange(base: number, off: number, level: number): void {
     const stages = this.t.fft.stages;
     const st = stages[level]!;
@@ -1163,7 +1173,9 @@ export class BitProductSum {
     );
   }
 
-  /** As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed). */
+  /**
+   * As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed).
+   */
   private macRange(off: number, level: number, accBase: number): void {
     const stages = this.t.fft.stages;
     const st = stages[level]!;
@@ -1199,7 +1211,10 @@ export class BitProductSum {
   }
 }
 
-/** Lookup of the weighted top-stage inputs (as BitConvolution's): for q and code = re | im << 1, (re + i im) C_q * scale. */
+/**
+ * Lookup of the weighted top-stage inputs (as BitConvolution's): for q and code = re | im << 1, (re + i im) C_q *
+ * scale.
+ */
 function inputTable(t: BitConvolutionTables, scale: number): Float64Array {
   const { radix, unweight } = t;
   const lut = new Float64Array(8 * radix);
@@ -1276,7 +1291,10 @@ function outputTable2(t: BitConvolutionTables, scale: number): Float64Array {
   return out;
 }
 
-/** SPREAD[4 byte + k]: bits 4k .. 4k + 3 of byte as the low bits of four bytes of a word (u8 codes); SPREAD16 the same for 2 bits into two 16-bit lanes. */
+/**
+ * SPREAD[4 byte + k]: bits 4k .. 4k + 3 of byte as the low bits of four bytes of a word (u8 codes); SPREAD16 the same
+ * for 2 bits into two 16-bit lanes.
+ */
 const SPREAD8 = new Uint32Array(256 * 2);
 const SPREAD16 = new Uint32Array(256 * 4);
 for (let v = 0; v < 256; v++) {
@@ -1325,7 +1343,9 @@ function packCodes(bits: Uint8Array, codes: Uint32Array, r: number, q: number, n
   }
 }
 
-/** dst = bits [0, nBits) of src moved up by `shift` bits, every other bit of dst zero (shift + nBits <= 8 dst.length). */
+/**
+ * dst = bits [0, nBits) of src moved up by `shift` bits, every other bit of dst zero (shift + nBits <= 8 dst.length).
+ */
 function padShifted(dst: Uint8Array, src: Uint8Array, nBits: number, shift: number): void {
   dst.fill(0);
   const whole = nBits >> 3;

@@ -949,7 +949,9 @@ function genPackCodes(r: number): Body {
   return b;
 }
 
-/** Rounds lane `lane` of z as coefficient k (+ n when hi) into the output bits; tracks the largest rounding distance. */
+/**
+ * Rounds lane `lane` of z as coefficient k (+ n when hi) into the output bits; tracks the largest rounding distance.
+ */
 function emitCoefficient(b: Body, lane: number, hi: boolean): void {
   b.get('k');
   if (hi) b.get('n').op(i32Add);
@@ -965,7 +967,8 @@ function emitCoefficient(b: Body, lane: number, hi: boolean): void {
   b.get('out').get('i').i32(3).op(i32ShrU).op(i32Add).set('pb');
   b.get('pb');
   b.get('pb').op(0x2d, 0, 0);
-  b.get('rnd').op(0xfc, 0x02).i32(1).op(i32And).get('i').i32(7).op(i32And).op(i32Shl).op(i32Or).op(0x3a, 0, 0); // store8
+  // store8
+  b.get('rnd').op(0xfc, 0x02).i32(1).op(i32And).get('i').i32(7).op(i32And).op(i32Shl).op(i32Or).op(0x3a, 0, 0);
   b.op(0x0b);
 }
 
@@ -1117,7 +1120,10 @@ export interface SimdKernels {
   mac: (a: number, s: number, acc: number, count: number) => void;
   /** The last (twiddle-free) radix-4 DIF stage of a, fused with acc += a s (genDif4Mac); count a multiple of 4. */
   dif4mac: (a: number, s: number, acc: number, count: number) => void;
-  /** The last two radix-4 DIF stages (sizes 16 and 4) in one pass, in place (dif16; s, acc unused) or fused with acc += a s (dif16mac); count a multiple of 16. */
+  /**
+   * The last two radix-4 DIF stages (sizes 16 and 4) in one pass, in place (dif16; s, acc unused)
+   * or fused with acc += a s (dif16mac); count a multiple of 16.
+   */
   dif16: (a: number, s: number, acc: number, count: number) => void;
   /** By radix 3, 4, 5, then 4 p + p2: output range (p, p2) of the top two stages from packed codes (genTopLoad2). */
   load2: Record<
@@ -1145,7 +1151,10 @@ export interface SimdKernels {
     number,
     (bits: number, codes: number, spread: number, q: number, n: number, b0: number, b1: number) => void
   >;
-  /** By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs (genTopLoadCodes). */
+  /**
+   * By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs
+   * (genTopLoadCodes).
+   */
   loadCodes: Record<
     number,
     Array<
