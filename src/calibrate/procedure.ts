@@ -1,29 +1,7 @@
 /**
- * `calibrate(port, options)`: takes a chip from whatever state it is in
- * (typically new: UNCALIBRATED, B's photons outside the gate, no Bell
- * violation) to its best certified rate, and returns the profile.
- *
- * Order (each step needs the ones before it):
- *   0. preflight: a RUNNING chip is stopped only with `forceStop`; then RESET
- *      (PROTOCOL 5: stop, clear faults, reload the saved calibration), so the
- *      chip is at its previous calibration;
- *   1. before: verification run of the previous calibration;
- *   2. dark: dark curves, pump off (needs nothing);
- *   3. pump: Rabi curve from A's singles (needs no gate), set P_pi;
- *   4. delay: coincidences versus gate delay, set D (every later step needs
- *      B's photons inside the gate);
- *   5. fringes: rot and V (needs coincidences);
- *   6. bias: efficiency curves (the Klyshko heralds need coincidences, and
- *      rot to make the pairs uncorrelated);
- *   7. operating-point: biases and window from the model, all settings applied;
- *   8. after: verification run of the new calibration.
- * Then SAVE_CALIBRATION if asked and the new calibration beats the previous
- * one (more certified bits per trial; or higher S when neither certifies
- * anything), else RESET: the chip is left as it was found.
- *
- * Any failure (a device error, a fault STATUS, a fit the data cannot support)
- * aborts: RESET (the chip back to IDLE with its previous calibration), then a
- * DeviceError naming the step.
+ * `calibrate(port, options)`: takes a chip from whatever state it is in (typically new: UNCALIBRATED, B's photons
+ * outside the gate, no Bell violation) to its best certified rate, and returns the profile. More in README.md
+ * (procedure.ts).
  */
 import { DeviceError, isEpqError } from '../errors.ts';
 import { DeviceState, FATAL_FAULTS, Fault, type InfoFrame } from '../protocol/types.ts';

@@ -1,18 +1,5 @@
 /**
- * Frame-aligned pieces of a device byte stream, for FrameSync.
- *
- * A stream of back-to-back frames (a raw capture, a recording's device
- * bytes) is aligned from its first valid frame on, but its chunks end
- * anywhere. FrameSync hunts for that first frame; from the frame boundary
- * where it locked, each chunk's whole frames pass on as they are (views, no
- * copy) and the frame split across a chunk edge is put back together by
- * @serialport/parser-byte-length (64-byte pieces), so the scanner downstream
- * takes every frame whole. Every byte passes through unchanged and in order
- * (the bytes before the lock as they came; a partial frame at the end as
- * the parser's flush gives it), so scanning the pieces gives what scanning
- * the chunks gives: alignment is an assumption, never the defence. The
- * scanner still checks every frame and re-synchronises where the assumption
- * fails, e.g. after a byte lost on the link (PROTOCOL 3).
+ * Frame-aligned pieces of a device byte stream, for FrameSync. More in README.md (aligned.ts).
  */
 import { ByteLengthParser } from '@serialport/parser-byte-length';
 import { FrameSync } from './sync.ts';

@@ -1,24 +1,7 @@
 /**
- * Frame decoder (PROTOCOL 3-5): 64 bytes in, a typed frame out, or a
- * FrameError saying which rule the bytes broke. Driven by the layouts of
- * frames.json; checks in this order: length, magic, CRC, flags, then the
- * payload in offset order (so the error names the lowest bad payload offset).
- *
- *   offset  0      2     3      4        8                     60      64
- *           +------+-----+------+--------+---------------------+-------+
- *           | E5 51| type| flags| seq u32| payload (52 bytes)   | crc32 |
- *           +------+-----+------+--------+---------------------+-------+
- *
- * What counts as "not a frame" (PROTOCOL 3): wrong magic, wrong CRC, an
- * undefined flag bit (only TRIALS defines flags), a non-zero reserved bit or
- * byte (unused payload bytes, bytes after the n records or count settings,
- * record bits 6-7, reserved u16s, undefined fault/capability bits, ASCII
- * padding), a field outside its stated range (enums included). A u64 above
- * 2^53 - 1 is reported as 'range': this host keeps u64 as numbers and will
- * not round them.
- *
- * A well-framed frame of a type protocol 1.0 does not define decodes to an
- * UnknownFrame (PROTOCOL 3: skipped and counted, not corruption).
+ * Frame decoder (PROTOCOL 3-5): 64 bytes in, a typed frame out, or a FrameError saying which rule the bytes broke.
+ * Driven by the layouts of frames.json; checks in this order: length, magic, CRC, flags, then the payload in offset
+ * order (so the error names the lowest bad payload offset). More in README.md (decode.ts).
  */
 import { frameCrc, frameCrcOk, storedCrc } from './crc.ts';
 import { FrameError, flagsError, rangeError, reservedError } from './errors.ts';

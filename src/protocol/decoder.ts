@@ -1,17 +1,5 @@
 /**
- * Stream adapters around FrameSync.
- *
- * FrameDecoder: bytes in, typed frames out (readableObjectMode). Every 64-byte
- * frame it emits passed magic, CRC, flags, reserved and range checks
- * (PROTOCOL 3); everything else is skipped, counted in `stats`, and reported
- * as an 'invalid' event (CRC-valid frames with bad fields or the wrong
- * direction) or an 'unknown' event (undefined types).
- *
- *   bytes: .. noise .. | E5 51 type flags seq(4) payload(52) crc(4) | E5 51 ...
- *                        \------------------ 64 bytes ------------/
- *   frames:              { kind: 'TRIALS', first, n, records, ... }
- *
- * `_flush` never pushes a partial frame: leftover bytes are counted as skipped.
+ * Stream adapters around FrameSync. More in README.md (decoder.ts).
  */
 import { Transform, type TransformCallback, type TransformOptions } from 'node:stream';
 import type { FrameError } from './errors.ts';

@@ -1,16 +1,5 @@
 /**
- * Frame encoder (PROTOCOL 3-5), driven by the layouts of frames.json.
- *
- *   offset  0      2     3      4        8                     60      64
- *           +------+-----+------+--------+---------------------+-------+
- *           | E5 51| type| flags| seq u32| payload (52 bytes)   | crc32 |
- *           +------+-----+------+--------+---------------------+-------+
- *
- * Every value is checked before it goes on the wire: a non-integer or a
- * missing value is a TypeError (a programming error); an integer outside its
- * stated range, an undefined flag bit or a set reserved bit is a FrameError
- * with the same reason, field and payload offset the decoder would report.
- * Reserved bytes are always written as zero.
+ * Frame encoder (PROTOCOL 3-5), driven by the layouts of frames.json. More in README.md (encode.ts).
  */
 import { writeFrameCrc } from './crc.ts';
 import { FrameError, flagsError, rangeError, reservedError } from './errors.ts';

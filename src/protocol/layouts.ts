@@ -1,12 +1,6 @@
 /**
- * Frame layouts as data: loads firmware-protocol/frames.json, validates it,
- * and compiles one plan per frame type so that encode/decode walk a flat list
- * of operations instead of re-reading the JSON.
- *
- * Each plan covers the whole 52-byte payload in offset order: every byte is
- * either inside a field or a reserved run (PROTOCOL 3: "Unused and reserved
- * bytes are zero"), so the first problem found is the lowest payload offset
- * (the simulator answers BAD_ARGUMENT with it, PROTOCOL 4 ACK detail).
+ * Frame layouts as data: loads firmware-protocol/frames.json, validates it, and compiles one plan per frame type so
+ * that encode/decode walk a flat list of operations instead of re-reading the JSON. More in README.md (layouts.ts).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
