@@ -1,24 +1,7 @@
 /**
- * Negacyclic convolution of two bit strings (as 0/1 reals of length 2N) by
- * the right-angle weighted transform (Crandall & Fagin, Math. Comp. 62
- * (1994) 305, section 4), with the passes fused so the big arrays are
- * streamed as few times as possible:
- *
- * - the top DIF stage reads the bits directly, applies the weights
- *   w^j = exp(i pi j / 2N) together with its own twiddles, and writes the
- *   transform data: a'_j = (a_j + i a_(j+N)) w^j is never stored;
- * - below the top, the transform is depth first (fft.ts); when a range fits
- *   in cache its remaining forward stages, the pointwise product with the
- *   other operand's spectrum and the inverse stages run there in one go;
- * - the top inverse (DIT) stage removes the weights and rounds the wanted
- *   coefficients straight into output bits, checking each one's distance to
- *   the nearest integer; the array is not written back.
- *
- * Weight algebra for a top stage of radix r, Q = N / r, rho = exp(i pi / 2N),
- * C_q = rho^(q Q): the input at j + q Q carries weight rho^j C_q; the common
- * rho^j joins the stage's twiddle w_N^(p j) = rho^(-4 p j), so output p of the
- * butterfly is multiplied by t_p = rho^j rho^(-4 p j). The inverse stage
- * multiplies its inputs by conj(t_p) and its outputs by conj(C_q).
+ * Negacyclic convolution of two bit strings (as 0/1 reals of length 2N) by the right-angle weighted transform
+ * (Crandall & Fagin, Math. Comp. 62 (1994) 305, section 4), with the passes fused so the big arrays are streamed as
+ * few times as possible: More in README.md (rightangle.ts).
  */
 import { BLOCK, difStage, ditStage, Fft, rootsOfUnity, type Stage } from './fft.ts';
 import {
@@ -927,19 +910,8 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
 }
 
 /**
- * A sum of negacyclic products sum_j s_j x_j of bit strings kept as one
- * spectrum (SIMD only): the frequency-domain accumulation of chunked.ts.
- * Each `add` transforms both operands and adds their pointwise product into
- * the sum; `extract` runs the one inverse transform and rounds. Memory: the
- * sum (16 N bytes) and two buffers of one output range. Each operand's
- * top-stage inputs are packed once as codes (simd.ts genPackCodes); each
- * output range of the top stage (and, when the stage below it is radix 4,
- * of the top two stages: genTopLoad2, ranges of Q/4 values) is computed
- * straight from them and is an independent transform below: the range of
- * s_j is transformed in one buffer, that of x_j in the other, multiplied in
- * cache into the same range of the sum. Against BitConvolution's
- * per-product work and spectrum arrays (32 N bytes) the sum costs
- * 16 N (1 + 2 / (4 r)) bytes (16 N (1 + 2 / r) with one top stage).
+ * A sum of negacyclic products sum_j s_j x_j of bit strings kept as one spectrum (SIMD only): the frequency-domain
+ * accumulation of chunked.ts. More in README.md (rightangle.ts: BitProductSum).
  */
 export class BitProductSum {
   readonly t: BitConvolutionTables;
