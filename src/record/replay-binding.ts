@@ -32,7 +32,7 @@ import type {
   PortStatus,
   SetOptions,
   UpdateOptions,
-} from '@serialport/bindings-interface';
+} from '../serialport-types.ts';
 import { DeviceError, InputError } from '../errors.ts';
 import { openRecording, type Recording, type RecordEntry } from './reader.ts';
 import { Direction, type EndRecord } from './format.ts';

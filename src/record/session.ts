@@ -9,7 +9,7 @@
  *   ... the session ...
  *   rec.close();                         // end record, fsync
  */
-import type { BindingInterface } from '@serialport/bindings-interface';
+import type { BindingInterface } from '../serialport-types.ts';
 import { createHash } from 'node:crypto';
 import type { InfoFrame } from '../protocol/types.ts';
 import {

@@ -21,6 +21,8 @@ import { poolPlot, sPlot } from './plots.ts';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_WAIT_S = 30;
+/** Unread /events output after which the stream is closed. */
+const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024;
 /** The header naming the certificates that cover a response, in the order of its bytes. */
 export const COVERAGE_HEADER = 'x-epqrng-coverage';
 
@@ -95,7 +97,7 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
   return ok && m !== null;
 }
 
-async function random(service: EntropyService, url: URL, req: IncomingMessage, res: ServerResponse, maxWaitS: number) {
+async function random(service: EntropyService, url: URL, res: ServerResponse, maxWaitS: number) {
   const q = parseQuery(url.search, ['bytes', 'wait']);
   const max = Math.min(MAX_REQUEST_BYTES, service.pool.capacity);
   const n = intParam('bytes', q.get('bytes'), 1, max);
@@ -120,7 +122,6 @@ async function random(service: EntropyService, url: URL, req: IncomingMessage, r
     [COVERAGE_HEADER]: formatCoverage(t.ranges),
   });
   res.end(t.bytes);
-  void req;
 }
 
 function certificates(service: EntropyService, url: URL, res: ServerResponse): void {
@@ -152,6 +153,11 @@ function certificate(service: EntropyService, sha: string, res: ServerResponse):
 function events(service: EntropyService, res: ServerResponse, open: Set<ServerResponse>, keepAliveMs: number): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
   const send = (e: ServiceEvent): void => {
+    // A client that does not read its events is cut off rather than buffered without bound.
+    if (res.writableLength > MAX_EVENT_BACKLOG_BYTES) {
+      res.destroy();
+      return;
+    }
     res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
   };
   send({ type: 'state', data: { state: service.state, failure: service.failure?.message ?? null } });
@@ -207,7 +213,7 @@ async function route(service: EntropyService, req: IncomingMessage, res: ServerR
       throw new BadRequest('malformed request URL');
     }
     const path = url.pathname;
-    if (path === '/random') return await random(service, url, req, res, ctx.maxWaitS);
+    if (path === '/random') return await random(service, url, res, ctx.maxWaitS);
     if (path === '/certificates') return certificates(service, url, res);
     if (path.startsWith('/certificates/')) return certificate(service, path.slice('/certificates/'.length), res);
     if (url.search !== '' && path !== '/') throw new BadRequest(`${path} takes no parameters`);

@@ -13,9 +13,13 @@ export function statusOf(s: EntropyService): Record<string, unknown> {
   const c = s.counters;
   const upS = (Date.now() - s.startedAt) / 1000;
   const lastRefused = s.history.filter((b) => !b.ok).slice(-8);
+  // The certify stage's health tests (SP 800-90B repetition count and adaptive proportion, settings uniformity,
+  // STATUS faults): in how many finished blocks each passed and failed.
+  const blocks = c.blocksCertified + c.blocksRefused;
   const health = ['rct', 'apt', 'settings', 'status'].map((test) => ({
     test,
-    refusedBlocks: c.refusedByTest[test] ?? 0,
+    passedBlocks: blocks - (c.failedByTest[test] ?? 0),
+    failedBlocks: c.failedByTest[test] ?? 0,
   }));
   return {
     device: { serial: info.serial, firmware: info.firmware.join('.'), model: info.model },

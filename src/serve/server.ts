@@ -80,7 +80,13 @@ export async function listen(service: EntropyService, opts: ListenOptions): Prom
       if (existsSync(opts.socket) && lstatSync(opts.socket).isSocket()) unlinkSync(opts.socket);
       const s = make();
       servers.push(s);
-      await listenOn(s, opts.socket);
+      // Created 0660 from the start (umask 0117 while it binds), not world-reachable until a chmod.
+      const umask = process.umask(0o117);
+      try {
+        await listenOn(s, opts.socket);
+      } finally {
+        process.umask(umask);
+      }
       chmodSync(opts.socket, 0o660);
     }
   } catch (e) {

@@ -5,7 +5,8 @@
  *   chip run --certifiedBlocks--> certificate line written --> pool --> take(n)
  *
  * Pool full: the chip is paused with STOP (PROTOCOL 5: one command, its ACK
- * within 50 ms) and started again once the pool has drained to half. That
+ * within 50 ms) and started again once the pool has drained to half, or at
+ * once when a request waits for more than the pool holds. That
  * is cheaper than keeping it running and discarding blocks: a discarded
  * block still costs its certification and its Toeplitz hash on the host
  * (about 0.3 s of CPU per 2^22-trial block), forever while nobody reads,
@@ -36,7 +37,7 @@ export interface ServiceOptions {
   poolBytes?: number;
   /** Writes one certificate line durably (e.g. to --certs); a block enters the pool only once it resolved. */
   writeCertificate?: (line: string) => Promise<void>;
-  /** Certificate lines kept in memory for /certificates (default 100,000; older ones are in --certs). */
+  /** Certificate lines kept in memory for /certificates (default 10,000, about 17 MB: 11 hours of 2^22-trial blocks; older ones are in --certs). */
   keepCertificates?: number;
   /** Opens the next chip run's blocks (default certifiedBlocks): the one seam to the pipeline. */
   source?: (device: Device, opts: BlockSourceOptions) => AsyncIterable<CertifiedBlock>;
@@ -66,6 +67,8 @@ export interface ServiceCounters {
   blocksCertified: number;
   blocksRefused: number;
   refusedByTest: Record<string, number>;
+  /** Blocks in which each test failed (a refused block can fail several). */
+  failedByTest: Record<string, number>;
   trials: number;
   lostTrials: number;
   certifiedBits: number;
@@ -88,6 +91,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     blocksCertified: 0,
     blocksRefused: 0,
     refusedByTest: {},
+    failedByTest: {},
     trials: 0,
     lostTrials: 0,
     certifiedBits: 0,
@@ -119,7 +123,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     this.resumeBelow = Math.floor(this.pool.capacity / 2);
   }
 
-  /** Starts production (returns at once; `stopped()` resolves when it ends). */
+  /** Starts production in the background (returns at once); `stop()` ends it. */
   start(): void {
     this.producer ??= this.produce();
   }
@@ -139,7 +143,10 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     this.counters.requests++;
     // Nothing more will come: do not make the client wait for it.
     const producing = this.state === 'running' || this.state === 'paused' || this.state === 'starting';
-    const t = await this.pool.take(n, producing ? waitMs : 0, signal);
+    const pending = this.pool.take(n, producing ? waitMs : 0, signal);
+    // A request waiting for more than the pool holds restarts a paused chip (else it would wait out its time).
+    this.maybeResume();
+    const t = await pending;
     this.maybeResume();
     if (t) this.sampleLevels(false);
     return t;
@@ -163,15 +170,20 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     this.emit('event', { type: 'state', data: { state, failure: this.failure?.message ?? null } });
   }
 
+  /** Whether the chip should be paused: the pool is above half and no request waits for more than it holds. */
+  private get full(): boolean {
+    return this.pool.level > this.resumeBelow && this.pool.waiting === 0;
+  }
+
   private maybeResume(): void {
-    if (this.resume && this.pool.level <= this.resumeBelow) this.resume();
+    if (this.resume && !this.full) this.resume();
   }
 
   private async produce(): Promise<void> {
     const source = this.opts.source ?? certifiedBlocks;
     try {
       while (!this.stopRequested) {
-        if (this.pool.level > this.resumeBelow) {
+        if (this.full) {
           this.setState('paused');
           await new Promise<void>((r) => (this.resume = r));
           this.resume = undefined;
@@ -222,7 +234,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     const seq = this.seq++;
     this.certs.set(seq, { line: b.line, sha256: b.sha256 });
     this.bySha.set(b.sha256, seq);
-    const keep = this.opts.keepCertificates ?? 100_000;
+    const keep = this.opts.keepCertificates ?? 10_000;
     for (const [old, c] of this.certs) {
       if (this.certs.size <= keep) break;
       this.certs.delete(old);
@@ -251,6 +263,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   private onRefused(b: RefusedBlock): void {
     this.counters.blocksRefused++;
     this.counters.refusedByTest[b.test] = (this.counters.refusedByTest[b.test] ?? 0) + 1;
+    for (const t of b.failedTests) this.counters.failedByTest[t] = (this.counters.failedByTest[t] ?? 0) + 1;
     const summary: BlockSummary = {
       seq: -1,
       ok: false,

@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BindingInterface, BindingPortInterface } from '@serialport/bindings-interface';
+import type { BindingInterface, BindingPortInterface } from '../../src/serialport-types.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePort } from '../../src/cli/device-options.ts';
 import { Device } from '../../src/device/index.ts';

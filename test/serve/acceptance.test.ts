@@ -37,7 +37,7 @@ beforeAll(async () => {
       // Mostly small requests, some up to 8 KiB.
       const n = rnd() < 0.9 ? 1 + Math.floor(rnd() * 2048) : 1 + Math.floor(rnd() * 8192);
       try {
-        const r = await fetchRandom(h.url, n, { waitS: 20 });
+        const r = await fetchRandom(h.url, n, { waitS: 30 });
         expect(r.bytes.length).toBe(n);
         const unwritten = r.certificates.filter((c) => !h.written.has(c.sha256)).length;
         served.push({ ...r, unwritten });

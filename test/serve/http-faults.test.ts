@@ -28,10 +28,14 @@ describe('a chip whose blocks are all refused (local hidden variables, S = 2)', 
       state: string;
       failure: string;
       refusedByTest: Record<string, number>;
+      healthTests: unknown[];
     };
     expect(status.state).toBe('failed');
     expect(status.failure).toMatch(/certification refused/);
     expect(status.refusedByTest.bell).toBe(2);
+    // The Bell test failed; the outcome and settings health tests passed in both blocks.
+    expect(status.healthTests).toContainEqual({ test: 'rct', passedBlocks: 2, failedBlocks: 0 });
+    expect(status.healthTests).toContainEqual({ test: 'settings', passedBlocks: 2, failedBlocks: 0 });
     const fams = parsePrometheusText((await get(`${h.url}/metrics`)).text());
     expect(fams.get('epqrng_refused_blocks_total')!.samples).toEqual([{ labels: { reason: 'bell' }, value: 2 }]);
   });

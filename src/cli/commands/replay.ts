@@ -59,7 +59,7 @@ export const usage = `usage: epqrng replay FILE [--bytes N] [--out FILE|-] [--ce
                           host-supplied settings, as for stream (default: as recorded); a
                           host-mode run replays only with its settings seed
 ${streamOptionsUsage}
-${extractorSeedUsage('the one the recording embeds or names, else fresh from the OS CSPRNG')}
+${extractorSeedUsage('the recorded one, else fresh from the OS CSPRNG')}
 Options not given are taken from the recorded command line (stream recordings),
 else the stream defaults. The extractor seed must be the live run's to reproduce
 its bytes: --extractor-seed FILE, the seed embedded in the recording, or the

@@ -51,7 +51,7 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
                           certified bits exceed the setting bits from about 1.09e8 trials per
                           block (--block-trials 108707840); see README
 ${streamOptionsUsage}
-${extractorSeedUsage('fresh from the OS CSPRNG, one seed per run')}
+${extractorSeedUsage('fresh from the OS CSPRNG')}
 
 ${deviceOptionsUsage}`;
 

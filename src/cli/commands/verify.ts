@@ -33,7 +33,7 @@ ${streamOptionsUsage
   .split('\n')
   .filter((l) => !l.trimStart().startsWith('--certs'))
   .join('\n')}
-${extractorSeedUsage('the one the recording embeds or names')}
+${extractorSeedUsage('the recorded one')}
 The extractor seed must be the one the certificates name (its SHA-256): --extractor-seed FILE,
 the seed embedded in the recording, or the seed file it names if it is here.
 The recording's end record says how the session ended and what it delivered:
