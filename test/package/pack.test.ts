@@ -32,8 +32,9 @@ describe('the packed package', () => {
   let pack: PackEntry;
 
   beforeAll(() => {
-    // npm pack runs `prepare` (the build) first, as a publish would.
-    const r = npm(['pack', '--json', '--pack-destination', work], root);
+    // dist/ is current (the test run's global setup builds it when a source is newer); --ignore-scripts keeps
+    // npm pack's `prepare` from rewriting it while other test files run the CLI from it.
+    const r = npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], root);
     expect(r.status, r.stderr).toBe(0);
     pack = (JSON.parse(r.stdout) as PackEntry[])[0]!;
     execFileSync('mkdir', ['-p', project]);
