@@ -121,10 +121,12 @@ const CONTROL_CHARS = /[\x00-\x1f\x7f-\x9f]/g;
  * seed path): control characters (and Unicode bidi overrides) are shown
  * escaped (`\x1b`, `\u202e`), so a crafted file cannot move the cursor,
  * recolour, hide or reorder text, e.g. print "all match" over the error
- * that names it.
+ * that names it. A run of more than 200 non-blank characters (no path,
+ * hash or frame description is that long) is cut to 160 and its length.
  */
 export function escapeControls(s: string): string {
   return s
+    .replace(/\S{201,}/g, (w) => `${w.slice(0, 160)}...(${w.length} characters)`) // a 10 KB serial is not echoed whole
     .replace(CONTROL_CHARS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
     .replace(/[\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`); // bidi overrides, line separators
 }

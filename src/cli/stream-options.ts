@@ -36,10 +36,10 @@ export const streamOptionsUsage = `  --certs FILE            one certificate per
  */
 export function extractorSeedUsage(defaultSource: string): string {
   const bits = seedBitsForBlock(DEFAULT_BLOCK_TRIALS);
-  return `  --extractor-seed FILE   Toeplitz seed from FILE (default: ${defaultSource}). It must hold
-                          n + m - 1 = 3 N - 1 bits for blocks of N trials (n = 2N input bits,
-                          m <= N output bits): ${bits.toLocaleString('en-US')} bits = ${Math.ceil(bits / 8).toLocaleString('en-US')} bytes at the default
-                          --block-trials 2^22; extra bytes are ignored`;
+  return `  --extractor-seed FILE   Toeplitz seed from FILE (default: ${defaultSource});
+                          it must hold n + m - 1 = 3 N - 1 bits for blocks of N trials
+                          (n = 2N input bits, m <= N output bits): ${bits.toLocaleString('en-US')} bits =
+                          ${Math.ceil(bits / 8).toLocaleString('en-US')} bytes at the default --block-trials 2^22 (more is ignored)`;
 }
 
 const EPS_MESSAGE = 'must be a probability in (0, 1), as a decimal (1e-20) or a power of two (2^-64)';

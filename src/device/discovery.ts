@@ -8,7 +8,7 @@
  * one-line DeviceError that tells the user how to go on without discovery.
  */
 import { SerialPort } from 'serialport';
-import type { PortInfo } from '@serialport/bindings-interface';
+import type { PortInfo } from '../serialport-types.ts';
 import { DeviceError } from '../errors.ts';
 import { EPQ1_PRODUCT_ID, EPQ1_VENDOR_ID } from '../protocol/transport.ts';
 

@@ -11,7 +11,7 @@
  * - `epq1PortInfo` is the port as a lister shows it, with the USB
  *   descriptor values of PROTOCOL 2.
  */
-import type { OpenOptions, PortInfo } from '@serialport/bindings-interface';
+import type { OpenOptions, PortInfo } from '../serialport-types.ts';
 
 /** PROTOCOL 2: the EPQ-1's USB vendor and product ids. */
 export const EPQ1_VENDOR_ID = 0x1209;

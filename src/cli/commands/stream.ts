@@ -13,6 +13,8 @@ import { resolveExtractorSeed } from '../../extract/index.ts';
 import { seedBitsForBlock } from '../../extract/stream.ts';
 import { certifiedStream, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
 import { seedReference } from '../../record/session.ts';
+import { SessionLedger } from '../../record/ending.ts';
+import type { SessionEnd } from '../../record/format.ts';
 import type { CommandIo } from '../framework.ts';
 import { count, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
@@ -49,7 +51,7 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
                           certified bits exceed the setting bits from about 1.09e8 trials per
                           block (--block-trials 108707840); see README
 ${streamOptionsUsage}
-${extractorSeedUsage('fresh from the OS CSPRNG, one seed per run')}
+${extractorSeedUsage('fresh from the OS CSPRNG')}
 
 ${deviceOptionsUsage}`;
 
@@ -137,7 +139,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   CertifiedSink.check(outPath, certsPath, others);
 
   let device: Device;
-  let closeRecording: (() => void) | undefined;
+  let closeRecording: ((session?: SessionEnd) => void) | undefined;
   if (recordPath !== undefined) {
     const rec = await openRecordedDevice(selection, {
       out: recordPath,
@@ -146,7 +148,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
     });
     device = rec.device;
-    closeRecording = () => rec.recorder.close();
+    closeRecording = (session) => rec.recorder.close(session);
   } else {
     device = await openDevice(selection);
   }
@@ -180,9 +182,13 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   };
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
+  // The recording's end record says how the session ended and what it delivered (verify checks up to there).
+  const ledger = new SessionLedger();
+  let failure: unknown;
   try {
     const stream = certifiedStream(device, {
       onRun: (r) => {
+        ledger.onRun();
         activeRun = r;
         // A signal that came while START was on its way stops the run now.
         if (interruptedBy) void r.stop().catch(() => undefined);
@@ -194,13 +200,19 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       seed,
       maxConsecutiveRefused,
       ...(hostSettings ? { hostSettings } : {}),
-      onCertificate: sink.onCertificate,
+      onCertificate: (line) => {
+        ledger.onCertificate(line);
+        sink.onCertificate(line);
+      },
       onRefused: (b) => {
         if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
       },
       onProgress: progress,
     });
     final = await sink.pump(stream);
+  } catch (e) {
+    failure = e;
+    throw e;
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
@@ -209,7 +221,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       await sink.close();
     } finally {
       await device.close();
-      closeRecording?.();
+      closeRecording?.(ledger.end({ wanted, written: sink.bytes, interruptedBy, error: failure }));
     }
   }
   if (io.isTTY && final) io.stderr.write(`${statusLine(final, (Date.now() - started) / 1000, host)}\n`);
