@@ -24,13 +24,15 @@ import type { RunEvent } from '../device/run.ts';
 import { CertificationRefusedError, DeviceError } from '../errors.ts';
 import { Fault, FrameType, TRIALS_FLAG } from '../protocol/types.ts';
 import { TrialAccountant, type BlockTally } from './accounting.ts';
-import { blockBound, type Adversary } from './bounds.ts';
+import { blockBound, type Adversary, type BlockBound } from './bounds.ts';
 import { assumptionsFor, CERTIFICATE_VERSION, type CertificateDraft } from './certificate.ts';
 import { estimateFromHistogram } from './estimate.ts';
 import { OutcomeHealthTests, type HealthCounters, type HealthOptions } from './health.ts';
 import { BINNING } from './outcomes.ts';
 import { checkEcho, type EchoTally, type SettingsLedger } from './echo.ts';
 import { GENERATION_SETTINGS_NAME, spotCheckBlockBound } from './spot-check.ts';
+import { PEF_ASSUMPTIONS, pefBlockBound, PefPlanner, type PefRecord } from './pef-bound.ts';
+import type { Behaviour } from './pef/model.ts';
 
 export const DEFAULT_BLOCK_TRIALS = 2 ** 22;
 export const DEFAULT_EPS = 2 ** -64;
@@ -43,6 +45,17 @@ export interface CertifyOptions {
   eps?: number;
   /** Side information of the adversary (default 'quantum'). */
   adversary?: Adversary;
+  /**
+   * The bound for adversary 'classical' (default 'pironio-massar', bounds.ts):
+   * 'pef' certifies by probability estimation (pef-bound.ts), each block's
+   * PEF designed before its data from `pefPrior` (first block) or the
+   * previous block's frequencies.
+   */
+  classicalBound?: 'pironio-massar' | 'pef';
+  /** The design behaviour of the first block's PEF and where it comes from (default: the symmetric one at S = 2.4). */
+  pefPrior?: { behaviour: Behaviour; origin: string };
+  /** false: every block uses the prior's PEF (a chip known in advance); default true: designed from the previous block. */
+  pefAdapt?: boolean;
   /** The device, as its INFO frame names it (firmware 'major.minor.patch'). */
   device: { serial: string; firmware: string };
   /** Where x, y come from (default 'internal'); TRIALS frames must agree (PROTOCOL 4 TRIALS: HOST_SETTINGS). */
@@ -172,6 +185,8 @@ export class Certifier {
     settingBits: 0,
   };
   readonly hostSettings?: SettingsLedger;
+  /** Probability estimation (classicalBound 'pef'): the PEF of each block, designed before its data. */
+  private readonly pefPlanner?: PefPlanner;
   private readonly extractorSeedBits?: number;
   private readonly recycleInputs: boolean;
   /** Echo tallies of the blocks being filled, by block index. */
@@ -197,6 +212,9 @@ export class Certifier {
     hostSettings,
     extractorSeedBits,
     recycleInputs = false,
+    classicalBound = 'pironio-massar',
+    pefPrior,
+    pefAdapt = true,
   }: CertifyOptions) {
     if (!(eps > 0 && eps < 1)) throw new RangeError('"eps" must be in (0, 1)');
     if (adversary !== 'quantum' && adversary !== 'classical')
@@ -217,6 +235,11 @@ export class Certifier {
     if (settingsSource === 'host' && !hostSettings)
       throw new RangeError('settingsSource host needs "hostSettings" (the ledger the echo check reads)');
     this.hostSettings = hostSettings;
+    if (classicalBound !== 'pironio-massar' && classicalBound !== 'pef')
+      throw new RangeError('"classicalBound" must be pironio-massar or pef');
+    if (classicalBound === 'pef' && adversary !== 'classical')
+      throw new RangeError('"classicalBound" pef needs adversary classical');
+    if (classicalBound === 'pef') this.pefPlanner = new PefPlanner(blockTrials, eps, pefPrior, pefAdapt);
     this.extractorSeedBits = extractorSeedBits;
     this.recycleInputs = recycleInputs;
     const tests = new OutcomeHealthTests(health);
@@ -378,7 +401,14 @@ export class Certifier {
     // Spot-checking (spot-check.ts): S from the won test rounds over all trials; else the uniform-settings estimate.
     const spot = rate && echo ? spotCheckBlockBound(t.trials, echo.testWins, gamma, this.eps) : undefined;
     if (spot) est.sEstimate = spot.sEstimate;
-    const bound = spot ?? blockBound(t.trials, est.sEstimate, this.eps, this.adversary);
+    // PEF: the plan was designed before this block's data; the next block's is designed from this one's frequencies.
+    const pefPlan = spot ? undefined : this.pefPlanner?.current();
+    const bound: BlockBound & { pef?: PefRecord } =
+      spot ??
+      (pefPlan
+        ? pefBlockBound(t.trials, est.counts, lost, est.sEstimate, pefPlan, this.eps)
+        : blockBound(t.trials, est.sEstimate, this.eps, this.adversary));
+    if (pefPlan) this.pefPlanner?.observe(t.index, est.sEstimate);
     const failed: Array<[BlockTest, string]> = [];
     const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 
@@ -495,9 +525,13 @@ export class Certifier {
       binning: BINNING,
       settingsSource: this.settingsSource,
       assumptions: [
-        ...assumptionsFor(this.settingsSource, this.adversary),
+        ...assumptionsFor(this.settingsSource, this.adversary).map((a, i) =>
+          bound.pef && i === 1 ? (PEF_ASSUMPTIONS[0] as string) : a,
+        ),
+        ...(bound.pef ? PEF_ASSUMPTIONS.slice(1) : []),
         ...(bound.assumption ? [bound.assumption] : []),
       ],
+      ...(bound.pef ? { pef: bound.pef } : {}),
     };
     if (ledger && echo) {
       draft.hostSettings = {
