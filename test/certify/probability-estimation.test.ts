@@ -9,7 +9,11 @@ import { certificateDraftSchema } from '../../src/certify/certificate.ts';
 import { Certifier } from '../../src/certify/certifier.ts';
 import { behaviourOfS } from '../../src/certify/pef/model.ts';
 import { log2Product, pefEntropyBits } from '../../src/certify/pef/entropy.ts';
-import { PEF_THRESHOLD_GRID_SIZE, PefPlanner, behaviourOfCounts } from '../../src/certify/pef-bound.ts';
+import {
+  PEF_THRESHOLD_GRID_SIZE,
+  PefPlanner,
+  behaviourOfCounts,
+} from '../../src/certify/bounds/probability-estimation.ts';
 import { outputBitsFor } from '../../src/certify/bounds.ts';
 import { chshRecords, lhvRecords, toBatches } from './helpers.ts';
 

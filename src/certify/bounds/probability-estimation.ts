@@ -1,8 +1,8 @@
 /**
  * Probability-estimation certification of a block against classical side
- * information (pef/README.md: the PEF condition, the solver, the entropy
+ * information (../pef/README.md: the PEF condition, the solver, the entropy
  * statement). The PEF and its power for block j are fixed before block j's
- * data: designed (pef/design.ts) from a prior behaviour (a calibration
+ * data: designed (../pef/design.ts) from a prior behaviour (a calibration
  * profile's counts, or the default below) for the first block, then from
  * the frequencies of block j - 1; the certificate records F, beta and that
  * origin.
@@ -11,7 +11,7 @@
  * L = log2(T)/beta. The output length is chosen from a fixed grid of
  * PEF_THRESHOLD_GRID_SIZE thresholds L_j = j (2n / size): j the largest one
  * reached. For the exact event "j is the largest reached" (the argument
- * needs only T >= 2^(beta L_j) on it, pef/entropy.ts), with
+ * needs only T >= 2^(beta L_j) on it, ../pef/entropy.ts), with
  * kappa = eps_EA / size (union bound over the thresholds the certifier can
  * pick):
  *   H_min^{eps_s}(A^n B^n | X^n Y^n E, j) >= L_j + log2(eps_s kappa)/beta + log2(kappa),
@@ -24,11 +24,13 @@
  * (F(lost) = 0 keeps the PEF condition whatever the device does with its
  * losses), so a block with a lost trial certifies nothing under this bound.
  */
-import { azumaDeviation, type BlockBound, epsSplit, INPUT_BITS_PER_TRIAL, outputBitsFor } from './bounds.ts';
-import { designPef, type PefDesign } from './pef/design.ts';
-import { log2Product, pefEntropyBits } from './pef/entropy.ts';
-import { type Behaviour, behaviourOfS, modelExtremePoints, UNIFORM_SETTINGS } from './pef/model.ts';
-import { pefInvalidReason } from './pef/solver.ts';
+export type { PefRecord } from './bound.ts';
+import { epsSplit, INPUT_BITS_PER_TRIAL, type EpsSplit } from '../bounds.ts';
+import { designPef, type PefDesign } from '../pef/design.ts';
+import { log2Product, pefEntropyBits } from '../pef/entropy.ts';
+import { type Behaviour, behaviourOfS, modelExtremePoints, UNIFORM_SETTINGS } from '../pef/model.ts';
+import { pefInvalidReason } from '../pef/solver.ts';
+import type { BlockStats, Bound, BoundEvaluation, PefRecord } from './bound.ts';
 
 /** Thresholds of the output-length grid (union bound over them: kappa = eps_EA / size). */
 export const PEF_THRESHOLD_GRID_SIZE = 4096;
@@ -40,20 +42,6 @@ export const DEFAULT_PRIOR_S = 2.4;
 export interface PefPlan {
   design: PefDesign;
   origin: string;
-}
-
-/** The certificate's record of the PEF certification of a block. */
-export interface PefRecord {
-  model: 'ns-tsirelson';
-  /** F(a,b|x,y) at index 8x+4y+2a+b. */
-  factors: number[];
-  beta: number;
-  origin: string;
-  /** sum over the block's trials of log2 F. */
-  log2Product: number;
-  /** The grid threshold L_j used (bits), and the grid size. */
-  thresholdBits: number;
-  thresholds: number;
 }
 
 /** A behaviour from counts N(a,b|x,y) (index 8x+4y+2a+b), or null when a setting pair has no trial. */
@@ -76,7 +64,7 @@ export const PEF_DESIGN_S_STEP = 0.005;
  * comment): the prior for the first block, then the symmetric behaviour
  * (behaviourOfS) at the previous block's S-hat rounded down to
  * PEF_DESIGN_S_STEP. Designs are cached by that S, so a steady chip reuses
- * its PEF (a design takes about a second: pef/design.ts).
+ * its PEF (a design takes about a second: ../pef/design.ts).
  */
 export class PefPlanner {
   private plan: PefPlan;
@@ -95,7 +83,7 @@ export class PefPlanner {
   }
 
   private design(q: Behaviour): PefDesign {
-    const split = epsSplit(this.eps, 'classical');
+    const split = epsSplit(this.eps);
     return designPef(q, this.blockTrials, split.smoothing, split.estimation / PEF_THRESHOLD_GRID_SIZE);
   }
 
@@ -123,51 +111,58 @@ export class PefPlanner {
   }
 }
 
-/** The certified entropy and output length of one block under its PEF plan (file comment). */
-export function pefBlockBound(
-  trials: number,
-  counts: ArrayLike<number>,
-  lostTrials: number,
-  sEstimate: number,
-  plan: PefPlan,
-  eps: number,
-): BlockBound & { pef: PefRecord } {
-  const split = epsSplit(eps, 'classical');
+/** The statement's formula, for the certificate's `bound`. */
+const FORMULA = `probability estimation (Zhang-Knill-Bierhorst 2018, Knill et al. 2020), NS + Tsirelson model: L_j + log2(eps_s kappa)/beta + log2(kappa), L_j the largest of ${PEF_THRESHOLD_GRID_SIZE} thresholds j*2n/${PEF_THRESHOLD_GRID_SIZE} at or below log2(prod F)/beta, kappa = eps_EA / ${PEF_THRESHOLD_GRID_SIZE}; variable length as in Tupkary-Tan-Lutkenhaus 2023; a block with a lost trial certifies nothing`;
+
+/** The PEF statement for one block under its plan (file comment); throws if the PEF fails its check (never used unverified). */
+export function pefEvaluation(stats: BlockStats, eps: EpsSplit, plan: PefPlan): BoundEvaluation {
   const { design } = plan;
-  // Re-verified on every extreme point before use: a PEF that fails is an internal error, never certified.
   const invalid = pefInvalidReason(design.factors, modelExtremePoints(design.model), design.beta, UNIFORM_SETTINGS);
   if (invalid !== null) throw new Error(`PEF for this block failed its check: ${invalid}`);
-  const log2T = lostTrials > 0 ? -Infinity : log2Product(counts, design.factors);
-  const step = (INPUT_BITS_PER_TRIAL * trials) / PEF_THRESHOLD_GRID_SIZE;
+  const counts = stats.counts;
+  if (!counts) throw new RangeError('the PEF bound needs the block counts');
+  const log2T = (stats.lostTrials ?? 0) > 0 ? -Infinity : log2Product(counts, design.factors);
+  const step = (INPUT_BITS_PER_TRIAL * stats.trials) / PEF_THRESHOLD_GRID_SIZE;
   const j = Math.min(PEF_THRESHOLD_GRID_SIZE, Math.floor(log2T / design.beta / step));
-  const kappa = split.estimation / PEF_THRESHOLD_GRID_SIZE;
+  const kappa = eps.estimation / PEF_THRESHOLD_GRID_SIZE;
   const thresholdBits = j >= 1 ? j * step : 0;
-  const inputBits = INPUT_BITS_PER_TRIAL * trials;
-  const k =
-    j >= 1 ? Math.min(inputBits, Math.max(0, pefEntropyBits(thresholdBits, design.beta, split.smoothing, kappa))) : 0;
   return {
-    adversary: 'classical',
-    eps: split,
-    sLowerBound: sEstimate - azumaDeviation(trials, split.estimation),
-    sEvaluated: null,
-    entropyBits: k,
-    outputBits: outputBitsFor(k, split.extraction),
-    inputBits,
-    bound: `probability estimation (Zhang-Knill-Bierhorst 2018, Knill et al. 2020), NS + Tsirelson model: L_j + log2(eps_s kappa)/beta + log2(kappa), L_j the largest of ${PEF_THRESHOLD_GRID_SIZE} thresholds j*2n/${PEF_THRESHOLD_GRID_SIZE} below log2(prod F)/beta, kappa = eps_EA / ${PEF_THRESHOLD_GRID_SIZE}; variable length as in Tupkary-Tan-Lutkenhaus 2023; a block with a lost trial certifies nothing`,
-    pef: {
-      model: 'ns-tsirelson',
-      factors: Array.from(design.factors),
-      beta: design.beta,
-      origin: plan.origin,
-      log2Product: Number.isFinite(log2T) ? log2T : -1e308,
-      thresholdBits,
-      thresholds: PEF_THRESHOLD_GRID_SIZE,
+    entropyBits: j >= 1 ? pefEntropyBits(thresholdBits, design.beta, eps.smoothing, kappa) : -Infinity,
+    details: {
+      formula: FORMULA,
+      sEvaluated: null,
+      pef: {
+        model: design.model,
+        factors: Array.from(design.factors),
+        beta: design.beta,
+        origin: plan.origin,
+        log2Product: Number.isFinite(log2T) ? log2T : -1e308,
+        thresholdBits,
+        thresholds: PEF_THRESHOLD_GRID_SIZE,
+      },
     },
   };
 }
 
-/** The assumptions a PEF certificate states instead of the classical bound's model line. */
-export const PEF_ASSUMPTIONS = [
-  "the adversary's side information is classical (probability estimation); not secure against quantum side information",
-  'each trial, given the past and the side information, behaves no-signalling with S <= 2 sqrt 2 (every quantum behaviour does); settings uniform and independent of the device',
-];
+/**
+ * The probability-estimation Bound of one run: each evaluation uses the
+ * planner's current plan (designed before the block) and then has the
+ * planner design the next block's from this block's S-hat.
+ */
+export function probabilityEstimationBound(planner: PefPlanner): Bound {
+  return {
+    name: 'probability-estimation',
+    adversary: 'classical',
+    adversaryAssumption:
+      "the adversary's side information is classical (probability estimation); not secure against quantum side information",
+    assumptions: [
+      'each trial, given the past and the side information, behaves no-signalling with S <= 2 sqrt 2 (every quantum behaviour does), with uniform settings independent of the device',
+    ],
+    modes: ['uniform'],
+    evaluate(stats: BlockStats, eps: EpsSplit): BoundEvaluation {
+      const ev = pefEvaluation(stats, eps, planner.current());
+      planner.observe(stats.blockIndex ?? 0, stats.sEstimate);
+      return ev;
+    },
+  };
+}
