@@ -30,7 +30,7 @@ import { designPef, type PefDesign } from '../pef/design.ts';
 import { log2Product, pefEntropyBits } from '../pef/entropy.ts';
 import { type Behaviour, behaviourOfS, modelExtremePoints, UNIFORM_SETTINGS } from '../pef/model.ts';
 import { pefInvalidReason } from '../pef/solver.ts';
-import type { BlockStats, Bound, BoundEvaluation, PefRecord } from './bound.ts';
+import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
 
 /** Thresholds of the output-length grid (union bound over them: kappa = eps_EA / size). */
 export const PEF_THRESHOLD_GRID_SIZE = 4096;
