@@ -39,6 +39,16 @@ export function spotCheckDf19Pieces(slope: number, gamma: number): { variance: n
  * beta = (alpha - 1)/(2 - alpha), R = Max(f) - Min_Sigma(f). ln(2^E + e^2) is computed without overflow.
  */
 export function df19K(alpha: number, range: number, outputDimension = EAT_OUTPUT_DIMENSION): number {
+  const { k1, k2 } = df19KForms(alpha, range, outputDimension);
+  return Math.max(k1, k2);
+}
+
+/** The two published forms of K_alpha (df19K), each without its prefactor in alpha - 1. */
+export function df19KForms(
+  alpha: number,
+  range: number,
+  outputDimension = EAT_OUTPUT_DIMENSION,
+): { k1: number; k2: number } {
   const lnOf = (e: number): number => e * Math.LN2 + Math.log1p(Math.exp(2 - e * Math.LN2));
   const e1 = Math.log2(outputDimension) + range;
   const k1 = (1 / (6 * (2 - alpha) ** 3 * Math.LN2)) * 2 ** ((alpha - 1) * e1) * lnOf(e1) ** 3;
@@ -47,10 +57,17 @@ export function df19K(alpha: number, range: number, outputDimension = EAT_OUTPUT
     ((2 - alpha) ** 3 / (6 * (3 - 2 * alpha) ** 3 * Math.LN2)) *
     2 ** (((alpha - 1) / (2 - alpha)) * e2) *
     lnOf(e2) ** 3;
-  return Math.max(k1, k2);
+  return { k1, k2 };
 }
 
-/** DF19's loss in bits for n trials at one alpha in (1, 2) (file comment). */
+/**
+ * DF19's loss in bits for n trials at one alpha in (1, 2) (file comment).
+ * The third term is the larger of n (alpha - 1)^2 K1 and
+ * n ((alpha - 1)/(2 - alpha))^2 K2: the second form's prefactor is
+ * ((alpha - 1)/(2 - alpha))^2 in the one public code that has it (dirng
+ * errK), larger than (alpha - 1)^2 since 2 - alpha < 1, and the paper's text
+ * was not read to settle it, so the larger loss is taken.
+ */
 export function df19Loss(
   trials: number,
   alpha: number,
@@ -64,8 +81,15 @@ export function df19Loss(
   return (
     trials * (a / (2 - alpha)) * (Math.LN2 / 2) * v * v +
     logTerm / a +
-    trials * a * a * df19K(alpha, range, outputDimension)
+    trials * df19ThirdOrder(alpha, range, outputDimension)
   );
+}
+
+/** max((alpha - 1)^2 K1, ((alpha - 1)/(2 - alpha))^2 K2): the larger third-order term per trial (df19Loss). */
+export function df19ThirdOrder(alpha: number, range: number, outputDimension = EAT_OUTPUT_DIMENSION): number {
+  const a = alpha - 1;
+  const { k1, k2 } = df19KForms(alpha, range, outputDimension);
+  return Math.max(a * a * k1, (a / (2 - alpha)) ** 2 * k2);
 }
 
 /**
@@ -88,7 +112,8 @@ export function df19BestLoss(
   let x2 = lo + phi * (hi - lo);
   let f1 = at(x1);
   let f2 = at(x2);
-  for (let i = 0; i < 100; i++) {
+  // 0.618^70 of the range 31 is below 1e-13 in ln(alpha - 1)
+  for (let i = 0; i < 70; i++) {
     if (f1 < f2) {
       hi = x2;
       x2 = x1;
@@ -121,6 +146,7 @@ export function spotCheckEntropyDf19(
   epsSmooth: number,
   epsEA: number,
   outputDimension = EAT_OUTPUT_DIMENSION,
+  tangentSteps = 400,
 ): EatBound {
   if (!(gamma > 0 && gamma <= 1)) return NO_EAT_BOUND;
   const logTerm = 1 - 2 * Math.log2(epsSmooth * epsEA);
@@ -132,7 +158,7 @@ export function spotCheckEntropyDf19(
       // maximizeOverTangent subtracts v sqrt(n): pass the loss in that form
       return df19BestLoss(trials, variance, range, logTerm, outputDimension).lossBits / Math.sqrt(trials);
     },
-    400,
+    tangentSteps,
   );
 }
 
@@ -149,6 +175,35 @@ export const dupuisFawziSpotCheck: Bound = {
       entropyBits: eat ? eat.entropyBits : -Infinity,
       details: {
         formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text) with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - min over alpha of the loss, V^2 with Var(f) <= g'^2/gamma, d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
+        sEvaluated: thr,
+        ...(eat ? { eat } : {}),
+      },
+    };
+  },
+};
+
+/**
+ * DF19 with every trial a test round (gamma = 1, uniform settings): the
+ * spot-checking statement above at gamma = 1, evaluated beside ADFRV on
+ * every block (the registry certifies with the larger; both hold for the
+ * same event at the same errors).
+ */
+export const dupuisFawzi: Bound = {
+  name: 'dupuis-fawzi',
+  adversary: 'quantum',
+  assumptions: [DF19_ASSUMPTION],
+  modes: ['uniform'],
+  evaluate({ trials, sEstimate }: BlockStats, eps: EpsSplit): BoundEvaluation {
+    const thr = eatThresholdS(sEstimate);
+    const epsEA = eps.estimation / EAT_THRESHOLD_GRID_SIZE;
+    const eat =
+      thr === null
+        ? undefined
+        : spotCheckEntropyDf19(trials, omegaOfS(thr), 1, eps.smoothing, epsEA, EAT_OUTPUT_DIMENSION, 100);
+    return {
+      entropyBits: eat ? eat.entropyBits : -Infinity,
+      details: {
+        formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text), every trial a test round: n * f_t(omega_thr) - min over alpha of the loss, V^2 with Var(f) <= g'^2, d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
         sEvaluated: thr,
         ...(eat ? { eat } : {}),
       },

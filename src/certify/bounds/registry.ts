@@ -24,11 +24,11 @@ import {
   type PefRecord,
   type SettingsMode,
 } from './bound.ts';
-import { dupuisFawziSpotCheck } from './dupuis-fawzi.ts';
+import { dupuisFawzi, dupuisFawziSpotCheck } from './dupuis-fawzi.ts';
 import { pironioMassar } from './pironio-massar.ts';
 
 /** Every bound the certifier may use; each declares its adversary and settings modes. */
-export const BOUNDS: readonly Bound[] = [pironioMassar, adfrvEat, adfrvSpotCheck, dupuisFawziSpotCheck];
+export const BOUNDS: readonly Bound[] = [pironioMassar, adfrvEat, dupuisFawzi, adfrvSpotCheck, dupuisFawziSpotCheck];
 
 /** The bounds that hold against `adversary` for blocks drawn in `mode`, in registry order. */
 export function boundsFor(adversary: Adversary, mode: SettingsMode, bounds: readonly Bound[] = BOUNDS): Bound[] {
