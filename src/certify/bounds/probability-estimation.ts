@@ -127,7 +127,9 @@ export function pefEvaluation(stats: BlockStats, eps: EpsSplit, plan: PefPlan): 
   const kappa = eps.estimation / PEF_THRESHOLD_GRID_SIZE;
   const thresholdBits = j >= 1 ? j * step : 0;
   return {
-    entropyBits: j >= 1 ? pefEntropyBits(thresholdBits, design.beta, eps.smoothing, kappa) : -Infinity,
+    // at most 1 bit per trial: the extract stage's seed covers m <= n/2 (a lower bound is always sound)
+    entropyBits:
+      j >= 1 ? Math.min(stats.trials, pefEntropyBits(thresholdBits, design.beta, eps.smoothing, kappa)) : -Infinity,
     details: {
       formula: FORMULA,
       sEvaluated: null,
