@@ -26,7 +26,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the dashboard in headless Chromium (${CH
   let browser: Chromium;
   let context: BrowserContext;
   beforeAll(async () => {
-    h = await startHarness({ seed: 51, idle: true, listen: { keepAliveMs: 500 } });
+    h = await startHarness({ seed: 51, idle: true, poolBytes: 1 << 20, listen: { keepAliveMs: 500 } });
     browser = await launchChromium({ width: 1150, height: 1000 });
     context = browser.context;
   }, 120_000);

@@ -44,7 +44,7 @@ describe('a chip whose blocks are all refused (local hidden variables, S = 2)', 
 describe('a chip that faults mid-run (pump unlocked at 6 s of chip time: state FAULT, PROTOCOL 4 STATUS)', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ seed: 34, faults: { pumpUnlocked: true, atMs: 6000 } });
+    h = await startHarness({ seed: 34, poolBytes: 1 << 20, faults: { pumpUnlocked: true, atMs: 6000 } });
     await until(() => h.service.state === 'failed', 120_000, 'the service to stop producing');
   }, 180_000);
   afterAll(async () => h?.close());
