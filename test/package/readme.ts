@@ -36,7 +36,10 @@ export function indentedBlocks(): string[][] {
 }
 
 const usesChip = (line: string): boolean => /--simulate|fixtures\/|\.epqrec\b/.test(line);
-/** An epqrng line that talks to a real chip: a device command without --simulate, or `simulate --pty` (runs until killed). */
+/**
+ * An epqrng line that talks to a real chip: a device command without --simulate, or `simulate --pty` (runs until
+ * killed).
+ */
 const needsHardware = (line: string): boolean =>
   /^(npm install && )?(npx )?epqrng (list|simulate|stream|info|calibrate|record)\b/.test(line) &&
   !line.includes('--simulate');
