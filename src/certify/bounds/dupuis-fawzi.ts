@@ -22,6 +22,7 @@ import {
 } from '../bounds.ts';
 import { NO_EAT_BOUND } from './adfrv-spot-check.ts';
 import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
+import { goldenSectionMin } from '../golden.ts';
 
 /** The assumption a certificate that used the DF19 bound adds to its list (file comment: the transcription). */
 export const DF19_ASSUMPTION =
@@ -105,31 +106,9 @@ export function df19BestLoss(
   outputDimension = EAT_OUTPUT_DIMENSION,
 ): { alpha: number; lossBits: number } {
   const at = (x: number): number => df19Loss(trials, 1 + Math.exp(x), variance, range, logTerm, outputDimension);
-  const phi = (Math.sqrt(5) - 1) / 2;
-  let lo = Math.log(1e-14);
-  let hi = Math.log(0.5);
-  let x1 = hi - phi * (hi - lo);
-  let x2 = lo + phi * (hi - lo);
-  let f1 = at(x1);
-  let f2 = at(x2);
   // 0.618^70 of the range 31 is below 1e-13 in ln(alpha - 1)
-  for (let i = 0; i < 70; i++) {
-    if (f1 < f2) {
-      hi = x2;
-      x2 = x1;
-      f2 = f1;
-      x1 = hi - phi * (hi - lo);
-      f1 = at(x1);
-    } else {
-      lo = x1;
-      x1 = x2;
-      f1 = f2;
-      x2 = lo + phi * (hi - lo);
-      f2 = at(x2);
-    }
-  }
-  const x = f1 < f2 ? x1 : x2;
-  return { alpha: 1 + Math.exp(x), lossBits: Math.min(f1, f2) };
+  const best = goldenSectionMin(at, Math.log(1e-14), Math.log(0.5), 70);
+  return { alpha: 1 + Math.exp(best.x), lossBits: best.value };
 }
 
 /**

@@ -8,6 +8,7 @@
  * traded off over beta). The PEF is re-verified on every extreme point
  * (solver.ts pefInvalidReason) before it is returned.
  */
+import { goldenSectionMin } from '../golden.ts';
 import { type Behaviour, modelExtremePoints, type PefModel, UNIFORM_SETTINGS } from './model.ts';
 import { optimalPef, pefInvalidReason, withMargin, type PefSolution } from './solver.ts';
 
@@ -51,35 +52,19 @@ export function bestPef(
   gapBits: (beta: number) => number = () => 1e-10,
 ): { solution: PefSolution; score: number } {
   let start: Float64Array | undefined;
-  const solve = (x: number): { solution: PefSolution; score: number } => {
+  let best: { solution: PefSolution; score: number } | undefined;
+  const negScore = (x: number): number => {
     const beta = Math.exp(x);
     const solution = optimalPef(nu, points, beta, settings, { start, gapBits: gapBits(beta), maxIterations: 20_000 });
     start = solution.weights;
-    return { solution, score: score(solution.log2Rate, beta) };
+    const value = score(solution.log2Rate, beta);
+    if (best === undefined || value > best.score) best = { solution, score: value };
+    return -value;
   };
-  const phi = (Math.sqrt(5) - 1) / 2;
-  let lo = Math.log(BETA_MIN);
-  let hi = Math.log(BETA_MAX);
-  let x1 = hi - phi * (hi - lo);
-  let x2 = lo + phi * (hi - lo);
-  let f1 = solve(x1);
-  let f2 = solve(x2);
-  while (hi - lo > 0.01) {
-    if (f1.score > f2.score) {
-      hi = x2;
-      x2 = x1;
-      f2 = f1;
-      x1 = hi - phi * (hi - lo);
-      f1 = solve(x1);
-    } else {
-      lo = x1;
-      x1 = x2;
-      f1 = f2;
-      x2 = lo + phi * (hi - lo);
-      f2 = solve(x2);
-    }
-  }
-  return f1.score > f2.score ? f1 : f2;
+  // a bracket of ln(0.5/1e-5) = 10.8 shrunk to below 0.01: 15 steps
+  goldenSectionMin(negScore, Math.log(BETA_MIN), Math.log(BETA_MAX), 15);
+  if (best === undefined) throw new Error('no beta evaluated');
+  return best;
 }
 
 /**
