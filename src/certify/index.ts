@@ -44,6 +44,7 @@ export {
   eatEntropy,
   epsSplit,
   INPUT_BITS_PER_TRIAL,
+  MAX_OUTPUT_BITS_PER_TRIAL,
   outputBitsFor,
   pironioMinEntropy,
   sLowerBound,

@@ -1,6 +1,6 @@
 /**
  * `epqrng replay FILE [stream options]`: certifies a recorded session again,
- * through the same pipeline as the live run (src/output certifyEvents), so
+ * through the same pipeline as the live run (src/output/pipeline.ts), so
  * that with the same extractor seed it writes exactly the live run's bytes
  * and certificate lines.
  *
@@ -20,13 +20,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Device } from '../../device/index.ts';
 import { DeviceError, InputError, UsageError } from '../../errors.ts';
 import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
-import { seedBitsForBlock, type ExtractedBlock } from '../../extract/stream.ts';
-import {
-  certifiedStream,
-  certifyEvents,
-  type HostSettingsOptions,
-  type StreamProgress,
-} from '../../output/certified-stream.ts';
+import { certifiedStream, certifyEvents, type StreamProgress } from '../../output/certified-stream.ts';
+import { seedBitsForBlock } from '../../output/config.ts';
+import type { ChainedBlock } from '../../output/pipeline.ts';
 import type { RefusedBlock } from '../../certify/index.ts';
 import { openRecording } from '../../record/reader.ts';
 import type { RecordingHeader } from '../../record/format.ts';
@@ -34,13 +30,12 @@ import { createReplayBinding, EndOfRecordingError } from '../../record/replay-bi
 import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/replay.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
-import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
+import { parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
 import {
-  settingsSeedOption,
+  refusedEveryBlock,
   streamOptionSpecs,
   streamOptionsUsage,
   streamSettings,
-  testRateValue,
   type StreamSettings,
 } from '../stream-options.ts';
 import { parseArgs } from 'node:util';
@@ -61,14 +56,8 @@ else the stream defaults. The extractor seed must be the live run's to reproduce
 its bytes: --extractor-seed FILE, the seed embedded in the recording, or the
 seed file the recording names if it is here (checked by its SHA-256).`;
 
-export const replayOptionSpecs = {
-  ...streamOptionSpecs,
-  bytes: { type: 'string' },
-  out: { type: 'string' },
-  settings: { type: 'string' },
-  'settings-seed': { type: 'string' },
-  'test-rate': { type: 'string' },
-} as const;
+/** The same options as stream's (stream-options.ts), given here or taken from the recording. */
+export const replayOptionSpecs = streamOptionSpecs;
 
 export type ReplayKind = 'stream' | 'record' | 'raw';
 
@@ -76,20 +65,17 @@ export interface ReplayPlan {
   file: string;
   kind: ReplayKind;
   header: RecordingHeader | null;
+  /** The options translated; settings.pipeline.bytes is Infinity: until the recording ends. */
   settings: StreamSettings;
-  /** Bytes to deliver (Infinity: until the recording ends). */
-  bytes: number;
   seed: Uint8Array;
   /** Where the seed came from, and whether it is the recorded one. */
   seedNote: string;
   device: { serial: string; firmware: string };
-  /** Host-supplied settings (stream --settings host), as the live run had them. */
-  hostSettings?: HostSettingsOptions;
 }
 
 export interface ReplayHooks {
   onWarning?: (message: string) => void;
-  onCertificate?: (line: string, block: ExtractedBlock) => void;
+  onCertificate?: (line: string, block: ChainedBlock) => void;
   onRefused?: (block: RefusedBlock) => void;
 }
 
@@ -136,10 +122,11 @@ export async function planReplay(
   const merged: ParsedValues<typeof replayOptionSpecs> =
     kind === 'stream' ? { ...pick(recordedStreamValues(header!)), ...defined(values) } : { ...values };
   const settings = streamSettings(merged);
-  const bytes =
-    merged.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), merged.bytes);
-
-  const seedBits = seedBitsForBlock(settings.blockTrials);
+  if (settings.pipeline.hostSettings && kind !== 'stream')
+    throw new UsageError(
+      `--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`,
+    );
+  const seedBits = seedBitsForBlock(settings.pipeline.blockTrials);
   const recorded = header?.extractorSeed ?? null;
   let seed: Uint8Array;
   let seedNote: string;
@@ -198,31 +185,7 @@ export async function planReplay(
       ? { serial: info.serial, firmware: info.firmware.join('.') }
       : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
   }
-  const hostSettings = hostSettingsOf(merged);
-  if (hostSettings && kind !== 'stream')
-    throw new UsageError(
-      `--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`,
-    );
-  const plan: ReplayPlan = { file, kind, header, settings, bytes, seed, seedNote, device };
-  if (hostSettings) plan.hostSettings = hostSettings;
-  return plan;
-}
-
-/**
- * The host-settings options (as `stream` takes them): replaying a host-mode
- * run sends the same SETTINGS frames only with the live run's settings seed
- * (--settings-seed; a run drawn from the OS CSPRNG cannot be replayed: the
- * first SETTINGS frame diverges).
- */
-function hostSettingsOf(values: ParsedValues<typeof replayOptionSpecs>): HostSettingsOptions | undefined {
-  const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
-  if (source === 'internal') return undefined;
-  const opts: HostSettingsOptions = {};
-  if (values['test-rate'] !== undefined)
-    opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
-  // As stream reads it: a short file is bad input, not an internal error.
-  if (values['settings-seed'] !== undefined) opts.seed = settingsSeedOption(values['settings-seed']);
-  return opts;
+  return { file, kind, header, settings, seed, seedNote, device };
 }
 
 /** Whether the seed file hashes to `sha256` (as the bits the extractor reads, or as a whole file). */
@@ -264,23 +227,15 @@ export async function* replayBytes(
   hooks: ReplayHooks = {},
 ): AsyncGenerator<Uint8Array, StreamProgress | undefined, void> {
   const { onWarning, onCertificate, onRefused } = hooks;
-  const common = {
-    bytes: plan.bytes,
-    eps: plan.settings.eps,
-    adversary: plan.settings.adversary,
-    blockTrials: plan.settings.blockTrials,
-    maxConsecutiveRefused: plan.settings.maxConsecutiveRefused,
-    seed: plan.seed,
-    ...(onCertificate ? { onCertificate } : {}),
-    ...(onRefused ? { onRefused } : {}),
-  };
+  const delivery = { ...(onCertificate ? { onCertificate } : {}), ...(onRefused ? { onRefused } : {}) };
+  const options = { ...plan.settings.pipeline, seed: plan.seed };
   if (plan.kind === 'raw') {
-    return yield* certifyEvents(captureEvents(plan.file, { onWarning }), { ...common, device: plan.device });
+    return yield* certifyEvents(captureEvents(plan.file, { onWarning }), options, { device: plan.device }, delivery);
   }
   if (plan.kind === 'record') {
     const { events, session } = recordedRunEvents(plan.file, plan.header!.commandLine, { onWarning });
     try {
-      return yield* certifyEvents(events, { ...common, device: plan.device });
+      return yield* certifyEvents(events, options, { device: plan.device }, delivery);
     } catch (e) {
       throw session.divergence ?? e;
     }
@@ -297,10 +252,7 @@ export async function* replayBytes(
   let device: Device | undefined;
   try {
     device = await Device.open({ path: session.path, binding: session.binding as never });
-    return yield* certifiedStream(device, {
-      ...common,
-      ...(plan.hostSettings ? { hostSettings: plan.hostSettings } : {}),
-    });
+    return yield* certifiedStream(device, { ...options, ...delivery });
   } catch (e) {
     if (session.divergence) throw session.divergence;
     const ended = session.port?.atEnd && isEndOfRecording(e);
@@ -342,11 +294,15 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (values['settings-seed'] !== undefined) others.push({ option: '--settings-seed', path: values['settings-seed'] });
   const sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
   let blocksRefused = 0;
+  let blocksCertified = 0;
   try {
     await sink.pump(
       replayBytes(plan, {
         onWarning: warn,
-        onCertificate: sink.onCertificate,
+        onCertificate: (line) => {
+          blocksCertified++;
+          sink.onCertificate(line);
+        },
         onRefused: (b) => {
           blocksRefused++;
           io.stderr.write(`block ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
@@ -360,12 +316,14 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   io.stderr.write(
     `replayed ${plan.kind === 'raw' ? 'raw capture' : `${plan.kind} recording`} ${file}: ${bytesOut} certified bytes, ${blocksRefused} blocks refused (${plan.seedNote})\n`,
   );
+  // Every block seen refused is a refused certification (exit 1), whatever --max-refused and --bytes say.
+  refusedEveryBlock({ blocksPassed: blocksCertified, blocksFailed: blocksRefused });
   // --bytes given here is a request, as for stream: a recording that certifies fewer is not a success (exit 0
   // would let a script take the short --out for the whole).
-  if (values.bytes !== undefined && bytesOut < plan.bytes) {
+  if (values.bytes !== undefined && bytesOut < plan.settings.pipeline.bytes) {
     throw new InputError(
       'RECORDING_SHORT',
-      `${file} certifies ${bytesOut} bytes, fewer than the ${plan.bytes} asked for with --bytes`,
+      `${file} certifies ${bytesOut} bytes, fewer than the ${plan.settings.pipeline.bytes} asked for with --bytes`,
     );
   }
   return 0;

@@ -10,21 +10,15 @@ import type { Device, Run } from '../../device/index.ts';
 import { constants } from 'node:os';
 import { DeviceError, UsageError } from '../../errors.ts';
 import { resolveExtractorSeed } from '../../extract/index.ts';
-import { seedBitsForBlock } from '../../extract/stream.ts';
-import { certifiedStream, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
+import { certifiedStream, type StreamProgress } from '../../output/certified-stream.ts';
+import { seedBitsForBlock } from '../../output/config.ts';
 import { seedReference } from '../../record/session.ts';
 import type { CommandIo } from '../framework.ts';
-import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
+import { parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
-import {
-  settingsSeedOption,
-  streamOptionSpecs,
-  streamOptionsUsage,
-  streamSettings,
-  testRateValue,
-} from '../stream-options.ts';
+import { refusedEveryBlock, streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
 
 export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-extracted)';
 export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [--bytes N] [--out FILE|-]
@@ -50,16 +44,7 @@ ${streamOptionsUsage}
 
 ${deviceOptionsUsage}`;
 
-const specs = {
-  ...deviceOptionSpecs,
-  ...streamOptionSpecs,
-  bytes: { type: 'string' },
-  out: { type: 'string' },
-  settings: { type: 'string' },
-  'settings-seed': { type: 'string' },
-  'test-rate': { type: 'string' },
-  record: { type: 'string' },
-} as const;
+const specs = { ...deviceOptionSpecs, ...streamOptionSpecs, record: { type: 'string' } } as const;
 
 function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false): string {
   const bitsPerTrial = p.trials > 0 ? p.certifiedBits / p.trials : 0;
@@ -71,54 +56,20 @@ function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false)
     : line;
 }
 
-/** The host-settings options, or undefined for internal settings (one-line UsageError / InputError on a problem). */
-function hostSettingsOptions(values: {
-  settings?: string;
-  'settings-seed'?: string;
-  'test-rate'?: string;
-}): HostSettingsOptions | undefined {
-  const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
-  if (source === 'internal') {
-    const extra = (['settings-seed', 'test-rate'] as const).find((k) => values[k] !== undefined);
-    if (extra) throw new UsageError(`--${extra} needs --settings host`);
-    return undefined;
-  }
-  const opts: HostSettingsOptions = {};
-  if (values['test-rate'] !== undefined)
-    opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
-  if (values['settings-seed'] !== undefined) opts.seed = settingsSeedOption(values['settings-seed']);
-  return opts;
-}
-
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandLine(argv, specs);
   const selection = deviceSelection(values);
-  const wanted =
-    values.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), values.bytes);
   const outPath = validateOption('out', pathValue, values.out ?? '-');
-  const {
-    certsPath,
-    eps,
-    adversary,
-    blockTrials,
-    maxConsecutiveRefused,
-    extractorSeedFile: seedFile,
-  } = streamSettings(values);
+  const { certsPath, extractorSeedFile: seedFile, pipeline } = streamSettings(values);
+  const wanted = pipeline.bytes;
   if (outPath !== '-' && certsPath !== undefined && outPath === certsPath)
     throw new UsageError('--out and --certs must be different files');
-  const hostSettings = hostSettingsOptions(values);
-  const host = hostSettings !== undefined;
-  // spot-check.ts certifies against quantum side information (ADFRV/ARV EAT) only.
-  if (hostSettings?.testRate !== undefined && Number(hostSettings.testRate) < 1 && adversary === 'classical') {
-    throw new UsageError(
-      '--test-rate below 1 is certified against quantum side information only; drop --adversary classical',
-    );
-  }
+  const host = pipeline.hostSettings !== null;
 
   // The seed is read (or drawn) before the chip is touched: a bad seed file costs no run.
   const seed = resolveExtractorSeed({
     ...(seedFile !== undefined ? { file: seedFile } : {}),
-    seedBits: seedBitsForBlock(blockTrials),
+    seedBits: seedBitsForBlock(pipeline.blockTrials),
   });
   const recordPath = values.record === undefined ? undefined : validateOption('record', pathValue, values.record);
 
@@ -177,18 +128,13 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   process.once('SIGTERM', interrupt);
   try {
     const stream = certifiedStream(device, {
+      ...pipeline,
+      seed,
       onRun: (r) => {
         activeRun = r;
         // A signal that came while START was on its way stops the run now.
         if (interruptedBy) void r.stop().catch(() => undefined);
       },
-      bytes: wanted,
-      eps,
-      adversary,
-      blockTrials,
-      seed,
-      maxConsecutiveRefused,
-      ...(hostSettings ? { hostSettings } : {}),
       onCertificate: sink.onCertificate,
       onRefused: (b) => {
         if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
@@ -208,6 +154,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     }
   }
   if (io.isTTY && final) io.stderr.write(`${statusLine(final, (Date.now() - started) / 1000, host)}\n`);
+  // Every block seen refused is a refused certification (exit 1), whatever --max-refused and --bytes say.
+  if (final) refusedEveryBlock(final);
   // Fewer bytes than --bytes asked for is never a success: a script must not take a short output for the whole.
   const written = final?.bytes ?? 0;
   if (written < wanted) {

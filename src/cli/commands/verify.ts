@@ -14,7 +14,7 @@ import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { CertificationRefusedError, DeviceError, InputError, UsageError } from '../../errors.ts';
 import { canonicalJson } from '../../certify/index.ts';
-import type { ExtractedBlock } from '../../extract/stream.ts';
+import type { ChainedBlock } from '../../output/pipeline.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { planReplay, replayBytes, replayOptionSpecs } from './replay.ts';
@@ -108,9 +108,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     const plan = await planReplay(file, values, { requireRecordedSeed: true, onWarning: warn });
     let checked = 0;
     let outputOffset = 0;
-    let current: ExtractedBlock | undefined;
+    let current: ChainedBlock | undefined;
 
-    const checkCertificate = (line: string, block: ExtractedBlock): void => {
+    const checkCertificate = (line: string, block: ChainedBlock): void => {
       current = block;
       const i = checked++;
       const blockName = `block ${block.certificate.blockIndex}`;
