@@ -14,14 +14,12 @@
 import {
   EAT_OUTPUT_DIMENSION,
   EAT_THRESHOLD_GRID_SIZE,
-  eatThresholdS,
   maximizeOverTangent,
-  omegaOfS,
   type EatBound,
   type EpsSplit,
 } from '../bounds.ts';
 import { NO_EAT_BOUND } from './adfrv-spot-check.ts';
-import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
+import { eatAtThreshold, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
 
 /** The assumption a certificate that used the DF19 bound adds to its list (file comment: the transcription). */
 export const DF19_ASSUMPTION =
@@ -142,16 +140,10 @@ export const dupuisFawziSpotCheck: Bound = {
   assumptions: [DF19_ASSUMPTION],
   modes: ['spot-check'],
   evaluate({ trials, sEstimate, testRate: gamma }: BlockStats, eps: EpsSplit): BoundEvaluation {
-    const thr = eatThresholdS(sEstimate);
+    const formula = `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text) with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - min over alpha of the loss, V^2 with Var(f) <= g'^2/gamma, d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`;
     const epsEA = eps.estimation / EAT_THRESHOLD_GRID_SIZE;
-    const eat = thr === null ? undefined : spotCheckEntropyDf19(trials, omegaOfS(thr), gamma, eps.smoothing, epsEA);
-    return {
-      entropyBits: eat ? eat.entropyBits : -Infinity,
-      details: {
-        formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text) with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - min over alpha of the loss, V^2 with Var(f) <= g'^2/gamma, d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
-        sEvaluated: thr,
-        ...(eat ? { eat } : {}),
-      },
-    };
+    return eatAtThreshold(sEstimate, formula, (omegaThr) =>
+      spotCheckEntropyDf19(trials, omegaThr, gamma, eps.smoothing, epsEA),
+    );
   },
 };
