@@ -21,7 +21,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { SerialPortStream } from '@serialport/stream';
-import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type { BindingInterface } from '@serialport/bindings-interface';
 import { SerialPort } from 'serialport';
 import { encodeFrame } from '../protocol/encode.ts';
 import {
@@ -85,7 +85,6 @@ const ACK_STATUS_NAMES = Object.fromEntries(Object.entries(AckStatus).map(([k, v
   number,
   string
 >;
-const TYPE_NAMES = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k])) as Record<number, string>;
 
 /** How many ACK timeouts a command may wait while the link is busy with other frames. */
 const ACK_WAIT_CAP_FACTOR = 20;
@@ -716,7 +715,7 @@ export class Device extends EventEmitter {
       return;
     }
     // PROTOCOL 5 START: with a limit the chip stops by itself: last TRIALS, then a STATUS in state IDLE.
-    if (run && run.acknowledged && status.state === DeviceState.IDLE) run.end();
+    if (run?.acknowledged && status.state === DeviceState.IDLE) run.end();
   }
 
   // ---- link loss ----

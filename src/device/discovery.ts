@@ -8,7 +8,7 @@
  * one-line DeviceError that tells the user how to go on without discovery.
  */
 import { SerialPort } from 'serialport';
-import type { PortInfo } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type { PortInfo } from '@serialport/bindings-interface';
 import { DeviceError } from '../errors.ts';
 
 /** PROTOCOL 2: USB descriptors of an EPQ-1. */

@@ -17,13 +17,13 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const devices = await listDevices();
   if (values.json) {
     io.stdout.write(
-      JSON.stringify(
+      `${JSON.stringify(
         devices.map((d) => ({
           path: d.path,
           serialNumber: d.serialNumber ?? null,
           manufacturer: d.manufacturer ?? null,
         })),
-      ) + '\n',
+      )}\n`,
     );
     return 0;
   }
