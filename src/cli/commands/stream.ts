@@ -15,7 +15,13 @@ import { seedBitsForBlock } from '../../output/config.ts';
 import { seedReference } from '../../record/session.ts';
 import type { CommandIo } from '../framework.ts';
 import { parseCommandLine, pathValue, validateOption } from '../options.ts';
-import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
+import {
+  deviceOptionSpecs,
+  deviceOptionsUsage,
+  deviceSelection,
+  openDevice,
+  type DeviceSelection,
+} from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
 import { refusedEveryBlock, streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
@@ -82,20 +88,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (values['settings-seed'] !== undefined) others.push({ option: '--settings-seed', path: values['settings-seed'] });
   CertifiedSink.check(outPath, certsPath, others);
 
-  let device: Device;
-  let closeRecording: (() => void) | undefined;
-  if (recordPath !== undefined) {
-    const rec = await openRecordedDevice(selection, {
-      out: recordPath,
-      tool: 'stream',
-      commandLine: ['stream', ...argv],
-      extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
-    });
-    device = rec.device;
-    closeRecording = () => rec.recorder.close();
-  } else {
-    device = await openDevice(selection);
-  }
+  const { device, closeRecording } = await openStreamDevice(selection, recordPath, argv, seed, seedFile);
   let sink: CertifiedSink;
   try {
     sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
@@ -105,15 +98,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     throw e;
   }
 
-  const started = Date.now();
-  let lastStatus = 0;
-  const progress = (p: Readonly<StreamProgress>): void => {
-    if (!io.isTTY) return;
-    const now = Date.now();
-    if (now - lastStatus < 200) return;
-    lastStatus = now;
-    io.stderr.write(`\r\x1b[K${statusLine(p, (now - started) / 1000, host)}`);
-  };
+  const status = statusPrinter(io, host);
   let final: StreamProgress | undefined;
   // Ctrl-C or a kill ends the run the protocol's way (STOP, then its ACK:
   // PROTOCOL 5): the chip stops, every block certified so far is written,
@@ -139,13 +124,13 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       onRefused: (b) => {
         if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
       },
-      onProgress: progress,
+      onProgress: status.progress,
     });
     final = await sink.pump(stream);
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    if (io.isTTY && lastStatus > 0) io.stderr.write('\n');
+    status.endLine();
     try {
       await sink.close();
     } finally {
@@ -153,26 +138,73 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       closeRecording?.();
     }
   }
-  if (io.isTTY && final) io.stderr.write(`${statusLine(final, (Date.now() - started) / 1000, host)}\n`);
+  if (final) status.final(final);
+  return exitCode(io, final, wanted, interruptedBy);
+}
+
+/** The device, recorded to `recordPath` when given (the header names the extractor seed). */
+async function openStreamDevice(
+  selection: DeviceSelection,
+  recordPath: string | undefined,
+  argv: string[],
+  seed: Uint8Array,
+  seedFile: string | undefined,
+): Promise<{ device: Device; closeRecording?: () => void }> {
+  if (recordPath === undefined) return { device: await openDevice(selection) };
+  const rec = await openRecordedDevice(selection, {
+    out: recordPath,
+    tool: 'stream',
+    commandLine: ['stream', ...argv],
+    extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
+  });
+  return { device: rec.device, closeRecording: () => rec.recorder.close() };
+}
+
+/** The live status line on a terminal stderr (at most every 200 ms), its end, and the final line. */
+function statusPrinter(io: CommandIo, host: boolean) {
+  const started = Date.now();
+  let lastStatus = 0;
+  return {
+    progress: (p: Readonly<StreamProgress>): void => {
+      if (!io.isTTY) return;
+      const now = Date.now();
+      if (now - lastStatus < 200) return;
+      lastStatus = now;
+      io.stderr.write(`\r\x1b[K${statusLine(p, (now - started) / 1000, host)}`);
+    },
+    endLine: (): void => {
+      if (io.isTTY && lastStatus > 0) io.stderr.write('\n');
+    },
+    final: (p: Readonly<StreamProgress>): void => {
+      if (io.isTTY) io.stderr.write(`${statusLine(p, (Date.now() - started) / 1000, host)}\n`);
+    },
+  };
+}
+
+/** The exit code of a finished stream (throws the error kind that names it). */
+function exitCode(
+  io: CommandIo,
+  final: StreamProgress | undefined,
+  wanted: number,
+  interruptedBy: NodeJS.Signals | undefined,
+): number {
   // Every block seen refused is a refused certification (exit 1), whatever --max-refused and --bytes say.
   if (final) refusedEveryBlock(final);
   // Fewer bytes than --bytes asked for is never a success: a script must not take a short output for the whole.
   const written = final?.bytes ?? 0;
-  if (written < wanted) {
-    const asked = Number.isFinite(wanted) ? `of the ${wanted} asked for ` : '';
-    if (interruptedBy) {
-      // "until interrupted" (no --bytes) is a normal end; a cut --bytes output is not.
-      if (!Number.isFinite(wanted)) return 0;
-      io.stderr.write(
-        `epqrng: interrupted by ${interruptedBy}: ${written} certified bytes ${asked}written, each block with its certificate\n`,
-      );
-      return 128 + (constants.signals[interruptedBy] ?? 0);
-    }
-    // PROTOCOL 5: only STOP (sent by this host once enough is certified) or the chip itself ends a run.
-    throw new DeviceError(
-      'RUN_ENDED',
-      `the chip ended the run after ${written} certified bytes ${asked}(a STATUS in state IDLE that no STOP of this host asked for, PROTOCOL 5)`,
+  if (written >= wanted) return 0;
+  const asked = Number.isFinite(wanted) ? `of the ${wanted} asked for ` : '';
+  if (interruptedBy) {
+    // "until interrupted" (no --bytes) is a normal end; a cut --bytes output is not.
+    if (!Number.isFinite(wanted)) return 0;
+    io.stderr.write(
+      `epqrng: interrupted by ${interruptedBy}: ${written} certified bytes ${asked}written, each block with its certificate\n`,
     );
+    return 128 + (constants.signals[interruptedBy] ?? 0);
   }
-  return 0;
+  // PROTOCOL 5: only STOP (sent by this host once enough is certified) or the chip itself ends a run.
+  throw new DeviceError(
+    'RUN_ENDED',
+    `the chip ended the run after ${written} certified bytes ${asked}(a STATUS in state IDLE that no STOP of this host asked for, PROTOCOL 5)`,
+  );
 }
