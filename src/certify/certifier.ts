@@ -22,7 +22,7 @@
  */
 import type { RunEvent } from '../device/run.ts';
 import { CertificationRefusedError, DeviceError } from '../errors.ts';
-import { Fault, FrameType, TRIALS_FLAG } from '../protocol/types.ts';
+import { Fault, FrameType, TRIALS_FLAG, faultNames } from '../protocol/types.ts';
 import { TrialAccountant, type BlockTally } from './accounting.ts';
 import { failedChecks, type BlockTest } from './block-checks.ts';
 import { ADVERSARIES, type Adversary } from './bounds/bound.ts';
@@ -131,8 +131,6 @@ export interface CertifierStats {
   /** Host settings: random bits drawn for the settings of finished blocks. */
   settingBits: number;
 }
-
-const FAULT_NAMES: Array<[number, string]> = Object.entries(Fault).map(([name, bit]) => [bit, name]);
 
 /** Push-based certifier: feed RunEvent batches, get BlockResults. certifyRun wraps it. */
 export class Certifier {
@@ -384,7 +382,7 @@ export class Certifier {
       this.faultToBlock = -1;
       this.faultBits = 0;
     }
-    return FAULT_NAMES.filter(([bit]) => (faultBits & bit) !== 0).map(([, name]) => name);
+    return faultBits === 0 ? [] : faultNames(faultBits);
   }
 
   /** The health-test failures since the previous block ended (SP 800-90B 4.4), outcome a then b. */

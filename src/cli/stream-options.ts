@@ -12,27 +12,35 @@ import {
   DEFAULT_MAX_CONSECUTIVE_REFUSED,
   gammaOf,
   pipelineDefaults,
+  seedBitsForBlock,
   type HostSettingsOptions,
   type PipelineConfig,
 } from '../output/config.ts';
 import { testRateFraction } from '../output/host-settings.ts';
-import { integer, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
+import { parseNumber } from './numbers.ts';
+import { count, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
 
-/** Options every command that writes certified output or names an extractor seed takes (stream, replay, record). */
+/** Options every command that writes output and names an extractor seed takes (stream, replay, record). */
 export const outputOptionSpecs = {
-  out: { type: 'string' },
+  out: { type: 'string', short: 'o' },
   'extractor-seed': { type: 'string' },
 } as const satisfies OptionSpecs;
 
-/** The options of `stream` and `replay` (beyond the device selection), defined once. */
-export const streamOptionSpecs = {
-  ...outputOptionSpecs,
-  bytes: { type: 'string' },
+/** The certification options of every command that certifies (stream, replay, serve), defined once. */
+export const certifyOptionSpecs = {
   certs: { type: 'string' },
   eps: { type: 'string' },
   adversary: { type: 'string' },
   'block-trials': { type: 'string' },
+  'extractor-seed': { type: 'string' },
   'max-refused': { type: 'string' },
+} as const satisfies OptionSpecs;
+
+/** The options of `stream` and `replay` (beyond the device selection), defined once. */
+export const streamOptionSpecs = {
+  ...certifyOptionSpecs,
+  ...outputOptionSpecs,
+  bytes: { type: 'string', short: 'n' },
   settings: { type: 'string' },
   'settings-seed': { type: 'string' },
   'test-rate': { type: 'string' },
@@ -42,8 +50,20 @@ export const streamOptionsUsage = `  --certs FILE            one certificate per
   --eps E                 total error per block, e.g. 1e-20 or 2^-64 (default 2^-64)
   --adversary A           ${ADVERSARIES.map((a, i) => (i === 0 ? `${a} (default)` : a)).join(' or ')} side information
   --block-trials N        trials per block, 1000 to 2^28 (default ${DEFAULT_BLOCK_TRIALS})
-  --extractor-seed FILE   Toeplitz seed bits from FILE (default: fresh from the OS CSPRNG)
   --max-refused K         refused blocks in a row that end the run with exit 1 (default ${DEFAULT_MAX_CONSECUTIVE_REFUSED})`;
+
+/**
+ * --extractor-seed, with the size rule: the Toeplitz matrix of an n-bit input
+ * and m-bit output takes n + m - 1 seed bits (extract/seed.ts); a block of N
+ * trials is n = 2N input bits and at most m = N output bits, so 3N - 1 bits.
+ */
+export function extractorSeedUsage(defaultSource: string): string {
+  const bits = seedBitsForBlock(DEFAULT_BLOCK_TRIALS);
+  return `  --extractor-seed FILE   Toeplitz seed from FILE (default: ${defaultSource});
+                          it must hold n + m - 1 = 3 N - 1 bits for blocks of N trials
+                          (n = 2N input bits, m <= N output bits): ${bits.toLocaleString('en-US')} bits =
+                          ${Math.ceil(bits / 8).toLocaleString('en-US')} bytes at the default --block-trials 2^22 (more is ignored)`;
+}
 
 const EPS_MESSAGE = 'must be a probability in (0, 1), as a decimal (1e-20) or a power of two (2^-64)';
 
@@ -52,8 +72,8 @@ export const epsValue = z
   .string({ error: () => EPS_MESSAGE })
   .trim()
   .transform((s, ctx) => {
-    const pow = /^2\^(-\d+(\.\d+)?)$/.exec(s);
-    const v = pow ? 2 ** Number(pow[1]) : /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : NaN;
+    const r = parseNumber(s, { kind: 'real', min: 0, max: 1 });
+    const v = r.ok ? r.value : Number.NaN;
     if (!(v > 0 && v < 1)) {
       ctx.addIssue({ code: 'custom', message: EPS_MESSAGE });
       return z.NEVER;
@@ -91,13 +111,13 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
       adversary,
       ...(values.eps !== undefined ? { eps: validateOption('eps', epsValue, values.eps) } : {}),
       ...(values['block-trials'] !== undefined
-        ? { blockTrials: validateOption('block-trials', integer(1000, 2 ** 28), values['block-trials']) }
+        ? { blockTrials: validateOption('block-trials', count(1000, 2 ** 28), values['block-trials']) }
         : {}),
       ...(values['max-refused'] !== undefined
-        ? { maxConsecutiveRefused: validateOption('max-refused', integer(1, 1_000_000), values['max-refused']) }
+        ? { maxConsecutiveRefused: validateOption('max-refused', count(1, 1_000_000), values['max-refused']) }
         : {}),
       ...(values.bytes !== undefined
-        ? { bytes: validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), values.bytes) }
+        ? { bytes: validateOption('bytes', count(1, Number.MAX_SAFE_INTEGER), values.bytes) }
         : {}),
       ...(hostSettings ? { hostSettings } : {}),
     }),

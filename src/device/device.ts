@@ -21,7 +21,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { SerialPortStream } from '@serialport/stream';
-import type { BindingInterface } from '@serialport/bindings-interface';
+import type { BindingInterface } from '../serialport-types.ts';
 import { SerialPort } from 'serialport';
 import { encodeFrame } from '../protocol/encode.ts';
 import {
@@ -31,6 +31,7 @@ import {
   FATAL_FAULTS,
   FrameType,
   MAX_SETTINGS_PER_FRAME,
+  faultNames,
   type AckFrame,
   type CountsFrame,
   type DeviceFrame,
@@ -45,25 +46,7 @@ import { withHangupDetection } from './hangup.ts';
 import { createLinkScanner, type InvalidFrameReport, type LinkScanner } from './link.ts';
 import { DeviceSeqTracker, Run, RunEventAssembler, type RunOptions } from './run.ts';
 
-/** PROTOCOL 4 STATUS: fault bit names, by bit. */
-export const FAULT_NAMES: readonly string[] = [
-  'PUMP_UNLOCKED',
-  'TEMPERATURE',
-  'DETECTOR_LATCHED',
-  'OVERFLOW',
-  'SETTINGS_STARVED',
-  'UNCALIBRATED',
-  'SELF_TEST',
-];
-
-/** The names of the set bits of a STATUS faults field. */
-export function faultNames(faults: number): string[] {
-  const names: string[] = [];
-  for (let bit = 0; bit < 32; bit++) {
-    if (faults & (1 << bit)) names.push(FAULT_NAMES[bit] ?? `bit${bit}`);
-  }
-  return names;
-}
+export { FAULT_NAMES, faultNames } from '../protocol/types.ts';
 
 /** A STATUS reported a fatal fault (PROTOCOL 4 STATUS: the chip is in state FAULT until RESET). */
 export class DeviceFaultError extends DeviceError {

@@ -38,8 +38,8 @@ describe('a run that refused every block exits 1', () => {
         const rep = await cli('replay', file, ...CERT_OPTS, '--max-refused', '100', ...bytes, '--out', out);
         expect(rep.code, rep.stderr).toBe(1);
         expect(rep.stderr).toMatch(/2 blocks refused/);
-        expect(rep.stderr.trim().split('\n').at(-1)).toBe(
-          'epqrng: certification refused for every block (2 of 2): nothing certified',
+        expect(rep.stderr.trim().split('\n').at(-1)).toMatch(
+          /^epqrng: certification refused every block of .* \(2 of 2\); block 1: /,
         );
         expect(readFileSync(out).length).toBe(0);
       }

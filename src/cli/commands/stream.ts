@@ -13,6 +13,8 @@ import { resolveExtractorSeed } from '../../extract/index.ts';
 import { certifiedStream, type StreamProgress } from '../../output/certified-stream.ts';
 import { seedBitsForBlock } from '../../output/config.ts';
 import { seedReference } from '../../record/session.ts';
+import { SessionLedger } from '../../record/ending.ts';
+import type { SessionEnd } from '../../record/format.ts';
 import type { CommandIo } from '../framework.ts';
 import { parseCommandLine, pathValue, validateOption } from '../options.ts';
 import {
@@ -23,16 +25,23 @@ import {
   type DeviceSelection,
 } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
-import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
-import { refusedEveryBlock, streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
+import { CertifiedSink, type NamedPath, refuseTerminal } from '../certified-sink.ts';
+import {
+  extractorSeedUsage,
+  refusedEveryBlock,
+  streamOptionSpecs,
+  streamOptionsUsage,
+  streamSettings,
+} from '../stream-options.ts';
 
-export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-extracted)';
-export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [--bytes N] [--out FILE|-]
+export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [-n N] [-o FILE|-]
                      [--certs FILE] [--eps E] [--adversary quantum|classical] [--block-trials N]
                      [--extractor-seed FILE] [--record FILE] [--max-refused K]
                      [--settings internal|host] [--settings-seed FILE] [--test-rate GAMMA]
-  --bytes N               stop after N certified bytes (default: until interrupted)
-  --out FILE|-            where the bytes go (default -: stdout)
+  -n, --bytes N           stop after N certified bytes (default: until interrupted);
+                          1K = 1024, 1KB = 1000, 1M, 1MB, 1G, ..., 1e6, 2^20
+  -o, --out FILE|-        where the bytes go (default -: stdout; refused on a terminal)
+  --force-tty             write the raw bytes to stdout even when it is a terminal
   --record FILE           record the session (both directions of the link) for replay and verify
   --settings S            internal (default): the chip's own generator picks x, y (trusted);
                           host: the host picks every x, y and checks the chip's echo of each
@@ -47,10 +56,16 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
                           certified bits exceed the setting bits from about 1.09e8 trials per
                           block (--block-trials 108707840); see README
 ${streamOptionsUsage}
+${extractorSeedUsage('fresh from the OS CSPRNG')}
 
 ${deviceOptionsUsage}`;
 
-const specs = { ...deviceOptionSpecs, ...streamOptionSpecs, record: { type: 'string' } } as const;
+const specs = {
+  ...deviceOptionSpecs,
+  ...streamOptionSpecs,
+  'force-tty': { type: 'boolean' },
+  record: { type: 'string' },
+} as const;
 
 function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false): string {
   const bitsPerTrial = p.trials > 0 ? p.certifiedBits / p.trials : 0;
@@ -66,6 +81,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandLine(argv, specs);
   const selection = deviceSelection(values);
   const outPath = validateOption('out', pathValue, values.out ?? '-');
+  refuseTerminal(outPath, io.stdoutIsTTY, values['force-tty']);
   const { certsPath, extractorSeedFile: seedFile, pipeline } = streamSettings(values);
   const wanted = pipeline.bytes;
   if (outPath !== '-' && certsPath !== undefined && outPath === certsPath)
@@ -111,22 +127,32 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   };
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
+  // The recording's end record says how the session ended and what it delivered (verify checks up to there).
+  const ledger = new SessionLedger();
+  let failure: unknown;
   try {
     const stream = certifiedStream(device, {
       ...pipeline,
       seed,
       onRun: (r) => {
+        ledger.onRun();
         activeRun = r;
         // A signal that came while START was on its way stops the run now.
         if (interruptedBy) void r.stop().catch(() => undefined);
       },
-      onCertificate: sink.onCertificate,
+      onCertificate: (line) => {
+        ledger.onCertificate(line);
+        sink.onCertificate(line);
+      },
       onRefused: (b) => {
         if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
       },
       onProgress: status.progress,
     });
     final = await sink.pump(stream);
+  } catch (e) {
+    failure = e;
+    throw e;
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
@@ -135,7 +161,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       await sink.close();
     } finally {
       await device.close();
-      closeRecording?.();
+      closeRecording?.(ledger.end({ wanted, written: sink.bytes, interruptedBy, error: failure }));
     }
   }
   if (final) status.final(final);
@@ -149,7 +175,7 @@ async function openStreamDevice(
   argv: string[],
   seed: Uint8Array,
   seedFile: string | undefined,
-): Promise<{ device: Device; closeRecording?: () => void }> {
+): Promise<{ device: Device; closeRecording?: (session?: SessionEnd) => void }> {
   if (recordPath === undefined) return { device: await openDevice(selection) };
   const rec = await openRecordedDevice(selection, {
     out: recordPath,
@@ -157,7 +183,7 @@ async function openStreamDevice(
     commandLine: ['stream', ...argv],
     extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
   });
-  return { device: rec.device, closeRecording: () => rec.recorder.close() };
+  return { device: rec.device, closeRecording: (session) => rec.recorder.close(session) };
 }
 
 /** The live status line on a terminal stderr (at most every 200 ms), its end, and the final line. */
