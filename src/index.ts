@@ -12,8 +12,7 @@
  * that keeps failing throws CertificationRefusedError.
  */
 import { makePlan, calibrate as runCalibration, type CalibrationProfile } from './calibrate/index.ts';
-import { parseCertificateLine, type Certificate, type RefusedBlock } from './certify/index.ts';
-import { DEFAULT_BLOCK_TRIALS } from './certify/index.ts';
+import { parseCertificateLine, type Adversary, type Certificate, type RefusedBlock } from './certify/index.ts';
 import type { CommandIo } from './cli/framework.ts';
 import { openDevice, type DeviceSelection } from './cli/device-options.ts';
 import { planReplay, replayBytes } from './cli/commands/replay.ts';
@@ -21,7 +20,7 @@ import { run as recordCommand } from './cli/commands/record.ts';
 import { run as verifyCommand } from './cli/commands/verify.ts';
 import type { Device as LinkDevice, Run } from './device/index.ts';
 import { randomSeed } from './extract/index.ts';
-import { seedBitsForBlock } from './output/config.ts';
+import { pipelineDefaults, seedBitsForBlock } from './output/config.ts';
 import { certifiedStream } from './output/certified-stream.ts';
 
 export { certificateSchema, parseCertificateLine, type Certificate } from './certify/index.ts';
@@ -57,7 +56,7 @@ export interface CertifiedBytesOptions {
   bytes?: number;
   /** Total error per block (default 2^-64). */
   eps?: number;
-  adversary?: 'quantum' | 'classical';
+  adversary?: Adversary;
   /** Trials per block (default 2^22). */
   blockTrials?: number;
   /** Toeplitz seed, n + m - 1 = 3 blockTrials - 1 bits at least (default: fresh from the OS CSPRNG). */
@@ -117,7 +116,8 @@ export class Device {
    * loop early (break, return, an error) stops the chip with STOP/ACK.
    */
   certifiedBytes(opts: CertifiedBytesOptions = {}): AsyncGenerator<CertifiedBlock, void, void> {
-    const blockTrials = opts.blockTrials ?? DEFAULT_BLOCK_TRIALS;
+    // The pipeline's own default block size (output/config.ts), so the seed fits it.
+    const { blockTrials } = pipelineDefaults(opts.blockTrials !== undefined ? { blockTrials: opts.blockTrials } : {});
     const seed = opts.extractorSeed ?? randomSeed(seedBitsForBlock(blockTrials));
     return withCertificates((onCertificate) =>
       certifiedStream(this.link, {
@@ -159,7 +159,7 @@ export class Device {
 /** Options of replay and verify, as `epqrng replay` / `verify` take them (the recorded ones when not given). */
 export interface ReplayOptions {
   bytes?: number;
-  adversary?: 'quantum' | 'classical';
+  adversary?: Adversary;
   /** The live run's extractor seed file (default: the one the recording embeds or names). */
   extractorSeedFile?: string;
   eps?: number;
