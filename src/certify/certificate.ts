@@ -56,6 +56,26 @@ export const certificateDraftSchema = z.object({
   settingsSource: z.enum(['internal', 'host']),
   assumptions: z.array(z.string().min(1)).min(1),
   /**
+   * Probability estimation only (optional, so certificates of the other
+   * bounds are unchanged): the PEF the block was certified with, fixed
+   * before its data, and the threshold reached (pef-bound.ts).
+   */
+  pef: z
+    .object({
+      model: z.enum(['ns-tsirelson', 'ns']),
+      /** F(a,b|x,y) at index 8x+4y+2a+b. */
+      factors: z.array(z.number().nonnegative()).length(16),
+      beta: z.number().positive(),
+      /** Where the PEF was designed from (a prior behaviour or an earlier block's frequencies). */
+      origin: z.string().min(1),
+      /** Sum over the block's trials of log2 F (a large negative number when a trial was lost). */
+      log2Product: z.number(),
+      /** The grid threshold on log2(prod F)/beta reached, bits, and the number of thresholds. */
+      thresholdBits: z.number().nonnegative(),
+      thresholds: z.number().int().positive(),
+    })
+    .optional(),
+  /**
    * Host settings only (issue 6; optional, so version-1 certificates without
    * it stay valid): how the host chose x, y and what the echo check saw.
    */
@@ -132,11 +152,11 @@ export type Certificate = z.infer<typeof certificateSchema>;
  */
 export function assumptionsFor(
   settingsSource: 'internal' | 'host',
-  bound: Pick<Bound, 'adversary' | 'assumptions'>,
+  bound: Pick<Bound, 'adversary' | 'assumptions' | 'adversaryAssumption'>,
 ): string[] {
   return [
     'the devices obey quantum theory',
-    ADVERSARY_ASSUMPTION[bound.adversary],
+    bound.adversaryAssumption ?? ADVERSARY_ASSUMPTION[bound.adversary],
     'no signalling between stations A and B within a trial (chip shielding; not checkable by the host)',
     'settings unknown to the source when a pair is emitted',
     settingsSource === 'internal'

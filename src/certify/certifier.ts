@@ -26,7 +26,10 @@ import { Fault, FrameType, TRIALS_FLAG, faultNames } from '../protocol/types.ts'
 import { TrialAccountant, type BlockTally } from './accounting.ts';
 import { failedChecks, type BlockTest } from './block-checks.ts';
 import { ADVERSARIES, type Adversary } from './bounds/bound.ts';
-import { certifyBlockBound, missingBoundReason, type BlockBound } from './bounds/registry.ts';
+import { BOUNDS, certifyBlockBound, missingBoundReason, type BlockBound } from './bounds/registry.ts';
+import { PefPlanner, probabilityEstimationBound } from './bounds/probability-estimation.ts';
+import type { Bound } from './bounds/bound.ts';
+import type { Behaviour } from './pef/model.ts';
 import { assumptionsFor, CERTIFICATE_VERSION, type CertificateDraft } from './certificate.ts';
 import { estimateFromHistogram, type ChshEstimate } from './estimate.ts';
 import { OutcomeHealthTests, type HealthCounters, type HealthOptions } from './health.ts';
@@ -45,6 +48,17 @@ export interface CertifyOptions {
   eps?: number;
   /** Side information of the adversary (default 'quantum'). */
   adversary?: Adversary;
+  /**
+   * The bound for adversary 'classical' (default 'pironio-massar'):
+   * 'pef' certifies by probability estimation (bounds/probability-estimation.ts),
+   * each block's PEF designed before its data from `pefPrior` (first block)
+   * or the previous block's S-hat.
+   */
+  classicalBound?: 'pironio-massar' | 'pef';
+  /** The design behaviour of the first block's PEF and where it comes from (default: the symmetric one at S = 2.4). */
+  pefPrior?: { behaviour: Behaviour; origin: string };
+  /** false: every block uses the prior's PEF (a chip known in advance); default true: designed from the previous block. */
+  pefAdapt?: boolean;
   /** The device, as its INFO frame names it (firmware 'major.minor.patch'). */
   device: { serial: string; firmware: string };
   /** Where x, y come from (default 'internal'); TRIALS frames must agree (PROTOCOL 4 TRIALS: HOST_SETTINGS). */
@@ -172,6 +186,8 @@ export class Certifier {
     settingBits: 0,
   };
   readonly hostSettings?: SettingsLedger;
+  /** The bounds this run may certify with (bounds/registry.ts BOUNDS, or the run's probability-estimation bound). */
+  private readonly bounds: readonly Bound[] = BOUNDS;
   private readonly extractorSeedBits?: number;
   private readonly recycleInputs: boolean;
   /** Echo tallies of the blocks being filled, by block index. */
@@ -200,6 +216,9 @@ export class Certifier {
     hostSettings,
     extractorSeedBits,
     recycleInputs = false,
+    classicalBound = 'pironio-massar',
+    pefPrior,
+    pefAdapt = true,
   }: CertifyOptions) {
     if (!(eps > 0 && eps < 1)) throw new RangeError('"eps" must be in (0, 1)');
     if (!ADVERSARIES.includes(adversary)) throw new RangeError(`"adversary" must be ${ADVERSARIES.join(' or ')}`);
@@ -223,6 +242,13 @@ export class Certifier {
     const missing = missingBoundReason(adversary, rate ? rate.numerator / rate.denominator : 1);
     if (missing !== null) throw new RangeError(missing);
     this.hostSettings = hostSettings;
+    if (classicalBound !== 'pironio-massar' && classicalBound !== 'pef')
+      throw new RangeError('"classicalBound" must be pironio-massar or pef');
+    if (classicalBound === 'pef' && adversary !== 'classical')
+      throw new RangeError('"classicalBound" pef needs adversary classical');
+    // Probability estimation replaces the registry's classical bounds for this run (its PEF plan is per run).
+    if (classicalBound === 'pef')
+      this.bounds = [probabilityEstimationBound(new PefPlanner(blockTrials, eps, pefPrior, pefAdapt))];
     this.extractorSeedBits = extractorSeedBits;
     this.recycleInputs = recycleInputs;
     const tests = new OutcomeHealthTests(health);
@@ -382,7 +408,7 @@ export class Certifier {
       this.faultToBlock = -1;
       this.faultBits = 0;
     }
-    return faultBits === 0 ? [] : faultNames(faultBits);
+    return faultNames(faultBits);
   }
 
   /** The health-test failures since the previous block ended (SP 800-90B 4.4), outcome a then b. */
@@ -406,9 +432,17 @@ export class Certifier {
     // Spot-checking: S from the won test rounds over all trials (spot-check.ts); else the uniform-settings estimate.
     if (rate && echo) est.sEstimate = spotCheckSEstimate(t.trials, echo.testWins, gamma);
     const bound = certifyBlockBound(
-      { trials: t.trials, sEstimate: est.sEstimate, testRate: gamma },
+      {
+        trials: t.trials,
+        sEstimate: est.sEstimate,
+        testRate: gamma,
+        counts: est.counts,
+        lostTrials: lost,
+        blockIndex: t.index,
+      },
       this.eps,
       this.adversary,
+      this.bounds,
     );
     const failed = failedChecks({
       tally: t,
@@ -478,6 +512,7 @@ export class Certifier {
       binning: BINNING,
       settingsSource: this.settingsSource,
       assumptions: assumptionsFor(this.settingsSource, bound.used),
+      ...(bound.pef ? { pef: bound.pef } : {}),
     };
   }
 

@@ -31,6 +31,7 @@ export const certifyOptionSpecs = {
   certs: { type: 'string' },
   eps: { type: 'string' },
   adversary: { type: 'string' },
+  'classical-bound': { type: 'string' },
   'block-trials': { type: 'string' },
   'extractor-seed': { type: 'string' },
   'max-refused': { type: 'string' },
@@ -49,6 +50,7 @@ export const streamOptionSpecs = {
 export const streamOptionsUsage = `  --certs FILE            one certificate per certified block, JSON lines (a hash chain)
   --eps E                 total error per block, e.g. 1e-20 or 2^-64 (default 2^-64)
   --adversary A           ${ADVERSARIES.map((a, i) => (i === 0 ? `${a} (default)` : a)).join(' or ')} side information
+  --classical-bound B     with --adversary classical: pironio-massar (default) or pef (probability estimation)
   --block-trials N        trials per block, 1000 to 2^28 (default ${DEFAULT_BLOCK_TRIALS})
   --max-refused K         refused blocks in a row that end the run with exit 1 (default ${DEFAULT_MAX_CONSECUTIVE_REFUSED})`;
 
@@ -106,9 +108,17 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
       `--test-rate below 1 is certified against ${held.join(' or ')} side information only; drop --adversary ${adversary}`,
     );
   }
+  const classicalBound = validateOption(
+    'classical-bound',
+    oneOf(['pironio-massar', 'pef'] as const),
+    values['classical-bound'] ?? 'pironio-massar',
+  );
+  if (classicalBound === 'pef' && adversary !== 'classical')
+    throw new UsageError('--classical-bound pef needs --adversary classical');
   const s: StreamSettings = {
     pipeline: pipelineDefaults({
       adversary,
+      classicalBound,
       ...(values.eps !== undefined ? { eps: validateOption('eps', epsValue, values.eps) } : {}),
       ...(values['block-trials'] !== undefined
         ? { blockTrials: validateOption('block-trials', count(1000, 2 ** 28), values['block-trials']) }

@@ -46,6 +46,8 @@ export interface PipelineOptions {
   eps?: number;
   /** Side information the certificates hold against (default 'quantum'). */
   adversary?: Adversary;
+  /** With the classical adversary: the Pironio-Massar bound (default) or probability estimation ('pef'). */
+  classicalBound?: 'pironio-massar' | 'pef';
   /** Largest share of lost trials a block may hold (default 0.01). */
   maxLostShare?: number;
   /** Stop after this many bytes (the last block's output is cut to fit); default unlimited. */
@@ -67,6 +69,7 @@ export interface PipelineConfig {
   blockTrials: number;
   eps: number;
   adversary: Adversary;
+  classicalBound: 'pironio-massar' | 'pef';
   maxLostShare: number;
   bytes: number;
   maxConsecutiveRefused: number;
@@ -105,6 +108,7 @@ export function pipelineDefaults(o: Omit<PipelineOptions, 'seed'>): Omit<Pipelin
     blockTrials: o.blockTrials ?? DEFAULT_BLOCK_TRIALS,
     eps: o.eps ?? DEFAULT_EPS,
     adversary: o.adversary ?? 'quantum',
+    classicalBound: o.classicalBound ?? 'pironio-massar',
     maxLostShare: o.maxLostShare ?? DEFAULT_MAX_LOST_SHARE,
     bytes: o.bytes ?? Infinity,
     maxConsecutiveRefused: o.maxConsecutiveRefused ?? DEFAULT_MAX_CONSECUTIVE_REFUSED,

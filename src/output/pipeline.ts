@@ -64,6 +64,7 @@ export function certifyStage(
     blockTrials: config.blockTrials,
     eps: config.eps,
     adversary: config.adversary,
+    classicalBound: config.classicalBound,
     maxLostShare: config.maxLostShare,
     device: source.device,
     settingsSource: source.settingsSource ?? 'internal',

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ADVERSARIES, ADVERSARY_ASSUMPTION, settingsModeOf, type Bound } from '../../src/certify/bounds/bound.ts';
+import { adfrvEat } from '../../src/certify/bounds/adfrv-eat.ts';
 import { DF19_ASSUMPTION } from '../../src/certify/bounds/dupuis-fawzi.ts';
 import { BOUNDS, boundsFor, certifyBlockBound, missingBoundReason } from '../../src/certify/bounds/registry.ts';
 import { assumptionsFor } from '../../src/certify/certificate.ts';
@@ -97,6 +98,22 @@ describe('bound registry', () => {
     expect(b.entropyBits).toBe(5e5);
     expect(
       certifyBlockBound({ trials: 1e6, sEstimate: 2.4, testRate: 1 }, EPS, 'quantum', [...BOUNDS, generous]).used.name,
-    ).toBe('adfrv-eat');
+    ).toMatch(/^(adfrv-eat|dupuis-fawzi)$/);
+  });
+});
+
+describe('Dupuis-Fawzi at gamma = 1 beside ADFRV (uniform settings, quantum)', () => {
+  it('is evaluated on every uniform-settings quantum block, and certifies more than ADFRV at 2^22 trials, S = 2.43', () => {
+    const names = boundsFor('quantum', 'uniform').map((b) => b.name);
+    expect(names).toEqual(['adfrv-eat', 'dupuis-fawzi']);
+    const stats = { trials: 2 ** 22, sEstimate: 2.43, testRate: 1 };
+    const best = certifyBlockBound(stats, 2 ** -64, 'quantum');
+    const adfrv = certifyBlockBound(stats, 2 ** -64, 'quantum', [adfrvEat]);
+    expect(best.used.name).toBe('dupuis-fawzi');
+    expect(best.outputBits).toBeGreaterThan(1.25 * adfrv.outputBits);
+    // 2^20 trials: ADFRV alone certifies about 0.02 bit/trial, DF19 more than 0.1
+    expect(certifyBlockBound({ ...stats, trials: 2 ** 20 }, 2 ** -64, 'quantum').outputBits / 2 ** 20).toBeGreaterThan(
+      0.1,
+    );
   });
 });

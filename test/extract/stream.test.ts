@@ -10,7 +10,7 @@ import { runEventsFromBytes } from '../../src/device/run.ts';
 import { inputBitsForBlock, resolvePipelineConfig, seedBitsForBlock } from '../../src/output/config.ts';
 import { pipelineBlocks, type PipelineResult } from '../../src/output/pipeline.ts';
 import { chunkLayout } from '../../src/extract/chunked.ts';
-import { goodFftSize } from '../../src/extract/fft.ts';
+import { goodFftSize } from '../../src/extract/fft/fft.ts';
 import { randomSeed } from '../../src/extract/index.ts';
 
 const BLOCK_TRIALS = 2 ** 20;

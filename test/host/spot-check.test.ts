@@ -127,7 +127,7 @@ describe('spot-checking EAT bound', () => {
     }
   });
 
-  it('DF19 loss: the transcribed terms, K the larger of its two published forms, alpha from a search no worse than a dense grid', () => {
+  it('DF19 loss: the transcribed terms, the larger of the two K_alpha terms with their own prefactors, alpha from a search no worse than a dense grid', () => {
     const n = 1e8,
       variance = 4300,
       range = 6.5,
@@ -144,7 +144,10 @@ describe('spot-checking EAT bound', () => {
       2 ** (beta * (4 + range)) *
       Math.log(2 ** (4 + range) + Math.E ** 2) ** 3;
     expect(df19K(alpha, range)).toBeCloseTo(Math.max(k1, k2), 9);
-    const want = n * beta * (Math.LN2 / 2) * v * v + logTerm / (alpha - 1) + n * (alpha - 1) ** 2 * Math.max(k1, k2);
+    // third order: the larger of (alpha - 1)^2 K1 and ((alpha - 1)/(2 - alpha))^2 K2 (the larger loss)
+    const third = Math.max((alpha - 1) ** 2 * k1, beta ** 2 * k2);
+    expect(third).toBeGreaterThanOrEqual((alpha - 1) ** 2 * k2);
+    const want = n * beta * (Math.LN2 / 2) * v * v + logTerm / (alpha - 1) + n * third;
     expect(df19Loss(n, alpha, variance, range, logTerm)).toBeCloseTo(want, 6);
     const best = df19BestLoss(n, variance, range, logTerm);
     expect(best.lossBits).toBeCloseTo(df19Loss(n, best.alpha, variance, range, logTerm), 6);

@@ -8,6 +8,7 @@
  * disagree. How to add a bound: docs/bounds.md.
  */
 import { eatThresholdS, omegaOfS, type EatBound, type EpsSplit } from '../bounds.ts';
+import type { PefModel } from '../pef/model.ts';
 
 /** The side information a bound holds against, the one list every option and schema reads. */
 export const ADVERSARIES = ['quantum', 'classical'] as const;
@@ -29,6 +30,12 @@ export interface BlockStats {
   sEstimate: number;
   /** gamma: the probability of a test round (1: every trial is one). */
   testRate: number;
+  /** N(a,b|x,y) at index 8x+4y+2a+b (bounds that read the full statistics: probability estimation). */
+  counts?: readonly number[];
+  /** Trials of the block without a record. */
+  lostTrials?: number;
+  /** The block's index in the run. */
+  blockIndex?: number;
 }
 
 export interface BoundDetails {
@@ -38,6 +45,8 @@ export interface BoundDetails {
   sEvaluated: number | null;
   /** Tangent point and terms of an entropy-accumulation bound. */
   eat?: EatBound;
+  /** The PEF a probability-estimation bound used, for the certificate. */
+  pef?: PefRecord;
 }
 
 export interface BoundEvaluation {
@@ -51,6 +60,8 @@ export interface Bound {
   readonly name: string;
   /** The side information the bound holds against: the certificate's `adversary`. */
   readonly adversary: Adversary;
+  /** Its own statement of the adversary model, when not ADVERSARY_ASSUMPTION's (which names another bound). */
+  readonly adversaryAssumption?: string;
   /** Assumptions the bound adds to the certificate's list, beyond those of its adversary model. */
   readonly assumptions: readonly string[];
   /** The settings modes the bound is proved for. */
@@ -87,4 +98,18 @@ export function eatAtThreshold(
     entropyBits: eat ? eat.entropyBits : -Infinity,
     details: { formula, sEvaluated: thr, ...(eat ? { eat } : {}) },
   };
+}
+
+/** The certificate's record of the PEF certification of a block. */
+export interface PefRecord {
+  model: PefModel;
+  /** F(a,b|x,y) at index 8x+4y+2a+b. */
+  factors: number[];
+  beta: number;
+  origin: string;
+  /** sum over the block's trials of log2 F. */
+  log2Product: number;
+  /** The grid threshold L_j used (bits), and the grid size. */
+  thresholdBits: number;
+  thresholds: number;
 }

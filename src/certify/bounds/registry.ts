@@ -16,12 +16,19 @@ import {
 } from '../bounds.ts';
 import { adfrvEat } from './adfrv-eat.ts';
 import { adfrvSpotCheck } from './adfrv-spot-check.ts';
-import { settingsModeOf, type Adversary, type BlockStats, type Bound, type SettingsMode } from './bound.ts';
-import { dupuisFawziSpotCheck } from './dupuis-fawzi.ts';
+import {
+  settingsModeOf,
+  type Adversary,
+  type BlockStats,
+  type Bound,
+  type PefRecord,
+  type SettingsMode,
+} from './bound.ts';
+import { dupuisFawzi, dupuisFawziSpotCheck } from './dupuis-fawzi.ts';
 import { pironioMassar } from './pironio-massar.ts';
 
 /** Every bound the certifier may use; each declares its adversary and settings modes. */
-export const BOUNDS: readonly Bound[] = [pironioMassar, adfrvEat, adfrvSpotCheck, dupuisFawziSpotCheck];
+export const BOUNDS: readonly Bound[] = [pironioMassar, adfrvEat, dupuisFawzi, adfrvSpotCheck, dupuisFawziSpotCheck];
 
 /** The bounds that hold against `adversary` for blocks drawn in `mode`, in registry order. */
 export function boundsFor(adversary: Adversary, mode: SettingsMode, bounds: readonly Bound[] = BOUNDS): Bound[] {
@@ -55,6 +62,8 @@ export interface BlockBound {
   bound: string;
   /** Entropy-accumulation details, when the bound is one. */
   eat?: EatBound;
+  /** The PEF used, when the bound is probability estimation. */
+  pef?: PefRecord;
 }
 
 /**
@@ -91,6 +100,7 @@ export function certifyBlockBound(
     inputBits,
     bound: best.ev.details.formula,
     ...(best.ev.details.eat ? { eat: best.ev.details.eat } : {}),
+    ...(best.ev.details.pef ? { pef: best.ev.details.pef } : {}),
   };
 }
 
