@@ -17,6 +17,7 @@ describe('resolvePipelineConfig', () => {
       blockTrials: DEFAULT_BLOCK_TRIALS,
       eps: DEFAULT_EPS,
       adversary: 'quantum',
+      classicalBound: 'pironio-massar',
       maxLostShare: DEFAULT_MAX_LOST_SHARE,
       bytes: Infinity,
       maxConsecutiveRefused: DEFAULT_MAX_CONSECUTIVE_REFUSED,
