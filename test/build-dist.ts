@@ -26,5 +26,4 @@ export default function setup(): void {
   if (existsSync(stamp) && statSync(stamp).mtimeMs >= sources) return;
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
-  execFileSync(process.execPath, [join(root, 'bin', 'copy-assets.js')], { cwd: root, stdio: 'inherit' });
 }

@@ -5,7 +5,7 @@
  * FAULT; then nothing it measures is to be trusted).
  */
 import { DeviceError } from '../errors.ts';
-import { DeviceState, FATAL_FAULTS, type CountsFrame, type StatusFrame } from '../protocol/types.ts';
+import { DeviceState, FATAL_FAULTS, faultNames, type CountsFrame, type StatusFrame } from '../protocol/types.ts';
 import type { CalibrationPort } from './port.ts';
 import type { StepName } from './plan.ts';
 import { addRecord, emptyTally, type TrialTally } from './tally.ts';
@@ -13,21 +13,9 @@ import { addRecord, emptyTally, type TrialTally } from './tally.ts';
 /** PROTOCOL 1: the source runs at 1,000,000 trials/s by default. */
 export const DEFAULT_TRIAL_RATE_PER_S = 1_000_000;
 
-const FAULT_BIT_NAMES = [
-  'PUMP_UNLOCKED',
-  'TEMPERATURE',
-  'DETECTOR_LATCHED',
-  'OVERFLOW',
-  'SETTINGS_STARVED',
-  'UNCALIBRATED',
-  'SELF_TEST',
-];
-
 /** Names of the set bits of a STATUS faults field (PROTOCOL 4 STATUS). */
 export function describeFaults(faults: number): string {
-  const names: string[] = [];
-  for (let bit = 0; bit < 32; bit++) if (faults & (1 << bit)) names.push(FAULT_BIT_NAMES[bit] ?? `bit ${bit}`);
-  return names.join(', ') || 'none';
+  return faultNames(faults).join(', ') || 'none';
 }
 
 /** Progress of the current step: points done of total, and the chip time it has spent so far. */

@@ -735,6 +735,7 @@ function genTopLoad(r: number): Body {
   return b;
 }
 
+/** conj(rho^k) = twc[k >> FINE] twf[k & (2^FINE - 1)]: bits of k in the fine table (README.md, simd.ts). */
 export const TWIDDLE_FINE_BITS = 11;
 
 /**
