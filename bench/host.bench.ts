@@ -23,7 +23,7 @@ import { binaryEntropy } from '../src/certify/bounds.ts';
 import { SettingsLedger } from '../src/certify/echo.ts';
 import { minNetGainBlockTrials } from '../src/certify/spot-check.ts';
 import { randomSeed } from '../src/extract/index.ts';
-import { seedBitsForBlock } from '../src/extract/stream.ts';
+import { seedBitsForBlock } from '../src/output/config.ts';
 import { certifiedStream, type StreamProgress } from '../src/output/certified-stream.ts';
 import { CsprngSource, SettingsDraw, testRateFraction } from '../src/output/host-settings.ts';
 import { createSimulatedPort } from '../src/simulator/index.ts';

@@ -14,7 +14,7 @@ import { Agent, request } from 'node:http';
 import type { Figure } from './run.ts';
 import { Device } from '../src/device/index.ts';
 import { randomSeed } from '../src/extract/index.ts';
-import { seedBitsForBlock } from '../src/extract/stream.ts';
+import { seedBitsForBlock } from '../src/output/config.ts';
 import { DEFAULT_BLOCK_TRIALS, type Certificate } from '../src/certify/index.ts';
 import { createSimulatedPort } from '../src/simulator/index.ts';
 import { certifiedBlocks, EntropyService, listen, type CertifiedBlock } from '../src/serve/index.ts';

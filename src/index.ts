@@ -14,8 +14,7 @@
  * that keeps failing throws CertificationRefusedError.
  */
 import { makePlan, calibrate as runCalibration, type CalibrationProfile } from './calibrate/index.ts';
-import { parseCertificateLine, type Certificate, type RefusedBlock } from './certify/index.ts';
-import { DEFAULT_BLOCK_TRIALS } from './certify/index.ts';
+import { parseCertificateLine, type Adversary, type Certificate, type RefusedBlock } from './certify/index.ts';
 import type { CommandIo } from './cli/framework.ts';
 import { openDevice, type DeviceSelection } from './cli/device-options.ts';
 import { planReplay, replayBytes } from './cli/commands/replay.ts';
@@ -23,7 +22,7 @@ import { run as recordCommand } from './cli/commands/record.ts';
 import { run as verifyCommand } from './cli/commands/verify.ts';
 import type { Device as LinkDevice, Run } from './device/index.ts';
 import { randomSeed } from './extract/index.ts';
-import { seedBitsForBlock } from './extract/stream.ts';
+import { pipelineDefaults, seedBitsForBlock } from './output/config.ts';
 import { certifiedStream } from './output/certified-stream.ts';
 import { createHandler, type EntropyHandler } from './serve/http.ts';
 import { EntropyService } from './serve/service.ts';
@@ -64,7 +63,7 @@ export interface CertifiedBytesOptions {
   bytes?: number;
   /** Total error per block (default 2^-64). */
   eps?: number;
-  adversary?: 'quantum' | 'classical';
+  adversary?: Adversary;
   /** Trials per block (default 2^22). */
   blockTrials?: number;
   /** Toeplitz seed, n + m - 1 = 3 blockTrials - 1 bits at least (default: fresh from the OS CSPRNG). */
@@ -135,7 +134,8 @@ export class Device {
    * loop early (break, return, an error) stops the chip with STOP/ACK.
    */
   certifiedBytes(opts: CertifiedBytesOptions = {}): AsyncGenerator<CertifiedBlock, void, void> {
-    const blockTrials = opts.blockTrials ?? DEFAULT_BLOCK_TRIALS;
+    // The pipeline's own default block size (output/config.ts), so the seed fits it.
+    const { blockTrials } = pipelineDefaults(opts.blockTrials !== undefined ? { blockTrials: opts.blockTrials } : {});
     const seed = opts.extractorSeed ?? randomSeed(seedBitsForBlock(blockTrials));
     return withCertificates((onCertificate) =>
       certifiedStream(this.link, {
@@ -163,7 +163,7 @@ export class Device {
    * only once `writeCertificate` (if given) has resolved for its line.
    */
   entropyService(opts: EntropyServiceOptions = {}): { service: EntropyService; handler: EntropyHandler } {
-    const blockTrials = opts.blockTrials ?? DEFAULT_BLOCK_TRIALS;
+    const { blockTrials } = pipelineDefaults(opts.blockTrials !== undefined ? { blockTrials: opts.blockTrials } : {});
     const service = new EntropyService(this.link, {
       pipeline: {
         blockTrials,
@@ -199,7 +199,7 @@ export class Device {
 /** Options of replay and verify, as `epqrng replay` / `verify` take them (the recorded ones when not given). */
 export interface ReplayOptions {
   bytes?: number;
-  adversary?: 'quantum' | 'classical';
+  adversary?: Adversary;
   /** The live run's extractor seed file (default: the one the recording embeds or names). */
   extractorSeedFile?: string;
   eps?: number;

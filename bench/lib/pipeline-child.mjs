@@ -2,7 +2,7 @@
  * One measurement of the whole certified pipeline over an in-memory capture,
  * in its own process so that its peak RSS is its own:
  *   decode (FrameSync) -> run events -> account, estimate, bound, health
- *   (certifyRun) -> Toeplitz extraction -> bytes (certifyEvents)
+ *   (certifyRun) -> Toeplitz extraction -> bytes (certifyEvents, src/output/pipeline.ts)
  *
  *   node bench/lib/pipeline-child.mjs <blocks> [--max-fft N]    prints one JSON line
  *   node bench/lib/pipeline-child.mjs --capture <blocks> FILE   writes the capture only
@@ -67,7 +67,7 @@ if (args[0] === '--capture') {
   const { runEventsFromBytes } = await import('../../dist/device/run.js');
   const { certifyEvents } = await import('../../dist/output/certified-stream.js');
   const { randomSeed } = await import('../../dist/extract/index.js');
-  const { seedBitsForBlock } = await import('../../dist/extract/stream.js');
+  const { seedBitsForBlock } = await import('../../dist/output/config.js');
 
   function* chunks() {
     for (let i = 0; i < capture.length; i += 65536) yield capture.subarray(i, Math.min(capture.length, i + 65536));
@@ -79,11 +79,11 @@ if (args[0] === '--capture') {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let bytesOut = 0;
-  const stream = certifyEvents(runEventsFromBytes(chunks()), {
-    seed,
-    device: { serial: 'EPQ1-BENCH000', firmware: '1.0.3' },
-    ...(maxFftSize ? { maxFftSize } : {}),
-  });
+  const stream = certifyEvents(
+    runEventsFromBytes(chunks()),
+    { seed, ...(maxFftSize ? { maxFftSize } : {}) },
+    { device: { serial: 'EPQ1-BENCH000', firmware: '1.0.3' } },
+  );
   for await (const b of stream) bytesOut += b.length;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);

@@ -215,3 +215,5 @@ export function outputBitsFor(entropyBits: number, epsExtraction: number): numbe
 
 /** Extractor input bits per trial: certifyRun hashes both outcome bits, a then b (CertifiedBlock.input). */
 export const INPUT_BITS_PER_TRIAL = 2;
+/** The largest entropy any bound certifies per trial: Pironio's H_min and the EAT rate are at most 1 bit (at S = 2 sqrt 2). */
+export const MAX_OUTPUT_BITS_PER_TRIAL = 1;

@@ -3,7 +3,7 @@
  * tests, certificates. Data flows protocol -> device -> certify ->
  * extract; this stage imports only device (the RunEvent type) and protocol.
  *
- * Contract for the extract stage: certifyRun(run, opts) yields, per block of
+ * Contract for the pipeline (src/output/pipeline.ts): certifyRun(run, opts) yields, per block of
  * `blockTrials` trial indices and in order, either
  *   { ok: true, draft, input, inputBits, outputBits }: hash `input` (inputBits
  *     bits, LSB first) to `outputBits` bits with the Toeplitz extractor and
@@ -44,6 +44,7 @@ export {
   eatEntropy,
   epsSplit,
   INPUT_BITS_PER_TRIAL,
+  MAX_OUTPUT_BITS_PER_TRIAL,
   outputBitsFor,
   pironioMinEntropy,
   sLowerBound,

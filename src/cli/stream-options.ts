@@ -3,18 +3,31 @@
  * replay` (a recording): the same names, defaults and checks, so a replay
  * given the live run's options reproduces its bytes and certificates.
  */
-import { z } from 'zod';
-import type { Adversary } from '../certify/index.ts';
-import { DEFAULT_BLOCK_TRIALS, DEFAULT_EPS } from '../certify/index.ts';
 import { readFileSync } from 'node:fs';
-import { InputError, UsageError } from '../errors.ts';
-import { seedBitsForBlock } from '../extract/stream.ts';
-import { DEFAULT_MAX_CONSECUTIVE_REFUSED } from '../output/certified-stream.ts';
+import { z } from 'zod';
+import { ADVERSARIES, BOUNDS, DEFAULT_BLOCK_TRIALS, missingBoundReason, settingsModeOf } from '../certify/index.ts';
+import { CertificationRefusedError, InputError, UsageError } from '../errors.ts';
+import type { StreamProgress } from '../output/certified-stream.ts';
+import {
+  DEFAULT_MAX_CONSECUTIVE_REFUSED,
+  gammaOf,
+  pipelineDefaults,
+  seedBitsForBlock,
+  type HostSettingsOptions,
+  type PipelineConfig,
+} from '../output/config.ts';
 import { testRateFraction } from '../output/host-settings.ts';
 import { parseNumber } from './numbers.ts';
 import { count, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
 
-export const streamOptionSpecs = {
+/** Options every command that writes output and names an extractor seed takes (stream, replay, record). */
+export const outputOptionSpecs = {
+  out: { type: 'string', short: 'o' },
+  'extractor-seed': { type: 'string' },
+} as const satisfies OptionSpecs;
+
+/** The certification options of every command that certifies (stream, replay, serve), defined once. */
+export const certifyOptionSpecs = {
   certs: { type: 'string' },
   eps: { type: 'string' },
   adversary: { type: 'string' },
@@ -24,9 +37,19 @@ export const streamOptionSpecs = {
   'max-refused': { type: 'string' },
 } as const satisfies OptionSpecs;
 
+/** The options of `stream` and `replay` (beyond the device selection), defined once. */
+export const streamOptionSpecs = {
+  ...certifyOptionSpecs,
+  ...outputOptionSpecs,
+  bytes: { type: 'string', short: 'n' },
+  settings: { type: 'string' },
+  'settings-seed': { type: 'string' },
+  'test-rate': { type: 'string' },
+} as const satisfies OptionSpecs;
+
 export const streamOptionsUsage = `  --certs FILE            one certificate per certified block, JSON lines (a hash chain)
   --eps E                 total error per block, e.g. 1e-20 or 2^-64 (default 2^-64)
-  --adversary A           quantum (default) or classical side information
+  --adversary A           ${ADVERSARIES.map((a, i) => (i === 0 ? `${a} (default)` : a)).join(' or ')} side information
   --classical-bound B     with --adversary classical: pironio-massar (default) or pef (probability estimation)
   --block-trials N        trials per block, 1000 to 2^28 (default ${DEFAULT_BLOCK_TRIALS})
   --max-refused K         refused blocks in a row that end the run with exit 1 (default ${DEFAULT_MAX_CONSECUTIVE_REFUSED})`;
@@ -62,39 +85,78 @@ export const epsValue = z
 
 export interface StreamSettings {
   certsPath?: string;
-  eps: number;
-  adversary: Adversary;
-  classicalBound: 'pironio-massar' | 'pef';
-  blockTrials: number;
-  maxConsecutiveRefused: number;
   extractorSeedFile?: string;
+  /** The pipeline's configuration but the extractor seed (output/config.ts pipelineDefaults). */
+  pipeline: Omit<PipelineConfig, 'seed'>;
 }
 
-/** Validates the shared options (one-line UsageError naming the option on any problem). */
+/**
+ * Translates the shared options into the pipeline's configuration (one-line
+ * UsageError naming the option on any problem; InputError for an unreadable
+ * settings seed). The defaults are the pipeline's own (pipelineDefaults).
+ */
 export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): StreamSettings {
-  const s: StreamSettings = {
-    eps: values.eps === undefined ? DEFAULT_EPS : validateOption('eps', epsValue, values.eps),
-    adversary: validateOption('adversary', oneOf(['quantum', 'classical'] as const), values.adversary ?? 'quantum'),
-    classicalBound: validateOption(
-      'classical-bound',
-      oneOf(['pironio-massar', 'pef'] as const),
-      values['classical-bound'] ?? 'pironio-massar',
-    ),
-    blockTrials:
-      values['block-trials'] === undefined
-        ? DEFAULT_BLOCK_TRIALS
-        : validateOption('block-trials', count(1000, 2 ** 28), values['block-trials']),
-    maxConsecutiveRefused:
-      values['max-refused'] === undefined
-        ? DEFAULT_MAX_CONSECUTIVE_REFUSED
-        : validateOption('max-refused', count(1, 1_000_000), values['max-refused']),
-  };
-  if (s.classicalBound === 'pef' && s.adversary !== 'classical')
+  const adversary = validateOption('adversary', oneOf(ADVERSARIES), values.adversary ?? 'quantum');
+  const hostSettings = hostSettingsOptions(values);
+  const gamma = gammaOf(hostSettings?.testRate === undefined ? undefined : testRateFraction(hostSettings.testRate));
+  const missing = missingBoundReason(adversary, gamma);
+  if (missing !== null) {
+    // No registered bound holds for this adversary with these settings (certify/bounds/registry.ts).
+    if (settingsModeOf(gamma) === 'uniform') throw new UsageError(`--adversary ${adversary}: ${missing}`);
+    const held = [...new Set(BOUNDS.filter((b) => b.modes.includes('spot-check')).map((b) => b.adversary))];
+    throw new UsageError(
+      `--test-rate below 1 is certified against ${held.join(' or ')} side information only; drop --adversary ${adversary}`,
+    );
+  }
+  const classicalBound = validateOption(
+    'classical-bound',
+    oneOf(['pironio-massar', 'pef'] as const),
+    values['classical-bound'] ?? 'pironio-massar',
+  );
+  if (classicalBound === 'pef' && adversary !== 'classical')
     throw new UsageError('--classical-bound pef needs --adversary classical');
+  const s: StreamSettings = {
+    pipeline: pipelineDefaults({
+      adversary,
+      classicalBound,
+      ...(values.eps !== undefined ? { eps: validateOption('eps', epsValue, values.eps) } : {}),
+      ...(values['block-trials'] !== undefined
+        ? { blockTrials: validateOption('block-trials', count(1000, 2 ** 28), values['block-trials']) }
+        : {}),
+      ...(values['max-refused'] !== undefined
+        ? { maxConsecutiveRefused: validateOption('max-refused', count(1, 1_000_000), values['max-refused']) }
+        : {}),
+      ...(values.bytes !== undefined
+        ? { bytes: validateOption('bytes', count(1, Number.MAX_SAFE_INTEGER), values.bytes) }
+        : {}),
+      ...(hostSettings ? { hostSettings } : {}),
+    }),
+  };
   if (values.certs !== undefined) s.certsPath = validateOption('certs', pathValue, values.certs);
   if (values['extractor-seed'] !== undefined)
     s.extractorSeedFile = validateOption('extractor-seed', pathValue, values['extractor-seed']);
   return s;
+}
+
+/**
+ * --settings, --settings-seed, --test-rate: the host-settings options, or
+ * undefined for the chip's internal settings (one-line UsageError /
+ * InputError on a problem).
+ */
+function hostSettingsOptions(
+  values: ParsedValues<typeof streamOptionSpecs>,
+): (HostSettingsOptions & { testRate?: string }) | undefined {
+  const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
+  if (source === 'internal') {
+    const extra = (['settings-seed', 'test-rate'] as const).find((k) => values[k] !== undefined);
+    if (extra) throw new UsageError(`--${extra} needs --settings host`);
+    return undefined;
+  }
+  const opts: HostSettingsOptions & { testRate?: string } = {};
+  if (values['test-rate'] !== undefined)
+    opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
+  if (values['settings-seed'] !== undefined) opts.seed = settingsSeedOption(values['settings-seed']);
+  return opts;
 }
 
 const TEST_RATE_MESSAGE = 'must be a decimal in (0, 1] with at most 6 digits after the point, e.g. 0.01';
@@ -133,4 +195,17 @@ export function settingsSeedOption(raw: string): Uint8Array {
       `settings seed file ${path} is too short: 128 bits needed, ${seed.length * 8} bits found`,
     );
   return seed;
+}
+
+/**
+ * A run that saw blocks and refused every one is a refused certification
+ * (exit 1), whatever --max-refused and --bytes say: exit 0 would let a script
+ * take an empty output for a certified one.
+ */
+export function refusedEveryBlock(p: Readonly<Pick<StreamProgress, 'blocksPassed' | 'blocksFailed'>>): void {
+  if (p.blocksFailed > 0 && p.blocksPassed === 0)
+    throw new CertificationRefusedError(
+      'REFUSED_ALL',
+      `certification refused for every block (${p.blocksFailed} of ${p.blocksFailed}): nothing certified`,
+    );
 }

@@ -1,24 +1,26 @@
 /**
- * Certified bytes for users (issue 3 scope 8): the top of the data flow.
+ * Certified bytes for users: the top of the data flow.
  *
- *   device.start() --> extractRun (certify + Toeplitz) --> bytes, certificates
+ *   device.start() --> pipelineBlocks (certify, hash, chain: pipeline.ts) --> bytes, certificates
  *
  * Fail closed: a refused block writes nothing; when certification keeps
  * failing (`maxConsecutiveRefused` blocks in a row, default 3) the stream
  * ends with a CertificationRefusedError naming the cause. Lost trials,
  * GAPs and faults are decided by the certify stage; this stage only counts.
  *
- * The same `certifyEvents` drives `epqrng stream` (live) and `epqrng replay`
+ * The same delivery drives `epqrng stream` (live) and `epqrng replay`
  * (a recording), so a replay with the same seed reproduces the live bytes
- * and certificate lines exactly.
+ * and certificate lines exactly. Both take one PipelineConfig (config.ts).
  */
 import type { Device, Run, RunEvent } from '../device/index.ts';
 import { CertificationRefusedError } from '../errors.ts';
-import { extractRun, type ExtractedBlock, type ExtractOptions } from '../extract/stream.ts';
-import { DEFAULT_BLOCK_TRIALS, type RefusedBlock } from '../certify/index.ts';
-import { ChaChaSource, CsprngSource, HostSettingsFeeder, SettingsDraw, testRateFraction } from './host-settings.ts';
+import type { RefusedBlock } from '../certify/index.ts';
+import { resolvePipelineConfig, type PipelineConfig, type PipelineOptions } from './config.ts';
+import { ChaChaSource, CsprngSource, HostSettingsFeeder, SettingsDraw } from './host-settings.ts';
+import { pipelineBlocks, type ChainedBlock, type RunSource } from './pipeline.ts';
 
-export const DEFAULT_MAX_CONSECUTIVE_REFUSED = 3;
+export { DEFAULT_MAX_CONSECUTIVE_REFUSED, type HostSettingsOptions } from './config.ts';
+export type { ChainedBlock, RunSource } from './pipeline.ts';
 
 export interface StreamProgress {
   blocksPassed: number;
@@ -42,13 +44,10 @@ export interface StreamProgress {
   resumedFrames: number;
 }
 
-export interface CertifyEventsOptions extends ExtractOptions {
-  /** Stop after this many bytes (the last block's output is cut to fit); default unlimited. */
-  bytes?: number;
-  /** Refused blocks in a row that end the stream with CertificationRefusedError (default 3). */
-  maxConsecutiveRefused?: number;
+/** What a consumer hears of the delivery. */
+export interface DeliveryHooks {
   /** Each certified block: its certificate line (before its bytes are yielded). */
-  onCertificate?: (line: string, block: ExtractedBlock) => void;
+  onCertificate?: (line: string, block: ChainedBlock) => void;
   /** Each refused block. */
   onRefused?: (block: RefusedBlock) => void;
   /** After every finished block. */
@@ -62,37 +61,29 @@ export interface CertifyEventsOptions extends ExtractOptions {
   onEnough?: () => void;
 }
 
+/**
+ * Certified bytes from any source of run events (a live run or a recording):
+ * `options` resolved by resolvePipelineConfig (its `hostSettings`, how a live
+ * run draws settings, does not apply: `source.hostSettings` is the ledger of
+ * what was sent). Ending the iteration early (break, or `bytes` reached)
+ * returns the source iterator, which for a live Run stops the chip (STOP then its ACK).
+ */
+export function certifyEvents(
+  events: AsyncIterable<RunEvent[]>,
+  options: PipelineOptions,
+  source: RunSource,
+  hooks: DeliveryHooks = {},
+): AsyncGenerator<Uint8Array, StreamProgress, void> {
+  return deliver(events, resolvePipelineConfig(options), source, hooks);
+}
+
 /** One line: how many blocks failed and the certify stage's reason for the last one (which names the remedy). */
 function refusalMessage(block: RefusedBlock, consecutive: number): string {
   return `certification refused for ${consecutive} block(s) in a row; block ${block.blockIndex}: ${block.reason}`;
 }
 
-/**
- * Certified bytes from any source of run events (a live run or a recording).
- * Ending the iteration early (break, or `bytes` reached) returns the source
- * iterator, which for a live Run stops the chip (STOP then its ACK).
- */
-export async function* certifyEvents(
-  events: AsyncIterable<RunEvent[]>,
-  opts: CertifyEventsOptions,
-): AsyncGenerator<Uint8Array, StreamProgress, void> {
-  const {
-    bytes: wanted = Infinity,
-    maxConsecutiveRefused = DEFAULT_MAX_CONSECUTIVE_REFUSED,
-    onCertificate,
-    onRefused,
-    onProgress,
-    onEnough,
-    ...extract
-  } = opts;
-  if (!(wanted >= 0)) throw new RangeError('"bytes" must be a non-negative number');
-  if (!(Number.isInteger(maxConsecutiveRefused) && maxConsecutiveRefused >= 1))
-    throw new RangeError('"maxConsecutiveRefused" must be an integer >= 1');
-  // PROTOCOL 6: host settings certify only with the echo check, which needs what was sent (the ledger); without it
-  // every certificate would still state "echoed by the chip and checked trial by trial".
-  if (extract.settingsSource === 'host' && !extract.hostSettings)
-    throw new RangeError('"settingsSource" host needs "hostSettings" (the ledger the echo check reads)');
-  const p: StreamProgress = {
+function newProgress(): StreamProgress {
+  return {
     blocksPassed: 0,
     blocksFailed: 0,
     bytes: 0,
@@ -105,48 +96,74 @@ export async function* certifyEvents(
     netGainBits: 0,
     resumedFrames: 0,
   };
+}
+
+/** Counts a refused block into the progress. */
+function countRefused(p: StreamProgress, r: RefusedBlock): void {
+  p.blocksFailed++;
+  p.trials += r.trialRange.count;
+  p.lostTrials += r.lostTrials;
+  p.sEstimate = r.sEstimate;
+  p.sLowerBound = r.sLowerBound;
+  if (r.settingBits !== undefined) {
+    p.settingBits += r.settingBits;
+    p.netGainBits -= r.settingBits;
+  }
+  p.resumedFrames += r.resumedFrames ?? 0;
+}
+
+/** Counts a certified block into the progress. */
+function countCertified(p: StreamProgress, r: ChainedBlock): void {
+  const c = r.certificate;
+  p.blocksPassed++;
+  p.trials += c.trialRange.count;
+  p.lostTrials += c.lostTrials.total;
+  p.certifiedBits += c.outputBits;
+  p.sEstimate = c.sEstimate;
+  p.sLowerBound = c.sLowerBound;
+  if (c.accounting) {
+    p.settingBits = c.accounting.run.settingBits;
+    p.netGainBits = c.accounting.run.netGainBits;
+  }
+  if (c.hostSettings) p.resumedFrames += c.hostSettings.resumedFrames;
+}
+
+/** The delivery stage: the pipeline's blocks to bytes, cut at `bytes`, ended by too many refusals in a row. */
+async function* deliver(
+  events: AsyncIterable<RunEvent[]>,
+  config: PipelineConfig,
+  source: RunSource,
+  hooks: DeliveryHooks,
+): AsyncGenerator<Uint8Array, StreamProgress, void> {
+  const { onCertificate, onRefused, onProgress, onEnough } = hooks;
+  const wanted = config.bytes;
+  // PROTOCOL 6: host settings certify only with the echo check, which needs what was sent (the ledger); without it
+  // every certificate would still state "echoed by the chip and checked trial by trial".
+  if (source.settingsSource === 'host' && !source.hostSettings)
+    throw new RangeError('"settingsSource" host needs "hostSettings" (the ledger the echo check reads)');
+  const p = newProgress();
   if (wanted === 0) return p;
   let refusedInRow = 0;
-  // Bytes the certified blocks will deliver (bounds.ts: whole bytes), counted before each hash.
+  // Bytes the certified blocks will deliver (whole bytes), counted before each hash.
   let promisedBytes = 0;
   const onCertified = (outputBits: number): void => {
     const before = promisedBytes;
     promisedBytes += outputBits / 8;
     if (before < wanted && promisedBytes >= wanted) onEnough?.();
   };
-  for await (const r of extractRun(events, { ...extract, onCertified })) {
+  for await (const r of pipelineBlocks(events, config, source, onCertified)) {
     if (!r.ok) {
       // 'incomplete' is the run's unfinished last block: not a certification failure.
       if (r.test === 'incomplete') continue;
-      p.blocksFailed++;
-      p.trials += r.trialRange.count;
-      p.lostTrials += r.lostTrials;
-      p.sEstimate = r.sEstimate;
-      p.sLowerBound = r.sLowerBound;
-      if (r.settingBits !== undefined) {
-        p.settingBits += r.settingBits;
-        p.netGainBits -= r.settingBits;
-      }
-      p.resumedFrames += r.resumedFrames ?? 0;
+      countRefused(p, r);
       onRefused?.(r);
       onProgress?.(p);
-      if (++refusedInRow >= maxConsecutiveRefused)
+      if (++refusedInRow >= config.maxConsecutiveRefused)
         throw new CertificationRefusedError(`REFUSED_${r.test.toUpperCase()}`, refusalMessage(r, refusedInRow));
       continue;
     }
     refusedInRow = 0;
-    const c = r.certificate;
-    p.blocksPassed++;
-    p.trials += c.trialRange.count;
-    p.lostTrials += c.lostTrials.total;
-    p.certifiedBits += c.outputBits;
-    p.sEstimate = c.sEstimate;
-    p.sLowerBound = c.sLowerBound;
-    if (c.accounting) {
-      p.settingBits = c.accounting.run.settingBits;
-      p.netGainBits = c.accounting.run.netGainBits;
-    }
-    if (c.hostSettings) p.resumedFrames += c.hostSettings.resumedFrames;
+    countCertified(p, r);
     onCertificate?.(r.line, r);
     const take = Math.min(r.bytes.length, wanted - p.bytes);
     p.bytes += take;
@@ -157,19 +174,12 @@ export async function* certifyEvents(
   return p;
 }
 
-export interface HostSettingsOptions {
-  /** Seed bytes for replayable settings (ChaCha20 keyed from them); default the OS CSPRNG. */
-  seed?: Uint8Array;
-  /** Spot-checking test probability gamma, a decimal with at most 6 digits (e.g. 0.01); default 1: every trial a test round. */
-  testRate?: number | string;
-}
+/** certifiedStream's options: the pipeline's (config.ts) and the hooks. */
+export type CertifiedStreamOptions = PipelineOptions & Omit<DeliveryHooks, 'onEnough'> & StreamHooks;
 
-export interface CertifiedStreamOptions
-  extends Omit<CertifyEventsOptions, 'device' | 'settingsSource' | 'hostSettings' | 'onEnough'> {
+export interface StreamHooks {
   /** Called with the run once START is acknowledged. */
   onRun?: (run: Run) => void;
-  /** Host-supplied settings (PROTOCOL 5 START source 1, issue 6); default the chip's internal settings. */
-  hostSettings?: HostSettingsOptions;
   /** Called with the host-settings feeder once it runs (its stats: sent, consumed). */
   onFeeder?: (feeder: HostSettingsFeeder) => void;
 }
@@ -240,19 +250,17 @@ export async function* certifiedStream(
   device: Device,
   opts: CertifiedStreamOptions,
 ): AsyncGenerator<Uint8Array, StreamProgress, void> {
-  const { onRun, hostSettings, onFeeder, ...rest } = opts;
+  const { onRun, onFeeder } = opts;
+  // Resolved before START: a bad option (or no bound for the adversary and settings) costs no run.
+  const config = resolvePipelineConfig(opts);
   const info = device.info;
   let feeder: HostSettingsFeeder | undefined;
-  if (hostSettings) {
-    // Drawn before START: a bad gamma costs no run.
-    const rate = testRateFraction(hostSettings.testRate ?? 1);
-    const source = hostSettings.seed ? new ChaChaSource(hostSettings.seed) : new CsprngSource();
+  if (config.hostSettings) {
+    const { seed, testRate } = config.hostSettings;
+    const random = seed ? new ChaChaSource(seed) : new CsprngSource();
     // PROTOCOL 4 INFO: the chip must say it takes host settings, and how many it can buffer (DeviceError otherwise).
     const fifo = device.hostSettingsFifo();
-    feeder = new HostSettingsFeeder(new SettingsDraw(source, rate), {
-      fifo,
-      blockTrials: rest.blockTrials ?? DEFAULT_BLOCK_TRIALS,
-    });
+    feeder = new HostSettingsFeeder(new SettingsDraw(random, testRate), { fifo, blockTrials: config.blockTrials });
   }
   // PROTOCOL 5 START: source 1 takes x, y only from the host FIFO.
   const run = await device.start({ source: feeder ? 'host' : 'internal' });
@@ -266,14 +274,16 @@ export async function* certifiedStream(
     feeder?.stop();
     void run.stop().catch(() => undefined);
   };
+  const source: RunSource = { device: { serial: info.serial, firmware: info.firmware.join('.') } };
   try {
-    return yield* certifyEvents(feeder ? readEagerly(run) : run, {
-      ...rest,
-      onEnough,
-      device: { serial: info.serial, firmware: info.firmware.join('.') },
-      // Host settings: the FFT product on a worker, so the event loop answers every CREDIT in time.
-      ...(feeder ? { settingsSource: 'host' as const, hostSettings: feeder.ledger, offThread: true } : {}),
-    });
+    if (!feeder) return yield* deliver(run, config, source, { ...opts, onEnough });
+    // Host settings: the FFT product on a worker, so the event loop answers every CREDIT in time.
+    return yield* deliver(
+      readEagerly(run),
+      { ...config, offThread: true },
+      { ...source, settingsSource: 'host', hostSettings: feeder.ledger },
+      { ...opts, onEnough },
+    );
   } finally {
     feeder?.stop();
     // Normal end, early return or an error (an echo mismatch included): the chip must not keep running (STOP, then its ACK).

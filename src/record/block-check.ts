@@ -18,7 +18,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { canonicalJson, hashCertificate } from '../certify/index.ts';
 import { CertificationRefusedError, type EpqError } from '../errors.ts';
-import type { ExtractedBlock } from '../extract/stream.ts';
+import type { ChainedBlock } from '../output/pipeline.ts';
 import { describeEnding } from './ending.ts';
 import type { SessionEnd } from './format.ts';
 
@@ -84,7 +84,7 @@ export class BlockCheck {
   /** Certificate lines matched. */
   private checked = 0;
   private outputOffset = 0;
-  private current: ExtractedBlock | undefined;
+  private current: ChainedBlock | undefined;
   /** Blocks recomputed past the certificate file (a killed host only). */
   private beyond = 0;
   private tornLine = false;
@@ -95,7 +95,7 @@ export class BlockCheck {
   constructor(private readonly o: BlockCheckOptions) {}
 
   /** Pass as the replay's onCertificate. */
-  readonly onCertificate = (line: string, block: ExtractedBlock): void => {
+  readonly onCertificate = (line: string, block: ChainedBlock): void => {
     this.current = block;
     const { lines, certsPath, crashed, torn } = this.o;
     const i = this.checked;

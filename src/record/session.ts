@@ -69,7 +69,7 @@ export function deviceInfoOf(info: InfoFrame): RecordedDeviceInfo {
  * when `embed`. By default a seed with no `source` file (drawn from the OS
  * CSPRNG for this run) is embedded: nothing else could ever replay the run.
  * Embedding is safe: the Toeplitz family is a strong extractor, its seed may
- * be public (src/extract/stream.ts); it must only be independent of the chip.
+ * be public (src/extract/block-hasher.ts); it must only be independent of the chip.
  */
 export function seedReference(
   seed: Uint8Array,

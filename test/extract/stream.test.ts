@@ -1,5 +1,5 @@
 /**
- * The extract stage hashes a block in column chunks when its product needs a
+ * The pipeline's hash stage (src/extract/block-hasher.ts) hashes a block in column chunks when its product needs a
  * longer FFT than `maxFftSize` allows (chunked.ts): the bytes and the
  * certificate chain must not depend on that bound.
  */
@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/protocol/encode.ts';
 import { SimulatedChip } from '../../src/simulator/chip.ts';
 import { runEventsFromBytes } from '../../src/device/run.ts';
-import { extractRun, inputBitsForBlock, seedBitsForBlock, type ExtractResult } from '../../src/extract/stream.ts';
+import { inputBitsForBlock, resolvePipelineConfig, seedBitsForBlock } from '../../src/output/config.ts';
+import { pipelineBlocks, type PipelineResult } from '../../src/output/pipeline.ts';
 import { chunkLayout } from '../../src/extract/chunked.ts';
 import { goodFftSize } from '../../src/extract/fft/fft.ts';
 import { randomSeed } from '../../src/extract/index.ts';
@@ -24,20 +25,16 @@ function capture(): Uint8Array[] {
   return parts;
 }
 
-async function run(parts: Uint8Array[], seed: Uint8Array, maxFftSize: number): Promise<ExtractResult[]> {
-  const out: ExtractResult[] = [];
+async function run(parts: Uint8Array[], seed: Uint8Array, maxFftSize: number): Promise<PipelineResult[]> {
+  const out: PipelineResult[] = [];
   const events = runEventsFromBytes(parts[Symbol.iterator]());
-  for await (const r of extractRun(events, {
-    seed,
-    blockTrials: BLOCK_TRIALS,
-    device: { serial: 'EPQ1-TEST0000', firmware: '1.0.3' },
-    maxFftSize,
-  }))
+  const config = resolvePipelineConfig({ seed, blockTrials: BLOCK_TRIALS, maxFftSize });
+  for await (const r of pipelineBlocks(events, config, { device: { serial: 'EPQ1-TEST0000', firmware: '1.0.3' } }))
     out.push(r);
   return out;
 }
 
-describe('extractRun with a bounded FFT', () => {
+describe('the hash stage with a bounded FFT', () => {
   it('gives the same bytes and certificate lines whether a block is hashed whole or in chunks', async () => {
     const parts = capture();
     const seed = randomSeed(seedBitsForBlock(BLOCK_TRIALS));

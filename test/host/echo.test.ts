@@ -15,7 +15,7 @@ import { LEDGER_TEST_ROUND, SettingsLedger } from '../../src/certify/echo.ts';
 import { Device, type RunEvent } from '../../src/device/index.ts';
 import { CertificationRefusedError } from '../../src/errors.ts';
 import { randomSeed } from '../../src/extract/index.ts';
-import { seedBitsForBlock } from '../../src/extract/stream.ts';
+import { seedBitsForBlock } from '../../src/output/config.ts';
 import { certifiedStream } from '../../src/output/certified-stream.ts';
 import { DeviceState, TRIALS_FLAG } from '../../src/protocol/types.ts';
 import { createSimulatedPort } from '../../src/simulator/index.ts';

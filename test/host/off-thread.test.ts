@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { Device, type RunEvent } from '../../src/device/index.ts';
 import { randomSeed } from '../../src/extract/index.ts';
-import { extractRun, seedBitsForBlock } from '../../src/extract/stream.ts';
+import { resolvePipelineConfig, seedBitsForBlock } from '../../src/output/config.ts';
+import { pipelineBlocks } from '../../src/output/pipeline.ts';
 import { createSimulatedPort } from '../../src/simulator/index.ts';
 
 async function capture(trials: number): Promise<RunEvent[][]> {
@@ -30,7 +31,7 @@ async function* replay(batches: RunEvent[][]): AsyncGenerator<RunEvent[]> {
   }
 }
 
-describe('extractRun off the event loop', () => {
+describe('the hash stage off the event loop', () => {
   it('gives the same bytes and certificate lines as the main thread, and the loop turns while it hashes', async () => {
     const blockTrials = 2 ** 21;
     const batches = await capture(2 * blockTrials);
@@ -46,7 +47,8 @@ describe('extractRun off the event loop', () => {
         maxGapMs = Math.max(maxGapMs, now - last);
         last = now;
       }, 2);
-      for await (const r of extractRun(replay(batches), { seed, blockTrials, device, offThread })) {
+      const config = resolvePipelineConfig({ seed, blockTrials, offThread });
+      for await (const r of pipelineBlocks(replay(batches), config, { device })) {
         if (r.ok) out.push(`${r.line} ${Buffer.from(r.bytes).toString('hex')}`);
       }
       clearInterval(timer);

@@ -48,7 +48,7 @@ import {
 import { parseCertificateLine } from '../../src/certify/index.ts';
 import { Device } from '../../src/device/index.ts';
 import { randomSeed } from '../../src/extract/index.ts';
-import { seedBitsForBlock } from '../../src/extract/stream.ts';
+import { seedBitsForBlock } from '../../src/output/config.ts';
 import { certifiedStream } from '../../src/output/certified-stream.ts';
 import { createSimulatedPort } from '../../src/simulator/index.ts';
 import { usage as streamUsage } from '../../src/cli/commands/stream.ts';

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/device/index.ts';
 import { certifyEvents } from '../../src/output/certified-stream.ts';
 import { randomSeed } from '../../src/extract/index.ts';
-import { seedBitsForBlock } from '../../src/extract/stream.ts';
+import { seedBitsForBlock } from '../../src/output/config.ts';
 import { chshRecords } from '../certify/helpers.ts';
 
 /** Host-flagged TRIALS frames (PROTOCOL 4 TRIALS flag bit 1) of a device with S = 2.6. */
@@ -34,13 +34,12 @@ describe('certifyEvents with host settings', () => {
     const blockTrials = 1 << 21;
     const lines: string[] = [];
     const run = async (): Promise<void> => {
-      for await (const _ of certifyEvents(hostTrials(blockTrials), {
-        device: { serial: 'EPQ1-00000001', firmware: '1.0.0' },
-        blockTrials,
-        seed: randomSeed(seedBitsForBlock(blockTrials)),
-        settingsSource: 'host',
-        onCertificate: (line) => lines.push(line),
-      }));
+      for await (const _ of certifyEvents(
+        hostTrials(blockTrials),
+        { blockTrials, seed: randomSeed(seedBitsForBlock(blockTrials)) },
+        { device: { serial: 'EPQ1-00000001', firmware: '1.0.0' }, settingsSource: 'host' },
+        { onCertificate: (line) => lines.push(line) },
+      ));
     };
     await expect(run()).rejects.toThrow(/"settingsSource" host needs "hostSettings"/);
     expect(lines).toEqual([]);

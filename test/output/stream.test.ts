@@ -19,7 +19,7 @@ import {
   parseCertificateLine,
   type Certificate,
 } from '../../src/certify/index.ts';
-import { seedBitsForBlock } from '../../src/extract/stream.ts';
+import { seedBitsForBlock } from '../../src/output/config.ts';
 import { randomSeed } from '../../src/extract/index.ts';
 import { CertificationRefusedError } from '../../src/errors.ts';
 

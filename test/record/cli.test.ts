@@ -11,7 +11,7 @@ import { crc32 } from 'node:zlib';
 import { epqrngInProcess } from '../cli/run-cli.ts';
 import { openRecording, deviceBytes } from '../../src/record/reader.ts';
 import { encodeFilePreamble } from '../../src/record/format.ts';
-import { seedBitsForBlock } from '../../src/extract/stream.ts';
+import { seedBitsForBlock } from '../../src/output/config.ts';
 
 let dir: string;
 const BLOCK = 2 ** 18;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePort } from '../../src/cli/device-options.ts';
 import { Device } from '../../src/device/index.ts';
 import { DeviceError } from '../../src/errors.ts';
-import { seedBitsForBlock } from '../../src/extract/stream.ts';
+import { seedBitsForBlock } from '../../src/output/config.ts';
 import { certifiedStream } from '../../src/output/certified-stream.ts';
 import { SessionLedger } from '../../src/record/ending.ts';
 import { SessionRecorder, seedReference } from '../../src/record/session.ts';

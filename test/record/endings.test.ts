@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { seedBitsForBlock } from '../../src/extract/stream.ts';
+import { seedBitsForBlock } from '../../src/output/config.ts';
 import { readSessionEnd } from '../../src/record/ending.ts';
 import { epqrngInProcess } from '../cli/run-cli.ts';
 import { spawnChip, type ChipProcess } from '../host/chip-process.ts';

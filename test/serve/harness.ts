@@ -12,7 +12,7 @@ import {
   type SimulatedPortHandle,
 } from '../../src/simulator/index.ts';
 import { randomSeed } from '../../src/extract/index.ts';
-import { seedBitsForBlock } from '../../src/extract/stream.ts';
+import { seedBitsForBlock } from '../../src/output/config.ts';
 import { parseCertificateLine, type Certificate } from '../../src/certify/index.ts';
 import { EntropyService, listen, type EntropyServer, type ListenOptions } from '../../src/serve/index.ts';
 

@@ -7,15 +7,8 @@
  * f_t the tangent of g(omega) = 1 - h(1/2 + 1/2 sqrt(16 omega (omega - 1) + 3)) at omega_t,
  * omega_thr from the fixed grid of K thresholds. Derivation: docs/bounds.md.
  */
-import {
-  EAT_OUTPUT_DIMENSION,
-  EAT_THRESHOLD_GRID_SIZE,
-  eatEntropy,
-  eatThresholdS,
-  omegaOfS,
-  type EpsSplit,
-} from '../bounds.ts';
-import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
+import { EAT_OUTPUT_DIMENSION, EAT_THRESHOLD_GRID_SIZE, eatEntropy, type EpsSplit } from '../bounds.ts';
+import { eatAtThreshold, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
 
 export const adfrvEat: Bound = {
   name: 'adfrv-eat',
@@ -23,18 +16,8 @@ export const adfrvEat: Bound = {
   assumptions: [],
   modes: ['uniform'],
   evaluate({ trials, sEstimate }: BlockStats, eps: EpsSplit): BoundEvaluation {
-    const thr = eatThresholdS(sEstimate);
-    const eat =
-      thr === null
-        ? undefined
-        : eatEntropy(trials, omegaOfS(thr), eps.smoothing, eps.estimation / EAT_THRESHOLD_GRID_SIZE);
-    return {
-      entropyBits: eat ? eat.entropyBits : -Infinity,
-      details: {
-        formula: `ADFRV 2018 EAT: n * f_t(omega_thr) - v sqrt(n), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
-        sEvaluated: thr,
-        ...(eat ? { eat } : {}),
-      },
-    };
+    const formula = `ADFRV 2018 EAT: n * f_t(omega_thr) - v sqrt(n), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`;
+    const epsEA = eps.estimation / EAT_THRESHOLD_GRID_SIZE;
+    return eatAtThreshold(sEstimate, formula, (omegaThr) => eatEntropy(trials, omegaThr, eps.smoothing, epsEA));
   },
 };

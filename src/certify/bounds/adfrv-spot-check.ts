@@ -10,13 +10,11 @@
 import {
   EAT_OUTPUT_DIMENSION,
   EAT_THRESHOLD_GRID_SIZE,
-  eatThresholdS,
   maximizeOverTangent,
-  omegaOfS,
   type EatBound,
   type EpsSplit,
 } from '../bounds.ts';
-import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
+import { eatAtThreshold, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
 
 /** ADFRV/ARV second-order coefficient v for spot-checking (file comment). */
 export function spotCheckV(
@@ -70,16 +68,10 @@ export const adfrvSpotCheck: Bound = {
   assumptions: [],
   modes: ['spot-check'],
   evaluate({ trials, sEstimate, testRate: gamma }: BlockStats, eps: EpsSplit): BoundEvaluation {
-    const thr = eatThresholdS(sEstimate);
+    const formula = `ADFRV 2018 / ARV 2019 EAT with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - v sqrt(n), v with ceil(g'/gamma), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`;
     const epsEA = eps.estimation / EAT_THRESHOLD_GRID_SIZE;
-    const eat = thr === null ? undefined : spotCheckEntropy(trials, omegaOfS(thr), gamma, eps.smoothing, epsEA);
-    return {
-      entropyBits: eat ? eat.entropyBits : -Infinity,
-      details: {
-        formula: `ADFRV 2018 / ARV 2019 EAT with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - v sqrt(n), v with ceil(g'/gamma), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
-        sEvaluated: thr,
-        ...(eat ? { eat } : {}),
-      },
-    };
+    return eatAtThreshold(sEstimate, formula, (omegaThr) =>
+      spotCheckEntropy(trials, omegaThr, gamma, eps.smoothing, epsEA),
+    );
   },
 };

@@ -7,7 +7,7 @@
  * and `bound` are all read from the Bound that was used, so they cannot
  * disagree. How to add a bound: docs/bounds.md.
  */
-import type { EatBound, EpsSplit } from '../bounds.ts';
+import { eatThresholdS, omegaOfS, type EatBound, type EpsSplit } from '../bounds.ts';
 import type { PefModel } from '../pef/model.ts';
 
 /** The side information a bound holds against, the one list every option and schema reads. */
@@ -79,6 +79,25 @@ export const ADVERSARY_ASSUMPTION: Record<Adversary, string> = {
 /** The settings mode of a block drawn with test rate gamma. */
 export function settingsModeOf(testRate: number): SettingsMode {
   return testRate < 1 ? 'spot-check' : 'uniform';
+}
+
+/**
+ * An entropy-accumulation bound evaluated at the block's threshold: the
+ * largest point of the fixed grid at or below S-hat (docs/bounds.md: the
+ * threshold must not depend on the data beyond that choice, paid for by the
+ * union bound over the grid); nothing certified below the grid.
+ */
+export function eatAtThreshold(
+  sEstimate: number,
+  formula: string,
+  entropyAt: (omegaThreshold: number) => EatBound,
+): BoundEvaluation {
+  const thr = eatThresholdS(sEstimate);
+  const eat = thr === null ? undefined : entropyAt(omegaOfS(thr));
+  return {
+    entropyBits: eat ? eat.entropyBits : -Infinity,
+    details: { formula, sEvaluated: thr, ...(eat ? { eat } : {}) },
+  };
 }
 
 /** The certificate's record of the PEF certification of a block. */

@@ -16,6 +16,7 @@ import { count, decimal, parseCommandLine, pathValue, validateOption } from '../
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { sameFile } from '../certified-sink.ts';
+import { outputOptionSpecs } from '../stream-options.ts';
 import { readFileSync } from 'node:fs';
 
 export const usage = `usage: epqrng record [device options] (--trials N | --seconds S) --out FILE
@@ -35,11 +36,10 @@ ${deviceOptionsUsage}`;
 
 const specs = {
   ...deviceOptionSpecs,
+  ...outputOptionSpecs,
   trials: { type: 'string' },
   seconds: { type: 'string' },
-  out: { type: 'string', short: 'o' },
   rate: { type: 'string' },
-  'extractor-seed': { type: 'string' },
   'embed-seed': { type: 'boolean' },
 } as const;
 

@@ -1,6 +1,6 @@
 /**
  * `epqrng replay FILE [stream options]`: certifies a recorded session again,
- * through the same pipeline as the live run (src/output certifyEvents), so
+ * through the same pipeline as the live run (src/output/pipeline.ts), so
  * that with the same extractor seed it writes exactly the live run's bytes
  * and certificate lines.
  *
@@ -20,14 +20,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Device, type Run } from '../../device/index.ts';
 import { CertificationRefusedError, DeviceError, InputError, UsageError } from '../../errors.ts';
 import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
-import { seedBitsForBlock, type ExtractedBlock } from '../../extract/stream.ts';
 import {
   certifiedStream,
   certifyEvents,
   type CertifiedStreamOptions,
-  type HostSettingsOptions,
   type StreamProgress,
 } from '../../output/certified-stream.ts';
+import { seedBitsForBlock } from '../../output/config.ts';
+import type { ChainedBlock } from '../../output/pipeline.ts';
 import type { RefusedBlock } from '../../certify/index.ts';
 import { inspectInput } from '../../record/inspect.ts';
 import type { RecordingHeader } from '../../record/format.ts';
@@ -35,14 +35,12 @@ import { createReplayBinding } from '../../record/replay-binding.ts';
 import { captureEvents, HOST_TURN_TIMEOUT_MS, isEndOfRecording, recordedRunEvents } from '../../record/replay.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { CertifiedSink, type NamedPath, refuseTerminal } from '../certified-sink.ts';
-import { count, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
+import { parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
 import {
-  settingsSeedOption,
   extractorSeedUsage,
   streamOptionSpecs,
   streamOptionsUsage,
   streamSettings,
-  testRateValue,
   type StreamSettings,
 } from '../stream-options.ts';
 import { parseArgs } from 'node:util';
@@ -68,15 +66,8 @@ Exit 0: at least one block certified (and --bytes, if given, met); 1: no block
 certified (every block refused, or no whole block); 2: bad input (a file with no
 EPQ-1 frame in its first 1 MiB, a recording with no usable record).`;
 
-export const replayOptionSpecs = {
-  ...streamOptionSpecs,
-  bytes: { type: 'string', short: 'n' },
-  out: { type: 'string', short: 'o' },
-  'force-tty': { type: 'boolean' },
-  settings: { type: 'string' },
-  'settings-seed': { type: 'string' },
-  'test-rate': { type: 'string' },
-} as const;
+/** stream's options (stream-options.ts), given here or taken from the recording. */
+export const replayOptionSpecs = { ...streamOptionSpecs, 'force-tty': { type: 'boolean' } } as const;
 
 export type ReplayKind = 'stream' | 'record' | 'raw';
 
@@ -84,20 +75,17 @@ export interface ReplayPlan {
   file: string;
   kind: ReplayKind;
   header: RecordingHeader | null;
+  /** The options translated; settings.pipeline.bytes is Infinity: until the recording ends. */
   settings: StreamSettings;
-  /** Bytes to deliver (Infinity: until the recording ends). */
-  bytes: number;
   seed: Uint8Array;
   /** Where the seed came from, and whether it is the recorded one. */
   seedNote: string;
   device: { serial: string; firmware: string };
-  /** Host-supplied settings (stream --settings host), as the live run had them. */
-  hostSettings?: HostSettingsOptions;
 }
 
 export interface ReplayHooks {
   onWarning?: (message: string) => void;
-  onCertificate?: (line: string, block: ExtractedBlock) => void;
+  onCertificate?: (line: string, block: ChainedBlock) => void;
   onRefused?: (block: RefusedBlock) => void;
 }
 
@@ -144,14 +132,16 @@ export async function planReplay(
   const merged: ParsedValues<typeof replayOptionSpecs> =
     kind === 'stream' ? { ...pick(recordedStreamValues(header!)), ...defined(values) } : { ...values };
   const settings = streamSettings(merged);
-  const bytes =
-    merged.bytes === undefined ? Infinity : validateOption('bytes', count(1, Number.MAX_SAFE_INTEGER), merged.bytes);
+  if (settings.pipeline.hostSettings && kind !== 'stream')
+    throw new UsageError(
+      `--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`,
+    );
 
   const { seed, seedNote } = replaySeed(
     file,
     values['extractor-seed'],
     header,
-    seedBitsForBlock(settings.blockTrials),
+    seedBitsForBlock(settings.pipeline.blockTrials),
     {
       requireRecordedSeed,
       onWarning,
@@ -165,14 +155,7 @@ export async function planReplay(
       ? { serial: info.serial, firmware: info.firmware.join('.') }
       : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
   }
-  const hostSettings = hostSettingsOf(merged);
-  if (hostSettings && kind !== 'stream')
-    throw new UsageError(
-      `--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`,
-    );
-  const plan: ReplayPlan = { file, kind, header, settings, bytes, seed, seedNote, device };
-  if (hostSettings) plan.hostSettings = hostSettings;
-  return plan;
+  return { file, kind, header, settings, seed, seedNote, device };
 }
 
 /**
@@ -240,23 +223,6 @@ function replaySeed(
   return { seed, seedNote };
 }
 
-/**
- * The host-settings options (as `stream` takes them): replaying a host-mode
- * run sends the same SETTINGS frames only with the live run's settings seed
- * (--settings-seed; a run drawn from the OS CSPRNG cannot be replayed: the
- * first SETTINGS frame diverges).
- */
-function hostSettingsOf(values: ParsedValues<typeof replayOptionSpecs>): HostSettingsOptions | undefined {
-  const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
-  if (source === 'internal') return undefined;
-  const opts: HostSettingsOptions = {};
-  if (values['test-rate'] !== undefined)
-    opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
-  // As stream reads it: a short file is bad input, not an internal error.
-  if (values['settings-seed'] !== undefined) opts.seed = settingsSeedOption(values['settings-seed']);
-  return opts;
-}
-
 /** Whether the seed file hashes to `sha256` (as the bits the extractor reads, or as a whole file). */
 function seedMatches(path: string, seedBits: number, sha256: string): boolean {
   try {
@@ -296,29 +262,20 @@ export async function* replayBytes(
   hooks: ReplayHooks = {},
 ): AsyncGenerator<Uint8Array, StreamProgress | undefined, void> {
   const { onWarning, onCertificate, onRefused } = hooks;
-  const common = {
-    bytes: plan.bytes,
-    eps: plan.settings.eps,
-    adversary: plan.settings.adversary,
-    ...(plan.settings.classicalBound === 'pef' ? { classicalBound: plan.settings.classicalBound } : {}),
-    blockTrials: plan.settings.blockTrials,
-    maxConsecutiveRefused: plan.settings.maxConsecutiveRefused,
-    seed: plan.seed,
-    ...(onCertificate ? { onCertificate } : {}),
-    ...(onRefused ? { onRefused } : {}),
-  };
+  const delivery = { ...(onCertificate ? { onCertificate } : {}), ...(onRefused ? { onRefused } : {}) };
+  const options = { ...plan.settings.pipeline, seed: plan.seed };
   if (plan.kind === 'raw') {
-    return yield* certifyEvents(captureEvents(plan.file, { onWarning }), { ...common, device: plan.device });
+    return yield* certifyEvents(captureEvents(plan.file, { onWarning }), options, { device: plan.device }, delivery);
   }
   if (plan.kind === 'record') {
     const { events, session } = recordedRunEvents(plan.file, plan.header!.commandLine, { onWarning });
     try {
-      return yield* certifyEvents(events, { ...common, device: plan.device });
+      return yield* certifyEvents(events, options, { device: plan.device }, delivery);
     } catch (e) {
       throw session.divergence ?? e;
     }
   }
-  return yield* replayStreamRecording(plan, common, onWarning);
+  return yield* replayStreamRecording(plan, { ...options, ...delivery }, onWarning);
 }
 
 /**
@@ -330,7 +287,7 @@ export async function* replayBytes(
  */
 async function* replayStreamRecording(
   plan: ReplayPlan,
-  common: Omit<CertifiedStreamOptions, 'onRun' | 'hostSettings'>,
+  common: Omit<CertifiedStreamOptions, 'onRun'>,
   onWarning: ((m: string) => void) | undefined,
 ): AsyncGenerator<Uint8Array, StreamProgress | undefined, void> {
   let cut = false;
@@ -362,7 +319,6 @@ async function* replayStreamRecording(
         run = r;
         if (stopWanted) stop();
       },
-      ...(plan.hostSettings ? { hostSettings: plan.hostSettings } : {}),
     });
   } catch (e) {
     if (session.divergence) throw session.divergence;
@@ -435,10 +391,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   }
   // --bytes given here is a request, as for stream: a recording that certifies fewer is not a success (exit 0
   // would let a script take the short --out for the whole).
-  if (values.bytes !== undefined && bytesOut < plan.bytes) {
+  if (values.bytes !== undefined && bytesOut < plan.settings.pipeline.bytes) {
     throw new InputError(
       'RECORDING_SHORT',
-      `${file} certifies ${bytesOut} bytes, fewer than the ${plan.bytes} asked for with --bytes`,
+      `${file} certifies ${bytesOut} bytes, fewer than the ${plan.settings.pipeline.bytes} asked for with --bytes`,
     );
   }
   return 0;

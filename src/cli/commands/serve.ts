@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import type { Device } from '../../device/index.ts';
 import { EpqError, InputError, UsageError } from '../../errors.ts';
 import { resolveExtractorSeed } from '../../extract/index.ts';
-import { seedBitsForBlock } from '../../extract/stream.ts';
+import { seedBitsForBlock } from '../../output/config.ts';
 import { seedReference } from '../../record/session.ts';
 import {
   DEFAULT_HOST,
@@ -25,7 +25,7 @@ import { integer, parseCommandLine, pathValue, validateOption } from '../options
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { CertifiedSink } from '../certified-sink.ts';
-import { streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
+import { certifyOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
 
 export const usage = `usage: epqrng serve [device options] [--listen HOST:PORT] [--socket PATH] [--pool BYTES]
                     [--token FILE] [--certs FILE] [--record FILE] [certification options]
@@ -43,7 +43,7 @@ ${deviceOptionsUsage}`;
 
 const specs = {
   ...deviceOptionSpecs,
-  ...streamOptionSpecs,
+  ...certifyOptionSpecs,
   listen: { type: 'string' },
   socket: { type: 'string' },
   pool: { type: 'string' },
@@ -127,7 +127,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandLine(argv, specs);
   const selection = deviceSelection(values);
   const settings = serveSettings(values);
-  const { certsPath, eps, adversary, blockTrials, maxConsecutiveRefused, extractorSeedFile } = streamSettings(values);
+  const { certsPath, pipeline, extractorSeedFile } = streamSettings(values);
+  const { eps, adversary, blockTrials, maxConsecutiveRefused } = pipeline;
   const seed = resolveExtractorSeed({
     ...(extractorSeedFile !== undefined ? { file: extractorSeedFile } : {}),
     seedBits: seedBitsForBlock(blockTrials),

@@ -10,23 +10,28 @@ import type { Device, Run } from '../../device/index.ts';
 import { constants } from 'node:os';
 import { DeviceError, UsageError } from '../../errors.ts';
 import { resolveExtractorSeed } from '../../extract/index.ts';
-import { seedBitsForBlock } from '../../extract/stream.ts';
-import { certifiedStream, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
+import { certifiedStream, type StreamProgress } from '../../output/certified-stream.ts';
+import { seedBitsForBlock } from '../../output/config.ts';
 import { seedReference } from '../../record/session.ts';
 import { SessionLedger } from '../../record/ending.ts';
 import type { SessionEnd } from '../../record/format.ts';
 import type { CommandIo } from '../framework.ts';
-import { count, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
-import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
+import { parseCommandLine, pathValue, validateOption } from '../options.ts';
+import {
+  deviceOptionSpecs,
+  deviceOptionsUsage,
+  deviceSelection,
+  openDevice,
+  type DeviceSelection,
+} from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { CertifiedSink, type NamedPath, refuseTerminal } from '../certified-sink.ts';
 import {
   extractorSeedUsage,
-  settingsSeedOption,
+  refusedEveryBlock,
   streamOptionSpecs,
   streamOptionsUsage,
   streamSettings,
-  testRateValue,
 } from '../stream-options.ts';
 
 export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [-n N] [-o FILE|-]
@@ -58,12 +63,7 @@ ${deviceOptionsUsage}`;
 const specs = {
   ...deviceOptionSpecs,
   ...streamOptionSpecs,
-  bytes: { type: 'string', short: 'n' },
-  out: { type: 'string', short: 'o' },
   'force-tty': { type: 'boolean' },
-  settings: { type: 'string' },
-  'settings-seed': { type: 'string' },
-  'test-rate': { type: 'string' },
   record: { type: 'string' },
 } as const;
 
@@ -77,56 +77,21 @@ function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false)
     : line;
 }
 
-/** The host-settings options, or undefined for internal settings (one-line UsageError / InputError on a problem). */
-function hostSettingsOptions(values: {
-  settings?: string;
-  'settings-seed'?: string;
-  'test-rate'?: string;
-}): HostSettingsOptions | undefined {
-  const source = validateOption('settings', oneOf(['internal', 'host'] as const), values.settings ?? 'internal');
-  if (source === 'internal') {
-    const extra = (['settings-seed', 'test-rate'] as const).find((k) => values[k] !== undefined);
-    if (extra) throw new UsageError(`--${extra} needs --settings host`);
-    return undefined;
-  }
-  const opts: HostSettingsOptions = {};
-  if (values['test-rate'] !== undefined)
-    opts.testRate = validateOption('test-rate', testRateValue, values['test-rate']);
-  if (values['settings-seed'] !== undefined) opts.seed = settingsSeedOption(values['settings-seed']);
-  return opts;
-}
-
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandLine(argv, specs);
   const selection = deviceSelection(values);
-  const wanted =
-    values.bytes === undefined ? Infinity : validateOption('bytes', count(1, Number.MAX_SAFE_INTEGER), values.bytes);
   const outPath = validateOption('out', pathValue, values.out ?? '-');
   refuseTerminal(outPath, io.stdoutIsTTY, values['force-tty']);
-  const {
-    certsPath,
-    eps,
-    adversary,
-    classicalBound,
-    blockTrials,
-    maxConsecutiveRefused,
-    extractorSeedFile: seedFile,
-  } = streamSettings(values);
+  const { certsPath, extractorSeedFile: seedFile, pipeline } = streamSettings(values);
+  const wanted = pipeline.bytes;
   if (outPath !== '-' && certsPath !== undefined && outPath === certsPath)
     throw new UsageError('--out and --certs must be different files');
-  const hostSettings = hostSettingsOptions(values);
-  const host = hostSettings !== undefined;
-  // spot-check.ts certifies against quantum side information (ADFRV/ARV EAT) only.
-  if (hostSettings?.testRate !== undefined && Number(hostSettings.testRate) < 1 && adversary === 'classical') {
-    throw new UsageError(
-      '--test-rate below 1 is certified against quantum side information only; drop --adversary classical',
-    );
-  }
+  const host = pipeline.hostSettings !== null;
 
   // The seed is read (or drawn) before the chip is touched: a bad seed file costs no run.
   const seed = resolveExtractorSeed({
     ...(seedFile !== undefined ? { file: seedFile } : {}),
-    seedBits: seedBitsForBlock(blockTrials),
+    seedBits: seedBitsForBlock(pipeline.blockTrials),
   });
   const recordPath = values.record === undefined ? undefined : validateOption('record', pathValue, values.record);
 
@@ -139,20 +104,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (values['settings-seed'] !== undefined) others.push({ option: '--settings-seed', path: values['settings-seed'] });
   CertifiedSink.check(outPath, certsPath, others);
 
-  let device: Device;
-  let closeRecording: ((session?: SessionEnd) => void) | undefined;
-  if (recordPath !== undefined) {
-    const rec = await openRecordedDevice(selection, {
-      out: recordPath,
-      tool: 'stream',
-      commandLine: ['stream', ...argv],
-      extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
-    });
-    device = rec.device;
-    closeRecording = (session) => rec.recorder.close(session);
-  } else {
-    device = await openDevice(selection);
-  }
+  const { device, closeRecording } = await openStreamDevice(selection, recordPath, argv, seed, seedFile);
   let sink: CertifiedSink;
   try {
     sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
@@ -162,15 +114,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     throw e;
   }
 
-  const started = Date.now();
-  let lastStatus = 0;
-  const progress = (p: Readonly<StreamProgress>): void => {
-    if (!io.isTTY) return;
-    const now = Date.now();
-    if (now - lastStatus < 200) return;
-    lastStatus = now;
-    io.stderr.write(`\r\x1b[K${statusLine(p, (now - started) / 1000, host)}`);
-  };
+  const status = statusPrinter(io, host);
   let final: StreamProgress | undefined;
   // Ctrl-C or a kill ends the run the protocol's way (STOP, then its ACK:
   // PROTOCOL 5): the chip stops, every block certified so far is written,
@@ -188,20 +132,14 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   let failure: unknown;
   try {
     const stream = certifiedStream(device, {
+      ...pipeline,
+      seed,
       onRun: (r) => {
         ledger.onRun();
         activeRun = r;
         // A signal that came while START was on its way stops the run now.
         if (interruptedBy) void r.stop().catch(() => undefined);
       },
-      bytes: wanted,
-      eps,
-      adversary,
-      ...(classicalBound === 'pef' ? { classicalBound } : {}),
-      blockTrials,
-      seed,
-      maxConsecutiveRefused,
-      ...(hostSettings ? { hostSettings } : {}),
       onCertificate: (line) => {
         ledger.onCertificate(line);
         sink.onCertificate(line);
@@ -209,7 +147,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       onRefused: (b) => {
         if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
       },
-      onProgress: progress,
+      onProgress: status.progress,
     });
     final = await sink.pump(stream);
   } catch (e) {
@@ -218,7 +156,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    if (io.isTTY && lastStatus > 0) io.stderr.write('\n');
+    status.endLine();
     try {
       await sink.close();
     } finally {
@@ -226,24 +164,73 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       closeRecording?.(ledger.end({ wanted, written: sink.bytes, interruptedBy, error: failure }));
     }
   }
-  if (io.isTTY && final) io.stderr.write(`${statusLine(final, (Date.now() - started) / 1000, host)}\n`);
+  if (final) status.final(final);
+  return exitCode(io, final, wanted, interruptedBy);
+}
+
+/** The device, recorded to `recordPath` when given (the header names the extractor seed). */
+async function openStreamDevice(
+  selection: DeviceSelection,
+  recordPath: string | undefined,
+  argv: string[],
+  seed: Uint8Array,
+  seedFile: string | undefined,
+): Promise<{ device: Device; closeRecording?: (session?: SessionEnd) => void }> {
+  if (recordPath === undefined) return { device: await openDevice(selection) };
+  const rec = await openRecordedDevice(selection, {
+    out: recordPath,
+    tool: 'stream',
+    commandLine: ['stream', ...argv],
+    extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
+  });
+  return { device: rec.device, closeRecording: (session) => rec.recorder.close(session) };
+}
+
+/** The live status line on a terminal stderr (at most every 200 ms), its end, and the final line. */
+function statusPrinter(io: CommandIo, host: boolean) {
+  const started = Date.now();
+  let lastStatus = 0;
+  return {
+    progress: (p: Readonly<StreamProgress>): void => {
+      if (!io.isTTY) return;
+      const now = Date.now();
+      if (now - lastStatus < 200) return;
+      lastStatus = now;
+      io.stderr.write(`\r\x1b[K${statusLine(p, (now - started) / 1000, host)}`);
+    },
+    endLine: (): void => {
+      if (io.isTTY && lastStatus > 0) io.stderr.write('\n');
+    },
+    final: (p: Readonly<StreamProgress>): void => {
+      if (io.isTTY) io.stderr.write(`${statusLine(p, (Date.now() - started) / 1000, host)}\n`);
+    },
+  };
+}
+
+/** The exit code of a finished stream (throws the error kind that names it). */
+function exitCode(
+  io: CommandIo,
+  final: StreamProgress | undefined,
+  wanted: number,
+  interruptedBy: NodeJS.Signals | undefined,
+): number {
+  // Every block seen refused is a refused certification (exit 1), whatever --max-refused and --bytes say.
+  if (final) refusedEveryBlock(final);
   // Fewer bytes than --bytes asked for is never a success: a script must not take a short output for the whole.
   const written = final?.bytes ?? 0;
-  if (written < wanted) {
-    const asked = Number.isFinite(wanted) ? `of the ${wanted} asked for ` : '';
-    if (interruptedBy) {
-      // "until interrupted" (no --bytes) is a normal end; a cut --bytes output is not.
-      if (!Number.isFinite(wanted)) return 0;
-      io.stderr.write(
-        `epqrng: interrupted by ${interruptedBy}: ${written} certified bytes ${asked}written, each block with its certificate\n`,
-      );
-      return 128 + (constants.signals[interruptedBy] ?? 0);
-    }
-    // PROTOCOL 5: only STOP (sent by this host once enough is certified) or the chip itself ends a run.
-    throw new DeviceError(
-      'RUN_ENDED',
-      `the chip ended the run after ${written} certified bytes ${asked}(a STATUS in state IDLE that no STOP of this host asked for, PROTOCOL 5)`,
+  if (written >= wanted) return 0;
+  const asked = Number.isFinite(wanted) ? `of the ${wanted} asked for ` : '';
+  if (interruptedBy) {
+    // "until interrupted" (no --bytes) is a normal end; a cut --bytes output is not.
+    if (!Number.isFinite(wanted)) return 0;
+    io.stderr.write(
+      `epqrng: interrupted by ${interruptedBy}: ${written} certified bytes ${asked}written, each block with its certificate\n`,
     );
+    return 128 + (constants.signals[interruptedBy] ?? 0);
   }
-  return 0;
+  // PROTOCOL 5: only STOP (sent by this host once enough is certified) or the chip itself ends a run.
+  throw new DeviceError(
+    'RUN_ENDED',
+    `the chip ended the run after ${written} certified bytes ${asked}(a STATUS in state IDLE that no STOP of this host asked for, PROTOCOL 5)`,
+  );
 }

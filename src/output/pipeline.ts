@@ -1,0 +1,153 @@
+/**
+ * The pipeline, composed in one place: three stages with typed hand-offs.
+ *
+ *   RunEvent[] --certify--> CertifiedBlock | RefusedBlock     (src/certify: bound, checks, draft)
+ *              --hash-----> ExtractedBlock | RefusedBlock     (src/extract: Toeplitz, one seed per run)
+ *              --chain----> ChainedBlock   | RefusedBlock     (certificate completed, hashed, chained)
+ *
+ * A refused block passes through untouched: it has no input to hash and
+ * nothing is written for it (fail closed). Each stage pulls the next block
+ * only when its consumer asks, so a certified block's input is hashed (or
+ * copied to the worker) before the certify stage reuses its buffer.
+ */
+import { createHash } from 'node:crypto';
+import type { RunEvent } from '../device/run.ts';
+import {
+  certifyRun,
+  formatCertificateLine,
+  hashCertificate,
+  type BlockResult,
+  type Certificate,
+  type CertificateDraft,
+  type RefusedBlock,
+} from '../certify/index.ts';
+import type { SettingsLedger } from '../certify/echo.ts';
+import { BlockHasher } from '../extract/index.ts';
+import { inputBitsForBlock, maxOutputBitsForBlock, type PipelineConfig } from './config.ts';
+
+/** Where a run's events come from: the device as INFO names it, and where its settings came from. */
+export interface RunSource {
+  device: { serial: string; firmware: string };
+  /** Default 'internal'. With 'host', `hostSettings` is the ledger of what was sent (the echo check reads it). */
+  settingsSource?: 'internal' | 'host';
+  hostSettings?: SettingsLedger;
+}
+
+/** A certified block after the hash stage: its output bytes and its certificate draft. */
+export interface ExtractedBlock {
+  ok: true;
+  draft: CertificateDraft;
+  /** Exactly draft.outputBits / 8 bytes. */
+  bytes: Uint8Array;
+}
+
+/** A certified block with its finished certificate, a link of the run's chain. */
+export interface ChainedBlock {
+  ok: true;
+  /** The block's output: exactly certificate.outputBits / 8 bytes. */
+  bytes: Uint8Array;
+  certificate: Certificate;
+  /** The certificate as its canonical JSON line (no newline). */
+  line: string;
+}
+
+export type PipelineResult = ChainedBlock | RefusedBlock;
+
+/** Stage 1: the run's blocks, certified or refused (src/certify). */
+export function certifyStage(
+  events: AsyncIterable<RunEvent[]>,
+  config: PipelineConfig,
+  source: RunSource,
+  extractorSeedBits: number,
+): AsyncGenerator<BlockResult> {
+  return certifyRun(events, {
+    blockTrials: config.blockTrials,
+    eps: config.eps,
+    adversary: config.adversary,
+    classicalBound: config.classicalBound,
+    maxLostShare: config.maxLostShare,
+    device: source.device,
+    settingsSource: source.settingsSource ?? 'internal',
+    ...(source.hostSettings ? { hostSettings: source.hostSettings } : {}),
+    extractorSeedBits,
+    // hashStage is done with a block's input when it asks for the next result
+    recycleInputs: true,
+  });
+}
+
+/**
+ * Stage 2: each certified block hashed to its m bits. `onCertified` hears
+ * each block's m before its hash, so a consumer that has enough can stop
+ * the run then, not after the hash.
+ */
+export async function* hashStage(
+  blocks: AsyncIterable<BlockResult>,
+  hasher: BlockHasher,
+  onCertified?: (outputBits: number) => void,
+): AsyncGenerator<ExtractedBlock | RefusedBlock> {
+  for await (const block of blocks) {
+    if (!block.ok) {
+      yield block;
+      continue;
+    }
+    if (block.inputBits !== hasher.n || block.outputBits > hasher.mMax) {
+      // A mismatch here is a bug between the two stages, never a reason to hash with a wrong seed.
+      throw new Error(
+        `extract: block ${block.draft.blockIndex} has n = ${block.inputBits}, m = ${block.outputBits}; the run's plan is n = ${hasher.n}, m <= ${hasher.mMax}`,
+      );
+    }
+    onCertified?.(block.outputBits);
+    yield { ok: true, draft: block.draft, bytes: await hasher.hash(block.input, block.outputBits) };
+  }
+}
+
+/** Stage 3: each certificate completed with its extraction fields and chained to the previous one by its hash. */
+export async function* chainStage(
+  blocks: AsyncIterable<ExtractedBlock | RefusedBlock>,
+  seedSha256: string,
+  prevCertificateSha256: string | null,
+): AsyncGenerator<PipelineResult> {
+  let prev = prevCertificateSha256;
+  for await (const block of blocks) {
+    if (!block.ok) {
+      yield block;
+      continue;
+    }
+    const certificate: Certificate = {
+      ...block.draft,
+      extraction: {
+        seedSha256,
+        outputSha256: createHash('sha256').update(block.bytes).digest('hex'),
+        outputBytes: block.bytes.length,
+        prevCertificateSha256: prev,
+      },
+    };
+    const line = formatCertificateLine(certificate);
+    prev = hashCertificate(line);
+    yield { ok: true, bytes: block.bytes, certificate, line };
+  }
+}
+
+/** The three stages over one run: certified blocks hashed to bytes, with their certificate chain. */
+export async function* pipelineBlocks(
+  events: AsyncIterable<RunEvent[]>,
+  config: PipelineConfig,
+  source: RunSource,
+  onCertified?: (outputBits: number) => void,
+): AsyncGenerator<PipelineResult, void, void> {
+  const hasher = new BlockHasher(
+    inputBitsForBlock(config.blockTrials),
+    maxOutputBitsForBlock(config.blockTrials),
+    config.seed,
+    {
+      offThread: config.offThread,
+      maxFftSize: config.maxFftSize,
+    },
+  );
+  try {
+    const certified = certifyStage(events, config, source, hasher.seedBits);
+    yield* chainStage(hashStage(certified, hasher, onCertified), hasher.seedSha256, config.prevCertificateSha256);
+  } finally {
+    await hasher.close();
+  }
+}
