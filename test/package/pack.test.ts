@@ -46,8 +46,7 @@ describe('the packed package', () => {
   it('is under 1 MB and ships dist, the frame layouts, README and LICENSE, and no test, bench or fixture', () => {
     expect(pack.size).toBeLessThan(1_000_000);
     const paths = pack.files.map((f) => f.path);
-    const shipped = ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/extract/toeplitz-worker.js'];
-    for (const p of [...shipped, 'dist/serve/dashboard.html']) {
+    for (const p of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/extract/toeplitz-worker.js']) {
       expect(paths).toContain(p);
     }
     for (const p of ['firmware-protocol/frames.json', 'README.md', 'LICENSE', 'bin/epqrng.js', 'package.json']) {
