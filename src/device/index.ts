@@ -3,7 +3,9 @@
  * See device.ts (commands, faults, unplug), run.ts (runs as batched async
  * iterables, replay of raw bytes) and discovery.ts (USB ids, serial numbers).
  */
-export { Device, DeviceFaultError, FAULT_NAMES, faultNames } from './device.ts';
+export { Device } from './device.ts';
+export { DeviceFaultError, FAULT_NAMES, faultNames } from './faults.ts';
+export { RunWatchdog, WATCHDOG_PERIODS, watchdogIntervalMs } from './watchdog.ts';
 export type { DeviceOpenOptions, DeviceStats, MeasureCountsOptions, StartOptions } from './device.ts';
 export { Run, RunEventAssembler, DeviceSeqTracker, runEventsFromBytes, emptyRunStats } from './run.ts';
 export type { RunEvent, RunStats, RunOptions, RunControl } from './run.ts';
