@@ -38,6 +38,8 @@ export interface PtyServer {
   close(): Promise<void>;
   /** Resolves, with the reason, when the bridge ends by itself (socat exited, the PTY hung up); never after close(). */
   ended: Promise<string>;
+  /** The socat bridge's process id (tests kill it to unplug the chip). */
+  bridgePid: number | undefined;
 }
 
 /** How much chip output one port write carries at most. */
@@ -131,7 +133,7 @@ export async function servePty(ptyPath: string, opts: PtyServeOptions): Promise<
     })();
     return closed;
   };
-  return { chip, path: ptyPath, close, ended };
+  return { chip, path: ptyPath, close, ended, bridgePid: socat.pid };
 }
 
 async function waitForLinks(
