@@ -17,7 +17,7 @@ import { toeplitzHash, ToeplitzPlan, releaseToeplitzCaches } from '../src/extrac
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function cpuMs(): number {

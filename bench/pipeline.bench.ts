@@ -57,7 +57,7 @@ export async function run(): Promise<Figure[]> {
   const tsx = ['bin/run-ts.js', 'bench/lib/pipeline-child.ts'];
   const main = bundled ? [bundled] : tsx;
   const how = bundled ? 'bundled' : 'tsx';
-  figures.push({ name: 'pipeline: load average (1 min) at the start', value: loadavg()[0], unit: '' });
+  figures.push({ name: 'pipeline: load average (1 min) at the start', value: loadavg()[0]!, unit: '' });
   for (const blocks of [2, 8]) {
     const r = measure(main, blocks);
     const net = (r.maxRssBytes - r.captureBytes) / MB;
@@ -109,7 +109,7 @@ export async function run(): Promise<Figure[]> {
       value: (whole.maxRssBytes - whole.captureBytes) / MB,
       unit: 'MB',
     },
-    { name: 'pipeline: load average (1 min) at the end', value: loadavg()[0], unit: '' },
+    { name: 'pipeline: load average (1 min) at the end', value: loadavg()[0]!, unit: '' },
   );
   return figures;
 }

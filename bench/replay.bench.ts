@@ -65,7 +65,10 @@ async function child(mode: string, file: string): Promise<void> {
     let blocks = 0;
     let trials = 0;
     const stream = replayBytes(plan, {
-      onCertificate: (_l, b) => ((blocks += 1), (trials += b.certificate.trialRange.count)),
+      onCertificate: (_l, b) => {
+        blocks += 1;
+        trials += b.certificate.trialRange.count;
+      },
     });
     while (!(await stream.next()).done) {
       // bytes dropped
@@ -73,13 +76,13 @@ async function child(mode: string, file: string): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const cpuSeconds = cpuSince(c0);
     process.stdout.write(
-      JSON.stringify({
+      `${JSON.stringify({
         trials,
         seconds,
         cpuSeconds,
         maxRssMB: peakRssBytes() / 2 ** 20,
         blocks,
-      } satisfies ChildResult) + '\n',
+      } satisfies ChildResult)}\n`,
     );
     return;
   }
@@ -94,7 +97,7 @@ async function child(mode: string, file: string): Promise<void> {
   }
   const seconds = (performance.now() - t0) / 1000;
   const result: ChildResult = { trials, seconds, cpuSeconds: cpuSince(c0), maxRssMB: peakRssBytes() / 2 ** 20, blocks };
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 async function makeRecording(file: string): Promise<void> {
@@ -136,7 +139,7 @@ export async function run(): Promise<Figure[]> {
   try {
     await makeRecording(file);
     const figures: Figure[] = [
-      { name: 'replay: load average (1 min) at the start', value: loadavg()[0], unit: '' },
+      { name: 'replay: load average (1 min) at the start', value: loadavg()[0]!, unit: '' },
       { name: 'replay: recording size on disk', value: statSync(file).size / 1e6, unit: `MB (${TRIALS} trials)` },
     ];
     for (const mode of ['capture', 'device', 'full']) {
@@ -185,7 +188,7 @@ export async function run(): Promise<Figure[]> {
       });
       figures.push({ name: 'replay capture under tsx: peak RSS (whole process)', value: t.maxRssMB, unit: 'MB' });
     }
-    figures.push({ name: 'replay: load average (1 min) at the end', value: loadavg()[0], unit: '' });
+    figures.push({ name: 'replay: load average (1 min) at the end', value: loadavg()[0]!, unit: '' });
     return figures;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -35,7 +35,9 @@ if (args[0] === '--capture') {
     if (b.length === 0) break;
     parts.push(b);
   }
-  writeFileSync(args[2], Buffer.concat(parts));
+  const out = args[2];
+  if (out === undefined) throw new Error('pipeline-child --capture <blocks> <file>: the output file is missing');
+  writeFileSync(out, Buffer.concat(parts));
 } else {
   const blocks = Number(args[0] ?? 4);
   // the extract stage's FFT bound (stream.ts maxFftSize); default its own default

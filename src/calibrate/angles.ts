@@ -37,7 +37,7 @@ export function chshAnglesDeg(
   rotDeg: number,
   base: readonly number[] = FACTORY_CHSH_DEG,
 ): [number, number, number, number] {
-  return [base[0], base[1], base[2] + rotDeg, base[3] + rotDeg];
+  return [base[0]!, base[1]!, base[2]! + rotDeg, base[3]! + rotDeg];
 }
 
 export function chshAnglesCentideg(

@@ -47,6 +47,6 @@ export async function applyProfile(
   await port.setWindow(s.windowPs);
   await port.setDelay(s.delayPs);
   await port.setPump(s.pumpMicrowatts);
-  for (let d = 0; d < 4; d++) await port.setBias(d, s.biasMv[d]);
+  for (let d = 0; d < 4; d++) await port.setBias(d, s.biasMv[d]!);
   if (opts.save) await port.saveCalibration();
 }

@@ -59,7 +59,7 @@ export function noClickProbability(m: ClickModel, alphaDeg: number, betaDeg: num
   const p1 = b - p2;
   const p0 = 1 - b;
   let dark = 1;
-  for (let i = 0; i < 4; i++) if (mask & (1 << i)) dark *= 1 - m.darkProbability[i];
+  for (let i = 0; i < 4; i++) if (mask & (1 << i)) dark *= 1 - m.darkProbability[i]!;
   return dark * (p0 + p1 * q + p2 * q * q);
 }
 

@@ -97,7 +97,7 @@ export class CalibrationContext {
         else if (ev.first < next) continue; // a duplicate of trials already counted
         const records = ev.records;
         const n = ev.n ?? records.length;
-        for (let k = 0; k < n; k++) addRecord(tally, records[k]);
+        for (let k = 0; k < n; k++) addRecord(tally, records[k]!);
         next = ev.first + n;
       }
       if (next - reported >= 50_000) {

@@ -41,13 +41,13 @@ export interface FitResult {
 export function param(fit: FitResult, name: string): { value: number; error: number } {
   const i = fit.names.indexOf(name);
   if (i < 0) throw new Error(`fit has no parameter '${name}'`);
-  return { value: fit.values[i], error: fit.errors[i] };
+  return { value: fit.values[i]!, error: fit.errors[i]! };
 }
 
 export function chiSquare<X>(spec: FitSpec<X>, params: readonly number[]): number {
   let chi2 = 0;
   for (let i = 0; i < spec.xs.length; i++) {
-    const r = (spec.ys[i] - spec.model(params, spec.xs[i])) / spec.sigmas[i];
+    const r = (spec.ys[i]! - spec.model(params, spec.xs[i]!)) / spec.sigmas[i]!;
     chi2 += r * r;
   }
   return chi2;
@@ -59,17 +59,17 @@ export function invertMatrix(m: readonly (readonly number[])[]): number[][] | nu
   const a = m.map((row, i) => [...row, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))]);
   for (let col = 0; col < n; col++) {
     let pivot = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(a[r][col]) > Math.abs(a[pivot][col])) pivot = r;
-    const scale = Math.max(...m.map((row) => Math.abs(row[col])), 1e-300);
-    if (Math.abs(a[pivot][col]) <= 1e-14 * scale) return null;
-    [a[col], a[pivot]] = [a[pivot], a[col]];
-    const p = a[col][col];
-    for (let j = 0; j < 2 * n; j++) a[col][j] /= p;
+    for (let r = col + 1; r < n; r++) if (Math.abs(a[r]![col]!) > Math.abs(a[pivot]![col]!)) pivot = r;
+    const scale = Math.max(...m.map((row) => Math.abs(row[col]!)), 1e-300);
+    if (Math.abs(a[pivot]![col]!) <= 1e-14 * scale) return null;
+    [a[col], a[pivot]] = [a[pivot]!, a[col]!];
+    const p = a[col]![col]!;
+    for (let j = 0; j < 2 * n; j++) a[col]![j]! /= p;
     for (let r = 0; r < n; r++) {
       if (r === col) continue;
-      const f = a[r][col];
+      const f = a[r]![col]!;
       if (f === 0) continue;
-      for (let j = 0; j < 2 * n; j++) a[r][j] -= f * a[col][j];
+      for (let j = 0; j < 2 * n; j++) a[r]![j]! -= f * a[col]![j]!;
     }
   }
   return a.map((row) => row.slice(n));
@@ -79,11 +79,11 @@ export function invertMatrix(m: readonly (readonly number[])[]): number[][] | nu
 function jacobian<X>(spec: FitSpec<X>, params: readonly number[]): number[][] {
   return spec.xs.map((x) =>
     params.map((_, k) => {
-      const h = spec.steps[k];
+      const h = spec.steps[k]!;
       const up = [...params];
       const down = [...params];
-      up[k] += h;
-      down[k] -= h;
+      up[k]! += h;
+      down[k]! -= h;
       return (spec.model(up, x) - spec.model(down, x)) / (2 * h);
     }),
   );
@@ -95,8 +95,8 @@ export function covarianceAt<X>(spec: FitSpec<X>, params: readonly number[]): nu
   const p = params.length;
   const fisher = Array.from({ length: p }, () => new Array<number>(p).fill(0));
   for (let i = 0; i < j.length; i++) {
-    const w = 1 / (spec.sigmas[i] * spec.sigmas[i]);
-    for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) fisher[a][b] += j[i][a] * j[i][b] * w;
+    const w = 1 / (spec.sigmas[i]! * spec.sigmas[i]!);
+    for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) fisher[a]![b]! += j[i]![a]! * j[i]![b]! * w;
   }
   return invertMatrix(fisher);
 }
@@ -104,7 +104,7 @@ export function covarianceAt<X>(spec: FitSpec<X>, params: readonly number[]): nu
 /** Solves the small linear system a x = b (a symmetric positive); null when singular. */
 function solve(a: number[][], b: number[]): number[] | null {
   const inv = invertMatrix(a);
-  return inv ? inv.map((row) => row.reduce((acc, v, j) => acc + v * b[j], 0)) : null;
+  return inv ? inv.map((row) => row.reduce((acc, v, j) => acc + v * b[j]!, 0)) : null;
 }
 
 function clampParams<X>(spec: FitSpec<X>, p: number[]): number[] {
@@ -129,11 +129,11 @@ export function refineFit<X>(spec: FitSpec<X>, start: readonly number[], maxIter
     const alpha = Array.from({ length: n }, () => new Array<number>(n).fill(0));
     const beta = new Array<number>(n).fill(0);
     for (let i = 0; i < j.length; i++) {
-      const w = 1 / (spec.sigmas[i] * spec.sigmas[i]);
-      const r = spec.ys[i] - spec.model(p, spec.xs[i]);
+      const w = 1 / (spec.sigmas[i]! * spec.sigmas[i]!);
+      const r = spec.ys[i]! - spec.model(p, spec.xs[i]!);
       for (let a = 0; a < n; a++) {
-        beta[a] += j[i][a] * r * w;
-        for (let b = 0; b < n; b++) alpha[a][b] += j[i][a] * j[i][b] * w;
+        beta[a]! += j[i]![a]! * r * w;
+        for (let b = 0; b < n; b++) alpha[a]![b]! += j[i]![a]! * j[i]![b]! * w;
       }
     }
     let improved = false;
@@ -146,7 +146,7 @@ export function refineFit<X>(spec: FitSpec<X>, start: readonly number[], maxIter
       }
       const trial = clampParams(
         spec,
-        p.map((v, k) => v + delta[k]),
+        p.map((v, k) => v + delta[k]!),
       );
       const trialChi2 = chiSquare(spec, trial);
       if (Number.isFinite(trialChi2) && trialChi2 < chi2) {
@@ -186,8 +186,8 @@ export function fitCurve<X>(spec: FitSpec<X>): FitResult {
     // (weight w^2) disagree in ml-levenberg-marquardt 5.1: with unit weights both
     // minimise the same chi^2.
     const result = levenbergMarquardt(
-      { x: index, y: spec.ys.map((y, i) => y / spec.sigmas[i]) },
-      (params) => (i) => spec.model(params, spec.xs[i]) / spec.sigmas[i],
+      { x: index, y: spec.ys.map((y, i) => y / spec.sigmas[i]!) },
+      (params) => (i) => spec.model(params, spec.xs[i]!) / spec.sigmas[i]!,
       {
         initialValues: spec.initial,
         minValues: spec.min,
@@ -211,14 +211,14 @@ export function fitCurve<X>(spec: FitSpec<X>): FitResult {
   const chi2 = chiSquare(spec, values);
   const dof = n - p;
   const cov = covarianceAt(spec, values);
-  if (!cov || cov.some((row, i) => !(row[i] >= 0) || !Number.isFinite(row[i])))
+  if (!cov || cov.some((row, i) => !(row[i]! >= 0) || !Number.isFinite(row[i])))
     throw new Error(`fit: the data do not determine ${spec.names.join(', ')}`);
   const scale = Math.max(1, chi2 / dof);
   const covariance = cov.map((row) => row.map((v) => v * scale));
   return {
     names: [...spec.names],
     values,
-    errors: covariance.map((row, i) => Math.sqrt(Math.max(0, row[i]))),
+    errors: covariance.map((row, i) => Math.sqrt(Math.max(0, row[i]!))),
     covariance,
     chi2,
     dof,

@@ -218,7 +218,7 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
   const dark: DarkResult = await step('dark', () => measureDarkCounts(ctx, plan, workingBiasMv));
   // g2 from the before run's double clicks, less the accidental ones of dark counts at its biases.
   const beforeDark = [0, 1, 2, 3].map((d) =>
-    darkClickProbability(darkRate(dark.curves[d], before.settings.biasMv[d]), before.settings.windowPs),
+    darkClickProbability(darkRate(dark.curves[d]!, before.settings.biasMv[d]!), before.settings.windowPs),
   );
   const measuredG2 = g2FromTally(before.tally, beforeDark);
   const g2 = measuredG2 ?? ASSUMED_G2;
@@ -309,7 +309,7 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
       pumpMicrowatts,
       biasMv: op.biasMv,
     };
-    for (let d = 0; d < 4; d++) await port.setBias(d, settings.biasMv[d]);
+    for (let d = 0; d < 4; d++) await port.setBias(d, settings.biasMv[d]!);
     await port.setWindow(settings.windowPs);
     await port.setDelay(settings.delayPs);
     await port.setPump(settings.pumpMicrowatts);

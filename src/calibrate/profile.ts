@@ -182,7 +182,7 @@ export function issuePath(path: readonly PropertyKey[]): string {
 export function parseProfile(data: unknown, source = 'profile'): CalibrationProfile {
   const r = profileSchema.safeParse(data);
   if (!r.success) {
-    const issue = r.error.issues[0];
+    const issue = r.error.issues[0]!;
     throw new InputError('PROFILE_INVALID', `${source}: field ${issuePath(issue.path)}: ${issue.message}`);
   }
   return r.data;

@@ -55,5 +55,5 @@ export function summaryText(p: CalibrationProfile): string {
     `  settings: angles ${p.settings.anglesCentideg.join(' ')} cdeg, window ${p.settings.windowPs} ps, delay ${p.settings.delayPs} ps, pump ${p.settings.pumpMicrowatts} uW, bias ${p.settings.biasMv.join(' ')} mV`,
     `  chip time ${(p.chipTimeMs.total / 1000).toFixed(1)} s, wall ${(p.wallTimeMs.total / 1000).toFixed(1)} s`,
   ];
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -15,7 +15,7 @@ import { PALETTE, escapeXml, renderPlot, sampleCurve, type Series } from './svg.
 const RAD = Math.PI / 180;
 
 function pm(e: { value: number; error: number }, digits = 2, unit = ''): string {
-  return `${e.value.toFixed(digits)} &plusmn; ${e.error.toFixed(digits)}${unit ? ' ' + unit : ''}`;
+  return `${e.value.toFixed(digits)} &plusmn; ${e.error.toFixed(digits)}${unit ? ` ${unit}` : ''}`;
 }
 
 function darkPlot(p: CalibrationProfile): string {
@@ -28,19 +28,19 @@ function darkPlot(p: CalibrationProfile): string {
     series.push({
       name: `${name} measured`,
       kind: 'points',
-      color: PALETTE[i],
+      color: PALETTE[i]!,
       points: d.points
-        .filter((q) => q.clicks[i] > 0)
+        .filter((q) => q.clicks[i]! > 0)
         .map((q) => {
-          const rate = -Math.log1p(-q.clicks[i] / q.trials) / (d.windowPs * 1e-12);
-          return { x: q.biasMv, y: rate, err: rate / Math.sqrt(q.clicks[i]) };
+          const rate = -Math.log1p(-q.clicks[i]! / q.trials) / (d.windowPs * 1e-12);
+          return { x: q.biasMv, y: rate, err: rate / Math.sqrt(q.clicks[i]!) };
         }),
     });
-    const c = d.curves[i];
+    const c = d.curves[i]!;
     series.push({
       name: `${name} fit, U_d ${c.slopeMv.value.toFixed(0)} mV`,
       kind: 'line',
-      color: PALETTE[i],
+      color: PALETTE[i]!,
       points: sampleCurve((u) => darkRateAtBias(u, c.refRatePerS.value, DARK_REF_BIAS_MV, c.slopeMv.value), lo, hi),
     });
   });
@@ -63,14 +63,14 @@ function biasPlot(p: CalibrationProfile): string {
     series.push({
       name: `${name} Klyshko`,
       kind: 'points',
-      color: PALETTE[i],
-      points: b.samples[i].map((s) => ({ x: s.biasMv, y: s.eta, err: s.error })),
+      color: PALETTE[i]!,
+      points: b.samples[i]!.map((s) => ({ x: s.biasMv, y: s.eta, err: s.error })),
     });
-    const c = b.curves[i];
+    const c = b.curves[i]!;
     series.push({
       name: `${name} fit: eta_max ${c.etaMax.value.toFixed(3)}, U_bd ${c.breakdownMv.value.toFixed(0)} mV`,
       kind: 'line',
-      color: PALETTE[i],
+      color: PALETTE[i]!,
       points: sampleCurve((u) => efficiencyAtBias(u, c.etaMax.value, c.breakdownMv.value, c.slopeMv.value), lo, hi),
     });
   });
@@ -97,12 +97,12 @@ function operatingPointPlots(p: CalibrationProfile): string {
     xLabel: 'bias U (mV)',
     yLabel: 'predicted S',
     series: op.biasScan.map((scan, i) => ({
-      name: DETECTORS[i],
+      name: DETECTORS[i]!,
       kind: 'line' as const,
-      color: PALETTE[i],
+      color: PALETTE[i]!,
       points: scan.map((q) => ({ x: q.x, y: q.s })),
     })),
-    markers: p.settings.biasMv.map((u, i) => ({ x: u, label: DETECTORS[i], color: PALETTE[i] })),
+    markers: p.settings.biasMv.map((u, i) => ({ x: u, label: DETECTORS[i]!, color: PALETTE[i]! })),
     yMin,
     yMax,
   });
@@ -111,7 +111,7 @@ function operatingPointPlots(p: CalibrationProfile): string {
     xLabel: 'window w (ps)',
     yLabel: 'predicted S',
     series: [
-      { name: 'model', kind: 'line', color: PALETTE[0], points: op.windowScan.map((q) => ({ x: q.x, y: q.s })) },
+      { name: 'model', kind: 'line', color: PALETTE[0]!, points: op.windowScan.map((q) => ({ x: q.x, y: q.s })) },
     ],
     markers: [{ x: p.settings.windowPs, label: 'chosen' }],
     yMin,
@@ -135,11 +135,11 @@ function rabiPlot(p: CalibrationProfile): string {
     xLabel: 'pump P (uW)',
     yLabel: 'A0 + A1 clicks per trial',
     series: [
-      { name: 'measured', kind: 'points', color: PALETTE[0], points: pts },
+      { name: 'measured', kind: 'points', color: PALETTE[0]!, points: pts },
       {
         name: `fit: P_pi ${r.piPulseMicrowatts.value.toFixed(1)} uW`,
         kind: 'line',
-        color: PALETTE[1],
+        color: PALETTE[1]!,
         points: sampleCurve(
           (x) => rabiBrightness(x, r.amplitude.value, r.piPulseMicrowatts.value) + r.background.value,
           lo,
@@ -167,11 +167,11 @@ function delayPlots(p: CalibrationProfile): string {
     xLabel: 'gate delay d (ps)',
     yLabel: 'coincidences per trial',
     series: [
-      { name: 'measured', kind: 'points', color: PALETTE[0], points: fine },
+      { name: 'measured', kind: 'points', color: PALETTE[0]!, points: fine },
       {
         name: `fit: D ${f.pathDelayPs.value.toFixed(1)} ps, sigma ${f.jitterPs.value.toFixed(1)} ps`,
         kind: 'line',
-        color: PALETTE[1],
+        color: PALETTE[1]!,
         points: sampleCurve(
           (x) =>
             f.amplitude.value * gateFraction(x, f.pathDelayPs.value, f.jitterPs.value, f.windowPs) + f.background.value,
@@ -191,7 +191,7 @@ function delayPlots(p: CalibrationProfile): string {
       {
         name: 'measured',
         kind: 'points',
-        color: PALETTE[2],
+        color: PALETTE[2]!,
         points: d.coarse.map((q) => ({ x: q.delayPs, y: q.coincidences / q.trials })),
       },
     ],
@@ -210,7 +210,7 @@ function fringePlot(p: CalibrationProfile): string {
     series.push({
       name: `A at ${a} deg`,
       kind: 'points',
-      color: PALETTE[i],
+      color: PALETTE[i]!,
       points: fr.points
         .filter((q) => q.alphaDeg === a)
         .map((q) => {
@@ -221,7 +221,7 @@ function fringePlot(p: CalibrationProfile): string {
     series.push({
       name: `fit A at ${a} deg`,
       kind: 'line',
-      color: PALETTE[i],
+      color: PALETTE[i]!,
       points: sampleCurve(
         (b) => fr.offset.value + fr.visibility.value * Math.cos(2 * (a - b + fr.rotDeg.value) * RAD),
         0,
@@ -249,7 +249,7 @@ function sPlot(p: CalibrationProfile): string {
       {
         name: 'S',
         kind: 'bars',
-        color: PALETTE[0],
+        color: PALETTE[0]!,
         points: [
           { x: 0, y: p.before.s, err: p.before.sError },
           { x: 1, y: p.after.s, err: p.after.sError },
@@ -296,7 +296,7 @@ export function renderReport(p: CalibrationProfile): string {
     ],
   ];
   const darkAtOp = p.settings.biasMv.map((u, i) => {
-    const c = p.steps.dark.curves[i];
+    const c = p.steps.dark.curves[i]!;
     return darkClickProbability(
       darkRateAtBias(u, c.refRatePerS.value, DARK_REF_BIAS_MV, c.slopeMv.value),
       p.settings.windowPs,

@@ -123,7 +123,7 @@ export function renderPlot(spec: PlotSpec): string {
   const xt = spec.categories ? spec.categories.map((_, i) => i) : niceTicks(xMin, xMax);
   for (const t of xt) {
     const x = sx(t);
-    const label = spec.categories ? spec.categories[t] : fmt(t);
+    const label = spec.categories ? spec.categories[t]! : fmt(t);
     out.push(`<line x1="${x}" y1="${m.top + ph}" x2="${x}" y2="${m.top + ph + 5}" stroke="#444"/>`);
     out.push(`<text x="${x}" y="${m.top + ph + 18}" text-anchor="middle" font-size="11">${escapeXml(label)}</text>`);
   }

@@ -43,7 +43,7 @@ export function addRecord(t: TrialTally, r: number): void {
   const b1 = r & RECORD_BIT.B1;
   const a = a1 && !a0 ? 1 : 0;
   const b = b1 && !b0 ? 1 : 0;
-  t.counts[(x << 1) | y][(a << 1) | b]++;
+  t.counts[(x << 1) | y]![(a << 1) | b]!++;
   t.trials++;
   if (a0) t.singles[0]++;
   if (a1) t.singles[1]++;
@@ -69,7 +69,7 @@ export function chshFromTally(t: TrialTally): ChshEstimate {
   const correlators = [0, 0, 0, 0] as [number, number, number, number];
   let variance = 0;
   for (let xy = 0; xy < 4; xy++) {
-    const [n00, n01, n10, n11] = t.counts[xy];
+    const [n00, n01, n10, n11] = t.counts[xy] as [number, number, number, number];
     const n = n00 + n01 + n10 + n11;
     const e = n > 0 ? (n00 + n11 - n01 - n10) / n : 0;
     correlators[xy] = e;
@@ -103,7 +103,7 @@ export function g2FromTally(
   const p1 = t.singles[1] / t.trials;
   const pDouble = t.doublesA / t.trials;
   // Accidental doubles: a dark count in one detector while the other clicked.
-  const accidental = darkProbability[0] * p1 + darkProbability[1] * p0;
+  const accidental = darkProbability[0]! * p1 + darkProbability[1]! * p0;
   const value = Math.max(0, (pDouble - accidental) / (p0 * p1));
   return { value, error: value / Math.sqrt(t.doublesA) };
 }

@@ -176,31 +176,31 @@ export class TrialAccountant {
       let i = k;
       // One trial at a time up to a byte boundary of the input (4 trials per byte)...
       for (; i < end && (pos & 3) !== 0; i++, pos++) {
-        const r = records[i];
+        const r = records[i]!;
         if (r > 63) reservedBits(seq, first, records, i);
-        hist[r]++;
-        input[pos >> 2] |= OUTCOME_BITS_TABLE[r] << ((pos & 3) << 1);
+        hist[r]!++;
+        input[pos >> 2]! |= OUTCOME_BITS_TABLE[r]! << ((pos & 3) << 1);
       }
       // ...then four trials per input byte, written once, counted as two pairs...
       const pairs = this.pairHistogram;
       for (; i + 4 <= end; i += 4, pos += 4) {
-        const r0 = records[i],
-          r1 = records[i + 1],
-          r2 = records[i + 2],
-          r3 = records[i + 3];
+        const r0 = records[i]!,
+          r1 = records[i + 1]!,
+          r2 = records[i + 2]!,
+          r3 = records[i + 3]!;
         if ((r0 | r1 | r2 | r3) > 63) reservedBits(seq, first, records, i);
         const p01 = r0 | (r1 << 6);
         const p23 = r2 | (r3 << 6);
-        pairs[p01]++;
-        pairs[p23]++;
-        input[pos >> 2] = PAIR_OUTCOME_BITS_TABLE[p01] | (PAIR_OUTCOME_BITS_TABLE[p23] << 4);
+        pairs[p01]!++;
+        pairs[p23]!++;
+        input[pos >> 2] = PAIR_OUTCOME_BITS_TABLE[p01]! | (PAIR_OUTCOME_BITS_TABLE[p23]! << 4);
       }
       // ...and the rest one at a time.
       for (; i < end; i++, pos++) {
-        const r = records[i];
+        const r = records[i]!;
         if (r > 63) reservedBits(seq, first, records, i);
-        hist[r]++;
-        input[pos >> 2] |= OUTCOME_BITS_TABLE[r] << ((pos & 3) << 1);
+        hist[r]!++;
+        input[pos >> 2]! |= OUTCOME_BITS_TABLE[r]! << ((pos & 3) << 1);
       }
       if (this.onCodes) this.onCodes(input, from, pos, block.index);
       block.recorded += take;
@@ -251,10 +251,10 @@ export class TrialAccountant {
     const pairs = this.pairHistogram;
     const hist = this.block.histogram;
     for (let p = 0; p < pairs.length; p++) {
-      const c = pairs[p];
+      const c = pairs[p]!;
       if (c === 0) continue;
-      hist[p & 63] += c;
-      hist[p >> 6] += c;
+      hist[p & 63]! += c;
+      hist[p >> 6]! += c;
       pairs[p] = 0;
     }
   }
@@ -293,8 +293,8 @@ export class TrialAccountant {
 /** PROTOCOL 4 TRIALS: bits 7 and 6 of a record are reserved (0): the first offending record from index `from` ends the run. */
 function reservedBits(seq: number, first: number, records: Uint8Array, from: number): never {
   let i = from;
-  while (records[i] <= 63) i++;
-  const r = records[i];
+  while (records[i]! <= 63) i++;
+  const r = records[i]!;
   throw new DeviceError(
     'PROTOCOL',
     `TRIALS frame seq ${seq}: record of trial ${first + i} has reserved bits set (0x${r.toString(16).padStart(2, '0')})`,

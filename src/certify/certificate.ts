@@ -193,9 +193,9 @@ export function parseCertificateLine(line: string): Certificate {
   }
   const result = certificateSchema.safeParse(parsed);
   if (!result.success) {
-    const issue = result.error.issues[0];
+    const issue = result.error.issues[0]!;
     const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
-    throw new InputError('CERTIFICATE', `certificate field "${field}": ${issue.message.split('\n')[0]}`);
+    throw new InputError('CERTIFICATE', `certificate field "${field}": ${issue.message.split('\n')[0]!}`);
   }
   return result.data;
 }

@@ -178,7 +178,10 @@ export class Certifier {
   private readonly echoTallies = new Map<number, EchoTally & { resumed: number }>();
   private readonly echoTallyOf = (block: number): EchoTally & { resumed: number } => {
     let t = this.echoTallies.get(block);
-    if (!t) this.echoTallies.set(block, (t = { checked: 0, testRounds: 0, testWins: 0, resumed: 0 }));
+    if (!t) {
+      t = { checked: 0, testRounds: 0, testWins: 0, resumed: 0 };
+      this.echoTallies.set(block, t);
+    }
     return t;
   };
   /** Host settings: setting bits of every finished block, and certified bits of the certified ones (the run's accounting). */
@@ -420,16 +423,16 @@ export class Certifier {
     const hc = this.health;
     const rct = [h.rctA - h0.rctA, h.rctB - h0.rctB];
     const apt = [h.aptA - h0.aptA, h.aptB - h0.aptB];
-    if (rct[0] + rct[1] > 0) {
+    if (rct[0]! + rct[1]! > 0) {
       failed.push([
         'rct',
-        `repetition count test failed on outcome ${rct[0] > 0 ? 'a' : 'b'}: a run of ${hc.rctCutoff} equal bits (C = 1 + ceil(-log2(alpha)/H), alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.1)`,
+        `repetition count test failed on outcome ${rct[0]! > 0 ? 'a' : 'b'}: a run of ${hc.rctCutoff} equal bits (C = 1 + ceil(-log2(alpha)/H), alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.1)`,
       ]);
     }
-    if (apt[0] + apt[1] > 0) {
+    if (apt[0]! + apt[1]! > 0) {
       failed.push([
         'apt',
-        `adaptive proportion test failed on outcome ${apt[0] > 0 ? 'a' : 'b'}: ${hc.aptCutoff} or more equal bits in a window of 1024 (alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.2)`,
+        `adaptive proportion test failed on outcome ${apt[0]! > 0 ? 'a' : 'b'}: ${hc.aptCutoff} or more equal bits in a window of 1024 (alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.2)`,
       ]);
     }
     // Settings uniformity (the estimator assumes q(x,y) = 1/4). Host settings are the host's own draws, echo-checked (PROTOCOL 6).
@@ -463,8 +466,8 @@ export class Certifier {
         ok: false,
         blockIndex: t.index,
         trialRange: { first: t.firstTrial, count: t.trials },
-        reason: failed[0][1],
-        test: failed[0][0],
+        reason: failed[0]![1],
+        test: failed[0]![0],
         failedTests: failed.map(([test]) => test),
         counts: est.counts,
         sEstimate: est.sEstimate,

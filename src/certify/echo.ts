@@ -84,14 +84,14 @@ export class SettingsLedger {
     let size = this.ring.length;
     while (size < need) size *= 2;
     const next = new Uint8Array(size);
-    for (let i = this.base; i < this.end; i++) next[i & (size - 1)] = this.ring[i & this.mask];
+    for (let i = this.base; i < this.end; i++) next[i & (size - 1)] = this.ring[i & this.mask]!;
     this.ring = next;
     this.mask = size - 1;
   }
 
   /** The ledger byte of trial `index`, or -1 when no settings were sent for it (or it was released). */
   at(index: number): number {
-    return index >= this.base && index < this.end ? this.ring[index & this.mask] : -1;
+    return index >= this.base && index < this.end ? this.ring[index & this.mask]! : -1;
   }
 
   /** Trials below `index` are done with (checked or lost). */
@@ -151,7 +151,7 @@ export function checkEcho(
       tally = tallyOf(block);
     }
     const sent = ledger.at(index);
-    const record = records[k];
+    const record = records[k]!;
     const echoed = (record >> 4) & 3; // PROTOCOL 4 TRIALS: x bit 5, y bit 4
     if (sent < 0) {
       throw new CertificationRefusedError(
@@ -168,7 +168,7 @@ export function checkEcho(
     tally.checked++;
     if ((sent & LEDGER_TEST_ROUND) !== 0) {
       tally.testRounds++;
-      tally.testWins += WIN_TABLE[record];
+      tally.testWins += WIN_TABLE[record]!;
     }
   }
 }

@@ -66,17 +66,17 @@ export function estimateFromCounts(counts: readonly number[], lostTrials: number
   const settingCounts: [number, number, number, number] = [0, 0, 0, 0];
   const same = [0, 0, 0, 0];
   for (let cell = 0; cell < 16; cell++) {
-    const n = counts[cell];
+    const n = counts[cell]!;
     const value = estimatorOfCell(cell);
     sum += n * value;
     if (value > 0) wins += n;
     recorded += n;
-    settingCounts[cell >> 2] += n;
-    if (((cell >> 1) & 1) === (cell & 1)) same[cell >> 2] += n;
+    settingCounts[cell >> 2]! += n;
+    if (((cell >> 1) & 1) === (cell & 1)) same[cell >> 2]! += n;
   }
   const trials = recorded + lostTrials;
   sum += lostTrials * LOST_TRIAL_SCORE;
-  const correlators = settingCounts.map((n, xy) => (n === 0 ? 0 : (2 * same[xy] - n) / n)) as [
+  const correlators = settingCounts.map((n, xy) => (n === 0 ? 0 : (2 * same[xy]! - n) / n)) as [
     number,
     number,
     number,

@@ -78,7 +78,7 @@ export function rctCutoff(alpha: number, entropyPerSample: number): number {
 /** ln(k!) for k = 0..n. */
 function logFactorials(n: number): Float64Array {
   const t = new Float64Array(n + 1);
-  for (let k = 1; k <= n; k++) t[k] = t[k - 1] + Math.log(k);
+  for (let k = 1; k <= n; k++) t[k] = t[k - 1]! + Math.log(k);
   return t;
 }
 
@@ -89,7 +89,7 @@ export function binomialUpperTail(n: number, p: number, c: number): number {
   const lf = logFactorials(n);
   let sum = 0;
   for (let k = c; k <= n; k++) {
-    sum += Math.exp(lf[n] - lf[k] - lf[n - k] + k * Math.log(p) + (n - k) * Math.log1p(-p));
+    sum += Math.exp(lf[n]! - lf[k]! - lf[n - k]! + k * Math.log(p) + (n - k) * Math.log1p(-p));
   }
   return sum;
 }
@@ -150,11 +150,11 @@ export function chiSquare3Critical(alpha: number): number {
 
 /** Pearson chi-square of four setting counts against uniform. */
 export function settingsChiSquare(settingCounts: readonly number[]): number {
-  const n = settingCounts[0] + settingCounts[1] + settingCounts[2] + settingCounts[3];
+  const n = settingCounts[0]! + settingCounts[1]! + settingCounts[2]! + settingCounts[3]!;
   if (n === 0) return 0;
   const e = n / 4;
   let chi = 0;
-  for (let i = 0; i < 4; i++) chi += (settingCounts[i] - e) ** 2 / e;
+  for (let i = 0; i < 4; i++) chi += (settingCounts[i]! - e) ** 2 / e;
   return chi;
 }
 
@@ -225,7 +225,7 @@ export class OutcomeHealthTests {
     if (this.scratch.length < (n + 3) >> 2) this.scratch = new Uint8Array(Math.max(64, (n + 3) >> 2));
     const codes = this.scratch;
     codes.fill(0, 0, (n + 3) >> 2);
-    for (let k = 0; k < n; k++) codes[k >> 2] |= OUTCOME_BITS_TABLE[records[start + k]] << ((k & 3) << 1);
+    for (let k = 0; k < n; k++) codes[k >> 2]! |= OUTCOME_BITS_TABLE[records[start + k]!]! << ((k & 3) << 1);
     this.updateCodes(codes, 0, n);
   }
 
@@ -262,7 +262,7 @@ export class OutcomeHealthTests {
     while (p < to) {
       if (aptPos === 0) {
         // SP 800-90B 4.4.2: a window's reference is its first sample (counted by the loops below).
-        const ab0 = (codes[p >> 2] >> ((p & 3) << 1)) & 3;
+        const ab0 = (codes[p >> 2]! >> ((p & 3) << 1)) & 3;
         refA = ab0 & 1;
         refB = ab0 >> 1;
         cntA = 0;
@@ -276,18 +276,18 @@ export class OutcomeHealthTests {
       let last = lastA | (lastB << 1);
       while (p < stop) {
         for (; (p & 3) === 0 && p + 4 <= stop && runA < groupRunMax && runB < groupRunMax; p += 4) {
-          const g = codes[p >> 2];
+          const g = codes[p >> 2]!;
           // SP 800-90B 4.4.1: count identical consecutive samples (no alarm possible in this group).
-          const e = RCT_STEP4[(last << 8) | g];
+          const e = RCT_STEP4[(last << 8) | g]!;
           runA = (runA & -(e & 1)) + ((e >> 1) & 7);
           runB = (runB & -((e >> 4) & 1)) + (e >> 5);
           last = g >> 6;
           // SP 800-90B 4.4.2: the samples equal to the window's first, from the ones (below).
-          ones += ONES4[g];
+          ones += ONES4[g]!;
           grouped += 4;
         }
         if (p === stop) break;
-        const ab = (codes[p >> 2] >> ((p & 3) << 1)) & 3;
+        const ab = (codes[p >> 2]! >> ((p & 3) << 1)) & 3;
         const a = ab & 1;
         const b = ab >> 1;
         // SP 800-90B 4.4.1: count identical consecutive samples; alarm at C.

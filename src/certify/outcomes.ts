@@ -68,7 +68,7 @@ export const OUTCOME_BITS_TABLE: Uint8Array = build((r) => outcomeA(r) | (outcom
  */
 export const PAIR_OUTCOME_BITS_TABLE: Uint8Array = (() => {
   const t = new Uint8Array(64 * 64);
-  for (let p = 0; p < 64 * 64; p++) t[p] = OUTCOME_BITS_TABLE[p & 63] | (OUTCOME_BITS_TABLE[p >> 6] << 2);
+  for (let p = 0; p < 64 * 64; p++) t[p] = OUTCOME_BITS_TABLE[p & 63]! | (OUTCOME_BITS_TABLE[p >> 6]! << 2);
   return t;
 })();
 /** 256 entries: a. */
@@ -92,6 +92,6 @@ function build(f: (r: number) => number): Uint8Array {
  */
 export function countsFromHistogram(histogram: ArrayLike<number>): number[] {
   const counts = new Array<number>(16).fill(0);
-  for (let r = 0; r < 64; r++) counts[CELL_TABLE[r]] += histogram[r];
+  for (let r = 0; r < 64; r++) counts[CELL_TABLE[r]!]! += histogram[r]!;
   return counts;
 }

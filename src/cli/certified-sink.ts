@@ -193,7 +193,7 @@ export class CertifiedSink {
     for (const line of this.pending.splice(0)) {
       if (!certs) continue;
       this.throwIfFailed();
-      const err = await new Promise<Error | null | undefined>((done) => certs.write(line + '\n', done));
+      const err = await new Promise<Error | null | undefined>((done) => certs.write(`${line}\n`, done));
       if (err) this.failure ??= outputError('--certs', this.certsPath!, err);
       this.throwIfFailed();
     }

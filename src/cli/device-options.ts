@@ -17,7 +17,7 @@
  *   --sim-flash FILE     the chip's flash (saved calibration) persisted in FILE
  */
 import { SerialPort } from 'serialport';
-import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type { BindingInterface } from '@serialport/bindings-interface';
 import { Device, type DeviceOpenOptions } from '../device/index.ts';
 import { findBySerial, listDevices, type PortLister } from '../device/index.ts';
 import { DeviceError, InputError, UsageError } from '../errors.ts';

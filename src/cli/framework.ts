@@ -78,7 +78,7 @@ export async function generalUsage(dir = commandsDir): Promise<string> {
     lines.push(`  ${name.padEnd(10)} ${summary}`);
   }
   lines.push('', 'exit codes: 0 ok, 1 certification refused, 2 usage or bad input, 3 device error');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Whether argv asks for help (before any `--`). */
@@ -90,6 +90,9 @@ function wantsHelp(argv: readonly string[]): boolean {
   return false;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters escapeControls escapes.
+const CONTROL_CHARS = /[\x00-\x1f\x7f-\x9f]/g;
+
 /**
  * Messages quote files and the wire (a recording's header, a certificate, a
  * seed path): control characters (and Unicode bidi overrides) are shown
@@ -99,7 +102,7 @@ function wantsHelp(argv: readonly string[]): boolean {
  */
 export function escapeControls(s: string): string {
   return s
-    .replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(CONTROL_CHARS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
     .replace(/[\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`); // bidi overrides, line separators
 }
 
@@ -138,7 +141,7 @@ export async function runCli(
     return await command.run(rest, io);
   } catch (e) {
     const { line, exitCode } = describeError(e, debug);
-    io.stderr.write(line + '\n');
+    io.stderr.write(`${line}\n`);
     return exitCode;
   }
 }

@@ -11,7 +11,7 @@ const debug = process.env.EPQRNG_DEBUG === '1';
 
 function die(e: unknown): void {
   const { line, exitCode } = describeError(e, debug);
-  process.stderr.write(line + '\n');
+  process.stderr.write(`${line}\n`);
   process.exit(exitCode);
 }
 process.on('unhandledRejection', die);

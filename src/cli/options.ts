@@ -93,9 +93,9 @@ function parseArgsMessage(e: unknown, options: OptionSpecs): string {
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (/argument missing/.test(msg)) return `${opt ?? 'an option'} needs a value`;
       if (/does not take an argument/.test(msg)) return `${opt ?? 'an option'} takes no value`;
-      return msg.split('\n')[0];
+      return msg.split('\n')[0] ?? msg;
     default:
-      return msg.split('\n')[0];
+      return msg.split('\n')[0] ?? msg;
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The options and counters of a Device (device.ts).
  */
-import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type { BindingInterface } from '@serialport/bindings-interface';
 import type { RunOptions } from './run.ts';
 import type { WatchdogClock } from './watchdog.ts';
 

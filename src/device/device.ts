@@ -23,7 +23,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { SerialPortStream } from '@serialport/stream';
-import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type { BindingInterface } from '@serialport/bindings-interface';
 import { SerialPort } from 'serialport';
 import { encodeFrame } from '../protocol/encode.ts';
 import {

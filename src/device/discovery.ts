@@ -9,7 +9,7 @@
  * one-line DeviceError tells the user how to go on without discovery.
  */
 import { SerialPort } from 'serialport';
-import type { PortInfo } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type { PortInfo } from '@serialport/bindings-interface';
 import { DeviceError } from '../errors.ts';
 import { listFromSysfs } from './sysfs.ts';
 

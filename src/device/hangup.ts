@@ -14,9 +14,7 @@
  */
 import { read as fsRead } from 'node:fs';
 import { promisify } from 'node:util';
-import type { BindingInterface, BindingPortInterface } from '@serialport/bindings-interface' with {
-  'resolution-mode': 'require',
-};
+import type { BindingInterface, BindingPortInterface } from '@serialport/bindings-interface';
 
 const readAsync = promisify(fsRead);
 

@@ -252,7 +252,7 @@ export class ChunkedToeplitzPlan {
           this.options,
         );
       } else if (err > maxErr) maxErr = err;
-      for (let b = 0; b < out.length; b++) out[b] ^= y[b];
+      for (let b = 0; b < out.length; b++) out[b]! ^= y[b]!;
     }
     this.stats.maxRoundingError = maxErr;
     return out;
@@ -302,7 +302,7 @@ export class ChunkedToeplitzPlan {
           this.options,
         );
       } else if (e > maxErr) maxErr = e;
-      for (let b = 0; b < out.length; b++) out[b] ^= y[b];
+      for (let b = 0; b < out.length; b++) out[b]! ^= y[b]!;
     }
     this.stats.maxRoundingError = maxErr;
     return out;
@@ -339,7 +339,7 @@ function exactChunk(x: Uint8Array, w: number, rows: number, seed: Uint8Array, op
   for (let r0 = 0; r0 < rows; r0 += w) {
     const h = Math.min(w, rows - r0);
     const part = toeplitzHash(x, w, h, sliceBits(seed, r0, w + h - 1), options);
-    for (let i = 0; i < h; i++) out[(r0 + i) >> 3] |= ((part[i >> 3] >> (i & 7)) & 1) << ((r0 + i) & 7);
+    for (let i = 0; i < h; i++) out[(r0 + i) >> 3]! |= ((part[i >> 3]! >> (i & 7)) & 1) << ((r0 + i) & 7);
   }
   return out;
 }

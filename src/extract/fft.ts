@@ -56,8 +56,8 @@ export function rootsOfUnity(period: number, count: number, sign = -1): Float64A
     const end = Math.min(fine, count - hi * fine);
     for (let lo = 0; lo < end; lo++) {
       const k = hi * fine + lo;
-      out[2 * k] = cr * fineRe[lo] - ci * fineIm[lo];
-      out[2 * k + 1] = cr * fineIm[lo] + ci * fineRe[lo];
+      out[2 * k] = cr * fineRe[lo]! - ci * fineIm[lo]!;
+      out[2 * k + 1] = cr * fineIm[lo]! + ci * fineRe[lo]!;
     }
   }
   return out;
@@ -114,7 +114,7 @@ export class Fft {
     this.stages = [];
     let s = size;
     for (let i = 0; i < radices.length; i++) {
-      const r = radices[i];
+      const r = radices[i]!;
       const q = s / r;
       const last = i === radices.length - 1;
       const full = s <= BLOCK;
@@ -127,8 +127,8 @@ export class Fft {
         for (let j = 0; j < q; j++) {
           for (let p = 1; p < r; p++) {
             const e = (p * j) % s;
-            tw[2 * (j * (r - 1) + p - 1)] = roots[2 * e];
-            tw[2 * (j * (r - 1) + p - 1) + 1] = roots[2 * e + 1];
+            tw[2 * (j * (r - 1) + p - 1)] = roots[2 * e]!;
+            tw[2 * (j * (r - 1) + p - 1) + 1] = roots[2 * e + 1]!;
           }
         }
       }
@@ -161,10 +161,10 @@ export class Fft {
   }
 
   private forwardRange(a: Float64Array, off: number, level: number): void {
-    const st = this.stages[level];
+    const st = this.stages[level]!;
     if (st.size <= BLOCK) {
       for (let lv = level; lv < this.stages.length; lv++)
-        difStage(a, off, off + st.size, this.stages[lv], lv === this.stages.length - 1);
+        difStage(a, off, off + st.size, this.stages[lv]!, lv === this.stages.length - 1);
       return;
     }
     difStage(a, off, off + st.size, st, false);
@@ -173,10 +173,10 @@ export class Fft {
   }
 
   private inverseRange(a: Float64Array, off: number, level: number): void {
-    const st = this.stages[level];
+    const st = this.stages[level]!;
     if (st.size <= BLOCK) {
       for (let lv = this.stages.length - 1; lv >= level; lv--)
-        ditStage(a, off, off + st.size, this.stages[lv], lv === this.stages.length - 1);
+        ditStage(a, off, off + st.size, this.stages[lv]!, lv === this.stages.length - 1);
       return;
     }
     const q = st.size / st.radix;
@@ -232,10 +232,10 @@ export function ditStage(a: Float64Array, start: number, end: number, st: Stage,
 
 function dif2Last(a: Float64Array, start: number, end: number): void {
   for (let i = 2 * start, e = 2 * end; i < e; i += 4) {
-    const ar = a[i],
-      ai = a[i + 1],
-      br = a[i + 2],
-      bi = a[i + 3];
+    const ar = a[i]!,
+      ai = a[i + 1]!,
+      br = a[i + 2]!,
+      bi = a[i + 3]!;
     a[i] = ar + br;
     a[i + 1] = ai + bi;
     a[i + 2] = ar - br;
@@ -246,14 +246,14 @@ function dif2Last(a: Float64Array, start: number, end: number): void {
 /** Radix-4 DIF with no twiddles (size 4 groups). */
 function dif4Last(a: Float64Array, start: number, end: number): void {
   for (let i = 2 * start, e = 2 * end; i < e; i += 8) {
-    const x0r = a[i],
-      x0i = a[i + 1],
-      x1r = a[i + 2],
-      x1i = a[i + 3];
-    const x2r = a[i + 4],
-      x2i = a[i + 5],
-      x3r = a[i + 6],
-      x3i = a[i + 7];
+    const x0r = a[i]!,
+      x0i = a[i + 1]!,
+      x1r = a[i + 2]!,
+      x1i = a[i + 3]!;
+    const x2r = a[i + 4]!,
+      x2i = a[i + 5]!,
+      x3r = a[i + 6]!,
+      x3i = a[i + 7]!;
     const t0r = x0r + x2r,
       t0i = x0i + x2i,
       t1r = x0r - x2r,
@@ -276,14 +276,14 @@ function dif4Last(a: Float64Array, start: number, end: number): void {
 /** Transpose of dif4Last with conjugate roots: (x1 - x3) * (+i). */
 function dit4Last(a: Float64Array, start: number, end: number): void {
   for (let i = 2 * start, e = 2 * end; i < e; i += 8) {
-    const y0r = a[i],
-      y0i = a[i + 1],
-      y1r = a[i + 2],
-      y1i = a[i + 3];
-    const y2r = a[i + 4],
-      y2i = a[i + 5],
-      y3r = a[i + 6],
-      y3i = a[i + 7];
+    const y0r = a[i]!,
+      y0i = a[i + 1]!,
+      y1r = a[i + 2]!,
+      y1i = a[i + 3]!;
+    const y2r = a[i + 4]!,
+      y2i = a[i + 5]!,
+      y3r = a[i + 6]!,
+      y3i = a[i + 7]!;
     const t0r = y0r + y2r,
       t0i = y0i + y2i,
       t1r = y0r - y2r,
@@ -315,15 +315,15 @@ function dif4(a: Float64Array, start: number, end: number, size: number, tw: Flo
       let w1r: number, w1i: number, w2r: number, w2i: number, w3r: number, w3i: number;
       if (full) {
         const t = 6 * j;
-        w1r = tw[t];
-        w1i = tw[t + 1];
-        w2r = tw[t + 2];
-        w2i = tw[t + 3];
-        w3r = tw[t + 4];
-        w3i = tw[t + 5];
+        w1r = tw[t]!;
+        w1i = tw[t + 1]!;
+        w2r = tw[t + 2]!;
+        w2i = tw[t + 3]!;
+        w3r = tw[t + 4]!;
+        w3i = tw[t + 5]!;
       } else {
-        w1r = tw[2 * j];
-        w1i = tw[2 * j + 1];
+        w1r = tw[2 * j]!;
+        w1i = tw[2 * j + 1]!;
         w2r = w1r * w1r - w1i * w1i;
         w2i = 2 * w1r * w1i;
         w3r = w2r * w1r - w2i * w1i;
@@ -333,14 +333,14 @@ function dif4(a: Float64Array, start: number, end: number, size: number, tw: Flo
         i1 = i0 + q2,
         i2 = i1 + q2,
         i3 = i2 + q2;
-      const x0r = a[i0],
-        x0i = a[i0 + 1],
-        x1r = a[i1],
-        x1i = a[i1 + 1];
-      const x2r = a[i2],
-        x2i = a[i2 + 1],
-        x3r = a[i3],
-        x3i = a[i3 + 1];
+      const x0r = a[i0]!,
+        x0i = a[i0 + 1]!,
+        x1r = a[i1]!,
+        x1i = a[i1 + 1]!;
+      const x2r = a[i2]!,
+        x2i = a[i2 + 1]!,
+        x3r = a[i3]!,
+        x3i = a[i3 + 1]!;
       const t0r = x0r + x2r,
         t0i = x0i + x2i,
         t1r = x0r - x2r,
@@ -376,15 +376,15 @@ function dit4(a: Float64Array, start: number, end: number, size: number, tw: Flo
       let w1r: number, w1i: number, w2r: number, w2i: number, w3r: number, w3i: number;
       if (full) {
         const t = 6 * j;
-        w1r = tw[t];
-        w1i = tw[t + 1];
-        w2r = tw[t + 2];
-        w2i = tw[t + 3];
-        w3r = tw[t + 4];
-        w3i = tw[t + 5];
+        w1r = tw[t]!;
+        w1i = tw[t + 1]!;
+        w2r = tw[t + 2]!;
+        w2i = tw[t + 3]!;
+        w3r = tw[t + 4]!;
+        w3i = tw[t + 5]!;
       } else {
-        w1r = tw[2 * j];
-        w1i = tw[2 * j + 1];
+        w1r = tw[2 * j]!;
+        w1i = tw[2 * j + 1]!;
         w2r = w1r * w1r - w1i * w1i;
         w2i = 2 * w1r * w1i;
         w3r = w2r * w1r - w2i * w1i;
@@ -394,14 +394,14 @@ function dit4(a: Float64Array, start: number, end: number, size: number, tw: Flo
         i1 = i0 + q2,
         i2 = i1 + q2,
         i3 = i2 + q2;
-      const y0r = a[i0],
-        y0i = a[i0 + 1];
-      const a1r = a[i1],
-        a1i = a[i1 + 1],
-        a2r = a[i2],
-        a2i = a[i2 + 1],
-        a3r = a[i3],
-        a3i = a[i3 + 1];
+      const y0r = a[i0]!,
+        y0i = a[i0 + 1]!;
+      const a1r = a[i1]!,
+        a1i = a[i1 + 1]!,
+        a2r = a[i2]!,
+        a2i = a[i2 + 1]!,
+        a3r = a[i3]!,
+        a3i = a[i3 + 1]!;
       // multiply by conjugate twiddles
       const y1r = a1r * w1r + a1i * w1i,
         y1i = a1i * w1r - a1r * w1i;
@@ -448,16 +448,16 @@ function dif5(
         i2 = i1 + q2,
         i3 = i2 + q2,
         i4 = i3 + q2;
-      const x0r = a[i0],
-        x0i = a[i0 + 1];
-      const a1r = a[i1] + a[i4],
-        a1i = a[i1 + 1] + a[i4 + 1],
-        b1r = a[i1] - a[i4],
-        b1i = a[i1 + 1] - a[i4 + 1];
-      const a2r = a[i2] + a[i3],
-        a2i = a[i2 + 1] + a[i3 + 1],
-        b2r = a[i2] - a[i3],
-        b2i = a[i2 + 1] - a[i3 + 1];
+      const x0r = a[i0]!,
+        x0i = a[i0 + 1]!;
+      const a1r = a[i1]! + a[i4]!,
+        a1i = a[i1 + 1]! + a[i4 + 1]!,
+        b1r = a[i1]! - a[i4]!,
+        b1i = a[i1 + 1]! - a[i4 + 1]!;
+      const a2r = a[i2]! + a[i3]!,
+        a2i = a[i2 + 1]! + a[i3 + 1]!,
+        b2r = a[i2]! - a[i3]!,
+        b2i = a[i2 + 1]! - a[i3 + 1]!;
       a[i0] = x0r + a1r + a2r;
       a[i0 + 1] = x0i + a1i + a2i;
       const p1r = x0r + C5_1 * a1r + C5_2 * a2r,
@@ -491,17 +491,17 @@ function dif5(
       let w1r: number, w1i: number, w2r: number, w2i: number, w3r: number, w3i: number, w4r: number, w4i: number;
       if (full) {
         const t = 8 * j;
-        w1r = tw[t];
-        w1i = tw[t + 1];
-        w2r = tw[t + 2];
-        w2i = tw[t + 3];
-        w3r = tw[t + 4];
-        w3i = tw[t + 5];
-        w4r = tw[t + 6];
-        w4i = tw[t + 7];
+        w1r = tw[t]!;
+        w1i = tw[t + 1]!;
+        w2r = tw[t + 2]!;
+        w2i = tw[t + 3]!;
+        w3r = tw[t + 4]!;
+        w3i = tw[t + 5]!;
+        w4r = tw[t + 6]!;
+        w4i = tw[t + 7]!;
       } else {
-        w1r = tw[2 * j];
-        w1i = tw[2 * j + 1];
+        w1r = tw[2 * j]!;
+        w1i = tw[2 * j + 1]!;
         w2r = w1r * w1r - w1i * w1i;
         w2i = 2 * w1r * w1i;
         w3r = w2r * w1r - w2i * w1i;
@@ -540,29 +540,29 @@ function dit5(
         i2 = i1 + q2,
         i3 = i2 + q2,
         i4 = i3 + q2;
-      let y1r = a[i1],
-        y1i = a[i1 + 1],
-        y2r = a[i2],
-        y2i = a[i2 + 1];
-      let y3r = a[i3],
-        y3i = a[i3 + 1],
-        y4r = a[i4],
-        y4i = a[i4 + 1];
+      let y1r = a[i1]!,
+        y1i = a[i1 + 1]!,
+        y2r = a[i2]!,
+        y2i = a[i2 + 1]!;
+      let y3r = a[i3]!,
+        y3i = a[i3 + 1]!,
+        y4r = a[i4]!,
+        y4i = a[i4 + 1]!;
       if (!last) {
         let w1r: number, w1i: number, w2r: number, w2i: number, w3r: number, w3i: number, w4r: number, w4i: number;
         if (full) {
           const t = 8 * j;
-          w1r = tw[t];
-          w1i = tw[t + 1];
-          w2r = tw[t + 2];
-          w2i = tw[t + 3];
-          w3r = tw[t + 4];
-          w3i = tw[t + 5];
-          w4r = tw[t + 6];
-          w4i = tw[t + 7];
+          w1r = tw[t]!;
+          w1i = tw[t + 1]!;
+          w2r = tw[t + 2]!;
+          w2i = tw[t + 3]!;
+          w3r = tw[t + 4]!;
+          w3i = tw[t + 5]!;
+          w4r = tw[t + 6]!;
+          w4i = tw[t + 7]!;
         } else {
-          w1r = tw[2 * j];
-          w1i = tw[2 * j + 1];
+          w1r = tw[2 * j]!;
+          w1i = tw[2 * j + 1]!;
           w2r = w1r * w1r - w1i * w1i;
           w2i = 2 * w1r * w1i;
           w3r = w2r * w1r - w2i * w1i;
@@ -583,8 +583,8 @@ function dit5(
         y4r = tr * w4r + y4i * w4i;
         y4i = y4i * w4r - tr * w4i;
       }
-      const x0r = a[i0],
-        x0i = a[i0 + 1];
+      const x0r = a[i0]!,
+        x0i = a[i0 + 1]!;
       const a1r = y1r + y4r,
         a1i = y1i + y4i,
         b1r = y1r - y4r,
@@ -633,12 +633,12 @@ function dif3(
       const i0 = 2 * (g + j),
         i1 = i0 + q2,
         i2 = i1 + q2;
-      const x0r = a[i0],
-        x0i = a[i0 + 1];
-      const sr = a[i1] + a[i2],
-        si = a[i1 + 1] + a[i2 + 1];
-      const dr = a[i1] - a[i2],
-        di = a[i1 + 1] - a[i2 + 1];
+      const x0r = a[i0]!,
+        x0i = a[i0 + 1]!;
+      const sr = a[i1]! + a[i2]!,
+        si = a[i1 + 1]! + a[i2 + 1]!;
+      const dr = a[i1]! - a[i2]!,
+        di = a[i1 + 1]! - a[i2 + 1]!;
       a[i0] = x0r + sr;
       a[i0 + 1] = x0i + si;
       const pr = x0r - 0.5 * sr,
@@ -660,13 +660,13 @@ function dif3(
       let w1r: number, w1i: number, w2r: number, w2i: number;
       if (full) {
         const t = 4 * j;
-        w1r = tw[t];
-        w1i = tw[t + 1];
-        w2r = tw[t + 2];
-        w2i = tw[t + 3];
+        w1r = tw[t]!;
+        w1i = tw[t + 1]!;
+        w2r = tw[t + 2]!;
+        w2i = tw[t + 3]!;
       } else {
-        w1r = tw[2 * j];
-        w1i = tw[2 * j + 1];
+        w1r = tw[2 * j]!;
+        w1i = tw[2 * j + 1]!;
         w2r = w1r * w1r - w1i * w1i;
         w2i = 2 * w1r * w1i;
       }
@@ -695,21 +695,21 @@ function dit3(
       const i0 = 2 * (g + j),
         i1 = i0 + q2,
         i2 = i1 + q2;
-      let y1r = a[i1],
-        y1i = a[i1 + 1],
-        y2r = a[i2],
-        y2i = a[i2 + 1];
+      let y1r = a[i1]!,
+        y1i = a[i1 + 1]!,
+        y2r = a[i2]!,
+        y2i = a[i2 + 1]!;
       if (!last) {
         let w1r: number, w1i: number, w2r: number, w2i: number;
         if (full) {
           const t = 4 * j;
-          w1r = tw[t];
-          w1i = tw[t + 1];
-          w2r = tw[t + 2];
-          w2i = tw[t + 3];
+          w1r = tw[t]!;
+          w1i = tw[t + 1]!;
+          w2r = tw[t + 2]!;
+          w2i = tw[t + 3]!;
         } else {
-          w1r = tw[2 * j];
-          w1i = tw[2 * j + 1];
+          w1r = tw[2 * j]!;
+          w1i = tw[2 * j + 1]!;
           w2r = w1r * w1r - w1i * w1i;
           w2i = 2 * w1r * w1i;
         }
@@ -720,8 +720,8 @@ function dit3(
         y2r = tr * w2r + y2i * w2i;
         y2i = y2i * w2r - tr * w2i;
       }
-      const x0r = a[i0],
-        x0i = a[i0 + 1];
+      const x0r = a[i0]!,
+        x0i = a[i0 + 1]!;
       const sr = y1r + y2r,
         si = y1i + y2i,
         dr = y1r - y2r,

@@ -20,7 +20,7 @@
 
 /** Bit k of an LSB-first packed bit string. */
 export function getBit(buf: Uint8Array, k: number): number {
-  return (buf[k >> 3] >> (k & 7)) & 1;
+  return (buf[k >> 3]! >> (k & 7)) & 1;
 }
 
 /** Number of bytes that hold `bits` packed bits. */
@@ -34,7 +34,7 @@ export function toeplitzHashNaive(input: Uint8Array, n: number, m: number, seed:
   for (let i = 0; i < m; i++) {
     let acc = 0;
     for (let j = 0; j < n; j++) acc ^= getBit(seed, i - j + n - 1) & getBit(input, j);
-    out[i >> 3] |= acc << (i & 7);
+    out[i >> 3]! |= acc << (i & 7);
   }
   return out;
 }

@@ -63,7 +63,7 @@ export class BitConvolutionTables {
       throw new RangeError(`no fused bit convolution for FFT size ${fft.size}`);
     this.fft = fft;
     this.size = fft.size;
-    this.radix = fft.stages[0].radix;
+    this.radix = fft.stages[0]!.radix;
     this.quarter = this.size / this.radix;
     this.rho = rootsOfUnity(4 * this.size, this.quarter, +1);
     this.unweight = new Float64Array(2 * this.radix);
@@ -82,12 +82,12 @@ export class BitConvolutionTables {
     this.simdTwiddles = new Float64Array(doubles);
     fft.stages.forEach((st, lv) => {
       if (st.radix !== 4) return;
-      let o = this.simdTwiddleOffsets[lv] / 8;
+      let o = this.simdTwiddleOffsets[lv]! / 8;
       for (let k = 0; k < st.tw.length; k += 2, o += 4) {
-        this.simdTwiddles[o] = st.tw[k];
-        this.simdTwiddles[o + 1] = st.tw[k];
-        this.simdTwiddles[o + 2] = -st.tw[k + 1];
-        this.simdTwiddles[o + 3] = st.tw[k + 1];
+        this.simdTwiddles[o] = st.tw[k]!;
+        this.simdTwiddles[o + 1] = st.tw[k]!;
+        this.simdTwiddles[o + 2] = -st.tw[k + 1]!;
+        this.simdTwiddles[o + 3] = st.tw[k + 1]!;
       }
     });
   }
@@ -195,7 +195,7 @@ export class BitConvolution {
     const whole = nBits >> 3;
     dst.set(src.subarray(0, whole));
     dst.fill(0, whole);
-    if (nBits & 7) dst[whole] = src[whole] & ((1 << (nBits & 7)) - 1);
+    if (nBits & 7) dst[whole] = src[whole]! & ((1 << (nBits & 7)) - 1);
   }
 
   /** Lookup of the weighted top-stage inputs: for q and code = re | im << 1, (re + i im) C_q * scale. */
@@ -203,8 +203,8 @@ export class BitConvolution {
     const { radix, unweight } = this.t;
     const lut = new Float64Array(8 * radix);
     for (let q = 0; q < radix; q++) {
-      const cr = unweight[2 * q] * scale,
-        ci = -unweight[2 * q + 1] * scale;
+      const cr = unweight[2 * q]! * scale,
+        ci = -unweight[2 * q + 1]! * scale;
       for (let code = 0; code < 4; code++) {
         const re = code & 1,
           im = code >> 1;
@@ -247,28 +247,28 @@ export class BitConvolution {
 
   private dif(onSpec: boolean, off: number, end: number, level: number): void {
     const stages = this.t.fft.stages;
-    const st = stages[level];
+    const st = stages[level]!;
     const last = level === stages.length - 1;
     const k = this.kernels;
     if (k !== null && st.radix === 4)
-      k.dif4[variant(st, last)](onSpec ? this.specPtr : this.workPtr, off, end, st.size, this.twPtr[level]);
+      k.dif4[variant(st, last)]!(onSpec ? this.specPtr : this.workPtr, off, end, st.size, this.twPtr[level]!);
     else if (k !== null && st.radix === 2) k.r2(onSpec ? this.specPtr : this.workPtr, off, end);
     else difStage(onSpec ? this.spec : this.work, off, end, st, last);
   }
 
   private dit(off: number, end: number, level: number): void {
     const stages = this.t.fft.stages;
-    const st = stages[level];
+    const st = stages[level]!;
     const last = level === stages.length - 1;
     const k = this.kernels;
-    if (k !== null && st.radix === 4) k.dit4[variant(st, last)](this.workPtr, off, end, st.size, this.twPtr[level]);
+    if (k !== null && st.radix === 4) k.dit4[variant(st, last)]!(this.workPtr, off, end, st.size, this.twPtr[level]!);
     else if (k !== null && st.radix === 2) k.r2(this.workPtr, off, end);
     else ditStage(this.work, off, end, st, last);
   }
 
   private forwardRange(off: number, level: number): void {
     const stages = this.t.fft.stages;
-    const st = stages[level];
+    const st = stages[level]!;
     if (st.size <= BLOCK) {
       for (let lv = level; lv < stages.length; lv++) this.dif(true, off, off + st.size, lv);
       return;
@@ -280,7 +280,7 @@ export class BitConvolution {
 
   private convRange(off: number, level: number): void {
     const stages = this.t.fft.stages;
-    const st = stages[level];
+    const st = stages[level]!;
     const end = off + st.size;
     if (st.size <= BLOCK) {
       for (let lv = level; lv < stages.length; lv++) this.dif(false, off, end, lv);
@@ -289,10 +289,10 @@ export class BitConvolution {
         const a = this.work,
           spec = this.spec;
         for (let k = 2 * off, e = 2 * end; k < e; k += 2) {
-          const xr = a[k],
-            xi = a[k + 1],
-            sr = spec[k],
-            si = spec[k + 1];
+          const xr = a[k]!,
+            xi = a[k + 1]!,
+            sr = spec[k]!,
+            si = spec[k + 1]!;
           a[k] = xr * sr - xi * si;
           a[k + 1] = xr * si + xi * sr;
         }
@@ -312,7 +312,7 @@ export class BitConvolution {
     if (k !== null) {
       const l = this.layout!;
       this.lutView!.set(lut);
-      const load = k.load[radix];
+      const load = k.load[radix]!;
       const out = onSpec ? l.spec : l.work;
       for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK)
         load(l.bits, l.lut, l.rho, out, quarter, size, j0, Math.min(quarter, j0 + TOP_CHUNK));
@@ -347,7 +347,7 @@ export class BitConvolution {
           if (lo < first + count && lo + quarter > first) mask |= 1 << (2 * q + lane);
         }
       }
-      const extract = k.extract[radix];
+      const extract = k.extract[radix]!;
       let maxErr = 0;
       let nan = false;
       for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
@@ -385,7 +385,7 @@ export class BitConvolution {
 
 /** Bit k of the padded string plus bit k + N shifted to bit 1: the lookup code of input k. */
 function code(bits: Uint8Array, k: number, hi: number): number {
-  return ((bits[k >> 3] >> (k & 7)) & 1) | (((bits[hi >> 3] >> (hi & 7)) << 1) & 2);
+  return ((bits[k >> 3]! >> (k & 7)) & 1) | (((bits[hi >> 3]! >> (hi & 7)) << 1) & 2);
 }
 
 /**
@@ -396,7 +396,7 @@ function put(out: Uint8Array, k: number, v: number, first: number, count: number
   const i = k - first;
   if (i < 0 || i >= count) return 0;
   const r = Math.round(v);
-  out[i >> 3] |= (r & 1) << (i & 7);
+  out[i >> 3]! |= (r & 1) << (i & 7);
   const e = v - r;
   return e < 0 ? -e : e;
 }
@@ -412,20 +412,20 @@ function topLoad5(
   const q2 = 2 * q;
   for (let j = 0; j < q; j++) {
     let c = 2 * code(bits, j, j + size);
-    const x0r = lut[c],
-      x0i = lut[c + 1];
+    const x0r = lut[c]!,
+      x0i = lut[c + 1]!;
     c = 8 + 2 * code(bits, j + q, j + q + size);
-    const x1r = lut[c],
-      x1i = lut[c + 1];
+    const x1r = lut[c]!,
+      x1i = lut[c + 1]!;
     c = 16 + 2 * code(bits, j + 2 * q, j + 2 * q + size);
-    const x2r = lut[c],
-      x2i = lut[c + 1];
+    const x2r = lut[c]!,
+      x2i = lut[c + 1]!;
     c = 24 + 2 * code(bits, j + 3 * q, j + 3 * q + size);
-    const x3r = lut[c],
-      x3i = lut[c + 1];
+    const x3r = lut[c]!,
+      x3i = lut[c + 1]!;
     c = 32 + 2 * code(bits, j + 4 * q, j + 4 * q + size);
-    const x4r = lut[c],
-      x4i = lut[c + 1];
+    const x4r = lut[c]!,
+      x4i = lut[c + 1]!;
     // radix-5 DIF butterfly, W = exp(-2 pi i / 5) (as dif5 in fft.ts)
     const a1r = x1r + x4r,
       a1i = x1i + x4i,
@@ -454,8 +454,8 @@ function topLoad5(
     const v3r = p2r - m2i,
       v3i = p2i + m2r;
     // t_0 = rho^j, t_p = t_(p-1) w with w = conj(rho^j)^4
-    const t0r = rho[2 * j],
-      t0i = rho[2 * j + 1];
+    const t0r = rho[2 * j]!,
+      t0i = rho[2 * j + 1]!;
     const hr = t0r * t0r - t0i * t0i,
       hi = -2 * t0r * t0i;
     const wr = hr * hr - hi * hi,
@@ -500,8 +500,8 @@ function topExtract5(
   let maxErr = 0;
   // only j whose outputs can fall in [first, first + count) matter; all j are cheap enough to scan
   for (let j = 0; j < q; j++) {
-    const t0r = rho[2 * j],
-      t0i = rho[2 * j + 1];
+    const t0r = rho[2 * j]!,
+      t0i = rho[2 * j + 1]!;
     const hr = t0r * t0r - t0i * t0i,
       hi = -2 * t0r * t0i;
     const wr = hr * hr - hi * hi,
@@ -520,16 +520,16 @@ function topExtract5(
       i3 = i2 + q2,
       i4 = i3 + q2;
     // y_p = a_p conj(t_p)
-    const y0r = a[i0] * t0r + a[i0 + 1] * t0i,
-      y0i = a[i0 + 1] * t0r - a[i0] * t0i;
-    const y1r = a[i1] * t1r + a[i1 + 1] * t1i,
-      y1i = a[i1 + 1] * t1r - a[i1] * t1i;
-    const y2r = a[i2] * t2r + a[i2 + 1] * t2i,
-      y2i = a[i2 + 1] * t2r - a[i2] * t2i;
-    const y3r = a[i3] * t3r + a[i3 + 1] * t3i,
-      y3i = a[i3 + 1] * t3r - a[i3] * t3i;
-    const y4r = a[i4] * t4r + a[i4 + 1] * t4i,
-      y4i = a[i4 + 1] * t4r - a[i4] * t4i;
+    const y0r = a[i0]! * t0r + a[i0 + 1]! * t0i,
+      y0i = a[i0 + 1]! * t0r - a[i0]! * t0i;
+    const y1r = a[i1]! * t1r + a[i1 + 1]! * t1i,
+      y1i = a[i1 + 1]! * t1r - a[i1]! * t1i;
+    const y2r = a[i2]! * t2r + a[i2 + 1]! * t2i,
+      y2i = a[i2 + 1]! * t2r - a[i2]! * t2i;
+    const y3r = a[i3]! * t3r + a[i3 + 1]! * t3i,
+      y3i = a[i3 + 1]! * t3r - a[i3]! * t3i;
+    const y4r = a[i4]! * t4r + a[i4 + 1]! * t4i,
+      y4i = a[i4 + 1]! * t4r - a[i4]! * t4i;
     // conjugate radix-5 butterfly (as dit5 in fft.ts)
     const a1r = y1r + y4r,
       a1i = y1i + y4i,
@@ -559,25 +559,25 @@ function topExtract5(
       v3i = p2i - m2r;
     // z_q = v_q conj(C_q): coefficient j + qQ is Re z_q, coefficient j + qQ + N is Im z_q
     let e: number;
-    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count);
+    e = put(out, j, v0r * uw[0]! - v0i * uw[1]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count);
+    e = put(out, j + size, v0r * uw[1]! + v0i * uw[0]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count);
+    e = put(out, j + q, v1r * uw[2]! - v1i * uw[3]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count);
+    e = put(out, j + q + size, v1r * uw[3]! + v1i * uw[2]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count);
+    e = put(out, j + 2 * q, v2r * uw[4]! - v2i * uw[5]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count);
+    e = put(out, j + 2 * q + size, v2r * uw[5]! + v2i * uw[4]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 3 * q, v3r * uw[6] - v3i * uw[7], first, count);
+    e = put(out, j + 3 * q, v3r * uw[6]! - v3i * uw[7]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 3 * q + size, v3r * uw[7] + v3i * uw[6], first, count);
+    e = put(out, j + 3 * q + size, v3r * uw[7]! + v3i * uw[6]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 4 * q, v4r * uw[8] - v4i * uw[9], first, count);
+    e = put(out, j + 4 * q, v4r * uw[8]! - v4i * uw[9]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 4 * q + size, v4r * uw[9] + v4i * uw[8], first, count);
+    e = put(out, j + 4 * q + size, v4r * uw[9]! + v4i * uw[8]!, first, count);
     if (e > maxErr) maxErr = e;
   }
   return maxErr;
@@ -594,17 +594,17 @@ function topLoad4(
   const q2 = 2 * q;
   for (let j = 0; j < q; j++) {
     let c = 2 * code(bits, j, j + size);
-    const x0r = lut[c],
-      x0i = lut[c + 1];
+    const x0r = lut[c]!,
+      x0i = lut[c + 1]!;
     c = 8 + 2 * code(bits, j + q, j + q + size);
-    const x1r = lut[c],
-      x1i = lut[c + 1];
+    const x1r = lut[c]!,
+      x1i = lut[c + 1]!;
     c = 16 + 2 * code(bits, j + 2 * q, j + 2 * q + size);
-    const x2r = lut[c],
-      x2i = lut[c + 1];
+    const x2r = lut[c]!,
+      x2i = lut[c + 1]!;
     c = 24 + 2 * code(bits, j + 3 * q, j + 3 * q + size);
-    const x3r = lut[c],
-      x3i = lut[c + 1];
+    const x3r = lut[c]!,
+      x3i = lut[c + 1]!;
     // radix-4 DIF butterfly, W = -i (as dif4 in fft.ts)
     const s0r = x0r + x2r,
       s0i = x0i + x2i,
@@ -622,8 +622,8 @@ function topLoad4(
       v2i = s0i - s2i,
       v3r = s1r - s3r,
       v3i = s1i - s3i;
-    const t0r = rho[2 * j],
-      t0i = rho[2 * j + 1];
+    const t0r = rho[2 * j]!,
+      t0i = rho[2 * j + 1]!;
     const hr = t0r * t0r - t0i * t0i,
       hi = -2 * t0r * t0i;
     const wr = hr * hr - hi * hi,
@@ -662,8 +662,8 @@ function topExtract4(
   const q2 = 2 * q;
   let maxErr = 0;
   for (let j = 0; j < q; j++) {
-    const t0r = rho[2 * j],
-      t0i = rho[2 * j + 1];
+    const t0r = rho[2 * j]!,
+      t0i = rho[2 * j + 1]!;
     const hr = t0r * t0r - t0i * t0i,
       hi = -2 * t0r * t0i;
     const wr = hr * hr - hi * hi,
@@ -678,14 +678,14 @@ function topExtract4(
       i1 = i0 + q2,
       i2 = i1 + q2,
       i3 = i2 + q2;
-    const y0r = a[i0] * t0r + a[i0 + 1] * t0i,
-      y0i = a[i0 + 1] * t0r - a[i0] * t0i;
-    const y1r = a[i1] * t1r + a[i1 + 1] * t1i,
-      y1i = a[i1 + 1] * t1r - a[i1] * t1i;
-    const y2r = a[i2] * t2r + a[i2 + 1] * t2i,
-      y2i = a[i2 + 1] * t2r - a[i2] * t2i;
-    const y3r = a[i3] * t3r + a[i3 + 1] * t3i,
-      y3i = a[i3 + 1] * t3r - a[i3] * t3i;
+    const y0r = a[i0]! * t0r + a[i0 + 1]! * t0i,
+      y0i = a[i0 + 1]! * t0r - a[i0]! * t0i;
+    const y1r = a[i1]! * t1r + a[i1 + 1]! * t1i,
+      y1i = a[i1 + 1]! * t1r - a[i1]! * t1i;
+    const y2r = a[i2]! * t2r + a[i2 + 1]! * t2i,
+      y2i = a[i2 + 1]! * t2r - a[i2]! * t2i;
+    const y3r = a[i3]! * t3r + a[i3 + 1]! * t3i,
+      y3i = a[i3 + 1]! * t3r - a[i3]! * t3i;
     // conjugate radix-4 butterfly (as dit4 in fft.ts)
     const s0r = y0r + y2r,
       s0i = y0i + y2i,
@@ -704,21 +704,21 @@ function topExtract4(
       v3r = s1r - s3r,
       v3i = s1i - s3i;
     let e: number;
-    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count);
+    e = put(out, j, v0r * uw[0]! - v0i * uw[1]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count);
+    e = put(out, j + size, v0r * uw[1]! + v0i * uw[0]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count);
+    e = put(out, j + q, v1r * uw[2]! - v1i * uw[3]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count);
+    e = put(out, j + q + size, v1r * uw[3]! + v1i * uw[2]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count);
+    e = put(out, j + 2 * q, v2r * uw[4]! - v2i * uw[5]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count);
+    e = put(out, j + 2 * q + size, v2r * uw[5]! + v2i * uw[4]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 3 * q, v3r * uw[6] - v3i * uw[7], first, count);
+    e = put(out, j + 3 * q, v3r * uw[6]! - v3i * uw[7]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 3 * q + size, v3r * uw[7] + v3i * uw[6], first, count);
+    e = put(out, j + 3 * q + size, v3r * uw[7]! + v3i * uw[6]!, first, count);
     if (e > maxErr) maxErr = e;
   }
   return maxErr;
@@ -735,14 +735,14 @@ function topLoad3(
   const q2 = 2 * q;
   for (let j = 0; j < q; j++) {
     let c = 2 * code(bits, j, j + size);
-    const x0r = lut[c],
-      x0i = lut[c + 1];
+    const x0r = lut[c]!,
+      x0i = lut[c + 1]!;
     c = 8 + 2 * code(bits, j + q, j + q + size);
-    const x1r = lut[c],
-      x1i = lut[c + 1];
+    const x1r = lut[c]!,
+      x1i = lut[c + 1]!;
     c = 16 + 2 * code(bits, j + 2 * q, j + 2 * q + size);
-    const x2r = lut[c],
-      x2i = lut[c + 1];
+    const x2r = lut[c]!,
+      x2i = lut[c + 1]!;
     // radix-3 DIF butterfly, W = exp(-2 pi i / 3) (as dif3 in fft.ts)
     const sr = x1r + x2r,
       si = x1i + x2i,
@@ -758,8 +758,8 @@ function topLoad3(
       v1i = pi - mr,
       v2r = pr - mi,
       v2i = pi + mr;
-    const t0r = rho[2 * j],
-      t0i = rho[2 * j + 1];
+    const t0r = rho[2 * j]!,
+      t0i = rho[2 * j + 1]!;
     const hr = t0r * t0r - t0i * t0i,
       hi = -2 * t0r * t0i;
     const wr = hr * hr - hi * hi,
@@ -793,8 +793,8 @@ function topExtract3(
   const q2 = 2 * q;
   let maxErr = 0;
   for (let j = 0; j < q; j++) {
-    const t0r = rho[2 * j],
-      t0i = rho[2 * j + 1];
+    const t0r = rho[2 * j]!,
+      t0i = rho[2 * j + 1]!;
     const hr = t0r * t0r - t0i * t0i,
       hi = -2 * t0r * t0i;
     const wr = hr * hr - hi * hi,
@@ -806,12 +806,12 @@ function topExtract3(
     const i0 = 2 * j,
       i1 = i0 + q2,
       i2 = i1 + q2;
-    const y0r = a[i0] * t0r + a[i0 + 1] * t0i,
-      y0i = a[i0 + 1] * t0r - a[i0] * t0i;
-    const y1r = a[i1] * t1r + a[i1 + 1] * t1i,
-      y1i = a[i1 + 1] * t1r - a[i1] * t1i;
-    const y2r = a[i2] * t2r + a[i2 + 1] * t2i,
-      y2i = a[i2 + 1] * t2r - a[i2] * t2i;
+    const y0r = a[i0]! * t0r + a[i0 + 1]! * t0i,
+      y0i = a[i0 + 1]! * t0r - a[i0]! * t0i;
+    const y1r = a[i1]! * t1r + a[i1 + 1]! * t1i,
+      y1i = a[i1 + 1]! * t1r - a[i1]! * t1i;
+    const y2r = a[i2]! * t2r + a[i2 + 1]! * t2i,
+      y2i = a[i2 + 1]! * t2r - a[i2]! * t2i;
     // conjugate radix-3 butterfly (as dit3 in fft.ts)
     const sr = y1r + y2r,
       si = y1i + y2i,
@@ -828,17 +828,17 @@ function topExtract3(
       v2r = pr + mi,
       v2i = pi - mr;
     let e: number;
-    e = put(out, j, v0r * uw[0] - v0i * uw[1], first, count);
+    e = put(out, j, v0r * uw[0]! - v0i * uw[1]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + size, v0r * uw[1] + v0i * uw[0], first, count);
+    e = put(out, j + size, v0r * uw[1]! + v0i * uw[0]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + q, v1r * uw[2] - v1i * uw[3], first, count);
+    e = put(out, j + q, v1r * uw[2]! - v1i * uw[3]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + q + size, v1r * uw[3] + v1i * uw[2], first, count);
+    e = put(out, j + q + size, v1r * uw[3]! + v1i * uw[2]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q, v2r * uw[4] - v2i * uw[5], first, count);
+    e = put(out, j + 2 * q, v2r * uw[4]! - v2i * uw[5]!, first, count);
     if (e > maxErr) maxErr = e;
-    e = put(out, j + 2 * q + size, v2r * uw[5] + v2i * uw[4], first, count);
+    e = put(out, j + 2 * q + size, v2r * uw[5]! + v2i * uw[4]!, first, count);
     if (e > maxErr) maxErr = e;
   }
   return maxErr;
@@ -891,7 +891,7 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
   const twf = align(twc + 16 * ((4 * t.size) >> TWIDDLE_FINE_BITS) + 16);
   const spread = align(twf + (16 << TWIDDLE_FINE_BITS));
   const stages = t.fft.stages;
-  const two = stages.length >= 4 && stages[1].radix === 4;
+  const two = stages.length >= 4 && stages[1]!.radix === 4;
   const tab2Bytes = two ? 16 * 16 * t.radix * 4 ** t.radix : 0;
   const tab2S = align(spread + 4 * 256 * 4);
   const tab2X = align(tab2S + tab2Bytes);
@@ -1020,7 +1020,7 @@ export class BitProductSum {
     padShifted(this.bitsX, x, xBits, xShift);
     if (quarter % 8 === 0 && size % 8 === 0) {
       // 8 butterflies per source byte, in WebAssembly (simd.ts genPackCodes), in calls of PACK_CHUNK bytes (tier-up, as TOP_CHUNK)
-      const pack = k.pack[radix];
+      const pack = k.pack[radix]!;
       for (let b0 = 0; b0 < quarter >> 3; b0 += PACK_CHUNK) {
         const b1 = Math.min(quarter >> 3, b0 + PACK_CHUNK);
         pack(l.bitsS, l.codesS, l.spread, quarter, size, b0, b1);
@@ -1035,7 +1035,7 @@ export class BitProductSum {
       // ranges (p, p2) of the top two stages straight from the codes (simd.ts genTopLoad2), Q/4 values each
       const q4 = quarter / 4;
       for (let i = 0; i < 4 * radix; i++) {
-        const load2 = k.load2[radix][i];
+        const load2 = k.load2[radix]![i]!;
         const tab = 4 * i * tabBytes;
         for (let j0 = 0; j0 < q4; j0 += TOP_CHUNK) {
           load2(
@@ -1059,7 +1059,7 @@ export class BitProductSum {
       return;
     }
     for (let p = 0; p < radix; p++) {
-      const load = k.loadCodes[radix][p];
+      const load = k.loadCodes[radix]![p]!;
       for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
         load(
           l.codesS,
@@ -1099,7 +1099,7 @@ export class BitProductSum {
         if (lo < first + count && lo + quarter > first) mask |= 1 << (2 * q + lane);
       }
     }
-    const extract = this.kernels.extract[radix];
+    const extract = this.kernels.extract[radix]!;
     let maxErr = 0;
     let nan = false;
     for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
@@ -1125,24 +1125,24 @@ export class BitProductSum {
 
   private dif(base: number, off: number, end: number, level: number): void {
     const stages = this.t.fft.stages;
-    const st = stages[level];
+    const st = stages[level]!;
     if (st.radix === 4)
-      this.kernels.dif4[variant(st, level === stages.length - 1)](base, off, end, st.size, this.twPtr[level]);
+      this.kernels.dif4[variant(st, level === stages.length - 1)]!(base, off, end, st.size, this.twPtr[level]!);
     else this.kernels.r2(base, off, end);
   }
 
   private dit(base: number, off: number, end: number, level: number): void {
     const stages = this.t.fft.stages;
-    const st = stages[level];
+    const st = stages[level]!;
     if (st.radix === 4)
-      this.kernels.dit4[variant(st, level === stages.length - 1)](base, off, end, st.size, this.twPtr[level]);
+      this.kernels.dit4[variant(st, level === stages.length - 1)]!(base, off, end, st.size, this.twPtr[level]!);
     else this.kernels.r2(base, off, end);
   }
 
   /** Forward stages from `level` down over [off, off + size of level) of the buffer at `base` (depth first, as BitConvolution). */
   private forwardRange(base: number, off: number, level: number): void {
     const stages = this.t.fft.stages;
-    const st = stages[level];
+    const st = stages[level]!;
     if (st.size <= BLOCK) {
       const pair = this.lastPair(level);
       for (let lv = level; lv < stages.length - (pair ? 2 : 0); lv++) this.dif(base, off, off + st.size, lv);
@@ -1158,19 +1158,21 @@ export class BitProductSum {
   private lastPair(level: number): boolean {
     const stages = this.t.fft.stages;
     const last = stages.length - 1;
-    return last - 1 > level && stages[last].radix === 4 && stages[last - 1].radix === 4 && stages[last - 1].size === 16;
+    return (
+      last - 1 > level && stages[last]!.radix === 4 && stages[last - 1]!.radix === 4 && stages[last - 1]!.size === 16
+    );
   }
 
   /** As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed). */
   private macRange(off: number, level: number, accBase: number): void {
     const stages = this.t.fft.stages;
-    const st = stages[level];
+    const st = stages[level]!;
     const l = this.layout;
     if (st.size <= BLOCK) {
       const last = stages.length - 1;
       // the last two radix-4 stages (or the last one) run fused with the multiply-add (simd.ts dif16mac, dif4mac)
       const pair = this.lastPair(level);
-      const fused = pair || (stages[last].radix === 4 && last > level);
+      const fused = pair || (stages[last]!.radix === 4 && last > level);
       const kernel = pair ? this.kernels.dif16mac : fused ? this.kernels.dif4mac : this.kernels.mac;
       for (let lv = level; lv < stages.length - (pair ? 2 : fused ? 1 : 0); lv++)
         this.dif(l.bufX, off, off + st.size, lv);
@@ -1185,7 +1187,7 @@ export class BitProductSum {
   /** Inverse stages below the top over [off, off + size of level) of the sum, depth first. */
   private inverseRange(off: number, level: number): void {
     const stages = this.t.fft.stages;
-    const st = stages[level];
+    const st = stages[level]!;
     const base = this.layout.acc;
     if (st.size <= BLOCK) {
       for (let lv = stages.length - 1; lv >= level; lv--) this.dit(base, off, off + st.size, lv);
@@ -1202,8 +1204,8 @@ function inputTable(t: BitConvolutionTables, scale: number): Float64Array {
   const { radix, unweight } = t;
   const lut = new Float64Array(8 * radix);
   for (let q = 0; q < radix; q++) {
-    const cr = unweight[2 * q] * scale,
-      ci = -unweight[2 * q + 1] * scale;
+    const cr = unweight[2 * q]! * scale,
+      ci = -unweight[2 * q + 1]! * scale;
     for (let code = 0; code < 4; code++) {
       const re = code & 1,
         im = code >> 1;
@@ -1233,8 +1235,8 @@ function outputTable(t: BitConvolutionTables, scale: number): Float64Array {
         const angle = (-2 * Math.PI * ((p * q) % r)) / r;
         const wr = Math.cos(angle),
           wi = Math.sin(angle);
-        re += lut[e] * wr - lut[e + 1] * wi;
-        im += lut[e] * wi + lut[e + 1] * wr;
+        re += lut[e]! * wr - lut[e + 1]! * wi;
+        im += lut[e]! * wi + lut[e + 1]! * wr;
       }
       out[2 * (p * codes + c)] = re;
       out[2 * (p * codes + c) + 1] = im;
@@ -1263,8 +1265,8 @@ function outputTable2(t: BitConvolutionTables, scale: number): Float64Array {
           ci = Math.sin(angle);
         const base = ((p * 4 + p2) * 4 + m) * codes;
         for (let c = 0; c < codes; c++) {
-          const vr = v[2 * (p * codes + c)],
-            vi = v[2 * (p * codes + c) + 1];
+          const vr = v[2 * (p * codes + c)]!,
+            vi = v[2 * (p * codes + c) + 1]!;
           out[2 * (base + c)] = vr * cr - vi * ci;
           out[2 * (base + c) + 1] = vr * ci + vi * cr;
         }
@@ -1280,8 +1282,8 @@ const SPREAD16 = new Uint32Array(256 * 4);
 for (let v = 0; v < 256; v++) {
   for (let i = 0; i < 8; i++) {
     const bit = (v >> i) & 1;
-    SPREAD8[2 * v + (i >> 2)] |= bit << (8 * (i & 3));
-    SPREAD16[4 * v + (i >> 1)] |= bit << (16 * (i & 1));
+    SPREAD8[2 * v + (i >> 2)]! |= bit << (8 * (i & 3));
+    SPREAD16[4 * v + (i >> 1)]! |= bit << (16 * (i & 1));
   }
 }
 
@@ -1301,10 +1303,10 @@ function packCodes(bits: Uint8Array, codes: Uint32Array, r: number, q: number, n
       const sh = 2 * qi + lane;
       const base = (qi * q + lane * n) >> 3;
       for (let b = 0, w = 0; b < q >> 3; b++, w += per) {
-        const v = bits[base + b];
+        const v = bits[base + b]!;
         if (v === 0) continue;
         const sv = per * v;
-        for (let k = 0; k < per; k++) codes[w + k] |= spread[sv + k] << sh;
+        for (let k = 0; k < per; k++) codes[w + k]! |= spread[sv + k]! << sh;
       }
     }
     return;
@@ -1317,7 +1319,7 @@ function packCodes(bits: Uint8Array, codes: Uint32Array, r: number, q: number, n
     for (let qi = 0; qi < r; qi++) {
       const k = j + qi * q,
         hi = k + n;
-      c |= (((bits[k >> 3] >> (k & 7)) & 1) | (((bits[hi >> 3] >> (hi & 7)) & 1) << 1)) << (2 * qi);
+      c |= (((bits[k >> 3]! >> (k & 7)) & 1) | (((bits[hi >> 3]! >> (hi & 7)) & 1) << 1)) << (2 * qi);
     }
     view[j] = c;
   }
@@ -1332,17 +1334,17 @@ function padShifted(dst: Uint8Array, src: Uint8Array, nBits: number, shift: numb
   const sh = shift & 7;
   if (sh === 0) {
     dst.set(src.subarray(0, whole), at);
-    if (spare) dst[at + whole] = src[whole] & ((1 << spare) - 1);
+    if (spare) dst[at + whole] = src[whole]! & ((1 << spare) - 1);
     return;
   }
   for (let b = 0; b < whole; b++) {
-    const v = src[b] << sh;
-    dst[at + b] |= v & 0xff;
-    dst[at + b + 1] |= v >> 8;
+    const v = src[b]! << sh;
+    dst[at + b]! |= v & 0xff;
+    dst[at + b + 1]! |= v >> 8;
   }
   if (spare) {
-    const v = (src[whole] & ((1 << spare) - 1)) << sh;
-    dst[at + whole] |= v & 0xff;
-    if (v >> 8) dst[at + whole + 1] |= v >> 8;
+    const v = (src[whole]! & ((1 << spare) - 1)) << sh;
+    dst[at + whole]! |= v & 0xff;
+    if (v >> 8) dst[at + whole + 1]! |= v >> 8;
   }
 }

@@ -33,7 +33,7 @@ function checkSeedBits(seedBits: number): void {
 function trimSeed(raw: Uint8Array, seedBits: number): Uint8Array {
   const seed = Uint8Array.from(raw.subarray(0, bytesForBits(seedBits)));
   const spare = seedBits & 7;
-  if (spare !== 0) seed[seed.length - 1] &= (1 << spare) - 1;
+  if (spare !== 0) seed[seed.length - 1]! &= (1 << spare) - 1;
   return seed;
 }
 

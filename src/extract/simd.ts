@@ -70,14 +70,18 @@ class Body {
     f64: string[] = [],
     readonly result: 'none' | 'f64' = 'none',
   ) {
-    params.forEach((p, k) => this.names.set(p, k));
+    params.forEach((p, k) => {
+      this.names.set(p, k);
+    });
     for (const [list, type] of [
       [i32, I32],
       [v128, V128],
       [f64, F64],
     ] as Array<[string[], number]>) {
       if (list.length === 0) continue;
-      list.forEach((p) => this.names.set(p, this.names.size));
+      list.forEach((p) => {
+        this.names.set(p, this.names.size);
+      });
       this.groups.push([list.length, type]);
     }
   }
@@ -251,12 +255,11 @@ function groupLoops(b: Body, tableBytes: number, jOuter: boolean, twiddles: () =
 function loadTwiddles(b: Body, mode: TwiddleMode): void {
   if (mode === TwiddleMode.NONE) return;
   const names = mode === TwiddleMode.FULL ? ['P1', 'Q1', 'P2', 'Q2', 'P3', 'Q3'] : ['P1', 'Q1'];
-  names.forEach((nm, k) =>
-    b
-      .get('twp')
+  names.forEach((nm, k) => {
+    b.get('twp')
       .load(16 * k)
-      .set(nm),
-  );
+      .set(nm);
+  });
   if (mode === TwiddleMode.COMPACT) powers(b);
 }
 
@@ -527,7 +530,7 @@ function genDif16(mac: boolean): Body {
   const b = new Body(['a', 's', 'acc', 'count'], ['p', 'e', 'ps', 'pc'], [...xs, 't0', 't1', 't2', 't3', 'v', 'y']);
   /** In-place radix-4 DIF butterfly on locals i0..i3 (as dif4 / dif4Last). */
   const bfly = (i: number[]) => {
-    const [a0, a1, a2, a3] = i.map((k) => `x${k}`);
+    const [a0, a1, a2, a3] = i.map((k) => `x${k}`) as [string, string, string, string];
     b.get(a0).get(a2).simd(ADD).set('t0');
     b.get(a0).get(a2).simd(SUB).set('t1');
     b.get(a1).get(a3).simd(ADD).set('t2');
@@ -842,7 +845,7 @@ function genTopLoad2(r: number, p: number, p2: number): Body {
       for (const [codes, tab, v] of [
         ['codes', 'tab', 'v0'],
         ['codesX', 'tabX', 'v1'],
-      ]) {
+      ] as const) {
         loadCode(codes);
         b.i32(4)
           .op(i32Shl)
@@ -1205,7 +1208,7 @@ let compiled: object | null | undefined;
 export function simdModule(): object | null {
   if (compiled === undefined) {
     const bytes = assemble();
-    compiled = wasm !== undefined && wasm.validate(bytes) ? new wasm.Module(bytes) : null;
+    compiled = wasm?.validate(bytes) ? new wasm.Module(bytes) : null;
   }
   return compiled;
 }
@@ -1216,25 +1219,34 @@ export function createMemory(bytes: number): WasmMemory {
   return new wasm.Memory({ initial: Math.ceil(bytes / 65536) });
 }
 
+/** One exported kernel: byte addresses and counts in, a number out. */
+type Kernel = (...args: number[]) => number;
+
 /** Kernels bound to `memory`, or null where WebAssembly SIMD is unavailable. */
 export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
   const mod = simdModule();
   if (mod === null || wasm === undefined) return null;
-  const e = new wasm.Instance(mod, { env: { mem: memory } }).exports as Record<string, (...args: number[]) => number>;
+  const exports = new wasm.Instance(mod, { env: { mem: memory } }).exports as Record<string, Kernel | undefined>;
+  // Every name below is emitted by assemble(); a missing one is a bug in this module, not bad input.
+  const e = (name: string): Kernel => {
+    const f = exports[name];
+    if (f === undefined) throw new Error(`simd: the module has no export ${name}`);
+    return f;
+  };
   return {
-    dif4: [e.dif4_0, e.dif4_1, e.dif4_2],
-    dit4: [e.dit4_0, e.dit4_1, e.dit4_2],
-    r2: e.r2,
-    mul: e.mul,
-    load: { 3: e.load3, 4: e.load4, 5: e.load5 },
-    extract: { 3: e.extract3, 4: e.extract4, 5: e.extract5 },
-    mac: e.mac,
-    dif4mac: e.dif4mac,
-    dif16: e.dif16,
-    load2: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: 4 * r }, (_, i) => e[`load2_${r}_${i}`])])),
-    dif16mac: e.dif16mac,
-    pack: { 3: e.pack3, 4: e.pack4, 5: e.pack5 },
-    loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e[`loadc${r}_${p}`])])),
+    dif4: [e('dif4_0'), e('dif4_1'), e('dif4_2')],
+    dit4: [e('dit4_0'), e('dit4_1'), e('dit4_2')],
+    r2: e('r2'),
+    mul: e('mul'),
+    load: { 3: e('load3'), 4: e('load4'), 5: e('load5') },
+    extract: { 3: e('extract3'), 4: e('extract4'), 5: e('extract5') },
+    mac: e('mac'),
+    dif4mac: e('dif4mac'),
+    dif16: e('dif16'),
+    load2: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: 4 * r }, (_, i) => e(`load2_${r}_${i}`))])),
+    dif16mac: e('dif16mac'),
+    pack: { 3: e('pack3'), 4: e('pack4'), 5: e('pack5') },
+    loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e(`loadc${r}_${p}`))])),
   };
 }
 

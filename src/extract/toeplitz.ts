@@ -287,8 +287,8 @@ function loadWeighted(buf: Uint8Array, bits: number, t: Tables, out: Float64Arra
   const { coarse, fine } = t;
   for (let j = 0; j < size; j++) {
     const hi = j + size;
-    const re = j < bits ? (buf[j >> 3] >> (j & 7)) & 1 : 0;
-    const im = hi < bits ? (buf[hi >> 3] >> (hi & 7)) & 1 : 0;
+    const re = j < bits ? (buf[j >> 3]! >> (j & 7)) & 1 : 0;
+    const im = hi < bits ? (buf[hi >> 3]! >> (hi & 7)) & 1 : 0;
     if ((re | im) === 0) {
       out[2 * j] = 0;
       out[2 * j + 1] = 0;
@@ -296,8 +296,8 @@ function loadWeighted(buf: Uint8Array, bits: number, t: Tables, out: Float64Arra
     }
     const c = 2 * (j >> FINE_BITS),
       f = 2 * (j & FINE_MASK);
-    const wr = coarse[c] * fine[f] - coarse[c + 1] * fine[f + 1];
-    const wi = coarse[c] * fine[f + 1] + coarse[c + 1] * fine[f];
+    const wr = coarse[c]! * fine[f]! - coarse[c + 1]! * fine[f + 1]!;
+    const wi = coarse[c]! * fine[f + 1]! + coarse[c + 1]! * fine[f]!;
     // (re + i im)(wr + i wi)
     out[2 * j] = re * wr - im * wi;
     out[2 * j + 1] = re * wi + im * wr;
@@ -337,7 +337,7 @@ class FftCore {
       const spec = new Float64Array(2 * size);
       loadWeighted(seed, seedBits, this.t, spec);
       this.t.fft.forward(spec);
-      for (let k = 0; k < spec.length; k++) spec[k] *= scale;
+      for (let k = 0; k < spec.length; k++) spec[k]! *= scale;
       this.seedSpectrum = spec;
     }
     this.seedBits = seed;
@@ -371,10 +371,10 @@ class FftCore {
     loadWeighted(input, n, this.t, a);
     this.t.fft.forward(a);
     for (let k = 0; k < a.length; k += 2) {
-      const xr = a[k],
-        xi = a[k + 1],
-        sr = spec[k],
-        si = spec[k + 1];
+      const xr = a[k]!,
+        xi = a[k + 1]!,
+        sr = spec[k]!,
+        si = spec[k + 1]!;
       a[k] = xr * sr - xi * si;
       a[k + 1] = xr * si + xi * sr;
     }
@@ -389,15 +389,15 @@ class FftCore {
       const j = k < size ? k : k - size;
       const c = 2 * (j >> FINE_BITS),
         f = 2 * (j & FINE_MASK);
-      const wr = coarse[c] * fine[f] - coarse[c + 1] * fine[f + 1];
-      const wi = coarse[c] * fine[f + 1] + coarse[c + 1] * fine[f];
-      const xr = a[2 * j],
-        xi = a[2 * j + 1];
+      const wr = coarse[c]! * fine[f]! - coarse[c + 1]! * fine[f + 1]!;
+      const wi = coarse[c]! * fine[f + 1]! + coarse[c + 1]! * fine[f]!;
+      const xr = a[2 * j]!,
+        xi = a[2 * j + 1]!;
       const v = k < size ? xr * wr + xi * wi : xi * wr - xr * wi;
       const r = Math.round(v);
       const err = Math.abs(v - r);
       if (err > maxErr) maxErr = err;
-      out[i >> 3] |= (r & 1) << (i & 7);
+      out[i >> 3]! |= (r & 1) << (i & 7);
     }
     return [out, maxErr];
   }
@@ -413,11 +413,11 @@ export function sliceBits(buf: Uint8Array, start: number, len: number): Uint8Arr
   if (sh === 0) out.set(buf.subarray(src, src + out.length));
   else {
     for (let b = 0; b < out.length; b++, src++) {
-      out[b] = ((buf[src] >> sh) | ((src + 1 < buf.length ? buf[src + 1] : 0) << (8 - sh))) & 0xff;
+      out[b] = ((buf[src]! >> sh) | ((src + 1 < buf.length ? buf[src + 1]! : 0) << (8 - sh))) & 0xff;
     }
   }
   const spare = len & 7;
-  if (spare !== 0) out[out.length - 1] &= (1 << spare) - 1;
+  if (spare !== 0) out[out.length - 1]! &= (1 << spare) - 1;
   return out;
 }
 
@@ -449,7 +449,7 @@ function splitExact(
     simd,
     stats,
   );
-  for (let b = 0; b < left.length; b++) left[b] ^= right[b];
+  for (let b = 0; b < left.length; b++) left[b]! ^= right[b]!;
   return left;
 }
 
@@ -463,32 +463,32 @@ export function toeplitzWords(input: Uint8Array, n: number, m: number, seed: Uin
   const nw = (n + 31) >>> 5;
   const xr = new Int32Array(nw);
   for (let j = 0; j < n; j++) {
-    if ((input[j >> 3] >> (j & 7)) & 1) {
+    if ((input[j >> 3]! >> (j & 7)) & 1) {
       const r = n - 1 - j;
-      xr[r >>> 5] |= 1 << (r & 31);
+      xr[r >>> 5]! |= 1 << (r & 31);
     }
   }
   const seedBits = n + m - 1;
   const sw = (seedBits + 31) >>> 5;
   const s = new Int32Array(sw + 2);
-  for (let b = 0; b < bytesForBits(seedBits); b++) s[b >> 2] |= seed[b] << ((b & 3) << 3);
-  if ((seedBits & 31) !== 0) s[sw - 1] &= (1 << (seedBits & 31)) - 1;
+  for (let b = 0; b < bytesForBits(seedBits); b++) s[b >> 2]! |= seed[b]! << ((b & 3) << 3);
+  if ((seedBits & 31) !== 0) s[sw - 1]! &= (1 << (seedBits & 31)) - 1;
   const rows = (m + 31) >>> 5;
   const out = new Uint8Array(bytesForBits(m));
   const shifted = new Int32Array(sw + 1);
   for (let sh = 0; sh < 32 && sh < m; sh++) {
-    for (let w = 0; w <= sw; w++) shifted[w] = sh === 0 ? s[w] : (s[w] >>> sh) | (s[w + 1] << (32 - sh));
+    for (let w = 0; w <= sw; w++) shifted[w] = sh === 0 ? s[w]! : (s[w]! >>> sh) | (s[w + 1]! << (32 - sh));
     for (let w0 = 0; w0 < rows; w0++) {
       const i = 32 * w0 + sh;
       if (i >= m) break;
       let acc = 0;
-      for (let w = 0; w < nw; w++) acc ^= shifted[w0 + w] & xr[w];
+      for (let w = 0; w < nw; w++) acc ^= shifted[w0 + w]! & xr[w]!;
       acc ^= acc >>> 16;
       acc ^= acc >>> 8;
       acc ^= acc >>> 4;
       acc ^= acc >>> 2;
       acc ^= acc >>> 1;
-      out[i >> 3] |= (acc & 1) << (i & 7);
+      out[i >> 3]! |= (acc & 1) << (i & 7);
     }
   }
   return out;

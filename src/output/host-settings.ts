@@ -50,7 +50,7 @@ abstract class BufferedSource implements RandomByteSource {
       this.pos = 0;
     }
     this.handedOut++;
-    return this.buf[this.pos++];
+    return this.buf[this.pos++]!;
   }
 }
 
@@ -339,7 +339,7 @@ export class HostSettingsFeeder {
       // The ledger first: a record can never arrive before its settings are known.
       this.ledger.append(out);
       const wire = new Uint8Array(count);
-      for (let i = 0; i < count; i++) wire[i] = out[i] & 3;
+      for (let i = 0; i < count; i++) wire[i] = out[i]! & 3;
       this.stats.sent += count;
       this.stats.writes++;
       run.sendSettings(wire).catch((e: unknown) => {

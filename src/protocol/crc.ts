@@ -38,38 +38,38 @@ for (let v = 0; v < 256; v++) {
 }
 for (let t = 1; t < 16; t++) {
   for (let v = 0; v < 256; v++) {
-    const prev = T[(t - 1) * 256 + v];
-    T[t * 256 + v] = (prev >>> 8) ^ T[prev & 0xff];
+    const prev = T[(t - 1) * 256 + v]!;
+    T[t * 256 + v] = (prev >>> 8) ^ T[prev & 0xff]!;
   }
 }
 
 /** The CRC register (before the final xor) after bytes[i, i + 16) from register c. */
 function step16(c: number, b: Uint8Array, i: number): number {
-  const w = c ^ (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24));
+  const w = c ^ (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
   return (
-    T[15 * 256 + (w & 0xff)] ^
-    T[14 * 256 + ((w >>> 8) & 0xff)] ^
-    T[13 * 256 + ((w >>> 16) & 0xff)] ^
-    T[12 * 256 + (w >>> 24)] ^
-    T[11 * 256 + b[i + 4]] ^
-    T[10 * 256 + b[i + 5]] ^
-    T[9 * 256 + b[i + 6]] ^
-    T[8 * 256 + b[i + 7]] ^
-    T[7 * 256 + b[i + 8]] ^
-    T[6 * 256 + b[i + 9]] ^
-    T[5 * 256 + b[i + 10]] ^
-    T[4 * 256 + b[i + 11]] ^
-    T[3 * 256 + b[i + 12]] ^
-    T[2 * 256 + b[i + 13]] ^
-    T[256 + b[i + 14]] ^
-    T[b[i + 15]]
+    T[15 * 256 + (w & 0xff)]! ^
+    T[14 * 256 + ((w >>> 8) & 0xff)]! ^
+    T[13 * 256 + ((w >>> 16) & 0xff)]! ^
+    T[12 * 256 + (w >>> 24)]! ^
+    T[11 * 256 + b[i + 4]!]! ^
+    T[10 * 256 + b[i + 5]!]! ^
+    T[9 * 256 + b[i + 6]!]! ^
+    T[8 * 256 + b[i + 7]!]! ^
+    T[7 * 256 + b[i + 8]!]! ^
+    T[6 * 256 + b[i + 9]!]! ^
+    T[5 * 256 + b[i + 10]!]! ^
+    T[4 * 256 + b[i + 11]!]! ^
+    T[3 * 256 + b[i + 12]!]! ^
+    T[2 * 256 + b[i + 13]!]! ^
+    T[256 + b[i + 14]!]! ^
+    T[b[i + 15]!]!
   );
 }
 
 /** The CRC register after bytes[i, i + 4) from register c. */
 function step4(c: number, b: Uint8Array, i: number): number {
-  const w = c ^ (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24));
-  return T[3 * 256 + (w & 0xff)] ^ T[2 * 256 + ((w >>> 8) & 0xff)] ^ T[256 + ((w >>> 16) & 0xff)] ^ T[w >>> 24];
+  const w = c ^ (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
+  return T[3 * 256 + (w & 0xff)]! ^ T[2 * 256 + ((w >>> 8) & 0xff)]! ^ T[256 + ((w >>> 16) & 0xff)]! ^ T[w >>> 24]!;
 }
 
 /** CRC-32 of bytes [start, end) of `bytes`. */
@@ -105,7 +105,7 @@ export function frameCrcOk(bytes: Uint8Array, offset = 0): boolean {
 /** The CRC stored in the frame at `offset` (u32 little-endian at 60). */
 export function storedCrc(bytes: Uint8Array, offset = 0): number {
   const o = offset + CRC_OFFSET;
-  return (bytes[o] | (bytes[o + 1] << 8) | (bytes[o + 2] << 16) | (bytes[o + 3] << 24)) >>> 0;
+  return (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24)) >>> 0;
 }
 
 /** Writes the CRC of the frame at `offset` into its bytes 60..63. */

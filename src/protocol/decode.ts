@@ -22,7 +22,7 @@
  */
 import { frameCrc, frameCrcOk, storedCrc } from './crc.ts';
 import { FrameError, flagsError, rangeError, reservedError } from './errors.ts';
-import { layoutOf, layoutOfType, type FieldOp, type TypeLayout } from './layouts.ts';
+import { layoutOf, layoutOfType, scalarOf, type FieldOp, type TypeLayout } from './layouts.ts';
 import {
   FRAME_SIZE,
   MAGIC0,
@@ -40,7 +40,7 @@ const MAX_SAFE_HI = Math.floor(Number.MAX_SAFE_INTEGER / TWO_POW_32); // 0x1ffff
 const hex = (v: number, digits: number): string => v.toString(16).padStart(digits, '0');
 
 function readU32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
 /**
@@ -57,7 +57,7 @@ export function checkFraming(bytes: Uint8Array, offset = 0): void {
   if (bytes[offset] !== MAGIC0 || bytes[offset + 1] !== MAGIC1) {
     throw new FrameError(
       'magic',
-      `bad magic ${hex(bytes[offset], 2)} ${hex(bytes[offset + 1], 2)} (expected e5 51, PROTOCOL 3)`,
+      `bad magic ${hex(bytes[offset]!, 2)} ${hex(bytes[offset + 1]!, 2)} (expected e5 51, PROTOCOL 3)`,
     );
   }
   if (!frameCrcOk(bytes, offset)) {
@@ -85,8 +85,8 @@ export function decodeFrame(bytes: Uint8Array, offset = 0): Frame | UnknownFrame
  * flags, reserved and range problems.
  */
 export function decodeFramed(bytes: Uint8Array, offset: number): Frame | UnknownFrame {
-  const type = bytes[offset + 2];
-  const flags = bytes[offset + 3];
+  const type = bytes[offset + 2]!;
+  const flags = bytes[offset + 3]!;
   const seq = readU32(bytes, offset + 4);
   if (type === TRIALS_TYPE) {
     const f = decodeTrialsFast(bytes, offset, flags, seq);
@@ -107,21 +107,19 @@ export function decodeFramed(bytes: Uint8Array, offset: number): Frame | Unknown
 const TRIALS_LAYOUT = layoutOf('TRIALS');
 const TRIALS_TYPE = TRIALS_LAYOUT.type;
 const T_FLAGS_MASK = TRIALS_LAYOUT.flagsMask;
-const T_FIRST = TRIALS_LAYOUT.scalars.first.offset;
-const T_N = TRIALS_LAYOUT.scalars.n.offset;
-const [T_N_MIN, T_N_MAX] = TRIALS_LAYOUT.scalars.n.ranges[0];
+const T_FIRST_OP = scalarOf(TRIALS_LAYOUT, 'first');
+const T_N_OP = scalarOf(TRIALS_LAYOUT, 'n');
+const T_FIRST = T_FIRST_OP.offset;
+const T_N = T_N_OP.offset;
+const [T_N_MIN, T_N_MAX] = T_N_OP.firstRange;
 const T_REC_OP = TRIALS_LAYOUT.ops.find((op) => op.op === 'records');
-if (!T_REC_OP || T_REC_OP.op !== 'records' || T_REC_OP.bitsPerItem !== 8)
+if (T_REC_OP?.op !== 'records' || T_REC_OP.bitsPerItem !== 8)
   throw new Error('frames.json: TRIALS records must be byte records');
 const T_REC = T_REC_OP.offset;
 const T_REC_RESERVED = T_REC_OP.reservedBitsMask;
 const T_REC_SIZE = T_REC_OP.size;
 const T_FIXED_OPS = TRIALS_LAYOUT.ops.map((op) => op.op).join(',');
-if (
-  T_FIXED_OPS !== 'scalar,scalar,reserved,records' ||
-  TRIALS_LAYOUT.scalars.first.kind !== 'u64' ||
-  TRIALS_LAYOUT.scalars.n.kind !== 'u16'
-) {
+if (T_FIXED_OPS !== 'scalar,scalar,reserved,records' || T_FIRST_OP.kind !== 'u64' || T_N_OP.kind !== 'u16') {
   throw new Error(`frames.json: TRIALS layout changed (${T_FIXED_OPS}); update decodeTrialsFast`);
 }
 const T_RESERVED_OP = TRIALS_LAYOUT.ops[2] as Extract<FieldOp, { op: 'reserved' }>;
@@ -131,7 +129,7 @@ function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq:
   const p = offset + PAYLOAD_OFFSET;
   const hi = readU32(bytes, p + T_FIRST + 4);
   if (hi > MAX_SAFE_HI) return undefined;
-  const n = bytes[p + T_N] | (bytes[p + T_N + 1] << 8);
+  const n = bytes[p + T_N]! | (bytes[p + T_N + 1]! << 8);
   if (n < T_N_MIN || n > T_N_MAX) return undefined;
   for (let i = T_RESERVED_OP.offset; i < T_RESERVED_OP.offset + T_RESERVED_OP.size; i++)
     if (bytes[p + i] !== 0) return undefined;
@@ -141,10 +139,10 @@ function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq:
   let bad = 0;
   let k = 0;
   for (; k + 4 <= n; k += 4) {
-    const v0 = bytes[r + k],
-      v1 = bytes[r + k + 1],
-      v2 = bytes[r + k + 2],
-      v3 = bytes[r + k + 3];
+    const v0 = bytes[r + k]!,
+      v1 = bytes[r + k + 1]!,
+      v2 = bytes[r + k + 2]!,
+      v3 = bytes[r + k + 3]!;
     records[k] = v0;
     records[k + 1] = v1;
     records[k + 2] = v2;
@@ -152,7 +150,7 @@ function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq:
     bad |= v0 | v1 | v2 | v3;
   }
   for (; k < n; k++) {
-    const v = bytes[r + k];
+    const v = bytes[r + k]!;
     records[k] = v;
     bad |= v;
   }
@@ -160,7 +158,7 @@ function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq:
   if ((bad & T_REC_RESERVED) !== 0) return undefined;
   bad = 0;
   // PROTOCOL 3: bytes after the n records are unused, so zero.
-  for (let k = n; k < T_REC_SIZE; k++) bad |= bytes[r + k];
+  for (let k = n; k < T_REC_SIZE; k++) bad |= bytes[r + k]!;
   if (bad !== 0) return undefined;
   return { kind: 'TRIALS', flags, seq, first: hi * TWO_POW_32 + readU32(bytes, p + T_FIRST), n, records };
 }
@@ -177,7 +175,7 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
       case 'reserved': {
         // PROTOCOL 3: unused and reserved bytes are zero.
         for (let i = op.offset; i < op.offset + op.size; i++) {
-          if (bytes[p + i] !== 0) throw reservedError(kind, undefined, bytes[p + i], bytes[p + i], i, type, seq);
+          if (bytes[p + i] !== 0) throw reservedError(kind, undefined, bytes[p + i]!, bytes[p + i]!, i, type, seq);
         }
         break;
       }
@@ -189,13 +187,13 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
           let v: number;
           switch (op.kind) {
             case 'u8':
-              v = bytes[o];
+              v = bytes[o]!;
               break;
             case 'u16':
-              v = bytes[o] | (bytes[o + 1] << 8);
+              v = bytes[o]! | (bytes[o + 1]! << 8);
               break;
             case 'i16':
-              v = ((bytes[o] | (bytes[o + 1] << 8)) << 16) >> 16;
+              v = ((bytes[o]! | (bytes[o + 1]! << 8)) << 16) >> 16;
               break;
             case 'u32':
               v = readU32(bytes, o);
@@ -245,7 +243,7 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
         if (op.bitsPerItem === 8) {
           const records = new Uint8Array(count);
           for (let k = 0; k < count; k++) {
-            const v = bytes[base + k];
+            const v = bytes[base + k]!;
             // PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved.
             if ((v & op.reservedBitsMask) !== 0)
               throw reservedError(kind, `${op.name}[${k}]`, v, v & op.reservedBitsMask, op.offset + k, type, seq);
@@ -254,7 +252,7 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
           // Bytes after the count items are unused, so zero (PROTOCOL 3).
           for (let i = count; i < op.size; i++) {
             if (bytes[base + i] !== 0)
-              throw reservedError(kind, undefined, bytes[base + i], bytes[base + i], op.offset + i, type, seq);
+              throw reservedError(kind, undefined, bytes[base + i]!, bytes[base + i]!, op.offset + i, type, seq);
           }
           out[op.name] = records;
         } else {
@@ -262,7 +260,7 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
           const itemMask = (1 << op.bitsPerItem) - 1;
           for (let k = 0; k < count; k++) {
             const bit = k * op.bitsPerItem;
-            const w = (bytes[base + (bit >> 3)] >> (bit & 7)) & itemMask;
+            const w = (bytes[base + (bit >> 3)]! >> (bit & 7)) & itemMask;
             // PROTOCOL 5 SETTINGS: x = bit 2k, y = bit 2k+1; typed value is (x << 1) | y.
             items[k] = op.bitsPerItem === 2 ? ((w & 1) << 1) | (w >> 1) : w;
           }
@@ -271,11 +269,11 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
           const firstFree = usedBits >> 3;
           for (let i = firstFree; i < op.size; i++) {
             const keep = i === firstFree ? (1 << (usedBits & 7)) - 1 : 0;
-            const extra = bytes[base + i] & ~keep & 0xff;
+            const extra = bytes[base + i]! & ~keep & 0xff;
             if (extra !== 0) {
               if (i === firstFree && keep !== 0)
-                throw reservedError(kind, `${op.name} byte ${i}`, bytes[base + i], extra, op.offset + i, type, seq);
-              throw reservedError(kind, undefined, bytes[base + i], bytes[base + i], op.offset + i, type, seq);
+                throw reservedError(kind, `${op.name} byte ${i}`, bytes[base + i]!, extra, op.offset + i, type, seq);
+              throw reservedError(kind, undefined, bytes[base + i]!, bytes[base + i]!, op.offset + i, type, seq);
             }
           }
           out[op.name] = items;
@@ -287,7 +285,7 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
         let s = '';
         let i = 0;
         for (; i < op.size; i++) {
-          const c = bytes[p + op.offset + i];
+          const c = bytes[p + op.offset + i]!;
           if (c === 0) break;
           if (c < 0x20 || c > 0x7e)
             throw rangeError(
@@ -303,7 +301,7 @@ function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number,
           s += String.fromCharCode(c);
         }
         for (; i < op.size; i++) {
-          const c = bytes[p + op.offset + i];
+          const c = bytes[p + op.offset + i]!;
           if (c !== 0) throw reservedError(kind, `${op.name} padding`, c, c, op.offset + i, type, seq);
         }
         out[op.name] = s;

@@ -14,7 +14,7 @@
  */
 import { writeFrameCrc } from './crc.ts';
 import { FrameError, flagsError, rangeError, reservedError } from './errors.ts';
-import { layoutOf, type FieldOp, type TypeLayout } from './layouts.ts';
+import { layoutOf, scalarOf, type FieldOp, type TypeLayout } from './layouts.ts';
 import { FRAME_SIZE, MAGIC0, MAGIC1, PAYLOAD_OFFSET, PAYLOAD_SIZE, type Frame } from './types.ts';
 
 const TWO_POW_32 = 4294967296;
@@ -136,7 +136,7 @@ function encodeOp(layout: TypeLayout, op: FieldOp, frame: Record<string, unknown
           // PROTOCOL 5 SETTINGS: trial k takes bits 2k (x) and 2k+1 (y), LSB-first from byte 0;
           // the value is (x << 1) | y, so x goes to the lower bit.
           const wire = op.bitsPerItem === 2 ? ((v >> 1) & 1) | ((v & 1) << 1) : v;
-          buf[p + at] |= wire << (bit & 7);
+          buf[p + at]! |= wire << (bit & 7);
         }
       }
       return;
@@ -213,13 +213,11 @@ export function encodeRaw(type: number, flags: number, seq: number, payload: Uin
 // ---- fast path for the simulator's hot loop: TRIALS straight into a buffer ----
 
 const TRIALS = layoutOf('TRIALS');
-const TRIALS_FIRST = TRIALS.scalars.first.offset + PAYLOAD_OFFSET;
-const TRIALS_N = TRIALS.scalars.n.offset + PAYLOAD_OFFSET;
-const TRIALS_N_MIN = TRIALS.scalars.n.ranges[0][0];
-const TRIALS_N_MAX = TRIALS.scalars.n.ranges[0][1];
+const TRIALS_FIRST = scalarOf(TRIALS, 'first').offset + PAYLOAD_OFFSET;
+const TRIALS_N = scalarOf(TRIALS, 'n').offset + PAYLOAD_OFFSET;
+const [TRIALS_N_MIN, TRIALS_N_MAX] = scalarOf(TRIALS, 'n').firstRange;
 const TRIALS_RECORDS_OP = TRIALS.ops.find((op) => op.op === 'records');
-if (!TRIALS_RECORDS_OP || TRIALS_RECORDS_OP.op !== 'records')
-  throw new Error('frames.json: TRIALS has no records field');
+if (TRIALS_RECORDS_OP?.op !== 'records') throw new Error('frames.json: TRIALS has no records field');
 const TRIALS_RECORDS = TRIALS_RECORDS_OP.offset + PAYLOAD_OFFSET;
 const TRIALS_RESERVED_BITS = TRIALS_RECORDS_OP.reservedBitsMask;
 
@@ -267,14 +265,14 @@ export function encodeTrialsInto(
   let or = 0;
   const r = offset + TRIALS_RECORDS;
   for (let k = 0; k < n; k++) {
-    const v = records[recordsOffset + k];
+    const v = records[recordsOffset + k]!;
     or |= v;
     buf[r + k] = v;
   }
   // PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved.
   if ((or & TRIALS_RESERVED_BITS) !== 0) {
     for (let k = 0; k < n; k++) {
-      const v = records[recordsOffset + k];
+      const v = records[recordsOffset + k]!;
       if ((v & TRIALS_RESERVED_BITS) !== 0)
         throw reservedError(
           'TRIALS',

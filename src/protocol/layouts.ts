@@ -277,6 +277,17 @@ export function layoutOf(kind: FrameKind): TypeLayout {
   return l;
 }
 
+/** A scalar field of a layout with its first stated range; frames.json without it is a bug in the table. */
+export function scalarOf(
+  layout: TypeLayout,
+  name: string,
+): Extract<FieldOp, { op: 'scalar' }> & { firstRange: readonly [number, number] } {
+  const op = layout.scalars[name];
+  const firstRange = op?.ranges[0];
+  if (!op || !firstRange) throw new Error(`frames.json: ${layout.kind} has no scalar ${name} with a range`);
+  return { ...op, firstRange };
+}
+
 /** The layout for a type number, or undefined for a type protocol 1.0 does not define. */
 export function layoutOfType(type: number): TypeLayout | undefined {
   return loaded.byType[type];

@@ -199,12 +199,12 @@ export class FrameSync {
   private accept64(buf: Buffer, pos: number): void {
     const stats = this.stats;
     const at = this.base + pos;
-    const type = buf[pos + 2];
+    const type = buf[pos + 2]!;
     const layout = layoutOfType(type);
     let frame: Frame | UnknownFrame;
     try {
       if (layout && this.accept !== 'any' && layout.direction !== this.accept) {
-        const seq = (buf[pos + 4] | (buf[pos + 5] << 8) | (buf[pos + 6] << 16) | (buf[pos + 7] << 24)) >>> 0;
+        const seq = (buf[pos + 4]! | (buf[pos + 5]! << 8) | (buf[pos + 6]! << 16) | (buf[pos + 7]! << 24)) >>> 0;
         throw new FrameError(
           'direction',
           `${layout.direction} frame ${layout.kind} where ${this.accept} frames are expected (PROTOCOL 3)`,

@@ -11,7 +11,7 @@
  * - `epq1PortInfo` is the port as a lister shows it, with the USB
  *   descriptor values of PROTOCOL 2.
  */
-import type { OpenOptions, PortInfo } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type { OpenOptions, PortInfo } from '@serialport/bindings-interface';
 
 /** PROTOCOL 2: USB descriptor values, as serialport's listers report them (hex without 0x). */
 export const USB_VENDOR_ID = '1209';

@@ -30,7 +30,7 @@ export function describeFrame(bytes: Uint8Array): string {
       .map(([k, v]) => `${k} ${describeValue(v)}`);
     return `${kind} seq ${String(frame.seq)}${fields.length ? ` (${fields.join(', ')})` : ''}`;
   } catch (e) {
-    const type = TYPE_NAMES.get(bytes[2]) ?? `type 0x${bytes[2].toString(16)}`;
+    const type = TYPE_NAMES.get(bytes[2]!) ?? `type 0x${bytes[2]!.toString(16)}`;
     const reason = e instanceof Error ? e.message : String(e);
     return `a bad ${type} frame (${reason})`;
   }

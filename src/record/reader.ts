@@ -16,7 +16,7 @@
  *   before it is delivered and one warning names the byte offset and the
  *   record index of the cut.
  */
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { crc32, createGunzip } from 'node:zlib';
 import { Readable, pipeline } from 'node:stream';
 import { InputError } from '../errors.ts';
@@ -180,7 +180,7 @@ export class RecordingParser {
     while (pos < buf.length) {
       const left = buf.length - pos;
       if (left < RECORD_HEADER_BYTES) break;
-      const direction = buf[pos];
+      const direction = buf[pos]!;
       const length = buf.readUInt32LE(pos + 4);
       const problem =
         direction !== Direction.DEVICE_TO_HOST && direction !== Direction.HOST_TO_DEVICE && direction !== Direction.END
@@ -338,7 +338,7 @@ export async function openRecording(
   path: string,
   { chunkBytes = 1 << 20, onWarning }: OpenRecordingOptions = {},
 ): Promise<Recording> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(path, 'r');
   } catch (e) {

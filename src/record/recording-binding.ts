@@ -25,7 +25,7 @@ import type {
   PortStatus,
   SetOptions,
   UpdateOptions,
-} from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+} from '@serialport/bindings-interface';
 import type { RecordingWriter } from './writer.ts';
 
 export class RecordingPort implements BindingPortInterface {

@@ -32,7 +32,7 @@ import type {
   PortStatus,
   SetOptions,
   UpdateOptions,
-} from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+} from '@serialport/bindings-interface';
 import { DeviceError, InputError } from '../errors.ts';
 import { openRecording, type Recording, type RecordEntry } from './reader.ts';
 import { Direction } from './format.ts';
@@ -198,7 +198,7 @@ export class ReplayPort implements BindingPortInterface {
       this.bi = 0;
     }
     this.progress.recordsConsumed++;
-    return this.batch[this.bi++];
+    return this.batch[this.bi++]!;
   }
 
   /**
@@ -273,7 +273,7 @@ export class ReplayPort implements BindingPortInterface {
     // One recorded read per read at most: the host sees the chunks the live host saw.
     let n = 0;
     if (this.outHead < this.out.length) {
-      const head = this.out[this.outHead];
+      const head = this.out[this.outHead]!;
       n = Math.min(head.length, length);
       head.copy(buffer, offset, 0, n);
       if (n === head.length) {

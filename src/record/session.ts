@@ -9,7 +9,7 @@
  *   ... the session ...
  *   rec.close();                         // end record, fsync
  */
-import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import type { BindingInterface } from '@serialport/bindings-interface';
 import { createHash } from 'node:crypto';
 import type { InfoFrame } from '../protocol/types.ts';
 import { FORMAT_VERSION, type RecordedDeviceInfo, type RecordingHeader, type SeedReference } from './format.ts';

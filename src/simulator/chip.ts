@@ -187,22 +187,22 @@ function buildAlias(p: ArrayLike<number>): AliasTable {
   const n = 16;
   const scaled = new Float64Array(n);
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += p[i];
-  for (let i = 0; i < n; i++) scaled[i] = (p[i] / sum) * n;
+  for (let i = 0; i < n; i++) sum += p[i]!;
+  for (let i = 0; i < n; i++) scaled[i] = (p[i]! / sum) * n;
   const thresholdInt = new Int32Array(n);
   const thresholdFrac = new Float64Array(n);
   const alias = new Uint8Array(n);
   const small: number[] = [];
   const large: number[] = [];
-  for (let i = 0; i < n; i++) (scaled[i] < 1 ? small : large).push(i);
+  for (let i = 0; i < n; i++) (scaled[i]! < 1 ? small : large).push(i);
   while (small.length && large.length) {
     const s = small.pop()!;
     const l = large.pop()!;
-    const t = scaled[s] * 0x10000000;
+    const t = scaled[s]! * 0x10000000;
     thresholdInt[s] = Math.floor(t);
     thresholdFrac[s] = (t - Math.floor(t)) * 0x100000000;
     alias[s] = l;
-    scaled[l] = scaled[l] + scaled[s] - 1;
+    scaled[l] = scaled[l]! + scaled[s]! - 1;
     (scaled[l] < 1 ? small : large).push(l);
   }
   for (const i of [...small, ...large]) {
@@ -449,7 +449,7 @@ export class SimulatedChip {
     const out = new Uint8Array(n);
     let filled = 0;
     while (filled < n) {
-      const c = this.outChunks[0];
+      const c = this.outChunks[0]!;
       const k = Math.min(c.end - c.start, n - filled);
       out.set(c.buf.subarray(c.start, c.start + k), filled);
       filled += k;
@@ -507,7 +507,7 @@ export class SimulatedChip {
       }
       const end = Math.min(bytes.length, i + FRAME_SIZE);
       for (let j = i; j < end; j++) {
-        let b = bytes[j];
+        let b = bytes[j]!;
         if (f.byteDropRate && rng.float() < f.byteDropRate) {
           this.stats.linkBytesDropped++;
           continue;
@@ -559,7 +559,7 @@ export class SimulatedChip {
       if (!(e instanceof FrameError)) throw e;
       if (e.reason === 'magic' || e.reason === 'crc' || e.reason === 'length') return false;
       const seq = e.seq ?? readU32(bytes, 4);
-      const type = e.type ?? bytes[2];
+      const type = e.type ?? bytes[2]!;
       this.stats.commands++;
       if (e.reason === 'direction' || !isHostType(type)) {
         this.ack(seq, type, AckStatus.UNKNOWN_COMMAND);
@@ -572,7 +572,7 @@ export class SimulatedChip {
     this.stats.commands++;
     if (frame.kind === 'UNKNOWN' || !isHostType(typeOf(frame))) {
       // PROTOCOL 4 ACK: a command type this firmware does not define.
-      this.ack(frame.seq, bytes[2], AckStatus.UNKNOWN_COMMAND);
+      this.ack(frame.seq, bytes[2]!, AckStatus.UNKNOWN_COMMAND);
       return true;
     }
     this.execute(frame as HostFrame);
@@ -659,7 +659,7 @@ export class SimulatedChip {
           return this.ack(cmd.seq, type, AckStatus.BAD_STATE);
         if (cmd.count > this.fifo.length - this.fifoCount) return this.ack(cmd.seq, type, AckStatus.SETTINGS_OVERFLOW);
         for (let k = 0; k < cmd.count; k++) {
-          this.fifo[(this.fifoHead + this.fifoCount) % this.fifo.length] = cmd.settings[k];
+          this.fifo[(this.fifoHead + this.fifoCount) % this.fifo.length] = cmd.settings[k]!;
           this.fifoCount++;
         }
         return;
@@ -692,7 +692,7 @@ export class SimulatedChip {
     if (!this.opts.flashFile) return;
     const data: FlashContents = { version: 1, calibration };
     const tmp = `${this.opts.flashFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
+    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
     renameSync(tmp, this.opts.flashFile);
   }
 
@@ -741,7 +741,7 @@ export class SimulatedChip {
     const s = this.settings;
     const latched = this.hardwareFaultsActive ? this.faults.latchedDetector : undefined;
     const dark = [0, 1, 2, 3].map((d) =>
-      d === latched ? 65535 : Math.min(65535, Math.round(darkRateHz(this.hidden, d, s.biasMillivolts[d]))),
+      d === latched ? 65535 : Math.min(65535, Math.round(darkRateHz(this.hidden, d, s.biasMillivolts[d]!))),
     ) as Quad;
     this.send({
       kind: 'STATUS',
@@ -805,12 +805,12 @@ export class SimulatedChip {
     const singles: Quad = [0, 0, 0, 0];
     const coincidences: Quad = [0, 0, 0, 0];
     for (let pat = 0; pat < 16; pat++) {
-      const c = counts[pat];
+      const c = counts[pat]!;
       if (c === 0) continue;
-      for (let d = 0; d < 4; d++) if (pat & DETECTOR_BIT[d]) singles[d] += c;
+      for (let d = 0; d < 4; d++) if (pat & DETECTOR_BIT[d]!) singles[d]! += c;
       for (let a = 0; a < 2; a++) {
         for (let b = 0; b < 2; b++) {
-          if (pat & DETECTOR_BIT[a] && pat & DETECTOR_BIT[2 + b]) coincidences[a * 2 + b] += c; // A0B0, A0B1, A1B0, A1B1
+          if (pat & DETECTOR_BIT[a]! && pat & DETECTOR_BIT[2 + b]!) coincidences[a * 2 + b]! += c; // A0B0, A0B1, A1B0, A1B1
         }
       }
     }
@@ -833,7 +833,7 @@ export class SimulatedChip {
 
   private latchedMask(): number {
     const d = this.hardwareFaultsActive ? this.faults.latchedDetector : undefined;
-    return d === undefined ? 0 : DETECTOR_BIT[d];
+    return d === undefined ? 0 : DETECTOR_BIT[d]!;
   }
 
   // ---------------------------------------------------------------------------
@@ -858,9 +858,9 @@ export class SimulatedChip {
     const model = trialModel(this.hidden, this.settings, this.latchedMask());
     this.tables = settingDistributions(model, this.settings.anglesCentidegrees).map(buildAlias);
     for (let xy = 0; xy < 4; xy++) {
-      this.aliasInt.set(this.tables[xy].thresholdInt, xy * 16);
-      this.aliasFrac.set(this.tables[xy].thresholdFrac, xy * 16);
-      this.aliasIdx.set(this.tables[xy].alias, xy * 16);
+      this.aliasInt.set(this.tables[xy]!.thresholdInt, xy * 16);
+      this.aliasFrac.set(this.tables[xy]!.thresholdFrac, xy * 16);
+      this.aliasIdx.set(this.tables[xy]!.alias, xy * 16);
     }
     if (source === 1) {
       // PROTOCOL 4 CREDIT: right after START's ACK in host-settings mode.
@@ -949,7 +949,7 @@ export class SimulatedChip {
           this.flushRecords();
           break;
         }
-        xy = this.fifo[this.fifoHead];
+        xy = this.fifo[this.fifoHead]!;
         this.fifoHead = (this.fifoHead + 1) % this.fifo.length;
         this.fifoCount--;
         this.consumed++;
@@ -982,10 +982,10 @@ export class SimulatedChip {
       } else {
         const u = rng.u32();
         const col = u >>> 28;
-        const t = tables[used];
+        const t = tables[used]!;
         const low = u & 0x0fffffff;
-        const ti = t.thresholdInt[col];
-        pattern = low < ti || (low === ti && rng.u32() < t.thresholdFrac[col]) ? col : t.alias[col];
+        const ti = t.thresholdInt[col]!;
+        pattern = low < ti || (low === ti && rng.u32() < t.thresholdFrac[col]!) ? col : t.alias[col]!;
       }
       const index = this.trialIndex++;
       this.stats.trialsPerformed++;
@@ -1052,17 +1052,17 @@ export class SimulatedChip {
       s3 = (s3 << 11) | (s3 >>> 21);
       const slot = (xy << 4) | (u >>> 28);
       const low = u & 0x0fffffff;
-      const ti = tInt[slot];
+      const ti = tInt[slot]!;
       let pattern: number;
       if (low < ti) pattern = slot & 15;
-      else if (low > ti) pattern = tAlias[slot];
+      else if (low > ti) pattern = tAlias[slot]!;
       else {
         // tie on the integer threshold (p = 2^-28): resolve the fraction with the next word
         rng.s0 = s0;
         rng.s1 = s1;
         rng.s2 = s2;
         rng.s3 = s3;
-        pattern = rng.u32() < tFrac[slot] ? slot & 15 : tAlias[slot];
+        pattern = rng.u32() < tFrac[slot]! ? slot & 15 : tAlias[slot]!;
         s0 = rng.s0;
         s1 = rng.s1;
         s2 = rng.s2;
@@ -1168,7 +1168,7 @@ function readFlash(path: string): ChipSettings | null {
     throw new Error(`simulator flash file ${path} is not JSON: ${(e as Error).message}`);
   }
   const d = data as Partial<FlashContents> | null;
-  if (!d || d.version !== 1 || !('calibration' in d))
+  if (d?.version !== 1 || !('calibration' in d))
     throw new Error(`simulator flash file ${path} is not a version 1 flash ({"version": 1, "calibration": ...})`);
   if (d.calibration === null) return null;
   const c = d.calibration as Partial<ChipSettings>;
@@ -1224,7 +1224,7 @@ export function normalizeFaults(raw: ChipFaults | Record<string, string | number
 }
 
 function readU32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
 function isHostType(type: number): boolean {

@@ -206,16 +206,16 @@ export function brightness(h: HiddenParams, pumpMicrowatts: number): number {
 
 /** PROTOCOL 7: eta(U) = eta_max (1 - exp(-(U - U_bd)/U_s)) for U > U_bd, else 0. Detector 0..3 = A0 A1 B0 B1. */
 export function detectorEfficiency(h: HiddenParams, detector: number, biasMillivolts: number): number {
-  const over = biasMillivolts - h.breakdownMillivolts[detector];
+  const over = biasMillivolts - h.breakdownMillivolts[detector]!;
   if (over <= 0) return 0;
-  return h.etaMax[detector] * (1 - Math.exp(-over / h.efficiencyScaleMillivolts[detector]));
+  return h.etaMax[detector]! * (1 - Math.exp(-over / h.efficiencyScaleMillivolts[detector]!));
 }
 
 /** PROTOCOL 7: dark_rate(U) = R0 exp((U - U_bd)/U_d), counts/s. */
 export function darkRateHz(h: HiddenParams, detector: number, biasMillivolts: number): number {
   return (
-    h.darkRateAtBreakdownHz[detector] *
-    Math.exp((biasMillivolts - h.breakdownMillivolts[detector]) / h.darkScaleMillivolts[detector])
+    h.darkRateAtBreakdownHz[detector]! *
+    Math.exp((biasMillivolts - h.breakdownMillivolts[detector]!) / h.darkScaleMillivolts[detector]!)
   );
 }
 
@@ -267,14 +267,14 @@ export function trialModel(h: HiddenParams, s: Readonly<ChipSettings>, latchedMa
   const b = brightness(h, s.pumpMicrowatts);
   const pTwo = (h.g2 * b * b) / 2; // PROTOCOL 7: k = 2 w.p. g2 b^2 / 2
   const g = gateProbability(h, s.windowPs, s.delayPs);
-  const eff = (i: number) => detectorEfficiency(h, i, s.biasMillivolts[i]);
+  const eff = (i: number) => detectorEfficiency(h, i, s.biasMillivolts[i]!);
   return {
     pOnePair: b - pTwo, // PROTOCOL 7: k = 1 w.p. b - g2 b^2 / 2
     pTwoPairs: pTwo,
     visibility: h.visibility,
     rotDegrees: h.rotDegrees,
     detect: [eff(0), eff(1), eff(2) * g, eff(3) * g],
-    dark: [0, 1, 2, 3].map((i) => darkClickProbability(h, i, s.biasMillivolts[i], s.windowPs)) as Quad,
+    dark: [0, 1, 2, 3].map((i) => darkClickProbability(h, i, s.biasMillivolts[i]!, s.windowPs)) as Quad,
     latchedMask,
   };
 }
@@ -295,36 +295,36 @@ export function clickDistribution(
   for (let pa = 0; pa < 2; pa++) {
     for (let pb = 0; pb < 2; pb++) {
       const pj = (1 + (pa === pb ? c : -c)) / 4; // PROTOCOL 7: P(pa = pb) = (1 + V cos 2(...))/2, uniform marginals
-      const ea = m.detect[pa];
-      const eb = m.detect[2 + pb];
-      const bitA = DETECTOR_BIT[pa];
-      const bitB = DETECTOR_BIT[2 + pb];
-      pair[bitA | bitB] += pj * ea * eb;
-      pair[bitA] += pj * ea * (1 - eb);
-      pair[bitB] += pj * (1 - ea) * eb;
-      pair[0] += pj * (1 - ea) * (1 - eb);
+      const ea = m.detect[pa]!;
+      const eb = m.detect[2 + pb]!;
+      const bitA = DETECTOR_BIT[pa]!;
+      const bitB = DETECTOR_BIT[2 + pb]!;
+      pair[bitA | bitB]! += pj * ea * eb;
+      pair[bitA]! += pj * ea * (1 - eb);
+      pair[bitB]! += pj * (1 - ea) * eb;
+      pair[0]! += pj * (1 - ea) * (1 - eb);
     }
   }
   // Photon hits over k pairs.
   const hits = new Float64Array(16);
   hits[0] = 1 - m.pOnePair - m.pTwoPairs;
-  for (let i = 0; i < 16; i++) hits[i] += m.pOnePair * pair[i];
+  for (let i = 0; i < 16; i++) hits[i]! += m.pOnePair * pair[i]!;
   if (m.pTwoPairs > 0) {
     for (let i = 0; i < 16; i++) {
       if (pair[i] === 0) continue;
-      for (let j = 0; j < 16; j++) hits[i | j] += m.pTwoPairs * pair[i] * pair[j];
+      for (let j = 0; j < 16; j++) hits[i | j]! += m.pTwoPairs * pair[i]! * pair[j]!;
     }
   }
   // Dark counts: each detector independently ORs its bit in.
   let cur = hits;
   for (let d = 0; d < 4; d++) {
-    const bit = DETECTOR_BIT[d];
-    const pd = (m.latchedMask & bit) !== 0 ? 1 : m.dark[d];
+    const bit = DETECTOR_BIT[d]!;
+    const pd = (m.latchedMask & bit) !== 0 ? 1 : m.dark[d]!;
     if (pd === 0) continue;
     const next = new Float64Array(16);
     for (let i = 0; i < 16; i++) {
-      next[i] += cur[i] * (1 - pd);
-      next[i | bit] += cur[i] * pd;
+      next[i]! += cur[i]! * (1 - pd);
+      next[i | bit]! += cur[i]! * pd;
     }
     cur = next;
   }
@@ -337,7 +337,7 @@ export function settingDistributions(m: TrialModel, anglesCentidegrees: Readonly
   const out: Float64Array[] = [];
   for (let x = 0; x < 2; x++) {
     for (let y = 0; y < 2; y++)
-      out.push(clickDistribution(m, anglesCentidegrees[x] / 100, anglesCentidegrees[2 + y] / 100));
+      out.push(clickDistribution(m, anglesCentidegrees[x]! / 100, anglesCentidegrees[2 + y]! / 100));
   }
   return out;
 }
@@ -353,14 +353,14 @@ export function outcomeB(pattern: number): number {
 /** E = P(a = b) - P(a != b) under a click distribution. */
 export function correlator(dist: ArrayLike<number>): number {
   let e = 0;
-  for (let i = 0; i < 16; i++) e += outcomeA(i) === outcomeB(i) ? dist[i] : -dist[i];
+  for (let i = 0; i < 16; i++) e += outcomeA(i) === outcomeB(i) ? dist[i]! : -dist[i]!;
   return e;
 }
 
 /** CHSH S = E00 + E01 + E10 - E11 over all trials (no post-selection) for a chip with these settings. */
 export function expectedS(h: HiddenParams, s: Readonly<ChipSettings>): number {
   const d = settingDistributions(trialModel(h, s), s.anglesCentidegrees);
-  return correlator(d[0]) + correlator(d[1]) + correlator(d[2]) - correlator(d[3]);
+  return correlator(d[0]!) + correlator(d[1]!) + correlator(d[2]!) - correlator(d[3]!);
 }
 
 /** Angle in centidegrees reduced to 0..17999 (a polarizer angle is defined mod 180 degrees). */
@@ -430,7 +430,7 @@ export function idealSettings(h: HiddenParams): ChipSettings {
           t.biasMillivolts[d] = v;
           return expectedS(h, t);
         },
-        Math.max(20000, Math.ceil(h.breakdownMillivolts[d])),
+        Math.max(20000, Math.ceil(h.breakdownMillivolts[d]!)),
         40000,
       );
     }
@@ -450,7 +450,7 @@ export function idealSettings(h: HiddenParams): ChipSettings {
       clampInt(h.pathDelayPs + 300, -10000, 10000),
     );
     for (let i = 0; i < 4; i++) {
-      const centre = s.anglesCentidegrees[i];
+      const centre = s.anglesCentidegrees[i]!;
       const at = (v: number) => {
         const t = cloneSettings(s);
         t.anglesCentidegrees[i] = wrapCentidegrees(v);

@@ -188,11 +188,11 @@ export class Rng {
    */
   multinomial(n: number, probs: ArrayLike<number>, out: number[] = new Array<number>(probs.length)): number[] {
     let rest = 0;
-    for (let i = 0; i < probs.length; i++) rest += probs[i];
+    for (let i = 0; i < probs.length; i++) rest += probs[i]!;
     let left = n;
     const last = probs.length - 1;
     for (let i = 0; i < last; i++) {
-      const p = probs[i];
+      const p = probs[i]!;
       if (left === 0 || rest <= 0) {
         out[i] = 0;
         continue;
@@ -213,14 +213,14 @@ function rotl(x: number, k: number): number {
 
 const LOG_FACT_TABLE: number[] = (() => {
   const t = [0];
-  for (let i = 1; i < 64; i++) t.push(t[i - 1] + Math.log(i));
+  for (let i = 1; i < 64; i++) t.push(t[i - 1]! + Math.log(i));
   return t;
 })();
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 /** ln(k!) exact-by-table below 64, else Stirling's series to 1/(1260 x^5) (error < 1e-14 there). */
 export function logFactorial(k: number): number {
-  if (k < 64) return LOG_FACT_TABLE[k];
+  if (k < 64) return LOG_FACT_TABLE[k]!;
   const x = k + 1;
   const x2 = x * x;
   return (x - 0.5) * Math.log(x) - x + HALF_LOG_2PI + (1 / 12 - (1 / 360 - 1 / (1260 * x2)) / x2) / x;

@@ -17,7 +17,7 @@ describe('invertMatrix', () => {
     const inv = invertMatrix(m)!;
     for (let i = 0; i < 3; i++) {
       for (let j = 0; j < 3; j++) {
-        const v = m[i].reduce((acc, x, k) => acc + x * inv[k][j], 0);
+        const v = m[i]!.reduce((acc, x, k) => acc + x * inv[k]![j]!, 0);
         expect(v).toBeCloseTo(i === j ? 1 : 0, 12);
       }
     }
@@ -32,7 +32,7 @@ describe('invertMatrix', () => {
 
 describe('fitCurve', () => {
   const truth = [2.5, 0.8, 0.3]; // amplitude, rate, offset of a * exp(-k x) + c
-  const model = (p: readonly number[], x: number) => p[0] * Math.exp(-p[1] * x) + p[2];
+  const model = (p: readonly number[], x: number) => p[0]! * Math.exp(-p[1]! * x) + p[2]!;
   const xs = Array.from({ length: 30 }, (_, i) => i * 0.2);
   const sigma = 0.02;
 
@@ -51,7 +51,9 @@ describe('fitCurve', () => {
 
   it('recovers the parameters from a poor start', () => {
     const fit = replica(new Rng(1, 0));
-    fit.values.forEach((v, i) => expect(Math.abs(v - truth[i])).toBeLessThan(5 * fit.errors[i]));
+    fit.values.forEach((v, i) => {
+      expect(Math.abs(v - truth[i]!)).toBeLessThan(5 * fit.errors[i]!);
+    });
     expect(fit.dof).toBe(27);
   });
 
@@ -62,7 +64,9 @@ describe('fitCurve', () => {
     let chi2 = 0;
     for (let r = 0; r < n; r++) {
       const fit = replica(rng);
-      fit.values.forEach((v, i) => (sumSq[i] += ((v - truth[i]) / fit.errors[i]) ** 2));
+      fit.values.forEach((v, i) => {
+        sumSq[i]! += ((v - truth[i]!) / fit.errors[i]!) ** 2;
+      });
       chi2 += fit.chi2;
     }
     // The rms pull estimates 1 with relative standard error ~ 1/sqrt(2n) = 4%; allow 4 of those
@@ -83,7 +87,7 @@ describe('fitCurve', () => {
         xs: [1, 2],
         ys: [1, 2],
         sigmas: [1, 1],
-        model: (p, x) => p[0] + p[1] * x,
+        model: (p, x) => p[0]! + p[1]! * x,
         initial: [0, 0],
         steps: [1e-3, 1e-3],
       }),
@@ -94,7 +98,7 @@ describe('fitCurve', () => {
         xs: [1, 1, 1],
         ys: [1, 2, 3],
         sigmas: [1, 1, 1],
-        model: (p, x) => p[0] + p[1] * x,
+        model: (p, x) => p[0]! + p[1]! * x,
         initial: [0, 0],
         steps: [1e-3, 1e-3],
       }),

@@ -42,9 +42,9 @@ function modelOf(h: HiddenParams, s: ChipSettings): ClickModel {
     g2: h.g2,
     visibility: h.visibility,
     rotDeg: h.rotDegrees,
-    efficiency: [0, 1, 2, 3].map((d) => detectorEfficiency(h, d, s.biasMillivolts[d])) as Quad,
+    efficiency: [0, 1, 2, 3].map((d) => detectorEfficiency(h, d, s.biasMillivolts[d]!)) as Quad,
     gateFraction: gateProbability(h, s.windowPs, s.delayPs),
-    darkProbability: [0, 1, 2, 3].map((d) => simDark(h, d, s.biasMillivolts[d], s.windowPs)) as Quad,
+    darkProbability: [0, 1, 2, 3].map((d) => simDark(h, d, s.biasMillivolts[d]!, s.windowPs)) as Quad,
   };
 }
 
@@ -80,13 +80,17 @@ describe('section 7 curves', () => {
         12,
       );
       for (let d = 0; d < 4; d++) {
-        const u = s.biasMillivolts[d];
-        expect(efficiencyAtBias(u, h.etaMax[d], h.breakdownMillivolts[d], h.efficiencyScaleMillivolts[d])).toBeCloseTo(
-          detectorEfficiency(h, d, u),
-          12,
-        );
+        const u = s.biasMillivolts[d]!;
+        expect(
+          efficiencyAtBias(u, h.etaMax[d]!, h.breakdownMillivolts[d]!, h.efficiencyScaleMillivolts[d]!),
+        ).toBeCloseTo(detectorEfficiency(h, d, u), 12);
         // R_ref at U_ref = U_bd is R0 (PROTOCOL 7).
-        const rate = darkRateAtBias(u, h.darkRateAtBreakdownHz[d], h.breakdownMillivolts[d], h.darkScaleMillivolts[d]);
+        const rate = darkRateAtBias(
+          u,
+          h.darkRateAtBreakdownHz[d]!,
+          h.breakdownMillivolts[d]!,
+          h.darkScaleMillivolts[d]!,
+        );
         expect(rate / darkRateHz(h, d, u)).toBeCloseTo(1, 10);
         expect(darkClickProbability(rate, s.windowPs)).toBeCloseTo(simDark(h, d, u, s.windowPs), 12);
       }
@@ -111,10 +115,16 @@ describe('click model', () => {
         [0x08, 0x01],
         [0x08, 0x02],
       ];
-      const coinc = pairs.map(([a, b]) => [...dist].reduce((acc, p, pat) => acc + (pat & a && pat & b ? p : 0), 0));
+      const coinc = (pairs as [number, number][]).map(([a, b]) =>
+        [...dist].reduce((acc, p, pat) => acc + (pat & a && pat & b ? p : 0), 0),
+      );
       const mine = expectedCountsPerTrial(modelOf(h, s), alpha, beta);
-      mine.singles.forEach((v, i) => expect(v).toBeCloseTo(singles[i], 12));
-      mine.coincidences.forEach((v, i) => expect(v).toBeCloseTo(coinc[i], 12));
+      mine.singles.forEach((v, i) => {
+        expect(v).toBeCloseTo(singles[i]!, 12);
+      });
+      mine.coincidences.forEach((v, i) => {
+        expect(v).toBeCloseTo(coinc[i]!, 12);
+      });
     }
   });
 

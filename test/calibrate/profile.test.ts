@@ -28,8 +28,12 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A profile read as plain JSON: the cases below write values of the wrong type on purpose. */
+// biome-ignore lint/suspicious/noExplicitAny: each case corrupts a field with a value its type forbids.
+type ProfileJson = Record<string, any>;
+
 /** A deep copy with one change made by `edit`. */
-function corrupt(edit: (p: Record<string, any>) => void): unknown {
+function corrupt(edit: (p: ProfileJson) => void): unknown {
   const copy = JSON.parse(JSON.stringify(profile));
   edit(copy);
   return copy;
@@ -49,7 +53,7 @@ describe('profile schema', () => {
     }
   });
 
-  const cases: [string, (p: Record<string, any>) => void, RegExp][] = [
+  const cases: [string, (p: ProfileJson) => void, RegExp][] = [
     ['a missing estimate', (p) => delete p.estimates.rotDeg, /field estimates\.rotDeg: /],
     ['a bias out of the chip range', (p) => (p.settings.biasMv[2] = 50000), /field settings\.biasMv\[2\]: /],
     ['a future version', (p) => (p.version = 2), /field version: /],

@@ -66,7 +66,9 @@ describe('report HTML', () => {
     expect(svg).toContain('a &lt; b &amp; c');
     expect(svg).toContain('&quot;q&quot;');
     // Heckbert's nice numbers: steps of 1, 2 or 5 times a power of ten.
-    niceTicks(0, 1, 6).forEach((t, i) => expect(t).toBeCloseTo(0.2 * i, 12));
+    niceTicks(0, 1, 6).forEach((t, i) => {
+      expect(t).toBeCloseTo(0.2 * i, 12);
+    });
     expect(niceTicks(24000, 36000, 6)).toEqual([25000, 30000, 35000]);
     expect(niceTicks(-3100, -2500, 6)).toEqual([-3000, -2800, -2600]);
   });
@@ -167,9 +169,7 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
           createElement(tag: 'canvas'): {
             width: number;
             height: number;
-            getContext(
-              k: '2d',
-            ): {
+            getContext(k: '2d'): {
               drawImage(i: unknown, x: number, y: number): void;
               getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
             } | null;
@@ -188,8 +188,8 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
       let dark = 0;
       let coloured = 0;
       for (let i = 0; i < d.length; i += 4) {
-        if (d[i] + d[i + 1] + d[i + 2] < 384) dark++;
-        if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) coloured++;
+        if (d[i]! + d[i + 1]! + d[i + 2]! < 384) dark++;
+        if (Math.max(d[i]!, d[i + 1]!, d[i + 2]!) - Math.min(d[i]!, d[i + 1]!, d[i + 2]!) > 60) coloured++;
       }
       return { width: img.width, height: img.height, dark, coloured, total: d.length / 4 };
     }, png.toString('base64'));

@@ -49,11 +49,11 @@ describe('dark step', () => {
     const { ctx, h, device } = await chip(21);
     const r = await measureDarkCounts(ctx, plan, FACTORY_BIAS);
     for (let d = 0; d < 4; d++) {
-      const c = r.curves[d];
+      const c = r.curves[d]!;
       const trueRef = darkRateHz(h, d, DARK_REF_BIAS_MV);
       expect(Math.abs(c.refRatePerS.value - trueRef)).toBeLessThan(5 * c.refRatePerS.error);
       expect(Math.abs(c.refRatePerS.value / trueRef - 1)).toBeLessThan(0.15);
-      expect(Math.abs(c.slopeMv.value - h.darkScaleMillivolts[d])).toBeLessThan(5 * c.slopeMv.error);
+      expect(Math.abs(c.slopeMv.value - h.darkScaleMillivolts[d]!)).toBeLessThan(5 * c.slopeMv.error);
       expect(darkRate(c, 34000) / darkRateHz(h, d, 34000)).toBeCloseTo(1, 1);
     }
     // Only the last point may exceed the stop share.
@@ -141,12 +141,12 @@ describe('bias step', () => {
       heraldBiasMv: plan.heraldBiasMv,
     });
     for (let d = 0; d < 4; d++) {
-      const c = r.curves[d];
-      expect(Math.abs(c.etaMax.value - h.etaMax[d])).toBeLessThan(0.03);
-      expect(Math.abs(c.breakdownMv.value - h.breakdownMillivolts[d])).toBeLessThan(300);
-      expect(Math.abs(c.slopeMv.value / h.efficiencyScaleMillivolts[d] - 1)).toBeLessThan(0.15);
-      expect(c.darkAtBreakdownPerS / h.darkRateAtBreakdownHz[d]).toBeGreaterThan(0.7);
-      expect(c.darkAtBreakdownPerS / h.darkRateAtBreakdownHz[d]).toBeLessThan(1.4);
+      const c = r.curves[d]!;
+      expect(Math.abs(c.etaMax.value - h.etaMax[d]!)).toBeLessThan(0.03);
+      expect(Math.abs(c.breakdownMv.value - h.breakdownMillivolts[d]!)).toBeLessThan(300);
+      expect(Math.abs(c.slopeMv.value / h.efficiencyScaleMillivolts[d]! - 1)).toBeLessThan(0.15);
+      expect(c.darkAtBreakdownPerS / h.darkRateAtBreakdownHz[d]!).toBeGreaterThan(0.7);
+      expect(c.darkAtBreakdownPerS / h.darkRateAtBreakdownHz[d]!).toBeLessThan(1.4);
     }
     // Every visited bias kept dark clicks under the plan's cap.
     for (const p of r.points) expect(p.biasMv).toBeLessThanOrEqual(Math.max(...plan.biasSweepMv));
@@ -166,9 +166,9 @@ describe('operating-point step', () => {
         })),
         efficiencyCurves: h.etaMax.map((e, d) => ({
           etaMax: { value: e, error: 0 },
-          breakdownMv: { value: h.breakdownMillivolts[d], error: 0 },
-          slopeMv: { value: h.efficiencyScaleMillivolts[d], error: 0 },
-          darkAtBreakdownPerS: h.darkRateAtBreakdownHz[d],
+          breakdownMv: { value: h.breakdownMillivolts[d]!, error: 0 },
+          slopeMv: { value: h.efficiencyScaleMillivolts[d]!, error: 0 },
+          darkAtBreakdownPerS: h.darkRateAtBreakdownHz[d]!,
           chi2: 0,
           dof: 1,
         })),
@@ -199,7 +199,7 @@ describe('verification step', () => {
     expect(r.settings.anglesCentideg).toEqual(s.anglesCentidegrees);
     expect(r.settings.uncalibrated).toBe(false);
     // Accidental doubles from dark counts at the chip's (high) biases are subtracted with the dark probabilities.
-    const dark = [0, 1, 2, 3].map((d) => darkClickProbability(h, d, s.biasMillivolts[d], s.windowPs));
+    const dark = [0, 1, 2, 3].map((d) => darkClickProbability(h, d, s.biasMillivolts[d]!, s.windowPs));
     const g2 = g2FromTally(r.tally, dark)!;
     expect(Math.abs(g2.value / h.g2 - 1)).toBeLessThan(0.15);
     expect(ctx.chipMs.before).toBeCloseTo(1000, 6);

@@ -51,10 +51,10 @@ describe('binning and estimator tables', () => {
     for (let cell = 0; cell < 16; cell++) {
       const xy = cell >> 2;
       const same = ((cell >> 1) & 1) === (cell & 1);
-      const p = 0.25 * (same ? (1 + e[xy]) / 4 : (1 - e[xy]) / 4);
+      const p = 0.25 * (same ? (1 + e[xy]!) / 4 : (1 - e[xy]!) / 4);
       mean += p * estimatorOfCell(cell);
     }
-    expect(mean).toBeCloseTo(e[0] + e[1] + e[2] - e[3], 12);
+    expect(mean).toBeCloseTo(e[0]! + e[1]! + e[2]! - e[3]!, 12);
   });
 
   it('S-hat from counts equals the plain mean of the per-trial estimator over the records', () => {
@@ -62,7 +62,7 @@ describe('binning and estimator tables', () => {
     const hist = new Uint32Array(64);
     let sum = 0;
     for (const r of recs) {
-      hist[r]++;
+      hist[r]!++;
       sum += estimatorOfCell(countCell(r));
     }
     const est = estimateFromHistogram(hist, 0);
@@ -92,9 +92,9 @@ describe('trial accounting', () => {
     ]);
     for (const b of done) {
       for (let k = 0; k < 100; k++) {
-        const r = recs[b.firstTrial + k];
-        expect((b.input[(2 * k) >> 3] >> ((2 * k) & 7)) & 1).toBe(A_TABLE[r]);
-        expect((b.input[(2 * k + 1) >> 3] >> ((2 * k + 1) & 7)) & 1).toBe(B_TABLE[r]);
+        const r = recs[b.firstTrial + k]!;
+        expect((b.input[(2 * k) >> 3]! >> ((2 * k) & 7)) & 1).toBe(A_TABLE[r]);
+        expect((b.input[(2 * k + 1) >> 3]! >> ((2 * k + 1) & 7)) & 1).toBe(B_TABLE[r]);
       }
     }
     const last = acc.finish();
@@ -129,8 +129,8 @@ describe('trial accounting', () => {
         for (let k = 0; k < b.trials; k++) {
           const t = b.firstTrial + k;
           if (!received[t]) continue;
-          hist[recs[t]]++;
-          input[k >> 2] |= (A_TABLE[recs[t]] | (B_TABLE[recs[t]] << 1)) << ((k & 3) << 1);
+          hist[recs[t]!]!++;
+          input[k >> 2]! |= (A_TABLE[recs[t]!]! | (B_TABLE[recs[t]!]! << 1)) << ((k & 3) << 1);
         }
         expect(b.histogram).toEqual(hist);
         expect(b.input).toEqual(input);
@@ -158,8 +158,8 @@ describe('trial accounting', () => {
       [4, 40, 60, 0],
     ]);
     // Lost trials leave zero bits in the input: trial 40 of block 0 (lost) has a = b = 0, trial 0 has a = b = 1.
-    expect(done[0].input[0] & 0b11).toBe(0b11);
-    expect((done[0].input[10] >> 0) & 0b11).toBe(0);
+    expect(done[0]!.input[0]! & 0b11).toBe(0b11);
+    expect((done[0]!.input[10]! >> 0) & 0b11).toBe(0);
     expect(acc.finish(500)).toBeNull();
     // Trials the chip reports as performed after the last frame are lost too (PROTOCOL 4 STATUS: trials).
     const acc2 = new TrialAccountant({ blockTrials: 100 });
@@ -209,19 +209,23 @@ describe('trial accounting', () => {
     const c = new Certifier({ device, blockTrials: N, adversary: 'classical' });
     const res = toBatches(recs, { lost, framesPerBatch: 4096 }).flatMap((b) => c.push(b));
     expect(res.map((r) => r.ok)).toEqual([false, true]);
-    if (!res[0].ok) {
-      expect(res[0].test).toBe('lost');
-      expect(res[0].reason).toMatch(/^lost trials 11534 of 1048576 \(1\.10%; device 11534, link 0\) > 1\.00%$/);
+    if (!res[0]!.ok) {
+      expect(res[0]!.test).toBe('lost');
+      expect(res[0]!.reason).toMatch(/^lost trials 11534 of 1048576 \(1\.10%; device 11534, link 0\) > 1\.00%$/);
     }
-    if (res[1].ok)
-      expect(res[1].draft.lostTrials).toEqual({ device: Math.floor(0.004 * N), link: 0, total: Math.floor(0.004 * N) });
+    if (res[1]!.ok)
+      expect(res[1]!.draft.lostTrials).toEqual({
+        device: Math.floor(0.004 * N),
+        link: 0,
+        total: Math.floor(0.004 * N),
+      });
   });
 
   it('property: losing any trials never raises S-hat (GAP or link, any pattern)', () => {
     const recs = chshRecords(4000, 2.6, 13);
     const full = new Certifier({ device, blockTrials: 4000, adversary: 'classical', maxLostShare: 0.99 });
     const ref = toBatches(recs).flatMap((b) => full.push(b));
-    const sFull = ref[0].ok ? ref[0].draft.sEstimate : ref[0].sEstimate;
+    const sFull = ref[0]!.ok ? ref[0]!.draft.sEstimate : ref[0]!.sEstimate;
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.integer({ min: 0, max: 3999 }), fc.integer({ min: 1, max: 300 })), {
@@ -236,7 +240,7 @@ describe('trial accounting', () => {
           const end: RunEvent = { kind: 'status', status: { ...idleStatus, trials: 4000 } };
           const res = [...[...toBatches(recs, { lost, gap }), [end]].flatMap((b) => c.push(b)), ...c.finish()];
           expect(res).toHaveLength(1);
-          const r = res[0];
+          const r = res[0]!;
           const s = r.ok ? r.draft.sEstimate : r.sEstimate;
           expect(s).toBeLessThanOrEqual(sFull + 1e-12);
         },
@@ -275,13 +279,13 @@ describe('STATUS faults', () => {
     const c = new Certifier({ device, blockTrials: N, adversary: 'classical' });
     const res = [];
     for (let i = 0; i < batches.length; i++) {
-      res.push(...c.push(batches[i]));
+      res.push(...c.push(batches[i]!));
       if (i === 2) res.push(...c.push([status(0x20, 3 * 4096 * 40)])); // UNCALIBRATED, block 0
       if (i === Math.floor(batches.length / 2)) res.push(...c.push([status(0x08 | 0x20, N + 10)])); // OVERFLOW, in block 1
     }
     expect(res.map((r) => (r.ok ? 'ok' : r.test))).toEqual(['ok', 'status', 'ok']);
     expect([c.stats.faultStatusFrames, c.stats.overflowStatusFrames]).toEqual([1, 1]);
-    if (!res[1].ok) expect(res[1].reason).toBe('device fault during the block: OVERFLOW');
+    if (!res[1]!.ok) expect(res[1]!.reason).toBe('device fault during the block: OVERFLOW');
   });
 });
 
@@ -297,7 +301,7 @@ describe('refusals', () => {
     }
     const res = await collect(certifyRun(asRun(toBatches(recs, { framesPerBatch: 4096 })), { device, blockTrials: N }));
     expect(res).toHaveLength(1);
-    const b = res[0];
+    const b = res[0]!;
     expect(b.ok).toBe(false);
     if (!b.ok) {
       expect(b.test).toBe('bell');
@@ -321,7 +325,7 @@ describe('block sizes', () => {
       [7, 7, 2],
       [14, 7, 2],
     ]);
-    expect((done[2].input[1] >> 4) & 1).toBe(A_TABLE[recs[14 + 6]]);
+    expect((done[2]!.input[1]! >> 4) & 1).toBe(A_TABLE[recs[14 + 6]!]);
     expect(() => new TrialAccountant({ blockTrials: 0 })).toThrow(/"blockTrials" must be an integer from 1 to/);
     expect(() => new TrialAccountant({ blockTrials: 1.5 })).toThrow(RangeError);
   });
@@ -334,13 +338,13 @@ describe('TrialAccountant input recycling', () => {
     // block 0: every trial a = 1, b = 1 (record A1 | B1 = 0b1010)
     acc.addTrials(0, 8, new Uint8Array(8).fill(0b1010), 0, 0, done);
     expect(done.length).toBe(1);
-    const first = done[0].input;
+    const first = done[0]!.input;
     expect(Array.from(first)).toEqual([0xff, 0xff]);
     acc.releaseInput(first);
     acc.releaseInput(first); // a second hand-back of the same buffer is ignored
     // block 1 was opened before the hand-back: its buffer is a new one; block 2 reuses block 0's
     acc.addTrials(8, 8, new Uint8Array(8), 0, 1, done);
-    expect(done[1].input.buffer).not.toBe(first.buffer);
+    expect(done[1]!.input.buffer).not.toBe(first.buffer);
     acc.addTrials(16, 3, new Uint8Array(3).fill(0b1000), 0, 2, done);
     const t = acc.finish();
     expect(t!.input.buffer).toBe(first.buffer);

@@ -32,8 +32,8 @@ function independentOutputBits(counts: number[], lost: number): number {
       y = (cell >> 2) & 1,
       a = (cell >> 1) & 1,
       b = cell & 1;
-    if ((a ^ b) === (x & y)) wins += counts[cell];
-    n += counts[cell];
+    if ((a ^ b) === (x & y)) wins += counts[cell]!;
+    n += counts[cell]!;
   }
   const sHat = (8 * wins - 4 * n) / n;
   const sThr = 2 + Math.floor((sHat - 2) / EAT_THRESHOLD_STEP) * EAT_THRESHOLD_STEP;
@@ -92,7 +92,7 @@ describe('certified blocks with the defaults (quantum, eps 2^-64, 2^22 trials)',
       expect(b.draft.counts.reduce((s, c) => s + c, 0)).toBe(N);
     }
     // First bytes after the first block: 2^22 trials = 4.2 s of chip time at 1 M trials/s (< 30 s).
-    expect(bs[0].draft.trialRange).toEqual({ first: 0, count: N });
+    expect(bs[0]!.draft.trialRange).toEqual({ first: 0, count: N });
   });
 });
 
@@ -106,10 +106,10 @@ describe('certificate line', () => {
 
   it('round-trips through format and parse, chained by hash', async () => {
     const bs = await certifiedBlocks();
-    const first = complete(bs[0], null);
+    const first = complete(bs[0]!, null);
     const line1 = formatCertificateLine(first);
     expect(line1).not.toContain('\n');
-    const second = complete(bs[1], hashCertificate(line1));
+    const second = complete(bs[1]!, hashCertificate(line1));
     const line2 = formatCertificateLine(second);
     expect(parseCertificateLine(line1)).toEqual(first);
     expect(parseCertificateLine(line2)).toEqual(second);
@@ -120,7 +120,7 @@ describe('certificate line', () => {
 
   it('hashes the canonical form: key order and whitespace do not change the hash, a value does', async () => {
     const bs = await certifiedBlocks();
-    const line = formatCertificateLine(complete(bs[0], null));
+    const line = formatCertificateLine(complete(bs[0]!, null));
     const obj = JSON.parse(line) as Record<string, unknown>;
     const reordered = JSON.stringify(Object.fromEntries(Object.entries(obj).reverse()), null, 2);
     expect(hashCertificate(reordered)).toBe(hashCertificate(line));
@@ -130,7 +130,7 @@ describe('certificate line', () => {
 
   it('refuses a corrupted line with the field named', async () => {
     const bs = await certifiedBlocks();
-    const obj = JSON.parse(formatCertificateLine(complete(bs[0], null))) as Record<string, unknown>;
+    const obj = JSON.parse(formatCertificateLine(complete(bs[0]!, null))) as Record<string, unknown>;
     const cases: Array<[unknown, RegExp]> = [
       [
         { ...obj, counts: (obj.counts as number[]).map((c, i) => (i === 3 ? 'x' : c)) },
@@ -160,6 +160,6 @@ describe('certificate line', () => {
 
   it('the draft validates against the draft part of the schema (extract completes only the extraction fields)', async () => {
     const bs = await certifiedBlocks();
-    expect(certificateSchema.omit({ extraction: true }).parse(bs[0].draft)).toEqual(bs[0].draft);
+    expect(certificateSchema.omit({ extraction: true }).parse(bs[0]!.draft)).toEqual(bs[0]!.draft);
   });
 });

@@ -13,10 +13,10 @@ describe('adversarial chips produce nothing and name the reason', () => {
       certifyRun(asRun(toBatches(lhvRecords(N, 77), { framesPerBatch: 4096 })), { device, blockTrials: N }),
     );
     expect(res).toHaveLength(1);
-    expect(res[0].ok).toBe(false);
-    if (!res[0].ok) {
-      expect(res[0].test).toBe('bell');
-      expect(res[0].reason).toMatch(/^(S = 1\.99\d+ <= 2|S lower bound 1\.9\d+ <= 2) /);
+    expect(res[0]!.ok).toBe(false);
+    if (!res[0]!.ok) {
+      expect(res[0]!.test).toBe('bell');
+      expect(res[0]!.reason).toMatch(/^(S = 1\.99\d+ <= 2|S lower bound 1\.9\d+ <= 2) /);
     }
   });
 
@@ -24,15 +24,15 @@ describe('adversarial chips produce nothing and name the reason', () => {
     // An LHV device that wins 3/4 of games drops every lost game: the kept trials alone show S = 4.
     const recs = lhvRecords(N, 78);
     const lost: Array<[number, number]> = [];
-    for (let i = 0; i < N; i++) if (WIN_TABLE[recs[i]] === 0) lost.push([i, 1]);
+    for (let i = 0; i < N; i++) if (WIN_TABLE[recs[i]!] === 0) lost.push([i, 1]);
     const batches = toBatches(recs, { lost, framesPerBatch: 4096 });
     const res = await collect(certifyRun(asRun(batches), { device, blockTrials: N }));
     expect(res.map((r) => (r.ok ? 'ok' : r.test))).toEqual(['lost']);
     const lenient = await collect(certifyRun(asRun(batches), { device, blockTrials: N, maxLostShare: 0.5 }));
     expect(lenient).toHaveLength(1);
-    if (!lenient[0].ok) {
-      expect(lenient[0].test).toBe('bell');
-      expect(lenient[0].sEstimate).toBeLessThan(2.01);
+    if (!lenient[0]!.ok) {
+      expect(lenient[0]!.test).toBe('bell');
+      expect(lenient[0]!.sEstimate).toBeLessThan(2.01);
     } else {
       throw new Error('post-selected block was certified');
     }
@@ -40,7 +40,7 @@ describe('adversarial chips produce nothing and name the reason', () => {
 
   it('a settings-source mismatch (HOST_SETTINGS flag in an internal-settings run) ends the run as a protocol error', () => {
     const c = new Certifier({ device, blockTrials: 1024 });
-    const [batch] = toBatches(chshRecords(40, 2.4, 1), { flags: 0x02 });
+    const batch = toBatches(chshRecords(40, 2.4, 1), { flags: 0x02 })[0]!;
     expect(() => c.push(batch)).toThrow(DeviceError);
   });
 
@@ -81,7 +81,7 @@ describe('adversarial chips produce nothing and name the reason', () => {
 describe('protocol errors after complete blocks', () => {
   it('yields the blocks completed before the error in the same batch, then throws', async () => {
     const recs = chshRecords(2048, 2.6, 3);
-    const [batch] = toBatches(recs, { framesPerBatch: 1000 });
+    const batch = toBatches(recs, { framesPerBatch: 1000 })[0]!;
     const bad = new Uint8Array(40);
     bad[0] = 0x40;
     batch.push({ kind: 'trials', first: 2048, n: 40, records: bad, flags: 0, seq: 999 });

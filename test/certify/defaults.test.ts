@@ -26,17 +26,17 @@ function chipRecords(h: HiddenParams, n: number, seed: number): Uint8Array {
   const cdfs = dists.map((d) => {
     const c = new Float64Array(16);
     let acc = 0;
-    for (let i = 0; i < 16; i++) c[i] = acc += d[i];
+    for (let i = 0; i < 16; i++) c[i] = acc += d[i]!;
     return c;
   });
   const r = rng(seed);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const xy = (r() < 0.5 ? 2 : 0) | (r() < 0.5 ? 1 : 0);
-    const u = r() * cdfs[xy][15];
-    const c = cdfs[xy];
+    const u = r() * cdfs[xy]![15]!;
+    const c = cdfs[xy]!;
     let p = 0;
-    while (p < 15 && c[p] < u) p++;
+    while (p < 15 && c[p]! < u) p++;
     out[i] = (xy << 4) | p;
   }
   return out;
@@ -58,7 +58,7 @@ describe('defaults on calibrated chips', () => {
         }),
       );
       expect(res).toHaveLength(1);
-      const b = res[0];
+      const b = res[0]!;
       if (!b.ok) throw new Error(`refused: ${b.reason}`);
       expect(b.draft.sEstimate).toBeCloseTo(sIdeal, 1);
       expect(b.outputBits).toBeGreaterThan(100_000);

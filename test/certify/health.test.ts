@@ -22,7 +22,7 @@ function tailByRecurrence(n: number, p: number, c: number): number {
     logPmf += Math.log((n - k) / (k + 1)) + Math.log(p / (1 - p));
   }
   let tail = 0;
-  for (let k = n; k >= c; k--) tail += pmf[k];
+  for (let k = n; k >= c; k--) tail += pmf[k]!;
   return tail;
 }
 
@@ -150,7 +150,7 @@ class OneByOne {
   ) {}
   update(records: Uint8Array, start: number, end: number): void {
     for (let i = start; i < end; i++) {
-      const r = records[i];
+      const r = records[i]!;
       const a = (r & 0x08) !== 0 && (r & 0x04) === 0 ? 1 : 0;
       const b = (r & 0x02) !== 0 && (r & 0x01) === 0 ? 1 : 0;
       this.runA = this.runA > 0 && a === this.lastA ? this.runA + 1 : 1;
@@ -199,7 +199,7 @@ describe('grouped health update (four samples per table step)', () => {
     'cntB',
   ] as const;
   const stateOf = (t: object): Record<string, number> =>
-    Object.fromEntries(STATE.map((k) => [k, (t as Record<string, number>)[k]]));
+    Object.fromEntries(STATE.map((k) => [k, (t as Record<string, number>)[k]!]));
 
   // C from 2 (an alarm can fall inside any group) to the default 101; P(1) from nearly stuck to fair; any split.
   for (const [alpha, h] of [
@@ -215,7 +215,7 @@ describe('grouped health update (four samples per table step)', () => {
       const packed = new OutcomeHealthTests({ alpha, entropyPerBit: h });
       const ref = new OneByOne(t.rctCutoff, t.aptCutoff);
       const r = rng(Math.round(-Math.log2(alpha) * 10 + h * 7));
-      for (const [pA, pB] of [
+      for (const [pA, pB] of <[number, number][]>[
         [0.5, 0.5],
         [0.03, 0.97],
         [0.3, 0.6],
@@ -234,7 +234,7 @@ describe('grouped health update (four samples per table step)', () => {
         }
         // the same samples as the extractor input packs them (2 bits each), fed at any alignment
         const codes = new Uint8Array(Math.ceil(n / 4));
-        for (let k = 0; k < n; k++) codes[k >> 2] |= OUTCOME_BITS_TABLE[recs[k]] << ((k & 3) << 1);
+        for (let k = 0; k < n; k++) codes[k >> 2]! |= OUTCOME_BITS_TABLE[recs[k]!]! << ((k & 3) << 1);
         let i = 0;
         while (i < n) {
           const end = Math.min(n, i + 1 + Math.floor(r() * (r() < 0.5 ? 9 : 3000)));
@@ -265,14 +265,14 @@ describe('settings uniformity', () => {
     const biased = new Certifier({ device });
     const resBiased = toBatches(chshRecords(N, 2.4, 21, 0.6), { framesPerBatch: 4096 }).flatMap((b) => biased.push(b));
     expect(resBiased).toHaveLength(1);
-    expect(resBiased[0].ok).toBe(false);
-    if (!resBiased[0].ok) {
-      expect(resBiased[0].test).toBe('settings');
-      expect(resBiased[0].reason).toMatch(/^settings not uniform: chi-square \d+/);
+    expect(resBiased[0]!.ok).toBe(false);
+    if (!resBiased[0]!.ok) {
+      expect(resBiased[0]!.test).toBe('settings');
+      expect(resBiased[0]!.reason).toMatch(/^settings not uniform: chi-square \d+/);
     }
     const fair = new Certifier({ device });
     const resFair = toBatches(chshRecords(N, 2.4, 22), { framesPerBatch: 4096 }).flatMap((b) => fair.push(b));
     expect(resFair).toHaveLength(1);
-    expect(resFair[0].ok).toBe(true);
+    expect(resFair[0]!.ok).toBe(true);
   });
 });

@@ -82,14 +82,14 @@ export function toBatches(
   const lostSorted = [...lost].sort((p, q) => p[0] - q[0]);
   let li = 0;
   while (i < records.length) {
-    if (li < lostSorted.length && i >= lostSorted[li][0]) {
-      i = Math.max(i, lostSorted[li][0] + lostSorted[li][1]);
+    if (li < lostSorted.length && i >= lostSorted[li]![0]) {
+      i = Math.max(i, lostSorted[li]![0] + lostSorted[li]![1]);
       li++;
       pendingGap = true;
       continue;
     }
     let end = Math.min(records.length, i + 40);
-    if (li < lostSorted.length) end = Math.min(end, lostSorted[li][0]);
+    if (li < lostSorted.length) end = Math.min(end, lostSorted[li]![0]);
     if (end <= i) continue;
     batch.push({
       kind: 'trials',

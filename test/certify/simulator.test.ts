@@ -46,10 +46,10 @@ describe('certifyRun on the simulated chip (defaults: quantum, eps 2^-64, 2^22-t
       BLOCK,
     );
     expect(res).toHaveLength(1);
-    if (!res[0].ok) throw new Error(`refused: ${res[0].reason}`);
-    expect(res[0].draft.lostTrials.link).toBeGreaterThan(0);
-    expect(res[0].draft.lostTrials.link % 40).toBe(0);
-    expect(res[0].draft.counts.reduce((a, b) => a + b, 0) + res[0].draft.lostTrials.total).toBe(BLOCK);
+    if (!res[0]!.ok) throw new Error(`refused: ${res[0]!.reason}`);
+    expect(res[0]!.draft.lostTrials.link).toBeGreaterThan(0);
+    expect(res[0]!.draft.lostTrials.link % 40).toBe(0);
+    expect(res[0]!.draft.counts.reduce((a, b) => a + b, 0) + res[0]!.draft.lostTrials.total).toBe(BLOCK);
   });
 
   for (const [mode, expected] of [
@@ -60,16 +60,16 @@ describe('certifyRun on the simulated chip (defaults: quantum, eps 2^-64, 2^22-t
     it(`a ${mode} chip: refused (${expected}), nothing certified (blocks of 2^20 trials, to keep the test short)`, async () => {
       const res = await certifyChip({ seed: 12, calibrated: true, mode }, 2 ** 20, 2 ** 20);
       expect(res).toHaveLength(1);
-      expect(res[0].ok).toBe(false);
-      if (!res[0].ok) expect(res[0].failedTests).toContain(expected);
+      expect(res[0]!.ok).toBe(false);
+      if (!res[0]!.ok) expect(res[0]!.failedTests).toContain(expected);
     });
   }
 
   it('an uncalibrated chip: refused by the Bell test, the reason naming S and calibration', async () => {
     const res = await certifyChip({ seed: 13 }, 2 ** 20, 2 ** 20);
     expect(res).toHaveLength(1);
-    if (res[0].ok) throw new Error('uncalibrated chip certified');
-    expect(res[0].test).toBe('bell');
-    expect(res[0].reason).toMatch(/^S = [-0-9.]+ <= 2 .*run epqrng calibrate$/);
+    if (res[0]!.ok) throw new Error('uncalibrated chip certified');
+    expect(res[0]!.test).toBe('bell');
+    expect(res[0]!.reason).toMatch(/^S = [-0-9.]+ <= 2 .*run epqrng calibrate$/);
   });
 });

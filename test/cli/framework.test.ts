@@ -31,7 +31,13 @@ export async function run(argv, io) { ${body} }
 function io(): CommandIo & { out: () => string; err: () => string } {
   let out = '';
   let err = '';
-  const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write: (c, _e, cb) => {
+        f(String(c));
+        cb();
+      },
+    });
   return {
     stdout: sink((s) => (out += s)),
     stderr: sink((s) => (err += s)),

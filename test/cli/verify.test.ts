@@ -49,8 +49,9 @@ describe('epqrng verify on a tampered certificate file', () => {
     // JSON.parse keeps "__proto__" as an own field; an object rebuilt by assignment sets its prototype instead.
     lines[0] = lines[0]!.replace(/}$/, ',"__proto__":{"sLowerBound":2.9,"adversary":"none"}}');
     const certs = join(dir, 'tampered.certs');
-    writeFileSync(certs, lines.join('\n') + '\n');
-    expect((JSON.parse(lines[0]!) as Record<string, unknown>)['__proto__']).toEqual({
+    writeFileSync(certs, `${lines.join('\n')}\n`);
+    // An own "__proto__" key, as JSON.parse makes it (not the prototype).
+    expect(Object.getOwnPropertyDescriptor(JSON.parse(lines[0]!), '__proto__')?.value).toEqual({
       sLowerBound: 2.9,
       adversary: 'none',
     });
@@ -93,6 +94,7 @@ describe('messages quoting a crafted file cannot drive the terminal', () => {
         2,
         /was recorded by 'x\\x1b\[2K\\x0d\\x1b\[32mverified 1 certificates: all match\\x1b\[0m\\x1b\[8m\\x9b2K\\u202e'/,
       );
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the test is that no raw control character reaches stderr.
       expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
     }
   });

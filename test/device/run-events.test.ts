@@ -76,7 +76,7 @@ describe('runEventsFromBytes', () => {
 
   it('skips corrupted frames and noise, re-locks, and reports the lost seqs as link loss', async () => {
     const corrupted = Buffer.from(capture);
-    corrupted[64 * 5 + 20] ^= 0x01; // frame 5 fails its CRC
+    corrupted[64 * 5 + 20]! ^= 0x01; // frame 5 fails its CRC
     const noisy = Buffer.concat([
       Buffer.from([0xe5, 0x51, 0x01, 0xe5]),
       corrupted.subarray(0, 64 * 100),

@@ -23,7 +23,7 @@ describe('WebAssembly SIMD kernels', () => {
       const stages = t.fft.stages;
       let compactSeen = false;
       for (let lv = 1; lv < stages.length; lv++) {
-        const st = stages[lv];
+        const st = stages[lv]!;
         const last = lv === stages.length - 1;
         if (!st.full) compactSeen = true;
         for (const inverse of [false, true]) {
@@ -31,11 +31,11 @@ describe('WebAssembly SIMD kernels', () => {
           view.set(ref);
           if (st.radix === 4) {
             const variant = last ? 0 : st.full ? 1 : 2;
-            (inverse ? k.dit4 : k.dif4)[variant](dataPtr, 0, size, st.size, t.simdTwiddleOffsets[lv]);
+            (inverse ? k.dit4 : k.dif4)[variant]!(dataPtr, 0, size, st.size, t.simdTwiddleOffsets[lv]!);
           } else k.r2(dataPtr, 0, size);
           (inverse ? ditStage : difStage)(ref, 0, size, st, last);
           let maxDiff = 0;
-          for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(view[i] - ref[i]));
+          for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(view[i]! - ref[i]!));
           // same operations in the same order: equal up to a few ulp of values of order 1
           expect(maxDiff, `size ${size} stage ${st.size} ${inverse ? 'inverse' : 'forward'}`).toBeLessThan(1e-14);
         }
@@ -54,8 +54,8 @@ describe('WebAssembly SIMD kernels', () => {
       y = f.slice(200, 400);
     k.mul(0, 1600, 100);
     for (let i = 0; i < 100; i++) {
-      expect(f[2 * i]).toBeCloseTo(x[2 * i] * y[2 * i] - x[2 * i + 1] * y[2 * i + 1], 15);
-      expect(f[2 * i + 1]).toBeCloseTo(x[2 * i] * y[2 * i + 1] + x[2 * i + 1] * y[2 * i], 15);
+      expect(f[2 * i]).toBeCloseTo(x[2 * i]! * y[2 * i]! - x[2 * i + 1]! * y[2 * i + 1]!, 15);
+      expect(f[2 * i + 1]).toBeCloseTo(x[2 * i]! * y[2 * i + 1]! + x[2 * i + 1]! * y[2 * i]!, 15);
     }
   });
 
@@ -72,9 +72,9 @@ describe('WebAssembly SIMD kernels', () => {
     for (let j = 0; j < q; j++) f[rho / 8 + 2 * j] = 1; // rho^j = 1
     for (let p = 0; p < 5; p++) f[uw / 8 + 2 * p] = 1; // conj(C_q) = 1
     // all zeros: every coefficient exact
-    expect(k.extract[5](a, rho, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBe(0);
+    expect(k.extract[5]!(a, rho, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBe(0);
     f[7] = NaN; // one input value
-    expect(k.extract[5](a, rho, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBeNaN();
+    expect(k.extract[5]!(a, rho, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBeNaN();
   });
 });
 
@@ -91,8 +91,8 @@ describe('WebAssembly SIMD kernels of the frequency-domain sum', () => {
     // mac over 100 complex values at byte addresses 0, 1600, 3200
     k.mac(0, 1600, 3200, 100);
     for (let i = 0; i < 100; i++) {
-      expect(f[400 + 2 * i]).toBeCloseTo(acc[2 * i] + a[2 * i] * s[2 * i] - a[2 * i + 1] * s[2 * i + 1], 14);
-      expect(f[401 + 2 * i]).toBeCloseTo(acc[2 * i + 1] + a[2 * i] * s[2 * i + 1] + a[2 * i + 1] * s[2 * i], 14);
+      expect(f[400 + 2 * i]).toBeCloseTo(acc[2 * i]! + a[2 * i]! * s[2 * i]! - a[2 * i + 1]! * s[2 * i + 1]!, 14);
+      expect(f[401 + 2 * i]).toBeCloseTo(acc[2 * i + 1]! + a[2 * i]! * s[2 * i + 1]! + a[2 * i + 1]! * s[2 * i]!, 14);
     }
     f.set(acc, 400);
     const y = a.slice();
@@ -100,8 +100,8 @@ describe('WebAssembly SIMD kernels of the frequency-domain sum', () => {
     k.dif4mac(0, 1600, 3200, 100);
     for (let i = 0; i < 200; i++) expect(f[i]).toBe(a[i]);
     for (let i = 0; i < 100; i++) {
-      expect(f[400 + 2 * i]).toBeCloseTo(acc[2 * i] + y[2 * i] * s[2 * i] - y[2 * i + 1] * s[2 * i + 1], 14);
-      expect(f[401 + 2 * i]).toBeCloseTo(acc[2 * i + 1] + y[2 * i] * s[2 * i + 1] + y[2 * i + 1] * s[2 * i], 14);
+      expect(f[400 + 2 * i]).toBeCloseTo(acc[2 * i]! + y[2 * i]! * s[2 * i]! - y[2 * i + 1]! * s[2 * i + 1]!, 14);
+      expect(f[401 + 2 * i]).toBeCloseTo(acc[2 * i + 1]! + y[2 * i]! * s[2 * i + 1]! + y[2 * i + 1]! * s[2 * i]!, 14);
     }
   });
 });
@@ -109,7 +109,7 @@ describe('WebAssembly SIMD kernels of the frequency-domain sum', () => {
 describe('WebAssembly SIMD kernel of the last two radix-4 stages', () => {
   it('dif16 equals the JS stages of sizes 16 and 4; dif16mac adds their output times s, a left unchanged', () => {
     const fft = new Fft(64); // stages of sizes 64, 16, 4: the size-16 one with its full twiddle table
-    const [st16, st4] = [fft.stages[1], fft.stages[2]];
+    const [st16, st4] = [fft.stages[1]!, fft.stages[2]!];
     expect([st16.size, st4.size]).toEqual([16, 4]);
     const memory = createMemory(65536);
     const k = instantiateKernels(memory)!;
@@ -129,15 +129,15 @@ describe('WebAssembly SIMD kernel of the last two radix-4 stages', () => {
     k.dif16mac(aBytes, sBytes, accBytes, count);
     for (let i = 0; i < 2 * count; i++) expect(f[i]).toBe(a[i]);
     for (let i = 0; i < count; i++) {
-      expect(f[4 * count + 2 * i]).toBeCloseTo(acc[2 * i] + y[2 * i] * s[2 * i] - y[2 * i + 1] * s[2 * i + 1], 14);
+      expect(f[4 * count + 2 * i]).toBeCloseTo(acc[2 * i]! + y[2 * i]! * s[2 * i]! - y[2 * i + 1]! * s[2 * i + 1]!, 14);
       expect(f[4 * count + 2 * i + 1]).toBeCloseTo(
-        acc[2 * i + 1] + y[2 * i] * s[2 * i + 1] + y[2 * i + 1] * s[2 * i],
+        acc[2 * i + 1]! + y[2 * i]! * s[2 * i + 1]! + y[2 * i + 1]! * s[2 * i]!,
         14,
       );
     }
     k.dif16(aBytes, 0, 0, count);
     let maxDiff = 0;
-    for (let i = 0; i < 2 * count; i++) maxDiff = Math.max(maxDiff, Math.abs(f[i] - y[i]));
+    for (let i = 0; i < 2 * count; i++) maxDiff = Math.max(maxDiff, Math.abs(f[i]! - y[i]!));
     // the same butterflies; the twiddles are constants instead of table entries (equal up to an ulp)
     expect(maxDiff).toBeLessThan(1e-14);
   });

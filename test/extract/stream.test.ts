@@ -48,8 +48,8 @@ describe('extractRun with a bounded FFT', () => {
     expect(certified.length).toBe(BLOCKS);
     expect(chunked.length).toBe(whole.length);
     for (let i = 0; i < whole.length; i++) {
-      const a = whole[i],
-        b = chunked[i];
+      const a = whole[i]!,
+        b = chunked[i]!;
       if (!a.ok || !b.ok) throw new Error(`block ${i} refused`);
       expect(Buffer.from(b.bytes).equals(Buffer.from(a.bytes))).toBe(true);
       expect(b.line).toBe(a.line);

@@ -183,7 +183,7 @@ describe('one-shot calls', () => {
     for (const { x, s } of [...runs, ...runs])
       expect(hex(toeplitzHash(x, n, m, s))).toBe(hex(toeplitzWords(x, n, m, s)));
     releaseToeplitzCaches();
-    const { x, s } = runs[1];
+    const { x, s } = runs[1]!;
     expect(hex(toeplitzHash(x, n, m, s))).toBe(hex(toeplitzWords(x, n, m, s)));
   });
 });
@@ -211,10 +211,10 @@ describe('ToeplitzPlan', () => {
     const plan = new ToeplitzPlan(n, m, s, { method: 'fft' });
     const x1 = randomBits(rand, n),
       x2 = randomBits(rand, n);
-    const both = x1.map((v, i) => v ^ x2[i]);
+    const both = x1.map((v, i) => v ^ x2[i]!);
     const h1 = plan.hash(x1),
       h2 = plan.hash(x2);
-    expect(hex(plan.hash(both))).toBe(hex(h1.map((v, i) => v ^ h2[i])));
+    expect(hex(plan.hash(both))).toBe(hex(h1.map((v, i) => v ^ h2[i]!)));
   });
 
   it('output bits past m are zero', () => {
@@ -271,19 +271,19 @@ describe('fft', () => {
           im = 0;
         for (let j = 0; j < size; j++) {
           const ang = (-2 * Math.PI * j * k) / size;
-          re += a[2 * j] * Math.cos(ang) - a[2 * j + 1] * Math.sin(ang);
-          im += a[2 * j] * Math.sin(ang) + a[2 * j + 1] * Math.cos(ang);
+          re += a[2 * j]! * Math.cos(ang) - a[2 * j + 1]! * Math.sin(ang);
+          im += a[2 * j]! * Math.sin(ang) + a[2 * j + 1]! * Math.cos(ang);
         }
         dft.push(Math.hypot(re, im));
       }
       const got: number[] = [];
-      for (let k = 0; k < size; k++) got.push(Math.hypot(spec[2 * k], spec[2 * k + 1]));
+      for (let k = 0; k < size; k++) got.push(Math.hypot(spec[2 * k]!, spec[2 * k + 1]!));
       dft.sort((p, q) => p - q);
       got.sort((p, q) => p - q);
-      for (let k = 0; k < size; k++) expect(Math.abs(got[k] - dft[k])).toBeLessThan(1e-9 * size);
+      for (let k = 0; k < size; k++) expect(Math.abs(got[k]! - dft[k]!)).toBeLessThan(1e-9 * size);
       fft.inverse(spec);
       for (let k = 0; k < 2 * size; k++)
-        expect(Math.abs(spec[k] / size - a[k])).toBeLessThan(1e-12 * Math.log2(size + 1) + 1e-15);
+        expect(Math.abs(spec[k]! / size - a[k]!)).toBeLessThan(1e-12 * Math.log2(size + 1) + 1e-15);
     }
   });
   it('picks the smallest c * 2^k with c in {1, 3, 5}', () => {

@@ -25,7 +25,9 @@ const HOST: number = TRIALS_FLAG.HOST_SETTINGS;
 /** A TRIALS event whose records echo `settings` (x << 1 | y per trial) with outcome bits `clicks`. */
 function trials(first: number, settings: number[], flags = HOST, clicks = 0b1010): RunEvent {
   const records = new Uint8Array(40);
-  settings.forEach((xy, k) => (records[k] = (xy << 4) | clicks));
+  settings.forEach((xy, k) => {
+    records[k] = (xy << 4) | clicks;
+  });
   return { kind: 'trials', first, n: settings.length, records, flags, seq: first };
 }
 
@@ -54,7 +56,7 @@ describe('Certifier echo check', () => {
   it('one mismatch: CertificationRefusedError ECHO_MISMATCH naming the trial; earlier blocks are results, the lying block never completes', () => {
     const { certifier } = certifierWith(sent);
     const lie = sent.slice(16, 40);
-    lie[37 - 16] ^= 2; // trial 37 echoes the other x
+    lie[37 - 16]! ^= 2; // trial 37 echoes the other x
     const results: BlockResult[] = [];
     let error: unknown;
     try {

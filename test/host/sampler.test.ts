@@ -87,17 +87,17 @@ describe('BernoulliSampler', () => {
     let prev = s.next();
     for (let i = 0; i < 400_000; i++) {
       const b = s.next();
-      c[prev * 2 + b]++;
+      c[prev * 2 + b]!++;
       prev = b;
     }
-    const n = c[0] + c[1] + c[2] + c[3];
+    const n = c[0]! + c[1]! + c[2]! + c[3]!;
     let chi = 0;
     for (let a = 0; a < 2; a++)
       for (let b = 0; b < 2; b++) {
-        const row = c[a * 2] + c[a * 2 + 1];
-        const col = c[b] + c[2 + b];
+        const row = c[a * 2]! + c[a * 2 + 1]!;
+        const col = c[b]! + c[2 + b]!;
         const e = (row * col) / n;
-        chi += (c[a * 2 + b] - e) ** 2 / e;
+        chi += (c[a * 2 + b]! - e) ** 2 / e;
       }
     expect(chi).toBeLessThan(24);
   });
@@ -122,10 +122,10 @@ describe('SettingsDraw', () => {
     let badGeneration = 0;
     const xy = [0, 0, 0, 0];
     for (let i = 0; i < trials; i++) {
-      const v = out[i];
+      const v = out[i]!;
       if (v & LEDGER_TEST_ROUND) {
         tests++;
-        xy[v & 3]++;
+        xy[v & 3]!++;
       } else if (v !== 0) {
         badGeneration++;
       }

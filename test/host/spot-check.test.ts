@@ -182,7 +182,10 @@ describe('spot-checking EAT bound', () => {
   it('S-hat = 8 W / (gamma n) - 4 is unbiased: simulated blocks of an S = 2.4 device average to 2.4 within 5 sigma', () => {
     // Deterministic LCG so the test cannot flake; per trial: test w.p. gamma, won w.p. omega.
     let state = 12345;
-    const rand = (): number => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const rand = (): number => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state / 2 ** 32;
+    };
     const gamma = 0.05;
     const omega = omegaOfS(2.4);
     const n = 200_000;

@@ -260,7 +260,7 @@ describe('decoder rules, with the payload offset BAD_ARGUMENT reports', () => {
     );
     expect(frameErr(() => decodeFrame(Buffer.alloc(63))).message).toBe('a frame is 64 bytes, got 63 at offset 0');
     const flipped = encodeRaw(0x81, 0, 0);
-    flipped[60] ^= 1;
+    flipped[60]! ^= 1;
     expect(frameErr(() => decodeFrame(flipped)).message).toMatch(
       /^CRC mismatch: frame says [0-9a-f]{8}, bytes 0\.\.59 give [0-9a-f]{8} \(PROTOCOL 3\)$/,
     );
@@ -283,7 +283,7 @@ describe('round trips', () => {
     const rand = mulberry32(42);
     let n = 0;
     for (let i = 0; i < 20_000; i++) {
-      const layout = LAYOUTS[i % LAYOUTS.length];
+      const layout = LAYOUTS[i % LAYOUTS.length]!;
       const f = randomFrame(rand, layout);
       const bytes = encodeFrame(f);
       expect(decodeFrame(bytes)).toEqual(f);
@@ -302,7 +302,7 @@ describe('round trips', () => {
       const bytes = encodeFrame({ kind: 'TRIALS', flags: 0, seq: i, first: i * 40, n, records });
       if (i % 7 === 3) {
         // a record with a reserved bit set (CRC made right): refused after its records were read
-        bytes[20 + Math.floor(rand() * n)] |= 0x80;
+        bytes[20 + Math.floor(rand() * n)]! |= 0x80;
         bytes.writeUInt32LE(crc32(bytes.subarray(0, 60)) >>> 0, 60);
         expect(() => decodeFrame(bytes)).toThrow(FrameError);
         continue;
@@ -321,16 +321,16 @@ describe('round trips', () => {
     const rand = mulberry32(77);
     const outcomes = { decoded: 0, refused: 0 };
     for (let i = 0; i < 20_000; i++) {
-      const layout = LAYOUTS[i % LAYOUTS.length];
+      const layout = LAYOUTS[i % LAYOUTS.length]!;
       const clean = encodeFrame(randomFrame(rand, layout));
       const body = Buffer.from(clean.subarray(8, 60));
       const edits = 1 + Math.floor(rand() * 3);
       for (let e = 0; e < edits; e++) {
         const at = Math.floor(rand() * 52);
-        body[at] = rand() < 0.5 ? body[at] ^ (1 << Math.floor(rand() * 8)) : Math.floor(rand() * 256);
+        body[at] = rand() < 0.5 ? body[at]! ^ (1 << Math.floor(rand() * 8)) : Math.floor(rand() * 256);
       }
-      const flags = rand() < 0.1 ? Math.floor(rand() * 256) : clean[3];
-      const bytes = encodeRaw(clean[2], flags, clean.readUInt32LE(4), body);
+      const flags = rand() < 0.1 ? Math.floor(rand() * 256) : clean[3]!;
+      const bytes = encodeRaw(clean[2]!, flags, clean.readUInt32LE(4), body);
       let f: ReturnType<typeof decodeFrame> | undefined;
       try {
         f = decodeFrame(bytes);

@@ -64,7 +64,7 @@ describe('frameCrcOk (residue check)', () => {
       expect(frameCrcOk(b, offset)).toBe(true);
       // one random bit flipped anywhere in the 64 bytes (data or CRC): a CRC catches every single-bit error
       const bit = Math.floor(rand() * 64 * 8);
-      b[offset + (bit >> 3)] ^= 1 << (bit & 7);
+      b[offset + (bit >> 3)]! ^= 1 << (bit & 7);
       expect(frameCrcOk(b, offset)).toBe(false);
       expect(storedCrc(b, offset) === frameCrc(b, offset)).toBe(false);
     }

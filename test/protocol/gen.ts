@@ -19,7 +19,7 @@ export function randInt(rand: Rand, lo: number, hi: number): number {
 
 /** Edge values are more likely than uniform draws (bounds are where codecs break). */
 function pick(rand: Rand, ranges: ReadonlyArray<readonly [number, number]>): number {
-  const [lo, hi] = ranges[Math.floor(rand() * ranges.length)];
+  const [lo, hi] = ranges[Math.floor(rand() * ranges.length)]!;
   const u = rand();
   if (u < 0.15) return lo;
   if (u < 0.3) return hi;
@@ -55,6 +55,6 @@ export const HOST_LAYOUTS = LAYOUTS.filter((l) => l.direction === 'host');
 /** A random frame of a random type among `layouts`, TRIALS weighted up (it is most of the traffic). */
 export function randomFrameOf(rand: Rand, layouts: readonly TypeLayout[]): Frame {
   const trials = layouts.find((l) => l.kind === 'TRIALS');
-  const layout = trials && rand() < 0.5 ? trials : layouts[Math.floor(rand() * layouts.length)];
+  const layout = trials && rand() < 0.5 ? trials : layouts[Math.floor(rand() * layouts.length)]!;
   return randomFrame(rand, layout);
 }

@@ -34,11 +34,11 @@ describe('layouts from frames.json', () => {
   it('reads the stated ranges, flags and reserved runs', () => {
     expect(layoutOf('TRIALS').flags).toEqual({ GAP: 1, HOST_SETTINGS: 2, RESUMED: 4 });
     expect(layoutOf('ACK').flagsMask).toBe(0);
-    expect(layoutOf('SET_STATUS_INTERVAL').scalars.interval.ranges).toEqual([
+    expect(layoutOf('SET_STATUS_INTERVAL').scalars.interval?.ranges).toEqual([
       [0, 0],
       [100, 60000],
     ]);
-    expect(layoutOf('SET_DELAY').scalars.delay.rangeText).toBe('-10000..10000');
+    expect(layoutOf('SET_DELAY').scalars.delay?.rangeText).toBe('-10000..10000');
     expect(
       layoutOf('INFO')
         .ops.filter((op) => op.op === 'reserved')
@@ -62,18 +62,44 @@ describe('layouts from frames.json', () => {
   });
 
   const broken: Array<[string, (j: Json) => void, RegExp]> = [
-    ['overlapping fields', (j) => void (j.types.ACK.fields[3].offset = 5), /overlaps/],
-    ['a range that does not fit the kind', (j) => void (j.types.SET_PUMP.fields[0].max = 70000), /does not fit/],
-    ['a count allowing more items than the field holds', (j) => void (j.types.TRIALS.fields[1].max = 41), /holds 40/],
-    ['a field past the payload', (j) => void (j.types.CREDIT.fields[1].offset = 48), /past the payload/],
+    [
+      'overlapping fields',
+      (j) => {
+        j.types.ACK!.fields[3]!.offset = 5;
+      },
+      /overlaps/,
+    ],
+    [
+      'a range that does not fit the kind',
+      (j) => {
+        j.types.SET_PUMP!.fields[0]!.max = 70000;
+      },
+      /does not fit/,
+    ],
+    [
+      'a count allowing more items than the field holds',
+      (j) => {
+        j.types.TRIALS!.fields[1]!.max = 41;
+      },
+      /holds 40/,
+    ],
+    [
+      'a field past the payload',
+      (j) => {
+        j.types.CREDIT!.fields[1]!.offset = 48;
+      },
+      /past the payload/,
+    ],
     [
       'a type number that disagrees with types.ts',
-      (j) => void ((j.types.STOP as unknown as { type: number }).type = 0x99),
+      (j) => {
+        (j.types.STOP as unknown as { type: number }).type = 0x99;
+      },
       /types.ts says/,
     ],
     [
       'an unknown field key',
-      (j) => void j.types.STOP.fields.push({ name: 'x', offset: 0, kind: 'u8', bogus: 1 }),
+      (j) => void j.types.STOP!.fields.push({ name: 'x', offset: 0, kind: 'u8', bogus: 1 }),
       /bogus|Unrecognized|unrecognized/,
     ],
     ['a missing type', (j) => void delete j.types.RESET, /RESET has no layout/],

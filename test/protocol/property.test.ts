@@ -56,7 +56,7 @@ function build(rand: Rand, mutation: Mutation): Stream {
   for (let e = 0; e < edits; e++) {
     const kind: Mutation =
       mutation === 'mixed'
-        ? (['truncate', 'bitflip', 'drop', 'duplicate', 'noise'] as const)[randInt(rand, 0, 4)]
+        ? (['truncate', 'bitflip', 'drop', 'duplicate', 'noise'] as const)[randInt(rand, 0, 4)]!
         : mutation;
     const at = randInt(rand, 0, Math.max(0, bytes.length - 1));
     switch (kind) {
@@ -77,7 +77,7 @@ function build(rand: Rand, mutation: Mutation): Stream {
         const flips = randInt(rand, 1, 3);
         for (let k = 0; k < flips; k++) {
           const j = Math.min(bytes.length - 1, at + randInt(rand, 0, 8));
-          bytes[j] ^= 1 << randInt(rand, 0, 7);
+          bytes[j]! ^= 1 << randInt(rand, 0, 7);
           tags[j] = -1;
         }
         break;
@@ -112,13 +112,13 @@ function build(rand: Rand, mutation: Mutation): Stream {
 function lastCorruption(tags: Int32Array): number {
   let last = -1;
   for (let j = 0; j < tags.length; j++) {
-    if (tags[j] === -1 || (j > 0 && tags[j - 1] !== -1 && tags[j] !== tags[j - 1] + 1) || (j === 0 && tags[0] !== 0))
+    if (tags[j] === -1 || (j > 0 && tags[j - 1] !== -1 && tags[j] !== tags[j - 1]! + 1) || (j === 0 && tags[0] !== 0))
       last = j;
     else if (j > 0 && tags[j - 1] === -1) {
       // after inserted bytes, the original sequence must resume where it left off
       let k = j - 1;
       while (k >= 0 && tags[k] === -1) k--;
-      if ((k >= 0 ? tags[k] + 1 : 0) !== tags[j]) last = j;
+      if ((k >= 0 ? tags[k]! + 1 : 0) !== tags[j]) last = j;
     }
   }
   return last;
@@ -128,7 +128,7 @@ function lastCorruption(tags: Int32Array): number {
 function intactFrames(s: Stream): Map<number, number> {
   const at = new Map<number, number>(); // output offset -> clean offset
   for (let j = 0; j + 64 <= s.tags.length; j++) {
-    const t = s.tags[j];
+    const t = s.tags[j]!;
     if (t < 0 || !s.sent.has(t)) continue;
     let ok = true;
     for (let k = 1; k < 64 && ok; k++) ok = s.tags[j + k] === t + k;

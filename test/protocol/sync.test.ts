@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { encodeFrame, encodeRaw } from '../../src/protocol/encode.ts';
 import { FrameDecoder, alignedFrameDecoder } from '../../src/protocol/decoder.ts';
-import { FrameError } from '../../src/protocol/errors.ts';
+import type { FrameError } from '../../src/protocol/errors.ts';
 import { FrameSync } from '../../src/protocol/sync.ts';
 import type { Frame, UnknownFrame } from '../../src/protocol/types.ts';
 import { DEVICE_LAYOUTS, HOST_LAYOUTS, mulberry32, randomFrameOf } from './gen.ts';
@@ -54,7 +54,7 @@ describe('FrameSync', () => {
 
   it('skips noise before, between and after frames, byte-exactly', () => {
     const noise = Buffer.from([0xe5, 0x00, 0xe5, 0x51, 0x01, 0x02, 0x51, 0xe5]);
-    const bytes = Buffer.concat([noise, encodeFrame(frames[0]), noise, noise, encodeFrame(frames[1]), noise]);
+    const bytes = Buffer.concat([noise, encodeFrame(frames[0]!), noise, noise, encodeFrame(frames[1]!), noise]);
     const offsets: number[] = [];
     const sync = new FrameSync({ onFrame: (_f, at) => offsets.push(at) });
     const out = feed(sync, bytes, () => 5);
@@ -69,7 +69,7 @@ describe('FrameSync', () => {
 
   it('counts a corrupt frame once and re-locks on the very next frame', () => {
     const bytes = Buffer.from(stream.subarray(0, 64 * 4));
-    bytes[64 + 20] ^= 0x10; // frame 1 payload bit
+    bytes[64 + 20]! ^= 0x10; // frame 1 payload bit
     const sync = new FrameSync({ accept: 'device' });
     const out = sync.push(bytes);
     expect(out).toEqual([frames[0], frames[2], frames[3]]);
@@ -87,7 +87,7 @@ describe('FrameSync', () => {
       records: Uint8Array.from([1, 2, 3]),
     });
     const payload = Buffer.from(good.subarray(8, 60));
-    payload[12 + 2] |= 0x80;
+    payload[12 + 2]! |= 0x80;
     const bad = encodeRaw(1, 0, 6, payload);
     const errors: FrameError[] = [];
     const sync = new FrameSync({ accept: 'device', onInvalid: (e) => errors.push(e) });
@@ -103,18 +103,18 @@ describe('FrameSync', () => {
     const unknown: UnknownFrame[] = [];
     const sync = new FrameSync({ onUnknown: (f) => unknown.push(f) });
     const out = sync.push(
-      Buffer.concat([encodeRaw(0x07, 0x80, 9, Uint8Array.from([1, 2, 3])), encodeFrame(frames[0])]),
+      Buffer.concat([encodeRaw(0x07, 0x80, 9, Uint8Array.from([1, 2, 3])), encodeFrame(frames[0]!)]),
     );
     expect(out).toEqual([frames[0]]);
     expect(sync.stats.unknownTypes).toBe(1);
     expect(unknown).toHaveLength(1);
     expect(unknown[0]).toMatchObject({ kind: 'UNKNOWN', type: 7, flags: 0x80, seq: 9 });
-    expect(Array.from(unknown[0].payload.subarray(0, 4))).toEqual([1, 2, 3, 0]);
+    expect(Array.from(unknown[0]!.payload.subarray(0, 4))).toEqual([1, 2, 3, 0]);
   });
 
   it("drops frames of the other direction as 'direction'", () => {
     const hostFrame = randomFrameOf(mulberry32(3), HOST_LAYOUTS);
-    const both = Buffer.concat([encodeFrame(hostFrame), encodeFrame(frames[0])]);
+    const both = Buffer.concat([encodeFrame(hostFrame), encodeFrame(frames[0]!)]);
     const atHost = new FrameSync({ accept: 'device' });
     expect(atHost.push(both)).toEqual([frames[0]]);
     expect(atHost.stats.invalid.direction).toBe(1);
@@ -167,7 +167,7 @@ describe('FrameDecoder', () => {
   }
 
   it('emits the frames of a chunked stream, emits invalid events, never pushes the partial tail', async () => {
-    const payload = Buffer.from(encodeFrame(frames[0]).subarray(8, 60));
+    const payload = Buffer.from(encodeFrame(frames[0]!).subarray(8, 60));
     const bad = encodeRaw(0x05, 0, 1, Buffer.from([0, 0, 0, 0, 0x81, 9])); // ACK status 9
     const bytes = Buffer.concat([stream.subarray(0, 64 * 3), bad, stream.subarray(64 * 3, 64 * 5 + 40)]);
     expect(payload.length).toBe(52);

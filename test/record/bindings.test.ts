@@ -99,7 +99,7 @@ describe('recording binding', () => {
     expect(fromBytes.records.equals(s.trials.records)).toBe(true);
     expect(fromBytes.firsts).toEqual(s.trials.firsts);
     // Chip-time stamps never go backwards.
-    for (let i = 1; i < entries.length; i++) expect(entries[i].timeUs).toBeGreaterThanOrEqual(entries[i - 1].timeUs);
+    for (let i = 1; i < entries.length; i++) expect(entries[i]!.timeUs).toBeGreaterThanOrEqual(entries[i - 1]!.timeUs);
   });
 });
 
@@ -134,7 +134,7 @@ describe('replay binding', () => {
     // Record 0 is GET_INFO, record 1 its answer, record 2 the SET_DELAY (one read per answer on the simulator).
     const parser = new RecordingParser();
     const entries = parser.push(readFileSync(live.path));
-    const setDelay = entries.filter((e) => e.direction === Direction.HOST_TO_DEVICE)[1];
+    const setDelay = entries.filter((e) => e.direction === Direction.HOST_TO_DEVICE)[1]!;
     const expected = `replay diverged at record ${setDelay.index}: expected SET_DELAY seq 1 (delay 1830), got SET_DELAY seq 1 (delay 1800)`;
     expect(replay.divergence?.message).toBe(expected);
     expect((err as Error).message).toContain(expected);
@@ -200,7 +200,8 @@ describe('a session recorded over a real pseudo-terminal (socat, native binding)
       expect(parser.finish()).toBeNull();
       expect(parser.header?.clock).toBe('host-monotonic');
       expect(parser.header?.startedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
-      for (let i = 1; i < entries.length; i++) expect(entries[i].timeUs).toBeGreaterThanOrEqual(entries[i - 1].timeUs);
+      for (let i = 1; i < entries.length; i++)
+        expect(entries[i]!.timeUs).toBeGreaterThanOrEqual(entries[i - 1]!.timeUs);
       const captured = await collectTrials(
         runEventsFromBytes(entries.filter((e) => e.direction === Direction.DEVICE_TO_HOST).map((e) => e.bytes)),
       );
@@ -210,7 +211,7 @@ describe('a session recorded over a real pseudo-terminal (socat, native binding)
       let misplaced = 0;
       for (const [k, first] of captured.firsts.entries()) {
         if (first !== next) misplaced++;
-        next = first + captured.counts[k];
+        next = first + captured.counts[k]!;
       }
       expect(misplaced).toBe(0);
       expect(next).toBe(trials);

@@ -101,13 +101,13 @@ describe('stream --record, then replay', () => {
     expect(named.stderr).toContain(`(extractor seed from ${seedPath} (named in the recording))`);
     expect(readFileSync(join(dir, 'named.bin')).equals(live.out)).toBe(true);
     // Moved away (or changed): the replay cannot guess it.
-    renameSync(seedPath, seedPath + '.away');
+    renameSync(seedPath, `${seedPath}.away`);
     try {
       const none = await cli('replay', live.rec, '--out', join(dir, 'x.bin'));
       expect(none.code).toBe(2);
       expect(none.stderr).toContain('is not embedded in it: pass --extractor-seed FILE');
     } finally {
-      renameSync(seedPath + '.away', seedPath);
+      renameSync(`${seedPath}.away`, seedPath);
     }
   });
 });
@@ -219,7 +219,7 @@ describe('verify', () => {
       start += c.extraction.outputBytes;
     }
     const bad = Buffer.from(live.out);
-    bad[flipAt] ^= 0x10;
+    bad[flipAt]! ^= 0x10;
     writeFileSync(join(dir, 'flipped.bin'), bad);
     const r = await cli(
       'verify',
@@ -242,11 +242,11 @@ describe('verify', () => {
 
   it('fails naming the block and the count after one changed count in a certificate', async () => {
     const lines = [...live.certs];
-    const c = JSON.parse(lines[1]) as { blockIndex: number; counts: number[] };
-    const was = c.counts[5];
+    const c = JSON.parse(lines[1]!) as { blockIndex: number; counts: number[] };
+    const was = c.counts[5]!;
     c.counts[5] = was + 1;
     lines[1] = JSON.stringify(c);
-    writeFileSync(join(dir, 'changed.certs'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'changed.certs'), `${lines.join('\n')}\n`);
     const r = await cli('verify', live.rec, '--certs', join(dir, 'changed.certs'), '--extractor-seed', seedPath);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
@@ -350,7 +350,7 @@ describe('raw captures', () => {
       );
     expect(certs.length).toBe(Math.floor(trials / block));
     // The INFO at the start of the capture names the device.
-    expect(certs[0].device.serial).toMatch(/^EPQ1-[0-9A-F]{8}$/);
+    expect(certs[0]!.device.serial).toMatch(/^EPQ1-[0-9A-F]{8}$/);
 
     // Independent count: walk the 64-byte frames, check magic and CRC, bin every TRIALS record.
     const counts = Array.from({ length: certs.length }, () => new Array<number>(16).fill(0));
@@ -365,7 +365,7 @@ describe('raw captures', () => {
       const first = raw.readUInt32LE(at + 8) + raw.readUInt32LE(at + 12) * 2 ** 32;
       const n = raw.readUInt16LE(at + 16);
       for (let k = 0; k < n; k++) {
-        const rec = raw[at + 20 + k];
+        const rec = raw[at + 20 + k]!;
         const idx = first + k;
         seen++;
         const blk = Math.floor(idx / block);
@@ -374,7 +374,7 @@ describe('raw captures', () => {
         const y = (rec >> 4) & 1;
         const a = (rec >> 3) & 1 && !((rec >> 2) & 1) ? 1 : 0; // a = A1 and not A0
         const b = (rec >> 1) & 1 && !(rec & 1) ? 1 : 0; // b = B1 and not B0
-        counts[blk][8 * x + 4 * y + 2 * a + b]++;
+        counts[blk]![8 * x + 4 * y + 2 * a + b]!++;
       }
     }
     expect(badFrames).toBe(0);
@@ -394,16 +394,16 @@ describe('raw captures', () => {
           y = (cell >> 2) & 1,
           a = (cell >> 1) & 1,
           b = cell & 1;
-        s += counts[i][cell] * ((x & y) ^ a ^ b ? -4 : 4);
+        s += counts[i]![cell]! * ((x & y) ^ a ^ b ? -4 : 4);
       }
       expect(c.sEstimate).toBeCloseTo(s / block, 12);
       sumAll += s;
       // And the ratio estimate from the same counts agrees within its sampling error (about 4/sqrt(N) = 0.003).
       const e = [0, 1, 2, 3].map((xy) => {
-        const cell = (o: number) => counts[i][4 * xy + o];
+        const cell = (o: number) => counts[i]![4 * xy + o]!;
         return (cell(0) + cell(3) - cell(1) - cell(2)) / (cell(0) + cell(1) + cell(2) + cell(3));
       });
-      expect(Math.abs(e[0] + e[1] + e[2] - e[3] - c.sEstimate)).toBeLessThan(0.02);
+      expect(Math.abs(e[0]! + e[1]! + e[2]! - e[3]! - c.sEstimate)).toBeLessThan(0.02);
     }
     expect(sumAll / (certs.length * block)).toBeGreaterThan(2.2);
   });
@@ -523,7 +523,7 @@ describe('record, then replay', () => {
     expect(existsSync(join(dir, 'noport.epqrec'))).toBe(false);
     // A damaged header: one line naming what is wrong, exit 2 (bad input), for replay and verify alike.
     const damaged = Buffer.from(readFileSync(live.rec));
-    damaged[40] ^= 0x04;
+    damaged[40]! ^= 0x04;
     writeFileSync(join(dir, 'damaged.epqrec'), damaged);
     for (const args of [
       ['replay', join(dir, 'damaged.epqrec'), '--out', join(dir, 'x.bin')],

@@ -61,7 +61,7 @@ describe('fixtures', () => {
       const certs = join(dir, `${e.name}.certs`);
       // A recorded settings seed path is relative to fixtures/ (where the command ran).
       const at = e.command.indexOf('--settings-seed');
-      const settingsSeed = at >= 0 ? ['--settings-seed', join(fixtures, e.command[at + 1])] : [];
+      const settingsSeed = at >= 0 ? ['--settings-seed', join(fixtures, e.command[at + 1]!)] : [];
       const r = await cli(
         'replay',
         join(fixtures, `${e.name}.epqrec`),
@@ -104,7 +104,7 @@ describe('fixtures', () => {
   });
 
   it('host-settings: the certificates say the settings came from the host', () => {
-    const c = JSON.parse(readFileSync(join(fixtures, 'host-settings.certs'), 'utf8').split('\n')[0]) as {
+    const c = JSON.parse(readFileSync(join(fixtures, 'host-settings.certs'), 'utf8').split('\n')[0]!) as {
       settingsSource: string;
     };
     expect(c.settingsSource).toBe('host');

@@ -99,9 +99,9 @@ describe('recording format round trip', () => {
       expect(entries.length).toBe(records.length);
       entries.forEach((e, i) => {
         expect(e.index).toBe(i);
-        expect(e.direction).toBe(records[i].direction);
-        expect(e.timeUs).toBe(records[i].timeUs);
-        expect(e.bytes.equals(records[i].bytes)).toBe(true);
+        expect(e.direction).toBe(records[i]!.direction);
+        expect(e.timeUs).toBe(records[i]!.timeUs);
+        expect(e.bytes.equals(records[i]!.bytes)).toBe(true);
       });
     }
     // The file reader agrees, with a small chunk so records span reads.
@@ -135,7 +135,7 @@ describe('recording format round trip', () => {
     ];
     const path = join(dir, 'time.epqrec');
     writeRecording(path, records);
-    expect(parseAll(readFileSync(path), 100).entries[0].timeUs).toBe(2 ** 40 + 12345);
+    expect(parseAll(readFileSync(path), 100).entries[0]!.timeUs).toBe(2 ** 40 + 12345);
   });
 });
 
@@ -168,7 +168,9 @@ describe('a recording cut at any byte', () => {
       expect(parser.cut!.recordIndex).toBe(complete);
       // The cut starts where the first incomplete record starts.
       expect(parser.cut!.offset).toBe(complete === 0 ? preambleBytes : ends[complete - 1]);
-      entries.forEach((e, i) => expect(e.bytes.equals(records[i].bytes)).toBe(true));
+      entries.forEach((e, i) => {
+        expect(e.bytes.equals(records[i]!.bytes)).toBe(true);
+      });
     }
   });
 
@@ -195,8 +197,8 @@ describe('a recording cut at any byte', () => {
     const file = Buffer.from(readFileSync(path));
     const preambleBytes = encodeFilePreamble(header).length;
     let at = preambleBytes;
-    for (let k = 0; k < 10; k++) at += RECORD_OVERHEAD + records[k].bytes.length;
-    file[at + 16] ^= 0x01; // first data byte of record 10
+    for (let k = 0; k < 10; k++) at += RECORD_OVERHEAD + records[k]!.bytes.length;
+    file[at + 16]! ^= 0x01; // first data byte of record 10
     const { entries, parser } = parseAll(file, 4096);
     expect(entries.length).toBe(10);
     expect(parser.cut).toEqual({ offset: at, recordIndex: 10, reason: 'CRC mismatch' });
@@ -209,7 +211,7 @@ describe('a recording cut at any byte', () => {
     const clean = readFileSync(path);
     const withTrailing = Buffer.concat([clean, Buffer.from('junk after the end record')]);
     const damaged = Buffer.from(clean);
-    damaged[Math.floor(clean.length * 0.6)] ^= 0x10;
+    damaged[Math.floor(clean.length * 0.6)]! ^= 0x10;
     const summary = (file: Buffer, chunk: number) => {
       const { entries, parser } = parseAll(file, chunk);
       return {
@@ -272,7 +274,7 @@ describe('a damaged header is refused with the field named', () => {
 
   it('a flipped header byte fails the header CRC', () => {
     const f = good();
-    f[20] ^= 0x20;
+    f[20]! ^= 0x20;
     expect(refuse(f)).toMatch(/^recording header: CRC mismatch \(stored [0-9a-f]{8}, computed [0-9a-f]{8}\)$/);
   });
   it('a wrong magic after the EPQ prefix', () => {
@@ -360,7 +362,7 @@ describe('gzip-compressed recordings', () => {
     const cut = await openRecording(cutPath, { chunkBytes: 1000, onWarning: (m) => warnings.push(m) });
     let n = 0;
     for await (const batch of cut.batches()) {
-      for (const e of batch) expect(e.bytes.equals(records[n++].bytes)).toBe(true);
+      for (const e of batch) expect(e.bytes.equals(records[n++]!.bytes)).toBe(true);
     }
     expect(n).toBeGreaterThan(0);
     expect(n).toBeLessThan(records.length);
@@ -404,11 +406,13 @@ describe('a flipped bit anywhere after the header', () => {
     for (let trial = 0; trial < 300; trial++) {
       const pos = preamble + Math.floor(r() * (file.length - preamble));
       const bad = Buffer.from(file);
-      bad[pos] ^= 1 << Math.floor(r() * 8);
+      bad[pos]! ^= 1 << Math.floor(r() * 8);
       const hit = starts.filter((s) => s <= pos).length - 1; // the record holding pos (records.length: the end record)
       const { entries, parser } = parseAll(bad, 333);
       expect(entries.length).toBe(Math.max(0, hit));
-      entries.forEach((e, i) => expect(e.bytes.equals(records[i].bytes)).toBe(true));
+      entries.forEach((e, i) => {
+        expect(e.bytes.equals(records[i]!.bytes)).toBe(true);
+      });
       expect(parser.cut).not.toBeNull();
       expect(parser.cut!.recordIndex).toBe(Math.max(0, hit));
     }

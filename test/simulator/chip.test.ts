@@ -17,7 +17,6 @@ import {
   type DeviceFrame,
   type InfoFrame,
   type StatusFrame,
-  type TrialsFrame,
 } from '../../src/protocol/types.ts';
 import { idealSettings, FACTORY_SETTINGS } from '../../src/simulator/physics.ts';
 import { SimulatedChip } from '../../src/simulator/chip.ts';
@@ -134,7 +133,7 @@ describe('command validation', () => {
     const host = new TestHost({ seed: 4 });
     const good = encodeFrame({ kind: 'GET_STATUS', flags: 0, seq: 77 });
     const badCrc = Buffer.from(good);
-    badCrc[61] ^= 0xff;
+    badCrc[61]! ^= 0xff;
     const badMagic = encodeFrame({ kind: 'GET_STATUS', flags: 0, seq: 78 });
     badMagic[1] = 0x52;
     host.chip.receive(badCrc);
@@ -209,7 +208,7 @@ describe('states', () => {
       const after = host.drain();
       const all = [...frames, ...after];
       const trials = trialsOf(all);
-      expect(trials[0].first).toBe(0);
+      expect(trials[0]!.first).toBe(0);
       let next = 0;
       for (const t of trials) {
         expect(t.first).toBe(next);
@@ -234,7 +233,7 @@ describe('states', () => {
       next += t.n;
     }
     expect(next).toBe(100_003);
-    const lastTrials = frames.lastIndexOf(trials[trials.length - 1]);
+    const lastTrials = frames.lastIndexOf(trials[trials.length - 1]!);
     const tail = frames.slice(lastTrials + 1);
     expect(tail.map((f) => f.kind)).toEqual(['STATUS']);
     expect(tail[0]).toMatchObject({ state: DeviceState.IDLE, trials: 100_003 });
@@ -266,14 +265,14 @@ describe('STATUS interval', () => {
     expect(st.length).toBeLessThanOrEqual(11);
     const running = st.filter((s) => s.state === DeviceState.RUNNING);
     for (let i = 0; i < running.length; i++)
-      expect(Math.abs(running[i].trials - (i + 1) * 100_000)).toBeLessThanOrEqual(40);
+      expect(Math.abs(running[i]!.trials - (i + 1) * 100_000)).toBeLessThanOrEqual(40);
     expect(st[st.length - 1]).toMatchObject({ state: DeviceState.IDLE, trials: 1_000_000 });
 
     const m = host.command({ kind: 'MEASURE_COUNTS', id: 9, angleA: 0, angleB: 0, integration: 550 });
     const ms = statuses(m.frames);
     expect(ms.length).toBe(5);
     expect(ms.every((s) => s.state === DeviceState.MEASURING)).toBe(true);
-    expect(m.frames[m.frames.length - 1].kind).toBe('COUNTS');
+    expect(m.frames[m.frames.length - 1]!.kind).toBe('COUNTS');
     expect(host.status().state).toBe(DeviceState.IDLE);
 
     host.command({ kind: 'SET_STATUS_INTERVAL', interval: 0 });
@@ -323,7 +322,7 @@ describe('host settings', () => {
     const more = trialsOf(host.drain());
     expect(more).toHaveLength(1);
     expect(more[0]).toMatchObject({ first: 65536, n: 2 });
-    expect(more[0].flags).toBe(TRIALS_FLAG.HOST_SETTINGS | TRIALS_FLAG.RESUMED);
+    expect(more[0]!.flags).toBe(TRIALS_FLAG.HOST_SETTINGS | TRIALS_FLAG.RESUMED);
     expect(host.command({ kind: 'STOP' }).ack.status).toBe(AckStatus.OK);
   });
 });

@@ -54,7 +54,7 @@ describe('hardware faults', () => {
     host.send({ kind: 'START', source: 0, rate: 0, limit: 1_000_000 });
     const frames = host.drain();
     const trials = trialsOf(frames);
-    const last = trials[trials.length - 1];
+    const last = trials[trials.length - 1]!;
     expect(last.first + last.n).toBeGreaterThanOrEqual(49_960);
     expect(last.first + last.n).toBeLessThanOrEqual(50_000 + 40 * 1024);
     const st = statuses(frames).pop()!;
@@ -196,7 +196,7 @@ describe('adversarial chips', () => {
       const est = chshFromTally(n);
       expect(Math.abs(est.S - target)).toBeLessThan(5 * est.sigma);
       let a1 = 0;
-      for (const row of n) for (let p = 0; p < 16; p++) if ((p & 0b1100) === 0b1000) a1 += row[p];
+      for (const row of n) for (let p = 0; p < 16; p++) if ((p & 0b1100) === 0b1000) a1 += row[p]!;
       expect(Math.abs(a1 - 200_000)).toBeLessThan(5 * Math.sqrt(400_000 / 4));
     }
   });
@@ -242,7 +242,7 @@ describe('adversarial chips', () => {
     const expected = 400;
     expect(Math.abs(lying.mismatches.length - expected)).toBeLessThan(5 * Math.sqrt(expected));
     expect(lying.host.chip.stats.tamperedTrials).toBe(lying.mismatches.length);
-    for (const i of lying.mismatches) expect(lying.echoed[i] ^ lying.sent[i]).toBe(2); // x changed, y kept
+    for (const i of lying.mismatches) expect(lying.echoed[i]! ^ lying.sent[i]!).toBe(2); // x changed, y kept
   });
 
   it("'tamper' with tamperEcho 'host': echoes what the host sent while measuring other settings", () => {
@@ -256,8 +256,8 @@ describe('adversarial chips', () => {
     host.send({ kind: 'START', source: 0, rate: 0, limit: 200_000 });
     const n = tally(trialsOf(host.drain()));
     const tot = n.map((row) => row.reduce((a, b) => a + b, 0));
-    const x1 = tot[2] + tot[3];
-    const y1 = tot[1] + tot[3];
+    const x1 = tot[2]! + tot[3]!;
+    const y1 = tot[1]! + tot[3]!;
     const sd = Math.sqrt(200_000 * 0.24);
     expect(Math.abs(x1 - 120_000)).toBeLessThan(5 * sd);
     expect(Math.abs(y1 - 100_000)).toBeLessThan(5 * Math.sqrt(200_000 * 0.25));

@@ -73,7 +73,7 @@ export function trialsOf(frames: DeviceFrame[]): TrialsFrame[] {
 /** Tally of records: n[xy][pattern] over TRIALS frames. */
 export function tally(frames: Iterable<TrialsFrame>): number[][] {
   const n = [0, 1, 2, 3].map(() => new Array<number>(16).fill(0));
-  for (const f of frames) for (const r of f.records) n[(r >> 4) & 3][r & 15]++;
+  for (const f of frames) for (const r of f.records) n[(r >> 4) & 3]![r & 15]!++;
   return n;
 }
 
@@ -88,13 +88,13 @@ export function chshFromTally(n: number[][]): { S: number; sigma: number; E: num
     for (let p = 0; p < 16; p++) {
       const a = (p & 0b1100) === 0b1000 ? 1 : 0;
       const b = (p & 0b0011) === 0b0010 ? 1 : 0;
-      if (a === b) same += n[xy][p];
-      all += n[xy][p];
+      if (a === b) same += n[xy]![p]!;
+      all += n[xy]![p]!;
     }
     const e = (2 * same) / all - 1;
     E.push(e);
     total.push(all);
     varS += (1 - e * e) / all; // var of a mean of +-1 values
   }
-  return { S: E[0] + E[1] + E[2] - E[3], sigma: Math.sqrt(varS), E, total };
+  return { S: E[0]! + E[1]! + E[2]! - E[3]!, sigma: Math.sqrt(varS), E, total };
 }

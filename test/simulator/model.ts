@@ -31,13 +31,13 @@ export function phiSimpson(z: number): number {
 /** Detection model of one trial at analyzer angles alphaDeg, betaDeg. Detectors 0..3 = A0 A1 B0 B1. */
 export function model(h: HiddenParams, k: Knobs, alphaDeg: number, betaDeg: number) {
   const eta = [0, 1, 2, 3].map((i) => {
-    const u = k.biasMillivolts[i] - h.breakdownMillivolts[i];
-    return u > 0 ? h.etaMax[i] * (1 - Math.exp(-u / h.efficiencyScaleMillivolts[i])) : 0;
+    const u = k.biasMillivolts[i]! - h.breakdownMillivolts[i]!;
+    return u > 0 ? h.etaMax[i]! * (1 - Math.exp(-u / h.efficiencyScaleMillivolts[i]!)) : 0;
   });
   const dark = [0, 1, 2, 3].map((i) => {
     const rate =
-      h.darkRateAtBreakdownHz[i] *
-      Math.exp((k.biasMillivolts[i] - h.breakdownMillivolts[i]) / h.darkScaleMillivolts[i]);
+      h.darkRateAtBreakdownHz[i]! *
+      Math.exp((k.biasMillivolts[i]! - h.breakdownMillivolts[i]!) / h.darkScaleMillivolts[i]!);
     return 1 - Math.exp(-rate * k.windowPs * 1e-12);
   });
   const sinArg = Math.sin((Math.PI / 2) * (k.pumpMicrowatts / h.piPumpMicrowatts));
@@ -47,7 +47,7 @@ export function model(h: HiddenParams, k: Knobs, alphaDeg: number, betaDeg: numb
   const p0 = 1 - b;
   const off = h.pathDelayPs - k.delayPs;
   const g = phiSimpson((k.windowPs / 2 - off) / h.jitterPs) - phiSimpson((-k.windowPs / 2 - off) / h.jitterPs);
-  const det = [eta[0], eta[1], eta[2] * g, eta[3] * g];
+  const det = [eta[0], eta[1], eta[2]! * g, eta[3]! * g];
   const c = h.visibility * Math.cos((2 * (alphaDeg - betaDeg + h.rotDegrees) * Math.PI) / 180);
   const joint = (pa: number, pb: number) => (1 + (pa === pb ? c : -c)) / 4;
   /** P(no detector in T clicks). */
@@ -56,11 +56,11 @@ export function model(h: HiddenParams, k: Knobs, alphaDeg: number, betaDeg: numb
     let perPair = 0;
     for (let pa = 0; pa < 2; pa++) {
       for (let pb = 0; pb < 2; pb++) {
-        perPair += joint(pa, pb) * (1 - (inT(pa) ? det[pa] : 0)) * (1 - (inT(2 + pb) ? det[2 + pb] : 0));
+        perPair += joint(pa, pb) * (1 - (inT(pa) ? det[pa]! : 0)) * (1 - (inT(2 + pb) ? det[2 + pb]! : 0));
       }
     }
     let pDark = 1;
-    for (const d of T) pDark *= 1 - dark[d];
+    for (const d of T) pDark *= 1 - dark[d]!;
     return pDark * (p0 + p1 * perPair + p2 * perPair * perPair);
   };
   const singles = [0, 1, 2, 3].map((d) => 1 - none([d]));
@@ -76,7 +76,7 @@ export function model(h: HiddenParams, k: Knobs, alphaDeg: number, betaDeg: numb
 
 /** CHSH S = E00 + E01 + E10 - E11 at the four angles of k. */
 export function modelS(h: HiddenParams, k: Knobs): number {
-  const E = (x: number, y: number) => model(h, k, k.angles[x] / 100, k.angles[2 + y] / 100).E;
+  const E = (x: number, y: number) => model(h, k, k.angles[x]! / 100, k.angles[2 + y]! / 100).E;
   return E(0, 0) + E(0, 1) + E(1, 0) - E(1, 1);
 }
 

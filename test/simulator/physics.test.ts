@@ -31,7 +31,7 @@ function setAll(host: TestHost, s: ChipSettings): void {
   expect(host.command({ kind: 'SET_DELAY', delay: s.delayPs }).ack.status).toBe(0);
   expect(host.command({ kind: 'SET_PUMP', pump: s.pumpMicrowatts }).ack.status).toBe(0);
   for (let d = 0; d < 4; d++)
-    expect(host.command({ kind: 'SET_BIAS', detector: d, bias: s.biasMillivolts[d] }).ack.status).toBe(0);
+    expect(host.command({ kind: 'SET_BIAS', detector: d, bias: s.biasMillivolts[d]! }).ack.status).toBe(0);
 }
 
 function measure(host: TestHost, angleA: number, angleB: number, integration: number): CountsFrame {
@@ -66,7 +66,7 @@ describe('hidden values', () => {
       // PROTOCOL 7: at the factory bias the detectors reach only "80% to 98%" of eta_max:
       // 1 - exp(-(30000 - U_bd)/U_s) spans 1 - e^-1.6 = 0.798 .. 1 - e^-4 = 0.982 over the ranges
       for (let d = 0; d < 4; d++) {
-        const ratio = detectorEfficiency(h, d, 30000) / h.etaMax[d];
+        const ratio = detectorEfficiency(h, d, 30000) / h.etaMax[d]!;
         expect(ratio).toBeGreaterThanOrEqual(1 - Math.exp(-1.6) - 1e-12);
         expect(ratio).toBeLessThanOrEqual(1 - Math.exp(-4) + 1e-12);
       }
@@ -125,9 +125,9 @@ describe('MEASURE_COUNTS against the closed form of PROTOCOL 7', () => {
         const counts = measure(host, a, b, 1000);
         expect(counts.trials).toBe(1_000_000); // PROTOCOL 7: rate * integration at the default 1 M/s
         const m = model(host.chip.hidden, knobs(s), a / 100, b / 100);
-        for (let d = 0; d < 4; d++) expect(zScore(counts.singles[d], counts.trials, m.singles[d])).toBeLessThan(5);
+        for (let d = 0; d < 4; d++) expect(zScore(counts.singles[d]!, counts.trials, m.singles[d]!)).toBeLessThan(5);
         for (let k = 0; k < 4; k++)
-          expect(zScore(counts.coincidences[k], counts.trials, m.coincidences[k])).toBeLessThan(5);
+          expect(zScore(counts.coincidences[k]!, counts.trials, m.coincidences[k]!)).toBeLessThan(5);
         expect(counts.window).toBe(s.windowPs);
         expect(counts.delay).toBe(s.delayPs);
       }
@@ -141,9 +141,9 @@ describe('MEASURE_COUNTS against the closed form of PROTOCOL 7', () => {
     expect(counts.trials).toBe(60_000_000);
     expect(host.chip.clockMs - t0).toBeGreaterThanOrEqual(60000);
     const m = model(host.chip.hidden, knobs(host.chip.settings), 0, 22.5);
-    for (let d = 0; d < 4; d++) expect(zScore(counts.singles[d], counts.trials, m.singles[d])).toBeLessThan(5);
+    for (let d = 0; d < 4; d++) expect(zScore(counts.singles[d]!, counts.trials, m.singles[d]!)).toBeLessThan(5);
     for (let k = 0; k < 4; k++)
-      expect(zScore(counts.coincidences[k], counts.trials, m.coincidences[k])).toBeLessThan(5);
+      expect(zScore(counts.coincidences[k]!, counts.trials, m.coincidences[k]!)).toBeLessThan(5);
   });
 
   it('pump off: only dark counts, at the rate of the bias', () => {
@@ -152,7 +152,7 @@ describe('MEASURE_COUNTS against the closed form of PROTOCOL 7', () => {
     const counts = measure(host, 0, 0, 1000);
     const s = { ...host.chip.settings };
     const m = model(host.chip.hidden, knobs(s), 0, 0);
-    for (let d = 0; d < 4; d++) expect(zScore(counts.singles[d], counts.trials, m.singles[d])).toBeLessThan(5);
+    for (let d = 0; d < 4; d++) expect(zScore(counts.singles[d]!, counts.trials, m.singles[d]!)).toBeLessThan(5);
     expect(m.b).toBe(0);
   });
 });
@@ -165,20 +165,20 @@ describe('trial runs against the closed form', () => {
     const k = knobs(host.chip.settings);
     for (let x = 0; x < 2; x++) {
       for (let y = 0; y < 2; y++) {
-        const row = n[(x << 1) | y];
+        const row = n[(x << 1) | y]!;
         const total = row.reduce((a, b) => a + b, 0);
         expect(zScore(total, 400_000, 0.25)).toBeLessThan(5); // internal settings uniform
-        const m = model(host.chip.hidden, k, k.angles[x] / 100, k.angles[2 + y] / 100);
+        const m = model(host.chip.hidden, k, k.angles[x]! / 100, k.angles[2 + y]! / 100);
         const bits = [0x04, 0x08, 0x01, 0x02]; // A0 A1 B0 B1 (PROTOCOL 4 TRIALS)
         for (let d = 0; d < 4; d++) {
-          const clicks = row.reduce((acc, c, p) => acc + (p & bits[d] ? c : 0), 0);
-          expect(zScore(clicks, total, m.singles[d])).toBeLessThan(5);
+          const clicks = row.reduce((acc, c, p) => acc + (p & bits[d]! ? c : 0), 0);
+          expect(zScore(clicks, total, m.singles[d]!)).toBeLessThan(5);
         }
         let i = 0;
         for (const a of [0, 1]) {
           for (const b of [2, 3]) {
-            const both = row.reduce((acc, c, p) => acc + (p & bits[a] && p & bits[b] ? c : 0), 0);
-            expect(zScore(both, total, m.coincidences[i++])).toBeLessThan(5);
+            const both = row.reduce((acc, c, p) => acc + (p & bits[a]! && p & bits[b]! ? c : 0), 0);
+            expect(zScore(both, total, m.coincidences[i++]!)).toBeLessThan(5);
           }
         }
       }
@@ -198,20 +198,20 @@ describe('fringe, delay scan', () => {
       const counts = measure(host, 0, beta, 200);
       const m = model(h, k, 0, beta / 100);
       for (let i = 0; i < 4; i++)
-        expect(zScore(counts.coincidences[i], counts.trials, m.coincidences[i])).toBeLessThan(5);
+        expect(zScore(counts.coincidences[i]!, counts.trials, m.coincidences[i]!)).toBeLessThan(5);
       const co = counts.coincidences;
       const th = (2 * beta * Math.PI) / 18000;
       rows.push([1, Math.cos(th), Math.sin(th)]);
       ys.push((co[0] + co[3] - co[1] - co[2]) / counts.trials);
     }
     // normal equations 3x3
-    const A = [0, 1, 2].map((i) => [0, 1, 2].map((j) => rows.reduce((s, r) => s + r[i] * r[j], 0)));
-    const bvec = [0, 1, 2].map((i) => rows.reduce((s, r, n) => s + r[i] * ys[n], 0));
+    const A = [0, 1, 2].map((i) => [0, 1, 2].map((j) => rows.reduce((s, r) => s + r[i]! * r[j]!, 0)));
+    const bvec = [0, 1, 2].map((i) => rows.reduce((s, r, n) => s + r[i]! * ys[n]!, 0));
     const sol = solve3(A, bvec);
     // cos 2(0 - beta + rot) = cos(2beta - 2rot) = cos 2beta cos 2rot + sin 2beta sin 2rot
-    const rotFit = (Math.atan2(sol[2], sol[1]) * 180) / Math.PI / 2;
+    const rotFit = (Math.atan2(sol[2]!, sol[1]!) * 180) / Math.PI / 2;
     expect(Math.abs(rotFit - h.rotDegrees)).toBeLessThan(0.3);
-    expect(Math.hypot(sol[1], sol[2])).toBeGreaterThan(0.5);
+    expect(Math.hypot(sol[1]!, sol[2]!)).toBeGreaterThan(0.5);
   });
 
   it('a delay scan of coincidences peaks at D: its centroid matches the closed form within 5 sigma, and that sits at D', () => {
@@ -230,12 +230,12 @@ describe('fringe, delay scan', () => {
       if (c > best.c) best = { delay: d, c };
       measured.push({ delay: d, c });
       const m = model(h, { ...k, delayPs: d }, 0, 0);
-      expected.push({ delay: d, c: counts.trials * (m.coincidences[0] + m.coincidences[3]) });
+      expected.push({ delay: d, c: counts.trials * (m.coincidences[0]! + m.coincidences[3]!) });
     }
     // Accidental (dark-count) coincidences form a flat baseline: subtract its median, then take the centroid
     // over the peak region only (rectified noise of the far background would bias it towards 0).
     const centroid = (scan: Array<{ delay: number; c: number }>) => {
-      const baseline = scan.map((p) => p.c).sort((a, b) => a - b)[Math.floor(scan.length / 2)];
+      const baseline = scan.map((p) => p.c).sort((a, b) => a - b)[Math.floor(scan.length / 2)]!;
       let wsum = 0;
       let sum = 0;
       for (const p of scan) {
@@ -290,10 +290,10 @@ describe('CHSH over all trials', () => {
       for (let i = 0; i < 4; i++) {
         for (const step of [-25, 25]) {
           const angles = [...s.anglesCentidegrees] as ChipSettings['anglesCentidegrees'];
-          angles[i] = (angles[i] + step + 18000) % 18000;
+          angles[i] = (angles[i]! + step + 18000) % 18000;
           expect(expectedS(h, { ...s, anglesCentidegrees: angles })).toBeLessThanOrEqual(S + 1e-9);
           const bias = [...s.biasMillivolts] as ChipSettings['biasMillivolts'];
-          bias[i] = Math.min(40000, bias[i] + 4 * step);
+          bias[i] = Math.min(40000, bias[i]! + 4 * step);
           expect(expectedS(h, { ...s, biasMillivolts: bias })).toBeLessThanOrEqual(S + 1e-9);
         }
       }
@@ -319,16 +319,16 @@ describe('CHSH over all trials', () => {
 });
 
 function solve3(A: number[][], b: number[]): number[] {
-  const M = A.map((r, i) => [...r, b[i]]);
+  const M = A.map((r, i) => [...r, b[i]!]);
   for (let i = 0; i < 3; i++) {
     let p = i;
-    for (let r = i + 1; r < 3; r++) if (Math.abs(M[r][i]) > Math.abs(M[p][i])) p = r;
-    [M[i], M[p]] = [M[p], M[i]];
+    for (let r = i + 1; r < 3; r++) if (Math.abs(M[r]![i]!) > Math.abs(M[p]![i]!)) p = r;
+    [M[i], M[p]] = [M[p]!, M[i]!];
     for (let r = 0; r < 3; r++) {
       if (r === i) continue;
-      const f = M[r][i] / M[i][i];
-      for (let c = i; c < 4; c++) M[r][c] -= f * M[i][c];
+      const f = M[r]![i]! / M[i]![i]!;
+      for (let c = i; c < 4; c++) M[r]![c]! -= f * M[i]![c]!;
     }
   }
-  return [0, 1, 2].map((i) => M[i][3] / M[i][i]);
+  return [0, 1, 2].map((i) => M[i]![3]! / M[i]![i]!);
 }

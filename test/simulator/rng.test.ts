@@ -30,8 +30,8 @@ function chiSquare(rng: Rng, n: number, p: number, draws: number): { chi2: numbe
     }
   }
   if (cells.length) {
-    cells[cells.length - 1].obs += accObs;
-    cells[cells.length - 1].exp += accExp;
+    cells[cells.length - 1]!.obs += accObs;
+    cells[cells.length - 1]!.exp += accExp;
   }
   const chi2 = cells.reduce((s, c) => s + (c.obs - c.exp) ** 2 / c.exp, 0);
   return { chi2, dof: cells.length - 1 };
@@ -44,10 +44,13 @@ function sumPmf(n: number, p: number, k: number): number {
   if (!c) {
     c = [];
     let s = 0;
-    for (let j = 0; j <= n; j++) c.push((s += pmf(n, p, j)));
+    for (let j = 0; j <= n; j++) {
+      s += pmf(n, p, j);
+      c.push(s);
+    }
     cdfCache.set(key, c);
   }
-  return c[k];
+  return c[k]!;
 }
 
 describe('Rng', () => {
@@ -141,7 +144,9 @@ describe('Rng', () => {
       const c = r.multinomial(n, probs);
       expect(c.reduce((a, b) => a + b, 0)).toBe(n);
       expect(c[5]).toBe(0);
-      c.forEach((v, j) => (sums[j] += v));
+      c.forEach((v, j) => {
+        sums[j] += v;
+      });
     }
     probs.forEach((p, j) => {
       if (p === 0) return;

@@ -107,12 +107,15 @@ export function efficienciesAtPoint(p: BiasPoint, bc: BiasContext): [number, num
   const gate = (d: number) => (d >= 2 ? bc.gateFraction : 1);
   const biasOf = (d: number) => (swept.includes(d) ? p.biasMv : bc.heraldBiasMv);
   const dark = [0, 1, 2, 3].map((d) =>
-    darkClickProbability(darkRate(bc.dark.curves[d], biasOf(d)), bc.windowPs),
+    darkClickProbability(darkRate(bc.dark.curves[d]!, biasOf(d)), bc.windowPs),
   ) as Quad;
   const eta = [0, 1, 2, 3].map((d) =>
     swept.includes(d)
-      ? Math.max(0, (2 * (klyshko(p, d).k - dark[d])) / gate(d))
-      : Math.min(1, Math.max(0, (2 * (p.singles[d] / p.trials - dark[d])) / (Math.max(bc.brightness, 1e-6) * gate(d)))),
+      ? Math.max(0, (2 * (klyshko(p, d).k - dark[d]!)) / gate(d))
+      : Math.min(
+          1,
+          Math.max(0, (2 * (p.singles[d]! / p.trials - dark[d]!)) / (Math.max(bc.brightness, 1e-6) * gate(d))),
+        ),
   ) as Quad;
   const model = (e: Quad): ClickModel => ({
     brightness: bc.brightness,
@@ -139,7 +142,7 @@ export function efficienciesAtPoint(p: BiasPoint, bc: BiasContext): [number, num
       );
     }
   }
-  return [eta[swept[0]], eta[swept[1]]];
+  return [eta[swept[0]!]!, eta[swept[1]!]!];
 }
 
 function klyshkoOf(x: { singles: Quad; coincidences: Quad }, d: number): number {
@@ -156,7 +159,7 @@ export function efficiencySamples(points: readonly BiasPoint[], detector: number
     .filter((p) => p.station === station)
     .map((p) => {
       const { k, herald } = klyshko(p, detector);
-      const eta = efficienciesAtPoint(p, bc)[detector % 2];
+      const eta = efficienciesAtPoint(p, bc)[detector % 2]!;
       // d eta / d K is about 2 / g: the binomial error of K scaled.
       const scale = 2 / (station === 'B' ? bc.gateFraction : 1);
       const kErr = Math.sqrt(Math.max(k * (1 - k), 1 / Math.max(herald, 1)) / Math.max(herald, 1));
@@ -191,7 +194,7 @@ export function fitEfficiencyCurve(samples: readonly EfficiencySample[]): Omit<E
     xs: samples.map((p) => p.biasMv),
     ys: samples.map((p) => p.eta),
     sigmas: samples.map((p) => p.error),
-    model: (p, u) => efficiencyAtBias(u, p[0], p[1], p[2]),
+    model: (p, u) => efficiencyAtBias(u, p[0]!, p[1]!, p[2]!),
     initial: [best.etaMax, best.bd, best.s],
     min: [0.01, 15000, 100],
     max: [1.5, 40000, 20000],
@@ -199,9 +202,9 @@ export function fitEfficiencyCurve(samples: readonly EfficiencySample[]): Omit<E
     maxIterations: 200,
   });
   return {
-    etaMax: { value: fit.values[0], error: fit.errors[0] },
-    breakdownMv: { value: fit.values[1], error: fit.errors[1] },
-    slopeMv: { value: fit.values[2], error: fit.errors[2] },
+    etaMax: { value: fit.values[0]!, error: fit.errors[0]! },
+    breakdownMv: { value: fit.values[1]!, error: fit.errors[1]! },
+    slopeMv: { value: fit.values[2]!, error: fit.errors[2]! },
     chi2: fit.chi2,
     dof: fit.dof,
   };
@@ -211,7 +214,7 @@ export function fitBiasSweep(points: readonly BiasPoint[], bc: BiasContext): Pic
   const samples = [0, 1, 2, 3].map((d) => efficiencySamples(points, d, bc)) as BiasResult['samples'];
   const curves = samples.map((s, d) => {
     const fit = fitEfficiencyCurve(s);
-    const dc = bc.dark.curves[d];
+    const dc = bc.dark.curves[d]!;
     // PROTOCOL 7: dark(U) = R0 exp((U - U_bd)/U_d), so R0 = dark(U_bd).
     const darkAtBreakdownPerS =
       dc.refRatePerS.value * Math.exp((fit.breakdownMv.value - DARK_REF_BIAS_MV) / dc.slopeMv.value);
@@ -239,7 +242,7 @@ export async function sweepBias(ctx: CalibrationContext, plan: CalibrationPlan, 
     for (const biasMv of plan.biasSweepMv) {
       done++;
       const tooDark = swept.some(
-        (d) => darkClickProbability(darkRate(bc.dark.curves[d], biasMv), bc.windowPs) > plan.biasMaxDarkProbability,
+        (d) => darkClickProbability(darkRate(bc.dark.curves[d]!, biasMv), bc.windowPs) > plan.biasMaxDarkProbability,
       );
       if (tooDark) continue;
       for (const d of swept) await port.setBias(d, biasMv);

@@ -55,7 +55,7 @@ export function darkRate(curve: DarkCurve, biasMv: number): number {
  * per-gate click probabilities with binomial errors.
  */
 export function fitDarkCurve(points: readonly DarkPoint[], detector: number, windowPs: number): DarkCurve {
-  const usable = points.filter((p) => p.clicks[detector] >= 3);
+  const usable = points.filter((p) => p.clicks[detector]! >= 3);
   if (usable.length < 2)
     throw new Error(`dark counts of detector ${detector} too few to fit (fewer than 2 biases with 3 or more clicks)`);
   // Start: weighted straight line through ln(rate) versus U.
@@ -65,8 +65,8 @@ export function fitDarkCurve(points: readonly DarkPoint[], detector: number, win
     suu = 0,
     sul = 0;
   for (const p of usable) {
-    const w = p.clicks[detector];
-    const rate = -Math.log1p(-p.clicks[detector] / p.trials) / (windowPs * 1e-12);
+    const w = p.clicks[detector]!;
+    const rate = -Math.log1p(-p.clicks[detector]! / p.trials) / (windowPs * 1e-12);
     const l = Math.log(rate);
     sw += w;
     su += w * p.biasMv;
@@ -80,13 +80,13 @@ export function fitDarkCurve(points: readonly DarkPoint[], detector: number, win
   const slopeMv0 = slope0 > 1e-5 ? Math.min(5000, 1 / slope0) : 1250;
   const lnRef0 = intercept0 + DARK_REF_BIAS_MV * (slope0 > 1e-5 ? slope0 : 1 / 1250);
   const model = (p: readonly number[], biasMv: number) =>
-    darkClickProbability(darkRateAtBias(biasMv, Math.exp(p[0]), DARK_REF_BIAS_MV, p[1]), windowPs);
+    darkClickProbability(darkRateAtBias(biasMv, Math.exp(p[0]!), DARK_REF_BIAS_MV, p[1]!), windowPs);
   const fit: FitResult = fitCurve({
     names: ['lnRefRate', 'slopeMv'],
     xs: points.map((p) => p.biasMv),
-    ys: points.map((p) => p.clicks[detector] / p.trials),
+    ys: points.map((p) => p.clicks[detector]! / p.trials),
     sigmas: points.map((p) => {
-      const q = Math.max(p.clicks[detector], 1) / p.trials;
+      const q = Math.max(p.clicks[detector]!, 1) / p.trials;
       return Math.sqrt((q * (1 - Math.min(q, 0.99))) / p.trials);
     }),
     model,
@@ -95,10 +95,10 @@ export function fitDarkCurve(points: readonly DarkPoint[], detector: number, win
     max: [25, 10000],
     steps: [1e-4, 0.1],
   });
-  const refRate = Math.exp(fit.values[0]);
+  const refRate = Math.exp(fit.values[0]!);
   return {
-    refRatePerS: { value: refRate, error: refRate * fit.errors[0] },
-    slopeMv: { value: fit.values[1], error: fit.errors[1] },
+    refRatePerS: { value: refRate, error: refRate * fit.errors[0]! },
+    slopeMv: { value: fit.values[1]!, error: fit.errors[1]! },
     chi2: fit.chi2,
     dof: fit.dof,
   };
@@ -126,7 +126,7 @@ export async function measureDarkCounts(
     ctx.progress(points.length, total);
     if (clicks.some((c) => c / counts.trials > plan.darkMaxClickProbability)) break;
   }
-  for (let d = 0; d < 4; d++) await port.setBias(d, restoreBiasMv[d]);
+  for (let d = 0; d < 4; d++) await port.setBias(d, restoreBiasMv[d]!);
   ctx.progress(total, total);
   const curves = [0, 1, 2, 3].map((d) => fitDarkCurve(points, d, plan.darkWindowPs)) as DarkResult['curves'];
   return { windowPs: plan.darkWindowPs, integrationMs: plan.darkIntegrationMs, points, curves };

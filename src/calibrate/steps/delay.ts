@@ -58,15 +58,15 @@ export function coarseCentre(points: readonly DelayPoint[]): number {
   const rates = points.map((p) => p.coincidences / p.trials);
   const floor = Math.min(...rates);
   let peak = 0;
-  for (let i = 1; i < rates.length; i++) if (rates[i] > rates[peak]) peak = i;
+  for (let i = 1; i < rates.length; i++) if (rates[i]! > rates[peak]!) peak = i;
   let sw = 0,
     sd = 0;
   for (let i = Math.max(0, peak - 2); i <= Math.min(points.length - 1, peak + 2); i++) {
-    const w = rates[i] - floor;
+    const w = rates[i]! - floor;
     sw += w;
-    sd += w * points[i].delayPs;
+    sd += w * points[i]!.delayPs;
   }
-  return sw > 0 ? sd / sw : points[peak].delayPs;
+  return sw > 0 ? sd / sw : points[peak]!.delayPs;
 }
 
 /** Fits the erf-window profile to a fine scan made with window `windowPs`. */
@@ -78,7 +78,7 @@ export function fitDelayProfile(points: readonly DelayPoint[], windowPs: number)
     sd = 0,
     sdd = 0;
   points.forEach((p, i) => {
-    const w = ys[i] - floor;
+    const w = ys[i]! - floor;
     sw += w;
     sd += w * p.delayPs;
     sdd += w * p.delayPs * p.delayPs;
@@ -93,7 +93,7 @@ export function fitDelayProfile(points: readonly DelayPoint[], windowPs: number)
     xs: points.map((p) => p.delayPs),
     ys,
     sigmas,
-    model: (p, delayPs) => p[0] * gateFraction(delayPs, p[1], p[2], windowPs) + p[3],
+    model: (p, delayPs) => p[0]! * gateFraction(delayPs, p[1]!, p[2]!, windowPs) + p[3]!,
     initial: [amplitude0, centre0, jitter0, Math.max(0, floor)],
     min: [0, MIN_DELAY_PS - 1000, 5, -0.01],
     max: [2, MAX_DELAY_PS + 1000, 2000, 1],
@@ -102,10 +102,10 @@ export function fitDelayProfile(points: readonly DelayPoint[], windowPs: number)
   });
   return {
     windowPs,
-    amplitude: { value: fit.values[0], error: fit.errors[0] },
-    pathDelayPs: { value: fit.values[1], error: fit.errors[1] },
-    jitterPs: { value: fit.values[2], error: fit.errors[2] },
-    background: { value: fit.values[3], error: fit.errors[3] },
+    amplitude: { value: fit.values[0]!, error: fit.errors[0]! },
+    pathDelayPs: { value: fit.values[1]!, error: fit.errors[1]! },
+    jitterPs: { value: fit.values[2]!, error: fit.errors[2]! },
+    background: { value: fit.values[3]!, error: fit.errors[3]! },
     chi2: fit.chi2,
     dof: fit.dof,
   };

@@ -35,8 +35,8 @@ export interface FringeResult {
 }
 
 export function fringeCorrelator(c: readonly number[]): { e: number; n: number } {
-  const n = c[0] + c[1] + c[2] + c[3];
-  return { e: n > 0 ? (c[0] + c[3] - c[1] - c[2]) / n : 0, n };
+  const n = c[0]! + c[1]! + c[2]! + c[3]!;
+  return { e: n > 0 ? (c[0]! + c[3]! - c[1]! - c[2]!) / n : 0, n };
 }
 
 const RAD = Math.PI / 180;
@@ -55,15 +55,19 @@ export function fitFringes(points: readonly FringePoint[]): Omit<FringeResult, '
   const atb = [0, 0, 0];
   xs.forEach((x, i) => {
     const row = [1, Math.cos(2 * x * RAD), -Math.sin(2 * x * RAD)];
-    const w = 1 / (data[i].sigma * data[i].sigma);
+    const w = 1 / (data[i]!.sigma * data[i]!.sigma);
     for (let a = 0; a < 3; a++) {
-      atb[a] += row[a] * data[i].e * w;
-      for (let b = 0; b < 3; b++) ata[a][b] += row[a] * row[b] * w;
+      atb[a]! += row[a]! * data[i]!.e * w;
+      for (let b = 0; b < 3; b++) ata[a]![b]! += row[a]! * row[b]! * w;
     }
   });
   const inv = invertMatrix(ata);
   if (!inv) throw new Error('fringes: the angles measured do not determine the fringe');
-  const [e0, u, v] = [0, 1, 2].map((a) => inv[a][0] * atb[0] + inv[a][1] * atb[1] + inv[a][2] * atb[2]);
+  const [e0, u, v] = [0, 1, 2].map((a) => inv[a]![0]! * atb[0]! + inv[a]![1]! * atb[1]! + inv[a]![2]! * atb[2]!) as [
+    number,
+    number,
+    number,
+  ];
   const v0 = Math.hypot(u, v);
   const rot0 = Math.atan2(v, u) / 2 / RAD;
   const fit = fitCurve({
@@ -71,16 +75,16 @@ export function fitFringes(points: readonly FringePoint[]): Omit<FringeResult, '
     xs,
     ys: data.map((d) => d.e),
     sigmas: data.map((d) => d.sigma),
-    model: (p, x) => p[0] + p[1] * Math.cos(2 * (x + p[2]) * RAD),
+    model: (p, x) => p[0]! + p[1]! * Math.cos(2 * (x + p[2]!) * RAD),
     initial: [e0, Math.min(v0, 1.5), rot0],
     min: [-1, 0, rot0 - 45],
     max: [1, 2, rot0 + 45],
     steps: [1e-6, 1e-6, 1e-5],
   });
   return {
-    offset: { value: fit.values[0], error: fit.errors[0] },
-    visibility: { value: fit.values[1], error: fit.errors[1] },
-    rotDeg: { value: wrapHalfTurnDeg(fit.values[2]), error: fit.errors[2] },
+    offset: { value: fit.values[0]!, error: fit.errors[0]! },
+    visibility: { value: fit.values[1]!, error: fit.errors[1]! },
+    rotDeg: { value: wrapHalfTurnDeg(fit.values[2]!), error: fit.errors[2]! },
     chi2: fit.chi2,
     dof: fit.dof,
   };

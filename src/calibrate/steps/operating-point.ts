@@ -43,12 +43,12 @@ export function clickModelFor(est: ChipEstimates, s: OperatingSettings): ClickMo
     visibility: est.visibility,
     rotDeg: est.rotDeg,
     efficiency: [0, 1, 2, 3].map((d) => {
-      const c = est.efficiencyCurves[d];
-      return efficiencyAtBias(s.biasMv[d], c.etaMax.value, c.breakdownMv.value, c.slopeMv.value);
+      const c = est.efficiencyCurves[d]!;
+      return efficiencyAtBias(s.biasMv[d]!, c.etaMax.value, c.breakdownMv.value, c.slopeMv.value);
     }) as Quad,
     gateFraction: gateFraction(s.delayPs, est.pathDelayPs, est.jitterPs, s.windowPs),
     darkProbability: [0, 1, 2, 3].map((d) =>
-      darkClickProbability(darkRate(est.darkCurves[d], s.biasMv[d]), s.windowPs),
+      darkClickProbability(darkRate(est.darkCurves[d]!, s.biasMv[d]!), s.windowPs),
     ) as Quad,
   };
 }
@@ -106,9 +106,9 @@ export function chooseOperatingPoint(
 ): OperatingPoint {
   const s: OperatingSettings = { biasMv: [...startBiasMv] as Quad, windowPs: 1000, delayPs };
   // PROTOCOL 5 SET_BIAS: 20000..40000 mV; SET_WINDOW: 100..20000 ps.
-  const lo = (d: number) => Math.max(20000, Math.ceil(est.efficiencyCurves[d].breakdownMv.value) + 100);
-  const hi = (d: number) => Math.min(40000, Math.max(lo(d), maxBiasMv[d]));
-  for (let d = 0; d < 4; d++) s.biasMv[d] = Math.min(hi(d), Math.max(lo(d), s.biasMv[d]));
+  const lo = (d: number) => Math.max(20000, Math.ceil(est.efficiencyCurves[d]!.breakdownMv.value) + 100);
+  const hi = (d: number) => Math.min(40000, Math.max(lo(d), maxBiasMv[d]!));
+  for (let d = 0; d < 4; d++) s.biasMv[d] = Math.min(hi(d), Math.max(lo(d), s.biasMv[d]!));
   for (let round = 0; round < 3; round++) {
     for (let d = 0; d < 4; d++) {
       s.biasMv[d] = maximiseInteger(

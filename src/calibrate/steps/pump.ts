@@ -32,7 +32,7 @@ export interface PumpResult {
   dof: number;
 }
 
-const model = (p: readonly number[], pumpMicrowatts: number) => rabiBrightness(pumpMicrowatts, p[0], p[1]) + p[2];
+const model = (p: readonly number[], pumpMicrowatts: number) => rabiBrightness(pumpMicrowatts, p[0]!, p[1]!) + p[2]!;
 
 /** Fits the Rabi curve; the start comes from a grid over P_pi with the linear parameters solved exactly. */
 export function fitRabi(points: readonly PumpPoint[]): Omit<PumpResult, 'integrationMs' | 'points'> {
@@ -50,13 +50,13 @@ export function fitRabi(points: readonly PumpPoint[]): Omit<PumpResult, 'integra
       sy = 0,
       ssy = 0;
     points.forEach((p, i) => {
-      const w = 1 / (sigmas[i] * sigmas[i]);
+      const w = 1 / (sigmas[i]! * sigmas[i]!);
       const s = rabiBrightness(p.pumpMicrowatts, 1, piUw);
       sw += w;
       ss += w * s;
       sss += w * s * s;
-      sy += w * ys[i];
-      ssy += w * s * ys[i];
+      sy += w * ys[i]!;
+      ssy += w * s * ys[i]!;
     });
     const det = sw * sss - ss * ss;
     if (det <= 0) continue;
@@ -64,7 +64,7 @@ export function fitRabi(points: readonly PumpPoint[]): Omit<PumpResult, 'integra
     const bg = (sy - c * ss) / sw;
     let sse = 0;
     points.forEach((p, i) => {
-      const r = (ys[i] - c * rabiBrightness(p.pumpMicrowatts, 1, piUw) - bg) / sigmas[i];
+      const r = (ys[i]! - c * rabiBrightness(p.pumpMicrowatts, 1, piUw) - bg) / sigmas[i]!;
       sse += r * r;
     });
     if (sse < best.sse && c > 0) best = { sse, c, bg, piUw };
@@ -81,9 +81,9 @@ export function fitRabi(points: readonly PumpPoint[]): Omit<PumpResult, 'integra
     steps: [1e-5, 0.01, 1e-6],
   });
   return {
-    amplitude: { value: fit.values[0], error: fit.errors[0] },
-    background: { value: fit.values[2], error: fit.errors[2] },
-    piPulseMicrowatts: { value: fit.values[1], error: fit.errors[1] },
+    amplitude: { value: fit.values[0]!, error: fit.errors[0]! },
+    background: { value: fit.values[2]!, error: fit.errors[2]! },
+    piPulseMicrowatts: { value: fit.values[1]!, error: fit.errors[1]! },
     chi2: fit.chi2,
     dof: fit.dof,
   };

@@ -116,10 +116,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       bars?.abort();
       throw e;
     }
-    if (profilePath) await writeOutput(profilePath, JSON.stringify(profile, null, 2) + '\n', 'profile');
+    if (profilePath) await writeOutput(profilePath, `${JSON.stringify(profile, null, 2)}\n`, 'profile');
     if (reportPath) await writeOutput(reportPath, renderReport(profile), 'report');
     if (values.json) {
-      io.stdout.write(JSON.stringify(profile, null, 2) + '\n');
+      io.stdout.write(`${JSON.stringify(profile, null, 2)}\n`);
       io.stderr.write(summaryText(profile));
     } else {
       io.stdout.write(summaryText(profile));

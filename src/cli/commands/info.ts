@@ -68,7 +68,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   try {
     const r = await describeDevice(device);
     if (values.json) {
-      io.stdout.write(JSON.stringify(r) + '\n');
+      io.stdout.write(`${JSON.stringify(r)}\n`);
     } else {
       const rows: [string, string][] = [
         ['serial', r.serial],
@@ -83,7 +83,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         ['faults', r.faults.join(', ') || 'none'],
         ['path', r.path],
       ];
-      for (const [k, v] of rows) io.stdout.write(`${(k + ':').padEnd(15)}${v}\n`);
+      for (const [k, v] of rows) io.stdout.write(`${(`${k}:`).padEnd(15)}${v}\n`);
     }
     return 0;
   } finally {
