@@ -124,7 +124,10 @@ export class FifoOutput extends Writable {
 
   override _final(done: (e?: Error | null) => void): void {
     const s = this.socket;
-    if (!s) return done();
+    if (!s) {
+      done();
+      return;
+    }
     s.once('close', () => done()); // after the last write, or after an error (a reader gone)
     s.end();
   }
