@@ -105,6 +105,15 @@ export const certificateDraftSchema = z.object({
       }),
     })
     .optional(),
+  /**
+   * Detector health (optional: absent when every detector clicks in 0.01% to 99% of the block's gates, so
+   * certificates without a warning are unchanged): a latched or dead detector (detector-health.ts). A
+   * warning only; certification decided the bytes.
+   */
+  detectorWarnings: z
+    .array(z.object({ detector: z.enum(['A0', 'A1', 'B0', 'B1']), clickShare: prob, warning: z.string().min(1) }))
+    .min(1)
+    .optional(),
 });
 
 export const extractionSchema = z.object({

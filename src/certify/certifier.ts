@@ -27,6 +27,7 @@ import { TrialAccountant, type BlockTally } from './accounting.ts';
 import { blockBound, type Adversary } from './bounds.ts';
 import { assumptionsFor, CERTIFICATE_VERSION, type CertificateDraft } from './certificate.ts';
 import { estimateFromHistogram } from './estimate.ts';
+import { stuckDetectors } from './detector-health.ts';
 import { OutcomeHealthTests, type HealthCounters, type HealthOptions } from './health.ts';
 import { BINNING } from './outcomes.ts';
 import { checkEcho, type EchoTally, type SettingsLedger } from './echo.ts';
@@ -534,6 +535,8 @@ export class Certifier {
         },
       };
     }
+    const stuck = stuckDetectors(t.histogram, t.recorded);
+    if (stuck.length > 0) draft.detectorWarnings = stuck;
     return { ok: true, draft, input: t.input, inputBits: bound.inputBits, outputBits: bound.outputBits };
   }
 }

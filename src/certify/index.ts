@@ -53,5 +53,6 @@ export {
   type EpsSplit,
 } from './bounds.ts';
 export { estimateFromCounts, estimateFromHistogram, type ChshEstimate } from './estimate.ts';
+export { stuckDetectors, clickCounts, type DetectorWarning } from './detector-health.ts';
 export { OutcomeHealthTests, rctCutoff, aptCutoff, type HealthOptions } from './health.ts';
 export { BINNING } from './outcomes.ts';

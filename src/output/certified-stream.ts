@@ -40,6 +40,8 @@ export interface StreamProgress {
   netGainBits: number;
   /** Host settings: starved intervals (TRIALS frames flagged RESUMED) in finished blocks, certified or refused. */
   resumedFrames: number;
+  /** The last certified block's stuck-detector warnings (certificate detectorWarnings), if any. */
+  detectorWarnings?: string[];
 }
 
 export interface CertifyEventsOptions extends ExtractOptions {
@@ -147,6 +149,7 @@ export async function* certifyEvents(
       p.netGainBits = c.accounting.run.netGainBits;
     }
     if (c.hostSettings) p.resumedFrames += c.hostSettings.resumedFrames;
+    p.detectorWarnings = c.detectorWarnings?.map((w) => w.warning);
     onCertificate?.(r.line, r);
     const take = Math.min(r.bytes.length, wanted - p.bytes);
     p.bytes += take;

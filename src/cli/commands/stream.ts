@@ -64,7 +64,8 @@ const specs = {
 function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false): string {
   const bitsPerTrial = p.trials > 0 ? p.certifiedBits / p.trials : 0;
   const rate = elapsedS > 0 ? p.certifiedBits / elapsedS : 0;
-  const line = `S = ${p.sEstimate.toFixed(3)} (lower ${p.sLowerBound.toFixed(3)})  ${bitsPerTrial.toFixed(3)} bit/trial  ${(rate / 1000).toFixed(1)} kbit/s  blocks ${p.blocksPassed} ok ${p.blocksFailed} failed  lost ${p.lostTrials}  ${p.bytes} B`;
+  const warn = p.detectorWarnings?.length ? `  WARNING ${p.detectorWarnings.join('; ')}` : '';
+  const line = `S = ${p.sEstimate.toFixed(3)} (lower ${p.sLowerBound.toFixed(3)})  ${bitsPerTrial.toFixed(3)} bit/trial  ${(rate / 1000).toFixed(1)} kbit/s  blocks ${p.blocksPassed} ok ${p.blocksFailed} failed  lost ${p.lostTrials}  ${p.bytes} B${warn}`;
   // Host settings (issue 6): the run's net gain, certified - setting - extractor seed bits, and starved intervals.
   return host
     ? `${line}  net gain ${p.netGainBits >= 0 ? '+' : ''}${(p.netGainBits / 1000).toFixed(1)} kbit (settings ${(p.settingBits / 1000).toFixed(1)} kbit)  starved ${p.resumedFrames}`
