@@ -60,6 +60,8 @@ export interface ExtractOptions extends CertifyOptions {
   seed: Uint8Array;
   /** hashCertificate of the certificate this run's chain continues from (default none). */
   prevCertificateSha256?: string | null;
+  /** A run started after a reconnect: recorded in its first certificate (certificate.ts `reconnect`). */
+  reconnect?: Certificate['reconnect'];
   /**
    * Hash on a worker thread (off-thread.ts; same bytes), keeping the event
    * loop free during the FFT product: host-settings runs need it to answer
@@ -104,6 +106,7 @@ export async function* extractRun(
   const {
     seed,
     prevCertificateSha256 = null,
+    reconnect,
     offThread = false,
     maxFftSize = DEFAULT_MAX_FFT_SIZE,
     onCertified,
@@ -166,6 +169,7 @@ export async function* extractRun(
           prevCertificateSha256: prev,
         },
       };
+      if (reconnect && prev === prevCertificateSha256) certificate.reconnect = reconnect; // this run's first
       const line = formatCertificateLine(certificate);
       prev = hashCertificate(line);
       yield { ok: true, bytes, certificate, line };

@@ -11,13 +11,19 @@ import { constants } from 'node:os';
 import { DeviceError, UsageError } from '../../errors.ts';
 import { resolveExtractorSeed } from '../../extract/index.ts';
 import { seedBitsForBlock } from '../../extract/stream.ts';
-import { certifiedStream, type HostSettingsOptions, type StreamProgress } from '../../output/certified-stream.ts';
+import {
+  certifiedStream,
+  type CertifiedStreamOptions,
+  type HostSettingsOptions,
+  type StreamProgress,
+} from '../../output/certified-stream.ts';
 import { seedReference } from '../../record/session.ts';
 import type { CommandIo } from '../framework.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
+import { DEFAULT_RECONNECT_S, reconnectingStream, reconnectOption, reconnectTarget } from '../reconnect.ts';
 import {
   settingsSeedOption,
   streamOptionSpecs,
@@ -34,6 +40,9 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
   --bytes N               stop after N certified bytes (default: until interrupted)
   --out FILE|-            where the bytes go (default -: stdout)
   --record FILE           record the session (both directions of the link) for replay and verify
+  --reconnect[=SECONDS]   when the chip goes away, wait (default ${DEFAULT_RECONNECT_S} s) for the same chip (same
+                          USB serial) and go on: the unfinished block is dropped, the certificate chain
+                          continues, the next certificate records the reconnect; default: exit 3
   --settings S            internal (default): the chip's own generator picks x, y (trusted);
                           host: the host picks every x, y and checks the chip's echo of each
                           (PROTOCOL 6: one mismatch stops the run, exit 1)
@@ -59,6 +68,7 @@ const specs = {
   'settings-seed': { type: 'string' },
   'test-rate': { type: 'string' },
   record: { type: 'string' },
+  reconnect: { type: 'string', optionalValue: String(DEFAULT_RECONNECT_S) },
 } as const;
 
 function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false): string {
@@ -122,6 +132,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     seedBits: seedBitsForBlock(blockTrials),
   });
   const recordPath = values.record === undefined ? undefined : validateOption('record', pathValue, values.record);
+  const reconnectS = reconnectOption(values.reconnect, selection, recordPath);
 
   // The outputs are checked before the chip is touched too: an unwritable --out costs no run, and an
   // output that is the recording or a seed file is refused before it is truncated. They are opened
@@ -177,7 +188,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
-    const stream = certifiedStream(device, {
+    const streamOpts: CertifiedStreamOptions = {
       onRun: (r) => {
         activeRun = r;
         // A signal that came while START was on its way stops the run now.
@@ -195,7 +206,11 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
       },
       onProgress: progress,
-    });
+    };
+    const stream =
+      reconnectS === undefined
+        ? certifiedStream(device, streamOpts)
+        : reconnectingStream(device, streamOpts, reconnectTarget(selection, device, reconnectS));
     final = await sink.pump(stream);
   } finally {
     process.off('SIGINT', interrupt);
