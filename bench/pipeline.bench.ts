@@ -1,10 +1,10 @@
 /**
- * The whole certified pipeline (issue 3 bench): decode, account, estimate,
+ * The whole certified pipeline: decode, account, estimate,
  * bound, health, extract over an in-memory capture of a calibrated chip, at
  * the default settings (quantum adversary, eps 2^-64, blocks of 2^22
  * trials, 2 extractor input bits per trial). Targets: >= 10 M trials/s on
  * one core (aim 25 M), peak RSS under 150 MB whatever the capture length.
- * Each measurement runs in its own process (bench/lib/pipeline-child.ts).
+ * Each measurement runs in its own process (bench/lib/pipeline-child.mjs).
  *
  * One core: extraction runs on the main thread (the default; the worker of
  * host mode is off), and the rate with a target is trials per CPU second of
@@ -12,11 +12,9 @@
  * low); the wall-clock rate is printed beside it because the machine is
  * shared.
  *
- * Memory: the child is run from an esbuild bundle of the same sources with
- * plain node, because tsx's loader and its per-module transforms alone hold
- * about 40 MB that are no part of the pipeline (idea 4 of issue 3); the same
- * run under tsx (as `epqrng` itself runs) is printed for comparison. The
- * RSS figure with a target is the peak net of the capture held in memory.
+ * Memory: the child runs the compiled package (dist/) with plain node, as
+ * `epqrng` itself runs. The RSS figure with a target is the peak net of the
+ * capture held in memory.
  * Runs at two capture lengths show it does not grow with the capture, and a
  * run with the whole block in one FFT (no chunking, stream.ts maxFftSize)
  * shows what the chunked hash trades.
@@ -25,7 +23,6 @@ import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Figure } from './run.ts';
-import { bundleChild } from './lib/bundle.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 interface Child {
@@ -53,10 +50,8 @@ function measure(runner: string[], blocks: number, extra: string[] = []): Child 
 export async function run(): Promise<Figure[]> {
   const MB = 2 ** 20;
   const figures: Figure[] = [];
-  const bundled = await bundleChild('bench/lib/pipeline-child.ts', 'epqrng-pipeline-child');
-  const tsx = ['bin/run-ts.js', 'bench/lib/pipeline-child.ts'];
-  const main = bundled ? [bundled] : tsx;
-  const how = bundled ? 'bundled' : 'tsx';
+  const main = ['bench/lib/pipeline-child.mjs'];
+  const how = 'compiled';
   figures.push({ name: 'pipeline: load average (1 min) at the start', value: loadavg()[0]!, unit: '' });
   for (const blocks of [2, 8]) {
     const r = measure(main, blocks);
@@ -79,21 +74,6 @@ export async function run(): Promise<Figure[]> {
         unit: 'MB',
       },
       { name: `${label}: peak RSS net of the capture`, value: net, unit: 'MB', target: '< 150', ok: net < 150 },
-    );
-  }
-  if (bundled) {
-    const r = measure(tsx, 2);
-    figures.push(
-      {
-        name: 'pipeline 2 blocks under tsx (as epqrng runs): per CPU second',
-        value: r.trialsPerCpuSecond,
-        unit: 'trials/s',
-      },
-      {
-        name: 'pipeline 2 blocks under tsx: peak RSS net of the capture',
-        value: (r.maxRssBytes - r.captureBytes) / MB,
-        unit: 'MB',
-      },
     );
   }
   // the whole block's product in one transform: faster per block, its memory grows with n + m

@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
+import buildDistIfStale from '../test/build-dist.ts';
 
 export interface Figure {
   name: string;
@@ -20,6 +21,8 @@ export interface Figure {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
+// The benches measure the compiled package (dist/), as it ships: rebuilt first if a source is newer.
+buildDistIfStale();
 const filter = process.argv[2];
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))

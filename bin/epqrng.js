@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// The `epqrng` command: loads the TypeScript CLI through tsx's loader.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// The `epqrng` command: the compiled CLI (dist/, built by `npm run build`, which `npm install` runs).
+await import('../dist/cli/main.js');

@@ -5,7 +5,7 @@
  * schema by loadProfile; the chip must belong to it (same serial) unless the
  * caller says otherwise. A running chip is stopped only with `forceStop`.
  */
-import { DeviceError } from '../errors.ts';
+import { DeviceError, InputError } from '../errors.ts';
 import { DeviceState } from '../protocol/types.ts';
 import type { CalibrationPort } from './port.ts';
 import type { CalibrationProfile } from './profile.ts';
@@ -23,8 +23,9 @@ export async function applyProfile(
   opts: ApplyOptions = {},
 ): Promise<void> {
   const info = await port.getInfo();
+  // A profile of another chip is a bad profile for this one (exit 2, as `calibrate --help` says), not a device error.
   if (!opts.anyDevice && info.serial !== profile.device.serial) {
-    throw new DeviceError(
+    throw new InputError(
       'PROFILE_MISMATCH',
       `profile was measured on ${profile.device.serial}, this chip is ${info.serial}`,
     );

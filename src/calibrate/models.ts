@@ -7,37 +7,7 @@
  * angles in degrees (the device speaks centidegrees; see angles.ts), dark
  * rates in counts/s.
  */
-
-/**
- * Complementary error function, |relative error| < 1.2e-7 everywhere
- * (Numerical Recipes in C, 2nd ed., section 6.2, `erfcc`: Chebyshev fit).
- */
-export function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t *
-              (0.37409196 +
-                t *
-                  (0.09678418 +
-                    t *
-                      (-0.18628806 +
-                        t *
-                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? r : 2 - r;
-}
-
-/** Standard normal cumulative distribution Phi(x) = erfc(-x / sqrt 2) / 2. */
-export function normalCdf(x: number): number {
-  return 0.5 * erfc(-x / Math.SQRT2);
-}
+import { normalCdf } from '../math/index.ts';
 
 /**
  * Share of B's photons inside B's gate (PROTOCOL 7):

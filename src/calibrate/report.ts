@@ -10,7 +10,7 @@ import { fringeCorrelator } from './steps/fringes.ts';
 import { DARK_REF_BIAS_MV } from './steps/dark.ts';
 import { STEP_ORDER, STEP_TITLES } from './plan.ts';
 import type { CalibrationProfile, ProfileSettings } from './profile.ts';
-import { PALETTE, escapeXml, renderPlot, sampleCurve, type Series } from './svg.ts';
+import { CHSH_BOUNDS, PALETTE, escapeXml, renderPlot, sampleCurve, type Series } from '../plot/svg.ts';
 
 const RAD = Math.PI / 180;
 
@@ -257,10 +257,7 @@ function sPlot(p: CalibrationProfile): string {
         ],
       },
     ],
-    hlines: [
-      { y: 2, label: 'local bound 2', color: '#d62728' },
-      { y: 2 * Math.SQRT2, label: 'Tsirelson 2.83', color: '#2ca02c' },
-    ],
+    hlines: CHSH_BOUNDS,
     yMin: 0,
     yMax: 3,
     width: 460,

@@ -288,7 +288,7 @@ export function outputBitsFor(entropyBits: number, epsExtraction: number): numbe
   return m >= 8 ? m - (m % 8) : 0;
 }
 
-/** Extractor input bits per trial: both outcome bits. */
+/** Extractor input bits per trial: certifyRun hashes both outcome bits, a then b (CertifiedBlock.input). */
 export const INPUT_BITS_PER_TRIAL = 2;
 
 /** The certified entropy and output length of one block from its S-hat (lost trials already scored). */

@@ -22,7 +22,7 @@
  */
 import type { RunEvent } from '../device/run.ts';
 import { CertificationRefusedError, DeviceError } from '../errors.ts';
-import { Fault, FrameType, TRIALS_FLAG } from '../protocol/types.ts';
+import { Fault, FrameType, TRIALS_FLAG, faultNames } from '../protocol/types.ts';
 import { TrialAccountant, type BlockTally } from './accounting.ts';
 import { blockBound, type Adversary } from './bounds.ts';
 import { assumptionsFor, CERTIFICATE_VERSION, type CertificateDraft } from './certificate.ts';
@@ -130,8 +130,6 @@ export interface CertifierStats {
   /** Host settings: random bits drawn for the settings of finished blocks. */
   settingBits: number;
 }
-
-const FAULT_NAMES: Array<[number, string]> = Object.entries(Fault).map(([name, bit]) => [bit, name]);
 
 /** Push-based certifier: feed RunEvent batches, get BlockResults. certifyRun wraps it. */
 export class Certifier {
@@ -405,7 +403,7 @@ export class Certifier {
       this.faultBits = 0;
     }
     if (faultBits !== 0) {
-      const names = FAULT_NAMES.filter(([bit]) => (faultBits & bit) !== 0).map(([, name]) => name);
+      const names = faultNames(faultBits);
       failed.push(['status', `device fault during the block: ${names.join(', ')}`]);
     }
     // Bell test: the lower confidence bound on S must exceed the local bound 2.

@@ -24,6 +24,9 @@
  *   degrees of freedom, Abramowitz & Stegun 26.4.4/26.4.5).
  */
 import { OUTCOME_BITS_TABLE } from './outcomes.ts';
+import { chiSquare3Critical } from '../math/index.ts';
+
+export { chiSquare3Critical, chiSquare3Survival } from '../math/index.ts';
 
 /**
  * Four samples of both streams as one byte g = a0 | b0 << 1 | a1 << 2 | ..
@@ -105,47 +108,6 @@ export function aptCutoff(alpha: number, entropyPerSample: number, window = APT_
   while (c <= window && binomialUpperTail(window, p, c) > alpha) c++;
   // c is now the smallest value with P[B >= c] <= alpha; that is 1 + CRITBINOM.
   return c;
-}
-
-/** erfc(z) for z >= 0 (Chebyshev fit, fractional error < 1.2e-7; Numerical Recipes 6.2). */
-export function erfc(z: number): number {
-  const t = 1 / (1 + 0.5 * Math.abs(z));
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t *
-              (0.37409196 +
-                t *
-                  (0.09678418 +
-                    t *
-                      (-0.18628806 +
-                        t *
-                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return z >= 0 ? r : 2 - r;
-}
-
-/** Survival function of chi-square with 3 degrees of freedom (A&S 26.4.5). */
-export function chiSquare3Survival(x: number): number {
-  if (x <= 0) return 1;
-  return erfc(Math.sqrt(x / 2)) + Math.sqrt((2 * x) / Math.PI) * Math.exp(-x / 2);
-}
-
-/** The chi-square (3 dof) value exceeded with probability alpha (bisection). */
-export function chiSquare3Critical(alpha: number): number {
-  let lo = 0;
-  let hi = 1;
-  while (chiSquare3Survival(hi) > alpha) hi *= 2;
-  for (let i = 0; i < 100; i++) {
-    const mid = (lo + hi) / 2;
-    if (chiSquare3Survival(mid) > alpha) lo = mid;
-    else hi = mid;
-  }
-  return hi;
 }
 
 /** Pearson chi-square of four setting counts against uniform. */

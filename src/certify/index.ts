@@ -44,6 +44,7 @@ export {
   chshRate,
   eatEntropy,
   epsSplit,
+  INPUT_BITS_PER_TRIAL,
   minBlockTrials,
   outputBitsFor,
   pironioMinEntropy,

@@ -7,8 +7,9 @@
  * back-pressure; files are closed (flushed) whatever happens.
  *
  * The files are user input too: one that cannot be opened or written (a
- * missing directory, a full disk, a reader that closed stdout) is a one-line
- * InputError (exit 2), never an internal error, and an output that is the
+ * missing directory, a full disk) is a one-line InputError (exit 2), never an
+ * internal error (a reader that closed stdout early ends the command quietly,
+ * exit 0: see readerGone), and an output that is the
  * same file as another file of the command (the recording being replayed,
  * a seed, --record) is refused before anything is truncated.
  */
@@ -17,6 +18,19 @@ import { once } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 import { FifoOutput, isFifo } from './fifo-output.ts';
+import { StdoutClosed } from './framework.ts';
+
+/**
+ * `--out -` (stdout) on a terminal is refused unless --force-tty: raw random
+ * bytes would garble it. One line saying what to do instead.
+ */
+export function refuseTerminal(outPath: string, stdoutIsTTY: boolean | undefined, force: boolean | undefined): void {
+  if (outPath === '-' && stdoutIsTTY && !force) {
+    throw new UsageError(
+      'stdout is a terminal: redirect it (> FILE, | od -An -tx1), pass --out FILE, or --force-tty to write raw bytes there',
+    );
+  }
+}
 
 /** A file the command line names: `option` as the user wrote it (e.g. `--record`, `FILE`). */
 export interface NamedPath {
@@ -57,7 +71,7 @@ async function openOutput(option: string, path: string): Promise<WriteStream> {
 
 export class CertifiedSink {
   private readonly pending: string[] = [];
-  private failure: InputError | undefined;
+  private failure: InputError | StdoutClosed | undefined;
   private failureReported = false;
   private readonly listeners: Array<[NodeJS.WritableStream, (e: unknown) => void]> = [];
   /** Bytes written to the output. */
@@ -140,7 +154,7 @@ export class CertifiedSink {
   /** Keeps the first write error of a stream (an unobserved 'error' event would crash the process). */
   private watch(s: NodeJS.WritableStream, option: string, path: string): void {
     const listener = (e: unknown): void => {
-      this.failure ??= outputError(option, path, e);
+      this.failure ??= readerGone(s, this.stdout, e) ? new StdoutClosed({ cause: e }) : outputError(option, path, e);
     };
     s.on('error', listener);
     this.listeners.push([s, listener]);
@@ -214,6 +228,16 @@ export class CertifiedSink {
     for (const [s, listener] of this.listeners.splice(0)) s.removeListener('error', listener);
     if (this.failure && !this.failureReported) this.throwIfFailed();
   }
+}
+
+/**
+ * Whether a write error says the reader of stdout went away (`| head -c N`):
+ * EPIPE on stdout. The pump then ends the stream (the chip is stopped with
+ * STOP/ACK) and throws StdoutClosed, which the CLI ends with exit 0 and
+ * nothing on stderr; every byte written before was a whole write.
+ */
+function readerGone(s: NodeJS.WritableStream, stdout: NodeJS.WritableStream, e: unknown): boolean {
+  return s === stdout && (e as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
 }
 
 /** Ends a file stream and waits for its fd to close (at once if an error already destroyed it). */

@@ -17,7 +17,7 @@
  *   --sim-flash FILE     the chip's flash (saved calibration) persisted in FILE
  */
 import { SerialPort } from 'serialport';
-import type { BindingInterface } from '@serialport/bindings-interface';
+import type { BindingInterface } from '../serialport-types.ts';
 import { Device, type DeviceOpenOptions } from '../device/index.ts';
 import { findBySerial, listDevices, type PortLister } from '../device/index.ts';
 import { DeviceError, InputError, UsageError } from '../errors.ts';

@@ -1,83 +1,106 @@
 /**
  * The `epqrng` command framework, free of process side effects (main.ts is
- * the process glue): finds commands by file name in ./commands, runs one, and
- * maps every error to the CLI's exit codes (src/errors.ts):
+ * the process glue): runs one command of a static table (command-table.ts,
+ * each module imported only when run) and maps every error to the CLI's exit
+ * codes (src/errors.ts):
  *
  *   0 ok, 1 certification refused, 2 usage or bad input, 3 device error,
  *   70 internal error (a bug: please report it with EPQRNG_DEBUG=1 output).
  *
  * Errors are one line on stderr, `epqrng: <message>`, with no stack trace
- * unless EPQRNG_DEBUG=1.
+ * unless EPQRNG_DEBUG=1. A reader that closed stdout early (EPIPE, `| head`)
+ * is no error: the command has stopped the chip and exits 0 quietly.
  *
- * A command is a module src/cli/commands/<name>.ts exporting `summary`,
- * `usage` and `run(argv, io)`: adding one needs no registry edit here.
+ * A command module exports `usage` and `run(argv, io)`; its summary is in
+ * the table.
  */
-import { readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { isEpqError, UsageError } from '../errors.ts';
+import { COMMANDS } from './command-table.ts';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   /** Whether stderr is a terminal (live status lines go there only then). */
   isTTY: boolean;
+  /** Whether stdout is a terminal (raw bytes are not written there without --force-tty). */
+  stdoutIsTTY?: boolean;
 }
 
 export interface Command {
-  /** One line for the command list. */
-  summary: string;
   /** The synopsis and options, printed by `epqrng <command> --help` and after usage errors. */
   usage: string;
   /** Runs the command; resolves to the exit code. Errors thrown map to exit codes as above. */
   run(argv: string[], io: CommandIo): Promise<number>;
 }
 
+/** One command of the table: its summary line, and its module loaded on demand. */
+export interface CommandEntry {
+  summary: string;
+  load: () => Promise<unknown>;
+}
+export type CommandTable = Readonly<Record<string, CommandEntry>>;
+
 export const INTERNAL_ERROR_EXIT = 70;
 
-const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
-const COMMAND_NAME = /^[a-z][a-z0-9-]*$/;
-
-/** The commands present in src/cli/commands, sorted. */
-export function listCommands(dir = commandsDir): string[] {
-  let files: string[];
-  try {
-    files = readdirSync(dir);
-  } catch {
-    return [];
+/**
+ * Thrown by a command whose stdout reader went away (EPIPE) after the
+ * command ended its run the protocol's way: the CLI exits 0 with nothing on
+ * stderr, as `yes | head` does.
+ */
+export class StdoutClosed extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('the reader closed stdout', options);
+    this.name = 'StdoutClosed';
   }
-  return files
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.test.ts'))
-    .map((f) => f.slice(0, -3))
-    .filter((n) => COMMAND_NAME.test(n))
-    .sort();
+}
+
+/** The package's version (package.json, two folders up from both src/cli and dist/cli). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function commandNames(commands: CommandTable): string {
+  return Object.keys(commands).sort().join(', ');
 }
 
 /** Loads one command module by name; an unknown name is a UsageError listing the commands. */
-export async function loadCommand(name: string, dir = commandsDir): Promise<Command> {
-  const names = listCommands(dir);
-  if (!COMMAND_NAME.test(name) || !names.includes(name)) {
-    throw new UsageError(`unknown command '${name}' (commands: ${names.join(', ')})`);
-  }
-  const mod = (await import(pathToFileURL(join(dir, `${name}.ts`)).href)) as Partial<Command>;
-  if (typeof mod.run !== 'function' || typeof mod.summary !== 'string' || typeof mod.usage !== 'string') {
-    throw new Error(`command module ${name}.ts does not export summary, usage and run`);
+export async function loadCommand(name: string, commands: CommandTable): Promise<Command> {
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!entry) throw new UsageError(`unknown command '${name}' (commands: ${commandNames(commands)})`);
+  const mod = (await entry.load()) as Partial<Command>;
+  if (typeof mod.run !== 'function' || typeof mod.usage !== 'string') {
+    throw new Error(`command module ${name} does not export usage and run`);
   }
   return mod as Command;
 }
 
-export async function generalUsage(dir = commandsDir): Promise<string> {
-  const lines = ['usage: epqrng <command> [options]   (epqrng <command> --help for its options)', '', 'commands:'];
-  for (const name of listCommands(dir)) {
-    let summary = '';
-    try {
-      summary = (await loadCommand(name, dir)).summary;
-    } catch {
-      summary = '(fails to load)';
-    }
-    lines.push(`  ${name.padEnd(10)} ${summary}`);
-  }
-  lines.push('', 'exit codes: 0 ok, 1 certification refused, 2 usage or bad input, 3 device error');
+/** Every exit code any command uses (the README's table says the same). */
+export const EXIT_CODES_HELP = `exit codes:
+  0         ok (also when a reader closes stdout early: the chip is stopped first)
+  1         certification refused (nothing output for refused blocks), or verify found a mismatch
+  2         usage or bad input (an option value, a file)
+  3         device error (not found, no answer, refused command, fault, unplugged, protocol violation)
+  70        internal error (a bug: please report it with EPQRNG_DEBUG=1 output)
+  130, 143  stream --bytes N interrupted by SIGINT, SIGTERM before N bytes (whole blocks were written)`;
+
+export function generalUsage(commands: CommandTable): string {
+  const lines = [
+    'usage: epqrng <command> [options]',
+    "       epqrng help <command> | epqrng <command> --help | -h   (the command's options)",
+    '       epqrng --version | -V',
+    '',
+    'commands:',
+  ];
+  for (const name of Object.keys(commands).sort()) lines.push(`  ${name.padEnd(10)} ${commands[name]!.summary}`);
+  lines.push(
+    '',
+    'Counts and sizes (--bytes, --trials, --block-trials, ...) read as GNU head -c does: 1K = 1024,',
+    '1KB = 1000, 1M, 1MB, 1G, ...; also 1e6 and 2^20.',
+    '',
+    EXIT_CODES_HELP,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -98,10 +121,12 @@ const CONTROL_CHARS = /[\x00-\x1f\x7f-\x9f]/g;
  * seed path): control characters (and Unicode bidi overrides) are shown
  * escaped (`\x1b`, `\u202e`), so a crafted file cannot move the cursor,
  * recolour, hide or reorder text, e.g. print "all match" over the error
- * that names it.
+ * that names it. A run of more than 200 non-blank characters (no path,
+ * hash or frame description is that long) is cut to 160 and its length.
  */
 export function escapeControls(s: string): string {
   return s
+    .replace(/\S{201,}/g, (w) => `${w.slice(0, 160)}...(${w.length} characters)`) // a 10 KB serial is not echoed whole
     .replace(CONTROL_CHARS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
     .replace(/[\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`); // bidi overrides, line separators
 }
@@ -115,31 +140,48 @@ export function describeError(e: unknown, debug = false): { line: string; exitCo
   return { line: `epqrng: internal error: ${oneLine(message)}${stack}`, exitCode: INTERNAL_ERROR_EXIT };
 }
 
+/** What `epqrng <argv...>` asks before any command runs: general help, a command's help, the version. */
+async function preamble(
+  name: string | undefined,
+  rest: readonly string[],
+  io: CommandIo,
+  commands: CommandTable,
+): Promise<number | undefined> {
+  if (name === undefined) {
+    io.stderr.write(generalUsage(commands));
+    return 2;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`epqrng ${packageVersion()}\n`);
+    return 0;
+  }
+  const topic = name === 'help' ? rest[0] : undefined;
+  if (name === '--help' || name === '-h' || (name === 'help' && topic === undefined)) {
+    io.stdout.write(generalUsage(commands));
+    return 0;
+  }
+  if (name.startsWith('-'))
+    throw new UsageError(`expected a command before '${name}' (commands: ${commandNames(commands)})`);
+  const helpFor = topic ?? (wantsHelp(rest) ? name : undefined);
+  if (helpFor === undefined) return undefined;
+  const command = await loadCommand(helpFor, commands);
+  io.stdout.write(`${commands[helpFor]!.summary}\n\n${command.usage.trimEnd()}\n`);
+  return 0;
+}
+
 /** Runs `epqrng <argv...>`; resolves to the exit code and never rejects. */
 export async function runCli(
   argv: readonly string[],
   io: CommandIo,
-  { debug = false, dir = commandsDir } = {},
+  { debug = false, commands = COMMANDS }: { debug?: boolean; commands?: CommandTable } = {},
 ): Promise<number> {
   const [name, ...rest] = argv;
   try {
-    if (name === undefined) {
-      io.stderr.write(await generalUsage(dir));
-      return 2;
-    }
-    if (name === '--help' || name === '-h' || name === 'help') {
-      io.stdout.write(await generalUsage(dir));
-      return 0;
-    }
-    if (name.startsWith('-'))
-      throw new UsageError(`expected a command before '${name}' (commands: ${listCommands(dir).join(', ')})`);
-    const command = await loadCommand(name, dir);
-    if (wantsHelp(rest)) {
-      io.stdout.write(`${command.summary}\n\n${command.usage.trimEnd()}\n`);
-      return 0;
-    }
-    return await command.run(rest, io);
+    const early = await preamble(name, rest, io, commands);
+    if (early !== undefined) return early;
+    return await (await loadCommand(name!, commands)).run(rest, io);
   } catch (e) {
+    if (e instanceof StdoutClosed) return 0;
     const { line, exitCode } = describeError(e, debug);
     io.stderr.write(`${line}\n`);
     return exitCode;

@@ -1,5 +1,5 @@
 /**
- * Process glue for `epqrng` (bin/epqrng.js imports this): runs the command
+ * Process glue for `epqrng` (bin/epqrng.js imports its compiled form): runs the command
  * named by argv through the framework, then exits with its code. Anything
  * that escapes (an unhandled rejection, an uncaught exception) still ends as
  * one `epqrng: ...` line and an exit code, never a stack trace, unless
@@ -16,6 +16,11 @@ function die(e: unknown): void {
 }
 process.on('unhandledRejection', die);
 process.on('uncaughtException', die);
+// A reader that closed stdout (EPIPE) is handled where the bytes are written (the run is stopped and the
+// command exits 0); a later write's asynchronous 'error' must not end the process as an uncaught exception.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') die(e);
+});
 
 const code = await runCli(
   process.argv.slice(2),
@@ -23,6 +28,7 @@ const code = await runCli(
     stdout: process.stdout,
     stderr: process.stderr,
     isTTY: Boolean(process.stderr.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
   },
   { debug },
 );

@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
+import { parseNumber, type NumberRule } from './numbers.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -46,12 +47,7 @@ export function parseCommandLine<T extends OptionSpecs>(
   options: T,
   { minPositionals = 0, maxPositionals = 0 }: { minPositionals?: number; maxPositionals?: number } = {},
 ): Parsed<T> {
-  const args = argv.map((arg) => {
-    for (const [name, spec] of Object.entries(options)) {
-      if (spec.optionalValue !== undefined && arg === `--${name}`) return `--${name}=${spec.optionalValue}`;
-    }
-    return arg;
-  });
+  const args = normalizeArgs(argv, options);
   const config: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
   for (const [name, spec] of Object.entries(options)) {
     config[name] = {
@@ -76,6 +72,38 @@ export function parseCommandLine<T extends OptionSpecs>(
   }
   if (positionals.length < minPositionals) throw new UsageError(`missing argument (takes ${minPositionals})`);
   return { values: result.values as ParsedValues<T>, positionals };
+}
+
+/**
+ * Before parseArgs: a bare optional-value option gets its stand-in value, and
+ * a value option followed by a negative number (`--bytes -5`, `-n -5`) takes
+ * it as its value, so the number parser can say what is wrong with it
+ * (parseArgs would call it an ambiguous option).
+ */
+function normalizeArgs(argv: readonly string[], options: OptionSpecs): string[] {
+  const valued = new Map<string, string>();
+  for (const [name, spec] of Object.entries(options)) {
+    if (spec.type !== 'string' || spec.optionalValue !== undefined) continue;
+    valued.set(`--${name}`, name);
+    if (spec.short) valued.set(`-${spec.short}`, name);
+  }
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    const optional = Object.entries(options).find(([n, spec]) => spec.optionalValue !== undefined && arg === `--${n}`);
+    const name = valued.get(arg);
+    const next = argv[i + 1];
+    if (optional) args.push(`--${optional[0]}=${optional[1].optionalValue}`);
+    else if (name !== undefined && next !== undefined && /^-[\d.]/.test(next)) {
+      args.push(`--${name}=${next}`);
+      i++;
+    } else args.push(arg);
+  }
+  return args;
 }
 
 /** parseArgs' multi-sentence messages, cut to one line naming the option. */
@@ -116,37 +144,29 @@ export function oneOf<const V extends readonly [string, ...string[]]>(values: V)
   return z.enum(values, { error: () => `must be one of ${values.join(', ')}` });
 }
 
-/** An integer in [min, max], from its decimal (or 0x hex) text. */
-export function integer(min: number, max: number) {
-  const message = `must be an integer from ${min} to ${max}`;
-  return z
-    .string({ error: () => message })
-    .trim()
-    .regex(/^(-?\d+|0x[0-9a-fA-F]+)$/, { error: () => message })
-    .transform((s) => Number(s))
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(min, { error: () => message })
-        .max(max, { error: () => message }),
-    );
+/** A zod schema over one option's text, read by the one number parser (numbers.ts). */
+function numberSchema(rule: NumberRule) {
+  return z.string().transform((s, ctx) => {
+    const r = parseNumber(s, rule);
+    if (r.ok) return r.value;
+    ctx.addIssue({ code: 'custom', message: r.message });
+    return z.NEVER;
+  });
 }
 
-/** A finite number in [min, max]. */
+/** An identifier-like integer in [min, max] (a seed): decimal or 0x hex. */
+export function integer(min: number, max: number) {
+  return numberSchema({ kind: 'integer', min, max });
+}
+
+/** A count in [min, max]: decimal, GNU `head -c` size suffixes (1K = 1024, 1KB = 1000), 1e6 or 2^20. */
+export function count(min: number, max: number) {
+  return numberSchema({ kind: 'count', min, max });
+}
+
+/** A finite number in [min, max]: a decimal (1e-3) or a power of two (2^-64). */
 export function decimal(min: number, max: number) {
-  const message = `must be a number from ${min} to ${max}`;
-  return z
-    .string({ error: () => message })
-    .trim()
-    .regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, { error: () => message })
-    .transform((s) => Number(s))
-    .pipe(
-      z
-        .number()
-        .min(min, { error: () => message })
-        .max(max, { error: () => message }),
-    );
+  return numberSchema({ kind: 'real', min, max });
 }
 
 /** A non-empty path. */

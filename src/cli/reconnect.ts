@@ -10,7 +10,7 @@
  * the disconnect) and records the reconnect in that certificate.
  */
 import { existsSync } from 'node:fs';
-import type { BindingInterface } from '@serialport/bindings-interface';
+import type { BindingInterface } from '../serialport-types.ts';
 import { Device, findBySerial, type Run } from '../device/index.ts';
 import { hashCertificate } from '../certify/certificate.ts';
 import { DeviceError } from '../errors.ts';

@@ -8,9 +8,11 @@ import type { Adversary } from '../certify/index.ts';
 import { DEFAULT_BLOCK_TRIALS, DEFAULT_EPS } from '../certify/index.ts';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
+import { seedBitsForBlock } from '../extract/stream.ts';
 import { DEFAULT_MAX_CONSECUTIVE_REFUSED } from '../output/certified-stream.ts';
 import { testRateFraction } from '../output/host-settings.ts';
-import { integer, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
+import { parseNumber } from './numbers.ts';
+import { count, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
 
 export const streamOptionSpecs = {
   certs: { type: 'string' },
@@ -25,8 +27,20 @@ export const streamOptionsUsage = `  --certs FILE            one certificate per
   --eps E                 total error per block, e.g. 1e-20 or 2^-64 (default 2^-64)
   --adversary A           quantum (default) or classical side information
   --block-trials N        trials per block, 1000 to 2^28 (default ${DEFAULT_BLOCK_TRIALS})
-  --extractor-seed FILE   Toeplitz seed bits from FILE (default: fresh from the OS CSPRNG)
   --max-refused K         refused blocks in a row that end the run with exit 1 (default ${DEFAULT_MAX_CONSECUTIVE_REFUSED})`;
+
+/**
+ * --extractor-seed, with the size rule: the Toeplitz matrix of an n-bit input
+ * and m-bit output takes n + m - 1 seed bits (extract/seed.ts); a block of N
+ * trials is n = 2N input bits and at most m = N output bits, so 3N - 1 bits.
+ */
+export function extractorSeedUsage(defaultSource: string): string {
+  const bits = seedBitsForBlock(DEFAULT_BLOCK_TRIALS);
+  return `  --extractor-seed FILE   Toeplitz seed from FILE (default: ${defaultSource});
+                          it must hold n + m - 1 = 3 N - 1 bits for blocks of N trials
+                          (n = 2N input bits, m <= N output bits): ${bits.toLocaleString('en-US')} bits =
+                          ${Math.ceil(bits / 8).toLocaleString('en-US')} bytes at the default --block-trials 2^22 (more is ignored)`;
+}
 
 const EPS_MESSAGE = 'must be a probability in (0, 1), as a decimal (1e-20) or a power of two (2^-64)';
 
@@ -35,8 +49,8 @@ export const epsValue = z
   .string({ error: () => EPS_MESSAGE })
   .trim()
   .transform((s, ctx) => {
-    const pow = /^2\^(-\d+(\.\d+)?)$/.exec(s);
-    const v = pow ? 2 ** Number(pow[1]) : /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : NaN;
+    const r = parseNumber(s, { kind: 'real', min: 0, max: 1 });
+    const v = r.ok ? r.value : Number.NaN;
     if (!(v > 0 && v < 1)) {
       ctx.addIssue({ code: 'custom', message: EPS_MESSAGE });
       return z.NEVER;
@@ -61,11 +75,11 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
     blockTrials:
       values['block-trials'] === undefined
         ? DEFAULT_BLOCK_TRIALS
-        : validateOption('block-trials', integer(1000, 2 ** 28), values['block-trials']),
+        : validateOption('block-trials', count(1000, 2 ** 28), values['block-trials']),
     maxConsecutiveRefused:
       values['max-refused'] === undefined
         ? DEFAULT_MAX_CONSECUTIVE_REFUSED
-        : validateOption('max-refused', integer(1, 1_000_000), values['max-refused']),
+        : validateOption('max-refused', count(1, 1_000_000), values['max-refused']),
   };
   if (values.certs !== undefined) s.certsPath = validateOption('certs', pathValue, values.certs);
   if (values['extractor-seed'] !== undefined)

@@ -1,7 +1,7 @@
 /**
  * The options and counters of a Device (device.ts).
  */
-import type { BindingInterface } from '@serialport/bindings-interface';
+import type { BindingInterface } from '../serialport-types.ts';
 import type { RunOptions } from './run.ts';
 import type { WatchdogClock } from './watchdog.ts';
 

@@ -23,7 +23,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { SerialPortStream } from '@serialport/stream';
-import type { BindingInterface } from '@serialport/bindings-interface';
+import type { BindingInterface } from '../serialport-types.ts';
 import { SerialPort } from 'serialport';
 import { encodeFrame } from '../protocol/encode.ts';
 import {

@@ -9,13 +9,12 @@
  * one-line DeviceError tells the user how to go on without discovery.
  */
 import { SerialPort } from 'serialport';
-import type { PortInfo } from '@serialport/bindings-interface';
+import type { PortInfo } from '../serialport-types.ts';
 import { DeviceError } from '../errors.ts';
+import { EPQ1_PRODUCT_ID, EPQ1_VENDOR_ID } from '../protocol/transport.ts';
 import { listFromSysfs } from './sysfs.ts';
 
-/** PROTOCOL 2: USB descriptors of an EPQ-1. */
-export const EPQ1_VENDOR_ID = 0x1209;
-export const EPQ1_PRODUCT_ID = 0x0001;
+export { EPQ1_PRODUCT_ID, EPQ1_VENDOR_ID } from '../protocol/transport.ts';
 
 /** Lists the host's serial ports (the shape of `SerialPort.list()`). */
 export type PortLister = () => Promise<PortInfo[]>;

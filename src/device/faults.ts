@@ -4,27 +4,9 @@
  * in state FAULT until RESET).
  */
 import { DeviceError } from '../errors.ts';
-import { FATAL_FAULTS, type StatusFrame } from '../protocol/types.ts';
+import { FATAL_FAULTS, faultNames, type StatusFrame } from '../protocol/types.ts';
 
-/** PROTOCOL 4 STATUS: fault bit names, by bit. */
-export const FAULT_NAMES: readonly string[] = [
-  'PUMP_UNLOCKED',
-  'TEMPERATURE',
-  'DETECTOR_LATCHED',
-  'OVERFLOW',
-  'SETTINGS_STARVED',
-  'UNCALIBRATED',
-  'SELF_TEST',
-];
-
-/** The names of the set bits of a STATUS faults field. */
-export function faultNames(faults: number): string[] {
-  const names: string[] = [];
-  for (let bit = 0; bit < 32; bit++) {
-    if (faults & (1 << bit)) names.push(FAULT_NAMES[bit] ?? `bit${bit}`);
-  }
-  return names;
-}
+export { FAULT_NAMES, faultNames } from '../protocol/types.ts';
 
 /** A STATUS reported a fatal fault (PROTOCOL 4 STATUS: the chip is in state FAULT until RESET). */
 export class DeviceFaultError extends DeviceError {

@@ -14,7 +14,7 @@
  */
 import { read as fsRead } from 'node:fs';
 import { promisify } from 'node:util';
-import type { BindingInterface, BindingPortInterface } from '@serialport/bindings-interface';
+import type { BindingInterface, BindingPortInterface } from '../serialport-types.ts';
 
 const readAsync = promisify(fsRead);
 

@@ -15,7 +15,7 @@
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { PortInfo } from '@serialport/bindings-interface';
+import type { PortInfo } from '../serialport-types.ts';
 
 /** How far above the tty's `device` directory the USB device's descriptors may be (interface, then device). */
 const MAX_LEVELS_UP = 3;

@@ -1,28 +1,37 @@
 /**
  * Toeplitz hashing on a worker thread, so that a long FFT product (0.1 to
  * 0.4 s for a block of 2^22 trials here) does not stop the event loop:
- * in host-settings mode (issue 6) the loop must answer every CREDIT within
+ * in host-settings mode the loop must answer every CREDIT within
  * the chip's FIFO time (65 ms at 1 M trials/s) or the chip starves.
  *
  * Same plan, same arithmetic as the main thread's ChunkedToeplitzPlan (the
- * worker runs it, with the same transform bound), so the bytes are identical. The worker loads the TypeScript
- * sources through tsx's register(), as the CLI itself does (bin/run-ts.js).
+ * worker runs it, with the same transform bound), so the bytes are identical.
+ *
+ * The worker module is this module's sibling with this module's extension:
+ * compiled JavaScript in the package (dist/, plain node), or the TypeScript
+ * source under the test runner and the bench, loaded through tsx's
+ * register() (a devDependency, resolved only then).
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_MAX_FFT_SIZE } from './chunked.ts';
 
-/**
- * tsx's ESM register(), resolved from this package (the worker may start in
- * any working directory): the package's `tsx/esm/api` import entry, next to
- * the require entry that createRequire resolves.
- */
-const TSX_API = pathToFileURL(
-  createRequire(import.meta.url)
-    .resolve('tsx/esm/api')
-    .replace(/\.cjs$/, '.mjs'),
-).href;
+/** The worker thread for this build: the compiled .js worker itself, or a bootstrap that registers tsx first. */
+function startWorker(): Worker {
+  const ext = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? '.js';
+  const entry = new URL(`./toeplitz-worker${ext}`, import.meta.url);
+  if (!ext.endsWith('ts')) return new Worker(entry);
+  // tsx's ESM register(), resolved from this package (the worker may start in any working directory):
+  // the package's `tsx/esm/api` import entry, next to the require entry that createRequire resolves.
+  const tsxApi = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new Worker(bootstrap, { eval: true });
+}
 
 interface Pending {
   resolve: (bytes: Uint8Array) => void;
@@ -38,10 +47,7 @@ export class ToeplitzThread {
 
   /** `maxFftSize`: the transform bound of the worker's plan (chunked.ts; default DEFAULT_MAX_FFT_SIZE). */
   constructor(private readonly maxFftSize: number = DEFAULT_MAX_FFT_SIZE) {
-    // A plain-JS bootstrap registers tsx in the worker, then loads the TypeScript worker module.
-    const entry = new URL('./toeplitz-worker.ts', import.meta.url).href;
-    const bootstrap = `import(${JSON.stringify(TSX_API)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-    this.worker = new Worker(bootstrap, { eval: true });
+    this.worker = startWorker();
     this.worker.on('message', (msg: { id: number; bytes?: Uint8Array; error?: string }) => {
       const p = this.pending.get(msg.id);
       if (!p) return;

@@ -21,6 +21,7 @@ import type { RunEvent } from '../device/run.ts';
 import {
   certifyRun,
   DEFAULT_BLOCK_TRIALS,
+  INPUT_BITS_PER_TRIAL,
   formatCertificateLine,
   hashCertificate,
   type Certificate,
@@ -31,11 +32,6 @@ import { ChunkedToeplitzPlan, DEFAULT_MAX_FFT_SIZE } from './chunked.ts';
 import { ToeplitzThread } from './off-thread.ts';
 import { seedBitsFor, seedSha256 } from './seed.ts';
 
-/**
- * Extractor input bits per trial: certifyRun hashes both outcome bits, a
- * then b (certifier.ts, CertifiedBlock.input).
- */
-export const INPUT_BITS_PER_TRIAL = 2;
 /**
  * The largest output per trial any bound can certify: Pironio's H_min and
  * the EAT rate are both at most 1 bit per trial (at S = 2 sqrt 2).

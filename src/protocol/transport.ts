@@ -11,11 +11,15 @@
  * - `epq1PortInfo` is the port as a lister shows it, with the USB
  *   descriptor values of PROTOCOL 2.
  */
-import type { OpenOptions, PortInfo } from '@serialport/bindings-interface';
+import type { OpenOptions, PortInfo } from '../serialport-types.ts';
 
-/** PROTOCOL 2: USB descriptor values, as serialport's listers report them (hex without 0x). */
-export const USB_VENDOR_ID = '1209';
-export const USB_PRODUCT_ID = '0001';
+/** PROTOCOL 2: the EPQ-1's USB vendor and product ids. */
+export const EPQ1_VENDOR_ID = 0x1209;
+export const EPQ1_PRODUCT_ID = 0x0001;
+
+/** The same ids as serialport's listers report them (4 hex digits without 0x). */
+export const USB_VENDOR_ID = EPQ1_VENDOR_ID.toString(16).padStart(4, '0');
+export const USB_PRODUCT_ID = EPQ1_PRODUCT_ID.toString(16).padStart(4, '0');
 export const USB_MANUFACTURER = 'EPQ';
 
 /**

@@ -76,6 +76,20 @@ export const Fault = {
   UNCALIBRATED: 1 << 5,
   SELF_TEST: 1 << 6,
 } as const;
+/** PROTOCOL 4 STATUS: fault bit names, by bit number. */
+export const FAULT_NAMES: readonly string[] = Object.entries(Fault).reduce<string[]>((names, [name, mask]) => {
+  names[Math.log2(mask)] = name;
+  return names;
+}, []);
+
+/** The names of the set bits of a STATUS faults field (`bitN` for a bit PROTOCOL 4 does not name). */
+export function faultNames(faults: number): string[] {
+  const names: string[] = [];
+  for (let bit = 0; bit < 32; bit++) {
+    if (faults & (1 << bit)) names.push(FAULT_NAMES[bit] ?? `bit${bit}`);
+  }
+  return names;
+}
 /** PROTOCOL 4 STATUS: any fault other than bits 3, 4, 5 puts the device in FAULT. */
 export const FATAL_FAULTS = Fault.PUMP_UNLOCKED | Fault.TEMPERATURE | Fault.DETECTOR_LATCHED | Fault.SELF_TEST;
 

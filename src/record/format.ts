@@ -23,9 +23,12 @@
  * - `D` records hold what one read() of the port returned, `H` records what
  *   one write() sent: chunk boundaries are kept, though nothing depends on
  *   them.
- * - The `E` record closes a complete recording (JSON: record and byte
- *   counts). A file without it was cut: readers replay every complete record
- *   before the cut and warn with its byte offset and record index.
+ * - The `E` record closes a complete recording (JSON, EndRecord: record and
+ *   byte counts, and, from the commands that certify, `session`: how the
+ *   session ended and what it delivered). A file without it was cut (a host
+ *   crash leaves no end record): readers replay every complete record before
+ *   the cut and warn with its byte offset and record index. `session` is an
+ *   optional field, so recordings written before it read as before.
  * - Timestamps are host monotonic time (`clock: 'host-monotonic'`) or, for
  *   reproducible fixtures made on the virtual-clock simulator, chip time
  *   (`clock: 'chip'`) or nothing (`clock: 'none'`, all zero).
@@ -98,11 +101,56 @@ export const RecordingHeaderSchema = z.object({
 });
 export type RecordingHeader = z.infer<typeof RecordingHeaderSchema>;
 
+/**
+ * How a session ended, as the host saw it:
+ * - `bytes`: the host sent STOP once its certified blocks covered --bytes;
+ * - `signal`: SIGINT or SIGTERM made the host send STOP (`signal` names it);
+ * - `chip-ended`: the chip ended the run by itself (STATUS in state IDLE, PROTOCOL 5);
+ * - `device-lost`: the link failed (unplugged, port closed or in error, no answer);
+ * - `device-fault`: the chip reported a fault (PROTOCOL 4 STATUS), or refused a command;
+ * - `refused`: certification refused --max-refused blocks in a row;
+ * - `error`: anything else (an output that could not be written, a bug).
+ * A host that crashed (or was SIGKILLed) writes no end record at all.
+ */
+export const SESSION_ENDINGS = [
+  'bytes',
+  'signal',
+  'chip-ended',
+  'device-lost',
+  'device-fault',
+  'refused',
+  'error',
+] as const;
+export type SessionEnding = (typeof SESSION_ENDINGS)[number];
+
+/** Longest `detail` kept in an end record: a one-line reason, not a log. */
+export const SESSION_DETAIL_MAX_CHARS = 200;
+
+export const SessionEndSchema = z.object({
+  ending: z.enum(SESSION_ENDINGS),
+  /** The signal, for ending `signal`. */
+  signal: z.string().max(16).optional(),
+  /** The one-line reason of an error ending (its message, cut to SESSION_DETAIL_MAX_CHARS). */
+  detail: z.string().max(SESSION_DETAIL_MAX_CHARS).optional(),
+  /** What reached the user: whole blocks, each after its certificate. */
+  delivered: z.object({
+    blocks: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    /** hashCertificate of the last certificate delivered (the head of the chain), null when none was. */
+    lastCertificateSha256: hex64.nullable(),
+  }),
+  /** Trial runs (START to its end) in the session: more than one when the host restarted a run (reconnect). */
+  runs: z.number().int().min(0).optional(),
+});
+export type SessionEnd = z.infer<typeof SessionEndSchema>;
+
 /** Payload of the `E` record. */
 export const EndRecordSchema = z.object({
   records: z.number().int().min(0),
   deviceBytes: z.number().int().min(0),
   hostBytes: z.number().int().min(0),
+  /** Written by the commands that certify (stream --record); absent in older recordings and other tools'. */
+  session: SessionEndSchema.optional(),
 });
 export type EndRecord = z.infer<typeof EndRecordSchema>;
 

@@ -16,7 +16,7 @@
  *   before it is delivered and one warning names the byte offset and the
  *   record index of the cut.
  */
-import { type FileHandle, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { crc32, createGunzip } from 'node:zlib';
 import { Readable, pipeline } from 'node:stream';
 import { InputError } from '../errors.ts';
@@ -117,109 +117,119 @@ export class RecordingParser {
       if (chunk.length > 0) out.push(this.rawEntry(chunk));
       return out;
     }
-    let buf: Buffer;
-    if (this.pending.length === 0) buf = chunk;
-    else buf = Buffer.concat([this.pending, chunk]);
+    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     let pos = 0;
-
     if (this.phase === 'magic') {
-      const have = Math.min(buf.length, MAGIC.length);
-      const prefixLen = Math.min(have, MAGIC_PREFIX_BYTES);
-      if (!buf.subarray(0, prefixLen).equals(MAGIC.subarray(0, prefixLen))) {
-        // No recording magic: a raw capture of device-to-host bytes.
-        this.phase = 'raw';
-        this.pending = Buffer.alloc(0);
-        if (buf.length > 0) out.push(this.rawEntry(buf));
-        return out;
-      }
-      if (have < MAGIC.length) {
-        this.pending = buf;
-        return out;
-      }
-      if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {
-        throw new InputError(
-          'RECORDING_MAGIC',
-          `recording: bad magic (expected ${hex(MAGIC)}, got ${hex(buf.subarray(0, MAGIC.length))})`,
-        );
-      }
-      pos = MAGIC.length;
-      this.phase = 'header';
+      const at = this.pushMagic(buf, out);
+      if (at === null) return out;
+      pos = at;
     }
-
     if (this.phase === 'header') {
-      if (buf.length - pos < 4) {
-        this.keep(buf, pos);
-        return out;
-      }
-      const headerLength = buf.readUInt32LE(pos);
-      if (headerLength < 2 || headerLength > HEADER_MAX_BYTES) {
-        throw new InputError(
-          'RECORDING_HEADER',
-          `recording header: field headerLength: ${headerLength} outside 2..${HEADER_MAX_BYTES}`,
-        );
-      }
-      if (buf.length - pos < 4 + headerLength + 4) {
-        this.keep(buf, pos);
-        return out;
-      }
-      const stored = buf.readUInt32LE(pos + 4 + headerLength);
-      const computed = crc32(buf.subarray(pos, pos + 4 + headerLength));
-      if (stored !== computed) {
-        throw new InputError(
-          'RECORDING_HEADER',
-          `recording header: CRC mismatch (stored ${stored.toString(16).padStart(8, '0')}, computed ${computed.toString(16).padStart(8, '0')})`,
-        );
-      }
-      this.headerValue = parseHeaderJson(buf.subarray(pos + 4, pos + 4 + headerLength));
-      pos += 4 + headerLength + 4;
-      this.phase = 'records';
+      const at = this.pushHeader(buf, pos);
+      if (at === null) return out;
+      pos = at;
     }
+    this.pushRecords(buf, pos, out);
+    return out;
+  }
 
-    // phase === 'records'
+  /** The magic: the offset after it, or null (raw capture found, or more bytes needed). */
+  private pushMagic(buf: Buffer, out: RecordEntry[]): number | null {
+    const have = Math.min(buf.length, MAGIC.length);
+    const prefixLen = Math.min(have, MAGIC_PREFIX_BYTES);
+    if (!buf.subarray(0, prefixLen).equals(MAGIC.subarray(0, prefixLen))) {
+      // No recording magic: a raw capture of device-to-host bytes.
+      this.phase = 'raw';
+      this.pending = Buffer.alloc(0);
+      if (buf.length > 0) out.push(this.rawEntry(buf));
+      return null;
+    }
+    if (have < MAGIC.length) {
+      this.pending = buf;
+      return null;
+    }
+    if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+      throw new InputError(
+        'RECORDING_MAGIC',
+        `recording: bad magic (expected ${hex(MAGIC)}, got ${hex(buf.subarray(0, MAGIC.length))})`,
+      );
+    }
+    this.phase = 'header';
+    return MAGIC.length;
+  }
+
+  /** The header at `pos`: the offset after it, or null when more bytes are needed. */
+  private pushHeader(buf: Buffer, pos: number): number | null {
+    if (buf.length - pos < 4) {
+      this.keep(buf, pos);
+      return null;
+    }
+    const headerLength = buf.readUInt32LE(pos);
+    if (headerLength < 2 || headerLength > HEADER_MAX_BYTES) {
+      throw new InputError(
+        'RECORDING_HEADER',
+        `recording header: field headerLength: ${headerLength} outside 2..${HEADER_MAX_BYTES}`,
+      );
+    }
+    if (buf.length - pos < 4 + headerLength + 4) {
+      this.keep(buf, pos);
+      return null;
+    }
+    const stored = buf.readUInt32LE(pos + 4 + headerLength);
+    const computed = crc32(buf.subarray(pos, pos + 4 + headerLength));
+    if (stored !== computed) {
+      throw new InputError(
+        'RECORDING_HEADER',
+        `recording header: CRC mismatch (stored ${stored.toString(16).padStart(8, '0')}, computed ${computed.toString(16).padStart(8, '0')})`,
+      );
+    }
+    this.headerValue = parseHeaderJson(buf.subarray(pos + 4, pos + 4 + headerLength));
+    this.phase = 'records';
+    return pos + 4 + headerLength + 4;
+  }
+
+  /** What is wrong with the record header at `pos`, or null. */
+  private static recordProblem(buf: Buffer, pos: number): string | null {
+    const direction = buf[pos]!;
+    const length = buf.readUInt32LE(pos + 4);
+    if (direction !== Direction.DEVICE_TO_HOST && direction !== Direction.HOST_TO_DEVICE && direction !== Direction.END)
+      return `unknown direction 0x${direction.toString(16).padStart(2, '0')}`;
+    if (buf[pos + 1] !== 0 || buf[pos + 2] !== 0 || buf[pos + 3] !== 0) return 'reserved bytes not zero';
+    if (length < 1 || length > RECORD_MAX_BYTES) return `length ${length} outside 1..${RECORD_MAX_BYTES}`;
+    return null;
+  }
+
+  /** The records from `pos` on, into `out`; a torn tail is kept for the next push. */
+  private pushRecords(buf: Buffer, from: number, out: RecordEntry[]): void {
     const base = this.pendingOffset;
-    while (pos < buf.length) {
-      const left = buf.length - pos;
-      if (left < RECORD_HEADER_BYTES) break;
-      const direction = buf[pos]!;
-      const length = buf.readUInt32LE(pos + 4);
-      const problem =
-        direction !== Direction.DEVICE_TO_HOST && direction !== Direction.HOST_TO_DEVICE && direction !== Direction.END
-          ? `unknown direction 0x${direction.toString(16).padStart(2, '0')}`
-          : buf[pos + 1] !== 0 || buf[pos + 2] !== 0 || buf[pos + 3] !== 0
-            ? 'reserved bytes not zero'
-            : length < 1 || length > RECORD_MAX_BYTES
-              ? `length ${length} outside 1..${RECORD_MAX_BYTES}`
-              : null;
+    let pos = from;
+    while (buf.length - pos >= RECORD_HEADER_BYTES) {
+      const problem = RecordingParser.recordProblem(buf, pos);
       if (problem) {
         this.stopAt(base + pos, problem);
-        return out;
+        return;
       }
+      const length = buf.readUInt32LE(pos + 4);
       const total = RECORD_HEADER_BYTES + length + RECORD_CRC_BYTES;
-      if (left < total) break;
+      if (buf.length - pos < total) break;
       const dataEnd = pos + RECORD_HEADER_BYTES + length;
       if (buf.readUInt32LE(dataEnd) !== crc32(buf.subarray(pos, dataEnd))) {
         this.stopAt(base + pos, 'CRC mismatch');
-        return out;
+        return;
       }
       const timeUs = buf.readUInt32LE(pos + 8) + buf.readUInt32LE(pos + 12) * 0x1_0000_0000;
       const bytes = buf.subarray(pos + RECORD_HEADER_BYTES, dataEnd);
-      if (direction === Direction.END) {
+      if (buf[pos] === Direction.END) {
         this.acceptEnd(bytes, base + pos);
         this.trailingBytes += buf.length - (pos + total);
         this.pending = Buffer.alloc(0);
-        return out;
+        return;
       }
-      out.push({
-        index: this.nextIndex++,
-        offset: base + pos,
-        direction: direction as RecordEntry['direction'],
-        timeUs,
-        bytes,
-      });
+      const direction = buf[pos] as RecordEntry['direction'];
+      out.push({ index: this.nextIndex++, offset: base + pos, direction, timeUs, bytes });
       pos += total;
     }
     this.keep(buf, pos);
-    return out;
   }
 
   /**
@@ -327,20 +337,21 @@ export interface Recording {
   readonly cut: RecordingCut | null;
   /** After iteration: data records delivered. */
   readonly records: number;
+  /** After iteration: the end record, or null when the file has none (cut, or a raw capture). */
+  readonly end: EndRecord | null;
   close(): Promise<void>;
 }
 
-/**
- * Opens a file as a recording (by its magic) or a raw capture (any other
- * bytes), reading just enough to check the header.
- */
-export async function openRecording(
-  path: string,
-  { chunkBytes = 1 << 20, onWarning }: OpenRecordingOptions = {},
-): Promise<Recording> {
-  let handle: FileHandle;
+/** A file read in chunks, through a streaming gunzip when it is gzip-compressed. */
+interface ChunkSource {
+  /** The next chunk, or null at the end of the (decompressed) data. */
+  next(): Promise<Buffer | null>;
+  close(): Promise<void>;
+}
+
+async function openFile(path: string) {
   try {
-    handle = await open(path, 'r');
+    return await open(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(
@@ -349,10 +360,14 @@ export async function openRecording(
       { cause: e },
     );
   }
-  const fh = handle;
-  const parser = new RecordingParser();
-  const early: RecordEntry[] = [];
-  let eof = false;
+}
+
+/**
+ * Opens `path` for chunked reading; a gzip-compressed file (fixtures are kept
+ * small that way) is read through a streaming gunzip.
+ */
+async function openChunkSource(path: string, chunkBytes: number): Promise<ChunkSource> {
+  const fh = await openFile(path);
   let closed = false;
   let stopGunzip: (() => void) | undefined;
   const close = async (): Promise<void> => {
@@ -367,24 +382,14 @@ export async function openRecording(
     if (bytesRead === 0) return null;
     return bytesRead === chunkBytes ? buf : buf.subarray(0, bytesRead);
   };
-  // A gzip-compressed file (fixtures are kept small that way) is read through a streaming gunzip.
   const first = await readPlain().catch(async (e: unknown) => {
     await close();
     // A directory opens fine and fails at its first read: the user named the wrong path (exit 2, one line).
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EISDIR')
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR')
       throw new InputError('RECORDING_OPEN', `cannot open recording ${path}: is a directory`, { cause: e });
     throw e;
   });
-  let readChunk = readPlain;
-  let pushedBack: Buffer | null = first;
-  if (
-    first &&
-    first.length >= 3 &&
-    first[0] === GZIP_MAGIC[0] &&
-    first[1] === GZIP_MAGIC[1] &&
-    first[2] === GZIP_MAGIC[2]
-  ) {
+  if (first && GZIP_MAGIC.every((b, i) => first[i] === b)) {
     const gunzip = createGunzip({ chunkSize: Math.min(chunkBytes, 1 << 20) });
     const source = (async function* () {
       yield first;
@@ -394,52 +399,66 @@ export async function openRecording(
     pipeline(Readable.from(source), gunzip, () => undefined);
     stopGunzip = () => gunzip.destroy();
     const it = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    pushedBack = null;
-    readChunk = async () => {
+    const next = async (): Promise<Buffer | null> => {
       try {
         const r = await it.next();
         return r.done ? null : r.value;
       } catch (e) {
         // A compressed file cut short ends where its data ends: the parser then names the cut.
         if ((e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') return null;
-        throw new InputError(
-          'RECORDING_GZIP',
-          `cannot decompress ${path}: ${e instanceof Error ? e.message : String(e)}`,
-          { cause: e },
-        );
+        const why = e instanceof Error ? e.message : String(e);
+        throw new InputError('RECORDING_GZIP', `cannot decompress ${path}: ${why}`, { cause: e });
       }
     };
-  } else {
-    const plain = readPlain;
-    readChunk = async () => {
-      if (pushedBack) {
-        const b = pushedBack;
-        pushedBack = null;
-        return b;
-      }
-      return plain();
-    };
+    return { next, close };
   }
+  let pushedBack: Buffer | null = first;
+  const next = async (): Promise<Buffer | null> => {
+    if (!pushedBack) return readPlain();
+    const b = pushedBack;
+    pushedBack = null;
+    return b;
+  };
+  return { next, close };
+}
+
+/**
+ * Opens a file as a recording (by its magic) or a raw capture (any other
+ * bytes), reading just enough to check the header.
+ */
+export async function openRecording(
+  path: string,
+  { chunkBytes = 1 << 20, onWarning }: OpenRecordingOptions = {},
+): Promise<Recording> {
+  const source = await openChunkSource(path, chunkBytes);
+  const parser = new RecordingParser();
+  const early: RecordEntry[] = [];
+  let eof = false;
   let warned = false;
-  const finish = (): void => {
-    const cut = parser.finish();
+  const warnOnce = (cut: RecordingCut | null): void => {
     if (cut && !warned) {
       warned = true;
       onWarning?.(describeCut(cut));
     }
   };
+  /** The records of the next chunk; null at the end of the file. */
+  const step = async (): Promise<RecordEntry[] | null> => {
+    const chunk = await source.next();
+    if (chunk === null) {
+      eof = true;
+      warnOnce(parser.finish());
+      return null;
+    }
+    return parser.push(chunk);
+  };
   try {
     while (!parser.ready) {
-      const chunk = await readChunk();
-      if (chunk === null) {
-        eof = true;
-        finish();
-        break;
-      }
-      early.push(...parser.push(chunk));
+      const got = await step();
+      if (got === null) break;
+      for (const r of got) early.push(r);
     }
   } catch (e) {
-    await close();
+    await source.close();
     throw e;
   }
   return {
@@ -452,26 +471,21 @@ export async function openRecording(
     get records() {
       return parser.recordsSeen;
     },
-    close,
+    get end() {
+      return parser.end;
+    },
+    close: () => source.close(),
     async *batches() {
       try {
         if (early.length > 0) yield early.splice(0);
         while (!eof) {
-          const chunk = await readChunk();
-          if (chunk === null) {
-            eof = true;
-            finish();
-            break;
-          }
-          const got = parser.push(chunk);
+          const got = await step();
+          if (got === null) break;
           if (got.length > 0) yield got;
-          if (parser.cut && !warned) {
-            warned = true;
-            onWarning?.(describeCut(parser.cut));
-          }
+          warnOnce(parser.cut);
         }
       } finally {
-        await close();
+        await source.close();
       }
     },
   };

@@ -25,7 +25,7 @@ import type {
   PortStatus,
   SetOptions,
   UpdateOptions,
-} from '@serialport/bindings-interface';
+} from '../serialport-types.ts';
 import type { RecordingWriter } from './writer.ts';
 
 export class RecordingPort implements BindingPortInterface {

@@ -32,10 +32,10 @@ import type {
   PortStatus,
   SetOptions,
   UpdateOptions,
-} from '@serialport/bindings-interface';
+} from '../serialport-types.ts';
 import { DeviceError, InputError } from '../errors.ts';
 import { openRecording, type Recording, type RecordEntry } from './reader.ts';
-import { Direction } from './format.ts';
+import { Direction, type EndRecord } from './format.ts';
 import { describeHostMismatch } from './describe.ts';
 import { decodeFrame } from '../protocol/decode.ts';
 import { FRAME_SIZE } from '../protocol/types.ts';
@@ -59,6 +59,13 @@ export interface ReplayBindingOptions {
    * (a stream cut by a crash) ends instead.
    */
   atEnd?: 'silent' | 'disconnect';
+  /**
+   * Longest the port waits for a host write it has announced (onHostTurn)
+   * before it fails with REPLAY_STALLED: the live host wrote there for a
+   * reason the replay does not reproduce, and a replay must end, not wait
+   * forever. Default: no bound (a calibration replayed step by step).
+   */
+  hostTurnTimeoutMs?: number;
 }
 
 /** The read error of a port played to its end with atEnd 'disconnect'. */
@@ -136,6 +143,16 @@ export class ReplayPort implements BindingPortInterface {
     return this.outBytes;
   }
 
+  /** The recording's end record, once the port has read that far (null before, or when it has none). */
+  get end(): EndRecord | null {
+    return this.recording.end;
+  }
+
+  /** True once the file has been read to its end (every record queued or expected). */
+  get fileEnded(): boolean {
+    return this.ended;
+  }
+
   /** True once every record was consumed (delivered or matched). */
   get atEnd(): boolean {
     return this.ended && this.expect === null && this.outBytes === 0;
@@ -157,6 +174,25 @@ export class ReplayPort implements BindingPortInterface {
   private announced = -1;
   /** Fail reads after the last record (see ReplayBindingOptions.atEnd). */
   disconnectAtEnd = false;
+  /** See ReplayBindingOptions.hostTurnTimeoutMs. */
+  hostTurnTimeoutMs: number | undefined;
+  private hostTurnTimer: NodeJS.Timeout | undefined;
+
+  /** Bounds the wait for the announced host write (the timer keeps the process alive until it settles). */
+  private armHostTurnTimer(kind: string, recordIndex: number): void {
+    if (this.hostTurnTimeoutMs === undefined) return;
+    clearTimeout(this.hostTurnTimer);
+    const ms = this.hostTurnTimeoutMs;
+    this.hostTurnTimer = setTimeout(() => {
+      if (!this.isOpen || this.expect?.entry.index !== recordIndex || this.expect.matched > 0) return;
+      this.failWith(
+        new DeviceError(
+          'REPLAY_STALLED',
+          `replay stalled at record ${recordIndex}: the recording has the host send ${kind} next, and the replayed host sent nothing for ${ms} ms`,
+        ),
+      );
+    }, ms);
+  }
 
   private checkEnd(): void {
     const expect = this.expect;
@@ -172,6 +208,7 @@ export class ReplayPort implements BindingPortInterface {
         }
       }
       this.onHostTurn(kind, expect.entry.index);
+      this.armHostTurnTimer(kind, expect.entry.index);
     }
     if (this.atEnd && this.disconnectAtEnd && this.pendingRead) {
       const r = this.pendingRead;
@@ -311,6 +348,7 @@ export class ReplayPort implements BindingPortInterface {
   }
 
   async write(buffer: Buffer): Promise<void> {
+    clearTimeout(this.hostTurnTimer);
     if (!this.isOpen) throw new CanceledError('port is closed');
     if (this.divergence) throw this.divergence;
     let at = 0;
@@ -362,6 +400,7 @@ export class ReplayPort implements BindingPortInterface {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.hostTurnTimer);
     if (!this.isOpen) return;
     this.isOpen = false;
     this.releaseDrainWaiters();
@@ -403,6 +442,7 @@ export function createReplayBinding(
     onHostTurn,
     atEnd = 'silent',
     hostSkipBytes,
+    hostTurnTimeoutMs,
   }: ReplayBindingOptions = {},
 ): ReplaySession {
   let port: ReplayPort | null = null;
@@ -422,6 +462,7 @@ export function createReplayBinding(
       port = new ReplayPort(recording, options, readAheadBytes, hostSkipBytes);
       port.onHostTurn = onHostTurn;
       port.disconnectAtEnd = atEnd === 'disconnect';
+      port.hostTurnTimeoutMs = hostTurnTimeoutMs;
       return port;
     },
   };

@@ -13,13 +13,10 @@
  * itself (src/cli/commands/replay.ts), which owns that host logic.
  */
 import { Device, runEventsFromBytes, emptyRunStats, type RunEvent, type RunStats } from '../device/index.ts';
-import { FrameSync } from '../protocol/sync.ts';
-import type { InfoFrame } from '../protocol/types.ts';
 import { DeviceError } from '../errors.ts';
-import { openRecording, deviceBytes, type Recording } from './reader.ts';
-import { createReplayBinding, type ReplaySession } from './replay-binding.ts';
+import { openRecording, deviceBytes } from './reader.ts';
+import { createReplayBinding, EndOfRecordingError, type ReplaySession } from './replay-binding.ts';
 import { trialRun, trialRunOptionsFrom } from './trial-run.ts';
-import type { RecordedDeviceInfo } from './format.ts';
 
 export interface ReplaySourceOptions {
   /** The one-line warning of a cut recording. */
@@ -36,42 +33,6 @@ export async function* captureEvents(
 ): AsyncGenerator<RunEvent[], void, void> {
   const recording = await openRecording(path, { onWarning, chunkBytes });
   yield* runEventsFromBytes(deviceBytes(recording), stats);
-}
-
-/**
- * The INFO frame of a raw capture, if one lies in its first `scanBytes`
- * (a capture that began when the port was opened holds the answer to GET_INFO).
- */
-export async function findCaptureInfo(path: string, scanBytes = 1 << 20): Promise<RecordedDeviceInfo | null> {
-  const recording: Recording = await openRecording(path, { chunkBytes: Math.min(scanBytes, 1 << 20) });
-  let info: InfoFrame | null = null;
-  const sync = new FrameSync({
-    accept: 'device',
-    onFrame: (f) => {
-      if (!info && f.kind === 'INFO') info = f;
-    },
-  });
-  let seen = 0;
-  try {
-    for await (const chunk of deviceBytes(recording)) {
-      sync.push(chunk);
-      seen += chunk.length;
-      if (info || seen >= scanBytes) break;
-    }
-  } finally {
-    await recording.close();
-  }
-  const found = info as InfoFrame | null;
-  if (!found) return null;
-  return {
-    protocol: [found.protocol[0], found.protocol[1]],
-    firmware: [found.firmware[0], found.firmware[1], found.firmware[2]],
-    serial: found.serial,
-    model: found.model,
-    maxTrialRate: found.maxTrialRate,
-    capabilities: found.capabilities,
-    settingsFifo: found.settingsFifo,
-  };
 }
 
 export interface RecordedRun {
@@ -92,9 +53,17 @@ export function recordedRunEvents(
 ): RecordedRun {
   const { limitTrials, rateTrialsPerS } = trialRunOptionsFrom(commandLine);
   let stopRun: (() => void) | undefined;
+  let cut = false;
   const session = createReplayBinding(path, {
-    onWarning,
+    onWarning: (m) => {
+      cut = true;
+      onWarning?.(m);
+    },
     chunkBytes,
+    // A recording that ends while the host still reads (its host was killed) ends the replay there, and no
+    // recorded host write is waited for forever.
+    atEnd: 'disconnect',
+    hostTurnTimeoutMs: HOST_TURN_TIMEOUT_MS,
     // A live run that ended on a clock (or a signal) got STOP here; one that
     // reached its limit had ended by itself. The host sees the bytes already
     // delivered once the pending I/O callbacks ran, so decide after them.
@@ -119,6 +88,8 @@ export function recordedRunEvents(
       // The divergence names what went wrong better than the device's view of it (a failed write, a closed port).
       if (session.divergence) throw session.divergence;
       if (session.port && !session.port.atEnd && e instanceof DeviceError && e.code === 'NO_ANSWER') throw e;
+      // Played to the cut (the warning named it): the run ends there, as the live one did.
+      if (cut && session.port?.atEnd && isEndOfRecording(e)) return undefined;
       if (session.port?.atEnd && e instanceof DeviceError) {
         throw new DeviceError('REPLAY_ENDED', `the recording ended before the session did: ${e.message}`, { cause: e });
       }
@@ -128,4 +99,22 @@ export function recordedRunEvents(
     }
   }
   return { events: events(), session };
+}
+
+/**
+ * Longest a replayed host may take to send the command the recording has
+ * next (its STOP, say) before the replay fails as stalled (REPLAY_STALLED).
+ * It only ever waits while the replayed host works (certifying, hashing a
+ * block: well under a second per 2^22 trials); the bound makes every replay
+ * end, whatever the recording holds.
+ */
+export const HOST_TURN_TIMEOUT_MS = 10_000;
+
+/** Whether `e` (or its cause chain) is the replay port's end of the recording. */
+export function isEndOfRecording(e: unknown): boolean {
+  for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) {
+    if (c instanceof EndOfRecordingError) return true;
+    if (c instanceof Error && /end of the recording/.test(c.message)) return true;
+  }
+  return false;
 }

@@ -9,10 +9,16 @@
  *   ... the session ...
  *   rec.close();                         // end record, fsync
  */
-import type { BindingInterface } from '@serialport/bindings-interface';
+import type { BindingInterface } from '../serialport-types.ts';
 import { createHash } from 'node:crypto';
 import type { InfoFrame } from '../protocol/types.ts';
-import { FORMAT_VERSION, type RecordedDeviceInfo, type RecordingHeader, type SeedReference } from './format.ts';
+import {
+  FORMAT_VERSION,
+  type RecordedDeviceInfo,
+  type RecordingHeader,
+  type SeedReference,
+  type SessionEnd,
+} from './format.ts';
 import { RecordingWriter } from './writer.ts';
 import { recordingBinding } from './recording-binding.ts';
 
@@ -124,8 +130,11 @@ export class SessionRecorder {
     this.writer.begin(this.header(info));
   }
 
-  /** Ends the recording (a header without device info if begin() never ran: the device never answered). */
-  close(): void {
-    this.writer.close(this.header(null));
+  /**
+   * Ends the recording (a header without device info if begin() never ran:
+   * the device never answered), with how the session ended when known.
+   */
+  close(session?: SessionEnd): void {
+    this.writer.close(this.header(null), session);
   }
 }

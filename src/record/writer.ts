@@ -19,6 +19,7 @@ import {
   type DirectionCode,
   type RecordingHeader,
   type EndRecord,
+  type SessionEnd,
   RECORD_OVERHEAD,
   RECORD_MAX_BYTES,
   encodeFilePreamble,
@@ -175,9 +176,10 @@ export class RecordingWriter {
 
   /**
    * Ends the recording: the header (with `fallbackHeader` if begin() never
-   * ran), the buffered records, the end record, fsync, close. Idempotent.
+   * ran), the buffered records, the end record (with `session`, how the
+   * session ended, when given), fsync, close. Idempotent.
    */
-  close(fallbackHeader?: RecordingHeader): void {
+  close(fallbackHeader?: RecordingHeader, session?: SessionEnd): void {
     if (this.fd === null) return;
     clearInterval(this.timer);
     try {
@@ -189,6 +191,7 @@ export class RecordingWriter {
         records: this.counts.records,
         deviceBytes: this.counts.deviceBytes,
         hostBytes: this.counts.hostBytes,
+        ...(session ? { session } : {}),
       };
       this.appendOne(Direction.END, Buffer.from(JSON.stringify(end), 'utf8'), this.clockUs());
       this.flush();

@@ -23,7 +23,7 @@ import type {
   PortStatus,
   SetOptions,
   UpdateOptions,
-} from '@serialport/bindings-interface';
+} from '../serialport-types.ts';
 import { epq1PortInfo, withOpenDefaults } from '../protocol/transport.ts';
 import { SimulatedChip, type ChipOptions } from './chip.ts';
 

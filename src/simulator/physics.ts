@@ -21,6 +21,7 @@
  * the OR of two independent one-pair patterns, and dark counts OR in last.
  */
 import { Rng } from './rng.ts';
+import { maximiseInteger, normalCdf, normalUpperTail } from '../math/index.ts';
 
 /** Per-device hidden values (PROTOCOL 7 table), fixed at manufacture. Detector arrays are A0, A1, B0, B1. */
 export interface HiddenParams {
@@ -139,60 +140,6 @@ export function drawHiddenParams(seed: number, overrides: Partial<HiddenParams> 
     darkScaleMillivolts: quad(HIDDEN_RANGES.darkScaleMillivolts),
   };
   return { ...drawn, ...overrides };
-}
-
-// ---------------------------------------------------------------------------
-// The normal distribution, to double precision.
-
-const SQRT_PI = Math.sqrt(Math.PI);
-
-/**
- * erfc(x) to about 1e-15 relative: for |x| < 3 from the all-positive series
- * erf(x) = 2/sqrt(pi) e^{-x^2} sum_n 2^n x^{2n+1} / (1*3*...*(2n+1))
- * (Abramowitz and Stegun 7.1.6), else from the continued fraction
- * erfc(x) = e^{-x^2}/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...))))
- * (A&S 7.1.14), evaluated by the modified Lentz method.
- */
-export function erfc(x: number): number {
-  if (Number.isNaN(x)) return NaN;
-  if (x < 0) return 2 - erfc(-x);
-  if (x < 3) {
-    let term = x;
-    let sum = x;
-    for (let n = 1; n < 200; n++) {
-      term *= (2 * x * x) / (2 * n + 1);
-      sum += term;
-      if (term < sum * 1e-17) break;
-    }
-    return 1 - (2 / SQRT_PI) * Math.exp(-x * x) * sum;
-  }
-  if (x > 27) return 0;
-  // Lentz: f = x + a1/(x + a2/(x + ...)), a_n = n/2.
-  const tiny = 1e-300;
-  let f = x;
-  let c = x;
-  let d = 0;
-  for (let n = 1; n < 500; n++) {
-    const an = n / 2;
-    d = x + an * d;
-    d = d === 0 ? tiny : 1 / d;
-    c = x + an / c;
-    if (c === 0) c = tiny;
-    const delta = c * d;
-    f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  return Math.exp(-x * x) / SQRT_PI / f;
-}
-
-/** Upper tail Q(z) = P(Z > z) of the standard normal. */
-export function normalUpperTail(z: number): number {
-  return 0.5 * erfc(z / Math.SQRT2);
-}
-
-/** Phi(z) = P(Z <= z). */
-export function normalCdf(z: number): number {
-  return 0.5 * erfc(-z / Math.SQRT2);
 }
 
 // ---------------------------------------------------------------------------
@@ -369,29 +316,11 @@ export function wrapCentidegrees(c: number): number {
   return r < 0 ? r + 18000 : r;
 }
 
-/** Integer golden-section search for the maximum of a unimodal f on [lo, hi]. */
-function maximiseInteger(f: (v: number) => number, lo: number, hi: number): number {
-  const phi = (Math.sqrt(5) - 1) / 2;
-  let a = lo;
-  let b = hi;
-  while (b - a > 8) {
-    const c = Math.round(b - phi * (b - a));
-    const d = Math.round(a + phi * (b - a));
-    if (c >= d) break;
-    if (f(c) >= f(d)) b = d;
-    else a = c;
-  }
-  let best = a;
-  let bestV = f(a);
-  for (let v = a + 1; v <= b; v++) {
-    const fv = f(v);
-    if (fv > bestV) {
-      best = v;
-      bestV = fv;
-    }
-  }
-  return best;
-}
+/**
+ * idealSettings' golden-section searches scan the last 8 integers exhaustively
+ * (the simulator's flash and every fixture depend on the values found).
+ */
+const SCAN_WIDTH = 8;
 
 /**
  * The best settings of a device, from its hidden values: starting from pump
@@ -432,22 +361,26 @@ export function idealSettings(h: HiddenParams): ChipSettings {
         },
         Math.max(20000, Math.ceil(h.breakdownMillivolts[d]!)),
         40000,
+        SCAN_WIDTH,
       );
     }
     s.windowPs = maximiseInteger(
       (v) => expectedS(h, { ...s, windowPs: v }),
       Math.max(100, Math.ceil(4 * h.jitterPs)),
       20000,
+      SCAN_WIDTH,
     );
     s.pumpMicrowatts = maximiseInteger(
       (v) => expectedS(h, { ...s, pumpMicrowatts: v }),
       clampInt(h.piPumpMicrowatts * 0.8, 0, 1000),
       clampInt(h.piPumpMicrowatts * 1.2, 0, 1000),
+      SCAN_WIDTH,
     );
     s.delayPs = maximiseInteger(
       (v) => expectedS(h, { ...s, delayPs: v }),
       clampInt(h.pathDelayPs - 300, -10000, 10000),
       clampInt(h.pathDelayPs + 300, -10000, 10000),
+      SCAN_WIDTH,
     );
     for (let i = 0; i < 4; i++) {
       const centre = s.anglesCentidegrees[i]!;
@@ -456,7 +389,7 @@ export function idealSettings(h: HiddenParams): ChipSettings {
         t.anglesCentidegrees[i] = wrapCentidegrees(v);
         return expectedS(h, t);
       };
-      s.anglesCentidegrees[i] = wrapCentidegrees(maximiseInteger(at, centre - 200, centre + 200));
+      s.anglesCentidegrees[i] = wrapCentidegrees(maximiseInteger(at, centre - 200, centre + 200, SCAN_WIDTH));
     }
     best = expectedS(h, s);
     if (best - before < 1e-12) break;

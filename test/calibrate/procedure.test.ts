@@ -76,9 +76,11 @@ describe('calibrate: 20 uncalibrated simulated chips', () => {
       expect(reached, `seed ${seed} S`).toBeGreaterThanOrEqual(0.97 * ideal);
       expect(p.after.s + 5 * p.after.sError, `seed ${seed} measured S`).toBeGreaterThanOrEqual(0.97 * ideal);
       expect(Math.abs(p.after.s - reached), `seed ${seed} S run vs closed form`).toBeLessThan(5 * p.after.sError);
-      // The calibration's own model of the chip, built from its fits, predicts that S (it chose the operating point with it).
+      // The calibration's own model of the chip, built from its fits, predicts that S (it chose the operating point
+      // with it).
       expect(Math.abs(e.predictedS - reached), `seed ${seed} predicted S`).toBeLessThan(0.02);
-      // The uncalibrated chip shows no violation before when its D puts B's photons outside the factory gate (1000 ps at 0).
+      // The uncalibrated chip shows no violation before when its D puts B's photons outside the factory gate (1000 ps
+      // at 0).
       if (Math.abs(h.pathDelayPs) > 500 + 6 * h.jitterPs) expect(p.before.s, `seed ${seed} S before`).toBeLessThan(2);
       expect(p.before.uncalibrated).toBe(true);
       // Chip time: the profile's account and the chip's own clock.

@@ -11,7 +11,7 @@ import { calibrate } from '../../src/calibrate/procedure.ts';
 import { makePlan } from '../../src/calibrate/plan.ts';
 import { loadProfile, parseProfile, profileSchema, type CalibrationProfile } from '../../src/calibrate/profile.ts';
 import { applyProfile } from '../../src/calibrate/apply.ts';
-import { InputError, DeviceError } from '../../src/errors.ts';
+import { InputError } from '../../src/errors.ts';
 import { Fault } from '../../src/protocol/types.ts';
 import { openSimulated } from './sim.ts';
 import { epqrng, expectOneLineError } from '../cli/run-cli.ts';
@@ -117,11 +117,12 @@ describe('applying a profile', () => {
     }
   });
 
-  it('refuses a profile of another chip', async () => {
+  it('refuses a profile of another chip as a bad profile (exit 2, as calibrate --help says)', async () => {
     const s = await openSimulated({ seed: SEED + 1, calibrated: false });
     try {
       const err = await applyProfile(s.device, profile).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(DeviceError);
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as InputError).exitCode).toBe(2);
       expect((err as Error).message).toMatch(
         /^profile was measured on EPQ1-[0-9A-F]{8}, this chip is EPQ1-[0-9A-F]{8}$/,
       );

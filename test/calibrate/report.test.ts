@@ -4,19 +4,18 @@
  * plots, data markers and fitted curves with non-empty bounding boxes, and
  * checks the screenshot is not blank (its pixels read back through a canvas).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { calibrate } from '../../src/calibrate/procedure.ts';
 import { makePlan } from '../../src/calibrate/plan.ts';
 import { renderReport } from '../../src/calibrate/report.ts';
-import { niceTicks, renderPlot } from '../../src/calibrate/svg.ts';
+import { niceTicks, renderPlot } from '../../src/plot/svg.ts';
 import type { CalibrationProfile } from '../../src/calibrate/profile.ts';
 import { openSimulated } from './sim.ts';
+import { CHROMIUM, findOverlaps, launchChromium, type Chromium } from '../plot/layout.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 function byTitleOf<T extends { title: string | null }>(plots: T[], re: RegExp): T {
   return plots.find((p) => re.test(p.title ?? ''))!;
 }
@@ -66,40 +65,22 @@ describe('report HTML', () => {
     expect(svg).toContain('a &lt; b &amp; c');
     expect(svg).toContain('&quot;q&quot;');
     // Heckbert's nice numbers: steps of 1, 2 or 5 times a power of ten.
-    niceTicks(0, 1, 6).forEach((t, i) => {
-      expect(t).toBeCloseTo(0.2 * i, 12);
-    });
+    for (const [i, t] of niceTicks(0, 1, 6).entries()) expect(t).toBeCloseTo(0.2 * i, 12);
     expect(niceTicks(24000, 36000, 6)).toEqual([25000, 30000, 35000]);
     expect(niceTicks(-3100, -2500, 6)).toEqual([-3000, -2800, -2600]);
   });
 });
 
-describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () => {
-  let context: BrowserContext;
-  let userDataDir: string;
-  beforeAll(async () => {
-    userDataDir = mkdtempSync(join(tmpdir(), 'epq-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1250, height: 1000 },
-    });
-  });
-  afterAll(async () => {
-    await context?.close();
-    rmSync(userDataDir, { recursive: true, force: true });
-  });
+let browser: Chromium | undefined;
+let context: BrowserContext;
+beforeAll(async () => {
+  if (!haveChromium) return;
+  browser = await launchChromium({ width: 1250, height: 1000 });
+  context = browser.context;
+});
+afterAll(async () => browser?.close());
 
+describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () => {
   it('renders every plot with data, and the screenshot is not blank', async () => {
     const page = await context.newPage();
     // Any request would be an external resource: fail the test if one is made.
@@ -161,38 +142,7 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
     const png = await page.screenshot({ fullPage: true });
     expect(png.length).toBeGreaterThan(10_000);
     // Read the screenshot's pixels back: a blank page is one colour.
-    const stats = await page.evaluate(async (b64) => {
-      // Browser globals (this function runs in the page; the test's TypeScript has no DOM lib).
-      const { Image, document } = globalThis as unknown as {
-        Image: new () => { src: string; width: number; height: number; decode(): Promise<void> };
-        document: {
-          createElement(tag: 'canvas'): {
-            width: number;
-            height: number;
-            getContext(k: '2d'): {
-              drawImage(i: unknown, x: number, y: number): void;
-              getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
-            } | null;
-          };
-        };
-      };
-      const img = new Image();
-      img.src = `data:image/png;base64,${b64}`;
-      await img.decode();
-      const canvas = document.createElement('canvas');
-      canvas.width = img.width;
-      canvas.height = img.height;
-      const ctx = canvas.getContext('2d')!;
-      ctx.drawImage(img, 0, 0);
-      const d = ctx.getImageData(0, 0, img.width, img.height).data;
-      let dark = 0;
-      let coloured = 0;
-      for (let i = 0; i < d.length; i += 4) {
-        if (d[i]! + d[i + 1]! + d[i + 2]! < 384) dark++;
-        if (Math.max(d[i]!, d[i + 1]!, d[i + 2]!) - Math.min(d[i]!, d[i + 1]!, d[i + 2]!) > 60) coloured++;
-      }
-      return { width: img.width, height: img.height, dark, coloured, total: d.length / 4 };
-    }, png.toString('base64'));
+    const stats = await screenshotStats(page, png);
     expect(stats.width).toBe(1250);
     expect(stats.height).toBeGreaterThan(2000);
     expect(stats.dark / stats.total).toBeGreaterThan(0.002);
@@ -201,3 +151,55 @@ describe.skipIf(!haveChromium)(`report in headless Chromium (${CHROMIUM})`, () =
     await page.close();
   });
 });
+
+describe.skipIf(!haveChromium)('report layout', () => {
+  it('no text overlaps the data, a legend swatch or another text in any of the 9 plots (bounding boxes)', async () => {
+    const page = await context.newPage();
+    await page.setContent(html, { waitUntil: 'load' });
+    // EPQRNG_SCREENSHOTS=DIR keeps the screenshot, for a person to look at.
+    const shots = process.env.EPQRNG_SCREENSHOTS;
+    if (shots) {
+      await page.screenshot({ path: join(shots, 'report.png'), fullPage: true });
+      const svgs = await page.$$('svg.plot');
+      for (const [i, el] of svgs.entries()) await el.screenshot({ path: join(shots, `report-plot-${i}.png`) });
+    }
+    expect(await findOverlaps(page)).toEqual([]);
+    await page.close();
+  });
+});
+
+/** Reads a screenshot's pixels back in the page: its size, and how many are dark and how many coloured. */
+function screenshotStats(page: Page, png: Buffer) {
+  return page.evaluate(async (b64) => {
+    // Browser globals (this function runs in the page; the test's TypeScript has no DOM lib).
+    const { Image, document } = globalThis as unknown as {
+      Image: new () => { src: string; width: number; height: number; decode(): Promise<void> };
+      document: {
+        createElement(tag: 'canvas'): {
+          width: number;
+          height: number;
+          getContext(k: '2d'): {
+            drawImage(i: unknown, x: number, y: number): void;
+            getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+          } | null;
+        };
+      };
+    };
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.width;
+    canvas.height = img.height;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(img, 0, 0);
+    const d = ctx.getImageData(0, 0, img.width, img.height).data;
+    let dark = 0;
+    let coloured = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i]! + d[i + 1]! + d[i + 2]! < 384) dark++;
+      if (Math.max(d[i]!, d[i + 1]!, d[i + 2]!) - Math.min(d[i]!, d[i + 1]!, d[i + 2]!) > 60) coloured++;
+    }
+    return { width: img.width, height: img.height, dark, coloured, total: d.length / 4 };
+  }, png.toString('base64'));
+}

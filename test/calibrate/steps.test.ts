@@ -117,7 +117,8 @@ describe('fringes step', () => {
       const r = await measureFringes(ctx, plan);
       expect(Math.abs(r.rotDeg.value - h.rotDegrees)).toBeLessThan(0.5);
       expect(Math.abs(r.rotDeg.value - h.rotDegrees)).toBeLessThan(5 * r.rotDeg.error + 0.01);
-      // The coincidence fringe is the state's V, washed out by multi-pair and dark coincidences by at most a few percent.
+      // The coincidence fringe is the state's V, washed out by multi-pair and dark coincidences by at most a few
+      // percent.
       expect(r.visibility.value).toBeLessThanOrEqual(h.visibility + 5 * r.visibility.error);
       expect(r.visibility.value).toBeGreaterThan(h.visibility - 0.05);
     }

@@ -6,6 +6,7 @@ import { estimateFromCounts, estimateFromHistogram, estimatorOfCell } from '../.
 import { A_TABLE, B_TABLE, CELL_TABLE, countCell } from '../../src/certify/outcomes.ts';
 import { DeviceError } from '../../src/errors.ts';
 import type { RunEvent } from '../../src/device/run.ts';
+import { baseStatus } from '../device/fake-chip.ts';
 import { asRun, chshRecords, collect, record, rng, toBatches } from './helpers.ts';
 
 const device = { serial: 'EPQ1-00C0FFEE', firmware: '1.0.0' };
@@ -253,23 +254,7 @@ describe('trial accounting', () => {
 describe('STATUS faults', () => {
   const status = (faults: number, trialsDone: number): RunEvent => ({
     kind: 'status',
-    status: {
-      kind: 'STATUS',
-      flags: 0,
-      seq: 0,
-      trials: trialsDone,
-      temperature: 2500,
-      pump: 300,
-      bias: [30000, 30000, 30000, 30000],
-      dark: [100, 100, 100, 100],
-      window: 1000,
-      angles: [0, 4500, 2250, 15750],
-      faults,
-      state: 1,
-      source: 0,
-      lost: 0,
-      delay: 0,
-    },
+    status: { ...baseStatus, flags: 0, seq: 0, trials: trialsDone, faults, state: 1 },
   });
 
   it('a fault other than UNCALIBRATED fails the block it falls in; UNCALIBRATED alone does not', () => {
@@ -281,7 +266,8 @@ describe('STATUS faults', () => {
     for (let i = 0; i < batches.length; i++) {
       res.push(...c.push(batches[i]!));
       if (i === 2) res.push(...c.push([status(0x20, 3 * 4096 * 40)])); // UNCALIBRATED, block 0
-      if (i === Math.floor(batches.length / 2)) res.push(...c.push([status(0x08 | 0x20, N + 10)])); // OVERFLOW, in block 1
+      // OVERFLOW, in block 1
+      if (i === Math.floor(batches.length / 2)) res.push(...c.push([status(0x08 | 0x20, N + 10)]));
     }
     expect(res.map((r) => (r.ok ? 'ok' : r.test))).toEqual(['ok', 'status', 'ok']);
     expect([c.stats.faultStatusFrames, c.stats.overflowStatusFrames]).toEqual([1, 1]);

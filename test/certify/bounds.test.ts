@@ -20,7 +20,10 @@ import {
   sLowerBound,
 } from '../../src/certify/bounds.ts';
 
-/** Independent evaluation of Pironio's bound through the guessing probability: P_guess(AB|XY) <= (1 + sqrt(2 - S^2/4)) / 2. */
+/**
+ * Independent evaluation of Pironio's bound through the guessing probability:
+ * P_guess(AB|XY) <= (1 + sqrt(2 - S^2/4)) / 2.
+ */
 function pironioByGuessing(s: number): number {
   const pGuess = (1 + Math.sqrt(2 - (s * s) / 4)) / 2;
   return -Math.log(pGuess) / Math.log(2);
@@ -48,7 +51,8 @@ describe('Pironio et al. 2010 min-entropy bound', () => {
   });
 
   it('paper number, approximately: n = 3016 events at I = 2.414, 99% confidence -> printed 42 bits; their Azuma form (|D_i| <= 1/q + 2 sqrt 2, q = 1/4) gives 40.8 bits here', () => {
-    // Pironio et al. 2010: 3,016 events, CHSH estimate 2.414, "42 new random numbers are generated with 99% confidence".
+    // Pironio et al. 2010: 3,016 events, CHSH estimate 2.414, "42 new random numbers are generated with 99%
+    // confidence".
     // Their finite-statistics statement bounds the min-entropy by n f(I - eps) with the Azuma inequality for
     // martingale differences bounded by c = 1/q + I_q; we evaluate that printed form. The 3% gap to 42 is not
     // explained (rounding of the printed I = 2.414 moves the result by about 0.5 bit); the assertion allows 2 bits.

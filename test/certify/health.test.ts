@@ -12,7 +12,10 @@ import {
 import { OUTCOME_BITS_TABLE } from '../../src/certify/outcomes.ts';
 import { chshRecords, record, rng, toBatches } from './helpers.ts';
 
-/** Independent binomial upper tail: pmf by the multiplicative recurrence from the mode side, in linear space with rescaling. */
+/**
+ * Independent binomial upper tail: pmf by the multiplicative recurrence from the mode side, in linear space with
+ * rescaling.
+ */
 function tailByRecurrence(n: number, p: number, c: number): number {
   // pmf(k+1) = pmf(k) * (n-k)/(k+1) * p/(1-p); start from log pmf(0) = n log(1-p).
   let logPmf = n * Math.log1p(-p);

@@ -1,32 +1,39 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { INTERNAL_ERROR_EXIT, listCommands, runCli, type CommandIo } from '../../src/cli/framework.ts';
+import { COMMANDS } from '../../src/cli/command-table.ts';
+import {
+  type CommandIo,
+  type CommandTable,
+  INTERNAL_ERROR_EXIT,
+  packageVersion,
+  runCli,
+  StdoutClosed,
+} from '../../src/cli/framework.ts';
+import { CertificationRefusedError, DeviceError } from '../../src/errors.ts';
 
-const errorsUrl = new URL('../../src/errors.ts', import.meta.url).href;
-
-/** A commands folder of our own: adding a command is adding a file. */
-function commandsDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'epqrng-cmds-'));
-  const cmd = (body: string) => `import { CertificationRefusedError, DeviceError, UsageError } from '${errorsUrl}';
-export const summary = 'a test command';
-export const usage = 'usage: epqrng x [--flag]';
-export async function run(argv, io) { ${body} }
-`;
-  writeFileSync(join(dir, 'ok.ts'), cmd(`io.stdout.write('ran ' + argv.join(',') + '\\n'); return 0;`));
-  writeFileSync(join(dir, 'device.ts'), cmd(`throw new DeviceError('X', 'device at /dev/x disconnected');`));
-  writeFileSync(
-    join(dir, 'refused.ts'),
-    cmd(`throw new CertificationRefusedError('BELL', 'S = 1.90 <= 2\\nrun epqrng calibrate');`),
-  );
-  writeFileSync(join(dir, 'bug.ts'), cmd(`throw new TypeError('x is not a function');`));
-  writeFileSync(join(dir, 'helper.test.ts'), '');
-  writeFileSync(join(dir, 'Bad_Name.ts'), '');
-  return dir;
+/** A table of our own: a command is a summary and a lazily loaded module. */
+function command(run: (argv: string[], io: CommandIo) => Promise<number>) {
+  return { summary: 'a test command', load: async () => ({ usage: 'usage: epqrng x [--flag]', run }) };
 }
+const table: CommandTable = {
+  ok: command(async (argv, io) => {
+    io.stdout.write(`ran ${argv.join(',')}\n`);
+    return 0;
+  }),
+  device: command(async () => {
+    throw new DeviceError('X', 'device at /dev/x disconnected');
+  }),
+  refused: command(async () => {
+    throw new CertificationRefusedError('BELL', 'S = 1.90 <= 2\nrun epqrng calibrate');
+  }),
+  bug: command(async () => {
+    throw new TypeError('x is not a function');
+  }),
+  piped: command(async () => {
+    throw new StdoutClosed();
+  }),
+  broken: { summary: 'exports nothing', load: async () => ({}) },
+};
 
 function io(): CommandIo & { out: () => string; err: () => string } {
   let out = '';
@@ -47,43 +54,75 @@ function io(): CommandIo & { out: () => string; err: () => string } {
   };
 }
 
+const names = 'broken, bug, device, ok, piped, refused';
+
 describe('runCli', () => {
-  const dir = commandsDir();
-
-  it('finds commands by file name only', () => {
-    expect(listCommands(dir)).toEqual(['bug', 'device', 'ok', 'refused']);
-    const real = listCommands(fileURLToPath(new URL('../../src/cli/commands', import.meta.url)));
-    expect(real).toEqual(expect.arrayContaining(['info', 'list', 'simulate']));
-  });
-
-  it('runs a command with its arguments; --help prints its usage', async () => {
+  it('runs a command with its arguments; --help, -h and help CMD print its usage', async () => {
     const a = io();
-    expect(await runCli(['ok', 'p', '--q'], a, { dir })).toBe(0);
+    expect(await runCli(['ok', 'p', '--q'], a, { commands: table })).toBe(0);
     expect(a.out()).toBe('ran p,--q\n');
-    const h = io();
-    expect(await runCli(['ok', '--help'], h, { dir })).toBe(0);
-    expect(h.out()).toBe('a test command\n\nusage: epqrng x [--flag]\n');
+    for (const argv of [
+      ['ok', '--help'],
+      ['ok', '-h'],
+      ['help', 'ok'],
+      ['ok', 'x', '-h'],
+    ]) {
+      const h = io();
+      expect(await runCli(argv, h, { commands: table }), argv.join(' ')).toBe(0);
+      expect(h.out()).toBe('a test command\n\nusage: epqrng x [--flag]\n');
+    }
     const g = io();
-    expect(await runCli([], g, { dir })).toBe(2);
+    expect(await runCli([], g, { commands: table })).toBe(2);
     expect(g.err()).toContain('  refused    a test command\n');
+    const unknownTopic = io();
+    expect(await runCli(['help', 'nope'], unknownTopic, { commands: table })).toBe(2);
+    expect(unknownTopic.err()).toBe(`epqrng: unknown command 'nope' (commands: ${names})\n`);
   });
 
-  it('maps errors to exit codes, one line each', async () => {
+  it('prints the version for --version and -V, and every exit code in the general help', async () => {
+    expect(packageVersion()).toMatch(/^\d+\.\d+\.\d+/);
+    for (const flag of ['--version', '-V']) {
+      const v = io();
+      expect(await runCli([flag], v, { commands: table })).toBe(0);
+      expect(v.out()).toBe(`epqrng ${packageVersion()}\n`);
+    }
+    for (const argv of [['--help'], ['-h'], ['help']]) {
+      const h = io();
+      expect(await runCli(argv, h, { commands: table })).toBe(0);
+      const codes = [...h.out().matchAll(/^ {2}(\d+(?:, \d+)*) /gm)].flatMap((m) => m[1]!.split(', '));
+      expect(codes).toEqual(['0', '1', '2', '3', '70', '130', '143']);
+    }
+  });
+
+  it('maps errors to exit codes, one line each; a closed stdout is a quiet exit 0', async () => {
     const cases: [string, number, string][] = [
       ['device', 3, 'epqrng: device at /dev/x disconnected\n'],
       ['refused', 1, 'epqrng: S = 1.90 <= 2 run epqrng calibrate\n'],
       ['bug', INTERNAL_ERROR_EXIT, 'epqrng: internal error: x is not a function\n'],
-      ['nope', 2, "epqrng: unknown command 'nope' (commands: bug, device, ok, refused)\n"],
-      ['Bad_Name', 2, "epqrng: unknown command 'Bad_Name' (commands: bug, device, ok, refused)\n"],
-      ['--port', 2, "epqrng: expected a command before '--port' (commands: bug, device, ok, refused)\n"],
+      ['broken', INTERNAL_ERROR_EXIT, 'epqrng: internal error: command module broken does not export usage and run\n'],
+      ['piped', 0, ''],
+      ['nope', 2, `epqrng: unknown command 'nope' (commands: ${names})\n`],
+      ['toString', 2, `epqrng: unknown command 'toString' (commands: ${names})\n`],
+      ['--port', 2, `epqrng: expected a command before '--port' (commands: ${names})\n`],
     ];
     for (const [name, code, line] of cases) {
       const x = io();
-      expect(await runCli([name], x, { dir }), name).toBe(code);
+      expect(await runCli([name], x, { commands: table }), name).toBe(code);
       expect(x.err()).toBe(line);
     }
     const d = io();
-    await runCli(['device'], d, { dir, debug: true });
+    await runCli(['device'], d, { commands: table, debug: true });
     expect(d.err()).toMatch(/^epqrng: device at \/dev\/x disconnected\nDeviceError: .*\n\s+at /);
+  });
+
+  it('the real table: every command loads and exports its usage and run', async () => {
+    expect(Object.keys(COMMANDS).sort()).toEqual(
+      expect.arrayContaining(['calibrate', 'info', 'list', 'record', 'replay', 'simulate', 'stream', 'verify']),
+    );
+    for (const [name, entry] of Object.entries(COMMANDS)) {
+      const mod = (await entry.load()) as { usage?: unknown; run?: unknown };
+      expect(typeof mod.usage, name).toBe('string');
+      expect(typeof mod.run, name).toBe('function');
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decimal, integer, keyValue, oneOf, parseCommandLine, validateOption } from '../../src/cli/options.ts';
+import { count, decimal, integer, keyValue, oneOf, parseCommandLine, validateOption } from '../../src/cli/options.ts';
 import { UsageError } from '../../src/errors.ts';
 
 const specs = {
@@ -69,5 +69,25 @@ describe('validateOption', () => {
   it('splits key=value', () => {
     expect(validateOption('fault', keyValue, 'drop=1e-6')).toEqual(['drop', '1e-6']);
     expect(usageError(() => validateOption('fault', keyValue, 'drop'))).toBe("--fault must be key=value (got 'drop')");
+  });
+});
+
+describe('every numeric option through validateOption and parseCommandLine', () => {
+  it('names the option and the raw text', () => {
+    expect(validateOption('bytes', count(1, 100), '1e2')).toBe(100);
+    expect(usageError(() => validateOption('bytes', count(1, 100), '-5'))).toBe(
+      "--bytes must not be negative (got '-5')",
+    );
+    expect(validateOption('seconds', decimal(0.001, 10), '2^-3')).toBe(0.125);
+    expect(validateOption('seed', integer(0, 10), '0xa')).toBe(10);
+  });
+  it('gives a value option a negative number as its value (not an "ambiguous" parseArgs error)', () => {
+    const specs = { bytes: { type: 'string', short: 'n' }, json: { type: 'boolean' } } as const;
+    expect(parseCommandLine(['--bytes', '-5'], specs).values.bytes).toBe('-5');
+    expect(parseCommandLine(['-n', '-5', '--json'], specs).values).toEqual({ bytes: '-5', json: true });
+    expect(parseCommandLine(['-n', '1M'], specs).values.bytes).toBe('1M');
+    expect(usageError(() => parseCommandLine(['--bytes', '--json'], specs))).toMatch(
+      /^Option '--bytes' argument is ambiguous|--bytes/,
+    );
   });
 });

@@ -20,6 +20,28 @@ import { epqrng, expectOneLineError } from './run-cli.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/**
+ * Runs `epqrng <args>` as a child process, waits (up to 90 s) for the first certified block on disk (`certs` not
+ * empty), then sends it `signal`: its exit code and stderr.
+ */
+async function signalAfterFirstCertificate(
+  args: string[],
+  certs: string,
+  signal: NodeJS.Signals,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['bin/epqrng.js', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline && !(existsSync(certs) && statSync(certs).size > 0))
+    await new Promise((r) => setTimeout(r, 100));
+  child.kill(signal);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  return { code, stderr };
+}
+
 describe('epqrng stream', () => {
   it('writes exactly --bytes certified bytes to stdout and the certificate to --certs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
@@ -73,18 +95,11 @@ describe('epqrng stream interrupted', () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
     const out = join(dir, 'out.bin');
     const certs = join(dir, 'certs.jsonl');
-    const child = spawn(process.execPath, ['bin/epqrng.js', 'stream', '--simulate=4', '--out', out, '--certs', certs], {
-      cwd: root,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // Wait for the first certified block on disk, then interrupt.
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline && !(existsSync(certs) && statSync(certs).size > 0))
-      await new Promise((r) => setTimeout(r, 100));
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const { code, stderr } = await signalAfterFirstCertificate(
+      ['stream', '--simulate=4', '--out', out, '--certs', certs],
+      certs,
+      'SIGINT',
+    );
     expect(code, stderr).toBe(0);
     const lines = readFileSync(certs, 'utf8').trim().split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(1);
@@ -98,37 +113,12 @@ describe('epqrng stream that delivers fewer bytes than --bytes never exits 0', (
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-stream-'));
     const out = join(dir, 'out.bin');
     const certs = join(dir, 'certs.jsonl');
-    const child = spawn(
-      process.execPath,
-      [
-        'bin/epqrng.js',
-        'stream',
-        '--simulate=4',
-        '--block-trials',
-        '262144',
-        '--adversary',
-        'classical',
-        '--eps',
-        '1e-6',
-        '--bytes',
-        '100000000',
-        '--out',
-        out,
-        '--certs',
-        certs,
-      ],
-      {
-        cwd: root,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
+    const args = ['stream', '--simulate=4', '--block-trials', '262144', '--adversary', 'classical', '--eps', '1e-6'];
+    const { code, stderr } = await signalAfterFirstCertificate(
+      [...args, '--bytes', '100000000', '--out', out, '--certs', certs],
+      certs,
+      'SIGTERM',
     );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline && !(existsSync(certs) && statSync(certs).size > 0))
-      await new Promise((r) => setTimeout(r, 100));
-    child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     const size = statSync(out).size;
     expect(size).toBeGreaterThan(0);
     expect(size).toBeLessThan(100_000_000);

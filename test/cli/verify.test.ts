@@ -94,7 +94,7 @@ describe('messages quoting a crafted file cannot drive the terminal', () => {
         2,
         /was recorded by 'x\\x1b\[2K\\x0d\\x1b\[32mverified 1 certificates: all match\\x1b\[0m\\x1b\[8m\\x9b2K\\u202e'/,
       );
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: the test is that no raw control character reaches stderr.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no raw control character may reach stderr.
       expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
     }
   });

@@ -98,7 +98,8 @@ describe('Certifier echo check', () => {
 describe('certifiedStream against the echo-falsifying chip', () => {
   it('caught within the block where it first lies: the blocks before are output, 0 bytes from that block on, exit 1 naming the trial, chip stopped', async () => {
     const blockTrials = 2 ** 21;
-    // The chip measures 1 in 5 M trials at another setting and echoes that (a false echo): here first at a trial in block >= 1.
+    // The chip measures 1 in 5 M trials at another setting and echoes that (a false echo): here first at a trial in
+    // block >= 1.
     const sim = createSimulatedPort({ seed: 12, calibrated: true, mode: 'tamper', tamperRate: 2e-7, clock: 'virtual' });
     const device = await Device.open({ path: sim.path, binding: sim.binding });
     const certified: number[] = [];
@@ -131,7 +132,8 @@ describe('certifiedStream against the echo-falsifying chip', () => {
     expect(err.exitCode).toBe(1);
     const trial = Number(/at trial (\d+):/.exec(err.message)?.[1]);
     const lyingBlock = Math.floor(trial / blockTrials);
-    expect(lyingBlock).toBeGreaterThanOrEqual(1); // the seed puts the first lie after block 0, so something was output before it
+    // the seed puts the first lie after block 0, so something was output before it
+    expect(lyingBlock).toBeGreaterThanOrEqual(1);
     expect(sim.chip.stats.tamperedTrials).toBeGreaterThanOrEqual(1);
     // Exactly the blocks before the lie were output, and their bytes; none from the lying block on.
     expect(certified).toEqual(Array.from({ length: lyingBlock }, (_, i) => i));

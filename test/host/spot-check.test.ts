@@ -112,7 +112,8 @@ describe('spot-checking EAT bound', () => {
         const maxF = Math.max(f.win, f.lose, f.bottom);
         expect(maxVar).toBeLessThanOrEqual(variance * (1 + 1e-9));
         expect(maxF - minF).toBeLessThanOrEqual(range * (1 + 1e-9));
-        // Any string with wins >= n gamma omega_thr, whatever its number of test rounds, has f(freq) >= T(omega_thr) = h.
+        // Any string with wins >= n gamma omega_thr, whatever its number of test rounds, has
+        // f(freq) >= T(omega_thr) = h.
         const thr = 0.81;
         for (const tests of [0.5, 1, 2]) {
           // the fewest wins the event allows, with `tests` times the expected test rounds (the rest lost)

@@ -4,7 +4,7 @@
  * as bindings-cpp does), and the USB descriptors are PROTOCOL 2's.
  */
 import { SerialPortMock } from 'serialport';
-import type { OpenOptions } from '@serialport/bindings-interface';
+import type { OpenOptions } from '../../src/serialport-types.ts';
 import { describe, expect, it } from 'vitest';
 import { epq1PortInfo, SERIAL_OPEN_DEFAULTS, withOpenDefaults } from '../../src/protocol/transport.ts';
 

@@ -37,6 +37,17 @@ function header(device: Device, commandLine: string[]): RecordingHeader {
   };
 }
 
+/** The header of a hand-made recording: no device, no clock. */
+const BARE_HEADER: RecordingHeader = {
+  format: 'epqrng-recording',
+  version: 1,
+  tool: 'test',
+  commandLine: [],
+  clock: 'none',
+  device: null,
+  extractorSeed: null,
+};
+
 /** The trial records of a run, concatenated, with the first index of each frame. */
 async function collectTrials(
   run: AsyncIterable<{ kind: string }[]>,
@@ -173,7 +184,8 @@ describe('a session recorded over a real pseudo-terminal (socat, native binding)
   it.skipIf(!hasSocat)(
     'holds every trial once, in order, stamped with host time, and replays as the chip',
     async () => {
-      // A 4 MiB chip buffer: on 2 shared cores a stalled host must not turn into honest GAPs (see test/device/integration.test.ts).
+      // A 4 MiB chip buffer: on 2 shared cores a stalled host must not turn into honest GAPs (see
+      // test/device/integration.test.ts).
       const server = await servePty(join(dir, 'epq'), { seed: 12, calibrated: true, deviceBufferFrames: 65536 });
       const path = join(dir, 'pty.epqrec');
       const trials = 300_000;
@@ -241,15 +253,7 @@ describe('replay port, directly', () => {
   function makeRecording(name: string): string {
     const path = join(dir, name);
     const w = new RecordingWriter(path, {
-      header: {
-        format: 'epqrng-recording',
-        version: 1,
-        tool: 'test',
-        commandLine: [],
-        clock: 'none',
-        device: null,
-        extractorSeed: null,
-      },
+      header: BARE_HEADER,
     });
     w.hostToDevice(Buffer.concat([getInfo(0), setWindow(1, 1500)]), 0);
     w.deviceToHost(Buffer.concat([ack(0, 0, 0x81), ack(1, 1, 0x86)]), 0);
@@ -338,15 +342,7 @@ describe('replay port memory', () => {
   it('a host that writes early waits for its reads instead of holding the whole recording in memory', async () => {
     const path = join(dir, 'early.epqrec');
     const w = new RecordingWriter(path, {
-      header: {
-        format: 'epqrng-recording',
-        version: 1,
-        tool: 'test',
-        commandLine: [],
-        clock: 'none',
-        device: null,
-        extractorSeed: null,
-      },
+      header: BARE_HEADER,
     });
     const chunk = (k: number) => Buffer.alloc(1000, k);
     for (let k = 0; k < 20; k++) w.deviceToHost(chunk(k), 0);

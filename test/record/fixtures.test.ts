@@ -73,7 +73,8 @@ describe('fixtures', () => {
         '--certs',
         certs,
       );
-      // A fixture replays the host code of its day: when stream's commands change, it diverges (the message names the frame).
+      // A fixture replays the host code of its day: when stream's commands change, it diverges (the message names the
+      // frame).
       const stale = `${r.stderr.trim()} (if the host code changed since the fixture was made: node bin/run-ts.js fixtures/make-fixtures.ts ${e.name})`;
       expect(r.code, stale).toBe(e.exitCode);
       if (e.exitCode !== 0) expect(r.stderr.trim().split('\n').pop()).toBe(e.stderrLastLine);
@@ -148,8 +149,9 @@ describe('fixtures', () => {
       });
       expect(replay.divergence).toBeNull();
       const expected = JSON.parse(readFileSync(join(fixtures, 'calibration.profile.json'), 'utf8')) as unknown;
-      // When the calibrate procedure changes what it computes, the stored profile goes stale (and when it changes what it
-      // sends, the replay diverges): regenerate with `node bin/run-ts.js fixtures/make-fixtures.ts calibration`.
+      // When the calibrate procedure changes what it computes, the stored profile goes stale (and when it changes
+      // what it sends, the replay diverges): regenerate with
+      // `node bin/run-ts.js fixtures/make-fixtures.ts calibration`.
       expect(
         withoutWallTime(JSON.parse(JSON.stringify(profile)) as unknown),
         'fixtures/calibration.profile.json is stale: regenerate it (fixtures/README.md)',

@@ -15,7 +15,8 @@ import {
 } from '../../src/simulator/physics.ts';
 import { TestHost, chshFromTally, tally, trialsOf } from './host.ts';
 import { model, modelS, phiSimpson, zScore, type Knobs } from './model.ts';
-import { erfc, normalCdf, HIDDEN_RANGES, detectorEfficiency } from '../../src/simulator/physics.ts';
+import { HIDDEN_RANGES, detectorEfficiency } from '../../src/simulator/physics.ts';
+import { erfc, normalCdf } from '../../src/math/index.ts';
 
 const knobs = (s: ChipSettings): Knobs => ({
   angles: s.anglesCentidegrees,

@@ -14,6 +14,7 @@
 import { chshValue, expectedCountsPerTrial, pironioBitsPerTrial, type ClickModel, type Quad } from '../click-model.ts';
 import { darkClickProbability, efficiencyAtBias, gateFraction } from '../models.ts';
 import { chshAnglesDeg } from '../angles.ts';
+import { maximiseInteger } from '../../math/index.ts';
 import { darkRate, type DarkCurve } from './dark.ts';
 import type { EfficiencyCurve } from './bias.ts';
 
@@ -56,29 +57,6 @@ export function clickModelFor(est: ChipEstimates, s: OperatingSettings): ClickMo
 /** The model's S at the rot-compensated CHSH angles. */
 export function predictedS(est: ChipEstimates, s: OperatingSettings): number {
   return chshValue(clickModelFor(est, s), chshAnglesDeg(est.rotDeg));
-}
-
-/** Integer golden-section search for the maximum of a unimodal f on [lo, hi]. */
-export function maximiseInteger(f: (v: number) => number, lo: number, hi: number): number {
-  const phi = (Math.sqrt(5) - 1) / 2;
-  let a = Math.ceil(lo);
-  let b = Math.floor(hi);
-  while (b - a > 3) {
-    const c = Math.round(b - phi * (b - a));
-    const d = Math.round(a + phi * (b - a));
-    if (f(c) >= f(d)) b = d;
-    else a = c;
-  }
-  let best = a;
-  let bestV = f(a);
-  for (let v = a + 1; v <= b; v++) {
-    const fv = f(v);
-    if (fv > bestV) {
-      best = v;
-      bestV = fv;
-    }
-  }
-  return best;
 }
 
 export interface OperatingPoint extends OperatingSettings {

@@ -17,7 +17,6 @@ import type { CommandIo } from '../framework.ts';
 import { parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 
-export const summary = 'calibrate the chip: bias, pump, delay, window, angles; verify, then save with --save';
 export const usage = `usage: epqrng calibrate [--simulate[=SEED] | --port P | --serial S] [--save] [--report FILE.html]
                         [--profile FILE.json] [--json] [--quick] [--force-stop]
        epqrng calibrate --apply FILE.json [device options] [--save] [--force-stop]

@@ -10,7 +10,6 @@ import { parseCommandLine } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { checkDetectors } from '../detector-check.ts';
 
-export const summary = 'show the chip: serial, model, firmware, protocol, calibration';
 export const usage = `usage: epqrng info [--port P | --serial S | --simulate[=SEED]] [--json]
   --json    print the same fields as one JSON object
 

@@ -9,7 +9,6 @@ import type { CommandIo } from '../framework.ts';
 import { linuxFiles, writeLinuxFiles } from '../linux-files.ts';
 import { parseCommandLine, pathValue, validateOption } from '../options.ts';
 
-export const summary = 'install the udev rule, the systemd unit and the rngd drop-in (dry run by default)';
 export const usage = `usage: epqrng install-linux [--prefix DIR] [--write] [--epqrng PATH] [--rngd PATH]
   --prefix DIR    install under DIR (default /): DIR/etc/udev/rules.d/60-epq1.rules,
                   DIR/etc/systemd/system/epqrng@.service, .../rngd.service.d/epqrng.conf,

@@ -8,7 +8,6 @@ import { listDevices } from '../../device/index.ts';
 import type { CommandIo } from '../framework.ts';
 import { parseCommandLine } from '../options.ts';
 
-export const summary = 'list the EPQ-1 chips connected over USB';
 export const usage = `usage: epqrng list [--json]
   --json    print a JSON array of { path, serialNumber, manufacturer, byId } (always valid JSON:
             [] when none is found or the ports cannot be listed)`;

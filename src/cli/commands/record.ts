@@ -12,17 +12,17 @@ import { InputError, UsageError } from '../../errors.ts';
 import { seedReference } from '../../record/session.ts';
 import { trialRun } from '../../record/trial-run.ts';
 import type { CommandIo } from '../framework.ts';
-import { decimal, integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
+import { count, decimal, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { sameFile } from '../certified-sink.ts';
 import { readFileSync } from 'node:fs';
 
-export const summary = 'record a trial run (both directions of the link, byte-exact) for replay and verify';
 export const usage = `usage: epqrng record [device options] (--trials N | --seconds S) --out FILE
-  --trials N              START with a limit of N trials (the chip stops by itself), then STOP
+  --trials N              START with a limit of N trials (the chip stops by itself), then STOP;
+                          1e7, 2^24, 10M = 10 x 2^20, 10MB = 10^7
   --seconds S             START, then STOP after S seconds (chip time on --simulate, wall time otherwise)
-  --out FILE              the recording (created or overwritten)
+  -o, --out FILE          the recording (created or overwritten)
   --rate R                trials/s asked of the chip (default: the chip's own)
   --extractor-seed FILE   name this extractor seed in the header (its SHA-256), for a later replay
   --embed-seed            also embed the seed bytes in the header (anyone holding the file can then verify)
@@ -37,7 +37,7 @@ const specs = {
   ...deviceOptionSpecs,
   trials: { type: 'string' },
   seconds: { type: 'string' },
-  out: { type: 'string' },
+  out: { type: 'string', short: 'o' },
   rate: { type: 'string' },
   'extractor-seed': { type: 'string' },
   'embed-seed': { type: 'boolean' },
@@ -57,10 +57,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const out = validateOption('out', pathValue, values.out);
   // PROTOCOL 5 START: limit is a u64; 2^53 - 1 is this host's ceiling (types.ts).
   const limitTrials =
-    values.trials !== undefined ? validateOption('trials', integer(1, Number.MAX_SAFE_INTEGER), values.trials) : 0;
+    values.trials !== undefined ? validateOption('trials', count(1, Number.MAX_SAFE_INTEGER), values.trials) : 0;
   const seconds = values.seconds !== undefined ? validateOption('seconds', decimal(0.001, 1e6), values.seconds) : 0;
   // PROTOCOL 5 START: rate u32 trials/s, 0 = the chip's default.
-  const rateTrialsPerS = values.rate !== undefined ? validateOption('rate', integer(1, 0xffffffff), values.rate) : 0;
+  const rateTrialsPerS = values.rate !== undefined ? validateOption('rate', count(1, 0xffffffff), values.rate) : 0;
   if (values['embed-seed'] && values['extractor-seed'] === undefined)
     throw new UsageError('--embed-seed needs --extractor-seed FILE');
   let extractorSeed = null;

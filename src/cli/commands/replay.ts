@@ -17,26 +17,28 @@
  * Also exports the replay pipeline for `epqrng verify`.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { Device } from '../../device/index.ts';
-import { DeviceError, InputError, UsageError } from '../../errors.ts';
+import { Device, type Run } from '../../device/index.ts';
+import { CertificationRefusedError, DeviceError, InputError, UsageError } from '../../errors.ts';
 import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
 import { seedBitsForBlock, type ExtractedBlock } from '../../extract/stream.ts';
 import {
   certifiedStream,
   certifyEvents,
+  type CertifiedStreamOptions,
   type HostSettingsOptions,
   type StreamProgress,
 } from '../../output/certified-stream.ts';
 import type { RefusedBlock } from '../../certify/index.ts';
-import { openRecording } from '../../record/reader.ts';
+import { inspectInput } from '../../record/inspect.ts';
 import type { RecordingHeader } from '../../record/format.ts';
-import { createReplayBinding, EndOfRecordingError } from '../../record/replay-binding.ts';
-import { captureEvents, findCaptureInfo, recordedRunEvents } from '../../record/replay.ts';
+import { createReplayBinding } from '../../record/replay-binding.ts';
+import { captureEvents, HOST_TURN_TIMEOUT_MS, isEndOfRecording, recordedRunEvents } from '../../record/replay.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
-import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
-import { integer, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
+import { CertifiedSink, type NamedPath, refuseTerminal } from '../certified-sink.ts';
+import { count, oneOf, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
 import {
   settingsSeedOption,
+  extractorSeedUsage,
   streamOptionSpecs,
   streamOptionsUsage,
   streamSettings,
@@ -45,26 +47,32 @@ import {
 } from '../stream-options.ts';
 import { parseArgs } from 'node:util';
 
-export const summary = "certify a recording or raw capture again: the live run's bytes and certificates";
 export const usage = `usage: epqrng replay FILE [--bytes N] [--out FILE|-] [--certs FILE] [--eps E] [--adversary A]
                      [--block-trials N] [--extractor-seed FILE] [--max-refused K]
                      [--settings internal|host] [--settings-seed FILE] [--test-rate GAMMA]
   FILE                    a recording (stream --record, epqrng record) or a raw capture of device bytes
-  --bytes N               stop after N certified bytes (default: as recorded; a raw capture: all of it)
-  --out FILE|-            where the bytes go (default -: stdout)
+  -n, --bytes N           stop after N certified bytes (default: as recorded; a raw capture: all of it);
+                          1K = 1024, 1KB = 1000, 1M, 1MB, ..., 1e6, 2^20
+  -o, --out FILE|-        where the bytes go (default -: stdout; refused on a terminal)
+  --force-tty             write the raw bytes to stdout even when it is a terminal
   --settings, --settings-seed, --test-rate
                           host-supplied settings, as for stream (default: as recorded); a
                           host-mode run replays only with its settings seed
 ${streamOptionsUsage}
+${extractorSeedUsage('the recorded one, else fresh from the OS CSPRNG')}
 Options not given are taken from the recorded command line (stream recordings),
 else the stream defaults. The extractor seed must be the live run's to reproduce
 its bytes: --extractor-seed FILE, the seed embedded in the recording, or the
-seed file the recording names if it is here (checked by its SHA-256).`;
+seed file the recording names if it is here (checked by its SHA-256).
+Exit 0: at least one block certified (and --bytes, if given, met); 1: no block
+certified (every block refused, or no whole block); 2: bad input (a file with no
+EPQ-1 frame in its first 1 MiB, a recording with no usable record).`;
 
 export const replayOptionSpecs = {
   ...streamOptionSpecs,
-  bytes: { type: 'string' },
-  out: { type: 'string' },
+  bytes: { type: 'string', short: 'n' },
+  out: { type: 'string', short: 'o' },
+  'force-tty': { type: 'boolean' },
   settings: { type: 'string' },
   'settings-seed': { type: 'string' },
   'test-rate': { type: 'string' },
@@ -101,8 +109,9 @@ export interface ReplayHooks {
  */
 function recordedStreamValues(header: RecordingHeader): ParsedValues<typeof replayOptionSpecs> {
   const argv = header.commandLine[0] === 'stream' ? header.commandLine.slice(1) : [...header.commandLine];
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const [name, spec] of Object.entries(replayOptionSpecs)) options[name] = { type: spec.type };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [name, spec] of Object.entries(replayOptionSpecs))
+    options[name] = { type: spec.type, ...('short' in spec ? { short: spec.short } : {}) };
   // Optional-value options (--simulate[=SEED]) must not swallow the next word.
   const args = argv.map((a) => (a === '--simulate' ? '--simulate=1' : a));
   const { values } = parseArgs({ args, options, strict: false, allowPositionals: true });
@@ -120,10 +129,8 @@ export async function planReplay(
   values: ParsedValues<typeof replayOptionSpecs>,
   { requireRecordedSeed = false, onWarning }: { requireRecordedSeed?: boolean; onWarning?: (m: string) => void } = {},
 ): Promise<ReplayPlan> {
-  const recording = await openRecording(file);
-  const header = recording.header;
-  const rawKind = recording.kind;
-  await recording.close();
+  const input = await inspectInput(file);
+  const { kind: rawKind, header, info } = input;
   let kind: ReplayKind;
   if (rawKind === 'raw') kind = 'raw';
   else if (header!.tool === 'stream') kind = 'stream';
@@ -132,19 +139,59 @@ export async function planReplay(
     throw new UsageError(
       `${file} was recorded by '${header!.tool}': it holds no trial run to certify (replay it with the host code that made it)`,
     );
+  input.requireRecords();
 
   const merged: ParsedValues<typeof replayOptionSpecs> =
     kind === 'stream' ? { ...pick(recordedStreamValues(header!)), ...defined(values) } : { ...values };
   const settings = streamSettings(merged);
   const bytes =
-    merged.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), merged.bytes);
+    merged.bytes === undefined ? Infinity : validateOption('bytes', count(1, Number.MAX_SAFE_INTEGER), merged.bytes);
 
-  const seedBits = seedBitsForBlock(settings.blockTrials);
+  const { seed, seedNote } = replaySeed(
+    file,
+    values['extractor-seed'],
+    header,
+    seedBitsForBlock(settings.blockTrials),
+    {
+      requireRecordedSeed,
+      onWarning,
+    },
+  );
+
+  let device: { serial: string; firmware: string };
+  if (header?.device) device = { serial: header.device.serial, firmware: header.device.firmware.join('.') };
+  else {
+    device = info
+      ? { serial: info.serial, firmware: info.firmware.join('.') }
+      : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
+  }
+  const hostSettings = hostSettingsOf(merged);
+  if (hostSettings && kind !== 'stream')
+    throw new UsageError(
+      `--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`,
+    );
+  const plan: ReplayPlan = { file, kind, header, settings, bytes, seed, seedNote, device };
+  if (hostSettings) plan.hostSettings = hostSettings;
+  return plan;
+}
+
+/**
+ * The extractor seed of a replay: --extractor-seed FILE (checked against the
+ * recorded hash), else the seed embedded in the recording, else the seed file
+ * the recording names when it is here and hashes right; else a fresh seed
+ * (replay) or a UsageError (verify, which needs the recorded one).
+ */
+function replaySeed(
+  file: string,
+  givenSeedFile: string | undefined,
+  header: RecordingHeader | null,
+  seedBits: number,
+  { requireRecordedSeed, onWarning }: { requireRecordedSeed: boolean; onWarning?: ((m: string) => void) | undefined },
+): { seed: Uint8Array; seedNote: string } {
   const recorded = header?.extractorSeed ?? null;
   let seed: Uint8Array;
   let seedNote: string;
   // The seed file given here wins; a recorded file name is only a hint (it may not exist here).
-  const givenSeedFile = values['extractor-seed'];
   if (givenSeedFile !== undefined) {
     seed = loadSeedFile(validateOption('extractor-seed', pathValue, givenSeedFile), seedBits);
     seedNote = `extractor seed from ${givenSeedFile}`;
@@ -190,22 +237,7 @@ export async function planReplay(
     seedNote = 'fresh extractor seed from the OS CSPRNG';
   }
 
-  let device: { serial: string; firmware: string };
-  if (header?.device) device = { serial: header.device.serial, firmware: header.device.firmware.join('.') };
-  else {
-    const info = kind === 'raw' ? await findCaptureInfo(file) : null;
-    device = info
-      ? { serial: info.serial, firmware: info.firmware.join('.') }
-      : { serial: 'unknown (raw capture)', firmware: '0.0.0' };
-  }
-  const hostSettings = hostSettingsOf(merged);
-  if (hostSettings && kind !== 'stream')
-    throw new UsageError(
-      `--settings host replays only stream recordings (${file} is a ${kind === 'raw' ? 'raw capture' : `${kind} recording`})`,
-    );
-  const plan: ReplayPlan = { file, kind, header, settings, bytes, seed, seedNote, device };
-  if (hostSettings) plan.hostSettings = hostSettings;
-  return plan;
+  return { seed, seedNote };
 }
 
 /**
@@ -285,13 +317,39 @@ export async function* replayBytes(
       throw session.divergence ?? e;
     }
   }
-  // A stream recording: the live host code, against the recording.
+  return yield* replayStreamRecording(plan, common, onWarning);
+}
+
+/**
+ * A stream recording: the live host code (certifiedStream on a Device over
+ * the replay binding), against the recording. Where the live host sent STOP
+ * for a reason a replay does not see (a signal, a clock), the replayed host
+ * stops at the same byte; a recording that ends while the host still reads
+ * (a crash, a lost device: the end record says so) ends the replay there.
+ */
+async function* replayStreamRecording(
+  plan: ReplayPlan,
+  common: Omit<CertifiedStreamOptions, 'onRun' | 'hostSettings'>,
+  onWarning: ((m: string) => void) | undefined,
+): AsyncGenerator<Uint8Array, StreamProgress | undefined, void> {
   let cut = false;
+  let run: Run | undefined;
+  // STOP recorded before START's ACK (a signal while START was on its way): stop the run as soon as it starts.
+  let stopWanted = false;
+  const stop = (): void => {
+    stopWanted = true;
+    void run?.stop().catch(() => undefined);
+  };
   const session = createReplayBinding(plan.file, {
     atEnd: 'disconnect',
+    hostTurnTimeoutMs: HOST_TURN_TIMEOUT_MS,
     onWarning: (m) => {
       cut = true;
       onWarning?.(m);
+    },
+    // The host takes in the bytes delivered before the STOP (pending I/O callbacks) before it stops.
+    onHostTurn: (kind) => {
+      if (kind === 'STOP') setImmediate(() => setImmediate(stop));
     },
   });
   let device: Device | undefined;
@@ -299,12 +357,18 @@ export async function* replayBytes(
     device = await Device.open({ path: session.path, binding: session.binding as never });
     return yield* certifiedStream(device, {
       ...common,
+      onRun: (r) => {
+        run = r;
+        if (stopWanted) stop();
+      },
       ...(plan.hostSettings ? { hostSettings: plan.hostSettings } : {}),
     });
   } catch (e) {
     if (session.divergence) throw session.divergence;
     const ended = session.port?.atEnd && isEndOfRecording(e);
-    if (ended && cut) return undefined; // played to the cut: the warning was given
+    // Played to where the live session ended without a STOP: a cut (the warning was given), a lost device.
+    const ending = session.port?.end?.session?.ending;
+    if (ended && (cut || (ending !== undefined && ending !== 'bytes'))) return undefined;
     if (ended)
       throw new DeviceError(
         'REPLAY_ENDED',
@@ -317,18 +381,11 @@ export async function* replayBytes(
   }
 }
 
-function isEndOfRecording(e: unknown): boolean {
-  for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) {
-    if (c instanceof EndOfRecordingError) return true;
-    if (c instanceof Error && /end of the recording/.test(c.message)) return true;
-  }
-  return false;
-}
-
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, replayOptionSpecs, { minPositionals: 1, maxPositionals: 1 });
   const file = positionals[0]!;
   const outPath = validateOption('out', pathValue, values.out ?? '-');
+  refuseTerminal(outPath, io.stdoutIsTTY, values['force-tty']);
   const certsPath = values.certs;
   if (outPath !== '-' && certsPath !== undefined && outPath === certsPath)
     throw new UsageError('--out and --certs must be different files');
@@ -342,13 +399,19 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (values['settings-seed'] !== undefined) others.push({ option: '--settings-seed', path: values['settings-seed'] });
   const sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
   let blocksRefused = 0;
+  let blocksCertified = 0;
+  let lastRefusal = '';
   try {
     await sink.pump(
       replayBytes(plan, {
         onWarning: warn,
-        onCertificate: sink.onCertificate,
+        onCertificate: (line) => {
+          blocksCertified++;
+          sink.onCertificate(line);
+        },
         onRefused: (b) => {
           blocksRefused++;
+          lastRefusal = `block ${b.blockIndex}: ${b.reason}`;
           io.stderr.write(`block ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
         },
       }),
@@ -360,6 +423,15 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   io.stderr.write(
     `replayed ${plan.kind === 'raw' ? 'raw capture' : `${plan.kind} recording`} ${file}: ${bytesOut} certified bytes, ${blocksRefused} blocks refused (${plan.seedNote})\n`,
   );
+  // Exit 0 only when something was certified: a run refused throughout, or with no whole block, is no success.
+  if (blocksCertified === 0) {
+    throw blocksRefused > 0
+      ? new CertificationRefusedError(
+          'ALL_REFUSED',
+          `certification refused every block of ${file} (${blocksRefused} of ${blocksRefused}); ${lastRefusal}`,
+        )
+      : new CertificationRefusedError('NOTHING_CERTIFIED', `${file} holds no whole block: nothing certified`);
+  }
   // --bytes given here is a request, as for stream: a recording that certifies fewer is not a success (exit 0
   // would let a script take the short --out for the whole).
   if (values.bytes !== undefined && bytesOut < plan.bytes) {

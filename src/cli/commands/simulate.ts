@@ -11,7 +11,6 @@ import type { CommandIo } from '../framework.ts';
 import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { parseFaults, SIM_MODES } from '../device-options.ts';
 
-export const summary = 'serve a simulated EPQ-1 on a pseudo-terminal until interrupted';
 export const usage = `usage: epqrng simulate --pty PATH [--seed N] [--mode MODE] [--fault K=V ...] [--flash FILE] [--uncalibrated]
   --pty PATH        where to create the chip's serial port (a symlink to a PTY)
   --seed N          seeds the chip's hidden values and serial number (default 1)

@@ -18,13 +18,16 @@ import {
   type StreamProgress,
 } from '../../output/certified-stream.ts';
 import { seedReference } from '../../record/session.ts';
+import { SessionLedger } from '../../record/ending.ts';
+import type { SessionEnd } from '../../record/format.ts';
 import type { CommandIo } from '../framework.ts';
-import { integer, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
+import { count, oneOf, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
-import { CertifiedSink, type NamedPath } from '../certified-sink.ts';
+import { CertifiedSink, type NamedPath, refuseTerminal } from '../certified-sink.ts';
 import { DEFAULT_RECONNECT_S, reconnectingStream, reconnectOption, reconnectTarget } from '../reconnect.ts';
 import {
+  extractorSeedUsage,
   settingsSeedOption,
   streamOptionSpecs,
   streamOptionsUsage,
@@ -32,13 +35,14 @@ import {
   testRateValue,
 } from '../stream-options.ts';
 
-export const summary = 'stream certified random bytes (Bell-tested, Toeplitz-extracted)';
-export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [--bytes N] [--out FILE|-]
+export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --serial S] [-n N] [-o FILE|-]
                      [--certs FILE] [--eps E] [--adversary quantum|classical] [--block-trials N]
                      [--extractor-seed FILE] [--record FILE] [--max-refused K]
                      [--settings internal|host] [--settings-seed FILE] [--test-rate GAMMA]
-  --bytes N               stop after N certified bytes (default: until interrupted)
-  --out FILE|-            where the bytes go (default -: stdout)
+  -n, --bytes N           stop after N certified bytes (default: until interrupted);
+                          1K = 1024, 1KB = 1000, 1M, 1MB, 1G, ..., 1e6, 2^20
+  -o, --out FILE|-        where the bytes go (default -: stdout; refused on a terminal)
+  --force-tty             write the raw bytes to stdout even when it is a terminal
   --record FILE           record the session (both directions of the link) for replay and verify
   --reconnect[=SECONDS]   when the chip goes away, wait (default ${DEFAULT_RECONNECT_S} s) for the same chip (same
                           USB serial) and go on: the unfinished block is dropped, the certificate chain
@@ -56,14 +60,16 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
                           certified bits exceed the setting bits from about 1.09e8 trials per
                           block (--block-trials 108707840); see README
 ${streamOptionsUsage}
+${extractorSeedUsage('fresh from the OS CSPRNG')}
 
 ${deviceOptionsUsage}`;
 
 const specs = {
   ...deviceOptionSpecs,
   ...streamOptionSpecs,
-  bytes: { type: 'string' },
-  out: { type: 'string' },
+  bytes: { type: 'string', short: 'n' },
+  out: { type: 'string', short: 'o' },
+  'force-tty': { type: 'boolean' },
   settings: { type: 'string' },
   'settings-seed': { type: 'string' },
   'test-rate': { type: 'string' },
@@ -105,8 +111,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseCommandLine(argv, specs);
   const selection = deviceSelection(values);
   const wanted =
-    values.bytes === undefined ? Infinity : validateOption('bytes', integer(1, Number.MAX_SAFE_INTEGER), values.bytes);
+    values.bytes === undefined ? Infinity : validateOption('bytes', count(1, Number.MAX_SAFE_INTEGER), values.bytes);
   const outPath = validateOption('out', pathValue, values.out ?? '-');
+  refuseTerminal(outPath, io.stdoutIsTTY, values['force-tty']);
   const {
     certsPath,
     eps,
@@ -144,7 +151,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   CertifiedSink.check(outPath, certsPath, others);
 
   let device: Device;
-  let closeRecording: (() => void) | undefined;
+  let closeRecording: ((session?: SessionEnd) => void) | undefined;
   if (recordPath !== undefined) {
     const rec = await openRecordedDevice(selection, {
       out: recordPath,
@@ -153,7 +160,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
     });
     device = rec.device;
-    closeRecording = () => rec.recorder.close();
+    closeRecording = (session) => rec.recorder.close(session);
   } else {
     device = await openDevice(selection);
   }
@@ -187,9 +194,13 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   };
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
+  // The recording's end record says how the session ended and what it delivered (verify checks up to there).
+  const ledger = new SessionLedger();
+  let failure: unknown;
   try {
     const streamOpts: CertifiedStreamOptions = {
       onRun: (r) => {
+        ledger.onRun();
         activeRun = r;
         // A signal that came while START was on its way stops the run now.
         if (interruptedBy) void r.stop().catch(() => undefined);
@@ -201,7 +212,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       seed,
       maxConsecutiveRefused,
       ...(hostSettings ? { hostSettings } : {}),
-      onCertificate: sink.onCertificate,
+      onCertificate: (line) => {
+        ledger.onCertificate(line);
+        sink.onCertificate(line);
+      },
       onRefused: (b) => {
         if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
       },
@@ -212,6 +226,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         ? certifiedStream(device, streamOpts)
         : reconnectingStream(device, streamOpts, reconnectTarget(selection, device, reconnectS));
     final = await sink.pump(stream);
+  } catch (e) {
+    failure = e;
+    throw e;
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
@@ -220,7 +237,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       await sink.close();
     } finally {
       await device.close();
-      closeRecording?.();
+      closeRecording?.(ledger.end({ wanted, written: sink.bytes, interruptedBy, error: failure }));
     }
   }
   if (io.isTTY && final) io.stderr.write(`${statusLine(final, (Date.now() - started) / 1000, host)}\n`);

@@ -4,8 +4,11 @@
  *   decode (FrameSync) -> run events -> account, estimate, bound, health
  *   (certifyRun) -> Toeplitz extraction -> bytes (certifyEvents)
  *
- *   pipeline-child.ts <blocks> [--max-fft N]    prints one JSON line
- *   pipeline-child.ts --capture <blocks> FILE   writes the capture only
+ *   node bench/lib/pipeline-child.mjs <blocks> [--max-fft N]    prints one JSON line
+ *   node bench/lib/pipeline-child.mjs --capture <blocks> FILE   writes the capture only
+ *
+ * It runs the compiled package (dist/) under plain node: what ships, with no
+ * loader holding memory that is no part of the pipeline.
  *
  * The capture (a calibrated chip's device-to-host bytes for <blocks> blocks
  * of the default 2^22 trials) is made by the simulator in a process of its
@@ -18,18 +21,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_BLOCK_TRIALS } from '../../src/certify/index.ts';
-import { peakRssBytes } from './peak-rss.ts';
+import { DEFAULT_BLOCK_TRIALS } from '../../dist/certify/index.js';
+
+/** VmHWM of this process (peak-rss.ts says why not getrusage maxRSS). */
+const peakRssBytes = () =>
+  Number(/^VmHWM:\s+(\d+)\s+kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
 
 const args = process.argv.slice(2);
 
 if (args[0] === '--capture') {
-  const { encodeFrame } = await import('../../src/protocol/encode.ts');
-  const { SimulatedChip } = await import('../../src/simulator/chip.ts');
+  const { encodeFrame } = await import('../../dist/protocol/encode.js');
+  const { SimulatedChip } = await import('../../dist/simulator/chip.js');
   const trials = Number(args[1]) * DEFAULT_BLOCK_TRIALS;
   const chip = new SimulatedChip({ seed: 7, calibrated: true });
   chip.receive(encodeFrame({ kind: 'START', flags: 0, seq: 0, source: 0, rate: 0, limit: trials }));
-  const parts: Uint8Array[] = [];
+  const parts = [];
   for (;;) {
     const b = chip.read(1 << 20);
     if (b.length === 0) break;
@@ -46,25 +52,24 @@ if (args[0] === '--capture') {
   const trials = blocks * DEFAULT_BLOCK_TRIALS;
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'epqrng-pipeline-'));
-  let capture: Buffer;
+  let capture;
   try {
     const file = join(dir, 'capture.bin');
-    execFileSync(
-      process.execPath,
-      ['bin/run-ts.js', 'bench/lib/pipeline-child.ts', '--capture', String(blocks), file],
-      { cwd: root, stdio: 'inherit' },
-    );
+    execFileSync(process.execPath, ['bench/lib/pipeline-child.mjs', '--capture', String(blocks), file], {
+      cwd: root,
+      stdio: 'inherit',
+    });
     capture = readFileSync(file);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const { runEventsFromBytes } = await import('../../src/device/run.ts');
-  const { certifyEvents } = await import('../../src/output/certified-stream.ts');
-  const { randomSeed } = await import('../../src/extract/index.ts');
-  const { seedBitsForBlock } = await import('../../src/extract/stream.ts');
+  const { runEventsFromBytes } = await import('../../dist/device/run.js');
+  const { certifyEvents } = await import('../../dist/output/certified-stream.js');
+  const { randomSeed } = await import('../../dist/extract/index.js');
+  const { seedBitsForBlock } = await import('../../dist/extract/stream.js');
 
-  function* chunks(): Generator<Uint8Array> {
+  function* chunks() {
     for (let i = 0; i < capture.length; i += 65536) yield capture.subarray(i, Math.min(capture.length, i + 65536));
   }
 

@@ -1,0 +1,244 @@
+/**
+ * The public API of the `epqrng` package (`import { ... } from 'epqrng'`):
+ * a thin facade over the internals, which stay private.
+ *
+ *   Device.open(target)         a chip: by port, by USB serial, the one on USB, or the simulator with a seed
+ *   device.certifiedBytes(opts) certified bytes as an async iterable of { bytes, certificate }
+ *   device.calibrate(opts)      the calibration procedure (README "Calibration")
+ *   device.close() / await using   ends any run with STOP and its ACK, then closes the port
+ *   record / replay / verify    the recording functions, as `epqrng record|replay|verify` run them
+ *
+ * Fail closed as the CLI does: a refused block yields nothing; certification
+ * that keeps failing throws CertificationRefusedError.
+ */
+import { makePlan, calibrate as runCalibration, type CalibrationProfile } from './calibrate/index.ts';
+import { parseCertificateLine, type Certificate, type RefusedBlock } from './certify/index.ts';
+import { DEFAULT_BLOCK_TRIALS } from './certify/index.ts';
+import type { CommandIo } from './cli/framework.ts';
+import { openDevice, type DeviceSelection } from './cli/device-options.ts';
+import { planReplay, replayBytes } from './cli/commands/replay.ts';
+import { run as recordCommand } from './cli/commands/record.ts';
+import { run as verifyCommand } from './cli/commands/verify.ts';
+import type { Device as LinkDevice, Run } from './device/index.ts';
+import { randomSeed } from './extract/index.ts';
+import { seedBitsForBlock } from './extract/stream.ts';
+import { certifiedStream } from './output/certified-stream.ts';
+
+export { certificateSchema, parseCertificateLine, type Certificate } from './certify/index.ts';
+export {
+  CertificationRefusedError,
+  DeviceError,
+  EpqError,
+  ExitCode,
+  InputError,
+  isEpqError,
+  UsageError,
+  type ExitCodeValue,
+} from './errors.ts';
+export type { CalibrationProfile } from './calibrate/index.ts';
+
+/** Which chip: its serial port, its USB serial number, the one EPQ-1 on USB, or the built-in simulator. */
+export type DeviceTarget =
+  | { port: string }
+  | { serial: string }
+  | { usb: true }
+  | { simulate: { seed?: number; calibrated?: boolean } | true };
+
+/** One certified block's output (cut to fit `bytes` for the last one) and the certificate that covers it. */
+export interface CertifiedBlock {
+  bytes: Uint8Array;
+  certificate: Certificate;
+  /** The certificate as the JSON line `epqrng stream --certs` writes (the hash chain is over these lines). */
+  line: string;
+}
+
+export interface CertifiedBytesOptions {
+  /** Stop after this many bytes (default: until the loop ends). */
+  bytes?: number;
+  /** Total error per block (default 2^-64). */
+  eps?: number;
+  adversary?: 'quantum' | 'classical';
+  /** Trials per block (default 2^22). */
+  blockTrials?: number;
+  /** Toeplitz seed, n + m - 1 = 3 blockTrials - 1 bits at least (default: fresh from the OS CSPRNG). */
+  extractorSeed?: Uint8Array;
+  /** Refused blocks in a row that end the stream with CertificationRefusedError (default 3). */
+  maxConsecutiveRefused?: number;
+  /** Host-supplied settings (README "Host-supplied settings"); default the chip's own generator. */
+  hostSettings?: { seed?: Uint8Array; testRate?: number | string };
+  /** Each refused block (it output nothing). */
+  onRefused?: (block: RefusedBlock) => void;
+}
+
+function selectionOf(target: DeviceTarget): DeviceSelection {
+  if ('port' in target) return { kind: 'port', path: target.port };
+  if ('serial' in target) return { kind: 'serial', serial: target.serial };
+  if ('usb' in target) return { kind: 'discover' };
+  const sim = target.simulate === true ? {} : target.simulate;
+  return { kind: 'simulate', seed: sim.seed ?? 1, mode: 'honest', calibrated: sim.calibrated ?? true, faults: {} };
+}
+
+/** Pairs each yielded chunk with the certificate line written just before it. */
+async function* withCertificates(
+  source: (onCertificate: (line: string) => void) => AsyncGenerator<Uint8Array, unknown, void>,
+): AsyncGenerator<CertifiedBlock, void, void> {
+  let line = '';
+  const it = source((l) => {
+    line = l;
+  });
+  try {
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      yield { bytes: r.value, certificate: parseCertificateLine(line), line };
+    }
+  } finally {
+    await it.return(undefined);
+  }
+}
+
+/** An EPQ-1 chip (or the simulator) and what it does for a user. */
+export class Device {
+  private run: Run | undefined;
+
+  private constructor(private readonly link: LinkDevice) {}
+
+  /** Opens the chip; `{ usb: true }` (the default) is the one EPQ-1 found on USB. */
+  static async open(target: DeviceTarget = { usb: true }): Promise<Device> {
+    return new Device(await openDevice(selectionOf(target)));
+  }
+
+  /** Serial number, model and firmware, as the chip reported them (PROTOCOL 4 INFO). */
+  get info(): { serial: string; model: string; firmware: string; protocol: string } {
+    const i = this.link.info;
+    return { serial: i.serial, model: i.model, firmware: i.firmware.join('.'), protocol: i.protocol.join('.') };
+  }
+
+  /**
+   * Certified bytes, block by block, each with its certificate. Ending the
+   * loop early (break, return, an error) stops the chip with STOP/ACK.
+   */
+  certifiedBytes(opts: CertifiedBytesOptions = {}): AsyncGenerator<CertifiedBlock, void, void> {
+    const blockTrials = opts.blockTrials ?? DEFAULT_BLOCK_TRIALS;
+    const seed = opts.extractorSeed ?? randomSeed(seedBitsForBlock(blockTrials));
+    return withCertificates((onCertificate) =>
+      certifiedStream(this.link, {
+        ...(opts.bytes !== undefined ? { bytes: opts.bytes } : {}),
+        ...(opts.eps !== undefined ? { eps: opts.eps } : {}),
+        ...(opts.adversary !== undefined ? { adversary: opts.adversary } : {}),
+        ...(opts.maxConsecutiveRefused !== undefined ? { maxConsecutiveRefused: opts.maxConsecutiveRefused } : {}),
+        ...(opts.hostSettings !== undefined ? { hostSettings: opts.hostSettings } : {}),
+        ...(opts.onRefused !== undefined ? { onRefused: opts.onRefused } : {}),
+        blockTrials,
+        seed,
+        onCertificate,
+        onRun: (r) => {
+          this.run = r;
+        },
+      }),
+    );
+  }
+
+  /** Calibrates the chip (about 30 s of chip time, `quick`: 14 s); with `save` it is stored only if it beats the previous one. */
+  calibrate(opts: { quick?: boolean; save?: boolean } = {}): Promise<CalibrationProfile> {
+    return runCalibration(this.link, { plan: makePlan(opts.quick ? 'quick' : 'normal'), save: opts.save === true });
+  }
+
+  /** Ends a run still going with STOP and its ACK (PROTOCOL 5), then closes the port. */
+  async close(): Promise<void> {
+    try {
+      if (this.run?.active) await this.run.stop();
+    } finally {
+      await this.link.close();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Options of replay and verify, as `epqrng replay` / `verify` take them (the recorded ones when not given). */
+export interface ReplayOptions {
+  bytes?: number;
+  adversary?: 'quantum' | 'classical';
+  /** The live run's extractor seed file (default: the one the recording embeds or names). */
+  extractorSeedFile?: string;
+  eps?: number;
+  blockTrials?: number;
+}
+
+function replayValues(opts: ReplayOptions): Record<string, string> {
+  const v: Record<string, string> = {};
+  if (opts.bytes !== undefined) v.bytes = String(opts.bytes);
+  if (opts.extractorSeedFile !== undefined) v['extractor-seed'] = opts.extractorSeedFile;
+  if (opts.eps !== undefined) v.eps = String(opts.eps);
+  if (opts.adversary !== undefined) v.adversary = opts.adversary;
+  if (opts.blockTrials !== undefined) v['block-trials'] = String(opts.blockTrials);
+  return v;
+}
+
+/** Certifies a recording (or raw capture) again: the live run's blocks and certificates. */
+export async function* replay(file: string, opts: ReplayOptions = {}): AsyncGenerator<CertifiedBlock, void, void> {
+  const plan = await planReplay(file, replayValues(opts));
+  yield* withCertificates((onCertificate) => replayBytes(plan, { onCertificate }));
+}
+
+/** The io of a command run as a function: its stdout and stderr kept as text. */
+function quietIo(): CommandIo & { out: () => string; err: () => string } {
+  const text = { out: '', err: '' };
+  const sink = (k: 'out' | 'err') =>
+    ({
+      write: (s: string | Uint8Array): boolean => {
+        text[k] += String(s);
+        return true;
+      },
+    }) as unknown as NodeJS.WritableStream;
+  return { stdout: sink('out'), stderr: sink('err'), isTTY: false, out: () => text.out, err: () => text.err };
+}
+
+function targetArgs(target: DeviceTarget): string[] {
+  const s = selectionOf(target);
+  if (s.kind === 'port') return ['--port', s.path];
+  if (s.kind === 'serial') return ['--serial', s.serial];
+  if (s.kind === 'simulate') return [`--simulate=${s.seed}`, ...(s.calibrated ? [] : ['--sim-uncalibrated'])];
+  return [];
+}
+
+/** Records a trial run (both directions of the link) to `out`, as `epqrng record` does; resolves to its summary line. */
+export async function record(
+  target: DeviceTarget,
+  opts: { out: string; trials?: number; seconds?: number; extractorSeedFile?: string },
+): Promise<string> {
+  const argv = [...targetArgs(target), '--out', opts.out];
+  if (opts.trials !== undefined) argv.push('--trials', String(opts.trials));
+  if (opts.seconds !== undefined) argv.push('--seconds', String(opts.seconds));
+  if (opts.extractorSeedFile !== undefined) argv.push('--extractor-seed', opts.extractorSeedFile);
+  const io = quietIo();
+  await recordCommand(argv, io);
+  return io.err().trim();
+}
+
+/**
+ * Recomputes every certificate (and with `output`, every byte) of a run
+ * from its recording, as `epqrng verify` does: `{ ok: true }` when all
+ * match, else the first mismatch. Bad input throws (InputError, UsageError).
+ */
+export async function verify(
+  file: string,
+  opts: ReplayOptions & { certs: string; output?: string },
+): Promise<{ ok: true } | { ok: false; mismatch: string }> {
+  const argv = [file, '--certs', opts.certs];
+  if (opts.output !== undefined) argv.push('--output', opts.output);
+  for (const [k, v] of Object.entries(replayValues(opts))) argv.push(`--${k}`, v);
+  // The command says a mismatch with exit 1 and one line (VerifyMismatch); anything else it throws.
+  const io = quietIo();
+  const code = await verifyCommand(argv, io);
+  return code === 0
+    ? { ok: true }
+    : {
+        ok: false,
+        mismatch: io
+          .err()
+          .trim()
+          .replace(/^epqrng: /, ''),
+      };
+}
