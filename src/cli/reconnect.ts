@@ -53,7 +53,7 @@ export function reconnectTarget(selection: DeviceSelection, device: Device, time
 
 /** The device errors a replug can cure. */
 function isDisconnect(e: unknown): e is DeviceError {
-  return e instanceof DeviceError && ['DISCONNECTED', 'PORT_ERROR', 'WATCHDOG', 'CLOSED'].includes(e.code);
+  return e instanceof DeviceError && ['DISCONNECTED', 'PORT_ERROR', 'WATCHDOG'].includes(e.code);
 }
 
 export interface ReconnectOptions {
@@ -176,7 +176,8 @@ export async function* reconnectingStream(
         // The unfinished block's trials are dropped with the run: received minus those in finished blocks.
         const trialsDropped = Math.max(0, (run?.stats.trials ?? 0) - (progress?.trials ?? 0));
         if (progress) total = addProgress(total, progress);
-        if (device !== first) await device.close();
+        // Closed even when it is still open (a silent chip, WATCHDOG): the port must be free to be opened again.
+        await device.close();
         const back = await waitForSameChip(serial, o, () => signalled);
         if (!back) return total ?? addProgress(undefined, emptyProgress());
         device = back;
