@@ -19,6 +19,7 @@ import { createSimulatedPort } from '../src/simulator/index.ts';
 import { encodeFrame, encodeTrialsInto } from '../src/protocol/encode.ts';
 import { FRAME_SIZE } from '../src/protocol/types.ts';
 import type { Figure } from './run.ts';
+import { baseStatus } from '../test/device/fake-chip.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,27 +36,7 @@ function capture(trials: number): Buffer {
   for (let f = 0; f < frames; f++) {
     o = encodeTrialsInto(buf, o, seq++, 0, f * 40, records, 0, 40);
     if (f % 1000 === 999) {
-      encodeFrame(
-        {
-          kind: 'STATUS',
-          seq: seq++,
-          flags: 0,
-          trials: (f + 1) * 40,
-          temperature: 2500,
-          pump: 300,
-          bias: [30000, 30000, 30000, 30000],
-          dark: [100, 100, 100, 100],
-          window: 1000,
-          angles: [0, 4500, 2250, 15750],
-          faults: 0,
-          state: 1,
-          source: 0,
-          lost: 0,
-          delay: 0,
-        },
-        buf,
-        o,
-      );
+      encodeFrame({ ...baseStatus, seq: seq++, flags: 0, trials: (f + 1) * 40, state: 1 }, buf, o);
       o += FRAME_SIZE;
     }
   }

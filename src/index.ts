@@ -5,6 +5,8 @@
  *   Device.open(target)         a chip: by port, by USB serial, the one on USB, or the simulator with a seed
  *   device.certifiedBytes(opts) certified bytes as an async iterable of { bytes, certificate }
  *   device.calibrate(opts)      the calibration procedure (README "Calibration")
+ *   device.entropyService(opts) what `epqrng serve` runs: a pool and a request handler for any Node server;
+ *                               fetchRandom(url, n) is its client
  *   device.close() / await using   ends any run with STOP and its ACK, then closes the port
  *   record / replay / verify    the recording functions, as `epqrng record|replay|verify` run them
  *
@@ -23,6 +25,8 @@ import type { Device as LinkDevice, Run } from './device/index.ts';
 import { randomSeed } from './extract/index.ts';
 import { seedBitsForBlock } from './extract/stream.ts';
 import { certifiedStream } from './output/certified-stream.ts';
+import { createHandler, type EntropyHandler } from './serve/http.ts';
+import { EntropyService } from './serve/service.ts';
 
 export { certificateSchema, parseCertificateLine, type Certificate } from './certify/index.ts';
 export {
@@ -36,6 +40,9 @@ export {
   type ExitCodeValue,
 } from './errors.ts';
 export type { CalibrationProfile } from './calibrate/index.ts';
+export { fetchRandom, type CertificateReference, type RandomResult } from './serve/client.ts';
+export type { EntropyHandler } from './serve/http.ts';
+export type { EntropyService } from './serve/service.ts';
 
 /** Which chip: its serial port, its USB serial number, the one EPQ-1 on USB, or the built-in simulator. */
 export type DeviceTarget =
@@ -68,6 +75,17 @@ export interface CertifiedBytesOptions {
   hostSettings?: { seed?: Uint8Array; testRate?: number | string };
   /** Each refused block (it output nothing). */
   onRefused?: (block: RefusedBlock) => void;
+}
+
+/** Options of device.entropyService (the pipeline's as for certifiedBytes, and the service's own). */
+export interface EntropyServiceOptions
+  extends Pick<CertifiedBytesOptions, 'eps' | 'adversary' | 'blockTrials' | 'extractorSeed'> {
+  /** Certified bytes kept ready (default 4 MiB); when full the chip is paused with STOP. */
+  poolBytes?: number;
+  /** Writes one certificate line durably (e.g. appends it to a file). */
+  writeCertificate?: (line: string) => Promise<void>;
+  /** Bearer token every request must carry. */
+  token?: string;
 }
 
 function selectionOf(target: DeviceTarget): DeviceSelection {
@@ -135,6 +153,28 @@ export class Device {
         },
       }),
     );
+  }
+
+  /**
+   * The entropy service `epqrng serve` runs, on this chip: `service.start()`,
+   * then mount `handler` in any Node http server (it answers /random,
+   * /certificates, /status, /metrics, /events and the dashboard at /);
+   * `service.stop()` ends it with STOP/ACK. A block's bytes enter the pool
+   * only once `writeCertificate` (if given) has resolved for its line.
+   */
+  entropyService(opts: EntropyServiceOptions = {}): { service: EntropyService; handler: EntropyHandler } {
+    const blockTrials = opts.blockTrials ?? DEFAULT_BLOCK_TRIALS;
+    const service = new EntropyService(this.link, {
+      pipeline: {
+        blockTrials,
+        seed: opts.extractorSeed ?? randomSeed(seedBitsForBlock(blockTrials)),
+        ...(opts.eps !== undefined ? { eps: opts.eps } : {}),
+        ...(opts.adversary !== undefined ? { adversary: opts.adversary } : {}),
+      },
+      ...(opts.poolBytes !== undefined ? { poolBytes: opts.poolBytes } : {}),
+      ...(opts.writeCertificate !== undefined ? { writeCertificate: opts.writeCertificate } : {}),
+    });
+    return { service, handler: createHandler(service, opts.token !== undefined ? { token: opts.token } : {}) };
   }
 
   /** Calibrates the chip (about 30 s of chip time, `quick`: 14 s); with `save` it is stored only if it beats the previous one. */

@@ -4,12 +4,9 @@
  * .d.ts files keep (users of the published types resolve them too). Biome cannot parse that attribute, so this file
  * alone is left out of biome.json; everything else imports the types from here.
  */
-export type {
-  BindingInterface,
-  BindingPortInterface,
-  OpenOptions,
-  PortInfo,
-  PortStatus,
-  SetOptions,
-  UpdateOptions,
-} from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+export type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo } from '@serialport/bindings-interface' with {
+  'resolution-mode': 'require',
+};
+export type { PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface' with {
+  'resolution-mode': 'require',
+};

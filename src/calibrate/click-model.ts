@@ -1,15 +1,8 @@
 /**
- * The per-trial click statistics of PROTOCOL section 7, in closed form, for
- * given (estimated) chip values and settings. The calibration uses it to
- * predict S and the certified entropy of an operating point from what it
- * measured, and to correct its efficiency proxies for dark counts and
- * multi-pair emission.
- *
- * Method: for any set Q of detectors, P(no detector of Q clicks) factorises:
- *   prod_{i in Q} (1 - dark_i) * sum_k P(k pairs) * q(Q)^k,
- * q(Q) = sum_{pa,pb} P(pa, pb) (1 - [A_pa in Q] eta_A_pa) (1 - [B_pb in Q] eta_B_pb g),
- * because dark counts and the k pairs are independent (PROTOCOL 7). Every
- * other click probability follows by inclusion-exclusion.
+ * The per-trial click statistics of PROTOCOL section 7, in closed form, for given (estimated) chip values and
+ * settings. The calibration uses it to predict S and the certified entropy of an operating point from what it
+ * measured, and to correct its efficiency proxies for dark counts and multi-pair emission. More in README.md
+ * (click-model.ts).
  */
 import { chshRate, omegaOfS, pironioMinEntropy } from '../certify/bounds.ts';
 import { pairCorrelation } from './models.ts';
@@ -94,7 +87,7 @@ export function doubleClickProbability(m: ClickModel, alphaDeg: number, betaDeg:
 
 /**
  * Correlator E = P(a = b) - P(a != b) with the fixed binning of the
- * certified stream (issue 3): a = 1 iff A1 clicked and A0 did not, else 0
+ * certified stream (certify/outcomes.ts): a = 1 iff A1 clicked and A0 did not, else 0
  * (no click and double click give 0); the same for b.
  */
 export function correlator(m: ClickModel, alphaDeg: number, betaDeg: number): number {

@@ -1,12 +1,9 @@
 /**
- * Weighted least squares with uncertainties: ml-levenberg-marquardt finds the
- * minimum of chi^2 = sum ((y_i - f(x_i; p)) / sigma_i)^2, then the covariance
- * of the parameters is the inverse of the Fisher matrix J^T W J at the
- * minimum (J the model's Jacobian by central differences, W = diag(1/sigma^2)),
- * scaled by the reduced chi^2 when that exceeds 1 (the data scatter more than
- * their stated errors: the honest uncertainty is the larger one).
- * Reference: Press et al., Numerical Recipes, 3rd ed., section 15.5
- * (Levenberg-Marquardt) and Eq. 15.5.15 (covariance = inverse of alpha).
+ * Weighted least squares with uncertainties: ml-levenberg-marquardt finds the minimum of chi^2 = sum ((y_i - f(x_i;
+ * p)) / sigma_i)^2, then the covariance of the parameters is the inverse of the Fisher matrix J^T W J at the minimum
+ * (J the model's Jacobian by central differences, W = diag(1/sigma^2)), scaled by the reduced chi^2 when that exceeds
+ * 1 (the data scatter more than their stated errors: the honest uncertainty is the larger one). More in README.md
+ * (fit.ts).
  */
 import { levenbergMarquardt } from 'ml-levenberg-marquardt';
 

@@ -1,14 +1,7 @@
 /**
- * The measurement plan: which points each step measures and for how long.
- * The integration times are budgeted so that a whole calibration takes well
- * under 120 s of chip time (issue 4), `--quick` about half; `chipTimeMs`
- * adds the plan up before anything runs.
- *
- * Sizing (PROTOCOL 7 ranges, 1 M trials/s): a pair rate b ~ 0.5..0.98 and
- * efficiencies ~0.8..0.98 give ~3e5 coincidences/s at the peak, so 50 ms per
- * point already gives a relative error under 1%; the dark counts (R0 20..200
- * counts/s at breakdown) need the widest window (20 ns) and the longest
- * integrations.
+ * The measurement plan: which points each step measures and for how long. The integration times are budgeted so that a
+ * whole calibration takes well under 120 s of chip time (the calibration requirement), `--quick` about half;
+ * `chipTimeMs` adds the plan up before anything runs. More in README.md (plan.ts).
  */
 
 export type StepName = 'before' | 'dark' | 'pump' | 'delay' | 'fringes' | 'bias' | 'operating-point' | 'after';
@@ -38,7 +31,7 @@ export const STEP_TITLES: Record<StepName, string> = {
 
 export interface CalibrationPlan {
   mode: 'normal' | 'quick';
-  /** Trials of the verification runs before and after (issue 4: at least 10^6 each). */
+  /** Trials of the verification runs before and after (at least 10^6 each, as the calibration requires). */
   verifyBeforeTrials: number;
   verifyAfterTrials: number;
   /** Dark step: pump off, widest window, all four biases together. */

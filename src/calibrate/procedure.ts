@@ -1,29 +1,7 @@
 /**
- * `calibrate(port, options)`: takes a chip from whatever state it is in
- * (typically new: UNCALIBRATED, B's photons outside the gate, no Bell
- * violation) to its best certified rate, and returns the profile.
- *
- * Order (each step needs the ones before it):
- *   0. preflight: a RUNNING chip is stopped only with `forceStop`; then RESET
- *      (PROTOCOL 5: stop, clear faults, reload the saved calibration), so the
- *      chip is at its previous calibration;
- *   1. before: verification run of the previous calibration;
- *   2. dark: dark curves, pump off (needs nothing);
- *   3. pump: Rabi curve from A's singles (needs no gate), set P_pi;
- *   4. delay: coincidences versus gate delay, set D (every later step needs
- *      B's photons inside the gate);
- *   5. fringes: rot and V (needs coincidences);
- *   6. bias: efficiency curves (the Klyshko heralds need coincidences, and
- *      rot to make the pairs uncorrelated);
- *   7. operating-point: biases and window from the model, all settings applied;
- *   8. after: verification run of the new calibration.
- * Then SAVE_CALIBRATION if asked and the new calibration beats the previous
- * one (more certified bits per trial; or higher S when neither certifies
- * anything), else RESET: the chip is left as it was found.
- *
- * Any failure (a device error, a fault STATUS, a fit the data cannot support)
- * aborts: RESET (the chip back to IDLE with its previous calibration), then a
- * DeviceError naming the step.
+ * `calibrate(port, options)`: takes a chip from whatever state it is in (typically new: UNCALIBRATED, B's photons
+ * outside the gate, no Bell violation) to its best certified rate, and returns the profile. More in README.md
+ * (procedure.ts).
  */
 import { DeviceError, isEpqError } from '../errors.ts';
 import { DeviceState, FATAL_FAULTS, Fault, type InfoFrame } from '../protocol/types.ts';
@@ -47,6 +25,7 @@ import {
   type OperatingPoint,
 } from './steps/operating-point.ts';
 import { verifyRun, type VerifyResult } from './steps/verify.ts';
+import { assembleProfile, settingsFromStatus } from './profile-assembly.ts';
 import type { Quad } from './click-model.ts';
 
 /** PROTOCOL 7 table: g2 ranges over 0.005..0.02; its middle stands in when too few double clicks were seen. */
@@ -81,46 +60,6 @@ export class CalibrationFailedError extends DeviceError {
   }
 }
 
-function settingsFromStatus(s: {
-  angles: number[];
-  window: number;
-  delay: number;
-  pump: number;
-  bias: number[];
-}): ProfileSettings {
-  return {
-    anglesCentideg: [...s.angles] as Quad,
-    windowPs: s.window,
-    delayPs: s.delay,
-    pumpMicrowatts: s.pump,
-    biasMv: [...s.bias] as Quad,
-  };
-}
-
-function verification(v: VerifyResult) {
-  return {
-    trials: v.trials,
-    lostTrials: v.lostTrials,
-    s: v.s,
-    sError: v.sError,
-    correlators: v.correlators,
-    bitsPerTrial: v.bitsPerTrial,
-    quantumBitsPerTrial: v.quantumBitsPerTrial,
-    counts: v.tally.counts as [Quad, Quad, Quad, Quad],
-    singles: v.tally.singles,
-    doublesA: v.tally.doublesA,
-    doublesB: v.tally.doublesB,
-    settings: {
-      anglesCentideg: v.settings.anglesCentideg,
-      windowPs: v.settings.windowPs,
-      delayPs: v.settings.delayPs,
-      pumpMicrowatts: v.settings.pumpMicrowatts,
-      biasMv: v.settings.biasMv,
-    },
-    uncalibrated: v.settings.uncalibrated,
-  };
-}
-
 /** RESET after a failed step (PROTOCOL 5: stop, clear faults, reload the saved calibration), and what it achieved. */
 async function resetAfterFailure(port: CalibrationPort): Promise<{ ok: true } | { ok: false; why: string }> {
   try {
@@ -142,7 +81,10 @@ async function resetAfterFailure(port: CalibrationPort): Promise<{ ok: true } | 
   return { ok: true };
 }
 
-/** Whether the new calibration beats the previous one (issue 4 Saving). */
+/**
+ * Whether the new calibration beats the previous one: more certified bits per trial, or higher S when neither
+ * certifies.
+ */
 export function beatsPrevious(
   after: { bitsPerTrial: number; s: number },
   before: { bitsPerTrial: number; s: number },
@@ -151,13 +93,61 @@ export function beatsPrevious(
   return after.s > before.s;
 }
 
+/** The previous calibration as preflight found it (after RESET). */
+interface Preflight {
+  info: InfoFrame;
+  previous: ProfileSettings;
+  previousUncalibrated: boolean;
+}
+
+/** Everything the steps measured, in the order they measure it. */
+interface Measured {
+  before: VerifyResult;
+  dark: DarkResult;
+  g2: { value: number; error: number };
+  g2Measured: boolean;
+  pump: PumpResult;
+  pumpMicrowatts: number;
+  delay: DelayResult;
+  delayPs: number;
+  fringes: FringeResult;
+  bias: BiasResult;
+  estimates: ChipEstimates;
+  op: OperatingPoint;
+  settings: ProfileSettings;
+  after: VerifyResult;
+}
+
+type StepRunner = <T>(name: StepName, body: () => Promise<T>) => Promise<T>;
+
 export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): Promise<CalibrationProfile> {
-  const { plan } = opts;
   const now = opts.now ?? (() => new Date());
   const ctx = new CalibrationContext(port, opts.onProgress);
   const wallStart = Date.now();
+  const found = await preflight(port, ctx, opts);
+  const wallMs: Partial<Record<StepName, number>> = {};
+  const m = await runSteps(ctx, opts.plan, stepRunner(port, ctx, opts, wallMs));
+  const { saved, outcome } = await saveOrRestore(port, opts, m.before, m.after);
+  const profile = assembleProfile({
+    ...found,
+    ...m,
+    plan: opts.plan,
+    createdAt: now(),
+    chipMs: { ...ctx.chipMs },
+    wallMs: { total: Date.now() - wallStart, steps: wallMs },
+    saved,
+    outcome,
+  });
+  // The profile must match its own schema: a bug here is caught before anything is written.
+  return parseProfile(profile, 'calibration profile');
+}
 
-  // ---- preflight ----
+/**
+ * Step 0: refuses a busy or faulty chip unless `forceStop`, stops a running
+ * one, then RESET (PROTOCOL 5: stop, clear faults, reload the saved
+ * calibration) and reads the previous calibration from STATUS.
+ */
+async function preflight(port: CalibrationPort, ctx: CalibrationContext, opts: CalibrateOptions): Promise<Preflight> {
   const info: InfoFrame = await port.getInfo();
   const found = await port.getStatus();
   if (found.state === DeviceState.RUNNING || found.state === DeviceState.MEASURING) {
@@ -183,11 +173,25 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
       `the chip still reports a fault after RESET: ${e instanceof Error ? e.message : String(e)}`,
     );
   });
-  const previous = settingsFromStatus(previousStatus);
-  const previousUncalibrated = (previousStatus.faults & Fault.UNCALIBRATED) !== 0;
+  return {
+    info,
+    previous: settingsFromStatus(previousStatus),
+    previousUncalibrated: (previousStatus.faults & Fault.UNCALIBRATED) !== 0,
+  };
+}
 
-  const wallMs: Partial<Record<StepName, number>> = {};
-  async function step<T>(name: StepName, body: () => Promise<T>): Promise<T> {
+/**
+ * Runs one step: progress, chip and wall time, and on failure RESET and a
+ * CalibrationFailedError naming the step (and the chip fault, when a refused
+ * command was one: PROTOCOL 4 STATUS).
+ */
+function stepRunner(
+  port: CalibrationPort,
+  ctx: CalibrationContext,
+  opts: CalibrateOptions,
+  wallMs: Partial<Record<StepName, number>>,
+): StepRunner {
+  return async (name, body) => {
     ctx.step = name;
     const t0 = Date.now();
     ctx.progress(0, 1);
@@ -198,7 +202,6 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
       return result;
     } catch (e) {
       let cause = isEpqError(e) || e instanceof Error ? e : new Error(String(e));
-      // A refused command often means the chip went to FAULT: say which fault (PROTOCOL 4 STATUS).
       const faults = await port.getStatus().then(
         (st) => st.faults & FATAL_FAULTS,
         () => 0,
@@ -208,10 +211,13 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
       }
       throw new CalibrationFailedError(name, cause, await resetAfterFailure(port));
     }
-  }
+  };
+}
 
+/** Steps 1 to 8, in order; each applies what it found before the next one measures. */
+async function runSteps(ctx: CalibrationContext, plan: CalibrationPlan, step: StepRunner): Promise<Measured> {
+  const port = ctx.port;
   const before = await step('before', () => verifyRun(ctx, plan.verifyBeforeTrials));
-
   // From here on every measurement runs at the plan's working biases and window, whatever the previous
   // calibration was, so each step sees the same, known conditions.
   const workingBiasMv: Quad = [plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv];
@@ -223,109 +229,138 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
   const measuredG2 = g2FromTally(before.tally, beforeDark);
   const g2 = measuredG2 ?? ASSUMED_G2;
 
+  const pumpMicrowatts = (r: PumpResult) => Math.max(1, Math.min(1000, Math.round(r.piPulseMicrowatts.value)));
   const pump: PumpResult = await step('pump', async () => {
     const r = await measurePump(ctx, plan, plan.workingWindowPs);
-    await port.setPump(Math.max(1, Math.min(1000, Math.round(r.piPulseMicrowatts.value)))); // PROTOCOL 5 SET_PUMP 0..1000
+    await port.setPump(pumpMicrowatts(r)); // PROTOCOL 5 SET_PUMP 0..1000
     return r;
   });
-  const pumpMicrowatts = Math.max(1, Math.min(1000, Math.round(pump.piPulseMicrowatts.value)));
-
+  const gateDelayPs = (r: DelayResult) => Math.max(-10000, Math.min(10000, Math.round(r.fit.pathDelayPs.value)));
   const delay: DelayResult = await step('delay', async () => {
     const r = await scanDelay(ctx, plan);
-    await port.setDelay(Math.max(-10000, Math.min(10000, Math.round(r.fit.pathDelayPs.value)))); // PROTOCOL 5 SET_DELAY
+    await port.setDelay(gateDelayPs(r)); // PROTOCOL 5 SET_DELAY
     await port.setWindow(plan.workingWindowPs);
     return r;
   });
-  const delayPs = Math.max(-10000, Math.min(10000, Math.round(delay.fit.pathDelayPs.value)));
-  const pathDelayPs = delay.fit.pathDelayPs.value;
-  const jitterPs = delay.fit.jitterPs.value;
-
+  const delayPs = gateDelayPs(delay);
   const fringes: FringeResult = await step('fringes', () => measureFringes(ctx, plan));
-  const rotDeg = fringes.rotDeg.value;
-
-  let bias!: BiasResult;
-  let estimates!: ChipEstimates;
-  bias = await step('bias', async () => {
-    const bc: BiasContext = {
-      dark,
-      rotDeg,
-      gateFraction: gateFraction(delayPs, pathDelayPs, jitterPs, plan.workingWindowPs),
-      g2: g2.value,
-      // First pass with A's singles at the pi pulse over a typical efficiency; refined below.
-      brightness: Math.min(1, (pump.amplitude.value + pump.background.value) / 0.9),
-      windowPs: plan.workingWindowPs,
-      heraldBiasMv: plan.heraldBiasMv,
-    };
-    let r = await sweepBias(ctx, plan, bc);
-    // Brightness from A's singles at the pi pulse, with the fitted efficiencies; then refit with it.
-    const est0: ChipEstimates = {
-      darkCurves: dark.curves,
-      efficiencyCurves: r.curves,
-      brightness: bc.brightness,
-      g2: g2.value,
-      visibility: fringes.visibility.value,
-      rotDeg,
-      pathDelayPs,
-      jitterPs,
-    };
-    const brightness = brightnessFromSingles(
-      est0,
-      pump.amplitude.value + pump.background.value,
-      workingBiasMv,
-      plan.workingWindowPs,
-    );
-    r = { ...r, ...fitBiasSweep(r.points, { ...bc, brightness }) };
-    estimates = {
-      ...est0,
-      efficiencyCurves: r.curves,
-      brightness: brightnessFromSingles(
-        { ...est0, efficiencyCurves: r.curves },
-        pump.amplitude.value + pump.background.value,
-        workingBiasMv,
-        plan.workingWindowPs,
-      ),
-    };
-    return r;
-  });
-
-  let op!: OperatingPoint;
-  let settings!: ProfileSettings;
-  await step('operating-point', async () => {
-    const visibility = visibilityFromFringe(estimates, fringes.visibility.value, {
-      biasMv: [plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv, plan.heraldBiasMv],
-      windowPs: plan.workingWindowPs,
-      delayPs,
-    });
-    estimates = { ...estimates, visibility };
-    const maxBias = [0, 1, 2, 3].map((d) => {
-      const visited = bias.points.filter((p) => p.station === (d < 2 ? 'A' : 'B')).map((p) => p.biasMv);
-      return Math.max(plan.heraldBiasMv, ...visited) + 1000;
-    }) as Quad;
-    op = chooseOperatingPoint(estimates, delayPs, maxBias, workingBiasMv);
-    settings = {
-      anglesCentideg: chshAnglesCentideg(rotDeg),
-      windowPs: op.windowPs,
-      delayPs,
-      pumpMicrowatts,
-      biasMv: op.biasMv,
-    };
-    for (let d = 0; d < 4; d++) await port.setBias(d, settings.biasMv[d]!);
-    await port.setWindow(settings.windowPs);
-    await port.setDelay(settings.delayPs);
-    await port.setPump(settings.pumpMicrowatts);
-    await port.setAngles(settings.anglesCentideg);
-    await ctx.assertHealthy();
-  });
-
+  const measured = { dark, g2: g2.value, pump, delay, delayPs, fringes, workingBiasMv };
+  const { bias, estimates } = await step('bias', () => calibrateBias(ctx, plan, measured));
+  const chosen = await step('operating-point', () => applyOperatingPoint(ctx, plan, measured, bias, estimates));
   const after = await step('after', () => verifyRun(ctx, plan.verifyAfterTrials));
+  return {
+    ...{ before, dark, g2, g2Measured: measuredG2 !== undefined, pump, pumpMicrowatts: pumpMicrowatts(pump) },
+    ...{ delay, delayPs, fringes, bias, after },
+    ...chosen,
+  };
+}
 
-  // ---- save or leave as found ----
-  const better = beatsPrevious(after, before);
-  let saved = false;
-  let outcome: string;
-  if (opts.save && better) {
+/** What the bias and operating-point steps need from the steps before them. */
+interface EarlierSteps {
+  dark: DarkResult;
+  g2: number;
+  pump: PumpResult;
+  delay: DelayResult;
+  delayPs: number;
+  fringes: FringeResult;
+  workingBiasMv: Quad;
+}
+
+/**
+ * Step 6: efficiency curves from a bias sweep, fitted once with a first
+ * brightness guess, then again with the brightness that A's singles at the
+ * pi pulse imply for the fitted efficiencies.
+ */
+async function calibrateBias(
+  ctx: CalibrationContext,
+  plan: CalibrationPlan,
+  e: EarlierSteps,
+): Promise<{ bias: BiasResult; estimates: ChipEstimates }> {
+  const { pathDelayPs, jitterPs } = e.delay.fit;
+  const rotDeg = e.fringes.rotDeg.value;
+  const singlesAtPi = e.pump.amplitude.value + e.pump.background.value;
+  const bc: BiasContext = {
+    dark: e.dark,
+    rotDeg,
+    gateFraction: gateFraction(e.delayPs, pathDelayPs.value, jitterPs.value, plan.workingWindowPs),
+    g2: e.g2,
+    // First pass with A's singles at the pi pulse over a typical efficiency; refined below.
+    brightness: Math.min(1, singlesAtPi / 0.9),
+    windowPs: plan.workingWindowPs,
+    heraldBiasMv: plan.heraldBiasMv,
+  };
+  let r = await sweepBias(ctx, plan, bc);
+  const est0: ChipEstimates = {
+    darkCurves: e.dark.curves,
+    efficiencyCurves: r.curves,
+    brightness: bc.brightness,
+    g2: e.g2,
+    visibility: e.fringes.visibility.value,
+    rotDeg,
+    pathDelayPs: pathDelayPs.value,
+    jitterPs: jitterPs.value,
+  };
+  const brightness = brightnessFromSingles(est0, singlesAtPi, e.workingBiasMv, plan.workingWindowPs);
+  r = { ...r, ...fitBiasSweep(r.points, { ...bc, brightness }) };
+  const withCurves = { ...est0, efficiencyCurves: r.curves };
+  const refined = brightnessFromSingles(withCurves, singlesAtPi, e.workingBiasMv, plan.workingWindowPs);
+  return { bias: r, estimates: { ...withCurves, brightness: refined } };
+}
+
+/**
+ * Step 7: the visibility at the working settings, biases and window from the
+ * model (each bias at most 1 V above the highest its sweep visited: no blind
+ * extrapolation), and every setting applied to the chip.
+ */
+async function applyOperatingPoint(
+  ctx: CalibrationContext,
+  plan: CalibrationPlan,
+  e: EarlierSteps,
+  bias: BiasResult,
+  fitted: ChipEstimates,
+): Promise<{ op: OperatingPoint; settings: ProfileSettings; estimates: ChipEstimates }> {
+  const port = ctx.port;
+  const visibility = visibilityFromFringe(fitted, e.fringes.visibility.value, {
+    biasMv: e.workingBiasMv,
+    windowPs: plan.workingWindowPs,
+    delayPs: e.delayPs,
+  });
+  const estimates = { ...fitted, visibility };
+  const maxBias = [0, 1, 2, 3].map((d) => {
+    const visited = bias.points.filter((p) => p.station === (d < 2 ? 'A' : 'B')).map((p) => p.biasMv);
+    return Math.max(plan.heraldBiasMv, ...visited) + 1000;
+  }) as Quad;
+  const op = chooseOperatingPoint(estimates, e.delayPs, maxBias, e.workingBiasMv);
+  const settings: ProfileSettings = {
+    anglesCentideg: chshAnglesCentideg(e.fringes.rotDeg.value),
+    windowPs: op.windowPs,
+    delayPs: e.delayPs,
+    pumpMicrowatts: Math.max(1, Math.min(1000, Math.round(e.pump.piPulseMicrowatts.value))),
+    biasMv: op.biasMv,
+  };
+  for (let d = 0; d < 4; d++) await port.setBias(d, settings.biasMv[d]!);
+  await port.setWindow(settings.windowPs);
+  await port.setDelay(settings.delayPs);
+  await port.setPump(settings.pumpMicrowatts);
+  await port.setAngles(settings.anglesCentideg);
+  await ctx.assertHealthy();
+  return { op, settings, estimates };
+}
+
+/**
+ * SAVE_CALIBRATION when asked and the new calibration beats the previous one,
+ * else RESET: the chip is left as it was found.
+ */
+async function saveOrRestore(
+  port: CalibrationPort,
+  opts: CalibrateOptions,
+  before: VerifyResult,
+  after: VerifyResult,
+): Promise<{ saved: boolean; outcome: string }> {
+  if (opts.save && beatsPrevious(after, before)) {
     try {
-      await port.saveCalibration(); // PROTOCOL 5 SAVE_CALIBRATION: stores angles, window, delay, bias, pump; clears UNCALIBRATED
+      // PROTOCOL 5 SAVE_CALIBRATION: stores angles, window, delay, bias, pump; clears UNCALIBRATED
+      await port.saveCalibration();
     } catch (e) {
       const reset = await resetAfterFailure(port);
       throw new DeviceError(
@@ -334,57 +369,11 @@ export async function calibrate(port: CalibrationPort, opts: CalibrateOptions): 
         { cause: e },
       );
     }
-    saved = true;
-    outcome = `saved: S ${after.s.toFixed(3)} beats the previous ${before.s.toFixed(3)}`;
-  } else {
-    await port.reset(); // PROTOCOL 5 RESET: reload the saved calibration (the chip as found)
-    outcome = opts.save
-      ? `not saved: S ${after.s.toFixed(3)} (${after.bitsPerTrial.toFixed(4)} bits/trial) does not beat the previous ${before.s.toFixed(3)} (${before.bitsPerTrial.toFixed(4)} bits/trial); chip reset to its previous calibration`
-      : `not saved (no --save): chip reset to its previous calibration`;
+    return { saved: true, outcome: `saved: S ${after.s.toFixed(3)} beats the previous ${before.s.toFixed(3)}` };
   }
-
-  const chipSteps = { ...ctx.chipMs };
-  const profile: CalibrationProfile = {
-    kind: 'epqrng-calibration-profile',
-    version: 1,
-    createdAt: now().toISOString(),
-    device: {
-      serial: info.serial,
-      model: info.model,
-      firmware: info.firmware.join('.'),
-      protocol: info.protocol.join('.'),
-    },
-    mode: plan.mode,
-    chipTimeMs: { total: Object.values(chipSteps).reduce((a, b) => a + (b ?? 0), 0), steps: chipSteps },
-    wallTimeMs: { total: Date.now() - wallStart, steps: wallMs },
-    previous: { ...previous, uncalibrated: previousUncalibrated },
-    settings,
-    saved,
-    outcome,
-    estimates: {
-      rotDeg: fringes.rotDeg,
-      visibility: { value: estimates.visibility, error: fringes.visibility.error },
-      fringeVisibility: fringes.visibility,
-      pathDelayPs: delay.fit.pathDelayPs,
-      jitterPs: delay.fit.jitterPs,
-      piPulseMicrowatts: pump.piPulseMicrowatts,
-      brightness: Math.min(1, Math.max(0, estimates.brightness)),
-      g2,
-      g2Source: measuredG2 ? 'measured' : 'assumed',
-      predictedS: op.predictedS,
-      predictedBitsPerTrial: op.predictedBitsPerTrial,
-    },
-    steps: {
-      dark: { windowPs: dark.windowPs, integrationMs: dark.integrationMs, points: dark.points, curves: dark.curves },
-      pump,
-      delay,
-      fringes,
-      bias,
-      operatingPoint: { biasScan: op.biasScan, windowScan: op.windowScan },
-    },
-    before: verification(before),
-    after: verification(after),
-  };
-  // The profile must match its own schema: a bug here is caught before anything is written.
-  return parseProfile(profile, 'calibration profile');
+  await port.reset(); // PROTOCOL 5 RESET: reload the saved calibration (the chip as found)
+  const outcome = opts.save
+    ? `not saved: S ${after.s.toFixed(3)} (${after.bitsPerTrial.toFixed(4)} bits/trial) does not beat the previous ${before.s.toFixed(3)} (${before.bitsPerTrial.toFixed(4)} bits/trial); chip reset to its previous calibration`
+    : `not saved (no --save): chip reset to its previous calibration`;
+  return { saved: false, outcome };
 }

@@ -2,7 +2,7 @@
  * Counts of a trial run, for the verification step: the 16 counts
  * N(a, b | x, y), singles and double clicks, and the trials lost.
  *
- * Binning (fixed before data, as in the certified stream, issue 3): a = 1 iff
+ * Binning (fixed before data, as in the certified stream, certify/outcomes.ts): a = 1 iff
  * A1 clicked and A0 did not, else 0; the same for b. No trial is dropped: a
  * no-click trial counts as a = b = 0 (PROTOCOL 1: every trial is reported).
  */

@@ -1,73 +1,19 @@
 /**
- * Finite-statistics entropy bounds for one block of CHSH trials
- * (issue 3 scope 4). Pure functions of the block's counts and the error
- * budget; every formula cites its source.
+ * The mathematics the entropy bounds share (each bound is a file in
+ * bounds/, listed in bounds/registry.ts): the CHSH rate g and its slope,
+ * the EAT maximisation over the tangent point, the threshold grid, the
+ * Azuma-Hoeffding deviation, the eps split and the output length. Pure
+ * functions; every formula cites its source; derivations in docs/bounds.md.
  *
  * Notation: n trials in the block (lost ones included, scored as lost
  * games), S-hat the mean of the per-trial estimator I (estimate.ts),
  * omega = 1/2 + S/8 the CHSH win probability with uniform settings.
  *
- * Two adversaries (the certificate names the one used):
- *
- * - 'classical' (side information classical): Pironio et al., Nature 464,
- *   1021 (2010), main text (their bound f(I), I the CHSH value): per trial
- *     H_min(AB|XY) >= f(S) = 1 - log2(1 + sqrt(2 - S^2/4)).
- *   Over n trials we use the corrected finite-statistics form (Pironio &
- *   Massar, Phys. Rev. A 87, 012336 (2013); Fehr, Gelles, Schaffner, Phys.
- *   Rev. A 87, 012335 (2013), who showed the 2010 statement needs a fixed
- *   threshold and a conditioning term). For a threshold S_thr fixed before
- *   the data and the event Omega = {S-hat >= S_thr}: the trials' conditional
- *   Bell values average below S_thr - mu only with probability
- *   eps_mu = exp(-2 n mu^2 / 8^2) (Azuma-Hoeffding, azumaDeviation), and on
- *   the complement the guessing probability of the 2n outcome bits is at most
- *   2^(-n f(S_thr - mu)) (f convex, chain rule over trials). Conditioning on
- *   Omega with Pr[Omega] >= eps_EA then gives
- *     H_min^{eps_s}(AB^n | XY^n E, Omega) >= n f(S_thr - mu) - log2(1/eps_EA),
- *     with eps_mu = eps_s * eps_EA,
- *   the same structure as the EAT below (and the same threshold grid and
- *   union bound). The extractor input is both outcome bits of every trial.
- * - 'quantum' (quantum side information, the default): the entropy
- *   accumulation theorem (EAT) of Dupuis, Fawzi, Renner as applied to CHSH
- *   by Arnon-Friedman, Dupuis, Fawzi, Renner, Vidick, Nat. Commun. 9, 459
- *   (2018) (ADFRV), Methods "Entropy accumulation theorem" and the DIRE/DIQKD
- *   rate with all rounds tested (gamma = 1), and Arnon-Friedman, Renner,
- *   Vidick, SIAM J. Comput. 48, 181 (2019):
- *     single-round bound (their g):
- *       g(omega) = 1 - h(1/2 + 1/2 sqrt(16 omega (omega - 1) + 3))
- *                = 1 - h(1/2 + 1/2 sqrt(S^2/4 - 1))      (S = 8 omega - 4)
- *     min-tradeoff function: the tangent of g at omega_t,
- *       f_t(omega) = g(omega_t) + g'(omega_t) (omega - omega_t)
- *     EAT: for the event Omega = {win fraction >= omega_thr},
- *       H_min^{eps_s}(A^n B^n | X^n Y^n E)_{rho|Omega} > n f_t(omega_thr) - v sqrt(n),
- *       v = 2 (log2(1 + 2 d_O) + ceil(|g'(omega_t)|)) sqrt(1 - 2 log2(eps_s * eps_EA)),
- *     unless Pr[Omega] < eps_EA; d_O = 4 is the dimension of one round's
- *     outputs A_i B_i, and the bound is maximised over omega_t in
- *     (3/4, omega_thr]. (H(AB|XYE) >= H(A|XYE) >= g: the extractor input is
- *     both outcome bits of every trial, as for the classical bound.)
- *   Why not Alice's bits alone (half the extractor input): g bounds the
- *   single-round H(A|XYE), but the EAT accumulates the entropy of the
- *   registers the test statistic is computed from (Dupuis, Fawzi, Renner,
- *   Commun. Math. Phys. 379, 867 (2020): X_i a function of the round's
- *   outputs O_i and side information S_i), and the CHSH win needs B_i. With
- *   B_i in the side information the round's bound would be H(A|XYBE), which
- *   g does not bound; so O_i = A_i B_i and the theorem bounds
- *   H_min(A^n B^n | X^n Y^n E). ADFRV's DIQKD keeps Alice's bits alone only
- *   by subtracting H_max of Bob's test-round outputs (about gamma n bits):
- *   here every round is a test round, so that costs n bits, more than k.
- *   The threshold omega_thr must be fixed before the data: it is taken from
- *   a fixed grid of EAT_THRESHOLD_GRID_SIZE values (the largest one the
- *   block reaches), and eps_EA is divided by the grid size (union bound over
- *   the thresholds the certifier can pick).
- *
  * Output length (leftover hash lemma with Toeplitz hashing; Tomamichel,
  * Schaffner, Smith, Renner, IEEE Trans. Inf. Theory 57, 5524 (2011)):
  *   m = floor(k - 2 log2(1/eps_ext)), rounded down to whole bytes.
- * Total error per block, both adversaries: eps_EA + 2 eps_s + eps_ext
- * (either Pr[Omega] < eps_EA, or the output conditioned on Omega is
- * 2 eps_s + eps_ext close to uniform; epsSplit below splits eps).
+ * Total error per block: eps_EA + 2 eps_s + eps_ext (epsSplit).
  */
-
-export type Adversary = 'quantum' | 'classical';
 
 /** Tsirelson's bound 2 sqrt 2. */
 export const S_MAX = 2 * Math.SQRT2;
@@ -255,31 +201,10 @@ export interface EpsSplit {
 /**
  * How the per-block error eps is split (the certificate states it):
  * eps = eps_EA + 2 eps_s + eps_ext with eps_EA = eps_ext = eps/3, eps_s = eps/6,
- * for both adversaries.
+ * for every bound.
  */
-export function epsSplit(eps: number, _adversary: Adversary): EpsSplit {
+export function epsSplit(eps: number): EpsSplit {
   return { total: eps, estimation: eps / 3, smoothing: eps / 6, extraction: eps / 3 };
-}
-
-export interface BlockBound {
-  adversary: Adversary;
-  eps: EpsSplit;
-  /** Azuma-Hoeffding lower confidence bound on S at eps.estimation (the Bell test's criterion: > 2). */
-  sLowerBound: number;
-  /** The S the entropy is evaluated at: S_thr - mu (classical) or the EAT threshold S_thr (quantum); null below the grid. */
-  sEvaluated: number | null;
-  /** Certified (smooth) min-entropy of the block in bits, >= 0. */
-  entropyBits: number;
-  /** m: output bits, a multiple of 8, >= 0. */
-  outputBits: number;
-  /** Extractor input bits: 2 per trial (a, b). */
-  inputBits: number;
-  /** The formula in words, for the certificate. */
-  bound: string;
-  /** EAT details (quantum only). */
-  eat?: EatBound;
-  /** An assumption this bound adds to the certificate's list (spot-check.ts: the DF19 transcription). */
-  assumption?: string;
 }
 
 /** m = floor(k - 2 log2(1/eps_ext)) rounded down to whole bytes, >= 0. */
@@ -290,67 +215,3 @@ export function outputBitsFor(entropyBits: number, epsExtraction: number): numbe
 
 /** Extractor input bits per trial: certifyRun hashes both outcome bits, a then b (CertifiedBlock.input). */
 export const INPUT_BITS_PER_TRIAL = 2;
-
-/** The certified entropy and output length of one block from its S-hat (lost trials already scored). */
-export function blockBound(trials: number, sEstimate: number, eps: number, adversary: Adversary): BlockBound {
-  const split = epsSplit(eps, adversary);
-  const lb = sLowerBound(sEstimate, trials, split.estimation);
-  const inputBits = INPUT_BITS_PER_TRIAL * trials;
-  const thr = eatThresholdS(sEstimate);
-  if (adversary === 'classical') {
-    // Pironio et al. 2010 f(S), in the corrected form of Pironio & Massar 2013 (file comment):
-    // k = n f(S_thr - mu) - log2(K / eps_EA), mu the Azuma-Hoeffding deviation at eps_s * eps_EA / K.
-    const epsEA = split.estimation / EAT_THRESHOLD_GRID_SIZE;
-    const sAt = thr === null ? null : thr - azumaDeviation(trials, split.smoothing * epsEA);
-    const k =
-      sAt === null ? 0 : Math.min(inputBits, Math.max(0, trials * pironioMinEntropy(sAt) - Math.log2(1 / epsEA)));
-    return {
-      adversary,
-      eps: split,
-      sLowerBound: lb,
-      sEvaluated: sAt,
-      entropyBits: k,
-      outputBits: outputBitsFor(k, split.extraction),
-      inputBits,
-      bound: `Pironio 2010 / Pironio-Massar 2013: n * (1 - log2(1 + sqrt(2 - S^2/4))) at S = S_thr - mu (Azuma-Hoeffding at eps_s eps_EA), minus log2(1/eps_EA); eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
-    };
-  }
-  const eat =
-    thr === null
-      ? undefined
-      : eatEntropy(trials, omegaOfS(thr), split.smoothing, split.estimation / EAT_THRESHOLD_GRID_SIZE);
-  const k = eat ? Math.min(inputBits, Math.max(0, eat.entropyBits)) : 0;
-  return {
-    adversary,
-    eps: split,
-    sLowerBound: lb,
-    sEvaluated: thr,
-    entropyBits: k,
-    outputBits: outputBitsFor(k, split.extraction),
-    inputBits,
-    bound: `ADFRV 2018 EAT: n * f_t(omega_thr) - v sqrt(n), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
-    eat,
-  };
-}
-
-/**
- * The smallest block size (trials) whose certified output is at least one
- * byte when the chip's S is exactly `s` (no statistical fluctuation, no lost
- * trials), or Infinity when none below 2^40. Useful for defaults.
- */
-export function minBlockTrials(s: number, eps: number, adversary: Adversary): number {
-  const ok = (n: number): boolean => blockBound(n, s, eps, adversary).outputBits >= 8;
-  let hi = 64;
-  while (!ok(hi)) {
-    hi *= 2;
-    if (hi > 2 ** 40) return Infinity;
-  }
-  let lo = hi / 2;
-  // Output grows with n here (both bounds increase in n at fixed S), so bisect.
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (ok(mid)) hi = mid;
-    else lo = mid;
-  }
-  return hi;
-}

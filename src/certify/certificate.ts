@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
+import { ADVERSARIES, ADVERSARY_ASSUMPTION, type Bound } from './bounds/bound.ts';
 
 export const CERTIFICATE_VERSION = 1;
 
@@ -42,7 +43,7 @@ export const certificateDraftSchema = z.object({
   /** The S the entropy bound is evaluated at (lower bound, or the EAT threshold). */
   sEvaluated: z.number(),
   eps: z.object({ total: prob, estimation: prob, smoothing: prob, extraction: prob }),
-  adversary: z.enum(['quantum', 'classical']),
+  adversary: z.enum(ADVERSARIES),
   /** The bound used, in words, with its source. */
   bound: z.string().min(1),
   /** Certified (smooth) min-entropy of the extractor input, bits. */
@@ -54,6 +55,26 @@ export const certificateDraftSchema = z.object({
   binning: z.string().min(1),
   settingsSource: z.enum(['internal', 'host']),
   assumptions: z.array(z.string().min(1)).min(1),
+  /**
+   * Probability estimation only (optional, so certificates of the other
+   * bounds are unchanged): the PEF the block was certified with, fixed
+   * before its data, and the threshold reached (pef-bound.ts).
+   */
+  pef: z
+    .object({
+      model: z.enum(['ns-tsirelson', 'ns']),
+      /** F(a,b|x,y) at index 8x+4y+2a+b. */
+      factors: z.array(z.number().nonnegative()).length(16),
+      beta: z.number().positive(),
+      /** Where the PEF was designed from (a prior behaviour or an earlier block's frequencies). */
+      origin: z.string().min(1),
+      /** Sum over the block's trials of log2 F (a large negative number when a trial was lost). */
+      log2Product: z.number(),
+      /** The grid threshold on log2(prod F)/beta reached, bits, and the number of thresholds. */
+      thresholdBits: z.number().nonnegative(),
+      thresholds: z.number().int().positive(),
+    })
+    .optional(),
   /**
    * Host settings only (issue 6; optional, so version-1 certificates without
    * it stay valid): how the host chose x, y and what the echo check saw.
@@ -148,19 +169,25 @@ export type CertificateDraft = z.infer<typeof certificateDraftSchema>;
 export type Extraction = z.infer<typeof extractionSchema>;
 export type Certificate = z.infer<typeof certificateSchema>;
 
-/** The assumptions every certificate states (PROTOCOL 6 and the bound's model). */
-export function assumptionsFor(settingsSource: 'internal' | 'host', adversary: 'quantum' | 'classical'): string[] {
+/**
+ * The assumptions a certificate states (PROTOCOL 6 and the model of the bound
+ * used): the adversary line is the bound's, and the bound's own additions
+ * come last, so the list cannot disagree with the certificate's bound.
+ */
+export function assumptionsFor(
+  settingsSource: 'internal' | 'host',
+  bound: Pick<Bound, 'adversary' | 'assumptions' | 'adversaryAssumption'>,
+): string[] {
   return [
     'the devices obey quantum theory',
-    adversary === 'quantum'
-      ? 'the adversary may hold quantum side information (entropy accumulation bound)'
-      : "the adversary's side information is classical (Pironio et al. 2010 bound); not secure against quantum side information",
+    bound.adversaryAssumption ?? ADVERSARY_ASSUMPTION[bound.adversary],
     'no signalling between stations A and B within a trial (chip shielding; not checkable by the host)',
     'settings unknown to the source when a pair is emitted',
     settingsSource === 'internal'
       ? "settings from the chip's internal generator, trusted to be uniform and independent (checked by a per-block uniformity test only)"
       : "settings from the host's randomness, echoed by the chip and checked trial by trial",
     'trials are sequential: each trial ends before the next begins',
+    ...bound.assumptions,
   ];
 }
 

@@ -24,14 +24,19 @@ import type { RunEvent } from '../device/run.ts';
 import { CertificationRefusedError, DeviceError } from '../errors.ts';
 import { Fault, FrameType, TRIALS_FLAG, faultNames } from '../protocol/types.ts';
 import { TrialAccountant, type BlockTally } from './accounting.ts';
-import { blockBound, type Adversary } from './bounds.ts';
+import { failedChecks, type BlockTest } from './block-checks.ts';
+import { ADVERSARIES, type Adversary } from './bounds/bound.ts';
+import { BOUNDS, certifyBlockBound, missingBoundReason, type BlockBound } from './bounds/registry.ts';
+import { PefPlanner, probabilityEstimationBound } from './bounds/probability-estimation.ts';
+import type { Bound } from './bounds/bound.ts';
+import type { Behaviour } from './pef/model.ts';
 import { assumptionsFor, CERTIFICATE_VERSION, type CertificateDraft } from './certificate.ts';
-import { estimateFromHistogram } from './estimate.ts';
 import { stuckDetectors } from './detector-health.ts';
+import { estimateFromHistogram, type ChshEstimate } from './estimate.ts';
 import { OutcomeHealthTests, type HealthCounters, type HealthOptions } from './health.ts';
 import { BINNING } from './outcomes.ts';
 import { checkEcho, type EchoTally, type SettingsLedger } from './echo.ts';
-import { GENERATION_SETTINGS_NAME, spotCheckBlockBound } from './spot-check.ts';
+import { GENERATION_SETTINGS_NAME, spotCheckSEstimate } from './spot-check.ts';
 
 export const DEFAULT_BLOCK_TRIALS = 2 ** 22;
 export const DEFAULT_EPS = 2 ** -64;
@@ -44,6 +49,17 @@ export interface CertifyOptions {
   eps?: number;
   /** Side information of the adversary (default 'quantum'). */
   adversary?: Adversary;
+  /**
+   * The bound for adversary 'classical' (default 'pironio-massar'):
+   * 'pef' certifies by probability estimation (bounds/probability-estimation.ts),
+   * each block's PEF designed before its data from `pefPrior` (first block)
+   * or the previous block's S-hat.
+   */
+  classicalBound?: 'pironio-massar' | 'pef';
+  /** The design behaviour of the first block's PEF and where it comes from (default: the symmetric one at S = 2.4). */
+  pefPrior?: { behaviour: Behaviour; origin: string };
+  /** false: every block uses the prior's PEF (a chip known in advance); default true: designed from the previous block. */
+  pefAdapt?: boolean;
   /** The device, as its INFO frame names it (firmware 'major.minor.patch'). */
   device: { serial: string; firmware: string };
   /** Where x, y come from (default 'internal'); TRIALS frames must agree (PROTOCOL 4 TRIALS: HOST_SETTINGS). */
@@ -82,7 +98,7 @@ export interface CertifiedBlock {
   outputBits: number;
 }
 
-export type BlockTest = 'lost' | 'status' | 'bell' | 'rct' | 'apt' | 'settings' | 'entropy' | 'incomplete';
+export type { BlockTest };
 
 export interface RefusedBlock {
   ok: false;
@@ -171,6 +187,8 @@ export class Certifier {
     settingBits: 0,
   };
   readonly hostSettings?: SettingsLedger;
+  /** The bounds this run may certify with (bounds/registry.ts BOUNDS, or the run's probability-estimation bound). */
+  private readonly bounds: readonly Bound[] = BOUNDS;
   private readonly extractorSeedBits?: number;
   private readonly recycleInputs: boolean;
   /** Echo tallies of the blocks being filled, by block index. */
@@ -199,10 +217,12 @@ export class Certifier {
     hostSettings,
     extractorSeedBits,
     recycleInputs = false,
+    classicalBound = 'pironio-massar',
+    pefPrior,
+    pefAdapt = true,
   }: CertifyOptions) {
     if (!(eps > 0 && eps < 1)) throw new RangeError('"eps" must be in (0, 1)');
-    if (adversary !== 'quantum' && adversary !== 'classical')
-      throw new RangeError('"adversary" must be quantum or classical');
+    if (!ADVERSARIES.includes(adversary)) throw new RangeError(`"adversary" must be ${ADVERSARIES.join(' or ')}`);
     if (!(maxLostShare >= 0 && maxLostShare < 1)) throw new RangeError('"maxLostShare" must be in [0, 1)');
     if (!device || typeof device.serial !== 'string' || typeof device.firmware !== 'string')
       throw new TypeError('"device" must name serial and firmware');
@@ -218,7 +238,18 @@ export class Certifier {
     // host-flagged record would pass unchecked under certificates that claim the check.
     if (settingsSource === 'host' && !hostSettings)
       throw new RangeError('settingsSource host needs "hostSettings" (the ledger the echo check reads)');
+    const rate = hostSettings?.plan.testRate;
+    // Fail before the first trial: a run no registered bound can certify must not run (bounds/registry.ts).
+    const missing = missingBoundReason(adversary, rate ? rate.numerator / rate.denominator : 1);
+    if (missing !== null) throw new RangeError(missing);
     this.hostSettings = hostSettings;
+    if (classicalBound !== 'pironio-massar' && classicalBound !== 'pef')
+      throw new RangeError('"classicalBound" must be pironio-massar or pef');
+    if (classicalBound === 'pef' && adversary !== 'classical')
+      throw new RangeError('"classicalBound" pef needs adversary classical');
+    // Probability estimation replaces the registry's classical bounds for this run (its PEF plan is per run).
+    if (classicalBound === 'pef')
+      this.bounds = [probabilityEstimationBound(new PefPlanner(blockTrials, eps, pefPrior, pefAdapt))];
     this.extractorSeedBits = extractorSeedBits;
     this.recycleInputs = recycleInputs;
     const tests = new OutcomeHealthTests(health);
@@ -368,6 +399,28 @@ export class Certifier {
     this.faultBits |= bits;
   }
 
+  /** The fault names that fail block `index` (PROTOCOL 4 STATUS), clearing the fault window once it is passed. */
+  private faultsOf(index: number): string[] {
+    let faultBits = 0;
+    if (this.faultFromBlock >= 0 && index >= this.faultFromBlock && index <= this.faultToBlock)
+      faultBits = this.faultBits;
+    if (this.faultFromBlock >= 0 && index >= this.faultToBlock) {
+      this.faultFromBlock = -1;
+      this.faultToBlock = -1;
+      this.faultBits = 0;
+    }
+    return faultNames(faultBits);
+  }
+
+  /** The health-test failures since the previous block ended (SP 800-90B 4.4), outcome a then b. */
+  private healthDelta(): { rct: [number, number]; apt: [number, number] } {
+    const h = this.health.snapshot();
+    const h0 = this.healthAtBlockStart;
+    this.healthAtBlockStart = h;
+    return { rct: [h.rctA - h0.rctA, h.rctB - h0.rctB], apt: [h.aptA - h0.aptA, h.aptB - h0.aptB] };
+  }
+
+  /** Runs the block checks (block-checks.ts) and returns the block certified or refused. */
   private finalize(t: BlockTally, incomplete = false): BlockResult {
     const lost = t.lostDevice + t.lostLink;
     const est = estimateFromHistogram(t.histogram, lost);
@@ -377,79 +430,34 @@ export class Certifier {
     const settingBits = ledger ? ledger.takeBlockBits(t.index) : 0;
     const rate = ledger?.plan.testRate ?? null;
     const gamma = rate ? rate.numerator / rate.denominator : 1;
-    // Spot-checking (spot-check.ts): S from the won test rounds over all trials; else the uniform-settings estimate.
-    const spot = rate && echo ? spotCheckBlockBound(t.trials, echo.testWins, gamma, this.eps) : undefined;
-    if (spot) est.sEstimate = spot.sEstimate;
-    const bound = spot ?? blockBound(t.trials, est.sEstimate, this.eps, this.adversary);
-    const failed: Array<[BlockTest, string]> = [];
-    const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-
-    if (incomplete)
-      failed.push(['incomplete', `run ended after ${t.trials} of the block's ${this.blockTrials} trials`]);
-    // PROTOCOL 6: lost trials count at worst case; too many and the block is refused.
-    if (lost > this.maxLostShare * t.trials) {
-      failed.push([
-        'lost',
-        `lost trials ${lost} of ${t.trials} (${pct(lost / t.trials)}; device ${t.lostDevice}, link ${t.lostLink}) > ${pct(this.maxLostShare)}`,
-      ]);
-    }
-    // PROTOCOL 4 STATUS: faults during the block.
-    let faultBits = 0;
-    if (this.faultFromBlock >= 0 && t.index >= this.faultFromBlock && t.index <= this.faultToBlock)
-      faultBits = this.faultBits;
-    if (this.faultFromBlock >= 0 && t.index >= this.faultToBlock) {
-      this.faultFromBlock = -1;
-      this.faultToBlock = -1;
-      this.faultBits = 0;
-    }
-    if (faultBits !== 0) {
-      const names = faultNames(faultBits);
-      failed.push(['status', `device fault during the block: ${names.join(', ')}`]);
-    }
-    // Bell test: the lower confidence bound on S must exceed the local bound 2.
-    if (!(bound.sLowerBound > 2)) {
-      failed.push([
-        'bell',
-        est.sEstimate <= 2
-          ? `S = ${est.sEstimate.toFixed(3)} <= 2 (lower bound ${bound.sLowerBound.toFixed(3)} over ${t.trials} trials): no Bell violation; is the chip calibrated? run epqrng calibrate`
-          : `S lower bound ${bound.sLowerBound.toFixed(3)} <= 2 (S = ${est.sEstimate.toFixed(4)} over ${t.trials} trials, eps_est ${bound.eps.estimation.toExponential(2)}): violation not significant`,
-      ]);
-    }
-    // Health tests (NIST SP 800-90B 4.4) over the block's records.
-    const h = this.health.snapshot();
-    const h0 = this.healthAtBlockStart;
-    this.healthAtBlockStart = h;
-    const hc = this.health;
-    const rct = [h.rctA - h0.rctA, h.rctB - h0.rctB];
-    const apt = [h.aptA - h0.aptA, h.aptB - h0.aptB];
-    if (rct[0]! + rct[1]! > 0) {
-      failed.push([
-        'rct',
-        `repetition count test failed on outcome ${rct[0]! > 0 ? 'a' : 'b'}: a run of ${hc.rctCutoff} equal bits (C = 1 + ceil(-log2(alpha)/H), alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.1)`,
-      ]);
-    }
-    if (apt[0]! + apt[1]! > 0) {
-      failed.push([
-        'apt',
-        `adaptive proportion test failed on outcome ${apt[0]! > 0 ? 'a' : 'b'}: ${hc.aptCutoff} or more equal bits in a window of 1024 (alpha = 2^${Math.log2(hc.alpha).toFixed(0)}, H = ${hc.entropyPerBit} bit; SP 800-90B 4.4.2)`,
-      ]);
-    }
-    // Settings uniformity (the estimator assumes q(x,y) = 1/4). Host settings are the host's own draws, echo-checked (PROTOCOL 6).
-    if (est.recordedTrials > 0 && !ledger) {
-      const u = hc.settingsUniform(est.settingCounts);
-      if (!u.ok) {
-        failed.push([
-          'settings',
-          `settings not uniform: chi-square ${u.chiSquare.toFixed(1)} > ${hc.settingsCritical.toFixed(1)} (3 dof, false alarm 2^${Math.log2(hc.settingsAlpha).toFixed(0)}), trials per x,y 00/01/10/11 = ${est.settingCounts.join('/')}`,
-        ]);
-      }
-    }
-    if (failed.length === 0 && bound.outputBits < 8) {
-      failed.push([
-        'entropy',
-        `certified entropy ${bound.entropyBits.toFixed(1)} bits at S = ${est.sEstimate.toFixed(4)} over ${t.trials} trials leaves no output byte after 2 log2(1/eps_ext) = ${(2 * Math.log2(1 / bound.eps.extraction)).toFixed(1)} bits (${this.adversary} bound): use larger blocks`,
-      ]);
-    }
+    // Spot-checking: S from the won test rounds over all trials (spot-check.ts); else the uniform-settings estimate.
+    if (rate && echo) est.sEstimate = spotCheckSEstimate(t.trials, echo.testWins, gamma);
+    const bound = certifyBlockBound(
+      {
+        trials: t.trials,
+        sEstimate: est.sEstimate,
+        testRate: gamma,
+        counts: est.counts,
+        lostTrials: lost,
+        blockIndex: t.index,
+      },
+      this.eps,
+      this.adversary,
+      this.bounds,
+    );
+    const failed = failedChecks({
+      tally: t,
+      blockTrials: this.blockTrials,
+      incomplete,
+      lost,
+      maxLostShare: this.maxLostShare,
+      faults: this.faultsOf(t.index),
+      est,
+      bound,
+      health: this.health,
+      ...this.healthDelta(),
+      testSettings: !ledger,
+    });
 
     this.stats.blocks++;
     this.stats.recordedTrials += t.recorded;
@@ -457,7 +465,8 @@ export class Certifier {
     this.runSettingBits += settingBits;
     this.stats.lostDeviceTrials += t.lostDevice;
     this.stats.lostLinkTrials += t.lostLink;
-    if (failed.length > 0) {
+    const first = failed[0];
+    if (first !== undefined) {
       this.stats.refused++;
       // a refused block's input is never handed out
       if (this.recycleInputs) this.accountant.releaseInput(t.input);
@@ -465,8 +474,8 @@ export class Certifier {
         ok: false,
         blockIndex: t.index,
         trialRange: { first: t.firstTrial, count: t.trials },
-        reason: failed[0]![1],
-        test: failed[0]![0],
+        reason: first[1],
+        test: first[0],
         failedTests: failed.map(([test]) => test),
         counts: est.counts,
         sEstimate: est.sEstimate,
@@ -477,65 +486,78 @@ export class Certifier {
     }
     this.stats.certified++;
     this.stats.certifiedBits += bound.outputBits;
-    const draft: CertificateDraft = {
+    const draft = this.draftOf(t, est, bound);
+    if (ledger && echo) this.addHostSettings(draft, ledger, echo, settingBits, bound.outputBits);
+    const stuck = stuckDetectors(t.histogram, t.recorded);
+    if (stuck.length > 0) draft.detectorWarnings = stuck;
+    return { ok: true, draft, input: t.input, inputBits: bound.inputBits, outputBits: bound.outputBits };
+  }
+
+  /** The certificate draft of a certified block: adversary, assumptions and bound all from the bound used. */
+  private draftOf(t: BlockTally, est: ChshEstimate, bound: BlockBound): CertificateDraft {
+    return {
       version: CERTIFICATE_VERSION,
       device: { ...this.device },
       blockIndex: t.index,
       trialRange: { first: t.firstTrial, count: t.trials },
-      lostTrials: { device: t.lostDevice, link: t.lostLink, total: lost },
+      lostTrials: { device: t.lostDevice, link: t.lostLink, total: t.lostDevice + t.lostLink },
       counts: est.counts,
       countsOrder: 'N(a,b|x,y) at index 8x+4y+2a+b',
       sEstimate: est.sEstimate,
       sLowerBound: bound.sLowerBound,
       sEvaluated: bound.sEvaluated ?? bound.sLowerBound,
       eps: { ...bound.eps },
-      adversary: this.adversary,
+      adversary: bound.used.adversary,
       bound: bound.bound,
       entropyBits: bound.entropyBits,
       inputBits: bound.inputBits,
       outputBits: bound.outputBits,
       binning: BINNING,
       settingsSource: this.settingsSource,
-      assumptions: [
-        ...assumptionsFor(this.settingsSource, this.adversary),
-        ...(bound.assumption ? [bound.assumption] : []),
-      ],
+      assumptions: assumptionsFor(this.settingsSource, bound.used),
+      ...(bound.pef ? { pef: bound.pef } : {}),
     };
-    if (ledger && echo) {
-      draft.hostSettings = {
-        generator: ledger.plan.generator,
-        testRate: rate
-          ? {
-              gamma,
-              numerator: rate.numerator,
-              denominator: rate.denominator,
-              generationSettings: GENERATION_SETTINGS_NAME,
-            }
-          : null,
-        echoChecked: echo.checked,
-        testRounds: echo.testRounds,
-        testWins: echo.testWins,
-        resumedFrames: echo.resumed,
-      };
-      this.runCertifiedBits += bound.outputBits;
-      const seedBits = this.extractorSeedBits ?? 0;
-      draft.accounting = {
-        settingBits,
+  }
+
+  /** Host settings: what the echo check saw, and the randomness-expansion accounting (certificate.ts). */
+  private addHostSettings(
+    draft: CertificateDraft,
+    ledger: SettingsLedger,
+    echo: EchoTally & { resumed: number },
+    settingBits: number,
+    outputBits: number,
+  ): void {
+    const rate = ledger.plan.testRate;
+    draft.hostSettings = {
+      generator: ledger.plan.generator,
+      testRate: rate
+        ? {
+            gamma: rate.numerator / rate.denominator,
+            numerator: rate.numerator,
+            denominator: rate.denominator,
+            generationSettings: GENERATION_SETTINGS_NAME,
+          }
+        : null,
+      echoChecked: echo.checked,
+      testRounds: echo.testRounds,
+      testWins: echo.testWins,
+      resumedFrames: echo.resumed,
+    };
+    this.runCertifiedBits += outputBits;
+    const seedBits = this.extractorSeedBits ?? 0;
+    draft.accounting = {
+      settingBits,
+      extractorSeedBits: seedBits,
+      extractorSeed: 'reused',
+      certifiedBits: outputBits,
+      netGainBits: outputBits - settingBits,
+      run: {
+        settingBits: this.runSettingBits,
+        certifiedBits: this.runCertifiedBits,
         extractorSeedBits: seedBits,
-        extractorSeed: 'reused',
-        certifiedBits: bound.outputBits,
-        netGainBits: bound.outputBits - settingBits,
-        run: {
-          settingBits: this.runSettingBits,
-          certifiedBits: this.runCertifiedBits,
-          extractorSeedBits: seedBits,
-          netGainBits: this.runCertifiedBits - this.runSettingBits - seedBits,
-        },
-      };
-    }
-    const stuck = stuckDetectors(t.histogram, t.recorded);
-    if (stuck.length > 0) draft.detectorWarnings = stuck;
-    return { ok: true, draft, input: t.input, inputBits: bound.inputBits, outputBits: bound.outputBits };
+        netGainBits: this.runCertifiedBits - this.runSettingBits - seedBits,
+      },
+    };
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * src/certify: trial accounting, outcomes, CHSH estimate, bounds, health
- * tests, certificates (issue 3). Data flows protocol -> device -> certify ->
+ * tests, certificates. Data flows protocol -> device -> certify ->
  * extract; this stage imports only device (the RunEvent type) and protocol.
  *
  * Contract for the extract stage: certifyRun(run, opts) yields, per block of
@@ -40,19 +40,34 @@ export {
 } from './certificate.ts';
 export {
   azumaDeviation,
-  blockBound,
   chshRate,
   eatEntropy,
   epsSplit,
   INPUT_BITS_PER_TRIAL,
-  minBlockTrials,
   outputBitsFor,
   pironioMinEntropy,
   sLowerBound,
-  type Adversary,
-  type BlockBound,
   type EpsSplit,
 } from './bounds.ts';
+export {
+  ADVERSARIES,
+  settingsModeOf,
+  SETTINGS_MODES,
+  type Adversary,
+  type BlockStats,
+  type Bound,
+  type BoundEvaluation,
+  type SettingsMode,
+} from './bounds/bound.ts';
+export {
+  blockBound,
+  BOUNDS,
+  boundsFor,
+  certifyBlockBound,
+  minBlockTrials,
+  missingBoundReason,
+  type BlockBound,
+} from './bounds/registry.ts';
 export { estimateFromCounts, estimateFromHistogram, type ChshEstimate } from './estimate.ts';
 export { stuckDetectors, clickCounts, type DetectorWarning } from './detector-health.ts';
 export { OutcomeHealthTests, rctCutoff, aptCutoff, type HealthOptions } from './health.ts';

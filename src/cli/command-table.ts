@@ -28,6 +28,10 @@ export const COMMANDS: CommandTable = {
     summary: "certify a recording or raw capture again: the live run's bytes and certificates",
     load: () => import('./commands/replay.ts'),
   },
+  serve: {
+    summary: 'serve certified random bytes over HTTP, with a live dashboard',
+    load: () => import('./commands/serve.ts'),
+  },
   simulate: {
     summary: 'serve a simulated EPQ-1 on a pseudo-terminal until interrupted',
     load: () => import('./commands/simulate.ts'),

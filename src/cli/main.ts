@@ -21,6 +21,9 @@ process.on('uncaughtException', die);
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code !== 'EPIPE') die(e);
 });
+// The event loop ran dry while the command still waited (a wait with no timer, no I/O behind it): Node would
+// exit 13 with no word. Every wait is bounded, so this is a bug: say so, with the documented code.
+process.on('beforeExit', () => die(new Error('the command was left waiting for an event that cannot come')));
 
 const code = await runCli(
   process.argv.slice(2),

@@ -11,8 +11,9 @@
  *            or a power of two (2^-64).
  *
  * Every refusal is one short phrase for validateOption's
- * `--<option> <phrase> (got '<raw>')`: negative, fractional, hex where a
- * count is asked for, too large, or not a number at all.
+ * `--<option> <phrase> (got '<raw>')`, each a "must be ...": positive (a
+ * negative value), whole, decimal (not hex) where a count is asked for, at
+ * most the maximum (too large), or a number at all.
  */
 
 export type NumberKind = 'count' | 'integer' | 'real';
@@ -57,7 +58,7 @@ function exactCount(mantissa: string, exp: number, multiplier: bigint, rule: Num
   const [whole = '', frac = ''] = mantissa.split('.');
   const digits = BigInt(`${whole}${frac}` || '0') * multiplier;
   const scale = exp - frac.length;
-  if (scale > 400) return { ok: false, message: `is too large (must be at most ${rule.max})` };
+  if (scale > 400) return { ok: false, message: `must be at most ${rule.max} (too large)` };
   let value: bigint;
   if (scale >= 0) value = digits * 10n ** BigInt(scale);
   else {
@@ -65,8 +66,7 @@ function exactCount(mantissa: string, exp: number, multiplier: bigint, rule: Num
     if (digits % den !== 0n) return { ok: false, message: 'must be a whole number' };
     value = digits / den;
   }
-  if (value > BigInt(Number.MAX_SAFE_INTEGER))
-    return { ok: false, message: `is too large (must be at most ${rule.max})` };
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, message: `must be at most ${rule.max} (too large)` };
   return inRange(Number(value), rule);
 }
 
@@ -75,13 +75,13 @@ function parseCount(s: string, rule: NumberRule): NumberResult {
   if (pow) {
     const k = Number(pow[1]);
     if (!Number.isInteger(k) || k < 0) return { ok: false, message: 'must be a whole number' };
-    if (k >= 53) return { ok: false, message: `is too large (must be at most ${rule.max})` };
+    if (k >= 53) return { ok: false, message: `must be at most ${rule.max} (too large)` };
     return inRange(2 ** k, rule);
   }
   const m = COUNT.exec(s);
   if (!m) return { ok: false, message: `must be ${describeRange(rule)}` };
   const exp = m[2] === undefined ? 0 : Number(m[2]);
-  if (!Number.isSafeInteger(exp)) return { ok: false, message: `is too large (must be at most ${rule.max})` };
+  if (!Number.isSafeInteger(exp)) return { ok: false, message: `must be at most ${rule.max} (too large)` };
   return exactCount(m[1]!, exp, m[3] === undefined ? 1n : suffixMultiplier(m[3]), rule);
 }
 
@@ -96,7 +96,7 @@ function parseReal(s: string, rule: NumberRule): NumberResult {
   const pow = POWER_OF_TWO.exec(s);
   const v = pow ? 2 ** Number(pow[1]) : DECIMAL.test(s) ? Number(s) : Number.NaN;
   if (Number.isNaN(v)) return { ok: false, message: `must be ${describeRange(rule)}` };
-  if (!Number.isFinite(v)) return { ok: false, message: `is too large (must be at most ${rule.max})` };
+  if (!Number.isFinite(v)) return { ok: false, message: `must be at most ${rule.max} (too large)` };
   return inRange(v, rule);
 }
 
@@ -106,7 +106,8 @@ export function parseNumber(raw: string, rule: NumberRule): NumberResult {
   const unsigned = s.startsWith('+') ? s.slice(1) : s;
   if (rule.kind !== 'integer' && /^-/.test(s) && rule.min >= 0) {
     const magnitude = parseNumber(s.slice(1), { ...rule, min: 0, max: Number.MAX_VALUE });
-    if (magnitude.ok && magnitude.value > 0) return { ok: false, message: 'must not be negative' };
+    if (magnitude.ok && magnitude.value > 0)
+      return { ok: false, message: rule.min > 0 ? 'must be positive' : 'must be 0 or more' };
   }
   if (rule.kind === 'count' && HEX.test(unsigned))
     return { ok: false, message: 'must be decimal, not hex (e.g. 16, 1K, 1e6, 2^20)' };

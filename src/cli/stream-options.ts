@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Adversary } from '../certify/index.ts';
 import { DEFAULT_BLOCK_TRIALS, DEFAULT_EPS } from '../certify/index.ts';
 import { readFileSync } from 'node:fs';
-import { InputError } from '../errors.ts';
+import { InputError, UsageError } from '../errors.ts';
 import { seedBitsForBlock } from '../extract/stream.ts';
 import { DEFAULT_MAX_CONSECUTIVE_REFUSED } from '../output/certified-stream.ts';
 import { testRateFraction } from '../output/host-settings.ts';
@@ -18,6 +18,7 @@ export const streamOptionSpecs = {
   certs: { type: 'string' },
   eps: { type: 'string' },
   adversary: { type: 'string' },
+  'classical-bound': { type: 'string' },
   'block-trials': { type: 'string' },
   'extractor-seed': { type: 'string' },
   'max-refused': { type: 'string' },
@@ -26,6 +27,7 @@ export const streamOptionSpecs = {
 export const streamOptionsUsage = `  --certs FILE            one certificate per certified block, JSON lines (a hash chain)
   --eps E                 total error per block, e.g. 1e-20 or 2^-64 (default 2^-64)
   --adversary A           quantum (default) or classical side information
+  --classical-bound B     with --adversary classical: pironio-massar (default) or pef (probability estimation)
   --block-trials N        trials per block, 1000 to 2^28 (default ${DEFAULT_BLOCK_TRIALS})
   --max-refused K         refused blocks in a row that end the run with exit 1 (default ${DEFAULT_MAX_CONSECUTIVE_REFUSED})`;
 
@@ -62,6 +64,7 @@ export interface StreamSettings {
   certsPath?: string;
   eps: number;
   adversary: Adversary;
+  classicalBound: 'pironio-massar' | 'pef';
   blockTrials: number;
   maxConsecutiveRefused: number;
   extractorSeedFile?: string;
@@ -72,6 +75,11 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
   const s: StreamSettings = {
     eps: values.eps === undefined ? DEFAULT_EPS : validateOption('eps', epsValue, values.eps),
     adversary: validateOption('adversary', oneOf(['quantum', 'classical'] as const), values.adversary ?? 'quantum'),
+    classicalBound: validateOption(
+      'classical-bound',
+      oneOf(['pironio-massar', 'pef'] as const),
+      values['classical-bound'] ?? 'pironio-massar',
+    ),
     blockTrials:
       values['block-trials'] === undefined
         ? DEFAULT_BLOCK_TRIALS
@@ -81,6 +89,8 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
         ? DEFAULT_MAX_CONSECUTIVE_REFUSED
         : validateOption('max-refused', count(1, 1_000_000), values['max-refused']),
   };
+  if (s.classicalBound === 'pef' && s.adversary !== 'classical')
+    throw new UsageError('--classical-bound pef needs --adversary classical');
   if (values.certs !== undefined) s.certsPath = validateOption('certs', pathValue, values.certs);
   if (values['extractor-seed'] !== undefined)
     s.extractorSeedFile = validateOption('extractor-seed', pathValue, values['extractor-seed']);

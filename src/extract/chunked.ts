@@ -1,40 +1,11 @@
 /**
- * Toeplitz hashing with a bounded transform size: the same y = T x as
- * toeplitzHash (naive.ts convention, T[i][j] = s[i - j + n - 1]), bit for
- * bit, but computed over column chunks so that the FFT memory follows the
- * chunk width w, not n.
- *
- * Column split (issue 3 bench: memory). T x = XOR_j T_j x_j, x_j = bits
- * [c0, c0 + w_j) of x, and the columns [c0, c0 + w_j) of T are themselves a
- * Toeplitz matrix: T[i][c0 + j'] = s[i - j' + (n - c0 - w_j) + w_j - 1], the
- * matrix of width w_j of the seed bits [n - c0 - w_j, n - c0 + m - 1)
- * (w_j + m - 1 bits). Each chunk is one middle product of w_j by w_j + m - 1
- * bits, read at coefficients w_j - 1 .. w_j + m - 2 (toeplitz.ts explains
- * why a negacyclic product of length 2N >= w_j + m - 1 leaves them intact),
- * so one transform size N = goodFftSize((w + m - 1) / 2) serves every chunk.
- *
- * Cost. The chunks' seed spectra differ; keeping them all would cost about
- * 8 (n + chunks * m) bytes, the memory this plan exists to avoid, so each
- * chunk transforms its seed slice again. With the SIMD kernels the chunk
- * products are summed in the frequency domain (T x = XOR_j T_j x_j and the
- * read coefficients of sum_j x_j s_j are the sums of the chunks' integer
- * coefficients, so their parities XOR): per chunk two forward transforms
- * (seed slice and input slice) and a multiply-add into one spectrum, per
- * block one inverse transform and one rounding pass (rightangle.ts
- * BitProductSum, about 16 N (1 + 1 / (2 r)) bytes). Without SIMD each chunk is
- * one forward transform and one fused forward-product-inverse
- * (BitConvolution, about 32 N bytes), rounded chunk by chunk.
- *
- * Exactness. As toeplitzHash: every read coefficient must lie within
- * `roundingTolerance` of an integer (a sum of n products of 0/1 terms:
- * Percival's bound, toeplitz.ts, still puts its error far below 0.25). When
- * the summed spectrum fails (or gives NaN), the block is redone chunk by
- * chunk, each checked; a chunk that fails is recomputed by toeplitzHash,
- * whose exact fallback splits it further.
+ * Toeplitz hashing with a bounded transform size: the same y = T x as toeplitzHash (naive.ts convention, T[i][j] = s[i
+ * - j + n - 1]), bit for bit, but computed over column chunks so that the FFT memory follows the chunk width w, not n.
+ * More in README.md (chunked.ts).
  */
-import { Fft, goodFftSize } from './fft.ts';
+import { Fft, goodFftSize } from './fft/fft.ts';
 import { bytesForBits } from './naive.ts';
-import { BitConvolution, BitConvolutionTables, BitProductSum } from './rightangle.ts';
+import { BitConvolution, BitConvolutionTables, BitProductSum } from './fft/rightangle.ts';
 import {
   sliceBits,
   toeplitzHash,
@@ -67,14 +38,8 @@ export interface ChunkedToeplitzOptions extends ToeplitzOptions {
 export const DEFAULT_MAX_FFT_SIZE = 2 ** 20;
 
 /**
- * The chunk layout for (n, m) under a transform bound: chunk width w (a
- * multiple of 64 unless one chunk), count, N, and the rows per pass. When m
- * is above the bound itself (large blocks: m grows with the block), the
- * rows may go in passes of `rowBits` (a multiple of 64, at most
- * maxFftSize; chosen when that takes fewer chunk products than one pass):
- * rows [r0, r0 + h) of T are the Toeplitz matrix of the seed's bits from r0
- * on (T[r0 + i][j] = s[r0 + i - j + n - 1]), so each pass is the same
- * product with the seed moved by r0, and its bits land at r0 of the output.
+ * The chunk layout for (n, m) under a transform bound: chunk width w (a multiple of 64 unless one chunk), count, N,
+ * and the rows per pass. More in README.md (chunked.ts: chunkLayout).
  */
 export function chunkLayout(
   n: number,
@@ -232,7 +197,8 @@ export class ChunkedToeplitzPlan {
     for (let c0 = 0; c0 < n; c0 += chunkBits) {
       const w = Math.min(chunkBits, n - c0);
       // columns [c0, c0 + w) of T: the width-w Toeplitz matrix of seed bits [n - c0 - w, n - c0 + m - 1) (file comment)
-      // byte-aligned slices are views (no copy, no garbage per chunk); setSpectrumBits and convolveBits read bits [0, count) only
+      // byte-aligned slices are views (no copy, no garbage per chunk); setSpectrumBits and convolveBits read bits [0,
+      // count) only
       const seedStart = r0 + n - c0 - w;
       const seedSlice =
         seedStart % 8 === 0 ? this.seed.subarray(seedStart >> 3) : sliceBits(this.seed, seedStart, w + outputBits - 1);
@@ -281,7 +247,8 @@ export class ChunkedToeplitzPlan {
       this.stats.maxRoundingError = err;
       return out;
     }
-    // the sum failed its check (or gave NaN): chunk by chunk, each checked, a failing one recomputed exactly by toeplitzHash
+    // the sum failed its check (or gave NaN): chunk by chunk, each checked, a failing one recomputed exactly by
+    // toeplitzHash
     out.fill(0);
     const part = new Uint8Array(out.length);
     let maxErr = 0;
@@ -349,7 +316,7 @@ const NO_TABLE = new Float64Array(0);
 /**
  * Frees the JS copies of a size's tables once a SIMD BitConvolution has
  * copied them into its WebAssembly memory (about 8 MB at N = 2^20): with
- * the SIMD kernels, rightangle.ts reads the twiddles and rho^j from that
+ * the SIMD kernels, fft/rightangle.ts reads the twiddles and rho^j from that
  * memory only (stages below the top run as dif4/dit4/r2 kernels, the top
  * one as the fused load/extract kernels); the JS arrays serve the plain-JS
  * stages, which this plan then never runs. The tables object is this plan's

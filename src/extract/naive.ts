@@ -1,21 +1,6 @@
 /**
- * Reference Toeplitz product over GF(2): bit by bit, obviously correct, slow
- * (O(n * m)). The fast product in toeplitz.ts is tested against it.
- *
- * Convention (shared by every extractor function of this folder):
- *
- *   input  x: n bits            x_j, j = 0 .. n-1
- *   seed   s: n + m - 1 bits    s_t, t = 0 .. n+m-2
- *   output y: m bits            y_i, i = 0 .. m-1
- *
- *   T[i][j] = s[i - j + n - 1]          (constant along diagonals: Toeplitz)
- *   y_i     = XOR_j ( T[i][j] AND x_j )
- *
- * so y_i is coefficient i + n - 1 of the GF(2)[z] product x(z) * s(z)
- * (the "middle product").
- *
- * Bits are packed LSB-first: bit k of a string is (buf[k >> 3] >> (k & 7)) & 1.
- * Output bits past m in the last byte are zero.
+ * Reference Toeplitz product over GF(2): bit by bit, obviously correct, slow (O(n * m)). The fast product in
+ * toeplitz.ts is tested against it. More in README.md (naive.ts).
  */
 
 /** Bit k of an LSB-first packed bit string. */

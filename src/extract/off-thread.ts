@@ -1,16 +1,7 @@
 /**
- * Toeplitz hashing on a worker thread, so that a long FFT product (0.1 to
- * 0.4 s for a block of 2^22 trials here) does not stop the event loop:
- * in host-settings mode the loop must answer every CREDIT within
- * the chip's FIFO time (65 ms at 1 M trials/s) or the chip starves.
- *
- * Same plan, same arithmetic as the main thread's ChunkedToeplitzPlan (the
- * worker runs it, with the same transform bound), so the bytes are identical.
- *
- * The worker module is this module's sibling with this module's extension:
- * compiled JavaScript in the package (dist/, plain node), or the TypeScript
- * source under the test runner and the bench, loaded through tsx's
- * register() (a devDependency, resolved only then).
+ * Toeplitz hashing on a worker thread, so that a long FFT product (0.1 to 0.4 s for a block of 2^22 trials here) does
+ * not stop the event loop: in host-settings mode (`--settings host`) the loop must answer every CREDIT within the
+ * chip's FIFO time (65 ms at 1 M trials/s) or the chip starves. More in README.md (off-thread.ts).
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';

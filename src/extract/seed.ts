@@ -1,17 +1,7 @@
 /**
- * The extractor seed: the n + m - 1 bits that define the Toeplitz matrix
- * (issue 3, scope 6). From the OS CSPRNG by default, or from a file given
- * with `--extractor-seed FILE` (e.g. to replay a run with the same seed).
- *
- * A seed is held as exactly `bytesForBits(seedBits)` bytes, bits packed
- * LSB-first (see naive.ts), with the unused high bits of the last byte
- * cleared, so that `seedSha256` (which goes into every certificate) is a
- * function of the bits the extractor actually uses. A file longer than
- * needed is accepted and only its prefix is used.
- *
- * Because T[i][j] = s[i - j + n - 1], the rows 0 .. m'-1 only read the first
- * n + m' - 1 bits: a seed drawn for (n, mMax) serves every m' <= mMax by its
- * prefix, which is how blocks of varying certified length share one seed.
+ * The extractor seed: the n + m - 1 bits that define the Toeplitz matrix of the stream's extractor. From the OS CSPRNG
+ * by default, or from a file given with `--extractor-seed FILE` (e.g. to replay a run with the same seed). More in
+ * README.md (seed.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -1,51 +1,19 @@
 /**
- * Fast Toeplitz hashing over GF(2) (issue 3, scope 6), same convention as
- * naive.ts: y_i = XOR_j s[i - j + n - 1] x_j for i < m, bits LSB-first.
- *
- * Method. y_i is coefficient n - 1 + i of the integer product x(z) s(z),
- * taken mod 2 (a "middle product"). Those coefficients are integers in
- * 0 .. n, and a wrapped convolution of length L >= n + m - 1 leaves them
- * untouched: the terms that wrap land only on coefficients we do not read.
- * We use the negacyclic convolution of length L = 2N (mod z^L + 1), computed
- * as a weighted cyclic complex convolution of length N (the "right-angle
- * convolution", Crandall & Fagin, Math. Comp. 62 (1994) 305, section 4):
- * R[z]/(z^2N + 1) is isomorphic to C[y]/(y^N - 1) by
- *   a(z) = a0(z) + z^N a1(z)  ->  a'_j = (a0_j + i a1_j) w^j,  w = exp(i pi / 2N),
- * so two real inputs of L bits each cost one complex FFT of N points, with no
- * real-FFT post-processing, and the spectrum may stay in the FFT's
- * digit-reversed order (fft.ts). N = c * 2^k, c in {1, 3, 5}, is the smallest
- * with 2N >= n + m - 1 (n = 2^24, m = n/4 gives N = 5 * 2^21 exactly).
- *
- * Speed. The fused top stages and all radix-4/2 stages run as WebAssembly
- * SIMD kernels assembled in simd.ts (rightangle.ts describes the passes);
- * plain JS stages remain for `simd: false` and hosts without WebAssembly.
- * Under 'auto', small products and long inputs hashed to a few bits use the
- * word-parallel schoolbook instead, by a cost model measured here.
- *
- * Exactness. Percival's bound for FFT products in floating point (Math.
- * Comp. 72 (2003) 387) puts the error at about 1e-6 for n = 2^24 with 0/1
- * inputs; measured, it is about 4e-9. Every output coefficient is still
- * checked: it must lie within `roundingTolerance` (0.25) of an integer,
- * else (or on NaN) the product is recomputed exactly by splitting x in
- * halves (each half a Toeplitz product with a slice of the seed, smaller
- * coefficients, smaller transforms), down to the word-parallel schoolbook.
- * A computation error below 0.75 can therefore never give a wrong bit.
- *
- * Reuse. `ToeplitzPlan` keeps the transform tables, the seed's spectrum and
- * the work buffer for repeated blocks of the same n and seed: each block then
- * costs one forward and one inverse FFT. Transform tables are also cached
- * per size, and the last one-shot call's transform memory is kept for the
- * next one-shot call of the same size (`releaseToeplitzCaches` frees both).
+ * Fast Toeplitz hashing over GF(2), the stream's extractor, same convention as naive.ts: y_i = XOR_j s[i - j + n - 1]
+ * x_j for i < m, bits LSB-first. More in README.md (toeplitz.ts).
  */
-import { Fft, goodFftSize, rootsOfUnity } from './fft.ts';
-import { BitConvolution, BitConvolutionTables } from './rightangle.ts';
+import { Fft, goodFftSize, rootsOfUnity } from './fft/fft.ts';
+import { BitConvolution, BitConvolutionTables } from './fft/rightangle.ts';
 import { bytesForBits } from './naive.ts';
 
 /** Largest supported input length in bits (bit indices stay 32-bit integers). */
 export const MAX_INPUT_BITS = 2 ** 28;
 
 export interface ToeplitzOptions {
-  /** Largest accepted distance of a convolution value from an integer: default 0.25, must be below 0.5 (negative forces the exact path). */
+  /**
+   * Largest accepted distance of a convolution value from an integer: default 0.25, must be below 0.5 (negative
+   * forces the exact path).
+   */
   roundingTolerance?: number;
   /** 'auto' (default): schoolbook for small products, FFT otherwise; 'fft' or 'words' to force one. */
   method?: 'auto' | 'fft' | 'words';

@@ -1,20 +1,6 @@
 /**
- * PROTOCOL 3: CRC-32 (IEEE 802.3 / zlib: reflected poly 0x04C11DB7, init and
- * xorout 0xFFFFFFFF) over frame bytes 0..59, stored little-endian at 60..63.
- *
- * Two implementations of that one CRC:
- * - crc32Of (any length): node:zlib's crc32 (Node >= 20.15), native;
- * - the per-frame functions (frameCrc, frameCrcOk): a table-driven JS CRC,
- *   slicing-by-16 (16 tables of 256 entries, 16 KiB). On 60 bytes it takes
- *   about 65 ns against about 245 ns for a zlib.crc32 call on a subarray
- *   (the call and the Buffer view cost more than the CRC itself), and the
- *   scanner checks ~420k frames per 2^24 trials.
- *
- * frameCrcOk checks a frame by its residue: the CRC over all 64 bytes (data
- * then its stored CRC, little-endian) is the constant 0x2144DF1C exactly when
- * the stored CRC is the CRC of bytes 0..59 (for a fixed prefix, the 4
- * appended bytes map one to one onto the CRC of the whole), so the check is
- * four 16-byte steps and no comparison of two computed values.
+ * PROTOCOL 3: CRC-32 (IEEE 802.3 / zlib: reflected poly 0x04C11DB7, init and xorout 0xFFFFFFFF) over frame bytes
+ * 0..59, stored little-endian at 60..63. More in README.md (crc.ts).
  */
 import { crc32 } from 'node:zlib';
 import { CRC_OFFSET, FRAME_SIZE } from './types.ts';

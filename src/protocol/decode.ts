@@ -1,24 +1,7 @@
 /**
- * Frame decoder (PROTOCOL 3-5): 64 bytes in, a typed frame out, or a
- * FrameError saying which rule the bytes broke. Driven by the layouts of
- * frames.json; checks in this order: length, magic, CRC, flags, then the
- * payload in offset order (so the error names the lowest bad payload offset).
- *
- *   offset  0      2     3      4        8                     60      64
- *           +------+-----+------+--------+---------------------+-------+
- *           | E5 51| type| flags| seq u32| payload (52 bytes)   | crc32 |
- *           +------+-----+------+--------+---------------------+-------+
- *
- * What counts as "not a frame" (PROTOCOL 3): wrong magic, wrong CRC, an
- * undefined flag bit (only TRIALS defines flags), a non-zero reserved bit or
- * byte (unused payload bytes, bytes after the n records or count settings,
- * record bits 6-7, reserved u16s, undefined fault/capability bits, ASCII
- * padding), a field outside its stated range (enums included). A u64 above
- * 2^53 - 1 is reported as 'range': this host keeps u64 as numbers and will
- * not round them.
- *
- * A well-framed frame of a type protocol 1.0 does not define decodes to an
- * UnknownFrame (PROTOCOL 3: skipped and counted, not corruption).
+ * Frame decoder (PROTOCOL 3-5): 64 bytes in, a typed frame out, or a FrameError saying which rule the bytes broke.
+ * Driven by the layouts of frames.json; checks in this order: length, magic, CRC, flags, then the payload in offset
+ * order (so the error names the lowest bad payload offset). More in README.md (decode.ts).
  */
 import { frameCrc, frameCrcOk, storedCrc } from './crc.ts';
 import { FrameError, flagsError, rangeError, reservedError } from './errors.ts';
@@ -164,150 +147,159 @@ function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq:
 }
 
 function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number, flags: number, seq: number): Frame {
-  const kind = layout.kind;
-  const type = layout.type;
   // PROTOCOL 3: an undefined flag bit makes the frame invalid (only TRIALS defines flags).
-  if ((flags & ~layout.flagsMask) !== 0) throw flagsError(kind, flags, layout.flagsMask, type, seq);
-  const out: Record<string, unknown> = { kind, flags, seq };
-  const p = offset + PAYLOAD_OFFSET;
+  if ((flags & ~layout.flagsMask) !== 0) throw flagsError(layout.kind, flags, layout.flagsMask, layout.type, seq);
+  const out: Record<string, unknown> = { kind: layout.kind, flags, seq };
+  const at: Where = { layout, bytes, p: offset + PAYLOAD_OFFSET, seq };
   for (const op of layout.ops) {
     switch (op.op) {
-      case 'reserved': {
-        // PROTOCOL 3: unused and reserved bytes are zero.
-        for (let i = op.offset; i < op.offset + op.size; i++) {
-          if (bytes[p + i] !== 0) throw reservedError(kind, undefined, bytes[p + i]!, bytes[p + i]!, i, type, seq);
-        }
+      case 'reserved':
+        checkZero(at, op.offset, op.offset + op.size);
         break;
-      }
-      case 'scalar': {
-        const arr: number[] | undefined = op.isArray ? new Array<number>(op.count) : undefined;
-        for (let e = 0; e < op.count; e++) {
-          const at = op.offset + e * op.itemSize;
-          const o = p + at;
-          let v: number;
-          switch (op.kind) {
-            case 'u8':
-              v = bytes[o]!;
-              break;
-            case 'u16':
-              v = bytes[o]! | (bytes[o + 1]! << 8);
-              break;
-            case 'i16':
-              v = ((bytes[o]! | (bytes[o + 1]! << 8)) << 16) >> 16;
-              break;
-            case 'u32':
-              v = readU32(bytes, o);
-              break;
-            case 'u64': {
-              const hi = readU32(bytes, o + 4);
-              const lo = readU32(bytes, o);
-              if (hi > MAX_SAFE_HI) {
-                const big = (BigInt(hi) << 32n) | BigInt(lo);
-                throw rangeError(
-                  kind,
-                  layout.section,
-                  op.isArray ? `${op.name}[${e}]` : op.name,
-                  big,
-                  `0..${Number.MAX_SAFE_INTEGER} (u64 above 2^53 - 1 is out of this host's range)`,
-                  at,
-                  type,
-                  seq,
-                );
-              }
-              v = hi * TWO_POW_32 + lo;
-              break;
-            }
-          }
-          // PROTOCOL 3: a field outside its stated range is not a frame.
-          let ok = false;
-          for (const [lo, hi] of op.ranges) {
-            if (v >= lo && v <= hi) {
-              ok = true;
-              break;
-            }
-          }
-          const field = op.isArray ? `${op.name}[${e}]` : op.name;
-          if (!ok) throw rangeError(kind, layout.section, field, v, op.rangeText, at, type, seq);
-          // Undefined bits of a bitfield (fault bits, capability bits) are reserved.
-          if (op.bitsMask !== undefined && (v & ~op.bitsMask) !== 0)
-            throw reservedError(kind, field, v, (v & ~op.bitsMask) >>> 0, at, type, seq);
-          if (arr) arr[e] = v;
-          else out[op.name] = v;
-        }
-        if (arr) out[op.name] = arr;
+      case 'scalar':
+        out[op.name] = op.isArray ? decodeScalarArray(at, op) : decodeScalarAt(at, op, 0);
         break;
-      }
       case 'records': {
         const count = out[op.countField] as number; // decoded and range-checked: its op comes first
-        const base = p + op.offset;
-        if (op.bitsPerItem === 8) {
-          const records = new Uint8Array(count);
-          for (let k = 0; k < count; k++) {
-            const v = bytes[base + k]!;
-            // PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved.
-            if ((v & op.reservedBitsMask) !== 0)
-              throw reservedError(kind, `${op.name}[${k}]`, v, v & op.reservedBitsMask, op.offset + k, type, seq);
-            records[k] = v;
-          }
-          // Bytes after the count items are unused, so zero (PROTOCOL 3).
-          for (let i = count; i < op.size; i++) {
-            if (bytes[base + i] !== 0)
-              throw reservedError(kind, undefined, bytes[base + i]!, bytes[base + i]!, op.offset + i, type, seq);
-          }
-          out[op.name] = records;
-        } else {
-          const items = new Uint8Array(count);
-          const itemMask = (1 << op.bitsPerItem) - 1;
-          for (let k = 0; k < count; k++) {
-            const bit = k * op.bitsPerItem;
-            const w = (bytes[base + (bit >> 3)]! >> (bit & 7)) & itemMask;
-            // PROTOCOL 5 SETTINGS: x = bit 2k, y = bit 2k+1; typed value is (x << 1) | y.
-            items[k] = op.bitsPerItem === 2 ? ((w & 1) << 1) | (w >> 1) : w;
-          }
-          // Bits after the count items are unused, so zero (PROTOCOL 3).
-          const usedBits = count * op.bitsPerItem;
-          const firstFree = usedBits >> 3;
-          for (let i = firstFree; i < op.size; i++) {
-            const keep = i === firstFree ? (1 << (usedBits & 7)) - 1 : 0;
-            const extra = bytes[base + i]! & ~keep & 0xff;
-            if (extra !== 0) {
-              if (i === firstFree && keep !== 0)
-                throw reservedError(kind, `${op.name} byte ${i}`, bytes[base + i]!, extra, op.offset + i, type, seq);
-              throw reservedError(kind, undefined, bytes[base + i]!, bytes[base + i]!, op.offset + i, type, seq);
-            }
-          }
-          out[op.name] = items;
-        }
+        out[op.name] = op.bitsPerItem === 8 ? decodeByteRecords(at, op, count) : decodePackedItems(at, op, count);
         break;
       }
-      case 'ascii': {
-        // PROTOCOL 4 INFO: ASCII, NUL-padded.
-        let s = '';
-        let i = 0;
-        for (; i < op.size; i++) {
-          const c = bytes[p + op.offset + i]!;
-          if (c === 0) break;
-          if (c < 0x20 || c > 0x7e)
-            throw rangeError(
-              kind,
-              layout.section,
-              op.name,
-              `byte 0x${hex(c, 2)}`,
-              'printable ASCII',
-              op.offset + i,
-              type,
-              seq,
-            );
-          s += String.fromCharCode(c);
-        }
-        for (; i < op.size; i++) {
-          const c = bytes[p + op.offset + i]!;
-          if (c !== 0) throw reservedError(kind, `${op.name} padding`, c, c, op.offset + i, type, seq);
-        }
-        out[op.name] = s;
+      case 'ascii':
+        out[op.name] = decodeAscii(at, op);
         break;
-      }
     }
   }
   return out as unknown as Frame;
+}
+
+/** The frame being decoded: its layout, its bytes, the payload's start, its seq (for error messages). */
+interface Where {
+  layout: TypeLayout;
+  bytes: Uint8Array;
+  p: number;
+  seq: number;
+}
+
+type ScalarOp = Extract<FieldOp, { op: 'scalar' }>;
+type RecordsOp = Extract<FieldOp, { op: 'records' }>;
+type AsciiOp = Extract<FieldOp, { op: 'ascii' }>;
+
+function reserved(w: Where, field: string | undefined, value: number, bits: number, payloadOffset: number): FrameError {
+  return reservedError(w.layout.kind, field, value, bits, payloadOffset, w.layout.type, w.seq);
+}
+
+/** PROTOCOL 3: unused and reserved bytes are zero (payload offsets from..to-1). */
+function checkZero(w: Where, from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const b = w.bytes[w.p + i]!;
+    if (b !== 0) throw reserved(w, undefined, b, b, i);
+  }
+}
+
+function decodeScalarArray(w: Where, op: ScalarOp): number[] {
+  const arr = new Array<number>(op.count);
+  for (let e = 0; e < op.count; e++) arr[e] = decodeScalarAt(w, op, e);
+  return arr;
+}
+
+/** Element e of a scalar field, checked against its stated range and reserved bits. */
+function decodeScalarAt(w: Where, op: ScalarOp, e: number): number {
+  const at = op.offset + e * op.itemSize;
+  const field = op.isArray ? `${op.name}[${e}]` : op.name;
+  const v = readScalar(w, op, at, field);
+  // PROTOCOL 3: a field outside its stated range is not a frame.
+  if (!op.ranges.some(([lo, hi]) => v >= lo && v <= hi))
+    throw rangeError(w.layout.kind, w.layout.section, field, v, op.rangeText, at, w.layout.type, w.seq);
+  // Undefined bits of a bitfield (fault bits, capability bits) are reserved.
+  if (op.bitsMask !== undefined && (v & ~op.bitsMask) !== 0) throw reserved(w, field, v, (v & ~op.bitsMask) >>> 0, at);
+  return v;
+}
+
+/** A little-endian scalar at payload offset `at`; a u64 above 2^53 - 1 is refused, never rounded. */
+function readScalar(w: Where, op: ScalarOp, at: number, field: string): number {
+  const bytes = w.bytes;
+  const o = w.p + at;
+  switch (op.kind) {
+    case 'u8':
+      return bytes[o]!;
+    case 'u16':
+      return bytes[o]! | (bytes[o + 1]! << 8);
+    case 'i16':
+      return ((bytes[o]! | (bytes[o + 1]! << 8)) << 16) >> 16;
+    case 'u32':
+      return readU32(bytes, o);
+    case 'u64': {
+      const hi = readU32(bytes, o + 4);
+      const lo = readU32(bytes, o);
+      if (hi > MAX_SAFE_HI) {
+        const big = (BigInt(hi) << 32n) | BigInt(lo);
+        const range = `0..${Number.MAX_SAFE_INTEGER} (u64 above 2^53 - 1 is out of this host's range)`;
+        throw rangeError(w.layout.kind, w.layout.section, field, big, range, at, w.layout.type, w.seq);
+      }
+      return hi * TWO_POW_32 + lo;
+    }
+  }
+}
+
+/** Byte records (PROTOCOL 4 TRIALS): `count` used, reserved bits clear, the rest of the field zero. */
+function decodeByteRecords(w: Where, op: RecordsOp, count: number): Uint8Array {
+  const base = w.p + op.offset;
+  const records = new Uint8Array(count);
+  for (let k = 0; k < count; k++) {
+    const v = w.bytes[base + k]!;
+    // PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved.
+    if ((v & op.reservedBitsMask) !== 0)
+      throw reserved(w, `${op.name}[${k}]`, v, v & op.reservedBitsMask, op.offset + k);
+    records[k] = v;
+  }
+  // Bytes after the count items are unused, so zero (PROTOCOL 3).
+  checkZero(w, op.offset + count, op.offset + op.size);
+  return records;
+}
+
+/** Packed items (PROTOCOL 5 SETTINGS, 2 bits each), unpacked; the bits after `count` items zero. */
+function decodePackedItems(w: Where, op: RecordsOp, count: number): Uint8Array {
+  const base = w.p + op.offset;
+  const items = new Uint8Array(count);
+  const itemMask = (1 << op.bitsPerItem) - 1;
+  for (let k = 0; k < count; k++) {
+    const bit = k * op.bitsPerItem;
+    const v = (w.bytes[base + (bit >> 3)]! >> (bit & 7)) & itemMask;
+    // PROTOCOL 5 SETTINGS: x = bit 2k, y = bit 2k+1; typed value is (x << 1) | y.
+    items[k] = op.bitsPerItem === 2 ? ((v & 1) << 1) | (v >> 1) : v;
+  }
+  // Bits after the count items are unused, so zero (PROTOCOL 3).
+  const usedBits = count * op.bitsPerItem;
+  const firstFree = usedBits >> 3;
+  const keep = (1 << (usedBits & 7)) - 1;
+  if (firstFree < op.size && keep !== 0) {
+    const b = w.bytes[base + firstFree]!;
+    const extra = b & ~keep & 0xff;
+    if (extra !== 0) throw reserved(w, `${op.name} byte ${firstFree}`, b, extra, op.offset + firstFree);
+    checkZero(w, op.offset + firstFree + 1, op.offset + op.size);
+  } else {
+    checkZero(w, op.offset + firstFree, op.offset + op.size);
+  }
+  return items;
+}
+
+/** PROTOCOL 4 INFO: printable ASCII, NUL-padded. */
+function decodeAscii(w: Where, op: AsciiOp): string {
+  const base = w.p + op.offset;
+  let s = '';
+  let i = 0;
+  for (; i < op.size; i++) {
+    const c = w.bytes[base + i]!;
+    if (c === 0) break;
+    if (c < 0x20 || c > 0x7e) {
+      const { kind, section, type } = w.layout;
+      throw rangeError(kind, section, op.name, `byte 0x${hex(c, 2)}`, 'printable ASCII', op.offset + i, type, w.seq);
+    }
+    s += String.fromCharCode(c);
+  }
+  for (; i < op.size; i++) {
+    const c = w.bytes[base + i]!;
+    if (c !== 0) throw reserved(w, `${op.name} padding`, c, c, op.offset + i);
+  }
+  return s;
 }

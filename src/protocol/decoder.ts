@@ -1,23 +1,10 @@
 /**
- * Stream adapters around FrameSync.
- *
- * FrameDecoder: bytes in, typed frames out (readableObjectMode). Every 64-byte
- * frame it emits passed magic, CRC, flags, reserved and range checks
- * (PROTOCOL 3); everything else is skipped, counted in `stats`, and reported
- * as an 'invalid' event (CRC-valid frames with bad fields or the wrong
- * direction) or an 'unknown' event (undefined types).
- *
- *   bytes: .. noise .. | E5 51 type flags seq(4) payload(52) crc(4) | E5 51 ...
- *                        \------------------ 64 bytes ------------/
- *   frames:              { kind: 'TRIALS', first, n, records, ... }
- *
- * `_flush` never pushes a partial frame: leftover bytes are counted as skipped.
+ * Stream adapters around FrameSync. More in README.md (decoder.ts).
  */
 import { Transform, type TransformCallback, type TransformOptions } from 'node:stream';
-import { ByteLengthParser } from '@serialport/parser-byte-length';
 import type { FrameError } from './errors.ts';
 import { FrameSync, type FrameSyncStats } from './sync.ts';
-import { FRAME_SIZE, type Frame, type UnknownFrame } from './types.ts';
+import type { Frame, UnknownFrame } from './types.ts';
 
 export interface FrameDecoderOptions extends TransformOptions {
   /** Which direction's frames to emit: 'device' for a host driver, 'host' for a device, 'any' for taps. */
@@ -67,21 +54,4 @@ export class FrameDecoder extends Transform {
     this.sync.flush(); // PROTOCOL 3: a partial frame is not a frame; counted, never pushed
     callback();
   }
-}
-
-/**
- * For a stream known to be aligned on frame boundaries (e.g. a file of
- * back-to-back frames written by us): cuts 64-byte pieces with
- * @serialport/parser-byte-length and checks each with FrameSync anyway.
- * The alignment is an assumption, never the only defence: the checking
- * FrameDecoder re-synchronises if the assumption is wrong.
- */
-export function alignedFrameDecoder(options: FrameDecoderOptions = {}): {
-  input: ByteLengthParser;
-  output: FrameDecoder;
-} {
-  const input = new ByteLengthParser({ length: FRAME_SIZE });
-  const output = new FrameDecoder(options);
-  input.pipe(output);
-  return { input, output };
 }

@@ -1,16 +1,5 @@
 /**
- * Frame encoder (PROTOCOL 3-5), driven by the layouts of frames.json.
- *
- *   offset  0      2     3      4        8                     60      64
- *           +------+-----+------+--------+---------------------+-------+
- *           | E5 51| type| flags| seq u32| payload (52 bytes)   | crc32 |
- *           +------+-----+------+--------+---------------------+-------+
- *
- * Every value is checked before it goes on the wire: a non-integer or a
- * missing value is a TypeError (a programming error); an integer outside its
- * stated range, an undefined flag bit or a set reserved bit is a FrameError
- * with the same reason, field and payload offset the decoder would report.
- * Reserved bytes are always written as zero.
+ * Frame encoder (PROTOCOL 3-5), driven by the layouts of frames.json. More in README.md (encode.ts).
  */
 import { writeFrameCrc } from './crc.ts';
 import { FrameError, flagsError, rangeError, reservedError } from './errors.ts';
@@ -82,86 +71,102 @@ function encodePayload(layout: TypeLayout, frame: Record<string, unknown>, buf: 
 }
 
 function encodeOp(layout: TypeLayout, op: FieldOp, frame: Record<string, unknown>, buf: Uint8Array, p: number): void {
-  const kind = layout.kind;
   switch (op.op) {
     case 'reserved':
       return; // already zero
-    case 'scalar': {
-      const raw = frame[op.name];
-      let values: readonly unknown[];
-      if (op.isArray) {
-        if (!Array.isArray(raw) || raw.length !== op.count)
-          throw new TypeError(`${kind} "${op.name}" must be an array of ${op.count} integers`);
-        values = raw;
-      } else {
-        values = [raw];
-      }
-      for (let i = 0; i < op.count; i++) {
-        const v = values[i];
-        const field = op.isArray ? `${op.name}[${i}]` : op.name;
-        const at = op.offset + i * op.itemSize;
-        if (typeof v !== 'number' || !Number.isInteger(v))
-          throw new TypeError(`${kind} "${field}" must be an integer, got ${String(v)}`);
-        if (!inRanges(v, op.ranges)) throw rangeError(kind, layout.section, field, v, op.rangeText, at);
-        if (op.bitsMask !== undefined && (v & ~op.bitsMask) !== 0)
-          throw reservedError(kind, field, v, v & ~op.bitsMask, at);
-        writeScalar(buf, p + at, op.kind, v);
-      }
+    case 'scalar':
+      encodeScalar(layout, op, frame[op.name], buf, p);
       return;
-    }
-    case 'records': {
-      const raw = frame[op.name];
-      const count = frame[op.countField] as number; // validated by its own scalar op, which comes first
-      if (!(raw instanceof Uint8Array) && !Array.isArray(raw))
-        throw new TypeError(`${kind} "${op.name}" must be a Uint8Array of ${op.countField} values`);
-      const items = raw as ArrayLike<unknown>;
-      if (items.length !== count)
-        throw new TypeError(`${kind} "${op.name}" has ${items.length} values, "${op.countField}" says ${count}`);
-      const itemMax = (1 << op.bitsPerItem) - 1;
-      for (let k = 0; k < count; k++) {
-        const v = items[k];
-        const field = `${op.name}[${k}]`;
-        if (typeof v !== 'number' || !Number.isInteger(v))
-          throw new TypeError(`${kind} "${field}" must be an integer, got ${String(v)}`);
-        if (op.bitsPerItem === 8) {
-          if (v < 0 || v > 0xff) throw rangeError(kind, layout.section, field, v, '0..255', op.offset + k);
-          // PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved.
-          if ((v & op.reservedBitsMask) !== 0)
-            throw reservedError(kind, field, v, v & op.reservedBitsMask, op.offset + k);
-          buf[p + op.offset + k] = v;
-        } else {
-          const bit = k * op.bitsPerItem;
-          const at = op.offset + (bit >> 3);
-          if (v < 0 || v > itemMax) throw rangeError(kind, layout.section, field, v, `0..${itemMax}`, at);
-          // PROTOCOL 5 SETTINGS: trial k takes bits 2k (x) and 2k+1 (y), LSB-first from byte 0;
-          // the value is (x << 1) | y, so x goes to the lower bit.
-          const wire = op.bitsPerItem === 2 ? ((v >> 1) & 1) | ((v & 1) << 1) : v;
-          buf[p + at]! |= wire << (bit & 7);
-        }
-      }
+    case 'records':
+      encodeRecords(layout, op, frame, buf, p);
       return;
-    }
-    case 'ascii': {
-      const s = frame[op.name];
-      if (typeof s !== 'string') throw new TypeError(`${kind} "${op.name}" must be a string`);
-      if (s.length > op.size)
-        throw rangeError(
-          kind,
-          layout.section,
-          op.name,
-          JSON.stringify(s),
-          `ASCII of at most ${op.size} characters`,
-          op.offset,
-        );
-      for (let i = 0; i < s.length; i++) {
-        const c = s.charCodeAt(i);
-        // PROTOCOL 4 INFO: ASCII, NUL-padded: printable characters only before the padding.
-        if (c < 0x20 || c > 0x7e)
-          throw rangeError(kind, layout.section, op.name, JSON.stringify(s), 'printable ASCII', op.offset + i);
-        buf[p + op.offset + i] = c;
-      }
+    case 'ascii':
+      encodeAscii(layout, op, frame[op.name], buf, p);
       return;
+  }
+}
+
+/** A scalar or a tuple of scalars, each an integer in its stated range with no reserved bit set. */
+function encodeScalar(
+  layout: TypeLayout,
+  op: Extract<FieldOp, { op: 'scalar' }>,
+  raw: unknown,
+  buf: Uint8Array,
+  p: number,
+): void {
+  const kind = layout.kind;
+  if (op.isArray && (!Array.isArray(raw) || raw.length !== op.count))
+    throw new TypeError(`${kind} "${op.name}" must be an array of ${op.count} integers`);
+  const values: readonly unknown[] = op.isArray ? (raw as unknown[]) : [raw];
+  for (let i = 0; i < op.count; i++) {
+    const v = values[i];
+    const field = op.isArray ? `${op.name}[${i}]` : op.name;
+    const at = op.offset + i * op.itemSize;
+    if (typeof v !== 'number' || !Number.isInteger(v))
+      throw new TypeError(`${kind} "${field}" must be an integer, got ${String(v)}`);
+    if (!inRanges(v, op.ranges)) throw rangeError(kind, layout.section, field, v, op.rangeText, at);
+    if (op.bitsMask !== undefined && (v & ~op.bitsMask) !== 0)
+      throw reservedError(kind, field, v, v & ~op.bitsMask, at);
+    writeScalar(buf, p + at, op.kind, v);
+  }
+}
+
+/** Byte records (PROTOCOL 4 TRIALS) or packed 2-bit settings (PROTOCOL 5 SETTINGS), as many as the count field says. */
+function encodeRecords(
+  layout: TypeLayout,
+  op: Extract<FieldOp, { op: 'records' }>,
+  frame: Record<string, unknown>,
+  buf: Uint8Array,
+  p: number,
+): void {
+  const kind = layout.kind;
+  const raw = frame[op.name];
+  const count = frame[op.countField] as number; // validated by its own scalar op, which comes first
+  if (!(raw instanceof Uint8Array) && !Array.isArray(raw))
+    throw new TypeError(`${kind} "${op.name}" must be a Uint8Array of ${op.countField} values`);
+  const items = raw as ArrayLike<unknown>;
+  if (items.length !== count)
+    throw new TypeError(`${kind} "${op.name}" has ${items.length} values, "${op.countField}" says ${count}`);
+  const itemMax = (1 << op.bitsPerItem) - 1;
+  for (let k = 0; k < count; k++) {
+    const v = items[k];
+    const field = `${op.name}[${k}]`;
+    if (typeof v !== 'number' || !Number.isInteger(v))
+      throw new TypeError(`${kind} "${field}" must be an integer, got ${String(v)}`);
+    if (op.bitsPerItem === 8) {
+      if (v < 0 || v > 0xff) throw rangeError(kind, layout.section, field, v, '0..255', op.offset + k);
+      // PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved.
+      if ((v & op.reservedBitsMask) !== 0) throw reservedError(kind, field, v, v & op.reservedBitsMask, op.offset + k);
+      buf[p + op.offset + k] = v;
+    } else {
+      const bit = k * op.bitsPerItem;
+      const at = op.offset + (bit >> 3);
+      if (v < 0 || v > itemMax) throw rangeError(kind, layout.section, field, v, `0..${itemMax}`, at);
+      // PROTOCOL 5 SETTINGS: trial k takes bits 2k (x) and 2k+1 (y), LSB-first from byte 0;
+      // the value is (x << 1) | y, so x goes to the lower bit.
+      const wire = op.bitsPerItem === 2 ? ((v >> 1) & 1) | ((v & 1) << 1) : v;
+      buf[p + at]! |= wire << (bit & 7);
     }
+  }
+}
+
+/** PROTOCOL 4 INFO: ASCII, NUL-padded: printable characters only before the padding. */
+function encodeAscii(
+  layout: TypeLayout,
+  op: Extract<FieldOp, { op: 'ascii' }>,
+  s: unknown,
+  buf: Uint8Array,
+  p: number,
+): void {
+  const kind = layout.kind;
+  if (typeof s !== 'string') throw new TypeError(`${kind} "${op.name}" must be a string`);
+  const text = JSON.stringify(s);
+  if (s.length > op.size)
+    throw rangeError(kind, layout.section, op.name, text, `ASCII of at most ${op.size} characters`, op.offset);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) throw rangeError(kind, layout.section, op.name, text, 'printable ASCII', op.offset + i);
+    buf[p + op.offset + i] = c;
   }
 }
 

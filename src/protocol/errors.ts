@@ -1,21 +1,6 @@
 /**
- * FrameError: 64 bytes that are not a frame (PROTOCOL 3), or a value the
- * encoder refuses to put on the wire.
- *
- * Contract:
- * - `reason` says which rule broke: 'length' (not 64 bytes), 'magic', 'crc',
- *   'flags' (an undefined flag bit), 'reserved' (a non-zero reserved bit or
- *   byte, padding included), 'range' (a field outside its stated range, a
- *   u64 above 2^53 - 1 included), 'direction' (a host frame where device
- *   frames are expected, or the reverse).
- * - `field` names the field (property name of the typed frame; `records[k]`
- *   style for one element) when there is one.
- * - `payloadOffset` is the payload offset of the bad field or byte (for a
- *   non-zero reserved byte, that byte): the device answers BAD_ARGUMENT with
- *   it (PROTOCOL 4 ACK detail).
- * - `type` and `seq` are set once the frame passed magic and CRC, so the
- *   device can ACK the command it refuses.
- * - `message` is one exact line.
+ * FrameError: 64 bytes that are not a frame (PROTOCOL 3), or a value the encoder refuses to put on the wire. More in
+ * README.md (errors.ts).
  */
 export type FrameErrorReason = 'length' | 'magic' | 'crc' | 'flags' | 'reserved' | 'range' | 'direction';
 

@@ -6,4 +6,5 @@ export { layoutOf, layoutOfType, LAYOUTS, ENUMS, PROTOCOL_VERSION, type TypeLayo
 export { encodeFrame, encodeRaw, encodeTrialsInto } from './encode.ts';
 export { decodeFrame, decodeFramed, checkFraming } from './decode.ts';
 export { FrameSync, type FrameSyncOptions, type FrameSyncStats } from './sync.ts';
-export { FrameDecoder, alignedFrameDecoder, type FrameDecoderOptions } from './decoder.ts';
+export { FrameDecoder, type FrameDecoderOptions } from './decoder.ts';
+export { frameAlignedPieces } from './aligned.ts';

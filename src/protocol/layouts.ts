@@ -1,12 +1,6 @@
 /**
- * Frame layouts as data: loads firmware-protocol/frames.json, validates it,
- * and compiles one plan per frame type so that encode/decode walk a flat list
- * of operations instead of re-reading the JSON.
- *
- * Each plan covers the whole 52-byte payload in offset order: every byte is
- * either inside a field or a reserved run (PROTOCOL 3: "Unused and reserved
- * bytes are zero"), so the first problem found is the lowest payload offset
- * (the simulator answers BAD_ARGUMENT with it, PROTOCOL 4 ACK detail).
+ * Frame layouts as data: loads firmware-protocol/frames.json, validates it, and compiles one plan per frame type so
+ * that encode/decode walk a flat list of operations instead of re-reading the JSON. More in README.md (layouts.ts).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -137,64 +131,84 @@ function parseRanges(allowed: string): Array<[number, number]> {
   });
 }
 
+type RawField = z.infer<typeof typeSchema>['fields'][number];
+type ScalarOp = Extract<FieldOp, { op: 'scalar' }>;
+const PAYLOAD_SIZE = 52;
+
 function compileType(kind: FrameKind, raw: z.infer<typeof typeSchema>): TypeLayout {
   if (FrameType[kind] !== raw.type)
     throw new Error(`frames.json: ${kind} has type ${raw.type}, types.ts says ${FrameType[kind]}`);
-  const payloadSize = 52;
-  const covered = new Uint8Array(payloadSize);
+  const covered = new Uint8Array(PAYLOAD_SIZE);
   const fieldOps: FieldOp[] = [];
-  const scalars: Record<string, Extract<FieldOp, { op: 'scalar' }>> = {};
+  const scalars: Record<string, ScalarOp> = {};
   for (const f of raw.fields) {
-    const name = PROPERTY_NAME[`${kind}.${f.name}`] ?? f.name;
-    let op: FieldOp;
-    if (f.kind === 'bytes') {
-      if (f.size === undefined || f.countField === undefined)
-        throw new Error(`frames.json: ${kind}.${f.name} bytes need size and countField`);
-      const bitsPerItem = f.bitsPerItem ?? 8;
-      op = {
-        op: 'records',
-        name,
-        offset: f.offset,
-        size: f.size,
-        countField: f.countField,
-        bitsPerItem,
-        reservedBitsMask: f.reservedBitsMask ?? 0,
-        capacity: (f.size * 8) / bitsPerItem,
-      };
-    } else if (f.kind === 'ascii') {
-      if (f.size === undefined) throw new Error(`frames.json: ${kind}.${f.name} ascii needs size`);
-      op = { op: 'ascii', name, offset: f.offset, size: f.size };
-    } else {
-      const k = KIND_RANGE[f.kind];
-      const ranges =
-        f.allowed !== undefined ? parseRanges(f.allowed) : [[f.min ?? k.min, f.max ?? k.max] as [number, number]];
-      for (const [lo, hi] of ranges) {
-        if (lo < k.min || hi > k.max || lo > hi)
-          throw new Error(`frames.json: ${kind}.${f.name} range ${lo}..${hi} does not fit ${f.kind}`);
-      }
-      const rangeText = ranges.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}..${hi}`)).join(' or ');
-      op = {
-        op: 'scalar',
-        name,
-        kind: f.kind,
-        offset: f.offset,
-        count: f.count ?? 1,
-        isArray: f.count !== undefined,
-        itemSize: k.size,
-        ranges,
-        rangeText,
-        bitsMask: f.bitsMask,
-      };
-      scalars[name] = op;
-    }
+    const op = compileField(kind, f);
+    if (op.op === 'scalar') scalars[op.name] = op;
     const size = op.op === 'scalar' ? op.itemSize * op.count : op.size;
-    if (op.offset + size > payloadSize) throw new Error(`frames.json: ${kind}.${f.name} runs past the payload`);
+    if (op.offset + size > PAYLOAD_SIZE) throw new Error(`frames.json: ${kind}.${f.name} runs past the payload`);
     for (let i = op.offset; i < op.offset + size; i++) {
       if (covered[i]) throw new Error(`frames.json: ${kind}.${f.name} overlaps another field at payload offset ${i}`);
       covered[i] = 1;
     }
     fieldOps.push(op);
   }
+  checkCountFields(kind, fieldOps, scalars);
+  const ops = [...fieldOps, ...reservedRuns(covered)].sort((a, b) => a.offset - b.offset);
+  const flags: Record<string, number> = {};
+  let flagsMask = 0;
+  for (const [flagName, bit] of Object.entries(raw.flags ?? {})) {
+    flags[flagName] = 1 << bit;
+    flagsMask |= 1 << bit;
+  }
+  return { kind, type: raw.type, direction: raw.direction, section: raw.section, flags, flagsMask, ops, scalars };
+}
+
+/** One frames.json field as a step of the plan: byte/bit records, ASCII, or a range-checked scalar. */
+function compileField(kind: FrameKind, f: RawField): FieldOp {
+  const name = PROPERTY_NAME[`${kind}.${f.name}`] ?? f.name;
+  if (f.kind === 'bytes') {
+    if (f.size === undefined || f.countField === undefined)
+      throw new Error(`frames.json: ${kind}.${f.name} bytes need size and countField`);
+    const bitsPerItem = f.bitsPerItem ?? 8;
+    return {
+      op: 'records',
+      name,
+      offset: f.offset,
+      size: f.size,
+      countField: f.countField,
+      bitsPerItem,
+      reservedBitsMask: f.reservedBitsMask ?? 0,
+      capacity: (f.size * 8) / bitsPerItem,
+    };
+  }
+  if (f.kind === 'ascii') {
+    if (f.size === undefined) throw new Error(`frames.json: ${kind}.${f.name} ascii needs size`);
+    return { op: 'ascii', name, offset: f.offset, size: f.size };
+  }
+  const k = KIND_RANGE[f.kind];
+  const ranges =
+    f.allowed !== undefined ? parseRanges(f.allowed) : [[f.min ?? k.min, f.max ?? k.max] as [number, number]];
+  for (const [lo, hi] of ranges) {
+    if (lo < k.min || hi > k.max || lo > hi)
+      throw new Error(`frames.json: ${kind}.${f.name} range ${lo}..${hi} does not fit ${f.kind}`);
+  }
+  const rangeText = ranges.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}..${hi}`)).join(' or ');
+  return {
+    op: 'scalar',
+    name,
+    kind: f.kind,
+    offset: f.offset,
+    count: f.count ?? 1,
+    isArray: f.count !== undefined,
+    itemSize: k.size,
+    ranges,
+    rangeText,
+    bitsMask: f.bitsMask,
+  };
+}
+
+/** Each records field's count is a plain scalar whose largest allowed value fits the field. */
+function checkCountFields(kind: FrameKind, fieldOps: FieldOp[], scalars: Record<string, ScalarOp>): void {
   for (const op of fieldOps) {
     if (op.op !== 'records') continue;
     const countOp = scalars[op.countField];
@@ -206,26 +220,22 @@ function compileType(kind: FrameKind, raw: z.infer<typeof typeSchema>): TypeLayo
         `frames.json: ${kind}.${op.countField} allows ${maxCount} items, ${op.name} holds ${op.capacity}`,
       );
   }
-  // PROTOCOL 3: every byte not inside a field is reserved and must be zero.
-  const ops: FieldOp[] = [...fieldOps];
-  for (let i = 0; i < payloadSize; ) {
+}
+
+/** PROTOCOL 3: every byte not inside a field is reserved and must be zero: the uncovered runs. */
+function reservedRuns(covered: Uint8Array): FieldOp[] {
+  const runs: FieldOp[] = [];
+  for (let i = 0; i < covered.length; ) {
     if (covered[i]) {
       i++;
       continue;
     }
     let j = i;
-    while (j < payloadSize && !covered[j]) j++;
-    ops.push({ op: 'reserved', offset: i, size: j - i });
+    while (j < covered.length && !covered[j]) j++;
+    runs.push({ op: 'reserved', offset: i, size: j - i });
     i = j;
   }
-  ops.sort((a, b) => a.offset - b.offset);
-  const flags: Record<string, number> = {};
-  let flagsMask = 0;
-  for (const [flagName, bit] of Object.entries(raw.flags ?? {})) {
-    flags[flagName] = 1 << bit;
-    flagsMask |= 1 << bit;
-  }
-  return { kind, type: raw.type, direction: raw.direction, section: raw.section, flags, flagsMask, ops, scalars };
+  return runs;
 }
 
 export interface CompiledLayouts {

@@ -1,27 +1,6 @@
 /**
- * FrameSync: the re-synchronising frame scanner of PROTOCOL 3, independent of
- * streams. Feed it any bytes with `push`; it calls back with every frame that
- * passed all its checks, and counts everything else.
- *
- * State machine (per candidate start position `pos`):
- *
- *   HUNT    find the next 0xE5 (Buffer.indexOf); bytes before it are skipped.
- *   MAGIC   second byte must be 0x51, else skip one byte -> HUNT.
- *   WAIT    fewer than 64 bytes from pos: keep them as the tail (<= 63 bytes)
- *           and wait for the next push.
- *   CRC     CRC-32 over pos..pos+59 must equal the u32 at pos+60; else count
- *           a CRC error, skip ONE byte -> HUNT (so a corrupted region costs
- *           only the frames it touches and the scanner re-locks on the next
- *           intact frame).
- *   FIELDS  CRC-valid: decode. Bad flags/reserved/range, or a frame of the
- *           wrong direction: drop all 64 bytes, count by reason, onInvalid.
- *           Undefined type: drop 64 bytes, count, onUnknown (PROTOCOL 3: a
- *           later minor version may add types). Else emit, advance 64.
- *
- * Guarantees: never throws on any input; never emits a frame that failed a
- * check; memory bounded (a tail of at most 63 bytes between pushes; the
- * boundary is handled in a fixed 126-byte scratch, never by concatenating
- * chunks).
+ * FrameSync: the re-synchronising frame scanner of PROTOCOL 3, independent of streams. Feed it any bytes with `push`;
+ * it calls back with every frame that passed all its checks, and counts everything else. More in README.md (sync.ts).
  */
 import { frameCrcOk } from './crc.ts';
 import { decodeFramed } from './decode.ts';
@@ -45,7 +24,9 @@ export interface FrameSyncStats {
 }
 
 export interface FrameSyncOptions {
-  /** Which direction's frames to accept: 'device' for a host driver, 'host' for a device (simulator), 'any' for taps. */
+  /**
+   * Which direction's frames to accept: 'device' for a host driver, 'host' for a device (simulator), 'any' for taps.
+   */
   accept?: 'device' | 'host' | 'any';
   /** Called with each valid frame and the absolute stream offset of its first byte. */
   onFrame?: (frame: Frame, streamOffset: number) => void;

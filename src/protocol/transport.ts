@@ -1,15 +1,8 @@
 /**
- * The EPQ-1 as a serial port (PROTOCOL 2: USB CDC-ACM), for the bindings
- * that stand in for the chip (src/simulator/binding.ts plays a simulated
- * chip, src/record/replay-binding.ts a recording). Both sit beside the data
- * flow and may import protocol, and only protocol; so this one description
- * of the port lives here rather than in either of them.
- *
- * - `withOpenDefaults` completes a binding's OpenOptions with the defaults
- *   serialport's own bindings fill in (binding-mock, bindings-cpp on Linux
- *   and macOS), so a stand-in port reports the `openOptions` a real one would.
- * - `epq1PortInfo` is the port as a lister shows it, with the USB
- *   descriptor values of PROTOCOL 2.
+ * The EPQ-1 as a serial port (PROTOCOL 2: USB CDC-ACM), for the bindings that stand in for the chip
+ * (src/simulator/binding.ts plays a simulated chip, src/record/replay-binding.ts a recording). Both sit beside the
+ * data flow and may import protocol, and only protocol; so this one description of the port lives here rather than in
+ * either of them. More in README.md (transport.ts).
  */
 import type { OpenOptions, PortInfo } from '../serialport-types.ts';
 

@@ -1,15 +1,6 @@
 /**
- * Typed EPQ-1 frames (PROTOCOL sections 3-5). The layouts themselves live in
- * firmware-protocol/frames.json; these types name the decoded values.
- *
- * Conventions:
- * - u64 fields are JS numbers; a u64 above Number.MAX_SAFE_INTEGER (2^53 - 1)
- *   is refused by the decoder as out of this host's range (285 years of trials
- *   at 1 M/s), never silently rounded.
- * - angles in centidegrees, temperature in centidegrees Celsius, bias in mV,
- *   window/delay in ps, pump in microwatts, integration in ms (as on the wire).
- * - TRIALS records stay raw bytes (see RECORD_BIT); SETTINGS carry one
- *   2-bit value per trial, (x << 1) | y.
+ * Typed EPQ-1 frames (PROTOCOL sections 3-5). The layouts themselves live in firmware-protocol/frames.json; these
+ * types name the decoded values. More in README.md (types.ts).
  */
 
 export const FRAME_SIZE = 64;

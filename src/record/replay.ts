@@ -14,6 +14,7 @@
  */
 import { Device, runEventsFromBytes, emptyRunStats, type RunEvent, type RunStats } from '../device/index.ts';
 import { DeviceError } from '../errors.ts';
+import { frameAlignedPieces } from '../protocol/aligned.ts';
 import { openRecording, deviceBytes } from './reader.ts';
 import { createReplayBinding, EndOfRecordingError, type ReplaySession } from './replay-binding.ts';
 import { trialRun, trialRunOptionsFrom } from './trial-run.ts';
@@ -32,7 +33,8 @@ export async function* captureEvents(
   stats: RunStats = emptyRunStats(),
 ): AsyncGenerator<RunEvent[], void, void> {
   const recording = await openRecording(path, { onWarning, chunkBytes });
-  yield* runEventsFromBytes(deviceBytes(recording), stats);
+  // Back-to-back frames: cut at frame boundaries once FrameSync has locked; the run's scanner still checks every one.
+  yield* runEventsFromBytes(frameAlignedPieces(deviceBytes(recording)), stats);
 }
 
 export interface RecordedRun {

@@ -1,19 +1,7 @@
 /**
- * An in-process serialport binding (BindingInterface of
- * @serialport/bindings-interface) wired to a SimulatedChip, so that
- *
- *   new SerialPortStream({ binding, path, baudRate: 921600 })
- *
- * talks to the simulated chip through the very code path used with hardware.
- *
- * - `read()` resolves as soon as the chip has bytes; otherwise it waits for
- *   the chip's `onOutput` (never polls). In virtual time a RUNNING chip makes
- *   the next chunk of trials when the host asks for bytes, and the read
- *   yields to the event loop (setImmediate) before resolving, so timers and
- *   I/O keep running while a fast host drinks the stream.
- * - `write()` hands the bytes to the chip at once (commands execute then).
- * - `close()` cancels a pending read with an error whose `canceled` is true.
- * - `list()` shows the port as PROTOCOL 2 describes the USB device.
+ * An in-process serialport binding (BindingInterface of @serialport/bindings-interface) wired to a SimulatedChip, so
+ * that `new SerialPortStream({ binding, path, baudRate: 921600 })` talks to the simulated chip through the very code
+ * path used with hardware. More in README.md (binding.ts).
  */
 import type {
   BindingInterface,

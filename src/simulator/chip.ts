@@ -381,7 +381,8 @@ export class SimulatedChip {
       else if (next === measureDue) this.finishMeasurement();
       else {
         this.sendStatus(true);
-        if (this.nextStatusMs <= t - 10 * this.statusIntervalMs) this.nextStatusMs = t; // realtime catch-up after a stall
+        // realtime catch-up after a stall
+        if (this.nextStatusMs <= t - 10 * this.statusIntervalMs) this.nextStatusMs = t;
       }
     }
     if (virtual) this.time.virtualMs = Math.max(this.time.virtualMs, t);

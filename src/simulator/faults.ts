@@ -31,7 +31,10 @@ export interface ChipFaults {
 const RATE_KEYS = ['byteDropRate', 'byteFlipRate', 'byteDuplicateRate', 'frameLossRate', 'overflowRate'] as const;
 const FAULT_KEYS = [...RATE_KEYS, 'latchedDetector', 'temperatureCentidegrees', 'pumpUnlocked', 'atMs'] as const;
 
-/** Checks a fault set (numbers, or strings from a command line) and returns it typed; throws RangeError naming the key. */
+/**
+ * Checks a fault set (numbers, or strings from a command line) and returns it typed; throws RangeError naming the
+ * key.
+ */
 export function normalizeFaults(raw: ChipFaults | Record<string, string | number | boolean>): ChipFaults {
   const out: Record<string, number | boolean> = {};
   for (const [key, value] of Object.entries(raw)) {

@@ -1,24 +1,5 @@
 /**
- * The EPQ-1 physics of PROTOCOL section 7, in closed form.
- *
- * Per trial the chip's detectors give one of 16 click patterns, indexed here
- * by the low four bits of a TRIALS record (PROTOCOL 4 TRIALS: bit 3 A1, bit 2
- * A0, bit 1 B1, bit 0 B0). `clickDistribution` computes the EXACT
- * probability of each pattern for given analyzer angles from the section 7
- * model:
- *
- *   pairs k = 2 w.p. g2 b^2/2, k = 1 w.p. b - g2 b^2/2, else k = 0,
- *     b = b_max sin^2(pi/2 P/P_pi)                          (Rabi oscillation)
- *   per pair P(pa = pb) = (1 + V cos 2(alpha - beta + rot))/2, uniform marginals
- *   A's photon detected in A{pa} w.p. eta(A{pa}); B's in B{pb} w.p. eta(B{pb}) g
- *     g = Phi((w/2 - (D - d))/sigma) - Phi((-w/2 - (D - d))/sigma)
- *   each detector dark-clicks w.p. 1 - exp(-dark_rate w)
- *   eta(U) = eta_max (1 - exp(-(U - U_bd)/U_s)) for U > U_bd, else 0
- *   dark_rate(U) = R0 exp((U - U_bd)/U_d)
- *
- * A detector clicks if a photon was detected in it or it dark-counted. The
- * two pairs of k = 2 are independent, so the photon-hit pattern of k = 2 is
- * the OR of two independent one-pair patterns, and dark counts OR in last.
+ * The EPQ-1 physics of PROTOCOL section 7, in closed form. More in README.md (physics.ts).
  */
 import { Rng } from './rng.ts';
 import { maximiseInteger, normalCdf, normalUpperTail } from '../math/index.ts';
@@ -289,7 +270,7 @@ export function settingDistributions(m: TrialModel, anglesCentidegrees: Readonly
   return out;
 }
 
-/** Outcome binning of the certification (issue 3): a = 1 iff A1 clicked and A0 did not; the same for b. */
+/** Outcome binning of the certification (certify/outcomes.ts): a = 1 iff A1 clicked and A0 did not; the same for b. */
 export function outcomeA(pattern: number): number {
   return (pattern & 0x0c) === 0x08 ? 1 : 0;
 }
@@ -323,14 +304,10 @@ export function wrapCentidegrees(c: number): number {
 const SCAN_WIDTH = 8;
 
 /**
- * The best settings of a device, from its hidden values: starting from pump
- * at the pi pulse, gate delay at D and analyzers compensating rot (B's angles
- * shifted by rot, which keeps alpha - beta + rot at the factory CHSH
- * differences), every knob (per-detector bias, window, pump, delay, the four
- * angles) is refined by coordinate ascent on expectedS until a sweep gains
- * nothing. Pump and delay end within rounding of P_pi and D; the angles move
- * by a few centidegrees at most (two-pair events make E slightly
- * non-sinusoidal). This is what an ideal `epqrng calibrate --save` would store.
+ * The best settings of a device, from its hidden values: starting from pump at the pi pulse, gate delay at D and
+ * analyzers compensating rot (B's angles shifted by rot, which keeps alpha - beta + rot at the factory CHSH
+ * differences), every knob (per-detector bias, window, pump, delay, the four angles) is refined by coordinate ascent
+ * on expectedS until a sweep gains nothing. More in README.md (physics.ts: idealSettings).
  */
 export function idealSettings(h: HiddenParams): ChipSettings {
   const s: ChipSettings = {

@@ -1,18 +1,7 @@
 /**
- * Serves a SimulatedChip on a real pseudo-terminal, for other processes:
- *
- *   host process --- ptyPath (socat pty) === socat === internal pty --- SerialPort (native) --- chip
- *
- * `socat -d -d pty,raw,echo=0,link=<ptyPath> pty,raw,echo=0,link=<internal>`
- * makes the PTY pair; the internal end is opened with serialport's native
- * binding. The chip runs on the wall clock ('realtime'), paced at its trial
- * rate; its output goes to the port one write at a time, so when the host
- * does not read, the PTY fills, the chip's device buffer fills, and TRIALS
- * overflow with GAP exactly as on hardware.
- *
- * The server ends when socat does (killed, or its other end failed) or when
- * its own end of the PTY hangs up: `ended` resolves with the reason, so the
- * `simulate` command can say why it stopped serving.
+ * Serves a SimulatedChip on a real pseudo-terminal, for other processes: a socat PTY pair whose internal end the
+ * realtime chip drives through serialport's native binding. More in README.md (pty.ts). The server ends when
+ * socat does or when its end of the PTY hangs up: `ended` resolves with the reason (simulate says why, exit 3).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';

@@ -1,19 +1,6 @@
 /**
- * Seeded pseudo-random numbers for the chip simulator: deterministic for a
- * seed, fast, and with exact samplers for the distributions the physics needs.
- *
- * - generator: xoshiro128** (Blackman and Vigna, "Scrambled linear
- *   pseudorandom number generators", ACM TOMS 2021), 32-bit words via
- *   Math.imul, seeded through splitmix32 so that nearby seeds give unrelated
- *   streams;
- * - `float()`: 53-bit uniform in [0, 1);
- * - `normal()`: Marsaglia polar method;
- * - `binomial(n, p)`: exact. Inversion for n * min(p, 1 - p) < 14, else
- *   BTRS, the transformed rejection with squeeze of Hormann, "The generation
- *   of binomial random variates", J. Stat. Comput. Simul. 46 (1993): O(1)
- *   expected time whatever n, so 6e7-trial counts cost microseconds;
- * - `multinomial(n, probs)`: exact, as a chain of conditional binomials
- *   (N_i ~ Bin(n - sum_{j<i} N_j, p_i / sum_{j>=i} p_j)).
+ * Seeded pseudo-random numbers for the chip simulator: deterministic for a seed, fast, and with exact samplers for the
+ * distributions the physics needs. More in README.md (rng.ts).
  */
 
 const TWO_POW_32 = 4294967296;

@@ -225,7 +225,8 @@ function summariseCounts(counts: ArrayLike<number>): { singles: Quad; coincidenc
     for (let d = 0; d < 4; d++) if (pat & DETECTOR_BIT[d]!) singles[d]! += c;
     for (let a = 0; a < 2; a++) {
       for (let b = 0; b < 2; b++) {
-        if (pat & DETECTOR_BIT[a]! && pat & DETECTOR_BIT[2 + b]!) coincidences[a * 2 + b]! += c; // A0B0, A0B1, A1B0, A1B1
+        // A0B0, A0B1, A1B0, A1B1
+        if (pat & DETECTOR_BIT[a]! && pat & DETECTOR_BIT[2 + b]!) coincidences[a * 2 + b]! += c;
       }
     }
   }

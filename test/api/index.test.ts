@@ -23,6 +23,7 @@ describe('epqrng public API', () => {
       'InputError',
       'UsageError',
       'certificateSchema',
+      'fetchRandom',
       'isEpqError',
       'parseCertificateLine',
       'record',

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   azumaDeviation,
   binaryEntropy,
-  blockBound,
   chshRate,
   chshRateSlope,
   eatEntropy,
@@ -11,7 +10,6 @@ import {
   EAT_THRESHOLD_GRID_SIZE,
   EAT_THRESHOLD_STEP,
   epsSplit,
-  minBlockTrials,
   OMEGA_MAX,
   omegaOfS,
   outputBitsFor,
@@ -19,6 +17,7 @@ import {
   S_MAX,
   sLowerBound,
 } from '../../src/certify/bounds.ts';
+import { blockBound, minBlockTrials } from '../../src/certify/bounds/registry.ts';
 
 /**
  * Independent evaluation of Pironio's bound through the guessing probability:
@@ -179,10 +178,8 @@ describe('block output length', () => {
   });
 
   it('splits eps as the certificate states and keeps the total: eps_EA + 2 eps_s + eps_ext', () => {
-    for (const adv of ['quantum', 'classical'] as const) {
-      const q = epsSplit(2 ** -64, adv);
-      expect((q.estimation + 2 * q.smoothing + q.extraction) / 2 ** -64).toBeCloseTo(1, 12);
-    }
+    const q = epsSplit(2 ** -64);
+    expect((q.estimation + 2 * q.smoothing + q.extraction) / 2 ** -64).toBeCloseTo(1, 12);
   });
 
   it('classical: k = n f(S_thr - mu) - log2(K/eps_EA) (Pironio-Massar 2013 form), independently evaluated', () => {

@@ -29,7 +29,7 @@ describe('soundness against a local-hidden-variable source at S = 2', () => {
       expect(certified / BLOCKS).toBeLessThanOrEqual(limit);
       // Every refusal here is the Bell test (the source is otherwise healthy and uniform).
       expect(results.filter((r) => !r.ok && r.test !== 'bell' && r.test !== 'entropy')).toHaveLength(0);
-    });
+    }, 300_000);
   }
 
   it('the test can fail: evaluating the bound at S-hat itself (no confidence bound) would certify far more than eps of these blocks', () => {

@@ -75,9 +75,7 @@ describe('validateOption', () => {
 describe('every numeric option through validateOption and parseCommandLine', () => {
   it('names the option and the raw text', () => {
     expect(validateOption('bytes', count(1, 100), '1e2')).toBe(100);
-    expect(usageError(() => validateOption('bytes', count(1, 100), '-5'))).toBe(
-      "--bytes must not be negative (got '-5')",
-    );
+    expect(usageError(() => validateOption('bytes', count(1, 100), '-5'))).toBe("--bytes must be positive (got '-5')");
     expect(validateOption('seconds', decimal(0.001, 10), '2^-3')).toBe(0.125);
     expect(validateOption('seed', integer(0, 10), '0xa')).toBe(10);
   });

@@ -97,7 +97,7 @@ describe('sizes, short options, help and version', () => {
     expectOneLineError(
       await epqrngInProcess('stream', '--simulate', '--bytes', '-5'),
       2,
-      /^epqrng: --bytes must not be negative \(got '-5'\)$/,
+      /^epqrng: --bytes must be positive \(got '-5'\)$/,
     );
     expectOneLineError(
       await epqrngInProcess('stream', '--simulate', '-n', '1.5'),

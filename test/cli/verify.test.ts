@@ -15,31 +15,27 @@ const fixtures = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 const rec = join(fixtures, 'honest-calibrated.epqrec');
 const seed = join(fixtures, 'extractor-seed.bin');
 
+/** `epqrng verify <recording>` against the honest-calibrated fixture's certificates and seed, then `extra`. */
+const verifyWithFixtureCerts = (recording: string, ...extra: string[]) =>
+  epqrngInProcess(
+    'verify',
+    recording,
+    '--certs',
+    join(fixtures, 'honest-calibrated.certs'),
+    '--extractor-seed',
+    seed,
+    ...extra,
+  );
+
 describe('epqrng verify on a tampered certificate file', () => {
   it('the untampered fixture verifies (exit 0)', async () => {
-    const r = await epqrngInProcess(
-      'verify',
-      rec,
-      '--certs',
-      join(fixtures, 'honest-calibrated.certs'),
-      '--extractor-seed',
-      seed,
-    );
+    const r = await verifyWithFixtureCerts(rec);
     expect(r.code, r.stderr).toBe(0);
   });
 
   it('--output naming a directory: exit 2, one line (not an internal error)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-verify-'));
-    const r = await epqrngInProcess(
-      'verify',
-      rec,
-      '--certs',
-      join(fixtures, 'honest-calibrated.certs'),
-      '--extractor-seed',
-      seed,
-      '--output',
-      dir,
-    );
+    const r = await verifyWithFixtureCerts(rec, '--output', dir);
     expectOneLineError(r, 2, /^epqrng: cannot read output \S+: EISDIR$/);
   });
 
@@ -50,7 +46,6 @@ describe('epqrng verify on a tampered certificate file', () => {
     lines[0] = lines[0]!.replace(/}$/, ',"__proto__":{"sLowerBound":2.9,"adversary":"none"}}');
     const certs = join(dir, 'tampered.certs');
     writeFileSync(certs, `${lines.join('\n')}\n`);
-    // An own "__proto__" key, as JSON.parse makes it (not the prototype).
     expect(Object.getOwnPropertyDescriptor(JSON.parse(lines[0]!), '__proto__')?.value).toEqual({
       sLowerBound: 2.9,
       adversary: 'none',
@@ -80,14 +75,7 @@ describe('messages quoting a crafted file cannot drive the terminal', () => {
     writeFileSync(rec, Buffer.concat([encodeFilePreamble(header), encodeRecord(Direction.END, 0, end)]));
     for (const r of [
       await epqrngInProcess('replay', rec, '--out', join(dir, 'o.bin')),
-      await epqrngInProcess(
-        'verify',
-        rec,
-        '--certs',
-        join(fixtures, 'honest-calibrated.certs'),
-        '--extractor-seed',
-        seed,
-      ),
+      await verifyWithFixtureCerts(rec),
     ]) {
       expectOneLineError(
         r,

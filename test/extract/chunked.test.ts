@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bytesForBits, getBit, toeplitzHashNaive } from '../../src/extract/naive.ts';
 import { toeplitzHash, toeplitzWords } from '../../src/extract/toeplitz.ts';
 import { ChunkedToeplitzPlan, chunkLayout, DEFAULT_MAX_FFT_SIZE } from '../../src/extract/chunked.ts';
-import { goodFftSize } from '../../src/extract/fft.ts';
+import { goodFftSize } from '../../src/extract/fft/fft.ts';
 import { mulberry32 as prng } from '../prng.ts';
 
 /** Random bytes holding `bits` bits, with garbage in the spare high bits (the extractor must ignore them). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Fft, difStage, ditStage } from '../../src/extract/fft.ts';
-import { BitConvolutionTables } from '../../src/extract/rightangle.ts';
-import { createMemory, instantiateKernels, simdModule } from '../../src/extract/simd.ts';
+import { Fft, difStage, ditStage } from '../../src/extract/fft/fft.ts';
+import { BitConvolutionTables } from '../../src/extract/fft/rightangle.ts';
+import { createMemory, instantiateKernels, simdModule } from '../../src/extract/fft/simd.ts';
 import { mulberry32 as prng } from '../prng.ts';
 
 describe('WebAssembly SIMD kernels', () => {

@@ -9,7 +9,7 @@ import { SimulatedChip } from '../../src/simulator/chip.ts';
 import { runEventsFromBytes } from '../../src/device/run.ts';
 import { extractRun, inputBitsForBlock, seedBitsForBlock, type ExtractResult } from '../../src/extract/stream.ts';
 import { chunkLayout } from '../../src/extract/chunked.ts';
-import { goodFftSize } from '../../src/extract/fft.ts';
+import { goodFftSize } from '../../src/extract/fft/fft.ts';
 import { randomSeed } from '../../src/extract/index.ts';
 
 const BLOCK_TRIALS = 2 ** 20;

@@ -7,7 +7,7 @@ import {
   sliceBits,
   releaseToeplitzCaches,
 } from '../../src/extract/toeplitz.ts';
-import { Fft, goodFftSize } from '../../src/extract/fft.ts';
+import { Fft, goodFftSize } from '../../src/extract/fft/fft.ts';
 import { mulberry32 as prng } from '../prng.ts';
 
 function randomBits(rand: () => number, bits: number, fill: 'random' | 'ones' = 'random'): Uint8Array {

@@ -32,8 +32,9 @@ describe('the packed package', () => {
   let pack: PackEntry;
 
   beforeAll(() => {
-    // npm pack runs `prepare` (the build) first, as a publish would.
-    const r = npm(['pack', '--json', '--pack-destination', work], root);
+    // dist/ is current (the test run's global setup builds it when a source is newer); --ignore-scripts keeps
+    // npm pack's `prepare` from rewriting it while other test files run the CLI from it.
+    const r = npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], root);
     expect(r.status, r.stderr).toBe(0);
     pack = (JSON.parse(r.stdout) as PackEntry[])[0]!;
     execFileSync('mkdir', ['-p', project]);
@@ -45,7 +46,8 @@ describe('the packed package', () => {
   it('is under 1 MB and ships dist, the frame layouts, README and LICENSE, and no test, bench or fixture', () => {
     expect(pack.size).toBeLessThan(1_000_000);
     const paths = pack.files.map((f) => f.path);
-    for (const p of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/extract/toeplitz-worker.js']) {
+    const shipped = ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/extract/toeplitz-worker.js'];
+    for (const p of [...shipped, 'dist/serve/dashboard.html']) {
       expect(paths).toContain(p);
     }
     for (const p of ['firmware-protocol/frames.json', 'README.md', 'LICENSE', 'bin/epqrng.js', 'package.json']) {

@@ -36,10 +36,13 @@ export function indentedBlocks(): string[][] {
 }
 
 const usesChip = (line: string): boolean => /--simulate|fixtures\/|\.epqrec\b/.test(line);
-/** An epqrng line that talks to a real chip: a device command without --simulate, or `simulate --pty` (runs until killed). */
+/**
+ * An epqrng line left out: one that talks to a real chip (a device command without --simulate), or one
+ * that runs until interrupted (`serve`, `simulate --pty`).
+ */
 const needsHardware = (line: string): boolean =>
-  /^(npm install && )?(npx )?epqrng (list|simulate|stream|info|calibrate|record)\b/.test(line) &&
-  !line.includes('--simulate');
+  /^(npm install && )?(npx )?epqrng (serve|simulate)\b/.test(line) ||
+  (/^(npm install && )?(npx )?epqrng (list|stream|info|calibrate|record)\b/.test(line) && !line.includes('--simulate'));
 
 /** The runnable lines of a block, or none when it uses neither the simulator nor a recording. */
 export function runnable(block: readonly string[]): string[] {

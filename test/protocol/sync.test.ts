@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { encodeFrame, encodeRaw } from '../../src/protocol/encode.ts';
-import { FrameDecoder, alignedFrameDecoder } from '../../src/protocol/decoder.ts';
+import { FrameDecoder } from '../../src/protocol/decoder.ts';
 import type { FrameError } from '../../src/protocol/errors.ts';
 import { FrameSync } from '../../src/protocol/sync.ts';
 import type { Frame, UnknownFrame } from '../../src/protocol/types.ts';
@@ -193,13 +193,5 @@ describe('FrameDecoder', () => {
     const [err] = (await once(decoder, 'error')) as [Error];
     expect(err.message).toBe('stop the run');
     expect(out).toEqual([frames[0]]);
-  });
-
-  it('alignedFrameDecoder cuts 64-byte pieces and still checks and re-syncs', async () => {
-    const bytes = Buffer.concat([stream.subarray(0, 64 * 2), Buffer.from([0xaa]), stream.subarray(64 * 2, 64 * 6)]);
-    const { input, output } = alignedFrameDecoder({ accept: 'device' });
-    const out = await run(output, input, [bytes.subarray(0, 100), bytes.subarray(100)]);
-    expect(out).toEqual(frames.slice(0, 6));
-    expect(output.stats.bytesSkipped).toBe(1);
   });
 });

@@ -16,7 +16,8 @@ import { servePty } from '../../src/simulator/index.ts';
 import { SessionRecorder } from '../../src/record/session.ts';
 import { trialRun } from '../../src/record/trial-run.ts';
 import { hasSocat } from '../cli/pty-pair.ts';
-import { epq1PortInfo, withOpenDefaults } from '../../src/protocol/transport.ts';
+import { epq1PortInfo } from '../../src/protocol/transport.ts';
+import { expectEpq1OpenOptions } from '../protocol/open-options.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -316,15 +317,7 @@ describe('replay port, directly', () => {
   it('lists itself as an EPQ-1 and reports the open options a serialport binding would', async () => {
     const { session, port } = await open(makeRecording('options.epqrec'));
     expect(await session.binding.list()).toEqual([epq1PortInfo(session.path, undefined)]);
-    expect(port.openOptions).toEqual(withOpenDefaults({ path: session.path, baudRate: 921600 }));
-    expect(port.openOptions).toMatchObject({
-      dataBits: 8,
-      stopBits: 1,
-      parity: 'none',
-      rtscts: false,
-      lock: true,
-      hupcl: true,
-    });
+    expectEpq1OpenOptions(port, session.path);
     await port.close();
   });
 

@@ -12,7 +12,7 @@ import { SerialPort } from 'serialport';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/protocol/encode.ts';
 import { FrameSync } from '../../src/protocol/sync.ts';
-import { withOpenDefaults } from '../../src/protocol/transport.ts';
+import { expectEpq1OpenOptions } from '../protocol/open-options.ts';
 import type { AckFrame, CountsFrame, DeviceFrame, Frame, InfoFrame, StatusFrame } from '../../src/protocol/types.ts';
 import { createSimulatedPort } from '../../src/simulator/binding.ts';
 import { servePty } from '../../src/simulator/pty.ts';
@@ -143,15 +143,7 @@ describe('binding port operations', () => {
   it('flush discards what the chip queued; update, set, get, getBaudRate, drain work while open and refuse when closed', async () => {
     const sim = createSimulatedPort({ seed: 81 });
     const port = await sim.binding.open({ path: sim.path, baudRate: 921600 });
-    expect(port.openOptions).toEqual(withOpenDefaults({ path: sim.path, baudRate: 921600 }));
-    expect(port.openOptions).toMatchObject({
-      dataBits: 8,
-      stopBits: 1,
-      parity: 'none',
-      rtscts: false,
-      lock: true,
-      hupcl: true,
-    });
+    expectEpq1OpenOptions(port, sim.path);
     await port.write(encodeFrame({ kind: 'GET_INFO', flags: 0, seq: 0 }));
     expect(sim.chip.pendingBytes).toBe(128);
     await port.flush();

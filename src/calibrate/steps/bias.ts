@@ -1,18 +1,7 @@
 /**
- * Step "bias": detector efficiency versus bias, per detector, from the
- * Klyshko ratio (coincidences over the partner station's singles), fitted by
- * eta(U) = eta_max (1 - exp(-(U - U_bd)/U_s)) (PROTOCOL 7).
- *
- * One station is swept (both its detectors together) while the other stays
- * at a fixed herald bias. The analyzers sit at alpha - beta + rot = 45
- * degrees, where P(pa, pb) = 1/4 for every pair of results (PROTOCOL 7), so
- * a heralded photon reaches each detector of the swept station with
- * probability 1/2 whatever the herald's efficiencies:
- *   K_A0 = (C(A0 B0) + C(A0 B1)) / (S_B0 + S_B1) = (eta_A0 / 2)(1 + g2 b) + dark_A0,
- * the factor 1 + g2 b being the extra partners of multi-pair trials (first
- * order); for B the gate share g of B's photons multiplies eta.
- * Biases whose fitted dark rate would click in more than 1% of the gates are
- * not visited (they are never worth it, and they risk DETECTOR_LATCHED).
+ * Step "bias": detector efficiency versus bias, per detector, from the Klyshko ratio (coincidences over the partner
+ * station's singles), fitted by eta(U) = eta_max (1 - exp(-(U - U_bd)/U_s)) (PROTOCOL 7). More in ../README.md
+ * (steps/bias.ts).
  */
 import type { CalibrationContext } from '../context.ts';
 import type { CalibrationPlan } from '../plan.ts';

@@ -1,16 +1,5 @@
 /**
- * Step "dark": dark counts per detector versus bias, pump off.
- *
- * With the pump off (PROTOCOL 5 SET_PUMP 0) every click is a dark count,
- * clicking w.p. 1 - exp(-dark_rate * w) per gate (PROTOCOL 7). The widest
- * window (20000 ps) makes the rare counts of low biases measurable. All four
- * detectors are swept together: a detector's dark rate depends only on its
- * own bias. The sweep climbs until a detector clicks in a fifth of the wide
- * gates (still far from DETECTOR_LATCHED, PROTOCOL 4 STATUS).
- *
- * Fit per detector: dark(U) = R_ref exp((U - U_ref)/U_d) (PROTOCOL 7 with
- * R_ref = R0 exp((U_ref - U_bd)/U_d): the dark curve alone cannot separate
- * R0 from U_bd; the bias step's breakdown voltage does).
+ * Step "dark": dark counts per detector versus bias, pump off. More in ../README.md (steps/dark.ts).
  */
 import type { CalibrationContext } from '../context.ts';
 import type { CalibrationPlan } from '../plan.ts';

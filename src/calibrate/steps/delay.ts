@@ -1,15 +1,7 @@
 /**
- * Step "delay": coincidences versus B's gate delay find the photons' true
- * path delay D and the timing jitter sigma (PROTOCOL 7):
- *   g(d) = Phi((w/2 - (D - d))/sigma) - Phi((-w/2 - (D - d))/sigma).
- *
- * An uncalibrated chip has B's photons outside its gate (|D| up to a few ns,
- * factory delay 0), so every coincidence-based step needs this one first.
- * Coarse: a 1000 ps window stepped by 500 ps over -4000..4000 ps (PROTOCOL 7
- * range of D, plus a margin) always overlaps D; the centroid of the counts
- * finds it within the step. Fine: a narrow window (200 ps) scanned across the
- * coarse centre, whose profile is the Gaussian jitter convolved with the
- * window, fitted for D and sigma (w is known: it is what we set).
+ * Step "delay": coincidences versus B's gate delay find the photons' true path delay D and the timing jitter sigma
+ * (PROTOCOL 7): g(d) = Phi((w/2 - (D - d))/sigma) - Phi((-w/2 - (D - d))/sigma). More in ../README.md
+ * (steps/delay.ts).
  */
 import { DeviceError } from '../../errors.ts';
 import type { CalibrationContext } from '../context.ts';

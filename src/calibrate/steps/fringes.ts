@@ -1,16 +1,6 @@
 /**
- * Step "fringes": polarization correlation fringes find the rotation rot
- * between the stations and the visibility V (PROTOCOL 7):
- *   P(pa = pb) = (1 + V cos 2(alpha - beta + rot)) / 2.
- *
- * For each of two bases of A (0 and 45 degrees) B's analyzer is swept over a
- * half turn. Each point gives the coincidence correlator
- *   E = (C00 + C11 - C01 - C10) / (C00 + C01 + C10 + C11),
- * fitted jointly over both bases by E = e0 + V cos 2(alpha - beta + rot); the
- * offset e0 absorbs unequal detector efficiencies (which shift E, not the
- * phase). The start comes from the exact linear least squares of
- * E = e0 + u cos 2(alpha - beta) - v sin 2(alpha - beta), u = V cos 2rot,
- * v = V sin 2rot. rot is reported in (-90, 90] with V > 0.
+ * Step "fringes": polarization correlation fringes find the rotation rot between the stations and the visibility V
+ * (PROTOCOL 7): P(pa = pb) = (1 + V cos 2(alpha - beta + rot)) / 2. More in ../README.md (steps/fringes.ts).
  */
 import type { CalibrationContext } from '../context.ts';
 import type { CalibrationPlan } from '../plan.ts';

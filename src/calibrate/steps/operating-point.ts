@@ -1,15 +1,7 @@
 /**
- * Step "operating-point": no measurement; from the fitted values, choose the
- * per-detector biases and the window that maximise the expected certified
- * entropy per trial, under the section 7 model (click-model.ts) evaluated
- * with the fitted values.
- *
- * The certified entropy (Pironio et al. 2010 bound) grows with S, so the
- * search maximises the model's S: each bias trades efficiency (eta grows and
- * saturates) against dark counts (growing exponentially), and the window
- * trades the share of B's photons inside the gate (the jitter) against dark
- * counts (proportional to w). Coordinate search, three rounds, each a golden
- * section over one variable; biases stay within 1 V of what was measured.
+ * Step "operating-point": no measurement; from the fitted values, choose the per-detector biases and the window that
+ * maximise the expected certified entropy per trial, under the section 7 model (click-model.ts) evaluated with the
+ * fitted values. More in ../README.md (steps/operating-point.ts).
  */
 import { chshValue, expectedCountsPerTrial, pironioBitsPerTrial, type ClickModel, type Quad } from '../click-model.ts';
 import { darkClickProbability, efficiencyAtBias, gateFraction } from '../models.ts';
@@ -62,7 +54,10 @@ export function predictedS(est: ChipEstimates, s: OperatingSettings): number {
 export interface OperatingPoint extends OperatingSettings {
   predictedS: number;
   predictedBitsPerTrial: number;
-  /** The trade-offs behind the choice: model S versus each detector's bias (the others as chosen), and versus the window. */
+  /**
+   * The trade-offs behind the choice: model S versus each detector's bias (the others as chosen), and versus the
+   * window.
+   */
   biasScan: [ScanPoint[], ScanPoint[], ScanPoint[], ScanPoint[]];
   windowScan: ScanPoint[];
 }

@@ -1,13 +1,6 @@
 /**
- * Step "pump": station A's singles versus pump power trace the Rabi
- * oscillation of the source, b = b_max sin^2(pi/2 P/P_pi) (PROTOCOL 7); the
- * pi pulse P = P_pi gives the most pairs per trial.
- *
- * A's singles need no gate alignment (only B has a gate delay, PROTOCOL 1),
- * so this step works on an uncalibrated chip. Singles per trial are
- * c sin^2(pi/2 P/P_pi) + dark, c = b_max (eta_A0 + eta_A1)/2 to first order;
- * multi-pair emission adds a term in b^2, which, being a function of b, keeps
- * the maximum at P_pi.
+ * Step "pump": station A's singles versus pump power trace the Rabi oscillation of the source, b = b_max sin^2(pi/2
+ * P/P_pi) (PROTOCOL 7); the pi pulse P = P_pi gives the most pairs per trial. More in ../README.md (steps/pump.ts).
  */
 import type { CalibrationContext } from '../context.ts';
 import type { CalibrationPlan } from '../plan.ts';

@@ -1,5 +1,5 @@
 /**
- * Steps "before" and "after": a trial run of at least 10^6 trials (issue 4)
+ * Steps "before" and "after": a trial run of at least 10^6 trials (the calibration requirement)
  * with the chip's internal settings, scored as the certified stream scores
  * it: S over all trials (no post-selection; a = 1 iff A1 clicked and A0 did
  * not) and the certified bits per trial of the Pironio et al. (2010) bound

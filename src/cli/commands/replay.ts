@@ -300,6 +300,7 @@ export async function* replayBytes(
     bytes: plan.bytes,
     eps: plan.settings.eps,
     adversary: plan.settings.adversary,
+    ...(plan.settings.classicalBound === 'pef' ? { classicalBound: plan.settings.classicalBound } : {}),
     blockTrials: plan.settings.blockTrials,
     maxConsecutiveRefused: plan.settings.maxConsecutiveRefused,
     seed: plan.seed,

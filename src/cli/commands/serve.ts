@@ -27,7 +27,6 @@ import { openRecordedDevice } from '../recorded-device.ts';
 import { CertifiedSink } from '../certified-sink.ts';
 import { streamOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
 
-export const summary = 'serve certified random bytes over HTTP, with a live dashboard';
 export const usage = `usage: epqrng serve [device options] [--listen HOST:PORT] [--socket PATH] [--pool BYTES]
                     [--token FILE] [--certs FILE] [--record FILE] [certification options]
   --listen HOST:PORT      TCP address (default ${DEFAULT_HOST}:${DEFAULT_PORT}); a non-local HOST needs --token

@@ -1,24 +1,7 @@
 /**
- * Negacyclic convolution of two bit strings (as 0/1 reals of length 2N) by
- * the right-angle weighted transform (Crandall & Fagin, Math. Comp. 62
- * (1994) 305, section 4), with the passes fused so the big arrays are
- * streamed as few times as possible:
- *
- * - the top DIF stage reads the bits directly, applies the weights
- *   w^j = exp(i pi j / 2N) together with its own twiddles, and writes the
- *   transform data: a'_j = (a_j + i a_(j+N)) w^j is never stored;
- * - below the top, the transform is depth first (fft.ts); when a range fits
- *   in cache its remaining forward stages, the pointwise product with the
- *   other operand's spectrum and the inverse stages run there in one go;
- * - the top inverse (DIT) stage removes the weights and rounds the wanted
- *   coefficients straight into output bits, checking each one's distance to
- *   the nearest integer; the array is not written back.
- *
- * Weight algebra for a top stage of radix r, Q = N / r, rho = exp(i pi / 2N),
- * C_q = rho^(q Q): the input at j + q Q carries weight rho^j C_q; the common
- * rho^j joins the stage's twiddle w_N^(p j) = rho^(-4 p j), so output p of the
- * butterfly is multiplied by t_p = rho^j rho^(-4 p j). The inverse stage
- * multiplies its inputs by conj(t_p) and its outputs by conj(C_q).
+ * Negacyclic convolution of two bit strings (as 0/1 reals of length 2N) by the right-angle weighted transform
+ * (Crandall & Fagin, Math. Comp. 62 (1994) 305, section 4), with the passes fused so the big arrays are streamed as
+ * few times as possible: More in README.md (rightangle.ts).
  */
 import { BLOCK, difStage, ditStage, Fft, rootsOfUnity, type Stage } from './fft.ts';
 import {
@@ -215,7 +198,9 @@ export class BitConvolution {
     return lut;
   }
 
-  /** Sets the stored spectrum to that of bits [0, nBits) of `src`, weighted and scaled by `scale` (1/N for the seed). */
+  /**
+   * Sets the stored spectrum to that of bits [0, nBits) of `src`, weighted and scaled by `scale` (1/N for the seed).
+   */
   setSpectrumBits(src: Uint8Array, nBits: number, scale: number): void {
     const { radix, quarter } = this.t;
     this.padBits(src, nBits);
@@ -925,19 +910,8 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
 }
 
 /**
- * A sum of negacyclic products sum_j s_j x_j of bit strings kept as one
- * spectrum (SIMD only): the frequency-domain accumulation of chunked.ts.
- * Each `add` transforms both operands and adds their pointwise product into
- * the sum; `extract` runs the one inverse transform and rounds. Memory: the
- * sum (16 N bytes) and two buffers of one output range. Each operand's
- * top-stage inputs are packed once as codes (simd.ts genPackCodes); each
- * output range of the top stage (and, when the stage below it is radix 4,
- * of the top two stages: genTopLoad2, ranges of Q/4 values) is computed
- * straight from them and is an independent transform below: the range of
- * s_j is transformed in one buffer, that of x_j in the other, multiplied in
- * cache into the same range of the sum. Against BitConvolution's
- * per-product work and spectrum arrays (32 N bytes) the sum costs
- * 16 N (1 + 2 / (4 r)) bytes (16 N (1 + 2 / r) with one top stage).
+ * A sum of negacyclic products sum_j s_j x_j of bit strings kept as one spectrum (SIMD only): the frequency-domain
+ * accumulation of chunked.ts. More in README.md (rightangle.ts: BitProductSum).
  */
 export class BitProductSum {
   readonly t: BitConvolutionTables;
@@ -952,7 +926,10 @@ export class BitProductSum {
   private readonly codesS: Uint32Array;
   private readonly codesX: Uint32Array;
 
-  /** A sum for transforms of this size, or null where the WebAssembly SIMD kernels are unavailable (or the memory would be too large). */
+  /**
+   * A sum for transforms of this size, or null where the WebAssembly SIMD kernels are unavailable (or the memory
+   * would be too large).
+   */
   static create(t: BitConvolutionTables): BitProductSum | null {
     const layout = sumLayout(t);
     if (layout.total > MAX_SIMD_BYTES || simdModule() === null) return null;
@@ -973,7 +950,8 @@ export class BitProductSum {
     new Float64Array(buf, layout.lutX, 8 * t.radix).set(inputTable(t, 1));
     new Float64Array(buf, layout.tabS, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1 / t.size));
     new Float64Array(buf, layout.tabX, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1));
-    // conj(rho^k) for k = i 2^FINE (coarse) and k = i < 2^FINE (fine), rho = exp(i pi / 2N), for the range loads (simd.ts genTopLoadCodes)
+    // conj(rho^k) for k = i 2^FINE (coarse) and k = i < 2^FINE (fine), rho = exp(i pi / 2N), for the range loads
+    // (simd.ts genTopLoadCodes)
     const coarse = ((4 * t.size) >> TWIDDLE_FINE_BITS) + 1;
     const twc = new Float64Array(buf, layout.twc, 2 * coarse);
     for (let i = 0; i < coarse; i++) {
@@ -1019,7 +997,8 @@ export class BitProductSum {
     padShifted(this.bitsS, s, sBits, 0);
     padShifted(this.bitsX, x, xBits, xShift);
     if (quarter % 8 === 0 && size % 8 === 0) {
-      // 8 butterflies per source byte, in WebAssembly (simd.ts genPackCodes), in calls of PACK_CHUNK bytes (tier-up, as TOP_CHUNK)
+      // 8 butterflies per source byte, in WebAssembly (simd.ts genPackCodes), in calls of PACK_CHUNK bytes (tier-up,
+      // as TOP_CHUNK)
       const pack = k.pack[radix]!;
       for (let b0 = 0; b0 < quarter >> 3; b0 += PACK_CHUNK) {
         const b1 = Math.min(quarter >> 3, b0 + PACK_CHUNK);
@@ -1139,7 +1118,10 @@ export class BitProductSum {
     else this.kernels.r2(base, off, end);
   }
 
-  /** Forward stages from `level` down over [off, off + size of level) of the buffer at `base` (depth first, as BitConvolution). */
+  /**
+   * Forward stages from `level` down over [off, off + size of level) of the buffer at `base` (depth first, as
+   * BitConvolution).
+   */
   private forwardRange(base: number, off: number, level: number): void {
     const stages = this.t.fft.stages;
     const st = stages[level]!;
@@ -1163,7 +1145,9 @@ export class BitProductSum {
     );
   }
 
-  /** As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed). */
+  /**
+   * As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed).
+   */
   private macRange(off: number, level: number, accBase: number): void {
     const stages = this.t.fft.stages;
     const st = stages[level]!;
@@ -1199,7 +1183,10 @@ export class BitProductSum {
   }
 }
 
-/** Lookup of the weighted top-stage inputs (as BitConvolution's): for q and code = re | im << 1, (re + i im) C_q * scale. */
+/**
+ * Lookup of the weighted top-stage inputs (as BitConvolution's): for q and code = re | im << 1, (re + i im) C_q *
+ * scale.
+ */
 function inputTable(t: BitConvolutionTables, scale: number): Float64Array {
   const { radix, unweight } = t;
   const lut = new Float64Array(8 * radix);
@@ -1276,7 +1263,10 @@ function outputTable2(t: BitConvolutionTables, scale: number): Float64Array {
   return out;
 }
 
-/** SPREAD[4 byte + k]: bits 4k .. 4k + 3 of byte as the low bits of four bytes of a word (u8 codes); SPREAD16 the same for 2 bits into two 16-bit lanes. */
+/**
+ * SPREAD[4 byte + k]: bits 4k .. 4k + 3 of byte as the low bits of four bytes of a word (u8 codes); SPREAD16 the same
+ * for 2 bits into two 16-bit lanes.
+ */
 const SPREAD8 = new Uint32Array(256 * 2);
 const SPREAD16 = new Uint32Array(256 * 4);
 for (let v = 0; v < 256; v++) {
@@ -1325,7 +1315,9 @@ function packCodes(bits: Uint8Array, codes: Uint32Array, r: number, q: number, n
   }
 }
 
-/** dst = bits [0, nBits) of src moved up by `shift` bits, every other bit of dst zero (shift + nBits <= 8 dst.length). */
+/**
+ * dst = bits [0, nBits) of src moved up by `shift` bits, every other bit of dst zero (shift + nBits <= 8 dst.length).
+ */
 function padShifted(dst: Uint8Array, src: Uint8Array, nBits: number, shift: number): void {
   dst.fill(0);
   const whole = nBits >> 3;

@@ -1,24 +1,7 @@
 /**
- * WebAssembly SIMD kernels for the radix-4 and radix-2 FFT stages and the
- * pointwise spectrum product, assembled here byte by byte (no toolchain, no
- * npm package): one complex double per v128 (re in lane 0, im in lane 1).
- *
- * A twiddle w = wr + i wi is stored as two vectors P = (wr, wr) and
- * Q = (-wi, wi), so that
- *   v * w       = v P + swap(v) Q
- *   v * conj(w) = v P - swap(v) Q          (swap(v) = (v.im, v.re)).
- * Tables per stage (`TwiddleMode`): FULL stores P1 Q1 P2 Q2 P3 Q3 for w^j,
- * w^2j, w^3j (96 bytes per j); COMPACT stores P1 Q1 only (32 bytes per j) and
- * forms w^2j, w^3j by complex products, for the large memory-bound stages.
- *
- * Exports, all addresses in bytes, ranges in complex elements:
- *   dif4_{0,1,2}(a, start, end, size, tw)   radix-4 DIF stage (0: no twiddles)
- *   dit4_{0,1,2}(a, start, end, size, tw)   its conjugate transpose
- *   r2(a, start, end)                       twiddle-free radix-2 butterflies
- *   mul(a, s, count)                        a[k] *= s[k], complex
- *   mac(a, s, acc, count)                   acc[k] += a[k] s[k], complex
- * They compute exactly what dif4 / dit4 / dif2Last in fft.ts compute. The
- * fused top stages of rightangle.ts (load, loadCodes, pack, extract) follow.
+ * WebAssembly SIMD kernels for the radix-4 and radix-2 FFT stages and the pointwise spectrum product, assembled here
+ * byte by byte (no toolchain, no npm package): one complex double per v128 (re in lane 0, im in lane 1). More in
+ * README.md (simd.ts).
  */
 
 export enum TwiddleMode {
@@ -752,25 +735,13 @@ function genTopLoad(r: number): Body {
   return b;
 }
 
-/**
- * One output range p of the fused top DIF stage from precomputed codes
- * (rightangle.ts BitProductSum): only output p of each butterfly, stored at
- * out + 16 j for j0 <= j < j1 (a buffer of Q values, not the whole
- * transform: the outputs of range p are an independent transform below the
- * top stage). codes[j] packs the r input codes of butterfly j (2 bits each,
- * u8 for r <= 4, u16 for r = 5: genPackCodes), and tab[codes[j]] is output
- * p of the butterfly for those inputs (v_p, precomputed over every code),
- * so each j costs one table load and one twiddle
- * t_p = rho^j conj(rho^j)^(4p) = conj(rho^((4p - 1) j)), rho = exp(i pi / 2N),
- * (4p - 1) j < 4N: rho^j from the rho table for p = 0, else
- * conj(rho^k) = twc[k >> FINE] twf[k & (2^FINE - 1)] from two small tables
- * of conjugated powers (rightangle.ts), one complex product instead of the
- * 2 + p of genTopLoad's chain. Two operands at once (codes, tab -> out and
- * codesX, tabX -> outX: the seed slice's and the input slice's range p),
- * sharing each twiddle.
- */
 export const TWIDDLE_FINE_BITS = 11;
 
+/**
+ * One output range p of the fused top DIF stage from precomputed codes (rightangle.ts BitProductSum): only output p of
+ * each butterfly, stored at out + 16 j for j0 <= j < j1 (a buffer of Q values, not the whole transform: the outputs of
+ * range p are an independent transform below the top stage). More in README.md (simd.ts: genTopLoadCodes).
+ */
 function genTopLoadCodes(r: number, p: number): Body {
   const b = new Body(
     ['codes', 'tab', 'codesX', 'tabX', 'rho', 'twc', 'twf', 'out', 'outX', 'j0', 'j1'],
@@ -817,14 +788,11 @@ function genTopLoadCodes(r: number, p: number): Body {
 }
 
 /**
- * Output range (p, p2) of the top stage and the radix-4 stage below it,
- * straight from the packed codes (rightangle.ts BitProductSum): for
- * j2 < Q/4, sum_m tab[m][codes[j2 + m Q/4]] (tab[m] folds the top output
- * v_p, the top twiddle's constant part conj(rho^((4p - 1) m Q/4)) and the
- * butterfly root (-i)^(p2 m)), times the twiddle of both stages at j2,
- * conj(rho^e), e = (4p - 1 + 4 r p2) j2 (rho^j2 from the rho table for
- * p = p2 = 0). Two operands at once as genTopLoadCodes. Stores at
- * out + 16 j2 for j0 <= j2 < j1; q4 = Q/4.
+ * Output range (p, p2) of the top stage and the radix-4 stage below it, straight from the packed codes (rightangle.ts
+ * BitProductSum): for j2 < Q/4, sum_m tab[m][codes[j2 + m Q/4]] (tab[m] folds the top output v_p, the top twiddle's
+ * constant part conj(rho^((4p - 1) m Q/4)) and the butterfly root (-i)^(p2 m)), times the twiddle of both stages at
+ * j2, conj(rho^e), e = (4p - 1 + 4 r p2) j2 (rho^j2 from the rho table for p = p2 = 0). More in README.md (simd.ts:
+ * genTopLoad2).
  */
 function genTopLoad2(r: number, p: number, p2: number): Body {
   const b = new Body(
@@ -949,7 +917,9 @@ function genPackCodes(r: number): Body {
   return b;
 }
 
-/** Rounds lane `lane` of z as coefficient k (+ n when hi) into the output bits; tracks the largest rounding distance. */
+/**
+ * Rounds lane `lane` of z as coefficient k (+ n when hi) into the output bits; tracks the largest rounding distance.
+ */
 function emitCoefficient(b: Body, lane: number, hi: boolean): void {
   b.get('k');
   if (hi) b.get('n').op(i32Add);
@@ -965,19 +935,16 @@ function emitCoefficient(b: Body, lane: number, hi: boolean): void {
   b.get('out').get('i').i32(3).op(i32ShrU).op(i32Add).set('pb');
   b.get('pb');
   b.get('pb').op(0x2d, 0, 0);
-  b.get('rnd').op(0xfc, 0x02).i32(1).op(i32And).get('i').i32(7).op(i32And).op(i32Shl).op(i32Or).op(0x3a, 0, 0); // store8
+  // store8
+  b.get('rnd').op(0xfc, 0x02).i32(1).op(i32And).get('i').i32(7).op(i32And).op(i32Shl).op(i32Or).op(0x3a, 0, 0);
   b.op(0x0b);
 }
 
 /**
- * Fused top DIT stage of radix r (rightangle.ts topExtract), for j0 <= j < j1
- * (in chunks, as topLoad): input p is
- * multiplied by conj(t_p), the conjugate butterfly runs, output q times
- * uw[q] = conj(C_q) holds coefficient j + qQ (lane 0) and j + qQ + N
- * (lane 1); those in [first, first + count) are rounded into bit k - first
- * of `out`. Bit 2q + lane of `mask` says whether stream (q, lane) can hold
- * such coefficients at all (others are skipped). Returns the largest
- * distance to an integer among the rounded coefficients.
+ * Fused top DIT stage of radix r (rightangle.ts topExtract), for j0 <= j < j1 (in chunks, as topLoad): input p is
+ * multiplied by conj(t_p), the conjugate butterfly runs, output q times uw[q] = conj(C_q) holds coefficient j + qQ
+ * (lane 0) and j + qQ + N (lane 1); those in [first, first + count) are rounded into bit k - first of `out`. More in
+ * README.md (simd.ts: genTopExtract).
  */
 function genTopExtract(r: number): Body {
   const b = new Body(
@@ -1117,7 +1084,10 @@ export interface SimdKernels {
   mac: (a: number, s: number, acc: number, count: number) => void;
   /** The last (twiddle-free) radix-4 DIF stage of a, fused with acc += a s (genDif4Mac); count a multiple of 4. */
   dif4mac: (a: number, s: number, acc: number, count: number) => void;
-  /** The last two radix-4 DIF stages (sizes 16 and 4) in one pass, in place (dif16; s, acc unused) or fused with acc += a s (dif16mac); count a multiple of 16. */
+  /**
+   * The last two radix-4 DIF stages (sizes 16 and 4) in one pass, in place (dif16; s, acc unused)
+   * or fused with acc += a s (dif16mac); count a multiple of 16.
+   */
   dif16: (a: number, s: number, acc: number, count: number) => void;
   /** By radix 3, 4, 5, then 4 p + p2: output range (p, p2) of the top two stages from packed codes (genTopLoad2). */
   load2: Record<
@@ -1145,7 +1115,10 @@ export interface SimdKernels {
     number,
     (bits: number, codes: number, spread: number, q: number, n: number, b0: number, b1: number) => void
   >;
-  /** By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs (genTopLoadCodes). */
+  /**
+   * By radix 3, 4, 5, then output range p: one range of the fused top stage from packed codes and a table of outputs
+   * (genTopLoadCodes).
+   */
   loadCodes: Record<
     number,
     Array<

@@ -1,25 +1,6 @@
 /**
- * Complex FFT of length N = c * 2^k (c in {1, 3, 5}) on interleaved
- * Float64Array data (re at 2j, im at 2j + 1), for the Toeplitz product.
- *
- * Only convolutions are computed with it, so the spectrum's order does not
- * matter: `forward` is a decimation-in-frequency (Gentleman-Sande) transform
- * whose output is left in digit-reversed order, and `inverse` is its exact
- * conjugate transpose (decimation in time) taking that order back to natural
- * order. No bit-reversal pass is ever made, and inverse(forward(a)) = N * a.
- *
- * Radices: one radix-c stage first (when c > 1), then radix-4 stages, then one
- * radix-2 stage when k is odd. Cache use: the transform is depth first. After
- * one DIF stage of radix r over a range, its r sub-ranges are independent
- * transforms, so once a range fits in cache (BLOCK complex values) all its
- * remaining stages run there, and only the top few stages stream through
- * memory.
- *
- * Twiddles: per stage of size S and radix r, w_S^(p j) = exp(-2 pi i p j / S)
- * for j < S / r. Small stages store every power p = 1 .. r-1; stages larger
- * than BLOCK store only p = 1 and form the other powers by complex products
- * (those stages are memory bound, so the extra flops are free, and the tables
- * stay at about N / 4 complex values in all).
+ * Complex FFT of length N = c * 2^k (c in {1, 3, 5}) on interleaved Float64Array data (re at 2j, im at 2j + 1), for
+ * the Toeplitz product. More in README.md (fft.ts).
  */
 
 /** Complex values per cache-resident range (512 KiB of data). */
