@@ -73,7 +73,7 @@ async function unplugReplug(replugSeed: number, bytes: number) {
 
 describe.skipIf(!hasSocat)('stream --reconnect', () => {
   it('through an unplug and a replug of the same chip: exit 0, N bytes, unbroken chain, the reconnect recorded', async () => {
-    const N = 6000;
+    const N = 60_000; // several 2^20-trial blocks (about 16 kB each at S = 2.43), so the unplug falls mid-stream
     const r = await unplugReplug(1, N);
     expect(r.code, r.stderr).toBe(0);
     expect(statSync(r.out).size).toBe(N);
