@@ -44,16 +44,16 @@ describe.skipIf(!hasMkfifo)('stream --out FIFO', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-    const first = await readSome(fifo, 4000);
+    const first = await readSome(fifo, 40_000);
     await new Promise((r) => setTimeout(r, 300)); // the writer meets the closed FIFO
-    const second = await readSome(fifo, 4000);
+    const second = await readSome(fifo, 40_000);
     await new Promise((r) => setTimeout(r, 300));
     child.kill('SIGTERM');
     const code = await exited;
 
     expect(code, stderr).toBe(0);
-    expect(first.length).toBeGreaterThanOrEqual(4000);
-    expect(second.length).toBeGreaterThanOrEqual(4000);
+    expect(first.length).toBeGreaterThanOrEqual(40_000);
+    expect(second.length).toBeGreaterThanOrEqual(40_000);
     // No byte twice: no 32-byte window of the second reader's bytes is among the first's.
     const seen = new Set<string>();
     for (let i = 0; i + 32 <= first.length; i++) seen.add(first.subarray(i, i + 32).toString('hex'));
