@@ -126,6 +126,30 @@ export const certificateDraftSchema = z.object({
       }),
     })
     .optional(),
+  /**
+   * Detector health (optional: absent when every detector clicks in 0.01% to 99% of the block's gates, so
+   * certificates without a warning are unchanged): a latched or dead detector (detector-health.ts). A
+   * warning only; certification decided the bytes.
+   */
+  detectorWarnings: z
+    .array(z.object({ detector: z.enum(['A0', 'A1', 'B0', 'B1']), clickShare: prob, warning: z.string().min(1) }))
+    .min(1)
+    .optional(),
+  /**
+   * The first certificate of a run that `stream --reconnect` started after the chip went away (optional:
+   * absent otherwise). The chain goes on unbroken; the trials of the unfinished block before the
+   * disconnect were dropped (never mixed into this run), and trial indices restart at 0 (PROTOCOL 5 START).
+   */
+  reconnect: z
+    .object({
+      /** When the chip answered again (ISO 8601, UTC). */
+      at: z.string().min(1),
+      /** Trials received after the last finished block of the run before, dropped with it. */
+      trialsDropped: nonNegInt,
+      /** Runs the stream had before this one (1 after the first reconnect). */
+      previousRuns: z.number().int().positive(),
+    })
+    .optional(),
 });
 
 export const extractionSchema = z.object({

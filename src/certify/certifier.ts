@@ -31,6 +31,7 @@ import { PefPlanner, probabilityEstimationBound } from './bounds/probability-est
 import type { Bound } from './bounds/bound.ts';
 import type { Behaviour } from './pef/model.ts';
 import { assumptionsFor, CERTIFICATE_VERSION, type CertificateDraft } from './certificate.ts';
+import { stuckDetectors } from './detector-health.ts';
 import { estimateFromHistogram, type ChshEstimate } from './estimate.ts';
 import { OutcomeHealthTests, type HealthCounters, type HealthOptions } from './health.ts';
 import { BINNING } from './outcomes.ts';
@@ -487,6 +488,8 @@ export class Certifier {
     this.stats.certifiedBits += bound.outputBits;
     const draft = this.draftOf(t, est, bound);
     if (ledger && echo) this.addHostSettings(draft, ledger, echo, settingBits, bound.outputBits);
+    const stuck = stuckDetectors(t.histogram, t.recorded);
+    if (stuck.length > 0) draft.detectorWarnings = stuck;
     return { ok: true, draft, input: t.input, inputBits: bound.inputBits, outputBits: bound.outputBits };
   }
 

@@ -70,5 +70,6 @@ export {
   type BlockBound,
 } from './bounds/registry.ts';
 export { estimateFromCounts, estimateFromHistogram, type ChshEstimate } from './estimate.ts';
+export { stuckDetectors, clickCounts, type DetectorWarning } from './detector-health.ts';
 export { OutcomeHealthTests, rctCutoff, aptCutoff, type HealthOptions } from './health.ts';
 export { BINNING } from './outcomes.ts';

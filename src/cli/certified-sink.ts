@@ -17,6 +17,7 @@ import { accessSync, constants, createWriteStream, existsSync, statSync, type Wr
 import { once } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
+import { FifoOutput, isFifo } from './fifo-output.ts';
 import { StdoutClosed } from './framework.ts';
 
 /**
@@ -57,6 +58,8 @@ function outputError(option: string, path: string, e: unknown): InputError {
 
 /** Opens a file for writing; an error is an InputError naming the option. */
 async function openOutput(option: string, path: string): Promise<WriteStream> {
+  // A FIFO (e.g. rngd's) is written for whichever reader comes, in turn (fifo-output.ts).
+  if (option === '--out' && isFifo(path)) return new FifoOutput(path) as unknown as WriteStream;
   const s = createWriteStream(path);
   try {
     await once(s, 'ready');

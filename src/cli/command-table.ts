@@ -15,6 +15,10 @@ export const COMMANDS: CommandTable = {
     summary: 'show the chip: serial, model, firmware, protocol, calibration',
     load: () => import('./commands/info.ts'),
   },
+  'install-linux': {
+    summary: 'install the udev rule, the systemd unit and the rngd drop-in (dry run by default)',
+    load: () => import('./commands/install-linux.ts'),
+  },
   list: { summary: 'list the EPQ-1 chips connected over USB', load: () => import('./commands/list.ts') },
   record: {
     summary: 'record a trial run (both directions of the link, byte-exact) for replay and verify',

@@ -152,11 +152,16 @@ export async function resolvePort(
   }
 }
 
+/** A device notice (e.g. a chip an earlier host left running was stopped): one line on stderr. */
+export function noticeOnStderr(line: string): void {
+  process.stderr.write(`epqrng: ${line}\n`);
+}
+
 /** Opens the selected device (the in-process simulator through its serialport binding: the very Device code used with hardware). */
 export async function openDevice(
   sel: DeviceSelection,
   { lister, binding, ...deviceOpts }: OpenDeviceOptions = {},
 ): Promise<Device> {
   const port = await resolvePort(sel, { lister, binding });
-  return Device.open({ ...deviceOpts, path: port.path, binding: port.binding });
+  return Device.open({ onNotice: noticeOnStderr, ...deviceOpts, path: port.path, binding: port.binding });
 }

@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import { Device, type DeviceOpenOptions, type PortLister } from '../device/index.ts';
 import { SessionRecorder, type SessionRecorderOptions } from '../record/session.ts';
-import { resolvePort, type DeviceSelection } from './device-options.ts';
+import { noticeOnStderr, resolvePort, type DeviceSelection } from './device-options.ts';
 
 export interface RecordedDevice {
   device: Device;
@@ -41,7 +41,12 @@ export async function openRecordedDevice(
   });
   let device: Device;
   try {
-    device = await Device.open({ ...deviceOpts, path: port.path, binding: recorder.wrap(port.binding) });
+    device = await Device.open({
+      onNotice: noticeOnStderr,
+      ...deviceOpts,
+      path: port.path,
+      binding: recorder.wrap(port.binding),
+    });
   } catch (e) {
     const empty = recorder.writer.stats.records === 0;
     recorder.close();

@@ -4,13 +4,15 @@
  *
  * The port lister is injectable (as node-serialport's `linuxList(spawnCmd)`),
  * so discovery is testable without udev. The default one wraps
- * `SerialPort.list()`, whose failures (here: `spawn udevadm ENOENT`) become a
- * one-line DeviceError that tells the user how to go on without discovery.
+ * `SerialPort.list()` and, when that fails (on Linux without udevadm:
+ * `spawn udevadm ENOENT`), reads sysfs itself (sysfs.ts); when both fail, a
+ * one-line DeviceError tells the user how to go on without discovery.
  */
 import { SerialPort } from 'serialport';
 import type { PortInfo } from '../serialport-types.ts';
 import { DeviceError } from '../errors.ts';
 import { EPQ1_PRODUCT_ID, EPQ1_VENDOR_ID } from '../protocol/transport.ts';
+import { listFromSysfs } from './sysfs.ts';
 
 export { EPQ1_PRODUCT_ID, EPQ1_VENDOR_ID } from '../protocol/transport.ts';
 
@@ -22,9 +24,28 @@ export interface DiscoveredDevice {
   path: string;
   serialNumber: string | undefined;
   manufacturer: string | undefined;
+  /** The stable name udev gives it (/dev/serial/by-id/...), when known. */
+  byId?: string;
 }
 
-export const defaultLister: PortLister = () => SerialPort.list();
+/** `primary`, or sysfs when it fails (a lister failure is reported only when sysfs cannot be read either). */
+export function withSysfsFallback(primary: PortLister, sysfs: () => PortInfo[] = () => listFromSysfs()): PortLister {
+  return async () => {
+    try {
+      return await primary();
+    } catch (e) {
+      try {
+        return sysfs();
+      } catch {
+        throw e;
+      }
+    }
+  };
+}
+
+/** Without EPQRNG_SYSFS_ROOT: SerialPort.list(), sysfs when it fails; with it: that (fake) sysfs tree only. */
+export const defaultLister: PortLister = async () =>
+  process.env.EPQRNG_SYSFS_ROOT ? listFromSysfs() : withSysfsFallback(() => SerialPort.list())();
 
 /** A USB id as listers report it ('1209', '0x1209', 'ABCD', or undefined) as a number. */
 function parseUsbId(id: string | undefined): number | undefined {
@@ -48,9 +69,12 @@ export async function listDevices(lister: PortLister = defaultLister): Promise<D
     const cause = e instanceof Error ? e.message : String(e);
     throw new DeviceError('LIST_FAILED', `cannot list serial ports: ${oneLine(cause)}; pass --port PATH`, { cause: e });
   }
-  return ports
-    .filter(isEpq1Port)
-    .map((p) => ({ path: p.path, serialNumber: p.serialNumber, manufacturer: p.manufacturer }));
+  return ports.filter(isEpq1Port).map((p) => {
+    const d: DiscoveredDevice = { path: p.path, serialNumber: p.serialNumber, manufacturer: p.manufacturer };
+    // Linux listers (serialport's and sysfs.ts) give the by-id link's name as pnpId.
+    if (p.pnpId) d.byId = p.pnpId.startsWith('/') ? p.pnpId : `/dev/serial/by-id/${p.pnpId}`;
+    return d;
+  });
 }
 
 /** The EPQ-1 with this USB serial number (compared case-insensitively), or a DeviceError naming what was found. */

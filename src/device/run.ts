@@ -202,6 +202,8 @@ export class Run implements AsyncIterable<RunEvent[]> {
   readonly stats: RunStats;
   /** Set by the device once START is acknowledged. */
   acknowledged = false;
+  /** Called once when the run ends or fails (the device stops its watchdog). */
+  onFinish: (() => void) | undefined = undefined;
   private readonly queue: RunEvent[][] = [];
   private queuedEvents = 0;
   private head = 0;
@@ -269,6 +271,7 @@ export class Run implements AsyncIterable<RunEvent[]> {
     this.flush();
     this.state = 'ended';
     this.release();
+    this.onFinish?.();
   }
 
   /** The run broke (unplug, fault, rejected settings): deliver what is queued, then throw `error`. */
@@ -278,6 +281,7 @@ export class Run implements AsyncIterable<RunEvent[]> {
     this.state = 'failed';
     this.error = error;
     this.release();
+    this.onFinish?.();
   }
 
   private release(): void {
@@ -323,7 +327,11 @@ export class Run implements AsyncIterable<RunEvent[]> {
     if (this.state !== 'active') return Promise.resolve();
     if (!this.stopPromise) {
       this.releaseBackpressure();
-      this.stopPromise = this.control.stop();
+      // A STOP the chip never acknowledges (it is gone) ends the run with that error: the consumer must not wait on.
+      this.stopPromise = this.control.stop().catch((e: unknown) => {
+        this.fail(e);
+        throw e;
+      });
     }
     return this.stopPromise;
   }

@@ -42,6 +42,8 @@ export interface StreamProgress {
   netGainBits: number;
   /** Host settings: starved intervals (TRIALS frames flagged RESUMED) in finished blocks, certified or refused. */
   resumedFrames: number;
+  /** The last certified block's stuck-detector warnings (certificate detectorWarnings), if any. */
+  detectorWarnings?: string[];
 }
 
 /** What a consumer hears of the delivery. */
@@ -126,6 +128,7 @@ function countCertified(p: StreamProgress, r: ChainedBlock): void {
     p.netGainBits = c.accounting.run.netGainBits;
   }
   if (c.hostSettings) p.resumedFrames += c.hostSettings.resumedFrames;
+  p.detectorWarnings = c.detectorWarnings?.map((w) => w.warning);
 }
 
 /** The delivery stage: the pipeline's blocks to bytes, cut at `bytes`, ended by too many refusals in a row. */

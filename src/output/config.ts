@@ -13,6 +13,7 @@ import {
   MAX_OUTPUT_BITS_PER_TRIAL,
   missingBoundReason,
   type Adversary,
+  type Certificate,
 } from '../certify/index.ts';
 import { DEFAULT_MAX_FFT_SIZE } from '../extract/chunked.ts';
 import { seedBitsFor } from '../extract/index.ts';
@@ -56,6 +57,8 @@ export interface PipelineOptions {
   maxConsecutiveRefused?: number;
   /** hashCertificate of the certificate this run's chain continues from (default none). */
   prevCertificateSha256?: string | null;
+  /** A run started after a reconnect: recorded in its first certificate (certificate.ts `reconnect`). */
+  reconnect?: Certificate['reconnect'];
   /** Hash on a worker thread (default false; host-settings runs always do). */
   offThread?: boolean;
   /** Largest FFT length of the main-thread hash (default 2^20; extract/block-hasher.ts). */
@@ -74,6 +77,8 @@ export interface PipelineConfig {
   bytes: number;
   maxConsecutiveRefused: number;
   prevCertificateSha256: string | null;
+  /** Present only for a run started after a reconnect. */
+  reconnect?: Certificate['reconnect'];
   offThread: boolean;
   maxFftSize: number;
   /** Host settings with gamma as an exact fraction, or null for the chip's internal settings. */
@@ -113,6 +118,7 @@ export function pipelineDefaults(o: Omit<PipelineOptions, 'seed'>): Omit<Pipelin
     bytes: o.bytes ?? Infinity,
     maxConsecutiveRefused: o.maxConsecutiveRefused ?? DEFAULT_MAX_CONSECUTIVE_REFUSED,
     prevCertificateSha256: o.prevCertificateSha256 ?? null,
+    ...(o.reconnect ? { reconnect: o.reconnect } : {}),
     offThread: o.offThread ?? false,
     maxFftSize: o.maxFftSize ?? DEFAULT_MAX_FFT_SIZE,
     hostSettings: o.hostSettings

@@ -106,8 +106,10 @@ export async function* chainStage(
   blocks: AsyncIterable<ExtractedBlock | RefusedBlock>,
   seedSha256: string,
   prevCertificateSha256: string | null,
+  reconnect?: Certificate['reconnect'],
 ): AsyncGenerator<PipelineResult> {
   let prev = prevCertificateSha256;
+  let first = true;
   for await (const block of blocks) {
     if (!block.ok) {
       yield block;
@@ -122,6 +124,9 @@ export async function* chainStage(
         prevCertificateSha256: prev,
       },
     };
+    // A run started after a reconnect says so in its first certificate (certificate.ts `reconnect`).
+    if (reconnect && first) certificate.reconnect = reconnect;
+    first = false;
     const line = formatCertificateLine(certificate);
     prev = hashCertificate(line);
     yield { ok: true, bytes: block.bytes, certificate, line };
@@ -146,7 +151,8 @@ export async function* pipelineBlocks(
   );
   try {
     const certified = certifyStage(events, config, source, hasher.seedBits);
-    yield* chainStage(hashStage(certified, hasher, onCertified), hasher.seedSha256, config.prevCertificateSha256);
+    const hashed = hashStage(certified, hasher, onCertified);
+    yield* chainStage(hashed, hasher.seedSha256, config.prevCertificateSha256, config.reconnect);
   } finally {
     await hasher.close();
   }

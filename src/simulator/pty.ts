@@ -1,10 +1,13 @@
 /**
  * Serves a SimulatedChip on a real pseudo-terminal, for other processes: a socat PTY pair whose internal end the
- * realtime chip drives through serialport's native binding. More in README.md (pty.ts).
+ * realtime chip drives through serialport's native binding. More in README.md (pty.ts). The server ends when
+ * socat does or when its end of the PTY hangs up: `ended` resolves with the reason (simulate says why, exit 3).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
+import { SerialPortStream } from '@serialport/stream';
 import { SerialPort } from 'serialport';
+import { withHangupDetection } from '../device/hangup.ts';
 import { SimulatedChip, type ChipOptions } from './chip.ts';
 
 export interface PtyServeOptions extends Omit<ChipOptions, 'clock'> {
@@ -22,6 +25,10 @@ export interface PtyServer {
   path: string;
   /** Stops the chip, closes the port, ends socat. */
   close(): Promise<void>;
+  /** Resolves, with the reason, when the bridge ends by itself (socat exited, the PTY hung up); never after close(). */
+  ended: Promise<string>;
+  /** The socat bridge's process id (tests kill it to unplug the chip). */
+  bridgePid: number | undefined;
 }
 
 /** How much chip output one port write carries at most. */
@@ -39,7 +46,9 @@ export async function servePty(ptyPath: string, opts: PtyServeOptions): Promise<
   socat.stderr?.on('data', (d: Buffer) => {
     if (socatLog.length < 4096) socatLog += d.toString();
   });
-  const exited = new Promise<number | null>((resolve) => socat.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | string | null>((resolve) =>
+    socat.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   const spawnError = new Promise<Error>((resolve) => socat.once('error', resolve));
 
   try {
@@ -51,10 +60,12 @@ export async function servePty(ptyPath: string, opts: PtyServeOptions): Promise<
 
   const { internalPath: _i, startTimeoutMs: _t, socatPath: _s, ...chipOpts } = opts;
   let chip: SimulatedChip;
-  let port: SerialPort;
+  let port: SerialPortStream;
   try {
     chip = new SimulatedChip({ ...chipOpts, clock: 'realtime' });
-    port = new SerialPort({ path: realpathSync(internalPath), baudRate: 921600, autoOpen: false });
+    // A hang-up of socat's end must end the server, not spin the native binding's read (hangup.ts).
+    const binding = withHangupDetection(SerialPort.binding as unknown as Parameters<typeof withHangupDetection>[0]);
+    port = new SerialPortStream({ binding, path: realpathSync(internalPath), baudRate: 921600, autoOpen: false });
     const p = port;
     await new Promise<void>((resolve, reject) => p.open((err) => (err ? reject(err) : resolve())));
   } catch (e) {
@@ -82,6 +93,23 @@ export async function servePty(ptyPath: string, opts: PtyServeOptions): Promise<
   port.on('error', () => {
     /* the host side went away: keep serving until close() */
   });
+  let endedBy: ((reason: string) => void) | undefined;
+  const ended = new Promise<string>((resolve) => (endedBy = resolve));
+  const end = (reason: string): void => {
+    if (closing) return;
+    endedBy?.(reason);
+    void close();
+  };
+  void exited.then((code) => {
+    // Killed by a signal: say which; an exit code: with socat's last log line (its reason).
+    const last = socatLog.trim().split('\n').pop() ?? '';
+    end(typeof code === 'string' ? `socat was killed (${code})` : `socat exited (code ${code}): ${last}`);
+  });
+  // The PTY hangs up when socat ends: give socat's exit a moment to be the reason given.
+  port.on('close', (err?: Error) => {
+    const why = `its end of the PTY ${err ? `hung up (${err.message})` : 'closed'}`;
+    setTimeout(() => end(why), 300);
+  });
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -94,13 +122,13 @@ export async function servePty(ptyPath: string, opts: PtyServeOptions): Promise<
     })();
     return closed;
   };
-  return { chip, path: ptyPath, close };
+  return { chip, path: ptyPath, close, ended, bridgePid: socat.pid };
 }
 
 async function waitForLinks(
   paths: string[],
   timeoutMs: number,
-  exited: Promise<number | null>,
+  exited: Promise<number | string | null>,
   spawnError: Promise<Error>,
   log: () => string,
 ): Promise<void> {
@@ -122,7 +150,7 @@ async function waitForLinks(
   }
 }
 
-async function stopProcess(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+async function stopProcess(child: ChildProcess, exited: Promise<number | string | null>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 2000);

@@ -8,6 +8,7 @@ import { Capability, DeviceState, Fault } from '../../protocol/types.ts';
 import type { CommandIo } from '../framework.ts';
 import { parseCommandLine } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
+import { checkDetectors } from '../detector-check.ts';
 
 export const usage = `usage: epqrng info [--port P | --serial S | --simulate[=SEED]] [--json]
   --json    print the same fields as one JSON object
@@ -39,6 +40,8 @@ export interface InfoReport {
   settingsFifo: number;
   state: string;
   faults: string[];
+  /** Stuck detectors seen in a short run (detector-check.ts); null when the chip was not idle. */
+  detectorWarnings: string[] | null;
 }
 
 export async function describeDevice(device: Device): Promise<InfoReport> {
@@ -57,6 +60,8 @@ export async function describeDevice(device: Device): Promise<InfoReport> {
     settingsFifo: info.settingsFifo,
     state: STATE_NAMES[status.state] ?? String(status.state),
     faults: faultNames(status.faults),
+    detectorWarnings:
+      status.state === DeviceState.IDLE ? (await checkDetectors(device)).warnings.map((w) => w.warning) : null,
   };
 }
 
@@ -80,6 +85,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         ['settings fifo', `${r.settingsFifo} trials`],
         ['state', r.state],
         ['faults', r.faults.join(', ') || 'none'],
+        [
+          'detectors',
+          r.detectorWarnings === null ? 'not checked (chip not idle)' : r.detectorWarnings.join('; ') || 'ok',
+        ],
         ['path', r.path],
       ];
       for (const [k, v] of rows) io.stdout.write(`${(`${k}:`).padEnd(15)}${v}\n`);

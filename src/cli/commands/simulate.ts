@@ -2,7 +2,8 @@
  * `epqrng simulate --pty PATH [...]`: serves a simulated EPQ-1 on a real
  * pseudo-terminal (through socat) for other processes, e.g.
  *   epqrng simulate --pty /tmp/epq &  epqrng info --port /tmp/epq
- * The chip runs in real time at its trial rate. Serves until SIGINT/SIGTERM.
+ * The chip runs in real time at its trial rate. Serves until SIGINT/SIGTERM
+ * (exit 0, socat ended too), or until its PTY bridge dies (exit 3, saying why).
  */
 import { DeviceError, UsageError } from '../../errors.ts';
 import { servePty } from '../../simulator/index.ts';
@@ -54,15 +55,20 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   io.stderr.write(
     `serving simulated EPQ-1 ${server.chip.serial} (${mode}, seed ${seed}) on ${server.path}; Ctrl-C to stop\n`,
   );
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-  await server.close();
+  // Serves until SIGINT/SIGTERM (exit 0; the bridge is ended too) or until the bridge ends by itself (exit 3, why).
+  let onSignal: (() => void) | undefined;
+  const signalled = new Promise<'signal'>((resolve) => (onSignal = () => resolve('signal')));
+  process.once('SIGINT', onSignal!);
+  process.once('SIGTERM', onSignal!);
+  try {
+    const why = await Promise.race([signalled, server.ended]);
+    if (why !== 'signal') {
+      throw new DeviceError('PTY_ENDED', `stopped serving ${server.path}: the PTY bridge ended: ${why}`);
+    }
+  } finally {
+    process.off('SIGINT', onSignal!);
+    process.off('SIGTERM', onSignal!);
+    await server.close();
+  }
   return 0;
 }

@@ -10,7 +10,7 @@ import type { Device, Run } from '../../device/index.ts';
 import { constants } from 'node:os';
 import { DeviceError, UsageError } from '../../errors.ts';
 import { resolveExtractorSeed } from '../../extract/index.ts';
-import { certifiedStream, type StreamProgress } from '../../output/certified-stream.ts';
+import { certifiedStream, type CertifiedStreamOptions, type StreamProgress } from '../../output/certified-stream.ts';
 import { seedBitsForBlock } from '../../output/config.ts';
 import { seedReference } from '../../record/session.ts';
 import { SessionLedger } from '../../record/ending.ts';
@@ -26,6 +26,7 @@ import {
 } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { CertifiedSink, type NamedPath, refuseTerminal } from '../certified-sink.ts';
+import { DEFAULT_RECONNECT_S, reconnectingStream, reconnectOption, reconnectTarget } from '../reconnect.ts';
 import {
   extractorSeedUsage,
   refusedEveryBlock,
@@ -43,6 +44,9 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
   -o, --out FILE|-        where the bytes go (default -: stdout; refused on a terminal)
   --force-tty             write the raw bytes to stdout even when it is a terminal
   --record FILE           record the session (both directions of the link) for replay and verify
+  --reconnect[=SECONDS]   when the chip goes away, wait (default ${DEFAULT_RECONNECT_S} s) for the same chip (same
+                          USB serial) and go on: the unfinished block is dropped, the certificate chain
+                          continues, the next certificate records the reconnect; default: exit 3
   --settings S            internal (default): the chip's own generator picks x, y (trusted);
                           host: the host picks every x, y and checks the chip's echo of each
                           (PROTOCOL 6: one mismatch stops the run, exit 1)
@@ -65,12 +69,14 @@ const specs = {
   ...streamOptionSpecs,
   'force-tty': { type: 'boolean' },
   record: { type: 'string' },
+  reconnect: { type: 'string', optionalValue: String(DEFAULT_RECONNECT_S) },
 } as const;
 
 function statusLine(p: Readonly<StreamProgress>, elapsedS: number, host = false): string {
   const bitsPerTrial = p.trials > 0 ? p.certifiedBits / p.trials : 0;
   const rate = elapsedS > 0 ? p.certifiedBits / elapsedS : 0;
-  const line = `S = ${p.sEstimate.toFixed(3)} (lower ${p.sLowerBound.toFixed(3)})  ${bitsPerTrial.toFixed(3)} bit/trial  ${(rate / 1000).toFixed(1)} kbit/s  blocks ${p.blocksPassed} ok ${p.blocksFailed} failed  lost ${p.lostTrials}  ${p.bytes} B`;
+  const warn = p.detectorWarnings?.length ? `  WARNING ${p.detectorWarnings.join('; ')}` : '';
+  const line = `S = ${p.sEstimate.toFixed(3)} (lower ${p.sLowerBound.toFixed(3)})  ${bitsPerTrial.toFixed(3)} bit/trial  ${(rate / 1000).toFixed(1)} kbit/s  blocks ${p.blocksPassed} ok ${p.blocksFailed} failed  lost ${p.lostTrials}  ${p.bytes} B${warn}`;
   // Host settings (issue 6): the run's net gain, certified - setting - extractor seed bits, and starved intervals.
   return host
     ? `${line}  net gain ${p.netGainBits >= 0 ? '+' : ''}${(p.netGainBits / 1000).toFixed(1)} kbit (settings ${(p.settingBits / 1000).toFixed(1)} kbit)  starved ${p.resumedFrames}`
@@ -94,6 +100,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     seedBits: seedBitsForBlock(pipeline.blockTrials),
   });
   const recordPath = values.record === undefined ? undefined : validateOption('record', pathValue, values.record);
+  const reconnectS = reconnectOption(values.reconnect, selection, recordPath);
 
   // The outputs are checked before the chip is touched too: an unwritable --out costs no run, and an
   // output that is the recording or a seed file is refused before it is truncated. They are opened
@@ -131,7 +138,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const ledger = new SessionLedger();
   let failure: unknown;
   try {
-    const stream = certifiedStream(device, {
+    const streamOpts: CertifiedStreamOptions = {
       ...pipeline,
       seed,
       onRun: (r) => {
@@ -148,7 +155,11 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         if (io.isTTY) io.stderr.write(`\r\x1b[Kblock ${b.blockIndex} refused (${b.test}): ${b.reason}\n`);
       },
       onProgress: status.progress,
-    });
+    };
+    const stream =
+      reconnectS === undefined
+        ? certifiedStream(device, streamOpts)
+        : reconnectingStream(device, streamOpts, reconnectTarget(selection, device, reconnectS));
     final = await sink.pump(stream);
   } catch (e) {
     failure = e;
