@@ -18,6 +18,8 @@ import { DeviceError } from '../errors.ts';
 
 /** How many ACK timeouts a command may wait while the link is busy with other frames (or this process stalls). */
 export const ACK_WAIT_CAP_FACTOR = 20;
+/** Lateness of a timer check that counts as a stall of this process rather than the device's silence. */
+const STALL_SLACK_MS = 50;
 
 export interface AckWait {
   /** Rejects with a NO_ANSWER DeviceError when the wait is over. */
@@ -46,7 +48,9 @@ export function ackWait({
     const check = (): void => {
       const nowMs = performance.now();
       const busy = extendWhileBusy && linkFrames() !== seen;
-      const stalled = nowMs - armedMs > timeoutMs * 1.5;
+      // Due at armedMs + timeoutMs: a check that runs late by more than the slack means the event loop was
+      // blocked (a block hashed on this thread, a loaded machine), and the port has not been read since.
+      const stalled = nowMs - armedMs > timeoutMs + STALL_SLACK_MS;
       seen = linkFrames();
       if ((busy || stalled) && nowMs - startedMs < timeoutMs * ACK_WAIT_CAP_FACTOR) {
         armedMs = nowMs;
