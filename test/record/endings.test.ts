@@ -85,9 +85,7 @@ const ENDINGS: Ending[] = [
     end: (_c, chip) => chip?.close(),
     liveCode: 3,
     ending: /ended when the device was lost/,
-    // Today a stream whose chip process dies waits on the silent port until killed: the session then ends
-    // as a killed host's (no end record), which the host-sigkill row covers.
-    pending: 'stream does not yet notice a chip that went away (hang-up and watchdog detection)',
+    // The chip's process (simulate --pty) dies: the host sees the hang-up and ends the session as device-lost.
   },
   { name: 'host-sigkill', device: ['--simulate=9'], end: (c) => void c.kill('SIGKILL'), liveCode: null, ending: null },
 ];
