@@ -14,7 +14,12 @@ import type { BindingInterface } from '../serialport-types.ts';
 import { Device, findBySerial, type Run } from '../device/index.ts';
 import { hashCertificate } from '../certify/certificate.ts';
 import { DeviceError } from '../errors.ts';
-import { certifiedStream, type CertifiedStreamOptions, type StreamProgress } from '../output/certified-stream.ts';
+import {
+  certifiedStream,
+  newProgress,
+  type CertifiedStreamOptions,
+  type StreamProgress,
+} from '../output/certified-stream.ts';
 import { SerialPort } from 'serialport';
 import { UsageError } from '../errors.ts';
 import { noticeOnStderr, type DeviceSelection } from './device-options.ts';
@@ -179,7 +184,7 @@ export async function* reconnectingStream(
         // Closed even when it is still open (a silent chip, WATCHDOG): the port must be free to be opened again.
         await device.close();
         const back = await waitForSameChip(serial, o, () => signalled);
-        if (!back) return total ?? addProgress(undefined, emptyProgress());
+        if (!back) return total ?? addProgress(undefined, newProgress());
         device = back;
         reconnect = { at: new Date().toISOString(), trialsDropped, previousRuns: runs };
       }
@@ -189,20 +194,4 @@ export async function* reconnectingStream(
     process.off('SIGTERM', onSignal);
     if (device !== first) await device.close();
   }
-}
-
-function emptyProgress(): StreamProgress {
-  return {
-    blocksPassed: 0,
-    blocksFailed: 0,
-    bytes: 0,
-    trials: 0,
-    lostTrials: 0,
-    certifiedBits: 0,
-    sEstimate: Number.NaN,
-    sLowerBound: Number.NaN,
-    settingBits: 0,
-    netGainBits: 0,
-    resumedFrames: 0,
-  };
 }

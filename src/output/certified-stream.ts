@@ -84,7 +84,8 @@ function refusalMessage(block: RefusedBlock, consecutive: number): string {
   return `certification refused for ${consecutive} block(s) in a row; block ${block.blockIndex}: ${block.reason}`;
 }
 
-function newProgress(): StreamProgress {
+/** A stream's progress before its first block. */
+export function newProgress(): StreamProgress {
   return {
     blocksPassed: 0,
     blocksFailed: 0,
