@@ -17,24 +17,16 @@
  * The writer belongs to the caller: closing the port does not end the
  * recording (a session may reopen the port).
  */
-import type {
-  BindingInterface,
-  BindingPortInterface,
-  OpenOptions,
-  PortInfo,
-  PortStatus,
-  SetOptions,
-  UpdateOptions,
-} from '../serialport-types.ts';
+import type * as sp from '../serialport-types.ts';
 import type { RecordingWriter } from './writer.ts';
 
-export class RecordingPort implements BindingPortInterface {
+export class RecordingPort implements sp.BindingPortInterface {
   constructor(
-    private readonly inner: BindingPortInterface,
+    private readonly inner: sp.BindingPortInterface,
     private readonly writer: RecordingWriter,
   ) {}
 
-  get openOptions(): Required<OpenOptions> {
+  get openOptions(): Required<sp.OpenOptions> {
     return this.inner.openOptions;
   }
 
@@ -71,13 +63,13 @@ export class RecordingPort implements BindingPortInterface {
   close(): Promise<void> {
     return this.inner.close();
   }
-  update(options: UpdateOptions): Promise<void> {
+  update(options: sp.UpdateOptions): Promise<void> {
     return this.inner.update(options);
   }
-  set(options: SetOptions): Promise<void> {
+  set(options: sp.SetOptions): Promise<void> {
     return this.inner.set(options);
   }
-  get(): Promise<PortStatus> {
+  get(): Promise<sp.PortStatus> {
     return this.inner.get();
   }
   getBaudRate(): Promise<{ baudRate: number }> {
@@ -92,12 +84,15 @@ export class RecordingPort implements BindingPortInterface {
 }
 
 /** `inner`, with every port it opens recorded into `writer`. */
-export function recordingBinding(inner: BindingInterface, writer: RecordingWriter): BindingInterface<RecordingPort> {
+export function recordingBinding(
+  inner: sp.BindingInterface,
+  writer: RecordingWriter,
+): sp.BindingInterface<RecordingPort> {
   return {
-    list(): Promise<PortInfo[]> {
+    list(): Promise<sp.PortInfo[]> {
       return inner.list();
     },
-    async open(options: OpenOptions): Promise<RecordingPort> {
+    async open(options: sp.OpenOptions): Promise<RecordingPort> {
       const port = await inner.open(options);
       return new RecordingPort(port, writer);
     },

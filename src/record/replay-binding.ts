@@ -24,15 +24,7 @@
  * the chunk boundaries the live host saw (a large recorded chunk may take
  * several smaller reads).
  */
-import type {
-  BindingInterface,
-  BindingPortInterface,
-  OpenOptions,
-  PortInfo,
-  PortStatus,
-  SetOptions,
-  UpdateOptions,
-} from '../serialport-types.ts';
+import type * as sp from '../serialport-types.ts';
 import { DeviceError, InputError } from '../errors.ts';
 import { openRecording, type Recording, type RecordEntry } from './reader.ts';
 import { Direction, type EndRecord } from './format.ts';
@@ -78,7 +70,7 @@ export class EndOfRecordingError extends Error {
 }
 
 export interface ReplaySession {
-  binding: BindingInterface<ReplayPort>;
+  binding: sp.BindingInterface<ReplayPort>;
   /** The path to open (any string works; this one names the recording). */
   path: string;
   /** The open port, once the host opened it. */
@@ -102,8 +94,8 @@ interface PendingRead {
   reject: (e: unknown) => void;
 }
 
-export class ReplayPort implements BindingPortInterface {
-  readonly openOptions: Required<OpenOptions>;
+export class ReplayPort implements sp.BindingPortInterface {
+  readonly openOptions: Required<sp.OpenOptions>;
   isOpen = true;
   /** The first divergence (or null). */
   divergence: DeviceError | null = null;
@@ -128,7 +120,7 @@ export class ReplayPort implements BindingPortInterface {
 
   constructor(
     private readonly recording: Recording,
-    openOptions: OpenOptions,
+    openOptions: sp.OpenOptions,
     readAheadBytes: number,
     hostSkipBytes = 16 << 20,
   ) {
@@ -417,9 +409,9 @@ export class ReplayPort implements BindingPortInterface {
     await this.recording.close();
   }
 
-  async update(_options: UpdateOptions): Promise<void> {}
-  async set(_options: SetOptions): Promise<void> {}
-  async get(): Promise<PortStatus> {
+  async update(_options: sp.UpdateOptions): Promise<void> {}
+  async set(_options: sp.SetOptions): Promise<void> {}
+  async get(): Promise<sp.PortStatus> {
     return { cts: true, dsr: true, dcd: true };
   }
   async getBaudRate(): Promise<{ baudRate: number }> {
@@ -446,11 +438,11 @@ export function createReplayBinding(
   }: ReplayBindingOptions = {},
 ): ReplaySession {
   let port: ReplayPort | null = null;
-  const binding: BindingInterface<ReplayPort> = {
-    async list(): Promise<PortInfo[]> {
+  const binding: sp.BindingInterface<ReplayPort> = {
+    async list(): Promise<sp.PortInfo[]> {
       return [epq1PortInfo(recordingPath, undefined)];
     },
-    async open(options: OpenOptions): Promise<ReplayPort> {
+    async open(options: sp.OpenOptions): Promise<ReplayPort> {
       const recording = await openRecording(recordingPath, { onWarning, chunkBytes });
       if (recording.kind === 'raw') {
         await recording.close();

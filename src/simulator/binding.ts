@@ -3,15 +3,7 @@
  * that `new SerialPortStream({ binding, path, baudRate: 921600 })` talks to the simulated chip through the very code
  * path used with hardware. More in README.md (binding.ts).
  */
-import type {
-  BindingInterface,
-  BindingPortInterface,
-  OpenOptions,
-  PortInfo,
-  PortStatus,
-  SetOptions,
-  UpdateOptions,
-} from '../serialport-types.ts';
+import type * as sp from '../serialport-types.ts';
 import { epq1PortInfo, withOpenDefaults } from '../protocol/transport.ts';
 import { SimulatedChip, type ChipOptions } from './chip.ts';
 
@@ -26,15 +18,15 @@ class CanceledError extends Error {
   }
 }
 
-class SimulatedPort implements BindingPortInterface {
-  readonly openOptions: Required<OpenOptions>;
+class SimulatedPort implements sp.BindingPortInterface {
+  readonly openOptions: Required<sp.OpenOptions>;
   isOpen = true;
   private waiter: (() => void) | undefined;
   private readonly release: () => void;
 
   constructor(
     private readonly chip: SimulatedChip,
-    openOptions: Required<OpenOptions>,
+    openOptions: Required<sp.OpenOptions>,
     release: () => void,
   ) {
     this.openOptions = openOptions;
@@ -82,17 +74,17 @@ class SimulatedPort implements BindingPortInterface {
     this.wake();
   }
 
-  async update(options: UpdateOptions): Promise<void> {
+  async update(options: sp.UpdateOptions): Promise<void> {
     if (!this.isOpen) throw new Error('Port is not open');
     if (typeof options?.baudRate !== 'number') throw new TypeError('"options.baudRate" is not a number');
     // PROTOCOL 2: the baud rate is ignored.
   }
 
-  async set(_options: SetOptions): Promise<void> {
+  async set(_options: sp.SetOptions): Promise<void> {
     if (!this.isOpen) throw new Error('Port is not open');
   }
 
-  async get(): Promise<PortStatus> {
+  async get(): Promise<sp.PortStatus> {
     if (!this.isOpen) throw new Error('Port is not open');
     return { cts: true, dsr: true, dcd: true };
   }
@@ -119,7 +111,7 @@ export interface SimulatedPortOptions extends ChipOptions {
 }
 
 export interface SimulatedPortHandle {
-  binding: BindingInterface;
+  binding: sp.BindingInterface;
   path: string;
   chip: SimulatedChip;
 }
@@ -129,11 +121,11 @@ export function createSimulatedPort(opts: SimulatedPortOptions): SimulatedPortHa
   const { path = `/dev/ttyEPQSIM${opts.seed}`, ...chipOpts } = opts;
   const chip = new SimulatedChip(chipOpts);
   let openPort: SimulatedPort | undefined;
-  const binding: BindingInterface = {
-    async list(): Promise<PortInfo[]> {
+  const binding: sp.BindingInterface = {
+    async list(): Promise<sp.PortInfo[]> {
       return [epq1PortInfo(path, chip.serial)];
     },
-    async open(options: OpenOptions): Promise<BindingPortInterface> {
+    async open(options: sp.OpenOptions): Promise<sp.BindingPortInterface> {
       if (!options || typeof options !== 'object') throw new TypeError('"options" is not an object');
       if (!options.path) throw new TypeError('"path" is not a valid port');
       if (!options.baudRate) throw new TypeError('"baudRate" is not a valid baudRate');
