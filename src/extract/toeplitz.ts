@@ -2,7 +2,7 @@
  * Fast Toeplitz hashing over GF(2), the stream's extractor, same convention as naive.ts: y_i = XOR_j s[i - j + n - 1]
  * x_j for i < m, bits LSB-first. More in README.md (toeplitz.ts).
  */
-import { Fft, goodFftSize, rootsOfUnity } from './fft/fft.ts';
+import { Fft, goodFftSize, multiplySpectra, rootsOfUnity } from './fft/fft.ts';
 import { BitConvolution, BitConvolutionTables } from './fft/rightangle.ts';
 import { bytesForBits } from './naive.ts';
 
@@ -338,14 +338,7 @@ class FftCore {
     const a = this.work;
     loadWeighted(input, n, this.t, a);
     this.t.fft.forward(a);
-    for (let k = 0; k < a.length; k += 2) {
-      const xr = a[k]!,
-        xi = a[k + 1]!,
-        sr = spec[k]!,
-        si = spec[k + 1]!;
-      a[k] = xr * sr - xi * si;
-      a[k + 1] = xr * si + xi * sr;
-    }
+    multiplySpectra(a, spec, 0, a.length / 2);
     this.t.fft.inverse(a);
     // Read coefficients n-1 .. n-1+outputBits-1 of the negacyclic product:
     // coefficient k < N is Re(c'_k conj(w^k)), k >= N is Im(c'_(k-N) conj(w^(k-N))).

@@ -64,7 +64,7 @@ describe('spot-checking EAT bound', () => {
         // Up to the resolution of the two tangent-point searches (1e-5 bit per trial).
         expect(
           Math.abs(
-            spotCheckEntropy(n, omegaOfS(s), 1, epsS, epsEA).entropyBits -
+            spotCheckEntropy({ trials: n, omegaThreshold: omegaOfS(s), gamma: 1, epsSmooth: epsS, epsEA }).entropyBits -
               eatEntropy(n, omegaOfS(s), epsS, epsEA).entropyBits,
           ),
         ).toBeLessThan(1e-5 * n);
@@ -80,7 +80,7 @@ describe('spot-checking EAT bound', () => {
   it('equals an independent brute force over the tangent point at gamma = 0.01', () => {
     const n = 2e10;
     const w = omegaOfS(2.4);
-    const got = spotCheckEntropy(n, w, 0.01, epsS, epsEA).entropyBits;
+    const got = spotCheckEntropy({ trials: n, omegaThreshold: w, gamma: 0.01, epsSmooth: epsS, epsEA }).entropyBits;
     let best = -Infinity;
     for (let t = 0.7500001; t <= w; t += 2e-6) {
       const g1 = chshRateSlope(t);
@@ -160,7 +160,7 @@ describe('spot-checking EAT bound', () => {
   it('DF19 spot-checking bound equals a brute force over the tangent point, and beats ADFRV by far at gamma = 0.01', () => {
     const n = 1.2e8;
     const w = omegaOfS(2.36);
-    const got = spotCheckEntropyDf19(n, w, 0.01, epsS, epsEA);
+    const got = spotCheckEntropyDf19({ trials: n, omegaThreshold: w, gamma: 0.01, epsSmooth: epsS, epsEA });
     const logTerm = 1 - 2 * Math.log2(epsS * epsEA);
     let best = -Infinity;
     for (let t = 0.7500001; t <= w; t += 2e-5) {
@@ -172,7 +172,9 @@ describe('spot-checking EAT bound', () => {
     }
     expect(Math.abs(got.entropyBits - best)).toBeLessThan(1e-5 * n);
     expect(got.entropyBits).toBeGreaterThan(0.12 * n);
-    expect(spotCheckEntropy(n, w, 0.01, epsS, epsEA).entropyBits).toBeLessThan(0);
+    expect(
+      spotCheckEntropy({ trials: n, omegaThreshold: w, gamma: 0.01, epsSmooth: epsS, epsEA }).entropyBits,
+    ).toBeLessThan(0);
     // the block bound certifies the larger one and names it
     const b = spotCheckBlockBound(n, Math.floor(n * 0.01 * omegaOfS(2.4)), 0.01, EPS);
     expect(b.bound).toMatch(/^Dupuis-Fawzi 2019 EAT .*not checked against the paper's text/);
@@ -181,7 +183,9 @@ describe('spot-checking EAT bound', () => {
     const half = spotCheckBlockBound(2 ** 22, Math.floor(2 ** 22 * 0.5 * omegaOfS(2.4)), 0.5, EPS);
     expect(half.used.assumptions.includes(DF19_ASSUMPTION)).toBe(half.bound.startsWith('Dupuis-Fawzi'));
     // no bound at all for a local device
-    expect(spotCheckEntropyDf19(n, 0.75, 0.01, epsS, epsEA).entropyBits).toBe(-Infinity);
+    expect(
+      spotCheckEntropyDf19({ trials: n, omegaThreshold: 0.75, gamma: 0.01, epsSmooth: epsS, epsEA }).entropyBits,
+    ).toBe(-Infinity);
   });
 
   it('S-hat = 8 W / (gamma n) - 4 is unbiased: simulated blocks of an S = 2.4 device average to 2.4 within 5 sigma', () => {

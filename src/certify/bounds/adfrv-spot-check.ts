@@ -39,20 +39,24 @@ export const NO_EAT_BOUND: EatBound = {
   secondOrderPerTrial: Infinity,
 };
 
+/** The spot-checking event: n trials whose won test rounds are at least n gamma omegaThreshold, and its errors. */
+export interface SpotCheckEvent {
+  trials: number;
+  omegaThreshold: number;
+  gamma: number;
+  epsSmooth: number;
+  /** The error of this one threshold (after any union bound). */
+  epsEA: number;
+}
+
 /**
  * The spot-checking EAT bound for n trials whose won test rounds are at
  * least n gamma omegaThreshold: max over omega_t in (3/4, omegaThreshold] of
  *   n (g(omega_t) + g'(omega_t) (omegaThreshold - omega_t)) - v(omega_t, gamma) sqrt(n).
  * epsEA is the error for this one threshold (after any union bound).
  */
-export function spotCheckEntropy(
-  trials: number,
-  omegaThreshold: number,
-  gamma: number,
-  epsSmooth: number,
-  epsEA: number,
-  outputDimension = EAT_OUTPUT_DIMENSION,
-): EatBound {
+export function spotCheckEntropy(event: SpotCheckEvent, outputDimension = EAT_OUTPUT_DIMENSION): EatBound {
+  const { trials, omegaThreshold, gamma, epsSmooth, epsEA } = event;
   if (!(gamma > 0 && gamma <= 1)) return NO_EAT_BOUND;
   return maximizeOverTangent(
     trials,
@@ -71,7 +75,7 @@ export const adfrvSpotCheck: Bound = {
     const formula = `ADFRV 2018 / ARV 2019 EAT with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - v sqrt(n), v with ceil(g'/gamma), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`;
     const epsEA = eps.estimation / EAT_THRESHOLD_GRID_SIZE;
     return eatAtThreshold(sEstimate, formula, (omegaThr) =>
-      spotCheckEntropy(trials, omegaThr, gamma, eps.smoothing, epsEA),
+      spotCheckEntropy({ trials, omegaThreshold: omegaThr, gamma, epsSmooth: eps.smoothing, epsEA }),
     );
   },
 };

@@ -20,7 +20,7 @@ import {
   type EatBound,
   type EpsSplit,
 } from '../bounds.ts';
-import { NO_EAT_BOUND } from './adfrv-spot-check.ts';
+import { NO_EAT_BOUND, type SpotCheckEvent } from './adfrv-spot-check.ts';
 import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
 import { goldenSectionMin } from '../golden.ts';
 
@@ -119,14 +119,11 @@ export function df19BestLoss(
  * trial. epsEA is the error for this one threshold.
  */
 export function spotCheckEntropyDf19(
-  trials: number,
-  omegaThreshold: number,
-  gamma: number,
-  epsSmooth: number,
-  epsEA: number,
+  event: SpotCheckEvent,
   outputDimension = EAT_OUTPUT_DIMENSION,
   tangentSteps = 400,
 ): EatBound {
+  const { trials, omegaThreshold, gamma, epsSmooth, epsEA } = event;
   if (!(gamma > 0 && gamma <= 1)) return NO_EAT_BOUND;
   const logTerm = 1 - 2 * Math.log2(epsSmooth * epsEA);
   return maximizeOverTangent(
@@ -149,7 +146,10 @@ export const dupuisFawziSpotCheck: Bound = {
   evaluate({ trials, sEstimate, testRate: gamma }: BlockStats, eps: EpsSplit): BoundEvaluation {
     const thr = eatThresholdS(sEstimate);
     const epsEA = eps.estimation / EAT_THRESHOLD_GRID_SIZE;
-    const eat = thr === null ? undefined : spotCheckEntropyDf19(trials, omegaOfS(thr), gamma, eps.smoothing, epsEA);
+    const eat =
+      thr === null
+        ? undefined
+        : spotCheckEntropyDf19({ trials, omegaThreshold: omegaOfS(thr), gamma, epsSmooth: eps.smoothing, epsEA });
     return {
       entropyBits: eat ? eat.entropyBits : -Infinity,
       details: {
@@ -178,7 +178,11 @@ export const dupuisFawzi: Bound = {
     const eat =
       thr === null
         ? undefined
-        : spotCheckEntropyDf19(trials, omegaOfS(thr), 1, eps.smoothing, epsEA, EAT_OUTPUT_DIMENSION, 100);
+        : spotCheckEntropyDf19(
+            { trials, omegaThreshold: omegaOfS(thr), gamma: 1, epsSmooth: eps.smoothing, epsEA },
+            EAT_OUTPUT_DIMENSION,
+            100,
+          );
     return {
       entropyBits: eat ? eat.entropyBits : -Infinity,
       details: {

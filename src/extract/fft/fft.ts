@@ -721,3 +721,15 @@ function dit3(
     }
   }
 }
+
+/** a[k] *= spec[k] for the complex points from..to-1 (interleaved re, im): the spectra's product, in place. */
+export function multiplySpectra(a: Float64Array, spec: Float64Array, from: number, to: number): void {
+  for (let k = 2 * from, e = 2 * to; k < e; k += 2) {
+    const xr = a[k]!,
+      xi = a[k + 1]!,
+      sr = spec[k]!,
+      si = spec[k + 1]!;
+    a[k] = xr * sr - xi * si;
+    a[k + 1] = xr * si + xi * sr;
+  }
+}

@@ -3,7 +3,7 @@
  * (Crandall & Fagin, Math. Comp. 62 (1994) 305, section 4), with the passes fused so the big arrays are streamed as
  * few times as possible: More in README.md (rightangle.ts).
  */
-import { BLOCK, difStage, ditStage, Fft, rootsOfUnity, type Stage } from './fft.ts';
+import { BLOCK, difStage, ditStage, Fft, multiplySpectra, rootsOfUnity, type Stage } from './fft.ts';
 import {
   createMemory,
   instantiateKernels,
@@ -270,18 +270,7 @@ export class BitConvolution {
     if (st.size <= BLOCK) {
       for (let lv = level; lv < stages.length; lv++) this.dif(false, off, end, lv);
       if (this.kernels !== null) this.kernels.mul(this.workPtr + 16 * off, this.specPtr + 16 * off, end - off);
-      else {
-        const a = this.work,
-          spec = this.spec;
-        for (let k = 2 * off, e = 2 * end; k < e; k += 2) {
-          const xr = a[k]!,
-            xi = a[k + 1]!,
-            sr = spec[k]!,
-            si = spec[k + 1]!;
-          a[k] = xr * sr - xi * si;
-          a[k + 1] = xr * si + xi * sr;
-        }
-      }
+      else multiplySpectra(this.work, this.spec, off, end);
       for (let lv = stages.length - 1; lv >= level; lv--) this.dit(off, end, lv);
       return;
     }
