@@ -43,17 +43,20 @@ describe('the packed package', () => {
     expect(i.status, i.stderr).toBe(0);
   }, 600_000);
 
-  it('is under 1 MB and ships dist, the frame layouts, README and LICENSE, and no test, bench or fixture', () => {
+  it('is under 1 MB and ships dist, the frame layouts, the Linux files, README and LICENSE, and no test, bench or fixture', () => {
     expect(pack.size).toBeLessThan(1_000_000);
     const paths = pack.files.map((f) => f.path);
     for (const p of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/extract/toeplitz-worker.js']) {
       expect(paths).toContain(p);
     }
-    for (const p of ['firmware-protocol/frames.json', 'README.md', 'LICENSE', 'bin/epqrng.js', 'package.json']) {
+    // linux/: the udev rule and systemd units that `epqrng install-linux` writes.
+    const shipped = ['firmware-protocol/frames.json', 'README.md', 'LICENSE', 'bin/epqrng.js', 'package.json'];
+    for (const p of [...shipped, 'linux/60-epq1.rules', 'linux/epqrng@.service']) {
       expect(paths).toContain(p);
     }
     const tops = new Set(paths.map((p) => p.split('/')[0]));
-    expect([...tops].sort()).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'firmware-protocol', 'package.json']);
+    const expected = ['LICENSE', 'README.md', 'bin', 'dist', 'firmware-protocol', 'linux', 'package.json'];
+    expect([...tops].sort()).toEqual(expected);
     expect(paths.filter((p) => /\.test\.|^test\/|^bench\/|^fixtures\/|^\.ci\/|\.epqrec$/.test(p))).toEqual([]);
   });
 
