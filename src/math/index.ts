@@ -2,3 +2,4 @@
 export { erfc, normalCdf, normalUpperTail } from './normal.ts';
 export { chiSquare3Survival, chiSquare3Critical } from './chi-square.ts';
 export { maximiseInteger } from './maximise.ts';
+export { goldenSectionMin } from './golden.ts';

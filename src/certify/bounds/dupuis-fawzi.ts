@@ -22,7 +22,7 @@ import {
 } from '../bounds.ts';
 import { NO_EAT_BOUND, type SpotCheckEvent } from './adfrv-spot-check.ts';
 import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
-import { goldenSectionMin } from '../golden.ts';
+import { goldenSectionMin } from '../../math/index.ts';
 
 /** The assumption a certificate that used the DF19 bound adds to its list (file comment: the transcription). */
 export const DF19_ASSUMPTION =

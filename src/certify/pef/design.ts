@@ -8,7 +8,7 @@
  * traded off over beta). The PEF is re-verified on every extreme point
  * (solver.ts pefInvalidReason) before it is returned.
  */
-import { goldenSectionMin } from '../golden.ts';
+import { goldenSectionMin } from '../../math/index.ts';
 import { type Behaviour, modelExtremePoints, type PefModel, UNIFORM_SETTINGS } from './model.ts';
 import { optimalPef, pefInvalidReason, withMargin, type PefSolution } from './solver.ts';
 
