@@ -26,8 +26,6 @@
 import { OUTCOME_BITS_TABLE } from './outcomes.ts';
 import { chiSquare3Critical } from '../math/index.ts';
 
-export { chiSquare3Critical, chiSquare3Survival } from '../math/index.ts';
-
 /**
  * Four samples of both streams as one byte g = a0 | b0 << 1 | a1 << 2 | ..
  * | b3 << 7. ONES4[g]: the ones among a0..a3 (low 16 bits) and among b0..b3

@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Certifier } from '../../src/certify/certifier.ts';
-import {
-  aptCutoff,
-  APT_WINDOW,
-  chiSquare3Critical,
-  chiSquare3Survival,
-  OutcomeHealthTests,
-  rctCutoff,
-  settingsChiSquare,
-} from '../../src/certify/health.ts';
+import { aptCutoff, APT_WINDOW, OutcomeHealthTests, rctCutoff, settingsChiSquare } from '../../src/certify/health.ts';
 import { OUTCOME_BITS_TABLE } from '../../src/certify/outcomes.ts';
+import { chiSquare3Critical, chiSquare3Survival } from '../../src/math/index.ts';
 import { chshRecords, record, rng, toBatches } from './helpers.ts';
 
 /**

@@ -111,41 +111,19 @@ async function liveSession(e: Ending): Promise<Live> {
   const files = { rec: `${base}.epqrec`, out: `${base}.bin`, certs: `${base}.certs` };
   const chip = e.chip ? await spawnChip(['--seed', '10']) : undefined;
   const device = chip ? ['--port', chip.path] : e.device;
-  const args = [...device, ...CERT_OPTS, '--extractor-seed', seed, ...(e.extra ?? [])];
+  const outputs = ['--out', files.out, '--certs', files.certs, '--record', files.rec];
+  const args = [...device, ...CERT_OPTS, '--extractor-seed', seed, ...(e.extra ?? []), ...outputs];
   if (e.inProcess) {
-    const r = await epqrngInProcess(
-      'stream',
-      ...args,
-      '--out',
-      files.out,
-      '--certs',
-      files.certs,
-      '--record',
-      files.rec,
-    );
+    const r = await epqrngInProcess('stream', ...args);
     return { ...files, code: r.code, stderr: r.stderr };
   }
   // At the lowest priority: a live session runs the in-process simulated chip flat out, and the suite's other tests
   // (the fixture regeneration above all, whose STOP lands by timing) must not starve meanwhile. Not against a chip
   // in its own process: the host must read its ACKs within the protocol's 500 ms.
-  const child = spawn(
-    'nice',
-    [
-      '-n',
-      chip ? '0' : '19',
-      process.execPath,
-      `${root}bin/epqrng.js`,
-      'stream',
-      ...args,
-      '--out',
-      files.out,
-      '--certs',
-      files.certs,
-      '--record',
-      files.rec,
-    ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = spawn('nice', ['-n', chip ? '0' : '19', process.execPath, `${root}bin/epqrng.js`, 'stream', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
