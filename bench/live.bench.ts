@@ -29,9 +29,9 @@ const CLOCK_TICKS_PER_S = 100; // Linux USER_HZ
 /** Longest the run may take to reach the window's end (2^22 trials a block at 1 M trials/s: 4.2 s a block). */
 const DEADLINE_MS = 120_000;
 
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime + stime of a process (every thread), or of one thread with `task`, in seconds. */
+function cpuSeconds(pid: number, task?: number): number {
+  const stat = readFileSync(task === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${task}/stat`, 'utf8');
   // fields after the ")" of comm: state is field 3, utime 14, stime 15
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S;
@@ -48,6 +48,8 @@ function lines(file: string): number {
 interface Mark {
   wall: number;
   host: number;
+  /** The host's main thread (the event loop: reading, decoding, certifying; hashing too unless on a worker). */
+  hostMain: number;
   chip: number;
 }
 
@@ -58,7 +60,8 @@ async function markAt(file: string, n: number, host: ChildProcess, chipPid: numb
     if (performance.now() - t0 > DEADLINE_MS) throw new Error(`no certificate ${n} within ${DEADLINE_MS} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  return { wall: performance.now(), host: cpuSeconds(host.pid!), chip: cpuSeconds(chipPid) };
+  const pid = host.pid!;
+  return { wall: performance.now(), host: cpuSeconds(pid), hostMain: cpuSeconds(pid, pid), chip: cpuSeconds(chipPid) };
 }
 
 export async function run(): Promise<Figure[]> {
@@ -91,6 +94,11 @@ export async function run(): Promise<Figure[]> {
         name: 'live: stream over a PTY, 1 M trials/s chip: CPU',
         value: share,
         unit: `% of one core (${WINDOW_BLOCKS} blocks of 2^22, ${wall.toFixed(1)} s, after ${WARMUP_BLOCKS})`,
+      },
+      {
+        name: 'live: stream, its main thread alone: CPU',
+        value: (100 * (b.hostMain - a.hostMain)) / wall,
+        unit: '% of one core (the rest: hash workers, libuv, GC threads)',
       },
       {
         name: 'live: the chip process (simulate --pty): CPU',
