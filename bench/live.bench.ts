@@ -45,6 +45,12 @@ function lines(file: string): number {
   }
 }
 
+/** Lost trials (device and link, PROTOCOL 6) of certificate lines [from, to) of `file`. */
+function lostTrials(file: string, from: number, to: number): number {
+  const certs = readFileSync(file, 'utf8').split('\n').slice(from, to);
+  return certs.reduce((sum, line) => sum + (JSON.parse(line) as { lostTrials: { total: number } }).lostTrials.total, 0);
+}
+
 interface Mark {
   wall: number;
   host: number;
@@ -85,6 +91,7 @@ export async function run(): Promise<Figure[]> {
     host.kill('SIGINT');
     const code = await exited;
     if (code !== 0) throw new Error(`epqrng stream exited ${code} after SIGINT: ${stderr}`);
+    const lost = lostTrials(certs, WARMUP_BLOCKS, WARMUP_BLOCKS + WINDOW_BLOCKS);
     const wall = (b.wall - a.wall) / 1000;
     const share = (100 * (b.host - a.host)) / wall;
     const rate = (WINDOW_BLOCKS * 2 ** 22) / wall;
@@ -104,6 +111,13 @@ export async function run(): Promise<Figure[]> {
         name: 'live: the chip process (simulate --pty): CPU',
         value: (100 * (b.chip - a.chip)) / wall,
         unit: '% of one core',
+      },
+      {
+        name: 'live: trials lost in the window (certificates)',
+        value: lost,
+        unit: 'trials',
+        target: '= 0',
+        ok: lost === 0,
       },
       { name: 'live: trials per second in the window', value: rate, unit: 'trials/s (the chip: 1e6)' },
       // A chip slowed by a loaded machine makes fewer trials to handle: scaled to the chip's rate (an overestimate,
