@@ -116,6 +116,14 @@ describe('withHangupDetection: reads of a non-blocking Unix port', () => {
     expect(f.waits).toHaveLength(0);
     expect((await f.port.read(buf, 0, 4)).bytesRead).toBe(2);
     expect(buf.subarray(0, 2).toString()).toBe('89');
+    // more than one TTY read's worth queued: it all comes back, in order
+    const big = Buffer.alloc(10_000, 7);
+    f.write(big);
+    const whole = Buffer.alloc(65536);
+    const r = f.port.read(whole, 0, whole.length);
+    f.readable();
+    expect((await r).bytesRead).toBe(10_000);
+    expect(whole.subarray(0, 10_000).equals(big)).toBe(true);
   });
 
   it('end of file (the other end hung up) is an EOF error, not an endless run of empty reads', async () => {
