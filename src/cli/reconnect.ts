@@ -24,6 +24,7 @@ import { SerialPort } from 'serialport';
 import { UsageError } from '../errors.ts';
 import { noticeOnStderr, type DeviceSelection } from './device-options.ts';
 import { integer, validateOption } from './options.ts';
+import type { ChipReturn } from '../serve/service.ts';
 
 /** Default wait for the chip to come back (seconds). */
 export const DEFAULT_RECONNECT_S = 300;
@@ -53,6 +54,28 @@ export function reconnectTarget(selection: DeviceSelection, device: Device, time
     path: device.path,
     binding: SerialPort.binding as unknown as BindingInterface,
     timeoutS,
+  };
+}
+
+/**
+ * The same rules for `serve --reconnect`: the service waits with them when
+ * its chip goes away; `onEnd` hears a wait that ended without the chip
+ * (timeout, or another serial refused) before the service does.
+ */
+export function chipReturn(
+  selection: DeviceSelection,
+  device: Device,
+  timeoutS: number,
+  onEnd: (error: unknown) => void,
+): ChipReturn {
+  const target = reconnectTarget(selection, device, timeoutS);
+  return {
+    isDisconnect,
+    wait: (serial, gaveUp) =>
+      waitForSameChip(serial, target, gaveUp).catch((e: unknown) => {
+        onEnd(e);
+        throw e;
+      }),
   };
 }
 

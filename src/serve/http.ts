@@ -160,7 +160,7 @@ function events(service: EntropyService, res: ServerResponse, open: Set<ServerRe
     }
     res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
   };
-  send({ type: 'state', data: { state: service.state, failure: service.failure?.message ?? null } });
+  send({ type: 'state', data: service.stateData() });
   send({ type: 'status', data: statusOf(service) });
   // A status event every keepAliveMs keeps the connection alive and the served rate current.
   const timer = setInterval(() => send({ type: 'status', data: statusOf(service) }), keepAliveMs);

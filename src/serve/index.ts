@@ -3,7 +3,13 @@
  * after the output stage: pool, HTTP API, SSE, Prometheus exposition,
  * dashboard, and a small client.
  */
-export { EntropyService, DEFAULT_POOL_BYTES, type ServiceOptions, type ServiceState } from './service.ts';
+export {
+  EntropyService,
+  DEFAULT_POOL_BYTES,
+  type ChipReturn,
+  type ServiceOptions,
+  type ServiceState,
+} from './service.ts';
 export { EntropyPool, type CoveredRange, type Taken } from './pool.ts';
 export { certifiedBlocks, type CertifiedBlock, type BlockSourceOptions } from './source.ts';
 export { createHandler, MAX_REQUEST_BYTES, COVERAGE_HEADER, type HandlerOptions } from './http.ts';

@@ -25,6 +25,10 @@ export function statusOf(s: EntropyService): Record<string, unknown> {
     device: { serial: info.serial, firmware: info.firmware.join('.'), model: info.model },
     state: s.state,
     failure: s.failure?.message ?? null,
+    // serve --reconnect: the chip went away and the same one is waited for.
+    waitingFor: s.waitingFor ?? null,
+    message: s.waitingFor !== undefined ? `waiting for ${s.waitingFor}` : null,
+    reconnects: s.counters.reconnects,
     trialsPerSecond: upS > 0 ? c.trials / upS : 0,
     trials: c.trials,
     lostTrials: c.lostTrials,
@@ -135,6 +139,18 @@ function families(s: EntropyService): Family[] {
         [{ kind: 'duplicate' }, st.duplicateFrames],
         [{ kind: 'invalid' }, st.invalidFrames],
       ],
+    },
+    {
+      name: 'epqrng_waiting_for_chip',
+      type: 'gauge',
+      help: 'Whether the chip went away and the same one is waited for (serve --reconnect): 1 or 0.',
+      samples: one(s.state === 'waiting' ? 1 : 0),
+    },
+    {
+      name: 'epqrng_reconnects_total',
+      type: 'counter',
+      help: 'Times the chip came back after going away.',
+      samples: one(s.counters.reconnects),
     },
     {
       name: 'epqrng_up',
