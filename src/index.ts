@@ -14,7 +14,7 @@
  * that keeps failing throws CertificationRefusedError.
  */
 import { makePlan, calibrate as runCalibration, type CalibrationProfile } from './calibrate/index.ts';
-import { parseCertificateLine, type Adversary, type Certificate, type RefusedBlock } from './certify/index.ts';
+import type { Adversary, Certificate, RefusedBlock } from './certify/index.ts';
 import type { CommandIo } from './cli/framework.ts';
 import { openDevice, type DeviceSelection } from './cli/device-options.ts';
 import { planReplay, replayBytes } from './cli/commands/replay.ts';
@@ -24,6 +24,7 @@ import type { Device as LinkDevice, Run } from './device/index.ts';
 import { randomSeed } from './extract/index.ts';
 import { pipelineDefaults, seedBitsForBlock } from './output/config.ts';
 import { certifiedStream } from './output/certified-stream.ts';
+import { withCertificates } from './output/with-certificates.ts';
 import { createHandler, type EntropyHandler } from './serve/http.ts';
 import { EntropyService } from './serve/service.ts';
 
@@ -56,6 +57,8 @@ export interface CertifiedBlock {
   certificate: Certificate;
   /** The certificate as the JSON line `epqrng stream --certs` writes (the hash chain is over these lines). */
   line: string;
+  /** SHA-256 of `line`: the name the next certificate's prevCertificateSha256 and `epqrng serve` give it. */
+  sha256: string;
 }
 
 export interface CertifiedBytesOptions {
@@ -93,23 +96,6 @@ function selectionOf(target: DeviceTarget): DeviceSelection {
   if ('usb' in target) return { kind: 'discover' };
   const sim = target.simulate === true ? {} : target.simulate;
   return { kind: 'simulate', seed: sim.seed ?? 1, mode: 'honest', calibrated: sim.calibrated ?? true, faults: {} };
-}
-
-/** Pairs each yielded chunk with the certificate line written just before it. */
-async function* withCertificates(
-  source: (onCertificate: (line: string) => void) => AsyncGenerator<Uint8Array, unknown, void>,
-): AsyncGenerator<CertifiedBlock, void, void> {
-  let line = '';
-  const it = source((l) => {
-    line = l;
-  });
-  try {
-    for (let r = await it.next(); !r.done; r = await it.next()) {
-      yield { bytes: r.value, certificate: parseCertificateLine(line), line };
-    }
-  } finally {
-    await it.return(undefined);
-  }
 }
 
 /** An EPQ-1 chip (or the simulator) and what it does for a user. */

@@ -33,7 +33,8 @@ import type { Device, Run } from '../device/index.ts';
 import { DeviceError } from '../errors.ts';
 import type { RefusedBlock } from '../certify/index.ts';
 import type { StreamProgress } from '../output/certified-stream.ts';
-import { certifiedBlocks, type BlockSourceOptions, type CertifiedBlock } from './source.ts';
+import type { CertifiedChunk } from '../output/with-certificates.ts';
+import { certifiedBlocks, type BlockSourceOptions } from './source.ts';
 import { EntropyPool, type Taken } from './pool.ts';
 
 export type ServiceState = 'starting' | 'running' | 'paused' | 'waiting' | 'stopping' | 'stopped' | 'failed';
@@ -58,7 +59,7 @@ export interface ServiceOptions {
   /** Wait for a chip that went away (default: a lost chip ends production). */
   reconnect?: ChipReturn;
   /** Opens the next chip run's blocks (default certifiedBlocks): the one seam to the pipeline. */
-  source?: (device: Device, opts: BlockSourceOptions) => AsyncIterable<CertifiedBlock>;
+  source?: (device: Device, opts: BlockSourceOptions) => AsyncIterable<CertifiedChunk>;
 }
 
 export const DEFAULT_POOL_BYTES = 4 * 1024 * 1024;
@@ -309,7 +310,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   }
 
   /** Writes the certificate line, then (only then) lets its bytes into the pool. */
-  private async admit(b: CertifiedBlock): Promise<void> {
+  private async admit(b: CertifiedChunk): Promise<void> {
     await this.opts.writeCertificate?.(b.line);
     this.lastSha = b.sha256;
     this.reconnected = undefined;
