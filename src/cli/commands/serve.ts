@@ -36,7 +36,8 @@ export const usage = `usage: epqrng serve [device options] [--listen HOST:PORT] 
   --socket PATH           also (or, without --listen, only) serve on this Unix socket (mode 0660)
   --pool BYTES            certified bytes kept ready (default ${DEFAULT_POOL_BYTES}); when full the chip is
                           paused with STOP and started again once half of it is served
-  --token FILE            clients must send 'Authorization: Bearer <the file's first line>'
+  --token FILE            clients must send 'Authorization: Bearer <the file's first line>'; a
+                          browser signs in once at / (a session cookie, HttpOnly, SameSite=Strict)
   --record FILE           record the session (both directions of the link) for replay and verify
   --reconnect[=SECONDS]   when the chip goes away, serve the pool and wait (default ${DEFAULT_RECONNECT_S} s) for the
                           same chip (same USB serial), then go on with the certificate chain; exit 3 if it
