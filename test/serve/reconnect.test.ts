@@ -217,6 +217,17 @@ describe.skipIf(!hasSocat)('serve --reconnect', () => {
     expect(s.stderr()).toMatch(/\nepqrng: EPQ1-[0-9A-F]{8} did not come back within 1 s \(--reconnect\)\n$/);
   }, 180_000);
 
+  it('SIGTERM while it waits for the chip: exit 0 at once, the wait given up', async () => {
+    const s = await serveOnPty('--reconnect=60');
+    await unplug(s);
+    const at = performance.now();
+    s.child.kill('SIGTERM');
+    expect(await s.exited, s.stderr()).toBe(0);
+    // The wait looks for the chip every 250 ms; the rest is closing the server.
+    expect(performance.now() - at).toBeLessThan(5000);
+    expect(s.stderr()).toMatch(/SIGTERM: finishing in-flight responses, stopping the chip\n$/);
+  }, 180_000);
+
   it('is for a chip that can come back: not with --simulate', async () => {
     const { epqrngInProcess, expectOneLineError } = await import('../cli/run-cli.ts');
     expectOneLineError(
