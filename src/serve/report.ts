@@ -76,7 +76,7 @@ function formatValue(v: number): string {
 function families(s: EntropyService): Family[] {
   const c = s.counters;
   const last = s.history.filter((b) => b.ok).at(-1);
-  const st = s.device.stats;
+  const links = s.linkErrors();
   const one = (v: number): Sample[] => [[{}, v]];
   return [
     { name: 'epqrng_trials_total', type: 'counter', help: 'Trials in finished blocks.', samples: one(c.trials) },
@@ -135,9 +135,9 @@ function families(s: EntropyService): Family[] {
       type: 'counter',
       help: 'Device frames lost, duplicated or invalid on the link.',
       samples: [
-        [{ kind: 'lost' }, st.linkLostFrames],
-        [{ kind: 'duplicate' }, st.duplicateFrames],
-        [{ kind: 'invalid' }, st.invalidFrames],
+        [{ kind: 'lost' }, links.lost],
+        [{ kind: 'duplicate' }, links.duplicate],
+        [{ kind: 'invalid' }, links.invalid],
       ],
     },
     {

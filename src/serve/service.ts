@@ -137,6 +137,10 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   /** The reconnect the next certificate records (certificate.ts `reconnect`). */
   private reconnected: { at: string; trialsDropped: number; previousRuns: number } | undefined;
   private currentDevice: Device;
+  /** Link errors counted by the chips closed after they went away (a reopened chip's stats start at 0). */
+  private readonly linkErrorsBefore = { lost: 0, duplicate: 0, invalid: 0 };
+  /** The chip that went away, once its link errors are in linkErrorsBefore. */
+  private retired: Device | undefined;
   private producer: Promise<void> | undefined;
   private stopRequested = false;
   private resume: (() => void) | undefined;
@@ -157,6 +161,18 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   /** The chip served from: the one given, or the same chip opened again after it went away. */
   get device(): Device {
     return this.currentDevice;
+  }
+
+  /** Device frames lost, duplicated or invalid on the link, over every chip served from (counters never go back). */
+  linkErrors(): { lost: number; duplicate: number; invalid: number } {
+    const b = this.linkErrorsBefore;
+    if (this.currentDevice === this.retired) return { ...b };
+    const st = this.currentDevice.stats;
+    return {
+      lost: b.lost + st.linkLostFrames,
+      duplicate: b.duplicate + st.duplicateFrames,
+      invalid: b.invalid + st.invalidFrames,
+    };
   }
 
   /** Starts production in the background (returns at once); `stop()` ends it. */
@@ -267,6 +283,8 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     const dropped = Math.max(0, (this.run?.stats.trials ?? 0) - (this.counters.trials - this.runBase.trials));
     this.run = undefined;
     await this.currentDevice.close();
+    Object.assign(this.linkErrorsBefore, this.linkErrors());
+    this.retired = this.currentDevice;
     const serial = this.currentDevice.info.serial;
     this.waitingFor = serial;
     this.setState('waiting');
