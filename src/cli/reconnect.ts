@@ -59,24 +59,27 @@ export function reconnectTarget(selection: DeviceSelection, device: Device, time
 
 /**
  * The same rules for `serve --reconnect`: the service waits with them when
- * its chip goes away; `onEnd` hears a wait that ended without the chip
- * (timeout, or another serial refused) before the service does.
+ * its chip goes away. `lost` resolves with the error of a wait that ended
+ * without the chip (timeout, or another serial refused), before the service
+ * hears it: serve then ends (exit 3) once its in-flight responses are done.
  */
 export function chipReturn(
   selection: DeviceSelection,
   device: Device,
   timeoutS: number,
-  onEnd: (error: unknown) => void,
-): ChipReturn {
+): { reconnect: ChipReturn; lost: Promise<Error> } {
   const target = reconnectTarget(selection, device, timeoutS);
-  return {
+  let onLost: (e: Error) => void = () => undefined;
+  const lost = new Promise<Error>((resolve) => (onLost = resolve));
+  const reconnect: ChipReturn = {
     isDisconnect,
     wait: (serial, gaveUp) =>
       waitForSameChip(serial, target, gaveUp).catch((e: unknown) => {
-        onEnd(e);
+        onLost(e instanceof Error ? e : new Error(String(e)));
         throw e;
       }),
   };
+  return { reconnect, lost };
 }
 
 /** The device errors a replug can cure. */

@@ -163,18 +163,11 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   } else {
     device = await openDevice(selection);
   }
-  // --reconnect: a wait that ends without the chip ends the command (exit 3) once in-flight responses are done.
-  let onLost: (e: Error) => void = () => undefined;
-  const chipLost = new Promise<Error>((resolve) => (onLost = resolve));
-  const reconnect =
-    reconnectS === undefined
-      ? undefined
-      : chipReturn(selection, device, reconnectS, (e) => onLost(e instanceof Error ? e : new Error(String(e))));
   try {
     return await serveDevice(device, settings, io, {
       certsPath,
       pipeline: { seed, eps, adversary, blockTrials, maxConsecutiveRefused },
-      ...(reconnect ? { reconnect, chipLost } : {}),
+      ...(reconnectS !== undefined ? chipReturn(selection, device, reconnectS) : {}),
     });
   } finally {
     await device.close();
@@ -189,8 +182,9 @@ async function serveDevice(
   o: {
     certsPath: string | undefined;
     pipeline: ServiceOptions['pipeline'];
+    /** --reconnect: how the chip comes back, and the end of a wait without it. */
     reconnect?: ChipReturn;
-    chipLost?: Promise<Error>;
+    lost?: Promise<Error>;
   },
 ): Promise<number> {
   const certs = await openCerts(o.certsPath);
@@ -201,7 +195,7 @@ async function serveDevice(
     ...(o.reconnect ? { reconnect: o.reconnect } : {}),
   });
   let lost: Error | undefined;
-  void o.chipLost?.then((e) => (lost = e));
+  void o.lost?.then((e) => (lost = e));
   service.on('event', (e) => {
     if (e.type === 'state' && service.state === 'failed' && !lost)
       io.stderr.write(`epqrng: serving the pool only, no more blocks: ${service.failure?.message ?? ''}\n`);
@@ -226,7 +220,7 @@ async function serveDevice(
     );
   if (settings.socket !== undefined) io.stdout.write(`unix:${settings.socket}\n`);
   service.start();
-  const signal = await untilSignal(o.chipLost);
+  const signal = await untilSignal(o.lost);
   if (typeof signal === 'string')
     io.stderr.write(`epqrng: ${signal}: finishing in-flight responses, stopping the chip\n`);
   try {
