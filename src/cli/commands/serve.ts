@@ -19,11 +19,13 @@ import {
   EntropyService,
   listen,
   type EntropyServer,
+  type ServiceOptions,
 } from '../../serve/index.ts';
 import { INTERNAL_ERROR_EXIT, type CommandIo } from '../framework.ts';
 import { integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
+import { recordedBlockSource } from '../serve-recording.ts';
 import { CertifiedSink } from '../certified-sink.ts';
 import { certifyOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
 
@@ -142,6 +144,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
 
   let device: Device;
   let closeRecording: (() => void) | undefined;
+  let source: ServiceOptions['source'];
   if (recordPath !== undefined) {
     const rec = await openRecordedDevice(selection, {
       out: recordPath,
@@ -151,6 +154,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     });
     device = rec.device;
     closeRecording = () => rec.recorder.close();
+    source = recordedBlockSource(rec.recorder.writer);
   } else {
     device = await openDevice(selection);
   }
@@ -158,6 +162,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     return await serveDevice(device, settings, io, {
       certsPath,
       pipeline: { seed, eps, adversary, blockTrials, maxConsecutiveRefused },
+      ...(source ? { source } : {}),
     });
   } finally {
     await device.close();
@@ -169,12 +174,13 @@ async function serveDevice(
   device: Device,
   settings: ServeSettings,
   io: CommandIo,
-  o: { certsPath: string | undefined; pipeline: ConstructorParameters<typeof EntropyService>[1]['pipeline'] },
+  o: { certsPath: string | undefined; pipeline: ServiceOptions['pipeline']; source?: ServiceOptions['source'] },
 ): Promise<number> {
   const certs = await openCerts(o.certsPath);
   const service = new EntropyService(device, {
     pipeline: o.pipeline,
     poolBytes: settings.poolBytes,
+    ...(o.source ? { source: o.source } : {}),
     ...(certs.write ? { writeCertificate: certs.write } : {}),
   });
   service.on('event', (e) => {
