@@ -16,7 +16,7 @@
 import { Device, type Run } from '../device/index.ts';
 import { DeviceError } from '../errors.ts';
 import { certifiedStream, type CertifiedStreamOptions, type StreamProgress } from '../output/certified-stream.ts';
-import { reconnectingStream, sameChip, type Reopen } from '../output/reconnecting-stream.ts';
+import { reconnectingStream, sameChip, type LostRun, type Reopen } from '../output/reconnecting-stream.ts';
 import type { RecordingHeader } from './format.ts';
 import type { ReplaySession } from './replay-binding.ts';
 import { runEndBlocks } from './run-events.ts';
@@ -30,11 +30,7 @@ export function recordedWithReconnect(commandLine: readonly string[]): boolean {
 export function replayedReopen(session: ReplaySession): Reopen {
   return async (serial, lost) => {
     const event = await session.nextRun();
-    if (event === null) {
-      // The live chip never came back: the session ended waiting (a signal: no error), or with NOT_FOUND.
-      if (session.port?.end?.session?.ending === 'signal') return undefined;
-      throw new DeviceError('NOT_FOUND', `${serial} did not come back (the recording ends after its disconnect)`);
-    }
+    if (event === null) return noNextRun(session, serial, lost);
     const where = `replay diverged at run ${event.run}`;
     if (event.run !== lost.runs + 1 || event.trialsDropped !== lost.trialsDropped)
       throw new DeviceError(
@@ -51,6 +47,24 @@ export function replayedReopen(session: ReplaySession): Reopen {
     }
     return { device: await sameChip(device, serial), at: event.at };
   };
+}
+
+/**
+ * The recording has no run after the lost one: the live session ended
+ * there, waiting for the chip (a signal: no error; the wait timed out:
+ * NOT_FOUND, as live; the host killed: the loss itself), or, when its end
+ * record says otherwise, runs were taken out of it.
+ */
+function noNextRun(session: ReplaySession, serial: string, lost: LostRun): undefined {
+  const end = session.port?.end?.session;
+  if (!end) throw lost.cause;
+  if (end.ending === 'signal') return undefined;
+  if (end.ending === 'device-fault')
+    throw new DeviceError('NOT_FOUND', `${serial} did not come back (the recording ends after its disconnect)`);
+  throw new DeviceError(
+    'REPLAY_ENDED',
+    `${session.path} ends after run ${lost.runs} lost its chip, and its end record says the session ended ${end.ending} after ${end.runs ?? '?'} runs`,
+  );
 }
 
 /**

@@ -97,7 +97,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       warn(
         `${file} has no end record (its host was killed or crashed): verifying up to the last whole block of ${certsPath}`,
       );
-    const check = new BlockCheck({ file, certsPath, outputPath, output, ...certs, crashed });
+    const chainRestarts = plan.kind === 'serve';
+    const check = new BlockCheck({ file, certsPath, outputPath, output, ...certs, crashed, chainRestarts });
     const endedAsLive = await replayChecked(plan, check, end?.session, warn);
     const summary = await check.finish(end?.session, endedAsLive, warn);
     io.stdout.write(`${summary}\n`);
@@ -151,4 +152,5 @@ async function replayChecked(
   }
 }
 
-const REPLAY_FAILURES = new Set(['REPLAY_DIVERGED', 'REPLAY_ENDED', 'REPLAY_STALLED']);
+/** A recording that does not replay as recorded (RECONNECT_REFUSED: its second run's chip is not its first's). */
+const REPLAY_FAILURES = new Set(['REPLAY_DIVERGED', 'REPLAY_ENDED', 'REPLAY_STALLED', 'RECONNECT_REFUSED']);
