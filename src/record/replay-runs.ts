@@ -86,7 +86,11 @@ export async function* serveRuns(
       last = p;
       opts.onProgress?.(p);
     };
-    for await (const bytes of certifiedStream(device, { ...opts, onProgress })) {
+    // Only the blocks the live host took are delivered, certificates included (each comes before its bytes).
+    const onCertificate: CertifiedStreamOptions['onCertificate'] = (line, block) => {
+      if (taken < limit) opts.onCertificate?.(line, block);
+    };
+    for await (const bytes of certifiedStream(device, { ...opts, onProgress, onCertificate })) {
       if (taken >= limit) continue; // a run the live host took no block from: played to its STOP
       yield bytes;
       if (++taken >= limit) break; // the live host stopped taking blocks here: STOP follows (the stream's end)
