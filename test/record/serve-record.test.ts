@@ -77,7 +77,7 @@ describe('serve --record', () => {
     expect(liveCode, stderr).toBe(0);
     const runEnds = events(entries);
     expect(runEnds.length).toBeGreaterThanOrEqual(RUNS);
-    runEnds.forEach((e, i) => expect(e).toMatchObject({ event: 'run-end', run: i + 1 }));
+    expect(runEnds).toMatchObject(runEnds.map((_, i) => ({ event: 'run-end', run: i + 1 })));
     const lines = readFileSync(certs, 'utf8').trimEnd().split('\n');
     expect(runEnds.reduce((n, e) => n + e.blocks, 0)).toBe(lines.length);
   });
