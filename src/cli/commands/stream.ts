@@ -47,7 +47,8 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
   --record FILE           record the session (both directions of the link) for replay and verify
   --reconnect[=SECONDS]   when the chip goes away, wait (default ${DEFAULT_RECONNECT_S} s) for the same chip (same
                           USB serial) and go on: the unfinished block is dropped, the certificate chain
-                          continues, the next certificate records the reconnect; default: exit 3
+                          continues, the next certificate records the reconnect (with --record, the
+                          recording holds every run: replay and verify play it run by run); default: exit 3
   --settings S            internal (default): the chip's own generator picks x, y (trusted);
                           host: the host picks every x, y and checks the chip's echo of each
                           (PROTOCOL 6: one mismatch stops the run, exit 1)
