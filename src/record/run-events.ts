@@ -140,10 +140,11 @@ export class RunSegments {
       if (batch === null) return;
       let from = 0;
       for (let k = batch.findIndex(isRunEvent); k >= 0; k = batch.findIndex(isRunEvent)) {
+        // The records before the event are played first, even when the event turns out to be bad.
+        if (k > from) yield batch.slice(from, k);
         const entry = batch[k]!;
         const event = parseRunEvent(entry);
         if (event.event === 'reconnect') throw misplaced(entry, event, 'a disconnect or run-end');
-        if (k > from) yield batch.slice(from, k);
         if (event.event === 'disconnect') {
           this.boundary = { entry, event };
           this.carry = batch.slice(k + 1);

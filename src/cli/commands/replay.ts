@@ -324,6 +324,8 @@ async function* replayStreamRecording(
       },
     });
   } catch (e) {
+    // A recording the port could not read on (a malformed run event) is bad input, as when planned (exit 2).
+    if (session.divergence?.cause instanceof InputError) throw session.divergence.cause;
     if (session.divergence) throw session.divergence;
     const ended = session.port?.atEnd && isEndOfRecording(e);
     // Played to where the live session ended without a STOP: a cut (the warning was given), a lost device.
