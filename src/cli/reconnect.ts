@@ -115,7 +115,6 @@ function reopenChip(o: ReconnectOptions): Reopen {
       const device = await waitForSameChip(serial, o, gaveUp, stamp);
       return device ? { device, at } : undefined;
     }
-    writer.runEvent({ event: 'disconnect', run: lost.runs, reason: oneLine(lost.cause.message) });
     const held = heldBinding(o.binding, writer);
     const device = await waitForSameChip(serial, { ...o, binding: held.binding }, gaveUp, (d) => {
       stamp();
@@ -135,5 +134,10 @@ export function reconnectingStream(
   opts: CertifiedStreamOptions,
   o: ReconnectOptions,
 ): AsyncGenerator<Uint8Array, StreamProgress, void> {
-  return streamAcrossRuns(first, opts, reopenChip(o));
+  // Recorded: the disconnect where the port was lost; what closing it still wrote follows (replay skips it).
+  const writer = o.recording;
+  const onLost = writer
+    ? (lost: LostRun) => writer.runEvent({ event: 'disconnect', run: lost.runs, reason: oneLine(lost.cause.message) })
+    : undefined;
+  return streamAcrossRuns(first, opts, reopenChip(o), onLost);
 }

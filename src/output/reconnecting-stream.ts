@@ -71,11 +71,13 @@ function addProgress(total: StreamProgress | undefined, p: StreamProgress): Stre
  * certifiedStream(device, opts) run after run across disconnects. Ends when
  * `opts.bytes` are delivered, on any other error, when `reopen` throws, or
  * (returning what it has) on SIGINT/SIGTERM while waiting for the chip.
+ * `onLost` hears of each lost run before its device is closed.
  */
 export async function* reconnectingStream(
   first: Device,
   opts: CertifiedStreamOptions,
   reopen: Reopen,
+  onLost?: (lost: LostRun) => void,
 ): AsyncGenerator<Uint8Array, StreamProgress, void> {
   const wanted = opts.bytes ?? Infinity;
   const serial = first.info.serial;
@@ -124,9 +126,11 @@ export async function* reconnectingStream(
         // The unfinished block's trials are dropped with the run: received minus those in finished blocks.
         const trialsDropped = Math.max(0, (run?.stats.trials ?? 0) - (progress?.trials ?? 0));
         if (progress) total = addProgress(total, progress);
+        const lost = { cause: e, trialsDropped, runs };
+        onLost?.(lost);
         // Closed even when it is still open (a silent chip, WATCHDOG): the port must be free to be opened again.
         await device.close();
-        const back = await reopen(serial, { cause: e, trialsDropped, runs }, () => signalled);
+        const back = await reopen(serial, lost, () => signalled);
         if (!back) return total ?? addProgress(undefined, newProgress());
         device = back.device;
         reconnect = { at: back.at, trialsDropped, previousRuns: runs };

@@ -31,7 +31,7 @@
  *   optional field, so recordings written before it read as before.
  * - `R` records (JSON, RunEvent) appear only in sessions of several runs:
  *   on ports opened one after another (`stream --reconnect`), `disconnect`
- *   where the host closed the port it lost, then `reconnect` (when, the
+ *   where the host lost its port, then `reconnect` (when, the
  *   INFO of the chip that answered, the trials dropped) before the records
  *   of the next port; on one port (`serve`: STOP when its pool is full,
  *   START when it drained), `run-end` after each run, with the blocks the
@@ -157,7 +157,8 @@ export const RUN_EVENT_MAX_BYTES = 4096;
 
 /**
  * Payload of an `R` record. `disconnect`: the host lost the port of run
- * `run` and closed it (the records before belong to that port). `reconnect`:
+ * `run` (the records before belong to that run; those after it, up to the
+ * next event, are what closing the lost port still carried). `reconnect`:
  * a chip answered where the lost one was; the records that follow are its
  * port's (GET_INFO first); `at` and `trialsDropped` are what the first
  * certificate of the next run records (certificate `reconnect`); a chip

@@ -4,7 +4,9 @@
  * events (format.ts `R` records).
  *
  * Recording: the first port is recorded as any (recording-binding.ts). When
- * it is lost, the host closes it and writes `disconnect`; while it waits for
+ * it is lost, the host writes `disconnect`, then closes it (a STOP it still
+ * sends there is recorded after the event, and skipped by a replay: the
+ * replayed port is already gone); while it waits for
  * the chip, every port it tries is held in memory (a port that does not
  * answer yet is dropped with what it carried, so that the file holds no
  * polling that a replay could not reproduce); the port of the chip that
@@ -192,18 +194,27 @@ export class RunSegments {
     if (b === null) return null;
     this.boundary = null;
     if (b.event.event !== 'disconnect') throw misplaced(b.entry, b.event, 'a disconnect');
-    const batch = await this.nextBatch();
-    const entry = batch?.[0];
-    if (batch && batch.length > 1) this.carry = batch.slice(1);
-    if (entry === undefined) return null;
-    if (entry.direction !== Direction.RUN_EVENT)
-      throw new InputError(
-        'RECORDING_RUN_EVENT',
-        `recording record ${entry.index}: the records after a disconnect must start with its reconnect event`,
-      );
+    const entry = await this.nextEvent();
+    if (entry === null) return null;
     const event = parseRunEvent(entry);
     if (event.event !== 'reconnect') throw misplaced(entry, event, 'a reconnect');
     return event;
+  }
+
+  /**
+   * The next run event, past what the lost port still carried after its
+   * disconnect (the STOP closing it sent, an answer read meanwhile: no part
+   * of any run); null at the end of the file.
+   */
+  private async nextEvent(): Promise<RecordEntry | null> {
+    for (;;) {
+      const batch = await this.nextBatch();
+      if (batch === null) return null;
+      const k = batch.findIndex(isRunEvent);
+      if (k < 0) continue;
+      this.carry = batch.slice(k + 1);
+      return batch[k]!;
+    }
   }
 
   close(): Promise<void> {
