@@ -2,8 +2,9 @@
  * `serve --record`: a service whose small pool fills after each block, so
  * the chip is stopped (STOP) and started again (START) as clients drain it,
  * recorded in its own process as a user runs it. The recording holds every
- * run and a `run-end` event (blocks taken) after each; `verify` accepts it
- * against --certs (every certificate recomputed, each run's chain), and
+ * run and a `run-end` event (blocks taken) after each, and an end record
+ * naming the signal; `verify` accepts it against --certs (every certificate
+ * recomputed, each run's chain, the blocks delivered), and
  * `replay` writes the same certificate lines; a flipped byte in a later run
  * and a run-end event that claims another block count are refused.
  */
@@ -88,7 +89,11 @@ describe('serve --record', () => {
       const r = await epqrng(['verify', rec, '--certs', certs], {}, LONG);
       expect(r.code, r.stderr).toBe(0);
       const lines = readFileSync(certs, 'utf8').trimEnd().split('\n');
-      expect(r.stdout).toMatch(new RegExp(`^verified ${lines.length} certificates against .*: all match`));
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `^verified ${lines.length} certificates against .*: all match; session ended by SIGTERM \\(STOP\\): ${lines.length} blocks \\(\\d+ bytes\\) delivered, \\d+ runs\\n$`,
+        ),
+      );
     },
     LONG,
   );

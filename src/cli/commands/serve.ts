@@ -25,7 +25,7 @@ import { INTERNAL_ERROR_EXIT, type CommandIo } from '../framework.ts';
 import { integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
-import { recordedBlockSource } from '../serve-recording.ts';
+import { serveRecording } from '../serve-recording.ts';
 import { CertifiedSink } from '../certified-sink.ts';
 import { certifyOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
 
@@ -153,8 +153,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       extractorSeed: seedReference(seed, extractorSeedFile !== undefined ? { source: extractorSeedFile } : {}),
     });
     device = rec.device;
-    closeRecording = () => rec.recorder.close();
-    source = recordedBlockSource(rec.recorder.writer);
+    const recording = serveRecording(rec.recorder);
+    closeRecording = recording.close;
+    source = recording.source;
   } else {
     device = await openDevice(selection);
   }
