@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import type { BindingInterface } from '../serialport-types.ts';
 import { Device, findBySerial } from '../device/index.ts';
-import { DeviceError } from '../errors.ts';
+import { DeviceError, UsageError } from '../errors.ts';
 import type { CertifiedStreamOptions, StreamProgress } from '../output/certified-stream.ts';
 import {
   reconnectingStream as streamAcrossRuns,
@@ -22,7 +22,6 @@ import { heldBinding } from '../record/run-events.ts';
 import { deviceInfoOf } from '../record/session.ts';
 import type { RecordingWriter } from '../record/writer.ts';
 import { SerialPort } from 'serialport';
-import { UsageError } from '../errors.ts';
 import { oneLine } from '../record/ending.ts';
 import { noticeOnStderr, type DeviceSelection } from './device-options.ts';
 import { integer, validateOption } from './options.ts';
