@@ -63,7 +63,7 @@ function noNextRun(session: ReplaySession, serial: string, lost: LostRun): undef
     throw new DeviceError('NOT_FOUND', `${serial} did not come back (the recording ends after its disconnect)`);
   throw new DeviceError(
     'REPLAY_ENDED',
-    `${session.path} ends after run ${lost.runs} lost its chip, and its end record says the session ended ${end.ending} after ${end.runs ?? '?'} runs`,
+    `${session.path} ends where run ${lost.runs} lost its chip, but its end record counts ${end.runs ?? 'more'} runs (ending ${end.ending})`,
   );
 }
 
