@@ -6,8 +6,10 @@
  * reconnect, the reconnect fields the recorded ones), `replay` writes the
  * same bytes and certificate lines. A modified recording is refused with one
  * line: a flipped byte in the second run, the second run removed, a reconnect
- * to another serial, another reconnect time or trial count. A replug with
- * another serial, recorded, verifies as the session it was (refused, exit 3).
+ * to another serial, another reconnect time or trial count. A chip whose
+ * link went silent (the watchdog) and that answered again records and
+ * verifies the same way. A replug with another serial, recorded, verifies
+ * as the session it was (refused, exit 3).
  */
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -204,6 +206,27 @@ describe.skipIf(!hasSocat)('stream --record --reconnect', () => {
     },
     LONG,
   );
+});
+
+describe.skipIf(!hasSocat)('stream --record --reconnect, a chip gone silent (watchdog) that answers again', () => {
+  it('live exit 0; the STOP sent to the silent port is kept between the events; verify exit 0, replay the same', async () => {
+    const rec = join(mkdtempSync(join(tmpdir(), 'epqrng-mrec-')), 'silent.epqrec');
+    const live = await unplugReplug(1, N, ['--record', rec], true);
+    expect(live.code, live.stderr).toBe(0);
+    const { entries } = await readEntries(rec);
+    const [lost, back] = entries.flatMap((e, i) => (isEvent(e) ? [i] : []));
+    expect(eventOf(entries[lost!]!)).toMatchObject({ event: 'disconnect', reason: expect.stringMatching(/watchdog/) });
+    expect(eventOf(entries[back!]!)).toMatchObject({ event: 'reconnect', run: 2 });
+    // closing the silent port sent STOP: recorded after the disconnect, no part of either run
+    expect(entries.slice(lost! + 1, back).some((e) => e.direction === Direction.HOST_TO_DEVICE)).toBe(true);
+    const v = await epqrng(['verify', rec, '--certs', live.certs, '--output', live.out], {}, LONG);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/all match; .*, 2 runs\n$/);
+    const out = join(live.dir, 'replayed.bin');
+    const r = await epqrng(['replay', rec, '--out', out], {}, LONG);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(out).equals(readFileSync(live.out))).toBe(true);
+  }, 240_000);
 });
 
 describe.skipIf(!hasSocat)('stream --record --reconnect, another chip replugged', () => {

@@ -31,8 +31,17 @@ export interface Replugged {
   before: number;
 }
 
-/** `stream --port PTY --reconnect=60 --bytes N` (plus `extra`) through an unplug and a replug. */
-export async function unplugReplug(replugSeed: number, bytes: number, extra: string[] = []): Promise<Replugged> {
+/**
+ * `stream --port PTY --reconnect=60 --bytes N` (plus `extra`) through an unplug and a replug; with `silent`,
+ * through a link gone silent instead (its bridge stopped with SIGSTOP: the port stays, the watchdog fires),
+ * then the same chip answering again (SIGCONT) 2 s after the stream said it waits.
+ */
+export async function unplugReplug(
+  replugSeed: number,
+  bytes: number,
+  extra: string[] = [],
+  silent = false,
+): Promise<Replugged> {
   const dir = mkdtempSync(join(tmpdir(), 'epqrng-reconnect-'));
   const path = join(dir, 'epq');
   const out = join(dir, 'out.bin');
@@ -53,9 +62,15 @@ export async function unplugReplug(replugSeed: number, bytes: number, extra: str
       await new Promise((r) => setTimeout(r, 20));
     const before = certLines(certs).length;
     expect(before, stderr).toBeGreaterThanOrEqual(1);
-    process.kill(server.bridgePid!, 'SIGKILL'); // unplug
-    await server.close();
+    const bridge = server.bridgePid!;
+    process.kill(bridge, silent ? 'SIGSTOP' : 'SIGKILL'); // the link goes silent, or the chip is unplugged
+    if (!silent) await server.close();
     while (!stderr.includes('waiting for') && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    if (silent) {
+      await new Promise((r) => setTimeout(r, 2000));
+      process.kill(bridge, 'SIGCONT');
+      return { code: await exited, stderr, dir, out, certs, before };
+    }
     await new Promise((r) => setTimeout(r, 500));
     rmSync(path, { force: true }); // the dangling link socat could not remove (udev does this for a real chip)
     server = await servePty(path, { seed: replugSeed, calibrated: true, deviceBufferFrames: BUFFER_FRAMES }); // replug
