@@ -16,10 +16,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Direction } from '../../src/record/format.ts';
-import { FRAME_SIZE } from '../../src/protocol/types.ts';
 import { epqrng, expectOneLineError } from '../cli/run-cli.ts';
 import { until } from '../serve/harness.ts';
-import { readEntries, rewriteRecording, type Entry } from './rewrite.ts';
+import { flipTrialByte, readEntries, rewriteRecording, type Entry } from './rewrite.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Small blocks certify with the classical bound at eps 1e-6 on a calibrated simulated chip (a few kB each). */
@@ -119,19 +118,8 @@ describe('serve --record', () => {
       // the last run: the records after the second-last run-end event
       const ends = entries.flatMap((e, i) => (e.direction === Direction.RUN_EVENT ? [i] : []));
       const prevEnd = ends.at(-2)!;
-      let flipped = false;
       const flip = join(dir, 'flipped.epqrec');
-      await rewriteRecording(rec, flip, (all) =>
-        all.map((e, i) => {
-          if (flipped || i < prevEnd + 4 || e.direction !== Direction.DEVICE_TO_HOST || e.bytes.length < 2 * FRAME_SIZE)
-            return e;
-          flipped = true;
-          const bytes = Buffer.from(e.bytes);
-          bytes[FRAME_SIZE + 20]! ^= 0x01;
-          return { ...e, bytes };
-        }),
-      );
-      expect(flipped).toBe(true);
+      await rewriteRecording(rec, flip, (all) => flipTrialByte(all, prevEnd + 4));
       expectOneLineError(await epqrng(['verify', flip, '--certs', certs], {}, LONG), 1, /^epqrng: verify: block \d+/);
       const count = join(dir, 'count.epqrec');
       await rewriteRecording(rec, count, (all) =>
