@@ -19,13 +19,14 @@ import {
   EntropyService,
   listen,
   type ChipReturn,
-  type ServiceOptions,
   type EntropyServer,
+  type ServiceOptions,
 } from '../../serve/index.ts';
 import { INTERNAL_ERROR_EXIT, type CommandIo } from '../framework.ts';
 import { integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
+import { serveRecording } from '../serve-recording.ts';
 import { CertifiedSink } from '../certified-sink.ts';
 import { certifyOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
 import { chipReturn, DEFAULT_RECONNECT_S, reconnectOption } from '../reconnect.ts';
@@ -142,7 +143,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     seedBits: seedBitsForBlock(blockTrials),
   });
   const recordPath = values.record === undefined ? undefined : validateOption('record', pathValue, values.record);
-  const reconnectS = reconnectOption(values.reconnect, selection, recordPath);
+  const reconnectS = reconnectOption(values.reconnect, selection);
+  // A serve recording holds the pool's STOP/START runs, not yet a disconnect and a reconnect between them.
+  if (reconnectS !== undefined && recordPath !== undefined)
+    throw new UsageError('serve --record cannot be combined with --reconnect yet (stream --record --reconnect can)');
   const others = [
     ...(recordPath !== undefined ? [{ option: '--record', path: recordPath }] : []),
     ...(extractorSeedFile !== undefined ? [{ option: '--extractor-seed', path: extractorSeedFile }] : []),
@@ -151,6 +155,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
 
   let device: Device;
   let closeRecording: (() => void) | undefined;
+  let source: ServiceOptions['source'];
   if (recordPath !== undefined) {
     const rec = await openRecordedDevice(selection, {
       out: recordPath,
@@ -159,7 +164,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       extractorSeed: seedReference(seed, extractorSeedFile !== undefined ? { source: extractorSeedFile } : {}),
     });
     device = rec.device;
-    closeRecording = () => rec.recorder.close();
+    const recording = serveRecording(rec.recorder);
+    closeRecording = recording.close;
+    source = recording.source;
   } else {
     device = await openDevice(selection);
   }
@@ -168,6 +175,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       certsPath,
       pipeline: { seed, eps, adversary, blockTrials, maxConsecutiveRefused },
       ...(reconnectS !== undefined ? chipReturn(selection, device, reconnectS) : {}),
+      ...(source ? { source } : {}),
     });
   } finally {
     await device.close();
@@ -182,6 +190,7 @@ async function serveDevice(
   o: {
     certsPath: string | undefined;
     pipeline: ServiceOptions['pipeline'];
+    source?: ServiceOptions['source'];
     /** --reconnect: how the chip comes back, and the end of a wait without it. */
     reconnect?: ChipReturn;
     lost?: Promise<Error>;
@@ -191,6 +200,7 @@ async function serveDevice(
   const service = new EntropyService(device, {
     pipeline: o.pipeline,
     poolBytes: settings.poolBytes,
+    ...(o.source ? { source: o.source } : {}),
     ...(certs.write ? { writeCertificate: certs.write } : {}),
     ...(o.reconnect ? { reconnect: o.reconnect } : {}),
   });
