@@ -434,6 +434,8 @@ export class Device extends EventEmitter {
   private onBytes(chunk: Buffer): void {
     this.stats.bytesReceived += chunk.length;
     const framesBefore = this.stats.framesReceived;
+    const dog = this.watchdog;
+    dog?.beginChunk();
     try {
       this.scanner.push(chunk);
       if (this.stats.framesReceived === framesBefore) this.watchdog?.garbage(chunk.length);
@@ -441,6 +443,8 @@ export class Device extends EventEmitter {
       // Only a throwing listener (e.g. a run's onCredit) gets here: the scanner never throws on input.
       // It must not become an uncaught exception in the port's 'data' event: the run reports it.
       this.run?.fail(e);
+    } finally {
+      dog?.endChunk();
     }
     this.run?.flush();
   }

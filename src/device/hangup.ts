@@ -21,11 +21,8 @@
  * Ports that do not look like bindings-cpp's Unix ports (no numeric `fd` and
  * `poller`) are passed through untouched.
  */
-import { read as fsRead } from 'node:fs';
-import { promisify } from 'node:util';
+import { readSync } from 'node:fs';
 import type { BindingInterface, BindingPortInterface } from '../serialport-types.ts';
-
-const readAsync = promisify(fsRead);
 
 interface UnixPort extends BindingPortInterface {
   fd: number | null;
@@ -47,24 +44,44 @@ function canceled(message: string): Error {
   return Object.assign(new Error(message), { canceled: true });
 }
 
+/** Resolves when the port's fd is readable (or has hung up: the read then finds end of file). */
+function whenReadable(port: UnixPort): Promise<void> {
+  return new Promise<void>((resolve, reject) => port.poller.once('readable', (e) => (e ? reject(e) : resolve())));
+}
+
+/**
+ * One read of the port. bindings-cpp opens every port O_NONBLOCK
+ * (serialport_unix.cpp), so the read is made here on the event loop and
+ * returns at once: bytes, EAGAIN, or 0 at hang-up. bindings-cpp's own read
+ * goes through libuv's thread pool instead (fs.read), a thread hop, a futex
+ * and an eventfd wake-up per read: at the 1 M trials/s link rate (about a
+ * thousand small PTY reads a second) that hop cost more CPU than decoding
+ * and certifying the trials. A read after one that did not fill the buffer
+ * (the kernel's queue was drained) first waits for the poller's 'readable',
+ * so the usual path raises no EAGAIN.
+ */
 async function readUntilHangup(
   port: UnixPort,
+  state: { drained: boolean },
   buffer: Buffer,
   offset: number,
   length: number,
 ): Promise<{ bytesRead: number; buffer: Buffer }> {
   for (;;) {
+    if (state.drained) await whenReadable(port);
     if (!port.isOpen || port.fd === null) throw canceled('Port is not open');
+    let bytesRead: number;
     try {
-      const { bytesRead } = await readAsync(port.fd, buffer, offset, length, null);
-      if (bytesRead === 0) throw Object.assign(new Error('end of file (the other end hung up)'), { code: 'EOF' });
-      return { bytesRead, buffer };
+      bytesRead = readSync(port.fd, buffer, offset, length, null);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw err;
-      if (!port.isOpen) throw canceled('Port is not open');
-      await new Promise<void>((resolve, reject) => port.poller.once('readable', (e) => (e ? reject(e) : resolve())));
+      state.drained = true;
+      continue;
     }
+    if (bytesRead === 0) throw Object.assign(new Error('end of file (the other end hung up)'), { code: 'EOF' });
+    state.drained = bytesRead < length;
+    return { bytesRead, buffer };
   }
 }
 
@@ -76,9 +93,10 @@ export function withHangupDetection(binding: BindingInterface): BindingInterface
       const port = await binding.open(options);
       if (!isUnixPort(port)) return port;
       const original = port.read.bind(port);
+      const state = { drained: false };
       port.read = (buffer: Buffer, offset: number, length: number) => {
         if (!Buffer.isBuffer(buffer) || buffer.length < offset + length) return original(buffer, offset, length);
-        return readUntilHangup(port, buffer, offset, length);
+        return readUntilHangup(port, state, buffer, offset, length);
       };
       watchDisconnect(port);
       return port;
