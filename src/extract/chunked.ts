@@ -154,6 +154,23 @@ export class ChunkedToeplitzPlan {
     return this.single ? this.single.simd : this.sum !== null || (this.conv?.simd ?? false);
   }
 
+  /**
+   * Makes the transform tables and memory (and compiles the SIMD kernels) now rather than at the first hash: a worker
+   * does it while the first block is still being certified (off-thread.ts `warm`).
+   */
+  prepare(): void {
+    if (this.single) {
+      this.single.prepare();
+      return;
+    }
+    if (this.conv !== null || this.sum !== null) return;
+    // the fused path applies the top stage itself: no table for it (as toeplitz.ts)
+    const tables = new BitConvolutionTables(new Fft(this.fftSize, { topTwiddles: false }));
+    this.sum = this.useSimd ? BitProductSum.create(tables) : null;
+    if (this.sum === null) this.conv = new BitConvolution(tables, { simd: this.useSimd });
+    if (this.sum !== null || this.conv!.simd) dropJsTables(tables);
+  }
+
   hash(input: Uint8Array, outputBits: number = this.m): Uint8Array {
     if (!(input instanceof Uint8Array)) throw new TypeError('"input" is not a Uint8Array');
     if (!Number.isInteger(outputBits) || outputBits < 1 || outputBits > this.m) {
@@ -166,13 +183,7 @@ export class ChunkedToeplitzPlan {
       Object.assign(this.stats, this.single.stats);
       return out;
     }
-    if (this.conv === null && this.sum === null) {
-      // the fused path applies the top stage itself: no table for it (as toeplitz.ts)
-      const tables = new BitConvolutionTables(new Fft(this.fftSize, { topTwiddles: false }));
-      this.sum = this.useSimd ? BitProductSum.create(tables) : null;
-      if (this.sum === null) this.conv = new BitConvolution(tables, { simd: this.useSimd });
-      if (this.sum !== null || this.conv!.simd) dropJsTables(tables);
-    }
+    this.prepare();
     if (outputBits <= this.rowBits) return this.hashRows(input, 0, outputBits);
     // passes of rowBits rows (chunkLayout), each landing at its first row r0 (a multiple of 64: whole bytes)
     const out = new Uint8Array(bytesForBits(outputBits));
