@@ -45,6 +45,12 @@ export class ToeplitzThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failed: Error | undefined;
+  /**
+   * The input buffer: moved to the worker with each request and back with its answer (transferred, not copied),
+   * so a run of any length makes no garbage of inputs on either side (a pool of one: one request at a time is
+   * what the pipeline sends; a second one concurrently gets a buffer of its own).
+   */
+  private spare: Uint8Array | undefined;
 
   /**
    * A worker for inputs of n bits hashed with `seed` (at least n + mMax - 1 bits for the largest m it will be asked
@@ -53,7 +59,8 @@ export class ToeplitzThread {
   constructor(n: number, seed: Uint8Array, maxFftSize: number = DEFAULT_MAX_FFT_SIZE) {
     this.worker = startWorker();
     this.worker.unref();
-    this.worker.on('message', (msg: { id: number; bytes?: Uint8Array; error?: string }) => {
+    this.worker.on('message', (msg: { id: number; bytes?: Uint8Array; error?: string; input?: Uint8Array }) => {
+      if (msg.input) this.spare = msg.input;
       const p = this.pending.get(msg.id);
       if (!p) return;
       this.pending.delete(msg.id);
@@ -82,16 +89,19 @@ export class ToeplitzThread {
   }
 
   /**
-   * The first outputBits bits of T(seed) x input with the plan for m. The input is copied (structured clone) before
-   * this returns, so the caller may reuse its buffer at once.
+   * The first outputBits bits of T(seed) x input with the plan for m. The input is copied (into the pooled buffer)
+   * before this returns, so the caller may reuse its buffer at once.
    */
   hash(m: number, input: Uint8Array, outputBits: number): Promise<Uint8Array> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
+    const buf = this.spare?.length === input.length ? this.spare : new Uint8Array(input.length);
+    this.spare = undefined;
+    buf.set(input);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.ref();
-      this.worker.postMessage({ id, m, input, outputBits });
+      this.worker.postMessage({ id, m, input: buf, outputBits }, [buf.buffer as ArrayBuffer]);
     });
   }
 

@@ -4,7 +4,7 @@
  * Messages:
  *   { init: { n, seed, maxFftSize } }          first, once
  *   { warm: m }                                 make the plan for m and its transforms now (no answer)
- *   { id, m, input, outputBits }  -> { id, bytes } | { id, error }
+ *   { id, m, input, outputBits }  -> { id, bytes, input } | { id, error }   (input and bytes transferred)
  * A new m takes over the old plan's transform memory (never two alive at once).
  */
 import { parentPort } from 'node:worker_threads';
@@ -31,7 +31,11 @@ let plan: ChunkedToeplitzPlan | undefined;
 function planFor(m: number): ChunkedToeplitzPlan {
   if (!run) throw new Error('no seed');
   if (plan?.m !== m)
-    plan = new ChunkedToeplitzPlan(run.n, m, run.seed, { maxFftSize: run.maxFftSize, ...(plan ? { from: plan } : {}) });
+    plan = new ChunkedToeplitzPlan(run.n, m, run.seed, {
+      maxFftSize: run.maxFftSize,
+      borrowSeed: true,
+      ...(plan ? { from: plan } : {}),
+    });
   return plan;
 }
 
@@ -50,7 +54,11 @@ parentPort?.on('message', (msg: Message) => {
   }
   try {
     const bytes = planFor(msg.m).hash(msg.input, msg.outputBits);
-    parentPort!.postMessage({ id: msg.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    // the input buffer goes back for the next request (off-thread.ts `spare`)
+    parentPort!.postMessage({ id: msg.id, bytes, input: msg.input }, [
+      bytes.buffer as ArrayBuffer,
+      msg.input.buffer as ArrayBuffer,
+    ]);
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, error: (e as Error).message });
   }
