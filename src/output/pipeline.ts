@@ -7,8 +7,10 @@
  *
  * A refused block passes through untouched: it has no input to hash and
  * nothing is written for it (fail closed). Each stage pulls the next block
- * only when its consumer asks, so a certified block's input is hashed (or
- * copied to the worker) before the certify stage reuses its buffer.
+ * only when its consumer asks, except the hash stage on its worker, which
+ * asks for one block ahead (hash-stage.ts); either way a certified block's
+ * input is hashed (or copied for the worker) before the certify stage
+ * reuses its buffer.
  */
 import { createHash } from 'node:crypto';
 import type { RunEvent } from '../device/run.ts';
