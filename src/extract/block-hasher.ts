@@ -43,6 +43,7 @@ export class BlockHasher {
   private plan: ChunkedToeplitzPlan | undefined;
   private thread: ToeplitzThread | undefined;
   private threadPlanM = 0;
+  private threadPlanN = 0;
   private readonly offThread: boolean;
   private readonly maxFftSize: number;
 
@@ -65,20 +66,28 @@ export class BlockHasher {
     this.planStep = Math.max(8, Math.ceil(mMax / PLAN_STEPS / 8) * 8);
   }
 
-  /** outputBits of Toeplitz hash of one block's input (n bits, LSB first). Plans are made on the first call. */
-  async hash(input: Uint8Array, outputBits: number): Promise<Uint8Array> {
+  /**
+   * outputBits of Toeplitz hash of one block's input (inputBits <= n bits, LSB first; a shorter block of a
+   * variable-length run reads the seed's first inputBits + outputBits - 1 bits, a prefix as for m).
+   * Plans are made on the first call.
+   */
+  async hash(input: Uint8Array, outputBits: number, inputBits: number = this.n): Promise<Uint8Array> {
     if (outputBits > this.mMax)
       throw new RangeError(`output of ${outputBits} bits exceeds the run's mMax ${this.mMax}`);
-    const mPlan = Math.min(this.mMax, Math.ceil(outputBits / this.planStep) * this.planStep);
+    if (!(Number.isInteger(inputBits) && inputBits >= 1 && inputBits <= this.n))
+      throw new RangeError(`input of ${inputBits} bits is not in 1..${this.n}, the run's largest block`);
+    const n = inputBits;
+    const mPlan = Math.min(this.mMax, n, Math.ceil(outputBits / this.planStep) * this.planStep);
     if (this.offThread) {
       // The same plan sizes as below, run by the worker: the same bytes.
-      if (this.threadPlanM === 0 || this.threadPlanM < outputBits || this.threadPlanM > mPlan) this.threadPlanM = mPlan;
+      if (this.threadPlanN !== n || this.threadPlanM < outputBits || this.threadPlanM > mPlan) this.threadPlanM = mPlan;
+      this.threadPlanN = n;
       this.thread ??= new ToeplitzThread(this.maxFftSize);
-      return this.thread.hash(this.n, this.threadPlanM, this.seed, input, outputBits);
+      return this.thread.hash(n, this.threadPlanM, this.seed, input, outputBits);
     }
-    // a new m takes over the old plan's transform memory (never two alive at once)
-    if (this.plan === undefined || this.plan.m < outputBits || this.plan.m > mPlan)
-      this.plan = new ChunkedToeplitzPlan(this.n, mPlan, this.seed, { maxFftSize: this.maxFftSize, from: this.plan });
+    // a new m (or n) takes over the old plan's transform memory (never two alive at once)
+    if (this.plan === undefined || this.plan.n !== n || this.plan.m < outputBits || this.plan.m > mPlan)
+      this.plan = new ChunkedToeplitzPlan(n, mPlan, this.seed, { maxFftSize: this.maxFftSize, from: this.plan });
     return this.plan.hash(input, outputBits);
   }
 

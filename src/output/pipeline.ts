@@ -65,6 +65,7 @@ export function certifyStage(
     eps: config.eps,
     adversary: config.adversary,
     classicalBound: config.classicalBound,
+    ...(config.targetBits !== undefined ? { targetBits: config.targetBits } : {}),
     maxLostShare: config.maxLostShare,
     device: source.device,
     settingsSource: source.settingsSource ?? 'internal',
@@ -90,14 +91,15 @@ export async function* hashStage(
       yield block;
       continue;
     }
-    if (block.inputBits !== hasher.n || block.outputBits > hasher.mMax) {
+    // a variable-length block (--target-bits) may be shorter than the run's largest: the seed's prefix serves it
+    if (block.inputBits > hasher.n || block.outputBits > hasher.mMax) {
       // A mismatch here is a bug between the two stages, never a reason to hash with a wrong seed.
       throw new Error(
         `extract: block ${block.draft.blockIndex} has n = ${block.inputBits}, m = ${block.outputBits}; the run's plan is n = ${hasher.n}, m <= ${hasher.mMax}`,
       );
     }
     onCertified?.(block.outputBits);
-    yield { ok: true, draft: block.draft, bytes: await hasher.hash(block.input, block.outputBits) };
+    yield { ok: true, draft: block.draft, bytes: await hasher.hash(block.input, block.outputBits, block.inputBits) };
   }
 }
 

@@ -69,11 +69,16 @@ export const PEF_DESIGN_S_STEP = 0.005;
 export class PefPlanner {
   private plan: PefPlan;
   private readonly cache = new Map<number, PefDesign>();
+  /**
+   * designTrials: the block length each PEF is designed for; kappaDivisor: eps_EA is divided by it
+   * (the threshold grid's union bound; 1 for a stopping rule's single event).
+   */
   constructor(
     private readonly blockTrials: number,
     private readonly eps: number,
     prior?: { behaviour: Behaviour; origin: string },
     private readonly adapt = true,
+    private readonly kappaDivisor = PEF_THRESHOLD_GRID_SIZE,
   ) {
     const p = prior ?? {
       behaviour: behaviourOfS(DEFAULT_PRIOR_S),
@@ -84,7 +89,7 @@ export class PefPlanner {
 
   private design(q: Behaviour): PefDesign {
     const split = epsSplit(this.eps);
-    return designPef(q, this.blockTrials, split.smoothing, split.estimation / PEF_THRESHOLD_GRID_SIZE);
+    return designPef(q, this.blockTrials, split.smoothing, split.estimation / this.kappaDivisor);
   }
 
   /** The plan for the next block to be certified. */
@@ -110,6 +115,14 @@ export class PefPlanner {
     };
   }
 }
+
+/** The adversary model of probability estimation, for the certificate. */
+export const PEF_ADVERSARY_ASSUMPTION =
+  "the adversary's side information is classical (probability estimation); not secure against quantum side information";
+
+/** What the PEF condition assumes of each trial (the model), for the certificate. */
+export const PEF_MODEL_ASSUMPTION =
+  'each trial, given the past and the side information, behaves no-signalling with S <= 2 sqrt 2 (every quantum behaviour does), with uniform settings independent of the device';
 
 /** The statement's formula, for the certificate's `bound`. */
 const FORMULA = `probability estimation (Zhang-Knill-Bierhorst 2018, Knill et al. 2020), NS + Tsirelson model: L_j + log2(eps_s kappa)/beta + log2(kappa), L_j the largest of ${PEF_THRESHOLD_GRID_SIZE} thresholds j*2n/${PEF_THRESHOLD_GRID_SIZE} at or below log2(prod F)/beta, kappa = eps_EA / ${PEF_THRESHOLD_GRID_SIZE}; variable length as in Tupkary-Tan-Lutkenhaus 2023; a block with a lost trial certifies nothing`;
@@ -155,11 +168,8 @@ export function probabilityEstimationBound(planner: PefPlanner): Bound {
   return {
     name: 'probability-estimation',
     adversary: 'classical',
-    adversaryAssumption:
-      "the adversary's side information is classical (probability estimation); not secure against quantum side information",
-    assumptions: [
-      'each trial, given the past and the side information, behaves no-signalling with S <= 2 sqrt 2 (every quantum behaviour does), with uniform settings independent of the device',
-    ],
+    adversaryAssumption: PEF_ADVERSARY_ASSUMPTION,
+    assumptions: [PEF_MODEL_ASSUMPTION],
     modes: ['uniform'],
     evaluate(stats: BlockStats, eps: EpsSplit): BoundEvaluation {
       const ev = pefEvaluation(stats, eps, planner.current());
