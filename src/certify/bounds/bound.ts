@@ -71,6 +71,13 @@ export interface Bound {
   evaluate(stats: BlockStats, eps: EpsSplit): BoundEvaluation;
 }
 
+/**
+ * How a bound that picks its threshold from a grid covers a variable output length, for the certificate's
+ * `bound` (the argument: docs/bounds.md, "Thresholds and variable length").
+ */
+export const VARIABLE_LENGTH_NOTE =
+  'variable length: the statement applied to the exact event "this threshold is the largest reached" (errors weighted by its probability) is derived here, not a cited theorem';
+
 /** The certificate's statement of each adversary model (the second assumption of every certificate). */
 export const ADVERSARY_ASSUMPTION: Record<Adversary, string> = {
   quantum: 'the adversary may hold quantum side information (entropy accumulation bound)',

@@ -21,7 +21,7 @@ import {
   type EpsSplit,
 } from '../bounds.ts';
 import { NO_EAT_BOUND, type SpotCheckEvent } from './adfrv-spot-check.ts';
-import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
+import { VARIABLE_LENGTH_NOTE, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
 import { goldenSectionMin } from '../../math/index.ts';
 
 /** The assumption a certificate that used the DF19 bound adds to its list (file comment: the transcription). */
@@ -158,7 +158,7 @@ export const dupuisFawziSpotCheck: Bound = {
     return {
       entropyBits: eat ? eat.entropyBits : -Infinity,
       details: {
-        formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text) with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - min over alpha of the loss, V^2 with Var(f) <= min(g'^2/gamma, (g'/gamma)^2/4), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
+        formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text) with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - min over alpha of the loss, V^2 with Var(f) <= min(g'^2/gamma, (g'/gamma)^2/4), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds; ${VARIABLE_LENGTH_NOTE}`,
         sEvaluated: thr,
         ...(eat ? { eat } : {}),
       },
@@ -191,7 +191,7 @@ export const dupuisFawzi: Bound = {
     return {
       entropyBits: eat ? eat.entropyBits : -Infinity,
       details: {
-        formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text), every trial a test round: n * f_t(omega_thr) - min over alpha of the loss, V^2 with Var(f) <= g'^2/4 (Popoviciu), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
+        formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text), every trial a test round: n * f_t(omega_thr) - min over alpha of the loss, V^2 with Var(f) <= g'^2/4 (Popoviciu), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds; ${VARIABLE_LENGTH_NOTE}`,
         sEvaluated: thr,
         ...(eat ? { eat } : {}),
       },

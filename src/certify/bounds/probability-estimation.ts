@@ -15,10 +15,10 @@
  * kappa = eps_EA / size (union bound over the thresholds the certifier can
  * pick):
  *   H_min^{eps_s}(A^n B^n | X^n Y^n E, j) >= L_j + log2(eps_s kappa)/beta + log2(kappa),
- * unless Pr[j] < kappa. This is the variable-length structure of Tupkary,
- * Tan, Lutkenhaus (arXiv:2311.01600): a bound for each output length on the
- * event that this length is chosen, the errors of the lengths weighted by
- * their probabilities (at most eps_EA + 2 eps_s + eps_ext in total).
+ * unless Pr[j] < kappa: a bound for each output length on the event that
+ * this length is chosen, the errors of the lengths weighted by their
+ * probabilities (at most eps_EA + 2 eps_s + eps_ext in total; derived in
+ * docs/bounds.md, "Thresholds and variable length", not a cited theorem).
  *
  * Lost trials: a trial without a record has no (c, z); its factor is 0
  * (F(lost) = 0 keeps the PEF condition whatever the device does with its
@@ -30,7 +30,7 @@ import { designPef, type PefDesign } from '../pef/design.ts';
 import { log2Product, pefEntropyBits } from '../pef/entropy.ts';
 import { type Behaviour, behaviourOfS, modelExtremePoints, UNIFORM_SETTINGS } from '../pef/model.ts';
 import { pefInvalidReason } from '../pef/solver.ts';
-import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
+import { VARIABLE_LENGTH_NOTE, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
 
 /** Thresholds of the output-length grid (union bound over them: kappa = eps_EA / size). */
 export const PEF_THRESHOLD_GRID_SIZE = 4096;
@@ -125,7 +125,7 @@ export const PEF_MODEL_ASSUMPTION =
   'each trial, given the past and the side information, behaves no-signalling with S <= 2 sqrt 2 (every quantum behaviour does), with uniform settings independent of the device';
 
 /** The statement's formula, for the certificate's `bound`. */
-const FORMULA = `probability estimation (Zhang-Knill-Bierhorst 2018, Knill et al. 2020), NS + Tsirelson model: L_j + log2(eps_s kappa)/beta + log2(kappa), L_j the largest of ${PEF_THRESHOLD_GRID_SIZE} thresholds j*2n/${PEF_THRESHOLD_GRID_SIZE} at or below log2(prod F)/beta, kappa = eps_EA / ${PEF_THRESHOLD_GRID_SIZE}; variable length as in Tupkary-Tan-Lutkenhaus 2023; a block with a lost trial certifies nothing`;
+const FORMULA = `probability estimation (Zhang-Knill-Bierhorst 2018, Knill et al. 2020), NS + Tsirelson model: L_j + log2(eps_s kappa)/beta + log2(kappa), L_j the largest of ${PEF_THRESHOLD_GRID_SIZE} thresholds j*2n/${PEF_THRESHOLD_GRID_SIZE} at or below log2(prod F)/beta, kappa = eps_EA / ${PEF_THRESHOLD_GRID_SIZE}; ${VARIABLE_LENGTH_NOTE}; a block with a lost trial certifies nothing`;
 
 /** The PEF statement for one block under its plan (file comment); throws if the PEF fails its check (never used unverified). */
 export function pefEvaluation(stats: BlockStats, eps: EpsSplit, plan: PefPlan): BoundEvaluation {
