@@ -25,8 +25,9 @@ export class VariableBlocks {
   add(segment: BlockTally): BlockTally | null {
     const block = this.merge(segment);
     const lost = block.lostDevice + block.lostLink;
-    const fired = this.rule.fired(this.rule.log2Product(countsFromHistogram(block.histogram), lost));
-    return fired || block.trials >= this.rule.maxTrials ? this.close() : null;
+    // a lost trial has F = 0: the rule can no longer fire, so the block ends there (certifying nothing)
+    const fired = lost === 0 && this.rule.fired(this.rule.log2Product(countsFromHistogram(block.histogram), 0));
+    return fired || lost > 0 || block.trials >= this.rule.maxTrials ? this.close() : null;
   }
 
   /** The run ended: the open block with the run's last (partial) segment, if any; it is incomplete. */

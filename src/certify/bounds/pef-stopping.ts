@@ -11,7 +11,8 @@
  * STOPPING_SEGMENT_TRIALS trials at which
  *   log2(prod_{i <= tau} F(c_i, z_i)) / beta >= L* = K + 2 log2(1/eps_ext) - log2(eps_s eps_EA)/beta - log2(eps_EA)
  * (../pef/stopping.ts stoppingThreshold, plus a margin of 1e-6 bit against
- * rounding), or at N. Statement (../pef/README.md, "Why the argument holds
+ * rounding), or at N, or at the end of the first segment with a lost trial
+ * (its factor is 0: the rule can no longer fire; nothing is certified). Statement (../pef/README.md, "Why the argument holds
  * for the exact event"): the PEF product is a test supermartingale and
  * optional stopping at a bounded stopping time keeps E[T_tau mu(C^tau|Z^tau)^beta] <= 1
  * (Knill et al., PRR 2, 033465 (2020)); on the one event "the rule fired"
@@ -48,7 +49,7 @@ export const STOPPING_SEGMENT_TRIALS = 4096;
 /** Added to L* so that rounding in K -> L* -> entropy never leaves less than K + 2 log2(1/eps_ext). */
 const THRESHOLD_MARGIN_BITS = 1e-6;
 
-const RULE = `the block ends at the first multiple tau of ${STOPPING_SEGMENT_TRIALS} trials with log2(prod F)/beta >= L* = K + 2 log2(1/eps_ext) - log2(eps_s eps_EA)/beta - log2(eps_EA), or at the largest block (then nothing is certified); F and beta fixed before the block's first trial`;
+const RULE = `the block ends at the first multiple tau of ${STOPPING_SEGMENT_TRIALS} trials with log2(prod F)/beta >= L* = K + 2 log2(1/eps_ext) - log2(eps_s eps_EA)/beta - log2(eps_EA), or at the first segment with a lost trial or at the largest block (then nothing is certified); F and beta fixed before the block's first trial`;
 
 const FORMULA = `probability estimation with a stopping rule (Zhang-Knill-Bierhorst 2018, Knill et al. 2020: the PEF product is a test supermartingale, kept by optional stopping), NS + Tsirelson model: on the event "the rule fired", L* + log2(eps_s eps_EA)/beta + log2(eps_EA) (one event: kappa = eps_EA); ${RULE}; the stopped form is derived here, not a cited theorem; a block with a lost trial certifies nothing`;
 
