@@ -32,15 +32,16 @@
 import { epsSplit, MAX_OUTPUT_BITS_PER_TRIAL, type EpsSplit } from '../bounds.ts';
 import { designPef } from '../pef/design.ts';
 import { log2Product, pefEntropyBits } from '../pef/entropy.ts';
-import { type Behaviour, behaviourOfS, modelExtremePoints, UNIFORM_SETTINGS } from '../pef/model.ts';
-import { pefInvalidReason } from '../pef/solver.ts';
+import { type Behaviour, behaviourOfS } from '../pef/model.ts';
 import { stoppingThreshold } from '../pef/stopping.ts';
 import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
 import {
+  checkedPlan,
   DEFAULT_PRIOR_S,
   PEF_ADVERSARY_ASSUMPTION,
   PEF_MODEL_ASSUMPTION,
   PefPlanner,
+  pefRecord,
 } from './probability-estimation.ts';
 
 /** The stopping rule is checked every this many trials (the certifier's accounting unit with --target-bits). */
@@ -122,10 +123,8 @@ export class StoppingRule {
 
 /** The stopping rule's statement for one block (file comment): K + 2 log2(1/eps_ext) bits if it fired, else nothing. */
 export function stoppingEvaluation(stats: BlockStats, eps: EpsSplit, rule: StoppingRule): BoundEvaluation {
-  const plan = rule.planner.current();
+  const plan = checkedPlan(rule.planner.current());
   const { design } = plan;
-  const invalid = pefInvalidReason(design.factors, modelExtremePoints(design.model), design.beta, UNIFORM_SETTINGS);
-  if (invalid !== null) throw new Error(`PEF for this block failed its check: ${invalid}`);
   if (!stats.counts) throw new RangeError('the stopping-rule bound needs the block counts');
   const log2T = rule.log2Product(stats.counts, stats.lostTrials ?? 0);
   const fired = rule.fired(log2T);
@@ -136,15 +135,7 @@ export function stoppingEvaluation(stats: BlockStats, eps: EpsSplit, rule: Stopp
     details: {
       formula: FORMULA,
       sEvaluated: null,
-      pef: {
-        model: design.model,
-        factors: Array.from(design.factors),
-        beta: design.beta,
-        origin: plan.origin,
-        log2Product: Number.isFinite(log2T) ? log2T : -1e308,
-        thresholdBits,
-        thresholds: 1,
-      },
+      pef: pefRecord(plan, log2T, thresholdBits, 1),
       stopping: {
         rule: RULE,
         targetBits: rule.targetBits,

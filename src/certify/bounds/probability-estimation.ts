@@ -30,7 +30,7 @@ import { designPef, type PefDesign } from '../pef/design.ts';
 import { log2Product, pefEntropyBits } from '../pef/entropy.ts';
 import { type Behaviour, behaviourOfS, modelExtremePoints, UNIFORM_SETTINGS } from '../pef/model.ts';
 import { pefInvalidReason } from '../pef/solver.ts';
-import { VARIABLE_LENGTH_NOTE, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
+import { VARIABLE_LENGTH_NOTE, type BlockStats, type Bound, type BoundEvaluation, type PefRecord } from './bound.ts';
 
 /** Thresholds of the output-length grid (union bound over them: kappa = eps_EA / size). */
 export const PEF_THRESHOLD_GRID_SIZE = 4096;
@@ -124,14 +124,34 @@ export const PEF_ADVERSARY_ASSUMPTION =
 export const PEF_MODEL_ASSUMPTION =
   'each trial, given the past and the side information, behaves no-signalling with S <= 2 sqrt 2 (every quantum behaviour does), with uniform settings independent of the device';
 
+/** The plan, after its PEF passes the validity check on every extreme point (throws otherwise: never used unverified). */
+export function checkedPlan(plan: PefPlan): PefPlan {
+  const { design } = plan;
+  const invalid = pefInvalidReason(design.factors, modelExtremePoints(design.model), design.beta, UNIFORM_SETTINGS);
+  if (invalid !== null) throw new Error(`PEF for this block failed its check: ${invalid}`);
+  return plan;
+}
+
+/** The certificate's record of the PEF a block was certified with. */
+export function pefRecord(plan: PefPlan, log2T: number, thresholdBits: number, thresholds: number): PefRecord {
+  const { design } = plan;
+  return {
+    model: design.model,
+    factors: Array.from(design.factors),
+    beta: design.beta,
+    origin: plan.origin,
+    log2Product: Number.isFinite(log2T) ? log2T : -1e308,
+    thresholdBits,
+    thresholds,
+  };
+}
+
 /** The statement's formula, for the certificate's `bound`. */
 const FORMULA = `probability estimation (Zhang-Knill-Bierhorst 2018, Knill et al. 2020), NS + Tsirelson model: L_j + log2(eps_s kappa)/beta + log2(kappa), L_j the largest of ${PEF_THRESHOLD_GRID_SIZE} thresholds j*2n/${PEF_THRESHOLD_GRID_SIZE} at or below log2(prod F)/beta, kappa = eps_EA / ${PEF_THRESHOLD_GRID_SIZE}; ${VARIABLE_LENGTH_NOTE}; a block with a lost trial certifies nothing`;
 
 /** The PEF statement for one block under its plan (file comment); throws if the PEF fails its check (never used unverified). */
 export function pefEvaluation(stats: BlockStats, eps: EpsSplit, plan: PefPlan): BoundEvaluation {
-  const { design } = plan;
-  const invalid = pefInvalidReason(design.factors, modelExtremePoints(design.model), design.beta, UNIFORM_SETTINGS);
-  if (invalid !== null) throw new Error(`PEF for this block failed its check: ${invalid}`);
+  const { design } = checkedPlan(plan);
   const counts = stats.counts;
   if (!counts) throw new RangeError('the PEF bound needs the block counts');
   const log2T = (stats.lostTrials ?? 0) > 0 ? -Infinity : log2Product(counts, design.factors);
@@ -146,15 +166,7 @@ export function pefEvaluation(stats: BlockStats, eps: EpsSplit, plan: PefPlan): 
     details: {
       formula: FORMULA,
       sEvaluated: null,
-      pef: {
-        model: design.model,
-        factors: Array.from(design.factors),
-        beta: design.beta,
-        origin: plan.origin,
-        log2Product: Number.isFinite(log2T) ? log2T : -1e308,
-        thresholdBits,
-        thresholds: PEF_THRESHOLD_GRID_SIZE,
-      },
+      pef: pefRecord(plan, log2T, thresholdBits, PEF_THRESHOLD_GRID_SIZE),
     },
   };
 }
