@@ -103,6 +103,25 @@ export class StoppingRule {
     this.planner = new PefPlanner(this.designTrials, eps, prior, adapt, 1);
   }
 
+  private sumS = 0;
+  private sumTrials = 0;
+
+  /**
+   * A block has ended: the next block's PEF is designed from the S-hat of every block so far (weighted by
+   * trials), not the last one alone: blocks of a few thousand trials would move the design (and re-run
+   * it, a fraction of a second each) at every block.
+   */
+  observe(blockIndex: number, trials: number, sEstimate: number): void {
+    if (!Number.isFinite(sEstimate) || !(trials > 0)) return;
+    this.sumS += sEstimate * trials;
+    this.sumTrials += trials;
+    this.planner.observe(
+      blockIndex,
+      this.sumS / this.sumTrials,
+      `blocks 0 to ${blockIndex} (${this.sumTrials} trials)`,
+    );
+  }
+
   /** L* (bits) for the current block's PEF. */
   thresholdBits(): number {
     const { beta } = this.planner.current().design;
@@ -158,7 +177,7 @@ export function pefStoppingBound(rule: StoppingRule): Bound {
     modes: ['uniform'],
     evaluate(stats: BlockStats, eps: EpsSplit): BoundEvaluation {
       const ev = stoppingEvaluation(stats, eps, rule);
-      rule.planner.observe(stats.blockIndex ?? 0, stats.sEstimate);
+      rule.observe(stats.blockIndex ?? 0, stats.trials, stats.sEstimate);
       return ev;
     },
   };

@@ -98,7 +98,7 @@ export class PefPlanner {
   }
 
   /** A block has ended (certified or not): the next block's PEF is designed from its S-hat. */
-  observe(blockIndex: number, sEstimate: number): void {
+  observe(blockIndex: number, sEstimate: number, from = `block ${blockIndex}`): void {
     if (!this.adapt || !Number.isFinite(sEstimate)) return;
     const step = PEF_DESIGN_S_STEP;
     const s = Math.min(2.825, Math.max(2 + step, Math.floor(sEstimate / step) * step));
@@ -111,7 +111,7 @@ export class PefPlanner {
     }
     this.plan = {
       design,
-      origin: `designed at the symmetric behaviour with S = ${(key * step).toFixed(3)} from block ${blockIndex} (S-hat ${sEstimate.toFixed(4)})`,
+      origin: `designed at the symmetric behaviour with S = ${(key * step).toFixed(3)} from ${from} (S-hat ${sEstimate.toFixed(4)})`,
     };
   }
 }
