@@ -14,10 +14,10 @@
  *
  * Defaults: quantum adversary, eps = 2^-64 per block, blocks of 2^22 =
  * 4,194,304 trials (4.2 s of chip time at 1 M trials/s). minBlockTrials gives
- * the smallest block with output at a given S: about 1.07 M trials at
- * S = 2.4 and 1.91 M at S = 2.3 (quantum, 2^-64), so 2^22 certifies a
- * mid-range calibrated chip (S about 2.4: m about 688 kbit per block) with
- * margin down to S = 2.3 (m about 322 kbit), and the first bytes come after
+ * the smallest block with output at a given S: about 0.29 M trials at
+ * S = 2.4 and 0.53 M at S = 2.3 (quantum, 2^-64), so 2^22 certifies a
+ * mid-range calibrated chip (S about 2.4: m about 1,066 kbit per block) with
+ * margin down to S = 2.3 (m about 668 kbit), and the first bytes come after
  * about 4.2 s of chip time, well within 30 s.
  */
 import type { RunEvent } from '../device/run.ts';
