@@ -60,9 +60,11 @@ export const streamOptionsUsage = `  --certs FILE            one certificate per
   --adversary A           ${ADVERSARIES.map((a, i) => (i === 0 ? `${a} (default)` : a)).join(' or ')} side information
   --classical-bound B     with --adversary classical: pironio-massar (default) or pef (probability estimation)
   --block-trials N        trials per block, 1000 to 2^28 (default ${DEFAULT_BLOCK_TRIALS})
-  --target-bits K         with --classical-bound pef: end each block as soon as it certifies K output bits
-                          (a multiple of 8; --block-trials is then the largest block, a multiple of ${STOPPING_SEGMENT_TRIALS})
   --max-refused K         refused blocks in a row that end the run with exit 1 (default ${DEFAULT_MAX_CONSECUTIVE_REFUSED})`;
+
+/** --target-bits, an option of stream, replay and verify (not serve). */
+export const targetBitsUsage = `  --target-bits K         with --classical-bound pef: end each block as soon as it certifies K output bits
+                          (a multiple of 8; --block-trials is then the largest block, a multiple of ${STOPPING_SEGMENT_TRIALS})`;
 
 /**
  * --extractor-seed, with the size rule: the Toeplitz matrix of an n-bit input

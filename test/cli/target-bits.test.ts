@@ -17,6 +17,12 @@ import { epqrngInProcess, expectOneLineError } from './run-cli.ts';
 const PEF = ['--adversary', 'classical', '--classical-bound', 'pef'];
 
 describe('epqrng stream --target-bits', () => {
+  it('is in the help of stream, replay and verify, not of serve (which does not take it)', async () => {
+    for (const command of ['stream', 'replay', 'verify'])
+      expect((await epqrngInProcess('help', command)).stdout).toMatch(/--target-bits K/);
+    expect((await epqrngInProcess('help', 'serve')).stdout).not.toMatch(/--target-bits/);
+  });
+
   it('first bytes within 2^18 trials; verify reproduces the block boundaries (and fails with another target)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'epqrng-target-'));
     const [certs, out, rec] = ['certs.jsonl', 'out.bin', 'run.epqrec'].map((f) => join(dir, f)) as [
@@ -59,6 +65,9 @@ describe('epqrng stream --target-bits', () => {
       epqrngInProcess('verify', rec, '--certs', certs, '--output', out, ...PEF, '--target-bits', target);
     const ok = await verify('512');
     expect(ok.code, ok.stderr).toBe(0);
+    // without options, verify takes them from the recorded command line: the same boundaries
+    const bare = await epqrngInProcess('verify', rec, '--certs', certs, '--output', out);
+    expect(bare.code, bare.stderr).toBe(0);
     const other = await verify('1024');
     expect(other.code).toBe(1);
   });

@@ -32,6 +32,7 @@ import {
   refusedEveryBlock,
   streamOptionSpecs,
   streamOptionsUsage,
+  targetBitsUsage,
   streamSettings,
 } from '../stream-options.ts';
 
@@ -60,6 +61,7 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
                           certified bits exceed the setting bits from about 1.09e8 trials per
                           block (--block-trials 108707840); see README
 ${streamOptionsUsage}
+${targetBitsUsage}
 ${extractorSeedUsage('fresh from the OS CSPRNG')}
 
 ${deviceOptionsUsage}`;
