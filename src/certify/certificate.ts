@@ -76,6 +76,23 @@ export const certificateDraftSchema = z.object({
     })
     .optional(),
   /**
+   * Early stopping only (`--target-bits`; optional, so other certificates are
+   * unchanged): the rule that ended the block and the trial count at which it
+   * fired (bounds/pef-stopping.ts).
+   */
+  stopping: z
+    .object({
+      rule: z.string().min(1),
+      targetBits: z.number().int().positive(),
+      /** L*: the threshold on log2(prod F)/beta, bits. */
+      thresholdBits: z.number(),
+      /** tau: the block's length, the trial count at which the rule fired. */
+      firedAtTrial: z.number().int().positive(),
+      segmentTrials: z.number().int().positive(),
+      maxTrials: z.number().int().positive(),
+    })
+    .optional(),
+  /**
    * Host settings only (issue 6; optional, so version-1 certificates without
    * it stay valid): how the host chose x, y and what the echo check saw.
    */

@@ -59,6 +59,7 @@ export function certifyStage(
     eps: config.eps,
     adversary: config.adversary,
     classicalBound: config.classicalBound,
+    ...(config.targetBits !== undefined ? { targetBits: config.targetBits } : {}),
     maxLostShare: config.maxLostShare,
     device: source.device,
     settingsSource: source.settingsSource ?? 'internal',

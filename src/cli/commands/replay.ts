@@ -36,6 +36,7 @@ import {
   extractorSeedUsage,
   streamOptionSpecs,
   streamOptionsUsage,
+  targetBitsUsage,
   streamSettings,
   type StreamSettings,
 } from '../stream-options.ts';
@@ -53,6 +54,7 @@ export const usage = `usage: epqrng replay FILE [--bytes N] [--out FILE|-] [--ce
                           host-supplied settings, as for stream (default: as recorded); a
                           host-mode run replays only with its settings seed
 ${streamOptionsUsage}
+${targetBitsUsage}
 ${extractorSeedUsage('the recorded one, else fresh from the OS CSPRNG')}
 Options not given are taken from the recorded command line (stream recordings),
 else the stream defaults. The extractor seed must be the live run's to reproduce

@@ -33,6 +33,7 @@ import {
   refusedEveryBlock,
   streamOptionSpecs,
   streamOptionsUsage,
+  targetBitsUsage,
   streamSettings,
 } from '../stream-options.ts';
 
@@ -62,6 +63,7 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
                           certified bits exceed the setting bits from about 1.09e8 trials per
                           block (--block-trials 108707840); see README
 ${streamOptionsUsage}
+${targetBitsUsage}
 ${extractorSeedUsage('fresh from the OS CSPRNG')}
 
 ${deviceOptionsUsage}`;

@@ -19,7 +19,7 @@ import { verifyRecording, type PlannedReplay } from '../../record/verify.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { planReplay, replayBytes, replayOptionSpecs, type ReplayPlan } from './replay.ts';
-import { extractorSeedUsage, streamOptionsUsage } from '../stream-options.ts';
+import { extractorSeedUsage, streamOptionsUsage, targetBitsUsage } from '../stream-options.ts';
 import { VerifyMismatch } from '../../record/block-check.ts';
 
 export const usage = `usage: epqrng verify FILE --certs CERTS [--output OUT] [--extractor-seed SEED] [stream options]
@@ -31,6 +31,7 @@ ${streamOptionsUsage
   .split('\n')
   .filter((l) => !l.trimStart().startsWith('--certs'))
   .join('\n')}
+${targetBitsUsage}
 ${extractorSeedUsage('the recorded one')}
 The extractor seed must be the one the certificates name (its SHA-256): --extractor-seed FILE,
 the seed embedded in the recording, or the seed file it names if it is here.
