@@ -76,6 +76,23 @@ export const certificateDraftSchema = z.object({
     })
     .optional(),
   /**
+   * Early stopping only (`--target-bits`; optional, so other certificates are
+   * unchanged): the rule that ended the block and the trial count at which it
+   * fired (bounds/pef-stopping.ts).
+   */
+  stopping: z
+    .object({
+      rule: z.string().min(1),
+      targetBits: z.number().int().positive(),
+      /** L*: the threshold on log2(prod F)/beta, bits. */
+      thresholdBits: z.number(),
+      /** tau: the block's length, the trial count at which the rule fired. */
+      firedAtTrial: z.number().int().positive(),
+      segmentTrials: z.number().int().positive(),
+      maxTrials: z.number().int().positive(),
+    })
+    .optional(),
+  /**
    * Host settings only (issue 6; optional, so version-1 certificates without
    * it stay valid): how the host chose x, y and what the echo check saw.
    */
@@ -136,7 +153,7 @@ export const certificateDraftSchema = z.object({
     .min(1)
     .optional(),
   /**
-   * The first certificate of a run that `stream --reconnect` started after the chip went away (optional:
+   * The first certificate of a run that `stream --reconnect` or `serve --reconnect` started after the chip went away (optional:
    * absent otherwise). The chain goes on unbroken; the trials of the unfinished block before the
    * disconnect were dropped (never mixed into this run), and trial indices restart at 0 (PROTOCOL 5 START).
    */

@@ -14,10 +14,10 @@
  *
  * Defaults: quantum adversary, eps = 2^-64 per block, blocks of 2^22 =
  * 4,194,304 trials (4.2 s of chip time at 1 M trials/s). minBlockTrials gives
- * the smallest block with output at a given S: about 1.07 M trials at
- * S = 2.4 and 1.91 M at S = 2.3 (quantum, 2^-64), so 2^22 certifies a
- * mid-range calibrated chip (S about 2.4: m about 688 kbit per block) with
- * margin down to S = 2.3 (m about 322 kbit), and the first bytes come after
+ * the smallest block with output at a given S: about 0.29 M trials at
+ * S = 2.4 and 0.53 M at S = 2.3 (quantum, 2^-64), so 2^22 certifies a
+ * mid-range calibrated chip (S about 2.4: m about 1,066 kbit per block) with
+ * margin down to S = 2.3 (m about 668 kbit), and the first bytes come after
  * about 4.2 s of chip time, well within 30 s.
  */
 import type { RunEvent } from '../device/run.ts';
@@ -37,6 +37,9 @@ import { OutcomeHealthTests, type HealthCounters, type HealthOptions } from './h
 import { BINNING } from './outcomes.ts';
 import { checkEcho, type EchoTally, type SettingsLedger } from './echo.ts';
 import { GENERATION_SETTINGS_NAME, spotCheckSEstimate } from './spot-check.ts';
+import { type CertifierStats, emptyCertifierStats } from './certifier-stats.ts';
+import { pefStoppingBound, STOPPING_SEGMENT_TRIALS, StoppingRule } from './bounds/pef-stopping.ts';
+import { VariableBlocks } from './variable-blocks.ts';
 
 export const DEFAULT_BLOCK_TRIALS = 2 ** 22;
 export const DEFAULT_EPS = 2 ** -64;
@@ -60,6 +63,12 @@ export interface CertifyOptions {
   pefPrior?: { behaviour: Behaviour; origin: string };
   /** false: every block uses the prior's PEF (a chip known in advance); default true: designed from the previous block. */
   pefAdapt?: boolean;
+  /**
+   * Early stopping (classicalBound 'pef', internal settings only): each block
+   * ends as soon as it certifies this many output bits (a multiple of 8), or
+   * at blockTrials trials, its largest length (bounds/pef-stopping.ts).
+   */
+  targetBits?: number;
   /** The device, as its INFO frame names it (firmware 'major.minor.patch'). */
   device: { serial: string; firmware: string };
   /** Where x, y come from (default 'internal'); TRIALS frames must agree (PROTOCOL 4 TRIALS: HOST_SETTINGS). */
@@ -122,30 +131,7 @@ export interface RefusedBlock {
 
 export type BlockResult = CertifiedBlock | RefusedBlock;
 
-export interface CertifierStats {
-  blocks: number;
-  certified: number;
-  refused: number;
-  certifiedBits: number;
-  recordedTrials: number;
-  lostDeviceTrials: number;
-  lostLinkTrials: number;
-  linkLostFrames: number;
-  invalidFrames: number;
-  statusFrames: number;
-  /** STATUS frames with a fault bit other than the ignored ones (OVERFLOW included). */
-  faultStatusFrames: number;
-  /** STATUS frames with OVERFLOW set (PROTOCOL 4 STATUS bit 3: trials lost since the last STATUS). */
-  overflowStatusFrames: number;
-  /** STATUS frames with SETTINGS_STARVED set (PROTOCOL 4 STATUS bit 4: the host FIFO ran empty). */
-  starvedStatusFrames: number;
-  /** TRIALS frames flagged RESUMED (PROTOCOL 4 TRIALS bit 2): one per starved interval that ended. */
-  resumedFrames: number;
-  /** Host settings: records whose echo was checked (PROTOCOL 6). */
-  echoChecked: number;
-  /** Host settings: random bits drawn for the settings of finished blocks. */
-  settingBits: number;
-}
+export type { CertifierStats };
 
 /** Push-based certifier: feed RunEvent batches, get BlockResults. certifyRun wraps it. */
 export class Certifier {
@@ -168,29 +154,17 @@ export class Certifier {
   private readonly done: BlockTally[] = [];
   /** The largest trial count a STATUS reported (PROTOCOL 4 STATUS: trials since START). */
   private trialsReported = 0;
-  readonly stats: CertifierStats = {
-    blocks: 0,
-    certified: 0,
-    refused: 0,
-    certifiedBits: 0,
-    recordedTrials: 0,
-    lostDeviceTrials: 0,
-    lostLinkTrials: 0,
-    linkLostFrames: 0,
-    invalidFrames: 0,
-    statusFrames: 0,
-    faultStatusFrames: 0,
-    overflowStatusFrames: 0,
-    starvedStatusFrames: 0,
-    resumedFrames: 0,
-    echoChecked: 0,
-    settingBits: 0,
-  };
+  readonly stats: CertifierStats = emptyCertifierStats();
+
   readonly hostSettings?: SettingsLedger;
   /** The bounds this run may certify with (bounds/registry.ts BOUNDS, or the run's probability-estimation bound). */
   private readonly bounds: readonly Bound[] = BOUNDS;
   private readonly extractorSeedBits?: number;
   private readonly recycleInputs: boolean;
+  /** With a stopping rule (targetBits): the accountant's blocks are segments, merged here into the run's blocks. */
+  private readonly variable?: VariableBlocks;
+  /** The STATUS faults of the segments of the open variable block. */
+  private readonly segmentFaults = new Set<string>();
   /** Echo tallies of the blocks being filled, by block index. */
   private readonly echoTallies = new Map<number, EchoTally & { resumed: number }>();
   private readonly echoTallyOf = (block: number): EchoTally & { resumed: number } => {
@@ -220,6 +194,7 @@ export class Certifier {
     classicalBound = 'pironio-massar',
     pefPrior,
     pefAdapt = true,
+    targetBits,
   }: CertifyOptions) {
     if (!(eps > 0 && eps < 1)) throw new RangeError('"eps" must be in (0, 1)');
     if (!ADVERSARIES.includes(adversary)) throw new RangeError(`"adversary" must be ${ADVERSARIES.join(' or ')}`);
@@ -248,14 +223,22 @@ export class Certifier {
     if (classicalBound === 'pef' && adversary !== 'classical')
       throw new RangeError('"classicalBound" pef needs adversary classical');
     // Probability estimation replaces the registry's classical bounds for this run (its PEF plan is per run).
-    if (classicalBound === 'pef')
+    if (classicalBound === 'pef' && targetBits === undefined)
       this.bounds = [probabilityEstimationBound(new PefPlanner(blockTrials, eps, pefPrior, pefAdapt))];
+    if (targetBits !== undefined) {
+      // Early stopping: segments accounted, merged into blocks that end when the rule fires (variable-blocks.ts).
+      if (classicalBound !== 'pef') throw new RangeError('"targetBits" needs classicalBound pef');
+      if (hostSettings) throw new RangeError('"targetBits" needs internal settings');
+      const rule = new StoppingRule(targetBits, blockTrials, eps, pefPrior, pefAdapt);
+      this.bounds = [pefStoppingBound(rule)];
+      this.variable = new VariableBlocks(rule);
+    }
     this.extractorSeedBits = extractorSeedBits;
     this.recycleInputs = recycleInputs;
     const tests = new OutcomeHealthTests(health);
     this.health = tests;
     this.accountant = new TrialAccountant({
-      blockTrials,
+      blockTrials: this.variable ? STOPPING_SEGMENT_TRIALS : blockTrials,
       onCodes: (input, from, to) => tests.updateCodes(input, from, to),
     });
     this.healthAtBlockStart = this.health.snapshot();
@@ -274,8 +257,7 @@ export class Certifier {
       this.pushEvents(events, out);
     } catch (e) {
       // Blocks a frame completed before its bad record are still results.
-      for (const t of this.done) out.push(this.finalize(t));
-      this.done.length = 0;
+      this.complete(this.done, out);
       if (out.length === 0) throw e;
       this.pendingError = e;
     }
@@ -333,10 +315,7 @@ export class Certifier {
           }
           this.accountant.addTrials(ev.first, ev.n, ev.records, ev.flags, ev.seq, done);
           ledger?.release(this.accountant.nextTrial);
-          if (done.length > 0) {
-            for (const t of done) out.push(this.finalize(t));
-            done.length = 0;
-          }
+          if (done.length > 0) this.complete(done, out);
           break;
         }
         case 'status':
@@ -366,7 +345,34 @@ export class Certifier {
 
   /** Hands back a certified block's input once nothing reads it (TrialAccountant.releaseInput). */
   releaseInput(input: Uint8Array): void {
-    this.accountant.releaseInput(input);
+    if (this.variable) this.variable.releaseInput(input);
+    else this.accountant.releaseInput(input);
+  }
+
+  /**
+   * Finishes the accounting blocks just completed (and empties `done`): each
+   * is a block, or with a stopping rule a segment merged into the open
+   * block, which is finished when the rule ends it (variable-blocks.ts).
+   */
+  private complete(done: BlockTally[], out: BlockResult[]): void {
+    for (const t of done) {
+      if (!this.variable) {
+        out.push(this.finalize(t));
+        continue;
+      }
+      for (const f of this.faultsOf(t.index)) this.segmentFaults.add(f);
+      const block = this.variable.add(t);
+      this.accountant.releaseInput(t.input);
+      if (block) out.push(this.finalize(block, false, this.takeSegmentFaults()));
+    }
+    done.length = 0;
+  }
+
+  /** The faults of the variable block just ended, clearing them for the next. */
+  private takeSegmentFaults(): string[] {
+    const faults = [...this.segmentFaults];
+    this.segmentFaults.clear();
+    return faults;
   }
 
   /**
@@ -380,8 +386,13 @@ export class Certifier {
     this.finished = true;
     const done: BlockTally[] = [];
     const t = this.accountant.finish(this.trialsReported, done);
-    const out = done.map((b) => this.finalize(b));
-    if (t) out.push(this.finalize(t, true));
+    const out: BlockResult[] = [];
+    this.complete(done, out);
+    if (this.variable) {
+      if (t) for (const f of this.faultsOf(t.index)) this.segmentFaults.add(f);
+      const last = this.variable.finish(t);
+      if (last) out.push(this.finalize(last, true, this.takeSegmentFaults()));
+    } else if (t) out.push(this.finalize(t, true));
     return out;
   }
 
@@ -393,7 +404,7 @@ export class Certifier {
     if (bits === 0) return;
     this.stats.faultStatusFrames++;
     const open = this.accountant.openBlockIndex;
-    const last = Math.max(open, Math.floor(Math.max(0, trialsSinceStart - 1) / this.blockTrials));
+    const last = Math.max(open, Math.floor(Math.max(0, trialsSinceStart - 1) / this.accountant.blockTrials));
     if (this.faultFromBlock < 0) this.faultFromBlock = open;
     this.faultToBlock = Math.max(this.faultToBlock, last);
     this.faultBits |= bits;
@@ -421,7 +432,7 @@ export class Certifier {
   }
 
   /** Runs the block checks (block-checks.ts) and returns the block certified or refused. */
-  private finalize(t: BlockTally, incomplete = false): BlockResult {
+  private finalize(t: BlockTally, incomplete = false, faults?: string[]): BlockResult {
     const lost = t.lostDevice + t.lostLink;
     const est = estimateFromHistogram(t.histogram, lost);
     const ledger = this.hostSettings;
@@ -451,7 +462,7 @@ export class Certifier {
       incomplete,
       lost,
       maxLostShare: this.maxLostShare,
-      faults: this.faultsOf(t.index),
+      faults: faults ?? this.faultsOf(t.index),
       est,
       bound,
       health: this.health,
@@ -469,7 +480,7 @@ export class Certifier {
     if (first !== undefined) {
       this.stats.refused++;
       // a refused block's input is never handed out
-      if (this.recycleInputs) this.accountant.releaseInput(t.input);
+      if (this.recycleInputs) this.releaseInput(t.input);
       return {
         ok: false,
         blockIndex: t.index,
@@ -516,6 +527,7 @@ export class Certifier {
       settingsSource: this.settingsSource,
       assumptions: assumptionsFor(this.settingsSource, bound.used),
       ...(bound.pef ? { pef: bound.pef } : {}),
+      ...(bound.stopping ? { stopping: bound.stopping } : {}),
     };
   }
 

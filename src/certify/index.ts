@@ -73,3 +73,4 @@ export { estimateFromCounts, estimateFromHistogram, type ChshEstimate } from './
 export { stuckDetectors, clickCounts, type DetectorWarning } from './detector-health.ts';
 export { OutcomeHealthTests, rctCutoff, aptCutoff, type HealthOptions } from './health.ts';
 export { BINNING } from './outcomes.ts';
+export { STOPPING_SEGMENT_TRIALS } from './bounds/pef-stopping.ts';

@@ -5,7 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ADVERSARIES, BOUNDS, DEFAULT_BLOCK_TRIALS, missingBoundReason, settingsModeOf } from '../certify/index.ts';
+import {
+  ADVERSARIES,
+  BOUNDS,
+  DEFAULT_BLOCK_TRIALS,
+  missingBoundReason,
+  settingsModeOf,
+  STOPPING_SEGMENT_TRIALS,
+} from '../certify/index.ts';
 import { CertificationRefusedError, InputError, UsageError } from '../errors.ts';
 import type { StreamProgress } from '../output/certified-stream.ts';
 import {
@@ -45,6 +52,7 @@ export const streamOptionSpecs = {
   settings: { type: 'string' },
   'settings-seed': { type: 'string' },
   'test-rate': { type: 'string' },
+  'target-bits': { type: 'string' },
 } as const satisfies OptionSpecs;
 
 export const streamOptionsUsage = `  --certs FILE            one certificate per certified block, JSON lines (a hash chain)
@@ -53,6 +61,10 @@ export const streamOptionsUsage = `  --certs FILE            one certificate per
   --classical-bound B     with --adversary classical: pironio-massar (default) or pef (probability estimation)
   --block-trials N        trials per block, 1000 to 2^28 (default ${DEFAULT_BLOCK_TRIALS})
   --max-refused K         refused blocks in a row that end the run with exit 1 (default ${DEFAULT_MAX_CONSECUTIVE_REFUSED})`;
+
+/** --target-bits, an option of stream, replay and verify (not serve). */
+export const targetBitsUsage = `  --target-bits K         with --classical-bound pef: end each block as soon as it certifies K output bits
+                          (a multiple of 8; --block-trials is then the largest block, a multiple of ${STOPPING_SEGMENT_TRIALS})`;
 
 /**
  * --extractor-seed, with the size rule: the Toeplitz matrix of an n-bit input
@@ -115,10 +127,12 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
   );
   if (classicalBound === 'pef' && adversary !== 'classical')
     throw new UsageError('--classical-bound pef needs --adversary classical');
+  const targetBits = targetBitsOption(values, classicalBound, hostSettings !== undefined);
   const s: StreamSettings = {
     pipeline: pipelineDefaults({
       adversary,
       classicalBound,
+      ...(targetBits !== undefined ? { targetBits } : {}),
       ...(values.eps !== undefined ? { eps: validateOption('eps', epsValue, values.eps) } : {}),
       ...(values['block-trials'] !== undefined
         ? { blockTrials: validateOption('block-trials', count(1000, 2 ** 28), values['block-trials']) }
@@ -136,6 +150,29 @@ export function streamSettings(values: ParsedValues<typeof streamOptionSpecs>): 
   if (values['extractor-seed'] !== undefined)
     s.extractorSeedFile = validateOption('extractor-seed', pathValue, values['extractor-seed']);
   return s;
+}
+
+/** --target-bits K: early stopping (certify/bounds/pef-stopping.ts), with its constraints as one-line UsageErrors. */
+function targetBitsOption(
+  values: ParsedValues<typeof streamOptionSpecs>,
+  classicalBound: string,
+  hostSettings: boolean,
+): number | undefined {
+  if (values['target-bits'] === undefined) return undefined;
+  const k = validateOption('target-bits', count(8, 2 ** 40), values['target-bits']);
+  if (k % 8 !== 0) throw new UsageError(`--target-bits must be a multiple of 8 (whole output bytes), got ${k}`);
+  if (classicalBound !== 'pef') throw new UsageError('--target-bits needs --adversary classical --classical-bound pef');
+  if (hostSettings) throw new UsageError("--target-bits needs --settings internal (the chip's own generator)");
+  // the default block (2^22) is a multiple of the segment
+  const b =
+    values['block-trials'] === undefined
+      ? DEFAULT_BLOCK_TRIALS
+      : validateOption('block-trials', count(1000, 2 ** 28), values['block-trials']);
+  if (b % STOPPING_SEGMENT_TRIALS !== 0)
+    throw new UsageError(
+      `--target-bits needs --block-trials (the largest block) a multiple of ${STOPPING_SEGMENT_TRIALS}, got ${b}`,
+    );
+  return k;
 }
 
 /**

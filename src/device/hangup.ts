@@ -9,6 +9,15 @@
  * same way but turns end of file into a read error, which SerialPortStream
  * reports as a disconnect ('close' with `disconnected: true`).
  *
+ * A read sees the hang-up only while the port is read. A port paused by
+ * back-pressure (the consumer busy hashing a block) reads nothing, so the
+ * port also asks its poller for a disconnect (epoll reports EPOLLHUP on a
+ * TTY whose other end closed, whatever else it waits for) and reports it to
+ * `onHangup` (the Device's): a hang-up is seen at once, paused or not.
+ * bindings-cpp re-arms the disconnect interest after every readable or
+ * writable event, so it is armed whenever no read or write waits (and a
+ * read or write that waits sees the hang-up itself).
+ *
  * Ports that do not look like bindings-cpp's Unix ports (no numeric `fd` and
  * `poller`) are passed through untouched.
  */
@@ -17,7 +26,13 @@ import type { BindingInterface, BindingPortInterface } from '../serialport-types
 
 interface UnixPort extends BindingPortInterface {
   fd: number | null;
-  poller: { once(event: 'readable', cb: (err: Error | null) => void): unknown };
+  poller: { once(event: 'readable' | 'disconnect', cb: (err: Error | null) => void): unknown };
+}
+
+/** What a wrapped port says of a hang-up seen by its poller (set by whoever owns the port). */
+interface HangupReport {
+  hangupSeen?: string;
+  hangupListener?: (why: string) => void;
 }
 
 function isUnixPort(port: BindingPortInterface): port is UnixPort {
@@ -83,7 +98,31 @@ export function withHangupDetection(binding: BindingInterface): BindingInterface
         if (!Buffer.isBuffer(buffer) || buffer.length < offset + length) return original(buffer, offset, length);
         return readUntilHangup(port, state, buffer, offset, length);
       };
+      watchDisconnect(port);
       return port;
     },
   };
+}
+
+/** Arms the poller's disconnect event once for the port's life (a close cancels it: not a hang-up). */
+function watchDisconnect(port: UnixPort & HangupReport): void {
+  port.poller.once('disconnect', (err) => {
+    if (err && (err as { canceled?: boolean }).canceled) return;
+    // libuv reports POLLERR (a hung-up TTY's poll sets it with POLLHUP) as the error 'bad file descriptor'.
+    const why = `the other end hung up (seen by poll${err ? `: ${err.message}` : ''})`;
+    port.hangupSeen = why;
+    port.hangupListener?.(why);
+  });
+}
+
+/**
+ * Calls `listener` once when the poller of a port opened through
+ * withHangupDetection sees a hang-up (at once if it already has); other
+ * ports are left alone. `bindingPort` is SerialPortStream's `port`.
+ */
+export function onHangup(bindingPort: unknown, listener: (why: string) => void): void {
+  if (typeof bindingPort !== 'object' || bindingPort === null) return;
+  const p = bindingPort as BindingPortInterface & HangupReport;
+  if (p.hangupSeen !== undefined) listener(p.hangupSeen);
+  else p.hangupListener = listener;
 }

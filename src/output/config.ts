@@ -12,6 +12,7 @@ import {
   INPUT_BITS_PER_TRIAL,
   MAX_OUTPUT_BITS_PER_TRIAL,
   missingBoundReason,
+  STOPPING_SEGMENT_TRIALS,
   type Adversary,
   type Certificate,
 } from '../certify/index.ts';
@@ -49,6 +50,11 @@ export interface PipelineOptions {
   adversary?: Adversary;
   /** With the classical adversary: the Pironio-Massar bound (default) or probability estimation ('pef'). */
   classicalBound?: 'pironio-massar' | 'pef';
+  /**
+   * Early stopping (classicalBound 'pef', internal settings): each block ends as soon as it certifies this many
+   * output bits (a multiple of 8), blockTrials being its largest length (certify/bounds/pef-stopping.ts).
+   */
+  targetBits?: number;
   /** Largest share of lost trials a block may hold (default 0.01). */
   maxLostShare?: number;
   /** Stop after this many bytes (the last block's output is cut to fit); default unlimited. */
@@ -59,8 +65,11 @@ export interface PipelineOptions {
   prevCertificateSha256?: string | null;
   /** A run started after a reconnect: recorded in its first certificate (certificate.ts `reconnect`). */
   reconnect?: Certificate['reconnect'];
-  /** Hash on a worker thread (default false; host-settings runs always do). */
-  offThread?: boolean;
+  /**
+   * Hash on a worker thread, one block while the next is certified (output/hash-stage.ts); default 'auto': from
+   * 2^20-trial blocks up (extract/block-hasher.ts). Host-settings runs always do.
+   */
+  offThread?: boolean | 'auto';
   /** Largest FFT length of the main-thread hash (default 2^20; extract/block-hasher.ts). */
   maxFftSize?: number;
   /** Live runs: the host draws the settings (default, or null: the chip's internal generator). */
@@ -73,13 +82,15 @@ export interface PipelineConfig {
   eps: number;
   adversary: Adversary;
   classicalBound: 'pironio-massar' | 'pef';
+  /** Present only with early stopping. */
+  targetBits?: number;
   maxLostShare: number;
   bytes: number;
   maxConsecutiveRefused: number;
   prevCertificateSha256: string | null;
   /** Present only for a run started after a reconnect. */
   reconnect?: Certificate['reconnect'];
-  offThread: boolean;
+  offThread: boolean | 'auto';
   maxFftSize: number;
   /** Host settings with gamma as an exact fraction, or null for the chip's internal settings. */
   hostSettings: { seed?: Uint8Array; testRate: TestRate } | null;
@@ -114,12 +125,13 @@ export function pipelineDefaults(o: Omit<PipelineOptions, 'seed'>): Omit<Pipelin
     eps: o.eps ?? DEFAULT_EPS,
     adversary: o.adversary ?? 'quantum',
     classicalBound: o.classicalBound ?? 'pironio-massar',
+    ...(o.targetBits !== undefined ? { targetBits: o.targetBits } : {}),
     maxLostShare: o.maxLostShare ?? DEFAULT_MAX_LOST_SHARE,
     bytes: o.bytes ?? Infinity,
     maxConsecutiveRefused: o.maxConsecutiveRefused ?? DEFAULT_MAX_CONSECUTIVE_REFUSED,
     prevCertificateSha256: o.prevCertificateSha256 ?? null,
     ...(o.reconnect ? { reconnect: o.reconnect } : {}),
-    offThread: o.offThread ?? false,
+    offThread: o.offThread ?? 'auto',
     maxFftSize: o.maxFftSize ?? DEFAULT_MAX_FFT_SIZE,
     hostSettings: o.hostSettings
       ? {
@@ -131,6 +143,7 @@ export function pipelineDefaults(o: Omit<PipelineOptions, 'seed'>): Omit<Pipelin
   if (!(Number.isInteger(c.blockTrials) && c.blockTrials >= 1))
     throw new RangeError('"blockTrials" must be an integer >= 1');
   if (!(c.eps > 0 && c.eps < 1)) throw new RangeError('"eps" must be in (0, 1)');
+  if (c.targetBits !== undefined) targetBitsProblem(c);
   if (!(c.bytes >= 0)) throw new RangeError('"bytes" must be a non-negative number');
   if (!(Number.isInteger(c.maxConsecutiveRefused) && c.maxConsecutiveRefused >= 1))
     throw new RangeError('"maxConsecutiveRefused" must be an integer >= 1');
@@ -148,4 +161,15 @@ export function gammaOf(rate: TestRate | undefined): number {
 export function resolvePipelineConfig(o: PipelineOptions): PipelineConfig {
   if (!(o.seed instanceof Uint8Array)) throw new TypeError('"seed" must be a Uint8Array');
   return { ...pipelineDefaults(o), seed: o.seed };
+}
+
+/** Early stopping's constraints (certify/bounds/pef-stopping.ts), checked before any run: RangeError naming the option. */
+function targetBitsProblem(c: Omit<PipelineConfig, 'seed'>): void {
+  const k = c.targetBits as number;
+  if (!(Number.isSafeInteger(k) && k >= 8 && k % 8 === 0))
+    throw new RangeError('"targetBits" must be a positive multiple of 8');
+  if (c.classicalBound !== 'pef') throw new RangeError('"targetBits" needs classicalBound pef');
+  if (c.hostSettings) throw new RangeError('"targetBits" needs the chip\'s internal settings');
+  if (c.blockTrials % STOPPING_SEGMENT_TRIALS !== 0)
+    throw new RangeError(`with "targetBits", "blockTrials" must be a multiple of ${STOPPING_SEGMENT_TRIALS}`);
 }

@@ -8,7 +8,7 @@
  * omega_thr from the fixed grid of K thresholds. Derivation: docs/bounds.md.
  */
 import { EAT_OUTPUT_DIMENSION, EAT_THRESHOLD_GRID_SIZE, eatEntropy, type EpsSplit } from '../bounds.ts';
-import { eatAtThreshold, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
+import { eatAtThreshold, VARIABLE_LENGTH_NOTE, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
 
 export const adfrvEat: Bound = {
   name: 'adfrv-eat',
@@ -16,7 +16,7 @@ export const adfrvEat: Bound = {
   assumptions: [],
   modes: ['uniform'],
   evaluate({ trials, sEstimate }: BlockStats, eps: EpsSplit): BoundEvaluation {
-    const formula = `ADFRV 2018 EAT: n * f_t(omega_thr) - v sqrt(n), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`;
+    const formula = `ADFRV 2018 EAT: n * f_t(omega_thr) - v sqrt(n), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds; ${VARIABLE_LENGTH_NOTE}`;
     const epsEA = eps.estimation / EAT_THRESHOLD_GRID_SIZE;
     return eatAtThreshold(sEstimate, formula, (omegaThr) => eatEntropy(trials, omegaThr, eps.smoothing, epsEA));
   },

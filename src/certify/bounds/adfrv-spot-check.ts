@@ -14,7 +14,7 @@ import {
   type EatBound,
   type EpsSplit,
 } from '../bounds.ts';
-import { eatAtThreshold, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
+import { eatAtThreshold, VARIABLE_LENGTH_NOTE, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
 
 /** ADFRV/ARV second-order coefficient v for spot-checking (file comment). */
 export function spotCheckV(
@@ -72,7 +72,7 @@ export const adfrvSpotCheck: Bound = {
   assumptions: [],
   modes: ['spot-check'],
   evaluate({ trials, sEstimate, testRate: gamma }: BlockStats, eps: EpsSplit): BoundEvaluation {
-    const formula = `ADFRV 2018 / ARV 2019 EAT with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - v sqrt(n), v with ceil(g'/gamma), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`;
+    const formula = `ADFRV 2018 / ARV 2019 EAT with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - v sqrt(n), v with ceil(g'/gamma), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds; ${VARIABLE_LENGTH_NOTE}`;
     const epsEA = eps.estimation / EAT_THRESHOLD_GRID_SIZE;
     return eatAtThreshold(sEstimate, formula, (omegaThr) =>
       spotCheckEntropy({ trials, omegaThreshold: omegaThr, gamma, epsSmooth: eps.smoothing, epsEA }),

@@ -47,6 +47,8 @@ export interface BoundDetails {
   eat?: EatBound;
   /** The PEF a probability-estimation bound used, for the certificate. */
   pef?: PefRecord;
+  /** The stopping rule that ended the block (--target-bits), for the certificate. */
+  stopping?: StoppingRecord;
 }
 
 export interface BoundEvaluation {
@@ -68,6 +70,13 @@ export interface Bound {
   readonly modes: readonly SettingsMode[];
   evaluate(stats: BlockStats, eps: EpsSplit): BoundEvaluation;
 }
+
+/**
+ * How a bound that picks its threshold from a grid covers a variable output length, for the certificate's
+ * `bound` (the argument: docs/bounds.md, "Thresholds and variable length").
+ */
+export const VARIABLE_LENGTH_NOTE =
+  'variable length: the statement applied to the exact event "this threshold is the largest reached" (errors weighted by its probability) is derived here, not a cited theorem';
 
 /** The certificate's statement of each adversary model (the second assumption of every certificate). */
 export const ADVERSARY_ASSUMPTION: Record<Adversary, string> = {
@@ -112,4 +121,18 @@ export interface PefRecord {
   /** The grid threshold L_j used (bits), and the grid size. */
   thresholdBits: number;
   thresholds: number;
+}
+
+/** The certificate's record of the stopping rule that ended a block (--target-bits; bounds/pef-stopping.ts). */
+export interface StoppingRecord {
+  rule: string;
+  /** K: the output bits the rule aims at. */
+  targetBits: number;
+  /** L*: the threshold on log2(prod F)/beta, bits. */
+  thresholdBits: number;
+  /** tau: the trial count at which the rule fired (the block's length). */
+  firedAtTrial: number;
+  /** The rule is checked every segmentTrials trials; a block ends at maxTrials at the latest. */
+  segmentTrials: number;
+  maxTrials: number;
 }

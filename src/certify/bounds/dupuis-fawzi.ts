@@ -4,7 +4,7 @@
  * (DF19). For any alpha in (1, 2):
  *   k = n f_t(gamma omega_thr) - n ((alpha - 1)/(2 - alpha)) (ln 2 / 2) V^2
  *       - (1 - 2 log2(eps_s eps_EA / K)) / (alpha - 1) - n (alpha - 1)^2 K_alpha,
- *   V = log2(2 d_O^2 + 1) + sqrt(2 + Var(f)),  Var(f) <= g'^2 / gamma,  Max(f) - Min(f) <= g' / gamma,
+ *   V = log2(2 d_O^2 + 1) + sqrt(2 + Var(f)),  Var(f) <= min(g'^2 / gamma, (g'/gamma)^2 / 4),  Max(f) - Min(f) <= g' / gamma,
  * maximised over the tangent point and alpha. The statement is transcribed
  * from two implementations (George-Lin-Lutkenhaus 2022, Theorem 15; Brown-
  * Ragy-Colbeck 2020, Lemma 3.3), taking the larger loss wherever they could
@@ -21,16 +21,21 @@ import {
   type EpsSplit,
 } from '../bounds.ts';
 import { NO_EAT_BOUND, type SpotCheckEvent } from './adfrv-spot-check.ts';
-import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
+import { VARIABLE_LENGTH_NOTE, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
 import { goldenSectionMin } from '../../math/index.ts';
 
 /** The assumption a certificate that used the DF19 bound adds to its list (file comment: the transcription). */
 export const DF19_ASSUMPTION =
   'the Dupuis-Fawzi 2019 entropy accumulation statement as implemented by George-Lin-Lutkenhaus 2022 (Theorem 15) and Brown-Ragy-Colbeck 2020 (Lemma 3.3); not checked against the paper text';
 
-/** Var(f) and Max(f) - Min_Sigma(f) of the wins-only min-tradeoff function (docs/bounds.md): upper bounds s^2/gamma and s/gamma. */
+/**
+ * Var(f) and Max(f) - Min_Sigma(f) of the wins-only min-tradeoff function (docs/bounds.md): upper bounds
+ * min(s^2/gamma, (s/gamma)^2/4) and s/gamma. f takes two values s/gamma apart, so under any distribution
+ * its variance is at most (s/gamma)^2/4 (Popoviciu's inequality on variances): s^2/4 at gamma = 1.
+ */
 export function spotCheckDf19Pieces(slope: number, gamma: number): { variance: number; range: number } {
-  return { variance: (slope * slope) / gamma, range: slope / gamma };
+  const range = slope / gamma;
+  return { variance: Math.min((slope * slope) / gamma, (range * range) / 4), range };
 }
 
 /**
@@ -213,7 +218,7 @@ export const dupuisFawziSpotCheck: Bound = {
     return {
       entropyBits: eat ? eat.entropyBits : -Infinity,
       details: {
-        formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text) with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - min over alpha of the loss, V^2 with Var(f) <= g'^2/gamma, d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
+        formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text) with spot-checking (gamma = ${gamma}): n * f_t(gamma omega_thr) - min over alpha of the loss, V^2 with Var(f) <= min(g'^2/gamma, (g'/gamma)^2/4), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds; ${VARIABLE_LENGTH_NOTE}`,
         sEvaluated: thr,
         ...(eat ? { eat } : {}),
       },
@@ -246,7 +251,7 @@ export const dupuisFawzi: Bound = {
     return {
       entropyBits: eat ? eat.entropyBits : -Infinity,
       details: {
-        formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text), every trial a test round: n * f_t(omega_thr) - min over alpha of the loss, V^2 with Var(f) <= g'^2, d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
+        formula: `Dupuis-Fawzi 2019 EAT (improved second order; statement as in George-Lin-Lutkenhaus 2022 Thm 15 and Brown-Ragy-Colbeck 2020 Lemma 3.3, not checked against the paper's text), every trial a test round: n * f_t(omega_thr) - min over alpha of the loss, V^2 with Var(f) <= g'^2/4 (Popoviciu), d_O = ${EAT_OUTPUT_DIMENSION}, eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds; ${VARIABLE_LENGTH_NOTE}`,
         sEvaluated: thr,
         ...(eat ? { eat } : {}),
       },

@@ -15,10 +15,10 @@
  * kappa = eps_EA / size (union bound over the thresholds the certifier can
  * pick):
  *   H_min^{eps_s}(A^n B^n | X^n Y^n E, j) >= L_j + log2(eps_s kappa)/beta + log2(kappa),
- * unless Pr[j] < kappa. This is the variable-length structure of Tupkary,
- * Tan, Lutkenhaus (arXiv:2311.01600): a bound for each output length on the
- * event that this length is chosen, the errors of the lengths weighted by
- * their probabilities (at most eps_EA + 2 eps_s + eps_ext in total).
+ * unless Pr[j] < kappa: a bound for each output length on the event that
+ * this length is chosen, the errors of the lengths weighted by their
+ * probabilities (at most eps_EA + 2 eps_s + eps_ext in total; derived in
+ * docs/bounds.md, "Thresholds and variable length", not a cited theorem).
  *
  * Lost trials: a trial without a record has no (c, z); its factor is 0
  * (F(lost) = 0 keeps the PEF condition whatever the device does with its
@@ -30,7 +30,7 @@ import { designPef, type PefDesign } from '../pef/design.ts';
 import { log2Product, pefEntropyBits } from '../pef/entropy.ts';
 import { type Behaviour, behaviourOfS, modelExtremePoints, UNIFORM_SETTINGS } from '../pef/model.ts';
 import { pefInvalidReason } from '../pef/solver.ts';
-import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
+import { VARIABLE_LENGTH_NOTE, type BlockStats, type Bound, type BoundEvaluation, type PefRecord } from './bound.ts';
 
 /** Thresholds of the output-length grid (union bound over them: kappa = eps_EA / size). */
 export const PEF_THRESHOLD_GRID_SIZE = 4096;
@@ -69,11 +69,16 @@ export const PEF_DESIGN_S_STEP = 0.005;
 export class PefPlanner {
   private plan: PefPlan;
   private readonly cache = new Map<number, PefDesign>();
+  /**
+   * designTrials: the block length each PEF is designed for; kappaDivisor: eps_EA is divided by it
+   * (the threshold grid's union bound; 1 for a stopping rule's single event).
+   */
   constructor(
     private readonly blockTrials: number,
     private readonly eps: number,
     prior?: { behaviour: Behaviour; origin: string },
     private readonly adapt = true,
+    private readonly kappaDivisor = PEF_THRESHOLD_GRID_SIZE,
   ) {
     const p = prior ?? {
       behaviour: behaviourOfS(DEFAULT_PRIOR_S),
@@ -84,7 +89,7 @@ export class PefPlanner {
 
   private design(q: Behaviour): PefDesign {
     const split = epsSplit(this.eps);
-    return designPef(q, this.blockTrials, split.smoothing, split.estimation / PEF_THRESHOLD_GRID_SIZE);
+    return designPef(q, this.blockTrials, split.smoothing, split.estimation / this.kappaDivisor);
   }
 
   /** The plan for the next block to be certified. */
@@ -93,7 +98,7 @@ export class PefPlanner {
   }
 
   /** A block has ended (certified or not): the next block's PEF is designed from its S-hat. */
-  observe(blockIndex: number, sEstimate: number): void {
+  observe(blockIndex: number, sEstimate: number, from = `block ${blockIndex}`): void {
     if (!this.adapt || !Number.isFinite(sEstimate)) return;
     const step = PEF_DESIGN_S_STEP;
     const s = Math.min(2.825, Math.max(2 + step, Math.floor(sEstimate / step) * step));
@@ -106,19 +111,47 @@ export class PefPlanner {
     }
     this.plan = {
       design,
-      origin: `designed at the symmetric behaviour with S = ${(key * step).toFixed(3)} from block ${blockIndex} (S-hat ${sEstimate.toFixed(4)})`,
+      origin: `designed at the symmetric behaviour with S = ${(key * step).toFixed(3)} from ${from} (S-hat ${sEstimate.toFixed(4)})`,
     };
   }
 }
 
-/** The statement's formula, for the certificate's `bound`. */
-const FORMULA = `probability estimation (Zhang-Knill-Bierhorst 2018, Knill et al. 2020), NS + Tsirelson model: L_j + log2(eps_s kappa)/beta + log2(kappa), L_j the largest of ${PEF_THRESHOLD_GRID_SIZE} thresholds j*2n/${PEF_THRESHOLD_GRID_SIZE} at or below log2(prod F)/beta, kappa = eps_EA / ${PEF_THRESHOLD_GRID_SIZE}; variable length as in Tupkary-Tan-Lutkenhaus 2023; a block with a lost trial certifies nothing`;
+/** The adversary model of probability estimation, for the certificate. */
+export const PEF_ADVERSARY_ASSUMPTION =
+  "the adversary's side information is classical (probability estimation); not secure against quantum side information";
 
-/** The PEF statement for one block under its plan (file comment); throws if the PEF fails its check (never used unverified). */
-export function pefEvaluation(stats: BlockStats, eps: EpsSplit, plan: PefPlan): BoundEvaluation {
+/** What the PEF condition assumes of each trial (the model), for the certificate. */
+export const PEF_MODEL_ASSUMPTION =
+  'each trial, given the past and the side information, behaves no-signalling with S <= 2 sqrt 2 (every quantum behaviour does), with uniform settings independent of the device';
+
+/** The plan, after its PEF passes the validity check on every extreme point (throws otherwise: never used unverified). */
+export function checkedPlan(plan: PefPlan): PefPlan {
   const { design } = plan;
   const invalid = pefInvalidReason(design.factors, modelExtremePoints(design.model), design.beta, UNIFORM_SETTINGS);
   if (invalid !== null) throw new Error(`PEF for this block failed its check: ${invalid}`);
+  return plan;
+}
+
+/** The certificate's record of the PEF a block was certified with. */
+export function pefRecord(plan: PefPlan, log2T: number, thresholdBits: number, thresholds: number): PefRecord {
+  const { design } = plan;
+  return {
+    model: design.model,
+    factors: Array.from(design.factors),
+    beta: design.beta,
+    origin: plan.origin,
+    log2Product: Number.isFinite(log2T) ? log2T : -1e308,
+    thresholdBits,
+    thresholds,
+  };
+}
+
+/** The statement's formula, for the certificate's `bound`. */
+const FORMULA = `probability estimation (Zhang-Knill-Bierhorst 2018, Knill et al. 2020), NS + Tsirelson model: L_j + log2(eps_s kappa)/beta + log2(kappa), L_j the largest of ${PEF_THRESHOLD_GRID_SIZE} thresholds j*2n/${PEF_THRESHOLD_GRID_SIZE} at or below log2(prod F)/beta, kappa = eps_EA / ${PEF_THRESHOLD_GRID_SIZE}; ${VARIABLE_LENGTH_NOTE}; a block with a lost trial certifies nothing`;
+
+/** The PEF statement for one block under its plan (file comment); throws if the PEF fails its check (never used unverified). */
+export function pefEvaluation(stats: BlockStats, eps: EpsSplit, plan: PefPlan): BoundEvaluation {
+  const { design } = checkedPlan(plan);
   const counts = stats.counts;
   if (!counts) throw new RangeError('the PEF bound needs the block counts');
   const log2T = (stats.lostTrials ?? 0) > 0 ? -Infinity : log2Product(counts, design.factors);
@@ -133,15 +166,7 @@ export function pefEvaluation(stats: BlockStats, eps: EpsSplit, plan: PefPlan): 
     details: {
       formula: FORMULA,
       sEvaluated: null,
-      pef: {
-        model: design.model,
-        factors: Array.from(design.factors),
-        beta: design.beta,
-        origin: plan.origin,
-        log2Product: Number.isFinite(log2T) ? log2T : -1e308,
-        thresholdBits,
-        thresholds: PEF_THRESHOLD_GRID_SIZE,
-      },
+      pef: pefRecord(plan, log2T, thresholdBits, PEF_THRESHOLD_GRID_SIZE),
     },
   };
 }
@@ -155,11 +180,8 @@ export function probabilityEstimationBound(planner: PefPlanner): Bound {
   return {
     name: 'probability-estimation',
     adversary: 'classical',
-    adversaryAssumption:
-      "the adversary's side information is classical (probability estimation); not secure against quantum side information",
-    assumptions: [
-      'each trial, given the past and the side information, behaves no-signalling with S <= 2 sqrt 2 (every quantum behaviour does), with uniform settings independent of the device',
-    ],
+    adversaryAssumption: PEF_ADVERSARY_ASSUMPTION,
+    assumptions: [PEF_MODEL_ASSUMPTION],
     modes: ['uniform'],
     evaluate(stats: BlockStats, eps: EpsSplit): BoundEvaluation {
       const ev = pefEvaluation(stats, eps, planner.current());

@@ -23,6 +23,7 @@ import {
   type Bound,
   type PefRecord,
   type SettingsMode,
+  type StoppingRecord,
 } from './bound.ts';
 import { dupuisFawzi, dupuisFawziSpotCheck } from './dupuis-fawzi.ts';
 import { pironioMassar } from './pironio-massar.ts';
@@ -64,6 +65,8 @@ export interface BlockBound {
   eat?: EatBound;
   /** The PEF used, when the bound is probability estimation. */
   pef?: PefRecord;
+  /** The stopping rule that ended the block, with --target-bits. */
+  stopping?: StoppingRecord;
 }
 
 /**
@@ -101,6 +104,7 @@ export function certifyBlockBound(
     bound: best.ev.details.formula,
     ...(best.ev.details.eat ? { eat: best.ev.details.eat } : {}),
     ...(best.ev.details.pef ? { pef: best.ev.details.pef } : {}),
+    ...(best.ev.details.stopping ? { stopping: best.ev.details.stopping } : {}),
   };
 }
 

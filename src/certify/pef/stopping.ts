@@ -12,6 +12,10 @@
  * with no union bound. Then H_min^{eps_s}(C^tau | Z E, fired) >= L* + log2(eps_s kappa)/beta
  * + log2(kappa) = K + 2 log2(1/eps_ext), and the leftover hash lemma gives K
  * bits. A lost trial has F = 0: the run cannot fire after it.
+ *
+ * The certifier (--target-bits, ../bounds/pef-stopping.ts) checks the same
+ * threshold at the end of each segment of 4096 trials rather than at every
+ * trial: a stopping time all the same, at most one segment later.
  */
 import { countCell } from '../outcomes.ts';
 
