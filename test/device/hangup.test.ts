@@ -17,7 +17,7 @@ import type { BindingInterface, BindingPortInterface } from '../../src/serialpor
 interface FakeUnixPort {
   fd: number;
   isOpen: boolean;
-  poller: { once(event: 'readable', cb: (err: Error | null) => void): void };
+  poller: { once(event: 'readable' | 'disconnect', cb: (err: Error | null) => void): void };
   read(buffer: Buffer, offset: number, length: number): Promise<{ bytesRead: number; buffer: Buffer }>;
 }
 
@@ -38,7 +38,8 @@ async function fifoPort() {
   const raw: FakeUnixPort = {
     fd,
     isOpen: true,
-    poller: { once: (_event, cb) => void waits.push(cb) },
+    // 'disconnect' is armed once for the port's life (hangup.ts watchDisconnect); the reads wait on 'readable'
+    poller: { once: (event, cb) => void (event === 'readable' ? waits.push(cb) : undefined) },
     read: async () => {
       nativeReads++;
       return { bytesRead: 0, buffer: Buffer.alloc(0) };
