@@ -50,15 +50,40 @@ function whenReadable(port: UnixPort): Promise<void> {
 }
 
 /**
+ * The most a read of a TTY returns: the line discipline's read buffer
+ * (N_TTY_BUF_SIZE 4096 on Linux, less one; measured on the simulator's PTY:
+ * back-to-back reads of a full queue give 4095 bytes each). A read that
+ * returns this much may have left more queued behind it.
+ */
+const TTY_READ_MAX = 4095;
+
+/**
+ * How long a read that found the kernel's queue drained waits, once the
+ * port is readable again, before it reads. The link delivers in small
+ * pieces (about 1.4 KB per wake-up at 1.6 MB/s through socat's PTYs) and
+ * every wake-up (a poll, a read, the stream's machinery) costs more than its
+ * bytes: at 1 M trials/s, the hash on workers, it took the stream process
+ * from 37-40% to 15-19% of a core (load 2 to 4), the chip at its full rate
+ * and no trial lost (bench/live.bench.ts). The
+ * reads that follow drain all that queued meanwhile (reading on while reads
+ * come back full), so it bounds the latency (2 ms, against an ACK's 50 ms,
+ * PROTOCOL 4), never the throughput; the kernel queues about 64 KiB (40 ms
+ * of the link) before it holds the sender back. It assumes an event loop
+ * that is not stopped for long: with a block's hash on the event loop (0.1
+ * to 0.4 s per 2^22 trials) it halved the simulated chip's rate; the hash
+ * runs on workers (src/output/hash-stage.ts).
+ */
+export const READ_GATHER_MS = 2;
+
+/**
  * One read of the port. bindings-cpp opens every port O_NONBLOCK
- * (serialport_unix.cpp), so the read is made here on the event loop and
- * returns at once: bytes, EAGAIN, or 0 at hang-up. bindings-cpp's own read
+ * (serialport_unix.cpp), so the reads are made here on the event loop and
+ * return at once: bytes, EAGAIN, or 0 at hang-up. bindings-cpp's own read
  * goes through libuv's thread pool instead (fs.read), a thread hop, a futex
- * and an eventfd wake-up per read: at the 1 M trials/s link rate (about a
- * thousand small PTY reads a second) that hop cost more CPU than decoding
- * and certifying the trials. A read after one that did not fill the buffer
- * (the kernel's queue was drained) first waits for the poller's 'readable',
- * so the usual path raises no EAGAIN.
+ * and an eventfd wake-up per read: at the 1 M trials/s link rate that hop
+ * cost more CPU than decoding and certifying the trials. After a read that
+ * drained the kernel's queue the next one waits for the poller's 'readable'
+ * (so the usual path raises no EAGAIN) and READ_GATHER_MS.
  */
 async function readUntilHangup(
   port: UnixPort,
@@ -68,20 +93,48 @@ async function readUntilHangup(
   length: number,
 ): Promise<{ bytesRead: number; buffer: Buffer }> {
   for (;;) {
-    if (state.drained) await whenReadable(port);
+    if (state.drained) {
+      await whenReadable(port);
+      await new Promise((resolve) => setTimeout(resolve, READ_GATHER_MS));
+    }
     if (!port.isOpen || port.fd === null) throw canceled('Port is not open');
-    let bytesRead: number;
-    try {
-      bytesRead = readSync(port.fd, buffer, offset, length, null);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw err;
-      state.drained = true;
+    const got = drain(port.fd, buffer, offset, length);
+    state.drained = got.drained;
+    if (got.error) {
+      if (got.bytes > 0) return { bytesRead: got.bytes, buffer }; // the error comes again at the next read
+      const code = (got.error as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw got.error;
       continue;
     }
-    if (bytesRead === 0) throw Object.assign(new Error('end of file (the other end hung up)'), { code: 'EOF' });
-    state.drained = bytesRead < length;
-    return { bytesRead, buffer };
+    if (got.bytes === 0) throw Object.assign(new Error('end of file (the other end hung up)'), { code: 'EOF' });
+    return { bytesRead: got.bytes, buffer };
+  }
+}
+
+/**
+ * Reads into buffer[offset, offset + length) while reads come back full:
+ * the bytes read, whether the queue was drained, and the error that ended
+ * the reads, if one did (end of file ends them with no error).
+ */
+function drain(
+  fd: number,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+): { bytes: number; drained: boolean; error?: unknown } {
+  let bytes = 0;
+  for (;;) {
+    const want = length - bytes;
+    let n: number;
+    try {
+      n = readSync(fd, buffer, offset + bytes, want, null);
+    } catch (error) {
+      return { bytes, drained: true, error };
+    }
+    bytes += n;
+    if (n === 0) return { bytes, drained: true };
+    if (n < Math.min(TTY_READ_MAX, want)) return { bytes, drained: true };
+    if (bytes === length) return { bytes, drained: false };
   }
 }
 

@@ -3,7 +3,8 @@
  * reads like a TTY opened O_NONBLOCK: bytes, EAGAIN when empty, 0 once the
  * writer has gone): bytes come back as written, an empty port waits for the
  * poller's 'readable' (never spins), a read after one that drained the fd
- * waits for 'readable' before it reads, and end of file is an EOF error (the
+ * waits for 'readable' (and READ_GATHER_MS) before it reads, a queue longer
+ * than one read comes back whole, and end of file is an EOF error (the
  * hang-up SerialPortStream reports as a disconnect).
  */
 import { execFileSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withHangupDetection } from '../../src/device/hangup.ts';
+import { READ_GATHER_MS, withHangupDetection } from '../../src/device/hangup.ts';
 import type { BindingInterface, BindingPortInterface } from '../../src/serialport-types.ts';
 
 interface FakeUnixPort {
@@ -68,14 +69,18 @@ async function fifoPort() {
   };
 }
 
-/** Whether `p` is still pending after the event loop has turned. */
+/**
+ * Whether `p` is still pending once a read told 'readable' has had its gather
+ * wait and its read (timers fire in the order they fall due, and the read's
+ * continuation runs before the later timer's).
+ */
 async function pending(p: Promise<unknown>): Promise<boolean> {
   let settled = false;
   p.then(
     () => (settled = true),
     () => (settled = true),
   );
-  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 5 * READ_GATHER_MS));
   return !settled;
 }
 
