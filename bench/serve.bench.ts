@@ -17,7 +17,7 @@ import { randomSeed } from '../src/extract/index.ts';
 import { seedBitsForBlock } from '../src/output/config.ts';
 import { DEFAULT_BLOCK_TRIALS, type Certificate } from '../src/certify/index.ts';
 import { createSimulatedPort } from '../src/simulator/index.ts';
-import { certifiedBlocks, EntropyService, listen, type CertifiedBlock } from '../src/serve/index.ts';
+import { certifiedBlocks, EntropyService, listen, type CertifiedChunk } from '../src/serve/index.ts';
 
 async function chipBitsPerTrial(): Promise<number> {
   const sim = createSimulatedPort({ seed: 3, calibrated: true, clock: 'virtual' });
@@ -32,7 +32,7 @@ async function chipBitsPerTrial(): Promise<number> {
 }
 
 /** Certified-looking blocks of 256 KiB, as fast as they are taken (the HTTP path's figures, not the pipeline's). */
-async function* standIn(): AsyncGenerator<CertifiedBlock> {
+async function* standIn(): AsyncGenerator<CertifiedChunk> {
   for (let i = 0; ; i++) {
     const bytes = randomBytes(256 * 1024);
     const line = JSON.stringify({ standIn: i });

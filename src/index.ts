@@ -8,22 +8,27 @@
  *   device.entropyService(opts) what `epqrng serve` runs: a pool and a request handler for any Node server;
  *                               fetchRandom(url, n) is its client
  *   device.close() / await using   ends any run with STOP and its ACK, then closes the port
- *   record / replay / verify    the recording functions, as `epqrng record|replay|verify` run them
+ *   record / replay / verify    the recording functions (src/record), with the checks and errors of
+ *                               `epqrng record|replay|verify`
  *
  * Fail closed as the CLI does: a refused block yields nothing; certification
  * that keeps failing throws CertificationRefusedError.
  */
 import { makePlan, calibrate as runCalibration, type CalibrationProfile } from './calibrate/index.ts';
-import { parseCertificateLine, type Adversary, type Certificate, type RefusedBlock } from './certify/index.ts';
-import type { CommandIo } from './cli/framework.ts';
+import type { Adversary, Certificate, RefusedBlock } from './certify/index.ts';
+import { escapeControls } from './cli/framework.ts';
+import type { ParsedValues } from './cli/options.ts';
 import { openDevice, type DeviceSelection } from './cli/device-options.ts';
 import { planReplay, replayBytes } from './cli/commands/replay.ts';
-import { run as recordCommand } from './cli/commands/record.ts';
-import { run as verifyCommand } from './cli/commands/verify.ts';
+import { recordSession, recordSettings, type recordOptionSpecs } from './cli/commands/record.ts';
+import { plannedReplay } from './cli/commands/verify.ts';
+import { VerifyMismatch } from './record/block-check.ts';
+import { verifyRecording } from './record/verify.ts';
 import type { Device as LinkDevice, Run } from './device/index.ts';
 import { randomSeed } from './extract/index.ts';
 import { pipelineDefaults, seedBitsForBlock } from './output/config.ts';
 import { certifiedStream } from './output/certified-stream.ts';
+import { withCertificates } from './output/with-certificates.ts';
 import { createHandler, type EntropyHandler } from './serve/http.ts';
 import { EntropyService } from './serve/service.ts';
 
@@ -56,6 +61,8 @@ export interface CertifiedBlock {
   certificate: Certificate;
   /** The certificate as the JSON line `epqrng stream --certs` writes (the hash chain is over these lines). */
   line: string;
+  /** SHA-256 of `line`: the name the next certificate's prevCertificateSha256 and `epqrng serve` give it. */
+  sha256: string;
 }
 
 export interface CertifiedBytesOptions {
@@ -93,23 +100,6 @@ function selectionOf(target: DeviceTarget): DeviceSelection {
   if ('usb' in target) return { kind: 'discover' };
   const sim = target.simulate === true ? {} : target.simulate;
   return { kind: 'simulate', seed: sim.seed ?? 1, mode: 'honest', calibrated: sim.calibrated ?? true, faults: {} };
-}
-
-/** Pairs each yielded chunk with the certificate line written just before it. */
-async function* withCertificates(
-  source: (onCertificate: (line: string) => void) => AsyncGenerator<Uint8Array, unknown, void>,
-): AsyncGenerator<CertifiedBlock, void, void> {
-  let line = '';
-  const it = source((l) => {
-    line = l;
-  });
-  try {
-    for (let r = await it.next(); !r.done; r = await it.next()) {
-      yield { bytes: r.value, certificate: parseCertificateLine(line), line };
-    }
-  } finally {
-    await it.return(undefined);
-  }
 }
 
 /** An EPQ-1 chip (or the simulator) and what it does for a user. */
@@ -222,19 +212,6 @@ export async function* replay(file: string, opts: ReplayOptions = {}): AsyncGene
   yield* withCertificates((onCertificate) => replayBytes(plan, { onCertificate }));
 }
 
-/** The io of a command run as a function: its stdout and stderr kept as text. */
-function quietIo(): CommandIo & { out: () => string; err: () => string } {
-  const text = { out: '', err: '' };
-  const sink = (k: 'out' | 'err') =>
-    ({
-      write: (s: string | Uint8Array): boolean => {
-        text[k] += String(s);
-        return true;
-      },
-    }) as unknown as NodeJS.WritableStream;
-  return { stdout: sink('out'), stderr: sink('err'), isTTY: false, out: () => text.out, err: () => text.err };
-}
-
 function targetArgs(target: DeviceTarget): string[] {
   const s = selectionOf(target);
   if (s.kind === 'port') return ['--port', s.path];
@@ -248,13 +225,18 @@ export async function record(
   target: DeviceTarget,
   opts: { out: string; trials?: number; seconds?: number; extractorSeedFile?: string },
 ): Promise<string> {
+  const values: ParsedValues<typeof recordOptionSpecs> = {
+    out: opts.out,
+    ...(opts.trials !== undefined ? { trials: String(opts.trials) } : {}),
+    ...(opts.seconds !== undefined ? { seconds: String(opts.seconds) } : {}),
+    ...(opts.extractorSeedFile !== undefined ? { 'extractor-seed': opts.extractorSeedFile } : {}),
+  };
+  const settings = recordSettings(values);
+  // The recording's header holds the command line `epqrng record` would have had: its replay reads it.
   const argv = [...targetArgs(target), '--out', opts.out];
-  if (opts.trials !== undefined) argv.push('--trials', String(opts.trials));
-  if (opts.seconds !== undefined) argv.push('--seconds', String(opts.seconds));
-  if (opts.extractorSeedFile !== undefined) argv.push('--extractor-seed', opts.extractorSeedFile);
-  const io = quietIo();
-  await recordCommand(argv, io);
-  return io.err().trim();
+  for (const k of ['trials', 'seconds', 'extractor-seed'] as const)
+    if (values[k] !== undefined) argv.push(`--${k}`, values[k]);
+  return recordSession(selectionOf(target), settings, argv);
 }
 
 /**
@@ -266,19 +248,13 @@ export async function verify(
   file: string,
   opts: ReplayOptions & { certs: string; output?: string },
 ): Promise<{ ok: true } | { ok: false; mismatch: string }> {
-  const argv = [file, '--certs', opts.certs];
-  if (opts.output !== undefined) argv.push('--output', opts.output);
-  for (const [k, v] of Object.entries(replayValues(opts))) argv.push(`--${k}`, v);
-  // The command says a mismatch with exit 1 and one line (VerifyMismatch); anything else it throws.
-  const io = quietIo();
-  const code = await verifyCommand(argv, io);
-  return code === 0
-    ? { ok: true }
-    : {
-        ok: false,
-        mismatch: io
-          .err()
-          .trim()
-          .replace(/^epqrng: /, ''),
-      };
+  const plan = plannedReplay(() => planReplay(file, replayValues(opts), { requireRecordedSeed: true }));
+  try {
+    await verifyRecording({ file, certsPath: opts.certs, outputPath: opts.output, plan, onWarning: () => undefined });
+    return { ok: true };
+  } catch (e) {
+    // A mismatch is a result (the CLI's exit 1 and its one line); anything else is thrown, as the CLI does.
+    if (e instanceof VerifyMismatch) return { ok: false, mismatch: escapeControls(e.message) };
+    throw e;
+  }
 }

@@ -153,7 +153,7 @@ export const certificateDraftSchema = z.object({
     .min(1)
     .optional(),
   /**
-   * The first certificate of a run that `stream --reconnect` started after the chip went away (optional:
+   * The first certificate of a run that `stream --reconnect` or `serve --reconnect` started after the chip went away (optional:
    * absent otherwise). The chain goes on unbroken; the trials of the unfinished block before the
    * disconnect were dropped (never mixed into this run), and trial indices restart at 0 (PROTOCOL 5 START).
    */

@@ -7,9 +7,16 @@
  * When the reader goes away (EPIPE) the chunk being written is dropped, not
  * written again: part of it may have reached the old reader, and no byte
  * goes out twice. The next chunk waits for the next reader, with one line
- * on stderr saying so. A SIGINT/SIGTERM while waiting gives up the wait
- * (the command then ends as it does on a signal); so does end().
+ * on stderr saying so.
+ *
+ * A SIGINT/SIGTERM at any time in the output's life gives up every wait for
+ * a reader, the one under way and any later one (the command then ends as
+ * it does on a signal). Listening only while a wait is under way missed a
+ * signal that came between readers: a reader that took less than one
+ * block's output left no reader behind, the block certified after the
+ * signal then waited for a reader that never came, and the command hung.
  */
+import type { EventEmitter } from 'node:events';
 import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { Writable } from 'node:stream';
@@ -39,8 +46,17 @@ export class FifoOutput extends Writable {
   constructor(
     readonly path: string,
     private readonly notice: (line: string) => void = (l) => process.stderr.write(`epqrng: ${l}\n`),
+    /** Where SIGINT and SIGTERM come from (a test passes its own emitter). */
+    private readonly signals: Pick<EventEmitter, 'on' | 'off'> = process,
   ) {
     super({ highWaterMark: 1 << 16 });
+    this.signals.on('SIGINT', this.onSignal);
+    this.signals.on('SIGTERM', this.onSignal);
+  }
+
+  private stopListening(): void {
+    this.signals.off('SIGINT', this.onSignal);
+    this.signals.off('SIGTERM', this.onSignal);
   }
 
   /** Stops waiting for a reader: what is still to write is dropped. */
@@ -71,36 +87,29 @@ export class FifoOutput extends Writable {
 
   /** Opens the FIFO once a reader has it open (undefined when the wait was given up). */
   private async waitForReader(): Promise<Socket | undefined> {
-    process.once('SIGINT', this.onSignal);
-    process.once('SIGTERM', this.onSignal);
-    try {
-      for (let first = true; !this.giveUp; first = false) {
-        let fd: number | undefined;
-        try {
-          fd = openSync(this.path, constants.O_WRONLY | constants.O_NONBLOCK);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENXIO') {
-            throw new InputError('OUTPUT_UNWRITABLE', `cannot write --out ${this.path}: ${(e as Error).message}`, {
-              cause: e,
-            });
-          }
+    for (let first = true; !this.giveUp; first = false) {
+      let fd: number | undefined;
+      try {
+        fd = openSync(this.path, constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENXIO') {
+          throw new InputError('OUTPUT_UNWRITABLE', `cannot write --out ${this.path}: ${(e as Error).message}`, {
+            cause: e,
+          });
         }
-        if (fd !== undefined) return this.attach(fd);
-        if (first && this.readers === 0) this.notice(`--out ${this.path}: waiting for a reader of the FIFO`);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, READER_POLL_MS);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.wake = undefined;
       }
-      return undefined;
-    } finally {
-      process.off('SIGINT', this.onSignal);
-      process.off('SIGTERM', this.onSignal);
+      if (fd !== undefined) return this.attach(fd);
+      if (first && this.readers === 0) this.notice(`--out ${this.path}: waiting for a reader of the FIFO`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, READER_POLL_MS);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
     }
+    return undefined;
   }
 
   private attach(fd: number): Socket {
@@ -123,6 +132,7 @@ export class FifoOutput extends Writable {
   }
 
   override _final(done: (e?: Error | null) => void): void {
+    this.stopListening();
     const s = this.socket;
     if (!s) {
       done();
@@ -133,6 +143,7 @@ export class FifoOutput extends Writable {
   }
 
   override _destroy(error: Error | null, done: (e?: Error | null) => void): void {
+    this.stopListening();
     this.abandon();
     this.dropSocket();
     done(error);

@@ -1,64 +1,88 @@
 /**
  * `stream --reconnect[=SECONDS]`: a certified stream that rides out a loose
- * cable. When the chip goes away (DISCONNECTED, PORT_ERROR, WATCHDOG), the
- * unfinished block is dropped with its run (never mixed with the next run's
- * trials), and the same chip is waited for: its USB serial found again
- * (--serial, discovery) or the same --port path reappearing and answering
- * GET_INFO with the same serial. A different serial there is refused
- * (exit 3). The new run continues the certificate chain (its first
- * certificate's prevCertificateSha256 is the hash of the last line before
- * the disconnect) and records the reconnect in that certificate.
+ * cable (src/output/reconnecting-stream.ts), with the chip looked for again
+ * here: its USB serial found again (--serial, discovery) or the same --port
+ * path reappearing and answering GET_INFO with the same serial. A different
+ * serial there is refused (exit 3). With --record, the recording holds every
+ * run, with the disconnect and the reconnect as run events
+ * (src/record/run-events.ts), so that replay and verify play it run by run.
  */
 import { existsSync } from 'node:fs';
 import type { BindingInterface } from '../serialport-types.ts';
-import { Device, findBySerial, type Run } from '../device/index.ts';
-import { hashCertificate } from '../certify/certificate.ts';
-import { DeviceError } from '../errors.ts';
+import { Device, findBySerial } from '../device/index.ts';
+import { DeviceError, UsageError } from '../errors.ts';
+import type { CertifiedStreamOptions, StreamProgress } from '../output/certified-stream.ts';
 import {
-  certifiedStream,
-  newProgress,
-  type CertifiedStreamOptions,
-  type StreamProgress,
-} from '../output/certified-stream.ts';
+  isDisconnect,
+  reconnectingStream as streamAcrossRuns,
+  sameChip,
+  type LostRun,
+  type Reopen,
+} from '../output/reconnecting-stream.ts';
+import { heldBinding } from '../record/run-events.ts';
+import { deviceInfoOf } from '../record/session.ts';
+import type { RecordingWriter } from '../record/writer.ts';
 import { SerialPort } from 'serialport';
-import { UsageError } from '../errors.ts';
+import { oneLine } from '../record/ending.ts';
 import { noticeOnStderr, type DeviceSelection } from './device-options.ts';
 import { integer, validateOption } from './options.ts';
+import type { ChipReturn } from '../serve/service.ts';
 
 /** Default wait for the chip to come back (seconds). */
 export const DEFAULT_RECONNECT_S = 300;
 /** How often the port (or the serial) is looked for while waiting. */
 const POLL_MS = 250;
 
-/** --reconnect[=SECONDS] checked: only a chip that can come back, and not (yet) with --record. */
-export function reconnectOption(
-  raw: string | undefined,
-  selection: DeviceSelection,
-  recordPath: string | undefined,
-): number | undefined {
+/** --reconnect[=SECONDS] checked: only a chip that can come back. */
+export function reconnectOption(raw: string | undefined, selection: DeviceSelection): number | undefined {
   if (raw === undefined) return undefined;
   const seconds = validateOption('reconnect', integer(1, 86_400), raw);
   if (selection.kind === 'simulate')
     throw new UsageError(
       '--reconnect needs a chip that can come back (--port, --serial or a discovered chip), not --simulate',
     );
-  if (recordPath !== undefined) throw new UsageError('--reconnect cannot be combined with --record yet');
   return seconds;
 }
 
-/** Where the chip is to be looked for again: its path now, the native binding. */
-export function reconnectTarget(selection: DeviceSelection, device: Device, timeoutS: number): ReconnectOptions {
+/** Where the chip is to be looked for again: its path now, the native binding; `recording` when recorded. */
+export function reconnectTarget(
+  selection: DeviceSelection,
+  device: Device,
+  timeoutS: number,
+  recording?: RecordingWriter,
+): ReconnectOptions {
   return {
     selection,
     path: device.path,
     binding: SerialPort.binding as unknown as BindingInterface,
     timeoutS,
+    ...(recording ? { recording } : {}),
   };
 }
 
-/** The device errors a replug can cure. */
-function isDisconnect(e: unknown): e is DeviceError {
-  return e instanceof DeviceError && ['DISCONNECTED', 'PORT_ERROR', 'WATCHDOG'].includes(e.code);
+/**
+ * The same rules for `serve --reconnect`: the service waits with them when
+ * its chip goes away. `lost` resolves with the error of a wait that ended
+ * without the chip (timeout, or another serial refused), before the service
+ * hears it: serve then ends (exit 3) once its in-flight responses are done.
+ */
+export function chipReturn(
+  selection: DeviceSelection,
+  device: Device,
+  timeoutS: number,
+): { reconnect: ChipReturn; lost: Promise<Error> } {
+  const target = reconnectTarget(selection, device, timeoutS);
+  let onLost: (e: Error) => void = () => undefined;
+  const lost = new Promise<Error>((resolve) => (onLost = resolve));
+  const reconnect: ChipReturn = {
+    isDisconnect,
+    wait: (serial, gaveUp) =>
+      waitForSameChip(serial, target, gaveUp).catch((e: unknown) => {
+        onLost(e instanceof Error ? e : new Error(String(e)));
+        throw e;
+      }),
+  };
+  return { reconnect, lost };
 }
 
 export interface ReconnectOptions {
@@ -68,13 +92,16 @@ export interface ReconnectOptions {
   binding: BindingInterface;
   timeoutS: number;
   notice?: (line: string) => void;
+  /** The session's recording (stream --record): every run goes to it, with the run events between. */
+  recording?: RecordingWriter;
 }
 
-/** Opens the chip at its place again once it answers; a different serial there is refused. */
+/** Opens the chip at its place again once it answers (`onAnswer` first); a different serial there is refused. */
 async function waitForSameChip(
   serial: string,
   o: ReconnectOptions,
   gaveUp: () => boolean,
+  onAnswer: (device: Device) => void = () => undefined,
 ): Promise<Device | undefined> {
   const deadline = Date.now() + o.timeoutS * 1000;
   (o.notice ?? noticeOnStderr)(`waiting for ${serial} (the chip at ${o.path} went away)`);
@@ -93,13 +120,8 @@ async function waitForSameChip(
         () => undefined, // not ready yet (udev still setting it up, not answering): keep waiting
       );
       if (device) {
-        if (device.info.serial === serial) return device;
-        const other = device.info.serial;
-        await device.close();
-        throw new DeviceError(
-          'RECONNECT_REFUSED',
-          `a different chip (${other}) answered at ${path}, not ${serial}: refused (--reconnect takes the same chip only)`,
-        );
+        onAnswer(device);
+        return sameChip(device, serial);
       }
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
@@ -107,91 +129,41 @@ async function waitForSameChip(
   return undefined;
 }
 
-function addProgress(total: StreamProgress | undefined, p: StreamProgress): StreamProgress {
-  if (!total) return { ...p };
-  return {
-    ...p,
-    blocksPassed: total.blocksPassed + p.blocksPassed,
-    blocksFailed: total.blocksFailed + p.blocksFailed,
-    bytes: total.bytes + p.bytes,
-    trials: total.trials + p.trials,
-    lostTrials: total.lostTrials + p.lostTrials,
-    certifiedBits: total.certifiedBits + p.certifiedBits,
-    settingBits: total.settingBits + p.settingBits,
-    netGainBits: total.netGainBits + p.netGainBits,
-    resumedFrames: total.resumedFrames + p.resumedFrames,
+/** The same chip at its place again; when recorded, the ports tried are held and only the chip's is kept. */
+function reopenChip(o: ReconnectOptions): Reopen {
+  const writer = o.recording;
+  return async (serial: string, lost: LostRun, gaveUp: () => boolean) => {
+    let at = '';
+    const stamp = (): void => {
+      at = new Date().toISOString();
+    };
+    if (!writer) {
+      const device = await waitForSameChip(serial, o, gaveUp, stamp);
+      return device ? { device, at } : undefined;
+    }
+    const held = heldBinding(o.binding, writer);
+    const device = await waitForSameChip(serial, { ...o, binding: held.binding }, gaveUp, (d) => {
+      stamp();
+      const event = { event: 'reconnect', run: lost.runs + 1, at, trialsDropped: lost.trialsDropped } as const;
+      held.last()?.commit({ ...event, device: deviceInfoOf(d.info) });
+    });
+    return device ? { device, at } : undefined;
   };
 }
 
 /**
- * certifiedStream(device, opts) run after run across disconnects. Ends when
- * `opts.bytes` are delivered, on any other error, when the chip does not
- * come back in time, or (returning what it has) on SIGINT/SIGTERM while
- * waiting for it.
+ * certifiedStream(device, opts) run after run across disconnects, the chip
+ * looked for again as `o` says (src/output/reconnecting-stream.ts).
  */
-export async function* reconnectingStream(
+export function reconnectingStream(
   first: Device,
   opts: CertifiedStreamOptions,
   o: ReconnectOptions,
 ): AsyncGenerator<Uint8Array, StreamProgress, void> {
-  const wanted = opts.bytes ?? Infinity;
-  const serial = first.info.serial;
-  let device = first;
-  let prev: string | null = opts.prevCertificateSha256 ?? null;
-  let total: StreamProgress | undefined;
-  let reconnect: CertifiedStreamOptions['reconnect'];
-  let runs = 0;
-  let signalled = false;
-  const onSignal = (): void => {
-    signalled = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    for (;;) {
-      let run: Run | undefined;
-      let progress: StreamProgress | undefined;
-      const stream = certifiedStream(device, {
-        ...opts,
-        bytes: wanted - (total?.bytes ?? 0),
-        prevCertificateSha256: prev,
-        ...(reconnect ? { reconnect } : {}),
-        onRun: (r) => {
-          run = r;
-          opts.onRun?.(r);
-        },
-        onCertificate: (line, block) => {
-          prev = hashCertificate(line);
-          opts.onCertificate?.(line, block);
-        },
-        onProgress: (p) => {
-          progress = p;
-          opts.onProgress?.(addProgress(total, p));
-        },
-      });
-      runs++;
-      try {
-        for (;;) {
-          const r = await stream.next();
-          if (r.done) return addProgress(total, r.value);
-          yield r.value;
-        }
-      } catch (e) {
-        if (!isDisconnect(e) || signalled) throw e;
-        // The unfinished block's trials are dropped with the run: received minus those in finished blocks.
-        const trialsDropped = Math.max(0, (run?.stats.trials ?? 0) - (progress?.trials ?? 0));
-        if (progress) total = addProgress(total, progress);
-        // Closed even when it is still open (a silent chip, WATCHDOG): the port must be free to be opened again.
-        await device.close();
-        const back = await waitForSameChip(serial, o, () => signalled);
-        if (!back) return total ?? addProgress(undefined, newProgress());
-        device = back;
-        reconnect = { at: new Date().toISOString(), trialsDropped, previousRuns: runs };
-      }
-    }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (device !== first) await device.close();
-  }
+  // Recorded: the disconnect where the port was lost; what closing it still wrote follows (replay skips it).
+  const writer = o.recording;
+  const onLost = writer
+    ? (lost: LostRun) => writer.runEvent({ event: 'disconnect', run: lost.runs, reason: oneLine(lost.cause.message) })
+    : undefined;
+  return streamAcrossRuns(first, opts, reopenChip(o), onLost);
 }

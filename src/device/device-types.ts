@@ -23,6 +23,8 @@ export interface DeviceOpenOptions {
    * Default 3 status intervals (watchdog.ts); 0 turns it off.
    */
   watchdogMs?: number;
+  /** How often the device node is checked for having vanished (presence.ts; default 250 ms); 0 turns it off. */
+  presenceCheckMs?: number;
   /** The watchdog's clock (tests run it in simulated time). */
   watchdogClock?: WatchdogClock;
   /** One line for the user when the driver recovers the chip (e.g. stops a run an earlier host left going). */

@@ -43,7 +43,7 @@ import { deadline } from './ack-wait.ts';
 import { hostSettingsFifo } from './capabilities.ts';
 import { CommandChannel, refusal } from './commands.ts';
 import { DeviceFaultError } from './faults.ts';
-import { withHangupDetection } from './hangup.ts';
+import { onHangup, withHangupDetection } from './hangup.ts';
 import { createLinkScanner, type InvalidFrameReport, type LinkScanner } from './link.ts';
 import { openFailureMessage, portMessage } from './port-errors.ts';
 import { watchPresence } from './presence.ts';
@@ -122,7 +122,14 @@ export class Device extends EventEmitter {
     port.on('error', (err: Error) => this.onPortError(err));
     // A binding whose read returns 0 bytes ends the stream ('end'): the other end hung up.
     port.on('end', () => this.onGone('end of file (the other end hung up)'));
-    this.stopPresence = watchPresence(path, () => this.onGone('the device node vanished'));
+    this.stopPresence =
+      opts.presenceCheckMs === 0
+        ? () => undefined
+        : watchPresence(path, () => this.onGone('the device node vanished'), {
+            ...(opts.presenceCheckMs !== undefined ? { intervalMs: opts.presenceCheckMs } : {}),
+          });
+    // A hang-up seen by the port's poller, also while back-pressure pauses the reads (hangup.ts).
+    onHangup(port.port, (why) => this.onGone(why));
   }
 
   /** Opens the port, reads INFO (GET_INFO) and refuses a protocol major other than 1 (PROTOCOL 4 INFO). */
@@ -427,6 +434,8 @@ export class Device extends EventEmitter {
   private onBytes(chunk: Buffer): void {
     this.stats.bytesReceived += chunk.length;
     const framesBefore = this.stats.framesReceived;
+    const dog = this.watchdog;
+    dog?.beginChunk();
     try {
       this.scanner.push(chunk);
       if (this.stats.framesReceived === framesBefore) this.watchdog?.garbage(chunk.length);
@@ -434,6 +443,8 @@ export class Device extends EventEmitter {
       // Only a throwing listener (e.g. a run's onCredit) gets here: the scanner never throws on input.
       // It must not become an uncaught exception in the port's 'data' event: the run reports it.
       this.run?.fail(e);
+    } finally {
+      dog?.endChunk();
     }
     this.run?.flush();
   }

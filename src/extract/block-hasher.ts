@@ -10,26 +10,34 @@
  * differ, and rows 0..m'-1 of T read only the seed's first n + m' - 1 bits,
  * so a seed of n + mMax - 1 bits serves them all.
  */
-import { ChunkedToeplitzPlan, DEFAULT_MAX_FFT_SIZE } from './chunked.ts';
+import { ChunkedToeplitzPlan, chunkLayout, DEFAULT_MAX_FFT_SIZE } from './chunked.ts';
+import { bytesForBits } from './naive.ts';
 import { ToeplitzThread } from './off-thread.ts';
 import { seedBitsFor, seedSha256 } from './seed.ts';
+
+/** Inputs of at most n / SHORT_INPUT_FRACTION bits are hashed with a plan of their own length (hashShort). */
+const SHORT_INPUT_FRACTION = 4;
 
 /** Plan sizes are multiples of mMax / PLAN_STEPS. */
 const PLAN_STEPS = 32;
 
+/**
+ * 'auto' hashes on the worker from this input length up: there a block's product (about 50 ms at 2^21 bits) dwarfs
+ * the worker's start (a few ms, and it overlaps the first block's certification).
+ */
+export const AUTO_OFF_THREAD_MIN_BITS = 2 ** 21;
+
 export interface BlockHasherOptions {
   /**
-   * Hash on a worker thread (off-thread.ts; same bytes), keeping the event
-   * loop free during the FFT product: host-settings runs need it to answer
-   * CREDIT in time. Default false.
+   * Hash on a worker thread (off-thread.ts; same bytes): the event loop stays free during the FFT product
+   * (host-settings runs need it to answer CREDIT in time) and the pipeline hashes one block there while it
+   * certifies the next (pipeline.ts hashStage). 'auto': from AUTO_OFF_THREAD_MIN_BITS input bits up. Default false.
    */
-  offThread?: boolean;
+  offThread?: boolean | 'auto';
   /**
-   * Largest FFT length (complex points, c * 2^k with c in {1, 3, 5}) of the
-   * main-thread hash: a block whose product needs more is hashed in column
-   * chunks (chunked.ts; same bytes; memory follows this length, not
-   * (n + m) / 2). Default DEFAULT_MAX_FFT_SIZE (2^20): a 2^22-trial block
-   * then stays within the pipeline's 150 MB memory budget.
+   * Largest FFT length (complex points, c * 2^k with c in {1, 3, 5}) of the hash: a block whose product needs more
+   * is hashed in column chunks (chunked.ts; same bytes; memory follows this length, not (n + m) / 2). Default
+   * DEFAULT_MAX_FFT_SIZE (2^20): a 2^22-trial block then stays within the pipeline's 150 MB memory budget.
    */
   maxFftSize?: number;
 }
@@ -39,22 +47,27 @@ export class BlockHasher {
   readonly seedSha256: string;
   /** Seed bits the run uses, n + mMax - 1 (the certificates' accounting). */
   readonly seedBits: number;
+  /** Whether blocks are hashed on the worker thread (the option, 'auto' resolved). */
+  readonly offThread: boolean;
   private readonly planStep: number;
   private plan: ChunkedToeplitzPlan | undefined;
   private thread: ToeplitzThread | undefined;
   private threadPlanM = 0;
-  private threadPlanN = 0;
-  private readonly offThread: boolean;
+  /** The plan of the last short input (hashShort). */
+  private shortPlan: ChunkedToeplitzPlan | undefined;
   private readonly maxFftSize: number;
 
-  /** n input bits per block, outputs of at most mMax bits, `seed` at least seedBitsFor(n, mMax) bits. */
+  /**
+   * Inputs of at most n bits, outputs of at most mMax bits, `seed` at least seedBitsFor(n, mMax) bits. With the
+   * worker, it starts now and makes its plan for a typical block while the first block is certified.
+   */
   constructor(
     readonly n: number,
     readonly mMax: number,
     private readonly seed: Uint8Array,
     { offThread = false, maxFftSize = DEFAULT_MAX_FFT_SIZE }: BlockHasherOptions = {},
   ) {
-    this.offThread = offThread;
+    this.offThread = offThread === 'auto' ? n >= AUTO_OFF_THREAD_MIN_BITS : offThread;
     this.maxFftSize = maxFftSize;
     this.seedBits = seedBitsFor(n, mMax);
     this.seedSha256 = seedSha256(seed.subarray(0, Math.ceil(this.seedBits / 8)));
@@ -64,35 +77,94 @@ export class BlockHasher {
     // reaches. Rows 0..m-1 read only the seed's first n + m - 1 bits, so the
     // output does not depend on the plan's size.
     this.planStep = Math.max(8, Math.ceil(mMax / PLAN_STEPS / 8) * 8);
+    if (this.offThread) {
+      const warmM = this.warmPlanM();
+      this.thread = new ToeplitzThread(n, seed.subarray(0, bytesForBits(this.seedBits)), maxFftSize);
+      this.thread.warm(warmM);
+    }
   }
 
   /**
-   * outputBits of Toeplitz hash of one block's input (inputBits <= n bits, LSB first; a shorter block of a
-   * variable-length run reads the seed's first inputBits + outputBits - 1 bits, a prefix as for m).
-   * Plans are made on the first call.
+   * The plan size the worker prepares before the first block: a quarter of mMax (a chip's typical certified rate is
+   * near a quarter bit per trial), rounded to the plan step. A first block of another m takes the prepared
+   * transforms over when its transform size is the same (chunked.ts `from`), which it is for most m under the bound.
    */
-  async hash(input: Uint8Array, outputBits: number, inputBits: number = this.n): Promise<Uint8Array> {
+  private warmPlanM(): number {
+    const m = Math.min(this.mMax, Math.max(1, Math.ceil(this.mMax / 4 / this.planStep) * this.planStep));
+    chunkLayout(this.n, m, this.maxFftSize); // throws here, on the caller's stack, for a bound too small for m
+    return m;
+  }
+
+  /**
+   * outputBits of the Toeplitz hash of one block's input (inputBits <= n bits, LSB first; default n). Plans are made
+   * on the first call. A shorter input is hashed with the same plan, moved up by n - inputBits bits: zeros below it
+   * leave T x unchanged and row i then reads the seed's bit i - j + inputBits - 1, its own Toeplitz matrix (the
+   * seed's prefix rule, README.md seed.ts). With the worker, the input is copied before this returns.
+   */
+  hash(input: Uint8Array, outputBits: number, inputBits: number = this.n): Promise<Uint8Array> {
     if (outputBits > this.mMax)
-      throw new RangeError(`output of ${outputBits} bits exceeds the run's mMax ${this.mMax}`);
-    if (!(Number.isInteger(inputBits) && inputBits >= 1 && inputBits <= this.n))
-      throw new RangeError(`input of ${inputBits} bits is not in 1..${this.n}, the run's largest block`);
-    const n = inputBits;
-    const mPlan = Math.min(this.mMax, n, Math.ceil(outputBits / this.planStep) * this.planStep);
-    if (this.offThread) {
-      // The same plan sizes as below, run by the worker: the same bytes.
-      if (this.threadPlanN !== n || this.threadPlanM < outputBits || this.threadPlanM > mPlan) this.threadPlanM = mPlan;
-      this.threadPlanN = n;
-      this.thread ??= new ToeplitzThread(this.maxFftSize);
-      return this.thread.hash(n, this.threadPlanM, this.seed, input, outputBits);
+      return Promise.reject(new RangeError(`output of ${outputBits} bits exceeds the run's mMax ${this.mMax}`));
+    if (!Number.isInteger(inputBits) || inputBits < outputBits || inputBits > this.n) {
+      return Promise.reject(
+        new RangeError(`input of ${inputBits} bits: must be an integer in ${outputBits}..${this.n} (m..n)`),
+      );
     }
-    // a new m (or n) takes over the old plan's transform memory (never two alive at once)
-    if (this.plan === undefined || this.plan.n !== n || this.plan.m < outputBits || this.plan.m > mPlan)
-      this.plan = new ChunkedToeplitzPlan(n, mPlan, this.seed, { maxFftSize: this.maxFftSize, from: this.plan });
-    return this.plan.hash(input, outputBits);
+    // a block much shorter than n (early stopping's variable-length blocks) gets its own small product (below)
+    if (inputBits <= this.n / SHORT_INPUT_FRACTION) return this.hashShort(input, outputBits, inputBits);
+    const x = inputBits === this.n ? input : moveUp(input, inputBits, this.n - inputBits);
+    const mPlan = Math.min(this.mMax, Math.ceil(outputBits / this.planStep) * this.planStep);
+    if (this.thread) {
+      // The same plan sizes as below, run by the worker: the same bytes.
+      if (this.threadPlanM === 0 || this.threadPlanM < outputBits || this.threadPlanM > mPlan) this.threadPlanM = mPlan;
+      return this.thread.hash(this.threadPlanM, x, outputBits);
+    }
+    try {
+      // a new m takes over the old plan's transform memory (never two alive at once)
+      if (this.plan === undefined || this.plan.m < outputBits || this.plan.m > mPlan)
+        this.plan = new ChunkedToeplitzPlan(this.n, mPlan, this.seed, { maxFftSize: this.maxFftSize, from: this.plan });
+      return Promise.resolve(this.plan.hash(x, outputBits));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
+  /**
+   * A short input hashed on this thread with a plan of its own length: T x with the seed's first
+   * inputBits + outputBits - 1 bits, the same bytes as the moved-up product of hash() (both are the seed's prefix
+   * rule) at a fraction of its cost. Used for blocks of at most n / SHORT_INPUT_FRACTION bits.
+   */
+  private hashShort(input: Uint8Array, outputBits: number, inputBits: number): Promise<Uint8Array> {
+    try {
+      const mPlan = Math.min(this.mMax, inputBits, Math.ceil(outputBits / this.planStep) * this.planStep);
+      const p = this.shortPlan;
+      if (p === undefined || p.n !== inputBits || p.m < outputBits || p.m > mPlan)
+        this.shortPlan = new ChunkedToeplitzPlan(inputBits, mPlan, this.seed, { maxFftSize: this.maxFftSize, from: p });
+      return Promise.resolve((this.shortPlan as ChunkedToeplitzPlan).hash(input, outputBits));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
   }
 
   /** Ends the worker, if one was started. */
   async close(): Promise<void> {
     await this.thread?.close();
   }
+}
+
+/** Bits [0, bits) of `input` placed at bit `shift` of a zeroed string of bits + shift bits (LSB first). */
+function moveUp(input: Uint8Array, bits: number, shift: number): Uint8Array {
+  const out = new Uint8Array(bytesForBits(bits + shift));
+  const sh = shift & 7;
+  const base = shift >> 3;
+  const whole = bits >> 3;
+  for (let b = 0; b < whole; b++) {
+    const v = input[b]!;
+    out[base + b]! |= (v << sh) & 0xff;
+    if (sh !== 0) out[base + b + 1]! |= v >> (8 - sh);
+  }
+  for (let k = whole * 8; k < bits; k++) {
+    const t = k + shift;
+    out[t >> 3]! |= ((input[k >> 3]! >> (k & 7)) & 1) << (t & 7);
+  }
+  return out;
 }

@@ -25,6 +25,11 @@ export interface ChunkedToeplitzOptions extends ToeplitzOptions {
    * finds it). `from` must not be used afterwards.
    */
   from?: ChunkedToeplitzPlan;
+  /**
+   * Read the caller's seed in place instead of keeping a copy (the worker, whose seed is its own and never
+   * changes: one copy of n + m - 1 bits fewer per plan). Default false.
+   */
+  borrowSeed?: boolean;
 }
 
 /**
@@ -109,7 +114,7 @@ export class ChunkedToeplitzPlan {
       throw new RangeError(`"m" must be an integer in 1..n (n = ${n}), got ${m}`);
     if (seed.length < bytesForBits(n + m - 1))
       throw new RangeError(`seed holds ${seed.length * 8} bits, n + m - 1 = ${n + m - 1} bits needed`);
-    const { maxFftSize = DEFAULT_MAX_FFT_SIZE, from, ...toeplitzOptions } = options;
+    const { maxFftSize = DEFAULT_MAX_FFT_SIZE, from, borrowSeed = false, ...toeplitzOptions } = options;
     if (!Number.isSafeInteger(maxFftSize) || maxFftSize < 1 || goodFftSize(maxFftSize) !== maxFftSize) {
       throw new RangeError(`"maxFftSize" must be c * 2^k with c in {1, 3, 5}, got ${maxFftSize}`);
     }
@@ -127,7 +132,8 @@ export class ChunkedToeplitzPlan {
     const whole =
       this.chunks === 1 || toeplitzOptions.method === 'words' || !BitConvolutionTables.supports(this.fftSize);
     this.single = whole ? new ToeplitzPlan(n, m, seed, toeplitzOptions) : null;
-    this.seed = whole ? new Uint8Array(0) : Uint8Array.from(seed.subarray(0, bytesForBits(n + m - 1)));
+    const seedBytes = seed.subarray(0, bytesForBits(n + m - 1));
+    this.seed = whole ? new Uint8Array(0) : borrowSeed ? seedBytes : Uint8Array.from(seedBytes);
     const t = this.tolerance;
     // at 0.5 or more a value could be accepted next to the wrong integer (as toeplitz.ts)
     if (typeof t !== 'number' || Number.isNaN(t) || t >= 0.5)
@@ -154,6 +160,23 @@ export class ChunkedToeplitzPlan {
     return this.single ? this.single.simd : this.sum !== null || (this.conv?.simd ?? false);
   }
 
+  /**
+   * Makes the transform tables and memory (and compiles the SIMD kernels) now rather than at the first hash: a worker
+   * does it while the first block is still being certified (off-thread.ts `warm`).
+   */
+  prepare(): void {
+    if (this.single) {
+      this.single.prepare();
+      return;
+    }
+    if (this.conv !== null || this.sum !== null) return;
+    // the fused path applies the top stage itself: no table for it (as toeplitz.ts)
+    const tables = new BitConvolutionTables(new Fft(this.fftSize, { topTwiddles: false }));
+    this.sum = this.useSimd ? BitProductSum.create(tables) : null;
+    if (this.sum === null) this.conv = new BitConvolution(tables, { simd: this.useSimd });
+    if (this.sum !== null || this.conv!.simd) dropJsTables(tables);
+  }
+
   hash(input: Uint8Array, outputBits: number = this.m): Uint8Array {
     if (!(input instanceof Uint8Array)) throw new TypeError('"input" is not a Uint8Array');
     if (!Number.isInteger(outputBits) || outputBits < 1 || outputBits > this.m) {
@@ -166,13 +189,7 @@ export class ChunkedToeplitzPlan {
       Object.assign(this.stats, this.single.stats);
       return out;
     }
-    if (this.conv === null && this.sum === null) {
-      // the fused path applies the top stage itself: no table for it (as toeplitz.ts)
-      const tables = new BitConvolutionTables(new Fft(this.fftSize, { topTwiddles: false }));
-      this.sum = this.useSimd ? BitProductSum.create(tables) : null;
-      if (this.sum === null) this.conv = new BitConvolution(tables, { simd: this.useSimd });
-      if (this.sum !== null || this.conv!.simd) dropJsTables(tables);
-    }
+    this.prepare();
     if (outputBits <= this.rowBits) return this.hashRows(input, 0, outputBits);
     // passes of rowBits rows (chunkLayout), each landing at its first row r0 (a multiple of 64: whole bytes)
     const out = new Uint8Array(bytesForBits(outputBits));
@@ -314,17 +331,12 @@ function exactChunk(x: Uint8Array, w: number, rows: number, seed: Uint8Array, op
 const NO_TABLE = new Float64Array(0);
 
 /**
- * Frees the JS copies of a size's tables once a SIMD BitConvolution has
- * copied them into its WebAssembly memory (about 8 MB at N = 2^20): with
- * the SIMD kernels, fft/rightangle.ts reads the twiddles and rho^j from that
- * memory only (stages below the top run as dif4/dit4/r2 kernels, the top
- * one as the fused load/extract kernels); the JS arrays serve the plain-JS
- * stages, which this plan then never runs. The tables object is this plan's
- * own (made in hash(), shared with no other plan).
+ * Frees the stages' JS twiddles once a SIMD BitConvolution or BitProductSum has written its tables into its
+ * WebAssembly memory (fft/rightangle.ts writes rho^j and the SIMD twiddles there directly, never as JS copies):
+ * with the SIMD kernels the stages below the top run as dif4/dit4/r2 kernels, the top one as the fused load/extract
+ * kernels, all reading that memory only; the JS arrays serve the plain-JS stages, which this plan then never runs.
+ * The tables object is this plan's own (made in prepare(), shared with no other plan).
  */
 function dropJsTables(tables: BitConvolutionTables): void {
-  const mutable = tables as unknown as { rho: Float64Array; simdTwiddles: Float64Array };
-  mutable.rho = NO_TABLE;
-  mutable.simdTwiddles = NO_TABLE;
   for (const stage of tables.fft.stages) stage.tw = NO_TABLE;
 }

@@ -1,35 +1,65 @@
 /**
- * The worker side of ToeplitzThread (off-thread.ts): holds one plan (the
- * main thread's ChunkedToeplitzPlan: the same bytes within the same memory
- * bound) and hashes the inputs it is sent. Messages:
- *   { id, n, m, maxFftSize, seed?, input, outputBits }  -> { id, bytes } | { id, error }
- * `seed` comes with the first request for a plan size (n, m) only.
+ * The worker side of ToeplitzThread (off-thread.ts): holds the run's seed and one plan (the main thread's
+ * ChunkedToeplitzPlan: the same bytes within the same memory bound) and hashes the inputs it is sent, in order.
+ * Messages:
+ *   { init: { n, seed, maxFftSize } }          first, once
+ *   { warm: m }                                 make the plan for m and its transforms now (no answer)
+ *   { id, m, input, outputBits }  -> { id, bytes, input } | { id, error }   (input and bytes transferred)
+ * A new m takes over the old plan's transform memory (never two alive at once).
  */
 import { parentPort } from 'node:worker_threads';
 import { ChunkedToeplitzPlan } from './chunked.ts';
 
+interface Init {
+  n: number;
+  seed: Uint8Array;
+  maxFftSize: number;
+}
+
 interface HashRequest {
   id: number;
-  n: number;
   m: number;
-  maxFftSize: number;
-  seed?: Uint8Array;
   input: Uint8Array;
   outputBits: number;
 }
 
+type Message = { init: Init } | { warm: number } | HashRequest;
+
+let run: Init | undefined;
 let plan: ChunkedToeplitzPlan | undefined;
 
-parentPort?.on('message', (req: HashRequest) => {
-  try {
-    if (req.seed) {
-      plan = undefined; // the old plan's transform memory may go before the new one is made
-      plan = new ChunkedToeplitzPlan(req.n, req.m, req.seed, { maxFftSize: req.maxFftSize });
+function planFor(m: number): ChunkedToeplitzPlan {
+  if (!run) throw new Error('no seed');
+  if (plan?.m !== m)
+    plan = new ChunkedToeplitzPlan(run.n, m, run.seed, {
+      maxFftSize: run.maxFftSize,
+      borrowSeed: true,
+      ...(plan ? { from: plan } : {}),
+    });
+  return plan;
+}
+
+parentPort?.on('message', (msg: Message) => {
+  if ('init' in msg) {
+    run = msg.init;
+    return;
+  }
+  if ('warm' in msg) {
+    try {
+      planFor(msg.warm).prepare();
+    } catch {
+      plan = undefined; // only a head start: the first hash makes its own plan and reports its own error
     }
-    if (!plan || plan.n !== req.n || plan.m !== req.m) throw new Error(`no plan for n = ${req.n}, m = ${req.m}`);
-    const bytes = plan.hash(req.input, req.outputBits);
-    parentPort!.postMessage({ id: req.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    return;
+  }
+  try {
+    const bytes = planFor(msg.m).hash(msg.input, msg.outputBits);
+    // the input buffer goes back for the next request (off-thread.ts `spare`)
+    parentPort!.postMessage({ id: msg.id, bytes, input: msg.input }, [
+      bytes.buffer as ArrayBuffer,
+      msg.input.buffer as ArrayBuffer,
+    ]);
   } catch (e) {
-    parentPort!.postMessage({ id: req.id, error: (e as Error).message });
+    parentPort!.postMessage({ id: msg.id, error: (e as Error).message });
   }
 });

@@ -185,13 +185,20 @@ export class ToeplitzPlan {
     if (input.length < bytesForBits(this.n)) {
       throw new RangeError(`input holds ${input.length * 8} bits, n = ${this.n} bits needed`);
     }
-    const useWords = this.method === 'words' || (this.method === 'auto' && preferWords(this.n, this.m));
-    if (useWords) return toeplitzWords(input, this.n, outputBits, this.seed);
-    if (this.core === null) {
-      this.core = new FftCore(this.n, this.m, this.useSimd);
-      this.core.setSeed(this.seed);
-    }
-    return this.core.hash(input, outputBits, this.tolerance, this.useSimd, this.stats);
+    if (this.useWords()) return toeplitzWords(input, this.n, outputBits, this.seed);
+    this.prepare();
+    return this.core!.hash(input, outputBits, this.tolerance, this.useSimd, this.stats);
+  }
+
+  /** Makes the transform tables and the seed's spectrum now rather than at the first hash (chunked.ts prepare). */
+  prepare(): void {
+    if (this.core !== null || this.useWords()) return;
+    this.core = new FftCore(this.n, this.m, this.useSimd);
+    this.core.setSeed(this.seed);
+  }
+
+  private useWords(): boolean {
+    return this.method === 'words' || (this.method === 'auto' && preferWords(this.n, this.m));
   }
 }
 

@@ -65,8 +65,11 @@ export interface PipelineOptions {
   prevCertificateSha256?: string | null;
   /** A run started after a reconnect: recorded in its first certificate (certificate.ts `reconnect`). */
   reconnect?: Certificate['reconnect'];
-  /** Hash on a worker thread (default false; host-settings runs always do). */
-  offThread?: boolean;
+  /**
+   * Hash on a worker thread, one block while the next is certified (output/hash-stage.ts); default 'auto': from
+   * 2^20-trial blocks up (extract/block-hasher.ts). Host-settings runs always do.
+   */
+  offThread?: boolean | 'auto';
   /** Largest FFT length of the main-thread hash (default 2^20; extract/block-hasher.ts). */
   maxFftSize?: number;
   /** Live runs: the host draws the settings (default, or null: the chip's internal generator). */
@@ -87,7 +90,7 @@ export interface PipelineConfig {
   prevCertificateSha256: string | null;
   /** Present only for a run started after a reconnect. */
   reconnect?: Certificate['reconnect'];
-  offThread: boolean;
+  offThread: boolean | 'auto';
   maxFftSize: number;
   /** Host settings with gamma as an exact fraction, or null for the chip's internal settings. */
   hostSettings: { seed?: Uint8Array; testRate: TestRate } | null;
@@ -128,7 +131,7 @@ export function pipelineDefaults(o: Omit<PipelineOptions, 'seed'>): Omit<Pipelin
     maxConsecutiveRefused: o.maxConsecutiveRefused ?? DEFAULT_MAX_CONSECUTIVE_REFUSED,
     prevCertificateSha256: o.prevCertificateSha256 ?? null,
     ...(o.reconnect ? { reconnect: o.reconnect } : {}),
-    offThread: o.offThread ?? false,
+    offThread: o.offThread ?? 'auto',
     maxFftSize: o.maxFftSize ?? DEFAULT_MAX_FFT_SIZE,
     hostSettings: o.hostSettings
       ? {

@@ -7,8 +7,10 @@
  *
  * A refused block passes through untouched: it has no input to hash and
  * nothing is written for it (fail closed). Each stage pulls the next block
- * only when its consumer asks, so a certified block's input is hashed (or
- * copied to the worker) before the certify stage reuses its buffer.
+ * only when its consumer asks, except the hash stage on its worker, which
+ * asks for one block ahead (hash-stage.ts); either way a certified block's
+ * input is hashed (or copied for the worker) before the certify stage
+ * reuses its buffer.
  */
 import { createHash } from 'node:crypto';
 import type { RunEvent } from '../device/run.ts';
@@ -18,11 +20,11 @@ import {
   hashCertificate,
   type BlockResult,
   type Certificate,
-  type CertificateDraft,
   type RefusedBlock,
 } from '../certify/index.ts';
 import type { SettingsLedger } from '../certify/echo.ts';
 import { BlockHasher } from '../extract/index.ts';
+import { hashStage, type ExtractedBlock } from './hash-stage.ts';
 import { inputBitsForBlock, maxOutputBitsForBlock, type PipelineConfig } from './config.ts';
 
 /** Where a run's events come from: the device as INFO names it, and where its settings came from. */
@@ -31,14 +33,6 @@ export interface RunSource {
   /** Default 'internal'. With 'host', `hostSettings` is the ledger of what was sent (the echo check reads it). */
   settingsSource?: 'internal' | 'host';
   hostSettings?: SettingsLedger;
-}
-
-/** A certified block after the hash stage: its output bytes and its certificate draft. */
-export interface ExtractedBlock {
-  ok: true;
-  draft: CertificateDraft;
-  /** Exactly draft.outputBits / 8 bytes. */
-  bytes: Uint8Array;
 }
 
 /** A certified block with its finished certificate, a link of the run's chain. */
@@ -76,32 +70,8 @@ export function certifyStage(
   });
 }
 
-/**
- * Stage 2: each certified block hashed to its m bits. `onCertified` hears
- * each block's m before its hash, so a consumer that has enough can stop
- * the run then, not after the hash.
- */
-export async function* hashStage(
-  blocks: AsyncIterable<BlockResult>,
-  hasher: BlockHasher,
-  onCertified?: (outputBits: number) => void,
-): AsyncGenerator<ExtractedBlock | RefusedBlock> {
-  for await (const block of blocks) {
-    if (!block.ok) {
-      yield block;
-      continue;
-    }
-    // a variable-length block (--target-bits) may be shorter than the run's largest: the seed's prefix serves it
-    if (block.inputBits > hasher.n || block.outputBits > hasher.mMax) {
-      // A mismatch here is a bug between the two stages, never a reason to hash with a wrong seed.
-      throw new Error(
-        `extract: block ${block.draft.blockIndex} has n = ${block.inputBits}, m = ${block.outputBits}; the run's plan is n = ${hasher.n}, m <= ${hasher.mMax}`,
-      );
-    }
-    onCertified?.(block.outputBits);
-    yield { ok: true, draft: block.draft, bytes: await hasher.hash(block.input, block.outputBits, block.inputBits) };
-  }
-}
+/** Stage 2, hashStage, is in hash-stage.ts (one block hashed on the worker while the next is certified). */
+export { hashStage, type ExtractedBlock };
 
 /** Stage 3: each certificate completed with its extraction fields and chained to the previous one by its hash. */
 export async function* chainStage(

@@ -78,6 +78,8 @@ export interface BlockCheckOptions {
   output?: FileHandle | undefined;
   /** The recording has no end record: check up to the last whole block (see above). */
   crashed: boolean;
+  /** Each run starts a new chain (serve: every START); else one chain runs through every run. */
+  chainRestarts?: boolean;
 }
 
 export class BlockCheck {
@@ -124,6 +126,7 @@ export class BlockCheck {
     // "__proto__" field (it sets the prototype), so a line with one added would otherwise verify.
     const d = firstDifference(given, JSON.parse(line));
     if (d === null && canonicalJson(given) === line) {
+      this.checkChain(block, blockName, i);
       this.checked++;
       this.lastHash = hashCertificate(line);
       return;
@@ -132,6 +135,20 @@ export class BlockCheck {
       `${blockName} (line ${i + 1} of ${certsPath}): ${d?.path ?? '(whole line)'} is ${show(d?.given)} in the certificate, ${show(d?.recomputed)} recomputed from the recording`,
     );
   };
+
+  /**
+   * The chain, across runs too: each certificate names the hash of the line
+   * before it; only the first, and (serve) the first of each run, start a
+   * chain (null).
+   */
+  private checkChain(block: ChainedBlock, blockName: string, i: number): void {
+    const prev = block.certificate.extraction.prevCertificateSha256;
+    if (prev === this.lastHash) return;
+    if (prev === null && this.o.chainRestarts && block.certificate.blockIndex === 0) return;
+    throw new VerifyMismatch(
+      `${blockName} (line ${i + 1} of ${this.o.certsPath}): the chain is broken: prevCertificateSha256 is ${prev ?? 'null'}, the line before hashes to ${this.lastHash ?? 'nothing'}`,
+    );
+  }
 
   /** Each block's bytes, as the replay yields them (after its certificate). */
   async output(bytes: Uint8Array): Promise<void> {

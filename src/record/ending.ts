@@ -63,7 +63,8 @@ export function classifyEnding({ wanted, written, interruptedBy, error }: Sessio
   return { ending: 'chip-ended' };
 }
 
-function oneLine(s: string): string {
+/** A message as one line of at most SESSION_DETAIL_MAX_CHARS characters (an end record's or run event's detail). */
+export function oneLine(s: string): string {
   const line = s.replace(/\s*\n\s*/g, ' ').trim();
   return line.length > SESSION_DETAIL_MAX_CHARS ? `${line.slice(0, SESSION_DETAIL_MAX_CHARS - 3)}...` : line;
 }

@@ -12,11 +12,11 @@
  * +16+H   .. records, until end of file
  *
  * record (RECORD_OVERHEAD = 20 bytes around the data)
- * +0      1  direction        'D' 0x44 device->host, 'H' 0x48 host->device, 'E' 0x45 end
+ * +0      1  direction        'D' 0x44 device->host, 'H' 0x48 host->device, 'R' 0x52 run event, 'E' 0x45 end
  * +1      3  reserved         zero
  * +4      4  length           u32 LE, L in 1..RECORD_MAX_BYTES
  * +8      8  timeUs           u64 LE, microseconds since the recording started
- * +16     L  bytes            exactly as they crossed the link (D, H), or JSON (E)
+ * +16     L  bytes            exactly as they crossed the link (D, H), or JSON (R, E)
  * +16+L   4  crc              u32 LE, CRC-32 (zlib) over record bytes 0..16+L-1
  * ```
  *
@@ -29,6 +29,14 @@
  *   crash leaves no end record): readers replay every complete record before
  *   the cut and warn with its byte offset and record index. `session` is an
  *   optional field, so recordings written before it read as before.
+ * - `R` records (JSON, RunEvent) appear only in sessions of several runs:
+ *   on ports opened one after another (`stream --reconnect`), `disconnect`
+ *   where the host lost its port, then `reconnect` (when, the
+ *   INFO of the chip that answered, the trials dropped) before the records
+ *   of the next port; on one port (`serve`: STOP when its pool is full,
+ *   START when it drained), `run-end` after each run, with the blocks the
+ *   host took from it. A single-run stream or record recording has none,
+ *   so it is byte for byte what it was before they existed.
  * - Timestamps are host monotonic time (`clock: 'host-monotonic'`) or, for
  *   reproducible fixtures made on the virtual-clock simulator, chip time
  *   (`clock: 'chip'`) or nothing (`clock: 'none'`, all zero).
@@ -52,7 +60,7 @@ export const RECORD_OVERHEAD = RECORD_HEADER_BYTES + RECORD_CRC_BYTES;
 /** Largest data of one record: far above any serial read, small enough that a corrupt length is caught. */
 export const RECORD_MAX_BYTES = 16 << 20;
 
-export const Direction = { DEVICE_TO_HOST: 0x44, HOST_TO_DEVICE: 0x48, END: 0x45 } as const;
+export const Direction = { DEVICE_TO_HOST: 0x44, HOST_TO_DEVICE: 0x48, RUN_EVENT: 0x52, END: 0x45 } as const;
 export type DirectionCode = (typeof Direction)[keyof typeof Direction];
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits');
@@ -143,6 +151,45 @@ export const SessionEndSchema = z.object({
   runs: z.number().int().min(0).optional(),
 });
 export type SessionEnd = z.infer<typeof SessionEndSchema>;
+
+/** Longest JSON of an `R` record: a few hundred bytes, far below RECORD_MAX_BYTES. */
+export const RUN_EVENT_MAX_BYTES = 4096;
+
+/**
+ * Payload of an `R` record. `disconnect`: the host lost the port of run
+ * `run` (the records before belong to that run; those after it, up to the
+ * next event, are what closing the lost port still carried). `reconnect`:
+ * a chip answered where the lost one was; the records that follow are its
+ * port's (GET_INFO first); `at` and `trialsDropped` are what the first
+ * certificate of the next run records (certificate `reconnect`); a chip
+ * with another serial was refused (the session ends there). `run-end`: run
+ * `run` on the same port is over, and the host took `blocks` certified
+ * blocks from it (serve stops taking blocks when its pool is full: the
+ * blocks certified after that are dropped with the run).
+ */
+export const RunEventSchema = z.discriminatedUnion('event', [
+  z.object({
+    event: z.literal('disconnect'),
+    run: z.number().int().min(1),
+    /** The host's one-line reason (the DeviceError). */
+    reason: z.string().max(SESSION_DETAIL_MAX_CHARS),
+  }),
+  z.object({
+    event: z.literal('reconnect'),
+    /** The run this port starts. */
+    run: z.number().int().min(2),
+    /** When the chip answered (ISO 8601, UTC). */
+    at: z.string().min(1),
+    trialsDropped: z.number().int().min(0),
+    device: DeviceInfoSchema,
+  }),
+  z.object({
+    event: z.literal('run-end'),
+    run: z.number().int().min(1),
+    blocks: z.number().int().min(0),
+  }),
+]);
+export type RunEvent = z.infer<typeof RunEventSchema>;
 
 /** Payload of the `E` record. */
 export const EndRecordSchema = z.object({

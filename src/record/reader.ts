@@ -35,12 +35,14 @@ import {
   parseHeaderJson,
 } from './format.ts';
 
+const RECORD_DIRECTIONS: ReadonlySet<number> = new Set(Object.values(Direction));
+
 export interface RecordEntry {
-  /** 0-based index among the data records (D and H) of the file. */
+  /** 0-based index among the records (D, H and R) of the file. */
   index: number;
   /** File offset of the record's first byte. */
   offset: number;
-  direction: typeof Direction.DEVICE_TO_HOST | typeof Direction.HOST_TO_DEVICE;
+  direction: typeof Direction.DEVICE_TO_HOST | typeof Direction.HOST_TO_DEVICE | typeof Direction.RUN_EVENT;
   timeUs: number;
   /** The bytes as they crossed the link (a view; do not write to it). */
   bytes: Buffer;
@@ -192,8 +194,7 @@ export class RecordingParser {
   private static recordProblem(buf: Buffer, pos: number): string | null {
     const direction = buf[pos]!;
     const length = buf.readUInt32LE(pos + 4);
-    if (direction !== Direction.DEVICE_TO_HOST && direction !== Direction.HOST_TO_DEVICE && direction !== Direction.END)
-      return `unknown direction 0x${direction.toString(16).padStart(2, '0')}`;
+    if (!RECORD_DIRECTIONS.has(direction)) return `unknown direction 0x${direction.toString(16).padStart(2, '0')}`;
     if (buf[pos + 1] !== 0 || buf[pos + 2] !== 0 || buf[pos + 3] !== 0) return 'reserved bytes not zero';
     if (length < 1 || length > RECORD_MAX_BYTES) return `length ${length} outside 1..${RECORD_MAX_BYTES}`;
     return null;

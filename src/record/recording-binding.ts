@@ -20,10 +20,13 @@
 import type * as sp from '../serialport-types.ts';
 import type { RecordingWriter } from './writer.ts';
 
+/** Where a recorded port's chunks go: the writer, or a holder that may write them later (run-events.ts). */
+export type RecordSink = Pick<RecordingWriter, 'path' | 'isOpen' | 'deviceToHost' | 'hostToDevice'>;
+
 export class RecordingPort implements sp.BindingPortInterface {
   constructor(
     private readonly inner: sp.BindingPortInterface,
-    private readonly writer: RecordingWriter,
+    private readonly writer: RecordSink,
   ) {}
 
   get openOptions(): Required<sp.OpenOptions> {

@@ -32,6 +32,7 @@ import { describeHostMismatch } from './describe.ts';
 import { decodeFrame } from '../protocol/decode.ts';
 import { FRAME_SIZE } from '../protocol/types.ts';
 import { epq1PortInfo, withOpenDefaults } from '../protocol/transport.ts';
+import { RunSegments, type ReconnectEvent } from './run-events.ts';
 
 export interface ReplayBindingOptions {
   /** Called with the one-line warning when the recording was cut. */
@@ -58,6 +59,13 @@ export interface ReplayBindingOptions {
    * forever. Default: no bound (a calibration replayed step by step).
    */
   hostTurnTimeoutMs?: number;
+  /**
+   * 'one' (default): every open() plays the recording from its start, up
+   * to its first run event. 'many': a session of several runs
+   * (run-events.ts): the first open() plays the first run, each later one
+   * the run after the `reconnect` that nextRun() read.
+   */
+  runs?: 'one' | 'many';
 }
 
 /** The read error of a port played to its end with atEnd 'disconnect'. */
@@ -77,6 +85,10 @@ export interface ReplaySession {
   readonly port: ReplayPort | null;
   /** The divergence error, if the host strayed from the recording. */
   readonly divergence: DeviceError | null;
+  /** Runs 'many': after a run played to its disconnect, the reconnect before the next run (null: none). */
+  nextRun(): Promise<ReconnectEvent | null>;
+  /** Closes the recording (runs 'many'; with 'one', each port closes its own). */
+  close(): Promise<void>;
 }
 
 class CanceledError extends Error {
@@ -190,15 +202,7 @@ export class ReplayPort implements sp.BindingPortInterface {
     const expect = this.expect;
     if (expect && this.outBytes === 0 && this.announced !== expect.entry.index && this.onHostTurn) {
       this.announced = expect.entry.index;
-      const at = expect.matched - (expect.matched % FRAME_SIZE);
-      let kind = 'bytes';
-      if (at + FRAME_SIZE <= expect.entry.bytes.length) {
-        try {
-          kind = decodeFrame(expect.entry.bytes.subarray(at, at + FRAME_SIZE)).kind;
-        } catch {
-          kind = 'invalid';
-        }
-      }
+      const kind = expectedKind(expect);
       this.onHostTurn(kind, expect.entry.index);
       this.armHostTurnTimer(kind, expect.entry.index);
     }
@@ -212,6 +216,18 @@ export class ReplayPort implements sp.BindingPortInterface {
       this.endWaiters = [];
       for (const f of w) f();
     }
+  }
+
+  /**
+   * The kind of frame the recording has the host write next (e.g. 'START'),
+   * once the port has read that far; null when no host write is left.
+   */
+  async nextHostWrite(): Promise<string | null> {
+    while (this.expect === null && !this.ended && this.isOpen && !this.divergence) {
+      await this.pump(true);
+      if (this.expect === null && !this.ended) await this.drained();
+    }
+    return this.expect ? expectedKind(this.expect) : null;
   }
 
   /** The next record, or null at the end of the recording. */
@@ -421,9 +437,41 @@ export class ReplayPort implements sp.BindingPortInterface {
   async drain(): Promise<void> {}
 }
 
+/** The kind of the frame at the unmatched part of an expected host write ('bytes' when less than a frame). */
+function expectedKind(expect: { entry: RecordEntry; matched: number }): string {
+  const at = expect.matched - (expect.matched % FRAME_SIZE);
+  if (at + FRAME_SIZE > expect.entry.bytes.length) return 'bytes';
+  try {
+    return decodeFrame(expect.entry.bytes.subarray(at, at + FRAME_SIZE)).kind;
+  } catch {
+    return 'invalid';
+  }
+}
+
+/** The next run's records as a Recording (run-events.ts): the whole file's first run, or the next of `shared`. */
+async function runToPlay(
+  recordingPath: string,
+  o: { onWarning?: ((m: string) => void) | undefined; chunkBytes: number },
+  shared: { segments: RunSegments | null } | null,
+): Promise<Recording> {
+  if (shared?.segments) return shared.segments.run();
+  const recording = await openRecording(recordingPath, o);
+  if (recording.kind === 'raw') {
+    await recording.close();
+    throw new InputError(
+      'REPLAY_RAW',
+      `${recordingPath} is a raw capture (no host side): it can be certified with epqrng replay, not played as a device`,
+    );
+  }
+  const segments = new RunSegments(recording);
+  if (shared) shared.segments = segments;
+  return segments.run(shared === null);
+}
+
 /**
- * A binding whose every open() plays `recordingPath` from its start. Raw
- * captures have no host side and cannot be played as a device.
+ * A binding that plays `recordingPath` as the chip: each open() from its
+ * start (runs 'one'), or run after run (runs 'many'). Raw captures have no
+ * host side and cannot be played as a device.
  */
 export function createReplayBinding(
   recordingPath: string,
@@ -435,22 +483,17 @@ export function createReplayBinding(
     atEnd = 'silent',
     hostSkipBytes,
     hostTurnTimeoutMs,
+    runs = 'one',
   }: ReplayBindingOptions = {},
 ): ReplaySession {
   let port: ReplayPort | null = null;
+  const shared = runs === 'many' ? { segments: null as RunSegments | null } : null;
   const binding: sp.BindingInterface<ReplayPort> = {
     async list(): Promise<sp.PortInfo[]> {
       return [epq1PortInfo(recordingPath, undefined)];
     },
     async open(options: sp.OpenOptions): Promise<ReplayPort> {
-      const recording = await openRecording(recordingPath, { onWarning, chunkBytes });
-      if (recording.kind === 'raw') {
-        await recording.close();
-        throw new InputError(
-          'REPLAY_RAW',
-          `${recordingPath} is a raw capture (no host side): it can be certified with epqrng replay, not played as a device`,
-        );
-      }
+      const recording = await runToPlay(recordingPath, { onWarning, chunkBytes }, shared);
       port = new ReplayPort(recording, options, readAheadBytes, hostSkipBytes);
       port.onHostTurn = onHostTurn;
       port.disconnectAtEnd = atEnd === 'disconnect';
@@ -467,5 +510,7 @@ export function createReplayBinding(
     get divergence() {
       return port?.divergence ?? null;
     },
+    nextRun: async () => (shared?.segments ? shared.segments.nextRun() : null),
+    close: async () => shared?.segments?.close(),
   };
 }

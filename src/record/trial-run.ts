@@ -9,6 +9,7 @@
  */
 import type { Device, RunEvent, RunStats } from '../device/index.ts';
 import { parseArgs } from 'node:util';
+import type { SessionRecorder } from './session.ts';
 
 export interface TrialRunOptions {
   /** PROTOCOL 5 START limit: the chip stops by itself after this many trials (0: until STOP). */
@@ -59,4 +60,61 @@ export function trialRunOptionsFrom(commandLine: readonly string[]): {
   const num = (v: unknown): number =>
     typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : 0;
   return { limitTrials: num(values.trials), rateTrialsPerS: num(values.rate), seconds: num(values.seconds) };
+}
+
+function formatBytes(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;
+}
+
+/**
+ * `epqrng record`'s session on a device whose link `recorder` records: one
+ * trial run (START with `limitTrials`, or STOP after `seconds` of chip time
+ * on the in-process simulator, wall time otherwise; SIGINT stops it too),
+ * then the recording closed. Resolves to the one-line summary.
+ */
+export async function recordTrialRun(
+  { device, recorder, chipClockMs }: { device: Device; recorder: SessionRecorder; chipClockMs?: () => number },
+  {
+    limitTrials,
+    rateTrialsPerS,
+    seconds,
+    out,
+  }: { limitTrials: number; rateTrialsPerS: number; seconds: number; out: string },
+): Promise<string> {
+  let stopReason = '';
+  let stopRun: (() => void) | undefined;
+  const onSignal = (): void => {
+    stopReason = ' (interrupted)';
+    stopRun?.();
+  };
+  let timer: NodeJS.Timeout | undefined;
+  process.once('SIGINT', onSignal);
+  const t0Wall = performance.now();
+  let t0Chip = 0;
+  try {
+    const session = trialRun(device, {
+      limitTrials,
+      rateTrialsPerS,
+      shouldStop: () => seconds > 0 && chipClockMs !== undefined && chipClockMs() - t0Chip >= seconds * 1000,
+      onRun: (stop) => {
+        stopRun = stop;
+        t0Chip = chipClockMs?.() ?? 0;
+        if (seconds > 0 && !chipClockMs) timer = setTimeout(stop, seconds * 1000);
+      },
+    });
+    let result = await session.next();
+    while (!result.done) result = await session.next();
+    const s = result.value;
+    const elapsed = chipClockMs
+      ? `${((chipClockMs() - t0Chip) / 1000).toFixed(3)} s of chip time`
+      : `${((performance.now() - t0Wall) / 1000).toFixed(3)} s`;
+    await device.close();
+    recorder.close();
+    return `recorded ${s.trials} trials (${s.trialsFrames} TRIALS frames, ${s.gapFrames} flagged GAP, ${s.linkLostFrames} lost on the link, ${s.invalidFrames} invalid) in ${elapsed}${stopReason} to ${out} (${formatBytes(recorder.writer.stats.fileBytes)})`;
+  } finally {
+    clearTimeout(timer);
+    process.removeListener('SIGINT', onSignal);
+    await device.close().catch(() => undefined);
+    recorder.close();
+  }
 }

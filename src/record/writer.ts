@@ -20,6 +20,8 @@ import {
   type RecordingHeader,
   type EndRecord,
   type SessionEnd,
+  type RunEvent,
+  RunEventSchema,
   RECORD_OVERHEAD,
   RECORD_MAX_BYTES,
   encodeFilePreamble,
@@ -110,6 +112,16 @@ export class RecordingWriter {
     this.begun = true;
     this.writeOut(preamble);
     this.flush();
+  }
+
+  /** The recording's clock now (microseconds since the start), for records written later. */
+  get timeUs(): number {
+    return this.clockUs();
+  }
+
+  /** A run event (format.ts RunEvent): a session of several runs on ports opened one after another. */
+  runEvent(event: RunEvent, timeUs?: number): void {
+    this.append(Direction.RUN_EVENT, Buffer.from(JSON.stringify(RunEventSchema.parse(event)), 'utf8'), timeUs);
   }
 
   deviceToHost(bytes: Uint8Array, timeUs?: number): void {

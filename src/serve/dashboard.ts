@@ -25,7 +25,7 @@ const PAGE = `<!doctype html>
   table { border-collapse: collapse; font-size: 13px; background: #fff; width: 100%; }
   td, th { border: 1px solid #ddd; padding: 3px 6px; text-align: left; }
   code { font-size: 12px; }
-  .state-running { color: #2ca02c; } .state-paused { color: #1f77b4; } .state-failed { color: #d62728; }
+  .state-running { color: #2ca02c; } .state-paused { color: #1f77b4; } .state-failed { color: #d62728; } .state-waiting { color: #ff7f0e; }
 </style>
 </head>
 <body>
@@ -62,7 +62,7 @@ function showStatus(st) {
   $('device').textContent = st.device.serial + ' (' + st.device.model + ', firmware ' + st.device.firmware + ')';
   $('state').textContent = st.state;
   $('state').className = 'state-' + st.state;
-  $('failure').textContent = st.failure ? ': ' + st.failure : '';
+  $('failure').textContent = st.failure ? ': ' + st.failure : st.message ? ': ' + st.message : '';
   $('uptime').textContent = fix(st.uptimeSeconds, 0);
   const last = st.lastBlocks[st.lastBlocks.length - 1];
   $('s').textContent = last ? fix(last.sEstimate, 3) : '-';

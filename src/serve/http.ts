@@ -10,14 +10,15 @@
  *   GET /certificates?since=SEQ    certificate lines (JSONL) from SEQ on
  *   GET /certificates/SHA256       one certificate line
  *   GET /status, /metrics, /events (SSE), / (dashboard), /plots (its SVG plots)
+ *   POST /login, /logout           with a token: the dashboard's session (session.ts)
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CoveredRange } from './pool.ts';
 import { metricsOf, statusOf } from './report.ts';
 import type { EntropyService, ServiceEvent } from './service.ts';
 import { dashboardHtml } from './dashboard.ts';
 import { poolPlot, sPlot } from './plots.ts';
+import { login, LoginError, logout, sendLoginPage, Sessions, tokenMatches } from './session.ts';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_WAIT_S = 30;
@@ -88,13 +89,11 @@ function waitParam(raw: string | undefined, maxS: number): number {
   return Number(raw);
 }
 
-/** The token check: SHA-256 of both sides compared with timingSafeEqual (equal lengths whatever was sent). */
-function authorized(req: IncomingMessage, token: string | undefined): boolean {
+/** A bearer token (constant-time check, session.ts) or, from a browser, a live session cookie. */
+function authorized(req: IncomingMessage, token: string | undefined, sessions: Sessions): boolean {
   if (token === undefined) return true;
   const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  const ok = timingSafeEqual(digest(m?.[1] ?? ''), digest(token));
-  return ok && m !== null;
+  return tokenMatches(m?.[1], token) || sessions.valid(req);
 }
 
 async function random(service: EntropyService, url: URL, res: ServerResponse, maxWaitS: number) {
@@ -160,7 +159,7 @@ function events(service: EntropyService, res: ServerResponse, open: Set<ServerRe
     }
     res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
   };
-  send({ type: 'state', data: { state: service.state, failure: service.failure?.message ?? null } });
+  send({ type: 'state', data: service.stateData() });
   send({ type: 'status', data: statusOf(service) });
   // A status event every keepAliveMs keeps the connection alive and the served rate current.
   const timer = setInterval(() => send({ type: 'status', data: statusOf(service) }), keepAliveMs);
@@ -182,8 +181,9 @@ function events(service: EntropyService, res: ServerResponse, open: Set<ServerRe
 export function createHandler(service: EntropyService, opts: HandlerOptions = {}): EntropyHandler {
   const maxWaitS = opts.maxWaitS ?? DEFAULT_MAX_WAIT_S;
   const open = new Set<ServerResponse>();
+  const ctx = { maxWaitS, open, token: opts.token, keepAliveMs: opts.keepAliveMs ?? 2000, sessions: new Sessions() };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    void route(service, req, res, { maxWaitS, open, token: opts.token, keepAliveMs: opts.keepAliveMs ?? 2000 });
+    void route(service, req, res, ctx);
   };
   return Object.assign(handler, {
     closeEvents: () => {
@@ -197,21 +197,46 @@ interface RouteContext {
   open: Set<ServerResponse>;
   token: string | undefined;
   keepAliveMs: number;
+  sessions: Sessions;
+}
+
+/**
+ * With a token: POST /login and /logout (session.ts), the login page for a
+ * browser's GET / without a session, 401 for anything else unproven.
+ * Returns whether the request was answered here.
+ */
+async function gate(req: IncomingMessage, res: ServerResponse, url: URL, ctx: RouteContext): Promise<boolean> {
+  const token = ctx.token;
+  if (token === undefined) return false;
+  const post = req.method === 'POST';
+  if (post && url.pathname === '/login') {
+    await login(req, res, url, token, ctx.sessions);
+    return true;
+  }
+  if (!authorized(req, token, ctx.sessions)) {
+    if (req.method === 'GET' && url.pathname === '/') sendLoginPage(res, 200);
+    else sendJson(res, 401, { error: 'a valid bearer token is required' }, { 'www-authenticate': 'Bearer' });
+    return true;
+  }
+  if (post && url.pathname === '/logout') {
+    logout(req, res, ctx.sessions);
+    return true;
+  }
+  return false;
 }
 
 async function route(service: EntropyService, req: IncomingMessage, res: ServerResponse, ctx: RouteContext) {
   try {
-    if (!authorized(req, ctx.token))
-      return sendJson(res, 401, { error: 'a valid bearer token is required' }, { 'www-authenticate': 'Bearer' });
-    // GET only: a HEAD of /random would cut bytes from the pool that nobody receives.
-    if (req.method !== 'GET')
-      return sendJson(res, 405, { error: `method ${req.method} not allowed: GET only` }, { allow: 'GET' });
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
     } catch {
       throw new BadRequest('malformed request URL');
     }
+    if (await gate(req, res, url, ctx)) return;
+    // GET only (POST for the login, above): a HEAD of /random would cut bytes from the pool that nobody receives.
+    if (req.method !== 'GET')
+      return sendJson(res, 405, { error: `method ${req.method} not allowed: GET only` }, { allow: 'GET' });
     const path = url.pathname;
     if (path === '/random') return await random(service, url, res, ctx.maxWaitS);
     if (path === '/certificates') return certificates(service, url, res);
@@ -232,6 +257,7 @@ async function route(service: EntropyService, req: IncomingMessage, res: ServerR
     return sendJson(res, 404, { error: `no such resource ${path.slice(0, 80)}` });
   } catch (e) {
     if (e instanceof BadRequest) return sendJson(res, 400, { error: e.message });
+    if (e instanceof LoginError) return sendJson(res, e.status, { error: e.message });
     if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
     else res.destroy();
   }

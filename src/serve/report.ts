@@ -25,6 +25,10 @@ export function statusOf(s: EntropyService): Record<string, unknown> {
     device: { serial: info.serial, firmware: info.firmware.join('.'), model: info.model },
     state: s.state,
     failure: s.failure?.message ?? null,
+    // serve --reconnect: the chip went away and the same one is waited for.
+    waitingFor: s.waitingFor ?? null,
+    message: s.waitingFor !== undefined ? `waiting for ${s.waitingFor}` : null,
+    reconnects: s.counters.reconnects,
     trialsPerSecond: upS > 0 ? c.trials / upS : 0,
     trials: c.trials,
     lostTrials: c.lostTrials,
@@ -72,7 +76,7 @@ function formatValue(v: number): string {
 function families(s: EntropyService): Family[] {
   const c = s.counters;
   const last = s.history.filter((b) => b.ok).at(-1);
-  const st = s.device.stats;
+  const links = s.linkErrors();
   const one = (v: number): Sample[] => [[{}, v]];
   return [
     { name: 'epqrng_trials_total', type: 'counter', help: 'Trials in finished blocks.', samples: one(c.trials) },
@@ -131,10 +135,22 @@ function families(s: EntropyService): Family[] {
       type: 'counter',
       help: 'Device frames lost, duplicated or invalid on the link.',
       samples: [
-        [{ kind: 'lost' }, st.linkLostFrames],
-        [{ kind: 'duplicate' }, st.duplicateFrames],
-        [{ kind: 'invalid' }, st.invalidFrames],
+        [{ kind: 'lost' }, links.lost],
+        [{ kind: 'duplicate' }, links.duplicate],
+        [{ kind: 'invalid' }, links.invalid],
       ],
+    },
+    {
+      name: 'epqrng_waiting_for_chip',
+      type: 'gauge',
+      help: 'Whether the chip went away and the same one is waited for (serve --reconnect): 1 or 0.',
+      samples: one(s.state === 'waiting' ? 1 : 0),
+    },
+    {
+      name: 'epqrng_reconnects_total',
+      type: 'counter',
+      help: 'Times the chip came back after going away.',
+      samples: one(s.counters.reconnects),
     },
     {
       name: 'epqrng_up',

@@ -19,16 +19,33 @@
  * Fail closed: certification that keeps failing, or a device error, ends
  * production (state 'failed', with the reason); the pool is still served,
  * then requests get 503.
+ *
+ * With `reconnect` (serve --reconnect), a chip that goes away is waited for
+ * instead (state 'waiting', `waitingFor` its serial): the unfinished block
+ * is dropped with its run, the pool is still served, and when the same chip
+ * answers again production resumes on it. Its first certificate continues
+ * the chain (prevCertificateSha256: the last line written before the chip
+ * went away) and records the reconnect; a wait that ends without the chip
+ * ends production (state 'failed').
  */
 import { EventEmitter } from 'node:events';
 import type { Device, Run } from '../device/index.ts';
 import { DeviceError } from '../errors.ts';
 import type { RefusedBlock } from '../certify/index.ts';
 import type { StreamProgress } from '../output/certified-stream.ts';
-import { certifiedBlocks, type BlockSourceOptions, type CertifiedBlock } from './source.ts';
+import type { CertifiedChunk } from '../output/with-certificates.ts';
+import { certifiedBlocks, type BlockSourceOptions } from './source.ts';
 import { EntropyPool, type Taken } from './pool.ts';
 
-export type ServiceState = 'starting' | 'running' | 'paused' | 'stopping' | 'stopped' | 'failed';
+export type ServiceState = 'starting' | 'running' | 'paused' | 'waiting' | 'stopping' | 'stopped' | 'failed';
+
+/** How a chip that went away comes back (the CLI's `--reconnect` rules: the same serial, at the same place). */
+export interface ChipReturn {
+  /** Whether an error of a run says the chip went away (a replug can cure it). */
+  isDisconnect(error: unknown): boolean;
+  /** The same chip opened again; undefined once gaveUp() is true; throws when the wait ends without it. */
+  wait(serial: string, gaveUp: () => boolean): Promise<Device | undefined>;
+}
 
 export interface ServiceOptions {
   /** The pipeline's options (seed, eps, adversary, blockTrials, maxConsecutiveRefused, hostSettings). */
@@ -39,8 +56,10 @@ export interface ServiceOptions {
   writeCertificate?: (line: string) => Promise<void>;
   /** Certificate lines kept in memory for /certificates (default 10,000, about 17 MB: 11 hours of 2^22-trial blocks; older ones are in --certs). */
   keepCertificates?: number;
+  /** Wait for a chip that went away (default: a lost chip ends production). */
+  reconnect?: ChipReturn;
   /** Opens the next chip run's blocks (default certifiedBlocks): the one seam to the pipeline. */
-  source?: (device: Device, opts: BlockSourceOptions) => AsyncIterable<CertifiedBlock>;
+  source?: (device: Device, opts: BlockSourceOptions) => AsyncIterable<CertifiedChunk>;
 }
 
 export const DEFAULT_POOL_BYTES = 4 * 1024 * 1024;
@@ -73,6 +92,8 @@ export interface ServiceCounters {
   lostTrials: number;
   certifiedBits: number;
   requests: number;
+  /** Times the chip came back after going away. */
+  reconnects: number;
 }
 
 export interface ServiceEvent {
@@ -87,6 +108,8 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   state: ServiceState = 'starting';
   /** Why production ended (state 'failed'). */
   failure: Error | undefined;
+  /** The serial of the chip waited for (state 'waiting'). */
+  waitingFor: string | undefined;
   readonly counters: ServiceCounters = {
     blocksCertified: 0,
     blocksRefused: 0,
@@ -96,6 +119,7 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     lostTrials: 0,
     certifiedBits: 0,
     requests: 0,
+    reconnects: 0,
   };
   /** The last blocks, oldest first. */
   readonly history: BlockSummary[] = [];
@@ -107,6 +131,16 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   private readonly bySha = new Map<string, number>();
   private seq = 0;
   private run: Run | undefined;
+  private runs = 0;
+  /** SHA-256 of the last certificate line written: where a run after a reconnect continues the chain. */
+  private lastSha: string | null = null;
+  /** The reconnect the next certificate records (certificate.ts `reconnect`). */
+  private reconnected: { at: string; trialsDropped: number; previousRuns: number } | undefined;
+  private currentDevice: Device;
+  /** Link errors counted by the chips closed after they went away (a reopened chip's stats start at 0). */
+  private readonly linkErrorsBefore = { lost: 0, duplicate: 0, invalid: 0 };
+  /** The chip that went away, once its link errors are in linkErrorsBefore. */
+  private retired: Device | undefined;
   private producer: Promise<void> | undefined;
   private stopRequested = false;
   private resume: (() => void) | undefined;
@@ -115,12 +149,30 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   private runBase = { trials: 0, lostTrials: 0, certifiedBits: 0 };
 
   constructor(
-    readonly device: Device,
+    private readonly firstDevice: Device,
     private readonly opts: ServiceOptions,
   ) {
     super();
+    this.currentDevice = firstDevice;
     this.pool = new EntropyPool(opts.poolBytes ?? DEFAULT_POOL_BYTES);
     this.resumeBelow = Math.floor(this.pool.capacity / 2);
+  }
+
+  /** The chip served from: the one given, or the same chip opened again after it went away. */
+  get device(): Device {
+    return this.currentDevice;
+  }
+
+  /** Device frames lost, duplicated or invalid on the link, over every chip served from (counters never go back). */
+  linkErrors(): { lost: number; duplicate: number; invalid: number } {
+    const b = this.linkErrorsBefore;
+    if (this.currentDevice === this.retired) return { ...b };
+    const st = this.currentDevice.stats;
+    return {
+      lost: b.lost + st.linkLostFrames,
+      duplicate: b.duplicate + st.duplicateFrames,
+      invalid: b.invalid + st.invalidFrames,
+    };
   }
 
   /** Starts production in the background (returns at once); `stop()` ends it. */
@@ -136,13 +188,15 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     await this.run?.stop().catch(() => undefined);
     await this.producer;
     if (this.state !== 'failed') this.setState('stopped');
+    // A chip opened again after a reconnect is the service's own; the first one is the caller's.
+    if (this.currentDevice !== this.firstDevice) await this.currentDevice.close();
   }
 
   /** Exactly n certified bytes (or undefined after waitMs): see EntropyPool.take. */
   async take(n: number, waitMs: number, signal?: AbortSignal): Promise<Taken | undefined> {
     this.counters.requests++;
     // Nothing more will come: do not make the client wait for it.
-    const producing = this.state === 'running' || this.state === 'paused' || this.state === 'starting';
+    const producing = ['running', 'paused', 'starting', 'waiting'].includes(this.state);
     const pending = this.pool.take(n, producing ? waitMs : 0, signal);
     // A request waiting for more than the pool holds restarts a paused chip (else it would wait out its time).
     this.maybeResume();
@@ -167,7 +221,12 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   private setState(state: ServiceState): void {
     if (this.state === state) return;
     this.state = state;
-    this.emit('event', { type: 'state', data: { state, failure: this.failure?.message ?? null } });
+    this.emit('event', { type: 'state', data: this.stateData() });
+  }
+
+  /** What a state event says: the state, why production failed, the chip waited for. */
+  stateData(): { state: ServiceState; failure: string | null; waitingFor: string | null } {
+    return { state: this.state, failure: this.failure?.message ?? null, waitingFor: this.waitingFor ?? null };
   }
 
   /** Whether the chip should be paused: the pool is above half and no request waits for more than it holds. */
@@ -190,7 +249,14 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
           if (this.stopRequested) break;
         }
         this.setState('running');
-        const ended = await this.oneRun(source);
+        let ended: Awaited<ReturnType<typeof this.oneRun>>;
+        try {
+          ended = await this.oneRun(source);
+        } catch (e) {
+          if (!this.opts.reconnect?.isDisconnect(e) || this.stopRequested) throw e;
+          await this.awaitChip(this.opts.reconnect);
+          continue;
+        }
         // PROTOCOL 5: a run that ends without our STOP was ended by the chip.
         if (ended === 'chip')
           throw new DeviceError(
@@ -207,14 +273,47 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
     }
   }
 
+  /**
+   * The chip went away: the unfinished block is dropped with its run (its
+   * trials never mix with the next run's), the port is closed (free to open
+   * again), and the same chip is waited for while the pool is served.
+   */
+  private async awaitChip(reconnect: ChipReturn): Promise<void> {
+    // Trials received in the run minus those in its finished blocks.
+    const dropped = Math.max(0, (this.run?.stats.trials ?? 0) - (this.counters.trials - this.runBase.trials));
+    this.run = undefined;
+    await this.currentDevice.close();
+    Object.assign(this.linkErrorsBefore, this.linkErrors());
+    this.retired = this.currentDevice;
+    const serial = this.currentDevice.info.serial;
+    this.waitingFor = serial;
+    this.setState('waiting');
+    let back: Device | undefined;
+    try {
+      back = await reconnect.wait(serial, () => this.stopRequested);
+    } finally {
+      this.waitingFor = undefined;
+    }
+    if (!back) return;
+    this.currentDevice = back;
+    this.counters.reconnects++;
+    // A run that went away before its first certificate adds its dropped trials to the reconnect still to record.
+    const before = this.reconnected?.trialsDropped ?? 0;
+    this.reconnected = { at: new Date().toISOString(), trialsDropped: before + dropped, previousRuns: this.runs };
+  }
+
   /** One chip run, until the pool is full ('full'), stop() ('stop') or the chip ends it ('chip'). */
   private async oneRun(source: NonNullable<ServiceOptions['source']>): Promise<'full' | 'stop' | 'chip'> {
     const { trials, lostTrials, certifiedBits } = this.counters;
     this.runBase = { trials, lostTrials, certifiedBits };
-    const blocks = source(this.device, {
+    // After a reconnect the chain goes on from the last line written; otherwise each run starts a chain of its own.
+    const after = this.reconnected;
+    const blocks = source(this.currentDevice, {
       ...this.opts.pipeline,
+      ...(after ? { prevCertificateSha256: this.lastSha, reconnect: after } : {}),
       onRun: (r) => {
         this.run = r;
+        this.runs++;
         if (this.stopRequested) void r.stop().catch(() => undefined);
       },
       onRefused: (b) => this.onRefused(b),
@@ -229,8 +328,10 @@ export class EntropyService extends EventEmitter<{ event: [ServiceEvent] }> {
   }
 
   /** Writes the certificate line, then (only then) lets its bytes into the pool. */
-  private async admit(b: CertifiedBlock): Promise<void> {
+  private async admit(b: CertifiedChunk): Promise<void> {
     await this.opts.writeCertificate?.(b.line);
+    this.lastSha = b.sha256;
+    this.reconnected = undefined;
     const seq = this.seq++;
     this.certs.set(seq, { line: b.line, sha256: b.sha256 });
     this.bySha.set(b.sha256, seq);

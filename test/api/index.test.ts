@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as api from '../../src/index.ts';
+import { epqrngInProcess } from '../cli/run-cli.ts';
 
 /** Small classical blocks: one certified block in well under a second of simulation (fixtures/README.md COMMON). */
 const SMALL = { blockTrials: 262144, adversary: 'classical', eps: 1e-6 } as const;
@@ -92,5 +93,31 @@ describe('epqrng public API', () => {
     const bad = await api.verify(rec, { ...SMALL, certs: certsFile, extractorSeedFile: seedFile });
     expect(bad).toEqual({ ok: false, mismatch: expect.stringMatching(/^verify: block 1/) });
     expect(bytes).toBeGreaterThan(0);
+  });
+
+  it('record and verify call src/record directly, with the errors of the commands (kind, exit code, message)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'epqrng-api-'));
+    const rec = join(dir, 'r.epqrec');
+    const cases: [() => Promise<unknown>, string[]][] = [
+      [
+        () => api.record({ simulate: { seed: 5 } }, { out: rec, trials: -5 }),
+        ['record', '--simulate=5', '--out', rec, '--trials', '-5'],
+      ],
+      [() => api.record({ simulate: { seed: 5 } }, { out: rec }), ['record', '--simulate=5', '--out', rec]],
+      [
+        () => api.verify(join(dir, 'none.epqrec'), { certs: join(dir, 'none.jsonl') }),
+        ['verify', join(dir, 'none.epqrec'), '--certs', join(dir, 'none.jsonl')],
+      ],
+    ];
+    for (const [call, argv] of cases) {
+      const cli = await epqrngInProcess(...argv);
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e as api.EpqError,
+      );
+      expect(error).toBeInstanceOf(api.EpqError);
+      expect(error!.exitCode).toBe(cli.code);
+      expect(`epqrng: ${error!.message}\n`).toBe(cli.stderr);
+    }
   });
 });

@@ -6,70 +6,12 @@
  * reconnect (and only that one). A replug with another serial is refused
  * (exit 3).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { servePty, type PtyServer } from '../../src/simulator/index.ts';
 import { hasSocat } from './pty-pair.ts';
+import { certLines, unplugReplug } from './replug.ts';
 import { epqrngInProcess } from './run-cli.ts';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-/** A chip buffer of 16 MiB (6.5 s at 1 M trials/s): a loaded test machine must not make the run overflow. */
-const BUFFER_FRAMES = 1 << 18;
-
-const certLines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
-
-async function unplugReplug(replugSeed: number, bytes: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'epqrng-reconnect-'));
-  const path = join(dir, 'epq');
-  const out = join(dir, 'out.bin');
-  const certs = join(dir, 'certs.jsonl');
-  let server: PtyServer = await servePty(path, { seed: 1, calibrated: true, deviceBufferFrames: BUFFER_FRAMES });
-  const child = spawn(
-    process.execPath,
-    [
-      `${root}bin/epqrng.js`,
-      'stream',
-      '--port',
-      path,
-      '--reconnect=60',
-      '--bytes',
-      String(bytes),
-      '--block-trials',
-      '1048576',
-      '--out',
-      out,
-      '--certs',
-      certs,
-    ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, EPQRNG_DEBUG: '1' } },
-  );
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  try {
-    const deadline = Date.now() + 60_000;
-    while (certLines(certs).length < 1 && child.exitCode === null && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    const before = certLines(certs).length;
-    expect(before, stderr).toBeGreaterThanOrEqual(1);
-    process.kill(server.bridgePid!, 'SIGKILL'); // unplug
-    await server.close();
-    while (!stderr.includes('waiting for') && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 500));
-    rmSync(path, { force: true }); // the dangling link socat could not remove (udev does this for a real chip)
-    server = await servePty(path, { seed: replugSeed, calibrated: true, deviceBufferFrames: BUFFER_FRAMES }); // replug
-    const code = await exited;
-    return { code, stderr, out, certs, before };
-  } finally {
-    child.kill('SIGKILL');
-    await server.close();
-  }
-}
 
 describe.skipIf(!hasSocat)('stream --reconnect', () => {
   it('through an unplug and a replug of the same chip: exit 0, N bytes, unbroken chain, the reconnect recorded', async () => {

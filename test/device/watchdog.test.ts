@@ -104,6 +104,34 @@ describe('RunWatchdog (simulated time)', () => {
     expect(expired).toHaveLength(1);
   });
 
+  it("the frames of one read share the read's clock reading: one clock call per chunk, the same verdicts", () => {
+    let calls = 0;
+    const clock = new ManualClock();
+    const counting = Object.assign(Object.create(clock) as ManualClock, {
+      now: () => {
+        calls++;
+        return clock.now();
+      },
+    });
+    const { w, expired } = dog(counting);
+    clock.advance(INTERVAL - TICK);
+    calls = 0;
+    w.beginChunk();
+    for (let i = 0; i < 1000; i++) w.frame('TRIALS');
+    w.endChunk();
+    expect(calls).toBe(1);
+    // the TRIALS of that read count from the read's time: silent a whole interval after it, not before
+    clock.advance(INTERVAL - TICK);
+    expect(expired).toHaveLength(0);
+    clock.advance(TICK);
+    expect(expired).toHaveLength(1);
+    expect(expired[0]!.message).toMatch(/sent nothing for 3000 ms while running/);
+    // outside a chunk each frame reads the clock again
+    calls = 0;
+    w.frame('OTHER');
+    expect(calls).toBe(1);
+  });
+
   it('a stalled process (a check fired late) is not taken for a silent chip', () => {
     const clock = new ManualClock();
     const { w, expired } = dog(clock);

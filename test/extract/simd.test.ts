@@ -1,12 +1,44 @@
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Fft, difStage, ditStage } from '../../src/extract/fft/fft.ts';
 import { BitConvolutionTables } from '../../src/extract/fft/rightangle.ts';
-import { createMemory, instantiateKernels, simdModule } from '../../src/extract/fft/simd.ts';
+import { createMemory, instantiateKernels, simdModule, simdModuleBytes } from '../../src/extract/fft/simd.ts';
+import { SIMD_MODULE_BASE64 } from '../../src/extract/fft/simd-bytes.ts';
 import { mulberry32 as prng } from '../prng.ts';
+
+/** simd-bytes.ts for these module bytes: base64 in lines of 116 characters. */
+function simdBytesSource(bytes: Buffer): string {
+  const lines = bytes.toString('base64').match(/.{1,116}/g) ?? [];
+  return `/**
+ * The WebAssembly module of simd.ts, as its assemble() makes it, in base64 (whitespace ignored): simdModule()
+ * compiles these bytes instead of assembling them at every start. Generated: edit simd.ts, then run
+ *   UPDATE_SIMD_BYTES=1 npx vitest run test/extract/simd.test.ts
+ * (the test fails whenever this file and assemble() differ).
+ */
+export const SIMD_MODULE_BASE64 = \`
+${lines.join('\n')}
+\`;
+`;
+}
 
 describe('WebAssembly SIMD kernels', () => {
   it('assemble to a valid module on this node', () => {
     expect(simdModule()).not.toBeNull();
+  });
+
+  it('are shipped as exactly the bytes assemble() makes (simd-bytes.ts)', () => {
+    const assembled = Buffer.from(simdModuleBytes());
+    if (process.env.UPDATE_SIMD_BYTES) {
+      writeFileSync(
+        fileURLToPath(new URL('../../src/extract/fft/simd-bytes.ts', import.meta.url)),
+        simdBytesSource(assembled),
+      );
+    }
+    const shipped = Buffer.from(SIMD_MODULE_BASE64.replace(/\s+/g, ''), 'base64');
+    expect(shipped.equals(assembled), 'regenerate: UPDATE_SIMD_BYTES=1 npx vitest run test/extract/simd.test.ts').toBe(
+      true,
+    );
   });
 
   it('compute every radix-4 and radix-2 stage (full, compact and twiddle-free) exactly as the JS stages of fft.ts', () => {

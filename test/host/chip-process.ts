@@ -14,6 +14,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface ChipProcess {
   path: string;
+  /** The chip process's pid (its CPU, in the live bench). */
+  pid: number;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function spawnChip(args: string[] = [], timeoutMs = 20_000): Promis
   }
   return {
     path,
+    pid: child.pid!,
     close: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));

@@ -188,6 +188,19 @@ describe('spot-checking EAT bound', () => {
     ).toBe(-Infinity);
   });
 
+  it('DF19 spot-checking bound: a repeated evaluation (the next block of a run) gives the same bits, and a caller cannot change them', () => {
+    const event = { trials: 2 ** 20, omegaThreshold: omegaOfS(2.4), gamma: 0.5, epsSmooth: epsS, epsEA };
+    const first = spotCheckEntropyDf19(event);
+    const copy = { ...first };
+    first.entropyBits = 0; // a caller's edit of its result
+    const again = spotCheckEntropyDf19({ ...event });
+    expect(again).toEqual(copy);
+    expect(again.entropyBits).toBeGreaterThan(0);
+    // a different threshold is its own evaluation
+    const other = spotCheckEntropyDf19({ ...event, omegaThreshold: omegaOfS(2.4 + 2 ** -10) });
+    expect(other.entropyBits).toBeGreaterThan(copy.entropyBits);
+  });
+
   it('S-hat = 8 W / (gamma n) - 4 is unbiased: simulated blocks of an S = 2.4 device average to 2.4 within 5 sigma', () => {
     // Deterministic LCG so the test cannot flake; per trial: test w.p. gamma, won w.p. omega.
     let state = 12345;

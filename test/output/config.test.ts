@@ -22,7 +22,7 @@ describe('resolvePipelineConfig', () => {
       bytes: Infinity,
       maxConsecutiveRefused: DEFAULT_MAX_CONSECUTIVE_REFUSED,
       prevCertificateSha256: null,
-      offThread: false,
+      offThread: 'auto',
       maxFftSize: DEFAULT_MAX_FFT_SIZE,
       hostSettings: null,
     });

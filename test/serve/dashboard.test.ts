@@ -81,4 +81,36 @@ describe.skipIf(!existsSync(CHROMIUM))(`the dashboard in headless Chromium (${CH
     expect(line).toHaveProperty('extraction.outputSha256');
     await page.close();
   }, 240_000);
+
+  it('behind --token: the login form, then the dashboard live over a session cookie; the token in no URL', async () => {
+    const token = 'dashboard-token-0123456789abcdef';
+    const t = await startHarness({ seed: 52, poolBytes: 1 << 20, listen: { token, keepAliveMs: 500 } });
+    const page = await context.newPage();
+    try {
+      const urls: string[] = [];
+      page.on('request', (r) => urls.push(r.url()));
+      await page.goto(`${t.url}/`, { waitUntil: 'load' });
+      await page.fill('#token', token);
+      await Promise.all([page.waitForURL(`${t.url}/`, { waitUntil: 'load' }), page.click('#sign-in')]);
+      // The dashboard, live: its block count rises from /events (EventSource sends the cookie).
+      await page.waitForFunction(`document.getElementById('state') !== null`, undefined, { timeout: 30_000 });
+      const blocks = () => page.evaluate(`Number(document.getElementById('blocks').textContent)`) as Promise<number>;
+      const seen = await blocks();
+      await page.waitForFunction(`Number(document.getElementById('blocks').textContent) > ${seen}`, undefined, {
+        timeout: 120_000,
+      });
+      await page.waitForFunction(`document.querySelectorAll('svg.plot').length === 2`, undefined, { timeout: 30_000 });
+      const cookies = await context.cookies(t.url);
+      expect(cookies).toHaveLength(1);
+      expect(cookies[0]).toMatchObject({ name: 'epqrng_session', httpOnly: true, sameSite: 'Strict' });
+      expect(cookies[0]!.value).not.toContain(token);
+      expect(await page.evaluate('document.cookie')).toBe(''); // no script can read the session
+      expect(urls.filter((u) => u.includes(token))).toEqual([]);
+      expect(urls.filter((u) => !u.startsWith(t.url))).toEqual([]);
+    } finally {
+      await page.close();
+      await context.clearCookies();
+      await t.close();
+    }
+  }, 240_000);
 });

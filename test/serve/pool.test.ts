@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Certificate } from '../../src/certify/index.ts';
 import type { Device } from '../../src/device/index.ts';
-import { EntropyPool, EntropyService, type CertifiedBlock } from '../../src/serve/index.ts';
+import { EntropyPool, EntropyService, type CertifiedChunk } from '../../src/serve/index.ts';
 
 function block(seq: number, n: number) {
   return { seq, blockIndex: seq, sha256: String(seq).padStart(64, '0'), bytes: new Uint8Array(n).fill(seq + 1) };
@@ -57,7 +57,7 @@ describe('EntropyPool', () => {
 /** Blocks of `size` bytes, numbered, as fast as they are taken; counts the chip runs (START ... STOP). */
 function standIn(size: number, runs: { started: number; stopped: number }) {
   let i = 0;
-  return async function* (): AsyncGenerator<CertifiedBlock> {
+  return async function* (): AsyncGenerator<CertifiedChunk> {
     runs.started++;
     try {
       for (;;) {

@@ -9,11 +9,12 @@
  * simulator, wall time otherwise). Nothing is certified here.
  */
 import { InputError, UsageError } from '../../errors.ts';
+import type { SeedReference } from '../../record/format.ts';
 import { seedReference } from '../../record/session.ts';
-import { trialRun } from '../../record/trial-run.ts';
+import { recordTrialRun } from '../../record/trial-run.ts';
 import type { CommandIo } from '../framework.ts';
-import { count, decimal, parseCommandLine, pathValue, validateOption } from '../options.ts';
-import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection } from '../device-options.ts';
+import { count, decimal, parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
+import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, type DeviceSelection } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
 import { sameFile } from '../certified-sink.ts';
 import { outputOptionSpecs } from '../stream-options.ts';
@@ -34,7 +35,7 @@ writes the same file byte for byte.
 
 ${deviceOptionsUsage}`;
 
-const specs = {
+export const recordOptionSpecs = {
   ...deviceOptionSpecs,
   ...outputOptionSpecs,
   trials: { type: 'string' },
@@ -43,13 +44,16 @@ const specs = {
   'embed-seed': { type: 'boolean' },
 } as const;
 
-function formatBytes(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;
+/** What a record command asks for, checked: the options as `epqrng record` parses them (the package API's too). */
+export interface RecordSettings {
+  out: string;
+  limitTrials: number;
+  seconds: number;
+  rateTrialsPerS: number;
+  extractorSeed: SeedReference | null;
 }
 
-export async function run(argv: string[], io: CommandIo): Promise<number> {
-  const { values } = parseCommandLine(argv, specs);
-  const sel = deviceSelection(values);
+export function recordSettings(values: ParsedValues<typeof recordOptionSpecs>): RecordSettings {
   if ((values.trials === undefined) === (values.seconds === undefined)) {
     throw new UsageError('pass exactly one of --trials N and --seconds S');
   }
@@ -63,69 +67,40 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const rateTrialsPerS = values.rate !== undefined ? validateOption('rate', count(1, 0xffffffff), values.rate) : 0;
   if (values['embed-seed'] && values['extractor-seed'] === undefined)
     throw new UsageError('--embed-seed needs --extractor-seed FILE');
-  let extractorSeed = null;
-  if (values['extractor-seed'] !== undefined) {
-    const seedPath = validateOption('extractor-seed', pathValue, values['extractor-seed']);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(seedPath);
-    } catch (e) {
-      throw new InputError(
-        'SEED_UNREADABLE',
-        `cannot read extractor seed file ${seedPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-      );
-    }
-    // The recording is created (truncated) below: never over the seed file it names.
-    if (sameFile(out, seedPath))
-      throw new UsageError(
-        `--out ${out} is the same file as --extractor-seed ${seedPath}: writing it would destroy the other`,
-      );
-    extractorSeed = seedReference(bytes, { embed: Boolean(values['embed-seed']), source: seedPath });
-  }
+  return { out, limitTrials, seconds, rateTrialsPerS, extractorSeed: seedOf(values, out) };
+}
 
-  const { device, recorder, chipClockMs } = await openRecordedDevice(sel, {
-    out,
-    tool: 'record',
-    commandLine: ['record', ...argv],
-    extractorSeed,
-  });
-  let stopReason = '';
-  let stopRun: (() => void) | undefined;
-  const onSignal = (): void => {
-    stopReason = ' (interrupted)';
-    stopRun?.();
-  };
-  let timer: NodeJS.Timeout | undefined;
-  process.once('SIGINT', onSignal);
-  const t0Wall = performance.now();
-  let t0Chip = 0;
+/** The header's reference to --extractor-seed FILE (read now: a missing file costs no run), or null. */
+function seedOf(values: ParsedValues<typeof recordOptionSpecs>, out: string): SeedReference | null {
+  if (values['extractor-seed'] === undefined) return null;
+  const seedPath = validateOption('extractor-seed', pathValue, values['extractor-seed']);
+  let bytes: Buffer;
   try {
-    const session = trialRun(device, {
-      limitTrials,
-      rateTrialsPerS,
-      shouldStop: () => seconds > 0 && chipClockMs !== undefined && chipClockMs() - t0Chip >= seconds * 1000,
-      onRun: (stop) => {
-        stopRun = stop;
-        t0Chip = chipClockMs?.() ?? 0;
-        if (seconds > 0 && !chipClockMs) timer = setTimeout(stop, seconds * 1000);
-      },
-    });
-    let result = await session.next();
-    while (!result.done) result = await session.next();
-    const s = result.value;
-    const elapsed = chipClockMs
-      ? `${((chipClockMs() - t0Chip) / 1000).toFixed(3)} s of chip time`
-      : `${((performance.now() - t0Wall) / 1000).toFixed(3)} s`;
-    await device.close();
-    recorder.close();
-    io.stderr.write(
-      `recorded ${s.trials} trials (${s.trialsFrames} TRIALS frames, ${s.gapFrames} flagged GAP, ${s.linkLostFrames} lost on the link, ${s.invalidFrames} invalid) in ${elapsed}${stopReason} to ${out} (${formatBytes(recorder.writer.stats.fileBytes)})\n`,
+    bytes = readFileSync(seedPath);
+  } catch (e) {
+    throw new InputError(
+      'SEED_UNREADABLE',
+      `cannot read extractor seed file ${seedPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
     );
-    return 0;
-  } finally {
-    clearTimeout(timer);
-    process.removeListener('SIGINT', onSignal);
-    await device.close().catch(() => undefined);
-    recorder.close();
   }
+  // The recording is created (truncated) below: never over the seed file it names.
+  if (sameFile(out, seedPath))
+    throw new UsageError(
+      `--out ${out} is the same file as --extractor-seed ${seedPath}: writing it would destroy the other`,
+    );
+  return seedReference(bytes, { embed: Boolean(values['embed-seed']), source: seedPath });
+}
+
+/** Records one trial run as `settings` say from the selected device; resolves to the summary line. */
+export async function recordSession(sel: DeviceSelection, settings: RecordSettings, argv: string[]): Promise<string> {
+  const { out, extractorSeed } = settings;
+  const rec = await openRecordedDevice(sel, { out, tool: 'record', commandLine: ['record', ...argv], extractorSeed });
+  return recordTrialRun(rec, settings);
+}
+
+export async function run(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseCommandLine(argv, recordOptionSpecs);
+  const sel = deviceSelection(values);
+  io.stderr.write(`${await recordSession(sel, recordSettings(values), argv)}\n`);
+  return 0;
 }

@@ -20,12 +20,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Device, type Run } from '../../device/index.ts';
 import { CertificationRefusedError, DeviceError, InputError, UsageError } from '../../errors.ts';
 import { loadSeedFile, resolveExtractorSeed, seedSha256 } from '../../extract/index.ts';
-import {
-  certifiedStream,
-  certifyEvents,
-  type CertifiedStreamOptions,
-  type StreamProgress,
-} from '../../output/certified-stream.ts';
+import { certifyEvents, type CertifiedStreamOptions, type StreamProgress } from '../../output/certified-stream.ts';
 import { seedBitsForBlock } from '../../output/config.ts';
 import type { ChainedBlock } from '../../output/pipeline.ts';
 import type { RefusedBlock } from '../../certify/index.ts';
@@ -33,6 +28,7 @@ import { inspectInput } from '../../record/inspect.ts';
 import type { RecordingHeader } from '../../record/format.ts';
 import { createReplayBinding } from '../../record/replay-binding.ts';
 import { captureEvents, HOST_TURN_TIMEOUT_MS, isEndOfRecording, recordedRunEvents } from '../../record/replay.ts';
+import { recordedRuns } from '../../record/replay-runs.ts';
 import { escapeControls, type CommandIo } from '../framework.ts';
 import { CertifiedSink, type NamedPath, refuseTerminal } from '../certified-sink.ts';
 import { parseCommandLine, pathValue, validateOption, type ParsedValues } from '../options.ts';
@@ -71,7 +67,7 @@ EPQ-1 frame in its first 1 MiB, a recording with no usable record).`;
 /** stream's options (stream-options.ts), given here or taken from the recording. */
 export const replayOptionSpecs = { ...streamOptionSpecs, 'force-tty': { type: 'boolean' } } as const;
 
-export type ReplayKind = 'stream' | 'record' | 'raw';
+export type ReplayKind = 'stream' | 'serve' | 'record' | 'raw';
 
 export interface ReplayPlan {
   file: string;
@@ -123,7 +119,7 @@ export async function planReplay(
   const { kind: rawKind, header, info } = input;
   let kind: ReplayKind;
   if (rawKind === 'raw') kind = 'raw';
-  else if (header!.tool === 'stream') kind = 'stream';
+  else if (header!.tool === 'stream' || header!.tool === 'serve') kind = header!.tool;
   else if (header!.tool === 'record') kind = 'record';
   else
     throw new UsageError(
@@ -132,7 +128,9 @@ export async function planReplay(
   input.requireRecords();
 
   const merged: ParsedValues<typeof replayOptionSpecs> =
-    kind === 'stream' ? { ...pick(recordedStreamValues(header!)), ...defined(values) } : { ...values };
+    kind === 'stream' || kind === 'serve'
+      ? { ...pick(recordedStreamValues(header!), kind), ...defined(values) }
+      : { ...values };
   const settings = streamSettings(merged);
   if (settings.pipeline.hostSettings && kind !== 'stream')
     throw new UsageError(
@@ -243,13 +241,16 @@ function sha256File(path: string): string | null {
   }
 }
 
-/** Only the replay options of a recorded command line. */
-function pick(v: Record<string, unknown>): ParsedValues<typeof replayOptionSpecs> {
+/** Only the replay options of a recorded command line (serve certifies with internal settings, no --bytes). */
+function pick(v: Record<string, unknown>, kind: ReplayKind): ParsedValues<typeof replayOptionSpecs> {
+  const skip = ['out', 'certs', 'extractor-seed', ...(kind === 'serve' ? SERVE_IGNORES : [])];
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(replayOptionSpecs))
-    if (v[k] !== undefined && k !== 'out' && k !== 'certs' && k !== 'extractor-seed') out[k] = v[k];
+  for (const k of Object.keys(replayOptionSpecs)) if (v[k] !== undefined && !skip.includes(k)) out[k] = v[k];
   return out as ParsedValues<typeof replayOptionSpecs>;
 }
+
+/** Stream options serve's pipeline does not take (src/cli/commands/serve.ts). */
+const SERVE_IGNORES = ['bytes', 'settings', 'settings-seed', 'test-rate'];
 
 function defined<T extends object>(v: T): Partial<T> {
   return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined)) as Partial<T>;
@@ -297,11 +298,13 @@ async function* replayStreamRecording(
   // STOP recorded before START's ACK (a signal while START was on its way): stop the run as soon as it starts.
   let stopWanted = false;
   const stop = (): void => {
-    stopWanted = true;
+    // A STOP while no run is going (START on its way) is for the run that starts next (serve: several runs).
+    stopWanted = run?.active !== true;
     void run?.stop().catch(() => undefined);
   };
   const session = createReplayBinding(plan.file, {
     atEnd: 'disconnect',
+    runs: 'many',
     hostTurnTimeoutMs: HOST_TURN_TIMEOUT_MS,
     onWarning: (m) => {
       cut = true;
@@ -315,7 +318,7 @@ async function* replayStreamRecording(
   let device: Device | undefined;
   try {
     device = await Device.open({ path: session.path, binding: session.binding as never });
-    return yield* certifiedStream(device, {
+    return yield* recordedRuns(plan.header!, device, session, {
       ...common,
       onRun: (r) => {
         run = r;
@@ -323,6 +326,8 @@ async function* replayStreamRecording(
       },
     });
   } catch (e) {
+    // A recording the port could not read on (a malformed run event) is bad input, as when planned (exit 2).
+    if (session.divergence?.cause instanceof InputError) throw session.divergence.cause;
     if (session.divergence) throw session.divergence;
     const ended = session.port?.atEnd && isEndOfRecording(e);
     // Played to where the live session ended without a STOP: a cut (the warning was given), a lost device.
@@ -337,6 +342,7 @@ async function* replayStreamRecording(
     throw e;
   } finally {
     await device?.close().catch(() => undefined);
+    await session.close();
   }
 }
 

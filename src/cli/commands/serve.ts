@@ -18,14 +18,18 @@ import {
   DEFAULT_PORT,
   EntropyService,
   listen,
+  type ChipReturn,
   type EntropyServer,
+  type ServiceOptions,
 } from '../../serve/index.ts';
 import { INTERNAL_ERROR_EXIT, type CommandIo } from '../framework.ts';
 import { integer, parseCommandLine, pathValue, validateOption } from '../options.ts';
 import { deviceOptionSpecs, deviceOptionsUsage, deviceSelection, openDevice } from '../device-options.ts';
 import { openRecordedDevice } from '../recorded-device.ts';
+import { serveRecording } from '../serve-recording.ts';
 import { CertifiedSink } from '../certified-sink.ts';
 import { certifyOptionSpecs, streamOptionsUsage, streamSettings } from '../stream-options.ts';
+import { chipReturn, DEFAULT_RECONNECT_S, reconnectOption } from '../reconnect.ts';
 
 export const usage = `usage: epqrng serve [device options] [--listen HOST:PORT] [--socket PATH] [--pool BYTES]
                     [--token FILE] [--certs FILE] [--record FILE] [certification options]
@@ -33,8 +37,12 @@ export const usage = `usage: epqrng serve [device options] [--listen HOST:PORT] 
   --socket PATH           also (or, without --listen, only) serve on this Unix socket (mode 0660)
   --pool BYTES            certified bytes kept ready (default ${DEFAULT_POOL_BYTES}); when full the chip is
                           paused with STOP and started again once half of it is served
-  --token FILE            clients must send 'Authorization: Bearer <the file's first line>'
+  --token FILE            clients must send 'Authorization: Bearer <the file's first line>'; a
+                          browser signs in once at / (a session cookie, HttpOnly, SameSite=Strict)
   --record FILE           record the session (both directions of the link) for replay and verify
+  --reconnect[=SECONDS]   when the chip goes away, serve the pool and wait (default ${DEFAULT_RECONNECT_S} s) for the
+                          same chip (same USB serial), then go on with the certificate chain; exit 3 if it
+                          does not come back (default: serve the pool only, until SIGINT/SIGTERM)
 API: GET /random?bytes=N[&wait=S], /certificates?since=SEQ, /certificates/SHA256, /status,
      /metrics (Prometheus), /events (SSE), / (dashboard)
 ${streamOptionsUsage}
@@ -49,6 +57,7 @@ const specs = {
   pool: { type: 'string' },
   token: { type: 'string' },
   record: { type: 'string' },
+  reconnect: { type: 'string', optionalValue: String(DEFAULT_RECONNECT_S) },
 } as const;
 
 /** Whether a listen host is this machine only (no token needed). */
@@ -134,6 +143,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     seedBits: seedBitsForBlock(blockTrials),
   });
   const recordPath = values.record === undefined ? undefined : validateOption('record', pathValue, values.record);
+  const reconnectS = reconnectOption(values.reconnect, selection);
+  // A serve recording holds the pool's STOP/START runs, not yet a disconnect and a reconnect between them.
+  if (reconnectS !== undefined && recordPath !== undefined)
+    throw new UsageError('serve --record cannot be combined with --reconnect yet (stream --record --reconnect can)');
   const others = [
     ...(recordPath !== undefined ? [{ option: '--record', path: recordPath }] : []),
     ...(extractorSeedFile !== undefined ? [{ option: '--extractor-seed', path: extractorSeedFile }] : []),
@@ -142,6 +155,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
 
   let device: Device;
   let closeRecording: (() => void) | undefined;
+  let source: ServiceOptions['source'];
   if (recordPath !== undefined) {
     const rec = await openRecordedDevice(selection, {
       out: recordPath,
@@ -150,7 +164,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       extractorSeed: seedReference(seed, extractorSeedFile !== undefined ? { source: extractorSeedFile } : {}),
     });
     device = rec.device;
-    closeRecording = () => rec.recorder.close();
+    const recording = serveRecording(rec.recorder);
+    closeRecording = recording.close;
+    source = recording.source;
   } else {
     device = await openDevice(selection);
   }
@@ -158,6 +174,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     return await serveDevice(device, settings, io, {
       certsPath,
       pipeline: { seed, eps, adversary, blockTrials, maxConsecutiveRefused },
+      ...(reconnectS !== undefined ? chipReturn(selection, device, reconnectS) : {}),
+      ...(source ? { source } : {}),
     });
   } finally {
     await device.close();
@@ -169,16 +187,27 @@ async function serveDevice(
   device: Device,
   settings: ServeSettings,
   io: CommandIo,
-  o: { certsPath: string | undefined; pipeline: ConstructorParameters<typeof EntropyService>[1]['pipeline'] },
+  o: {
+    certsPath: string | undefined;
+    pipeline: ServiceOptions['pipeline'];
+    source?: ServiceOptions['source'];
+    /** --reconnect: how the chip comes back, and the end of a wait without it. */
+    reconnect?: ChipReturn;
+    lost?: Promise<Error>;
+  },
 ): Promise<number> {
   const certs = await openCerts(o.certsPath);
   const service = new EntropyService(device, {
     pipeline: o.pipeline,
     poolBytes: settings.poolBytes,
+    ...(o.source ? { source: o.source } : {}),
     ...(certs.write ? { writeCertificate: certs.write } : {}),
+    ...(o.reconnect ? { reconnect: o.reconnect } : {}),
   });
+  let lost: Error | undefined;
+  void o.lost?.then((e) => (lost = e));
   service.on('event', (e) => {
-    if (e.type === 'state' && service.state === 'failed')
+    if (e.type === 'state' && service.state === 'failed' && !lost)
       io.stderr.write(`epqrng: serving the pool only, no more blocks: ${service.failure?.message ?? ''}\n`);
   });
   let server: EntropyServer;
@@ -201,21 +230,30 @@ async function serveDevice(
     );
   if (settings.socket !== undefined) io.stdout.write(`unix:${settings.socket}\n`);
   service.start();
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const on = (s: NodeJS.Signals): void => {
+  const signal = await untilSignal(o.lost);
+  if (typeof signal === 'string')
+    io.stderr.write(`epqrng: ${signal}: finishing in-flight responses, stopping the chip\n`);
+  try {
+    await server.close();
+  } finally {
+    await certs.close();
+  }
+  // The chip did not come back (--reconnect): its one line and exit 3, after the in-flight responses.
+  if (typeof signal !== 'string') throw signal;
+  if (!service.failure) return 0;
+  return service.failure instanceof EpqError ? service.failure.exitCode : INTERNAL_ERROR_EXIT;
+}
+
+/** The first SIGINT/SIGTERM, or the error that ends the wait for a chip that went away. */
+function untilSignal(chipLost: Promise<Error> | undefined): Promise<NodeJS.Signals | Error> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals | Error): void => {
       process.off('SIGINT', on);
       process.off('SIGTERM', on);
       resolve(s);
     };
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
+    void chipLost?.then(on);
   });
-  io.stderr.write(`epqrng: ${signal}: finishing in-flight responses, stopping the chip\n`);
-  try {
-    await server.close();
-  } finally {
-    await certs.close();
-  }
-  if (!service.failure) return 0;
-  return service.failure instanceof EpqError ? service.failure.exitCode : INTERNAL_ERROR_EXIT;
 }

@@ -15,6 +15,7 @@ import { seedBitsForBlock } from '../../output/config.ts';
 import { seedReference } from '../../record/session.ts';
 import { SessionLedger } from '../../record/ending.ts';
 import type { SessionEnd } from '../../record/format.ts';
+import type { RecordingWriter } from '../../record/writer.ts';
 import type { CommandIo } from '../framework.ts';
 import { parseCommandLine, pathValue, validateOption } from '../options.ts';
 import {
@@ -47,7 +48,8 @@ export const usage = `usage: epqrng stream [--simulate[=SEED] | --port P | --ser
   --record FILE           record the session (both directions of the link) for replay and verify
   --reconnect[=SECONDS]   when the chip goes away, wait (default ${DEFAULT_RECONNECT_S} s) for the same chip (same
                           USB serial) and go on: the unfinished block is dropped, the certificate chain
-                          continues, the next certificate records the reconnect; default: exit 3
+                          continues, the next certificate records the reconnect (with --record, the
+                          recording holds every run: replay and verify play it run by run); default: exit 3
   --settings S            internal (default): the chip's own generator picks x, y (trusted);
                           host: the host picks every x, y and checks the chip's echo of each
                           (PROTOCOL 6: one mismatch stops the run, exit 1)
@@ -102,7 +104,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     seedBits: seedBitsForBlock(pipeline.blockTrials),
   });
   const recordPath = values.record === undefined ? undefined : validateOption('record', pathValue, values.record);
-  const reconnectS = reconnectOption(values.reconnect, selection, recordPath);
+  const reconnectS = reconnectOption(values.reconnect, selection);
 
   // The outputs are checked before the chip is touched too: an unwritable --out costs no run, and an
   // output that is the recording or a seed file is refused before it is truncated. They are opened
@@ -113,7 +115,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (values['settings-seed'] !== undefined) others.push({ option: '--settings-seed', path: values['settings-seed'] });
   CertifiedSink.check(outPath, certsPath, others);
 
-  const { device, closeRecording } = await openStreamDevice(selection, recordPath, argv, seed, seedFile);
+  const { device, closeRecording, recording } = await openStreamDevice(selection, recordPath, argv, seed, seedFile);
   let sink: CertifiedSink;
   try {
     sink = await CertifiedSink.open(outPath, certsPath, io.stdout, others);
@@ -161,7 +163,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     const stream =
       reconnectS === undefined
         ? certifiedStream(device, streamOpts)
-        : reconnectingStream(device, streamOpts, reconnectTarget(selection, device, reconnectS));
+        : reconnectingStream(device, streamOpts, reconnectTarget(selection, device, reconnectS, recording));
     final = await sink.pump(stream);
   } catch (e) {
     failure = e;
@@ -188,7 +190,7 @@ async function openStreamDevice(
   argv: string[],
   seed: Uint8Array,
   seedFile: string | undefined,
-): Promise<{ device: Device; closeRecording?: (session?: SessionEnd) => void }> {
+): Promise<{ device: Device; closeRecording?: (session?: SessionEnd) => void; recording?: RecordingWriter }> {
   if (recordPath === undefined) return { device: await openDevice(selection) };
   const rec = await openRecordedDevice(selection, {
     out: recordPath,
@@ -196,7 +198,11 @@ async function openStreamDevice(
     commandLine: ['stream', ...argv],
     extractorSeed: seedReference(seed, seedFile !== undefined ? { source: seedFile } : {}),
   });
-  return { device: rec.device, closeRecording: (session) => rec.recorder.close(session) };
+  return {
+    device: rec.device,
+    closeRecording: (session) => rec.recorder.close(session),
+    recording: rec.recorder.writer,
+  };
 }
 
 /** The live status line on a terminal stderr (at most every 200 ms), its end, and the final line. */

@@ -19,9 +19,14 @@ export interface Stage {
 /**
  * exp(-2 pi i k / period) for k < count, interleaved, by a two-level product
  * (one coarse and one fine table of direct cos/sin calls): error about 2 ulp.
+ * Written into `out` (2 count doubles) when given, e.g. a WebAssembly memory's view.
  */
-export function rootsOfUnity(period: number, count: number, sign = -1): Float64Array {
-  const out = new Float64Array(2 * count);
+export function rootsOfUnity(
+  period: number,
+  count: number,
+  sign = -1,
+  out: Float64Array = new Float64Array(2 * count),
+): Float64Array {
   const fine = 1024;
   const fineRe = new Float64Array(fine);
   const fineIm = new Float64Array(fine);

@@ -27,13 +27,13 @@ export class BitConvolutionTables {
   readonly radix: number;
   /** Q = N / r, the top stage's butterfly span (a quarter of N when r = 4). */
   readonly quarter: number;
-  /** rho^j for j < Q, interleaved. */
-  readonly rho: Float64Array;
   /** conj(C_q), interleaved. */
   readonly unweight: Float64Array;
-  /** Twiddles of stages 1.. in the SIMD layout of simd.ts, and each stage's byte offset in it. */
-  readonly simdTwiddles: Float64Array;
+  /** Each stage's byte offset in the SIMD twiddle table, and the table's length in doubles. */
   readonly simdTwiddleOffsets: number[];
+  readonly simdTwiddleDoubles: number;
+  private rhoTable: Float64Array | null = null;
+  private simdTable: Float64Array | null = null;
 
   /** Whether the fused path handles transforms of this size (top radix 3, 4 or 5 and at least two stages). */
   static supports(size: number): boolean {
@@ -48,29 +48,60 @@ export class BitConvolutionTables {
     this.size = fft.size;
     this.radix = fft.stages[0]!.radix;
     this.quarter = this.size / this.radix;
-    this.rho = rootsOfUnity(4 * this.size, this.quarter, +1);
     this.unweight = new Float64Array(2 * this.radix);
     for (let q = 0; q < this.radix; q++) {
       const angle = (Math.PI * q * this.quarter) / (2 * this.size);
       this.unweight[2 * q] = Math.cos(angle);
       this.unweight[2 * q + 1] = -Math.sin(angle);
     }
-    // SIMD twiddles: w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts)
     let doubles = 0;
     this.simdTwiddleOffsets = [];
     for (const st of fft.stages) {
       this.simdTwiddleOffsets.push(8 * doubles);
       if (st.radix === 4) doubles += 2 * st.tw.length;
     }
-    this.simdTwiddles = new Float64Array(doubles);
-    fft.stages.forEach((st, lv) => {
+    this.simdTwiddleDoubles = doubles;
+  }
+
+  /**
+   * rho^j for j < Q, interleaved (2 Q doubles), made on first use. The SIMD paths write it straight into their
+   * WebAssembly memory instead (writeRho), so no JS copy of its 16 Q bytes is left for the garbage collector.
+   */
+  get rho(): Float64Array {
+    this.rhoTable ??= rootsOfUnity(4 * this.size, this.quarter, +1);
+    return this.rhoTable;
+  }
+
+  writeRho(out: Float64Array): void {
+    if (this.rhoTable) out.set(this.rhoTable);
+    else rootsOfUnity(4 * this.size, this.quarter, +1, out);
+  }
+
+  /** Twiddles of stages 1.. in the SIMD layout of simd.ts (simdTwiddleDoubles doubles), made on first use. */
+  get simdTwiddles(): Float64Array {
+    if (this.simdTable === null) {
+      const table = new Float64Array(this.simdTwiddleDoubles);
+      this.writeSimdTwiddles(table);
+      this.simdTable = table;
+    }
+    return this.simdTable;
+  }
+
+  /** The SIMD twiddles written into `out` (simdTwiddleDoubles doubles), from the stages' own tables. */
+  writeSimdTwiddles(out: Float64Array): void {
+    if (this.simdTable) {
+      out.set(this.simdTable);
+      return;
+    }
+    // w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts)
+    this.fft.stages.forEach((st, lv) => {
       if (st.radix !== 4) return;
       let o = this.simdTwiddleOffsets[lv]! / 8;
       for (let k = 0; k < st.tw.length; k += 2, o += 4) {
-        this.simdTwiddles[o] = st.tw[k]!;
-        this.simdTwiddles[o + 1] = st.tw[k]!;
-        this.simdTwiddles[o + 2] = -st.tw[k + 1]!;
-        this.simdTwiddles[o + 3] = st.tw[k + 1]!;
+        out[o] = st.tw[k]!;
+        out[o + 1] = st.tw[k]!;
+        out[o + 2] = -st.tw[k + 1]!;
+        out[o + 3] = st.tw[k + 1]!;
       }
     });
   }
@@ -112,8 +143,8 @@ interface SimdLayout {
 
 function simdLayout(t: BitConvolutionTables): SimdLayout {
   const align = (x: number) => Math.ceil(x / 64) * 64;
-  const rho = align(t.simdTwiddles.length * 8);
-  const lut = align(rho + 8 * t.rho.length);
+  const rho = align(t.simdTwiddleDoubles * 8);
+  const lut = align(rho + 16 * t.quarter);
   const uw = align(lut + 8 * 8 * t.radix);
   const bits = align(uw + 16 * t.radix);
   const outBits = align(bits + t.paddedBytes);
@@ -154,8 +185,8 @@ export class BitConvolution {
     this.simd = kernels !== null;
     if (memory !== null && kernels !== null) {
       const buf = memory.buffer;
-      new Float64Array(buf, 0, t.simdTwiddles.length).set(t.simdTwiddles);
-      new Float64Array(buf, layout.rho, t.rho.length).set(t.rho);
+      t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles));
+      t.writeRho(new Float64Array(buf, layout.rho, 2 * t.quarter));
       new Float64Array(buf, layout.uw, 2 * t.radix).set(t.unweight);
       this.lutView = new Float64Array(buf, layout.lut, 8 * t.radix);
       this.outView = new Uint8Array(buf, layout.outBits, (t.size >> 2) + 16);
@@ -849,8 +880,8 @@ interface SumLayout {
 
 function sumLayout(t: BitConvolutionTables): SumLayout {
   const align = (x: number) => Math.ceil(x / 64) * 64;
-  const rho = align(t.simdTwiddles.length * 8);
-  const lutS = align(rho + 8 * t.rho.length);
+  const rho = align(t.simdTwiddleDoubles * 8);
+  const lutS = align(rho + 16 * t.quarter);
   const lutX = align(lutS + 8 * 8 * t.radix);
   const uw = align(lutX + 8 * 8 * t.radix);
   const bitsS = align(uw + 16 * t.radix);
@@ -932,8 +963,8 @@ export class BitProductSum {
     this.layout = layout;
     this.kernels = kernels;
     const buf = memory.buffer;
-    new Float64Array(buf, 0, t.simdTwiddles.length).set(t.simdTwiddles);
-    new Float64Array(buf, layout.rho, t.rho.length).set(t.rho);
+    t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles));
+    t.writeRho(new Float64Array(buf, layout.rho, 2 * t.quarter));
     new Float64Array(buf, layout.uw, 2 * t.radix).set(t.unweight);
     new Float64Array(buf, layout.lutS, 8 * t.radix).set(inputTable(t, 1 / t.size)); // the inverse transform is unscaled
     new Float64Array(buf, layout.lutX, 8 * t.radix).set(inputTable(t, 1));

@@ -3,6 +3,7 @@
  * byte by byte (no toolchain, no npm package): one complex double per v128 (re in lane 0, im in lane 1). More in
  * README.md (simd.ts).
  */
+import { SIMD_MODULE_BASE64 } from './simd-bytes.ts';
 
 export enum TwiddleMode {
   NONE = 0,
@@ -1178,10 +1179,14 @@ const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 let compiled: object | null | undefined;
 
-/** The compiled module, or null where WebAssembly SIMD is unavailable. */
+/**
+ * The compiled module (compiled once per thread), or null where WebAssembly SIMD is unavailable. Its bytes are
+ * assemble()'s, kept in simd-bytes.ts: assembling them costs each thread that hashes about 50 to 400 ms and
+ * about 12 MB of heap it may keep (test/extract/simd.test.ts checks the two are the same bytes).
+ */
 export function simdModule(): object | null {
   if (compiled === undefined) {
-    const bytes = assemble();
+    const bytes = Buffer.from(SIMD_MODULE_BASE64.replace(/\s+/g, ''), 'base64');
     compiled = wasm?.validate(bytes) ? new wasm.Module(bytes) : null;
   }
   return compiled;
@@ -1224,5 +1229,5 @@ export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
   };
 }
 
-/** For tests: the module bytes. */
+/** For tests (and to regenerate simd-bytes.ts): the module bytes, assembled. */
 export const simdModuleBytes = assemble;
