@@ -15,6 +15,9 @@ import { bytesForBits } from './naive.ts';
 import { ToeplitzThread } from './off-thread.ts';
 import { seedBitsFor, seedSha256 } from './seed.ts';
 
+/** Inputs of at most n / SHORT_INPUT_FRACTION bits are hashed with a plan of their own length (hashShort). */
+const SHORT_INPUT_FRACTION = 4;
+
 /** Plan sizes are multiples of mMax / PLAN_STEPS. */
 const PLAN_STEPS = 32;
 
@@ -50,6 +53,8 @@ export class BlockHasher {
   private plan: ChunkedToeplitzPlan | undefined;
   private thread: ToeplitzThread | undefined;
   private threadPlanM = 0;
+  /** The plan of the last short input (hashShort). */
+  private shortPlan: ChunkedToeplitzPlan | undefined;
   private readonly maxFftSize: number;
 
   /**
@@ -104,6 +109,8 @@ export class BlockHasher {
         new RangeError(`input of ${inputBits} bits: must be an integer in ${outputBits}..${this.n} (m..n)`),
       );
     }
+    // a block much shorter than n (early stopping's variable-length blocks) gets its own small product (below)
+    if (inputBits <= this.n / SHORT_INPUT_FRACTION) return this.hashShort(input, outputBits, inputBits);
     const x = inputBits === this.n ? input : moveUp(input, inputBits, this.n - inputBits);
     const mPlan = Math.min(this.mMax, Math.ceil(outputBits / this.planStep) * this.planStep);
     if (this.thread) {
@@ -116,6 +123,23 @@ export class BlockHasher {
       if (this.plan === undefined || this.plan.m < outputBits || this.plan.m > mPlan)
         this.plan = new ChunkedToeplitzPlan(this.n, mPlan, this.seed, { maxFftSize: this.maxFftSize, from: this.plan });
       return Promise.resolve(this.plan.hash(x, outputBits));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
+  /**
+   * A short input hashed on this thread with a plan of its own length: T x with the seed's first
+   * inputBits + outputBits - 1 bits, the same bytes as the moved-up product of hash() (both are the seed's prefix
+   * rule) at a fraction of its cost. Used for blocks of at most n / SHORT_INPUT_FRACTION bits.
+   */
+  private hashShort(input: Uint8Array, outputBits: number, inputBits: number): Promise<Uint8Array> {
+    try {
+      const mPlan = Math.min(this.mMax, inputBits, Math.ceil(outputBits / this.planStep) * this.planStep);
+      const p = this.shortPlan;
+      if (p === undefined || p.n !== inputBits || p.m < outputBits || p.m > mPlan)
+        this.shortPlan = new ChunkedToeplitzPlan(inputBits, mPlan, this.seed, { maxFftSize: this.maxFftSize, from: p });
+      return Promise.resolve((this.shortPlan as ChunkedToeplitzPlan).hash(input, outputBits));
     } catch (e) {
       return Promise.reject(e as Error);
     }

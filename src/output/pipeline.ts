@@ -117,7 +117,8 @@ export async function* pipelineBlocks(
     maxOutputBitsForBlock(config.blockTrials),
     config.seed,
     {
-      offThread: config.offThread,
+      // early stopping's blocks are short, hashed here by plans of their own length: no worker by default
+      offThread: config.targetBits !== undefined && config.offThread === 'auto' ? false : config.offThread,
       maxFftSize: config.maxFftSize,
     },
   );

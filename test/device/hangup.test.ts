@@ -17,7 +17,7 @@ import type { BindingInterface, BindingPortInterface } from '../../src/serialpor
 interface FakeUnixPort {
   fd: number;
   isOpen: boolean;
-  poller: { once(event: 'readable', cb: (err: Error | null) => void): void };
+  poller: { once(event: 'readable' | 'disconnect', cb: (err: Error | null) => void): void };
   read(buffer: Buffer, offset: number, length: number): Promise<{ bytesRead: number; buffer: Buffer }>;
 }
 
@@ -38,7 +38,8 @@ async function fifoPort() {
   const raw: FakeUnixPort = {
     fd,
     isOpen: true,
-    poller: { once: (_event, cb) => void waits.push(cb) },
+    // 'disconnect' is armed once for the port's life (hangup.ts watchDisconnect); the reads wait on 'readable'
+    poller: { once: (event, cb) => void (event === 'readable' ? waits.push(cb) : undefined) },
     read: async () => {
       nativeReads++;
       return { bytesRead: 0, buffer: Buffer.alloc(0) };
@@ -116,6 +117,14 @@ describe('withHangupDetection: reads of a non-blocking Unix port', () => {
     expect(f.waits).toHaveLength(0);
     expect((await f.port.read(buf, 0, 4)).bytesRead).toBe(2);
     expect(buf.subarray(0, 2).toString()).toBe('89');
+    // more than one TTY read's worth queued: it all comes back, in order
+    const big = Buffer.alloc(10_000, 7);
+    f.write(big);
+    const whole = Buffer.alloc(65536);
+    const r = f.port.read(whole, 0, whole.length);
+    f.readable();
+    expect((await r).bytesRead).toBe(10_000);
+    expect(whole.subarray(0, 10_000).equals(big)).toBe(true);
   });
 
   it('end of file (the other end hung up) is an EOF error, not an endless run of empty reads', async () => {

@@ -2,7 +2,8 @@
  * BlockHasher with blocks shorter than the run's largest (variable-length
  * blocks of early stopping): a block of n' <= n input bits is hashed with the
  * Toeplitz matrix of the seed's first n' + m - 1 bits, exactly the naive
- * product (src/extract/naive.ts) with that prefix, on and off the main thread.
+ * product (src/extract/naive.ts) with that prefix, on and off the main thread,
+ * whether it is hashed by its own small plan (n' <= n/4) or moved up into n.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';

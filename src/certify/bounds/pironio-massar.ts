@@ -7,7 +7,7 @@
  * S_thr from the fixed grid of K thresholds. Derivation: docs/bounds.md.
  */
 import { azumaDeviation, EAT_THRESHOLD_GRID_SIZE, eatThresholdS, pironioMinEntropy, type EpsSplit } from '../bounds.ts';
-import type { BlockStats, Bound, BoundEvaluation } from './bound.ts';
+import { VARIABLE_LENGTH_NOTE, type BlockStats, type Bound, type BoundEvaluation } from './bound.ts';
 
 export const pironioMassar: Bound = {
   name: 'pironio-massar',
@@ -21,7 +21,7 @@ export const pironioMassar: Bound = {
     return {
       entropyBits: sAt === null ? 0 : trials * pironioMinEntropy(sAt) - Math.log2(1 / epsEA),
       details: {
-        formula: `Pironio 2010 / Pironio-Massar 2013: n * (1 - log2(1 + sqrt(2 - S^2/4))) at S = S_thr - mu (Azuma-Hoeffding at eps_s eps_EA), minus log2(1/eps_EA); eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds`,
+        formula: `Pironio 2010 / Pironio-Massar 2013: n * (1 - log2(1 + sqrt(2 - S^2/4))) at S = S_thr - mu (Azuma-Hoeffding at eps_s eps_EA), minus log2(1/eps_EA); eps_EA / ${EAT_THRESHOLD_GRID_SIZE} thresholds; ${VARIABLE_LENGTH_NOTE}`,
         sEvaluated: sAt,
       },
     };
