@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
-import { parseNumber, type NumberRule } from './numbers.ts';
+import { parseNumber, type NumberRule } from '../math/numbers.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';

@@ -24,7 +24,7 @@ import {
   type PipelineConfig,
 } from '../output/config.ts';
 import { testRateFraction } from '../output/host-settings.ts';
-import { parseNumber } from './numbers.ts';
+import { parseNumber } from '../math/numbers.ts';
 import { count, oneOf, pathValue, validateOption, type OptionSpecs, type ParsedValues } from './options.ts';
 
 /** Options every command that writes output and names an extractor seed takes (stream, replay, record). */

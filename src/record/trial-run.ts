@@ -10,6 +10,7 @@
 import type { Device, RunEvent, RunStats } from '../device/index.ts';
 import { parseArgs } from 'node:util';
 import type { SessionRecorder } from './session.ts';
+import { parseNumber, type NumberKind } from '../math/numbers.ts';
 
 export interface TrialRunOptions {
   /** PROTOCOL 5 START limit: the chip stops by itself after this many trials (0: until STOP). */
@@ -57,9 +58,18 @@ export function trialRunOptionsFrom(commandLine: readonly string[]): {
     allowPositionals: true,
     options: { trials: { type: 'string' }, seconds: { type: 'string' }, rate: { type: 'string' } },
   });
-  const num = (v: unknown): number =>
-    typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : 0;
-  return { limitTrials: num(values.trials), rateTrialsPerS: num(values.rate), seconds: num(values.seconds) };
+  // The grammar `epqrng record` read them with (2^24, 16M, 1e7 ...); a value it could not read asks for nothing (0),
+  // and replay then reports the divergence at START.
+  const num = (v: unknown, kind: NumberKind): number => {
+    if (typeof v !== 'string') return 0;
+    const r = parseNumber(v, { kind, min: 0, max: Number.MAX_SAFE_INTEGER });
+    return r.ok ? r.value : 0;
+  };
+  return {
+    limitTrials: num(values.trials, 'count'),
+    rateTrialsPerS: num(values.rate, 'count'),
+    seconds: num(values.seconds, 'real'),
+  };
 }
 
 function formatBytes(n: number): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseNumber, suffixMultiplier, type NumberRule } from '../../src/cli/numbers.ts';
+import { parseNumber, suffixMultiplier, type NumberRule } from '../../src/math/numbers.ts';
 
 const COUNT: NumberRule = { kind: 'count', min: 1, max: Number.MAX_SAFE_INTEGER };
 

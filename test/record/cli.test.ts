@@ -460,6 +460,19 @@ describe('record, then replay', () => {
     expect(readFileSync(join(dir, 'secs-raw.bin')).equals(readFileSync(join(dir, 'secs.bin')))).toBe(true);
   });
 
+  it('--trials written as 2^19 or 512K (the one number grammar) replays: the recorded START limit is read back the same way', async () => {
+    for (const written of ['2^19', '512K']) {
+      const rec = join(dir, `limit-${written.replace('^', 'p')}.epqrec`);
+      const r = await cli('record', '--simulate=7', '--trials', written, '--out', rec);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/^recorded 524288 trials /);
+      const a = await cli('replay', rec, ...CERT_OPTS, '--extractor-seed', seedPath, '--out', join(dir, 'limit.bin'));
+      // before: the limit was read back as 0 and replay diverged at START (exit 3)
+      expect(a.stderr).toMatch(/^replayed record recording .*: \d+ certified bytes, 0 blocks refused/);
+      expect(a.code).toBe(0);
+    }
+  });
+
   it('a seed file named at record time (embedded or not) is the one replay and verify accept', async () => {
     const rec = join(dir, 'seeded.epqrec');
     expect(
