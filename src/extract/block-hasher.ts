@@ -112,20 +112,35 @@ export class BlockHasher {
     // a block much shorter than n (early stopping's variable-length blocks) gets its own small product (below)
     if (inputBits <= this.n / SHORT_INPUT_FRACTION) return this.hashShort(input, outputBits, inputBits);
     const x = inputBits === this.n ? input : moveUp(input, inputBits, this.n - inputBits);
-    const mPlan = Math.min(this.mMax, Math.ceil(outputBits / this.planStep) * this.planStep);
+    const mPlan = this.planM(outputBits, this.mMax);
     if (this.thread) {
       // The same plan sizes as below, run by the worker: the same bytes.
-      if (this.threadPlanM === 0 || this.threadPlanM < outputBits || this.threadPlanM > mPlan) this.threadPlanM = mPlan;
+      if (this.threadPlanM === 0 || !serves(this.threadPlanM, outputBits, mPlan)) this.threadPlanM = mPlan;
       return this.thread.hash(this.threadPlanM, x, outputBits);
     }
-    try {
-      // a new m takes over the old plan's transform memory (never two alive at once)
-      if (this.plan === undefined || this.plan.m < outputBits || this.plan.m > mPlan)
-        this.plan = new ChunkedToeplitzPlan(this.n, mPlan, this.seed, { maxFftSize: this.maxFftSize, from: this.plan });
-      return Promise.resolve(this.plan.hash(x, outputBits));
-    } catch (e) {
-      return Promise.reject(e as Error);
-    }
+    return settle(() => {
+      this.plan = this.planFor(this.plan, this.n, mPlan, outputBits);
+      return this.plan.hash(x, outputBits);
+    });
+  }
+
+  /** The plan size for outputBits: rounded up to the plan step, at most `cap`. */
+  private planM(outputBits: number, cap: number): number {
+    return Math.min(cap, Math.ceil(outputBits / this.planStep) * this.planStep);
+  }
+
+  /**
+   * `current` when it is for n input bits and serves outputBits within mPlan rows; else a new plan, which takes over
+   * the old one's transform memory (never two alive at once).
+   */
+  private planFor(
+    current: ChunkedToeplitzPlan | undefined,
+    n: number,
+    mPlan: number,
+    outputBits: number,
+  ): ChunkedToeplitzPlan {
+    if (current !== undefined && current.n === n && serves(current.m, outputBits, mPlan)) return current;
+    return new ChunkedToeplitzPlan(n, mPlan, this.seed, { maxFftSize: this.maxFftSize, from: current });
   }
 
   /**
@@ -134,20 +149,34 @@ export class BlockHasher {
    * rule) at a fraction of its cost. Used for blocks of at most n / SHORT_INPUT_FRACTION bits.
    */
   private hashShort(input: Uint8Array, outputBits: number, inputBits: number): Promise<Uint8Array> {
-    try {
-      const mPlan = Math.min(this.mMax, inputBits, Math.ceil(outputBits / this.planStep) * this.planStep);
-      const p = this.shortPlan;
-      if (p === undefined || p.n !== inputBits || p.m < outputBits || p.m > mPlan)
-        this.shortPlan = new ChunkedToeplitzPlan(inputBits, mPlan, this.seed, { maxFftSize: this.maxFftSize, from: p });
-      return Promise.resolve((this.shortPlan as ChunkedToeplitzPlan).hash(input, outputBits));
-    } catch (e) {
-      return Promise.reject(e as Error);
-    }
+    return settle(() => {
+      this.shortPlan = this.planFor(
+        this.shortPlan,
+        inputBits,
+        this.planM(outputBits, Math.min(this.mMax, inputBits)),
+        outputBits,
+      );
+      return this.shortPlan.hash(input, outputBits);
+    });
   }
 
   /** Ends the worker, if one was started. */
   async close(): Promise<void> {
     await this.thread?.close();
+  }
+}
+
+/** Whether a plan of m rows serves an output of outputBits without exceeding the wanted size mPlan. */
+function serves(m: number, outputBits: number, mPlan: number): boolean {
+  return m >= outputBits && m <= mPlan;
+}
+
+/** fn's result as a promise; what it throws, as a rejection (hash() never throws synchronously). */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e as Error);
   }
 }
 
