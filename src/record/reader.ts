@@ -68,6 +68,8 @@ type Phase = 'magic' | 'header' | 'records' | 'raw' | 'done';
 export class RecordingParser {
   private phase: Phase = 'magic';
   private pending: Buffer = Buffer.alloc(0);
+  /** Holds `pending` after a keep (reused: push copies pending out before it is written again). */
+  private tail: Buffer = Buffer.alloc(0);
   /** File offset of pending[0]. */
   private pendingOffset = 0;
   private nextIndex = 0;
@@ -304,8 +306,11 @@ export class RecordingParser {
 
   private keep(buf: Buffer, from: number): void {
     this.pendingOffset += from;
-    // Copy the tail so the big chunk it came from can be collected.
-    this.pending = from === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(from));
+    // Copy the tail (into a buffer kept for it) so the big chunk it came from can be collected or reused.
+    const length = buf.length - from;
+    if (this.tail.length < length) this.tail = Buffer.allocUnsafeSlow(Math.max(length, 2 * this.tail.length));
+    buf.copy(this.tail, 0, from);
+    this.pending = this.tail.subarray(0, length);
   }
 
   private rawEntry(bytes: Buffer): RecordEntry {
