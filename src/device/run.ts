@@ -36,7 +36,7 @@ import { DeviceError } from '../errors.ts';
 import type { TrialsSink } from '../protocol/sync.ts';
 import { createLinkScanner, type InvalidFrameReport } from './link.ts';
 import { DeviceSeqTracker } from './seq-tracker.ts';
-import { trialsBatchFor, type TrialsBatch } from './trials-batch.ts';
+import { RECORDS_STRIDE, trialsBatchFor, type TrialsBatch } from './trials-batch.ts';
 
 export { DeviceSeqTracker } from './seq-tracker.ts';
 export { TrialsBatch, RECORDS_STRIDE, recycleTrialsBatch, trialsBatchOf } from './trials-batch.ts';
@@ -117,7 +117,10 @@ export class RunEventAssembler {
     open.append(source, at, n, flags, seq, first);
     this.weight++;
   }
+  /** A decoded TRIALS frame (PROTOCOL 4 TRIALS: 1 to 40 records). */
   trials(f: TrialsFrame): void {
+    if (!(f.n >= 1 && f.n <= RECORDS_STRIDE && f.n <= f.records.length))
+      throw new RangeError(`TRIALS frame seq ${f.seq}: n = ${f.n} with ${f.records.length} records`);
     this.trialsIn(f.records, 0, f.n, f.flags, f.seq, f.first);
   }
   status(status: StatusFrame): void {
