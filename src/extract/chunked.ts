@@ -332,7 +332,7 @@ const NO_TABLE = new Float64Array(0);
 
 /**
  * Frees the stages' JS twiddles once a SIMD BitConvolution or BitProductSum has written its tables into its
- * WebAssembly memory (fft/rightangle.ts writes rho^j and the SIMD twiddles there directly, never as JS copies):
+ * WebAssembly memory (fft/rightangle.ts writes its top-stage and SIMD twiddles there directly, never as JS copies):
  * with the SIMD kernels the stages below the top run as dif4/dit4/r2 kernels, the top one as the fused load/extract
  * kernels, all reading that memory only; the JS arrays serve the plain-JS stages, which this plan then never runs.
  * The tables object is this plan's own (made in prepare(), shared with no other plan).
