@@ -8,6 +8,7 @@ import {
   createMemory,
   instantiateKernels,
   simdModule,
+  STAGE_FINE_BITS,
   TWIDDLE_FINE_BITS,
   type SimdKernels,
   type WasmMemory,
@@ -58,7 +59,7 @@ export class BitConvolutionTables {
     this.simdTwiddleOffsets = [];
     for (const st of fft.stages) {
       this.simdTwiddleOffsets.push(8 * doubles);
-      if (st.radix === 4) doubles += 2 * st.tw.length;
+      if (st.radix === 4) doubles += st.full ? 2 * st.tw.length : compactDoubles(st);
     }
     this.simdTwiddleDoubles = doubles;
   }
@@ -103,16 +104,37 @@ export class BitConvolutionTables {
     return this.simdTable;
   }
 
-  /** The SIMD twiddles written into `out` (simdTwiddleDoubles doubles), from the stages' own tables. */
+  /**
+   * The SIMD twiddles written into `out` (simdTwiddleDoubles doubles). FULL stages (cache-sized): w^j, w^2j, w^3j
+   * from the stage's own table, each w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts). COMPACT stages (the
+   * large ones): w^j = coarse[j >> F] fine[j & (2^F - 1)], w = exp(-2 pi i / S), F = STAGE_FINE_BITS, the fine table
+   * (2^F values) then the coarse one, 16 bytes a value: the kernel forms w^j per butterfly as fft.ts rootsOfUnity
+   * forms the JS table (the same products, the same values), and the table is about 16 KB instead of 8 S bytes.
+   */
   writeSimdTwiddles(out: Float64Array): void {
     if (this.simdTable) {
       out.set(this.simdTable);
       return;
     }
-    // w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts)
     this.fft.stages.forEach((st, lv) => {
       if (st.radix !== 4) return;
       let o = this.simdTwiddleOffsets[lv]! / 8;
+      if (!st.full) {
+        // fine values as P, Q (4 doubles), coarse ones as (wr, wi)
+        const fine = 1 << STAGE_FINE_BITS;
+        for (let i = 0; i < compactEntries(st); i++) {
+          const angle = (2 * Math.PI * (i < fine ? i : (i - fine) * fine)) / st.size;
+          const wr = Math.cos(angle),
+            wi = -Math.sin(angle);
+          out[o++] = wr;
+          if (i < fine) {
+            out[o++] = wr;
+            out[o++] = -wi;
+          }
+          out[o++] = wi;
+        }
+        return;
+      }
       for (let k = 0; k < st.tw.length; k += 2, o += 4) {
         out[o] = st.tw[k]!;
         out[o + 1] = st.tw[k]!;
@@ -126,6 +148,16 @@ export class BitConvolutionTables {
   get paddedBytes(): number {
     return ((2 * this.size + 7) >> 3) + 1;
   }
+}
+
+/** Values of a COMPACT stage's SIMD table (writeSimdTwiddles): 2^F fine ones, then coarse ones for j < S/4. */
+function compactEntries(st: Stage): number {
+  return (1 << STAGE_FINE_BITS) + ((st.size / 4) >> STAGE_FINE_BITS) + 1;
+}
+
+/** Doubles of a COMPACT stage's SIMD table: the fine values as P, Q pairs (4 doubles), the coarse ones as 2. */
+function compactDoubles(st: Stage): number {
+  return 2 * compactEntries(st) + (2 << STAGE_FINE_BITS);
 }
 
 /** SIMD radix-4 kernel variant for a stage (simd.ts): twiddle-free (last stage), full or compact twiddles. */

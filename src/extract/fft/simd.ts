@@ -154,8 +154,6 @@ const XOR = 0x51; // v128.xor
 const SWAP = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
 const LANE0 = [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7];
 const LANE1 = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
-/** (a.lane0, b.lane1) */
-const A0B1 = [0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31];
 const SIGN0 = [0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0];
 const SIGN1 = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80];
 
@@ -172,10 +170,8 @@ function twiddle(b: Body, dst: string, v: string, P: string, Q: string, conj: bo
   b.simd(conj ? SUB : ADD).set(dst);
 }
 
-/** From P1, Q1 (w) form Pk, Qk for w^2 and w^3. */
-function powers(b: Body): void {
-  // c1 = (wr, wi)
-  b.get('P1').get('Q1').shuffle(A0B1).set('c');
+/** From c = w = (wr, wi) and its P1, Q1 form Pk, Qk for w^2 and w^3. */
+function powersOf(b: Body): void {
   for (const k of [2, 3]) {
     // c = c * w1
     b.get('c').get('P1').simd(MUL);
@@ -236,15 +232,44 @@ function groupLoops(b: Body, tableBytes: number, jOuter: boolean, twiddles: () =
   b.op(0x0b); // end block
 }
 
+/** COMPACT stage tables: w^j = coarse[j >> STAGE_FINE_BITS] fine[j & (2^STAGE_FINE_BITS - 1)] (as fft.ts rootsOfUnity). */
+export const STAGE_FINE_BITS = 10;
+
 function loadTwiddles(b: Body, mode: TwiddleMode): void {
   if (mode === TwiddleMode.NONE) return;
-  const names = mode === TwiddleMode.FULL ? ['P1', 'Q1', 'P2', 'Q2', 'P3', 'Q3'] : ['P1', 'Q1'];
-  names.forEach((nm, k) => {
-    b.get('twp')
-      .load(16 * k)
-      .set(nm);
-  });
-  if (mode === TwiddleMode.COMPACT) powers(b);
+  if (mode === TwiddleMode.FULL) {
+    ['P1', 'Q1', 'P2', 'Q2', 'P3', 'Q3'].forEach((nm, k) => {
+      b.get('twp')
+        .load(16 * k)
+        .set(nm);
+    });
+    return;
+  }
+  // COMPACT: c = coarse[j >> F] fine[j & (2^F - 1)]: the fine table at tw as P, Q pairs (32 bytes), the coarse one
+  // after it as complex values (16 bytes; rightangle.ts writeSimdTwiddles)
+  b.get('tw')
+    .get('j')
+    .i32((1 << STAGE_FINE_BITS) - 1)
+    .op(i32And)
+    .i32(5)
+    .op(i32Shl)
+    .op(i32Add)
+    .set('twp');
+  b.get('twp').load().set('P2');
+  b.get('twp').load(16).set('Q2');
+  b.get('tw')
+    .get('j')
+    .i32(STAGE_FINE_BITS)
+    .op(i32ShrU)
+    .i32(4)
+    .op(i32Shl)
+    .op(i32Add)
+    .load(32 << STAGE_FINE_BITS)
+    .set('c');
+  twiddle(b, 'c', 'c', 'P2', 'Q2', false);
+  b.get('c').get('c').shuffle(LANE0).set('P1');
+  b.get('c').get('c').shuffle(LANE1).const128(SIGN0).simd(XOR).set('Q1');
+  powersOf(b);
 }
 
 /** address of element p of the butterfly: p0 + p * qb */
@@ -267,7 +292,7 @@ function genDif4(mode: TwiddleMode, jOuter: boolean): Body {
     ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend', 'p1', 'p2', 'p3'],
     V4,
   );
-  const bytes = mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0;
+  const bytes = mode === TwiddleMode.FULL ? 96 : 0;
   groupLoops(
     b,
     bytes,
@@ -309,7 +334,7 @@ function genDit4(mode: TwiddleMode, jOuter: boolean): Body {
     ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend', 'p1', 'p2', 'p3'],
     V4,
   );
-  const bytes = mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0;
+  const bytes = mode === TwiddleMode.FULL ? 96 : 0;
   groupLoops(
     b,
     bytes,
