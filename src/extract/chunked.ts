@@ -151,6 +151,7 @@ export class ChunkedToeplitzPlan {
     }
     if (from !== undefined && !whole && from.sum !== null && from.sum.t.size === this.fftSize && this.useSimd)
       this.sum = from.sum;
+    if (from?.single && this.single) this.single.takeOver(from.single);
     if (from !== undefined) {
       from.conv = null;
       from.sum = null;
