@@ -3,15 +3,26 @@
  * (Crandall & Fagin, Math. Comp. 62 (1994) 305, section 4), with the passes fused so the big arrays are streamed as
  * few times as possible: More in README.md (rightangle.ts).
  */
-import { BLOCK, difStage, ditStage, Fft, multiplySpectra, rootsOfUnity, type Stage } from './fft.ts';
+import { BLOCK, difStage, ditStage, Fft, multiplySpectra, rootsOfUnity } from './fft.ts';
 import {
   createMemory,
   instantiateKernels,
   simdModule,
+  TOP_CHUNK,
   TWIDDLE_FINE_BITS,
   type SimdKernels,
   type WasmMemory,
 } from './simd.ts';
+import {
+  ADD,
+  BOARD_BYTES,
+  INVERSE_LOW,
+  INVERSE_MID,
+  SumRanges,
+  TaskBoard,
+  variant,
+  type SumShare,
+} from './sum-ranges.ts';
 
 const C5_1 = Math.cos((2 * Math.PI) / 5);
 const C5_2 = Math.cos((4 * Math.PI) / 5);
@@ -111,20 +122,6 @@ export class BitConvolutionTables {
     return ((2 * this.size + 7) >> 3) + 1;
   }
 }
-
-/** SIMD radix-4 kernel variant for a stage (simd.ts): twiddle-free (last stage), full or compact twiddles. */
-function variant(st: Stage, last: boolean): number {
-  if (last) return 0;
-  return st.full ? 1 : 2;
-}
-
-/**
- * Butterflies per call of a SIMD top stage. V8 runs a WebAssembly function
- * in its baseline tier until a call has used up a budget, and switches to
- * optimized code only for later calls: one call over the whole array would
- * run a cold first hash several times slower.
- */
-const TOP_CHUNK = 1 << 12;
 
 /** Largest WebAssembly memory we ask for (bytes); larger transforms run in plain JS. */
 const MAX_SIMD_BYTES = 2 ** 31;
@@ -935,34 +932,71 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
  */
 export class BitProductSum {
   readonly t: BitConvolutionTables;
+  /**
+   * What another thread needs to run this sum's ranges with it (sum-ranges.ts), or null for a sum made without room
+   * for a helper.
+   */
+  readonly share: SumShare | null;
   private readonly kernels: SimdKernels;
   private readonly layout: SumLayout;
   private readonly acc: Float64Array;
   private readonly bitsS: Uint8Array;
   private readonly bitsX: Uint8Array;
   private readonly outView: Uint8Array;
-  private readonly twPtr: number[];
   /** The packed codes of the top-stage inputs (r codes of 2 bits per butterfly), as 32-bit words. */
   private readonly codesS: Uint32Array;
   private readonly codesX: Uint32Array;
+  /** This thread's ranges (thread 0) and the board that deals them out (to this thread alone without a helper). */
+  private readonly ranges: SumRanges;
+  private readonly board: TaskBoard;
 
   /**
    * A sum for transforms of this size, or null where the WebAssembly SIMD kernels are unavailable (or the memory
-   * would be too large).
+   * would be too large). `helpers`: threads that may join it (range buffers of their own in its memory, `share`).
    */
-  static create(t: BitConvolutionTables): BitProductSum | null {
+  static create(t: BitConvolutionTables, helpers = 0): BitProductSum | null {
     const layout = sumLayout(t);
-    if (layout.total > MAX_SIMD_BYTES || simdModule() === null) return null;
-    const memory = createMemory(layout.total);
-    const kernels = instantiateKernels(memory);
-    return kernels === null ? null : new BitProductSum(t, layout, memory, kernels);
+    const mod = simdModule();
+    // after the sum's own layout: the helpers' range buffers (as bufS, bufX), then the task board
+    const rangeBytes = layout.bufX - layout.bufS;
+    const extra = Math.ceil(layout.total / 64) * 64;
+    const board = extra + 2 * helpers * rangeBytes;
+    const total = board + BOARD_BYTES;
+    if (total > MAX_SIMD_BYTES || mod === null) return null;
+    const memory = createMemory(total);
+    const kernels = instantiateKernels(memory, mod);
+    if (kernels === null) return null;
+    const bufs = [layout.bufS, layout.bufX];
+    for (let h = 0; h < 2 * helpers; h++) bufs.push(extra + h * rangeBytes);
+    const share: SumShare = {
+      memory,
+      module: mod,
+      radix: t.radix,
+      quarter: t.quarter,
+      two: layout.two,
+      stages: t.fft.stages.map((st) => ({ radix: st.radix, size: st.size, full: st.full })),
+      twPtr: t.simdTwiddleOffsets,
+      ...pick(layout, ['codesS', 'codesX', 'tabS', 'tabX', 'tab2S', 'tab2X', 'rho', 'twc', 'twf', 'acc']),
+      bufs,
+      board,
+    };
+    return new BitProductSum(t, layout, share, kernels, helpers > 0);
   }
 
-  private constructor(t: BitConvolutionTables, layout: SumLayout, memory: WasmMemory, kernels: SimdKernels) {
+  private constructor(
+    t: BitConvolutionTables,
+    layout: SumLayout,
+    share: SumShare,
+    kernels: SimdKernels,
+    shared: boolean,
+  ) {
     this.t = t;
     this.layout = layout;
     this.kernels = kernels;
-    const buf = memory.buffer;
+    this.share = shared ? share : null;
+    this.ranges = new SumRanges(share, kernels, 0);
+    this.board = new TaskBoard(share.memory, share.board);
+    const buf = share.memory.buffer;
     t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles));
     t.writeRho(new Float64Array(buf, layout.rho, 2 * t.quarter));
     new Float64Array(buf, layout.uw, 2 * t.radix).set(t.unweight);
@@ -997,7 +1031,6 @@ export class BitProductSum {
     this.bitsX = new Uint8Array(buf, layout.bitsX, t.paddedBytes);
     this.outView = new Uint8Array(buf, layout.outBits, (t.size >> 2) + 16);
     this.acc = new Float64Array(buf, layout.acc, 2 * t.size);
-    this.twPtr = t.simdTwiddleOffsets;
   }
 
   /** Empties the sum. */
@@ -1008,7 +1041,7 @@ export class BitProductSum {
   /**
    * Adds the negacyclic product of bits [0, sBits) of `s` and bits
    * [0, xBits) of `x` moved up by `xShift` bits (x z^xShift), sBits and
-   * xShift + xBits at most 2N.
+   * xShift + xBits at most 2N. The ranges go to whichever thread claims them (sum-ranges.ts).
    */
   add(s: Uint8Array, sBits: number, x: Uint8Array, xBits: number, xShift: number): void {
     const { radix, quarter, size } = this.t;
@@ -1029,54 +1062,8 @@ export class BitProductSum {
       packCodes(this.bitsS, this.codesS, radix, quarter, size);
       packCodes(this.bitsX, this.codesX, radix, quarter, size);
     }
-    const tabBytes = 16 * 4 ** radix;
-    if (l.two) {
-      // ranges (p, p2) of the top two stages straight from the codes (simd.ts genTopLoad2), Q/4 values each
-      const q4 = quarter / 4;
-      for (let i = 0; i < 4 * radix; i++) {
-        const load2 = k.load2[radix]![i]!;
-        const tab = 4 * i * tabBytes;
-        for (let j0 = 0; j0 < q4; j0 += TOP_CHUNK) {
-          load2(
-            l.codesS,
-            l.tab2S + tab,
-            l.codesX,
-            l.tab2X + tab,
-            l.rho,
-            l.twc,
-            l.twf,
-            l.bufS,
-            l.bufX,
-            q4,
-            j0,
-            Math.min(q4, j0 + TOP_CHUNK),
-          );
-        }
-        this.forwardRange(l.bufS, 0, 2);
-        this.macRange(0, 2, l.acc + 16 * i * q4);
-      }
-      return;
-    }
-    for (let p = 0; p < radix; p++) {
-      const load = k.loadCodes[radix]![p]!;
-      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
-        load(
-          l.codesS,
-          l.tabS + p * tabBytes,
-          l.codesX,
-          l.tabX + p * tabBytes,
-          l.rho,
-          l.twc,
-          l.twf,
-          l.bufS,
-          l.bufX,
-          j0,
-          Math.min(quarter, j0 + TOP_CHUNK),
-        );
-      }
-      this.forwardRange(l.bufS, 0, 1);
-      this.macRange(0, 1, l.acc + 16 * p * quarter);
-    }
+    // each range (p, p2) (or p) is an independent transform below the top, multiplied into its own slice of the sum
+    this.board.round(ADD, this.ranges.addCount, (i) => this.ranges.run(ADD, i));
   }
 
   /**
@@ -1088,7 +1075,9 @@ export class BitProductSum {
   extract(first: number, count: number, out: Uint8Array): number {
     const { radix, size, quarter } = this.t;
     const l = this.layout;
-    for (let p = 0; p < radix; p++) this.inverseRange(p * quarter, 1);
+    const ranges = this.ranges;
+    this.board.round(INVERSE_LOW, ranges.inverseCount, (i) => ranges.run(INVERSE_LOW, i));
+    if (ranges.inverseDeep) this.board.round(INVERSE_MID, radix, (i) => ranges.run(INVERSE_MID, i));
     const outBytes = (count + 7) >> 3;
     this.outView.fill(0, 0, outBytes);
     let mask = 0;
@@ -1121,86 +1110,13 @@ export class BitProductSum {
     out.set(this.outView.subarray(0, outBytes));
     return nan ? NaN : maxErr;
   }
+}
 
-  private dif(base: number, off: number, end: number, level: number): void {
-    const stages = this.t.fft.stages;
-    const st = stages[level]!;
-    if (st.radix === 4)
-      this.kernels.dif4[variant(st, level === stages.length - 1)]!(base, off, end, st.size, this.twPtr[level]!);
-    else this.kernels.r2(base, off, end);
-  }
-
-  private dit(base: number, off: number, end: number, level: number): void {
-    const stages = this.t.fft.stages;
-    const st = stages[level]!;
-    if (st.radix === 4)
-      this.kernels.dit4[variant(st, level === stages.length - 1)]!(base, off, end, st.size, this.twPtr[level]!);
-    else this.kernels.r2(base, off, end);
-  }
-
-  /**
-   * Forward stages from `level` down over [off, off + size of level) of the buffer at `base` (depth first, as
-   * BitConvolution).
-   */
-  private forwardRange(base: number, off: number, level: number): void {
-    const stages = this.t.fft.stages;
-    const st = stages[level]!;
-    if (st.size <= BLOCK) {
-      const pair = this.lastPair(level);
-      for (let lv = level; lv < stages.length - (pair ? 2 : 0); lv++) this.dif(base, off, off + st.size, lv);
-      if (pair) this.kernels.dif16(base + 16 * off, 0, 0, st.size);
-      return;
-    }
-    this.dif(base, off, off + st.size, level);
-    const q = st.size / st.radix;
-    for (let p = 0; p < st.radix; p++) this.forwardRange(base, off + p * q, level + 1);
-  }
-
-  /** Whether the last two stages below `level` are radix 4 of sizes 16 and 4 (one dif16 pass, simd.ts). */
-  private lastPair(level: number): boolean {
-    const stages = this.t.fft.stages;
-    const last = stages.length - 1;
-    return (
-      last - 1 > level && stages[last]!.radix === 4 && stages[last - 1]!.radix === 4 && stages[last - 1]!.size === 16
-    );
-  }
-
-  /**
-   * As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed).
-   */
-  private macRange(off: number, level: number, accBase: number): void {
-    const stages = this.t.fft.stages;
-    const st = stages[level]!;
-    const l = this.layout;
-    if (st.size <= BLOCK) {
-      const last = stages.length - 1;
-      // the last two radix-4 stages (or the last one) run fused with the multiply-add (simd.ts dif16mac, dif4mac)
-      const pair = this.lastPair(level);
-      const fused = pair || (stages[last]!.radix === 4 && last > level);
-      const kernel = pair ? this.kernels.dif16mac : fused ? this.kernels.dif4mac : this.kernels.mac;
-      for (let lv = level; lv < stages.length - (pair ? 2 : fused ? 1 : 0); lv++)
-        this.dif(l.bufX, off, off + st.size, lv);
-      kernel(l.bufX + 16 * off, l.bufS + 16 * off, accBase + 16 * off, st.size);
-      return;
-    }
-    this.dif(l.bufX, off, off + st.size, level);
-    const q = st.size / st.radix;
-    for (let p = 0; p < st.radix; p++) this.macRange(off + p * q, level + 1, accBase);
-  }
-
-  /** Inverse stages below the top over [off, off + size of level) of the sum, depth first. */
-  private inverseRange(off: number, level: number): void {
-    const stages = this.t.fft.stages;
-    const st = stages[level]!;
-    const base = this.layout.acc;
-    if (st.size <= BLOCK) {
-      for (let lv = stages.length - 1; lv >= level; lv--) this.dit(base, off, off + st.size, lv);
-      return;
-    }
-    const q = st.size / st.radix;
-    for (let p = 0; p < st.radix; p++) this.inverseRange(off + p * q, level + 1);
-    this.dit(base, off, off + st.size, level);
-  }
+/** The named fields of `from`. */
+function pick<T, K extends keyof T>(from: T, keys: K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const k of keys) out[k] = from[k];
+  return out;
 }
 
 /**
