@@ -15,9 +15,12 @@ import {
 } from './simd.ts';
 import {
   ADD,
+  ADD_FIRST,
   BOARD_BYTES,
   INVERSE_LOW,
   INVERSE_MID,
+  MAX_THREADS,
+  ROUND,
   SumRanges,
   TaskBoard,
   variant,
@@ -942,7 +945,10 @@ export class BitProductSum {
   private readonly acc: Float64Array;
   private readonly bitsS: Uint8Array;
   private readonly bitsX: Uint8Array;
-  private readonly outView: Uint8Array;
+  /** Each thread's output bits of the rounding pass (thread 0's first). */
+  private readonly outViews: Uint32Array[];
+  /** Whether the sum is empty (clear): the next add writes each slice instead of adding to it. */
+  private fresh = true;
   /** The packed codes of the top-stage inputs (r codes of 2 bits per butterfly), as 32-bit words. */
   private readonly codesS: Uint32Array;
   private readonly codesX: Uint32Array;
@@ -955,12 +961,15 @@ export class BitProductSum {
    * would be too large). `helpers`: threads that may join it (range buffers of their own in its memory, `share`).
    */
   static create(t: BitConvolutionTables, helpers = 0): BitProductSum | null {
+    if (!(helpers >= 0 && helpers < MAX_THREADS)) throw new RangeError(`a sum takes 0 to ${MAX_THREADS - 1} helpers`);
     const layout = sumLayout(t);
     const mod = simdModule();
-    // after the sum's own layout: the helpers' range buffers (as bufS, bufX), then the task board
+    // after the sum's own layout: the helpers' range buffers (as bufS, bufX) and output bits, then the task board
     const rangeBytes = layout.bufX - layout.bufS;
+    const outBytes = Math.ceil(((t.size >> 2) + 16) / 64) * 64;
     const extra = Math.ceil(layout.total / 64) * 64;
-    const board = extra + 2 * helpers * rangeBytes;
+    const helperOuts = extra + 2 * helpers * rangeBytes;
+    const board = helperOuts + helpers * outBytes;
     const total = board + BOARD_BYTES;
     if (total > MAX_SIMD_BYTES || mod === null) return null;
     const memory = createMemory(total);
@@ -968,15 +977,19 @@ export class BitProductSum {
     if (kernels === null) return null;
     const bufs = [layout.bufS, layout.bufX];
     for (let h = 0; h < 2 * helpers; h++) bufs.push(extra + h * rangeBytes);
+    const outs = [layout.outBits];
+    for (let h = 0; h < helpers; h++) outs.push(helperOuts + h * outBytes);
     const share: SumShare = {
       memory,
       module: mod,
       radix: t.radix,
       quarter: t.quarter,
+      size: t.size,
       two: layout.two,
       stages: t.fft.stages.map((st) => ({ radix: st.radix, size: st.size, full: st.full })),
       twPtr: t.simdTwiddleOffsets,
-      ...pick(layout, ['codesS', 'codesX', 'tabS', 'tabX', 'tab2S', 'tab2X', 'rho', 'twc', 'twf', 'acc']),
+      ...pick(layout, ['codesS', 'codesX', 'tabS', 'tabX', 'tab2S', 'tab2X', 'rho', 'twc', 'twf', 'uw', 'acc']),
+      outs,
       bufs,
       board,
     };
@@ -994,8 +1007,8 @@ export class BitProductSum {
     this.layout = layout;
     this.kernels = kernels;
     this.share = shared ? share : null;
-    this.ranges = new SumRanges(share, kernels, 0);
     this.board = new TaskBoard(share.memory, share.board);
+    this.ranges = new SumRanges(share, kernels, this.board, 0);
     const buf = share.memory.buffer;
     t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles));
     t.writeRho(new Float64Array(buf, layout.rho, 2 * t.quarter));
@@ -1029,13 +1042,13 @@ export class BitProductSum {
     this.codesX = new Uint32Array(buf, layout.codesX, codeWords);
     this.bitsS = new Uint8Array(buf, layout.bitsS, t.paddedBytes);
     this.bitsX = new Uint8Array(buf, layout.bitsX, t.paddedBytes);
-    this.outView = new Uint8Array(buf, layout.outBits, (t.size >> 2) + 16);
+    this.outViews = share.outs.map((o) => new Uint32Array(buf, o, (t.size >> 4) + 4));
     this.acc = new Float64Array(buf, layout.acc, 2 * t.size);
   }
 
-  /** Empties the sum. */
+  /** Empties the sum (the next add's ranges zero their slices as they go: no pass of its own). */
   clear(): void {
-    this.acc.fill(0);
+    this.fresh = true;
   }
 
   /**
@@ -1063,7 +1076,9 @@ export class BitProductSum {
       packCodes(this.bitsX, this.codesX, radix, quarter, size);
     }
     // each range (p, p2) (or p) is an independent transform below the top, multiplied into its own slice of the sum
-    this.board.round(ADD, this.ranges.addCount, (i) => this.ranges.run(ADD, i));
+    const kind = this.fresh ? ADD_FIRST : ADD;
+    this.fresh = false;
+    this.board.round(kind, this.ranges.addCount, (i) => this.ranges.run(kind, i));
   }
 
   /**
@@ -1074,12 +1089,12 @@ export class BitProductSum {
    */
   extract(first: number, count: number, out: Uint8Array): number {
     const { radix, size, quarter } = this.t;
-    const l = this.layout;
     const ranges = this.ranges;
+    if (this.fresh) this.acc.fill(0); // no add since clear
     this.board.round(INVERSE_LOW, ranges.inverseCount, (i) => ranges.run(INVERSE_LOW, i));
     if (ranges.inverseDeep) this.board.round(INVERSE_MID, radix, (i) => ranges.run(INVERSE_MID, i));
-    const outBytes = (count + 7) >> 3;
-    this.outView.fill(0, 0, outBytes);
+    const outWords = (count + 31) >> 5;
+    for (const view of this.outViews) view.fill(0, 0, outWords);
     let mask = 0;
     for (let q = 0; q < radix; q++) {
       for (let lane = 0; lane < 2; lane++) {
@@ -1087,28 +1102,20 @@ export class BitProductSum {
         if (lo < first + count && lo + quarter > first) mask |= 1 << (2 * q + lane);
       }
     }
-    const extract = this.kernels.extract[radix]!;
+    // spans of the rounding pass, each thread into its own output bits (spans share bytes at their edges), OR-ed here
+    this.board.setRoundParams(first, count, mask);
+    this.board.round(ROUND, ranges.roundCount, (i) => ranges.run(ROUND, i));
+    const own = this.outViews[0]!;
     let maxErr = 0;
-    let nan = false;
-    for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
-      const e = extract(
-        l.acc,
-        l.rho,
-        l.uw,
-        l.outBits,
-        quarter,
-        size,
-        first,
-        count,
-        mask,
-        j0,
-        Math.min(quarter, j0 + TOP_CHUNK),
-      );
-      if (Number.isNaN(e)) nan = true;
-      else if (e > maxErr) maxErr = e;
+    for (let h = 0; h < this.outViews.length; h++) {
+      const e = this.board.error(h);
+      if (!(e <= maxErr)) maxErr = Number.isNaN(maxErr) ? maxErr : e;
+      if (h === 0) continue;
+      const view = this.outViews[h]!;
+      for (let k = 0; k < outWords; k++) own[k]! |= view[k]!;
     }
-    out.set(this.outView.subarray(0, outBytes));
-    return nan ? NaN : maxErr;
+    out.set(new Uint8Array(own.buffer, own.byteOffset, (count + 7) >> 3));
+    return maxErr;
   }
 }
 

@@ -24,6 +24,7 @@ export interface SumShare {
   module: object;
   radix: number;
   quarter: number;
+  size: number;
   /** Whether the ranges are those of the top two stages (simd.ts genTopLoad2): 4 r ranges of Q/4 values. */
   two: boolean;
   stages: StageShape[];
@@ -37,7 +38,10 @@ export interface SumShare {
   rho: number;
   twc: number;
   twf: number;
+  uw: number;
   acc: number;
+  /** Output bits of extract's rounding pass, one buffer per thread (OR-ed into thread 0's at the end). */
+  outs: number[];
   /** Range buffers, two per thread: thread t's s range at bufs[2 t], its x range at bufs[2 t + 1]. */
   bufs: number[];
   /** Byte offset of the task board's words (BOARD_BYTES). */
@@ -47,16 +51,33 @@ export interface SumShare {
 /** Bytes of the task board. */
 export const BOARD_BYTES = 64;
 
-/** Task kinds: a range of add, an inverse range below the second stage (or below the top), a second-stage range. */
+/**
+ * Task kinds: a range of add (ADD_FIRST: the first since clear, which zeroes the range's slice of the sum first), an
+ * inverse range below the second stage (or below the top), a second-stage range, a span of the rounding pass.
+ */
 export const ADD = 1;
-export const INVERSE_LOW = 2;
-export const INVERSE_MID = 3;
+export const ADD_FIRST = 2;
+export const INVERSE_LOW = 3;
+export const INVERSE_MID = 4;
+export const ROUND = 5;
 
-/** Board words (Int32): the claim word (seq << 24 | open count << 16 | next index), the kind, the done count, failed. */
+/**
+ * Board words (Int32): the claim word (seq << 24 | open count << 16 | next index), the kind, the done count, failed,
+ * then the rounding pass's first, count and mask; from byte ERRS, each thread's largest rounding distance (f64).
+ */
 const CLAIM = 0;
 const KIND = 1;
 const DONE = 2;
 const FAILED = 3;
+const FIRST = 4;
+const COUNT = 5;
+const MASK = 6;
+const ERRS = 32;
+/** Threads a board holds rounding distances for (the owner and up to 3 helpers). */
+export const MAX_THREADS = 4;
+
+/** j values (butterflies of the top stage) per task of the rounding pass (in calls of TOP_CHUNK). */
+const ROUND_SPAN = 4 * TOP_CHUNK;
 
 /**
  * The longest the owner waits for a helper's claimed range (one range is a few ms of work): past it the block fails
@@ -78,14 +99,22 @@ export function variant(st: { full: boolean }, last: boolean): number {
 export class SumRanges {
   private readonly bufS: number;
   private readonly bufX: number;
+  private readonly out: number;
+  /** The sum's slices, one per add range (ADD_FIRST zeroes its own). */
+  private readonly slices: Float64Array[] = [];
 
   constructor(
     private readonly s: SumShare,
     private readonly kernels: SimdKernels,
-    thread: number,
+    private readonly board: TaskBoard,
+    private readonly thread: number,
   ) {
     this.bufS = s.bufs[2 * thread]!;
     this.bufX = s.bufs[2 * thread + 1]!;
+    this.out = s.outs[thread]!;
+    const len = s.two ? s.quarter / 4 : s.quarter;
+    for (let i = 0; i < this.addCount; i++)
+      this.slices.push(new Float64Array(s.memory.buffer, s.acc + 16 * i * len, 2 * len));
   }
 
   /** Ranges of one add: 4 r with the two-stage load, else r. */
@@ -106,11 +135,50 @@ export class SumRanges {
     return this.inverseDeep ? this.s.radix * this.s.stages[1]!.radix : this.s.radix;
   }
 
+  /** Tasks of the rounding pass. */
+  get roundCount(): number {
+    return Math.ceil(this.s.quarter / ROUND_SPAN);
+  }
+
   run(kind: number, i: number): void {
-    if (kind === ADD) this.addRange(i);
+    const s = this.s;
+    if (kind === ADD_FIRST) {
+      this.slices[i]!.fill(0);
+      this.addRange(i);
+    } else if (kind === ADD) this.addRange(i);
     else if (kind === INVERSE_LOW) this.inverseLow(i);
-    else if (kind === INVERSE_MID) this.dit(this.s.acc, i * this.s.quarter, (i + 1) * this.s.quarter, 1);
+    else if (kind === INVERSE_MID) this.dit(s.acc, i * s.quarter, (i + 1) * s.quarter, 1);
+    else if (kind === ROUND) this.roundSpan(i);
     else throw new Error(`sum ranges: no task kind ${kind}`);
+  }
+
+  /**
+   * Span i of the rounding pass (simd.ts genTopExtract) into this thread's output bits; its largest rounding distance
+   * kept in this thread's slot of the board.
+   */
+  private roundSpan(i: number): void {
+    const s = this.s;
+    const { first, count, mask } = this.board.roundParams();
+    const extract = this.kernels.extract[s.radix]!;
+    const end = Math.min(s.quarter, (i + 1) * ROUND_SPAN);
+    let err = this.board.error(this.thread);
+    for (let j0 = i * ROUND_SPAN; j0 < end; j0 += TOP_CHUNK) {
+      const e = extract(
+        s.acc,
+        s.rho,
+        s.uw,
+        this.out,
+        s.quarter,
+        s.size,
+        first,
+        count,
+        mask,
+        j0,
+        Math.min(end, j0 + TOP_CHUNK),
+      );
+      if (!(e <= err)) err = Number.isNaN(err) ? err : e; // NaN stays
+    }
+    this.board.setError(this.thread, err);
   }
 
   /** Range i of add: (p, p2) = (i >> 2, i & 3) of the top two stages, or p = i of the top stage. */
@@ -260,10 +328,33 @@ const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
  */
 export class TaskBoard {
   private readonly words: Int32Array;
+  private readonly errs: Float64Array;
   private seq = 0;
 
   constructor(memory: WasmMemory, offset: number) {
-    this.words = new Int32Array(memory.buffer, offset, BOARD_BYTES / 4);
+    this.words = new Int32Array(memory.buffer, offset, ERRS / 4);
+    this.errs = new Float64Array(memory.buffer, offset + ERRS, MAX_THREADS);
+  }
+
+  /** The owner's side: the rounding pass's parameters for the next round (read by every thread's ROUND tasks). */
+  setRoundParams(first: number, count: number, mask: number): void {
+    this.words[FIRST] = first;
+    this.words[COUNT] = count;
+    this.words[MASK] = mask;
+    this.errs.fill(0);
+  }
+
+  roundParams(): { first: number; count: number; mask: number } {
+    return { first: this.words[FIRST]!, count: this.words[COUNT]!, mask: this.words[MASK]! };
+  }
+
+  /** The largest rounding distance thread t has seen this rounding pass (NaN if it saw NaN). */
+  error(thread: number): number {
+    return this.errs[thread]!;
+  }
+
+  setError(thread: number, e: number): void {
+    this.errs[thread] = e;
   }
 
   /**
@@ -295,6 +386,8 @@ export class TaskBoard {
     }
     // closed: later claims find count 0; the tasks claimed so far are awaited (a helper may be running one)
     const claimed = Math.min(Atomics.exchange(w, CLAIM, this.seq << 24) & 0xffff, count);
+    // (every task's writes, the helper's included, are visible once its done count is: Atomics are sequentially
+    // consistent over the whole shared memory)
     const deadline = Date.now() + HELPER_WAIT_MS;
     for (let done = Atomics.load(w, DONE); done < claimed; done = Atomics.load(w, DONE)) {
       const left = deadline - Date.now();
@@ -307,15 +400,16 @@ export class TaskBoard {
   }
 
   /**
-   * A helper's side: claims one open task and runs it; false when none is open. A task that throws is reported to
+   * A helper's side: claims one open task (not a round's last) and runs it; false when none is open. A task that throws is reported to
    * the owner (its round fails) and rethrown here.
    */
-  helpOne(ranges: SumRanges): boolean {
+  helpOne(ranges: { run(kind: number, i: number): void }): boolean {
     const w = this.words;
-    const open = (v: number): boolean => (v & 0xffff) < ((v >>> 16) & 0xff);
-    if (!open(Atomics.load(w, CLAIM))) return false;
+    const left = (v: number): number => ((v >>> 16) & 0xff) - (v & 0xffff);
+    // the last task of a round is left to the owner: it would otherwise often wait for a helper that took it late
+    if (left(Atomics.load(w, CLAIM)) < 2) return false;
     const v = Atomics.add(w, CLAIM, 1);
-    if (!open(v)) return false;
+    if (left(v) < 1) return false;
     try {
       // the kind cannot change before this task is counted done: the owner waits for it
       ranges.run(Atomics.load(w, KIND), v & 0xffff);
@@ -356,7 +450,7 @@ export class SumHelper {
 
   private constructor(share: SumShare, kernels: SimdKernels, thread: number) {
     this.board = new TaskBoard(share.memory, share.board);
-    this.ranges = new SumRanges(share, kernels, thread);
+    this.ranges = new SumRanges(share, kernels, this.board, thread);
   }
 
   /** Claims and runs one open task of the sum; false when none is open. */
