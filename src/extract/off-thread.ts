@@ -71,6 +71,13 @@ export class ToeplitzThread {
   /** The worker's summed spectrum as the worker last posted it, and this thread's hold on it once it helped. */
   private share: SumShare | undefined;
   private helper: SumHelper | null | undefined;
+  private shareSeen: () => void = () => undefined;
+  /** Resolves when the worker first posts its sum. */
+  private readonly shareArrived = new Promise<void>((resolve) => {
+    this.shareSeen = resolve;
+  });
+  /** Ranges this thread ran for the worker (assist), for tests and profiles. */
+  helped = 0;
 
   /**
    * A worker for inputs of n bits hashed with `seed` (at least n + mMax - 1 bits for the largest m it will be asked
@@ -83,6 +90,7 @@ export class ToeplitzThread {
       if (msg.share) {
         this.share = msg.share;
         this.helper = undefined; // joined at the next assist()
+        this.shareSeen();
         return;
       }
       if (msg.input) this.spare = msg.input;
@@ -143,8 +151,10 @@ export class ToeplitzThread {
       settled = true;
       if (this.helper) this.helper.board.wake();
     };
-    until.then(stop, stop);
+    const ended = until.then(stop, stop);
     await nextMacrotask(); // `until` may have settled already
+    // the worker posts its sum when it makes its plan (at start: warm): a first block may come before it arrives
+    if (this.share === undefined) await Promise.race([this.shareArrived, ended]);
     while (!settled && !this.failed) {
       if (this.helper === undefined && this.share !== undefined) this.helper = SumHelper.join(this.share);
       const helper = this.helper;
@@ -156,7 +166,10 @@ export class ToeplitzThread {
         this.fail(new Error(`extract helper: ${(e as Error).message}`));
         return;
       }
-      if (ran) await nextMacrotask();
+      if (ran) {
+        this.helped++;
+        await nextMacrotask();
+      }
       else await helper.board.changed(HELP_WAIT_MS);
     }
   }
