@@ -44,7 +44,7 @@ interface Message {
   bytes?: Uint8Array;
   error?: string;
   input?: Uint8Array;
-  share?: SumShare;
+  share?: SumShare | null;
 }
 
 interface Pending {
@@ -87,10 +87,10 @@ export class ToeplitzThread {
     this.worker = startWorker();
     this.worker.unref();
     this.worker.on('message', (msg: Message) => {
-      if (msg.share) {
-        this.share = msg.share;
+      if (msg.share !== undefined) {
+        this.share = msg.share ?? undefined;
         this.helper = undefined; // joined at the next assist()
-        this.shareSeen();
+        if (msg.share) this.shareSeen();
         return;
       }
       if (msg.input) this.spare = msg.input;
@@ -147,9 +147,10 @@ export class ToeplitzThread {
    */
   async assist(until: Promise<unknown>): Promise<void> {
     let settled = false;
+    let waiting: SumHelper | undefined;
     const stop = (): void => {
       settled = true;
-      if (this.helper) this.helper.board.wake();
+      waiting?.board.wake();
     };
     const ended = until.then(stop, stop);
     await nextMacrotask(); // `until` may have settled already
@@ -169,8 +170,11 @@ export class ToeplitzThread {
       if (ran) {
         this.helped++;
         await nextMacrotask();
+        continue;
       }
-      else await helper.board.changed(HELP_WAIT_MS);
+      waiting = helper;
+      await helper.board.changed(HELP_WAIT_MS);
+      waiting = undefined;
     }
   }
 

@@ -44,10 +44,13 @@ function planFor(m: number): ChunkedToeplitzPlan {
 
 let posted: unknown = null;
 
-/** The plan made ready, and its sum posted to the main thread when it is new (before the hash that uses it). */
+/**
+ * The plan made ready, and its sum posted to the main thread when it changed (before the hash that uses it; null when
+ * the plan has none, so that the main thread lets go of the old one's memory).
+ */
 function ready(p: ChunkedToeplitzPlan): ChunkedToeplitzPlan {
   p.prepare();
-  if (p.share !== null && p.share !== posted) {
+  if (p.share !== posted) {
     posted = p.share;
     parentPort!.postMessage({ share: p.share });
   }
