@@ -41,6 +41,13 @@ function prefix(buf: Uint8Array, bits: number): Uint8Array {
   return out;
 }
 
+/** A worker for inputs of n bits and a random seed for m rows, and the random source that made the seed. */
+function startThread(n: number, m: number, salt: number, maxFftSize?: number) {
+  const rand = prng(salt);
+  const seed = randomBits(rand, n + m - 1);
+  return { rand, seed, thread: new ToeplitzThread(n, seed, maxFftSize) };
+}
+
 afterEach(() => {
   vi.restoreAllMocks();
 });
@@ -60,7 +67,7 @@ describe('a block hashed on two threads', () => {
     const seen = { radix: new Set<number>(), deep: 0, shallow: 0, ragged: 0, oneStage: 0 };
     let helped = 0;
     for (const [k, c] of cases.entries()) {
-      const rand = prng(0x5a0 + k);
+      const { rand, seed, thread } = startThread(c.n, c.m, 0x5a0 + k, c.maxFftSize);
       const layout = chunkLayout(c.n, c.m, c.maxFftSize);
       expect(layout.chunks, `case ${k}`).toBeGreaterThan(1);
       const radices = Fft.radices(layout.fftSize);
@@ -69,8 +76,6 @@ describe('a block hashed on two threads', () => {
       else seen.shallow++;
       if (radices.length < 4) seen.oneStage++;
       if (c.n % layout.chunkBits !== 0) seen.ragged++;
-      const seed = randomBits(rand, c.n + c.m - 1);
-      const thread = new ToeplitzThread(c.n, seed, c.maxFftSize);
       try {
         for (let rep = 0; rep < 3; rep++) {
           const x = randomBits(rand, c.n);
@@ -101,9 +106,7 @@ describe('a block hashed on two threads', () => {
   it("turns a failure of this thread's share into the hash's error, and ends cleanly", async () => {
     const n = 2 ** 22;
     const m = 20000;
-    const rand = prng(0xfa11);
-    const seed = randomBits(rand, n + m - 1);
-    const thread = new ToeplitzThread(n, seed, 2 ** 18);
+    const { rand, thread } = startThread(n, m, 0xfa11, 2 ** 18);
     // this thread's ranges throw (the worker runs its own module instance: its ranges are unaffected)
     const run = vi.spyOn(SumRanges.prototype, 'run').mockImplementation(() => {
       throw new Error('range kernel fault');
@@ -124,9 +127,7 @@ describe('a block hashed on two threads', () => {
   it('ends the hash and the help when the worker is terminated mid-block', async () => {
     const n = 2 ** 23;
     const m = 1_485_000;
-    const rand = prng(0x7e5);
-    const seed = randomBits(rand, n + m - 1);
-    const thread = new ToeplitzThread(n, seed);
+    const { rand, thread } = startThread(n, m, 0x7e5);
     thread.warm(m);
     const hashed = thread.hash(m, randomBits(rand, n), m);
     hashed.catch(() => undefined);
