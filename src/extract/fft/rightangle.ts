@@ -949,9 +949,13 @@ export class BitProductSum {
   private readonly outViews: Uint32Array[];
   /** Whether the sum is empty (clear): the next add writes each slice instead of adding to it. */
   private fresh = true;
-  /** The packed codes of the top-stage inputs (r codes of 2 bits per butterfly), as 32-bit words. */
-  private readonly codesS: Uint32Array;
-  private readonly codesX: Uint32Array;
+  /**
+   * The packed codes of the top-stage inputs (r codes of 2 bits per butterfly), as 32-bit words: two sets, used by
+   * turns (the same one twice without a helper).
+   */
+  private readonly codes: Array<{ s: number; x: number; viewS: Uint32Array; viewX: Uint32Array }>;
+  /** The code set the next add packs into. */
+  private nextCodes = 0;
   /** This thread's ranges (thread 0) and the board that deals them out (to this thread alone without a helper). */
   private readonly ranges: SumRanges;
   private readonly board: TaskBoard;
@@ -964,21 +968,11 @@ export class BitProductSum {
     if (!(helpers >= 0 && helpers < MAX_THREADS)) throw new RangeError(`a sum takes 0 to ${MAX_THREADS - 1} helpers`);
     const layout = sumLayout(t);
     const mod = simdModule();
-    // after the sum's own layout: the helpers' range buffers (as bufS, bufX) and output bits, then the task board
-    const rangeBytes = layout.bufX - layout.bufS;
-    const outBytes = Math.ceil(((t.size >> 2) + 16) / 64) * 64;
-    const extra = Math.ceil(layout.total / 64) * 64;
-    const helperOuts = extra + 2 * helpers * rangeBytes;
-    const board = helperOuts + helpers * outBytes;
-    const total = board + BOARD_BYTES;
-    if (total > MAX_SIMD_BYTES || mod === null) return null;
-    const memory = createMemory(total);
+    const more = helperLayout(t, layout, helpers);
+    if (more.total > MAX_SIMD_BYTES || mod === null) return null;
+    const memory = createMemory(more.total);
     const kernels = instantiateKernels(memory, mod);
     if (kernels === null) return null;
-    const bufs = [layout.bufS, layout.bufX];
-    for (let h = 0; h < 2 * helpers; h++) bufs.push(extra + h * rangeBytes);
-    const outs = [layout.outBits];
-    for (let h = 0; h < helpers; h++) outs.push(helperOuts + h * outBytes);
     const share: SumShare = {
       memory,
       module: mod,
@@ -989,9 +983,7 @@ export class BitProductSum {
       stages: t.fft.stages.map((st) => ({ radix: st.radix, size: st.size, full: st.full })),
       twPtr: t.simdTwiddleOffsets,
       ...pick(layout, ['codesS', 'codesX', 'tabS', 'tabX', 'tab2S', 'tab2X', 'rho', 'twc', 'twf', 'uw', 'acc']),
-      outs,
-      bufs,
-      board,
+      ...pick(more, ['codes2S', 'codes2X', 'outs', 'bufs', 'board']),
     };
     return new BitProductSum(t, layout, share, kernels, helpers > 0);
   }
@@ -1038,8 +1030,15 @@ export class BitProductSum {
       new Float64Array(buf, layout.tab2X, 32 * t.radix * 4 ** t.radix).set(outputTable2(t, 1));
     }
     const codeWords = Math.ceil(((t.radix === 5 ? 2 : 1) * t.quarter) / 4);
-    this.codesS = new Uint32Array(buf, layout.codesS, codeWords);
-    this.codesX = new Uint32Array(buf, layout.codesX, codeWords);
+    this.codes = [
+      [share.codesS, share.codesX],
+      [share.codes2S, share.codes2X],
+    ].map(([cs, cx]) => ({
+      s: cs!,
+      x: cx!,
+      viewS: new Uint32Array(buf, cs!, codeWords),
+      viewX: new Uint32Array(buf, cx!, codeWords),
+    }));
     this.bitsS = new Uint8Array(buf, layout.bitsS, t.paddedBytes);
     this.bitsX = new Uint8Array(buf, layout.bitsX, t.paddedBytes);
     this.outViews = share.outs.map((o) => new Uint32Array(buf, o, (t.size >> 4) + 4));
@@ -1060,6 +1059,9 @@ export class BitProductSum {
     const { radix, quarter, size } = this.t;
     const l = this.layout;
     const k = this.kernels;
+    // packed into the set the open round does not read (its ranges may still be running on a helper)
+    const set = this.nextCodes;
+    const codes = this.codes[set]!;
     padShifted(this.bitsS, s, sBits, 0);
     padShifted(this.bitsX, x, xBits, xShift);
     if (quarter % 8 === 0 && size % 8 === 0) {
@@ -1068,17 +1070,21 @@ export class BitProductSum {
       const pack = k.pack[radix]!;
       for (let b0 = 0; b0 < quarter >> 3; b0 += PACK_CHUNK) {
         const b1 = Math.min(quarter >> 3, b0 + PACK_CHUNK);
-        pack(l.bitsS, l.codesS, l.spread, quarter, size, b0, b1);
-        pack(l.bitsX, l.codesX, l.spread, quarter, size, b0, b1);
+        pack(l.bitsS, codes.s, l.spread, quarter, size, b0, b1);
+        pack(l.bitsX, codes.x, l.spread, quarter, size, b0, b1);
       }
     } else {
-      packCodes(this.bitsS, this.codesS, radix, quarter, size);
-      packCodes(this.bitsX, this.codesX, radix, quarter, size);
+      packCodes(this.bitsS, codes.viewS, radix, quarter, size);
+      packCodes(this.bitsX, codes.viewX, radix, quarter, size);
     }
-    // each range (p, p2) (or p) is an independent transform below the top, multiplied into its own slice of the sum
+    // the previous chunk's round ends (its slices are final for this chunk's ranges to add to), this one opens: each
+    // range (p, p2) (or p) is an independent transform below the top, multiplied into its own slice of the sum; the
+    // round is finished by the next add or by extract
+    this.board.finish();
     const kind = this.fresh ? ADD_FIRST : ADD;
     this.fresh = false;
-    this.board.round(kind, this.ranges.addCount, (i) => this.ranges.run(kind, i));
+    this.nextCodes = 1 - set;
+    this.board.start(kind, this.ranges.addCount, (i) => this.ranges.run(kind, i), { codes: set });
   }
 
   /**
@@ -1090,6 +1096,7 @@ export class BitProductSum {
   extract(first: number, count: number, out: Uint8Array): number {
     const { radix, size, quarter } = this.t;
     const ranges = this.ranges;
+    this.board.finish(); // the last add's round
     if (this.fresh) this.acc.fill(0); // no add since clear
     this.board.round(INVERSE_LOW, ranges.inverseCount, (i) => ranges.run(INVERSE_LOW, i));
     if (ranges.inverseDeep) this.board.round(INVERSE_MID, radix, (i) => ranges.run(INVERSE_MID, i));
@@ -1117,6 +1124,31 @@ export class BitProductSum {
     out.set(new Uint8Array(own.buffer, own.byteOffset, (count + 7) >> 3));
     return maxErr;
   }
+}
+
+/**
+ * What a sum with helpers holds after its own layout: the helpers' range buffers (as bufS, bufX) and output bits, a
+ * second set of packed codes (with a helper only: the next chunk is packed while a helper may still read this one's),
+ * then the task board.
+ */
+function helperLayout(t: BitConvolutionTables, layout: SumLayout, helpers: number) {
+  const align = (x: number) => Math.ceil(x / 64) * 64;
+  const rangeBytes = layout.bufX - layout.bufS;
+  const outBytes = align((t.size >> 2) + 16);
+  const codeBytes = align((t.radix === 5 ? 2 : 1) * t.quarter + 8);
+  let at = align(layout.total);
+  const bufs = [layout.bufS, layout.bufX];
+  for (let h = 0; h < 2 * helpers; h++, at += rangeBytes) bufs.push(at);
+  const outs = [layout.outBits];
+  for (let h = 0; h < helpers; h++, at += outBytes) outs.push(at);
+  let codes2S = layout.codesS;
+  let codes2X = layout.codesX;
+  if (helpers > 0) {
+    codes2S = at;
+    codes2X = at + codeBytes;
+    at += 2 * codeBytes;
+  }
+  return { bufs, outs, codes2S, codes2X, board: at, total: at + BOARD_BYTES };
 }
 
 /** The named fields of `from`. */

@@ -31,6 +31,9 @@ export interface SumShare {
   twPtr: number[];
   codesS: number;
   codesX: number;
+  /** The second set of packed codes (the next chunk is packed while the ranges of this one run). */
+  codes2S: number;
+  codes2X: number;
   tabS: number;
   tabX: number;
   tab2S: number;
@@ -62,8 +65,9 @@ export const INVERSE_MID = 4;
 export const ROUND = 5;
 
 /**
- * Board words (Int32): the claim word (seq << 24 | open count << 16 | next index), the kind, the done count, failed,
- * then the rounding pass's first, count and mask; from byte ERRS, each thread's largest rounding distance (f64).
+ * Board words (Int32): the claim word (seq << 25 | leave-last << 24 | open count << 16 | next index), the kind, the
+ * done count, failed, the rounding pass's first, count and mask, the add round's code set; from byte ERRS, each
+ * thread's largest rounding distance (f64).
  */
 const CLAIM = 0;
 const KIND = 1;
@@ -72,6 +76,7 @@ const FAILED = 3;
 const FIRST = 4;
 const COUNT = 5;
 const MASK = 6;
+const CODES = 7;
 const ERRS = 32;
 /** Threads a board holds rounding distances for (the owner and up to 3 helpers). */
 export const MAX_THREADS = 4;
@@ -186,6 +191,10 @@ export class SumRanges {
     const s = this.s;
     const k = this.kernels;
     const tabBytes = 16 * 4 ** s.radix;
+    // the codes of this round's chunk (stable while this task runs: the owner waits for it before the next round)
+    const second = this.board.codeSet() !== 0;
+    const codesS = second ? s.codes2S : s.codesS;
+    const codesX = second ? s.codes2X : s.codesX;
     if (s.two) {
       // range (p, p2) of the top two stages straight from the codes (simd.ts genTopLoad2), Q/4 values
       const q4 = s.quarter / 4;
@@ -193,7 +202,7 @@ export class SumRanges {
       const tab = 4 * i * tabBytes;
       for (let j0 = 0; j0 < q4; j0 += TOP_CHUNK) {
         const j1 = Math.min(q4, j0 + TOP_CHUNK);
-        load2(s.codesS, s.tab2S + tab, s.codesX, s.tab2X + tab, s.rho, s.twc, s.twf, this.bufS, this.bufX, q4, j0, j1);
+        load2(codesS, s.tab2S + tab, codesX, s.tab2X + tab, s.rho, s.twc, s.twf, this.bufS, this.bufX, q4, j0, j1);
       }
       this.forwardRange(this.bufS, 0, 2);
       this.macRange(0, 2, s.acc + 16 * i * q4);
@@ -203,9 +212,9 @@ export class SumRanges {
     for (let j0 = 0; j0 < s.quarter; j0 += TOP_CHUNK) {
       const j1 = Math.min(s.quarter, j0 + TOP_CHUNK);
       load(
-        s.codesS,
+        codesS,
         s.tabS + i * tabBytes,
-        s.codesX,
+        codesX,
         s.tabX + i * tabBytes,
         s.rho,
         s.twc,
@@ -330,6 +339,10 @@ export class TaskBoard {
   private readonly words: Int32Array;
   private readonly errs: Float64Array;
   private seq = 0;
+  /** The owner's round still open or unfinished (its task count), or -1. */
+  private pending = -1;
+  /** A helper's range outlived HELPER_WAIT_MS: it may still write, so no round starts again. */
+  private stuck = false;
 
   constructor(memory: WasmMemory, offset: number) {
     this.words = new Int32Array(memory.buffer, offset, ERRS / 4);
@@ -357,20 +370,36 @@ export class TaskBoard {
     this.errs[thread] = e;
   }
 
-  /**
-   * The owner's side: opens `count` tasks of `kind`, runs what it claims, closes the round and waits for the tasks
-   * a helper claimed. Throws what its own task threw, or, when a helper's task failed, an error (the helper reports
-   * its own error to its thread).
-   */
+  /** Which of the two sets of packed codes the open add round reads (0 or 1). */
+  codeSet(): number {
+    return this.words[CODES]!;
+  }
+
+  /** A whole round: start() then finish(); a helper leaves its last task to the owner. */
   round(kind: number, count: number, run: (i: number) => void): void {
+    this.start(kind, count, run, { leaveLast: true });
+    this.finish();
+  }
+
+  /**
+   * The owner's side: opens `count` tasks of `kind` (reading code set `codes`), runs what it claims and closes the
+   * round, without waiting for the tasks a helper still runs (finish() does, and must come before the next round).
+   * A task of its own that throws: the round is finished, then the error rethrown. `leaveLast`: a helper takes a
+   * task only while two are open (where the owner has nothing to do after its claims, it would otherwise often wait
+   * for a last task a helper took late).
+   */
+  start(kind: number, count: number, run: (i: number) => void, { leaveLast = false, codes = 0 } = {}): void {
+    if (this.pending >= 0) throw new Error('task board: a round is still unfinished');
+    if (this.stuck) throw new Error('task board: a helper never finished a range of an earlier round');
     const w = this.words;
-    this.seq = (this.seq + 1) & 0xff;
+    this.seq = (this.seq + 1) & 0x7f;
     w[KIND] = kind;
+    w[CODES] = codes;
     Atomics.store(w, DONE, 0);
     Atomics.store(w, FAILED, 0);
-    Atomics.store(w, CLAIM, (this.seq << 24) | (count << 16));
+    this.pending = count;
+    Atomics.store(w, CLAIM, (this.seq << 25) | (leaveLast ? 1 << 24 : 0) | (count << 16));
     Atomics.notify(w, CLAIM);
-    let error: unknown;
     try {
       for (;;) {
         const i = Atomics.add(w, CLAIM, 1) & 0xffff;
@@ -382,32 +411,48 @@ export class TaskBoard {
         }
       }
     } catch (e) {
-      error = e;
+      // no task in flight when the error leaves; the own task's error is the one reported
+      try {
+        this.finish();
+      } catch {}
+      throw e;
     }
-    // closed: later claims find count 0; the tasks claimed so far are awaited (a helper may be running one)
-    const claimed = Math.min(Atomics.exchange(w, CLAIM, this.seq << 24) & 0xffff, count);
-    // (every task's writes, the helper's included, are visible once its done count is: Atomics are sequentially
+  }
+
+  /**
+   * The owner's side: closes the round (later claims find count 0) and waits for every task claimed in it. Throws,
+   * after that, when a helper's task failed (the helper reports its own error to its thread). Nothing to do when no
+   * round is open.
+   */
+  finish(): void {
+    const count = this.pending;
+    if (count < 0) return;
+    this.pending = -1;
+    const w = this.words;
+    const claimed = Math.min(Atomics.exchange(w, CLAIM, this.seq << 25) & 0xffff, count);
+    // every task's writes, the helper's included, are visible once its done count is (Atomics are sequentially
     // consistent over the whole shared memory)
     const deadline = Date.now() + HELPER_WAIT_MS;
     for (let done = Atomics.load(w, DONE); done < claimed; done = Atomics.load(w, DONE)) {
       const left = deadline - Date.now();
-      if (left <= 0)
+      if (left <= 0) {
+        this.stuck = true;
         throw new Error(`extract: a helper thread held a range of the block for over ${HELPER_WAIT_MS} ms`);
+      }
       Atomics.wait(w, DONE, done, left);
     }
-    if (error !== undefined) throw error;
     if (Atomics.load(w, FAILED) !== 0) throw new Error('extract: the helper thread failed on its share of the block');
   }
 
   /**
-   * A helper's side: claims one open task (not a round's last) and runs it; false when none is open. A task that throws is reported to
+   * A helper's side: claims one open task and runs it; false when none is open. A task that throws is reported to
    * the owner (its round fails) and rethrown here.
    */
   helpOne(ranges: { run(kind: number, i: number): void }): boolean {
     const w = this.words;
     const left = (v: number): number => ((v >>> 16) & 0xff) - (v & 0xffff);
-    // the last task of a round is left to the owner: it would otherwise often wait for a helper that took it late
-    if (left(Atomics.load(w, CLAIM)) < 2) return false;
+    const v0 = Atomics.load(w, CLAIM);
+    if (left(v0) < ((v0 >>> 24) & 1) + 1) return false;
     const v = Atomics.add(w, CLAIM, 1);
     if (left(v) < 1) return false;
     try {
