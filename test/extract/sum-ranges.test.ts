@@ -103,6 +103,54 @@ describe('a block hashed on two threads', () => {
     expect(helped).toBeGreaterThan(0);
   }, 120_000);
 
+  it('returns to the event loop after each range it runs, not after its whole share', async () => {
+    const n = 2 ** 23;
+    const m = 1_485_000;
+    const { rand, thread } = startThread(n, m, 0x100f);
+    try {
+      thread.warm(m);
+      await thread.hash(m, randomBits(rand, n), m); // plan made, kernels tiered up
+      // a chain of event-loop turns (one setImmediate re-queued at each), and the longest time between two
+      let turns = 0;
+      let longest = 0;
+      let last = performance.now();
+      let running = true;
+      const turn = (): void => {
+        const now = performance.now();
+        longest = Math.max(longest, now - last);
+        last = now;
+        turns++;
+        if (running) setImmediate(turn);
+      };
+      setImmediate(turn);
+      // the turn count at the start of each range this thread runs
+      const at: number[] = [];
+      const run = SumRanges.prototype.run;
+      vi.spyOn(SumRanges.prototype, 'run').mockImplementation(function (this: SumRanges, kind: number, i: number) {
+        at.push(turns);
+        run.call(this, kind, i);
+      });
+      const before = thread.helped;
+      const t0 = performance.now();
+      const hashed = thread.hash(m, randomBits(rand, n), m);
+      await thread.assist(hashed);
+      await hashed;
+      running = false;
+      const helped = thread.helped - before;
+      console.log(
+        `${helped} ranges here, ${turns} loop turns, longest ${longest.toFixed(1)} ms of a ${(performance.now() - t0).toFixed(0)} ms hash`,
+      );
+      expect(helped).toBeGreaterThan(10);
+      expect(at.length).toBe(helped);
+      // a turn of the loop between any two ranges (a range is 1 to 2 ms at this size: timers and port reads wait no
+      // longer than that)
+      const together = at.filter((t, k) => k > 0 && t === at[k - 1]).length;
+      expect(together, `ranges run back to back: turns ${at.join(' ')}`).toBe(0);
+    } finally {
+      await thread.close();
+    }
+  }, 60_000);
+
   it("turns a failure of this thread's share into the hash's error, and ends cleanly", async () => {
     const n = 2 ** 22;
     const m = 20000;
