@@ -89,7 +89,8 @@ export class ToeplitzThread {
     this.worker.on('message', (msg: Message) => {
       if (msg.share !== undefined) {
         this.share = msg.share ?? undefined;
-        this.helper = undefined; // joined at the next assist()
+        this.helper?.board.wake(); // an assist() asleep on the old sum's board looks again
+        this.helper = undefined; // joined at the next assist() step
         if (msg.share) this.shareSeen();
         return;
       }
