@@ -85,7 +85,7 @@ async function* pipelined(
       ahead = it.next();
       ahead.then(
         () => hasher.assist(bytes),
-        () => undefined,
+        () => undefined, // raised in order by the await above, after this block
       );
       yield { ok: true, draft: block.draft, bytes: await bytes };
     }
