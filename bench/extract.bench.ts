@@ -1,6 +1,7 @@
 /**
  * Toeplitz extractor speed (issue 3 acceptance): n = 2^20 and 2^24 input
- * bits, m = n/4 output bits, targets < 0.1 s and < 2 s on one core.
+ * bits, m = n/4 output bits, targets < 0.1 s and < 2 s on one core. Then the
+ * pipeline's block hash under each transform bound (blockHashFigures).
  *
  * "one-shot" is toeplitzHash(input, n, m, seed): seed transform, input
  * transform, product, inverse, rounding, checks. Its first call also builds
@@ -13,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { Figure } from './run.ts';
 import { bytesForBits } from '../src/extract/naive.ts';
 import { toeplitzHash, ToeplitzPlan, releaseToeplitzCaches } from '../src/extract/toeplitz.ts';
+import { ChunkedToeplitzPlan, chunkLayout, DEFAULT_MAX_FFT_SIZE } from '../src/extract/chunked.ts';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -97,9 +99,58 @@ export async function run(): Promise<Figure[]> {
   }
   // resourceUsage().maxRSS is in KiB: the peak of this whole bench process
   figures.push({
-    name: 'peak RSS of the bench process (after the extract bench)',
+    name: 'peak RSS of the bench process (after the one-shot and plan figures)',
     value: process.resourceUsage().maxRSS / 1024,
     unit: 'MiB',
   });
+  figures.push(...blockHashFigures());
+  return figures;
+}
+
+/**
+ * The pipeline's hash of one 2^22-trial block (n = 2^23 input bits, m = 1.485e6: what the calibrated simulated chip
+ * certifies per block at the defaults) by ChunkedToeplitzPlan under each transform bound: time per block (steady
+ * state, the seed slices transformed again in every block, as the worker does), column chunks, and the WebAssembly
+ * memory the plan holds (what the bound costs; chunked.ts DEFAULT_MAX_FFT_SIZE).
+ */
+function blockHashFigures(): Figure[] {
+  const figures: Figure[] = [];
+  const n = 2 ** 23;
+  const m = 1_485_000;
+  const input = randomBytes(bytesForBits(n));
+  const seed = randomBytes(bytesForBits(n + m - 1));
+  let reference: Uint8Array | undefined;
+  for (const [label, bound] of [
+    ['2^20', 2 ** 20],
+    ['5*2^18', 5 * 2 ** 18],
+    ['3*2^19', 3 * 2 ** 19],
+    ['2^21', 2 ** 21],
+  ] as const) {
+    const plan = new ChunkedToeplitzPlan(n, m, seed, { maxFftSize: bound, borrowSeed: true });
+    const out = plan.hash(input); // makes the tables; the kernels warm up
+    reference ??= out;
+    if (Buffer.compare(out, reference) !== 0) throw new Error(`the block hash under bound ${label} differs`);
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const [w, c] = timed(() => plan.hash(input));
+      wall.push(w);
+      cpu.push(c);
+    }
+    const name = `block hash n=2^23 m=1.485e6, transform bound ${label}${bound === DEFAULT_MAX_FFT_SIZE ? ' (default)' : ''}`;
+    figures.push(
+      { name: `${name}: median wall`, value: median(wall) / 1000, unit: 's' },
+      { name: `${name}: median CPU`, value: median(cpu) / 1000, unit: 's' },
+      { name: `${name}: column chunks`, value: chunkLayout(n, m, bound).chunks, unit: '' },
+      { name: `${name}: WebAssembly memory`, value: plan.transformBytes / 2 ** 20, unit: 'MiB' },
+      {
+        name: `${name}: rounding error`,
+        value: plan.stats.maxRoundingError,
+        unit: '',
+        target: '<= 0.25',
+        ok: plan.stats.maxRoundingError <= 0.25,
+      },
+    );
+  }
   return figures;
 }

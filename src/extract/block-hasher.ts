@@ -37,7 +37,7 @@ export interface BlockHasherOptions {
   /**
    * Largest FFT length (complex points, c * 2^k with c in {1, 3, 5}) of the hash: a block whose product needs more
    * is hashed in column chunks (chunked.ts; same bytes; memory follows this length, not (n + m) / 2). Default
-   * DEFAULT_MAX_FFT_SIZE (2^20): a 2^22-trial block then stays within the pipeline's 150 MB memory budget.
+   * DEFAULT_MAX_FFT_SIZE (3 * 2^19: 31 MB of WebAssembly memory for a 2^22-trial block, chunked.ts).
    */
   maxFftSize?: number;
 }

@@ -5,7 +5,7 @@
  */
 import { Fft, goodFftSize } from './fft/fft.ts';
 import { bytesForBits } from './naive.ts';
-import { BitConvolution, BitConvolutionTables, BitProductSum } from './fft/rightangle.ts';
+import { BitConvolution, BitConvolutionTables, BitProductSum, sumBytes } from './fft/rightangle.ts';
 import type { SumShare } from './fft/sum-ranges.ts';
 import {
   sliceBits,
@@ -39,14 +39,16 @@ export interface ChunkedToeplitzOptions extends ToeplitzOptions {
 }
 
 /**
- * Default transform bound: 2^20 points. With the SIMD kernels about 18 MB of
- * WebAssembly memory (the summed spectrum, 16 bytes a point, and two range
- * buffers of N/16 points) plus about 7 MB of tables; without them about
- * 34 MB (work and seed spectrum) plus about 10 MB of tables. A bound of
- * 5 * 2^18 cuts a 2^22-trial block into 6 chunks instead of 9 but measured no
- * faster in the pipeline (the radix-5 top stage) for about 5 MB more.
+ * Default transform bound: 3 * 2^19 points (top stage radix 3). The hash of a 2^22-trial block (n = 2^23, a calibrated
+ * chip's m = 1.48 Mbit) then takes 6 column chunks, 13 transforms, and 31.3 MB of WebAssembly memory (the summed
+ * spectrum 24 MB, two range buffers 4 MB, bit strings, codes and tables 3.3 MB: fft/rightangle.ts sumBytes), against
+ * 14 chunks and 20.2 MB at 2^20; 5 * 2^18: 8 chunks, 25.9 MB; 2^21: 4 chunks, 39.9 MB. Measured (stand-alone hash,
+ * load 2.5 to 3.7): 2^20 about 375 ms, 5 * 2^18 about 330 ms, 3 * 2^19 about 285 ms, 2^21 about 290 ms; the pipeline
+ * bench's 8 blocks: 8.5 / 9.9 / 10.8 / 11.1 M trials per CPU second at 135 / 141 / 147 / 156 MB net peak RSS
+ * (README.md states the shipped replay's). Without the SIMD kernels about 32 N bytes (work and seed spectrum) plus the
+ * JS tables.
  */
-export const DEFAULT_MAX_FFT_SIZE = 2 ** 20;
+export const DEFAULT_MAX_FFT_SIZE = 3 * 2 ** 19;
 
 /**
  * The chunk layout for (n, m) under a transform bound: chunk width w (a multiple of 64 unless one chunk), count, N,
@@ -168,6 +170,11 @@ export class ChunkedToeplitzPlan {
       from.conv = null;
       from.sum = null;
     }
+  }
+
+  /** WebAssembly memory of the summed path's transform once made (prepare), in bytes; 0 otherwise. */
+  get transformBytes(): number {
+    return this.sum === null ? 0 : sumBytes(this.sum.t);
   }
 
   /** Whether the FFT products run on the WebAssembly SIMD kernels. */
@@ -352,7 +359,7 @@ const NO_TABLE = new Float64Array(0);
 
 /**
  * Frees the stages' JS twiddles once a SIMD BitConvolution or BitProductSum has written its tables into its
- * WebAssembly memory (fft/rightangle.ts writes rho^j and the SIMD twiddles there directly, never as JS copies):
+ * WebAssembly memory (fft/rightangle.ts writes its top-stage and SIMD twiddles there directly, never as JS copies):
  * with the SIMD kernels the stages below the top run as dif4/dit4/r2 kernels, the top one as the fused load/extract
  * kernels, all reading that memory only; the JS arrays serve the plain-JS stages, which this plan then never runs.
  * The tables object is this plan's own (made in prepare(), shared with no other plan).

@@ -70,7 +70,7 @@ export interface PipelineOptions {
    * 2^20-trial blocks up (extract/block-hasher.ts). Host-settings runs always do.
    */
   offThread?: boolean | 'auto';
-  /** Largest FFT length of the main-thread hash (default 2^20; extract/block-hasher.ts). */
+  /** Largest FFT length of the hash (default 3 * 2^19, extract/chunked.ts DEFAULT_MAX_FFT_SIZE). */
   maxFftSize?: number;
   /** Live runs: the host draws the settings (default, or null: the chip's internal generator). */
   hostSettings?: HostSettingsOptions | null;

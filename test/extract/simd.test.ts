@@ -98,15 +98,18 @@ describe('WebAssembly SIMD kernels', () => {
     const k = instantiateKernels(memory)!;
     const f = new Float64Array(memory.buffer);
     const a = 0,
-      rho = 16 * n,
-      uw = rho + 16 * q,
+      twc = 16 * n,
+      twf = twc + 16,
+      uw = twf + 16 * q,
       out = uw + 16 * 5;
-    for (let j = 0; j < q; j++) f[rho / 8 + 2 * j] = 1; // rho^j = 1
+    // rho^j = twc[j >> 11] twf[j & 2047] = 1 for j < q
+    f[twc / 8] = 1;
+    for (let j = 0; j < q; j++) f[twf / 8 + 2 * j] = 1;
     for (let p = 0; p < 5; p++) f[uw / 8 + 2 * p] = 1; // conj(C_q) = 1
     // all zeros: every coefficient exact
-    expect(k.extract[5]!(a, rho, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBe(0);
+    expect(k.extract[5]!(a, twc, twf, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBe(0);
     f[7] = NaN; // one input value
-    expect(k.extract[5]!(a, rho, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBeNaN();
+    expect(k.extract[5]!(a, twc, twf, uw, out, q, n, 0, 2 * n, 0x3ff, 0, q)).toBeNaN();
   });
 });
 

@@ -3,11 +3,12 @@
  * (Crandall & Fagin, Math. Comp. 62 (1994) 305, section 4), with the passes fused so the big arrays are streamed as
  * few times as possible: More in README.md (rightangle.ts).
  */
-import { BLOCK, difStage, ditStage, Fft, multiplySpectra, rootsOfUnity } from './fft.ts';
+import { BLOCK, difStage, ditStage, Fft, multiplySpectra, rootsOfUnity, type Stage } from './fft.ts';
 import {
   createMemory,
   instantiateKernels,
   simdModule,
+  STAGE_FINE_BITS,
   TOP_CHUNK,
   TWIDDLE_FINE_BITS,
   type SimdKernels,
@@ -72,23 +73,39 @@ export class BitConvolutionTables {
     this.simdTwiddleOffsets = [];
     for (const st of fft.stages) {
       this.simdTwiddleOffsets.push(8 * doubles);
-      if (st.radix === 4) doubles += 2 * st.tw.length;
+      if (st.radix === 4) doubles += st.full ? 2 * st.tw.length : compactDoubles(st);
     }
     this.simdTwiddleDoubles = doubles;
   }
 
-  /**
-   * rho^j for j < Q, interleaved (2 Q doubles), made on first use. The SIMD paths write it straight into their
-   * WebAssembly memory instead (writeRho), so no JS copy of its 16 Q bytes is left for the garbage collector.
-   */
+  /** rho^j for j < Q, interleaved (2 Q doubles), made on first use: the plain-JS top stages' table. */
   get rho(): Float64Array {
     this.rhoTable ??= rootsOfUnity(4 * this.size, this.quarter, +1);
     return this.rhoTable;
   }
 
-  writeRho(out: Float64Array): void {
-    if (this.rhoTable) out.set(this.rhoTable);
-    else rootsOfUnity(4 * this.size, this.quarter, +1, out);
+  /** Entries of the coarse table of conj(rho^k) (writeConjRho): k = i 2^FINE for k up to 4N. */
+  get coarseCount(): number {
+    return ((4 * this.size) >> TWIDDLE_FINE_BITS) + 1;
+  }
+
+  /**
+   * The SIMD kernels' twiddle tables of the top stages, written into their WebAssembly memory: conj(rho^k) =
+   * twc[k >> FINE] twf[k & (2^FINE - 1)] for k < 4N, rho = exp(i pi / 2N) (simd.ts conjRhoPush), coarse (coarseCount
+   * values) and fine (2^FINE values), 16 bytes a value. They stand for a table of rho^j, j < Q (16 Q bytes: 4 MB at
+   * N = 2^20), at one complex product more per butterfly, in kernels bound by memory.
+   */
+  writeConjRho(twc: Float64Array, twf: Float64Array): void {
+    for (let i = 0; i < this.coarseCount; i++) {
+      const angle = (Math.PI * i * 2 ** TWIDDLE_FINE_BITS) / (2 * this.size);
+      twc[2 * i] = Math.cos(angle);
+      twc[2 * i + 1] = -Math.sin(angle);
+    }
+    for (let i = 0; i < 1 << TWIDDLE_FINE_BITS; i++) {
+      const angle = (Math.PI * i) / (2 * this.size);
+      twf[2 * i] = Math.cos(angle);
+      twf[2 * i + 1] = -Math.sin(angle);
+    }
   }
 
   /** Twiddles of stages 1.. in the SIMD layout of simd.ts (simdTwiddleDoubles doubles), made on first use. */
@@ -101,16 +118,37 @@ export class BitConvolutionTables {
     return this.simdTable;
   }
 
-  /** The SIMD twiddles written into `out` (simdTwiddleDoubles doubles), from the stages' own tables. */
+  /**
+   * The SIMD twiddles written into `out` (simdTwiddleDoubles doubles). FULL stages (cache-sized): w^j, w^2j, w^3j
+   * from the stage's own table, each w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts). COMPACT stages (the
+   * large ones): w^j = coarse[j >> F] fine[j & (2^F - 1)], w = exp(-2 pi i / S), F = STAGE_FINE_BITS, the fine table
+   * (2^F values) then the coarse one, 16 bytes a value: the kernel forms w^j per butterfly as fft.ts rootsOfUnity
+   * forms the JS table (the same products, the same values), and the table is about 16 KB instead of 8 S bytes.
+   */
   writeSimdTwiddles(out: Float64Array): void {
     if (this.simdTable) {
       out.set(this.simdTable);
       return;
     }
-    // w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts)
     this.fft.stages.forEach((st, lv) => {
       if (st.radix !== 4) return;
       let o = this.simdTwiddleOffsets[lv]! / 8;
+      if (!st.full) {
+        // fine values as P, Q (4 doubles), coarse ones as (wr, wi)
+        const fine = 1 << STAGE_FINE_BITS;
+        for (let i = 0; i < compactEntries(st); i++) {
+          const angle = (2 * Math.PI * (i < fine ? i : (i - fine) * fine)) / st.size;
+          const wr = Math.cos(angle),
+            wi = -Math.sin(angle);
+          out[o++] = wr;
+          if (i < fine) {
+            out[o++] = wr;
+            out[o++] = -wi;
+          }
+          out[o++] = wi;
+        }
+        return;
+      }
       for (let k = 0; k < st.tw.length; k += 2, o += 4) {
         out[o] = st.tw[k]!;
         out[o + 1] = st.tw[k]!;
@@ -126,12 +164,23 @@ export class BitConvolutionTables {
   }
 }
 
+/** Values of a COMPACT stage's SIMD table (writeSimdTwiddles): 2^F fine ones, then coarse ones for j < S/4. */
+function compactEntries(st: Stage): number {
+  return (1 << STAGE_FINE_BITS) + ((st.size / 4) >> STAGE_FINE_BITS) + 1;
+}
+
+/** Doubles of a COMPACT stage's SIMD table: the fine values as P, Q pairs (4 doubles), the coarse ones as 2. */
+function compactDoubles(st: Stage): number {
+  return 2 * compactEntries(st) + (2 << STAGE_FINE_BITS);
+}
+
 /** Largest WebAssembly memory we ask for (bytes); larger transforms run in plain JS. */
 const MAX_SIMD_BYTES = 2 ** 31;
 
 /** Byte layout of the WebAssembly memory of one BitConvolution. */
 interface SimdLayout {
-  rho: number;
+  twc: number;
+  twf: number;
   lut: number;
   uw: number;
   bits: number;
@@ -143,14 +192,15 @@ interface SimdLayout {
 
 function simdLayout(t: BitConvolutionTables): SimdLayout {
   const align = (x: number) => Math.ceil(x / 64) * 64;
-  const rho = align(t.simdTwiddleDoubles * 8);
-  const lut = align(rho + 16 * t.quarter);
+  const twc = align(t.simdTwiddleDoubles * 8);
+  const twf = align(twc + 16 * t.coarseCount);
+  const lut = align(twf + (16 << TWIDDLE_FINE_BITS));
   const uw = align(lut + 8 * 8 * t.radix);
   const bits = align(uw + 16 * t.radix);
   const outBits = align(bits + t.paddedBytes);
   const work = align(outBits + (t.size >> 2) + 16);
   const spec = work + 16 * t.size;
-  return { rho, lut, uw, bits, outBits, work, spec, total: spec + 16 * t.size };
+  return { twc, twf, lut, uw, bits, outBits, work, spec, total: spec + 16 * t.size };
 }
 
 /**
@@ -186,7 +236,10 @@ export class BitConvolution {
     if (memory !== null && kernels !== null) {
       const buf = memory.buffer;
       t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles));
-      t.writeRho(new Float64Array(buf, layout.rho, 2 * t.quarter));
+      t.writeConjRho(
+        new Float64Array(buf, layout.twc, 2 * t.coarseCount),
+        new Float64Array(buf, layout.twf, 2 << TWIDDLE_FINE_BITS),
+      );
       new Float64Array(buf, layout.uw, 2 * t.radix).set(t.unweight);
       this.lutView = new Float64Array(buf, layout.lut, 8 * t.radix);
       this.outView = new Uint8Array(buf, layout.outBits, (t.size >> 2) + 16);
@@ -320,7 +373,7 @@ export class BitConvolution {
       const load = k.load[radix]!;
       const out = onSpec ? l.spec : l.work;
       for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK)
-        load(l.bits, l.lut, l.rho, out, quarter, size, j0, Math.min(quarter, j0 + TOP_CHUNK));
+        load(l.bits, l.lut, l.twc, l.twf, out, quarter, size, j0, Math.min(quarter, j0 + TOP_CHUNK));
       return;
     }
     const out = onSpec ? this.spec : this.work;
@@ -358,7 +411,8 @@ export class BitConvolution {
       for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
         const e = extract(
           l.work,
-          l.rho,
+          l.twc,
+          l.twf,
           l.uw,
           l.outBits,
           quarter,
@@ -852,17 +906,22 @@ function topExtract3(
 /** Source bytes per call of the code-packing kernel. */
 const PACK_CHUNK = 1 << 11;
 
-/** Byte layout of the WebAssembly memory of one BitProductSum. */
+/**
+ * Byte layout of the WebAssembly memory of one BitProductSum: the sum (16 N bytes), two range buffers, the SIMD
+ * twiddles of the stages below the top (about 2.9 N bytes at N = 4^k), the bit strings and codes of one operand pair,
+ * and small tables (sumBytes counts them all).
+ */
 interface SumLayout {
-  rho: number;
-  lutS: number;
-  lutX: number;
   uw: number;
   bitsS: number;
   bitsX: number;
   outBits: number;
   codesS: number;
   codesX: number;
+  /**
+   * The table of top-stage outputs for the seed's codes and for the input's: one table at one address (both
+   * unscaled; the 1/N of the unscaled inverse transform is in uw), so tabS = tabX and tab2S = tab2X.
+   */
   tabS: number;
   tabX: number;
   twc: number;
@@ -880,53 +939,52 @@ interface SumLayout {
 
 function sumLayout(t: BitConvolutionTables): SumLayout {
   const align = (x: number) => Math.ceil(x / 64) * 64;
-  const rho = align(t.simdTwiddleDoubles * 8);
-  const lutS = align(rho + 16 * t.quarter);
-  const lutX = align(lutS + 8 * 8 * t.radix);
-  const uw = align(lutX + 8 * 8 * t.radix);
+  const uw = align(t.simdTwiddleDoubles * 8);
   const bitsS = align(uw + 16 * t.radix);
   const bitsX = align(bitsS + t.paddedBytes);
   const outBits = align(bitsX + t.paddedBytes);
   const codeBytes = t.radix === 5 ? 2 : 1;
   const codesS = align(outBits + (t.size >> 2) + 16);
   const codesX = align(codesS + codeBytes * t.quarter + 8);
-  const tabS = align(codesX + codeBytes * t.quarter + 8);
-  const tabX = align(tabS + 16 * t.radix * 4 ** t.radix);
-  const twc = align(tabX + 16 * t.radix * 4 ** t.radix);
-  const twf = align(twc + 16 * ((4 * t.size) >> TWIDDLE_FINE_BITS) + 16);
+  const tab = align(codesX + codeBytes * t.quarter + 8);
+  const twc = align(tab + 16 * t.radix * 4 ** t.radix);
+  const twf = align(twc + 16 * t.coarseCount);
   const spread = align(twf + (16 << TWIDDLE_FINE_BITS));
   const stages = t.fft.stages;
   const two = stages.length >= 4 && stages[1]!.radix === 4;
-  const tab2Bytes = two ? 16 * 16 * t.radix * 4 ** t.radix : 0;
-  const tab2S = align(spread + 4 * 256 * 4);
-  const tab2X = align(tab2S + tab2Bytes);
-  const acc = align(tab2X + tab2Bytes);
+  const tab2 = align(spread + 4 * 256 * 4);
+  const acc = align(tab2 + (two ? 16 * 16 * t.radix * 4 ** t.radix : 0));
   const range = two ? t.quarter / 4 : t.quarter;
   const bufS = acc + 16 * t.size;
   const bufX = bufS + 16 * range;
   return {
-    rho,
-    lutS,
-    lutX,
     uw,
     bitsS,
     bitsX,
     outBits,
     codesS,
     codesX,
-    tabS,
-    tabX,
+    tabS: tab,
+    tabX: tab,
     twc,
     twf,
     spread,
     two,
-    tab2S,
-    tab2X,
+    tab2S: tab2,
+    tab2X: tab2,
     acc,
     bufS,
     bufX,
     total: bufX + 16 * range,
   };
+}
+
+/**
+ * Bytes of WebAssembly memory a BitProductSum for transforms of this size holds (all of it is written, so all of it
+ * is resident): the transform bound's memory cost (chunked.ts).
+ */
+export function sumBytes(t: BitConvolutionTables): number {
+  return sumLayout(t).total;
 }
 
 /**
@@ -968,7 +1026,7 @@ export class BitProductSum {
     if (!(helpers >= 0 && helpers < MAX_THREADS)) throw new RangeError(`a sum takes 0 to ${MAX_THREADS - 1} helpers`);
     const layout = sumLayout(t);
     const mod = simdModule();
-    const more = helperLayout(t, layout, helpers);
+    const more = threadLayout(t, layout, helpers);
     if (more.total > MAX_SIMD_BYTES || mod === null) return null;
     const memory = createMemory(more.total);
     const kernels = instantiateKernels(memory, mod);
@@ -982,10 +1040,11 @@ export class BitProductSum {
       two: layout.two,
       stages: t.fft.stages.map((st) => ({ radix: st.radix, size: st.size, full: st.full })),
       twPtr: t.simdTwiddleOffsets,
-      ...pick(layout, ['codesS', 'codesX', 'tabS', 'tabX', 'tab2S', 'tab2X', 'rho', 'twc', 'twf', 'uw', 'acc']),
+      ...pick(layout, ['codesS', 'codesX', 'tabS', 'tabX', 'tab2S', 'tab2X', 'twc', 'twf', 'uw', 'acc']),
       ...pick(more, ['codes2S', 'codes2X', 'outs', 'bufs', 'board']),
     };
-    return new BitProductSum(t, layout, share, kernels, helpers > 0);
+    // the bit strings of add in the owner's range buffers (threadLayout)
+    return new BitProductSum(t, { ...layout, bitsS: more.bitsS, bitsX: more.bitsX }, share, kernels, helpers > 0);
   }
 
   private constructor(
@@ -1003,32 +1062,17 @@ export class BitProductSum {
     this.ranges = new SumRanges(share, kernels, this.board, 0);
     const buf = share.memory.buffer;
     t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles));
-    t.writeRho(new Float64Array(buf, layout.rho, 2 * t.quarter));
-    new Float64Array(buf, layout.uw, 2 * t.radix).set(t.unweight);
-    new Float64Array(buf, layout.lutS, 8 * t.radix).set(inputTable(t, 1 / t.size)); // the inverse transform is unscaled
-    new Float64Array(buf, layout.lutX, 8 * t.radix).set(inputTable(t, 1));
-    new Float64Array(buf, layout.tabS, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1 / t.size));
-    new Float64Array(buf, layout.tabX, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1));
-    // conj(rho^k) for k = i 2^FINE (coarse) and k = i < 2^FINE (fine), rho = exp(i pi / 2N), for the range loads
-    // (simd.ts genTopLoadCodes)
-    const coarse = ((4 * t.size) >> TWIDDLE_FINE_BITS) + 1;
-    const twc = new Float64Array(buf, layout.twc, 2 * coarse);
-    for (let i = 0; i < coarse; i++) {
-      const angle = (Math.PI * i * 2 ** TWIDDLE_FINE_BITS) / (2 * t.size);
-      twc[2 * i] = Math.cos(angle);
-      twc[2 * i + 1] = -Math.sin(angle);
-    }
-    const twf = new Float64Array(buf, layout.twf, 2 << TWIDDLE_FINE_BITS);
-    for (let i = 0; i < 1 << TWIDDLE_FINE_BITS; i++) {
-      const angle = (Math.PI * i) / (2 * t.size);
-      twf[2 * i] = Math.cos(angle);
-      twf[2 * i + 1] = -Math.sin(angle);
-    }
+    // both operands' top outputs unscaled (one table, SumLayout), the inverse transform's 1/N in the unweighting
+    const uw = new Float64Array(buf, layout.uw, 2 * t.radix);
+    for (let i = 0; i < uw.length; i++) uw[i] = t.unweight[i]! / t.size;
+    new Float64Array(buf, layout.tabS, 2 * t.radix * 4 ** t.radix).set(outputTable(t, 1));
+    // conj(rho^k) from a coarse and a fine table, for the range loads and the extraction (simd.ts conjRhoPush)
+    t.writeConjRho(
+      new Float64Array(buf, layout.twc, 2 * t.coarseCount),
+      new Float64Array(buf, layout.twf, 2 << TWIDDLE_FINE_BITS),
+    );
     new Uint32Array(buf, layout.spread, 256 * 4).set(t.radix === 5 ? SPREAD16 : SPREAD8);
-    if (layout.two) {
-      new Float64Array(buf, layout.tab2S, 32 * t.radix * 4 ** t.radix).set(outputTable2(t, 1 / t.size));
-      new Float64Array(buf, layout.tab2X, 32 * t.radix * 4 ** t.radix).set(outputTable2(t, 1));
-    }
+    if (layout.two) new Float64Array(buf, layout.tab2S, 32 * t.radix * 4 ** t.radix).set(outputTable2(t, 1));
     const codeWords = Math.ceil(((t.radix === 5 ? 2 : 1) * t.quarter) / 4);
     this.codes = [
       [share.codesS, share.codesX],
@@ -1127,20 +1171,29 @@ export class BitProductSum {
 }
 
 /**
- * What a sum with helpers holds after its own layout: the helpers' range buffers (as bufS, bufX) and output bits, a
- * second set of packed codes (with a helper only: the next chunk is packed while a helper may still read this one's),
- * then the task board.
+ * Where each thread works, after the sum's own layout: the helpers' range buffers (as bufS, bufX), a second set of
+ * packed codes (with a helper only: the next chunk is packed while a helper may still read this one's), then the task
+ * board. A thread's output bits of the rounding pass are its bufS, and the owner's bit strings of add its bufS and
+ * bufX: no range runs on them while these are in use (extract's rounds work in the sum; the owner packs between its
+ * ranges), so the layout's own outBits and bits regions stay untouched (not resident).
  */
-function helperLayout(t: BitConvolutionTables, layout: SumLayout, helpers: number) {
+function threadLayout(t: BitConvolutionTables, layout: SumLayout, helpers: number) {
   const align = (x: number) => Math.ceil(x / 64) * 64;
   const rangeBytes = layout.bufX - layout.bufS;
-  const outBytes = align((t.size >> 2) + 16);
   const codeBytes = align((t.radix === 5 ? 2 : 1) * t.quarter + 8);
   let at = align(layout.total);
   const bufs = [layout.bufS, layout.bufX];
   for (let h = 0; h < 2 * helpers; h++, at += rangeBytes) bufs.push(at);
-  const outs = [layout.outBits];
-  for (let h = 0; h < helpers; h++, at += outBytes) outs.push(at);
+  // (a range buffer holds 4 N / r bytes or more; the output bits N / 4 + 16, a bit string N / 4 + 1)
+  const roomy = rangeBytes >= (t.size >> 2) + 16 && rangeBytes >= t.paddedBytes;
+  const outs = [roomy ? layout.bufS : layout.outBits];
+  for (let h = 0; h < helpers; h++) {
+    if (roomy) outs.push(bufs[2 * h + 2]!);
+    else {
+      outs.push(at);
+      at += align((t.size >> 2) + 16);
+    }
+  }
   let codes2S = layout.codesS;
   let codes2X = layout.codesX;
   if (helpers > 0) {
@@ -1148,7 +1201,9 @@ function helperLayout(t: BitConvolutionTables, layout: SumLayout, helpers: numbe
     codes2X = at + codeBytes;
     at += 2 * codeBytes;
   }
-  return { bufs, outs, codes2S, codes2X, board: at, total: at + BOARD_BYTES };
+  const bitsS = roomy ? layout.bufS : layout.bitsS;
+  const bitsX = roomy ? layout.bufX : layout.bitsX;
+  return { bufs, outs, codes2S, codes2X, bitsS, bitsX, board: at, total: at + BOARD_BYTES };
 }
 
 /** The named fields of `from`. */

@@ -165,8 +165,6 @@ const XOR = 0x51; // v128.xor
 const SWAP = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
 const LANE0 = [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7];
 const LANE1 = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
-/** (a.lane0, b.lane1) */
-const A0B1 = [0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31];
 const SIGN0 = [0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0];
 const SIGN1 = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80];
 
@@ -183,10 +181,8 @@ function twiddle(b: Body, dst: string, v: string, P: string, Q: string, conj: bo
   b.simd(conj ? SUB : ADD).set(dst);
 }
 
-/** From P1, Q1 (w) form Pk, Qk for w^2 and w^3. */
-function powers(b: Body): void {
-  // c1 = (wr, wi)
-  b.get('P1').get('Q1').shuffle(A0B1).set('c');
+/** From c = w = (wr, wi) and its P1, Q1 form Pk, Qk for w^2 and w^3. */
+function powersOf(b: Body): void {
   for (const k of [2, 3]) {
     // c = c * w1
     b.get('c').get('P1').simd(MUL);
@@ -247,15 +243,44 @@ function groupLoops(b: Body, tableBytes: number, jOuter: boolean, twiddles: () =
   b.op(0x0b); // end block
 }
 
+/** COMPACT stage tables: w^j = coarse[j >> STAGE_FINE_BITS] fine[j & (2^STAGE_FINE_BITS - 1)] (as fft.ts rootsOfUnity). */
+export const STAGE_FINE_BITS = 10;
+
 function loadTwiddles(b: Body, mode: TwiddleMode): void {
   if (mode === TwiddleMode.NONE) return;
-  const names = mode === TwiddleMode.FULL ? ['P1', 'Q1', 'P2', 'Q2', 'P3', 'Q3'] : ['P1', 'Q1'];
-  names.forEach((nm, k) => {
-    b.get('twp')
-      .load(16 * k)
-      .set(nm);
-  });
-  if (mode === TwiddleMode.COMPACT) powers(b);
+  if (mode === TwiddleMode.FULL) {
+    ['P1', 'Q1', 'P2', 'Q2', 'P3', 'Q3'].forEach((nm, k) => {
+      b.get('twp')
+        .load(16 * k)
+        .set(nm);
+    });
+    return;
+  }
+  // COMPACT: c = coarse[j >> F] fine[j & (2^F - 1)]: the fine table at tw as P, Q pairs (32 bytes), the coarse one
+  // after it as complex values (16 bytes; rightangle.ts writeSimdTwiddles)
+  b.get('tw')
+    .get('j')
+    .i32((1 << STAGE_FINE_BITS) - 1)
+    .op(i32And)
+    .i32(5)
+    .op(i32Shl)
+    .op(i32Add)
+    .set('twp');
+  b.get('twp').load().set('P2');
+  b.get('twp').load(16).set('Q2');
+  b.get('tw')
+    .get('j')
+    .i32(STAGE_FINE_BITS)
+    .op(i32ShrU)
+    .i32(4)
+    .op(i32Shl)
+    .op(i32Add)
+    .load(32 << STAGE_FINE_BITS)
+    .set('c');
+  twiddle(b, 'c', 'c', 'P2', 'Q2', false);
+  b.get('c').get('c').shuffle(LANE0).set('P1');
+  b.get('c').get('c').shuffle(LANE1).const128(SIGN0).simd(XOR).set('Q1');
+  powersOf(b);
 }
 
 /** address of element p of the butterfly: p0 + p * qb */
@@ -278,7 +303,7 @@ function genDif4(mode: TwiddleMode, jOuter: boolean): Body {
     ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend', 'p1', 'p2', 'p3'],
     V4,
   );
-  const bytes = mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0;
+  const bytes = mode === TwiddleMode.FULL ? 96 : 0;
   groupLoops(
     b,
     bytes,
@@ -320,7 +345,7 @@ function genDit4(mode: TwiddleMode, jOuter: boolean): Body {
     ['g', 'j', 'q', 'qb', 'p0', 'twp', 'step', 'pend', 'p1', 'p2', 'p3'],
     V4,
   );
-  const bytes = mode === TwiddleMode.FULL ? 96 : mode === TwiddleMode.COMPACT ? 32 : 0;
+  const bytes = mode === TwiddleMode.FULL ? 96 : 0;
   groupLoops(
     b,
     bytes,
@@ -662,10 +687,32 @@ const TOP_V128 = [
   'u4',
 ];
 
-/** t = rho[j], w = conj(t)^4 (rho at address `rho`, 16 bytes per j). */
+/** conj(rho^k) = twc[k >> FINE] twf[k & (2^FINE - 1)]: bits of k in the fine table (README.md, simd.ts). */
+export const TWIDDLE_FINE_BITS = 11;
+
+/**
+ * Pushes conj(rho^k), rho = exp(i pi / 2N), for the i32 local k: the product of the coarse and the fine table entry
+ * (twc and twf, 16 bytes each; rightangle.ts writeConjRho). Uses the locals t and w.
+ */
+function conjRhoPush(b: Body, k: string): void {
+  b.get('twc').get(k).i32(TWIDDLE_FINE_BITS).op(i32ShrU).i32(4).op(i32Shl).op(i32Add).load().set('t');
+  b.get('twf')
+    .get(k)
+    .i32((1 << TWIDDLE_FINE_BITS) - 1)
+    .op(i32And)
+    .i32(4)
+    .op(i32Shl)
+    .op(i32Add)
+    .load()
+    .set('w');
+  cmulPush(b, 't', 'w');
+}
+
+/** t = rho^j, w = conj(t)^4 (rho^j from the coarse and fine tables: conjRhoPush). */
 function topTwiddles(b: Body): void {
-  b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
-  b.get('t').const128(SIGN1).simd(XOR).set('w');
+  conjRhoPush(b, 'j');
+  b.set('w');
+  b.get('w').const128(SIGN1).simd(XOR).set('t');
   cmulPush(b, 'w', 'w');
   b.set('w');
   cmulPush(b, 'w', 'w');
@@ -690,7 +737,7 @@ function jLoop(b: Body, inner: () => void): void {
  * q), output p is multiplied by t_p = rho^j w^p, w = conj(rho^j)^4.
  */
 function genTopLoad(r: number): Body {
-  const b = new Body(['bits', 'lut', 'rho', 'out', 'q', 'n', 'j0', 'j1'], ['j', 'k', 'c', 'po', 'qb'], TOP_V128);
+  const b = new Body(['bits', 'lut', 'twc', 'twf', 'out', 'q', 'n', 'j0', 'j1'], ['j', 'k', 'c', 'po', 'qb'], TOP_V128);
   b.get('q').i32(4).op(i32Shl).set('qb');
   jLoop(b, () => {
     b.get('j').set('k');
@@ -747,9 +794,6 @@ function genTopLoad(r: number): Body {
   return b;
 }
 
-/** conj(rho^k) = twc[k >> FINE] twf[k & (2^FINE - 1)]: bits of k in the fine table (README.md, simd.ts). */
-export const TWIDDLE_FINE_BITS = 11;
-
 /**
  * One output range p of the fused top DIF stage from precomputed codes (rightangle.ts BitProductSum): only output p of
  * each butterfly, stored at out + 16 j for j0 <= j < j1 (a buffer of Q values, not the whole transform: the outputs of
@@ -757,7 +801,7 @@ export const TWIDDLE_FINE_BITS = 11;
  */
 function genTopLoadCodes(r: number, p: number): Body {
   const b = new Body(
-    ['codes', 'tab', 'codesX', 'tabX', 'rho', 'twc', 'twf', 'out', 'outX', 'j0', 'j1'],
+    ['codes', 'tab', 'codesX', 'tabX', 'twc', 'twf', 'out', 'outX', 'j0', 'j1'],
     ['j', 'k'],
     ['v0', 'v1', 't', 'w'],
   );
@@ -771,23 +815,16 @@ function genTopLoadCodes(r: number, p: number): Body {
     b.i32(4).op(i32Shl).get('tab').op(i32Add).load().set('v0');
     loadCode('codesX');
     b.i32(4).op(i32Shl).get('tabX').op(i32Add).load().set('v1');
-    if (p === 0) b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
-    else {
+    // t_0 = rho^j = conj(conj(rho^j)); t_p = conj(rho^((4p - 1) j))
+    if (p === 0) {
+      conjRhoPush(b, 'j');
+      b.const128(SIGN1).simd(XOR).set('t');
+    } else {
       b.get('j')
         .i32(4 * p - 1)
         .op(i32Mul)
         .set('k');
-      b.get('twc').get('k').i32(TWIDDLE_FINE_BITS).op(i32ShrU).i32(4).op(i32Shl).op(i32Add).load().set('t');
-      b.get('twf')
-        .get('k')
-        .i32((1 << TWIDDLE_FINE_BITS) - 1)
-        .op(i32And)
-        .i32(4)
-        .op(i32Shl)
-        .op(i32Add)
-        .load()
-        .set('w');
-      cmulPush(b, 't', 'w');
+      conjRhoPush(b, 'k');
       b.set('t');
     }
     b.get('out').get('j').i32(4).op(i32Shl).op(i32Add);
@@ -804,12 +841,12 @@ function genTopLoadCodes(r: number, p: number): Body {
  * Output range (p, p2) of the top stage and the radix-4 stage below it, straight from the packed codes (rightangle.ts
  * BitProductSum): for j2 < Q/4, sum_m tab[m][codes[j2 + m Q/4]] (tab[m] folds the top output v_p, the top twiddle's
  * constant part conj(rho^((4p - 1) m Q/4)) and the butterfly root (-i)^(p2 m)), times the twiddle of both stages at
- * j2, conj(rho^e), e = (4p - 1 + 4 r p2) j2 (rho^j2 from the rho table for p = p2 = 0). More in README.md (simd.ts:
+ * j2, conj(rho^e), e = (4p - 1 + 4 r p2) j2 (from the coarse and fine tables, conjRhoPush). More in README.md (simd.ts:
  * genTopLoad2).
  */
 function genTopLoad2(r: number, p: number, p2: number): Body {
   const b = new Body(
-    ['codes', 'tab', 'codesX', 'tabX', 'rho', 'twc', 'twf', 'out', 'outX', 'q4', 'j0', 'j1'],
+    ['codes', 'tab', 'codesX', 'tabX', 'twc', 'twf', 'out', 'outX', 'q4', 'j0', 'j1'],
     ['j', 'k', 'jm'],
     ['v0', 'v1', 't', 'w'],
   );
@@ -838,20 +875,13 @@ function genTopLoad2(r: number, p: number, p2: number): Body {
       }
     }
     const e = 4 * p - 1 + 4 * r * p2;
-    if (e < 0) b.get('rho').get('j').i32(4).op(i32Shl).op(i32Add).load().set('t');
-    else {
+    // e = -1 (p = p2 = 0): conj(rho^-j) = rho^j = conj(conj(rho^j))
+    if (e < 0) {
+      conjRhoPush(b, 'j');
+      b.const128(SIGN1).simd(XOR).set('t');
+    } else {
       b.get('j').i32(e).op(i32Mul).set('k');
-      b.get('twc').get('k').i32(TWIDDLE_FINE_BITS).op(i32ShrU).i32(4).op(i32Shl).op(i32Add).load().set('t');
-      b.get('twf')
-        .get('k')
-        .i32((1 << TWIDDLE_FINE_BITS) - 1)
-        .op(i32And)
-        .i32(4)
-        .op(i32Shl)
-        .op(i32Add)
-        .load()
-        .set('w');
-      cmulPush(b, 't', 'w');
+      conjRhoPush(b, 'k');
       b.set('t');
     }
     b.get('out').get('j').i32(4).op(i32Shl).op(i32Add);
@@ -961,7 +991,7 @@ function emitCoefficient(b: Body, lane: number, hi: boolean): void {
  */
 function genTopExtract(r: number): Body {
   const b = new Body(
-    ['a', 'rho', 'uw', 'out', 'q', 'n', 'first', 'count', 'mask', 'j0', 'j1'],
+    ['a', 'twc', 'twf', 'uw', 'out', 'q', 'n', 'first', 'count', 'mask', 'j0', 'j1'],
     ['j', 'k', 'i', 'pa', 'qb', 'nan', 'pb'],
     TOP_V128,
     ['maxErr', 'val', 'rnd', 'e'],
@@ -1113,7 +1143,6 @@ export interface SimdKernels {
         tab: number,
         codesX: number,
         tabX: number,
-        rho: number,
         twc: number,
         twf: number,
         out: number,
@@ -1142,7 +1171,6 @@ export interface SimdKernels {
         tab: number,
         codesX: number,
         tabX: number,
-        rho: number,
         twc: number,
         twf: number,
         out: number,
@@ -1155,13 +1183,24 @@ export interface SimdKernels {
   /** By radix 3, 4, 5: fused top stages (see genTopLoad / genTopExtract). */
   load: Record<
     number,
-    (bits: number, lut: number, rho: number, out: number, q: number, n: number, j0: number, j1: number) => void
+    (
+      bits: number,
+      lut: number,
+      twc: number,
+      twf: number,
+      out: number,
+      q: number,
+      n: number,
+      j0: number,
+      j1: number,
+    ) => void
   >;
   extract: Record<
     number,
     (
       a: number,
-      rho: number,
+      twc: number,
+      twf: number,
       uw: number,
       out: number,
       q: number,

@@ -38,7 +38,6 @@ export interface SumShare {
   tabX: number;
   tab2S: number;
   tab2X: number;
-  rho: number;
   twc: number;
   twf: number;
   uw: number;
@@ -170,7 +169,8 @@ export class SumRanges {
     for (let j0 = i * ROUND_SPAN; j0 < end; j0 += TOP_CHUNK) {
       const e = extract(
         s.acc,
-        s.rho,
+        s.twc,
+        s.twf,
         s.uw,
         this.out,
         s.quarter,
@@ -202,7 +202,7 @@ export class SumRanges {
       const tab = 4 * i * tabBytes;
       for (let j0 = 0; j0 < q4; j0 += TOP_CHUNK) {
         const j1 = Math.min(q4, j0 + TOP_CHUNK);
-        load2(codesS, s.tab2S + tab, codesX, s.tab2X + tab, s.rho, s.twc, s.twf, this.bufS, this.bufX, q4, j0, j1);
+        load2(codesS, s.tab2S + tab, codesX, s.tab2X + tab, s.twc, s.twf, this.bufS, this.bufX, q4, j0, j1);
       }
       this.forwardRange(this.bufS, 0, 2);
       this.macRange(0, 2, s.acc + 16 * i * q4);
@@ -211,19 +211,7 @@ export class SumRanges {
     const load = k.loadCodes[s.radix]![i]!;
     for (let j0 = 0; j0 < s.quarter; j0 += TOP_CHUNK) {
       const j1 = Math.min(s.quarter, j0 + TOP_CHUNK);
-      load(
-        codesS,
-        s.tabS + i * tabBytes,
-        codesX,
-        s.tabX + i * tabBytes,
-        s.rho,
-        s.twc,
-        s.twf,
-        this.bufS,
-        this.bufX,
-        j0,
-        j1,
-      );
+      load(codesS, s.tabS + i * tabBytes, codesX, s.tabX + i * tabBytes, s.twc, s.twf, this.bufS, this.bufX, j0, j1);
     }
     this.forwardRange(this.bufS, 0, 1);
     this.macRange(0, 1, s.acc + 16 * i * s.quarter);
