@@ -140,7 +140,7 @@ describe('a block hashed on two threads', () => {
       const helped = thread.helped - before;
       expect(helped).toBeGreaterThan(10);
       expect(at.length).toBe(helped);
-      // a turn of the loop between any two ranges (a range is 1 to 2 ms at this size: timers and port reads wait no
+      // a turn of the loop between any two ranges (a range is a few ms at this size: timers and port reads wait no
       // longer than that)
       const together = at.filter((t, k) => k > 0 && t === at[k - 1]).length;
       const took = (performance.now() - t0).toFixed(0);
