@@ -260,6 +260,8 @@ describe('the task board', () => {
       ).toBe(true);
       // a helper's task fails: the owner's round fails
       expect(() => board.round(FAIL_KIND, 32, () => work(2))).toThrow(/helper thread failed/);
+      // the claim word holds a round's count in 8 bits: a larger round is refused, not wrapped
+      expect(() => board.round(1, 256, () => undefined)).toThrow('task board: 256 tasks, at most 255');
     } finally {
       const stopped = message();
       Atomics.store(state, 0, 1);

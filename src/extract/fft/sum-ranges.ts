@@ -80,8 +80,14 @@ const ERRS = 32;
 /** Threads a board holds rounding distances for (the owner and up to 3 helpers). */
 export const MAX_THREADS = 4;
 
-/** j values (butterflies of the top stage) per task of the rounding pass (in calls of TOP_CHUNK). */
+/**
+ * j values (butterflies of the top stage) per task of the rounding pass (in calls of TOP_CHUNK): 4 TOP_CHUNK, more
+ * when a round would otherwise have over MAX_TASKS tasks.
+ */
 const ROUND_SPAN = 4 * TOP_CHUNK;
+
+/** Tasks a round may have (the claim word holds the count in 8 bits). */
+const MAX_TASKS = 255;
 
 /**
  * The longest the owner waits for a helper's claimed range (one range is a few ms of work): past it the block fails
@@ -104,6 +110,7 @@ export class SumRanges {
   private readonly bufS: number;
   private readonly bufX: number;
   private readonly out: number;
+  private readonly span: number;
   /** The sum's slices, one per add range (ADD_FIRST zeroes its own). */
   private readonly slices: Float64Array[] = [];
 
@@ -116,6 +123,7 @@ export class SumRanges {
     this.bufS = s.bufs[2 * thread]!;
     this.bufX = s.bufs[2 * thread + 1]!;
     this.out = s.outs[thread]!;
+    this.span = TOP_CHUNK * Math.max(ROUND_SPAN / TOP_CHUNK, Math.ceil(s.quarter / TOP_CHUNK / MAX_TASKS));
     const len = s.two ? s.quarter / 4 : s.quarter;
     for (let i = 0; i < this.addCount; i++)
       this.slices.push(new Float64Array(s.memory.buffer, s.acc + 16 * i * len, 2 * len));
@@ -141,7 +149,7 @@ export class SumRanges {
 
   /** Tasks of the rounding pass. */
   get roundCount(): number {
-    return Math.ceil(this.s.quarter / ROUND_SPAN);
+    return Math.ceil(this.s.quarter / this.span);
   }
 
   run(kind: number, i: number): void {
@@ -164,9 +172,9 @@ export class SumRanges {
     const s = this.s;
     const { first, count, mask } = this.board.roundParams();
     const extract = this.kernels.extract[s.radix]!;
-    const end = Math.min(s.quarter, (i + 1) * ROUND_SPAN);
+    const end = Math.min(s.quarter, (i + 1) * this.span);
     let err = this.board.error(this.thread);
-    for (let j0 = i * ROUND_SPAN; j0 < end; j0 += TOP_CHUNK) {
+    for (let j0 = i * this.span; j0 < end; j0 += TOP_CHUNK) {
       const e = extract(
         s.acc,
         s.twc,
@@ -378,6 +386,7 @@ export class TaskBoard {
    */
   start(kind: number, count: number, run: (i: number) => void, { leaveLast = false, codes = 0 } = {}): void {
     if (this.pending >= 0) throw new Error('task board: a round is still unfinished');
+    if (!(count >= 0 && count <= MAX_TASKS)) throw new RangeError(`task board: ${count} tasks, at most ${MAX_TASKS}`);
     if (this.stuck) throw new Error('task board: a helper never finished a range of an earlier round');
     const w = this.words;
     this.seq = (this.seq + 1) & 0x7f;
