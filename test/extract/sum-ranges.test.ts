@@ -8,6 +8,8 @@
  *   only after the helper's claimed task is done, and the board serves the next round; a helper's failure fails the
  *   owner's round;
  * - this thread turns its event loop between any two ranges it runs;
+ * - the rounding check with a helper: the largest distance is the one-thread plan's, and a sum that fails the check
+ *   falls back chunk by chunk to the same bits;
  * - a failure of this thread's share becomes the hash's error; terminating the worker mid-block ends the hash and
  *   the help, with no hang.
  */
@@ -18,7 +20,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ChunkedToeplitzPlan, chunkLayout } from '../../src/extract/chunked.ts';
 import { Fft } from '../../src/extract/fft/fft.ts';
 import { createMemory } from '../../src/extract/fft/simd.ts';
-import { BOARD_BYTES, SumRanges, TaskBoard } from '../../src/extract/fft/sum-ranges.ts';
+import { BOARD_BYTES, ROUND, SumRanges, TaskBoard } from '../../src/extract/fft/sum-ranges.ts';
 import { bytesForBits } from '../../src/extract/naive.ts';
 import { ToeplitzThread } from '../../src/extract/off-thread.ts';
 import { toeplitzWords } from '../../src/extract/toeplitz.ts';
@@ -192,14 +194,14 @@ describe('a block hashed on two threads', () => {
   }, 60_000);
 });
 
-/** A helper worker on the board (board-helper.worker.ts), started through tsx as off-thread.ts starts its worker. */
-function startHelper(): Worker {
+/** A helper worker (board-helper.worker.ts or sum-helper.worker.ts), started through tsx as off-thread.ts does. */
+function startHelper(file = './board-helper.worker.ts'): Worker {
   const tsxApi = pathToFileURL(
     createRequire(import.meta.url)
       .resolve('tsx/esm/api')
       .replace(/\.cjs$/, '.mjs'),
   ).href;
-  const entry = new URL('./board-helper.worker.ts', import.meta.url).href;
+  const entry = new URL(file, import.meta.url).href;
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(bootstrap, { eval: true });
 }
@@ -208,6 +210,57 @@ function startHelper(): Worker {
 function work(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
+
+describe('the rounding check with a helper', () => {
+  it('takes the largest distance over both threads, and its exact fallback gives the same bits', async () => {
+    // this thread owns each plan's sum (its rounds block it); a worker helps each (sum-helper.worker.ts)
+    const n = 786437;
+    const m = 4000;
+    const maxFftSize = 2 ** 18;
+    const rand = prng(0xc0de);
+    const seed = randomBits(rand, n + m - 1);
+    const x = randomBits(rand, n);
+    const want = hex(toeplitzWords(prefix(x, n), n, m, prefix(seed, n + m - 1)));
+    const alone = new ChunkedToeplitzPlan(n, m, seed, { maxFftSize });
+    expect(hex(alone.hash(x))).toBe(want);
+    expect(alone.stats.maxRoundingError).toBeGreaterThan(0);
+    const helpers: Array<{ worker: Worker; state: Int32Array }> = [];
+    try {
+      // tolerance 0.25 (the default), and one no product meets: the sum fails its check, every chunk then fails too
+      // and is recomputed exactly
+      for (const roundingTolerance of [0.25, 1e-12]) {
+        const plan = new ChunkedToeplitzPlan(n, m, seed, { maxFftSize, shareable: true, roundingTolerance });
+        plan.prepare();
+        const worker = startHelper('./sum-helper.worker.ts');
+        const state = new Int32Array(new SharedArrayBuffer(4 * 8));
+        helpers.push({ worker, state });
+        const ready = new Promise((resolve) => worker.once('message', resolve));
+        worker.postMessage({ share: plan.share, state: state.buffer });
+        await ready;
+        // until the helper has run spans of the rounding pass (its largest distance then counts), at most 50 blocks
+        for (let rep = 0; rep < 50 && Atomics.load(state, 2 + ROUND) === 0; rep++) {
+          expect(hex(plan.hash(x)), `tolerance ${roundingTolerance}`).toBe(want);
+          if (roundingTolerance === 0.25) {
+            expect(plan.stats.fallbacks).toBe(0);
+            expect(plan.stats.maxRoundingError).toBe(alone.stats.maxRoundingError);
+          } else expect(plan.stats.fallbacks).toBe(plan.chunks);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        expect(
+          Atomics.load(state, 2 + ROUND),
+          `tolerance ${roundingTolerance}: rounding spans on the helper`,
+        ).toBeGreaterThan(0);
+      }
+    } finally {
+      for (const { worker, state } of helpers) {
+        const stopped = new Promise((resolve) => worker.once('message', resolve));
+        Atomics.store(state, 0, 1);
+        await stopped;
+        await worker.terminate();
+      }
+    }
+  }, 60_000);
+});
 
 describe('the task board', () => {
   it('runs each task once whichever thread claims it; an owner error waits for the helper; a helper error fails', async () => {
