@@ -56,7 +56,7 @@ export async function run(): Promise<Figure[]> {
     let seen = 0;
     const t0 = performance.now();
     for await (const batch of runEventsFromBytes(chunks(buf, 64 * 1024), stats)) {
-      for (const e of batch) if (e.kind === 'trials') seen += e.n;
+      for (const e of batch) if (e.kind === 'trialsBatch') seen += e.batch.trials;
     }
     const s = (performance.now() - t0) / 1000;
     if (seen !== trials || stats.linkLostFrames !== 0)
@@ -86,7 +86,7 @@ async function liveRun(limitTrials: number): Promise<number> {
     const t0 = performance.now();
     const run = await device.start({ limitTrials });
     let seen = 0;
-    for await (const batch of run) for (const e of batch) if (e.kind === 'trials') seen += e.n;
+    for await (const batch of run) for (const e of batch) if (e.kind === 'trialsBatch') seen += e.batch.trials;
     const s = (performance.now() - t0) / 1000;
     if (seen !== limitTrials) throw new Error(`live run delivered ${seen} of ${limitTrials} trials`);
     return seen / s;
@@ -119,10 +119,9 @@ async function ptyRun(limitTrials: number): Promise<Figure[]> {
       let gaps = 0;
       for await (const batch of run) {
         for (const e of batch) {
-          if (e.kind === 'trials') {
-            seen += e.n;
-            if (e.flags & 1) gaps++;
-          }
+          if (e.kind !== 'trialsBatch') continue;
+          seen += e.batch.trials;
+          for (let i = 0; i < e.batch.frames; i++) if (e.batch.flags[i]! & 1) gaps++;
         }
       }
       const wallS = (performance.now() - t0) / 1000;

@@ -27,7 +27,8 @@ const t0 = performance.now();
 const events = mode === 'device' ? recordedRunEvents(file, header.commandLine).events : captureEvents(file);
 let trials = 0;
 let blocks = 0;
-for await (const block of certifyRun(events, { device, blockTrials })) {
+// recycleBatches: as the shipped pipeline certifies (its TRIALS batches go back to the link once certified)
+for await (const block of certifyRun(events, { device, blockTrials, recycleBatches: true })) {
   blocks++;
   trials += block.ok ? block.draft.trialRange.count : block.trialRange.count;
 }

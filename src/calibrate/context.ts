@@ -79,14 +79,13 @@ export class CalibrationContext {
     let reported = 0;
     for await (const events of run) {
       for (const ev of events) {
-        if (ev.kind !== 'trials' || ev.records === undefined || ev.first === undefined) continue;
-        // PROTOCOL 4 TRIALS: GAP, or a missing range without it: those trials are unknown.
-        if (ev.first > next) tally.lostTrials += ev.first - next;
-        else if (ev.first < next) continue; // a duplicate of trials already counted
-        const records = ev.records;
-        const n = ev.n ?? records.length;
-        for (let k = 0; k < n; k++) addRecord(tally, records[k]!);
-        next = ev.first + n;
+        if (ev.kind === 'trialsBatch' && ev.batch !== undefined) {
+          const b = ev.batch;
+          for (let i = 0; i < b.frames; i++)
+            next = tallyFrame(tally, next, b.first[i]!, b.n[i]!, b.records, b.recordsAt(i));
+        } else if (ev.kind === 'trials' && ev.records !== undefined && ev.first !== undefined) {
+          next = tallyFrame(tally, next, ev.first, ev.n ?? ev.records.length, ev.records, 0);
+        }
       }
       if (next - reported >= 50_000) {
         // Chip time as the trials arrive (performed or lost, they took the chip's time).
@@ -100,4 +99,22 @@ export class CalibrationContext {
     await this.assertHealthy();
     return tally;
   }
+}
+
+/**
+ * Tallies one TRIALS frame's n records at records[at, at + n) (trials first..first+n-1) after trial `next`; returns
+ * the next trial expected. PROTOCOL 4 TRIALS: GAP, or a missing range without it: those trials are unknown.
+ */
+function tallyFrame(
+  tally: TrialTally,
+  next: number,
+  first: number,
+  n: number,
+  records: Uint8Array,
+  at: number,
+): number {
+  if (first > next) tally.lostTrials += first - next;
+  else if (first < next) return next; // a duplicate of trials already counted
+  for (let k = 0; k < n; k++) addRecord(tally, records[at + k]!);
+  return first + n;
 }

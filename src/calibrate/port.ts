@@ -5,6 +5,7 @@
  * protocol: the calibration learns the chip only by measuring it.
  */
 import type { CountsFrame, InfoFrame, StatusFrame } from '../protocol/types.ts';
+import type { TrialsBatch } from '../device/trials-batch.ts';
 
 /** The trial events of a run the calibration reads (src/device/run.ts RunEvent; other kinds are ignored). */
 export interface TrialsEventLike {
@@ -13,6 +14,8 @@ export interface TrialsEventLike {
   n?: number;
   records?: Uint8Array;
   flags?: number;
+  /** kind 'trialsBatch': the packed TRIALS frames of one chunk read. */
+  batch?: TrialsBatch;
 }
 
 export interface CalibrationPort {

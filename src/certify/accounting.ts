@@ -129,8 +129,9 @@ export class TrialAccountant {
   }
 
   /**
-   * Accounts one TRIALS frame (PROTOCOL 4). Returns the blocks it completed
-   * (usually none), in order. Throws DeviceError on a protocol violation.
+   * Accounts one TRIALS frame (PROTOCOL 4), its n records at records[at, at + n)
+   * (a TrialsBatch holds many frames' records in one array). Returns the blocks
+   * it completed (usually none), in order. Throws DeviceError on a protocol violation.
    */
   addTrials(
     first: number,
@@ -139,9 +140,10 @@ export class TrialAccountant {
     flags: number,
     seq: number,
     done: BlockTally[] = [],
+    at = 0,
   ): BlockTally[] {
-    if (!(n >= 1 && n <= records.length)) {
-      throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: n = ${n} but ${records.length} records`, {
+    if (!(n >= 1 && n <= records.length - at)) {
+      throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: n = ${n} but ${records.length - at} records`, {
         detail: { seq, n },
       });
     }
@@ -163,7 +165,8 @@ export class TrialAccountant {
         `TRIALS frame seq ${seq} jumps from trial ${this.next} to ${first}`,
       );
     const N = this.blockTrials;
-    let k = 0;
+    let k = at;
+    n += at; // records[at, n) from here on
     while (k < n) {
       const block = this.block;
       const blockEnd = block.firstTrial + N;
@@ -177,7 +180,7 @@ export class TrialAccountant {
       // One trial at a time up to a byte boundary of the input (4 trials per byte)...
       for (; i < end && (pos & 3) !== 0; i++, pos++) {
         const r = records[i]!;
-        if (r > 63) reservedBits(seq, first, records, i);
+        if (r > 63) reservedBits(seq, first - at, records, i);
         hist[r]!++;
         input[pos >> 2]! |= OUTCOME_BITS_TABLE[r]! << ((pos & 3) << 1);
       }
@@ -188,7 +191,7 @@ export class TrialAccountant {
           r1 = records[i + 1]!,
           r2 = records[i + 2]!,
           r3 = records[i + 3]!;
-        if ((r0 | r1 | r2 | r3) > 63) reservedBits(seq, first, records, i);
+        if ((r0 | r1 | r2 | r3) > 63) reservedBits(seq, first - at, records, i);
         const p01 = r0 | (r1 << 6);
         const p23 = r2 | (r3 << 6);
         pairs[p01]!++;
@@ -198,7 +201,7 @@ export class TrialAccountant {
       // ...and the rest one at a time.
       for (; i < end; i++, pos++) {
         const r = records[i]!;
-        if (r > 63) reservedBits(seq, first, records, i);
+        if (r > 63) reservedBits(seq, first - at, records, i);
         hist[r]!++;
         input[pos >> 2]! |= OUTCOME_BITS_TABLE[r]! << ((pos & 3) << 1);
       }

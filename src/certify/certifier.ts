@@ -20,7 +20,7 @@
  * margin down to S = 2.3 (m about 668 kbit), and the first bytes come after
  * about 4.2 s of chip time, well within 30 s.
  */
-import type { RunEvent } from '../device/run.ts';
+import { recycleTrialsBatch, type RunEvent } from '../device/run.ts';
 import { CertificationRefusedError, DeviceError } from '../errors.ts';
 import { Fault, FrameType, TRIALS_FLAG, faultNames } from '../protocol/types.ts';
 import { TrialAccountant, type BlockTally } from './accounting.ts';
@@ -95,6 +95,8 @@ export interface CertifyOptions {
    * block). Default false: every block's input stays the consumer's.
    */
   recycleInputs?: boolean;
+  /** certifyRun only: nobody else reads the run's TRIALS batches, so each goes back to the link once certified. */
+  recycleBatches?: boolean;
 }
 
 export interface CertifiedBlock {
@@ -264,6 +266,35 @@ export class Certifier {
     return out;
   }
 
+  /** One TRIALS frame's n records at records[at, at + n): settings source, echo check, then accounted into `done`. */
+  private addFrame(first: number, n: number, records: Uint8Array, at: number, flags: number, seq: number): void {
+    const host = (flags & TRIALS_FLAG.HOST_SETTINGS) !== 0;
+    if (host !== (this.settingsSource === 'host')) {
+      // PROTOCOL 4 TRIALS: HOST_SETTINGS says where x, y came from; it must match the run.
+      const why = `settings source ${host ? 'host' : 'internal'} but the run uses ${this.settingsSource} settings`;
+      throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: ${why}`, { detail: { seq } });
+    }
+    const ledger = this.hostSettings;
+    if (ledger) {
+      // PROTOCOL 6: every record echoes the x, y the host sent for its trial index; one mismatch is an attack.
+      // Checked before the frame is accounted: the block it lies in never completes.
+      try {
+        checkEcho(ledger, first, Math.min(n, records.length - at), records, this.blockTrials, this.echoTallyOf, at);
+      } catch (e) {
+        if (e instanceof CertificationRefusedError) this.finished = true;
+        throw e;
+      }
+      this.stats.echoChecked += n;
+      // PROTOCOL 4 TRIALS: RESUMED: trials paused before this frame because host settings ran out.
+      if ((flags & TRIALS_FLAG.RESUMED) !== 0) {
+        this.stats.resumedFrames++;
+        this.echoTallyOf(Math.floor(first / this.blockTrials)).resumed++;
+      }
+    }
+    this.accountant.addTrials(first, n, records, flags, seq, this.done, at);
+    ledger?.release(this.accountant.nextTrial);
+  }
+
   private throwPending(): void {
     if (this.pendingError !== undefined) {
       const e = this.pendingError;
@@ -277,47 +308,18 @@ export class Certifier {
     const done = this.done;
     for (const ev of events) {
       switch (ev.kind) {
-        case 'trials': {
-          const host = (ev.flags & TRIALS_FLAG.HOST_SETTINGS) !== 0;
-          if (host !== (this.settingsSource === 'host')) {
-            // PROTOCOL 4 TRIALS: HOST_SETTINGS says where x, y came from; it must match the run.
-            throw new DeviceError(
-              'PROTOCOL',
-              `TRIALS frame seq ${ev.seq}: settings source ${host ? 'host' : 'internal'} but the run uses ${this.settingsSource} settings`,
-              {
-                detail: { seq: ev.seq },
-              },
-            );
+        case 'trialsBatch': {
+          const b = ev.batch;
+          for (let i = 0; i < b.frames; i++) {
+            this.addFrame(b.first[i]!, b.n[i]!, b.records, b.recordsAt(i), b.flags[i]!, b.seq[i]!);
+            if (done.length > 0) this.complete(done, out);
           }
-          const ledger = this.hostSettings;
-          if (ledger) {
-            // PROTOCOL 6: every record echoes the x, y the host sent for its trial index; one mismatch is an attack.
-            // Checked before the frame is accounted: the block it lies in never completes.
-            try {
-              checkEcho(
-                ledger,
-                ev.first,
-                Math.min(ev.n, ev.records.length),
-                ev.records,
-                this.blockTrials,
-                this.echoTallyOf,
-              );
-            } catch (e) {
-              if (e instanceof CertificationRefusedError) this.finished = true;
-              throw e;
-            }
-            this.stats.echoChecked += ev.n;
-            // PROTOCOL 4 TRIALS: RESUMED: trials paused before this frame because host settings ran out.
-            if ((ev.flags & TRIALS_FLAG.RESUMED) !== 0) {
-              this.stats.resumedFrames++;
-              this.echoTallyOf(Math.floor(ev.first / this.blockTrials)).resumed++;
-            }
-          }
-          this.accountant.addTrials(ev.first, ev.n, ev.records, ev.flags, ev.seq, done);
-          ledger?.release(this.accountant.nextTrial);
-          if (done.length > 0) this.complete(done, out);
           break;
         }
+        case 'trials':
+          this.addFrame(ev.first, ev.n, ev.records, 0, ev.flags, ev.seq);
+          if (done.length > 0) this.complete(done, out);
+          break;
         case 'status':
           this.stats.statusFrames++;
           if (ev.status.trials > this.trialsReported) this.trialsReported = ev.status.trials;
@@ -585,6 +587,8 @@ export async function* certifyRun(run: AsyncIterable<RunEvent[]>, opts: CertifyO
   const recycle = opts.recycleInputs === true;
   for await (const batch of run) {
     const results = certifier.push(batch);
+    // certified: nothing reads these TRIALS batches any more (CertifyOptions.recycleBatches)
+    if (opts.recycleBatches) for (const ev of batch) if (ev.kind === 'trialsBatch') recycleTrialsBatch(ev.batch);
     for (const r of results) {
       yield r;
       // the consumer asked for the next result: it is done with this block's input (CertifyOptions.recycleInputs)

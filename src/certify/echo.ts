@@ -125,7 +125,7 @@ export interface EchoTally {
 const xyName = (xy: number): string => `x=${xy >> 1} y=${xy & 1}`;
 
 /**
- * PROTOCOL 6 echo check of one TRIALS frame's records, trials first..first+n-1,
+ * PROTOCOL 6 echo check of one TRIALS frame's records (records[at, at + n)), trials first..first+n-1,
  * tallied into `tallyOf(blockIndex)` for blocks of `blockTrials`. Throws
  * CertificationRefusedError('ECHO_MISMATCH') naming the first trial whose
  * record does not echo the settings sent for it, or that the host sent no
@@ -139,6 +139,7 @@ export function checkEcho(
   records: Uint8Array,
   blockTrials: number,
   tallyOf: (blockIndex: number) => EchoTally,
+  at = 0,
 ): void {
   let block = Math.floor(first / blockTrials);
   let blockEnd = (block + 1) * blockTrials;
@@ -151,7 +152,7 @@ export function checkEcho(
       tally = tallyOf(block);
     }
     const sent = ledger.at(index);
-    const record = records[k]!;
+    const record = records[at + k]!;
     const echoed = (record >> 4) & 3; // PROTOCOL 4 TRIALS: x bit 5, y bit 4
     if (sent < 0) {
       throw new CertificationRefusedError(

@@ -15,10 +15,13 @@ export async function checkDetectors(device: Device): Promise<{ trials: number; 
   const run = await device.start({ limitTrials: DETECTOR_CHECK_TRIALS });
   for await (const batch of run) {
     for (const e of batch) {
-      if (e.kind !== 'trials') continue;
-      const n = Math.min(e.n, e.records.length);
-      for (let i = 0; i < n; i++) histogram[e.records[i]! & 63]!++;
-      trials += n;
+      if (e.kind !== 'trialsBatch') continue;
+      const b = e.batch;
+      for (let f = 0; f < b.frames; f++) {
+        const at = b.recordsAt(f);
+        for (let i = at; i < at + b.n[f]!; i++) histogram[b.records[i]! & 63]!++;
+      }
+      trials += b.trials;
     }
   }
   return { trials, warnings: stuckDetectors(histogram, trials) };

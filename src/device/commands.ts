@@ -14,6 +14,8 @@ import { encodeFrame } from '../protocol/encode.ts';
 import { FrameError } from '../protocol/errors.ts';
 import {
   AckStatus,
+  FRAME_SIZE,
+  MAX_SETTINGS_PER_FRAME,
   FrameType,
   type AckFrame,
   type HostFrame,
@@ -199,13 +201,28 @@ export class CommandChannel {
   }
 
   /** A value the protocol cannot carry (e.g. bias 45000 mV) is the caller's bad input, caught before the wire. */
-  encode(frame: HostFrame): Buffer {
+  encode(frame: HostFrame, out?: Buffer, offset = 0): Buffer {
     try {
-      return encodeFrame(frame);
+      return encodeFrame(frame, out, offset);
     } catch (e) {
       if (e instanceof FrameError) throw new InputError('BAD_ARGUMENT', `${frame.kind}: ${e.message}`, { cause: e });
       throw e;
     }
+  }
+
+  /**
+   * PROTOCOL 5 SETTINGS: per-trial settings, (x << 1) | y each, as frames of at most 192 (each with the next host
+   * seq), encoded back to back into one buffer: one write, no buffer per frame.
+   */
+  encodeSettings(settings: Uint8Array): Buffer {
+    const frames = Math.ceil(settings.length / MAX_SETTINGS_PER_FRAME);
+    const out = Buffer.allocUnsafe(frames * FRAME_SIZE);
+    for (let f = 0; f < frames; f++) {
+      const part = settings.subarray(f * MAX_SETTINGS_PER_FRAME, (f + 1) * MAX_SETTINGS_PER_FRAME);
+      const frame = { kind: 'SETTINGS', seq: this.nextSeq(), flags: 0, count: part.length, settings: part } as const;
+      this.encode(frame, out, f * FRAME_SIZE);
+    }
+    return out;
   }
 
   private removeAnswerWaiter(w: AnswerWaiter<InfoFrame | StatusFrame>): void {

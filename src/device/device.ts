@@ -30,7 +30,6 @@ import {
   DeviceState,
   FATAL_FAULTS,
   FrameType,
-  MAX_SETTINGS_PER_FRAME,
   type AckFrame,
   type CountsFrame,
   type DeviceFrame,
@@ -116,6 +115,7 @@ export class Device extends EventEmitter {
     this.scanner = createLinkScanner(
       (f) => this.onFrame(f),
       (r) => this.onInvalid(r),
+      (source, at, n, flags, seq, first) => this.onTrials(source, at, n, flags, seq, first),
     );
     port.on('data', (chunk: Buffer) => this.onBytes(chunk));
     port.on('close', (err?: Error & { disconnected?: boolean }) => this.onClose(err));
@@ -372,20 +372,7 @@ export class Device extends EventEmitter {
    */
   async sendSettings(settings: Uint8Array): Promise<void> {
     this.failIfClosed();
-    const frames: Buffer[] = [];
-    for (let i = 0; i < settings.length; i += MAX_SETTINGS_PER_FRAME) {
-      const part = settings.subarray(i, Math.min(settings.length, i + MAX_SETTINGS_PER_FRAME));
-      frames.push(
-        this.channel.encode({
-          kind: 'SETTINGS',
-          seq: this.channel.nextSeq(),
-          flags: 0,
-          count: part.length,
-          settings: part,
-        }),
-      );
-    }
-    if (frames.length) await this.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+    if (settings.length > 0) await this.write(this.channel.encodeSettings(settings));
   }
 
   /** Closes the port (sending STOP first when a run is active). A run or command still waiting gets a DeviceError. */
@@ -436,6 +423,7 @@ export class Device extends EventEmitter {
     const framesBefore = this.stats.framesReceived;
     const dog = this.watchdog;
     dog?.beginChunk();
+    this.run?.assembler.expectBytes(chunk.length);
     try {
       this.scanner.push(chunk);
       if (this.stats.framesReceived === framesBefore) this.watchdog?.garbage(chunk.length);
@@ -463,29 +451,45 @@ export class Device extends EventEmitter {
     run?.assembler.invalid(report);
   }
 
-  private onFrame(frame: DeviceFrame | UnknownFrame): void {
-    const lost = this.seqs.observe(frame.seq, frame);
+  /**
+   * A frame past the seq check (`lost` from DeviceSeqTracker): null for a duplicate (dropped), else the active run
+   * or undefined. Counts it, feeds the watchdog, reports frames lost on the link before it.
+   */
+  private accepted(lost: number, kind: 'TRIALS' | 'STATUS' | 'OTHER'): Run | undefined | null {
     if (lost < 0) {
       this.stats.duplicateFrames++;
-      return;
+      return null;
     }
     this.stats.framesReceived++;
     this.linkSilent = false;
     const run = this.run?.active ? this.run : undefined;
-    if (run && frame.kind !== 'STATUS') this.watchdog?.frame(frame.kind === 'TRIALS' ? 'TRIALS' : 'OTHER');
+    if (run && kind !== 'STATUS') this.watchdog?.frame(kind);
     // TRIALS with no run of ours: an earlier host's run still going (PROTOCOL 5 STOP: nothing follows STOP's ACK).
-    if (!run && frame.kind === 'TRIALS') this.sawForeignRun = true;
+    if (!run && kind === 'TRIALS') this.sawForeignRun = true;
     if (lost > 0) {
       this.stats.linkLostFrames += lost;
       run?.assembler.linkLoss(lost);
     }
+    return run;
+  }
+
+  /** A valid TRIALS frame, read in place by the scanner (no decoded object): to the active run. */
+  private onTrials(source: Uint8Array, at: number, n: number, flags: number, seq: number, first: number): void {
+    const run = this.accepted(this.seqs.observeTrials(seq, source, at, n, flags, first), 'TRIALS');
+    if (run) run.assembler.trialsIn(source, at, n, flags, seq, first);
+    else if (run === undefined) this.stats.strayFrames++; // PROTOCOL 5 STOP: after STOP's ACK it belongs to no run
+  }
+
+  private onFrame(frame: DeviceFrame | UnknownFrame): void {
+    if (frame.kind === 'TRIALS') {
+      this.onTrials(frame.records, 0, frame.n, frame.flags, frame.seq, frame.first);
+      return;
+    }
+    const run = this.accepted(this.seqs.observe(frame.seq, frame), frame.kind === 'STATUS' ? 'STATUS' : 'OTHER');
+    if (run === null) return;
     switch (frame.kind) {
       case 'ACK':
         this.onAck(frame);
-        break;
-      case 'TRIALS':
-        if (run) run.assembler.trials(frame);
-        else this.stats.strayFrames++; // PROTOCOL 5 STOP: after STOP's ACK it belongs to no run
         break;
       case 'CREDIT':
         if (run) run.assembler.credit(frame);

@@ -62,18 +62,20 @@ const TTY_READ_MAX = 4095;
  * port is readable again, before it reads. The link delivers in small
  * pieces (about 1.4 KB per wake-up at 1.6 MB/s through socat's PTYs) and
  * every wake-up (a poll, a read, the stream's machinery) costs more than its
- * bytes: at 1 M trials/s, the hash on workers, it took the stream process
+ * bytes: at 1 M trials/s, the hash on workers, 2 ms took the stream process
  * from 37-40% to 15-19% of a core (load 2 to 4), the chip at its full rate
- * and no trial lost (bench/live.bench.ts). The
+ * and no trial lost (bench/live.bench.ts); 4 ms took its main thread from
+ * 6.3-6.7% to 4.8-5.1% of a core (8 ms: 5.5%, no better; load 2.4-3.5). The
  * reads that follow drain all that queued meanwhile (reading on while reads
- * come back full), so it bounds the latency (2 ms, against an ACK's 50 ms,
+ * come back full), so it bounds the latency (4 ms, against an ACK's 50 ms,
  * PROTOCOL 4), never the throughput; the kernel queues about 64 KiB (40 ms
- * of the link) before it holds the sender back. It assumes an event loop
+ * of the link at 1 M trials/s, 6.4 kB gathered) before it holds the sender
+ * back. It assumes an event loop
  * that is not stopped for long: with a block's hash on the event loop (0.1
  * to 0.4 s per 2^22 trials) it halved the simulated chip's rate; the hash
  * runs on workers (src/output/hash-stage.ts).
  */
-export const READ_GATHER_MS = 2;
+export const READ_GATHER_MS = 4;
 
 /**
  * One read of the port. bindings-cpp opens every port O_NONBLOCK

@@ -7,7 +7,16 @@ export { Device } from './device.ts';
 export { DeviceFaultError, FAULT_NAMES, faultNames } from './faults.ts';
 export { RunWatchdog, WATCHDOG_PERIODS, watchdogIntervalMs } from './watchdog.ts';
 export type { DeviceOpenOptions, DeviceStats, MeasureCountsOptions, StartOptions } from './device.ts';
-export { Run, RunEventAssembler, DeviceSeqTracker, runEventsFromBytes, emptyRunStats } from './run.ts';
+export {
+  Run,
+  RunEventAssembler,
+  DeviceSeqTracker,
+  runEventsFromBytes,
+  emptyRunStats,
+  perFrameEvents,
+  TrialsBatch,
+  trialsBatchOf,
+} from './run.ts';
 export type { RunEvent, RunStats, RunOptions, RunControl } from './run.ts';
 export {
   listDevices,

@@ -10,7 +10,7 @@
  * not look like frames lost on the link. Frames of undefined types go to
  * `onFrame` as UnknownFrame (PROTOCOL 3: skipped and counted by the caller).
  */
-import { FrameSync, type FrameSyncStats } from '../protocol/sync.ts';
+import { FrameSync, type FrameSyncStats, type TrialsSink } from '../protocol/sync.ts';
 import type { FrameError } from '../protocol/errors.ts';
 import type { DeviceFrame, UnknownFrame } from '../protocol/types.ts';
 
@@ -30,12 +30,18 @@ export interface LinkScanner {
   readonly stats: FrameSyncStats;
 }
 
+/**
+ * `onTrials`, when given, takes every valid TRIALS frame in place (FrameSync's TRIALS sink: no decoded object per
+ * frame, the hot path of a run); `onFrame` then gets every other frame.
+ */
 export function createLinkScanner(
   onFrame: (frame: DeviceFrame | UnknownFrame) => void,
   onInvalid: (report: InvalidFrameReport) => void,
+  onTrials?: TrialsSink,
 ): LinkScanner {
   const sync = new FrameSync({
     accept: 'device',
+    ...(onTrials ? { onTrials } : {}),
     onFrame: (frame) => onFrame(frame as DeviceFrame),
     onUnknown: (frame) => onFrame(frame),
     onInvalid: (e: FrameError) => {
@@ -48,7 +54,7 @@ export function createLinkScanner(
   });
   return {
     push(chunk) {
-      sync.push(chunk);
+      sync.feed(chunk);
     },
     get stats() {
       return sync.stats;

@@ -23,11 +23,28 @@
  *   on unplug, close, a fatal fault STATUS or a rejected SETTINGS frame;
  * - breaking out of the loop stops the run on the chip.
  */
-import type { CreditFrame, DeviceFrame, StatusFrame, TrialsFrame, UnknownFrame } from '../protocol/types.ts';
+import {
+  FRAME_SIZE,
+  TRIALS_FLAG,
+  type CreditFrame,
+  type DeviceFrame,
+  type StatusFrame,
+  type TrialsFrame,
+  type UnknownFrame,
+} from '../protocol/types.ts';
 import { DeviceError } from '../errors.ts';
+import type { TrialsSink } from '../protocol/sync.ts';
 import { createLinkScanner, type InvalidFrameReport } from './link.ts';
+import { DeviceSeqTracker } from './seq-tracker.ts';
+import { RECORDS_STRIDE, trialsBatchFor, type TrialsBatch } from './trials-batch.ts';
+
+export { DeviceSeqTracker } from './seq-tracker.ts';
+export { TrialsBatch, RECORDS_STRIDE, recycleTrialsBatch, trialsBatchOf } from './trials-batch.ts';
 
 export type RunEvent =
+  /** TRIALS frames as the link delivers them: one batch per unbroken stretch of frames in a chunk (trials-batch.ts). */
+  | { kind: 'trialsBatch'; batch: TrialsBatch }
+  /** One TRIALS frame's worth of trials (n may exceed a frame's 40): how tests and tools hand trials to certify. */
   | { kind: 'trials'; first: number; n: number; records: Uint8Array; flags: number; seq: number }
   | { kind: 'status'; status: StatusFrame }
   | { kind: 'credit'; free: number; consumed: number }
@@ -64,95 +81,55 @@ export function emptyRunStats(): RunStats {
 }
 
 /**
- * PROTOCOL 3: the device numbers its frames with one counter, +1 per frame,
- * wrapping after 0xFFFFFFFF; a jump means frames were lost on the link.
- * A repeat of the last seq is a duplicate (dropped) only when the frame is
- * the same as the last one: a different frame under a repeated seq is not
- * the link repeating itself, so it is kept (a STATUS with fault bits, say,
- * must not vanish; repeated TRIALS indices then end the run in certify) and
- * counted in `repeatedSeqFrames`. A backward jump (more than 2^31 ahead
- * modulo 2^32) is taken as a counter restart, not a loss.
+ * Turns device frames into RunEvents, collecting one batch at a time. TRIALS
+ * frames go into packed TrialsBatch events (no object per frame); any other
+ * event closes the open one, so the events stay in link order.
  */
-export class DeviceSeqTracker {
-  private last: number | undefined;
-  private lastFrame: unknown;
-  lostFrames = 0;
-  duplicateFrames = 0;
-  repeatedSeqFrames = 0;
-  restarts = 0;
-
-  /**
-   * Returns the number of frames lost before this one, or -1 for a duplicate
-   * to drop. `frame` (the decoded frame) tells a duplicate from a different
-   * frame under the same seq; without it a repeat counts as a duplicate.
-   */
-  observe(seq: number, frame?: unknown): number {
-    const last = this.last;
-    const previous = this.lastFrame;
-    this.lastFrame = frame;
-    if (last === undefined) {
-      this.last = seq;
-      return 0;
-    }
-    const ahead = (seq - last) >>> 0;
-    if (ahead === 0) {
-      if (frame !== undefined && previous !== undefined && !sameFrame(frame, previous)) {
-        this.repeatedSeqFrames++;
-        return 0;
-      }
-      this.duplicateFrames++;
-      return -1;
-    }
-    this.last = seq;
-    if (ahead >= 0x80000000) {
-      this.restarts++;
-      return 0;
-    }
-    const lost = ahead - 1;
-    this.lostFrames += lost;
-    return lost;
-  }
-}
-
-/** Deep equality of two decoded frames (plain objects, arrays, typed arrays, primitives). */
-function sameFrame(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
-    if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b) || a.byteLength !== b.byteLength) return false;
-    const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-    return true;
-  }
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (const k of ka)
-    if (!sameFrame((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
-  return true;
-}
-
-/** Turns device frames into RunEvents, collecting one batch at a time. */
 export class RunEventAssembler {
   private batch: RunEvent[] = [];
+  /** The TRIALS batch frames are appended to; null once another event (or a take) closed it. */
+  private open: TrialsBatch | null = null;
+  /** Frames a new TRIALS batch holds (expectBytes). */
+  private capacity = 64;
+  private weight = 0;
+  /** The size of the batch last taken, a TRIALS batch counted by its frames (the Run's back-pressure unit). */
+  takenWeight = 0;
   /** `stats` is updated in place as frames come in. */
   constructor(readonly stats: RunStats = emptyRunStats()) {}
 
-  trials(f: TrialsFrame): void {
+  /** The next chunk read is `bytes` long: a TRIALS batch opened for it holds every frame it can complete. */
+  expectBytes(bytes: number): void {
+    this.capacity = Math.max(16, Math.ceil(bytes / FRAME_SIZE) + 1);
+  }
+
+  /** A checked TRIALS frame (PROTOCOL 4) whose n records are source[at, at + n): copied into the open batch. */
+  trialsIn(source: Uint8Array, at: number, n: number, flags: number, seq: number, first: number): void {
     this.stats.trialsFrames++;
-    this.stats.trials += f.n;
+    this.stats.trials += n;
     // PROTOCOL 4 TRIALS: GAP means trials were lost inside the device before this frame.
-    if (f.flags & 0x01) this.stats.gapFrames++;
-    this.batch.push({ kind: 'trials', first: f.first, n: f.n, records: f.records, flags: f.flags, seq: f.seq });
+    if (flags & TRIALS_FLAG.GAP) this.stats.gapFrames++;
+    let open = this.open;
+    if (open === null || open.full) {
+      open = trialsBatchFor(this.capacity);
+      this.open = open;
+      this.batch.push({ kind: 'trialsBatch', batch: open });
+    }
+    open.append(source, at, n, flags, seq, first);
+    this.weight++;
+  }
+  /** A decoded TRIALS frame (PROTOCOL 4 TRIALS: 1 to 40 records). */
+  trials(f: TrialsFrame): void {
+    if (!(f.n >= 1 && f.n <= RECORDS_STRIDE && f.n <= f.records.length))
+      throw new RangeError(`TRIALS frame seq ${f.seq}: n = ${f.n} with ${f.records.length} records`);
+    this.trialsIn(f.records, 0, f.n, f.flags, f.seq, f.first);
   }
   status(status: StatusFrame): void {
     this.stats.statusFrames++;
-    this.batch.push({ kind: 'status', status });
+    this.event({ kind: 'status', status });
   }
   credit(f: CreditFrame): void {
     this.stats.creditFrames++;
-    this.batch.push({ kind: 'credit', free: f.free, consumed: f.consumed });
+    this.event({ kind: 'credit', free: f.free, consumed: f.consumed });
     this.lastCredit = { free: f.free, consumed: f.consumed };
     // PROTOCOL 4 CREDIT: a host-settings feeder must see it as it arrives, not when the consumer gets to the batch.
     this.onCredit?.(f.free, f.consumed);
@@ -163,18 +140,26 @@ export class RunEventAssembler {
   onCredit: ((free: number, consumed: number) => void) | undefined = undefined;
   linkLoss(frames: number): void {
     this.stats.linkLostFrames += frames;
-    this.batch.push({ kind: 'linkLoss', frames });
+    this.event({ kind: 'linkLoss', frames });
   }
   invalid(report: InvalidFrameReport): void {
     this.stats.invalidFrames++;
     const ev: RunEvent = { kind: 'invalid', reason: report.reason };
     if (report.field !== undefined) ev.field = report.field;
     if (report.type !== undefined) ev.type = report.type;
+    this.event(ev);
+  }
+  private event(ev: RunEvent): void {
+    this.open = null;
+    this.weight++;
     this.batch.push(ev);
   }
-  /** The events collected since the last take (possibly empty). */
+  /** The events collected since the last take (possibly empty); `takenWeight` says how many frames and events. */
   take(): RunEvent[] {
     const b = this.batch;
+    this.open = null;
+    this.takenWeight = this.weight;
+    this.weight = 0;
     if (b.length) this.batch = [];
     return b;
   }
@@ -192,7 +177,7 @@ export interface RunControl {
 }
 
 export interface RunOptions {
-  /** Queued events above which the link is paused (default 16384, about 650k trials). */
+  /** Queued frames and events above which the link is paused (default 16384, about 650k trials). */
   highWaterEvents?: number;
 }
 
@@ -205,6 +190,9 @@ export class Run implements AsyncIterable<RunEvent[]> {
   /** Called once when the run ends or fails (the device stops its watchdog). */
   onFinish: (() => void) | undefined = undefined;
   private readonly queue: RunEvent[][] = [];
+  /** Each queued batch's weight (RunEventAssembler.takenWeight: frames and other events). */
+  private readonly queueWeights: number[] = [];
+  /** Frames and other events queued (a TRIALS batch counts by its frames). */
   private queuedEvents = 0;
   private head = 0;
   private waiter: Waiter | undefined;
@@ -248,7 +236,8 @@ export class Run implements AsyncIterable<RunEvent[]> {
       return;
     }
     this.queue.push(batch);
-    this.queuedEvents += batch.length;
+    this.queueWeights.push(this.assembler.takenWeight);
+    this.queuedEvents += this.assembler.takenWeight;
     this.applyBackpressure();
   }
 
@@ -358,10 +347,11 @@ export class Run implements AsyncIterable<RunEvent[]> {
   private next(): Promise<IteratorResult<RunEvent[]>> {
     if (this.head < this.queue.length) {
       const batch = this.queue[this.head]!;
-      this.queue[this.head++] = undefined as unknown as RunEvent[];
-      this.queuedEvents -= batch.length;
+      this.queue[this.head] = undefined as unknown as RunEvent[];
+      this.queuedEvents -= this.queueWeights[this.head++]!;
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue.splice(0, this.head);
+        this.queueWeights.splice(0, this.head);
         this.head = 0;
       }
       if (this.paused && this.queuedEvents <= this.lowWater) {
@@ -388,6 +378,7 @@ export class Run implements AsyncIterable<RunEvent[]> {
         // The consumer left early: stop the chip and drop whatever still arrives.
         this.abandoned = true;
         this.queue.length = 0;
+        this.queueWeights.length = 0;
         this.head = 0;
         this.queuedEvents = 0;
         if (this.state === 'active') {
@@ -434,16 +425,46 @@ export async function* runEventsFromBytes(
         break;
     }
   };
-  const scanner = createLinkScanner(onFrame, (r) => {
+  const onTrials: TrialsSink = (source, at, n, flags, seq, first) => {
+    const lost = seqs.observeTrials(seq, source, at, n, flags, first);
+    if (lost < 0) return;
+    if (lost > 0) assembler.linkLoss(lost);
+    assembler.trialsIn(source, at, n, flags, seq, first);
+  };
+  const onInvalid = (r: InvalidFrameReport): void => {
     if (r.seq !== undefined) {
       const lost = seqs.observe(r.seq);
       if (lost > 0) assembler.linkLoss(lost);
     }
     assembler.invalid(r);
-  });
+  };
+  const scanner = createLinkScanner(onFrame, onInvalid, onTrials);
   for await (const chunk of source) {
+    assembler.expectBytes(chunk.length);
     scanner.push(chunk);
     const batch = assembler.take();
     if (batch.length) yield batch;
   }
+}
+
+/**
+ * A run's events with each TRIALS batch spelled out as one 'trials' event
+ * per frame (records copied): for tests and tools that look at frames one by
+ * one. It allocates per frame, so no hot path uses it.
+ */
+export function perFrameEvents(events: readonly RunEvent[]): RunEvent[] {
+  const out: RunEvent[] = [];
+  for (const ev of events) {
+    if (ev.kind !== 'trialsBatch') {
+      out.push(ev);
+      continue;
+    }
+    const b = ev.batch;
+    for (let i = 0; i < b.frames; i++) {
+      const at = b.recordsAt(i);
+      const records = b.records.slice(at, at + b.n[i]!);
+      out.push({ kind: 'trials', first: b.first[i]!, n: b.n[i]!, records, flags: b.flags[i]!, seq: b.seq[i]! });
+    }
+  }
+  return out;
 }

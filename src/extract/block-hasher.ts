@@ -18,7 +18,7 @@ import { seedBitsFor, seedSha256 } from './seed.ts';
 /** Inputs of at most n / SHORT_INPUT_FRACTION bits are hashed with a plan of their own length (hashShort). */
 const SHORT_INPUT_FRACTION = 4;
 
-/** Plan sizes are multiples of mMax / PLAN_STEPS. */
+/** Plan sizes are multiples of min(mMax, n) / PLAN_STEPS, n the plan's input bits (planM). */
 const PLAN_STEPS = 32;
 
 /**
@@ -49,7 +49,6 @@ export class BlockHasher {
   readonly seedBits: number;
   /** Whether blocks are hashed on the worker thread (the option, 'auto' resolved). */
   readonly offThread: boolean;
-  private readonly planStep: number;
   private plan: ChunkedToeplitzPlan | undefined;
   private thread: ToeplitzThread | undefined;
   private threadPlanM = 0;
@@ -71,12 +70,6 @@ export class BlockHasher {
     this.maxFftSize = maxFftSize;
     this.seedBits = seedBitsFor(n, mMax);
     this.seedSha256 = seedSha256(seed.subarray(0, Math.ceil(this.seedBits / 8)));
-    // The FFT length follows n + m, so the plan is sized for the block's m
-    // rounded up to a step of mMax / PLAN_STEPS (blocks of one run have nearly
-    // the same m: one plan serves them), not for mMax, which a chip never
-    // reaches. Rows 0..m-1 read only the seed's first n + m - 1 bits, so the
-    // output does not depend on the plan's size.
-    this.planStep = Math.max(8, Math.ceil(mMax / PLAN_STEPS / 8) * 8);
     if (this.offThread) {
       const warmM = this.warmPlanM();
       this.thread = new ToeplitzThread(n, seed.subarray(0, bytesForBits(this.seedBits)), maxFftSize);
@@ -90,7 +83,7 @@ export class BlockHasher {
    * transforms over when its transform size is the same (chunked.ts `from`), which it is for most m under the bound.
    */
   private warmPlanM(): number {
-    const m = Math.min(this.mMax, Math.max(1, Math.ceil(this.mMax / 4 / this.planStep) * this.planStep));
+    const m = this.planM(Math.ceil(this.mMax / 4), this.mMax);
     chunkLayout(this.n, m, this.maxFftSize); // throws here, on the caller's stack, for a bound too small for m
     return m;
   }
@@ -124,9 +117,18 @@ export class BlockHasher {
     });
   }
 
-  /** The plan size for outputBits: rounded up to the plan step, at most `cap`. */
+  /**
+   * The plan size for outputBits from inputs of at most `cap` output bits (mMax, or a short input's length if less):
+   * rounded up to a step of cap / PLAN_STEPS, at most cap. The FFT length follows n + m, so the plan is sized for
+   * the block's m, not for mMax, which a chip never reaches; blocks of one run have nearly the same m, so one plan
+   * serves them (a new plan of the same transform size takes the old one's memory and tables over, chunked.ts `from`:
+   * measured 2 us on the worker, 0.15 ms here). The step follows the cap so that a short input's plan is sized for
+   * its own m, not for its whole length (which doubled its transform). Rows 0..m-1 read only the seed's first
+   * n + m - 1 bits, so the output does not depend on the plan's size.
+   */
   private planM(outputBits: number, cap: number): number {
-    return Math.min(cap, Math.ceil(outputBits / this.planStep) * this.planStep);
+    const step = Math.max(8, Math.ceil(cap / PLAN_STEPS / 8) * 8);
+    return Math.min(cap, Math.ceil(outputBits / step) * step);
   }
 
   /**

@@ -166,6 +166,7 @@ export class ChunkedToeplitzPlan {
     const sum = from?.sum ?? null;
     if (!whole && sum !== null && sum.t.size === this.fftSize && this.useSimd && (sum.share !== null) === shareable)
       this.sum = sum;
+    if (from?.single && this.single) this.single.takeOver(from.single);
     if (from !== undefined) {
       from.conv = null;
       from.sum = null;

@@ -154,6 +154,8 @@ export class ToeplitzPlan {
   private readonly method: 'auto' | 'fft' | 'words';
   private readonly useSimd: boolean;
   private core: FftCore | null = null;
+  /** Transform memory taken over from a plan this one replaces (takeOver), used by prepare(). */
+  private adopted: BitConvolution | null = null;
 
   constructor(n: number, m: number, seed: Uint8Array, options: ToeplitzOptions = {}) {
     if (!(seed instanceof Uint8Array)) throw new TypeError('"seed" is not a Uint8Array');
@@ -193,8 +195,22 @@ export class ToeplitzPlan {
   /** Makes the transform tables and the seed's spectrum now rather than at the first hash (chunked.ts prepare). */
   prepare(): void {
     if (this.core !== null || this.useWords()) return;
-    this.core = new FftCore(this.n, this.m, this.useSimd);
+    this.core = new FftCore(this.n, this.m, this.useSimd, this.adopted);
+    this.adopted = null;
     this.core.setSeed(this.seed);
+  }
+
+  /**
+   * Takes over the transform memory of `from`, a plan this one replaces, when it has this plan's transform size and
+   * kernels (the tables are cached per size anyway): a run whose short blocks differ in length then makes no new
+   * WebAssembly memory per block (chunked.ts `from`). `from` must not be used afterwards.
+   */
+  takeOver(from: ToeplitzPlan): void {
+    const conv = from.core?.conv ?? from.adopted;
+    if (conv !== null && this.core === null && conv.t.size === this.fftSize && from.useSimd === this.useSimd)
+      this.adopted = conv;
+    from.core = null;
+    from.adopted = null;
   }
 
   private useWords(): boolean {

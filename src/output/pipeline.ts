@@ -67,6 +67,8 @@ export function certifyStage(
     extractorSeedBits,
     // hashStage is done with a block's input when it asks for the next result
     recycleInputs: true,
+    // the run's events go to the certify stage only
+    recycleBatches: true,
   });
 }
 

@@ -107,43 +107,51 @@ if (T_FIXED_OPS !== 'scalar,scalar,reserved,records' || T_FIRST_OP.kind !== 'u64
 }
 const T_RESERVED_OP = TRIALS_LAYOUT.ops[2] as Extract<FieldOp, { op: 'reserved' }>;
 
-function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq: number): TrialsFrame | undefined {
-  if ((flags & ~T_FLAGS_MASK) !== 0) return undefined;
+/**
+ * The record count n of the TRIALS frame at `offset` (length, magic and CRC already checked) when it passes every
+ * check of its layout, without decoding it: flags, first below 2^53, n in range, reserved bytes, record bits 7-6,
+ * the bytes after the n records zero. -1 when it fails one: decodeFramed then throws the exact FrameError.
+ * FrameSync's TRIALS sink reads the frame in place with this (no object per frame).
+ */
+export function trialsRecordCount(bytes: Uint8Array, offset: number): number {
+  if ((bytes[offset + 3]! & ~T_FLAGS_MASK) !== 0) return -1;
   const p = offset + PAYLOAD_OFFSET;
-  const hi = readU32(bytes, p + T_FIRST + 4);
-  if (hi > MAX_SAFE_HI) return undefined;
+  if (readU32(bytes, p + T_FIRST + 4) > MAX_SAFE_HI) return -1;
   const n = bytes[p + T_N]! | (bytes[p + T_N + 1]! << 8);
-  if (n < T_N_MIN || n > T_N_MAX) return undefined;
-  for (let i = T_RESERVED_OP.offset; i < T_RESERVED_OP.offset + T_RESERVED_OP.size; i++)
-    if (bytes[p + i] !== 0) return undefined;
-  const r = p + T_REC;
-  // Copied and checked in one pass (a Buffer subarray per frame costs more than the copy).
-  const records = new Uint8Array(n);
+  if (n < T_N_MIN || n > T_N_MAX) return -1;
   let bad = 0;
+  for (let i = T_RESERVED_OP.offset; i < T_RESERVED_OP.offset + T_RESERVED_OP.size; i++) bad |= bytes[p + i]!;
+  if (bad !== 0) return -1;
+  const r = p + T_REC;
   let k = 0;
-  for (; k + 4 <= n; k += 4) {
-    const v0 = bytes[r + k]!,
-      v1 = bytes[r + k + 1]!,
-      v2 = bytes[r + k + 2]!,
-      v3 = bytes[r + k + 3]!;
-    records[k] = v0;
-    records[k + 1] = v1;
-    records[k + 2] = v2;
-    records[k + 3] = v3;
-    bad |= v0 | v1 | v2 | v3;
-  }
-  for (; k < n; k++) {
-    const v = bytes[r + k]!;
-    records[k] = v;
-    bad |= v;
-  }
+  for (; k + 4 <= n; k += 4) bad |= bytes[r + k]! | bytes[r + k + 1]! | bytes[r + k + 2]! | bytes[r + k + 3]!;
+  for (; k < n; k++) bad |= bytes[r + k]!;
   // PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved.
-  if ((bad & T_REC_RESERVED) !== 0) return undefined;
+  if ((bad & T_REC_RESERVED) !== 0) return -1;
   bad = 0;
   // PROTOCOL 3: bytes after the n records are unused, so zero.
   for (let k = n; k < T_REC_SIZE; k++) bad |= bytes[r + k]!;
-  if (bad !== 0) return undefined;
-  return { kind: 'TRIALS', flags, seq, first: hi * TWO_POW_32 + readU32(bytes, p + T_FIRST), n, records };
+  return bad === 0 ? n : -1;
+}
+
+/** Where the records of the TRIALS frame at `offset` begin in `bytes`. */
+export function trialsRecordsAt(offset: number): number {
+  return offset + PAYLOAD_OFFSET + T_REC;
+}
+
+/** The first trial index of the TRIALS frame at `offset` (checked below 2^53 by trialsRecordCount). */
+export function trialsFirst(bytes: Uint8Array, offset: number): number {
+  const p = offset + PAYLOAD_OFFSET + T_FIRST;
+  return readU32(bytes, p + 4) * TWO_POW_32 + readU32(bytes, p);
+}
+
+function decodeTrialsFast(bytes: Uint8Array, offset: number, flags: number, seq: number): TrialsFrame | undefined {
+  const n = trialsRecordCount(bytes, offset);
+  if (n < 0) return undefined;
+  const r = trialsRecordsAt(offset);
+  const records = new Uint8Array(n);
+  for (let k = 0; k < n; k++) records[k] = bytes[r + k]!;
+  return { kind: 'TRIALS', flags, seq, first: trialsFirst(bytes, offset), n, records };
 }
 
 function decodeWithLayout(layout: TypeLayout, bytes: Uint8Array, offset: number, flags: number, seq: number): Frame {

@@ -3,10 +3,10 @@
  * it calls back with every frame that passed all its checks, and counts everything else. More in README.md (sync.ts).
  */
 import { frameCrcOk } from './crc.ts';
-import { decodeFramed } from './decode.ts';
+import { decodeFramed, trialsFirst, trialsRecordCount, trialsRecordsAt } from './decode.ts';
 import { FrameError, type FrameErrorReason } from './errors.ts';
 import { layoutOfType } from './layouts.ts';
-import { FRAME_SIZE, MAGIC0, MAGIC1, type Frame, type UnknownFrame } from './types.ts';
+import { FRAME_SIZE, FrameType, MAGIC0, MAGIC1, type Frame, type UnknownFrame } from './types.ts';
 
 export interface FrameSyncStats {
   /** Frames emitted (passed every check). */
@@ -34,7 +34,22 @@ export interface FrameSyncOptions {
   onInvalid?: (err: FrameError, streamOffset: number) => void;
   /** Called with each CRC-valid frame of an undefined type (skipped, PROTOCOL 3). */
   onUnknown?: (frame: UnknownFrame, streamOffset: number) => void;
+  /**
+   * Takes each valid TRIALS frame in place instead of `onFrame` (accept 'device' or 'any'): no decoded object
+   * per frame. The records are bytes[recordsAt, recordsAt + n), readable only during the call.
+   */
+  onTrials?: TrialsSink;
 }
+
+/** A valid TRIALS frame's fields (PROTOCOL 4 TRIALS), its records left where they are. */
+export type TrialsSink = (
+  bytes: Uint8Array,
+  recordsAt: number,
+  n: number,
+  flags: number,
+  seq: number,
+  first: number,
+) => void;
 
 const MAX_TAIL = FRAME_SIZE - 1;
 
@@ -59,25 +74,27 @@ export class FrameSync {
   private readonly onFrame?: (frame: Frame, streamOffset: number) => void;
   private readonly onInvalid?: (err: FrameError, streamOffset: number) => void;
   private readonly onUnknown?: (frame: UnknownFrame, streamOffset: number) => void;
+  private readonly onTrials?: TrialsSink;
   /** tail bytes in scratch[0..tailLength), then up to 63 bytes of the next chunk. */
   private readonly scratch = Buffer.alloc(2 * MAX_TAIL);
   private tailLength = 0;
   /** Absolute stream offset of scratch[0] (the first tail byte). */
   private tailStart = 0;
-  /** Frames emitted during the current push (returned by push). */
-  private out: Frame[] = [];
+  /** Frames emitted during the current push (returned by push; null for feed). */
+  private out: Frame[] | null = null;
   /** Absolute stream offset of the buffer being scanned, index 0. */
   private base = 0;
   private callbackFailed = false;
   private callbackError: unknown = undefined;
 
-  constructor({ accept = 'any', onFrame, onInvalid, onUnknown }: FrameSyncOptions = {}) {
+  constructor({ accept = 'any', onFrame, onInvalid, onUnknown, onTrials }: FrameSyncOptions = {}) {
     if (accept !== 'device' && accept !== 'host' && accept !== 'any')
       throw new TypeError(`"accept" must be 'device', 'host' or 'any', got ${String(accept)}`);
     this.accept = accept;
     this.onFrame = onFrame;
     this.onInvalid = onInvalid;
     this.onUnknown = onUnknown;
+    if (accept !== 'host') this.onTrials = onTrials;
   }
 
   /** Bytes held back, waiting for the rest of a possible frame (0..63). */
@@ -92,6 +109,16 @@ export class FrameSync {
   push(chunk: Uint8Array): Frame[] {
     const out: Frame[] = [];
     this.out = out;
+    try {
+      this.feed(chunk);
+    } finally {
+      this.out = null;
+    }
+    return out;
+  }
+
+  /** As push, through the callbacks only: no array of the frames (the hot path of a driver). */
+  feed(chunk: Uint8Array): void {
     this.pushInner(chunk);
     if (this.callbackFailed) {
       const e = this.callbackError;
@@ -99,7 +126,6 @@ export class FrameSync {
       this.callbackError = undefined;
       throw e;
     }
-    return out;
   }
 
   private pushInner(chunk: Uint8Array): void {
@@ -181,6 +207,7 @@ export class FrameSync {
     const stats = this.stats;
     const at = this.base + pos;
     const type = buf[pos + 2]!;
+    if (type === FrameType.TRIALS && this.onTrials && this.trialsInPlace(buf, pos)) return;
     const layout = layoutOfType(type);
     let frame: Frame | UnknownFrame;
     try {
@@ -210,8 +237,28 @@ export class FrameSync {
       return;
     }
     stats.frames++;
-    this.out.push(frame);
+    this.out?.push(frame);
     this.call(this.onFrame, frame, at);
+  }
+
+  /**
+   * A TRIALS frame that passes every check goes to the sink in place: true. False for one that fails a check:
+   * the generic path decodes it and reports the exact error.
+   */
+  private trialsInPlace(buf: Buffer, pos: number): boolean {
+    const n = trialsRecordCount(buf, pos);
+    if (n < 0) return false;
+    this.stats.frames++;
+    const seq = (buf[pos + 4]! | (buf[pos + 5]! << 8) | (buf[pos + 6]! << 16) | (buf[pos + 7]! << 24)) >>> 0;
+    try {
+      this.onTrials!(buf, trialsRecordsAt(pos), n, buf[pos + 3]!, seq, trialsFirst(buf, pos));
+    } catch (e) {
+      if (!this.callbackFailed) {
+        this.callbackFailed = true;
+        this.callbackError = e;
+      }
+    }
+    return true;
   }
 
   /**

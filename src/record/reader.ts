@@ -68,6 +68,8 @@ type Phase = 'magic' | 'header' | 'records' | 'raw' | 'done';
 export class RecordingParser {
   private phase: Phase = 'magic';
   private pending: Buffer = Buffer.alloc(0);
+  /** Holds `pending` after a keep (reused: push copies pending out before it is written again). */
+  private tail: Buffer = Buffer.alloc(0);
   /** File offset of pending[0]. */
   private pendingOffset = 0;
   private nextIndex = 0;
@@ -108,8 +110,17 @@ export class RecordingParser {
     return this.nextIndex;
   }
 
-  /** Feeds the next bytes of the file; returns the records they complete. */
-  push(chunk: Buffer): RecordEntry[] {
+  /** The bytes of a torn record (or header) held back for the next push. */
+  get held(): Buffer {
+    return this.pending;
+  }
+
+  /**
+   * Feeds the next bytes of the file; returns the records they complete.
+   * `startsWithHeld`: the chunk begins with the `held` bytes (the reader
+   * read the file in behind them), so they are not copied in front again.
+   */
+  push(chunk: Buffer, startsWithHeld = false): RecordEntry[] {
     const out: RecordEntry[] = [];
     if (this.phase === 'done') {
       this.trailingBytes += chunk.length;
@@ -119,7 +130,7 @@ export class RecordingParser {
       if (chunk.length > 0) out.push(this.rawEntry(chunk));
       return out;
     }
-    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const buf = this.pending.length === 0 || startsWithHeld ? chunk : Buffer.concat([this.pending, chunk]);
     let pos = 0;
     if (this.phase === 'magic') {
       const at = this.pushMagic(buf, out);
@@ -147,7 +158,7 @@ export class RecordingParser {
       return null;
     }
     if (have < MAGIC.length) {
-      this.pending = buf;
+      this.pending = Buffer.from(buf);
       return null;
     }
     if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {
@@ -295,8 +306,11 @@ export class RecordingParser {
 
   private keep(buf: Buffer, from: number): void {
     this.pendingOffset += from;
-    // Copy the tail so the big chunk it came from can be collected.
-    this.pending = from === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(from));
+    // Copy the tail (into a buffer kept for it) so the big chunk it came from can be collected or reused.
+    const length = buf.length - from;
+    if (this.tail.length < length) this.tail = Buffer.allocUnsafeSlow(Math.max(length, 2 * this.tail.length));
+    buf.copy(this.tail, 0, from);
+    this.pending = this.tail.subarray(0, length);
   }
 
   private rawEntry(bytes: Buffer): RecordEntry {
@@ -322,6 +336,12 @@ function hex(bytes: Uint8Array): string {
 export interface OpenRecordingOptions {
   /** Read size; memory use is about twice this. */
   chunkBytes?: number;
+  /**
+   * The consumer is done with a batch's bytes (every view of them) when it
+   * asks for the next batch: a plain file is then read into one buffer,
+   * reused, instead of a new one per chunk (no read-sized garbage per chunk).
+   */
+  reuseChunks?: boolean;
   /** Called once with the cut's one-line description, if the file was cut. */
   onWarning?: (message: string) => void;
 }
@@ -345,8 +365,14 @@ export interface Recording {
 
 /** A file read in chunks, through a streaming gunzip when it is gzip-compressed. */
 interface ChunkSource {
-  /** The next chunk, or null at the end of the (decompressed) data. */
-  next(): Promise<Buffer | null>;
+  /**
+   * The next chunk, or null at the end of the (decompressed) data. With
+   * `head` (when `prepends`), the chunk begins with a copy of it, the file's
+   * next bytes read in behind it (a torn record completed without a concat).
+   */
+  next(head?: Buffer): Promise<Buffer | null>;
+  /** Whether next() puts `head` in front of the chunk (a plain file) or ignores it (gzip). */
+  readonly prepends: boolean;
   close(): Promise<void>;
 }
 
@@ -367,21 +393,27 @@ async function openFile(path: string) {
  * Opens `path` for chunked reading; a gzip-compressed file (fixtures are kept
  * small that way) is read through a streaming gunzip.
  */
-async function openChunkSource(path: string, chunkBytes: number): Promise<ChunkSource> {
+async function openChunkSource(path: string, chunkBytes: number, reuseChunks = false): Promise<ChunkSource> {
   const fh = await openFile(path);
   let closed = false;
-  let stopGunzip: (() => void) | undefined;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    stopGunzip?.();
     await fh.close();
   };
-  const readPlain = async (): Promise<Buffer | null> => {
-    const buf = Buffer.allocUnsafe(chunkBytes);
-    const { bytesRead } = await fh.read(buf, 0, chunkBytes, null);
+  let reused: Buffer | null = null;
+  const readPlain = async (head?: Buffer): Promise<Buffer | null> => {
+    const h = head?.length ?? 0;
+    let buf: Buffer;
+    if (!reuseChunks) buf = Buffer.allocUnsafe(h + chunkBytes);
+    else {
+      if (reused === null || reused.length < h + chunkBytes) reused = Buffer.allocUnsafe(h + chunkBytes);
+      buf = reused;
+    }
+    if (h > 0) head!.copy(buf, 0);
+    const { bytesRead } = await fh.read(buf, h, chunkBytes, null);
     if (bytesRead === 0) return null;
-    return bytesRead === chunkBytes ? buf : buf.subarray(0, bytesRead);
+    return h + bytesRead === buf.length ? buf : buf.subarray(0, h + bytesRead);
   };
   const first = await readPlain().catch(async (e: unknown) => {
     await close();
@@ -391,36 +423,57 @@ async function openChunkSource(path: string, chunkBytes: number): Promise<ChunkS
     throw e;
   });
   if (first && GZIP_MAGIC.every((b, i) => first[i] === b)) {
-    const gunzip = createGunzip({ chunkSize: Math.min(chunkBytes, 1 << 20) });
-    const source = (async function* () {
-      yield first;
-      for (let c = await readPlain(); c; c = await readPlain()) yield c;
-    })();
-    // pipeline() routes a read error to gunzip (and so to the iterator) instead of an unhandled 'error'.
-    pipeline(Readable.from(source), gunzip, () => undefined);
-    stopGunzip = () => gunzip.destroy();
-    const it = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    const next = async (): Promise<Buffer | null> => {
-      try {
-        const r = await it.next();
-        return r.done ? null : r.value;
-      } catch (e) {
-        // A compressed file cut short ends where its data ends: the parser then names the cut.
-        if ((e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') return null;
-        const why = e instanceof Error ? e.message : String(e);
-        throw new InputError('RECORDING_GZIP', `cannot decompress ${path}: ${why}`, { cause: e });
-      }
-    };
-    return { next, close };
+    reuseChunks = false; // the gunzip stream holds the chunks it has read ahead
+    return gunzipSource(path, chunkBytes, first, readPlain, close);
   }
   let pushedBack: Buffer | null = first;
-  const next = async (): Promise<Buffer | null> => {
-    if (!pushedBack) return readPlain();
+  const next = async (head?: Buffer): Promise<Buffer | null> => {
+    if (!pushedBack) return readPlain(head);
     const b = pushedBack;
     pushedBack = null;
-    return b;
+    return head && head.length > 0 ? Buffer.concat([head, b]) : b;
   };
-  return { next, close };
+  return { next, prepends: true, close };
+}
+
+/**
+ * The decompressed chunks of a gzip file whose first chunk is `first` (read
+ * in new buffers: the gunzip stream reads ahead of its reader).
+ */
+function gunzipSource(
+  path: string,
+  chunkBytes: number,
+  first: Buffer,
+  readPlain: () => Promise<Buffer | null>,
+  close: () => Promise<void>,
+): ChunkSource {
+  const gunzip = createGunzip({ chunkSize: Math.min(chunkBytes, 1 << 20) });
+  const source = (async function* () {
+    yield first;
+    for (let c = await readPlain(); c; c = await readPlain()) yield c;
+  })();
+  // pipeline() routes a read error to gunzip (and so to the iterator) instead of an unhandled 'error'.
+  pipeline(Readable.from(source), gunzip, () => undefined);
+  const it = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const next = async (): Promise<Buffer | null> => {
+    try {
+      const r = await it.next();
+      return r.done ? null : r.value;
+    } catch (e) {
+      // A compressed file cut short ends where its data ends: the parser then names the cut.
+      if ((e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') return null;
+      const why = e instanceof Error ? e.message : String(e);
+      throw new InputError('RECORDING_GZIP', `cannot decompress ${path}: ${why}`, { cause: e });
+    }
+  };
+  return {
+    next,
+    prepends: false,
+    close: async () => {
+      gunzip.destroy();
+      await close();
+    },
+  };
 }
 
 /**
@@ -429,9 +482,9 @@ async function openChunkSource(path: string, chunkBytes: number): Promise<ChunkS
  */
 export async function openRecording(
   path: string,
-  { chunkBytes = 1 << 20, onWarning }: OpenRecordingOptions = {},
+  { chunkBytes = 1 << 20, onWarning, reuseChunks = false }: OpenRecordingOptions = {},
 ): Promise<Recording> {
-  const source = await openChunkSource(path, chunkBytes);
+  const source = await openChunkSource(path, chunkBytes, reuseChunks);
   const parser = new RecordingParser();
   const early: RecordEntry[] = [];
   let eof = false;
@@ -444,13 +497,15 @@ export async function openRecording(
   };
   /** The records of the next chunk; null at the end of the file. */
   const step = async (): Promise<RecordEntry[] | null> => {
-    const chunk = await source.next();
+    // A torn record is completed by reading the file in behind it (no concat of the whole chunk).
+    const head = source.prepends && parser.held.length > 0 ? parser.held : undefined;
+    const chunk = await source.next(head);
     if (chunk === null) {
       eof = true;
       warnOnce(parser.finish());
       return null;
     }
-    return parser.push(chunk);
+    return parser.push(chunk, head !== undefined);
   };
   try {
     while (!parser.ready) {

@@ -33,6 +33,7 @@ import { decodeFrame } from '../protocol/decode.ts';
 import { FRAME_SIZE } from '../protocol/types.ts';
 import { epq1PortInfo, withOpenDefaults } from '../protocol/transport.ts';
 import { RunSegments, type ReconnectEvent } from './run-events.ts';
+import { RecordCopies } from './replay-copies.ts';
 
 export interface ReplayBindingOptions {
   /** Called with the one-line warning when the recording was cut. */
@@ -117,9 +118,12 @@ export class ReplayPort implements sp.BindingPortInterface {
   private readonly batches: AsyncGenerator<RecordEntry[], void, void>;
   private batch: RecordEntry[] = [];
   private bi = 0;
+  /** Copies of the D records queued for the host's reads (replay-copies.ts); the head one read up to outAt. */
   private readonly out: Buffer[] = [];
   private outHead = 0;
+  private outAt = 0;
   private outBytes = 0;
+  private readonly copies: RecordCopies;
   /** The H record the host must write next, and how much of it it has written. */
   private expect: { entry: RecordEntry; matched: number } | null = null;
   private ended = false;
@@ -140,6 +144,7 @@ export class ReplayPort implements sp.BindingPortInterface {
     this.batches = recording.batches();
     this.readAheadBytes = readAheadBytes;
     this.hostSkipBytes = Math.max(hostSkipBytes, readAheadBytes);
+    this.copies = new RecordCopies(2 * readAheadBytes);
   }
 
   /** Device bytes queued for the host's reads (memory held). */
@@ -262,11 +267,12 @@ export class ReplayPort implements sp.BindingPortInterface {
       if (this.outBytes >= (untilHost ? this.hostSkipBytes : this.readAheadBytes)) break;
       const rec = await this.nextRecord();
       if (rec === null) break;
+      // Copies: the file's read buffer is reused once this batch of records is through.
       if (rec.direction === Direction.HOST_TO_DEVICE) {
-        this.expect = { entry: rec, matched: 0 };
+        this.expect = { entry: { ...rec, bytes: Buffer.from(rec.bytes) }, matched: 0 };
         break;
       }
-      this.out.push(rec.bytes);
+      this.out.push(this.copies.copy(rec.bytes));
       this.outBytes += rec.bytes.length;
       this.serveRead();
     }
@@ -319,12 +325,13 @@ export class ReplayPort implements sp.BindingPortInterface {
     let n = 0;
     if (this.outHead < this.out.length) {
       const head = this.out[this.outHead]!;
-      n = Math.min(head.length, length);
-      head.copy(buffer, offset, 0, n);
-      if (n === head.length) {
+      n = Math.min(head.length - this.outAt, length);
+      head.copy(buffer, offset, this.outAt, this.outAt + n);
+      this.outAt += n;
+      if (this.outAt === head.length) {
         this.out[this.outHead++] = undefined as unknown as Buffer;
-      } else {
-        this.out[this.outHead] = head.subarray(n);
+        this.outAt = 0;
+        this.copies.release(head);
       }
     }
     if (this.outHead > 256 && this.outHead * 2 > this.out.length) {
@@ -455,7 +462,9 @@ async function runToPlay(
   shared: { segments: RunSegments | null } | null,
 ): Promise<Recording> {
   if (shared?.segments) return shared.segments.run();
-  const recording = await openRecording(recordingPath, o);
+  // One run: every record of a batch is through (copied, replay-copies.ts) before the next read, so the file's read
+  // buffer is reused. Several runs carry records across a reconnect: a buffer per read.
+  const recording = await openRecording(recordingPath, { ...o, reuseChunks: shared === null });
   if (recording.kind === 'raw') {
     await recording.close();
     throw new InputError(

@@ -32,7 +32,8 @@ export async function* captureEvents(
   { onWarning, chunkBytes = 1 << 18 }: ReplaySourceOptions = {},
   stats: RunStats = emptyRunStats(),
 ): AsyncGenerator<RunEvent[], void, void> {
-  const recording = await openRecording(path, { onWarning, chunkBytes });
+  // Every view of a chunk is scanned (and what is kept copied) before the next is read: one read buffer, reused.
+  const recording = await openRecording(path, { onWarning, chunkBytes, reuseChunks: true });
   // Back-to-back frames: cut at frame boundaries once FrameSync has locked; the run's scanner still checks every one.
   yield* runEventsFromBytes(frameAlignedPieces(deviceBytes(recording)), stats);
 }

@@ -4,7 +4,7 @@
  * the run on any unhandled rejection, so "rejects cleanly" is checked too.
  */
 import { describe, expect, it } from 'vitest';
-import { Device, DeviceFaultError } from '../../src/device/index.ts';
+import { Device, DeviceFaultError, perFrameEvents } from '../../src/device/index.ts';
 import type { RunEvent } from '../../src/device/index.ts';
 import { DeviceError, ExitCode, InputError } from '../../src/errors.ts';
 import { encodeFrame } from '../../src/protocol/encode.ts';
@@ -19,7 +19,7 @@ async function open(opts: FakeChipOptions = {}, deviceOpts: { ackTimeoutMs?: num
 
 async function collect(run: AsyncIterable<RunEvent[]>): Promise<RunEvent[]> {
   const all: RunEvent[] = [];
-  for await (const batch of run) all.push(...batch);
+  for await (const batch of run) all.push(...perFrameEvents(batch));
   return all;
 }
 
@@ -264,7 +264,7 @@ describe('runs', () => {
     chip.send(...chip.trials(0, 80));
     const seen: number[] = [];
     const consumer = (async () => {
-      for await (const batch of run) for (const e of batch) if (e.kind === 'trials') seen.push(e.first);
+      for await (const batch of run) for (const e of perFrameEvents(batch)) if (e.kind === 'trials') seen.push(e.first);
     })();
     await new Promise((r) => setTimeout(r, 20));
     await run.stop();
@@ -330,7 +330,7 @@ describe('runs', () => {
     chip.send(...chip.trials(0, 40), { ...baseStatus, state: 3, faults: Fault.TEMPERATURE | Fault.UNCALIBRATED });
     const seen: RunEvent[] = [];
     const err = await (async () => {
-      for await (const batch of run) seen.push(...batch);
+      for await (const batch of run) seen.push(...perFrameEvents(batch));
     })().catch((e) => e);
     expect(err).toBeInstanceOf(DeviceFaultError);
     expect(err.exitCode).toBe(ExitCode.DEVICE);
@@ -357,7 +357,7 @@ describe('runs', () => {
     chip.send(...chip.trials(0, 80));
     const seen: number[] = [];
     const consumer = (async () => {
-      for await (const batch of run) for (const e of batch) if (e.kind === 'trials') seen.push(e.first);
+      for await (const batch of run) for (const e of perFrameEvents(batch)) if (e.kind === 'trials') seen.push(e.first);
     })().catch((e) => e);
     const status = device.getStatus().catch((e) => e);
     await new Promise((r) => setTimeout(r, 30));
@@ -395,7 +395,7 @@ describe('runs', () => {
     expect(port.isPaused()).toBe(true);
     let next = 0;
     for await (const batch of run) {
-      for (const e of batch) {
+      for (const e of perFrameEvents(batch)) {
         if (e.kind !== 'trials') continue;
         expect(e.first).toBe(next);
         next += e.n;

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Device, DeviceFaultError, type RunEvent } from '../../src/device/index.ts';
+import { Device, DeviceFaultError, perFrameEvents, type RunEvent } from '../../src/device/index.ts';
 import { DeviceError } from '../../src/errors.ts';
 import { createSimulatedPort, servePty } from '../../src/simulator/index.ts';
 import { hasSocat } from '../cli/pty-pair.ts';
@@ -25,7 +25,7 @@ describe('device with the simulated chip', () => {
       const run = await device.start();
       let trials = 0;
       const err = await (async () => {
-        for await (const batch of run) for (const e of batch) if (e.kind === 'trials') trials += e.n;
+        for await (const batch of run) for (const e of perFrameEvents(batch)) if (e.kind === 'trials') trials += e.n;
       })().catch((e) => e);
       expect(err).toBeInstanceOf(DeviceFaultError);
       expect(err.message).toMatch(/^device fault: TEMPERATURE \(faults 0x[0-9a-f]{8}\); the chip stopped, send RESET$/);
@@ -65,7 +65,7 @@ describe('device with the simulated chip', () => {
         let unplugged: Promise<void> | undefined;
         const err = await (async () => {
           for await (const batch of run) {
-            events.push(...batch);
+            events.push(...perFrameEvents(batch));
             if (!unplugged && events.length > 100) unplugged = server.close(); // socat dies: the PTY goes away
           }
         })().catch((e) => e);

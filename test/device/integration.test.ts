@@ -12,7 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Device, type Run } from '../../src/device/index.ts';
+import { Device, perFrameEvents, type Run } from '../../src/device/index.ts';
 import { createSimulatedPort, servePty } from '../../src/simulator/index.ts';
 import { DeviceState, TRIALS_FLAG } from '../../src/protocol/types.ts';
 import { hasSocat } from '../cli/pty-pair.ts';
@@ -33,7 +33,7 @@ async function consume(run: Run, onProgress?: (trials: number) => void): Promise
   const check: RunCheck = { trials: 0, gapFrames: 0, linkLost: 0, invalid: 0, outOfOrder: 0, endedIdle: false };
   let next = 0;
   for await (const batch of run) {
-    for (const e of batch) {
+    for (const e of perFrameEvents(batch)) {
       switch (e.kind) {
         case 'trials':
           if (e.first !== next) check.outOfOrder++;

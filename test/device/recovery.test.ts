@@ -10,7 +10,7 @@
  *   chip never answers ends the run instead of hanging it.
  */
 import { describe, expect, it } from 'vitest';
-import { Device, type RunEvent } from '../../src/device/index.ts';
+import { Device, perFrameEvents, type RunEvent } from '../../src/device/index.ts';
 import { DeviceError, ExitCode } from '../../src/errors.ts';
 import { randomSeed } from '../../src/extract/index.ts';
 import { seedBitsForBlock } from '../../src/output/config.ts';
@@ -97,7 +97,7 @@ describe('watchdog on a running chip (fake chip, simulated time)', () => {
     chip.send(...chip.trials(0, 80));
     const events: RunEvent[] = [];
     const consumed = (async () => {
-      for await (const batch of run) events.push(...batch);
+      for await (const batch of run) events.push(...perFrameEvents(batch));
     })().catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 20));
     for (let t = 0; t < 2900; t += 100) {

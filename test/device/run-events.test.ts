@@ -5,7 +5,14 @@
  * resumes the link.
  */
 import { describe, expect, it } from 'vitest';
-import { DeviceSeqTracker, Run, runEventsFromBytes, emptyRunStats, type RunEvent } from '../../src/device/index.ts';
+import {
+  DeviceSeqTracker,
+  Run,
+  runEventsFromBytes,
+  emptyRunStats,
+  perFrameEvents,
+  type RunEvent,
+} from '../../src/device/index.ts';
 import { encodeFrame, encodeRaw } from '../../src/protocol/encode.ts';
 import { FrameType, type DeviceFrame } from '../../src/protocol/types.ts';
 import { baseStatus } from './fake-chip.ts';
@@ -34,7 +41,7 @@ async function events(chunks: Iterable<Uint8Array>, stats = emptyRunStats()): Pr
   const all: RunEvent[] = [];
   for await (const batch of runEventsFromBytes(chunks, stats)) {
     expect(batch.length).toBeGreaterThan(0); // no empty batches
-    all.push(...batch);
+    all.push(...perFrameEvents(batch));
   }
   return all;
 }
@@ -169,6 +176,28 @@ describe('DeviceSeqTracker (PROTOCOL 3: one counter, +1 per frame, wrapping)', (
     expect(t.observe(8, a)).toBe(0);
     expect(t).toMatchObject({ lostFrames: 0, duplicateFrames: 1, repeatedSeqFrames: 2 });
   });
+
+  it('TRIALS read in place (observeTrials): the same rule, by fields and records, against either kind of frame', () => {
+    const t = new DeviceSeqTracker();
+    const bytes = Uint8Array.from([9, 9, 1, 2, 3, 9]);
+    const other = Uint8Array.from([1, 2, 4]);
+    expect(t.observeTrials(7, bytes, 2, 3, 0, 100)).toBe(0);
+    expect(t.observeTrials(7, Uint8Array.from([1, 2, 3]), 0, 3, 0, 100)).toBe(-1); // same frame: a duplicate
+    expect(t.observeTrials(7, other, 0, 3, 0, 100)).toBe(0); // other records: kept
+    expect(t.observeTrials(7, other, 0, 3, 1, 100)).toBe(0); // other flags: kept
+    expect(t.observeTrials(7, other, 0, 3, 1, 103)).toBe(0); // other first: kept
+    expect(t.observeTrials(7, other, 0, 2, 1, 103)).toBe(0); // other n: kept
+    // A decoded frame after one read in place, and the other way round: compared all the same.
+    const decoded = { kind: 'TRIALS', flags: 1, seq: 7, first: 103, n: 2, records: Uint8Array.from([1, 2]) };
+    expect(t.observe(7, decoded)).toBe(-1);
+    expect(t.observeTrials(7, other, 0, 2, 1, 103)).toBe(-1);
+    expect(t.observe(7, { kind: 'STATUS', seq: 7, faults: 0 })).toBe(0);
+    expect(t.observeTrials(7, other, 0, 2, 1, 103)).toBe(0); // after a STATUS: another frame
+    t.observe(8); // an invalid frame, known by its seq only: a repeat is taken as a duplicate
+    expect(t.observeTrials(8, other, 0, 2, 1, 103)).toBe(-1);
+    expect(t.observeTrials(9, other, 0, 2, 1, 103)).toBe(0);
+    expect(t).toMatchObject({ lostFrames: 0, duplicateFrames: 4, repeatedSeqFrames: 6 });
+  });
 });
 
 describe('Run queue', () => {
@@ -201,14 +230,14 @@ describe('Run queue', () => {
     const firsts: number[] = [];
     for (let i = 0; i < 18; i++) {
       const r = await it.next();
-      firsts.push((r.value as RunEvent[]).map((e) => (e.kind === 'trials' ? e.first : -1))[0]!);
+      firsts.push(perFrameEvents(r.value as RunEvent[]).map((e) => (e.kind === 'trials' ? e.first : -1))[0]!);
     }
     expect(calls).toEqual(['pause', 'resume']);
     run.end();
     for (;;) {
       const r = await it.next();
       if (r.done) break;
-      firsts.push((r.value as RunEvent[]).map((e) => (e.kind === 'trials' ? e.first : -1))[0]!);
+      firsts.push(perFrameEvents(r.value as RunEvent[]).map((e) => (e.kind === 'trials' ? e.first : -1))[0]!);
     }
     expect(firsts).toEqual([...Array(20).keys()]);
   });

@@ -187,6 +187,43 @@ describe('ChunkedToeplitzPlan replacing another (a run whose m changes)', () => 
   });
 });
 
+describe('ChunkedToeplitzPlan taking over transforms (no new memory or tables per block)', () => {
+  /** The transform memory of a one-transform plan (ToeplitzPlan's FftCore), null before its first hash. */
+  const convOf = (p: ChunkedToeplitzPlan) =>
+    (p as unknown as { single: { core: { conv: object | null } | null } | null }).single?.core?.conv ?? null;
+
+  it('a one-transform plan (a short block) takes over the memory of the plan it replaces when the size is the same', () => {
+    const rand = prng(14);
+    const s = randomBits(rand, 40000);
+    const x = randomBits(rand, 31000);
+    const first = new ChunkedToeplitzPlan(30000, 3000, s, { method: 'fft' });
+    expect(hex(first.hash(x))).toBe(hex(toeplitzHashNaive(x, 30000, 3000, s)));
+    const memory = convOf(first);
+    expect(memory).not.toBeNull();
+    // n' = 30500, m' = 3100: the same transform size (goodFftSize(16800) = goodFftSize(16500))
+    const second = new ChunkedToeplitzPlan(30500, 3100, s, { method: 'fft', from: first });
+    expect(second.fftSize).toBe(first.fftSize);
+    expect(hex(second.hash(x, 3050))).toBe(hex(toeplitzHashNaive(x, 30500, 3050, s)));
+    expect(convOf(second)).toBe(memory);
+    // another size makes its own
+    const third = new ChunkedToeplitzPlan(9000, 900, s, { method: 'fft', from: second });
+    expect(third.fftSize).not.toBe(second.fftSize);
+    expect(hex(third.hash(x))).toBe(hex(toeplitzHashNaive(x, 9000, 900, s)));
+    expect(convOf(third)).not.toBe(memory);
+  });
+
+  it("at the default bound, a 2^22-trial block's plans from 0.6 Mbit to mMax have the worker warm-up plan's transform size", () => {
+    // the worker prepares a plan for mMax / 4 (block-hasher.ts) while the first block is certified; a block's plan of
+    // the same transform size takes its tables and memory over (the calibrated chip certifies about 1.48 Mbit; plans of
+    // 0.39 and 0.52 Mbit, 3 and 4 steps, take 5 * 2^18 points and build their own)
+    const n = 2 ** 23,
+      mMax = 2 ** 22,
+      step = mMax / 32;
+    const warm = chunkLayout(n, mMax / 4).fftSize;
+    for (let m = 5 * step; m <= mMax; m += step) expect(chunkLayout(n, m).fftSize, `m = ${m}`).toBe(warm);
+  });
+});
+
 describe('ChunkedToeplitzPlan exact fallback', () => {
   it('recomputes chunks with more rows than columns (m > chunk width) exactly when the check fails', () => {
     const rand = prng(17);

@@ -15,7 +15,7 @@
  *
  * Shared by test/host/pty.test.ts (10^6 trials) and bench/host.bench.ts (10^7).
  */
-import type { Device, RunEvent } from '../../src/device/index.ts';
+import { perFrameEvents, type Device, type RunEvent } from '../../src/device/index.ts';
 import { Certifier } from '../../src/certify/index.ts';
 import { Fault, TRIALS_FLAG } from '../../src/protocol/types.ts';
 import { CsprngSource, HostSettingsFeeder, SettingsDraw, testRateFraction } from '../../src/output/host-settings.ts';
@@ -70,7 +70,7 @@ export async function measureHostRun(
   try {
     for await (const batch of run as AsyncIterable<RunEvent[]>) {
       const now = performance.now();
-      for (const ev of batch) {
+      for (const ev of perFrameEvents(batch)) {
         if (ev.kind === 'trials') {
           if (first < 0) first = now;
           last = now;

@@ -8,6 +8,7 @@ import { encodeFrame, encodeRaw } from '../../src/protocol/encode.ts';
 import { FrameDecoder } from '../../src/protocol/decoder.ts';
 import type { FrameError } from '../../src/protocol/errors.ts';
 import { FrameSync } from '../../src/protocol/sync.ts';
+import { writeFrameCrc } from '../../src/protocol/crc.ts';
 import type { Frame, UnknownFrame } from '../../src/protocol/types.ts';
 import { DEVICE_LAYOUTS, HOST_LAYOUTS, mulberry32, randomFrameOf } from './gen.ts';
 
@@ -193,5 +194,67 @@ describe('FrameDecoder', () => {
     const [err] = (await once(decoder, 'error')) as [Error];
     expect(err.message).toBe('stop the run');
     expect(out).toEqual([frames[0]]);
+  });
+});
+
+describe('FrameSync TRIALS sink (frames read in place, no object per frame)', () => {
+  // Valid device frames, and TRIALS frames each breaking one rule with a good CRC: the sink must see exactly the
+  // frames the decoded path emits, and the broken ones must reach onInvalid with the decoder's exact error.
+  const r = mulberry32(7);
+  const trials = (n: number, first: number): Buffer =>
+    encodeFrame({ kind: 'TRIALS', seq: first, flags: 0, first, n, records: new Uint8Array(n).fill(0x2a) });
+  const broken = (f: Buffer, edit: (b: Buffer) => void): Buffer => {
+    const b = Buffer.from(f);
+    edit(b);
+    writeFrameCrc(b);
+    return b;
+  };
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 60; i++) parts.push(encodeFrame(randomFrameOf(r, DEVICE_LAYOUTS)));
+  parts.push(
+    broken(trials(40, 1), (b) => (b[8 + 12 + 5] = 0x40)), // record bits 7-6 reserved
+    broken(trials(10, 2), (b) => (b[8 + 12 + 11] = 1)), // a byte after the n records
+    broken(trials(10, 3), (b) => (b[8 + 8] = 41)), // n out of range
+    broken(trials(10, 4), (b) => (b[8 + 8] = 0)), // n = 0
+    broken(trials(10, 5), (b) => (b[3] = 0x80)), // an undefined flag
+    broken(trials(10, 6), (b) => (b[8 + 10] = 1)), // reserved u16
+    broken(trials(10, 7), (b) => (b[8 + 7] = 0x01)), // first above 2^53 - 1
+    trials(40, 8),
+  );
+  const bytes = Buffer.concat(parts.flatMap((p, i) => (i % 7 === 3 ? [p, Buffer.from([0xe5, 0x51, 9])] : [p])));
+
+  function scan(withSink: boolean, size: number): { frames: Frame[]; invalid: string[]; stats: unknown } {
+    const frames: Frame[] = [];
+    const invalid: string[] = [];
+    const sync = new FrameSync({
+      accept: 'device',
+      onFrame: (f) => frames.push(f),
+      onInvalid: (e) => invalid.push(`${e.reason} ${e.field} ${e.message}`),
+      ...(withSink
+        ? {
+            onTrials: (src: Uint8Array, at: number, n: number, flags: number, seq: number, first: number) =>
+              frames.push({ kind: 'TRIALS', flags, seq, first, n, records: Uint8Array.from(src.subarray(at, at + n)) }),
+          }
+        : {}),
+    });
+    for (let o = 0; o < bytes.length; o += size) sync.feed(bytes.subarray(o, o + size));
+    return { frames, invalid, stats: sync.stats };
+  }
+
+  for (const size of [1, 63, 64, 100, 4096]) {
+    it(`gives the decoded path's frames, errors and counters (${size}-byte chunks)`, () => {
+      const want = scan(false, size);
+      expect(want.invalid).toHaveLength(7);
+      expect(want.frames.filter((f) => f.kind === 'TRIALS').length).toBeGreaterThan(1);
+      expect(scan(true, size)).toEqual(want);
+    });
+  }
+
+  it('is not used for host frames (accept host)', () => {
+    const got: number[] = [];
+    const sync = new FrameSync({ accept: 'host', onTrials: () => got.push(1) });
+    sync.feed(trials(40, 0));
+    expect(got).toEqual([]);
+    expect(sync.stats.invalid.direction).toBe(1);
   });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSimulatedPort } from '../../src/simulator/binding.ts';
-import { Device, runEventsFromBytes } from '../../src/device/index.ts';
+import { Device, perFrameEvents, runEventsFromBytes, type RunEvent } from '../../src/device/index.ts';
 import { decodeFrame } from '../../src/protocol/decode.ts';
 import { encodeFrame } from '../../src/protocol/encode.ts';
 import { RecordingWriter } from '../../src/record/writer.ts';
@@ -51,15 +51,15 @@ const BARE_HEADER: RecordingHeader = {
 
 /** The trial records of a run, concatenated, with the first index of each frame. */
 async function collectTrials(
-  run: AsyncIterable<{ kind: string }[]>,
+  run: AsyncIterable<RunEvent[]>,
 ): Promise<{ firsts: number[]; counts: number[]; records: Buffer }> {
   const firsts: number[] = [];
   const counts: number[] = [];
   const parts: Buffer[] = [];
   for await (const batch of run) {
-    for (const ev of batch) {
+    for (const ev of perFrameEvents(batch)) {
       if (ev.kind === 'trials') {
-        const t = ev as unknown as { first: number; n: number; records: Uint8Array };
+        const t = ev;
         firsts.push(t.first);
         counts.push(t.n);
         parts.push(Buffer.from(t.records.subarray(0, t.n)));
@@ -234,7 +234,7 @@ describe('a session recorded over a real pseudo-terminal (socat, native binding)
       const session = trialRun(device, { limitTrials: trials, rateTrialsPerS: 0 });
       const parts: Buffer[] = [];
       for (let r = await session.next(); !r.done; r = await session.next()) {
-        for (const ev of r.value) if (ev.kind === 'trials') parts.push(Buffer.from(ev.records));
+        for (const ev of perFrameEvents(r.value)) if (ev.kind === 'trials') parts.push(Buffer.from(ev.records));
       }
       await device.close();
       expect(replay.divergence).toBeNull();

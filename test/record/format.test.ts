@@ -104,20 +104,28 @@ describe('recording format round trip', () => {
         expect(e.bytes.equals(records[i]!.bytes)).toBe(true);
       });
     }
-    // The file reader agrees, with a small chunk so records span reads.
-    const warnings: string[] = [];
-    const rec = await openRecording(path, { chunkBytes: 333, onWarning: (m) => warnings.push(m) });
-    expect(rec.kind).toBe('recording');
-    expect(rec.header).toEqual(header);
-    const got: Buffer[] = [];
-    for await (const b of deviceBytes(rec)) got.push(Buffer.from(b));
-    expect(
-      Buffer.concat(got).equals(
-        Buffer.concat(records.filter((r) => r.direction === Direction.DEVICE_TO_HOST).map((r) => r.bytes)),
-      ),
-    ).toBe(true);
-    expect(warnings).toEqual([]);
-    expect(rec.cut).toBeNull();
+    // The file reader agrees, with a small chunk so records span reads (a torn record is read in behind its
+    // start), whether each read has a buffer of its own or one buffer serves every read (copied here at once).
+    for (const reuseChunks of [false, true]) {
+      const warnings: string[] = [];
+      const rec = await openRecording(path, { chunkBytes: 333, onWarning: (m) => warnings.push(m), reuseChunks });
+      expect(rec.kind).toBe('recording');
+      expect(rec.header).toEqual(header);
+      const got: Buffer[] = [];
+      const buffers = new Set<ArrayBufferLike>();
+      for await (const b of deviceBytes(rec)) {
+        got.push(Buffer.from(b));
+        buffers.add(b.buffer);
+      }
+      expect(
+        Buffer.concat(got).equals(
+          Buffer.concat(records.filter((r) => r.direction === Direction.DEVICE_TO_HOST).map((r) => r.bytes)),
+        ),
+      ).toBe(true);
+      expect(warnings).toEqual([]);
+      expect(rec.cut).toBeNull();
+      if (reuseChunks) expect(buffers.size).toBeLessThanOrEqual(3); // one per size a torn record needed
+    }
   });
 
   it('keeps records that arrive before the header, in order, after it', () => {
@@ -315,13 +323,20 @@ describe('raw captures', () => {
     bytes[0] = 0xe5; // a capture starts wherever the port was opened; here on a frame
     const path = join(dir, 'capture.bin');
     writeFileSync(path, bytes);
-    const rec = await openRecording(path, { chunkBytes: 777 });
-    expect(rec.kind).toBe('raw');
-    expect(rec.header).toBeNull();
-    const got: Buffer[] = [];
-    for await (const b of deviceBytes(rec)) got.push(Buffer.from(b));
-    expect(Buffer.concat(got).equals(bytes)).toBe(true);
-    expect(rec.cut).toBeNull();
+    for (const reuseChunks of [false, true]) {
+      const rec = await openRecording(path, { chunkBytes: 777, reuseChunks });
+      expect(rec.kind).toBe('raw');
+      expect(rec.header).toBeNull();
+      const got: Buffer[] = [];
+      const buffers = new Set<ArrayBufferLike>();
+      for await (const b of deviceBytes(rec)) {
+        got.push(Buffer.from(b));
+        buffers.add(b.buffer);
+      }
+      expect(Buffer.concat(got).equals(bytes)).toBe(true);
+      if (reuseChunks) expect(buffers.size).toBe(1);
+      expect(rec.cut).toBeNull();
+    }
   });
   it('an empty file is an empty capture', async () => {
     const path = join(dir, 'empty.bin');

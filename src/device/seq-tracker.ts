@@ -1,0 +1,128 @@
+/**
+ * PROTOCOL 3: the device numbers its frames with one counter, +1 per frame,
+ * wrapping after 0xFFFFFFFF; a jump means frames were lost on the link.
+ * A repeat of the last seq is a duplicate (dropped) only when the frame is
+ * the same as the last one: a different frame under a repeated seq is not
+ * the link repeating itself, so it is kept (a STATUS with fault bits, say,
+ * must not vanish; repeated TRIALS indices then end the run in certify) and
+ * counted in `repeatedSeqFrames`. A backward jump (more than 2^31 ahead
+ * modulo 2^32) is taken as a counter restart, not a loss.
+ *
+ * TRIALS frames read in place (FrameSync's TRIALS sink) are remembered by
+ * their fields and a copy of their records, not as an object: the same
+ * comparison as for decoded frames (a valid frame's bytes are fixed by its
+ * fields), without an allocation per frame.
+ */
+import { MAX_TRIALS_PER_FRAME, type TrialsFrame } from '../protocol/types.ts';
+
+type Last = 'none' | 'frame' | 'trials';
+
+export class DeviceSeqTracker {
+  private last: number | undefined;
+  /** What the last frame was: none (an invalid frame, seen by its seq only), a decoded frame, or TRIALS in place. */
+  private lastKind: Last = 'none';
+  private lastFrame: unknown;
+  private lastFlags = 0;
+  private lastFirst = 0;
+  private lastN = 0;
+  private readonly lastRecords = new Uint8Array(MAX_TRIALS_PER_FRAME);
+  lostFrames = 0;
+  duplicateFrames = 0;
+  repeatedSeqFrames = 0;
+  restarts = 0;
+
+  /**
+   * Returns the number of frames lost before this one, or -1 for a duplicate
+   * to drop. `frame` (the decoded frame) tells a duplicate from a different
+   * frame under the same seq; without it a repeat counts as a duplicate.
+   */
+  observe(seq: number, frame?: unknown): number {
+    const same = this.sameAsLastFrame(frame);
+    this.lastKind = frame === undefined ? 'none' : 'frame';
+    this.lastFrame = frame;
+    return this.advance(seq, same);
+  }
+
+  /** observe() for a TRIALS frame read in place: its fields and its n records at source[at, at + n). */
+  observeTrials(seq: number, source: Uint8Array, at: number, n: number, flags: number, first: number): number {
+    // Compared only when it matters: under a repeated seq.
+    const same = seq !== this.last || this.sameAsLastTrials(source, at, n, flags, first);
+    this.lastKind = 'trials';
+    this.lastFrame = undefined;
+    this.lastFlags = flags;
+    this.lastFirst = first;
+    this.lastN = n;
+    const records = this.lastRecords;
+    for (let k = 0; k < n; k++) records[k] = source[at + k]!;
+    return this.advance(seq, same);
+  }
+
+  /** Whether a repeat of the last seq with `frame` would be the same frame (no frame on either side: a duplicate). */
+  private sameAsLastFrame(frame: unknown): boolean {
+    if (frame === undefined || this.lastKind === 'none') return true;
+    if (this.lastKind === 'frame') return sameFrame(frame, this.lastFrame);
+    const f = frame as Partial<TrialsFrame>;
+    return f.kind === 'TRIALS' && f.records !== undefined && f.records.length === f.n
+      ? this.sameAsLastTrials(f.records, 0, f.n, f.flags ?? -1, f.first ?? -1)
+      : false;
+  }
+
+  /** Whether these TRIALS fields and records are the last frame's (a TRIALS frame: its bytes are fixed by them). */
+  private sameAsLastTrials(source: Uint8Array, at: number, n: number, flags: number, first: number): boolean {
+    if (this.lastKind === 'none') return true;
+    if (this.lastKind === 'frame') {
+      const f = this.lastFrame as Partial<TrialsFrame>;
+      if (f.kind !== 'TRIALS' || f.records === undefined || f.n !== n || f.records.length !== n) return false;
+      if (f.flags !== flags || f.first !== first) return false;
+      for (let k = 0; k < n; k++) if (source[at + k] !== f.records[k]) return false;
+      return true;
+    }
+    if (flags !== this.lastFlags || first !== this.lastFirst || n !== this.lastN) return false;
+    for (let k = 0; k < n; k++) if (source[at + k] !== this.lastRecords[k]) return false;
+    return true;
+  }
+
+  private advance(seq: number, sameAsLast: boolean): number {
+    const last = this.last;
+    if (last === undefined) {
+      this.last = seq;
+      return 0;
+    }
+    const ahead = (seq - last) >>> 0;
+    if (ahead === 0) {
+      if (!sameAsLast) {
+        this.repeatedSeqFrames++;
+        return 0;
+      }
+      this.duplicateFrames++;
+      return -1;
+    }
+    this.last = seq;
+    if (ahead >= 0x80000000) {
+      this.restarts++;
+      return 0;
+    }
+    const lost = ahead - 1;
+    this.lostFrames += lost;
+    return lost;
+  }
+}
+
+/** Deep equality of two decoded frames (plain objects, arrays, typed arrays, primitives). */
+function sameFrame(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
+    if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b) || a.byteLength !== b.byteLength) return false;
+    const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka)
+    if (!sameFrame((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
