@@ -1175,7 +1175,8 @@ export class BitProductSum {
  * packed codes (with a helper only: the next chunk is packed while a helper may still read this one's), then the task
  * board. A thread's output bits of the rounding pass are its bufS, and the owner's bit strings of add its bufS and
  * bufX: no range runs on them while these are in use (extract's rounds work in the sum; the owner packs between its
- * ranges), so the layout's own outBits and bits regions stay untouched (not resident).
+ * ranges), so the layout's own outBits and bits regions are free: they hold the second codes where those fit (top
+ * radix 3 and 4), else stay untouched (not resident).
  */
 function threadLayout(t: BitConvolutionTables, layout: SumLayout, helpers: number) {
   const align = (x: number) => Math.ceil(x / 64) * 64;
@@ -1197,9 +1198,15 @@ function threadLayout(t: BitConvolutionTables, layout: SumLayout, helpers: numbe
   let codes2S = layout.codesS;
   let codes2X = layout.codesX;
   if (helpers > 0) {
-    codes2S = at;
-    codes2X = at + codeBytes;
-    at += 2 * codeBytes;
+    // the layout's bit strings and output bits, unused when roomy, hold the second codes where they fit (r = 3, 4)
+    const free =
+      roomy && layout.bitsS < layout.bitsX && layout.bitsX < layout.outBits && layout.outBits < layout.codesS;
+    if (free && layout.bitsS + 2 * codeBytes <= layout.codesS) codes2S = layout.bitsS;
+    else {
+      codes2S = at;
+      at += 2 * codeBytes;
+    }
+    codes2X = codes2S + codeBytes;
   }
   const bitsS = roomy ? layout.bufS : layout.bitsS;
   const bitsX = roomy ? layout.bufX : layout.bitsX;
