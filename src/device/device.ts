@@ -476,8 +476,10 @@ export class Device extends EventEmitter {
   /** A valid TRIALS frame, read in place by the scanner (no decoded object): to the active run. */
   private onTrials(source: Uint8Array, at: number, n: number, flags: number, seq: number, first: number): void {
     const run = this.accepted(this.seqs.observeTrials(seq, source, at, n, flags, first), 'TRIALS');
-    if (run) run.assembler.trialsIn(source, at, n, flags, seq, first);
-    else if (run === undefined) this.stats.strayFrames++; // PROTOCOL 5 STOP: after STOP's ACK it belongs to no run
+    if (run) this.seqs.keptIn(run.assembler.trialsIn(source, at, n, flags, seq, first));
+    if (run !== undefined) return; // taken by the run, or a duplicate
+    this.stats.strayFrames++; // PROTOCOL 5 STOP: after STOP's ACK it belongs to no run
+    this.seqs.keepCopy();
   }
 
   private onFrame(frame: DeviceFrame | UnknownFrame): void {

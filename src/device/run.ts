@@ -102,8 +102,11 @@ export class RunEventAssembler {
     this.capacity = Math.max(16, Math.ceil(bytes / FRAME_SIZE) + 1);
   }
 
-  /** A checked TRIALS frame (PROTOCOL 4) whose n records are source[at, at + n): copied into the open batch. */
-  trialsIn(source: Uint8Array, at: number, n: number, flags: number, seq: number, first: number): void {
+  /**
+   * A checked TRIALS frame (PROTOCOL 4) whose n records are source[at, at + n): copied into the open batch, which
+   * is returned (the frame is its last).
+   */
+  trialsIn(source: Uint8Array, at: number, n: number, flags: number, seq: number, first: number): TrialsBatch {
     this.stats.trialsFrames++;
     this.stats.trials += n;
     // PROTOCOL 4 TRIALS: GAP means trials were lost inside the device before this frame.
@@ -116,6 +119,7 @@ export class RunEventAssembler {
     }
     open.append(source, at, n, flags, seq, first);
     this.weight++;
+    return open;
   }
   /** A decoded TRIALS frame (PROTOCOL 4 TRIALS: 1 to 40 records). */
   trials(f: TrialsFrame): void {
@@ -429,7 +433,7 @@ export async function* runEventsFromBytes(
     const lost = seqs.observeTrials(seq, source, at, n, flags, first);
     if (lost < 0) return;
     if (lost > 0) assembler.linkLoss(lost);
-    assembler.trialsIn(source, at, n, flags, seq, first);
+    seqs.keptIn(assembler.trialsIn(source, at, n, flags, seq, first));
   };
   const onInvalid = (r: InvalidFrameReport): void => {
     if (r.seq !== undefined) {

@@ -9,11 +9,13 @@
  * modulo 2^32) is taken as a counter restart, not a loss.
  *
  * TRIALS frames read in place (FrameSync's TRIALS sink) are remembered by
- * their fields and a copy of their records, not as an object: the same
- * comparison as for decoded frames (a valid frame's bytes are fixed by its
- * fields), without an allocation per frame.
+ * their fields and where their records are kept (the run's batch slot, else
+ * a copy here), not as an object: the same comparison as for decoded frames
+ * (a valid frame's bytes are fixed by its fields), with no allocation and
+ * no extra copy per frame.
  */
 import { MAX_TRIALS_PER_FRAME, type TrialsFrame } from '../protocol/types.ts';
+import type { TrialsBatch } from './trials-batch.ts';
 
 type Last = 'none' | 'frame' | 'trials';
 
@@ -25,11 +27,18 @@ export class DeviceSeqTracker {
   private lastFlags = 0;
   private lastFirst = 0;
   private lastN = 0;
-  private readonly lastRecords = new Uint8Array(MAX_TRIALS_PER_FRAME);
+  /** Where the last TRIALS frame's records are: the caller's copy (keptAt) or ownRecords (keepCopy). */
+  private lastRecords: Uint8Array;
+  private lastAt = 0;
+  private readonly ownRecords = new Uint8Array(MAX_TRIALS_PER_FRAME);
   lostFrames = 0;
   duplicateFrames = 0;
   repeatedSeqFrames = 0;
   restarts = 0;
+
+  constructor() {
+    this.lastRecords = this.ownRecords;
+  }
 
   /**
    * Returns the number of frames lost before this one, or -1 for a duplicate
@@ -43,18 +52,43 @@ export class DeviceSeqTracker {
     return this.advance(seq, same);
   }
 
-  /** observe() for a TRIALS frame read in place: its fields and its n records at source[at, at + n). */
+  /**
+   * observe() for a TRIALS frame read in place: its fields and its n records
+   * at source[at, at + n), readable only during the scanner's call. A frame
+   * taken (0 or more returned) must then be kept: keptIn(its batch) when a
+   * run takes it, else keepCopy().
+   */
   observeTrials(seq: number, source: Uint8Array, at: number, n: number, flags: number, first: number): number {
     // Compared only when it matters: under a repeated seq.
     const same = seq !== this.last || this.sameAsLastTrials(source, at, n, flags, first);
+    const wasTrials = this.lastKind === 'trials';
+    const lost = this.advance(seq, same);
+    // A duplicate of the last TRIALS frame changes nothing; any other frame becomes the last one.
+    if (lost < 0 && wasTrials) return lost;
     this.lastKind = 'trials';
     this.lastFrame = undefined;
     this.lastFlags = flags;
     this.lastFirst = first;
     this.lastN = n;
-    const records = this.lastRecords;
-    for (let k = 0; k < n; k++) records[k] = source[at + k]!;
-    return this.advance(seq, same);
+    this.lastRecords = source;
+    this.lastAt = at;
+    if (lost < 0) this.keepCopy(); // dropped: nobody keeps it
+    return lost;
+  }
+
+  /** The TRIALS frame just taken is the last one of `batch` (a run's): its records are compared there. */
+  keptIn(batch: TrialsBatch): void {
+    this.lastRecords = batch.records;
+    this.lastAt = batch.recordsAt(batch.frames - 1);
+  }
+
+  /** The TRIALS frame just taken is kept nowhere (no run takes it): its records are copied here. */
+  keepCopy(): void {
+    const own = this.ownRecords;
+    const from = this.lastRecords;
+    for (let k = 0; k < this.lastN; k++) own[k] = from[this.lastAt + k]!;
+    this.lastRecords = own;
+    this.lastAt = 0;
   }
 
   /** Whether a repeat of the last seq with `frame` would be the same frame (no frame on either side: a duplicate). */
@@ -78,7 +112,9 @@ export class DeviceSeqTracker {
       return true;
     }
     if (flags !== this.lastFlags || first !== this.lastFirst || n !== this.lastN) return false;
-    for (let k = 0; k < n; k++) if (source[at + k] !== this.lastRecords[k]) return false;
+    const last = this.lastRecords;
+    const lastAt = this.lastAt;
+    for (let k = 0; k < n; k++) if (source[at + k] !== last[lastAt + k]) return false;
     return true;
   }
 

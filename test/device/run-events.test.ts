@@ -11,6 +11,7 @@ import {
   runEventsFromBytes,
   emptyRunStats,
   perFrameEvents,
+  trialsBatchOf,
   type RunEvent,
 } from '../../src/device/index.ts';
 import { encodeFrame, encodeRaw } from '../../src/protocol/encode.ts';
@@ -179,24 +180,43 @@ describe('DeviceSeqTracker (PROTOCOL 3: one counter, +1 per frame, wrapping)', (
 
   it('TRIALS read in place (observeTrials): the same rule, by fields and records, against either kind of frame', () => {
     const t = new DeviceSeqTracker();
-    const bytes = Uint8Array.from([9, 9, 1, 2, 3, 9]);
-    const other = Uint8Array.from([1, 2, 4]);
-    expect(t.observeTrials(7, bytes, 2, 3, 0, 100)).toBe(0);
-    expect(t.observeTrials(7, Uint8Array.from([1, 2, 3]), 0, 3, 0, 100)).toBe(-1); // same frame: a duplicate
-    expect(t.observeTrials(7, other, 0, 3, 0, 100)).toBe(0); // other records: kept
-    expect(t.observeTrials(7, other, 0, 3, 1, 100)).toBe(0); // other flags: kept
-    expect(t.observeTrials(7, other, 0, 3, 1, 103)).toBe(0); // other first: kept
-    expect(t.observeTrials(7, other, 0, 2, 1, 103)).toBe(0); // other n: kept
+    // Each frame taken is kept (keepCopy: no run took it), as the link does it; the scanned bytes are then reused.
+    const take = (seq: number, records: number[], flags: number, first: number): number => {
+      const bytes = Uint8Array.from([9, 9, ...records, 9]);
+      const lost = t.observeTrials(seq, bytes, 2, records.length, flags, first);
+      if (lost >= 0) t.keepCopy();
+      bytes.fill(0xff);
+      return lost;
+    };
+    expect(take(7, [1, 2, 3], 0, 100)).toBe(0);
+    expect(take(7, [1, 2, 3], 0, 100)).toBe(-1); // same frame: a duplicate
+    expect(take(7, [1, 2, 4], 0, 100)).toBe(0); // other records: kept
+    expect(take(7, [1, 2, 4], 1, 100)).toBe(0); // other flags: kept
+    expect(take(7, [1, 2, 4], 1, 103)).toBe(0); // other first: kept
+    expect(take(7, [1, 2], 1, 103)).toBe(0); // other n: kept
     // A decoded frame after one read in place, and the other way round: compared all the same.
     const decoded = { kind: 'TRIALS', flags: 1, seq: 7, first: 103, n: 2, records: Uint8Array.from([1, 2]) };
     expect(t.observe(7, decoded)).toBe(-1);
-    expect(t.observeTrials(7, other, 0, 2, 1, 103)).toBe(-1);
+    expect(take(7, [1, 2], 1, 103)).toBe(-1);
     expect(t.observe(7, { kind: 'STATUS', seq: 7, faults: 0 })).toBe(0);
-    expect(t.observeTrials(7, other, 0, 2, 1, 103)).toBe(0); // after a STATUS: another frame
+    expect(take(7, [1, 2], 1, 103)).toBe(0); // after a STATUS: another frame
     t.observe(8); // an invalid frame, known by its seq only: a repeat is taken as a duplicate
-    expect(t.observeTrials(8, other, 0, 2, 1, 103)).toBe(-1);
-    expect(t.observeTrials(9, other, 0, 2, 1, 103)).toBe(0);
-    expect(t).toMatchObject({ lostFrames: 0, duplicateFrames: 4, repeatedSeqFrames: 6 });
+    expect(take(8, [1, 2], 1, 103)).toBe(-1);
+    expect(take(8, [5], 0, 105)).toBe(0); // ... and becomes the last frame: another one is kept
+    expect(take(9, [5], 0, 105)).toBe(0);
+    expect(t).toMatchObject({ lostFrames: 0, duplicateFrames: 4, repeatedSeqFrames: 7 });
+  });
+
+  it('a TRIALS frame a run keeps (keptIn) is compared where its batch holds it', () => {
+    const t = new DeviceSeqTracker();
+    const batch = trialsBatchOf([{ first: 0, n: 2, records: Uint8Array.from([4, 5]), seq: 3 }]);
+    const scanned = Uint8Array.from([4, 5]);
+    expect(t.observeTrials(3, scanned, 0, 2, 0, 0)).toBe(0);
+    t.keptIn(batch);
+    scanned.fill(0); // the scanner's bytes, reused
+    expect(t.observeTrials(3, Uint8Array.from([4, 5]), 0, 2, 0, 0)).toBe(-1);
+    batch.records[1] = 6; // the kept copy is what counts
+    expect(t.observeTrials(3, Uint8Array.from([4, 5]), 0, 2, 0, 0)).toBe(0);
   });
 });
 
