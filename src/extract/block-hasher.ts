@@ -162,6 +162,14 @@ export class BlockHasher {
     });
   }
 
+  /**
+   * With the worker: this thread helps with the block being hashed until `until` settles (off-thread.ts assist; call
+   * it only while this thread would otherwise wait for that hash). Without it: nothing to do. Never rejects.
+   */
+  assist(until: Promise<unknown>): Promise<void> {
+    return this.thread ? this.thread.assist(until) : Promise.resolve();
+  }
+
   /** Ends the worker, if one was started. */
   async close(): Promise<void> {
     await this.thread?.close();

@@ -6,6 +6,7 @@
 import { Fft, goodFftSize } from './fft/fft.ts';
 import { bytesForBits } from './naive.ts';
 import { BitConvolution, BitConvolutionTables, BitProductSum, sumBytes } from './fft/rightangle.ts';
+import type { SumShare } from './fft/sum-ranges.ts';
 import {
   sliceBits,
   toeplitzHash,
@@ -30,6 +31,11 @@ export interface ChunkedToeplitzOptions extends ToeplitzOptions {
    * changes: one copy of n + m - 1 bits fewer per plan). Default false.
    */
   borrowSeed?: boolean;
+  /**
+   * Make the summed spectrum shareable (SIMD path): its memory holds range buffers for one helper thread, which joins
+   * with `share` (fft/sum-ranges.ts; the worker's plan, helped by the main thread). Same bytes. Default false.
+   */
+  shareable?: boolean;
 }
 
 /**
@@ -105,6 +111,7 @@ export class ChunkedToeplitzPlan {
   /** The frequency-domain sum of the SIMD path (file comment), or null before the first hash and without SIMD. */
   private sum: BitProductSum | null = null;
   private readonly useSimd: boolean;
+  private readonly shareable: boolean;
   /** One chunk only, or a size the fused path does not take: ToeplitzPlan does it all. */
   private readonly single: ToeplitzPlan | null;
 
@@ -116,7 +123,13 @@ export class ChunkedToeplitzPlan {
       throw new RangeError(`"m" must be an integer in 1..n (n = ${n}), got ${m}`);
     if (seed.length < bytesForBits(n + m - 1))
       throw new RangeError(`seed holds ${seed.length * 8} bits, n + m - 1 = ${n + m - 1} bits needed`);
-    const { maxFftSize = DEFAULT_MAX_FFT_SIZE, from, borrowSeed = false, ...toeplitzOptions } = options;
+    const {
+      maxFftSize = DEFAULT_MAX_FFT_SIZE,
+      from,
+      borrowSeed = false,
+      shareable = false,
+      ...toeplitzOptions
+    } = options;
     if (!Number.isSafeInteger(maxFftSize) || maxFftSize < 1 || goodFftSize(maxFftSize) !== maxFftSize) {
       throw new RangeError(`"maxFftSize" must be c * 2^k with c in {1, 3, 5}, got ${maxFftSize}`);
     }
@@ -130,6 +143,7 @@ export class ChunkedToeplitzPlan {
     this.options = toeplitzOptions;
     this.tolerance = toeplitzOptions.roundingTolerance ?? 0.25;
     this.useSimd = toeplitzOptions.simd ?? true;
+    this.shareable = shareable;
     // ToeplitzPlan checks the tolerance and keeps its own copy of the seed when it does the work
     const whole =
       this.chunks === 1 || toeplitzOptions.method === 'words' || !BitConvolutionTables.supports(this.fftSize);
@@ -149,8 +163,9 @@ export class ChunkedToeplitzPlan {
     ) {
       this.conv = from.conv;
     }
-    if (from !== undefined && !whole && from.sum !== null && from.sum.t.size === this.fftSize && this.useSimd)
-      this.sum = from.sum;
+    const sum = from?.sum ?? null;
+    if (!whole && sum !== null && sum.t.size === this.fftSize && this.useSimd && (sum.share !== null) === shareable)
+      this.sum = sum;
     if (from?.single && this.single) this.single.takeOver(from.single);
     if (from !== undefined) {
       from.conv = null;
@@ -180,9 +195,14 @@ export class ChunkedToeplitzPlan {
     if (this.conv !== null || this.sum !== null) return;
     // the fused path applies the top stage itself: no table for it (as toeplitz.ts)
     const tables = new BitConvolutionTables(new Fft(this.fftSize, { topTwiddles: false }));
-    this.sum = this.useSimd ? BitProductSum.create(tables) : null;
+    this.sum = this.useSimd ? BitProductSum.create(tables, this.shareable ? 1 : 0) : null;
     if (this.sum === null) this.conv = new BitConvolution(tables, { simd: this.useSimd });
     if (this.sum !== null || this.conv!.simd) dropJsTables(tables);
+  }
+
+  /** What a helper thread needs to join this plan's summed spectrum (`shareable`, after prepare()), else null. */
+  get share(): SumShare | null {
+    return this.sum?.share ?? null;
   }
 
   hash(input: Uint8Array, outputBits: number = this.m): Uint8Array {

@@ -5,8 +5,10 @@
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { DEFAULT_MAX_FFT_SIZE } from './chunked.ts';
+import { SumHelper, type SumShare } from './fft/sum-ranges.ts';
 
 /**
  * The worker's heap: its big arrays (the plan's WebAssembly memory, the seed, one input) live outside the V8 heap,
@@ -31,6 +33,20 @@ function startWorker(): Worker {
   return new Worker(bootstrap, { eval: true, resourceLimits: WORKER_LIMITS });
 }
 
+/**
+ * How long a helping thread sleeps between looks at the task board when no range is open (it is woken at once when
+ * a round opens, or when the hash it helps with ends): a bound on the wait, not a poll interval.
+ */
+const HELP_WAIT_MS = 100;
+
+interface Message {
+  id: number;
+  bytes?: Uint8Array;
+  error?: string;
+  input?: Uint8Array;
+  share?: SumShare | null;
+}
+
 interface Pending {
   resolve: (bytes: Uint8Array) => void;
   reject: (e: Error) => void;
@@ -52,6 +68,16 @@ export class ToeplitzThread {
    * what the pipeline sends; a second one concurrently gets a buffer of its own).
    */
   private spare: Uint8Array | undefined;
+  /** The worker's summed spectrum as the worker last posted it, and this thread's hold on it once it helped. */
+  private share: SumShare | undefined;
+  private helper: SumHelper | null | undefined;
+  private shareSeen: () => void = () => undefined;
+  /** Resolves when the worker first posts its sum. */
+  private readonly shareArrived = new Promise<void>((resolve) => {
+    this.shareSeen = resolve;
+  });
+  /** Ranges this thread ran for the worker (assist), for tests and profiles. */
+  helped = 0;
 
   /**
    * A worker for inputs of n bits hashed with `seed` (at least n + mMax - 1 bits for the largest m it will be asked
@@ -60,7 +86,14 @@ export class ToeplitzThread {
   constructor(n: number, seed: Uint8Array, maxFftSize: number = DEFAULT_MAX_FFT_SIZE) {
     this.worker = startWorker();
     this.worker.unref();
-    this.worker.on('message', (msg: { id: number; bytes?: Uint8Array; error?: string; input?: Uint8Array }) => {
+    this.worker.on('message', (msg: Message) => {
+      if (msg.share !== undefined) {
+        this.share = msg.share ?? undefined;
+        this.helper?.board.wake(); // an assist() asleep on the old sum's board looks again
+        this.helper = undefined; // joined at the next assist() step
+        if (msg.share) this.shareSeen();
+        return;
+      }
       if (msg.input) this.spare = msg.input;
       const p = this.pending.get(msg.id);
       if (!p) return;
@@ -104,6 +137,46 @@ export class ToeplitzThread {
       this.worker.ref();
       this.worker.postMessage({ id, m, input: buf, outputBits }, [buf.buffer as ArrayBuffer]);
     });
+  }
+
+  /**
+   * This thread helps the worker with the block it is hashing until `until` (that hash) settles: it claims the open
+   * ranges of the worker's sum one at a time (fft/sum-ranges.ts; the same bytes whichever thread runs a range) and
+   * returns to the event loop after each (a range is a few ms: port reads and CREDIT answers wait no longer), and
+   * sleeps on the task board while none is open. Call it only when this thread would otherwise wait for the hash.
+   * A range that fails here becomes the run's error (every pending hash is rejected with it). Never rejects.
+   */
+  async assist(until: Promise<unknown>): Promise<void> {
+    let settled = false;
+    let waiting: SumHelper | undefined;
+    const stop = (): void => {
+      settled = true;
+      waiting?.board.wake();
+    };
+    const ended = until.then(stop, stop);
+    await nextMacrotask(); // `until` may have settled already
+    // the worker posts its sum when it makes its plan (at start: warm): a first block may come before it arrives
+    if (this.share === undefined) await Promise.race([this.shareArrived, ended]);
+    while (!settled && !this.failed) {
+      if (this.helper === undefined && this.share !== undefined) this.helper = SumHelper.join(this.share);
+      const helper = this.helper;
+      if (!helper) return; // no sum posted yet (or no kernels here): the worker works alone
+      let ran: boolean;
+      try {
+        ran = helper.helpOne();
+      } catch (e) {
+        this.fail(new Error(`extract helper: ${(e as Error).message}`));
+        return;
+      }
+      if (ran) {
+        this.helped++;
+        await nextMacrotask();
+        continue;
+      }
+      waiting = helper;
+      await helper.board.changed(HELP_WAIT_MS);
+      waiting = undefined;
+    }
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@
  * hashed and one certified, whatever the run's length. Order is unchanged (a refused block waits behind the hash
  * before it), and nothing is written here: the chain stage writes each certificate before its bytes, as before.
  * A hash that fails ends the stage with its error; a certify error is raised in order, after the hash before it.
+ * Once block k + 1 is certified, this thread helps the worker with block k's hash (BlockHasher.assist).
  */
 import type { BlockResult, CertificateDraft, RefusedBlock } from '../certify/index.ts';
 import type { BlockHasher } from '../extract/index.ts';
@@ -79,9 +80,13 @@ async function* pipelined(
       checkBlock(block, hasher);
       onCertified?.(block.outputBits);
       const bytes = hasher.hash(block.input, block.outputBits, block.inputBits); // the worker has its own copy now
-      // certify the next block on this thread while the worker hashes this one
+      // certify the next block on this thread while the worker hashes this one; once that is done this thread would
+      // only wait for the hash: it helps with it (one range at a time, between event-loop turns)
       ahead = it.next();
-      ahead.catch(() => undefined); // raised in order by the await above, after this block
+      ahead.then(
+        () => hasher.assist(bytes),
+        () => undefined, // raised in order by the await above, after this block
+      );
       yield { ok: true, draft: block.draft, bytes: await bytes };
     }
   } finally {

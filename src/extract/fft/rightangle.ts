@@ -9,10 +9,24 @@ import {
   instantiateKernels,
   simdModule,
   STAGE_FINE_BITS,
+  TOP_CHUNK,
   TWIDDLE_FINE_BITS,
   type SimdKernels,
   type WasmMemory,
 } from './simd.ts';
+import {
+  ADD,
+  ADD_FIRST,
+  BOARD_BYTES,
+  INVERSE_LOW,
+  INVERSE_MID,
+  MAX_THREADS,
+  ROUND,
+  SumRanges,
+  TaskBoard,
+  variant,
+  type SumShare,
+} from './sum-ranges.ts';
 
 const C5_1 = Math.cos((2 * Math.PI) / 5);
 const C5_2 = Math.cos((4 * Math.PI) / 5);
@@ -159,20 +173,6 @@ function compactEntries(st: Stage): number {
 function compactDoubles(st: Stage): number {
   return 2 * compactEntries(st) + (2 << STAGE_FINE_BITS);
 }
-
-/** SIMD radix-4 kernel variant for a stage (simd.ts): twiddle-free (last stage), full or compact twiddles. */
-function variant(st: Stage, last: boolean): number {
-  if (last) return 0;
-  return st.full ? 1 : 2;
-}
-
-/**
- * Butterflies per call of a SIMD top stage. V8 runs a WebAssembly function
- * in its baseline tier until a call has used up a budget, and switches to
- * optimized code only for later calls: one call over the whole array would
- * run a cold first hash several times slower.
- */
-const TOP_CHUNK = 1 << 12;
 
 /** Largest WebAssembly memory we ask for (bytes); larger transforms run in plain JS. */
 const MAX_SIMD_BYTES = 2 ** 31;
@@ -993,34 +993,74 @@ export function sumBytes(t: BitConvolutionTables): number {
  */
 export class BitProductSum {
   readonly t: BitConvolutionTables;
+  /**
+   * What another thread needs to run this sum's ranges with it (sum-ranges.ts), or null for a sum made without room
+   * for a helper.
+   */
+  readonly share: SumShare | null;
   private readonly kernels: SimdKernels;
   private readonly layout: SumLayout;
   private readonly acc: Float64Array;
   private readonly bitsS: Uint8Array;
   private readonly bitsX: Uint8Array;
-  private readonly outView: Uint8Array;
-  private readonly twPtr: number[];
-  /** The packed codes of the top-stage inputs (r codes of 2 bits per butterfly), as 32-bit words. */
-  private readonly codesS: Uint32Array;
-  private readonly codesX: Uint32Array;
+  /** Each thread's output bits of the rounding pass (thread 0's first). */
+  private readonly outViews: Uint32Array[];
+  /** Whether the sum is empty (clear): the next add writes each slice instead of adding to it. */
+  private fresh = true;
+  /**
+   * The packed codes of the top-stage inputs (r codes of 2 bits per butterfly), as 32-bit words: two sets, used by
+   * turns (the same one twice without a helper).
+   */
+  private readonly codes: Array<{ s: number; x: number; viewS: Uint32Array; viewX: Uint32Array }>;
+  /** The code set the next add packs into. */
+  private nextCodes = 0;
+  /** This thread's ranges (thread 0) and the board that deals them out (to this thread alone without a helper). */
+  private readonly ranges: SumRanges;
+  private readonly board: TaskBoard;
 
   /**
    * A sum for transforms of this size, or null where the WebAssembly SIMD kernels are unavailable (or the memory
-   * would be too large).
+   * would be too large). `helpers`: threads that may join it (range buffers of their own in its memory, `share`).
    */
-  static create(t: BitConvolutionTables): BitProductSum | null {
+  static create(t: BitConvolutionTables, helpers = 0): BitProductSum | null {
+    if (!(helpers >= 0 && helpers < MAX_THREADS)) throw new RangeError(`a sum takes 0 to ${MAX_THREADS - 1} helpers`);
     const layout = sumLayout(t);
-    if (layout.total > MAX_SIMD_BYTES || simdModule() === null) return null;
-    const memory = createMemory(layout.total);
-    const kernels = instantiateKernels(memory);
-    return kernels === null ? null : new BitProductSum(t, layout, memory, kernels);
+    const mod = simdModule();
+    const more = threadLayout(t, layout, helpers);
+    if (more.total > MAX_SIMD_BYTES || mod === null) return null;
+    const memory = createMemory(more.total);
+    const kernels = instantiateKernels(memory, mod);
+    if (kernels === null) return null;
+    const share: SumShare = {
+      memory,
+      module: mod,
+      radix: t.radix,
+      quarter: t.quarter,
+      size: t.size,
+      two: layout.two,
+      stages: t.fft.stages.map((st) => ({ radix: st.radix, size: st.size, full: st.full })),
+      twPtr: t.simdTwiddleOffsets,
+      ...pick(layout, ['codesS', 'codesX', 'tabS', 'tabX', 'tab2S', 'tab2X', 'twc', 'twf', 'uw', 'acc']),
+      ...pick(more, ['codes2S', 'codes2X', 'outs', 'bufs', 'board']),
+    };
+    // the bit strings of add in the owner's range buffers (threadLayout)
+    return new BitProductSum(t, { ...layout, bitsS: more.bitsS, bitsX: more.bitsX }, share, kernels, helpers > 0);
   }
 
-  private constructor(t: BitConvolutionTables, layout: SumLayout, memory: WasmMemory, kernels: SimdKernels) {
+  private constructor(
+    t: BitConvolutionTables,
+    layout: SumLayout,
+    share: SumShare,
+    kernels: SimdKernels,
+    shared: boolean,
+  ) {
     this.t = t;
     this.layout = layout;
     this.kernels = kernels;
-    const buf = memory.buffer;
+    this.share = shared ? share : null;
+    this.board = new TaskBoard(share.memory, share.board);
+    this.ranges = new SumRanges(share, kernels, this.board, 0);
+    const buf = share.memory.buffer;
     t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles));
     // both operands' top outputs unscaled (one table, SumLayout), the inverse transform's 1/N in the unweighting
     const uw = new Float64Array(buf, layout.uw, 2 * t.radix);
@@ -1034,29 +1074,38 @@ export class BitProductSum {
     new Uint32Array(buf, layout.spread, 256 * 4).set(t.radix === 5 ? SPREAD16 : SPREAD8);
     if (layout.two) new Float64Array(buf, layout.tab2S, 32 * t.radix * 4 ** t.radix).set(outputTable2(t, 1));
     const codeWords = Math.ceil(((t.radix === 5 ? 2 : 1) * t.quarter) / 4);
-    this.codesS = new Uint32Array(buf, layout.codesS, codeWords);
-    this.codesX = new Uint32Array(buf, layout.codesX, codeWords);
+    this.codes = [
+      [share.codesS, share.codesX],
+      [share.codes2S, share.codes2X],
+    ].map(([cs, cx]) => ({
+      s: cs!,
+      x: cx!,
+      viewS: new Uint32Array(buf, cs!, codeWords),
+      viewX: new Uint32Array(buf, cx!, codeWords),
+    }));
     this.bitsS = new Uint8Array(buf, layout.bitsS, t.paddedBytes);
     this.bitsX = new Uint8Array(buf, layout.bitsX, t.paddedBytes);
-    this.outView = new Uint8Array(buf, layout.outBits, (t.size >> 2) + 16);
+    this.outViews = share.outs.map((o) => new Uint32Array(buf, o, (t.size >> 4) + 4));
     this.acc = new Float64Array(buf, layout.acc, 2 * t.size);
-    this.twPtr = t.simdTwiddleOffsets;
   }
 
-  /** Empties the sum. */
+  /** Empties the sum (the next add's ranges zero their slices as they go: no pass of its own). */
   clear(): void {
-    this.acc.fill(0);
+    this.fresh = true;
   }
 
   /**
    * Adds the negacyclic product of bits [0, sBits) of `s` and bits
    * [0, xBits) of `x` moved up by `xShift` bits (x z^xShift), sBits and
-   * xShift + xBits at most 2N.
+   * xShift + xBits at most 2N. The ranges go to whichever thread claims them (sum-ranges.ts).
    */
   add(s: Uint8Array, sBits: number, x: Uint8Array, xBits: number, xShift: number): void {
     const { radix, quarter, size } = this.t;
     const l = this.layout;
     const k = this.kernels;
+    // packed into the set the open round does not read (its ranges may still be running on a helper)
+    const set = this.nextCodes;
+    const codes = this.codes[set]!;
     padShifted(this.bitsS, s, sBits, 0);
     padShifted(this.bitsX, x, xBits, xShift);
     if (quarter % 8 === 0 && size % 8 === 0) {
@@ -1065,59 +1114,21 @@ export class BitProductSum {
       const pack = k.pack[radix]!;
       for (let b0 = 0; b0 < quarter >> 3; b0 += PACK_CHUNK) {
         const b1 = Math.min(quarter >> 3, b0 + PACK_CHUNK);
-        pack(l.bitsS, l.codesS, l.spread, quarter, size, b0, b1);
-        pack(l.bitsX, l.codesX, l.spread, quarter, size, b0, b1);
+        pack(l.bitsS, codes.s, l.spread, quarter, size, b0, b1);
+        pack(l.bitsX, codes.x, l.spread, quarter, size, b0, b1);
       }
     } else {
-      packCodes(this.bitsS, this.codesS, radix, quarter, size);
-      packCodes(this.bitsX, this.codesX, radix, quarter, size);
+      packCodes(this.bitsS, codes.viewS, radix, quarter, size);
+      packCodes(this.bitsX, codes.viewX, radix, quarter, size);
     }
-    const tabBytes = 16 * 4 ** radix;
-    if (l.two) {
-      // ranges (p, p2) of the top two stages straight from the codes (simd.ts genTopLoad2), Q/4 values each
-      const q4 = quarter / 4;
-      for (let i = 0; i < 4 * radix; i++) {
-        const load2 = k.load2[radix]![i]!;
-        const tab = 4 * i * tabBytes;
-        for (let j0 = 0; j0 < q4; j0 += TOP_CHUNK) {
-          load2(
-            l.codesS,
-            l.tab2S + tab,
-            l.codesX,
-            l.tab2X + tab,
-            l.twc,
-            l.twf,
-            l.bufS,
-            l.bufX,
-            q4,
-            j0,
-            Math.min(q4, j0 + TOP_CHUNK),
-          );
-        }
-        this.forwardRange(l.bufS, 0, 2);
-        this.macRange(0, 2, l.acc + 16 * i * q4);
-      }
-      return;
-    }
-    for (let p = 0; p < radix; p++) {
-      const load = k.loadCodes[radix]![p]!;
-      for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
-        load(
-          l.codesS,
-          l.tabS + p * tabBytes,
-          l.codesX,
-          l.tabX + p * tabBytes,
-          l.twc,
-          l.twf,
-          l.bufS,
-          l.bufX,
-          j0,
-          Math.min(quarter, j0 + TOP_CHUNK),
-        );
-      }
-      this.forwardRange(l.bufS, 0, 1);
-      this.macRange(0, 1, l.acc + 16 * p * quarter);
-    }
+    // the previous chunk's round ends (its slices are final for this chunk's ranges to add to), this one opens: each
+    // range (p, p2) (or p) is an independent transform below the top, multiplied into its own slice of the sum; the
+    // round is finished by the next add or by extract
+    this.board.finish();
+    const kind = this.fresh ? ADD_FIRST : ADD;
+    this.fresh = false;
+    this.nextCodes = 1 - set;
+    this.board.start(kind, this.ranges.addCount, (i) => this.ranges.run(kind, i), { codes: set });
   }
 
   /**
@@ -1128,10 +1139,13 @@ export class BitProductSum {
    */
   extract(first: number, count: number, out: Uint8Array): number {
     const { radix, size, quarter } = this.t;
-    const l = this.layout;
-    for (let p = 0; p < radix; p++) this.inverseRange(p * quarter, 1);
-    const outBytes = (count + 7) >> 3;
-    this.outView.fill(0, 0, outBytes);
+    const ranges = this.ranges;
+    this.board.finish(); // the last add's round
+    if (this.fresh) this.acc.fill(0); // no add since clear
+    this.board.round(INVERSE_LOW, ranges.inverseCount, (i) => ranges.run(INVERSE_LOW, i));
+    if (ranges.inverseDeep) this.board.round(INVERSE_MID, radix, (i) => ranges.run(INVERSE_MID, i));
+    const outWords = (count + 31) >> 5;
+    for (const view of this.outViews) view.fill(0, 0, outWords);
     let mask = 0;
     for (let q = 0; q < radix; q++) {
       for (let lane = 0; lane < 2; lane++) {
@@ -1139,110 +1153,71 @@ export class BitProductSum {
         if (lo < first + count && lo + quarter > first) mask |= 1 << (2 * q + lane);
       }
     }
-    const extract = this.kernels.extract[radix]!;
+    // spans of the rounding pass, each thread into its own output bits (spans share bytes at their edges), OR-ed here
+    this.board.setRoundParams(first, count, mask);
+    this.board.round(ROUND, ranges.roundCount, (i) => ranges.run(ROUND, i));
+    const own = this.outViews[0]!;
     let maxErr = 0;
-    let nan = false;
-    for (let j0 = 0; j0 < quarter; j0 += TOP_CHUNK) {
-      const e = extract(
-        l.acc,
-        l.twc,
-        l.twf,
-        l.uw,
-        l.outBits,
-        quarter,
-        size,
-        first,
-        count,
-        mask,
-        j0,
-        Math.min(quarter, j0 + TOP_CHUNK),
-      );
-      if (Number.isNaN(e)) nan = true;
-      else if (e > maxErr) maxErr = e;
+    for (let h = 0; h < this.outViews.length; h++) {
+      const e = this.board.error(h);
+      if (!(e <= maxErr)) maxErr = Number.isNaN(maxErr) ? maxErr : e;
+      if (h === 0) continue;
+      const view = this.outViews[h]!;
+      for (let k = 0; k < outWords; k++) own[k]! |= view[k]!;
     }
-    out.set(this.outView.subarray(0, outBytes));
-    return nan ? NaN : maxErr;
+    out.set(new Uint8Array(own.buffer, own.byteOffset, (count + 7) >> 3));
+    return maxErr;
   }
+}
 
-  private dif(base: number, off: number, end: number, level: number): void {
-    const stages = this.t.fft.stages;
-    const st = stages[level]!;
-    if (st.radix === 4)
-      this.kernels.dif4[variant(st, level === stages.length - 1)]!(base, off, end, st.size, this.twPtr[level]!);
-    else this.kernels.r2(base, off, end);
-  }
-
-  private dit(base: number, off: number, end: number, level: number): void {
-    const stages = this.t.fft.stages;
-    const st = stages[level]!;
-    if (st.radix === 4)
-      this.kernels.dit4[variant(st, level === stages.length - 1)]!(base, off, end, st.size, this.twPtr[level]!);
-    else this.kernels.r2(base, off, end);
-  }
-
-  /**
-   * Forward stages from `level` down over [off, off + size of level) of the buffer at `base` (depth first, as
-   * BitConvolution).
-   */
-  private forwardRange(base: number, off: number, level: number): void {
-    const stages = this.t.fft.stages;
-    const st = stages[level]!;
-    if (st.size <= BLOCK) {
-      const pair = this.lastPair(level);
-      for (let lv = level; lv < stages.length - (pair ? 2 : 0); lv++) this.dif(base, off, off + st.size, lv);
-      if (pair) this.kernels.dif16(base + 16 * off, 0, 0, st.size);
-      return;
+/**
+ * Where each thread works, after the sum's own layout: the helpers' range buffers (as bufS, bufX), a second set of
+ * packed codes (with a helper only: the next chunk is packed while a helper may still read this one's), then the task
+ * board. A thread's output bits of the rounding pass are its bufS, and the owner's bit strings of add its bufS and
+ * bufX: no range runs on them while these are in use (extract's rounds work in the sum; the owner packs between its
+ * ranges), so the layout's own outBits and bits regions are free: they hold the second codes where those fit (top
+ * radix 3 and 4), else stay untouched (not resident).
+ */
+function threadLayout(t: BitConvolutionTables, layout: SumLayout, helpers: number) {
+  const align = (x: number) => Math.ceil(x / 64) * 64;
+  const rangeBytes = layout.bufX - layout.bufS;
+  const codeBytes = align((t.radix === 5 ? 2 : 1) * t.quarter + 8);
+  let at = align(layout.total);
+  const bufs = [layout.bufS, layout.bufX];
+  for (let h = 0; h < 2 * helpers; h++, at += rangeBytes) bufs.push(at);
+  // (a range buffer holds 4 N / r bytes or more; the output bits N / 4 + 16, a bit string N / 4 + 1)
+  const roomy = rangeBytes >= (t.size >> 2) + 16 && rangeBytes >= t.paddedBytes;
+  const outs = [roomy ? layout.bufS : layout.outBits];
+  for (let h = 0; h < helpers; h++) {
+    if (roomy) outs.push(bufs[2 * h + 2]!);
+    else {
+      outs.push(at);
+      at += align((t.size >> 2) + 16);
     }
-    this.dif(base, off, off + st.size, level);
-    const q = st.size / st.radix;
-    for (let p = 0; p < st.radix; p++) this.forwardRange(base, off + p * q, level + 1);
   }
-
-  /** Whether the last two stages below `level` are radix 4 of sizes 16 and 4 (one dif16 pass, simd.ts). */
-  private lastPair(level: number): boolean {
-    const stages = this.t.fft.stages;
-    const last = stages.length - 1;
-    return (
-      last - 1 > level && stages[last]!.radix === 4 && stages[last - 1]!.radix === 4 && stages[last - 1]!.size === 16
-    );
-  }
-
-  /**
-   * As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed).
-   */
-  private macRange(off: number, level: number, accBase: number): void {
-    const stages = this.t.fft.stages;
-    const st = stages[level]!;
-    const l = this.layout;
-    if (st.size <= BLOCK) {
-      const last = stages.length - 1;
-      // the last two radix-4 stages (or the last one) run fused with the multiply-add (simd.ts dif16mac, dif4mac)
-      const pair = this.lastPair(level);
-      const fused = pair || (stages[last]!.radix === 4 && last > level);
-      const kernel = pair ? this.kernels.dif16mac : fused ? this.kernels.dif4mac : this.kernels.mac;
-      for (let lv = level; lv < stages.length - (pair ? 2 : fused ? 1 : 0); lv++)
-        this.dif(l.bufX, off, off + st.size, lv);
-      kernel(l.bufX + 16 * off, l.bufS + 16 * off, accBase + 16 * off, st.size);
-      return;
+  let codes2S = layout.codesS;
+  let codes2X = layout.codesX;
+  if (helpers > 0) {
+    // the layout's bit strings and output bits, unused when roomy, hold the second codes where they fit (r = 3, 4)
+    const free =
+      roomy && layout.bitsS < layout.bitsX && layout.bitsX < layout.outBits && layout.outBits < layout.codesS;
+    if (free && layout.bitsS + 2 * codeBytes <= layout.codesS) codes2S = layout.bitsS;
+    else {
+      codes2S = at;
+      at += 2 * codeBytes;
     }
-    this.dif(l.bufX, off, off + st.size, level);
-    const q = st.size / st.radix;
-    for (let p = 0; p < st.radix; p++) this.macRange(off + p * q, level + 1, accBase);
+    codes2X = codes2S + codeBytes;
   }
+  const bitsS = roomy ? layout.bufS : layout.bitsS;
+  const bitsX = roomy ? layout.bufX : layout.bitsX;
+  return { bufs, outs, codes2S, codes2X, bitsS, bitsX, board: at, total: at + BOARD_BYTES };
+}
 
-  /** Inverse stages below the top over [off, off + size of level) of the sum, depth first. */
-  private inverseRange(off: number, level: number): void {
-    const stages = this.t.fft.stages;
-    const st = stages[level]!;
-    const base = this.layout.acc;
-    if (st.size <= BLOCK) {
-      for (let lv = stages.length - 1; lv >= level; lv--) this.dit(base, off, off + st.size, lv);
-      return;
-    }
-    const q = st.size / st.radix;
-    for (let p = 0; p < st.radix; p++) this.inverseRange(off + p * q, level + 1);
-    this.dit(base, off, off + st.size, level);
-  }
+/** The named fields of `from`. */
+function pick<T, K extends keyof T>(from: T, keys: K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const k of keys) out[k] = from[k];
+  return out;
 }
 
 /**

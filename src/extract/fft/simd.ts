@@ -37,6 +37,17 @@ function sleb(n: number): number[] {
   }
 }
 
+/**
+ * Butterflies per call of a SIMD top stage. V8 runs a WebAssembly function
+ * in its baseline tier until a call has used up a budget, and switches to
+ * optimized code only for later calls: one call over the whole array would
+ * run a cold first hash several times slower.
+ */
+export const TOP_CHUNK = 1 << 12;
+
+/** The kernels' memory maximum in 64 KiB pages (4 GiB, all of wasm32): any memory createMemory makes fits it. */
+const MAX_PAGES = 65536;
+
 const I32 = 0x7f;
 const V128 = 0x7b;
 
@@ -1082,7 +1093,9 @@ function assemble(): Uint8Array {
     return sigs.indexOf(sig);
   });
   const typeSec = section(1, [...uleb(sigs.length), ...sigs.flatMap((sig) => sig.split(',').map(Number))]);
-  const importSec = section(2, [1, ...str('env'), ...str('mem'), 0x02, 0x00, ...uleb(1)]);
+  // the memory is imported shared (limits flag 3: shared, with a maximum): one sum's memory serves both threads
+  // (rightangle.ts BitProductSum, sum-ranges.ts)
+  const importSec = section(2, [1, ...str('env'), ...str('mem'), 0x02, 0x03, ...uleb(1), ...uleb(MAX_PAGES)]);
   const funcSec = section(3, [...uleb(funcs.length), ...typeOf.flatMap((t) => uleb(t))]);
   const exportSec = section(7, [
     ...uleb(funcs.length),
@@ -1206,13 +1219,13 @@ export interface SimdKernels {
  * TypeScript lib (ES2022 + @types/node 20) does not declare it.
  */
 export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+  readonly buffer: SharedArrayBuffer;
 }
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
 const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
@@ -1231,18 +1244,27 @@ export function simdModule(): object | null {
   return compiled;
 }
 
-/** A WebAssembly memory of at least `bytes` bytes (64 KiB pages). */
+/**
+ * A shared WebAssembly memory of at least `bytes` bytes (64 KiB pages, never grown: its maximum is its size). Shared
+ * because the module imports it so (assemble): a BitProductSum's memory may be posted to another thread, whose own
+ * instance of the kernels then works in it (sum-ranges.ts); every other memory is used by its own thread only.
+ */
 export function createMemory(bytes: number): WasmMemory {
   if (wasm === undefined) throw new Error('WebAssembly is unavailable');
-  return new wasm.Memory({ initial: Math.ceil(bytes / 65536) });
+  const pages = Math.max(1, Math.ceil(bytes / 65536));
+  if (pages > MAX_PAGES) throw new RangeError(`a WebAssembly memory of ${bytes} bytes is above the kernels' maximum`);
+  return new wasm.Memory({ initial: pages, maximum: pages, shared: true });
 }
 
 /** One exported kernel: byte addresses and counts in, a number out. */
 type Kernel = (...args: number[]) => number;
 
-/** Kernels bound to `memory`, or null where WebAssembly SIMD is unavailable. */
-export function instantiateKernels(memory: WasmMemory): SimdKernels | null {
-  const mod = simdModule();
+/**
+ * Kernels bound to `memory`, or null where WebAssembly SIMD is unavailable. `module`: the compiled module, when another
+ * thread posted its own (sum-ranges.ts SumShare); else this thread's (simdModule).
+ */
+export function instantiateKernels(memory: WasmMemory, module: object | null = simdModule()): SimdKernels | null {
+  const mod = module;
   if (mod === null || wasm === undefined) return null;
   const exports = new wasm.Instance(mod, { env: { mem: memory } }).exports as Record<string, Kernel | undefined>;
   // Every name below is emitted by assemble(); a missing one is a bug in this module, not bad input.
