@@ -60,6 +60,46 @@ export function goodFftSize(minSize: number): number {
   return best;
 }
 
+/** A stage's twiddles (Stage.tw): w^j for j < S / r (full false), or its r - 1 powers per j (full true). */
+function stageTwiddles(s: number, r: number, full: boolean): Float64Array {
+  const q = s / r;
+  if (!full) return rootsOfUnity(s, q);
+  const roots = rootsOfUnity(s, s);
+  const tw = new Float64Array(2 * q * (r - 1));
+  for (let j = 0; j < q; j++) {
+    for (let p = 1; p < r; p++) {
+      const e = (p * j) % s;
+      tw[2 * (j * (r - 1) + p - 1)] = roots[2 * e]!;
+      tw[2 * (j * (r - 1) + p - 1) + 1] = roots[2 * e + 1]!;
+    }
+  }
+  return tw;
+}
+
+/**
+ * A stage whose twiddle table is made on its first read: the plain-JS stages read it, the WebAssembly kernels do not
+ * (their large stages use the compact tables of rightangle.ts writeSimdTwiddles), so a plan on the kernels never
+ * computes the 2.6 MB of w^j of a 3 * 2^19 transform's large stages (about 12 ms of start-up and their garbage).
+ */
+class LazyStage implements Stage {
+  private table: Float64Array | undefined;
+  constructor(
+    readonly size: number,
+    readonly radix: 2 | 3 | 4 | 5,
+    readonly full: boolean,
+    private readonly make: () => Float64Array,
+  ) {}
+
+  get tw(): Float64Array {
+    this.table ??= this.make();
+    return this.table;
+  }
+
+  set tw(table: Float64Array) {
+    this.table = table;
+  }
+}
+
 export class Fft {
   readonly size: number;
   /** Stages from the whole transform (index 0) down to groups of size radix. */
@@ -98,28 +138,13 @@ export class Fft {
     const radices = Fft.radices(size);
     this.size = size;
     this.stages = [];
-    let s = size;
-    for (let i = 0; i < radices.length; i++) {
+    for (let i = 0, span = size; i < radices.length; i++) {
       const r = radices[i]!;
-      const q = s / r;
-      const last = i === radices.length - 1;
+      const s = span; // this stage's size, fixed for its table's closure
       const full = s <= BLOCK;
-      let tw: Float64Array;
-      if (last || (i === 0 && options.topTwiddles === false)) tw = new Float64Array(0);
-      else if (!full) tw = rootsOfUnity(s, q);
-      else {
-        const roots = rootsOfUnity(s, s);
-        tw = new Float64Array(2 * q * (r - 1));
-        for (let j = 0; j < q; j++) {
-          for (let p = 1; p < r; p++) {
-            const e = (p * j) % s;
-            tw[2 * (j * (r - 1) + p - 1)] = roots[2 * e]!;
-            tw[2 * (j * (r - 1) + p - 1) + 1] = roots[2 * e + 1]!;
-          }
-        }
-      }
-      this.stages.push({ size: s, radix: r, tw, full });
-      s = q;
+      const empty = i === radices.length - 1 || (i === 0 && options.topTwiddles === false);
+      this.stages.push(new LazyStage(s, r, full, empty ? () => new Float64Array(0) : () => stageTwiddles(s, r, full)));
+      span = s / r;
     }
   }
 
