@@ -41,7 +41,8 @@ export interface ChunkedToeplitzOptions extends ToeplitzOptions {
 /**
  * Default transform bound: 3 * 2^19 points (top stage radix 3). The hash of a 2^22-trial block (n = 2^23, a calibrated
  * chip's m = 1.48 Mbit) then takes 6 column chunks, 13 transforms, and 31.3 MB of WebAssembly memory (the summed
- * spectrum 24 MB, two range buffers 4 MB, bit strings, codes and tables 3.3 MB: fft/rightangle.ts sumBytes), against
+ * spectrum 24 MB, two range buffers 4 MB, bit strings, codes and tables 3.3 MB: fft/rightangle.ts sumBytes; 35.3 MB
+ * with the range buffers of the main thread's help), against
  * 14 chunks and 20.2 MB at 2^20; 5 * 2^18: 8 chunks, 25.9 MB; 2^21: 4 chunks, 39.9 MB. Measured (stand-alone hash,
  * load 2.5 to 3.7): 2^20 about 375 ms, 5 * 2^18 about 330 ms, 3 * 2^19 about 285 ms, 2^21 about 290 ms; the pipeline
  * bench's 8 blocks: 8.5 / 9.9 / 10.8 / 11.1 M trials per CPU second at 135 / 141 / 147 / 156 MB net peak RSS
@@ -175,7 +176,7 @@ export class ChunkedToeplitzPlan {
 
   /** WebAssembly memory of the summed path's transform once made (prepare), in bytes; 0 otherwise. */
   get transformBytes(): number {
-    return this.sum === null ? 0 : sumBytes(this.sum.t);
+    return this.sum === null ? 0 : sumBytes(this.sum.t, this.sum.share === null ? 0 : 1);
   }
 
   /** Whether the FFT products run on the WebAssembly SIMD kernels. */

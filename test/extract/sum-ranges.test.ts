@@ -237,13 +237,16 @@ describe('the rounding check with a helper', () => {
         const ready = new Promise((resolve) => worker.once('message', resolve));
         worker.postMessage({ share: plan.share, state: state.buffer });
         await ready;
-        // until the helper has run spans of the rounding pass (its largest distance then counts), at most 50 blocks
-        for (let rep = 0; rep < 50 && Atomics.load(state, 2 + ROUND) === 0; rep++) {
+        // until the helper has run spans of the rounding pass (its largest distance then counts); a loaded machine
+        // may keep the helper off the core for many blocks: bounded by time, not by a count
+        const deadline = Date.now() + 30_000;
+        while (Atomics.load(state, 2 + ROUND) === 0 && Date.now() < deadline) {
+          const before = plan.stats.fallbacks; // a count over the plan's hashes
           expect(hex(plan.hash(x)), `tolerance ${roundingTolerance}`).toBe(want);
           if (roundingTolerance === 0.25) {
             expect(plan.stats.fallbacks).toBe(0);
             expect(plan.stats.maxRoundingError).toBe(alone.stats.maxRoundingError);
-          } else expect(plan.stats.fallbacks).toBe(plan.chunks);
+          } else expect(plan.stats.fallbacks - before).toBe(plan.chunks);
           await new Promise((r) => setTimeout(r, 5));
         }
         expect(
@@ -259,7 +262,7 @@ describe('the rounding check with a helper', () => {
         await worker.terminate();
       }
     }
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('the task board', () => {

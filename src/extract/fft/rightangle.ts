@@ -980,11 +980,13 @@ function sumLayout(t: BitConvolutionTables): SumLayout {
 }
 
 /**
- * Bytes of WebAssembly memory a BitProductSum for transforms of this size holds (all of it is written, so all of it
- * is resident): the transform bound's memory cost (chunked.ts).
+ * Bytes of WebAssembly memory a BitProductSum for transforms of this size allocates with `helpers` helper threads
+ * (threadLayout): the transform bound's memory cost (chunked.ts). All of it is written, hence resident, except the
+ * layout's bit-string and output-bit regions when the range buffers hold those (top radix 3 and 4, threadLayout) and
+ * no helper puts its second codes there (3 N / 4 bytes: 0.75 MiB at N = 2^20).
  */
-export function sumBytes(t: BitConvolutionTables): number {
-  return sumLayout(t).total;
+export function sumBytes(t: BitConvolutionTables, helpers = 0): number {
+  return threadLayout(t, sumLayout(t), helpers).total;
 }
 
 /**
