@@ -1010,12 +1010,6 @@ export class BitProductSum {
   /** Whether the sum is empty (clear): the next add writes each slice instead of adding to it. */
   private fresh = true;
   /**
-   * Whether the sum's memory has never been written since createMemory: a new WebAssembly.Memory is zero, so the
-   * first add accumulates into it as it is (ADD) instead of zeroing its slices first (ADD_FIRST): one pass less over
-   * the 2N-double sum per run, the same values.
-   */
-  private zeroed = true;
-  /**
    * The packed codes of the top-stage inputs (r codes of 2 bits per butterfly), as 32-bit words: two sets, used by
    * turns (the same one twice without a helper).
    */
@@ -1133,9 +1127,8 @@ export class BitProductSum {
     // range (p, p2) (or p) is an independent transform below the top, multiplied into its own slice of the sum; the
     // round is finished by the next add or by extract
     this.board.finish();
-    const kind = this.fresh && !this.zeroed ? ADD_FIRST : ADD;
+    const kind = this.fresh ? ADD_FIRST : ADD;
     this.fresh = false;
-    this.zeroed = false;
     this.nextCodes = 1 - set;
     this.board.start(kind, this.ranges.addCount, (i) => this.ranges.run(kind, i), { codes: set });
   }
@@ -1150,8 +1143,7 @@ export class BitProductSum {
     const { radix, size, quarter } = this.t;
     const ranges = this.ranges;
     this.board.finish(); // the last add's round
-    if (this.fresh && !this.zeroed) this.acc.fill(0); // no add since clear
-    this.zeroed = false; // the inverse below runs in place
+    if (this.fresh) this.acc.fill(0); // no add since clear
     this.board.round(INVERSE_LOW, ranges.inverseCount, (i) => ranges.run(INVERSE_LOW, i));
     if (ranges.inverseDeep) this.board.round(INVERSE_MID, radix, (i) => ranges.run(INVERSE_MID, i));
     const outWords = (count + 31) >> 5;
