@@ -212,7 +212,7 @@ export class FrameSync {
     let frame: Frame | UnknownFrame;
     try {
       if (layout && this.accept !== 'any' && layout.direction !== this.accept) {
-        const seq = (buf[pos + 4]! | (buf[pos + 5]! << 8) | (buf[pos + 6]! << 16) | (buf[pos + 7]! << 24)) >>> 0;
+        const seq = buf.readUInt32LE(pos + 4);
         throw new FrameError(
           'direction',
           `${layout.direction} frame ${layout.kind} where ${this.accept} frames are expected (PROTOCOL 3)`,
@@ -249,14 +249,10 @@ export class FrameSync {
     const n = trialsRecordCount(buf, pos);
     if (n < 0) return false;
     this.stats.frames++;
-    const seq = (buf[pos + 4]! | (buf[pos + 5]! << 8) | (buf[pos + 6]! << 16) | (buf[pos + 7]! << 24)) >>> 0;
     try {
-      this.onTrials!(buf, trialsRecordsAt(pos), n, buf[pos + 3]!, seq, trialsFirst(buf, pos));
+      this.onTrials!(buf, trialsRecordsAt(pos), n, buf[pos + 3]!, buf.readUInt32LE(pos + 4), trialsFirst(buf, pos));
     } catch (e) {
-      if (!this.callbackFailed) {
-        this.callbackFailed = true;
-        this.callbackError = e;
-      }
+      this.keepFirstError(e);
     }
     return true;
   }
@@ -271,10 +267,15 @@ export class FrameSync {
     try {
       cb(v, at);
     } catch (e) {
-      if (!this.callbackFailed) {
-        this.callbackFailed = true;
-        this.callbackError = e;
-      }
+      this.keepFirstError(e);
+    }
+  }
+
+  /** Keeps a callback's first error, rethrown by feed once the scan is done. */
+  private keepFirstError(e: unknown): void {
+    if (!this.callbackFailed) {
+      this.callbackFailed = true;
+      this.callbackError = e;
     }
   }
 }
