@@ -15,15 +15,20 @@
  * - PROTOCOL 4 TRIALS: record bits 7 and 6 are reserved (0); a record with
  *   one set ends the run as a protocol error: DeviceError.
  *
- * Hot path: per two trials one increment of a histogram of record pairs
- * (4096 bins, folded into the block's 64-bin histogram when the block
- * ends) and one table lookup for their extractor bits (outcomes.ts), into
- * typed arrays; no allocation per trial or per frame (one histogram and one
- * input buffer per block).
+ * Hot path: four records read as one 32-bit word, per two trials one
+ * increment of a histogram of record pairs (4096 bins, folded into the
+ * block's 64-bin histogram when the block ends) and one table lookup for
+ * their extractor bits (outcomes.ts), into typed arrays; no allocation per
+ * trial or per frame (one histogram and one input buffer per block). A
+ * batch's frames that follow on are accounted as one stretch (addFrames),
+ * and the health tests get its codes in one call.
  */
 import { DeviceError } from '../errors.ts';
 import { TRIALS_FLAG } from '../protocol/types.ts';
 import { OUTCOME_BITS_TABLE, PAIR_OUTCOME_BITS_TABLE } from './outcomes.ts';
+
+/** Whether this host stores a 32-bit word's low byte first (then a Uint32Array reads four records at once). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Largest block: 2^30 trials (a 256 MiB extractor input). */
 export const MAX_BLOCK_TRIALS = 2 ** 30;
@@ -62,6 +67,19 @@ export interface AccountantOptions {
   onCodes?: (input: Uint8Array, from: number, to: number, blockIndex: number) => void;
 }
 
+/**
+ * TRIALS frames packed into typed arrays (a run's TrialsBatch has this shape): frame i starts at trial first[i],
+ * has n[i] records at records[recordsAt(i), + n[i]), its flags and device seq.
+ */
+export interface PackedFrames {
+  readonly first: ArrayLike<number>;
+  readonly n: ArrayLike<number>;
+  readonly flags: ArrayLike<number>;
+  readonly seq: ArrayLike<number>;
+  readonly records: Uint8Array;
+  recordsAt(i: number): number;
+}
+
 export class TrialAccountant {
   readonly blockTrials: number;
   private readonly onCodes?: AccountantOptions['onCodes'];
@@ -72,6 +90,15 @@ export class TrialAccountant {
   private block!: BlockTally;
   /** The open block's counts of record pairs (index r0 | r1 << 6), folded into its histogram when it is handed over. */
   private readonly pairHistogram = new Uint32Array(64 * 64);
+  /** The last records' memory as 32-bit words (little-endian hosts), four records at a time (wordsOf). */
+  private words: Uint32Array | null = null;
+  /**
+   * Positions [codesFrom, codesTo) of the open block's input written but not yet handed to onCodes: runs of
+   * recorded trials that follow on are handed over as one (the health tests then take a batch's samples in
+   * one call, not 40 at a time). Handed over before the block is, and before addTrials or addFrames return.
+   */
+  private codesFrom = 0;
+  private codesTo = 0;
   /** Totals over the run. */
   recordedTotal = 0;
   lostDeviceTotal = 0;
@@ -142,6 +169,103 @@ export class TrialAccountant {
     done: BlockTally[] = [],
     at = 0,
   ): BlockTally[] {
+    try {
+      this.account(first, n, records, flags, seq, done, at);
+    } finally {
+      this.flushCodes();
+    }
+    return done;
+  }
+
+  /**
+   * addTrials for frames [from, to) of a packed batch, in order, with the same checks and tallies. Returns after
+   * the first frame that completes a block (so the caller finishes it, as after addTrials, before later trials
+   * reach the health tests): the index of the next frame to account.
+   *
+   * Frames that follow on (each starts where the last ended, its records right after the last's) within the open
+   * block are accounted as one stretch of trials when none of their records has a reserved bit: what frame by
+   * frame would give, with the per-frame work done once per stretch.
+   */
+  addFrames(frames: PackedFrames, from: number, to: number, done: BlockTally[]): number {
+    const records = frames.records;
+    let i = from;
+    try {
+      while (i < to && done.length === 0) {
+        const j = this.stretchEnd(frames, i, to);
+        const first = frames.first[i]!;
+        const at = frames.recordsAt(i);
+        let n = frames.n[i]!;
+        if (j > i + 1) {
+          const stretch = frames.first[j - 1]! + frames.n[j - 1]! - first;
+          // PROTOCOL 4 TRIALS: a reserved bit ends the run at its own frame: then frame by frame, for that error.
+          if (this.noReservedBits(records, at, stretch)) n = stretch;
+        }
+        this.account(first, n, records, frames.flags[i]!, frames.seq[i]!, done, at);
+        i = n === frames.n[i]! ? i + 1 : j;
+      }
+    } finally {
+      this.flushCodes();
+    }
+    return i;
+  }
+
+  /**
+   * The end j of frames [i, j) that follow on from frame i inside the block it falls in (which then is the open
+   * one), each after the first starting at the trial and the record where the last ended; the last may reach
+   * the block's end. i + 1 when frame i does not start in the open block (an error, or a gap past its end).
+   */
+  private stretchEnd(frames: PackedFrames, i: number, to: number): number {
+    const blockEnd = this.block.firstTrial + this.blockTrials;
+    const first = frames.first[i]!;
+    if (first < this.next || first >= blockEnd) return i + 1;
+    const limit = frames.records.length;
+    let end = first + frames.n[i]!;
+    let rec = frames.recordsAt(i) + frames.n[i]!;
+    let k = i + 1;
+    for (; k < to && end < blockEnd && frames.first[k] === end && frames.recordsAt(k) === rec; k++) {
+      const n = frames.n[k]!;
+      if (!(n >= 1 && rec + n <= limit)) break;
+      end += n;
+      rec += n;
+    }
+    return k;
+  }
+
+  /** `records`' whole memory as 32-bit words, on a little-endian host (else null: records are read one by one). */
+  private wordsOf(records: Uint8Array): Uint32Array | null {
+    const words = this.words;
+    if (words !== null && words.buffer === records.buffer) return words;
+    if (!LITTLE_ENDIAN) return null;
+    this.words = new Uint32Array(records.buffer, 0, records.buffer.byteLength >> 2);
+    return this.words;
+  }
+
+  /** PROTOCOL 4 TRIALS: whether records[at, at + n) all have bits 7 and 6 (reserved) clear. */
+  private noReservedBits(records: Uint8Array, at: number, n: number): boolean {
+    let bad = 0;
+    let k = at;
+    const end = at + n;
+    const words = (records.byteOffset + k) & 3 ? null : this.wordsOf(records);
+    if (words) {
+      const w0 = (records.byteOffset + k) >> 2;
+      const quads = (end - k) >> 2;
+      for (let w = w0; w < w0 + quads; w++) bad |= words[w]!;
+      k += quads << 2;
+    }
+    for (; k < end; k++) bad |= records[k]!;
+    return (bad & 0xc0c0c0c0) === 0;
+  }
+
+  /** addTrials without handing the last codes to onCodes. */
+  private account(
+    first: number,
+    n: number,
+    records: Uint8Array,
+    flags: number,
+    seq: number,
+    done: BlockTally[],
+    at: number,
+  ): void {
     if (!(n >= 1 && n <= records.length - at)) {
       throw new DeviceError('PROTOCOL', `TRIALS frame seq ${seq}: n = ${n} but ${records.length - at} records`, {
         detail: { seq, n },
@@ -184,35 +308,46 @@ export class TrialAccountant {
         hist[r]!++;
         input[pos >> 2]! |= OUTCOME_BITS_TABLE[r]! << ((pos & 3) << 1);
       }
-      // ...then four trials per input byte, written once, counted as two pairs...
-      const pairs = this.pairHistogram;
-      for (; i + 4 <= end; i += 4, pos += 4) {
-        const r0 = records[i]!,
-          r1 = records[i + 1]!,
-          r2 = records[i + 2]!,
-          r3 = records[i + 3]!;
-        if ((r0 | r1 | r2 | r3) > 63) reservedBits(seq, first - at, records, i);
-        const p01 = r0 | (r1 << 6);
-        const p23 = r2 | (r3 << 6);
-        pairs[p01]!++;
-        pairs[p23]!++;
-        input[pos >> 2] = PAIR_OUTCOME_BITS_TABLE[p01]! | (PAIR_OUTCOME_BITS_TABLE[p23]! << 4);
+      // ...then four trials per input byte, read as one word, written once, counted as two pairs...
+      const words = (records.byteOffset + i) & 3 ? null : this.wordsOf(records);
+      if (words) {
+        const stop = tallyWords(words, (records.byteOffset + i) >> 2, i, end, input, pos, this.pairHistogram);
+        pos += stop - i;
+        i = stop;
+        if (i + 4 <= end) reservedBits(seq, first - at, records, i);
       }
-      // ...and the rest one at a time.
+      // ...and the rest (all of them where the records are not word-aligned) one at a time.
       for (; i < end; i++, pos++) {
         const r = records[i]!;
         if (r > 63) reservedBits(seq, first - at, records, i);
         hist[r]!++;
         input[pos >> 2]! |= OUTCOME_BITS_TABLE[r]! << ((pos & 3) << 1);
       }
-      if (this.onCodes) this.onCodes(input, from, pos, block.index);
+      this.codesWritten(from, pos);
       block.recorded += take;
       this.recordedTotal += take;
       this.next += take;
       k = end;
       if (this.next === blockEnd) this.completeBlock(done);
     }
-    return done;
+  }
+
+  /** Positions [from, to) of the open block's input hold new codes: joined to the pending run when they follow it. */
+  private codesWritten(from: number, to: number): void {
+    if (from !== this.codesTo) {
+      this.flushCodes();
+      this.codesFrom = from;
+    }
+    this.codesTo = to;
+  }
+
+  /** Hands the pending codes of the open block to onCodes. */
+  private flushCodes(): void {
+    const from = this.codesFrom;
+    const to = this.codesTo;
+    if (to === from) return;
+    this.codesFrom = to;
+    if (this.onCodes) this.onCodes(this.block.input, from, to, this.block.index);
   }
 
   /**
@@ -263,6 +398,9 @@ export class TrialAccountant {
   }
 
   private completeBlock(done: BlockTally[]): void {
+    this.flushCodes();
+    this.codesFrom = 0;
+    this.codesTo = 0;
     this.foldPairs();
     done.push(this.block);
     this.block = this.newBlock(this.block.index + 1);
@@ -283,6 +421,7 @@ export class TrialAccountant {
         done,
         `the chip reports ${trialsPerformed} trials performed, ${this.next} accounted`,
       );
+    this.flushCodes();
     const block = this.block;
     const accounted = this.next - block.firstTrial;
     if (accounted === 0) return null;
@@ -291,6 +430,34 @@ export class TrialAccountant {
     block.input = block.input.subarray(0, Math.ceil(accounted / 4));
     return block;
   }
+}
+
+/**
+ * Four trials per input byte from records[i] (word w of `words`, little-endian: record i + k is byte k) and input
+ * position pos (a multiple of 4) while four remain before `end`: each input byte written once, the four counted
+ * as two pairs (index r0 | r1 << 6). Returns where it stopped: fewer than four records left, or a group with a
+ * reserved bit (PROTOCOL 4 TRIALS: bits 7 and 6 of each byte, 0xc0c0c0c0).
+ */
+function tallyWords(
+  words: Uint32Array,
+  w: number,
+  i: number,
+  end: number,
+  input: Uint8Array,
+  pos: number,
+  pairs: Uint32Array,
+): number {
+  const bits = PAIR_OUTCOME_BITS_TABLE;
+  for (; i + 4 <= end; i += 4, pos += 4, w++) {
+    const x = words[w]!;
+    if ((x & 0xc0c0c0c0) !== 0) break;
+    const p01 = (x & 63) | ((x >>> 2) & 0xfc0);
+    const p23 = ((x >>> 16) & 63) | ((x >>> 18) & 0xfc0);
+    pairs[p01]!++;
+    pairs[p23]!++;
+    input[pos >> 2] = bits[p01]! | (bits[p23]! << 4);
+  }
+  return i;
 }
 
 /** PROTOCOL 4 TRIALS: bits 7 and 6 of a record are reserved (0): the first offending record from index `from` ends the run. */

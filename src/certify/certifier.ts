@@ -20,11 +20,12 @@
  * margin down to S = 2.3 (m about 668 kbit), and the first bytes come after
  * about 4.2 s of chip time, well within 30 s.
  */
-import { recycleTrialsBatch, type RunEvent } from '../device/run.ts';
+import { recycleTrialsBatch, type RunEvent, type TrialsBatch } from '../device/run.ts';
 import { CertificationRefusedError, DeviceError } from '../errors.ts';
 import { Fault, FrameType, TRIALS_FLAG, faultNames } from '../protocol/types.ts';
 import { TrialAccountant, type BlockTally } from './accounting.ts';
 import { failedChecks, type BlockTest } from './block-checks.ts';
+import type { BlockResult, CertifiedBlock, RefusedBlock } from './block-result.ts';
 import { ADVERSARIES, type Adversary } from './bounds/bound.ts';
 import { BOUNDS, certifyBlockBound, missingBoundReason, type BlockBound } from './bounds/registry.ts';
 import { PefPlanner, probabilityEstimationBound } from './bounds/probability-estimation.ts';
@@ -99,39 +100,7 @@ export interface CertifyOptions {
   recycleBatches?: boolean;
 }
 
-export interface CertifiedBlock {
-  ok: true;
-  draft: CertificateDraft;
-  /** Extractor input, 2 bits per trial (bit 2k = a, 2k+1 = b of the block's trial k), LSB first. */
-  input: Uint8Array;
-  inputBits: number;
-  /** m, a multiple of 8. */
-  outputBits: number;
-}
-
-export type { BlockTest };
-
-export interface RefusedBlock {
-  ok: false;
-  blockIndex: number;
-  trialRange: { first: number; count: number };
-  /** One line naming the cause. */
-  reason: string;
-  /** The first test that failed. */
-  test: BlockTest;
-  /** Every test that failed, in the order checked. */
-  failedTests: BlockTest[];
-  counts: number[];
-  sEstimate: number;
-  sLowerBound: number;
-  lostTrials: number;
-  /** Host settings: random bits drawn for the block's settings (spent whether or not it certified). */
-  settingBits?: number;
-  /** Host settings: TRIALS frames flagged RESUMED in the block (starved intervals that ended in it). */
-  resumedFrames?: number;
-}
-
-export type BlockResult = CertifiedBlock | RefusedBlock;
+export type { BlockResult, BlockTest, CertifiedBlock, RefusedBlock };
 
 export type { CertifierStats };
 
@@ -295,6 +264,26 @@ export class Certifier {
     ledger?.release(this.accountant.nextTrial);
   }
 
+  /**
+   * A batch's frames, as addFrame takes them. With internal settings (no echo to check) the frames before the
+   * first flagged HOST_SETTINGS are accounted as a batch (TrialAccountant.addFrames); addFrame refuses that one.
+   */
+  private addBatch(b: TrialsBatch, out: BlockResult[]): void {
+    const done = this.done;
+    let stop = 0;
+    if (!this.hostSettings) while (stop < b.frames && (b.flags[stop]! & TRIALS_FLAG.HOST_SETTINGS) === 0) stop++;
+    let i = 0;
+    while (i < b.frames) {
+      if (i < stop) {
+        i = this.accountant.addFrames(b, i, stop, done);
+      } else {
+        this.addFrame(b.first[i]!, b.n[i]!, b.records, b.recordsAt(i), b.flags[i]!, b.seq[i]!);
+        i++;
+      }
+      if (done.length > 0) this.complete(done, out);
+    }
+  }
+
   private throwPending(): void {
     if (this.pendingError !== undefined) {
       const e = this.pendingError;
@@ -308,14 +297,9 @@ export class Certifier {
     const done = this.done;
     for (const ev of events) {
       switch (ev.kind) {
-        case 'trialsBatch': {
-          const b = ev.batch;
-          for (let i = 0; i < b.frames; i++) {
-            this.addFrame(b.first[i]!, b.n[i]!, b.records, b.recordsAt(i), b.flags[i]!, b.seq[i]!);
-            if (done.length > 0) this.complete(done, out);
-          }
+        case 'trialsBatch':
+          this.addBatch(ev.batch, out);
           break;
-        }
         case 'trials':
           this.addFrame(ev.first, ev.n, ev.records, 0, ev.flags, ev.seq);
           if (done.length > 0) this.complete(done, out);
