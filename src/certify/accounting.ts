@@ -25,10 +25,11 @@
  */
 import { DeviceError } from '../errors.ts';
 import { TRIALS_FLAG } from '../protocol/types.ts';
+import { wordIndex, wordsOf } from '../protocol/words.ts';
 import { OUTCOME_BITS_TABLE, PAIR_OUTCOME_BITS_TABLE } from './outcomes.ts';
 
-/** Whether this host stores a 32-bit word's low byte first (then a Uint32Array reads four records at once). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Whether this host stores a 32-bit word's low byte first (then one word read holds four records in order). */
+const LITTLE_ENDIAN = new Uint8Array(new Int32Array([1]).buffer)[0] === 1;
 
 /** Largest block: 2^30 trials (a 256 MiB extractor input). */
 export const MAX_BLOCK_TRIALS = 2 ** 30;
@@ -90,8 +91,6 @@ export class TrialAccountant {
   private block!: BlockTally;
   /** The open block's counts of record pairs (index r0 | r1 << 6), folded into its histogram when it is handed over. */
   private readonly pairHistogram = new Uint32Array(64 * 64);
-  /** The last records' memory as 32-bit words (little-endian hosts), four records at a time (wordsOf). */
-  private words: Uint32Array | null = null;
   /**
    * Positions [codesFrom, codesTo) of the open block's input written but not yet handed to onCodes: runs of
    * recorded trials that follow on are handed over as one (the health tests then take a batch's samples in
@@ -231,24 +230,15 @@ export class TrialAccountant {
     return k;
   }
 
-  /** `records`' whole memory as 32-bit words, on a little-endian host (else null: records are read one by one). */
-  private wordsOf(records: Uint8Array): Uint32Array | null {
-    const words = this.words;
-    if (words !== null && words.buffer === records.buffer) return words;
-    if (!LITTLE_ENDIAN) return null;
-    this.words = new Uint32Array(records.buffer, 0, records.buffer.byteLength >> 2);
-    return this.words;
-  }
-
   /** PROTOCOL 4 TRIALS: whether records[at, at + n) all have bits 7 and 6 (reserved) clear. */
   private noReservedBits(records: Uint8Array, at: number, n: number): boolean {
     let bad = 0;
     let k = at;
     const end = at + n;
-    const words = (records.byteOffset + k) & 3 ? null : this.wordsOf(records);
-    if (words) {
-      const w0 = (records.byteOffset + k) >> 2;
-      const quads = (end - k) >> 2;
+    const quads = n >> 2;
+    const w0 = wordIndex(records, k, quads);
+    if (w0 >= 0) {
+      const words = wordsOf(records);
       for (let w = w0; w < w0 + quads; w++) bad |= words[w]!;
       k += quads << 2;
     }
@@ -309,9 +299,9 @@ export class TrialAccountant {
         input[pos >> 2]! |= OUTCOME_BITS_TABLE[r]! << ((pos & 3) << 1);
       }
       // ...then four trials per input byte, read as one word, written once, counted as two pairs...
-      const words = (records.byteOffset + i) & 3 ? null : this.wordsOf(records);
-      if (words) {
-        const stop = tallyWords(words, (records.byteOffset + i) >> 2, i, end, input, pos, this.pairHistogram);
+      const w = LITTLE_ENDIAN ? wordIndex(records, i, (end - i) >> 2) : -1;
+      if (w >= 0) {
+        const stop = tallyWords(wordsOf(records), w, i, end, input, pos, this.pairHistogram);
         pos += stop - i;
         i = stop;
         if (i + 4 <= end) reservedBits(seq, first - at, records, i);
@@ -439,7 +429,7 @@ export class TrialAccountant {
  * reserved bit (PROTOCOL 4 TRIALS: bits 7 and 6 of each byte, 0xc0c0c0c0).
  */
 function tallyWords(
-  words: Uint32Array,
+  words: Int32Array,
   w: number,
   i: number,
   end: number,
