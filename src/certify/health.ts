@@ -102,9 +102,29 @@ export function binomialUpperTail(n: number, p: number, c: number): number {
  */
 export function aptCutoff(alpha: number, entropyPerSample: number, window = APT_WINDOW): number {
   const p = 2 ** -entropyPerSample;
-  let c = Math.ceil(window * p);
-  while (c <= window && binomialUpperTail(window, p, c) > alpha) c++;
-  // c is now the smallest value with P[B >= c] <= alpha; that is 1 + CRITBINOM.
+  const start = Math.ceil(window * p);
+  // The candidate from every tail at once, summed from the top (one pass instead of a tail sum per c), then
+  // confirmed with binomialUpperTail at c and c - 1: the answer is that of the search c = start, start + 1, ...
+  const c = firstTailAtMost(window, p, start, alpha);
+  const confirmed =
+    binomialUpperTail(window, p, c) <= alpha && (c === start || binomialUpperTail(window, p, c - 1) > alpha);
+  if (confirmed) return c;
+  let d = start;
+  while (d <= window && binomialUpperTail(window, p, d) > alpha) d++;
+  // d is now the smallest value with P[B >= d] <= alpha; that is 1 + CRITBINOM.
+  return d;
+}
+
+/** The smallest c >= start with P[Binom(n, p) >= c] <= alpha (n + 1 if none), the tails summed from k = n down. */
+function firstTailAtMost(n: number, p: number, start: number, alpha: number): number {
+  const lf = logFactorials(n);
+  let tail = 0;
+  let c = n + 1;
+  for (let k = n; k >= start; k--) {
+    tail += Math.exp(lf[n]! - lf[k]! - lf[n - k]! + k * Math.log(p) + (n - k) * Math.log1p(-p));
+    if (tail > alpha) break;
+    c = k;
+  }
   return c;
 }
 

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Certifier } from '../../src/certify/certifier.ts';
-import { aptCutoff, APT_WINDOW, OutcomeHealthTests, rctCutoff, settingsChiSquare } from '../../src/certify/health.ts';
+import {
+  aptCutoff,
+  APT_WINDOW,
+  binomialUpperTail,
+  OutcomeHealthTests,
+  rctCutoff,
+  settingsChiSquare,
+} from '../../src/certify/health.ts';
 import { OUTCOME_BITS_TABLE } from '../../src/certify/outcomes.ts';
 import { chiSquare3Critical, chiSquare3Survival } from '../../src/math/index.ts';
 import { chshRecords, record, rng, toBatches } from './helpers.ts';
@@ -41,6 +48,19 @@ describe('NIST SP 800-90B cutoffs', () => {
       const p = 2 ** -h;
       expect(tailByRecurrence(APT_WINDOW, p, c)).toBeLessThanOrEqual(alpha);
       expect(tailByRecurrence(APT_WINDOW, p, c - 1)).toBeGreaterThan(alpha);
+    }
+  });
+
+  it('APT: the cutoff is the one of the search C = ceil(W p), +1, ... over the same tail sums, for any alpha and H', () => {
+    const r = rng(11);
+    for (let t = 0; t < 60; t++) {
+      const alpha = 2 ** -(1 + r() * 40);
+      const h = 0.02 + r() * 0.98;
+      const window = t % 3 === 0 ? 1 + Math.floor(r() * 2000) : APT_WINDOW;
+      const p = 2 ** -h;
+      let c = Math.ceil(window * p);
+      while (c <= window && binomialUpperTail(window, p, c) > alpha) c++;
+      expect(aptCutoff(alpha, h, window)).toBe(c);
     }
   });
 
