@@ -66,6 +66,8 @@ for (let g = 0; g < 256; g++) {
   }
 }
 
+const NO_CODES = new Uint8Array(0);
+
 export const DEFAULT_HEALTH_ALPHA = 2 ** -20;
 export const DEFAULT_ENTROPY_PER_BIT = 0.2;
 export const APT_WINDOW = 1024;
@@ -189,6 +191,10 @@ export class OutcomeHealthTests {
     this.aptCutoff = aptCutoff(alpha, entropyPerBit);
     this.settingsAlpha = settingsAlpha;
     this.settingsCritical = chiSquare3Critical(settingsAlpha);
+    // No samples: the state is written back unchanged. A first real call feeds a whole batch, so V8 compiles its
+    // loop while it runs (OSR); with this call its write-back has run once, and that code does not have to be
+    // thrown away and compiled again when the loop ends.
+    this.updateCodes(NO_CODES, 0, 0);
   }
 
   /** Codes of the records fed through `update` (reused). */
