@@ -66,8 +66,6 @@ for (let g = 0; g < 256; g++) {
   }
 }
 
-const NO_CODES = new Uint8Array(0);
-
 export const DEFAULT_HEALTH_ALPHA = 2 ** -20;
 export const DEFAULT_ENTROPY_PER_BIT = 0.2;
 export const APT_WINDOW = 1024;
@@ -191,10 +189,6 @@ export class OutcomeHealthTests {
     this.aptCutoff = aptCutoff(alpha, entropyPerBit);
     this.settingsAlpha = settingsAlpha;
     this.settingsCritical = chiSquare3Critical(settingsAlpha);
-    // No samples: the state is written back unchanged. A first real call feeds a whole batch, so V8 compiles its
-    // loop while it runs (OSR); with this call its write-back has run once, and that code does not have to be
-    // thrown away and compiled again when the loop ends.
-    this.updateCodes(NO_CODES, 0, 0);
   }
 
   /** Codes of the records fed through `update` (reused). */
@@ -233,6 +227,13 @@ export class OutcomeHealthTests {
    * against a one-by-one reference).
    */
   updateCodes(codes: Uint8Array, from: number, to: number): void {
+    // A slice of at most a window per call: a batch's codes come in one call, and V8 would compile a loop that
+    // long while it runs (OSR) and then the whole function again; short calls are compiled once.
+    for (let p = from; p < to; p += APT_WINDOW) this.updateSlice(codes, p, Math.min(to, p + APT_WINDOW));
+  }
+
+  /** updateCodes on [from, to). */
+  private updateSlice(codes: Uint8Array, from: number, to: number): void {
     const C = this.rctCutoff;
     let lastA = this.lastA,
       lastB = this.lastB,
