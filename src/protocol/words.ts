@@ -12,19 +12,20 @@ let lastByteOffset = 0;
 
 function remember(bytes: Uint8Array): void {
   const buffer = bytes.buffer;
-  lastWords = new Int32Array(buffer, 0, buffer.byteLength >> 2);
+  lastWords = new Int32Array(buffer, 0, Math.floor(buffer.byteLength / 4)); // 4 GiB has 2^30 words: no 32-bit shift
   lastByteOffset = bytes.byteOffset;
   lastBytes = bytes;
 }
 
 /**
- * The index in wordsOf(bytes) of the word made of bytes[i, i + 4 * count), or -1 when bytes[i] does not start a
- * word or the view does not reach that far (a memory grown since): then read the bytes one by one.
+ * The index in wordsOf(bytes) of the first of `count` words holding bytes[i, i + 4 * count), or -1 when bytes[i]
+ * does not start a word or the view does not reach that far (a memory grown since): then read the bytes one by one.
  */
 export function wordIndex(bytes: Uint8Array, i: number, count: number): number {
   if (bytes !== lastBytes) remember(bytes);
   const at = lastByteOffset + i;
-  return (at & 3) === 0 && (at >> 2) + count <= lastWords.length ? at >> 2 : -1;
+  // >>> 2: a typed array's byte index is below 2^32 (Node's largest buffer is 4 GiB).
+  return (at & 3) === 0 && (at >>> 2) + count <= lastWords.length ? at >>> 2 : -1;
 }
 
 /** The memory under `bytes` as words (index them with wordIndex). */
