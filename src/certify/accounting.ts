@@ -31,6 +31,9 @@ import { OUTCOME_BITS_TABLE, PAIR_OUTCOME_BITS_TABLE } from './outcomes.ts';
 /** Whether this host stores a 32-bit word's low byte first (then one word read holds four records in order). */
 const LITTLE_ENDIAN = new Uint8Array(new Int32Array([1]).buffer)[0] === 1;
 
+/** Trials per call of tallyWords (a multiple of 4). */
+const TALLY_SLICE = 4096;
+
 /** Largest block: 2^30 trials (a 256 MiB extractor input). */
 export const MAX_BLOCK_TRIALS = 2 ** 30;
 
@@ -301,9 +304,16 @@ export class TrialAccountant {
       // ...then four trials per input byte, read as one word, written once, counted as two pairs...
       const w = LITTLE_ENDIAN ? wordIndex(records, i, (end - i) >> 2) : -1;
       if (w >= 0) {
-        const stop = tallyWords(wordsOf(records), w, i, end, input, pos, this.pairHistogram);
-        pos += stop - i;
-        i = stop;
+        // In slices of TALLY_SLICE trials: short calls, which V8 compiles once (not mid-loop first, then again).
+        const words = wordsOf(records);
+        const i0 = i;
+        while (i + 4 <= end) {
+          const sliceEnd = Math.min(end, i + TALLY_SLICE);
+          const stop = tallyWords(words, w + ((i - i0) >> 2), i, sliceEnd, input, pos, this.pairHistogram);
+          pos += stop - i;
+          i = stop;
+          if (i + 4 <= sliceEnd) break; // a reserved bit
+        }
         if (i + 4 <= end) reservedBits(seq, first - at, records, i);
       }
       // ...and the rest (all of them where the records are not word-aligned) one at a time.
