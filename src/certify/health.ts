@@ -216,8 +216,9 @@ export class OutcomeHealthTests {
    * tests on the codes the accountant has just written.
    *
    * Four samples of each stream at a time where no alarm can fall among
-   * them (run + 4 < C) and the four fill one byte g of `codes` (a0 b0 a1 b1
-   * .. from the LSB): two tables give the run lengths after them
+   * them and the four fill one byte g of `codes` (a0 b0 a1 b1 .. from the
+   * LSB), k groups in a row with no test between them while every run stays
+   * below C (run + 4k < C): two tables give the run lengths after them
    * (RCT_STEP4: keep the run or restart it, and the length of the last run
    * in g) and the ones among them (ONES4, summed per window and turned into
    * matches with the window's reference at its end). Elsewhere (a run near
@@ -244,7 +245,6 @@ export class OutcomeHealthTests {
       refB = this.refB,
       cntA = this.cntA,
       cntB = this.cntB;
-    const groupRunMax = C - 4; // a group of four leaves every run it touches below C while run < C - 4
     let p = from;
     while (p < to) {
       if (aptPos === 0) {
@@ -262,16 +262,21 @@ export class OutcomeHealthTests {
       let grouped = 0;
       let last = lastA | (lastB << 1);
       while (p < stop) {
-        for (; (p & 3) === 0 && p + 4 <= stop && runA < groupRunMax && runB < groupRunMax; p += 4) {
-          const g = codes[p >> 2]!;
-          // SP 800-90B 4.4.1: count identical consecutive samples (no alarm possible in this group).
-          const e = RCT_STEP4[(last << 8) | g]!;
-          runA = (runA & -(e & 1)) + ((e >> 1) & 7);
-          runB = (runB & -((e >> 4) & 1)) + (e >> 5);
-          last = g >> 6;
-          // SP 800-90B 4.4.2: the samples equal to the window's first, from the ones (below).
-          ones += ONES4[g]!;
-          grouped += 4;
+        // k groups at once where none can reach C: every run stays below C after 4k more samples.
+        let k = (p & 3) === 0 ? Math.min((stop - p) >> 2, (C - 1 - Math.max(runA, runB)) >> 2) : 0;
+        while (k > 0) {
+          grouped += 4 * k;
+          for (const end = p + 4 * k; p < end; p += 4) {
+            const g = codes[p >> 2]!;
+            // SP 800-90B 4.4.1: count identical consecutive samples (no alarm possible in this group).
+            const e = RCT_STEP4[(last << 8) | g]!;
+            runA = (runA & -(e & 1)) + ((e >> 1) & 7);
+            runB = (runB & -((e >> 4) & 1)) + (e >> 5);
+            last = g >> 6;
+            // SP 800-90B 4.4.2: the samples equal to the window's first, from the ones (below).
+            ones += ONES4[g]!;
+          }
+          k = Math.min((stop - p) >> 2, (C - 1 - Math.max(runA, runB)) >> 2);
         }
         if (p === stop) break;
         const ab = (codes[p >> 2]! >> ((p & 3) << 1)) & 3;
