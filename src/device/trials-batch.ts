@@ -18,7 +18,6 @@
  * allocates little else.
  */
 import { MAX_TRIALS_PER_FRAME } from '../protocol/types.ts';
-import { wordIndex, wordsOf } from '../protocol/words.ts';
 
 /** Bytes between two frames' records in `records` (PROTOCOL 4 TRIALS: n <= 40). */
 export const RECORDS_STRIDE = MAX_TRIALS_PER_FRAME;
@@ -34,8 +33,6 @@ export class TrialsBatch {
   readonly first: Float64Array;
   readonly seq: Uint32Array;
   readonly records: Uint8Array;
-  /** `records` as 32-bit words (a frame's slot is 10 whole words). */
-  private readonly words: Int32Array;
   readonly n: Uint8Array;
   readonly flags: Uint8Array;
 
@@ -45,7 +42,6 @@ export class TrialsBatch {
     this.first = new Float64Array(buffer, 0, capacity);
     this.seq = new Uint32Array(buffer, 8 * capacity, capacity);
     this.records = new Uint8Array(buffer, 12 * capacity, RECORDS_STRIDE * capacity);
-    this.words = new Int32Array(buffer, 12 * capacity, (RECORDS_STRIDE / 4) * capacity);
     this.n = new Uint8Array(buffer, (12 + RECORDS_STRIDE) * capacity, capacity);
     this.flags = new Uint8Array(buffer, (13 + RECORDS_STRIDE) * capacity, capacity);
   }
@@ -60,25 +56,16 @@ export class TrialsBatch {
    */
   append(source: Uint8Array, at: number, n: number, flags: number, seq: number, first: number): void {
     const i = this.frames;
-    const f0 = n === RECORDS_STRIDE ? wordIndex(source, at, RECORDS_STRIDE / 4) : -1;
-    if (f0 >= 0) {
-      // A full frame from a frame-aligned chunk (the usual case): copied as words.
-      const from = wordsOf(source);
-      const words = this.words;
-      const t0 = i * (RECORDS_STRIDE / 4);
-      for (let j = 0; j < RECORDS_STRIDE / 4; j++) words[t0 + j] = from[f0 + j]!;
-    } else {
-      const records = this.records;
-      const to = i * RECORDS_STRIDE;
-      let k = 0;
-      for (; k + 4 <= n; k += 4) {
-        records[to + k] = source[at + k]!;
-        records[to + k + 1] = source[at + k + 1]!;
-        records[to + k + 2] = source[at + k + 2]!;
-        records[to + k + 3] = source[at + k + 3]!;
-      }
-      for (; k < n; k++) records[to + k] = source[at + k]!;
+    const records = this.records;
+    const to = i * RECORDS_STRIDE;
+    let k = 0;
+    for (; k + 4 <= n; k += 4) {
+      records[to + k] = source[at + k]!;
+      records[to + k + 1] = source[at + k + 1]!;
+      records[to + k + 2] = source[at + k + 2]!;
+      records[to + k + 3] = source[at + k + 3]!;
     }
+    for (; k < n; k++) records[to + k] = source[at + k]!;
     this.first[i] = first;
     this.seq[i] = seq;
     this.n[i] = n;

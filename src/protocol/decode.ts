@@ -5,7 +5,6 @@
  */
 import { frameCrc, frameCrcOk, storedCrc } from './crc.ts';
 import { FrameError, flagsError, rangeError, reservedError } from './errors.ts';
-import { wordIndex, wordsOf } from './words.ts';
 import { layoutOf, layoutOfType, scalarOf, type FieldOp, type TypeLayout } from './layouts.ts';
 import {
   FRAME_SIZE,
@@ -102,10 +101,6 @@ if (T_REC_OP?.op !== 'records' || T_REC_OP.bitsPerItem !== 8)
 const T_REC = T_REC_OP.offset;
 const T_REC_RESERVED = T_REC_OP.reservedBitsMask;
 const T_REC_SIZE = T_REC_OP.size;
-/** The reserved record bits in each byte of a word. */
-const T_REC_RESERVED_4 = T_REC_RESERVED * 0x01010101;
-if (T_REC_SIZE % 4 !== 0 || (PAYLOAD_OFFSET + T_REC) % 4 !== 0)
-  throw new Error('frames.json: TRIALS records must fill whole words of the frame; update trialsRecordCount');
 const T_FIXED_OPS = TRIALS_LAYOUT.ops.map((op) => op.op).join(',');
 if (T_FIXED_OPS !== 'scalar,scalar,reserved,records' || T_FIRST_OP.kind !== 'u64' || T_N_OP.kind !== 'u16') {
   throw new Error(`frames.json: TRIALS layout changed (${T_FIXED_OPS}); update decodeTrialsFast`);
@@ -128,13 +123,6 @@ export function trialsRecordCount(bytes: Uint8Array, offset: number): number {
   for (let i = T_RESERVED_OP.offset; i < T_RESERVED_OP.offset + T_RESERVED_OP.size; i++) bad |= bytes[p + i]!;
   if (bad !== 0) return -1;
   const r = p + T_REC;
-  const w0 = n === T_REC_SIZE ? wordIndex(bytes, r, T_REC_SIZE / 4) : -1;
-  if (w0 >= 0) {
-    // A full frame's records read as words (a frame-aligned chunk, the usual case): the same bits of each byte.
-    const w = wordsOf(bytes);
-    for (let j = w0; j < w0 + T_REC_SIZE / 4; j++) bad |= w[j]!;
-    return (bad & T_REC_RESERVED_4) === 0 ? n : -1;
-  }
   let k = 0;
   for (; k + 4 <= n; k += 4) bad |= bytes[r + k]! | bytes[r + k + 1]! | bytes[r + k + 2]! | bytes[r + k + 3]!;
   for (; k < n; k++) bad |= bytes[r + k]!;

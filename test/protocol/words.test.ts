@@ -1,6 +1,6 @@
 /**
- * The word-at-a-time reads of a TRIALS frame's records (a frame that starts a 32-bit word) give what the
- * byte-at-a-time reads give (any other start): the same record count, the same refusals.
+ * TRIALS records wherever they lie in memory (a frame that starts a 32-bit word or not): the same record
+ * count, refusals and copy; and word views (src/protocol/words.ts) never read past their end.
  */
 import { describe, expect, it } from 'vitest';
 import { trialsRecordCount } from '../../src/protocol/decode.ts';
@@ -23,7 +23,7 @@ function at(frame: Uint8Array, shift: number): Uint8Array {
   return bytes;
 }
 
-describe('TRIALS records read as words', () => {
+describe('TRIALS records at any alignment, and word views', () => {
   it('count the records of a valid frame, and refuse a reserved bit or a used unused byte, at every alignment', () => {
     const rand = mulberry32(7);
     let refused = 0;
