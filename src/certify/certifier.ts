@@ -123,8 +123,12 @@ export class Certifier {
   private pendingError: unknown = undefined;
   /** Blocks completed by the frame being accounted (reused). */
   private readonly done: BlockTally[] = [];
-  /** The largest trial count a STATUS reported (PROTOCOL 4 STATUS: trials since START). */
-  private trialsReported = 0;
+  /**
+   * The largest trial count a STATUS reported (PROTOCOL 4 STATUS: trials since START). -0, i.e. 0, is a float:
+   * V8 then keeps the field a float, and a count read as a float does not change the object's layout (which
+   * threw away the code compiled for it).
+   */
+  private trialsReported = -0;
   readonly stats: CertifierStats = emptyCertifierStats();
 
   readonly hostSettings?: SettingsLedger;
@@ -270,8 +274,7 @@ export class Certifier {
    */
   private addBatch(b: TrialsBatch, out: BlockResult[]): void {
     const done = this.done;
-    let stop = 0;
-    if (!this.hostSettings) while (stop < b.frames && (b.flags[stop]! & TRIALS_FLAG.HOST_SETTINGS) === 0) stop++;
+    const stop = this.hostSettings ? 0 : framesBeforeHostFlag(b);
     let i = 0;
     while (i < b.frames) {
       if (i < stop) {
@@ -580,4 +583,11 @@ export async function* certifyRun(run: AsyncIterable<RunEvent[]>, opts: CertifyO
     }
   }
   for (const r of certifier.finish()) yield r;
+}
+
+/** PROTOCOL 4 TRIALS: the frames of `b` before the first flagged HOST_SETTINGS (all of them if none is). */
+function framesBeforeHostFlag(b: TrialsBatch): number {
+  let i = 0;
+  while (i < b.frames && (b.flags[i]! & TRIALS_FLAG.HOST_SETTINGS) === 0) i++;
+  return i;
 }

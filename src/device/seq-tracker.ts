@@ -25,7 +25,8 @@ export class DeviceSeqTracker {
   private lastKind: Last = 'none';
   private lastFrame: unknown;
   private lastFlags = 0;
-  private lastFirst = 0;
+  /** -0, i.e. 0, is a float: V8 keeps the field a float, and a first index read as one does not change the layout. */
+  private lastFirst = -0;
   private lastN = 0;
   /** Where the last TRIALS frame's records are: the caller's copy (keptAt) or ownRecords (keepCopy). */
   private lastRecords: Uint8Array;
