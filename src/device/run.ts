@@ -80,13 +80,26 @@ export function emptyRunStats(): RunStats {
   };
 }
 
+/** An event, only ever put in an empty list and taken out again (eventList). */
+const NO_EVENT: RunEvent = { kind: 'credit', free: 0, consumed: 0 };
+
+/**
+ * A new, empty list of events, made as a list of objects: V8 makes `[]` a list of small integers and changes
+ * its kind at the first event pushed, which threw away the code compiled for the other kind.
+ */
+function eventList(): RunEvent[] {
+  const list = [NO_EVENT];
+  list.pop();
+  return list;
+}
+
 /**
  * Turns device frames into RunEvents, collecting one batch at a time. TRIALS
  * frames go into packed TrialsBatch events (no object per frame); any other
  * event closes the open one, so the events stay in link order.
  */
 export class RunEventAssembler {
-  private batch: RunEvent[] = [];
+  private batch: RunEvent[] = eventList();
   /** The TRIALS batch frames are appended to; null once another event (or a take) closed it. */
   private open: TrialsBatch | null = null;
   /** Frames a new TRIALS batch holds (expectBytes). */
@@ -164,7 +177,7 @@ export class RunEventAssembler {
     this.open = null;
     this.takenWeight = this.weight;
     this.weight = 0;
-    if (b.length) this.batch = [];
+    if (b.length) this.batch = eventList();
     return b;
   }
 }
