@@ -70,7 +70,7 @@ export function decodeFrame(bytes: Uint8Array, offset = 0): Frame | UnknownFrame
 export function decodeFramed(bytes: Uint8Array, offset: number): Frame | UnknownFrame {
   const type = bytes[offset + 2]!;
   const flags = bytes[offset + 3]!;
-  const seq = readU32(bytes, offset + 4);
+  const seq = frameSeq(bytes, offset);
   if (type === TRIALS_TYPE) {
     const f = decodeTrialsFast(bytes, offset, flags, seq);
     if (f) return f;
@@ -132,6 +132,11 @@ export function trialsRecordCount(bytes: Uint8Array, offset: number): number {
   // PROTOCOL 3: bytes after the n records are unused, so zero.
   for (let k = n; k < T_REC_SIZE; k++) bad |= bytes[r + k]!;
   return bad === 0 ? n : -1;
+}
+
+/** PROTOCOL 3: the seq of the frame at `offset` (u32 little-endian at 4). */
+export function frameSeq(bytes: Uint8Array, offset: number): number {
+  return readU32(bytes, offset + 4);
 }
 
 /** Where the records of the TRIALS frame at `offset` begin in `bytes`. */

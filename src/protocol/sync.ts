@@ -3,7 +3,7 @@
  * it calls back with every frame that passed all its checks, and counts everything else. More in README.md (sync.ts).
  */
 import { frameCrcOk } from './crc.ts';
-import { decodeFramed, trialsFirst, trialsRecordCount, trialsRecordsAt } from './decode.ts';
+import { decodeFramed, frameSeq, trialsFirst, trialsRecordCount, trialsRecordsAt } from './decode.ts';
 import { FrameError, type FrameErrorReason } from './errors.ts';
 import { layoutOfType } from './layouts.ts';
 import { FRAME_SIZE, FrameType, MAGIC0, MAGIC1, type Frame, type UnknownFrame } from './types.ts';
@@ -212,7 +212,7 @@ export class FrameSync {
     let frame: Frame | UnknownFrame;
     try {
       if (layout && this.accept !== 'any' && layout.direction !== this.accept) {
-        const seq = buf.readUInt32LE(pos + 4);
+        const seq = frameSeq(buf, pos);
         throw new FrameError(
           'direction',
           `${layout.direction} frame ${layout.kind} where ${this.accept} frames are expected (PROTOCOL 3)`,
@@ -250,7 +250,7 @@ export class FrameSync {
     if (n < 0) return false;
     this.stats.frames++;
     try {
-      this.onTrials!(buf, trialsRecordsAt(pos), n, buf[pos + 3]!, buf.readUInt32LE(pos + 4), trialsFirst(buf, pos));
+      this.onTrials!(buf, trialsRecordsAt(pos), n, buf[pos + 3]!, frameSeq(buf, pos), trialsFirst(buf, pos));
     } catch (e) {
       this.keepFirstError(e);
     }
