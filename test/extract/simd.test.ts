@@ -76,6 +76,32 @@ describe('WebAssembly SIMD kernels', () => {
     }
   });
 
+  it("write each FULL stage's w^j, w^2j, w^3j bit for bit as the stage's JS table (fft.ts stageTwiddles)", () => {
+    for (const size of [5 * 2 ** 16, 3 * 2 ** 15, 2 ** 12]) {
+      const t = new BitConvolutionTables(new Fft(size, { topTwiddles: false }));
+      const simd = new Float64Array(t.simdTwiddleDoubles);
+      t.writeSimdTwiddles(simd);
+      let fullSeen = 0;
+      t.fft.stages.forEach((st, lv) => {
+        if (st.radix !== 4 || !st.full || st.doubles === 0) return;
+        fullSeen++;
+        const tw = st.tw; // made now, by fft.ts stageTwiddles
+        expect(st.doubles).toBe(tw.length);
+        const o = t.simdTwiddleOffsets[lv]! / 8;
+        const got = new Float64Array(tw.length);
+        for (let k = 0; k < tw.length; k += 2) {
+          // P = (wr, wr), Q = (-wi, wi)
+          got[k] = simd[o + 2 * k]!;
+          got[k + 1] = simd[o + 2 * k + 3]!;
+          expect(simd[o + 2 * k + 1]).toBe(simd[o + 2 * k]);
+          expect(simd[o + 2 * k + 2]).toBe(-simd[o + 2 * k + 3]!);
+        }
+        expect(Buffer.from(got.buffer).equals(Buffer.from(tw.buffer)), `size ${size} stage ${st.size}`).toBe(true);
+      });
+      expect(fullSeen).toBeGreaterThan(2);
+    }
+  });
+
   it('multiply spectra pointwise', () => {
     const memory = createMemory(65536);
     const k = instantiateKernels(memory)!;

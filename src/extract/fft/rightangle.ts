@@ -3,7 +3,17 @@
  * (Crandall & Fagin, Math. Comp. 62 (1994) 305, section 4), with the passes fused so the big arrays are streamed as
  * few times as possible: More in README.md (rightangle.ts).
  */
-import { BLOCK, difStage, ditStage, Fft, multiplySpectra, rootsOfUnity, type Stage } from './fft.ts';
+import {
+  BLOCK,
+  difStage,
+  ditStage,
+  Fft,
+  multiplySpectra,
+  ROOT_FINE_BITS,
+  rootsOfUnity,
+  rootTables,
+  type Stage,
+} from './fft.ts';
 import {
   createMemory,
   instantiateKernels,
@@ -73,7 +83,7 @@ export class BitConvolutionTables {
     this.simdTwiddleOffsets = [];
     for (const st of fft.stages) {
       this.simdTwiddleOffsets.push(8 * doubles);
-      if (st.radix === 4) doubles += st.full ? 2 * st.tw.length : compactDoubles(st);
+      if (st.radix === 4) doubles += st.full ? 2 * (st.doubles ?? st.tw.length) : compactDoubles(st);
     }
     this.simdTwiddleDoubles = doubles;
   }
@@ -120,7 +130,7 @@ export class BitConvolutionTables {
 
   /**
    * The SIMD twiddles written into `out` (simdTwiddleDoubles doubles). FULL stages (cache-sized): w^j, w^2j, w^3j
-   * from the stage's own table, each w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts). COMPACT stages (the
+   * (writeFullSimdTwiddles), each w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts). COMPACT stages (the
    * large ones): w^j = coarse[j >> F] fine[j & (2^F - 1)], w = exp(-2 pi i / S), F = STAGE_FINE_BITS, the fine table
    * (2^F values) then the coarse one, 16 bytes a value: the kernel forms w^j per butterfly as fft.ts rootsOfUnity
    * forms the JS table (the same products, the same values), and the table is about 16 KB instead of 8 S bytes.
@@ -149,18 +159,37 @@ export class BitConvolutionTables {
         }
         return;
       }
-      for (let k = 0; k < st.tw.length; k += 2, o += 4) {
-        out[o] = st.tw[k]!;
-        out[o + 1] = st.tw[k]!;
-        out[o + 2] = -st.tw[k + 1]!;
-        out[o + 3] = st.tw[k + 1]!;
-      }
+      if ((st.doubles ?? st.tw.length) > 0) writeFullSimdTwiddles(out, o, st.size);
     });
   }
 
   /** Bytes a padded bit buffer must hold: 2N bits, plus one spare byte. */
   get paddedBytes(): number {
     return ((2 * this.size + 7) >> 3) + 1;
+  }
+}
+
+/**
+ * A FULL radix-4 stage's SIMD table at out[o..]: for j < S/4 and p = 1, 2, 3, w^(p j) (w = exp(-2 pi i / S)) as
+ * P = (wr, wr), Q = (-wi, wi). Each root is formed as fft.ts rootsOfUnity forms it (rootTables: the same products,
+ * the same bits as the stage's JS table, fft.ts stageTwiddles), straight into the SIMD layout: no table of all S roots
+ * and no JS table to copy (p j < 3 S/4 needs no reduction mod S).
+ */
+function writeFullSimdTwiddles(out: Float64Array, o: number, size: number): void {
+  const q = size / 4;
+  const { fine, coarse } = rootTables(size, 3 * q);
+  const mask = (1 << ROOT_FINE_BITS) - 1;
+  for (let j = 0; j < q; j++) {
+    for (let p = 1; p < 4; p++, o += 4) {
+      const h = 2 * ((p * j) >> ROOT_FINE_BITS);
+      const l = 2 * ((p * j) & mask);
+      const re = coarse[h]! * fine[l]! - coarse[h + 1]! * fine[l + 1]!;
+      const im = coarse[h]! * fine[l + 1]! + coarse[h + 1]! * fine[l]!;
+      out[o] = re;
+      out[o + 1] = re;
+      out[o + 2] = -im;
+      out[o + 3] = im;
+    }
   }
 }
 
