@@ -167,6 +167,32 @@ describe('WebAssembly SIMD kernels of the frequency-domain sum', () => {
   });
 });
 
+describe("WebAssembly SIMD kernels of a sum's first chunk", () => {
+  it('macSet, dif4macSet and dif16macSet store what mac, dif4mac and dif16mac add to a zero sum, never reading it', () => {
+    const memory = createMemory(65536);
+    const k = instantiateKernels(memory)!;
+    const f = new Float64Array(memory.buffer, 0, 600);
+    const rand = prng(23);
+    const pairs = [
+      [k.mac, k.macSet],
+      [k.dif4mac, k.dif4macSet],
+      [k.dif16mac, k.dif16macSet],
+    ] as const;
+    for (const [add, set] of pairs) {
+      for (let i = 0; i < 400; i++) f[i] = rand() - 0.5;
+      const inputs = f.slice(0, 400);
+      f.fill(0, 400, 600);
+      add(0, 1600, 3200, 96); // a at byte 0, s at 1600, acc at 3200: 96 complex values
+      const added = f.slice(400, 592);
+      f.set(inputs);
+      f.fill(Number.NaN, 400, 600); // a kernel that reads the sum gives NaN
+      set(0, 1600, 3200, 96);
+      expect([...f.slice(400, 592)]).toEqual([...added]);
+      expect([...f.slice(0, 400)]).toEqual([...inputs]); // a and s unchanged
+    }
+  });
+});
+
 describe('WebAssembly SIMD kernel of the last two radix-4 stages', () => {
   it('dif16 equals the JS stages of sizes 16 and 4; dif16mac adds their output times s, a left unchanged', () => {
     const fft = new Fft(64); // stages of sizes 64, 16, 4: the size-16 one with its full twiddle table

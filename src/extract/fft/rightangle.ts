@@ -1120,7 +1120,7 @@ export class BitProductSum {
     this.acc = new Float64Array(buf, layout.acc, 2 * t.size);
   }
 
-  /** Empties the sum (the next add's ranges zero their slices as they go: no pass of its own). */
+  /** Empties the sum (the next add's ranges store their products instead of adding them: no pass of its own). */
   clear(): void {
     this.fresh = true;
   }

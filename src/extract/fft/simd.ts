@@ -414,8 +414,11 @@ function genMul(): Body {
   return b;
 }
 
-/** acc[k] += a[k] * s[k], complex (the frequency-domain sum of chunk products, chunked.ts). */
-function genMac(): Body {
+/**
+ * acc[k] += a[k] * s[k], complex (the frequency-domain sum of chunk products, chunked.ts); with `set`, acc[k] =
+ * a[k] * s[k] (the first chunk of a sum: no pass zeroing the sum first, and acc is not read).
+ */
+function genMac(set: boolean): Body {
   const b = new Body(['a', 's', 'acc', 'count'], ['p', 'e', 'ps', 'pc'], ['x', 'y']);
   b.get('a').set('p');
   b.get('s').set('ps');
@@ -430,12 +433,21 @@ function genMac(): Body {
   b.get('x').get('x').shuffle(LANE0).get('y').simd(MUL);
   b.get('x').get('x').shuffle(LANE1).get('y').get('y').shuffle(SWAP).const128(SIGN0).simd(XOR).simd(MUL);
   b.simd(ADD);
-  b.get('pc').load().simd(ADD).store();
+  accumulate(b, set, 0);
   b.get('p').i32(16).op(i32Add).set('p');
   b.get('ps').i32(16).op(i32Add).set('ps');
   b.get('pc').i32(16).op(i32Add).set('pc');
   b.op(0x0c, 0, 0x0b, 0x0b);
   return b;
+}
+
+/**
+ * Stores the product on the stack (under the address pc) at pc + offset: added to the value there, or in its place
+ * (`set`, the sum's first chunk: 0 + x is x but for the sign of a zero, which no later step reads).
+ */
+function accumulate(b: Body, set: boolean, offset: number): void {
+  if (!set) b.get('pc').load(offset).simd(ADD);
+  b.store(offset);
 }
 
 // ------------------------------------------------ fused top stages (rightangle.ts)
@@ -477,7 +489,7 @@ function lin(b: Body, dst: string, x: string, c: number, y: string, d: number): 
  * like a, from their own bases), and a is not written back: one pass over
  * the cache block instead of two (rightangle.ts BitProductSum).
  */
-function genDif4Mac(): Body {
+function genDif4Mac(set: boolean): Body {
   const b = new Body(
     ['a', 's', 'acc', 'count'],
     ['p', 'e', 'ps', 'pc'],
@@ -511,10 +523,7 @@ function genDif4Mac(): Body {
       .set('y');
     b.get('pc');
     cmulPush(b, 'v', 'y');
-    b.get('pc')
-      .load(16 * k)
-      .simd(ADD)
-      .store(16 * k);
+    accumulate(b, set, 16 * k);
   });
   b.get('p').i32(64).op(i32Add).set('p');
   b.get('ps').i32(64).op(i32Add).set('ps');
@@ -545,7 +554,7 @@ function cmulConstPush(b: Body, v: string, cr: number, ci: number): void {
  * (a, s, acc, count): byte addresses, count complex values (a multiple of
  * 16; s and acc unused without mac).
  */
-function genDif16(mac: boolean): Body {
+function genDif16(mac: false | 'add' | 'set'): Body {
   const xs = Array.from({ length: 16 }, (_, i) => `x${i}`);
   const b = new Body(['a', 's', 'acc', 'count'], ['p', 'e', 'ps', 'pc'], [...xs, 't0', 't1', 't2', 't3', 'v', 'y']);
   /** In-place radix-4 DIF butterfly on locals i0..i3 (as dif4 / dif4Last). */
@@ -590,10 +599,7 @@ function genDif16(mac: boolean): Body {
         .set('y');
       b.get('pc');
       cmulPush(b, `x${i}`, 'y');
-      b.get('pc')
-        .load(16 * i)
-        .simd(ADD)
-        .store(16 * i);
+      accumulate(b, mac === 'set', 16 * i);
     } else {
       b.get('p')
         .get(`x${i}`)
@@ -1072,19 +1078,22 @@ function assemble(): Uint8Array {
     ['extract3', genTopExtract(3)],
     ['extract4', genTopExtract(4)],
     ['extract5', genTopExtract(5)],
-    ['mac', genMac()],
-    ['dif4mac', genDif4Mac()],
+    ['mac', genMac(false)],
+    ['dif4mac', genDif4Mac(false)],
     ['dif16', genDif16(false)],
     ...[3, 4, 5].flatMap((r) =>
       Array.from({ length: 4 * r }, (_, i): [string, Body] => [`load2_${r}_${i}`, genTopLoad2(r, i >> 2, i & 3)]),
     ),
-    ['dif16mac', genDif16(true)],
+    ['dif16mac', genDif16('add')],
     ['pack3', genPackCodes(3)],
     ['pack4', genPackCodes(4)],
     ['pack5', genPackCodes(5)],
     ...[3, 4, 5].flatMap((r) =>
       Array.from({ length: r }, (_, p): [string, Body] => [`loadc${r}_${p}`, genTopLoadCodes(r, p)]),
     ),
+    ['macset', genMac(true)],
+    ['dif4macset', genDif4Mac(true)],
+    ['dif16macset', genDif16('set')],
   ];
   const sigs: string[] = [];
   const typeOf = funcs.map(([, b]) => {
@@ -1154,6 +1163,10 @@ export interface SimdKernels {
     >
   >;
   dif16mac: (a: number, s: number, acc: number, count: number) => void;
+  /** mac, dif4mac and dif16mac storing the product (acc = a s) instead of adding it: a sum's first chunk. */
+  macSet: SimdKernels['mac'];
+  dif4macSet: SimdKernels['mac'];
+  dif16macSet: SimdKernels['mac'];
   /** By radix 3, 4, 5: the packed codes of genTopLoadCodes for source bytes [b0, b1) (genPackCodes). */
   pack: Record<
     number,
@@ -1285,6 +1298,9 @@ export function instantiateKernels(memory: WasmMemory, module: object | null = s
     dif16: e('dif16'),
     load2: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: 4 * r }, (_, i) => e(`load2_${r}_${i}`))])),
     dif16mac: e('dif16mac'),
+    macSet: e('macset'),
+    dif4macSet: e('dif4macset'),
+    dif16macSet: e('dif16macset'),
     pack: { 3: e('pack3'), 4: e('pack4'), 5: e('pack5') },
     loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e(`loadc${r}_${p}`))])),
   };
