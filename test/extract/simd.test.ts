@@ -99,6 +99,12 @@ describe('WebAssembly SIMD kernels', () => {
         expect(Buffer.from(got.buffer).equals(Buffer.from(tw.buffer)), `size ${size} stage ${st.size}`).toBe(true);
       });
       expect(fullSeen).toBeGreaterThan(2);
+      // the kernels' writer (fullTwiddles, in the plan's memory) gives the same bytes as the JS loop
+      const scratch = Math.ceil(simd.length / 8) * 64;
+      const memory = createMemory(scratch + 65536);
+      const inMemory = new Float64Array(memory.buffer, 0, simd.length);
+      t.writeSimdTwiddles(inMemory, { kernels: instantiateKernels(memory)!, scratch, scratchBytes: 65536 });
+      expect(Buffer.from(inMemory.slice().buffer).equals(Buffer.from(simd.buffer)), `size ${size}`).toBe(true);
     }
   });
 

@@ -3,6 +3,7 @@
  * byte by byte (no toolchain, no npm package): one complex double per v128 (re in lane 0, im in lane 1). More in
  * README.md (simd.ts).
  */
+import { ROOT_FINE_BITS } from './fft.ts';
 import { SIMD_MODULE_BASE64 } from './simd-bytes.ts';
 
 export enum TwiddleMode {
@@ -742,6 +743,50 @@ function jLoop(b: Body, inner: () => void): void {
  * butterfly j is lut[q][bit(j + qQ) | bit(j + qQ + N) << 1] (lut: 4 v128 per
  * q), output p is multiplied by t_p = rho^j w^p, w = conj(rho^j)^4.
  */
+/**
+ * A FULL radix-4 stage's SIMD table (rightangle.ts writeSimdTwiddles) from fft.ts rootTables: for j < q and p = 1, 2,
+ * 3, w = coarse[pj >> ROOT_FINE_BITS] fine[pj & (2^ROOT_FINE_BITS - 1)] by cmulPush (re = cr fr - ci fi, im =
+ * cr fi + ci fr: the products of rootsOfUnity, the same bits), stored as P = (wr, wr), Q = (-wi, wi), 96 bytes per j.
+ * Arguments (coarse, fine, out, q), byte addresses.
+ */
+function genFullTwiddles(): Body {
+  const b = new Body(['coarse', 'fine', 'out', 'q'], ['j', 'k', 'e'], ['c', 'f', 'w']);
+  b.get('out').get('q').i32(96).op(i32Mul).op(i32Add).set('e');
+  b.op(0x02, 0x40, 0x03, 0x40);
+  b.get('out').get('e').op(i32LtU, 0x45).op(0x0d, 1);
+  for (let p = 1; p < 4; p++) {
+    b.get('j').i32(p).op(i32Mul).set('k');
+    b.get('coarse').get('k').i32(ROOT_FINE_BITS).op(i32ShrU).i32(4).op(i32Shl).op(i32Add).load().set('c');
+    b.get('fine')
+      .get('k')
+      .i32((1 << ROOT_FINE_BITS) - 1)
+      .op(i32And)
+      .i32(4)
+      .op(i32Shl)
+      .op(i32Add)
+      .load()
+      .set('f');
+    cmulPush(b, 'c', 'f');
+    b.set('w');
+    b.get('out')
+      .get('w')
+      .get('w')
+      .shuffle(LANE0)
+      .store(32 * (p - 1));
+    b.get('out')
+      .get('w')
+      .get('w')
+      .shuffle(LANE1)
+      .const128(SIGN0)
+      .simd(XOR)
+      .store(32 * (p - 1) + 16);
+  }
+  b.get('out').i32(96).op(i32Add).set('out');
+  b.get('j').i32(1).op(i32Add).set('j');
+  b.op(0x0c, 0, 0x0b, 0x0b);
+  return b;
+}
+
 function genTopLoad(r: number): Body {
   const b = new Body(['bits', 'lut', 'twc', 'twf', 'out', 'q', 'n', 'j0', 'j1'], ['j', 'k', 'c', 'po', 'qb'], TOP_V128);
   b.get('q').i32(4).op(i32Shl).set('qb');
@@ -1094,6 +1139,7 @@ function assemble(): Uint8Array {
     ['macset', genMac(true)],
     ['dif4macset', genDif4Mac(true)],
     ['dif16macset', genDif16('set')],
+    ['fulltw', genFullTwiddles()],
   ];
   const sigs: string[] = [];
   const typeOf = funcs.map(([, b]) => {
@@ -1167,6 +1213,8 @@ export interface SimdKernels {
   macSet: SimdKernels['mac'];
   dif4macSet: SimdKernels['mac'];
   dif16macSet: SimdKernels['mac'];
+  /** A FULL stage's SIMD twiddle table from rootTables' coarse and fine values (genFullTwiddles), q = S / 4. */
+  fullTwiddles: (coarse: number, fine: number, out: number, q: number) => void;
   /** By radix 3, 4, 5: the packed codes of genTopLoadCodes for source bytes [b0, b1) (genPackCodes). */
   pack: Record<
     number,
@@ -1301,6 +1349,7 @@ export function instantiateKernels(memory: WasmMemory, module: object | null = s
     macSet: e('macset'),
     dif4macSet: e('dif4macset'),
     dif16macSet: e('dif16macset'),
+    fullTwiddles: e('fulltw'),
     pack: { 3: e('pack3'), 4: e('pack4'), 5: e('pack5') },
     loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e(`loadc${r}_${p}`))])),
   };
