@@ -76,6 +76,38 @@ describe('WebAssembly SIMD kernels', () => {
     }
   });
 
+  it("write each FULL stage's w^j, w^2j, w^3j bit for bit as the stage's JS table (fft.ts stageTwiddles)", () => {
+    for (const size of [5 * 2 ** 16, 3 * 2 ** 15, 2 ** 12]) {
+      const t = new BitConvolutionTables(new Fft(size, { topTwiddles: false }));
+      const simd = new Float64Array(t.simdTwiddleDoubles);
+      t.writeSimdTwiddles(simd);
+      let fullSeen = 0;
+      t.fft.stages.forEach((st, lv) => {
+        if (st.radix !== 4 || !st.full || st.doubles === 0) return;
+        fullSeen++;
+        const tw = st.tw; // made now, by fft.ts stageTwiddles
+        expect(st.doubles).toBe(tw.length);
+        const o = t.simdTwiddleOffsets[lv]! / 8;
+        const got = new Float64Array(tw.length);
+        for (let k = 0; k < tw.length; k += 2) {
+          // P = (wr, wr), Q = (-wi, wi)
+          got[k] = simd[o + 2 * k]!;
+          got[k + 1] = simd[o + 2 * k + 3]!;
+          expect(simd[o + 2 * k + 1]).toBe(simd[o + 2 * k]);
+          expect(simd[o + 2 * k + 2]).toBe(-simd[o + 2 * k + 3]!);
+        }
+        expect(Buffer.from(got.buffer).equals(Buffer.from(tw.buffer)), `size ${size} stage ${st.size}`).toBe(true);
+      });
+      expect(fullSeen).toBeGreaterThan(2);
+      // the kernels' writer (fullTwiddles, in the plan's memory) gives the same bytes as the JS loop
+      const scratch = Math.ceil(simd.length / 8) * 64;
+      const memory = createMemory(scratch + 65536);
+      const inMemory = new Float64Array(memory.buffer, 0, simd.length);
+      t.writeSimdTwiddles(inMemory, { kernels: instantiateKernels(memory)!, scratch, scratchBytes: 65536 });
+      expect(Buffer.from(inMemory.slice().buffer).equals(Buffer.from(simd.buffer)), `size ${size}`).toBe(true);
+    }
+  });
+
   it('multiply spectra pointwise', () => {
     const memory = createMemory(65536);
     const k = instantiateKernels(memory)!;
@@ -137,6 +169,32 @@ describe('WebAssembly SIMD kernels of the frequency-domain sum', () => {
     for (let i = 0; i < 100; i++) {
       expect(f[400 + 2 * i]).toBeCloseTo(acc[2 * i]! + y[2 * i]! * s[2 * i]! - y[2 * i + 1]! * s[2 * i + 1]!, 14);
       expect(f[401 + 2 * i]).toBeCloseTo(acc[2 * i + 1]! + y[2 * i]! * s[2 * i + 1]! + y[2 * i + 1]! * s[2 * i]!, 14);
+    }
+  });
+});
+
+describe("WebAssembly SIMD kernels of a sum's first chunk", () => {
+  it('macSet, dif4macSet and dif16macSet store what mac, dif4mac and dif16mac add to a zero sum, never reading it', () => {
+    const memory = createMemory(65536);
+    const k = instantiateKernels(memory)!;
+    const f = new Float64Array(memory.buffer, 0, 600);
+    const rand = prng(23);
+    const pairs = [
+      [k.mac, k.macSet],
+      [k.dif4mac, k.dif4macSet],
+      [k.dif16mac, k.dif16macSet],
+    ] as const;
+    for (const [add, set] of pairs) {
+      for (let i = 0; i < 400; i++) f[i] = rand() - 0.5;
+      const inputs = f.slice(0, 400);
+      f.fill(0, 400, 600);
+      add(0, 1600, 3200, 96); // a at byte 0, s at 1600, acc at 3200: 96 complex values
+      const added = f.slice(400, 592);
+      f.set(inputs);
+      f.fill(Number.NaN, 400, 600); // a kernel that reads the sum gives NaN
+      set(0, 1600, 3200, 96);
+      expect([...f.slice(400, 592)]).toEqual([...added]);
+      expect([...f.slice(0, 400)]).toEqual([...inputs]); // a and s unchanged
     }
   });
 });

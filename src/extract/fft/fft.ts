@@ -14,11 +14,39 @@ export interface Stage {
   tw: Float64Array;
   /** true: (r - 1) powers per j; false: only w^j. */
   full: boolean;
+  /** tw.length, known without making the table (fft.ts makes it on first read); absent: read tw. */
+  doubles?: number;
+}
+
+/** rootsOfUnity's fine table: 2^ROOT_FINE_BITS values. */
+export const ROOT_FINE_BITS = 10;
+
+/**
+ * The two tables rootsOfUnity multiplies, by direct cos/sin calls: fine[k] = w^k for k < 2^ROOT_FINE_BITS and
+ * coarse[h] = w^(h 2^ROOT_FINE_BITS) for h 2^ROOT_FINE_BITS < count (w = exp(sign 2 pi i / period), interleaved).
+ * Root k is coarse[k >> ROOT_FINE_BITS] fine[k & (2^ROOT_FINE_BITS - 1)] (rootAt): callers that need some roots in
+ * another order form them with the same products, to the same bits as rootsOfUnity's table.
+ */
+export function rootTables(period: number, count: number, sign = -1): { fine: Float64Array; coarse: Float64Array } {
+  const fineCount = 1 << ROOT_FINE_BITS;
+  const fine = new Float64Array(2 * fineCount);
+  for (let k = 0; k < fineCount; k++) {
+    const a = (2 * Math.PI * k) / period;
+    fine[2 * k] = Math.cos(a);
+    fine[2 * k + 1] = sign * Math.sin(a);
+  }
+  const coarse = new Float64Array(2 * Math.ceil(count / fineCount));
+  for (let hi = 0; hi * fineCount < count; hi++) {
+    const a = (2 * Math.PI * hi * fineCount) / period;
+    coarse[2 * hi] = Math.cos(a);
+    coarse[2 * hi + 1] = sign * Math.sin(a);
+  }
+  return { fine, coarse };
 }
 
 /**
  * exp(-2 pi i k / period) for k < count, interleaved, by a two-level product
- * (one coarse and one fine table of direct cos/sin calls): error about 2 ulp.
+ * (one coarse and one fine table of direct cos/sin calls, rootTables): error about 2 ulp.
  * Written into `out` (2 count doubles) when given, e.g. a WebAssembly memory's view.
  */
 export function rootsOfUnity(
@@ -27,23 +55,16 @@ export function rootsOfUnity(
   sign = -1,
   out: Float64Array = new Float64Array(2 * count),
 ): Float64Array {
-  const fine = 1024;
-  const fineRe = new Float64Array(fine);
-  const fineIm = new Float64Array(fine);
-  for (let k = 0; k < fine; k++) {
-    const a = (2 * Math.PI * k) / period;
-    fineRe[k] = Math.cos(a);
-    fineIm[k] = sign * Math.sin(a);
-  }
-  for (let hi = 0; hi * fine < count; hi++) {
-    const a = (2 * Math.PI * hi * fine) / period;
-    const cr = Math.cos(a);
-    const ci = sign * Math.sin(a);
-    const end = Math.min(fine, count - hi * fine);
+  const { fine, coarse } = rootTables(period, count, sign);
+  const fineCount = 1 << ROOT_FINE_BITS;
+  for (let hi = 0; hi * fineCount < count; hi++) {
+    const cr = coarse[2 * hi]!;
+    const ci = coarse[2 * hi + 1]!;
+    const end = Math.min(fineCount, count - hi * fineCount);
     for (let lo = 0; lo < end; lo++) {
-      const k = hi * fine + lo;
-      out[2 * k] = cr * fineRe[lo]! - ci * fineIm[lo]!;
-      out[2 * k + 1] = cr * fineIm[lo]! + ci * fineRe[lo]!;
+      const k = hi * fineCount + lo;
+      out[2 * k] = cr * fine[2 * lo]! - ci * fine[2 * lo + 1]!;
+      out[2 * k + 1] = cr * fine[2 * lo + 1]! + ci * fine[2 * lo]!;
     }
   }
   return out;
@@ -83,15 +104,19 @@ function stageTwiddles(s: number, r: number, full: boolean): Float64Array {
  */
 class LazyStage implements Stage {
   private table: Float64Array | undefined;
+  /** The table's length (stageTwiddles), 0 for an empty one. */
+  readonly doubles: number;
   constructor(
     readonly size: number,
     readonly radix: 2 | 3 | 4 | 5,
     readonly full: boolean,
-    private readonly make: () => Float64Array,
-  ) {}
+    empty: boolean,
+  ) {
+    this.doubles = empty ? 0 : 2 * (size / radix) * (full ? radix - 1 : 1);
+  }
 
   get tw(): Float64Array {
-    this.table ??= this.make();
+    this.table ??= this.doubles === 0 ? new Float64Array(0) : stageTwiddles(this.size, this.radix, this.full);
     return this.table;
   }
 
@@ -143,7 +168,7 @@ export class Fft {
       const s = span; // this stage's size, fixed for its table's closure
       const full = s <= BLOCK;
       const empty = i === radices.length - 1 || (i === 0 && options.topTwiddles === false);
-      this.stages.push(new LazyStage(s, r, full, empty ? () => new Float64Array(0) : () => stageTwiddles(s, r, full)));
+      this.stages.push(new LazyStage(s, r, full, empty));
       span = s / r;
     }
   }

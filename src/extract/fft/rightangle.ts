@@ -3,7 +3,17 @@
  * (Crandall & Fagin, Math. Comp. 62 (1994) 305, section 4), with the passes fused so the big arrays are streamed as
  * few times as possible: More in README.md (rightangle.ts).
  */
-import { BLOCK, difStage, ditStage, Fft, multiplySpectra, rootsOfUnity, type Stage } from './fft.ts';
+import {
+  BLOCK,
+  difStage,
+  ditStage,
+  Fft,
+  multiplySpectra,
+  ROOT_FINE_BITS,
+  rootsOfUnity,
+  rootTables,
+  type Stage,
+} from './fft.ts';
 import {
   createMemory,
   instantiateKernels,
@@ -73,7 +83,7 @@ export class BitConvolutionTables {
     this.simdTwiddleOffsets = [];
     for (const st of fft.stages) {
       this.simdTwiddleOffsets.push(8 * doubles);
-      if (st.radix === 4) doubles += st.full ? 2 * st.tw.length : compactDoubles(st);
+      if (st.radix === 4) doubles += st.full ? 2 * (st.doubles ?? st.tw.length) : compactDoubles(st);
     }
     this.simdTwiddleDoubles = doubles;
   }
@@ -120,12 +130,15 @@ export class BitConvolutionTables {
 
   /**
    * The SIMD twiddles written into `out` (simdTwiddleDoubles doubles). FULL stages (cache-sized): w^j, w^2j, w^3j
-   * from the stage's own table, each w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts). COMPACT stages (the
+   * (writeFullSimdTwiddles), each w = wr + i wi as P = (wr, wr), Q = (-wi, wi) (simd.ts). COMPACT stages (the
    * large ones): w^j = coarse[j >> F] fine[j & (2^F - 1)], w = exp(-2 pi i / S), F = STAGE_FINE_BITS, the fine table
    * (2^F values) then the coarse one, 16 bytes a value: the kernel forms w^j per butterfly as fft.ts rootsOfUnity
    * forms the JS table (the same products, the same values), and the table is about 16 KB instead of 8 S bytes.
+   * `wasm`: `out` lies in the kernels' memory, whose scratchBytes bytes from `scratch` are free: the FULL stages are
+   * written there by the kernels (fullTwiddles, the same bits) rather than by a cold JS loop, when their tables fit
+   * (16.4 KB at most; the JS loop writes those of a smaller memory).
    */
-  writeSimdTwiddles(out: Float64Array): void {
+  writeSimdTwiddles(out: Float64Array, wasm?: WasmScratch): void {
     if (this.simdTable) {
       out.set(this.simdTable);
       return;
@@ -149,12 +162,7 @@ export class BitConvolutionTables {
         }
         return;
       }
-      for (let k = 0; k < st.tw.length; k += 2, o += 4) {
-        out[o] = st.tw[k]!;
-        out[o + 1] = st.tw[k]!;
-        out[o + 2] = -st.tw[k + 1]!;
-        out[o + 3] = st.tw[k + 1]!;
-      }
+      if ((st.doubles ?? st.tw.length) > 0) writeFullSimdTwiddles(out, o, st.size, wasm);
     });
   }
 
@@ -162,6 +170,43 @@ export class BitConvolutionTables {
   get paddedBytes(): number {
     return ((2 * this.size + 7) >> 3) + 1;
   }
+}
+
+/**
+ * A FULL radix-4 stage's SIMD table at out[o..]: for j < S/4 and p = 1, 2, 3, w^(p j) (w = exp(-2 pi i / S)) as
+ * P = (wr, wr), Q = (-wi, wi). Each root is formed as fft.ts rootsOfUnity forms it (rootTables: the same products,
+ * the same bits as the stage's JS table, fft.ts stageTwiddles), straight into the SIMD layout: no table of all S roots
+ * and no JS table to copy (p j < 3 S/4 needs no reduction mod S).
+ */
+function writeFullSimdTwiddles(out: Float64Array, o: number, size: number, wasm?: WasmScratch): void {
+  const q = size / 4;
+  const { fine, coarse } = rootTables(size, 3 * q);
+  if (wasm && 8 * (fine.length + coarse.length) <= wasm.scratchBytes) {
+    new Float64Array(out.buffer, wasm.scratch, fine.length).set(fine);
+    new Float64Array(out.buffer, wasm.scratch + 8 * fine.length, coarse.length).set(coarse);
+    wasm.kernels.fullTwiddles(wasm.scratch + 8 * fine.length, wasm.scratch, out.byteOffset + 8 * o, q);
+    return;
+  }
+  const mask = (1 << ROOT_FINE_BITS) - 1;
+  for (let j = 0; j < q; j++) {
+    for (let p = 1; p < 4; p++, o += 4) {
+      const h = 2 * ((p * j) >> ROOT_FINE_BITS);
+      const l = 2 * ((p * j) & mask);
+      const re = coarse[h]! * fine[l]! - coarse[h + 1]! * fine[l + 1]!;
+      const im = coarse[h]! * fine[l + 1]! + coarse[h + 1]! * fine[l]!;
+      out[o] = re;
+      out[o + 1] = re;
+      out[o + 2] = -im;
+      out[o + 3] = im;
+    }
+  }
+}
+
+/** The kernels of the memory a SIMD table is written into, and a free stretch of it (writeSimdTwiddles). */
+interface WasmScratch {
+  kernels: SimdKernels;
+  scratch: number;
+  scratchBytes: number;
 }
 
 /** Values of a COMPACT stage's SIMD table (writeSimdTwiddles): 2^F fine ones, then coarse ones for j < S/4. */
@@ -235,7 +280,12 @@ export class BitConvolution {
     this.simd = kernels !== null;
     if (memory !== null && kernels !== null) {
       const buf = memory.buffer;
-      t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles));
+      // the work array is free until the first product
+      t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles), {
+        kernels,
+        scratch: layout.work,
+        scratchBytes: 16 * t.size,
+      });
       t.writeConjRho(
         new Float64Array(buf, layout.twc, 2 * t.coarseCount),
         new Float64Array(buf, layout.twf, 2 << TWIDDLE_FINE_BITS),
@@ -1063,7 +1113,12 @@ export class BitProductSum {
     this.board = new TaskBoard(share.memory, share.board);
     this.ranges = new SumRanges(share, kernels, this.board, 0);
     const buf = share.memory.buffer;
-    t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles));
+    // the sum's memory is free until the first add stores into it
+    t.writeSimdTwiddles(new Float64Array(buf, 0, t.simdTwiddleDoubles), {
+      kernels,
+      scratch: layout.acc,
+      scratchBytes: 16 * t.size,
+    });
     // both operands' top outputs unscaled (one table, SumLayout), the inverse transform's 1/N in the unweighting
     const uw = new Float64Array(buf, layout.uw, 2 * t.radix);
     for (let i = 0; i < uw.length; i++) uw[i] = t.unweight[i]! / t.size;
@@ -1091,7 +1146,7 @@ export class BitProductSum {
     this.acc = new Float64Array(buf, layout.acc, 2 * t.size);
   }
 
-  /** Empties the sum (the next add's ranges zero their slices as they go: no pass of its own). */
+  /** Empties the sum (the next add's ranges store their products instead of adding them: no pass of its own). */
   clear(): void {
     this.fresh = true;
   }

@@ -3,6 +3,7 @@
  * byte by byte (no toolchain, no npm package): one complex double per v128 (re in lane 0, im in lane 1). More in
  * README.md (simd.ts).
  */
+import { ROOT_FINE_BITS } from './fft.ts';
 import { SIMD_MODULE_BASE64 } from './simd-bytes.ts';
 
 export enum TwiddleMode {
@@ -414,8 +415,11 @@ function genMul(): Body {
   return b;
 }
 
-/** acc[k] += a[k] * s[k], complex (the frequency-domain sum of chunk products, chunked.ts). */
-function genMac(): Body {
+/**
+ * acc[k] += a[k] * s[k], complex (the frequency-domain sum of chunk products, chunked.ts); with `set`, acc[k] =
+ * a[k] * s[k] (the first chunk of a sum: no pass zeroing the sum first, and acc is not read).
+ */
+function genMac(set: boolean): Body {
   const b = new Body(['a', 's', 'acc', 'count'], ['p', 'e', 'ps', 'pc'], ['x', 'y']);
   b.get('a').set('p');
   b.get('s').set('ps');
@@ -430,12 +434,21 @@ function genMac(): Body {
   b.get('x').get('x').shuffle(LANE0).get('y').simd(MUL);
   b.get('x').get('x').shuffle(LANE1).get('y').get('y').shuffle(SWAP).const128(SIGN0).simd(XOR).simd(MUL);
   b.simd(ADD);
-  b.get('pc').load().simd(ADD).store();
+  accumulate(b, set, 0);
   b.get('p').i32(16).op(i32Add).set('p');
   b.get('ps').i32(16).op(i32Add).set('ps');
   b.get('pc').i32(16).op(i32Add).set('pc');
   b.op(0x0c, 0, 0x0b, 0x0b);
   return b;
+}
+
+/**
+ * Stores the product on the stack (under the address pc) at pc + offset: added to the value there, or in its place
+ * (`set`, the sum's first chunk: 0 + x is x but for the sign of a zero, which no later step reads).
+ */
+function accumulate(b: Body, set: boolean, offset: number): void {
+  if (!set) b.get('pc').load(offset).simd(ADD);
+  b.store(offset);
 }
 
 // ------------------------------------------------ fused top stages (rightangle.ts)
@@ -477,7 +490,7 @@ function lin(b: Body, dst: string, x: string, c: number, y: string, d: number): 
  * like a, from their own bases), and a is not written back: one pass over
  * the cache block instead of two (rightangle.ts BitProductSum).
  */
-function genDif4Mac(): Body {
+function genDif4Mac(set: boolean): Body {
   const b = new Body(
     ['a', 's', 'acc', 'count'],
     ['p', 'e', 'ps', 'pc'],
@@ -511,10 +524,7 @@ function genDif4Mac(): Body {
       .set('y');
     b.get('pc');
     cmulPush(b, 'v', 'y');
-    b.get('pc')
-      .load(16 * k)
-      .simd(ADD)
-      .store(16 * k);
+    accumulate(b, set, 16 * k);
   });
   b.get('p').i32(64).op(i32Add).set('p');
   b.get('ps').i32(64).op(i32Add).set('ps');
@@ -545,7 +555,7 @@ function cmulConstPush(b: Body, v: string, cr: number, ci: number): void {
  * (a, s, acc, count): byte addresses, count complex values (a multiple of
  * 16; s and acc unused without mac).
  */
-function genDif16(mac: boolean): Body {
+function genDif16(mac: false | 'add' | 'set'): Body {
   const xs = Array.from({ length: 16 }, (_, i) => `x${i}`);
   const b = new Body(['a', 's', 'acc', 'count'], ['p', 'e', 'ps', 'pc'], [...xs, 't0', 't1', 't2', 't3', 'v', 'y']);
   /** In-place radix-4 DIF butterfly on locals i0..i3 (as dif4 / dif4Last). */
@@ -590,10 +600,7 @@ function genDif16(mac: boolean): Body {
         .set('y');
       b.get('pc');
       cmulPush(b, `x${i}`, 'y');
-      b.get('pc')
-        .load(16 * i)
-        .simd(ADD)
-        .store(16 * i);
+      accumulate(b, mac === 'set', 16 * i);
     } else {
       b.get('p')
         .get(`x${i}`)
@@ -736,6 +743,50 @@ function jLoop(b: Body, inner: () => void): void {
  * butterfly j is lut[q][bit(j + qQ) | bit(j + qQ + N) << 1] (lut: 4 v128 per
  * q), output p is multiplied by t_p = rho^j w^p, w = conj(rho^j)^4.
  */
+/**
+ * A FULL radix-4 stage's SIMD table (rightangle.ts writeSimdTwiddles) from fft.ts rootTables: for j < q and p = 1, 2,
+ * 3, w = coarse[pj >> ROOT_FINE_BITS] fine[pj & (2^ROOT_FINE_BITS - 1)] by cmulPush (re = cr fr - ci fi, im =
+ * cr fi + ci fr: the products of rootsOfUnity, the same bits), stored as P = (wr, wr), Q = (-wi, wi), 96 bytes per j.
+ * Arguments (coarse, fine, out, q), byte addresses.
+ */
+function genFullTwiddles(): Body {
+  const b = new Body(['coarse', 'fine', 'out', 'q'], ['j', 'k', 'e'], ['c', 'f', 'w']);
+  b.get('out').get('q').i32(96).op(i32Mul).op(i32Add).set('e');
+  b.op(0x02, 0x40, 0x03, 0x40);
+  b.get('out').get('e').op(i32LtU, 0x45).op(0x0d, 1);
+  for (let p = 1; p < 4; p++) {
+    b.get('j').i32(p).op(i32Mul).set('k');
+    b.get('coarse').get('k').i32(ROOT_FINE_BITS).op(i32ShrU).i32(4).op(i32Shl).op(i32Add).load().set('c');
+    b.get('fine')
+      .get('k')
+      .i32((1 << ROOT_FINE_BITS) - 1)
+      .op(i32And)
+      .i32(4)
+      .op(i32Shl)
+      .op(i32Add)
+      .load()
+      .set('f');
+    cmulPush(b, 'c', 'f');
+    b.set('w');
+    b.get('out')
+      .get('w')
+      .get('w')
+      .shuffle(LANE0)
+      .store(32 * (p - 1));
+    b.get('out')
+      .get('w')
+      .get('w')
+      .shuffle(LANE1)
+      .const128(SIGN0)
+      .simd(XOR)
+      .store(32 * (p - 1) + 16);
+  }
+  b.get('out').i32(96).op(i32Add).set('out');
+  b.get('j').i32(1).op(i32Add).set('j');
+  b.op(0x0c, 0, 0x0b, 0x0b);
+  return b;
+}
+
 function genTopLoad(r: number): Body {
   const b = new Body(['bits', 'lut', 'twc', 'twf', 'out', 'q', 'n', 'j0', 'j1'], ['j', 'k', 'c', 'po', 'qb'], TOP_V128);
   b.get('q').i32(4).op(i32Shl).set('qb');
@@ -1072,19 +1123,23 @@ function assemble(): Uint8Array {
     ['extract3', genTopExtract(3)],
     ['extract4', genTopExtract(4)],
     ['extract5', genTopExtract(5)],
-    ['mac', genMac()],
-    ['dif4mac', genDif4Mac()],
+    ['mac', genMac(false)],
+    ['dif4mac', genDif4Mac(false)],
     ['dif16', genDif16(false)],
     ...[3, 4, 5].flatMap((r) =>
       Array.from({ length: 4 * r }, (_, i): [string, Body] => [`load2_${r}_${i}`, genTopLoad2(r, i >> 2, i & 3)]),
     ),
-    ['dif16mac', genDif16(true)],
+    ['dif16mac', genDif16('add')],
     ['pack3', genPackCodes(3)],
     ['pack4', genPackCodes(4)],
     ['pack5', genPackCodes(5)],
     ...[3, 4, 5].flatMap((r) =>
       Array.from({ length: r }, (_, p): [string, Body] => [`loadc${r}_${p}`, genTopLoadCodes(r, p)]),
     ),
+    ['macset', genMac(true)],
+    ['dif4macset', genDif4Mac(true)],
+    ['dif16macset', genDif16('set')],
+    ['fulltw', genFullTwiddles()],
   ];
   const sigs: string[] = [];
   const typeOf = funcs.map(([, b]) => {
@@ -1154,6 +1209,12 @@ export interface SimdKernels {
     >
   >;
   dif16mac: (a: number, s: number, acc: number, count: number) => void;
+  /** mac, dif4mac and dif16mac storing the product (acc = a s) instead of adding it: a sum's first chunk. */
+  macSet: SimdKernels['mac'];
+  dif4macSet: SimdKernels['mac'];
+  dif16macSet: SimdKernels['mac'];
+  /** A FULL stage's SIMD twiddle table from rootTables' coarse and fine values (genFullTwiddles), q = S / 4. */
+  fullTwiddles: (coarse: number, fine: number, out: number, q: number) => void;
   /** By radix 3, 4, 5: the packed codes of genTopLoadCodes for source bytes [b0, b1) (genPackCodes). */
   pack: Record<
     number,
@@ -1285,6 +1346,10 @@ export function instantiateKernels(memory: WasmMemory, module: object | null = s
     dif16: e('dif16'),
     load2: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: 4 * r }, (_, i) => e(`load2_${r}_${i}`))])),
     dif16mac: e('dif16mac'),
+    macSet: e('macset'),
+    dif4macSet: e('dif4macset'),
+    dif16macSet: e('dif16macset'),
+    fullTwiddles: e('fulltw'),
     pack: { 3: e('pack3'), 4: e('pack4'), 5: e('pack5') },
     loadCodes: Object.fromEntries([3, 4, 5].map((r) => [r, Array.from({ length: r }, (_, p) => e(`loadc${r}_${p}`))])),
   };

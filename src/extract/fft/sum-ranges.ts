@@ -54,7 +54,7 @@ export interface SumShare {
 export const BOARD_BYTES = 64;
 
 /**
- * Task kinds: a range of add (ADD_FIRST: the first since clear, which zeroes the range's slice of the sum first), an
+ * Task kinds: a range of add (ADD_FIRST: the first since clear, which stores into the range's slice of the sum), an
  * inverse range below the second stage (or below the top), a second-stage range, a span of the rounding pass.
  */
 export const ADD = 1;
@@ -111,8 +111,6 @@ export class SumRanges {
   private readonly bufX: number;
   private readonly out: number;
   private readonly span: number;
-  /** The sum's slices, one per add range (ADD_FIRST zeroes its own). */
-  private readonly slices: Float64Array[] = [];
 
   constructor(
     private readonly s: SumShare,
@@ -124,9 +122,6 @@ export class SumRanges {
     this.bufX = s.bufs[2 * thread + 1]!;
     this.out = s.outs[thread]!;
     this.span = TOP_CHUNK * Math.max(ROUND_SPAN / TOP_CHUNK, Math.ceil(s.quarter / TOP_CHUNK / MAX_TASKS));
-    const len = s.two ? s.quarter / 4 : s.quarter;
-    for (let i = 0; i < this.addCount; i++)
-      this.slices.push(new Float64Array(s.memory.buffer, s.acc + 16 * i * len, 2 * len));
   }
 
   /** Ranges of one add: 4 r with the two-stage load, else r. */
@@ -154,10 +149,7 @@ export class SumRanges {
 
   run(kind: number, i: number): void {
     const s = this.s;
-    if (kind === ADD_FIRST) {
-      this.slices[i]!.fill(0);
-      this.addRange(i);
-    } else if (kind === ADD) this.addRange(i);
+    if (kind === ADD_FIRST || kind === ADD) this.addRange(i, kind === ADD_FIRST);
     else if (kind === INVERSE_LOW) this.inverseLow(i);
     else if (kind === INVERSE_MID) this.dit(s.acc, i * s.quarter, (i + 1) * s.quarter, 1);
     else if (kind === ROUND) this.roundSpan(i);
@@ -194,8 +186,12 @@ export class SumRanges {
     this.board.setError(this.thread, err);
   }
 
-  /** Range i of add: (p, p2) = (i >> 2, i & 3) of the top two stages, or p = i of the top stage. */
-  private addRange(i: number): void {
+  /**
+   * Range i of add: (p, p2) = (i >> 2, i & 3) of the top two stages, or p = i of the top stage. `first`: the sum's
+   * first add since clear, which stores its products into the range's slice instead of adding them (every value of
+   * the slice is written: no pass zeroing it first).
+   */
+  private addRange(i: number, first: boolean): void {
     const s = this.s;
     const k = this.kernels;
     const tabBytes = 16 * 4 ** s.radix;
@@ -213,7 +209,7 @@ export class SumRanges {
         load2(codesS, s.tab2S + tab, codesX, s.tab2X + tab, s.twc, s.twf, this.bufS, this.bufX, q4, j0, j1);
       }
       this.forwardRange(this.bufS, 0, 2);
-      this.macRange(0, 2, s.acc + 16 * i * q4);
+      this.macRange(0, 2, s.acc + 16 * i * q4, first);
       return;
     }
     const load = k.loadCodes[s.radix]![i]!;
@@ -222,7 +218,7 @@ export class SumRanges {
       load(codesS, s.tabS + i * tabBytes, codesX, s.tabX + i * tabBytes, s.twc, s.twf, this.bufS, this.bufX, j0, j1);
     }
     this.forwardRange(this.bufS, 0, 1);
-    this.macRange(0, 1, s.acc + 16 * i * s.quarter);
+    this.macRange(0, 1, s.acc + 16 * i * s.quarter, first);
   }
 
   /** Inverse task i of the first round: range (p, p2) below the second stage, or range p below the top. */
@@ -280,9 +276,10 @@ export class SumRanges {
   }
 
   /**
-   * As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed).
+   * As forwardRange on the x buffer, then, while each cache block is hot, sum += x s (s's range already transformed),
+   * or sum = x s (`set`: the sum's first add).
    */
-  private macRange(off: number, level: number, accBase: number): void {
+  private macRange(off: number, level: number, accBase: number, set: boolean): void {
     const stages = this.s.stages;
     const st = stages[level]!;
     if (st.size <= BLOCK) {
@@ -290,7 +287,18 @@ export class SumRanges {
       // the last two radix-4 stages (or the last one) run fused with the multiply-add (simd.ts dif16mac, dif4mac)
       const pair = this.lastPair(level);
       const fused = pair || (stages[last]!.radix === 4 && last > level);
-      const kernel = pair ? this.kernels.dif16mac : fused ? this.kernels.dif4mac : this.kernels.mac;
+      const k = this.kernels;
+      const kernel = pair
+        ? set
+          ? k.dif16macSet
+          : k.dif16mac
+        : fused
+          ? set
+            ? k.dif4macSet
+            : k.dif4mac
+          : set
+            ? k.macSet
+            : k.mac;
       for (let lv = level; lv < stages.length - (pair ? 2 : fused ? 1 : 0); lv++)
         this.dif(this.bufX, off, off + st.size, lv);
       kernel(this.bufX + 16 * off, this.bufS + 16 * off, accBase + 16 * off, st.size);
@@ -298,7 +306,7 @@ export class SumRanges {
     }
     this.dif(this.bufX, off, off + st.size, level);
     const q = st.size / st.radix;
-    for (let p = 0; p < st.radix; p++) this.macRange(off + p * q, level + 1, accBase);
+    for (let p = 0; p < st.radix; p++) this.macRange(off + p * q, level + 1, accBase, set);
   }
 
   /** Inverse stages below the top over [off, off + size of level) of the sum, depth first. */
