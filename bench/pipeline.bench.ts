@@ -4,7 +4,8 @@
  * the default settings (quantum adversary, eps 2^-64, blocks of 2^22
  * trials, 2 extractor input bits per trial). Targets: >= 10 M trials/s on
  * one core (aim 25 M), peak RSS under 150 MB whatever the capture length.
- * Each measurement runs in its own process (bench/lib/pipeline-child.mjs).
+ * Each measurement runs in its own process (bench/lib/pipeline-child.mjs); the 2- and 8-block figures are the
+ * median of 3 runs (beside the slowest and fastest), since one run on this 2-core machine moves by +-15%.
  *
  * Two threads, as shipped: at the default block size extraction runs on the
  * worker (src/extract/off-thread.ts), one block while the main thread
@@ -50,6 +51,20 @@ function measure(runner: string[], blocks: number, extra: string[] = []): Child 
   return JSON.parse(out.trim().split('\n').pop()!) as Child;
 }
 
+/** Runs of the target figures: one run on a shared 2-core machine moves by +-15%, the median of 3 much less. */
+const RUNS = 3;
+
+/**
+ * RUNS measurements: the run of median CPU (its rates are reported), the slowest and fastest rate per CPU second,
+ * and the worst peak RSS net of the capture over all runs (the memory target holds for every run, not the median).
+ */
+function measureRuns(runner: string[], blocks: number): { r: Child; lo: number; hi: number; worstNet: number } {
+  const runs = Array.from({ length: RUNS }, () => measure(runner, blocks)).sort((a, b) => a.cpuSeconds - b.cpuSeconds);
+  const rates = runs.map((x) => x.trialsPerCpuSecond);
+  const worstNet = Math.max(...runs.map((x) => x.maxRssBytes - x.captureBytes));
+  return { r: runs[RUNS >> 1]!, lo: Math.min(...rates), hi: Math.max(...rates), worstNet };
+}
+
 export async function run(): Promise<Figure[]> {
   const MB = 2 ** 20;
   const figures: Figure[] = [];
@@ -57,17 +72,19 @@ export async function run(): Promise<Figure[]> {
   const how = 'compiled';
   figures.push({ name: 'pipeline: load average (1 min) at the start', value: loadavg()[0]!, unit: '' });
   for (const blocks of [2, 8]) {
-    const r = measure(main, blocks);
-    const net = (r.maxRssBytes - r.captureBytes) / MB;
+    const { r, lo, hi, worstNet } = measureRuns(main, blocks);
+    const net = worstNet / MB;
     const label = `pipeline ${blocks} blocks (${(r.trials / 1e6).toFixed(1)} M trials, ${how})`;
     figures.push(
       {
-        name: `${label}: per CPU second`,
+        name: `${label}: per CPU second, median of ${RUNS} runs`,
         value: r.trialsPerCpuSecond,
         unit: 'trials/s',
         target: '>= 1e7 (aim 2.5e7)',
         ok: r.trialsPerCpuSecond >= 1e7,
       },
+      { name: `${label}: per CPU second, slowest of ${RUNS} runs`, value: lo, unit: 'trials/s' },
+      { name: `${label}: per CPU second, fastest of ${RUNS} runs`, value: hi, unit: 'trials/s' },
       { name: `${label}: wall clock`, value: r.trialsPerSecond, unit: 'trials/s' },
       { name: `${label}: certified output`, value: r.bytesOut, unit: 'bytes' },
       { name: `${label}: peak RSS before the pipeline (loader, capture)`, value: r.rssBeforeBytes / MB, unit: 'MB' },
@@ -76,7 +93,13 @@ export async function run(): Promise<Figure[]> {
         value: r.maxRssBytes / MB,
         unit: 'MB',
       },
-      { name: `${label}: peak RSS net of the capture`, value: net, unit: 'MB', target: '< 150', ok: net < 150 },
+      {
+        name: `${label}: peak RSS net of the capture, worst of ${RUNS} runs`,
+        value: net,
+        unit: 'MB',
+        target: '< 150',
+        ok: net < 150,
+      },
     );
   }
   // the former transform bound, 2^20 points (14 column chunks per block instead of 6; 11 MB less WebAssembly memory)
