@@ -89,10 +89,13 @@ export function binomialUpperTail(n: number, p: number, c: number): number {
   if (c > n) return 0;
   const lf = logFactorials(n);
   let sum = 0;
-  for (let k = c; k <= n; k++) {
-    sum += Math.exp(lf[n]! - lf[k]! - lf[n - k]! + k * Math.log(p) + (n - k) * Math.log1p(-p));
-  }
+  for (let k = c; k <= n; k++) sum += binomialPmf(lf, n, k, p);
   return sum;
+}
+
+/** P[Binom(n, p) = k] in log space, lf = logFactorials(n). */
+function binomialPmf(lf: Float64Array, n: number, k: number, p: number): number {
+  return Math.exp(lf[n]! - lf[k]! - lf[n - k]! + k * Math.log(p) + (n - k) * Math.log1p(-p));
 }
 
 /**
@@ -121,7 +124,7 @@ function firstTailAtMost(n: number, p: number, start: number, alpha: number): nu
   let tail = 0;
   let c = n + 1;
   for (let k = n; k >= start; k--) {
-    tail += Math.exp(lf[n]! - lf[k]! - lf[n - k]! + k * Math.log(p) + (n - k) * Math.log1p(-p));
+    tail += binomialPmf(lf, n, k, p);
     if (tail > alpha) break;
     c = k;
   }
@@ -262,9 +265,11 @@ export class OutcomeHealthTests {
       let grouped = 0;
       let last = lastA | (lastB << 1);
       while (p < stop) {
-        // k groups at once where none can reach C: every run stays below C after 4k more samples.
-        let k = (p & 3) === 0 ? Math.min((stop - p) >> 2, (C - 1 - Math.max(runA, runB)) >> 2) : 0;
-        while (k > 0) {
+        // k groups at once where none can reach C: every run stays below C after 4k more samples (p stays a
+        // multiple of 4 from one round to the next).
+        while ((p & 3) === 0) {
+          const k = Math.min((stop - p) >> 2, (C - 1 - Math.max(runA, runB)) >> 2);
+          if (k <= 0) break;
           grouped += 4 * k;
           for (const end = p + 4 * k; p < end; p += 4) {
             const g = codes[p >> 2]!;
@@ -276,7 +281,6 @@ export class OutcomeHealthTests {
             // SP 800-90B 4.4.2: the samples equal to the window's first, from the ones (below).
             ones += ONES4[g]!;
           }
-          k = Math.min((stop - p) >> 2, (C - 1 - Math.max(runA, runB)) >> 2);
         }
         if (p === stop) break;
         const ab = (codes[p >> 2]! >> ((p & 3) << 1)) & 3;
